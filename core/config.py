@@ -1,0 +1,222 @@
+"""One settings object for the whole platform.
+
+Values come from (highest first) explicit overrides, `DIJKWACHT_*` environment variables and an
+optional TOML file (`DIJKWACHT_CONFIG`, else `./dijkwacht.toml`). Invalid values stop start-up
+with a `ConfigError` naming each setting and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from core.errors import ConfigError
+
+ENV_PREFIX = "DIJKWACHT_"
+CONFIG_FILE_ENV = "DIJKWACHT_CONFIG"
+DEFAULT_CONFIG_FILE = Path("dijkwacht.toml")
+
+# Values that people copy from examples; refused as secrets outside development.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "changethis", "secret", "password", "admin", "test", "xxx"}
+)
+MIN_SECRET_LENGTH = 32
+
+Environment = Literal["development", "test", "production"]
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get(CONFIG_FILE_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_FILE_ENV}: file {path} does not exist")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform; see docs/configuration.md for the full list."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+        frozen=True,
+    )
+
+    environment: Environment = "production"
+    data_dir: Path = Field(default=Path("var"), description="Where embedded databases live.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    timezone: str = "Europe/Amsterdam"
+
+    # Secrets. Unset secrets are generated once and kept in the data directory (secrets.toml),
+    # so a fresh embedded install needs no editing; a set secret must not be a placeholder.
+    secret_key: SecretStr | None = None
+    pseudonym_key: SecretStr | None = None
+
+    # Relational data (SQLAlchemy URL); default: SQLite in data_dir.
+    database_url: str | None = None
+    # Events and alerts.
+    event_store: Literal["sqlite", "elasticsearch"] = "sqlite"
+    elasticsearch_url: str = "http://127.0.0.1:9200"
+
+    # Task queue: embedded default is kombu's SQLAlchemy transport on SQLite.
+    broker_url: str | None = None
+    result_backend: str | None = None
+    broker_polling_interval: float = Field(default=0.1, gt=0, le=10)
+
+    # Web.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+
+    # Collectors started by `dijkwacht up`.
+    syslog_enabled: bool = True
+    syslog_host: str = "127.0.0.1"
+    syslog_port: int = Field(default=5514, ge=1, le=65535)
+
+    # Batch sizes on the ingest path.
+    ingest_batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("broker_url", "result_backend", "database_url")
+    @classmethod
+    def _url_has_scheme(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError(f"{value!r} is not a URL (expected scheme://...)")
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Settings:
+        if self.environment == "development":
+            return self
+        for name in ("secret_key", "pseudonym_key"):
+            value: SecretStr | None = getattr(self, name)
+            if value is None:
+                continue
+            raw = value.get_secret_value()
+            if raw.strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    f"{name}: placeholder secret refused outside development; "
+                    "set a random value or leave it unset to generate one"
+                )
+            if len(raw) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"{name}: must be at least {MIN_SECRET_LENGTH} characters outside development"
+                )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _config_file()
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    # Derived locations; one place decides where each embedded file lives.
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.resolved_data_dir / 'dijkwacht.sqlite'}"
+
+    @property
+    def event_db_path(self) -> Path:
+        return self.resolved_data_dir / "events.sqlite"
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{self.resolved_data_dir / 'broker.sqlite'}"
+
+    @property
+    def celery_result_backend(self) -> str:
+        return self.result_backend or f"db+sqlite:///{self.resolved_data_dir / 'results.sqlite'}"
+
+    @property
+    def beat_schedule_path(self) -> Path:
+        return self.resolved_data_dir / "celerybeat-schedule"
+
+    def secret(self, name: Literal["secret_key", "pseudonym_key"]) -> str:
+        """The secret's value; generated once and stored 0600 in the data dir when unset."""
+        value: SecretStr | None = getattr(self, name)
+        if value is not None:
+            return value.get_secret_value()
+        return _generated_secret(self.resolved_data_dir, name)
+
+
+def _generated_secret(data_dir: Path, name: str) -> str:
+    path = data_dir / "secrets" / name
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()) if part != "__root__")
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not location:
+        return message
+    env_name = ENV_PREFIX + location.upper()
+    shown = error.get("input")
+    got = (
+        f" (got {shown!r})"
+        if isinstance(shown, str | int | float) and "secret" not in location
+        else ""
+    )
+    return f"{location} ({env_name}): {message}{got}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from overrides, environment and TOML; raise ConfigError on bad values."""
+    try:
+        return Settings(**overrides)
+    except pydantic.ValidationError as exc:
+        problems = "\n".join(f"  - {_describe(dict(err))}" for err in exc.errors())
+        raise ConfigError(f"invalid configuration:\n{problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` or pass their own."""
+    return load_settings()

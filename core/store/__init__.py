@@ -1,0 +1,1 @@
+"""Storage behind small protocols: events and alerts (SQLite | Elasticsearch), relational records (SQLAlchemy)."""

@@ -1,0 +1,1 @@
+"""The web composition root: API and server-rendered pages for every role."""

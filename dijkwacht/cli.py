@@ -1,0 +1,50 @@
+"""The `dijkwacht` command line: one Typer app; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dijkwacht import __version__
+from dijkwacht.commands import register_commands
+
+app = typer.Typer(
+    name="dijkwacht",
+    help="Dijkwacht: security operations and resilience platform for a municipality.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,  # locals may hold secrets or personal data
+)
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="TOML settings file (default: ./dijkwacht.toml if present).",
+            envvar="DIJKWACHT_CONFIG",
+        ),
+    ] = None,
+) -> None:
+    """Settings come from DIJKWACHT_* variables and an optional TOML file."""
+    if config is not None:
+        os.environ["DIJKWACHT_CONFIG"] = str(config)
+
+
+@app.command()
+def version() -> None:
+    """Print the Dijkwacht version."""
+    typer.echo(f"dijkwacht {__version__}")
+
+
+register_commands(app)
+
+
+def main() -> None:
+    app()

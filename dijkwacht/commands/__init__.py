@@ -1,0 +1,9 @@
+"""Command groups of the CLI; `register_commands` wires them onto the root app."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Attach every command module; imports stay here so `dijkwacht --help` is the only cost."""
