@@ -1,1 +1,4 @@
-"""Storage behind small protocols: events and alerts (SQLite | Elasticsearch), relational records (SQLAlchemy)."""
+"""Storage behind small protocols.
+
+Events and alerts: SQLite | Elasticsearch. Relational records: SQLAlchemy.
+"""
