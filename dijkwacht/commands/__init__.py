@@ -7,3 +7,7 @@ import typer
 
 def register_commands(app: typer.Typer) -> None:
     """Attach every command module; imports stay here so `dijkwacht --help` is the only cost."""
+    from dijkwacht.commands import up
+
+    app.command("up")(up.up)
+    app.command("serve")(up.serve)

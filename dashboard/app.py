@@ -1,0 +1,63 @@
+"""The web composition root: `create_app(settings)` builds the FastAPI app for every role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from core.clock import SystemClock
+from core.config import Settings, get_settings
+from dashboard.views import health, home
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def create_templates() -> Jinja2Templates:
+    """Jinja2 with autoescape on for every template, whatever its file extension."""
+    templates = Jinja2Templates(directory=str(PACKAGE_DIR / "templates"))
+    templates.env.autoescape = True
+    return templates
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app; stores are opened in the lifespan, never at import time."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from core.store.factory import open_event_store
+
+        app.state.event_store = open_event_store(settings)
+        try:
+            yield
+        finally:
+            app.state.event_store.close()
+
+    app = FastAPI(
+        title="Dijkwacht",
+        version=_version(),
+        description="Security operations and resilience platform of the municipality.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = SystemClock()
+    app.state.templates = create_templates()
+    app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
+    app.include_router(health.router)
+    app.include_router(home.router)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory`: settings from the environment and TOML file."""
+    return create_app(get_settings())
+
+
+def _version() -> str:
+    from dijkwacht import __version__
+
+    return __version__

@@ -1,0 +1,38 @@
+"""Dependencies views declare with `Annotated` aliases; the one place that reads app state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+
+from core.clock import Clock
+from core.config import Settings
+from core.store.base import EventStore
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _event_store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.event_store
+    return store
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+EventStoreDep = Annotated[EventStore, Depends(_event_store)]
+ClockDep = Annotated[Clock, Depends(_clock)]
+Templates = Annotated[Jinja2Templates, Depends(_templates)]

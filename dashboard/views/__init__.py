@@ -1,0 +1,1 @@
+"""Routers of the dashboard; thin: parse, call one service, render."""

@@ -1,0 +1,85 @@
+"""`dijkwacht up` and `dijkwacht serve`: run the embedded platform or just its web app."""
+
+from __future__ import annotations
+
+import signal
+from typing import Annotated
+
+import typer
+
+from core.clock import SystemClock
+from core.config import Settings
+from dijkwacht.commands.common import console, settings_or_exit
+
+
+def prepare(settings: Settings) -> None:
+    """Create the data dir and bring every store to its current schema before children start."""
+    from core.store.factory import open_event_store
+    from core.store.relational import migrate
+
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings)
+    open_event_store(settings).close()
+
+
+def load_demo(settings: Settings) -> int:
+    """Store the bundled demo dataset once; a marker file stops a second `up --demo` adding more."""
+    from core.store.factory import open_event_store
+    from dijkwacht.demo import demo_events
+
+    marker = settings.resolved_data_dir / "run" / "demo-loaded"
+    if marker.exists():
+        return 0
+    store = open_event_store(settings)
+    try:
+        events = list(demo_events(now=SystemClock().now()))
+        store.add_batch(events)
+    finally:
+        store.close()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{len(events)}\n", encoding="utf-8")
+    return len(events)
+
+
+def up(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load a small demo dataset so the dashboard has data.")
+    ] = False,
+) -> None:
+    """Start the API and dashboard, a Celery worker and beat, and the configured collectors.
+
+    Everything runs on the embedded default (SQLite files in the data directory, no servers).
+    Press Ctrl-C to stop every process cleanly.
+    """
+    from dijkwacht.supervisor import Supervisor, plan_children
+
+    settings = settings_or_exit()
+    console.print(f"data directory: {settings.resolved_data_dir}")
+    with console.status("preparing databases"):
+        prepare(settings)
+    if demo:
+        loaded = load_demo(settings)
+        console.print(
+            f"demo dataset: {loaded} events loaded" if loaded else "demo dataset already loaded"
+        )
+    supervisor = Supervisor(
+        settings=settings, children=plan_children(settings), report=console.print
+    )
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    console.print(
+        f"[bold]Dijkwacht is starting[/bold]: dashboard at "
+        f"http://{settings.http_host}:{settings.http_port}/ (Ctrl-C stops everything)"
+    )
+    raise typer.Exit(code=supervisor.run())
+
+
+def serve() -> None:
+    """Run only the API and dashboard in this process (what `up` starts as its `api` child)."""
+    import uvicorn
+
+    from dashboard.app import create_app
+
+    settings = settings_or_exit()
+    prepare(settings)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port)
