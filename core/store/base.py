@@ -11,7 +11,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from core.errors import ValidationError
 from core.events import Event
+
+AlertStatus = Literal["new", "acknowledged", "assigned", "suppressed", "closed"]
+ALERT_STATUSES: tuple[AlertStatus, ...] = (
+    "new",
+    "acknowledged",
+    "assigned",
+    "suppressed",
+    "closed",
+)
+AlertLevel = Literal["informational", "low", "medium", "high", "critical"]
+# Sigma's levels, least to most severe; the index is the severity rank used for sorting.
+ALERT_LEVELS: tuple[AlertLevel, ...] = ("informational", "low", "medium", "high", "critical")
+
+
+class InvalidEventError(ValidationError):
+    """One event of a batch failed validation, so none of the batch was stored.
+
+    `index` says which event (the caller dead-letters it and retries the rest); `event_field`
+    is the ECS path that was wrong.
+    """
+
+    def __init__(self, index: int, field: str, problem: str) -> None:
+        super().__init__(f"events[{index}].{field}", problem)
+        self.index = index
+        self.event_field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +71,8 @@ class DeadLetter:
     offset: int | None = None
     received_at: datetime | None = None
     id: int | None = None
+    # Length of the raw input before the store truncated it (None: not stored yet).
+    raw_length: int | None = None
 
 
 class EventStore(Protocol):
@@ -65,5 +93,81 @@ class EventStore(Protocol):
     def list_dead_letters(
         self, *, source: str | None = None, limit: int = 100
     ) -> list[DeadLetter]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewAlert:
+    """An alert as detection raises it; the store gives it an id and the status `new`."""
+
+    rule_id: str
+    rule_title: str
+    level: AlertLevel
+    created_at: datetime
+    host_name: str | None = None
+    user_name: str | None = None
+    # Set only for alerts raised from drill data; such alerts never reach an authority.
+    exercise_id: str | None = None
+    status: AlertStatus = "new"
+    assignee: str | None = None
+    # Everything else the analyst needs: matched event ids, tags, group-by values, ATT&CK ids.
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """An alert as the store returns it."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    rule_id: str
+    rule_title: str
+    level: AlertLevel
+    status: AlertStatus
+    assignee: str | None
+    host_name: str | None
+    user_name: str | None
+    exercise_id: str | None
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertQuery:
+    """Filters of the alert queue; each tuple means "any of"; `exercise` None means both."""
+
+    statuses: Sequence[AlertStatus] = ()
+    levels: Sequence[AlertLevel] = ()
+    rule_ids: Sequence[str] = ()
+    host_name: str | None = None
+    user_name: str | None = None
+    assignee: str | None = None
+    exercise: bool | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    sort: Literal["newest", "oldest", "severity"] = "newest"
+    limit: int = 50
+    offset: int = 0
+
+
+class AlertStore(Protocol):
+    def add_batch(self, alerts: Sequence[NewAlert]) -> list[str]:
+        """Store alerts in one transaction; return their ids in order."""
+        ...
+
+    def search(self, query: AlertQuery) -> list[StoredAlert]: ...
+
+    def count(self, query: AlertQuery) -> int: ...
+
+    def get(self, alert_id: str) -> StoredAlert:
+        """Raise NotFoundError when absent."""
+        ...
+
+    def update_status(
+        self, ids: Sequence[str], *, status: AlertStatus, assignee: str | None = None
+    ) -> int:
+        """Set the status of every id in one transaction; NotFoundError if any id is unknown."""
+        ...
 
     def close(self) -> None: ...

@@ -1,0 +1,412 @@
+"""The embedded event store: one SQLite file with indexed ECS columns, a JSON body and FTS5.
+
+Durability: the database runs in WAL mode with `synchronous=FULL`. A transaction is committed
+only after its WAL frames are written *and fsynced*, so a committed batch survives both a SIGKILL
+of the process and a power loss. (`synchronous=NORMAL` would also survive SIGKILL, because the
+frames are already in the OS page cache, but it can roll back the last commits on power loss;
+"nothing acknowledged is lost" rules that out. The cost is one fsync per batch, not per event.)
+
+Validation: `add_batch` validates every event before writing anything and raises
+`InvalidEventError` (a `ValidationError` naming the index and field) for the first bad one; the
+batch is then not stored at all. Callers that must keep going (the ingest command, collectors)
+validate per record first and dead-letter what fails.
+
+Threads: a store instance owns one connection and must stay in the thread that opened it
+(sqlite3's `check_same_thread` enforces this). Open one instance per thread or process; WAL lets
+readers run while one writer commits.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import orjson
+
+from core.clock import Clock, SystemClock
+from core.errors import ConfigError, NotFoundError, ValidationError
+from core.events import Event, get_field, validate_event
+from core.store.base import DeadLetter, EventQuery, InvalidEventError, StoredEvent
+
+SCHEMA_VERSION = 1
+# Raw dead-letter input beyond this is cut off (the full length is kept in `raw_length`): one
+# runaway line must not fill the disk, and 64 KiB is enough to see what went wrong.
+MAX_DEAD_LETTER_BYTES = 64 * 1024
+MAX_REASON_CHARS = 4096
+MAX_LIMIT = 10_000
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+# ECS path -> column; these filters use an index, every other path uses json_extract on `body`.
+INDEXED_COLUMNS: dict[str, str] = {
+    "event.dataset": "dataset",
+    "event.kind": "kind",
+    "host.name": "host_name",
+    "user.name": "user_name",
+    "source.ip": "source_ip",
+}
+# Indexed columns read from nested dicts on the hot path (dataset and kind are read directly).
+_EXTRACTED = tuple(
+    (path, tuple(path.split("."))) for path in ("host.name", "user.name", "source.ip")
+)
+
+PRAGMAS = (
+    "PRAGMA synchronous=FULL",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-65536",
+)
+
+# `ts` is epoch microseconds (INTEGER): compact, exact, and range scans compare integers.
+# `id` is time-sortable hex (see `_ids`); rowid stays the physical key so FTS5 can refer to it.
+# The FTS table is contentless: the text lives once, in `body`, and a trigger feeds the index.
+EVENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT NOT NULL UNIQUE,
+    ts INTEGER NOT NULL,
+    dataset TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    host_name TEXT,
+    user_name TEXT,
+    source_ip TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE INDEX IF NOT EXISTS events_dataset_ts ON events (dataset, ts);
+CREATE INDEX IF NOT EXISTS events_host_ts ON events (host_name, ts);
+CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_name, ts);
+CREATE INDEX IF NOT EXISTS events_source_ip_ts ON events (source_ip, ts);
+CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (
+    original, content='', tokenize='unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS events_fts_insert AFTER INSERT ON events BEGIN
+    INSERT INTO events_fts (rowid, original)
+    VALUES (new.rowid, json_extract(new.body, '$.event.original'));
+END;
+CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
+    INSERT INTO events_fts (events_fts, rowid, original)
+    VALUES ('delete', old.rowid, json_extract(old.body, '$.event.original'));
+END;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    "offset" INTEGER,
+    raw BLOB NOT NULL,
+    raw_length INTEGER NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_source ON dead_letters (source, id);
+"""
+
+INSERT_EVENT = (
+    "INSERT INTO events (id, ts, dataset, kind, host_name, user_name, source_ip, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def connect(path: Path, *, timeout_s: float = 10.0) -> sqlite3.Connection:
+    """Open a SQLite file in WAL mode with the pragmas every store relies on.
+
+    Autocommit mode (`isolation_level=None`): transactions are explicit `BEGIN IMMEDIATE`, so a
+    writer takes the lock up front instead of failing half-way on a busy database.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=timeout_s)
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise ConfigError(f"{path}: SQLite could not switch to WAL mode (got {mode!r})")
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: all of it is committed or none of it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def apply_schema(conn: sqlite3.Connection, schema: str, *, version: int) -> None:
+    """Create missing tables in one transaction (the script holds triggers, hence executescript)."""
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE;\n{schema}\nPRAGMA user_version={version};\nCOMMIT;")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def to_micros(moment: datetime, *, field: str) -> int:
+    """Epoch microseconds of an aware datetime; naive times are ambiguous and refused."""
+    if moment.tzinfo is None:
+        raise ValidationError(field, "must carry a time zone")
+    return (moment - EPOCH) // ONE_MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+def fts_phrase_query(text: str) -> str | None:
+    """Turn user words into an FTS5 query: every word must occur, FTS5 syntax is not parsed.
+
+    Each word becomes a quoted phrase, so `10.0.0.5` or `C:\\Windows` match as written and a
+    stray `"` or `-` from an analyst is not an FTS5 syntax error.
+    """
+    words = text.split()
+    if not words:
+        return None
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def _indexed_value(event: Mapping[str, Any], path: str, parts: tuple[str, ...]) -> str | None:
+    node: Any = event
+    for part in parts:
+        if type(node) is not dict:
+            node = None
+            break
+        node = node.get(part)
+    if node is None:
+        # Slow path for flat keys such as {"host.name": ...}, which get_field understands.
+        node = get_field(event, path)
+        if node is None:
+            return None
+    if type(node) is str:
+        return node
+    # Numbers and booleans become text so the exact-match filter still finds them.
+    return str(node) if isinstance(node, int | float) else None
+
+
+class SqliteEventStore:
+    """`EventStore` on one SQLite file; see the module docstring for durability and threads."""
+
+    def __init__(self, path: Path, *, clock: Clock | None = None, timeout_s: float = 10.0) -> None:
+        self.path = path
+        self._clock = clock or SystemClock()
+        self._conn = connect(path, timeout_s=timeout_s)
+        self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"{self.path}: event database schema {version} is newer than this version "
+                f"of Dijkwacht understands ({SCHEMA_VERSION})"
+            )
+        apply_schema(self._conn, EVENT_SCHEMA, version=SCHEMA_VERSION)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def add_batch(self, events: Sequence[Event]) -> list[str]:
+        """Validate all, then insert all in one transaction; return the new ids in order."""
+        if not events:
+            return []
+        rows = self._rows(events)
+        with write_transaction(self._conn):
+            self._conn.executemany(INSERT_EVENT, rows)
+        return [row[0] for row in rows]
+
+    def _rows(self, events: Sequence[Event]) -> list[tuple[Any, ...]]:
+        """Row tuples for `INSERT_EVENT`; the per-event hot path of ingest, so kept flat."""
+        # Ids: 14 hex digits of epoch microseconds (sortable until the year 4254) + 12 random hex
+        # digits, drawn for the whole batch at once.
+        randomness = os.urandom(6 * len(events)).hex()
+        dumps = orjson.dumps
+        fromiso = datetime.fromisoformat
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
+        for index, event in enumerate(events):
+            try:
+                validate_event(event)
+                ts = (fromiso(get_field(event, "@timestamp")) - EPOCH) // ONE_MICROSECOND
+                if ts < 0:
+                    raise ValidationError("@timestamp", "must not be before 1970-01-01")
+                body = dumps(event).decode()
+            except ValidationError as exc:
+                raise InvalidEventError(index, exc.field, exc.problem) from None
+            except orjson.JSONEncodeError as exc:
+                raise InvalidEventError(
+                    index, "event", f"cannot be stored as JSON: {exc}"
+                ) from None
+            head = event.get("event")
+            if type(head) is dict and "dataset" in head and "kind" in head:
+                dataset, kind = head["dataset"], head["kind"]
+            else:
+                dataset, kind = get_field(event, "event.dataset"), get_field(event, "event.kind")
+            start = 12 * index
+            append(
+                (
+                    f"{ts:014x}{randomness[start : start + 12]}",
+                    ts,
+                    dataset,
+                    kind,
+                    *[_indexed_value(event, path, parts) for path, parts in _EXTRACTED],
+                    body,
+                )
+            )
+        return rows
+
+    def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
+        """Keep unparseable input with its reason; raw bytes are cut at MAX_DEAD_LETTER_BYTES."""
+        now = to_micros(self._clock.now(), field="clock")
+        rows = [
+            (
+                letter.source,
+                letter.reason[:MAX_REASON_CHARS],
+                letter.offset,
+                bytes(letter.raw[:MAX_DEAD_LETTER_BYTES]),
+                letter.raw_length if letter.raw_length is not None else len(letter.raw),
+                now
+                if letter.received_at is None
+                else to_micros(letter.received_at, field="received_at"),
+            )
+            for letter in letters
+        ]
+        if not rows:
+            return
+        with write_transaction(self._conn):
+            self._conn.executemany(
+                'INSERT INTO dead_letters (source, reason, "offset", raw, raw_length, received_at)'
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def search(self, query: EventQuery) -> list[StoredEvent]:
+        """Matching events ordered by time (ties by insertion order), one page."""
+        if not 0 <= query.limit <= MAX_LIMIT:
+            raise ValidationError("limit", f"must be between 0 and {MAX_LIMIT}, got {query.limit}")
+        if query.offset < 0:
+            raise ValidationError("offset", f"must not be negative, got {query.offset}")
+        where, params = _where(query)
+        direction = "DESC" if query.order == "desc" else "ASC"
+        sql = (
+            f"SELECT id, body FROM events{where} "
+            f"ORDER BY ts {direction}, rowid {direction} LIMIT ? OFFSET ?"
+        )
+        loads = orjson.loads
+        rows = self._conn.execute(sql, [*params, query.limit, query.offset]).fetchall()
+        return [StoredEvent(id=row[0], event=loads(row[1])) for row in rows]
+
+    def count(self, query: EventQuery) -> int:
+        """Number of matching events; limit and offset are ignored."""
+        where, params = _where(query)
+        return int(self._conn.execute(f"SELECT count(*) FROM events{where}", params).fetchone()[0])
+
+    def counts_by(
+        self, field: str, query: EventQuery | None = None, *, limit: int = 20
+    ) -> list[tuple[Any, int]]:
+        """(value, count) of an ECS field over matching events, most frequent first (dashboards)."""
+        where, params = _where(query or EventQuery())
+        column = INDEXED_COLUMNS.get(field)
+        if column is not None:
+            key, key_params = column, []
+        else:
+            key, key_params = "json_extract(body, ?)", [_json_path(field)]
+        sql = (
+            f"SELECT {key} AS value, count(*) AS n FROM events{where} "
+            "GROUP BY value ORDER BY n DESC, value LIMIT ?"
+        )
+        rows = self._conn.execute(sql, [*key_params, *params, limit]).fetchall()
+        return [(row[0], int(row[1])) for row in rows]
+
+    def get(self, event_id: str) -> StoredEvent:
+        row = self._conn.execute("SELECT id, body FROM events WHERE id = ?", (event_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"event {event_id!r} not found")
+        return StoredEvent(id=row[0], event=orjson.loads(row[1]))
+
+    def list_dead_letters(self, *, source: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        """Dead letters oldest first, so reprocessing sees them in arrival order."""
+        sql = 'SELECT id, source, reason, "offset", raw, raw_length, received_at FROM dead_letters'
+        params: list[Any] = []
+        if source is not None:
+            sql += " WHERE source = ?"
+            params.append(source)
+        sql += " ORDER BY id LIMIT ?"
+        params.append(limit)
+        return [
+            DeadLetter(
+                id=row[0],
+                source=row[1],
+                reason=row[2],
+                offset=row[3],
+                raw=bytes(row[4]),
+                raw_length=row[5],
+                received_at=from_micros(row[6]),
+            )
+            for row in self._conn.execute(sql, params)
+        ]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> SqliteEventStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _json_path(path: str) -> str:
+    """SQLite JSON path for a dotted ECS path; keys are quoted so `@timestamp` etc. work."""
+    return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in path.split("."))
+
+
+def _where(query: EventQuery) -> tuple[str, list[Any]]:
+    """WHERE clause and parameters; values and JSON paths are bound, never spliced into SQL."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.start is not None:
+        clauses.append("ts >= ?")
+        params.append(to_micros(query.start, field="start"))
+    if query.end is not None:
+        clauses.append("ts < ?")
+        params.append(to_micros(query.end, field="end"))
+    for path, value in query.filters.items():
+        if not path or any(not part for part in path.split(".")):
+            raise ValidationError("filters", f"{path!r} is not a dotted ECS path")
+        column = INDEXED_COLUMNS.get(path)
+        if column is not None:
+            target, target_params = column, []
+        else:
+            target, target_params = "json_extract(body, ?)", [_json_path(path)]
+        if value is None:
+            clauses.append(f"{target} IS NULL")
+            params.extend(target_params)
+            continue
+        values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+        if not values:
+            raise ValidationError(f"filters.{path}", "an empty list matches nothing")
+        if column is not None:
+            values = [v if isinstance(v, str) else str(v) for v in values]
+        marks = ", ".join("?" * len(values))
+        clauses.append(f"{target} IN ({marks})" if len(values) > 1 else f"{target} = ?")
+        params.extend(target_params)
+        params.extend(values)
+    if query.text is not None:
+        match = fts_phrase_query(query.text)
+        if match is not None:
+            clauses.append("rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+            params.append(match)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
