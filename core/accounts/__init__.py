@@ -1,0 +1,22 @@
+"""Local accounts: users with one role each, argon2id passwords, lock-out after failed logins."""
+
+from core.accounts.models import Role, User
+from core.accounts.service import (
+    AuthenticationError,
+    LoginPolicy,
+    authenticate,
+    create_user,
+    get_user,
+    list_users,
+)
+
+__all__ = [
+    "AuthenticationError",
+    "LoginPolicy",
+    "Role",
+    "User",
+    "authenticate",
+    "create_user",
+    "get_user",
+    "list_users",
+]

@@ -1,0 +1,290 @@
+"""The append-only, hash-chained audit log: who did and who *viewed* what, and why.
+
+Every entry carries the hash of the one before it, so deleting, editing or reordering entries
+breaks the chain at the first tampered entry, which `verify` reports. The database refuses
+UPDATE and DELETE on `audit_log` (triggers from migration 0001); someone with file access can
+drop those triggers, and the chain is what then gives them away. Removing the newest entries
+leaves a valid shorter chain: keep `VerifyResult.head_hash` somewhere else to detect that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, Integer, String, func, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.clock import Clock
+from core.errors import ValidationError
+from core.store.relational import Base, UTCDateTime, acquire_write_lock
+
+GENESIS_HASH = "0" * 64
+# Key of the PostgreSQL transaction-level advisory lock that serialises audit writers.
+_PG_CHAIN_LOCK_KEY = 0x44_4B_57_41  # "DKWA"
+
+# Column sizes, checked before writing so a long value is a clear error, not a database one.
+_LIMITS = {"actor": 200, "action": 100, "object_type": 100, "object_id": 200, "purpose": 500}
+
+
+class AuditEntry(Base):
+    """One audit record; `hash` covers every other field, including `seq` and `prev_hash`."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(100))
+    object_type: Mapped[str] = mapped_column(String(100))
+    object_id: Mapped[str | None] = mapped_column(String(200))
+    purpose: Mapped[str | None] = mapped_column(String(500))
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSON().with_variant(postgresql.JSONB(), "postgresql")
+    )
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry {self.seq} {self.action} {self.object_type}:{self.object_id}>"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """Outcome of walking the chain; when not `ok`, the first bad entry and why."""
+
+    ok: bool
+    entries: int
+    head_hash: str
+    bad_seq: int | None = None
+    bad_at: datetime | None = None
+    bad_action: str | None = None
+    reason: str | None = None
+
+
+def entry_hash(
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    purpose: str | None,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 over sorted-key JSON of every field; the format must never change silently."""
+    canonical = json.dumps(
+        {
+            "seq": seq,
+            "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "purpose": purpose,
+            "details": details,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _hash_of(entry: AuditEntry, *, seq: int | None = None) -> str:
+    return entry_hash(
+        seq=entry.seq if seq is None else seq,
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        purpose=entry.purpose,
+        details=entry.details,
+        prev_hash=entry.prev_hash,
+    )
+
+
+def _normalised_details(details: dict[str, Any] | None) -> dict[str, Any]:
+    # Round-trip through JSON so what we hash is exactly what the database gives back later.
+    try:
+        normalised = json.loads(json.dumps(details or {}, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("details", f"must be JSON-serialisable: {exc}") from None
+    if not isinstance(normalised, dict):
+        raise ValidationError("details", "must be a mapping")
+    return normalised
+
+
+def _check_fields(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name in ("actor", "action", "object_type") and not value.strip():
+            raise ValidationError(name, "must not be empty")
+        if len(value) > _LIMITS[name]:
+            raise ValidationError(name, f"longer than {_LIMITS[name]} characters")
+
+
+def _lock_chain(db: Session) -> None:
+    """Serialise writers so two of them never both extend the same last entry."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "sqlite":
+        acquire_write_lock(db)
+    elif dialect == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CHAIN_LOCK_KEY})
+
+
+def record(
+    *,
+    db: Session,
+    clock: Clock,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | None = None,
+    purpose: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction; the caller commits with its own change.
+
+    Writing in the caller's transaction means the change and its audit entry land together or
+    not at all. The chain's last entry is read under the write lock (SQLite: BEGIN IMMEDIATE
+    when this starts the transaction; a transaction that already wrote holds the lock). Should
+    a stale reader race anyway, the primary key on `seq` refuses the second entry: the chain
+    can fail a write but never fork.
+    """
+    _check_fields(
+        {
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "purpose": purpose,
+        }
+    )
+    clean_details = _normalised_details(details)
+    at = clock.now()
+    if at.tzinfo is None:
+        raise ValidationError("at", "clock returned a naive datetime; expected UTC")
+    at = at.astimezone(UTC)
+
+    _lock_chain(db)
+    last = db.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (last.seq + 1, last.hash) if last is not None else (1, GENESIS_HASH)
+    entry = AuditEntry(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        purpose=purpose,
+        details=clean_details,
+        prev_hash=prev_hash,
+    )
+    entry.hash = _hash_of(entry)
+    db.add(entry)
+    db.flush()
+    return entry
+
+
+def _reordered_from(db: Session, entry: AuditEntry) -> int | None:
+    """The seq this entry's content was written at, when it is intact but moved."""
+    if entry.prev_hash == GENESIS_HASH:
+        original = 1
+    else:
+        before = db.scalar(select(AuditEntry.seq).where(AuditEntry.hash == entry.prev_hash))
+        if before is None:
+            return None
+        original = before + 1
+    if original != entry.seq and _hash_of(entry, seq=original) == entry.hash:
+        return original
+    return None
+
+
+def _problem(db: Session, entry: AuditEntry, expected_seq: int, prev_hash: str) -> str | None:
+    """Why `entry` breaks the chain, or None when it is sound; first failing check wins."""
+    if entry.seq != expected_seq:
+        missing = (
+            f"seq {expected_seq}"
+            if entry.seq == expected_seq + 1
+            else f"seq {expected_seq}..{entry.seq - 1}"
+        )
+        return f"entry deleted: {missing} missing before this entry"
+    if _hash_of(entry) != entry.hash:
+        moved = _reordered_from(db, entry)
+        if moved is not None:
+            return f"entries reordered: this entry was written as seq {moved}"
+        return "content modified: hash does not match the entry's fields"
+    if entry.prev_hash != prev_hash:
+        return (
+            "chain broken: prev_hash does not match the previous entry's hash "
+            "(an entry before it was deleted, replaced or reordered)"
+        )
+    return None
+
+
+def verify(*, db: Session, batch_size: int = 1000) -> VerifyResult:
+    """Walk the whole chain in seq order; report the first bad entry and the reason."""
+    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+    rows = db.scalars(
+        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch_size)
+    )
+    for entry in rows:
+        problem = _problem(db, entry, expected_seq, prev_hash)
+        if problem is not None:
+            return VerifyResult(
+                ok=False,
+                entries=count,
+                head_hash=prev_hash,
+                bad_seq=entry.seq,
+                bad_at=entry.at,
+                bad_action=entry.action,
+                reason=problem,
+            )
+        count += 1
+        expected_seq, prev_hash = entry.seq + 1, entry.hash
+    return VerifyResult(ok=True, entries=count, head_hash=prev_hash)
+
+
+def entries(
+    *,
+    db: Session,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[AuditEntry]:
+    """Entries matching every given filter, in chain order; the basis of timelines."""
+    query = select(AuditEntry)
+    if object_type is not None:
+        query = query.where(AuditEntry.object_type == object_type)
+    if object_id is not None:
+        query = query.where(AuditEntry.object_id == object_id)
+    if actor is not None:
+        query = query.where(AuditEntry.actor == actor)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    query = query.order_by(AuditEntry.seq.desc() if newest_first else AuditEntry.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.scalars(query))
+
+
+def count(*, db: Session) -> int:
+    """Number of entries in the log."""
+    return db.scalar(select(func.count()).select_from(AuditEntry)) or 0
