@@ -47,6 +47,18 @@ def _config_file() -> Path | None:
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
 
 
+class ScheduledTask(pydantic.BaseModel):
+    """A periodic task operators add under `[scheduled_tasks.<name>]` in the TOML file."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    task: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", description="<domain>.<action>"
+    )
+    every_seconds: float = Field(gt=0, le=31 * 24 * 3600)
+    args: tuple[Any, ...] = ()
+
+
 class Settings(BaseSettings):
     """Every setting of the platform; see docs/configuration.md for the full list."""
 
@@ -77,6 +89,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     result_backend: str | None = None
     broker_polling_interval: float = Field(default=0.1, gt=0, le=10)
+    # Extra Celery beat entries by name, next to the schedules the domains register in code.
+    scheduled_tasks: dict[str, ScheduledTask] = Field(default_factory=dict)
 
     # Web.
     http_host: str = "127.0.0.1"
@@ -155,6 +169,11 @@ class Settings(BaseSettings):
     @property
     def event_db_path(self) -> Path:
         return self.resolved_data_dir / "events.sqlite"
+
+    @property
+    def alert_db_path(self) -> Path:
+        # Own file: SQLite has one writer per file, and ingest must not block saving alerts.
+        return self.resolved_data_dir / "alerts.sqlite"
 
     @property
     def celery_broker_url(self) -> str:

@@ -1,0 +1,298 @@
+"""The embedded alert store: the analyst's queue in its own SQLite file.
+
+Alerts live in `alerts.sqlite`, not in the events file: SQLite allows one writer per file, and a
+bulk ingest must not make detection wait to save an alert (or the other way round). Durability
+and threading are as for the event store (WAL, synchronous=FULL, one instance per thread).
+
+The queue's first page (`status IN (...) ORDER BY created_at DESC LIMIT 50`) is served by the
+`(status, created_at)` index without a sort; skipped rows of an OFFSET are read from the index
+only, the table row is fetched just for the rows on the page.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+import orjson
+
+from core.clock import Clock, SystemClock
+from core.errors import ConfigError, NotFoundError, ValidationError
+from core.store.base import (
+    ALERT_LEVELS,
+    ALERT_STATUSES,
+    AlertQuery,
+    AlertStatus,
+    NewAlert,
+    StoredAlert,
+)
+from core.store.sqlite_events import (
+    MAX_LIMIT,
+    apply_schema,
+    connect,
+    from_micros,
+    to_micros,
+    write_transaction,
+)
+
+SCHEMA_VERSION = 1
+_LEVEL_RANK = {level: rank for rank, level in enumerate(ALERT_LEVELS)}
+
+# Times are epoch microseconds; `level_rank` orders by severity without a CASE expression.
+ALERT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    rule_id TEXT NOT NULL,
+    rule_title TEXT NOT NULL,
+    level TEXT NOT NULL,
+    level_rank INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    assignee TEXT,
+    host_name TEXT,
+    user_name TEXT,
+    exercise_id TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_status_created ON alerts (status, created_at);
+CREATE INDEX IF NOT EXISTS alerts_status_level_created
+    ON alerts (status, level_rank, created_at);
+CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created_at);
+CREATE INDEX IF NOT EXISTS alerts_rule_created ON alerts (rule_id, created_at);
+CREATE INDEX IF NOT EXISTS alerts_host_created ON alerts (host_name, created_at);
+CREATE INDEX IF NOT EXISTS alerts_user_created ON alerts (user_name, created_at);
+CREATE INDEX IF NOT EXISTS alerts_assignee_status ON alerts (assignee, status);
+CREATE INDEX IF NOT EXISTS alerts_exercise ON alerts (exercise_id) WHERE exercise_id IS NOT NULL;
+"""
+
+_COLUMNS = (
+    "id, created_at, updated_at, rule_id, rule_title, level, status, assignee, "
+    "host_name, user_name, exercise_id, body"
+)
+_ORDER = {
+    "newest": "created_at DESC, rowid DESC",
+    "oldest": "created_at ASC, rowid ASC",
+    "severity": "level_rank DESC, created_at DESC, rowid DESC",
+}
+
+
+class SqliteAlertStore:
+    """`AlertStore` on one SQLite file; see the module docstring for the file choice."""
+
+    def __init__(self, path: Path, *, clock: Clock | None = None, timeout_s: float = 10.0) -> None:
+        self.path = path
+        self._clock = clock or SystemClock()
+        self._conn = connect(path, timeout_s=timeout_s)
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"{path}: alert database schema {version} is newer than this version "
+                f"of Dijkwacht understands ({SCHEMA_VERSION})"
+            )
+        apply_schema(self._conn, ALERT_SCHEMA, version=SCHEMA_VERSION)
+
+    def add_batch(self, alerts: Sequence[NewAlert]) -> list[str]:
+        """Validate all, then insert all in one transaction; return the new ids in order."""
+        if not alerts:
+            return []
+        now = to_micros(self._clock.now(), field="clock")
+        randomness = os.urandom(6 * len(alerts)).hex()
+        rows = []
+        for index, alert in enumerate(alerts):
+            created = _check_alert(index, alert)
+            start = 12 * index
+            try:
+                body = orjson.dumps(alert.body).decode()
+            except orjson.JSONEncodeError as exc:
+                raise ValidationError(f"alerts[{index}].body", f"not JSON: {exc}") from None
+            rows.append(
+                (
+                    f"{created:014x}{randomness[start : start + 12]}",
+                    created,
+                    now,
+                    alert.rule_id,
+                    alert.rule_title,
+                    alert.level,
+                    _LEVEL_RANK[alert.level],
+                    alert.status,
+                    alert.assignee,
+                    alert.host_name,
+                    alert.user_name,
+                    alert.exercise_id,
+                    body,
+                )
+            )
+        with write_transaction(self._conn):
+            self._conn.executemany(
+                "INSERT INTO alerts (id, created_at, updated_at, rule_id, rule_title, level, "
+                "level_rank, status, assignee, host_name, user_name, exercise_id, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return [row[0] for row in rows]
+
+    def search(self, query: AlertQuery) -> list[StoredAlert]:
+        """One page of matching alerts in the requested order (ties by insertion order)."""
+        if not 0 <= query.limit <= MAX_LIMIT:
+            raise ValidationError("limit", f"must be between 0 and {MAX_LIMIT}, got {query.limit}")
+        if query.offset < 0:
+            raise ValidationError("offset", f"must not be negative, got {query.offset}")
+        if query.sort not in _ORDER:
+            raise ValidationError("sort", f"must be one of {sorted(_ORDER)}, got {query.sort!r}")
+        where, params = _where(query)
+        sql = f"SELECT {_COLUMNS} FROM alerts{where} ORDER BY {_ORDER[query.sort]} LIMIT ? OFFSET ?"
+        rows = self._conn.execute(sql, [*params, query.limit, query.offset]).fetchall()
+        return [_stored(row) for row in rows]
+
+    def count(self, query: AlertQuery) -> int:
+        where, params = _where(query)
+        return int(self._conn.execute(f"SELECT count(*) FROM alerts{where}", params).fetchone()[0])
+
+    def get(self, alert_id: str) -> StoredAlert:
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"alert {alert_id!r} not found")
+        return _stored(row)
+
+    def update_status(
+        self, ids: Sequence[str], *, status: AlertStatus, assignee: str | None = None
+    ) -> int:
+        """Set status (and assignee) of all ids at once; unknown ids change nothing and raise."""
+        if status not in ALERT_STATUSES:
+            raise ValidationError(
+                "status", f"must be one of {list(ALERT_STATUSES)}, got {status!r}"
+            )
+        if status == "assigned" and not (assignee and assignee.strip()):
+            raise ValidationError("assignee", "is required when the status is 'assigned'")
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return 0
+        now = to_micros(self._clock.now(), field="clock")
+        with write_transaction(self._conn):
+            self._conn.executemany(
+                "UPDATE alerts SET status = ?, assignee = coalesce(?, assignee), updated_at = ? "
+                "WHERE id = ?",
+                [(status, assignee, now, alert_id) for alert_id in unique],
+            )
+            missing = self._missing(unique)
+            if missing:
+                # Raising inside the transaction rolls back the alerts that did exist.
+                shown = ", ".join(repr(alert_id) for alert_id in missing[:5])
+                raise NotFoundError(f"{len(missing)} alert(s) not found: {shown}")
+        return len(unique)
+
+    def _missing(self, ids: list[str]) -> list[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in self._conn.execute(f"SELECT id FROM alerts WHERE id IN ({marks})", chunk)
+            )
+        return [alert_id for alert_id in ids if alert_id not in found]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> SqliteAlertStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _check_alert(index: int, alert: NewAlert) -> int:
+    """Created-at in epoch microseconds after checking the fields the queue relies on."""
+    prefix = f"alerts[{index}]"
+    for name in ("rule_id", "rule_title"):
+        value = getattr(alert, name)
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(f"{prefix}.{name}", "must be a non-empty string")
+    if alert.level not in _LEVEL_RANK:
+        raise ValidationError(
+            f"{prefix}.level", f"must be one of {list(ALERT_LEVELS)}, got {alert.level!r}"
+        )
+    if alert.status not in ALERT_STATUSES:
+        raise ValidationError(
+            f"{prefix}.status", f"must be one of {list(ALERT_STATUSES)}, got {alert.status!r}"
+        )
+    if alert.status == "assigned" and not alert.assignee:
+        raise ValidationError(f"{prefix}.assignee", "is required when the status is 'assigned'")
+    if not isinstance(alert.body, Mapping):
+        raise ValidationError(f"{prefix}.body", "must be a mapping")
+    created = to_micros(alert.created_at, field=f"{prefix}.created_at")
+    if created < 0:
+        raise ValidationError(f"{prefix}.created_at", "must not be before 1970-01-01")
+    return created
+
+
+def _stored(row: tuple[Any, ...]) -> StoredAlert:
+    return StoredAlert(
+        id=row[0],
+        created_at=from_micros(row[1]),
+        updated_at=from_micros(row[2]),
+        rule_id=row[3],
+        rule_title=row[4],
+        level=row[5],
+        status=row[6],
+        assignee=row[7],
+        host_name=row[8],
+        user_name=row[9],
+        exercise_id=row[10],
+        body=cast(dict[str, Any], orjson.loads(row[11])),
+    )
+
+
+def _any_of(column: str, values: Sequence[str], clauses: list[str], params: list[Any]) -> None:
+    if not values:
+        return
+    if isinstance(values, str):
+        values = [values]
+    if len(values) == 1:
+        clauses.append(f"{column} = ?")
+    else:
+        clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+    params.extend(values)
+
+
+def _where(query: AlertQuery) -> tuple[str, list[Any]]:
+    """WHERE clause and bound parameters; column names come from this code, never the caller."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for status in query.statuses:
+        if status not in ALERT_STATUSES:
+            raise ValidationError("statuses", f"{status!r} is not one of {list(ALERT_STATUSES)}")
+    for level in query.levels:
+        if level not in _LEVEL_RANK:
+            raise ValidationError("levels", f"{level!r} is not one of {list(ALERT_LEVELS)}")
+    _any_of("status", query.statuses, clauses, params)
+    _any_of("level", query.levels, clauses, params)
+    _any_of("rule_id", query.rule_ids, clauses, params)
+    for column in ("host_name", "user_name", "assignee"):
+        value = getattr(query, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.exercise is True:
+        clauses.append("exercise_id IS NOT NULL")
+    elif query.exercise is False:
+        clauses.append("exercise_id IS NULL")
+    if query.start is not None:
+        clauses.append("created_at >= ?")
+        params.append(to_micros(query.start, field="start"))
+    if query.end is not None:
+        clauses.append("created_at < ?")
+        params.append(to_micros(query.end, field="end"))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
