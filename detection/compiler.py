@@ -1,0 +1,209 @@
+"""Compile one pySigma rule (already processed by a pipeline stack) into a plain-Python matcher.
+
+Built once per (rule, stack); per event the work is dictionary look-ups and string operations.
+Field names are looked up case-insensitively (``CommandLine`` finds ``commandline``), as the
+reference engine's SQLite columns do; see ``detection.events``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sigma.conditions import ConditionAND
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.types import (
+    SigmaExists,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaString,
+    SpecialChars,
+)
+
+from detection.conditions import Node, all_of, any_of, compile_condition, negate
+from detection.errors import CompileError
+from detection.modifiers import Placeholders, ValueTest, compile_value
+from detection.modifiers import any_of as any_value
+
+# Fields whose exact values the index groups rules by; their literals are useless as filters.
+INDEX_FIELDS = ("channel", "eventid")
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule under one stack: the matcher and what the index and explanations need."""
+
+    rule_id: str
+    title: str
+    level: str | None
+    tags: tuple[str, ...]
+    stack: str
+    node: Node
+    selections: Mapping[str, Node]  # named detections (without pipeline-added `_` ones)
+
+    def matched_selections(self, low: dict[str, Any], raw: dict[str, Any]) -> list[str]:
+        """Names of the detections that are true for this event (the "why did it match")."""
+        return [name for name, node in self.selections.items() if node.pred(low, raw)]
+
+
+def compile_rule(
+    rule: SigmaRule, *, stack: str, placeholders: Placeholders | None = None
+) -> CompiledRule:
+    """Compile a rule's detections and conditions; raise CompileError if it cannot run."""
+    detections = rule.detection
+    compiled = {
+        name: compile_detection(detection, placeholders=placeholders)
+        for name, detection in detections.detections.items()
+    }
+    conditions = []
+    for condition in detections.parsed_condition:
+        tree = condition.parse(postprocess=False)
+        conditions.append(compile_condition(tree, detections, compiled))
+    if not conditions:
+        raise CompileError("rule has no condition")
+    return CompiledRule(
+        rule_id=str(rule.id) if rule.id else rule.title,
+        title=rule.title,
+        level=rule.level.name.lower() if rule.level else None,
+        tags=tuple(str(tag) for tag in rule.tags),
+        stack=stack,
+        node=any_of(conditions),
+        selections={name: node for name, node in compiled.items() if not name.startswith("_")},
+    )
+
+
+def compile_detection(
+    detection: SigmaDetection, *, placeholders: Placeholders | None = None
+) -> Node:
+    """A named detection: its items linked by AND (a map) or OR (a list of maps / values)."""
+    nodes: list[Node] = []
+    for item in detection.detection_items:
+        if isinstance(item, SigmaDetection):
+            nodes.append(compile_detection(item, placeholders=placeholders))
+        else:
+            nodes.append(compile_item(item, placeholders=placeholders))
+    if not nodes:
+        raise CompileError("empty detection")
+    return all_of(nodes) if detection.item_linking is ConditionAND else any_of(nodes)
+
+
+def compile_item(item: SigmaDetectionItem, *, placeholders: Placeholders | None = None) -> Node:
+    """One ``field|modifiers: values`` entry (or a keyword list when the field is None)."""
+    if item.field is None:
+        node = _keywords(item, placeholders)
+    else:
+        key = item.field.lower()
+        parts = [_field_value(key, value, placeholders) for value in item.value]
+        if not parts:
+            raise CompileError(f"field {item.field!r} has no values")
+        if item.value_linking is ConditionAND:
+            node = all_of([_field_node(key, [p]) if isinstance(p, ValueTest) else p for p in parts])
+        else:
+            node = _field_node(key, parts)
+    return negate(node) if getattr(item, "negated", False) else node
+
+
+def _field_value(key: str, value: Any, placeholders: Placeholders | None) -> ValueTest | Node:
+    if isinstance(value, SigmaNull):
+        return Node(lambda low, raw: key not in raw)
+    if isinstance(value, SigmaExists):
+        if value.exists:
+            return Node(lambda low, raw: key in raw)
+        return Node(lambda low, raw: key not in raw)
+    if isinstance(value, SigmaFieldReference):
+        return _field_reference(key, value)
+    return compile_value(value, placeholders=placeholders)
+
+
+def _field_node(key: str, parts: list[ValueTest | Node]) -> Node:
+    """OR of a field's values: plain value tests share one look-up of the field."""
+    tests = [p for p in parts if isinstance(p, ValueTest)]
+    others = [p for p in parts if isinstance(p, Node)]
+    if tests:
+        combined = any_value(tests)
+        test = combined.test
+
+        def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
+            value = low.get(key)
+            if value is None:
+                return False
+            if type(value) is tuple:  # a list value or case-colliding keys: any element
+                return any(test(v, r) for v, r in zip(value, raw[key], strict=True))
+            return test(value, raw[key])
+
+        literals = None if key in INDEX_FIELDS else combined.literals
+        equals = {key: combined.equals} if combined.equals is not None else {}
+        others.append(Node(pred, literals, equals))
+    return any_of(others)
+
+
+def _field_reference(key: str, value: SigmaFieldReference) -> Node:
+    other = value.field.lower()
+    starts, ends = value.starts_with, value.ends_with
+
+    def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
+        mine, theirs = low.get(key), low.get(other)
+        if mine is None or theirs is None or type(mine) is tuple or type(theirs) is tuple:
+            return False
+        if starts and ends:
+            return theirs in mine
+        if starts:
+            return mine.startswith(theirs)
+        if ends:
+            return mine.endswith(theirs)
+        return bool(mine == theirs)
+
+    return Node(pred)
+
+
+def _keywords(item: SigmaDetectionItem, placeholders: Placeholders | None) -> Node:
+    """Field-less values: a keyword matches if any value of the event contains it."""
+    tests = []
+    for value in item.value:
+        if isinstance(value, SigmaString):
+            value = _unbound(value)
+        tests.append(compile_value(value, placeholders=placeholders))
+    combined = any_value(tests)
+    test = combined.test
+
+    def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
+        for key, value in low.items():
+            if type(value) is tuple:
+                if any(test(v, r) for v, r in zip(value, raw[key], strict=True)):
+                    return True
+            elif test(value, raw[key]):
+                return True
+        return False
+
+    if item.value_linking is ConditionAND and len(tests) > 1:
+        nodes = [_keywords_one(t) for t in tests]
+        return all_of(nodes)
+    return Node(pred, combined.literals)
+
+
+def _keywords_one(combined: ValueTest) -> Node:
+    test = combined.test
+
+    def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
+        return any(
+            any(test(v, r) for v, r in zip(value, raw[key], strict=True))
+            if type(value) is tuple
+            else test(value, raw[key])
+            for key, value in low.items()
+        )
+
+    return Node(pred, combined.literals)
+
+
+def _unbound(value: SigmaString) -> SigmaString:
+    """``foo`` as a keyword means "contains foo": add wildcards unless the rule placed them."""
+    multi = SpecialChars.WILDCARD_MULTI
+    parts = list(value.s)
+    if not parts or parts[0] is not multi:
+        parts.insert(0, multi)
+    if parts[-1] is not multi:
+        parts.append(multi)
+    unbound = type(value)("")
+    unbound.s = parts
+    return unbound

@@ -1,0 +1,106 @@
+"""Compiled boolean nodes and the Sigma condition grammar over them.
+
+A ``Node`` is a predicate over one event view plus two facts the rule index uses:
+``equals`` (field -> the exact values the field must have for the node to be true) and
+``literals`` (one of these lower-cased substrings must occur in the event for it to be true).
+Both are *necessary* conditions, so pruning with them never loses a match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionIdentifier,
+    ConditionNOT,
+    ConditionOR,
+    ConditionSelector,
+)
+from sigma.rule import SigmaDetections
+
+from detection.errors import CompileError
+
+# (lower-cased string view, original values), both keyed by lower-cased field name.
+Predicate = Callable[[dict[str, Any], dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class Node:
+    """A compiled predicate with the necessary conditions the index may exploit."""
+
+    pred: Predicate
+    literals: frozenset[str] | None = None
+    equals: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+def literal_cost(literals: frozenset[str] | None) -> float:
+    """Rough chance that an event contains one of the literals: short literals are common."""
+    if literals is None:
+        return float("inf")
+    return sum(16.0 ** -min(len(lit), 10) for lit in literals) if literals else float("inf")
+
+
+def all_of(nodes: list[Node]) -> Node:
+    """AND: every necessary condition of every child holds; keep the most selective literals."""
+    if len(nodes) == 1:
+        return nodes[0]
+    preds = tuple(n.pred for n in nodes)
+    equals: dict[str, frozenset[str]] = {}
+    for node in nodes:
+        for name, values in node.equals.items():
+            equals[name] = equals[name] & values if name in equals else values
+    literals = min((n.literals for n in nodes), key=literal_cost, default=None)
+    if literals is not None and literal_cost(literals) == float("inf"):
+        literals = None
+    if len(preds) == 2:
+        first, second = preds
+        return Node(lambda low, raw: first(low, raw) and second(low, raw), literals, equals)
+    return Node(lambda low, raw: all(p(low, raw) for p in preds), literals, equals)
+
+
+def any_of(nodes: list[Node]) -> Node:
+    """OR: a condition is necessary only if every child needs it (values / literals united)."""
+    if len(nodes) == 1:
+        return nodes[0]
+    preds = tuple(n.pred for n in nodes)
+    literals: frozenset[str] | None = frozenset()
+    for node in nodes:
+        literals = None if literals is None or node.literals is None else literals | node.literals
+    common = set(nodes[0].equals)
+    for node in nodes[1:]:
+        common &= set(node.equals)
+    equals = {name: frozenset().union(*(n.equals[name] for n in nodes)) for name in common}
+    if len(preds) == 2:
+        first, second = preds
+        return Node(lambda low, raw: first(low, raw) or second(low, raw), literals, equals)
+    return Node(lambda low, raw: any(p(low, raw) for p in preds), literals, equals)
+
+
+def negate(node: Node) -> Node:
+    """NOT: nothing about the child is necessary any more."""
+    pred = node.pred
+    return Node(lambda low, raw: not pred(low, raw))
+
+
+def compile_condition(tree: Any, detections: SigmaDetections, compiled: Mapping[str, Node]) -> Node:
+    """Compile an unresolved pySigma condition tree (``parse(postprocess=False)``)."""
+    if isinstance(tree, ConditionIdentifier):
+        name = tree.identifier
+        if name not in compiled:
+            raise CompileError(f"condition refers to unknown detection {name!r}")
+        return compiled[name]
+    if isinstance(tree, ConditionSelector):
+        names = [ident.identifier for ident in tree.resolve_referenced_detections(detections)]
+        if not names:
+            raise CompileError(f"condition pattern {tree.pattern!r} matches no detection")
+        nodes = [compiled[name] for name in names]
+        return all_of(nodes) if tree.cond_class is ConditionAND else any_of(nodes)
+    if isinstance(tree, ConditionNOT):
+        return negate(compile_condition(tree.args[0], detections, compiled))
+    if isinstance(tree, ConditionAND | ConditionOR):
+        children = [compile_condition(arg, detections, compiled) for arg in tree.args]
+        return all_of(children) if isinstance(tree, ConditionAND) else any_of(children)
+    raise CompileError(f"unsupported condition element {type(tree).__name__}")

@@ -1,0 +1,248 @@
+"""Turn pySigma's typed values (modifiers already applied) into plain-Python value tests.
+
+pySigma resolves modifiers when it parses a rule: ``contains`` becomes ``*x*`` wildcards,
+``windash``/``base64offset`` become a ``SigmaExpansion`` of variants, ``re`` a
+``SigmaRegularExpression``, ``cidr`` a ``SigmaCIDRExpression`` and so on. We compile from those
+types instead of re-reading YAML, so pipelines' value transformations are honoured too.
+
+Every test receives a field value twice: ``low`` (its string form, lower-cased once per event)
+and ``raw`` (the original JSON scalar). Sigma matching is case-insensitive unless the value is
+``cased``; regular expressions are case-sensitive unless they carry the ``i`` flag.
+Alongside each test we record what the index may use: ``literals`` (one of these lower-cased
+substrings must occur in the value if the test passes) and ``equals`` (the exact lower-cased
+values the test accepts).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sigma.types import (
+    CompareOperators,
+    Placeholder,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExpansion,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+from detection.errors import CompileError
+
+ValuePredicate = Callable[[str, Any], bool]
+Placeholders = Mapping[str, Sequence[str]]
+
+_RE_FLAGS = {
+    SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
+    SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
+    SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
+}
+
+
+@dataclass(frozen=True)
+class ValueTest:
+    """A compiled value test plus what the rule index may learn from it."""
+
+    test: ValuePredicate
+    literals: frozenset[str] | None  # one of these must occur (lower-cased) when test passes
+    equals: frozenset[str] | None = None  # exact lower-cased values accepted, if that simple
+
+
+def compile_value(value: Any, *, placeholders: Placeholders | None = None) -> ValueTest:
+    """Compile one pySigma value object into a ValueTest; unsupported types raise CompileError."""
+    if isinstance(value, SigmaExpansion):
+        return any_of([compile_value(v, placeholders=placeholders) for v in value.values])
+    if isinstance(value, SigmaString):
+        if value.contains_placeholder():
+            return any_of(
+                [
+                    compile_value(expanded, placeholders=placeholders)
+                    for expanded in expand_placeholders(value, placeholders or {})
+                ]
+            )
+        return _string(value)
+    if isinstance(value, SigmaBool):
+        text = "true" if value.boolean else "false"
+        return ValueTest(lambda low, raw: low == text, frozenset({text}), frozenset({text}))
+    if isinstance(value, SigmaCompareExpression):
+        return _compare(value)
+    if isinstance(value, SigmaNumber):
+        return _number(value.number)
+    if isinstance(value, SigmaRegularExpression):
+        return _regex(value)
+    if isinstance(value, SigmaCIDRExpression):
+        return _cidr(value)
+    raise CompileError(f"value type {type(value).__name__} is not supported by the matcher")
+
+
+def any_of(tests: list[ValueTest]) -> ValueTest:
+    """OR of value tests (value lists, expansions), merging their index hints."""
+    if len(tests) == 1:
+        return tests[0]
+    predicates = tuple(t.test for t in tests)
+    literals: frozenset[str] | None = frozenset()
+    equals: frozenset[str] | None = frozenset()
+    for t in tests:
+        literals = None if literals is None or t.literals is None else literals | t.literals
+        equals = None if equals is None or t.equals is None else equals | t.equals
+
+    exact = equals
+    if exact is not None and len(exact) == len(tests):
+        # A plain value list: one set lookup instead of one call per value.
+        return ValueTest(lambda low, raw: low in exact, literals, exact)
+
+    def test(low: str, raw: Any) -> bool:
+        return any(p(low, raw) for p in predicates)
+
+    return ValueTest(test, literals, equals)
+
+
+def expand_placeholders(value: SigmaString, placeholders: Placeholders) -> list[SigmaString]:
+    """Every variant of a string with ``%name%`` placeholders replaced (the ``expand`` modifier)."""
+    options: list[list[Any]] = []
+    for part in value.s:
+        if isinstance(part, Placeholder):
+            if part.name not in placeholders:
+                raise CompileError(f"placeholder %{part.name}% has no value (pass placeholders)")
+            options.append([("text", v) for v in placeholders[part.name]])
+        else:
+            options.append([("part", part)])
+    variants: list[SigmaString] = []
+    for combination in itertools.product(*options):
+        parts: list[Any] = []
+        for kind, item in combination:
+            if kind == "text":
+                parts.extend(SigmaString(item).s)  # placeholder values may hold wildcards
+            else:
+                parts.append(item)
+        variant = SigmaString("")
+        variant.s = _merge_text(parts)
+        variants.append(variant)
+    return variants
+
+
+def _merge_text(parts: list[Any]) -> list[Any]:
+    merged: list[Any] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        elif part != "":
+            merged.append(part)
+    return merged
+
+
+def _string(value: SigmaString) -> ValueTest:
+    cased = isinstance(value, SigmaCasedString)
+    parts: list[Any] = list(value.s)
+    chunks = [p for p in parts if isinstance(p, str)]
+    longest = max(chunks, key=len, default="").lower()
+    literals = frozenset({longest}) if longest else None
+    if not cased:
+        parts = [p.lower() if isinstance(p, str) else p for p in parts]
+    multi = SpecialChars.WILDCARD_MULTI
+    single = SpecialChars.WILDCARD_SINGLE
+    if single not in parts:
+        if all(isinstance(p, str) for p in parts):
+            text = "".join(parts)
+            if cased:
+                return ValueTest(lambda low, raw: _text(raw) == text, literals)
+            return ValueTest(lambda low, raw: low == text, literals, frozenset({text}))
+        shape = tuple(p is multi for p in parts)
+        if shape == (True, False, True):
+            needle = parts[1]
+            if cased:
+                return ValueTest(lambda low, raw: needle in _text(raw), literals)
+            return ValueTest(lambda low, raw: needle in low, literals)
+        if shape == (False, True):
+            prefix = parts[0]
+            if cased:
+                return ValueTest(lambda low, raw: _text(raw).startswith(prefix), literals)
+            return ValueTest(lambda low, raw: low.startswith(prefix), literals)
+        if shape == (True, False):
+            suffix = parts[1]
+            if cased:
+                return ValueTest(lambda low, raw: _text(raw).endswith(suffix), literals)
+            return ValueTest(lambda low, raw: low.endswith(suffix), literals)
+        if all(p is multi for p in parts):  # "*": any value
+            return ValueTest(lambda low, raw: True, None)
+    pattern = "".join(".*" if p is multi else "." if p is single else re.escape(p) for p in parts)
+    matcher = re.compile(pattern, re.DOTALL).fullmatch
+    if cased:
+        return ValueTest(lambda low, raw: matcher(_text(raw)) is not None, literals)
+    return ValueTest(lambda low, raw: matcher(low) is not None, literals)
+
+
+def _text(raw: Any) -> str:
+    """String form of an original scalar, as the lower-cased view would have it (un-lowered)."""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    return str(raw)
+
+
+def _number(number: int | float) -> ValueTest:
+    # Events carry EventID both as 4688 and "4688": compare the string forms.
+    text = str(number)
+    return ValueTest(lambda low, raw: low == text, frozenset({text}), frozenset({text}))
+
+
+def _compare(value: SigmaCompareExpression) -> ValueTest:
+    limit = value.number.number
+    op = value.op
+    checks: dict[CompareOperators, Callable[[float], bool]] = {
+        CompareOperators.LT: lambda n: n < limit,
+        CompareOperators.LTE: lambda n: n <= limit,
+        CompareOperators.GT: lambda n: n > limit,
+        CompareOperators.GTE: lambda n: n >= limit,
+    }
+    if op not in checks:
+        raise CompileError(f"comparison {op.name} is not supported")
+    check = checks[op]
+
+    def test(low: str, raw: Any) -> bool:
+        if isinstance(raw, bool):
+            return False
+        if isinstance(raw, int | float):
+            return check(raw)
+        try:
+            return check(float(low))
+        except ValueError:
+            return False  # a non-numeric value is neither smaller nor larger
+
+    return ValueTest(test, None)
+
+
+def _regex(value: SigmaRegularExpression) -> ValueTest:
+    pattern = getattr(value.regexp, "original", None) or str(value.regexp)
+    flags = 0
+    for flag in value.flags:
+        flags |= _RE_FLAGS.get(flag, 0)
+    try:
+        search = re.compile(pattern, flags).search
+    except re.error as exc:
+        raise CompileError(f"invalid regular expression {pattern!r}: {exc}") from None
+    return ValueTest(lambda low, raw: search(_text(raw)) is not None, None)
+
+
+def _cidr(value: SigmaCIDRExpression) -> ValueTest:
+    network = value.network
+
+    def test(low: str, raw: Any) -> bool:
+        try:
+            address = ipaddress.ip_address(low.strip("[]"))
+        except ValueError:
+            return False
+        return address.version == network.version and address in network
+
+    return ValueTest(test, None)
