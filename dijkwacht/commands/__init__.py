@@ -11,3 +11,9 @@ def register_commands(app: typer.Typer) -> None:
 
     app.command("up")(up.up)
     app.command("serve")(up.serve)
+
+    from dijkwacht.commands import admin, audit, db
+
+    app.add_typer(admin.app, name="admin")
+    app.add_typer(audit.app, name="audit")
+    app.add_typer(db.app, name="db")

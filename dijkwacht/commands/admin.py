@@ -1,0 +1,65 @@
+"""`dijkwacht admin ...`: account administration from the command line."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+
+from core.accounts.models import Role
+from core.errors import ConflictError, ValidationError
+from dijkwacht.commands.common import console, settings_or_exit
+
+app = typer.Typer(help="Administer local accounts.", no_args_is_help=True)
+
+ROLE_HELP = "One of: " + ", ".join(role.value for role in Role) + "."
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        # One line; only the line ending is removed, so spaces inside the password stay.
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt="Repeat password")
+    return password
+
+
+@app.command("create-user")
+def create_user_command(
+    username: Annotated[str, typer.Argument(help="Login name; stored in lowercase.")],
+    role: Annotated[str, typer.Option("--role", "-r", help=ROLE_HELP)],
+    display_name: Annotated[
+        str | None, typer.Option("--display-name", help="Name shown in the dashboard.")
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+    ] = False,
+) -> None:
+    """Create a user (migrating the database first); the password is asked twice, hidden."""
+    from core.accounts.service import create_user
+    from core.clock import SystemClock
+    from core.store.relational import create_db_engine, create_session_factory, migrate
+
+    settings = settings_or_exit()
+    password = _read_password(password_stdin)
+    migrate(settings)
+    engine = create_db_engine(settings)
+    try:
+        with create_session_factory(engine)() as db:
+            user = create_user(
+                db=db,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                clock=SystemClock(),
+                actor=f"cli:{getpass.getuser()}",
+            )
+    except (ConflictError, ValidationError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"created user {user.username} ({user.role.value})")
