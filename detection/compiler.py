@@ -134,7 +134,7 @@ def _field_node(key: str, parts: list[ValueTest | Node]) -> Node:
 
         literals = None if key in INDEX_FIELDS else combined.literals
         equals = {key: combined.equals} if combined.equals is not None else {}
-        others.append(Node(pred, literals, equals))
+        others.append(Node(pred, literals, equals, key in INDEX_FIELDS))
     return any_of(others)
 
 

@@ -34,6 +34,12 @@ class Node:
     pred: Predicate
     literals: frozenset[str] | None = None
     equals: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    index_only: bool = False  # only tests the index's fields: true for every candidate
+
+
+def _ordered(nodes: list[Node]) -> list[Node]:
+    """Evaluate selective parts first and the index-guaranteed Channel/EventID tests last."""
+    return sorted(nodes, key=lambda n: (n.index_only, literal_cost(n.literals)))
 
 
 def literal_cost(literals: frozenset[str] | None) -> float:
@@ -47,18 +53,22 @@ def all_of(nodes: list[Node]) -> Node:
     """AND: every necessary condition of every child holds; keep the most selective literals."""
     if len(nodes) == 1:
         return nodes[0]
+    nodes = _ordered(nodes)
     preds = tuple(n.pred for n in nodes)
     equals: dict[str, frozenset[str]] = {}
     for node in nodes:
         for name, values in node.equals.items():
             equals[name] = equals[name] & values if name in equals else values
+    index_only = all(n.index_only for n in nodes)
     literals = min((n.literals for n in nodes), key=literal_cost, default=None)
     if literals is not None and literal_cost(literals) == float("inf"):
         literals = None
     if len(preds) == 2:
         first, second = preds
-        return Node(lambda low, raw: first(low, raw) and second(low, raw), literals, equals)
-    return Node(lambda low, raw: all(p(low, raw) for p in preds), literals, equals)
+        return Node(
+            lambda low, raw: first(low, raw) and second(low, raw), literals, equals, index_only
+        )
+    return Node(lambda low, raw: all(p(low, raw) for p in preds), literals, equals, index_only)
 
 
 def any_of(nodes: list[Node]) -> Node:

@@ -50,13 +50,13 @@ class Engine:
             automaton = plan.automaton
             if automaton is None and not plan.always:
                 continue
-            low = low_view(raw)
             candidates: set[int] = set(plan.always)
             if automaton is not None:
-                for _, positions in automaton.iter(search_text(low)):
+                for _, positions in automaton.iter(search_text(raw)):
                     candidates.update(positions)
             if not candidates:
                 continue
+            low = low_view(raw)
             seen: set[int] = set()
             for position in sorted(candidates):
                 number = numbers[position]

@@ -56,6 +56,8 @@ class ValueTest:
     test: ValuePredicate
     literals: frozenset[str] | None  # one of these must occur (lower-cased) when test passes
     equals: frozenset[str] | None = None  # exact lower-cased values accepted, if that simple
+    kind: str = ""  # "contains" / "startswith" / "endswith" on the lower-cased value: mergeable
+    text: str = ""
 
 
 def compile_value(value: Any, *, placeholders: Placeholders | None = None) -> ValueTest:
@@ -89,7 +91,6 @@ def any_of(tests: list[ValueTest]) -> ValueTest:
     """OR of value tests (value lists, expansions), merging their index hints."""
     if len(tests) == 1:
         return tests[0]
-    predicates = tuple(t.test for t in tests)
     literals: frozenset[str] | None = frozenset()
     equals: frozenset[str] | None = frozenset()
     for t in tests:
@@ -100,11 +101,46 @@ def any_of(tests: list[ValueTest]) -> ValueTest:
     if exact is not None and len(exact) == len(tests):
         # A plain value list: one set lookup instead of one call per value.
         return ValueTest(lambda low, raw: low in exact, literals, exact)
+    predicates = _merged(tests)
+    if len(predicates) == 1:
+        return ValueTest(predicates[0], literals, equals)
 
     def test(low: str, raw: Any) -> bool:
         return any(p(low, raw) for p in predicates)
 
     return ValueTest(test, literals, equals)
+
+
+def _merged(tests: list[ValueTest]) -> tuple[ValuePredicate, ...]:
+    """Value lists are mostly endswith/startswith/contains: test each kind in one C call."""
+    by_kind: dict[str, list[str]] = {"contains": [], "startswith": [], "endswith": []}
+    exact: set[str] = set()
+    rest: list[ValuePredicate] = []
+    for t in tests:
+        if t.kind in by_kind:
+            by_kind[t.kind].append(t.text)
+        elif t.equals is not None and len(t.equals) == 1 and t.kind == "equals":
+            exact.update(t.equals)
+        else:
+            rest.append(t.test)
+    preds: list[ValuePredicate] = []
+    if exact:
+        values = frozenset(exact)
+        preds.append(lambda low, raw: low in values)
+    prefixes = tuple(by_kind["startswith"])
+    if prefixes:
+        preds.append(lambda low, raw: low.startswith(prefixes))
+    suffixes = tuple(by_kind["endswith"])
+    if suffixes:
+        preds.append(lambda low, raw: low.endswith(suffixes))
+    needles = by_kind["contains"]
+    if len(needles) == 1:
+        needle = needles[0]
+        preds.append(lambda low, raw: needle in low)
+    elif needles:
+        search = re.compile("|".join(re.escape(n) for n in needles), re.DOTALL).search
+        preds.append(lambda low, raw: search(low) is not None)
+    return (*preds, *rest)
 
 
 def expand_placeholders(value: SigmaString, placeholders: Placeholders) -> list[SigmaString]:
@@ -156,23 +192,27 @@ def _string(value: SigmaString) -> ValueTest:
             text = "".join(parts)
             if cased:
                 return ValueTest(lambda low, raw: _text(raw) == text, literals)
-            return ValueTest(lambda low, raw: low == text, literals, frozenset({text}))
+            return ValueTest(lambda low, raw: low == text, literals, frozenset({text}), "equals")
         shape = tuple(p is multi for p in parts)
         if shape == (True, False, True):
             needle = parts[1]
             if cased:
                 return ValueTest(lambda low, raw: needle in _text(raw), literals)
-            return ValueTest(lambda low, raw: needle in low, literals)
+            return ValueTest(lambda low, raw: needle in low, literals, None, "contains", needle)
         if shape == (False, True):
             prefix = parts[0]
             if cased:
                 return ValueTest(lambda low, raw: _text(raw).startswith(prefix), literals)
-            return ValueTest(lambda low, raw: low.startswith(prefix), literals)
+            return ValueTest(
+                lambda low, raw: low.startswith(prefix), literals, None, "startswith", prefix
+            )
         if shape == (True, False):
             suffix = parts[1]
             if cased:
                 return ValueTest(lambda low, raw: _text(raw).endswith(suffix), literals)
-            return ValueTest(lambda low, raw: low.endswith(suffix), literals)
+            return ValueTest(
+                lambda low, raw: low.endswith(suffix), literals, None, "endswith", suffix
+            )
         if all(p is multi for p in parts):  # "*": any value
             return ValueTest(lambda low, raw: True, None)
     pattern = "".join(".*" if p is multi else "." if p is single else re.escape(p) for p in parts)
@@ -194,7 +234,7 @@ def _text(raw: Any) -> str:
 def _number(number: int | float) -> ValueTest:
     # Events carry EventID both as 4688 and "4688": compare the string forms.
     text = str(number)
-    return ValueTest(lambda low, raw: low == text, frozenset({text}), frozenset({text}))
+    return ValueTest(lambda low, raw: low == text, frozenset({text}), frozenset({text}), "equals")
 
 
 def _compare(value: SigmaCompareExpression) -> ValueTest:
@@ -232,7 +272,54 @@ def _regex(value: SigmaRegularExpression) -> ValueTest:
         search = re.compile(pattern, flags).search
     except re.error as exc:
         raise CompileError(f"invalid regular expression {pattern!r}: {exc}") from None
-    return ValueTest(lambda low, raw: search(_text(raw)) is not None, None)
+    literals = regex_literals(pattern)
+    return ValueTest(lambda low, raw: search(_text(raw)) is not None, literals)
+
+
+def regex_literals(pattern: str) -> frozenset[str] | None:
+    """Lower-cased substrings one of which any match of ``pattern`` must contain, if any."""
+    from re import _constants as sre_constants  # type: ignore[attr-defined]
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+    try:
+        parsed = sre_parse.parse(pattern)
+    except (re.error, RecursionError):
+        return None
+    found = _required_literals(list(parsed), sre_constants)
+    return found if found else None
+
+
+def _required_literals(sequence: list[Any], c: Any) -> frozenset[str] | None:
+    options: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            options.append(frozenset({"".join(run).lower()}))
+            run.clear()
+
+    for op, arg in sequence:
+        if op is c.LITERAL:
+            run.append(chr(arg))
+            continue
+        flush()
+        sub: frozenset[str] | None = None
+        if op is c.SUBPATTERN:
+            sub = _required_literals(list(arg[-1]), c)
+        elif op is c.BRANCH:
+            branches = [_required_literals(list(b), c) for b in arg[1]]
+            if all(branches):
+                sub = frozenset().union(*(b for b in branches if b))
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1:
+            sub = _required_literals(list(arg[2]), c)
+        if sub:
+            options.append(sub)
+    flush()
+    return min(options, key=_cost, default=None)
+
+
+def _cost(literals: frozenset[str]) -> float:
+    return sum(16.0 ** -min(len(lit), 10) for lit in literals)
 
 
 def _cidr(value: SigmaCIDRExpression) -> ValueTest:

@@ -24,8 +24,16 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def raw_view(event: Mapping[str, Any]) -> dict[str, Any]:
     """Lower-cased dotted keys -> original scalar (or tuple of scalars for lists/collisions)."""
+    # Fast path: a flat event of scalars without case-colliding keys (the common case).
+    if set(map(type, event.values())) <= _SCALARS:
+        flat = {key.lower(): value for key, value in event.items()}
+        if len(flat) == len(event):
+            return flat
     raw: dict[str, Any] = {}
     _collect(event, "", raw)
     return raw
@@ -63,8 +71,15 @@ def low_view(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def search_text(low: Mapping[str, Any]) -> str:
-    """All values in one string, for the literal prefilter (separator never in a literal)."""
+def search_text(raw: Mapping[str, Any]) -> str:
+    """All values lower-cased in one string, for the literal prefilter (NUL is in no literal)."""
     return "\x00".join(
-        "\x00".join(value) if type(value) is tuple else value for value in low.values()
-    )
+        [
+            value
+            if type(value) is str
+            else "\x00".join(map(text_of, value))
+            if type(value) is tuple
+            else text_of(value)
+            for value in raw.values()
+        ]
+    ).lower()
