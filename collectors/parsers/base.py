@@ -1,0 +1,136 @@
+"""Shared pieces of every parser: the one error they raise, byte decoding and the event skeleton.
+
+Collectors receive bytes. Parsers turn them into ECS events or raise `ParseError`, which the
+caller dead-letters together with the raw bytes, so a rejected record is never lost.
+
+Invalid UTF-8 is handled the same way everywhere (see docs/collectors.md): text fields are
+decoded with U+FFFD replacement, `event.original` keeps undecodable bytes visible as `\\xNN`,
+the event is tagged `invalid_utf8`, and the exact bytes go to `dijkwacht.original_base64`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.clock import utc_iso
+from core.errors import DijkwachtError, ValidationError
+from core.events import Event, set_field, validate_event
+
+INVALID_UTF8_TAG = "invalid_utf8"
+
+
+class ParseError(DijkwachtError):
+    """A raw record could not be parsed; `field` and `offset` say where, when known.
+
+    Reasons never quote personal data (the app-audit parser relies on that), so the error text
+    is safe to store next to the dead-lettered record.
+    """
+
+    def __init__(self, reason: str, field: str | None = None, offset: int | None = None) -> None:
+        where = []
+        if field is not None:
+            where.append(field)
+        if offset is not None:
+            where.append(f"offset {offset}")
+        prefix = f"{' at '.join(where)}: " if where else ""
+        super().__init__(f"{prefix}{reason}")
+        self.reason = reason
+        self.field = field
+        self.offset = offset
+
+
+class Parser(Protocol):
+    """What every parser offers: one raw record in, one ECS event out (or ParseError)."""
+
+    name: str
+
+    def parse(self, raw: bytes, *, received_at: datetime, source: str) -> Event:
+        """Parse one record received at `received_at` from `source` (e.g. "udp://10.0.0.5")."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A record decoded for parsing (`text`) and for keeping (`original`)."""
+
+    text: str
+    original: str
+    valid_utf8: bool
+
+
+def decode(raw: bytes) -> Decoded:
+    """Decode bytes; invalid UTF-8 is replaced in `text` and shown as `\\xNN` in `original`."""
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise ParseError(f"expected bytes, got {type(raw).__name__}")
+    data = bytes(raw)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Decoded(
+            data.decode("utf-8", errors="replace"),
+            data.decode("utf-8", errors="backslashreplace"),
+            False,
+        )
+    return Decoded(text, text, True)
+
+
+def strip_line_end(raw: bytes) -> bytes:
+    """Line-oriented formats: the line terminator is framing, not part of the record."""
+    if raw[-1:] == b"\n":
+        raw = raw[:-2] if raw[-2:] == b"\r\n" else raw[:-1]
+    return raw
+
+
+def check_received_at(received_at: datetime) -> datetime:
+    """The reception time must be aware: a naive one would silently shift every timestamp."""
+    if not isinstance(received_at, datetime) or received_at.tzinfo is None:
+        raise ParseError("must be a timezone-aware datetime", field="received_at")
+    return received_at
+
+
+def base_event(
+    *,
+    timestamp: datetime | None,
+    received_at: datetime,
+    dataset: str,
+    decoded: Decoded,
+    raw: bytes,
+    source: str,
+) -> Event:
+    """The skeleton every parser fills: required fields plus where and when we got it."""
+    created = utc_iso(received_at)
+    event: Event = {
+        "@timestamp": utc_iso(timestamp) if timestamp is not None else created,
+        "event": {
+            "kind": "event",
+            "dataset": dataset,
+            "original": decoded.original,
+            "created": created,
+        },
+    }
+    if source:
+        event["dijkwacht"] = {"ingest": {"source": source}}
+    if not decoded.valid_utf8:
+        event["tags"] = [INVALID_UTF8_TAG]
+        dijkwacht = event.setdefault("dijkwacht", {})
+        dijkwacht["original_base64"] = base64.b64encode(bytes(raw)).decode("ascii")
+    return event
+
+
+def put(event: Event, fields: Mapping[str, Any]) -> None:
+    """Set several dotted fields, skipping None so absent values stay absent."""
+    for path, value in fields.items():
+        if value is not None:
+            set_field(event, path, value)
+
+
+def finish(event: Event) -> Event:
+    """Validate the finished event; a failure here is a parser bug surfaced as ParseError."""
+    try:
+        return validate_event(event)
+    except ValidationError as exc:
+        raise ParseError(exc.problem, field=exc.field) from None
