@@ -17,3 +17,13 @@ def register_commands(app: typer.Typer) -> None:
     app.add_typer(admin.app, name="admin")
     app.add_typer(audit.app, name="audit")
     app.add_typer(db.app, name="db")
+
+    from dijkwacht.commands import events
+
+    app.command("ingest")(events.ingest)
+    app.command("search")(events.search)
+
+    from dijkwacht.commands import detection
+
+    app.command("detect")(detection.detect)
+    app.add_typer(detection.app, name="rules")

@@ -1,0 +1,126 @@
+"""`dijkwacht detect` (batch Sigma matching over JSON lines) and `dijkwacht rules check`.
+
+The output of `detect` is a stable interface others script against: one JSON object per
+(rule, event) match, ``{"rule_id": ..., "title": ..., "line": N}`` with N the 1-based line
+number of the event in the input file, in input order. Problems go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated
+
+import orjson
+import typer
+
+from dijkwacht.commands.common import console
+
+if TYPE_CHECKING:
+    from detection.service import RuleSet
+
+# Without --pipeline, rules see the events' own field names: right for events already in the
+# rules' vocabulary (Sysmon/Windows field names) and it never drops a rule.
+DEFAULT_STACK = "none"
+BATCH_SIZE = 2048
+
+app = typer.Typer(help="Sigma rule tools.", no_args_is_help=True)
+
+
+def detect(
+    rules_dir: Annotated[Path, typer.Argument(help="Folder of Sigma rules (*.yml, *.yaml).")],
+    events_file: Annotated[Path, typer.Argument(help="Events, one JSON object per line.")],
+    pipeline: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pipeline",
+            "-p",
+            help="Pipeline stack, names joined by '+' (e.g. sysmon+windows-logsources); "
+            "repeat for several stacks: a rule matches if it matches under any. "
+            f"Default: {DEFAULT_STACK} (field names as in the events).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write matches here (default stdout).")
+    ] = None,
+) -> None:
+    """Run every rule under RULES_DIR over EVENTS_FILE and print one JSON line per match."""
+    from core.errors import ValidationError
+    from detection.service import load_rules
+
+    if not rules_dir.exists():
+        console.print(f"[red]rules folder not found: {rules_dir}[/red]")
+        raise typer.Exit(code=2)
+    if not events_file.is_file():
+        console.print(f"[red]events file not found: {events_file}[/red]")
+        raise typer.Exit(code=2)
+    stacks = pipeline or [DEFAULT_STACK]
+    try:
+        ruleset = load_rules(paths=[rules_dir], stacks=stacks)
+    except ValidationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from None
+    for problem in ruleset.problems:
+        console.print(f"rule skipped: {problem}", markup=False, highlight=False)
+    if not ruleset.runnable:
+        console.print("[red]no rule can run: nothing to do[/red]")
+        raise typer.Exit(code=1)
+    if output is None:
+        _run(ruleset, events_file, sys.stdout.buffer)
+        sys.stdout.flush()
+    else:
+        with output.open("wb") as sink:
+            _run(ruleset, events_file, sink)
+
+
+def _run(ruleset: RuleSet, events_file: Path, sink: IO[bytes]) -> None:
+    """Stream the file in batches; invalid lines are reported and skipped."""
+    rules = ruleset.rules
+    batch: list[dict[str, object]] = []
+    lines: list[int] = []
+
+    def flush() -> None:
+        out = []
+        for index, number in ruleset.match_pairs(batch):
+            info = rules[number]
+            record = {"rule_id": info.rule_id, "title": info.title, "line": lines[index]}
+            out.append(orjson.dumps(record) + b"\n")
+        sink.write(b"".join(out))
+        batch.clear()
+        lines.clear()
+
+    with events_file.open("rb") as source:
+        for line_number, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                console.print(f"line {line_number}: not valid JSON ({exc}); skipped", markup=False)
+                continue
+            if not isinstance(event, dict):
+                console.print(f"line {line_number}: not a JSON object; skipped", markup=False)
+                continue
+            batch.append(event)
+            lines.append(line_number)
+            if len(batch) >= BATCH_SIZE:
+                flush()
+    flush()
+
+
+@app.command("check")
+def check(
+    rules_dir: Annotated[Path, typer.Argument(help="Folder (or file) of Sigma rules.")],
+) -> None:
+    """List every rule that fails to load (file, rule id, field, reason); exit 1 if any."""
+    from detection.service import check_rules
+
+    if not rules_dir.exists():
+        console.print(f"[red]not found: {rules_dir}[/red]")
+        raise typer.Exit(code=2)
+    problems = check_rules(paths=[rules_dir])
+    for problem in problems:
+        typer.echo(str(problem))
+    if problems:
+        raise typer.Exit(code=1)
+    typer.echo("all rules load")
