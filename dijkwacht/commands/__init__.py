@@ -27,3 +27,7 @@ def register_commands(app: typer.Typer) -> None:
 
     app.command("detect")(detection.detect)
     app.add_typer(detection.app, name="rules")
+
+    from dijkwacht.commands import attack
+
+    app.add_typer(attack.app, name="attack")
