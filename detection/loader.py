@@ -198,6 +198,13 @@ def _parse_file(source: RuleSource, problems: list[LoadProblem]) -> SigmaCollect
                 problems.append(_problem(source, rule_id, error, lines))
         else:
             keep.append(rule)
+    for sigma_filter in collection.filters:
+        if sigma_filter.errors:
+            rule_id = str(sigma_filter.id) if sigma_filter.id else None
+            for error in sigma_filter.errors:
+                problems.append(_problem(source, rule_id, error, _lines_for(source, rule_id)))
+        else:
+            keep.append(sigma_filter)
     return SigmaCollection(keep, collect_filters=True, resolve_references=False)
 
 

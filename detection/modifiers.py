@@ -34,6 +34,7 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
+    SigmaTimestampPart,
     SpecialChars,
 )
 
@@ -78,6 +79,8 @@ def compile_value(value: Any, *, placeholders: Placeholders | None = None) -> Va
         return ValueTest(lambda low, raw: low == text, frozenset({text}), frozenset({text}))
     if isinstance(value, SigmaCompareExpression):
         return _compare(value)
+    if isinstance(value, SigmaTimestampPart):
+        raise CompileError("time-part modifiers (hour, day, ...) are not supported")
     if isinstance(value, SigmaNumber):
         return _number(value.number)
     if isinstance(value, SigmaRegularExpression):

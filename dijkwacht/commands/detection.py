@@ -61,7 +61,7 @@ def detect(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from None
     for problem in ruleset.problems:
-        console.print(f"rule skipped: {problem}", markup=False, highlight=False)
+        typer.echo(f"rule skipped: {problem}", err=True)  # one unwrapped line each
     if not ruleset.runnable:
         console.print("[red]no rule can run: nothing to do[/red]")
         raise typer.Exit(code=1)
@@ -96,10 +96,10 @@ def _run(ruleset: RuleSet, events_file: Path, sink: IO[bytes]) -> None:
             try:
                 event = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                console.print(f"line {line_number}: not valid JSON ({exc}); skipped", markup=False)
+                typer.echo(f"line {line_number}: not valid JSON ({exc}); skipped", err=True)
                 continue
             if not isinstance(event, dict):
-                console.print(f"line {line_number}: not a JSON object; skipped", markup=False)
+                typer.echo(f"line {line_number}: not a JSON object; skipped", err=True)
                 continue
             batch.append(event)
             lines.append(line_number)

@@ -1,0 +1,53 @@
+"""Helpers for detection tests: rules are written inline as YAML strings."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detection.service import RuleSet, load_rules
+
+Matcher = Callable[..., list[int]]
+
+
+@pytest.fixture
+def ruleset(tmp_path: Path) -> Callable[..., RuleSet]:
+    """Build a RuleSet from one inline rule (detection block only, or a whole rule)."""
+
+    def build(
+        rule: str,
+        *,
+        stacks: Sequence[str] = ("none",),
+        placeholders: Mapping[str, Sequence[str]] | None = None,
+    ) -> RuleSet:
+        text = textwrap.dedent(rule)
+        if "title:" not in text:
+            text = (
+                "title: Test rule\nid: 11111111-2222-3333-4444-555555555555\n"
+                "status: test\nlevel: high\n"
+                "logsource: {product: windows, category: process_creation}\n"
+                "detection:\n" + textwrap.indent(text, "  ")
+            )
+        folder = tmp_path / f"rules{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        (folder / "rule.yml").write_text(text, encoding="utf-8")
+        return load_rules(paths=[folder], stacks=stacks, placeholders=placeholders)
+
+    return build
+
+
+@pytest.fixture
+def matches(ruleset: Callable[..., RuleSet]) -> Matcher:
+    """Indices of the events the inline rule matches; fails if the rule did not compile."""
+
+    def run(rule: str, events: Sequence[dict[str, Any]], **kwargs: Any) -> list[int]:
+        rules = ruleset(rule, **kwargs)
+        assert not rules.problems, rules.problems
+        assert rules.runnable, rules.skipped
+        return [m.event_index for m in rules.match_batch(list(events))]
+
+    return run
