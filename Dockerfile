@@ -12,6 +12,7 @@ COPY dashboard dashboard
 COPY dijkwacht dijkwacht
 RUN pip install --no-cache-dir -c constraints.txt . \
  && pip install --no-cache-dir --no-deps pyattck==7.1.2 pyattck-data==2.6.3 \
+ && python -m detection.attack_data \
  && useradd --system --home /var/lib/dijkwacht dijkwacht \
  && mkdir -p /var/lib/dijkwacht && chown dijkwacht /var/lib/dijkwacht
 USER dijkwacht
