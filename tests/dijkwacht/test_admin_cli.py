@@ -6,8 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from dijkwacht.cli import app
 
