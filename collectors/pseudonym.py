@@ -21,7 +21,7 @@ PSEUDONYM_PREFIX = "rp_"
 MIN_KEY_BYTES = 16
 _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 # Any 9-digit run not touching other digits: a BSN candidate inside free text.
-_BSN_CANDIDATE = re.compile(r"(?<!\d)\d{9}(?!\d)")
+_BSN_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
 
 
 def is_valid_bsn(value: str) -> bool:

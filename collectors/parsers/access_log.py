@@ -29,13 +29,16 @@ _LINE = re.compile(
     r"(?P<client>\S+) (?P<ident>\S+) (?P<user>\S+(?: \S+)*?) "
     r"\[(?P<time>[^\]]+)\] "
     rf"{_QUOTED.replace('(', '(?P<request>', 1)} "
-    r"(?P<status>\d{3}) (?P<bytes>\d+|-)"
+    r"(?P<status>[0-9]{3}) (?P<bytes>[0-9]+|-)"
     rf"(?: {_QUOTED.replace('(', '(?P<referrer>', 1)} {_QUOTED.replace('(', '(?P<agent>', 1)})?"
     r"(?P<extra>(?: (?:\"(?:[^\"\\\\]|\\\\.)*\"|[^\s\"]+))*) *",
     re.DOTALL,
 )
-_TIME = re.compile(r"(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
-_REQUEST = re.compile(r"([A-Za-z]{1,20}) (\S+) HTTP/(\d(?:\.\d)?)")
+_TIME = re.compile(
+    r"([0-9]{2})/([A-Za-z]{3})/([0-9]{4}):([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r" ([+-])([0-9]{2})([0-9]{2})"
+)
+_REQUEST = re.compile(r"([A-Za-z]{1,20}) (\S+) HTTP/([0-9](?:\.[0-9])?)")
 _OFFSETS: dict[str, timezone] = {}
 
 

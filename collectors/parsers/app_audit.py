@@ -40,7 +40,9 @@ _ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _CASE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]{0,63}")
 _TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _DEPARTMENT = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
-_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
+_ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
 _CHECKS: dict[str, tuple[re.Pattern[str], str]] = {
     "system": (_SLUG, "lower-case letters, digits, '-' or '_' (max 32)"),
     "actor": (_ACTOR, "an employee id: letters, digits, '.', '_', '@', '-' (max 64)"),

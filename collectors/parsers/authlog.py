@@ -32,7 +32,7 @@ from collectors.parsers.syslog import (
 from collectors.parsers.timestamps import DEFAULT_FUTURE_TOLERANCE
 from core.events import Event
 
-_PREFIX = re.compile(r"(?:(?:error|fatal): |\[ID \d+ [\w.]+\] )+")
+_PREFIX = re.compile(r"(?:(?:error|fatal): |\[ID [0-9]+ [\w.]+\] )+")
 _SUFFIX = " [preauth]"
 _KV = re.compile(r"(\w+)=(\S*)")
 _PAM_LAYOUT = re.compile(
@@ -62,7 +62,7 @@ def _rule(pattern: str, action: str, category: str, kind: str, outcome: str | No
     )
 
 
-_FROM = r" from (?P<ip>\S+?)(?: port (?P<port>\d+))?"
+_FROM = r" from (?P<ip>\S+?)(?: port (?P<port>[0-9]+))?"
 # Order matters: the first matching rule wins.
 _RULES = (
     _rule(
@@ -88,7 +88,7 @@ _RULES = (
           "ssh_max_auth_attempts", "authentication", "info", "failure"),
     _rule(r"User (?P<user>\S+)" + r"(?: from (?P<ip>\S+))? not allowed because .*",
           "ssh_user_not_allowed", "authentication", "info", "failure"),
-    _rule(r"ROOT LOGIN REFUSED FROM (?P<ip>\S+?)(?: port (?P<port>\d+))?",
+    _rule(r"ROOT LOGIN REFUSED FROM (?P<ip>\S+?)(?: port (?P<port>[0-9]+))?",
           "ssh_root_login_refused", "authentication", "info", "failure"),
     _rule(r"(?:pam_unix(?:\([^)]*\))?:?|\(pam_unix\))? ?authentication failure; (?P<kv>.*)",
           "pam_authentication_failure", "authentication", "info", "failure"),
@@ -96,51 +96,51 @@ _RULES = (
           r"(?P<user>.*?) from (?P<ip>\S+)", "pam_authentication_failure", "authentication",
           "info", "failure"),
     _rule(r"pam_unix\((?P<service>[^:)]+):session\): session opened for user (?P<user>\S+?)"
-          r"(?:\(uid=\d+\))?(?: by (?P<by>\S*?)(?:\(uid=\d+\))?)?", "session_opened",
+          r"(?:\(uid=[0-9]+\))?(?: by (?P<by>\S*?)(?:\(uid=[0-9]+\))?)?", "session_opened",
           "session", "start", "success"),
     _rule(r"pam_unix\((?P<service>[^:)]+):session\): session closed for user (?P<user>\S+)",
           "session_closed", "session", "end", "success"),
     _rule(r"Disconnected from (?:(?:invalid|authenticating) user (?P<user>\S*) )?(?P<ip>\S+)"
-          r" port (?P<port>\d+)", "ssh_disconnect", "session", "end", None),
+          r" port (?P<port>[0-9]+)", "ssh_disconnect", "session", "end", None),
     _rule(r"Connection closed by (?:(?:invalid|authenticating) user (?P<user>\S*) )?"
-          r"(?P<ip>\S+?)(?: port (?P<port>\d+))?", "ssh_disconnect", "session", "end", None),
+          r"(?P<ip>\S+?)(?: port (?P<port>[0-9]+))?", "ssh_disconnect", "session", "end", None),
     _rule(r"Successful su for (?P<target>\S+) by (?P<user>\S+)", "su", "authentication",
           "info", "success"),
     _rule(r"FAILED su for (?P<target>\S+) by (?P<user>\S+)", "su", "authentication", "info",
           "failure"),
     _rule(r"'su (?P<target>\S+)' failed for (?P<user>\S+) on \S+", "su", "authentication",
           "info", "failure"),
-    _rule(r"new user: name=(?P<target>[^,]+), UID=(?P<uid>\d+), GID=\d+.*", "user_created",
+    _rule(r"new user: name=(?P<target>[^,]+), UID=(?P<uid>[0-9]+), GID=[0-9]+.*", "user_created",
           "iam", "user,creation", "success"),
-    _rule(r"new group: name=(?P<group>[^,]+), GID=(?P<gid>\d+)", "group_created", "iam",
+    _rule(r"new group: name=(?P<group>[^,]+), GID=(?P<gid>[0-9]+)", "group_created", "iam",
           "group,creation", "success"),
     _rule(r"delete user '(?P<target>[^']+)'", "user_deleted", "iam", "user,deletion", "success"),
     _rule(r"pam_unix\(passwd:chauthtok\): password changed for (?P<target>\S+)",
           "password_changed", "iam", "user,change", "success"),
-    _rule(r"[Bb]ad password attempt for '(?P<user>[^']*)' from (?P<ip>\S+):(?P<port>\d+)",
+    _rule(r"[Bb]ad password attempt for '(?P<user>[^']*)' from (?P<ip>\S+):(?P<port>[0-9]+)",
           "ssh_login", "authentication", "info", "failure"),
-    _rule(r"[Ll]ogin attempt for nonexistent user from (?P<ip>\S+):(?P<port>\d+)",
+    _rule(r"[Ll]ogin attempt for nonexistent user from (?P<ip>\S+):(?P<port>[0-9]+)",
           "ssh_invalid_user", "authentication", "info", "failure"),
-    _rule(r"Exit before auth \(user '(?P<user>[^']*)', \d+ fails\): Max auth tries reached"
-          r" - user '[^']*' from (?P<ip>\S+):(?P<port>\d+)", "ssh_max_auth_attempts",
+    _rule(r"Exit before auth \(user '(?P<user>[^']*)', [0-9]+ fails\): Max auth tries reached"
+          r" - user '[^']*' from (?P<ip>\S+):(?P<port>[0-9]+)", "ssh_max_auth_attempts",
           "authentication", "info", "failure"),
-    _rule(r"Password auth succeeded for '(?P<user>[^']*)' from (?P<ip>\S+):(?P<port>\d+)",
+    _rule(r"Password auth succeeded for '(?P<user>[^']*)' from (?P<ip>\S+):(?P<port>[0-9]+)",
           "ssh_login", "authentication", "start", "success"),
-    _rule(r"Received disconnect from (?P<ip>[^\s]+?)(?: port (?P<port>\d+))?: ?\d+: .*",
+    _rule(r"Received disconnect from (?P<ip>[^\s]+?)(?: port (?P<port>[0-9]+))?: ?[0-9]+: .*",
           "ssh_disconnect", "session", "end", None),
     _rule(r"Connection reset by (?:(?:invalid|authenticating) user (?P<user>\S*) )?"
-          r"(?P<ip>\S+?)(?: port (?P<port>\d+))?", "ssh_disconnect", "session", "end", None),
+          r"(?P<ip>\S+?)(?: port (?P<port>[0-9]+))?", "ssh_disconnect", "session", "end", None),
     _rule(r"Disconnecting (?:invalid|authenticating) user (?P<user>\S*) (?P<ip>\S+) port "
-          r"(?P<port>\d+): .*", "ssh_disconnect", "session", "end", None),
-    _rule(r"Connection from (?P<ip>\S+?)(?: port (?P<port>\d+))?(?: on \S+ port \d+.*)?",
+          r"(?P<port>[0-9]+): .*", "ssh_disconnect", "session", "end", None),
+    _rule(r"Connection from (?P<ip>\S+?)(?: port (?P<port>[0-9]+))?(?: on \S+ port [0-9]+.*)?",
           "ssh_connection", "network", "connection,start", None),
-    _rule(r"Did not receive identification string from (?P<ip>\S+?)(?: port (?P<port>\d+))?",
+    _rule(r"Did not receive identification string from (?P<ip>\S+?)(?: port (?P<port>[0-9]+))?",
           "ssh_no_identification", "network", "connection", "failure"),
-    _rule(r"Bad protocol version identification .* from (?P<ip>\S+?) port (?P<port>\d+)",
+    _rule(r"Bad protocol version identification .* from (?P<ip>\S+?) port (?P<port>[0-9]+)",
           "ssh_bad_protocol", "network", "connection", "failure"),
-    _rule(r"Unable to negotiate with (?P<ip>\S+?) port (?P<port>\d+): .*",
+    _rule(r"Unable to negotiate with (?P<ip>\S+?) port (?P<port>[0-9]+): .*",
           "ssh_negotiation_failed", "network", "connection", "failure"),
-    _rule(r"Timeout before authentication for (?P<ip>\S+?) port (?P<port>\d+)",
+    _rule(r"Timeout before authentication for (?P<ip>\S+?) port (?P<port>[0-9]+)",
           "ssh_timeout", "network", "connection", "failure"),
     _rule(r"refused connect from \S+ \((?P<ip>[^)\s]+)\)", "tcpwrappers_refused", "network",
           "connection,denied", "failure"),
@@ -172,15 +172,15 @@ def _source(event: Event, address: str | None, port: str | None) -> None:
     event["source"] = source
 
 
-def _user(event: Event, path: str, name: str | None) -> None:
+def _user(event: Event, role: str, name: str | None) -> None:
+    """Record a user name as the actor ("name"), "target", "effective" or only "related"."""
     if not name:
         return
-    node = event.setdefault("user", {})
-    if path == "target":
-        node = node.setdefault("target", {})
-    elif path == "effective":
-        node = node.setdefault("effective", {})
-    node["name"] = name
+    if role != "related":
+        node = event.setdefault("user", {})
+        if role in ("target", "effective"):
+            node = node.setdefault(role, {})
+        node["name"] = name
     related = event.setdefault("related", {}).setdefault("user", [])
     if name not in related:
         related.append(name)

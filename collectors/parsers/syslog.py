@@ -43,8 +43,8 @@ SEVERITY_NAMES = (
 DEFAULT_PRIORITY = 13  # user.notice, what RFC 3164 §4.3.3 tells a relay to assume.
 BOM = "\ufeff"
 
-_PRI_VERSION = re.compile(r"<(0|[1-9]\d{0,2})>([1-9]\d{0,2}) ")
-_LOOKS_5424 = re.compile(r"<\d{1,3}>\d{1,3}(?: |$)")
+_PRI_VERSION = re.compile(r"<(0|[1-9][0-9]{0,2})>([1-9][0-9]{0,2}) ")
+_LOOKS_5424 = re.compile(r"<[0-9]{1,3}>[0-9]{1,3}(?: |$)")
 _PRINTUSASCII = re.compile(r"[!-~]+")
 _SD_NAME = re.compile(r"[!#-<>-\\^-~]{1,32}")
 _SD_VALUE = re.compile(r'"((?:[^"\\\]]|\\.)*)"', re.DOTALL)
@@ -52,14 +52,14 @@ _SD_UNESCAPE = re.compile(r'\\(["\\\]])')
 _HEADER_FIELDS = (("hostname", 255), ("appname", 48), ("procid", 128), ("msgid", 32))
 
 _BSD_HEAD = re.compile(
-    r"(?:<(?P<pri>0|[1-9]\d{0,2})>)?"
+    r"(?:<(?P<pri>0|[1-9][0-9]{0,2})>)?"
     r" ?(?:"
-    r"(?P<mon>[A-Za-z]{3}) {1,2}(?P<day>\d{1,2})(?: (?P<year>\d{4}))?"
-    r" (?P<clock>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,6}))?:?"
-    r"|(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)"
+    r"(?P<mon>[A-Za-z]{3}) {1,2}(?P<day>[0-9]{1,2})(?: (?P<year>[0-9]{4}))?"
+    r" (?P<clock>[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.(?P<frac>[0-9]{1,6}))?:?"
+    r"|(?P<iso>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)"
     r")(?: |$)"
 )
-_PRI_ONLY = re.compile(r"<(0|[1-9]\d{0,2})>")
+_PRI_ONLY = re.compile(r"<(0|[1-9][0-9]{0,2})>")
 _TAG = re.compile(r"(?P<tag>[^\s\[\]:]{1,64})(?:\[(?P<pid>[^\]\s]{1,32})\])?:(?: |$)")
 _HOST = re.compile(r"[^\s]{1,255}")
 
