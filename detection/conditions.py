@@ -35,6 +35,15 @@ class Node:
     literals: frozenset[str] | None = None
     equals: Mapping[str, frozenset[str]] = field(default_factory=dict)
     index_only: bool = False  # only tests the index's fields: true for every candidate
+    # All literal sets the node needs (AND of ORs); ``literals`` is the most selective one.
+    clauses: tuple[frozenset[str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.literals and not self.clauses:
+            object.__setattr__(self, "clauses", (self.literals,))
+
+
+MAX_CLAUSES = 4
 
 
 def _ordered(nodes: list[Node]) -> list[Node]:
@@ -60,15 +69,21 @@ def all_of(nodes: list[Node]) -> Node:
         for name, values in node.equals.items():
             equals[name] = equals[name] & values if name in equals else values
     index_only = all(n.index_only for n in nodes)
-    literals = min((n.literals for n in nodes), key=literal_cost, default=None)
-    if literals is not None and literal_cost(literals) == float("inf"):
-        literals = None
+    unique = {clause for n in nodes for clause in n.clauses if clause}
+    clauses = tuple(sorted(unique, key=literal_cost)[:MAX_CLAUSES])
+    literals = clauses[0] if clauses else None
     if len(preds) == 2:
         first, second = preds
         return Node(
-            lambda low, raw: first(low, raw) and second(low, raw), literals, equals, index_only
+            lambda low, raw: first(low, raw) and second(low, raw),
+            literals,
+            equals,
+            index_only,
+            clauses,
         )
-    return Node(lambda low, raw: all(p(low, raw) for p in preds), literals, equals, index_only)
+    return Node(
+        lambda low, raw: all(p(low, raw) for p in preds), literals, equals, index_only, clauses
+    )
 
 
 def any_of(nodes: list[Node]) -> Node:

@@ -50,10 +50,11 @@ class Engine:
             automaton = plan.automaton
             if automaton is None and not plan.always:
                 continue
-            candidates: set[int] = set(plan.always)
             if automaton is not None:
-                for _, positions in automaton.iter(search_text(raw)):
-                    candidates.update(positions)
+                candidates = plan.candidates(search_text(raw))
+                candidates.update(plan.always)
+            else:
+                candidates = set(plan.always)
             if not candidates:
                 continue
             low = low_view(raw)

@@ -36,7 +36,23 @@ class Plan:
     """What to evaluate for events with one combination of key values."""
 
     always: tuple[int, ...]  # compiled-rule positions evaluated for every such event
-    automaton: Any | None  # literal -> tuple of compiled-rule positions
+    automaton: Any  # every literal any clause needs (value: the literal itself), or None
+    anchors: dict[str, tuple[int, ...]]  # literal -> rules whose best clause holds it
+    checks: dict[int, tuple[frozenset[str], ...]]  # rule -> its other clauses
+
+    def candidates(self, text: str) -> set[int]:
+        """Rules whose every literal clause is satisfied by the (lower-cased) event text."""
+        found = {literal for _, literal in self.automaton.iter(text)}
+        anchors, checks = self.anchors, self.checks
+        result: set[int] = set()
+        for literal in found:
+            for position in anchors.get(literal, ()):
+                if position in result:
+                    continue
+                rest = checks.get(position)
+                if rest is None or all(not clause.isdisjoint(found) for clause in rest):
+                    result.add(position)
+        return result
 
 
 class RuleIndex:
@@ -94,20 +110,27 @@ class RuleIndex:
     def _build(self, positions: set[int]) -> Plan:
         always: list[int] = []
         by_literal: dict[str, list[int]] = defaultdict(list)
+        checks: dict[int, tuple[frozenset[str], ...]] = {}
+        words: set[str] = set()
         for position in sorted(positions):
-            literals = self._rules[position].node.literals
-            if not literals:
+            clauses = self._rules[position].node.clauses
+            if not clauses:
                 always.append(position)
                 continue
-            for literal in literals:
+            for literal in clauses[0]:
                 by_literal[literal].append(position)
+            if len(clauses) > 1:
+                checks[position] = clauses[1:]
+            for clause in clauses:
+                words.update(clause)
         automaton = None
-        if by_literal:
+        if words:
             automaton = ahocorasick.Automaton()
-            for literal, rules in by_literal.items():
-                automaton.add_word(literal, tuple(rules))
+            for word in words:
+                automaton.add_word(word, word)
             automaton.make_automaton()
-        return Plan(tuple(always), automaton)
+        anchors = {literal: tuple(rules) for literal, rules in by_literal.items()}
+        return Plan(tuple(always), automaton, anchors, checks)
 
     @property
     def stats(self) -> dict[str, int]:
