@@ -70,14 +70,12 @@ def looks_like_rfc5424(text: str) -> bool:
 
 
 def priority_fields(priority: int) -> dict[str, Any]:
-    """ECS log.syslog priority/facility/severity from a PRI value (0-191)."""
+    """The ECS `log.syslog` object for a PRI value (0-191): priority, facility, severity."""
     facility, severity = divmod(priority, 8)
     return {
-        "log.syslog.priority": priority,
-        "log.syslog.facility.code": facility,
-        "log.syslog.facility.name": FACILITY_NAMES[facility],
-        "log.syslog.severity.code": severity,
-        "log.syslog.severity.name": SEVERITY_NAMES[severity],
+        "priority": priority,
+        "facility": {"code": facility, "name": FACILITY_NAMES[facility]},
+        "severity": {"code": severity, "name": SEVERITY_NAMES[severity]},
     }
 
 
@@ -103,20 +101,6 @@ def _process_fields(event: Event, appname: str | None, procid: str | None) -> No
 def _set_message(event: Event, message: str | None) -> None:
     if message:
         event["message"] = message
-
-
-def _syslog_block(event: Event) -> dict[str, Any]:
-    return event.setdefault("log", {}).setdefault("syslog", {})
-
-
-def _apply(event: Event, fields: dict[str, Any]) -> None:
-    syslog = _syslog_block(event)
-    for path, value in fields.items():
-        node = syslog
-        parts = path.removeprefix("log.syslog.").split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
 
 
 class Rfc5424Parser:
@@ -177,14 +161,14 @@ class Rfc5424Parser:
             raw=raw,
             source=source,
         )
-        fields = priority_fields(priority)
-        fields["log.syslog.version"] = head.group(2)
+        syslog = priority_fields(priority)
+        syslog["version"] = head.group(2)
         for key, item in header.items():
             if item is not None:
-                fields[f"log.syslog.{key}"] = item
+                syslog[key] = item
         if structured:
-            fields["log.syslog.structured_data"] = structured
-        _apply(event, fields)
+            syslog["structured_data"] = structured
+        event["log"] = {"syslog": syslog}
         if header["hostname"]:
             event["host"] = {"hostname": header["hostname"]}
         _process_fields(event, header["appname"], header["procid"])
@@ -240,7 +224,9 @@ class Rfc5424Parser:
                         else "expected a quoted PARAM-VALUE"
                     )
                     raise ParseError(reason, field=field, offset=value_at)
-                unescaped = _SD_UNESCAPE.sub(r"\1", value.group(1))
+                unescaped = value.group(1)
+                if "\\" in unescaped:
+                    unescaped = _SD_UNESCAPE.sub(r"\1", unescaped)
                 key = name.group()
                 if key in params:  # RFC 5424 allows a repeated PARAM-NAME: keep every value.
                     previous = params[key]
@@ -380,15 +366,15 @@ class Rfc3164Parser:
             raw=raw,
             source=source,
         )
-        fields = priority_fields(priority)
+        syslog = priority_fields(priority)
         if hostname:
-            fields["log.syslog.hostname"] = hostname
+            syslog["hostname"] = hostname
             event["host"] = {"hostname": hostname}
         if appname:
-            fields["log.syslog.appname"] = appname
+            syslog["appname"] = appname
         if procid:
-            fields["log.syslog.procid"] = procid
-        _apply(event, fields)
+            syslog["procid"] = procid
+        event["log"] = {"syslog": syslog}
         _process_fields(event, appname, procid)
         _set_message(event, rest)
         return finish(event)
