@@ -86,9 +86,7 @@ def _bsd_parts(stamp: str) -> tuple[int, int, str]:
     return MONTHS[month.lower()], int(day), clock
 
 
-def _our_bsd_parts(
-    event: dict[str, Any], offset: timedelta = timedelta(0)
-) -> tuple[int, int, str]:
+def _our_bsd_parts(event: dict[str, Any], offset: timedelta = timedelta(0)) -> tuple[int, int, str]:
     moment = datetime.fromisoformat(event["@timestamp"]).astimezone(timezone(offset))
     return moment.month, moment.day, moment.strftime("%H:%M:%S")
 
@@ -110,9 +108,10 @@ def test_go_syslog_rfc5424(record: dict[str, Any]) -> None:
         return
     event = assert_ecs(parser.parse(raw, received_at=RECEIVED, source="test"))
     if record["id"] in GO_5424_ACCEPTED_THOUGH_INVALID:
-        assert event["log"]["syslog"]["structured_data"] == GO_5424_ACCEPTED_THOUGH_INVALID[
-            record["id"]
-        ]
+        assert (
+            event["log"]["syslog"]["structured_data"]
+            == GO_5424_ACCEPTED_THOUGH_INVALID[record["id"]]
+        )
         return
     expected = record["expected"]
     syslog = event["log"]["syslog"]
