@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from core.clock import SystemClock
 from core.config import Settings, get_settings
+from core.store.factory import open_event_store
 from dashboard.views import health, home
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -25,17 +26,13 @@ def create_templates() -> Jinja2Templates:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the app; stores are opened in the lifespan, never at import time."""
+    """Build the app; stores are opened per request, never at import time."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from core.store.factory import open_event_store
-
-        app.state.event_store = open_event_store(settings)
-        try:
-            yield
-        finally:
-            app.state.event_store.close()
+        # Bring the event store's schema up once, before the first request opens it.
+        open_event_store(settings).close()
+        yield
 
     app = FastAPI(
         title="Dijkwacht",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from core.clock import Clock
 from core.config import Settings
 from core.store.base import EventStore
+from core.store.factory import open_event_store
 
 
 def _settings(request: Request) -> Settings:
@@ -17,9 +19,13 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _event_store(request: Request) -> EventStore:
-    store: EventStore = request.app.state.event_store
-    return store
+def _event_store(request: Request) -> Iterator[EventStore]:
+    """A store per request: SQLite connections belong to one thread, requests run in a pool."""
+    store = open_event_store(request.app.state.settings)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _clock(request: Request) -> Clock:

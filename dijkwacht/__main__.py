@@ -1,0 +1,5 @@
+"""`python -m dijkwacht` runs the command line."""
+
+from dijkwacht.cli import main
+
+main()

@@ -1,0 +1,159 @@
+"""`dijkwacht up --demo` as a user runs it: a real process tree, a health page, a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+START_TIMEOUT = 90.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _children_of(pid: int) -> set[int]:
+    """Every descendant pid, read from /proc (no psutil dependency)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _start(tmp_path: Path, port: int) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "DIJKWACHT_DATA_DIR": str(tmp_path / "data"),
+        "DIJKWACHT_HTTP_PORT": str(port),
+        "DIJKWACHT_SYSLOG_PORT": str(_free_port()),
+        "DIJKWACHT_ENVIRONMENT": "test",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "dijkwacht", "up", "--demo"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[str]) -> dict:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (
+            f"up exited early:\n{process.stdout.read() if process.stdout else ''}"
+        )
+        try:
+            response = httpx.get(url, timeout=2)
+            body = response.json()
+            running = {
+                n
+                for n, c in body["components"].get("processes", {}).items()
+                if c["state"] == "running"
+            }
+            if response.status_code == 200 and {"api", "worker", "beat"} <= running:
+                return body
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError("the platform did not become healthy in time")
+
+
+def test_up_demo_serves_health_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    port = _free_port()
+    process = _start(tmp_path, port)
+    try:
+        health = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
+        assert health["status"] == "ok"
+        assert health["components"]["event_store"]["events"] >= 500  # the demo dataset
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.status_code == 200
+        assert 'data-testid="total-events"' in page.text
+        children = _children_of(process.pid)
+        assert len(children) >= 3
+
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=45)
+        assert process.returncode == 0, output
+        assert "all processes stopped" in output
+        time.sleep(0.5)
+        assert not [pid for pid in children if _alive(pid)], "children left running"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_crashed_child_is_reported_and_restarted(tmp_path: Path) -> None:
+    port = _free_port()
+    process = _start(tmp_path, port)
+    try:
+        health = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
+        beat_pid = health["components"]["processes"]["beat"]["pid"]
+        os.kill(beat_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        restarted = False
+        while time.monotonic() < deadline and not restarted:
+            time.sleep(0.5)
+            beat = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()["components"][
+                "processes"
+            ]["beat"]
+            restarted = (
+                beat["restarts"] == 1 and beat["state"] == "running" and beat["pid"] != beat_pid
+            )
+        assert restarted, "beat was not restarted"
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=45)
+        assert "beat exited unexpectedly with code -9" in output
+        assert process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_bad_setting_stops_up_with_a_clear_message(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dijkwacht", "up"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DIJKWACHT_HTTP_PORT": "99999", "DIJKWACHT_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "http_port (DIJKWACHT_HTTP_PORT)" in result.stderr
+    assert "Traceback" not in result.stderr
