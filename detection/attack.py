@@ -272,15 +272,25 @@ def _tactic_key(value: str) -> str:
 # --- process-wide loading ----------------------------------------------------------------------
 
 _lock = threading.Lock()
-_loaded: tuple[Path, AttackCatalog] | None = None
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    directory: Path
+    digest: str
+    catalog: AttackCatalog
+
+
+_loaded: _Loaded | None = None
 _failed: str | None = None
 
 
 def get_attack_catalog(*, attack_dir: Path | None = None) -> AttackCatalog:
     """The process-wide catalog, loaded on first use (building the files first when missing).
 
-    pyattck can hold one data set per process, so every call must name the same directory
-    (default: `detection.attack_data.default_attack_dir()`).
+    pyattck holds one data set per process: a later call naming another directory gets the
+    loaded catalog when that directory holds the same build, else an AttackDataError.
+    Default directory: `detection.attack_data.default_attack_dir()`.
     """
     global _loaded, _failed
     directory = (attack_dir if attack_dir is not None else default_attack_dir()).resolve()
@@ -290,21 +300,26 @@ def get_attack_catalog(*, attack_dir: Path | None = None) -> AttackCatalog:
             if _failed is not None:
                 raise AttackDataError(f"ATT&CK data failed to load earlier: {_failed}")
             if _loaded is None:
+                files = ensure_attack_files(attack_dir=directory)
+                digest = _build_digest(files)
                 try:
-                    _loaded = (
-                        directory,
-                        _load_with_pyattck(ensure_attack_files(attack_dir=directory)),
-                    )
+                    _loaded = _Loaded(directory, digest, _load_with_pyattck(files))
                 except AttackDataError as exc:
-                    _failed = str(exc)
+                    _failed = str(exc)  # pyattck's globals may be half-filled: no retry
                     raise
             loaded = _loaded
-    if loaded[0] != directory:
-        raise AttackDataError(
-            f"ATT&CK data is already loaded from {loaded[0]} in this process; "
-            f"pyattck cannot load {directory} as well"
-        )
-    return loaded[1]
+    if loaded.directory != directory:
+        other = _build_digest(ensure_attack_files(attack_dir=directory))
+        if other != loaded.digest:
+            raise AttackDataError(
+                f"ATT&CK data is already loaded from {loaded.directory} in this process; "
+                f"pyattck cannot also load the different build in {directory}"
+            )
+    return loaded.catalog
+
+
+def _build_digest(files: AttackFiles) -> str:
+    return str(read_manifest(output_dir=files.directory).get("source_digest", ""))
 
 
 @contextmanager
