@@ -95,16 +95,42 @@ def new_event(
 
 
 def validate_event(event: Any) -> Event:
-    """Check the fields every stored event must have; raise ValidationError naming the field."""
+    """Check the fields every stored event must have; raise ValidationError naming the field.
+
+    On the ingest hot path: the common nested shape is read directly, dotted keys fall back to
+    `get_field`.
+    """
     if not isinstance(event, dict):
         raise ValidationError("event", f"must be a JSON object, got {type(event).__name__}")
-    timestamp = get_field(event, "@timestamp")
+    timestamp = event.get("@timestamp")
+    meta = event.get("event")
+    if isinstance(meta, dict):
+        kind, dataset, original = meta.get("kind"), meta.get("dataset"), meta.get("original")
+    else:
+        kind = get_field(event, "event.kind")
+        dataset = get_field(event, "event.dataset")
+        original = get_field(event, "event.original")
+    _check_timestamp(timestamp)
+    if not isinstance(kind, str) or kind not in EVENT_KINDS:
+        if kind is None:
+            raise ValidationError("event.kind", "is required")
+        raise ValidationError("event.kind", f"must be one of {sorted(EVENT_KINDS)}, got {kind!r}")
+    for path, value in (("event.dataset", dataset), ("event.original", original)):
+        if value is None:
+            raise ValidationError(path, "is required")
+        if not isinstance(value, str):
+            raise ValidationError(path, f"must be a string, got {type(value).__name__}")
+    if not dataset.strip():
+        raise ValidationError("event.dataset", "must not be empty")
+    return event
+
+
+def _check_timestamp(timestamp: Any) -> None:
     if timestamp is None:
         raise ValidationError("@timestamp", "is required")
     if not isinstance(timestamp, str):
-        raise ValidationError(
-            "@timestamp", f"must be an ISO 8601 string, got {type(timestamp).__name__}"
-        )
+        kind = type(timestamp).__name__
+        raise ValidationError("@timestamp", f"must be an ISO 8601 string, got {kind}")
     try:
         parsed = datetime.fromisoformat(timestamp)
     except ValueError:
@@ -113,20 +139,6 @@ def validate_event(event: Any) -> Event:
         ) from None
     if parsed.tzinfo is None:
         raise ValidationError("@timestamp", "must carry a time zone (e.g. Z or +01:00)")
-    kind = get_field(event, "event.kind")
-    if kind is None:
-        raise ValidationError("event.kind", "is required")
-    if kind not in EVENT_KINDS:
-        raise ValidationError("event.kind", f"must be one of {sorted(EVENT_KINDS)}, got {kind!r}")
-    for path in ("event.dataset", "event.original"):
-        value = get_field(event, path)
-        if value is None:
-            raise ValidationError(path, "is required")
-        if not isinstance(value, str):
-            raise ValidationError(path, f"must be a string, got {type(value).__name__}")
-    if not get_field(event, "event.dataset").strip():
-        raise ValidationError("event.dataset", "must not be empty")
-    return event
 
 
 def event_time(event: Mapping[str, Any]) -> datetime:

@@ -57,6 +57,7 @@ def test_set_field_refuses_to_overwrite_a_leaf_with_an_object() -> None:
         (lambda e: e.update({"@timestamp": "2026-11-28T10:00:00"}), "@timestamp", "time zone"),
         (lambda e: e["event"].pop("kind"), "event.kind", "is required"),
         (lambda e: e["event"].update({"kind": "oops"}), "event.kind", "must be one of"),
+        (lambda e: e["event"].update({"kind": ["event"]}), "event.kind", "must be one of"),
         (lambda e: e["event"].pop("dataset"), "event.dataset", "is required"),
         (lambda e: e["event"].update({"dataset": "  "}), "event.dataset", "must not be empty"),
         (lambda e: e["event"].update({"original": {"a": 1}}), "event.original", "string"),
@@ -70,6 +71,19 @@ def test_validation_names_field_and_problem(mutate, field: str, problem: str) ->
         validate_event(event)
     assert caught.value.field == field
     assert problem in caught.value.problem
+
+
+def test_dotted_keys_validate_like_nested_ones() -> None:
+    event = {
+        "@timestamp": "2026-11-28T10:00:00Z",
+        "event.kind": "event",
+        "event.dataset": "x",
+        "event.original": "y",
+    }
+    assert validate_event(event) is event
+    del event["event.dataset"]
+    with pytest.raises(ValidationError, match=r"event\.dataset: is required"):
+        validate_event(event)
 
 
 def test_validation_refuses_non_objects() -> None:
