@@ -1,0 +1,375 @@
+"""The durable spool between every collector and the event store.
+
+A collector acknowledges input (TCP read, HTTP 200, a file offset) only after `append` returns,
+and `append` returns only after its transaction is committed and fsynced (SQLite WAL,
+`synchronous=FULL`). The consumer (`collectors.consumer`) drains the spool oldest first into
+the event store and then `ack`s, so a crash anywhere replays at most the unacked rows.
+
+Exactly once downstream: `append` gives every event a stable `event.id` in the event store's id
+format (14 hex digits of epoch microseconds + 12 random hex digits). The store inserts with
+`INSERT OR IGNORE` on that id, so a batch redelivered after a crash between store commit and
+`ack` is stored once. An upstream `event.id` in another format is kept under
+`dijkwacht.source_event_id` (upstream ids are not unique across systems, so they cannot key
+the store).
+
+Per-source counters (received, parsed, dead-lettered, dropped, last seen) live in the same file
+and are updated in the same transaction as the rows they count: per batch, never per event.
+Checkpoints (a file tailer's offset) are written in the same transaction as the events read up
+to them, so a restart neither skips nor repeats a record.
+
+Threads and processes: an instance owns one connection and must stay in its thread; open one
+`Spool` per thread. Several processes may share the file (WAL, one writer at a time).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from core.clock import Clock, SystemClock
+from core.errors import ConfigError
+from core.events import Event
+from core.store.base import DeadLetter
+
+if TYPE_CHECKING:
+    from core.config import Settings
+
+SPOOL_FILE = "spool.sqlite"
+DEFAULT_MAX_PENDING = 100_000
+# Raw dead-letter bytes kept in the spool; the event store cuts at the same limit (64 KiB).
+MAX_DEAD_RAW_BYTES = 64 * 1024
+SCHEMA_VERSION = 1
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+# The event store's id format; an event.id of this shape is ours and is kept as is.
+STORE_ID_RE = re.compile(r"[0-9a-f]{26}")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS spool_dead (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    "offset" INTEGER,
+    raw BLOB NOT NULL,
+    raw_length INTEGER NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS source_counters (
+    source TEXT PRIMARY KEY,
+    received INTEGER NOT NULL DEFAULT 0,
+    parsed INTEGER NOT NULL DEFAULT 0,
+    dead_lettered INTEGER NOT NULL DEFAULT 0,
+    dropped INTEGER NOT NULL DEFAULT 0,
+    last_seen INTEGER
+);
+"""
+
+_BUMP = """
+INSERT INTO source_counters (source, received, parsed, dead_lettered, dropped, last_seen)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (source) DO UPDATE SET
+    received = received + excluded.received,
+    parsed = parsed + excluded.parsed,
+    dead_lettered = dead_lettered + excluded.dead_lettered,
+    dropped = dropped + excluded.dropped,
+    last_seen = coalesce(max(last_seen, excluded.last_seen), last_seen, excluded.last_seen)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCounters:
+    """Totals for one source since the spool file was created."""
+
+    source: str
+    received: int
+    parsed: int
+    dead_lettered: int
+    dropped: int
+    last_seen: datetime | None
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - EPOCH) // ONE_MICROSECOND
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise ConfigError(f"{path}: SQLite could not switch the spool to WAL mode (got {mode!r})")
+    # FULL: a commit is fsynced before append() returns, so acknowledged input survives power loss.
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+class Spool:
+    """A durable FIFO of events and dead letters; see the module docstring for the guarantees."""
+
+    def __init__(
+        self, path: Path, *, max_pending: int = DEFAULT_MAX_PENDING, clock: Clock | None = None
+    ) -> None:
+        if max_pending < 1:
+            raise ConfigError(f"spool max_pending must be positive, got {max_pending}")
+        self.path = path
+        self.max_pending = max_pending
+        self._clock = clock or SystemClock()
+        self._conn = _connect(path)
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self._conn.close()
+            raise ConfigError(f"{path}: spool schema {version} is newer than this version knows")
+        self._conn.executescript(
+            f"BEGIN IMMEDIATE;\n{_SCHEMA}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;"
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def append(
+        self,
+        events: Sequence[Event],
+        *,
+        source: str,
+        dead: Sequence[DeadLetter] = (),
+        checkpoint: tuple[str, Any] | None = None,
+    ) -> None:
+        """Spool events (and dead letters, and a checkpoint) in one fsynced transaction.
+
+        Each event gets its `event.id` here (see the module docstring); the dicts are updated
+        in place so the caller sees the id the store will use.
+        """
+        now = self._clock.now()
+        stamp = _micros(now)
+        rows = self._event_rows(events, source=source, stamp=stamp)
+        dead_rows = [_dead_row(letter, stamp) for letter in dead]
+        with self._transaction() as conn:
+            if rows:
+                conn.executemany("INSERT INTO spool (source, body) VALUES (?, ?)", rows)
+            if dead_rows:
+                conn.executemany(_INSERT_DEAD, dead_rows)
+            if checkpoint is not None:
+                key, value = checkpoint
+                conn.execute(
+                    "INSERT OR REPLACE INTO checkpoints (key, value) VALUES (?, ?)",
+                    (key, orjson.dumps(value)),
+                )
+            self._bump_counts(conn, source=source, parsed=len(rows), dead=dead, stamp=stamp)
+
+    def append_dead(
+        self, letters: Sequence[DeadLetter], *, checkpoint: tuple[str, Any] | None = None
+    ) -> None:
+        """Spool dead letters durably; counted under each letter's own source."""
+        if not letters and checkpoint is None:
+            return
+        stamp = _micros(self._clock.now())
+        rows = [_dead_row(letter, stamp) for letter in letters]
+        with self._transaction() as conn:
+            conn.executemany(_INSERT_DEAD, rows)
+            if checkpoint is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO checkpoints (key, value) VALUES (?, ?)",
+                    (checkpoint[0], orjson.dumps(checkpoint[1])),
+                )
+            self._bump_counts(conn, source=None, parsed=0, dead=letters, stamp=stamp)
+
+    def count_dropped(self, source: str, dropped: int) -> None:
+        """Record input lost before it reached the spool (a full spool under UDP, say)."""
+        if dropped <= 0:
+            return
+        with self._transaction() as conn:
+            conn.execute(_BUMP, (source, dropped, 0, 0, dropped, None))
+
+    def _event_rows(
+        self, events: Sequence[Event], *, source: str, stamp: int
+    ) -> list[tuple[str, bytes]]:
+        randomness = os.urandom(6 * len(events)).hex()
+        prefix = f"{stamp:014x}"
+        dumps = orjson.dumps
+        rows: list[tuple[str, bytes]] = []
+        for index, event in enumerate(events):
+            head = event.get("event")
+            if type(head) is not dict:
+                head = event["event"] = {}
+            current = head.get("id")
+            if not (type(current) is str and STORE_ID_RE.fullmatch(current)):
+                if current is not None:
+                    extension = event.setdefault("dijkwacht", {})
+                    if type(extension) is dict:
+                        extension.setdefault("source_event_id", current)
+                start = 12 * index
+                head["id"] = prefix + randomness[start : start + 12]
+            rows.append((source, dumps(event)))
+        return rows
+
+    @staticmethod
+    def _bump_counts(
+        conn: sqlite3.Connection,
+        *,
+        source: str | None,
+        parsed: int,
+        dead: Sequence[DeadLetter],
+        stamp: int,
+    ) -> None:
+        per_source: dict[str, list[int]] = {}
+        if source is not None and (parsed or not dead):
+            per_source[source] = [parsed, 0]
+        for letter in dead:
+            per_source.setdefault(letter.source, [0, 0])[1] += 1
+        rows = [
+            (name, parsed_n + dead_n, parsed_n, dead_n, 0, stamp if parsed_n + dead_n else None)
+            for name, (parsed_n, dead_n) in per_source.items()
+        ]
+        conn.executemany(_BUMP, rows)
+
+    # -- draining ------------------------------------------------------------------------------
+
+    def pending(self) -> int:
+        """Events and dead letters not yet acknowledged.
+
+        Ids grow by one per row and only prefixes are deleted, so max - min + 1 is exact and
+        needs two index look-ups instead of a table scan.
+        """
+        total = 0
+        for table in ("spool", "spool_dead"):
+            low, high = self._conn.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
+            if low is not None:
+                total += high - low + 1
+        return int(total)
+
+    def is_full(self) -> bool:
+        """True when collectors must stop accepting input (back-pressure)."""
+        return self.pending() >= self.max_pending
+
+    def take(self, limit: int) -> list[tuple[int, Event]]:
+        """Up to `limit` events, oldest first, with their spool ids; they stay until `ack`."""
+        loads = orjson.loads
+        rows = self._conn.execute(
+            "SELECT id, body FROM spool ORDER BY id LIMIT ?", (limit,)
+        ).fetchall()
+        return [(int(row[0]), loads(row[1])) for row in rows]
+
+    def ack(self, up_to_id: int) -> None:
+        """Forget every event with a spool id up to `up_to_id` (they are stored downstream)."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM spool WHERE id <= ?", (up_to_id,))
+
+    def take_dead(self, limit: int) -> list[tuple[int, DeadLetter]]:
+        """Spooled dead letters, oldest first, for the consumer to move to the event store."""
+        rows = self._conn.execute(
+            'SELECT id, source, reason, "offset", raw, raw_length, received_at FROM spool_dead '
+            "ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            (
+                int(row[0]),
+                DeadLetter(
+                    source=row[1],
+                    reason=row[2],
+                    offset=row[3],
+                    raw=bytes(row[4]),
+                    raw_length=row[5],
+                    received_at=EPOCH + timedelta(microseconds=row[6]),
+                ),
+            )
+            for row in rows
+        ]
+
+    def ack_dead(self, up_to_id: int) -> None:
+        """Forget spooled dead letters up to `up_to_id` (they are in the event store now)."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM spool_dead WHERE id <= ?", (up_to_id,))
+
+    # -- checkpoints and counters -------------------------------------------------------------
+
+    def checkpoint(self, key: str) -> Any:
+        """The value last stored under `key` with `append(..., checkpoint=...)`, or None."""
+        row = self._conn.execute("SELECT value FROM checkpoints WHERE key = ?", (key,)).fetchone()
+        return None if row is None else orjson.loads(row[0])
+
+    def counters(self) -> list[SourceCounters]:
+        """Per-source totals, by source name."""
+        rows = self._conn.execute(
+            "SELECT source, received, parsed, dead_lettered, dropped, last_seen "
+            "FROM source_counters ORDER BY source"
+        ).fetchall()
+        return [
+            SourceCounters(
+                source=row[0],
+                received=row[1],
+                parsed=row[2],
+                dead_lettered=row[3],
+                dropped=row[4],
+                last_seen=None if row[5] is None else EPOCH + timedelta(microseconds=row[5]),
+            )
+            for row in rows
+        ]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_INSERT_DEAD = (
+    'INSERT INTO spool_dead (source, reason, "offset", raw, raw_length, received_at) '
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _dead_row(letter: DeadLetter, stamp: int) -> tuple[Any, ...]:
+    received = stamp if letter.received_at is None else _micros(letter.received_at)
+    length = letter.raw_length if letter.raw_length is not None else len(letter.raw)
+    return (
+        letter.source,
+        letter.reason,
+        letter.offset,
+        bytes(letter.raw[:MAX_DEAD_RAW_BYTES]),
+        length,
+        received,
+    )
+
+
+def open_spool(settings: Settings, *, clock: Clock | None = None) -> Spool:
+    """The spool of these settings (`<data_dir>/spool.sqlite`); the caller closes it."""
+    max_pending = getattr(settings, "spool_max_pending", DEFAULT_MAX_PENDING)
+    return Spool(settings.resolved_data_dir / SPOOL_FILE, max_pending=max_pending, clock=clock)
