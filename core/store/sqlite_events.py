@@ -19,6 +19,7 @@ readers run while one writer commits.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,9 @@ MAX_REASON_CHARS = 4096
 MAX_LIMIT = 10_000
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# An `event.id` in the store's own id format is used as the row id (idempotent redelivery from
+# the collectors' spool); upstream ids of other shapes are not unique enough to key the store.
+_OWN_ID = re.compile(r"[0-9a-f]{26}")
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 # ECS path -> column; these filters use an index, every other path uses json_extract on `body`.
@@ -105,8 +109,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_source ON dead_letters (source, id);
 """
 
+# `OR IGNORE`: an event that carries its id (the collectors' spool assigns one, see
+# `_OWN_ID`) and is redelivered after a crash is stored once; fresh random ids never collide.
 INSERT_EVENT = (
-    "INSERT INTO events (id, ts, dataset, kind, host_name, user_name, source_ip, body) "
+    "INSERT OR IGNORE INTO events (id, ts, dataset, kind, host_name, user_name, source_ip, body) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
@@ -248,9 +254,12 @@ class SqliteEventStore:
             else:
                 dataset, kind = get_field(event, "event.dataset"), get_field(event, "event.kind")
             start = 12 * index
+            own = head.get("id") if type(head) is dict else None
             append(
                 (
-                    f"{ts:014x}{randomness[start : start + 12]}",
+                    own
+                    if type(own) is str and _OWN_ID.fullmatch(own)
+                    else f"{ts:014x}{randomness[start : start + 12]}",
                     ts,
                     dataset,
                     kind,

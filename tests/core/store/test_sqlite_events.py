@@ -294,3 +294,20 @@ def test_factory_refuses_elasticsearch_for_now(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path, environment="test", event_store="elasticsearch")
     with pytest.raises(ConfigError, match="event_store"):
         open_event_store(settings)
+
+
+def test_event_carrying_its_own_id_is_stored_once(store: SqliteEventStore) -> None:
+    # The collectors' spool assigns event.id in the store's format; a redelivery after a crash
+    # between the store commit and the spool ack must not duplicate the event.
+    first = make(0, text="redelivered once")
+    first["event"]["id"] = "0" * 14 + "a1b2c3d4e5f6"
+    second = make(1, text="fresh")
+    upstream = make(2, text="upstream id")
+    upstream["event"]["id"] = "winlog-4624"  # not our format: the store draws its own id
+    ids = store.add_batch([first, second, upstream])
+    again = store.add_batch([first])
+    assert ids[0] == again[0] == first["event"]["id"]
+    assert ids[2] != "winlog-4624"
+    assert store.count(EventQuery()) == 3
+    assert store.count(EventQuery(text="redelivered")) == 1
+    assert store.get(ids[0]).event["event"]["id"] == ids[0]
