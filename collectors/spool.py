@@ -371,5 +371,6 @@ def _dead_row(letter: DeadLetter, stamp: int) -> tuple[Any, ...]:
 
 def open_spool(settings: Settings, *, clock: Clock | None = None) -> Spool:
     """The spool of these settings (`<data_dir>/spool.sqlite`); the caller closes it."""
-    max_pending = getattr(settings, "spool_max_pending", DEFAULT_MAX_PENDING)
-    return Spool(settings.resolved_data_dir / SPOOL_FILE, max_pending=max_pending, clock=clock)
+    return Spool(
+        settings.resolved_data_dir / SPOOL_FILE, max_pending=settings.spool_max_pending, clock=clock
+    )

@@ -104,6 +104,18 @@ class Settings(BaseSettings):
     # Batch sizes on the ingest path.
     ingest_batch_size: int = Field(default=1000, ge=1, le=100_000)
 
+    # Collectors: syslog over TLS (on when both files are set), spool and HTTP batch ingest.
+    syslog_tls_port: int = Field(default=6514, ge=1, le=65535)
+    syslog_tls_cert: Path | None = None
+    syslog_tls_key: Path | None = None
+    syslog_max_message_bytes: int = Field(default=64 * 1024, ge=480, le=16 * 1024 * 1024)
+    # Events waiting in the spool before collectors apply back-pressure (TCP pauses, HTTP 503).
+    spool_max_pending: int = Field(default=100_000, ge=1, le=100_000_000)
+    # A source that sent nothing for this long is reported silent on /metrics and in status.
+    source_silent_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    ingest_max_line_bytes: int = Field(default=1024 * 1024, ge=256, le=64 * 1024 * 1024)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -121,6 +133,14 @@ class Settings(BaseSettings):
         if value is not None and "://" not in value:
             raise ValueError(f"{value!r} is not a URL (expected scheme://...)")
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.syslog_tls_cert is None) != (self.syslog_tls_key is None):
+            raise ValueError(
+                "syslog_tls_cert and syslog_tls_key: set both to enable syslog over TLS, or neither"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Settings:
