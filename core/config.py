@@ -59,6 +59,15 @@ class ScheduledTask(pydantic.BaseModel):
     args: tuple[Any, ...] = ()
 
 
+class Webhook(pydantic.BaseModel):
+    """An HTTP endpoint notifications are POSTed to, signed with its own HMAC secret."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://")
+    secret: SecretStr
+
+
 class Settings(BaseSettings):
     """Every setting of the platform; see docs/configuration.md for the full list."""
 
@@ -115,6 +124,21 @@ class Settings(BaseSettings):
     source_silent_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     ingest_max_line_bytes: int = Field(default=1024 * 1024, ge=256, le=64 * 1024 * 1024)
+
+    # Playbooks: notifications (SMTP, signed webhooks) and automated response actions.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "dijkwacht@localhost"
+    smtp_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    # Recipient groups a playbook's notification step names (`to: soc`), by group name.
+    notify_recipients: dict[str, list[str]] = Field(default_factory=dict)
+    webhooks: dict[str, Webhook] = Field(default_factory=dict)
+    notify_max_retries: int = Field(default=3, ge=0, le=20)
+    # Where the shipped actions write (firewall rules, directory stub, quarantine, evidence).
+    action_targets_dir: Path | None = None
+    action_timeout_seconds: int = Field(default=120, ge=5, le=3600)
+    action_max_retries: int = Field(default=3, ge=0, le=20)
+    action_retry_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("timezone")
     @classmethod
@@ -206,6 +230,12 @@ class Settings(BaseSettings):
     @property
     def beat_schedule_path(self) -> Path:
         return self.resolved_data_dir / "celerybeat-schedule"
+
+    @property
+    def resolved_action_targets_dir(self) -> Path:
+        return (
+            (self.action_targets_dir or self.resolved_data_dir / "targets").expanduser().resolve()
+        )
 
     def secret(self, name: Literal["secret_key", "pseudonym_key"]) -> str:
         """The secret's value; generated once and stored 0600 in the data dir when unset."""
