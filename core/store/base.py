@@ -94,6 +94,10 @@ class EventStore(Protocol):
         self, *, source: str | None = None, limit: int = 100
     ) -> list[DeadLetter]: ...
 
+    def delete_dead_letters(self, ids: Sequence[int]) -> int:
+        """Remove dead letters by id (after a successful replay); return the number removed."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -168,6 +172,10 @@ class AlertStore(Protocol):
         self, ids: Sequence[str], *, status: AlertStatus, assignee: str | None = None
     ) -> int:
         """Set the status of every id in one transaction; NotFoundError if any id is unknown."""
+        ...
+
+    def merge_body(self, alert_id: str, updates: Mapping[str, Any]) -> None:
+        """Replace top-level keys of the alert's body (repeat counts); NotFoundError if absent."""
         ...
 
     def close(self) -> None: ...

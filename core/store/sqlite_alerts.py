@@ -187,6 +187,23 @@ class SqliteAlertStore:
                 raise NotFoundError(f"{len(missing)} alert(s) not found: {shown}")
         return len(unique)
 
+    def merge_body(self, alert_id: str, updates: Mapping[str, Any]) -> None:
+        """Set top-level body keys of one alert (a repeat count, the last event seen)."""
+        try:
+            patch = orjson.dumps(dict(updates)).decode()
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise ValidationError("updates", f"not JSON: {exc}") from None
+        now = to_micros(self._clock.now(), field="clock")
+        with write_transaction(self._conn):
+            row = self._conn.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"alert {alert_id!r} not found")
+            body = orjson.loads(row[0]) | orjson.loads(patch)
+            self._conn.execute(
+                "UPDATE alerts SET body = ?, updated_at = ? WHERE id = ?",
+                (orjson.dumps(body).decode(), now, alert_id),
+            )
+
     def _missing(self, ids: list[str]) -> list[str]:
         found: set[str] = set()
         for start in range(0, len(ids), 500):

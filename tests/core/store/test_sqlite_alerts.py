@@ -136,3 +136,12 @@ def test_queue_first_page_needs_no_sort(store: SqliteAlertStore) -> None:
     )
     assert "alerts_status_created" in plan
     assert "TEMP B-TREE" not in plan
+
+
+def test_merge_body_sets_keys_and_keeps_the_rest(store: SqliteAlertStore) -> None:
+    (alert_id,) = store.add_batch([alert(0)])
+    store.merge_body(alert_id, {"count": 3, "last_seen": "x"})
+    body = store.get(alert_id).body
+    assert body["count"] == 3 and body["last_seen"] == "x" and body["n"] == 0
+    with pytest.raises(NotFoundError):
+        store.merge_body("nope", {"count": 1})
