@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.store.factory import open_event_store
-from dashboard.views import health, home
+from dashboard.views import health, home, ingest, metrics
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -46,6 +46,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
     app.include_router(health.router)
     app.include_router(home.router)
+    app.include_router(metrics.router)
+    app.include_router(ingest.router)
     return app
 
 

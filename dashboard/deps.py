@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
 from core.config import Settings
@@ -28,6 +29,18 @@ def _event_store(request: Request) -> Iterator[EventStore]:
         store.close()
 
 
+def _db_session(request: Request) -> Iterator[Session]:
+    """A relational session per request; the engine is built once per app, on first use."""
+    state = request.app.state
+    factory: sessionmaker[Session] | None = getattr(state, "session_factory", None)
+    if factory is None:
+        from core.store.relational import create_db_engine, create_session_factory
+
+        factory = state.session_factory = create_session_factory(create_db_engine(state.settings))
+    with factory() as session:
+        yield session
+
+
 def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
@@ -40,5 +53,6 @@ def _templates(request: Request) -> Jinja2Templates:
 
 AppSettings = Annotated[Settings, Depends(_settings)]
 EventStoreDep = Annotated[EventStore, Depends(_event_store)]
+DbSession = Annotated[Session, Depends(_db_session)]
 ClockDep = Annotated[Clock, Depends(_clock)]
 Templates = Annotated[Jinja2Templates, Depends(_templates)]

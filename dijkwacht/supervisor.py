@@ -75,6 +75,9 @@ def plan_children(settings: Settings) -> list[ChildSpec]:
             ],
         ),
     ]  # fmt: skip
+    if settings.syslog_enabled:
+        # After the API, so a stop (reverse order) ends it before the API and after the workers.
+        children.insert(1, ChildSpec("collector", [python, "-m", "dijkwacht", "collect"]))
     return children
 
 

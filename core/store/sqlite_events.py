@@ -362,6 +362,16 @@ class SqliteEventStore:
             for row in self._conn.execute(sql, params)
         ]
 
+    def delete_dead_letters(self, ids: Sequence[int]) -> int:
+        """Remove dead letters that were replayed successfully; return how many were removed."""
+        if not ids:
+            return 0
+        with write_transaction(self._conn):
+            cursor = self._conn.executemany(
+                "DELETE FROM dead_letters WHERE id = ?", [(int(i),) for i in ids]
+            )
+        return int(cursor.rowcount)
+
     def close(self) -> None:
         self._conn.close()
 

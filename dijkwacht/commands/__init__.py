@@ -31,3 +31,9 @@ def register_commands(app: typer.Typer) -> None:
     from dijkwacht.commands import attack
 
     app.add_typer(attack.app, name="attack")
+
+    from dijkwacht.commands import collect
+
+    app.command("collect")(collect.collect)
+    app.add_typer(collect.collectors_app, name="collectors")
+    app.add_typer(collect.deadletters_app, name="deadletters")

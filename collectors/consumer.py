@@ -1,0 +1,153 @@
+"""Drain the spool into the event store and hand every stored batch to detection.
+
+Order per batch: take (oldest first) -> `store.add_batch` (one commit) -> `on_batch(events)` ->
+`spool.ack`. A crash before the ack redelivers the batch; the store ignores events whose
+`event.id` it already holds (the spool assigned it), so each event is stored exactly once.
+Detection sees a redelivered batch again: it is at-least-once for the one batch in flight at a
+crash, never lost.
+
+Collectors must not import detection (see tests/test_import_contract.py); the composition root
+passes detection in as `on_batch`. An exception from `on_batch` or the store propagates: the
+batch stays in the spool, the process exits, and the supervisor restarts it loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from collectors.spool import Spool
+from core.events import Event
+from core.store.base import DeadLetter, EventStore, InvalidEventError
+
+log = logging.getLogger(__name__)
+
+BatchHandler = Callable[[Sequence[Event]], None]
+# A spooled event the store refuses (it failed validation) is dead-lettered under this source.
+REFUSED_SOURCE = "spool"
+
+
+@dataclass(slots=True)
+class ConsumerStats:
+    """What this consumer moved since it started (for status output and the benchmark)."""
+
+    stored: int = 0
+    refused: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+
+
+class SpoolConsumer:
+    """Moves spooled events and dead letters into the event store, batch by batch."""
+
+    def __init__(
+        self,
+        *,
+        spool: Spool,
+        store: EventStore,
+        batch_size: int,
+        on_batch: BatchHandler | None = None,
+    ) -> None:
+        self._spool = spool
+        self._store = store
+        self._batch_size = batch_size
+        self._on_batch = on_batch
+        self.stats = ConsumerStats()
+
+    def drain_once(self) -> int:
+        """Move one batch of events and one of dead letters; return how many rows moved."""
+        moved = self._move_dead_letters()
+        taken = self._spool.take(self._batch_size)
+        if not taken:
+            return moved
+        events = [event for _, event in taken]
+        stored = self._store_batch(events)
+        if self._on_batch is not None and stored:
+            self._on_batch(stored)
+        self._spool.ack(taken[-1][0])
+        self.stats.batches += 1
+        self.stats.stored += len(stored)
+        return moved + len(taken)
+
+    def drain(self) -> int:
+        """Move everything that is spooled now; return the number of rows moved."""
+        total = 0
+        while moved := self.drain_once():
+            total += moved
+        return total
+
+    def run(self, stop: threading.Event, *, idle_seconds: float = 0.05) -> None:
+        """Drain until `stop` is set; sleeps only when the spool is empty."""
+        while not stop.is_set():
+            if not self.drain_once():
+                stop.wait(idle_seconds)
+
+    def _store_batch(self, events: list[Event]) -> list[Event]:
+        """Store the batch; an event the store refuses is dead-lettered and the rest retried."""
+        while events:
+            try:
+                self._store.add_batch(events)
+            except InvalidEventError as exc:
+                bad = events[exc.index]
+                self._store.add_dead_letters(
+                    [
+                        DeadLetter(
+                            source=REFUSED_SOURCE,
+                            reason=f"event store refused the event: {exc}",
+                            raw=orjson.dumps(bad),
+                        )
+                    ]
+                )
+                self.stats.refused += 1
+                events = events[: exc.index] + events[exc.index + 1 :]
+                continue
+            return events
+        return events
+
+    def _move_dead_letters(self) -> int:
+        letters = self._spool.take_dead(self._batch_size)
+        if not letters:
+            return 0
+        # Not idempotent: a crash between these two lines repeats these dead letters once.
+        self._store.add_dead_letters([letter for _, letter in letters])
+        self._spool.ack_dead(letters[-1][0])
+        self.stats.dead_letters += len(letters)
+        return len(letters)
+
+
+def run_consumer_thread(
+    *,
+    open_spool: Callable[[], Spool],
+    open_store: Callable[[], EventStore],
+    batch_size: int,
+    on_batch: BatchHandler | None,
+    stop: threading.Event,
+    failures: list[BaseException],
+) -> threading.Thread:
+    """Start a consumer in its own thread (SQLite connections belong to the thread that opens
+    them); an exception is appended to `failures` and sets `stop`, so the owner can exit."""
+
+    def target() -> None:
+        try:
+            spool, store = open_spool(), open_store()
+            try:
+                consumer = SpoolConsumer(
+                    spool=spool, store=store, batch_size=batch_size, on_batch=on_batch
+                )
+                consumer.run(stop)
+                consumer.drain_once()  # what was spooled while stopping, one last batch
+            finally:
+                store.close()
+                spool.close()
+        except BaseException as exc:
+            log.exception("spool consumer failed; the unacknowledged batch stays spooled")
+            failures.append(exc)
+            stop.set()
+
+    thread = threading.Thread(target=target, name="spool-consumer", daemon=True)
+    thread.start()
+    return thread

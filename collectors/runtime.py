@@ -1,0 +1,104 @@
+"""Run the configured collectors and the spool consumer in one process until a signal.
+
+`dijkwacht collect` (and the `collector` child of `dijkwacht up`) call `run_collect`. Shutdown
+on SIGINT/SIGTERM is clean: listeners close, buffered UDP input and in-flight TCP chunks are
+spooled, the writer commits, and the consumer moves one last batch before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from collectors.consumer import BatchHandler, run_consumer_thread
+from collectors.parsers import get_parser
+from collectors.spool import open_spool
+from collectors.spool_writer import SpoolWriter
+from collectors.syslog_server import SyslogListen, SyslogServer, tls_context
+from core.config import Settings
+from core.store.factory import open_event_store
+
+log = logging.getLogger(__name__)
+
+
+def syslog_listen(settings: Settings) -> SyslogListen:
+    """Listener addresses from the settings; TLS only when a certificate and key are set."""
+    context = None
+    if settings.syslog_tls_cert is not None and settings.syslog_tls_key is not None:
+        context = tls_context(cert=str(settings.syslog_tls_cert), key=str(settings.syslog_tls_key))
+    return SyslogListen(
+        host=settings.syslog_host,
+        udp_port=settings.syslog_port,
+        tcp_port=settings.syslog_port,
+        tls_port=settings.syslog_tls_port if context is not None else None,
+        tls=context,
+    )
+
+
+async def serve_collectors(
+    *,
+    settings: Settings,
+    on_batch: BatchHandler | None,
+    stop: asyncio.Event,
+    on_ready: Callable[[dict[str, int]], None] | None = None,
+) -> None:
+    """Serve until `stop` is set; raise if the consumer fails (the batch stays spooled)."""
+    loop = asyncio.get_running_loop()
+    writer = SpoolWriter(lambda: open_spool(settings))
+    writer.start(loop)
+    consumer_stop = threading.Event()
+    failures: list[BaseException] = []
+    consumer = run_consumer_thread(
+        open_spool=lambda: open_spool(settings),
+        open_store=lambda: open_event_store(settings),
+        batch_size=settings.ingest_batch_size,
+        on_batch=on_batch,
+        stop=consumer_stop,
+        failures=failures,
+    )
+    server: SyslogServer | None = None
+    try:
+        if settings.syslog_enabled:
+            server = SyslogServer(
+                writer=writer,
+                parser=get_parser("syslog", tz=ZoneInfo(settings.timezone)),
+                listen=syslog_listen(settings),
+                max_message_bytes=settings.syslog_max_message_bytes,
+            )
+            await server.start()
+        if on_ready is not None:
+            on_ready(dict(server.ports) if server is not None else {})
+        while not stop.is_set() and not consumer_stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.2)
+    finally:
+        if server is not None:
+            await server.stop()
+        await loop.run_in_executor(None, writer.stop)
+        consumer_stop.set()
+        await loop.run_in_executor(None, consumer.join)
+    if failures:
+        raise failures[0]
+
+
+def run_collect(
+    *,
+    settings: Settings,
+    on_batch: BatchHandler | None,
+    on_ready: Callable[[dict[str, int]], None] | None = None,
+) -> None:
+    """Blocking entry point: serve until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve_collectors(settings=settings, on_batch=on_batch, stop=stop, on_ready=on_ready)
+
+    asyncio.run(main())

@@ -1,0 +1,303 @@
+"""Syslog over UDP, TCP and TLS into the spool (RFC 5424 and RFC 3164, auto-detected).
+
+Guarantees:
+
+- **TCP/TLS acknowledgement = spooled before reading more.** Each chunk the socket delivers is
+  framed (RFC 6587 octet counting or LF), parsed, and written to the spool; reading stays
+  paused until that write is committed and fsynced. Syslog has no application-level ack, so a
+  SIGKILL loses at most the frames already in the kernel's socket buffers or in the chunk being
+  spooled; everything the spool committed reaches the event store exactly once.
+- **Back-pressure**: while the spool holds `max_pending` rows, TCP reading stays paused (the
+  sender's writes block once its socket buffer fills); UDP datagrams are dropped and counted
+  (`dropped` on /metrics), never silently.
+- **Nothing unparseable is lost**: a frame the parser refuses becomes a dead letter with the
+  source, the reason (prefixed with the peer address), the connection's stream offset of the
+  chunk that completed the frame (TCP; None for UDP) and the raw bytes, cut at the spool's
+  64 KiB limit (`collectors.spool.MAX_DEAD_RAW_BYTES`); a frame over `max_message_bytes` keeps
+  only its first 256 bytes (the framer never buffers more).
+- **Bounded memory**: per connection at most one chunk is in flight; UDP batches are capped at
+  `batch_size` and dropped once `MAX_QUEUED_WRITES` writes are waiting.
+
+Sources (counters, dead letters): `syslog-udp`, `syslog-tcp`, `syslog-tls`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from collectors.parsers import ParseError, Parser, SyslogFramer
+from collectors.spool_writer import MAX_QUEUED_WRITES, SpoolWriter
+from core.clock import Clock, SystemClock
+from core.events import Event
+from core.store.base import DeadLetter
+
+log = logging.getLogger(__name__)
+
+Enricher = Callable[[Event], Event]
+UDP_FLUSH_SECONDS = 0.05
+RESUME_POLL_SECONDS = 0.05
+MAX_DATAGRAM = 65535
+
+
+@dataclass(frozen=True, slots=True)
+class SyslogListen:
+    """Where to listen; port 0 picks a free port (tests); `tls` None disables TLS."""
+
+    host: str = "127.0.0.1"
+    udp_port: int | None = 5514
+    tcp_port: int | None = 5514
+    tls_port: int | None = None
+    tls: ssl.SSLContext | None = None
+
+
+def tls_context(*, cert: str, key: str) -> ssl.SSLContext:
+    """Server-side TLS (1.2+) from PEM files, as in RFC 5425."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile=cert, keyfile=key)
+    return context
+
+
+class _Batcher:
+    """Turns raw frames into events and dead letters for one source."""
+
+    def __init__(
+        self, *, parser: Parser, source: str, clock: Clock, enrich: Enricher | None
+    ) -> None:
+        self.parser = parser
+        self.source = source
+        self.clock = clock
+        self.enrich = enrich
+
+    def convert(
+        self, frames: list[tuple[bytes, str | None]], *, peer: str, offset: int | None
+    ) -> tuple[list[Event], list[DeadLetter]]:
+        received_at: datetime = self.clock.now()
+        events: list[Event] = []
+        dead: list[DeadLetter] = []
+        parse = self.parser.parse
+        for data, error in frames:
+            if error is None:
+                try:
+                    event = parse(data, received_at=received_at, source=peer)
+                except ParseError as exc:
+                    error = str(exc)
+                else:
+                    events.append(self.enrich(event) if self.enrich else event)
+                    continue
+            dead.append(
+                DeadLetter(
+                    source=self.source,
+                    reason=f"{peer}: {error}",
+                    raw=data,
+                    offset=offset,
+                    received_at=received_at,
+                )
+            )
+        return events, dead
+
+
+class _StreamProtocol(asyncio.Protocol):
+    """One TCP or TLS connection: frame, parse, spool, then read on."""
+
+    def __init__(self, server: SyslogServer, batcher: _Batcher) -> None:
+        self._server = server
+        self._batcher = batcher
+        self._framer = SyslogFramer(max_frame=server.max_message_bytes)
+        self._transport: asyncio.Transport | None = None
+        self._peer = batcher.source
+        self._offset = 0
+        self._busy = False  # a write is in flight: reading is paused until it commits
+        self._closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        scheme = self._batcher.source.removeprefix("syslog-")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self._peer = f"{scheme}://{peer[0]}:{peer[1]}"
+        self._server.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        frames = [(f.data, f.error) for f in self._framer.feed(data)]
+        offset = self._offset
+        self._offset += len(data)
+        self._submit(frames, offset)
+        if self._framer.broken and self._transport is not None:
+            self._closing = True
+
+    def eof_received(self) -> bool | None:
+        frames = [(f.data, f.error) for f in self._framer.flush()]
+        self._closing = True
+        self._submit(frames, self._offset)
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server.connections.discard(self)
+
+    def _submit(self, frames: list[tuple[bytes, str | None]], offset: int) -> None:
+        if not frames:
+            self._maybe_close()
+            return
+        events, dead = self._batcher.convert(frames, peer=self._peer, offset=offset)
+        assert self._transport is not None
+        self._transport.pause_reading()
+        self._busy = True
+        future = self._server.writer.write(self._batcher.source, events, dead)
+        future.add_done_callback(self._written)
+
+    def _written(self, future: asyncio.Future[None]) -> None:
+        self._busy = False
+        if future.exception() is not None:
+            log.error("spool write failed; closing %s unacknowledged", self._peer)
+            if self._transport is not None:
+                self._transport.abort()
+            return
+        self._server.spooled += 1
+        self._maybe_close()
+        self.resume_if_possible()
+
+    def resume_if_possible(self) -> None:
+        """Read on unless a write is in flight or the spool is full (checked again later)."""
+        transport = self._transport
+        if transport is None or self._busy or self._closing or transport.is_closing():
+            return
+        if not self._server.writer.full:
+            transport.resume_reading()
+
+    def _maybe_close(self) -> None:
+        if self._closing and not self._busy and self._transport is not None:
+            self._transport.close()
+
+
+class _DatagramProtocol(asyncio.DatagramProtocol):
+    """UDP: parse each datagram, spool in small batches; drop (counted) when the spool is full."""
+
+    def __init__(self, server: SyslogServer, batcher: _Batcher) -> None:
+        self._server = server
+        self._batcher = batcher
+        self._frames: list[tuple[bytes, str | None]] = []
+        self._peers: list[str] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        writer = self._server.writer
+        if writer.full or writer.queued >= MAX_QUEUED_WRITES:
+            writer.count_dropped(self._batcher.source)
+            return
+        self._frames.append((data, None))
+        self._peers.append(f"udp://{addr[0]}:{addr[1]}")
+        if len(self._frames) >= self._server.batch_size:
+            self.flush()
+        elif self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(UDP_FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._frames:
+            return
+        frames, peers = self._frames, self._peers
+        self._frames, self._peers = [], []
+        events: list[Event] = []
+        dead: list[DeadLetter] = []
+        # One parse call per datagram: each carries its own peer as `source`.
+        for frame, peer in zip(frames, peers, strict=True):
+            got, bad = self._batcher.convert([frame], peer=peer, offset=None)
+            events.extend(got)
+            dead.extend(bad)
+        future = self._server.writer.write(self._batcher.source, events, dead)
+        future.add_done_callback(_report_udp_failure)
+
+
+def _report_udp_failure(future: asyncio.Future[None]) -> None:
+    """UDP has no sender to refuse; a failed spool write is logged loudly instead."""
+    if not future.cancelled() and future.exception() is not None:
+        log.error("spool write of a UDP batch failed: %s", future.exception())
+
+
+class SyslogServer:
+    """UDP, TCP and optional TLS listeners writing through one `SpoolWriter`."""
+
+    def __init__(
+        self,
+        *,
+        writer: SpoolWriter,
+        parser: Parser,
+        listen: SyslogListen,
+        max_message_bytes: int = 64 * 1024,
+        batch_size: int = 500,
+        clock: Clock | None = None,
+        enrich: Enricher | None = None,
+    ) -> None:
+        self.writer = writer
+        self.parser = parser
+        self.listen = listen
+        self.max_message_bytes = max_message_bytes
+        self.batch_size = batch_size
+        self.clock = clock or SystemClock()
+        self.enrich = enrich
+        self.connections: set[_StreamProtocol] = set()
+        self.spooled = 0  # committed writes from streams (a test-visible progress counter)
+        self.ports: dict[str, int] = {}
+        self._servers: list[asyncio.Server] = []
+        self._udp: list[tuple[asyncio.DatagramTransport, _DatagramProtocol]] = []
+        self._resumer: asyncio.Task[None] | None = None
+
+    def _batcher(self, source: str) -> _Batcher:
+        return _Batcher(parser=self.parser, source=source, clock=self.clock, enrich=self.enrich)
+
+    async def start(self) -> None:
+        """Bind every configured listener; `ports` then holds the bound port per transport."""
+        loop = asyncio.get_running_loop()
+        spec = self.listen
+        if spec.udp_port is not None:
+            batcher = self._batcher("syslog-udp")
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _DatagramProtocol(self, batcher), local_addr=(spec.host, spec.udp_port)
+            )
+            self._udp.append((transport, protocol))
+            self.ports["udp"] = transport.get_extra_info("sockname")[1]
+        streams = [("tcp", spec.tcp_port, None), ("tls", spec.tls_port, spec.tls)]
+        for name, port, context in streams:
+            if port is None or (name == "tls" and context is None):
+                continue
+            batcher = self._batcher(f"syslog-{name}")
+            server = await loop.create_server(
+                lambda b=batcher: _StreamProtocol(self, b), spec.host, port, ssl=context
+            )
+            self._servers.append(server)
+            self.ports[name] = server.sockets[0].getsockname()[1]
+        self._resumer = asyncio.create_task(self._resume_paused())
+
+    async def _resume_paused(self) -> None:
+        """Connections paused by a full spool read on once the consumer has drained it."""
+        while True:
+            await asyncio.sleep(RESUME_POLL_SECONDS)
+            for connection in list(self.connections):
+                connection.resume_if_possible()
+
+    async def stop(self) -> None:
+        """Stop listening, spool what UDP has buffered and wait for in-flight writes."""
+        if self._resumer is not None:
+            self._resumer.cancel()
+        for server in self._servers:
+            server.close()
+        for transport, protocol in self._udp:
+            protocol.flush()
+            transport.close()
+        for connection in list(self.connections):
+            if connection._transport is not None:
+                connection._transport.close()
+        for server in self._servers:
+            await server.wait_closed()
+        # Let writes queued just now complete before the writer thread is stopped.
+        await asyncio.sleep(0)

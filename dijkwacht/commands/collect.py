@@ -1,0 +1,201 @@
+"""`dijkwacht collect`, `dijkwacht collectors ...` and `dijkwacht deadletters ...`.
+
+This module is a composition root: it wires detection into the spool consumer (collectors may
+not import detection themselves).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from core.config import Settings
+from core.events import Event
+from dijkwacht.commands.common import console, settings_or_exit
+
+collectors_app = typer.Typer(help="Collector status and API tokens.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for HTTP batch ingest.", no_args_is_help=True)
+collectors_app.add_typer(token_app, name="token")
+deadletters_app = typer.Typer(help="Input that could not be parsed.", no_args_is_help=True)
+
+SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source.")]
+
+
+def _detection_hook(settings: Settings) -> Any:
+    """Detection's batch entry point when this build has one; None runs collectors alone."""
+    from detection import service
+
+    process = getattr(service, "process_batch", None)
+    if process is None:
+        return None
+
+    def on_batch(events: Sequence[Event]) -> None:
+        process(settings=settings, events=list(events))
+
+    return on_batch
+
+
+def collect(
+    no_detection: Annotated[
+        bool, typer.Option("--no-detection", help="Only store events; do not run detection.")
+    ] = False,
+) -> None:
+    """Run the syslog server and the spool consumer until SIGINT/SIGTERM."""
+    from collectors.runtime import run_collect
+
+    settings = settings_or_exit()
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr)
+    on_batch = None if no_detection else _detection_hook(settings)
+
+    def ready(ports: dict[str, int]) -> None:
+        listening = " ".join(f"{name}={port}" for name, port in sorted(ports.items()))
+        print(f"collect: ready {listening}".rstrip(), flush=True)
+
+    run_collect(settings=settings, on_batch=on_batch, on_ready=ready)
+    print("collect: stopped", flush=True)
+
+
+@collectors_app.command("status")
+def status() -> None:
+    """Per-source counters, last seen, silent flags and spool depth."""
+    from collectors.metrics import source_status
+    from collectors.spool import open_spool
+
+    settings = settings_or_exit()
+    silent_after = timedelta(minutes=settings.source_silent_minutes)
+    with open_spool(settings) as spool:
+        statuses = source_status(
+            counters=spool.counters(), now=datetime.now(UTC), silent_after=silent_after
+        )
+        pending = spool.pending()
+    table = Table(title=f"collectors (spool pending: {pending})")
+    for column in ("source", "received", "parsed", "dead-lettered", "dropped", "last seen", ""):
+        table.add_column(column)
+    for item in statuses:
+        c = item.counters
+        seen = c.last_seen.isoformat(timespec="seconds") if c.last_seen else "never"
+        flag = f"SILENT {int(item.silent_for.total_seconds() // 60)} min" if item.silent_for else ""
+        table.add_row(
+            c.source,
+            str(c.received),
+            str(c.parsed),
+            str(c.dead_lettered),
+            str(c.dropped),
+            seen,
+            flag,
+        )
+    Console = type(console)
+    Console(file=sys.stdout, width=140).print(table)
+    print(f"spool pending: {pending}")
+
+
+@token_app.command("create")
+def token_create(
+    source: Annotated[str, typer.Argument(help="Source name, e.g. 'zaaksysteem'.")],
+) -> None:
+    """Create an API token for SOURCE; it is printed once and stored only as a SHA-256."""
+    from collectors.http_ingest import create_token
+    from core.errors import ValidationError
+    from core.store.relational import create_db_engine, create_session_factory, migrate
+
+    settings = settings_or_exit()
+    migrate(settings)
+    engine = create_db_engine(settings)
+    try:
+        with create_session_factory(engine)() as db:
+            token = create_token(db=db, source=source, now=datetime.now(UTC))
+    except ValidationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from None
+    finally:
+        engine.dispose()
+    console.print(f"token for source {source!r} (shown once, store it safely):")
+    print(token)
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    source: SourceOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """Dead letters oldest first: id, source, offset, size, reason."""
+    from core.store.factory import open_event_store
+
+    settings = settings_or_exit()
+    store = open_event_store(settings)
+    try:
+        letters = store.list_dead_letters(source=source, limit=limit)
+    finally:
+        store.close()
+    for letter in letters:
+        size = letter.raw_length if letter.raw_length is not None else len(letter.raw)
+        print(
+            f"{letter.id}\t{letter.source}\t{letter.offset if letter.offset is not None else '-'}"
+            f"\t{size}\t{letter.reason}"
+        )
+    console.print(f"{len(letters)} dead letter(s)")
+
+
+def _parser_for(settings: Settings, fmt: str | None) -> Any:
+    from collectors.parsers import Parser, get_parser
+
+    tz = ZoneInfo(settings.timezone)
+    cache: dict[str, Parser] = {}
+
+    def parser_for(source: str) -> Parser | None:
+        name = fmt
+        if name is None:
+            if source.startswith("syslog"):
+                name = "syslog"
+            elif source.startswith("http/"):
+                name = "json"
+            else:
+                return None
+        if name not in cache:
+            cache[name] = get_parser(name, tz=tz, dataset=source.replace("/", "."))
+        return cache[name]
+
+    return parser_for
+
+
+@deadletters_app.command("replay")
+def deadletters_replay(
+    source: SourceOption = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Parser to use (default: by source).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 10_000,
+) -> None:
+    """Re-parse dead letters with the current parsers; successes are spooled and removed."""
+    from collectors.deadletters import replay_dead_letters
+    from collectors.spool import open_spool
+    from core.store.factory import open_event_store
+
+    settings = settings_or_exit()
+    store = open_event_store(settings)
+    try:
+        with open_spool(settings) as spool:
+            result = replay_dead_letters(
+                store=store,
+                spool=spool,
+                parser_for=_parser_for(settings, fmt),
+                source=source,
+                limit=limit,
+            )
+    finally:
+        store.close()
+    for letter_id, reason in result.still_failing:
+        print(f"{letter_id}\tstill failing\t{reason}")
+    for letter_id, reason in result.skipped:
+        print(f"{letter_id}\tskipped\t{reason}")
+    print(
+        f"replayed {result.replayed}, still failing {len(result.still_failing)}, "
+        f"skipped {len(result.skipped)}"
+    )
