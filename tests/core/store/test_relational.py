@@ -16,6 +16,7 @@ from sqlalchemy import inspect, text
 
 import core.accounts.models
 import core.audit  # noqa: F401  (register the core tables on Base.metadata)
+import detection.models  # noqa: F401  (domain tables share the database and its migrations)
 from core.config import Settings
 from core.store.relational import (
     Base,
