@@ -186,8 +186,10 @@ def test_tls(tmp_path: Path) -> None:
     client = ssl.create_default_context(cafile=str(cert))
     with running(settings) as ports:
         assert "tls" in ports
-        with socket.create_connection(("127.0.0.1", ports["tls"])) as raw:
-            with client.wrap_socket(raw, server_hostname="localhost") as conn:
-                conn.sendall(b"".join(octet_frame(rfc5424(seq)) for seq in range(100)))
+        with (
+            socket.create_connection(("127.0.0.1", ports["tls"])) as raw,
+            client.wrap_socket(raw, server_hostname="localhost") as conn,
+        ):
+            conn.sendall(b"".join(octet_frame(rfc5424(seq)) for seq in range(100)))
         wait_for(lambda: stored(settings) >= 100, what="TLS events stored")
     assert counters(settings)["syslog-tls"] == (100, 100, 0, 0)
