@@ -106,6 +106,8 @@ class AlertOutbox(Base):
 
     The alert store is another database; writing the decision here first means a crash between
     the two writes neither loses the alert nor (thanks to ``fingerprint``) stores it twice.
+    Delivered rows keep their ``alert_id`` for a day, so a batch the spool redelivers after a
+    crash does not raise its alerts again.
     """
 
     __tablename__ = "detection_alert_outbox"
@@ -115,4 +117,5 @@ class AlertOutbox(Base):
     dedup_rule_id: Mapped[str | None] = mapped_column(String(200))
     dedup_key_hash: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    alert_id: Mapped[str | None] = mapped_column(String(64))  # set once stored; kept a while
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

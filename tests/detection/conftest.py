@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from core.clock import FrozenClock
 from detection.service import RuleSet, load_rules
 
 Matcher = Callable[..., list[int]]
@@ -51,3 +53,9 @@ def matches(ruleset: Callable[..., RuleSet]) -> Matcher:
         return [m.event_index for m in rules.match_batch(list(events))]
 
     return run
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A frozen clock in the test streams' time (2026-05-04 09:00 UTC)."""
+    return FrozenClock(datetime(2026, 5, 4, 9, 0, tzinfo=UTC))

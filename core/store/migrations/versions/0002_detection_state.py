@@ -99,6 +99,7 @@ def upgrade() -> None:
         sa.Column("dedup_rule_id", sa.String(200), nullable=True),
         sa.Column("dedup_key_hash", sa.String(64), nullable=True),
         sa.Column("payload", _json(), nullable=False),
+        sa.Column("alert_id", sa.String(64), nullable=True),
         _time("created_at"),
         sa.UniqueConstraint("fingerprint", name="uq_detection_alert_outbox_fingerprint"),
     )
