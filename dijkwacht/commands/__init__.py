@@ -26,6 +26,9 @@ def register_commands(app: typer.Typer) -> None:
     from dijkwacht.commands import detection
 
     app.command("detect")(detection.detect)
+    from dijkwacht.commands import rules
+
+    rules.register(detection.app)
     app.add_typer(detection.app, name="rules")
 
     from dijkwacht.commands import attack

@@ -1,0 +1,181 @@
+"""`dijkwacht rules test | list | enable | disable | lucene`: managing rules from the shell.
+
+Registered onto the `rules` group of ``dijkwacht.commands.detection`` (which owns `check`), so
+one `dijkwacht rules --help` lists them all.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import orjson
+import typer
+
+from dijkwacht.commands.common import console, settings_or_exit
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+DEFAULT_STACK = "none"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the management commands to the `rules` command group."""
+    app.command("test")(test)
+    app.command("list")(list_rules)
+    app.command("enable")(enable)
+    app.command("disable")(disable)
+    app.command("lucene")(lucene)
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    from core.store.relational import create_db_engine, create_session_factory, migrate
+
+    settings = settings_or_exit()
+    migrate(settings)
+    engine = create_db_engine(settings)
+    try:
+        with create_session_factory(engine)() as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
+def _read_events(path: Path) -> list[tuple[int, dict[str, object]]]:
+    events: list[tuple[int, dict[str, object]]] = []
+    with path.open("rb") as source:
+        for number, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                typer.echo(f"line {number}: not valid JSON ({exc}); skipped", err=True)
+                continue
+            if not isinstance(event, dict):
+                typer.echo(f"line {number}: not a JSON object; skipped", err=True)
+                continue
+            events.append((number, event))
+    return events
+
+
+def test(
+    rule: Annotated[Path, typer.Argument(help="A Sigma rule file (or folder).")],
+    events_file: Annotated[Path, typer.Argument(help="Events, one JSON object per line.")],
+    pipeline: Annotated[
+        list[str] | None,
+        typer.Option("--pipeline", "-p", help="Pipeline stack(s), as for `dijkwacht detect`."),
+    ] = None,
+) -> None:
+    """Show which events RULE matches and why: the selections that were true, their values."""
+    from detection.management import explain
+
+    for path, what in ((rule, "rule"), (events_file, "events file")):
+        if not path.exists():
+            console.print(f"[red]{what} not found: {path}[/red]")
+            raise typer.Exit(code=2)
+    found, problems = explain(
+        rule_path=rule, events=_read_events(events_file), stacks=pipeline or [DEFAULT_STACK]
+    )
+    for problem in problems:
+        typer.echo(f"note: {problem}", err=True)
+    for item in found:
+        typer.echo(f"line {item.line}: {item.rule_id} ({item.title}) [{item.stack}]")
+        for selection in item.selections:
+            values = item.values.get(selection, {})
+            shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "(keywords)"
+            typer.echo(f"  {selection}: {shown}")
+    typer.echo(f"{len(found)} match(es)")
+
+
+def list_rules(
+    rules_dir: Annotated[
+        Path | None, typer.Argument(help="Rules folder; without it, every rule with state.")
+    ] = None,
+) -> None:
+    """List rules: id, title, level, enabled, hits, profiled cost."""
+    from detection.management import rule_states
+
+    with _session() as db:
+        states = rule_states(db=db)
+    rows: list[tuple[str, str, str]] = []
+    if rules_dir is not None:
+        from detection.service import check_rules, load_rules
+
+        if not rules_dir.exists():
+            console.print(f"[red]not found: {rules_dir}[/red]")
+            raise typer.Exit(code=2)
+        ruleset = load_rules(paths=[rules_dir])
+        rows = [(r.rule_id, r.title, r.level or "-") for r in ruleset.rules]
+        for problem in check_rules(paths=[rules_dir]):
+            typer.echo(f"rule skipped: {problem}", err=True)
+    else:
+        rows = [(rule_id, "", "") for rule_id in sorted(states)]
+    typer.echo("id\ttitle\tlevel\tenabled\thits\tcost_ms")
+    for rule_id, title, level in rows:
+        state = states.get(rule_id)
+        enabled = "yes" if state is None or state.enabled else "no"
+        hits = state.hits if state else 0
+        cost = f"{state.cost_ns / 1e6:.1f}" if state else "0.0"
+        typer.echo(f"{rule_id}\t{title}\t{level}\t{enabled}\t{hits}\t{cost}")
+
+
+def _switch(rule_id: str, enabled: bool) -> None:
+    from core.clock import SystemClock
+    from core.errors import ValidationError
+    from detection.management import set_enabled
+
+    try:
+        with _session() as db:
+            set_enabled(
+                db=db,
+                clock=SystemClock(),
+                actor=f"cli:{getpass.getuser()}",
+                rule_id=rule_id,
+                enabled=enabled,
+            )
+            db.commit()
+    except ValidationError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    typer.echo(f"rule {rule_id} {'enabled' if enabled else 'disabled'}")
+
+
+def enable(rule_id: Annotated[str, typer.Argument(help="Rule (or correlation) id.")]) -> None:
+    """Switch a rule on again."""
+    _switch(rule_id, True)
+
+
+def disable(rule_id: Annotated[str, typer.Argument(help="Rule (or correlation) id.")]) -> None:
+    """Switch a rule off: it still matches, but raises no alerts and feeds no correlation."""
+    _switch(rule_id, False)
+
+
+def lucene(
+    rule: Annotated[Path, typer.Argument(help="A Sigma rule file (or folder).")],
+    pipeline: Annotated[str, typer.Option("--pipeline", "-p")] = "ecs_windows",
+    store: Annotated[
+        bool, typer.Option("--store", help="Keep the queries with the rules.")
+    ] = False,
+) -> None:
+    """Print each rule's Lucene query (pySigma Elasticsearch backend), or why it has none."""
+    from core.clock import SystemClock
+    from core.errors import ValidationError
+    from detection.management import convert_to_lucene, store_lucene
+
+    try:
+        results = convert_to_lucene(rule, pipeline=pipeline)
+    except ValidationError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    for result in results:
+        typer.echo(f"{result.rule_id}\t{result.query or 'unconvertible: ' + str(result.reason)}")
+    if store:
+        with _session() as db:
+            store_lucene(db=db, clock=SystemClock(), results=results)
+            db.commit()
