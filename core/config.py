@@ -125,6 +125,18 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     ingest_max_line_bytes: int = Field(default=1024 * 1024, ge=256, le=64 * 1024 * 1024)
 
+    # Breach workflow (DPO): who we are on the AP form, reminder points, NIS2/Cbw clocks.
+    organisation_name: str = Field(default="Gemeente", min_length=1, max_length=200)
+    dpo_name: str | None = None
+    dpo_email: str | None = None
+    dpo_phone: str | None = None
+    # Hours after awareness at which the DPO is reminded of the 72-hour GDPR deadline.
+    breach_reminder_hours: tuple[float, ...] = (24.0, 48.0, 66.0)
+    # Municipalities are essential entities under NIS2/Cbw: its 24 h / 72 h / 1 month clocks run.
+    nis2_applies: bool = True
+    # Art. 30 processing register the municipality maintains (YAML or CSV); optional.
+    processing_register_file: Path | None = None
+
     # Playbooks: notifications (SMTP, signed webhooks) and automated response actions.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -150,6 +162,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("breach_reminder_hours")
+    @classmethod
+    def _reminders_before_deadline(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        for hours in value:
+            if not 0 < hours < 72:
+                raise ValueError(f"{hours} is not between 0 and 72 hours after awareness")
+        return tuple(sorted(set(value)))
 
     @field_validator("broker_url", "result_backend", "database_url")
     @classmethod

@@ -1,0 +1,400 @@
+"""The AP notification (Meldformulier datalekken): every section of the form, in Dutch.
+
+Sections follow the AP form as copied by public organisation forms (reference §2.2):
+0 over deze melding, 1 contact, 2 tijdlijn, 3 het datalek, 4 persoonsgegevens, 5 betrokkenen,
+6 maatregelen vooraf (versleuteling), 7 gevolgen, 8 vervolgacties (betrokkenen informeren,
+maatregelen, internationaal), 9 overig. Verify the field list against the AP's current
+"Vragenlijst meldformulier datalekken" before relying on it. The AP only accepts reports through
+its online form: this module drafts the answers, it does not submit them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.accounts.models import User
+from core.clock import Clock
+from core.config import Settings
+from core.errors import ValidationError
+from core.store.relational import acquire_write_lock
+from playbooks.breach import clocks
+from playbooks.breach.models import Breach, BreachReport
+from playbooks.breach.register import get_breach, transition
+from playbooks.breach.reports import (
+    Content,
+    FieldSpec,
+    answer,
+    create_report,
+    finalise,
+    get_report,
+    missing_fields,
+    update_content,
+)
+from playbooks.breach.states import State
+
+NATURES = ("lezen", "kopiëren", "veranderen", "verwijderen of vernietigen", "diefstal", "onbekend")
+
+
+def _is_followup(content: Content) -> bool:
+    return answer(content, "melding.soort") == "vervolgmelding"
+
+
+def _not_ongoing(content: Content) -> bool:
+    return answer(content, "tijdlijn.duurt_voort") is False
+
+
+def _protected(content: Content) -> bool:
+    return answer(content, "maatregelen_vooraf.onleesbaar") is True
+
+
+def _not_informed(content: Content) -> bool:
+    return answer(content, "vervolg.betrokkenen_geinformeerd") == "nee"
+
+
+def _cross_border(content: Content) -> bool:
+    return answer(content, "vervolg.grensoverschrijdend") is True
+
+
+F = FieldSpec
+SPECS: tuple[FieldSpec, ...] = (
+    F(
+        "melding",
+        "wet",
+        "Op grond van welke wet meldt u",
+        "Law",
+        "choice",
+        True,
+        ("AVG", "Telecommunicatiewet"),
+    ),
+    F(
+        "melding",
+        "soort",
+        "Nieuwe melding of vervolgmelding",
+        "New or follow-up",
+        "choice",
+        True,
+        ("nieuwe melding", "vervolgmelding"),
+    ),
+    F(
+        "melding",
+        "eerdere_melding",
+        "Meldingsnummer van de eerdere melding",
+        "Earlier reference",
+        "text",
+        _is_followup,
+    ),
+    F("contact", "organisatie", "Organisatie", "Organisation"),
+    F("contact", "melder_naam", "Naam melder", "Reporter name"),
+    F("contact", "melder_functie", "Functie melder", "Reporter job title"),
+    F("contact", "melder_telefoon", "Telefoon melder", "Reporter phone"),
+    F("contact", "melder_email", "E-mail melder", "Reporter e-mail"),
+    F(
+        "contact",
+        "contactpersoon",
+        "Contactpersoon voor de AP (bijv. FG)",
+        "Contact for the AP (e.g. DPO)",
+    ),
+    F("contact", "contact_email", "E-mail contactpersoon", "Contact e-mail"),
+    F("contact", "contact_telefoon", "Telefoon contactpersoon", "Contact phone"),
+    F(
+        "contact",
+        "andere_organisatie",
+        "Andere organisatie betrokken (bijv. verwerker)",
+        "Other organisation involved (e.g. processor)",
+    ),
+    F("tijdlijn", "begin", "Wanneer begon het datalek", "When it started", "datetime"),
+    F("tijdlijn", "ontdekt", "Wanneer ontdekt", "When discovered", "datetime"),
+    F("tijdlijn", "duurt_voort", "Duurt de inbreuk nog voort", "Still ongoing", "bool"),
+    F(
+        "tijdlijn",
+        "einde",
+        "Wanneer eindigde het datalek",
+        "When it ended",
+        "datetime",
+        _not_ongoing,
+    ),
+    F("datalek", "samenvatting", "Samenvatting van wat er gebeurde", "Summary of what happened"),
+    F("datalek", "aard", "Aard van de inbreuk", "Nature of the breach", "list"),
+    F("datalek", "oorzaak", "Oorzaak", "Cause"),
+    F("persoonsgegevens", "soorten", "Soorten persoonsgegevens", "Types of personal data", "list"),
+    F(
+        "persoonsgegevens",
+        "bijzondere",
+        "Bijzondere of strafrechtelijke gegevens",
+        "Special categories / criminal data",
+        "list",
+    ),
+    F(
+        "persoonsgegevens",
+        "aantal_records",
+        "Aantal gegevensrecords (schatting)",
+        "Number of records (estimate)",
+        "int",
+    ),
+    F("betrokkenen", "groepen", "Groepen betrokkenen", "Categories of data subjects", "list"),
+    F(
+        "betrokkenen",
+        "aantal_min",
+        "Aantal betrokkenen, minimaal",
+        "Number of people, minimum",
+        "int",
+    ),
+    F(
+        "betrokkenen",
+        "aantal_max",
+        "Aantal betrokkenen, maximaal",
+        "Number of people, maximum",
+        "int",
+    ),
+    F(
+        "betrokkenen",
+        "kwetsbare_groepen",
+        "Kwetsbare groepen (bijv. kinderen)",
+        "Vulnerable groups",
+        "text",
+    ),
+    F(
+        "maatregelen_vooraf",
+        "onleesbaar",
+        "Versleuteld, gehasht of anders onleesbaar",
+        "Encrypted, hashed or unintelligible",
+        "bool",
+    ),
+    F(
+        "maatregelen_vooraf",
+        "toelichting",
+        "Hoe waren de gegevens beschermd",
+        "How the data were protected",
+        "text",
+        _protected,
+    ),
+    F(
+        "gevolgen",
+        "vertrouwelijkheid_integriteit_beschikbaarheid",
+        "Gevolgen voor vertrouwelijkheid, integriteit, beschikbaarheid",
+        "Effect on confidentiality, integrity, availability",
+    ),
+    F(
+        "gevolgen",
+        "schade",
+        "Mogelijke schade voor betrokkenen",
+        "Possible damage to data subjects",
+    ),
+    F("gevolgen", "ernst", "Inschatting van de ernst", "Estimated severity"),
+    F(
+        "vervolg",
+        "betrokkenen_geinformeerd",
+        "Betrokkenen geïnformeerd",
+        "Data subjects informed",
+        "choice",
+        True,
+        ("ja", "gepland", "nee"),
+    ),
+    F(
+        "vervolg",
+        "waarom_niet",
+        "Waarom niet (of welke openbare mededeling)",
+        "Why not (or which public communication)",
+        "text",
+        _not_informed,
+    ),
+    F(
+        "vervolg",
+        "maatregelen",
+        "Maatregelen om het lek te dichten en herhaling te voorkomen",
+        "Measures to stop the breach and prevent recurrence",
+    ),
+    F(
+        "vervolg",
+        "grensoverschrijdend",
+        "Grensoverschrijdende verwerking",
+        "Cross-border processing",
+        "bool",
+    ),
+    F(
+        "vervolg",
+        "andere_toezichthouders",
+        "Andere toezichthouders in de EU ingelicht",
+        "Other EU authorities notified",
+        "text",
+        _cross_border,
+    ),
+    F("overig", "overig", "Overige informatie", "Other information", "text", False),
+    F(
+        "overig",
+        "reden_vertraging",
+        "Reden van de vertraging (na 72 uur)",
+        "Reason for the delay (after 72 h)",
+        "text",
+        False,
+    ),
+)
+DELAY_REASON = "overig.reden_vertraging"
+
+
+def _nature(breach: Breach) -> list[str]:
+    mapping = {
+        "confidentiality": "lezen",
+        "integrity": "veranderen",
+        "availability": "verwijderen of vernietigen",
+    }
+    return [mapping[t] for t in breach.breach_types if t in mapping]
+
+
+def _prefill(breach: Breach, settings: Settings) -> dict[str, Any]:
+    severity = (breach.assessment or {}).get("outcome", {})
+    informed = {"notify_ap_and_subjects": "gepland", "notify_ap": "nee"}.get(breach.decision or "")
+    values: dict[str, Any] = {
+        "melding.wet": "AVG",
+        "melding.soort": "nieuwe melding",
+        "contact.organisatie": settings.organisation_name,
+        "contact.contactpersoon": settings.dpo_name,
+        "contact.contact_email": settings.dpo_email,
+        "contact.contact_telefoon": settings.dpo_phone,
+        "contact.andere_organisatie": breach.other_parties or None,
+        "tijdlijn.begin": breach.started_at,
+        "tijdlijn.ontdekt": breach.discovered_at or breach.aware_at,
+        "tijdlijn.duurt_voort": breach.ongoing,
+        "tijdlijn.einde": breach.ended_at,
+        "datalek.samenvatting": breach.facts or None,
+        "datalek.aard": _nature(breach) or None,
+        "datalek.oorzaak": breach.cause or None,
+        "persoonsgegevens.soorten": breach.data_categories or None,
+        "persoonsgegevens.bijzondere": breach.special_categories,
+        "persoonsgegevens.aantal_records": breach.records_estimate,
+        "betrokkenen.groepen": breach.subject_categories or None,
+        "betrokkenen.aantal_min": breach.subjects_min,
+        "betrokkenen.aantal_max": breach.subjects_max,
+        "betrokkenen.kwetsbare_groepen": breach.vulnerable_groups or None,
+        "maatregelen_vooraf.onleesbaar": bool(breach.unintelligible) if breach.assessment else None,
+        "maatregelen_vooraf.toelichting": breach.unintelligible or None,
+        "gevolgen.vertrouwelijkheid_integriteit_beschikbaarheid": breach.effects or None,
+        "gevolgen.ernst": (
+            f"{severity['band']} (ENISA SE {severity['score']:g})" if severity else None
+        ),
+        "vervolg.betrokkenen_geinformeerd": informed,
+        "vervolg.waarom_niet": (breach.subjects_informed or None) if informed == "nee" else None,
+        "vervolg.maatregelen": breach.remedial_actions or None,
+        "vervolg.grensoverschrijdend": breach.cross_border,
+        "overig.reden_vertraging": breach.delay_reason or None,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def draft_notification(
+    *, db: Session, clock: Clock, settings: Settings, actor: str, breach_id: int
+) -> BreachReport:
+    """Draft the first AP notification from what the register knows; commits."""
+    acquire_write_lock(db)
+    breach = get_breach(db=db, breach_id=breach_id)
+    if breach.state != State.NOTIFICATION_DUE:
+        db.rollback()
+        raise ValidationError(
+            "state", f"the DPO has not decided to notify (breach is {breach.state})"
+        )
+    existing = db.scalar(
+        select(BreachReport).where(
+            BreachReport.breach_id == breach.id,
+            BreachReport.kind == "ap_initial",
+            BreachReport.status == "draft",
+        )
+    )
+    if existing is not None:
+        db.rollback()
+        return existing
+    report = create_report(
+        db=db, clock=clock, actor=actor, breach=breach, kind="ap_initial",
+        specs=SPECS, prefill=_prefill(breach, settings),
+    )  # fmt: skip
+    db.commit()
+    return report
+
+
+def update_notification(
+    *, db: Session, clock: Clock, actor: str, report_id: int, changes: dict[str, Any]
+) -> BreachReport:
+    """Answer fields of a draft AP notification (`{"section.key": value}`)."""
+    return update_content(
+        db=db, clock=clock, actor=actor, report_id=report_id, specs=SPECS, changes=changes
+    )
+
+
+def missing(report: BreachReport) -> list[str]:
+    """What a draft still lacks, as `section.key (label)`."""
+    return missing_fields(SPECS, report.content)
+
+
+def finalise_notification(
+    *, db: Session, clock: Clock, settings: Settings, dpo: User, report_id: int
+) -> BreachReport:
+    """Mark the draft as sent to the AP; refuses when fields are missing, late without reason,
+    or the breach is an exercise. The first notification moves the breach to `notified`."""
+    acquire_write_lock(db)
+    report = get_report(db=db, report_id=report_id)
+    breach = get_breach(db=db, breach_id=report.breach_id)
+    late = report.kind == "ap_initial" and clocks.is_late(
+        db=db, clock=clock, settings=settings, breach=breach, clock_name="gdpr_ap"
+    )
+    try:
+        finalise(
+            db=db, clock=clock, dpo=dpo, report=report, breach=breach, specs=SPECS,
+            late=late, delay_reason_path=DELAY_REASON,
+        )  # fmt: skip
+        if report.kind == "ap_initial":
+            transition(db=db, clock=clock, breach=breach, actor=dpo.username, target=State.NOTIFIED)
+    except Exception:
+        db.rollback()
+        raise
+    if late:
+        breach.delay_reason = answer(report.content, DELAY_REASON)
+    db.commit()
+    return report
+
+
+def create_followup(
+    *, db: Session, clock: Clock, actor: str, report_id: int, purpose: str = "aanvulling"
+) -> BreachReport:
+    """A vervolgmelding linked to the first notification: to supplement, change or withdraw.
+
+    `purpose` is `aanvulling`, `wijziging` or `intrekking`; it goes in `overig.overig`.
+    """
+    if purpose not in ("aanvulling", "wijziging", "intrekking"):
+        raise ValidationError("purpose", "must be aanvulling, wijziging or intrekking")
+    acquire_write_lock(db)
+    parent = get_report(db=db, report_id=report_id)
+    while parent.parent_id is not None:  # always link to the first notification
+        parent = get_report(db=db, report_id=parent.parent_id)
+    if parent.kind != "ap_initial" or parent.status == "draft":
+        db.rollback()
+        raise ValidationError("report_id", "a follow-up needs a final first AP notification")
+    breach = get_breach(db=db, breach_id=parent.breach_id)
+    prefill = {
+        f"{section}.{key}": value
+        for section, values in parent.content.items()
+        for key, value in values.items()
+        if value is not None
+    }
+    prefill.update({"melding.soort": "vervolgmelding", "overig.overig": f"Doel: {purpose}"})
+    if parent.authority_reference:
+        prefill["melding.eerdere_melding"] = parent.authority_reference
+    prefill.pop(DELAY_REASON, None)
+    report = create_report(
+        db=db, clock=clock, actor=actor, breach=breach, kind="ap_followup",
+        specs=SPECS, prefill=prefill, parent_id=parent.id,
+    )  # fmt: skip
+    db.commit()
+    return report
+
+
+def followups(*, db: Session, report_id: int) -> list[BreachReport]:
+    """The follow-up notifications of a first notification, oldest first."""
+    return list(
+        db.scalars(
+            select(BreachReport)
+            .where(BreachReport.parent_id == report_id)
+            .order_by(BreachReport.id)
+        )
+    )
