@@ -1,0 +1,142 @@
+"""Server-side web sessions: random ids, stored hashed, with idle and absolute expiry.
+
+The cookie carries a 256-bit random id; the database keeps only its SHA-256, so a copy of the
+database does not let anyone take over a session. Each session also holds the synchroniser
+token that state-changing requests must echo (CSRF).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from core.accounts.auth_models import WebSession
+from core.accounts.models import User
+from core.clock import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """How long a session lives: idle timeout, hard maximum (a long shift), anonymous life."""
+
+    idle: timedelta = timedelta(minutes=60)
+    absolute: timedelta = timedelta(hours=12)
+    anonymous: timedelta = timedelta(minutes=30)
+    # Refresh `last_seen_at` at most this often, so reads do not each cost a write.
+    touch_every: timedelta = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSession:
+    """A valid session as the dashboard sees it; `user` is None before login."""
+
+    session_id: str
+    csrf_token: str
+    user: User | None
+    expires_at: datetime
+
+
+def hash_session_id(session_id: str) -> str:
+    """SHA-256 hex of the cookie value; ids are random, so no salt or slow hash is needed."""
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+def csrf_matches(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of the synchroniser token."""
+    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+
+
+def _new_row(user: User | None, clock: Clock, policy: SessionPolicy) -> tuple[str, WebSession]:
+    now = clock.now()
+    session_id = secrets.token_urlsafe(32)
+    life = policy.anonymous if user is None else min(policy.idle, policy.absolute)
+    row = WebSession(
+        id_hash=hash_session_id(session_id),
+        user_id=None if user is None else user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + life,
+    )
+    return session_id, row
+
+
+def start_session(
+    *,
+    db: Session,
+    user: User | None,
+    clock: Clock,
+    policy: SessionPolicy = SessionPolicy(),
+    replaces: str | None = None,
+) -> ActiveSession:
+    """Create a session (anonymous or for `user`) and drop `replaces`; commits.
+
+    Always a fresh id: logging in through an existing (possibly planted) session id never
+    promotes that id, which is what prevents session fixation.
+    """
+    if replaces:
+        db.execute(delete(WebSession).where(WebSession.id_hash == hash_session_id(replaces)))
+    session_id, row = _new_row(user, clock, policy)
+    db.add(row)
+    db.commit()
+    return ActiveSession(session_id, row.csrf_token, user, row.expires_at)
+
+
+def load_session(
+    *, db: Session, session_id: str, clock: Clock, policy: SessionPolicy = SessionPolicy()
+) -> ActiveSession | None:
+    """The valid session with this id, sliding its idle expiry; None when unknown or expired."""
+    if not session_id or len(session_id) > 100:
+        return None
+    row = db.get(WebSession, hash_session_id(session_id))
+    now = clock.now()
+    if row is None:
+        return None
+    if row.expires_at <= now:
+        db.delete(row)
+        db.commit()
+        return None
+    user = None
+    if row.user_id is not None:
+        user = db.get(User, row.user_id)
+        if user is None or not user.active:
+            db.delete(row)
+            db.commit()
+            return None
+    if now - row.last_seen_at >= policy.touch_every:
+        life = policy.anonymous if user is None else policy.idle
+        row.last_seen_at = now
+        row.expires_at = min(now + life, row.created_at + policy.absolute)
+        db.commit()
+    return ActiveSession(session_id, row.csrf_token, user, row.expires_at)
+
+
+def end_session(*, db: Session, session_id: str) -> None:
+    """Delete the session (logout); commits."""
+    db.execute(delete(WebSession).where(WebSession.id_hash == hash_session_id(session_id)))
+    db.commit()
+
+
+def end_user_sessions(*, db: Session, user_id: int) -> int:
+    """Delete every session of a user (disabled account, password reset); commits."""
+    result = db.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    db.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_expired(*, db: Session, clock: Clock) -> int:
+    """Delete expired sessions; a periodic task may call it, correctness does not depend on it."""
+    result = db.execute(delete(WebSession).where(WebSession.expires_at <= clock.now()))
+    db.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def session_count(*, db: Session, user_id: int) -> int:
+    """Number of live session rows of a user (admin page)."""
+    return len(list(db.scalars(select(WebSession.id_hash).where(WebSession.user_id == user_id))))

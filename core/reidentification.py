@@ -1,0 +1,242 @@
+"""Re-identification of a resident pseudonym: purpose, two approvals, a time limit, an audit.
+
+Why verification and not a vault: pseudonyms are one-way HMACs of the BSN, and the platform
+stores no BSN anywhere. A pseudonym→BSN vault would turn the SOC into a second population
+register, a target worth stealing whose contents no detection needs. Instead, once a request
+is approved by the DPO and an incident manager (two different people, neither the requester),
+an authorised person looks the candidate BSN up in a source the municipality already controls
+(the BRP or the case system) and the platform only *confirms* whether it matches the pseudonym.
+The BSN is pseudonymised in memory and never stored or logged; attempts per request are capped
+so an approval cannot become a brute-force oracle. Every step is written to the audit log, and
+each verification counts as a read of that resident's data in the "who viewed my data" report.
+
+`core` imports no domain, so the pseudonym function comes in as an argument (the dashboard
+passes `collectors.pseudonym.Pseudonymiser.pseudonym`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.accounts.models import Role
+from core.audit import record
+from core.clock import Clock
+from core.errors import ConflictError, NotFoundError, ValidationError
+from core.store.relational import Base, UTCDateTime, acquire_write_lock
+
+RequestStatus = Literal["pending", "approved", "rejected", "expired"]
+APPROVAL_WINDOW = timedelta(days=3)
+VALIDITY = timedelta(hours=24)
+MAX_ATTEMPTS = 5
+PSEUDONYM_PATTERN_PREFIX = "rp_"
+# Who may ask; analysts work with pseudonyms and are the usual requesters.
+REQUESTER_ROLES = frozenset({Role.ANALYST, Role.INCIDENT_MANAGER, Role.DPO})
+APPROVER_ROLES = frozenset({Role.DPO, Role.INCIDENT_MANAGER})
+
+
+class ReidentificationRequest(Base):
+    """One request; `status` is stored, expiry is judged against the clock when read."""
+
+    __tablename__ = "reidentification_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[str] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    dpo_approver: Mapped[str | None] = mapped_column(String(200))
+    dpo_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    manager_approver: Mapped[str | None] = mapped_column(String(200))
+    manager_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rejected_by: Mapped[str | None] = mapped_column(String(200))
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+    # Until approval: the end of the approval window; after: the end of the validity.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[bool | None] = mapped_column(default=None)
+
+    def current_status(self, now: datetime) -> RequestStatus:
+        """The stored status, or `expired` once the window or validity has passed."""
+        if self.status in ("pending", "approved") and self.expires_at <= now:
+            return "expired"
+        return self.status  # type: ignore[return-value]
+
+
+def _text(value: str, field: str, limit: int) -> str:
+    cleaned = " ".join(value.split())
+    if len(cleaned) < 5:
+        raise ValidationError(field, "state it in at least 5 characters")
+    if len(cleaned) > limit:
+        raise ValidationError(field, f"must be at most {limit} characters")
+    return cleaned
+
+
+def _get(db: Session, request_id: int) -> ReidentificationRequest:
+    row = db.get(ReidentificationRequest, request_id)
+    if row is None:
+        raise NotFoundError(f"re-identification request {request_id} does not exist")
+    return row
+
+
+def request_reidentification(
+    *, db: Session, pseudonym: str, purpose: str, actor: str, actor_role: Role, clock: Clock
+) -> ReidentificationRequest:
+    """Open a request for one pseudonym with a stated purpose; audited; commits."""
+    if actor_role not in REQUESTER_ROLES:
+        raise ConflictError("your role cannot request re-identification")
+    if not pseudonym.startswith(PSEUDONYM_PATTERN_PREFIX) or not 4 <= len(pseudonym) <= 64:
+        raise ValidationError("pseudonym", "expected a resident pseudonym (rp_...)")
+    clean_purpose = _text(purpose, "purpose", 500)
+    now = clock.now()
+    row = ReidentificationRequest(
+        pseudonym=pseudonym,
+        purpose=clean_purpose,
+        requested_by=actor,
+        requested_at=now,
+        status="pending",
+        expires_at=now + APPROVAL_WINDOW,
+        attempts=0,
+    )
+    acquire_write_lock(db)
+    db.add(row)
+    db.flush()
+    record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action="reidentification.requested",
+        object_type="reidentification_request",
+        object_id=str(row.id),
+        purpose=clean_purpose,
+        details={"pseudonym": pseudonym},
+    )
+    db.commit()
+    return row
+
+
+def approve(
+    *, db: Session, request_id: int, actor: str, actor_role: Role, clock: Clock
+) -> ReidentificationRequest:
+    """Add the DPO's or the incident manager's approval; both make it valid for VALIDITY."""
+    acquire_write_lock(db)
+    row = _get(db, request_id)
+    now = clock.now()
+    if row.current_status(now) != "pending":
+        raise ConflictError(f"request {request_id} is {row.current_status(now)}, not pending")
+    if actor_role not in APPROVER_ROLES:
+        raise ConflictError("only the DPO and an incident manager approve re-identification")
+    if actor == row.requested_by:
+        raise ConflictError("the requester cannot approve their own request")
+    if actor in (row.dpo_approver, row.manager_approver):
+        raise ConflictError("two different people must approve")
+    if actor_role is Role.DPO:
+        if row.dpo_approver is not None:
+            raise ConflictError("the DPO has already approved")
+        row.dpo_approver, row.dpo_approved_at = actor, now
+    else:
+        if row.manager_approver is not None:
+            raise ConflictError("an incident manager has already approved")
+        row.manager_approver, row.manager_approved_at = actor, now
+    complete = row.dpo_approver is not None and row.manager_approver is not None
+    if complete:
+        row.status = "approved"
+        row.expires_at = now + VALIDITY
+    record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action="reidentification.approved",
+        object_type="reidentification_request",
+        object_id=str(row.id),
+        details={"as": actor_role.value, "complete": complete, "pseudonym": row.pseudonym},
+    )
+    db.commit()
+    return row
+
+
+def reject(
+    *, db: Session, request_id: int, reason: str, actor: str, actor_role: Role, clock: Clock
+) -> ReidentificationRequest:
+    """Refuse a pending request with a reason; audited; commits."""
+    acquire_write_lock(db)
+    row = _get(db, request_id)
+    if actor_role not in APPROVER_ROLES:
+        raise ConflictError("only the DPO and an incident manager decide on re-identification")
+    if row.current_status(clock.now()) != "pending":
+        raise ConflictError(f"request {request_id} is not pending")
+    row.status = "rejected"
+    row.rejected_by = actor
+    row.rejection_reason = _text(reason, "reason", 500)
+    record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action="reidentification.rejected",
+        object_type="reidentification_request",
+        object_id=str(row.id),
+        details={"reason": row.rejection_reason, "pseudonym": row.pseudonym},
+    )
+    db.commit()
+    return row
+
+
+def verify_candidate(
+    *,
+    db: Session,
+    request_id: int,
+    candidate: str,
+    pseudonymise: Callable[[str], str],
+    actor: str,
+    clock: Clock,
+) -> bool:
+    """Whether `candidate` (a BSN, validated by the caller) is the resident behind the pseudonym.
+
+    Only the requester or the approving DPO may verify, only while the approval is valid, and
+    at most MAX_ATTEMPTS times. The candidate is never stored or logged.
+    """
+    acquire_write_lock(db)
+    row = _get(db, request_id)
+    now = clock.now()
+    if row.current_status(now) != "approved":
+        raise ConflictError(f"request {request_id} is {row.current_status(now)}, not approved")
+    if actor not in (row.requested_by, row.dpo_approver):
+        raise ConflictError("only the requester or the approving DPO may verify")
+    if row.attempts >= MAX_ATTEMPTS:
+        raise ConflictError(f"the {MAX_ATTEMPTS} verification attempts are used up")
+    match = pseudonymise(candidate) == row.pseudonym
+    row.attempts += 1
+    if match:
+        row.matched = True
+    record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action="reidentification.verified",
+        object_type="reidentification_request",
+        object_id=str(row.id),
+        purpose=row.purpose,
+        details={
+            "match": match,
+            "attempt": row.attempts,
+            "subject_pseudonyms": [row.pseudonym],
+        },
+    )
+    db.commit()
+    return match
+
+
+def get_request(*, db: Session, request_id: int) -> ReidentificationRequest:
+    """One request; raises NotFoundError."""
+    return _get(db, request_id)
+
+
+def list_requests(*, db: Session, limit: int = 200) -> list[ReidentificationRequest]:
+    """Requests, newest first."""
+    query = select(ReidentificationRequest).order_by(ReidentificationRequest.id.desc())
+    return list(db.scalars(query.limit(limit)))
