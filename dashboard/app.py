@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.store.factory import open_event_store
-from dashboard.views import health, home, ingest, metrics
+from dashboard.views import admin, alerts, auth, events, health, home, ingest, metrics, privacy
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -43,12 +43,25 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.clock = SystemClock()
     app.state.templates = create_templates()
+    _install_security(app)
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
     app.include_router(health.router)
     app.include_router(home.router)
     app.include_router(metrics.router)
     app.include_router(ingest.router)
+    for router in (auth.router, alerts.router, events.router, privacy.router, admin.router):
+        app.include_router(router)
     return app
+
+
+def _install_security(app: FastAPI) -> None:
+    """Access errors, security headers, the purpose form and the CSRF token in templates."""
+    from dashboard.audit_reads import install_purpose_handler
+    from dashboard.security import csrf_form_token, install_security
+
+    install_security(app)
+    install_purpose_handler(app)
+    app.state.templates.env.globals["csrf_token"] = csrf_form_token
 
 
 def create_app_from_environment() -> FastAPI:

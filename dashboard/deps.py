@@ -9,10 +9,13 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
+# collectors.parsers first: importing collectors.pseudonym on its own hits an import cycle.
+import collectors.parsers  # noqa: F401
+from collectors.pseudonym import Pseudonymiser
 from core.clock import Clock
 from core.config import Settings
-from core.store.base import EventStore
-from core.store.factory import open_event_store
+from core.store.base import AlertStore, EventStore
+from core.store.factory import open_alert_store, open_event_store
 
 
 def _settings(request: Request) -> Settings:
@@ -41,6 +44,23 @@ def _db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def _alert_store(request: Request) -> Iterator[AlertStore]:
+    """An alert store per request, for the same reason as the event store."""
+    store = open_alert_store(request.app.state.settings)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _pseudonymiser(request: Request) -> Pseudonymiser:
+    """The resident pseudonymiser with the platform's `pseudonym_key` (same as the collectors)."""
+    from collectors.pseudonym import Pseudonymiser
+
+    settings: Settings = request.app.state.settings
+    return Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))
+
+
 def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
@@ -56,3 +76,28 @@ EventStoreDep = Annotated[EventStore, Depends(_event_store)]
 DbSession = Annotated[Session, Depends(_db_session)]
 ClockDep = Annotated[Clock, Depends(_clock)]
 Templates = Annotated[Jinja2Templates, Depends(_templates)]
+AlertStoreDep = Annotated[AlertStore, Depends(_alert_store)]
+PseudonymiserDep = Annotated[Pseudonymiser, Depends(_pseudonymiser)]
+
+# Access control lives in dashboard.security (it needs DbSession and ClockDep from above);
+# re-exported here so views take every dependency from this one module.
+from dashboard.security import (  # noqa: E402
+    PUBLIC,
+    OptionalUser,
+    Principal,
+    RequireRole,
+)
+
+__all__ = [
+    "PUBLIC",
+    "AlertStoreDep",
+    "AppSettings",
+    "ClockDep",
+    "DbSession",
+    "EventStoreDep",
+    "OptionalUser",
+    "Principal",
+    "PseudonymiserDep",
+    "RequireRole",
+    "Templates",
+]

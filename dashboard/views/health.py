@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 
 from core.runtime import read_supervisor_status
 from core.store.base import EventQuery
-from dashboard.deps import AppSettings, EventStoreDep
+from dashboard.deps import PUBLIC, AppSettings, EventStoreDep
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 
 
 @router.get("/health", summary="Health of the platform and its parts")

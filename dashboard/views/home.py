@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from core.store.base import EventQuery
-from dashboard.deps import EventStoreDep, Templates
+from dashboard.deps import PUBLIC, EventStoreDep, Templates
 
-router = APIRouter(tags=["pages"])
+router = APIRouter(tags=["pages"], dependencies=[PUBLIC])
 
 
 @router.get("/", response_class=HTMLResponse, summary="Landing page")

@@ -1,0 +1,222 @@
+"""The resident access report ("who viewed my data", CJEU C-579/21): logic, not presentation.
+
+Why here: the report is about the resident pseudonym and the municipal application access
+logs, both defined by `collectors` (`collectors.pseudonym`, the `app_audit.*` datasets). It
+reads only core parts (the audit log and the event store), which collectors may depend on, so
+no new domain is needed and the dashboard stays a thin presenter.
+
+Following C-579/21, a resident learns when their data were consulted, by which department and
+role, and for which purpose; the names of employees are not part of the right of access by
+default and appear only when the DPO decides so (the decision and its reason are audited by
+the caller). A record belongs to the report only when it names exactly this pseudonym, so the
+report can never contain another resident's reads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Text, cast, select
+from sqlalchemy.orm import Session
+
+from core.audit import AuditEntry
+from core.events import get_field
+from core.store.base import EventQuery, EventStore
+
+# Audit actions that are reads of a resident's data; reads name their residents in
+# `details["subject_pseudonyms"]` (see dashboard.audit_reads).
+READ_ACTIONS = frozenset({"data.read", "reidentification.verified"})
+SUBJECTS_KEY = "subject_pseudonyms"
+PSEUDONYM_RE = re.compile(r"\brp_[a-z2-7]{32}\b")
+APP_AUDIT_PREFIX = "app_audit."
+DIJKWACHT_SOURCE = "dijkwacht"
+DIJKWACHT_DEPARTMENT = "Informatiebeveiliging (SOC)"
+_PAGE = 500
+
+
+def pseudonyms_in(value: Any) -> list[str]:
+    """Every resident pseudonym anywhere inside a JSON-like value, sorted, without repeats."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return sorted(set(PSEUDONYM_RE.findall(text)))
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """One consultation of the resident's data, in the terms the resident is told."""
+
+    at: datetime
+    source: str
+    action: str
+    department: str | None
+    role: str | None
+    purpose: str | None
+    record_type: str | None = None
+    case_reference: str | None = None
+    employee: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessReport:
+    """Every read of one resident, oldest first."""
+
+    pseudonym: str
+    generated_at: datetime
+    include_names: bool
+    records: list[AccessRecord] = field(default_factory=list)
+
+
+class AuditLike(Protocol):
+    """What the report needs of an audit entry (read-only, so test doubles fit too)."""
+
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def object_type(self) -> str: ...
+    @property
+    def purpose(self) -> str | None: ...
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+
+
+def records_from_audit(
+    entries: Iterable[AuditLike], pseudonym: str, *, include_names: bool
+) -> Iterator[AccessRecord]:
+    """Reads recorded by Dijkwacht itself that name this pseudonym."""
+    for entry in entries:
+        subjects = entry.details.get(SUBJECTS_KEY) if isinstance(entry.details, Mapping) else None
+        if entry.action not in READ_ACTIONS or not isinstance(subjects, list):
+            continue
+        if pseudonym not in subjects:
+            continue
+        role = entry.details.get("role")
+        yield AccessRecord(
+            at=entry.at,
+            source=DIJKWACHT_SOURCE,
+            action=entry.action,
+            department=DIJKWACHT_DEPARTMENT,
+            role=role if isinstance(role, str) else None,
+            purpose=entry.purpose,
+            record_type=entry.object_type,
+            employee=entry.actor if include_names else None,
+        )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def records_from_events(
+    events: Iterable[Mapping[str, Any]], pseudonym: str, *, include_names: bool
+) -> Iterator[AccessRecord]:
+    """Successful accesses in the municipal application logs (`app_audit.*`) to this resident."""
+    for event in events:
+        dataset = get_field(event, "event.dataset")
+        if not isinstance(dataset, str) or not dataset.startswith(APP_AUDIT_PREFIX):
+            continue
+        if get_field(event, "dijkwacht.subject.pseudonym") != pseudonym:
+            continue
+        if get_field(event, "event.outcome") not in (None, "success"):
+            continue  # a refused access disclosed nothing
+        at = _parse_time(get_field(event, "@timestamp"))
+        if at is None:
+            continue
+        roles = get_field(event, "user.roles")
+        role = ", ".join(str(r) for r in roles) if isinstance(roles, list) and roles else None
+        employee = _text(get_field(event, "user.name")) or _text(get_field(event, "user.id"))
+        yield AccessRecord(
+            at=at,
+            source=dataset.removeprefix(APP_AUDIT_PREFIX),
+            action=_text(get_field(event, "event.action")) or "access",
+            department=_text(get_field(event, "dijkwacht.actor.department")),
+            role=role,
+            purpose=_text(get_field(event, "dijkwacht.case.purpose")),
+            record_type=_text(get_field(event, "dijkwacht.subject.record_type")),
+            case_reference=_text(get_field(event, "dijkwacht.case.reference")),
+            employee=employee if include_names else None,
+        )
+
+
+def build_report(
+    *,
+    pseudonym: str,
+    audit_entries: Iterable[AuditLike],
+    events: Iterable[Mapping[str, Any]],
+    include_names: bool,
+    generated_at: datetime,
+) -> AccessReport:
+    """Combine both sources into one report, oldest first; pure, so it is property-tested."""
+    records = [
+        *records_from_audit(audit_entries, pseudonym, include_names=include_names),
+        *records_from_events(events, pseudonym, include_names=include_names),
+    ]
+    records.sort(key=lambda r: (r.at, r.source, r.action))
+    return AccessReport(pseudonym, generated_at, include_names, records)
+
+
+def audit_reads_of(*, db: Session, pseudonym: str) -> list[AuditEntry]:
+    """Audit entries that may name this pseudonym (exact filtering is `records_from_audit`)."""
+    if not PSEUDONYM_RE.fullmatch(pseudonym):
+        return []
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.action.in_(sorted(READ_ACTIONS)))
+        .where(cast(AuditEntry.details, Text).contains(pseudonym, autoescape=True))
+        .order_by(AuditEntry.seq)
+    )
+    return list(db.scalars(query))
+
+
+def app_audit_events_of(*, store: EventStore, pseudonym: str) -> Iterator[Mapping[str, Any]]:
+    """Every stored event whose subject is this pseudonym, paged so memory stays flat."""
+    offset = 0
+    while True:
+        page = store.search(
+            EventQuery(
+                filters={"dijkwacht.subject.pseudonym": pseudonym},
+                limit=_PAGE,
+                offset=offset,
+                order="asc",
+            )
+        )
+        for stored in page:
+            yield stored.event
+        if len(page) < _PAGE:
+            return
+        offset += _PAGE
+
+
+def access_report(
+    *,
+    db: Session,
+    store: EventStore,
+    pseudonym: str,
+    include_names: bool,
+    generated_at: datetime,
+) -> AccessReport:
+    """The report for one resident pseudonym from the audit log and the event store."""
+    return build_report(
+        pseudonym=pseudonym,
+        audit_entries=audit_reads_of(db=db, pseudonym=pseudonym),
+        events=app_audit_events_of(store=store, pseudonym=pseudonym),
+        include_names=include_names,
+        generated_at=generated_at,
+    )

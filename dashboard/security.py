@@ -1,0 +1,283 @@
+"""Who is calling and what they may do: sessions, API tokens, roles, CSRF, security headers.
+
+Every route declares its access in one place, its signature: `RequireRole(...)` (a role list
+and, for API tokens, the scope it accepts) or `PUBLIC`. State-changing requests that are not
+made with a bearer token must carry the session's synchroniser token (form field `csrf_token`
+or header `X-CSRF-Token`); browsers never add an Authorization header on their own, which is
+why bearer calls are exempt.
+
+Cookies: HttpOnly, SameSite=Strict, and Secure except on plain http to 127.0.0.1/localhost
+(the embedded default, where a browser would otherwise drop the cookie). Behind a TLS proxy
+the host is not local, so the cookie is Secure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from core.accounts.models import Role
+from core.accounts.sessions import ActiveSession, csrf_matches, load_session
+from core.accounts.tokens import identify_token
+from core.errors import ConflictError, NotFoundError, ValidationError
+from dashboard.deps import ClockDep, DbSession
+
+SESSION_COOKIE = "dijkwacht_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+ALL_ROLES = tuple(Role)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller; `scopes` is None for a browser session (the role decides)."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+    via: Literal["session", "token"]
+    scopes: frozenset[str] | None
+    csrf_token: str | None
+
+
+class LoginRequired(Exception):
+    """No valid session or token: pages redirect to /login, the API answers 401."""
+
+
+class Forbidden(Exception):
+    """Authenticated, but the role, token scope or CSRF token does not allow this request."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def wants_json(request: Request) -> bool:
+    """API paths answer in JSON; pages answer in HTML."""
+    return request.url.path.startswith("/api/") or request.url.path == "/api"
+
+
+def cookie_is_secure(request: Request) -> bool:
+    """Secure everywhere except plain http on the local machine."""
+    return not (request.url.scheme == "http" and request.url.hostname in LOCAL_HOSTS)
+
+
+def set_session_cookie(response: Response, request: Request, session: ActiveSession) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.session_id,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_is_secure(request),
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=cookie_is_secure(request)
+    )
+
+
+def web_session(request: Request, db: DbSession, clock: ClockDep) -> ActiveSession | None:
+    """The request's valid browser session (anonymous or logged in), cached on the request."""
+    if hasattr(request.state, "web_session"):
+        cached: ActiveSession | None = request.state.web_session
+        return cached
+    session_id = request.cookies.get(SESSION_COOKIE)
+    found = load_session(db=db, session_id=session_id, clock=clock) if session_id else None
+    request.state.web_session = found
+    return found
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def current_principal(request: Request, db: DbSession, clock: ClockDep) -> Principal | None:
+    """Who is calling: a bearer token wins over a cookie; None when anonymous.
+
+    A bearer header that is present but invalid is an error, never a silent fall-back to
+    the cookie.
+    """
+    if hasattr(request.state, "principal"):
+        cached: Principal | None = request.state.principal
+        return cached
+    principal: Principal | None = None
+    token = _bearer(request)
+    if token is not None:
+        identity = identify_token(db=db, token=token, clock=clock) if token else None
+        if identity is None:
+            raise LoginRequired()
+        user = identity.user
+        principal = Principal(
+            user.id, user.username, user.display_name, user.role, "token", identity.scopes, None
+        )
+    else:
+        session = web_session(request, db, clock)
+        if session is not None and session.user is not None:
+            user = session.user
+            principal = Principal(
+                user.id,
+                user.username,
+                user.display_name,
+                user.role,
+                "session",
+                None,
+                session.csrf_token,
+            )
+    request.state.principal = principal
+    return principal
+
+
+async def check_csrf(request: Request, session: ActiveSession | None) -> None:
+    """Refuse a state-changing cookie request whose token does not match its session."""
+    if request.method in SAFE_METHODS or _bearer(request) is not None:
+        return
+    given = request.headers.get(CSRF_HEADER)
+    content_type = request.headers.get("content-type", "")
+    if given is None and content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if session is None or not csrf_matches(session.csrf_token, given):
+        raise Forbidden("CSRF token missing or wrong; reload the page and try again")
+
+
+class RequireRole:
+    """Dependency: the caller must have one of `roles`; a token also needs `scope`.
+
+    Use as `Annotated[Principal, Depends(RequireRole(Role.ANALYST, scope="read:alerts"))]`.
+    Without `scope`, API tokens are refused: tokens only reach routes made for them.
+    """
+
+    def __init__(self, *roles: Role, scope: str | None = None) -> None:
+        if not roles:
+            raise ValueError("RequireRole needs at least one role; use PUBLIC for open routes")
+        self.roles = frozenset(roles)
+        self.scope = scope
+
+    def __repr__(self) -> str:
+        names = ",".join(sorted(role.value for role in self.roles))
+        return f"RequireRole({names}; scope={self.scope})"
+
+    async def __call__(self, request: Request, db: DbSession, clock: ClockDep) -> Principal:
+        principal = current_principal(request, db, clock)
+        if principal is None:
+            raise LoginRequired()
+        if principal.role not in self.roles:
+            raise Forbidden("your role does not give access to this page")
+        if principal.via == "token" and (
+            self.scope is None or principal.scopes is None or self.scope not in principal.scopes
+        ):
+            raise Forbidden("this API token's scopes do not cover this call")
+        if principal.via == "session":
+            await check_csrf(request, web_session(request, db, clock))
+        return principal
+
+
+async def public(request: Request, db: DbSession, clock: ClockDep) -> Principal | None:
+    """Dependency of routes open to everyone; still CSRF-checks state-changing requests."""
+    try:
+        principal = current_principal(request, db, clock)
+    except LoginRequired:
+        principal = None  # a bad token on a public page is simply anonymous
+    await check_csrf(request, web_session(request, db, clock))
+    return principal
+
+
+PUBLIC = Depends(public)
+OptionalUser = Annotated[Principal | None, PUBLIC]
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+
+
+def _error(request: Request, status: int, message: str, field: str | None = None) -> Response:
+    if wants_json(request):
+        body: dict[str, str] = {"detail": message}
+        if field:
+            body["field"] = field
+        return JSONResponse(body, status)
+    templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "message": message,
+            "principal": getattr(request.state, "principal", None),
+        },
+        status_code=status,
+    )
+
+
+def install_security(app: FastAPI) -> None:
+    """Error mapping and security headers; `create_app` calls this once."""
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        if wants_json(request):
+            return JSONResponse(
+                {"detail": "authentication required"}, 401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        return _login_redirect(request)
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        return _error(request, 403, str(exc))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _error(request, 404, str(exc))
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        field = exc.field if isinstance(exc, ValidationError) else None
+        return _error(request, 400, str(exc), field)
+
+    async def conflict(request: Request, exc: Exception) -> Response:
+        return _error(request, 409, str(exc))
+
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(NotFoundError, not_found)
+    app.add_exception_handler(ValidationError, invalid)
+    app.add_exception_handler(ConflictError, conflict)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            headers.setdefault("Content-Security-Policy", CSP)
+        if SESSION_COOKIE in request.cookies or "authorization" in request.headers:
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def csrf_form_token(request: Request) -> str | None:
+    """The token templates put in hidden fields (None when the request has no session)."""
+    session: ActiveSession | None = getattr(request.state, "web_session", None)
+    return None if session is None else session.csrf_token

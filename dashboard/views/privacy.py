@@ -1,0 +1,346 @@
+"""The DPO's "who viewed my data" report and the re-identification approval flow."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from collectors.access_report import AccessReport
+from core import reidentification as reid
+from core.accounts.models import Role
+from dashboard.deps import (
+    ClockDep,
+    DbSession,
+    EventStoreDep,
+    Principal,
+    PseudonymiserDep,
+    RequireRole,
+    Templates,
+)
+from dashboard.report_labels import LABELS
+from dashboard.services.privacy import resident_report, verify_bsn
+
+router = APIRouter(tags=["privacy"])
+Dpo = Annotated[Principal, Depends(RequireRole(Role.DPO))]
+ReidUser = Annotated[Principal, Depends(RequireRole(Role.ANALYST, Role.INCIDENT_MANAGER, Role.DPO))]
+Approver = Annotated[Principal, Depends(RequireRole(Role.DPO, Role.INCIDENT_MANAGER))]
+Lang = Literal["nl", "en"]
+
+
+class ReportRequest(BaseModel):
+    bsn: str = Field(min_length=9, max_length=20, description="the resident's BSN; not stored")
+    include_names: bool = False
+    names_reason: str | None = Field(default=None, max_length=500)
+
+
+class ReidRequestIn(BaseModel):
+    pseudonym: str = Field(min_length=4, max_length=64)
+    purpose: str = Field(min_length=5, max_length=500)
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(min_length=5, max_length=500)
+
+
+class VerifyIn(BaseModel):
+    bsn: str = Field(min_length=9, max_length=20)
+
+
+class VerifyOut(BaseModel):
+    match: bool
+
+
+class ReidOut(BaseModel):
+    id: int
+    pseudonym: str
+    purpose: str
+    requested_by: str
+    requested_at: str
+    status: str
+    dpo_approver: str | None
+    manager_approver: str | None
+    expires_at: str
+    attempts: int
+
+
+def _report_json(report: AccessReport) -> dict[str, Any]:
+    data = asdict(report)
+    data["generated_at"] = report.generated_at.isoformat()
+    for row in data["records"]:
+        row["at"] = row["at"].isoformat()
+    return data
+
+
+def _reid_out(row: reid.ReidentificationRequest, clock: ClockDep) -> ReidOut:
+    return ReidOut(
+        id=row.id,
+        pseudonym=row.pseudonym,
+        purpose=row.purpose,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at.isoformat(),
+        status=row.current_status(clock.now()),
+        dpo_approver=row.dpo_approver,
+        manager_approver=row.manager_approver,
+        expires_at=row.expires_at.isoformat(),
+        attempts=row.attempts,
+    )
+
+
+def _pdf(templates: Templates, report: AccessReport, lang: str) -> Response:
+    from dashboard.pdf import render_pdf
+
+    pdf = render_pdf(
+        templates, "access_report_pdf.html", {"report": report, "lang": lang, "T": LABELS[lang]}
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="inzage-{lang}.pdf"'},
+    )
+
+
+@router.get("/dpo/access-report", response_class=HTMLResponse, summary="Who viewed my data")
+def report_form(request: Request, templates: Templates, user: Dpo) -> HTMLResponse:
+    return templates.TemplateResponse(request, "access_report.html", {"report": None})
+
+
+@router.post("/dpo/access-report", summary="Build the resident access report (page or PDF)")
+def report_page(
+    request: Request,
+    db: DbSession,
+    store: EventStoreDep,
+    pseudonymiser: PseudonymiserDep,
+    clock: ClockDep,
+    templates: Templates,
+    user: Dpo,
+    bsn: Annotated[str, Form(max_length=20)],
+    include_names: Annotated[bool, Form()] = False,
+    names_reason: Annotated[str | None, Form(max_length=500)] = None,
+    lang: Annotated[Lang, Form()] = "nl",
+    format: Annotated[Literal["html", "pdf"], Form()] = "html",
+) -> Response:
+    """POST, so the BSN never appears in a URL, a log line or the browser history."""
+    report = resident_report(
+        db=db,
+        store=store,
+        pseudonymiser=pseudonymiser,
+        clock=clock,
+        actor=user.username,
+        bsn=bsn,
+        include_names=include_names,
+        names_reason=names_reason,
+    )
+    if format == "pdf":
+        return _pdf(templates, report, lang)
+    context = {"report": report, "lang": lang, "T": LABELS[lang]}
+    return templates.TemplateResponse(request, "access_report.html", context)
+
+
+@router.post("/api/access-report", summary="Resident access report (JSON)")
+def api_report(
+    body: ReportRequest,
+    db: DbSession,
+    store: EventStoreDep,
+    pseudonymiser: PseudonymiserDep,
+    clock: ClockDep,
+    user: Dpo,
+) -> dict[str, Any]:
+    """Every read of one resident's data: Dijkwacht's own reads and the application logs."""
+    report = resident_report(
+        db=db,
+        store=store,
+        pseudonymiser=pseudonymiser,
+        clock=clock,
+        actor=user.username,
+        bsn=body.bsn,
+        include_names=body.include_names,
+        names_reason=body.names_reason,
+    )
+    return _report_json(report)
+
+
+@router.post(
+    "/api/access-report/pdf",
+    summary="Resident access report (PDF, Dutch or English)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def api_report_pdf(
+    body: ReportRequest,
+    db: DbSession,
+    store: EventStoreDep,
+    pseudonymiser: PseudonymiserDep,
+    clock: ClockDep,
+    templates: Templates,
+    user: Dpo,
+    lang: Lang = "nl",
+) -> Response:
+    report = resident_report(
+        db=db,
+        store=store,
+        pseudonymiser=pseudonymiser,
+        clock=clock,
+        actor=user.username,
+        bsn=body.bsn,
+        include_names=body.include_names,
+        names_reason=body.names_reason,
+    )
+    return _pdf(templates, report, lang)
+
+
+# --- re-identification -------------------------------------------------------------------
+
+
+@router.get("/reidentification", response_class=HTMLResponse, summary="Re-identification")
+def reid_list(
+    request: Request, db: DbSession, clock: ClockDep, templates: Templates, user: ReidUser
+) -> HTMLResponse:
+    rows = [_reid_out(row, clock) for row in reid.list_requests(db=db)]
+    return templates.TemplateResponse(request, "reidentification.html", {"rows": rows})
+
+
+@router.post("/reidentification", summary="Request re-identification (form)")
+def reid_request_form(
+    db: DbSession,
+    clock: ClockDep,
+    user: ReidUser,
+    pseudonym: Annotated[str, Form(max_length=64)],
+    purpose: Annotated[str, Form(max_length=500)],
+) -> Response:
+    reid.request_reidentification(
+        db=db,
+        pseudonym=pseudonym.strip(),
+        purpose=purpose,
+        actor=user.username,
+        actor_role=user.role,
+        clock=clock,
+    )
+    return RedirectResponse("/reidentification", status_code=303)
+
+
+@router.post("/reidentification/{request_id}/approve", summary="Approve (form)")
+def reid_approve_form(request_id: int, db: DbSession, clock: ClockDep, user: Approver) -> Response:
+    reid.approve(
+        db=db, request_id=request_id, actor=user.username, actor_role=user.role, clock=clock
+    )
+    return RedirectResponse("/reidentification", status_code=303)
+
+
+@router.post("/reidentification/{request_id}/reject", summary="Reject (form)")
+def reid_reject_form(
+    request_id: int,
+    db: DbSession,
+    clock: ClockDep,
+    user: Approver,
+    reason: Annotated[str, Form(max_length=500)],
+) -> Response:
+    reid.reject(
+        db=db,
+        request_id=request_id,
+        reason=reason,
+        actor=user.username,
+        actor_role=user.role,
+        clock=clock,
+    )
+    return RedirectResponse("/reidentification", status_code=303)
+
+
+@router.post(
+    "/reidentification/{request_id}/verify", response_class=HTMLResponse, summary="Verify (form)"
+)
+def reid_verify_form(
+    request_id: int,
+    request: Request,
+    db: DbSession,
+    pseudonymiser: PseudonymiserDep,
+    clock: ClockDep,
+    templates: Templates,
+    user: ReidUser,
+    bsn: Annotated[str, Form(max_length=20)],
+) -> HTMLResponse:
+    match = verify_bsn(
+        db=db,
+        pseudonymiser=pseudonymiser,
+        clock=clock,
+        actor=user.username,
+        request_id=request_id,
+        bsn=bsn,
+    )
+    rows = [_reid_out(row, clock) for row in reid.list_requests(db=db)]
+    context = {"rows": rows, "verified": {"id": request_id, "match": match}}
+    return templates.TemplateResponse(request, "reidentification.html", context)
+
+
+@router.get("/api/reidentification", response_model=list[ReidOut], summary="Requests")
+def api_reid_list(db: DbSession, clock: ClockDep, user: ReidUser) -> list[ReidOut]:
+    return [_reid_out(row, clock) for row in reid.list_requests(db=db)]
+
+
+@router.post("/api/reidentification", response_model=ReidOut, summary="Request re-identification")
+def api_reid_request(
+    body: ReidRequestIn, db: DbSession, clock: ClockDep, user: ReidUser
+) -> ReidOut:
+    """Needs a purpose; becomes usable after the DPO and an incident manager both approve."""
+    row = reid.request_reidentification(
+        db=db,
+        pseudonym=body.pseudonym,
+        purpose=body.purpose,
+        actor=user.username,
+        actor_role=user.role,
+        clock=clock,
+    )
+    return _reid_out(row, clock)
+
+
+@router.post(
+    "/api/reidentification/{request_id}/approve", response_model=ReidOut, summary="Approve"
+)
+def api_reid_approve(request_id: int, db: DbSession, clock: ClockDep, user: Approver) -> ReidOut:
+    row = reid.approve(
+        db=db, request_id=request_id, actor=user.username, actor_role=user.role, clock=clock
+    )
+    return _reid_out(row, clock)
+
+
+@router.post("/api/reidentification/{request_id}/reject", response_model=ReidOut, summary="Reject")
+def api_reid_reject(
+    request_id: int, body: RejectIn, db: DbSession, clock: ClockDep, user: Approver
+) -> ReidOut:
+    row = reid.reject(
+        db=db,
+        request_id=request_id,
+        reason=body.reason,
+        actor=user.username,
+        actor_role=user.role,
+        clock=clock,
+    )
+    return _reid_out(row, clock)
+
+
+@router.post(
+    "/api/reidentification/{request_id}/verify",
+    response_model=VerifyOut,
+    summary="Verify a candidate BSN against an approved request",
+)
+def api_reid_verify(
+    request_id: int,
+    body: VerifyIn,
+    db: DbSession,
+    pseudonymiser: PseudonymiserDep,
+    clock: ClockDep,
+    user: ReidUser,
+) -> VerifyOut:
+    """Confirms or denies; the BSN is never stored; attempts are capped and audited."""
+    match = verify_bsn(
+        db=db,
+        pseudonymiser=pseudonymiser,
+        clock=clock,
+        actor=user.username,
+        request_id=request_id,
+        bsn=body.bsn,
+    )
+    return VerifyOut(match=match)
