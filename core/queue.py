@@ -31,13 +31,16 @@ from core.config import Settings
 
 # Every module with Celery tasks, by name: the worker imports them at start, so core never
 # imports a domain. Domains add their `<domain>.tasks` module here.
-TASK_MODULES: tuple[str, ...] = ("core.tasks", "playbooks.breach.tasks")
+TASK_MODULES: tuple[str, ...] = ("core.tasks", "playbooks.breach.tasks", "playbooks.tasks")
 
 # Periodic tasks the domains need, in Celery's `beat_schedule` format, kept in this one place.
 # Operators add more through the `scheduled_tasks` setting.
 DOMAIN_SCHEDULES: Mapping[str, Mapping[str, Any]] = {
     # Breach deadlines (GDPR 72 h, NIS2/Cbw): due reminders fire once each; see playbooks/breach.
     "breach-reminders": {"task": "breach.fire_reminders", "schedule": timedelta(seconds=60)},
+    # Incidents: route new alerts, and re-send playbook work a dead worker lost.
+    "playbooks-route-alerts": {"task": "playbooks.route_alerts", "schedule": timedelta(seconds=15)},
+    "playbooks-resume-runs": {"task": "playbooks.resume_runs", "schedule": timedelta(seconds=60)},
 }
 
 HEARTBEAT_INTERVAL = 2.0

@@ -1,0 +1,304 @@
+"""Incidents: open, read, the status workflow, assignee, severity, comments and the timeline.
+
+Every change is written to the audit log with the change itself (`core.audit.record` in the
+same transaction); the timeline is that log read back. Functions that change state commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.clock import Clock
+from core.errors import ConflictError, NotFoundError, ValidationError
+from core.store.relational import acquire_write_lock
+from playbooks.models import Comment, Incident, IncidentAlert
+from playbooks.schemas import SEVERITIES, TimelineEntry
+
+OBJECT_TYPE = "incident"
+STATUSES = ("new", "triage", "containment", "eradication", "recovery", "closed")
+# Forward one phase, or straight to closed (false positive, duplicate); closed may reopen to
+# triage when new facts turn up. Anything else is refused with the from/to named.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"triage", "closed"}),
+    "triage": frozenset({"containment", "closed"}),
+    "containment": frozenset({"eradication", "closed"}),
+    "eradication": frozenset({"recovery", "closed"}),
+    "recovery": frozenset({"closed"}),
+    "closed": frozenset({"triage"}),
+}
+MAX_REASON = 2000
+
+
+def _text(field: str, value: str, *, limit: int) -> str:
+    clean = value.strip()
+    if not clean:
+        raise ValidationError(field, "must not be empty")
+    if len(clean) > limit:
+        raise ValidationError(field, f"longer than {limit} characters")
+    return clean
+
+
+def severity_rank(severity: str) -> int:
+    """Index in SEVERITIES; an unknown severity is a ValidationError."""
+    if severity not in SEVERITIES:
+        raise ValidationError("severity", f"must be one of {', '.join(SEVERITIES)}")
+    return SEVERITIES.index(severity)
+
+
+def log(
+    *, db: Session, clock: Clock, incident_id: int, actor: str, action: str, **details: Any
+) -> None:
+    """One timeline entry for the incident, in the caller's transaction."""
+    audit.record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action=action,
+        object_type=OBJECT_TYPE,
+        object_id=str(incident_id),
+        details=details,
+    )
+
+
+def new_incident(
+    *,
+    db: Session,
+    clock: Clock,
+    title: str,
+    severity: str,
+    actor: str,
+    routing_key: str | None = None,
+    playbook_id: str | None = None,
+    personal_data: bool = False,
+    exercise_id: str | None = None,
+) -> Incident:
+    """Add an incident to the session and log it, without committing (routing builds on it)."""
+    severity_rank(severity)
+    now = clock.now()
+    incident = Incident(
+        title=_text("title", title, limit=300),
+        severity=severity,
+        status="new",
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        routing_key=routing_key,
+        playbook_id=playbook_id,
+        personal_data=personal_data,
+        exercise_id=exercise_id,
+        escalated=False,
+    )
+    db.add(incident)
+    db.flush()
+    log(
+        db=db,
+        clock=clock,
+        incident_id=incident.id,
+        actor=actor,
+        action="incident.created",
+        title=incident.title,
+        severity=severity,
+        playbook=playbook_id,
+        exercise_id=exercise_id,
+    )
+    return incident
+
+
+def create_incident(
+    *,
+    db: Session,
+    clock: Clock,
+    title: str,
+    severity: str,
+    actor: str,
+    personal_data: bool = False,
+    exercise_id: str | None = None,
+) -> Incident:
+    """Open an incident by hand; commits."""
+    acquire_write_lock(db)
+    incident = new_incident(
+        db=db,
+        clock=clock,
+        title=title,
+        severity=severity,
+        actor=actor,
+        personal_data=personal_data,
+        exercise_id=exercise_id,
+    )
+    db.commit()
+    return incident
+
+
+def get_incident(*, db: Session, incident_id: int) -> Incident:
+    """The incident or NotFoundError."""
+    incident = db.get(Incident, incident_id)
+    if incident is None:
+        raise NotFoundError(f"incident {incident_id} not found")
+    return incident
+
+
+def list_incidents(
+    *,
+    db: Session,
+    statuses: Sequence[str] = (),
+    assignee: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Incident]:
+    """Incidents newest first, filtered by status and assignee."""
+    query = select(Incident)
+    if statuses:
+        unknown = set(statuses) - set(STATUSES)
+        if unknown:
+            raise ValidationError("status", f"unknown {sorted(unknown)}; allowed: {STATUSES}")
+        query = query.where(Incident.status.in_(statuses))
+    if assignee is not None:
+        query = query.where(Incident.assignee == assignee)
+    query = query.order_by(Incident.created_at.desc(), Incident.id.desc())
+    return list(db.scalars(query.limit(limit).offset(offset)))
+
+
+def alert_ids(*, db: Session, incident_id: int) -> list[str]:
+    """Ids of the alerts grouped into the incident, oldest first."""
+    rows = db.scalars(
+        select(IncidentAlert.alert_id)
+        .where(IncidentAlert.incident_id == incident_id)
+        .order_by(IncidentAlert.alert_created_at, IncidentAlert.id)
+    )
+    return list(rows)
+
+
+def _locked(db: Session, incident_id: int) -> Incident:
+    acquire_write_lock(db)
+    return get_incident(db=db, incident_id=incident_id)
+
+
+def change_status(
+    *, db: Session, clock: Clock, incident_id: int, status: str, reason: str, actor: str
+) -> Incident:
+    """Move the incident along the workflow; the reason is kept on the timeline. Commits.
+
+    Raises:
+        ValidationError: unknown status or empty reason.
+        ConflictError: the transition is not allowed (names from and to).
+    """
+    if status not in STATUSES:
+        raise ValidationError("status", f"unknown status {status!r}; allowed: {STATUSES}")
+    clean_reason = _text("reason", reason, limit=MAX_REASON)
+    incident = _locked(db, incident_id)
+    current = incident.status
+    if status not in TRANSITIONS[current]:
+        db.rollback()
+        allowed = ", ".join(sorted(TRANSITIONS[current]))
+        raise ConflictError(
+            f"status: cannot go from {current!r} to {status!r} (allowed from {current}: {allowed})"
+        )
+    now = clock.now()
+    incident.status = status
+    incident.updated_at = now
+    _milestones(incident, status, now)
+    log(
+        db=db,
+        clock=clock,
+        incident_id=incident_id,
+        actor=actor,
+        action="incident.status_changed",
+        **{"from": current, "to": status, "reason": clean_reason},
+    )
+    db.commit()
+    return incident
+
+
+def _milestones(incident: Incident, status: str, now: datetime) -> None:
+    # First time past each milestone; a reopened incident keeps its first times but is open.
+    if incident.acknowledged_at is None and status != "new":
+        incident.acknowledged_at = now
+    if incident.contained_at is None and status in ("eradication", "recovery", "closed"):
+        incident.contained_at = now
+    if status == "closed":
+        incident.closed_at = now
+    elif incident.closed_at is not None:
+        incident.closed_at = None
+
+
+def assign(
+    *, db: Session, clock: Clock, incident_id: int, assignee: str | None, actor: str
+) -> Incident:
+    """Set or clear the assignee; commits."""
+    incident = _locked(db, incident_id)
+    previous = incident.assignee
+    incident.assignee = _text("assignee", assignee, limit=64) if assignee is not None else None
+    incident.updated_at = clock.now()
+    log(
+        db=db,
+        clock=clock,
+        incident_id=incident_id,
+        actor=actor,
+        action="incident.assigned",
+        **{"from": previous, "to": incident.assignee},
+    )
+    db.commit()
+    return incident
+
+
+def set_severity(
+    *, db: Session, clock: Clock, incident_id: int, severity: str, reason: str, actor: str
+) -> Incident:
+    """Change the severity with a reason; commits."""
+    severity_rank(severity)
+    clean_reason = _text("reason", reason, limit=MAX_REASON)
+    incident = _locked(db, incident_id)
+    previous = incident.severity
+    incident.severity = severity
+    incident.updated_at = clock.now()
+    log(
+        db=db,
+        clock=clock,
+        incident_id=incident_id,
+        actor=actor,
+        action="incident.severity_changed",
+        **{"from": previous, "to": severity, "reason": clean_reason},
+    )
+    db.commit()
+    return incident
+
+
+def add_comment(*, db: Session, clock: Clock, incident_id: int, body: str, actor: str) -> Comment:
+    """Add a comment; commits."""
+    clean = _text("body", body, limit=20_000)
+    _locked(db, incident_id)
+    comment = Comment(incident_id=incident_id, author=actor, body=clean, created_at=clock.now())
+    db.add(comment)
+    db.flush()
+    log(
+        db=db,
+        clock=clock,
+        incident_id=incident_id,
+        actor=actor,
+        action="incident.commented",
+        comment_id=comment.id,
+    )
+    db.commit()
+    return comment
+
+
+def comments(*, db: Session, incident_id: int) -> list[Comment]:
+    """The incident's comments, oldest first."""
+    return list(
+        db.scalars(select(Comment).where(Comment.incident_id == incident_id).order_by(Comment.id))
+    )
+
+
+def timeline(*, db: Session, incident_id: int) -> list[TimelineEntry]:
+    """Everything that happened to the incident, from the audit log, oldest first."""
+    get_incident(db=db, incident_id=incident_id)
+    return [
+        TimelineEntry(entry.seq, entry.at, entry.actor, entry.action, dict(entry.details))
+        for entry in audit.entries(db=db, object_type=OBJECT_TYPE, object_id=str(incident_id))
+    ]

@@ -1,0 +1,128 @@
+"""Celery entry points of the playbooks domain: thin, idempotent, ids in and out.
+
+Each task builds its settings and session, calls one service function, and sends the work
+that function returned only after it committed. Retries back off exponentially.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from celery import shared_task
+from sqlalchemy.orm import Session
+
+from core.clock import SystemClock
+from core.config import Settings, get_settings
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    from core.store.relational import create_db_engine, create_session_factory
+
+    engine = create_db_engine(settings)
+    try:
+        with create_session_factory(engine)() as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
+def send(app: Any, work: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
+    """Send tasks a service function asked for (call after its commit)."""
+    for name, args in work:
+        app.send_task(name, args=list(args))
+
+
+def _backoff(settings: Settings, retries: int) -> float:
+    return float(settings.action_retry_backoff_seconds * (2**retries))
+
+
+@shared_task(name="playbooks.run_action", bind=True, max_retries=None, acks_late=True)
+def run_action(self: Any, run_step_id: int) -> dict[str, Any]:
+    """Run one automated action step; retry with back-off, then hand it to a person."""
+    from playbooks.actions import ActionFailed
+    from playbooks.executor import InFlight, execute_action, give_up
+
+    settings = get_settings()
+    clock = SystemClock()
+    with _session(settings) as db:
+        try:
+            outcome = execute_action(db=db, clock=clock, settings=settings, run_step_id=run_step_id)
+        except InFlight:
+            raise self.retry(countdown=_backoff(settings, 0)) from None
+        except ActionFailed as exc:
+            if self.request.retries >= settings.action_max_retries:
+                give_up(db=db, clock=clock, run_step_id=run_step_id, error=str(exc))
+                return {"status": "manual", "error": str(exc)}
+            raise self.retry(countdown=_backoff(settings, self.request.retries)) from None
+    send(self.app, outcome.work)
+    return {"status": outcome.status, "reused": outcome.reused}
+
+
+@shared_task(name="playbooks.deliver", bind=True, max_retries=None, acks_late=True)
+def deliver(self: Any, delivery_id: int) -> str:
+    """Send one notification; retry with back-off, then leave it failed on the timeline."""
+    from playbooks.notify import DeliveryFailed
+    from playbooks.notify import deliver as deliver_one
+
+    settings = get_settings()
+    final = self.request.retries >= settings.notify_max_retries
+    with _session(settings) as db:
+        try:
+            delivery = deliver_one(
+                db=db,
+                clock=SystemClock(),
+                settings=settings,
+                delivery_id=delivery_id,
+                final_attempt=final,
+            )
+        except DeliveryFailed:
+            raise self.retry(countdown=_backoff(settings, self.request.retries)) from None
+    return delivery.status
+
+
+@shared_task(name="playbooks.advance_run", bind=True)
+def advance_run(self: Any, run_id: int) -> int:
+    """Start the steps of a run that can start now."""
+    from playbooks.runs import advance
+
+    settings = get_settings()
+    with _session(settings) as db:
+        work = advance(db=db, clock=SystemClock(), run_id=run_id)
+    send(self.app, work)
+    return len(work)
+
+
+@shared_task(name="playbooks.route_alerts", bind=True)
+def route_alerts(self: Any) -> int:
+    """Route new alerts from the alert store into incidents (scheduled by beat)."""
+    from core.store.factory import open_alert_store
+    from playbooks.library import load_library
+    from playbooks.routing import route_new_alerts
+
+    settings = get_settings()
+    clock = SystemClock()
+    store = open_alert_store(settings, clock=clock)
+    try:
+        with _session(settings) as db:
+            results, work = route_new_alerts(
+                db=db, clock=clock, store=store, playbooks=load_library()
+            )
+    finally:
+        store.close()
+    send(self.app, work)
+    return len(results)
+
+
+@shared_task(name="playbooks.resume_runs", bind=True)
+def resume_runs(self: Any) -> int:
+    """Re-send lost work of running playbook runs, e.g. after a worker died (beat)."""
+    from playbooks.executor import resume_runs as resume
+
+    settings = get_settings()
+    with _session(settings) as db:
+        work = resume(db=db, clock=SystemClock(), settings=settings)
+    send(self.app, work)
+    return len(work)
