@@ -171,4 +171,4 @@ def list_tokens(*, db: Session) -> list[tuple[ApiToken, str]]:
         .join(User, User.id == ApiToken.user_id)
         .order_by(ApiToken.id.desc())
     )
-    return [(token, username) for token, username in rows.tuples()]
+    return [(token, username) for token, username in rows]

@@ -1,0 +1,122 @@
+"""The authorisation matrix: every route of `create_app` × every role (and anonymous).
+
+To add a route: add one line to EXPECTED with a helper below, e.g.
+    ("GET", "/incidents"): page(Role.INCIDENT_MANAGER, Role.ANALYST),
+    ("POST", "/api/incidents"): api(Role.INCIDENT_MANAGER, ok=422),
+The status for allowed roles is what the matrix request gets (no body, sample path values
+from SAMPLE_PATH_VALUES), so it is often 404 or 422 rather than 200: what matters is that
+forbidden roles get 403 and anonymous callers 303 (pages) or 401 (API).
+"""
+
+from __future__ import annotations
+
+from core.accounts.models import Role
+
+ANONYMOUS = "anonymous"
+ROLES: tuple[Role, ...] = tuple(Role)
+WHO: tuple[str, ...] = (ANONYMOUS, *(role.value for role in ROLES))
+SAMPLE_PATH_VALUES = {
+    "alert_id": "no-such-alert",
+    "request_id": "999999",
+    "username": "no-such-user",
+    "token_id": "999999",
+    "source": "matrix",
+}
+
+Expected = dict[str, int]
+
+
+def _table(allowed: tuple[Role, ...], ok: int, anonymous: int) -> Expected:
+    table = {ANONYMOUS: anonymous}
+    for role in ROLES:
+        table[role.value] = ok if role in allowed else 403
+    return table
+
+
+def page(*allowed: Role, ok: int = 200) -> Expected:
+    """A page: anonymous callers are sent to the login form (303)."""
+    return _table(allowed, ok, 303)
+
+
+def api(*allowed: Role, ok: int = 200) -> Expected:
+    """A JSON call: anonymous callers get 401."""
+    return _table(allowed, ok, 401)
+
+
+def everyone(status: int = 200) -> Expected:
+    """A public route: the same answer for everyone."""
+    return dict.fromkeys(WHO, status)
+
+
+ALL = ROLES
+TRIAGE = (Role.ANALYST, Role.INCIDENT_MANAGER)
+REID = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.DPO)
+APPROVERS = (Role.DPO, Role.INCIDENT_MANAGER)
+
+EXPECTED: dict[tuple[str, str], Expected] = {
+    # framework and static files: public, no personal data
+    ("GET", "/openapi.json"): everyone(),
+    ("GET", "/docs"): everyone(),
+    ("GET", "/docs/oauth2-redirect"): everyone(),
+    ("GET", "/redoc"): everyone(),
+    ("MOUNT", "/static"): everyone(),  # the matrix fetches /static/dijkwacht.css
+    # public pages
+    ("GET", "/health"): everyone(),
+    ("GET", "/"): everyone(),
+    ("GET", "/metrics"): everyone(),
+    ("GET", "/login"): everyone(),
+    ("POST", "/login"): everyone(422),  # CSRF passes in the matrix; the form is empty
+    # collectors' own per-source token, not a session: everyone without it gets 401
+    ("POST", "/api/ingest/{source}"): everyone(401),
+    # session
+    ("POST", "/logout"): page(*ALL, ok=303),
+    ("GET", "/api/me"): api(*ALL),
+    # alerts
+    ("GET", "/alerts"): page(*TRIAGE),
+    ("POST", "/alerts/bulk"): page(*TRIAGE, ok=422),
+    ("GET", "/alerts/{alert_id}"): page(*TRIAGE, ok=404),
+    ("GET", "/api/alerts"): api(*TRIAGE),
+    ("GET", "/api/alerts/count"): api(*TRIAGE),
+    ("POST", "/api/alerts/bulk"): api(*TRIAGE, ok=422),
+    ("GET", "/api/alerts/{alert_id}"): api(*TRIAGE, ok=404),
+    # events
+    ("GET", "/events"): page(*TRIAGE),
+    ("GET", "/api/events"): api(*TRIAGE),
+    # DPO: who viewed my data
+    ("GET", "/dpo/access-report"): page(Role.DPO),
+    ("POST", "/dpo/access-report"): page(Role.DPO, ok=422),
+    ("POST", "/api/access-report"): api(Role.DPO, ok=422),
+    ("POST", "/api/access-report/pdf"): api(Role.DPO, ok=422),
+    # re-identification
+    ("GET", "/reidentification"): page(*REID),
+    ("POST", "/reidentification"): page(*REID, ok=422),
+    ("POST", "/reidentification/{request_id}/approve"): page(*APPROVERS, ok=404),
+    ("POST", "/reidentification/{request_id}/reject"): page(*APPROVERS, ok=422),
+    ("POST", "/reidentification/{request_id}/verify"): page(*REID, ok=422),
+    ("GET", "/api/reidentification"): api(*REID),
+    ("POST", "/api/reidentification"): api(*REID, ok=422),
+    ("POST", "/api/reidentification/{request_id}/approve"): api(*APPROVERS, ok=404),
+    ("POST", "/api/reidentification/{request_id}/reject"): api(*APPROVERS, ok=422),
+    ("POST", "/api/reidentification/{request_id}/verify"): api(*REID, ok=422),
+    # admin
+    ("GET", "/admin/users"): page(Role.ADMIN),
+    ("POST", "/admin/users"): page(Role.ADMIN, ok=422),
+    ("POST", "/admin/users/{username}/unlock"): page(Role.ADMIN, ok=404),
+    ("POST", "/admin/users/{username}/active"): page(Role.ADMIN, ok=422),
+    ("GET", "/admin/tokens"): page(Role.ADMIN),
+    ("POST", "/admin/tokens"): page(Role.ADMIN, ok=422),
+    ("POST", "/admin/tokens/{token_id}/revoke"): page(Role.ADMIN, ok=404),
+    ("GET", "/api/admin/users"): api(Role.ADMIN),
+    ("POST", "/api/admin/users"): api(Role.ADMIN, ok=422),
+    ("POST", "/api/admin/users/{username}/unlock"): api(Role.ADMIN, ok=404),
+    ("GET", "/api/admin/tokens"): api(Role.ADMIN),
+    ("POST", "/api/admin/tokens"): api(Role.ADMIN, ok=422),
+    ("POST", "/api/admin/tokens/{token_id}/revoke"): api(Role.ADMIN, ok=404),
+}
+
+# Routes that authenticate on their own instead of declaring RequireRole/PUBLIC, with why.
+SELF_AUTHENTICATED: dict[tuple[str, str], str] = {
+    ("POST", "/api/ingest/{source}"): "collector per-source token (collectors.http_ingest)",
+    ("GET", "/metrics"): "Prometheus scrape: counters per source, no personal data",
+}
+FRAMEWORK_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
