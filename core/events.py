@@ -120,7 +120,7 @@ def validate_event(event: Any) -> Event:
             raise ValidationError(path, "is required")
         if not isinstance(value, str):
             raise ValidationError(path, f"must be a string, got {type(value).__name__}")
-    if not dataset.strip():
+    if not str(dataset).strip():
         raise ValidationError("event.dataset", "must not be empty")
     return event
 
