@@ -14,9 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-import core.accounts.models
 import core.audit  # noqa: F401  (register the core tables on Base.metadata)
-import detection.models  # noqa: F401  (domain tables share the database and its migrations)
 from core.config import Settings
 from core.store.relational import (
     Base,
@@ -76,7 +74,28 @@ def test_constraints_follow_the_naming_convention(settings: Settings) -> None:
     assert {"audit_log_no_update", "audit_log_no_delete"} <= set(sql)
 
 
+def _import_every_models_module() -> None:
+    """Every domain's tables share the database and its migrations: register them all."""
+    import importlib
+    import pkgutil
+
+    for package in (
+        "core",
+        "collectors",
+        "detection",
+        "playbooks",
+        "drills",
+        "awareness",
+        "dashboard",
+    ):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
+            if info.name.rsplit(".", 1)[-1] == "models":
+                importlib.import_module(info.name)
+
+
 def test_models_match_the_migrations(settings: Settings) -> None:
+    _import_every_models_module()
     migrate(settings)
     engine = create_db_engine(settings)
     try:
