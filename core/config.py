@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     # Events and alerts.
     event_store: Literal["sqlite", "elasticsearch"] = "sqlite"
     elasticsearch_url: str = "http://127.0.0.1:9200"
+    # Index names start with this prefix (`<prefix>-events-YYYY.MM.DD`, `<prefix>-alerts`).
+    elasticsearch_prefix: str = Field(default="dijkwacht", pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
+    # Detection per rule: "streaming" (the compiled matcher on ingest) or "scheduled" (a
+    # search over the Elasticsearch event indices); rules not named use the default.
+    detection_default_mode: Literal["streaming", "scheduled"] = "streaming"
+    detection_modes: dict[str, Literal["streaming", "scheduled"]] = Field(default_factory=dict)
+    scheduled_search_every_seconds: float = Field(default=60, gt=0, le=24 * 3600)
+    # Late events (by `event.ingested`) within this window are still searched on the next run.
+    scheduled_search_lookback_seconds: float = Field(default=300, ge=0, le=7 * 24 * 3600)
+    scheduled_search_max_alerts: int = Field(default=100, ge=1, le=10_000)
 
     # Task queue: embedded default is kombu's SQLAlchemy transport on SQLite.
     broker_url: str | None = None
@@ -112,6 +122,11 @@ class Settings(BaseSettings):
 
     # Batch sizes on the ingest path.
     ingest_batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+    # Detection: rule folders (empty: the pack that ships with Dijkwacht) and the pySigma
+    # pipeline stacks rules are evaluated under ("none": field names as in the events).
+    detection_rules: list[Path] = Field(default_factory=list)
+    detection_stacks: list[str] = Field(default_factory=lambda: ["none"], min_length=1)
 
     # Collectors: syslog over TLS (on when both files are set), spool and HTTP batch ingest.
     syslog_tls_port: int = Field(default=6514, ge=1, le=65535)

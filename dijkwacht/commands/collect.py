@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -17,7 +16,6 @@ import typer
 from rich.table import Table
 
 from core.config import Settings
-from core.events import Event
 from dijkwacht.commands.common import console, settings_or_exit
 
 collectors_app = typer.Typer(help="Collector status and API tokens.", no_args_is_help=True)
@@ -29,17 +27,10 @@ SourceOption = Annotated[str | None, typer.Option("--source", help="Only this so
 
 
 def _detection_hook(settings: Settings) -> Any:
-    """Detection's batch entry point when this build has one; None runs collectors alone."""
-    from detection import service
+    """Detection behind the spool consumer: rules, correlations and alerts for each batch."""
+    from dijkwacht.detection_runtime import DetectionHook
 
-    process = getattr(service, "process_batch", None)
-    if process is None:
-        return None
-
-    def on_batch(events: Sequence[Event]) -> None:
-        process(settings=settings, events=list(events))
-
-    return on_batch
+    return DetectionHook(settings=settings)
 
 
 def collect(

@@ -1,0 +1,92 @@
+"""Detection wired behind the collectors' spool consumer (the composition root's job).
+
+Collectors may not import detection, so `dijkwacht collect` builds this hook and passes it in as
+the consumer's `on_batch`. One hook per process: the compiled rules, the correlation windows
+and the relational session factory are built once; rule files are re-read when they change.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.clock import Clock, SystemClock
+from core.config import Settings
+from core.events import Event
+from core.store.base import AlertStore
+from core.store.factory import open_alert_store
+from core.store.relational import create_db_engine, create_session_factory, migrate
+
+log = logging.getLogger(__name__)
+
+
+def rule_paths(settings: Settings) -> list[Path]:
+    """The configured rule folders, or the rule pack that ships with Dijkwacht."""
+    if settings.detection_rules:
+        return [path.expanduser().resolve() for path in settings.detection_rules]
+    import detection
+
+    return [Path(detection.__file__).resolve().parent / "rules"]
+
+
+class DetectionHook:
+    """Callable `on_batch`: runs each stored batch through rules, correlations and alerts."""
+
+    def __init__(self, *, settings: Settings, clock: Clock | None = None) -> None:
+        from detection.correlation_store import load_engine
+        from detection.management import RuleWatcher
+
+        self._settings = settings
+        self._clock = clock or SystemClock()
+        migrate(settings)
+        self._engine = create_db_engine(settings)
+        self._sessions = create_session_factory(self._engine)
+        self._paths = [path for path in rule_paths(settings) if path.exists()]
+        self._watcher = RuleWatcher(paths=self._paths, load=self._load)
+        self._detector = self._watcher.start()
+        with self._sessions() as db:
+            self._state = load_engine(db=db, specs=self._detector.correlations)
+        self._local = threading.local()  # SQLite connections belong to the thread that opened them
+        for problem in self._detector.problems:
+            log.warning("detection: %s", problem)
+        count = len(self._detector.ruleset.rules)
+        log.info("detection: %d rules loaded from %s", count, self._paths)
+
+    def _load(self) -> Any:
+        from detection.stream import load_detector
+
+        return load_detector(paths=self._paths, stacks=self._settings.detection_stacks)
+
+    def _alert_store(self) -> AlertStore:
+        store: AlertStore | None = getattr(self._local, "alerts", None)
+        if store is None:
+            store = self._local.alerts = open_alert_store(self._settings, clock=self._clock)
+        return store
+
+    def __call__(self, events: Sequence[Event]) -> list[str]:
+        from detection.correlation_store import load_engine
+        from detection.stream import ids_of, process_batch
+
+        reloaded = self._watcher.poll()
+        with self._sessions() as db:
+            if reloaded is not None:
+                self._detector = reloaded
+                self._state = load_engine(db=db, specs=reloaded.correlations)
+                log.info("detection: rules reloaded (%d rules)", len(reloaded.ruleset.rules))
+            return process_batch(
+                events_with_ids=ids_of(events),
+                detector=self._detector,
+                alert_store=self._alert_store(),
+                correlation_state=self._state,
+                db=db,
+                clock=self._clock,
+            )
+
+    def close(self) -> None:
+        store = getattr(self._local, "alerts", None)
+        if store is not None:
+            store.close()
+        self._engine.dispose()
