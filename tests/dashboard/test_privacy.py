@@ -1,0 +1,240 @@
+"""Audited reads with purpose, the resident access report (property test, PDF), re-ident."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collectors.access_report import build_report
+from collectors.pseudonym import Pseudonymiser
+from core.accounts.models import Role
+from core.audit import entries
+from core.events import new_event
+from core.store.base import NewAlert
+from core.store.factory import open_alert_store, open_event_store
+from tests.dashboard.conftest import Env, add_user, login
+
+BSN_A, BSN_B = "111222333", "123456782"
+
+
+def _pseudonymiser(env: Env) -> Pseudonymiser:
+    return Pseudonymiser(env.settings.secret("pseudonym_key").encode("utf-8"))
+
+
+def _alert_naming(env: Env, pseudonym: str) -> str:
+    store = open_alert_store(env.settings, clock=env.clock)
+    try:
+        (alert_id,) = store.add_batch(
+            [
+                NewAlert(
+                    rule_id="r1",
+                    rule_title="Bulk BRP lookups",
+                    level="high",
+                    created_at=env.clock.now(),
+                    body={"group_by": {"dijkwacht.subject.pseudonym": pseudonym}},
+                )
+            ]
+        )
+    finally:
+        store.close()
+    return alert_id
+
+
+def _app_audit_event(pseudonym: str, actor: str, when: datetime) -> dict[str, Any]:
+    return new_event(
+        timestamp=when,
+        dataset="app_audit.brp",
+        original="{}",
+        fields={
+            "event.action": "view",
+            "event.outcome": "success",
+            "user.id": actor,
+            "user.roles": ["medewerker-burgerzaken"],
+            "dijkwacht.actor.department": "Burgerzaken",
+            "dijkwacht.subject.pseudonym": pseudonym,
+            "dijkwacht.case.purpose": "aanvraag paspoort",
+        },
+    )
+
+
+def test_alert_with_a_resident_needs_a_purpose_and_is_audited(env: Env) -> None:
+    pseudonym = _pseudonymiser(env).pseudonym(BSN_A)
+    alert_id = _alert_naming(env, pseudonym)
+    add_user(env, "ana", Role.ANALYST)
+    client = env.client()
+    login(client, "ana")
+    asked = client.get(f"/alerts/{alert_id}")
+    assert asked.status_code == 200 and 'name="purpose"' in asked.text
+    assert client.get(f"/api/alerts/{alert_id}").status_code == 400
+    shown = client.get(f"/api/alerts/{alert_id}", params={"purpose": "onderzoek incident 42"})
+    assert shown.status_code == 200
+    reads = [e for e in entries(db=env.db, actor="ana") if e.action == "data.read"]
+    detail = [e for e in reads if e.object_type == "alert"]
+    assert len(detail) == 1
+    assert detail[0].purpose == "onderzoek incident 42"
+    assert detail[0].details["subject_pseudonyms"] == [pseudonym]
+    assert detail[0].details["role"] == "analyst"
+
+
+def test_access_report_lists_both_sources_and_only_that_resident(env: Env) -> None:
+    p = _pseudonymiser(env)
+    mine, other = p.pseudonym(BSN_A), p.pseudonym(BSN_B)
+    events = open_event_store(env.settings)
+    try:
+        events.add_batch(
+            [
+                _app_audit_event(mine, "E1", env.clock.now() - timedelta(days=2)),
+                _app_audit_event(other, "E2", env.clock.now() - timedelta(days=1)),
+            ]
+        )
+    finally:
+        events.close()
+    alert_id = _alert_naming(env, mine)
+    add_user(env, "ana", Role.ANALYST)
+    add_user(env, "fg", Role.DPO)
+    analyst = env.client()
+    login(analyst, "ana")
+    analyst.get(f"/api/alerts/{alert_id}", params={"purpose": "onderzoek incident 42"})
+    dpo = env.client()
+    csrf = login(dpo, "fg")
+    body = {"bsn": BSN_A, "include_names": False}
+    report = dpo.post("/api/access-report", json=body, headers={"X-CSRF-Token": csrf}).json()
+    assert [r["source"] for r in report["records"]] == ["brp", "dijkwacht"]
+    assert all(r["employee"] is None for r in report["records"])
+    assert report["records"][0]["department"] == "Burgerzaken"
+    assert report["records"][1]["purpose"] == "onderzoek incident 42"
+    assert BSN_A not in str(report)
+    named = dpo.post(
+        "/api/access-report",
+        json={**body, "include_names": True},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert named.status_code == 400 and named.json()["field"] == "names_reason"
+    named = dpo.post(
+        "/api/access-report",
+        json={**body, "include_names": True, "names_reason": "verzoek inwoner, besluit FG"},
+        headers={"X-CSRF-Token": csrf},
+    ).json()
+    assert {r["employee"] for r in named["records"]} == {"E1", "ana"}
+    generated = [e for e in entries(db=env.db, actor="fg") if e.action == "access_report.generated"]
+    assert generated[-1].details["names_reason"] == "verzoek inwoner, besluit FG"
+    for lang in ("nl", "en"):
+        pdf = dpo.post(
+            "/api/access-report/pdf",
+            params={"lang": lang},
+            json=body,
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+@dataclass
+class FakeEntry:
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    purpose: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+PSEUDONYMS = [f"rp_{c * 32}" for c in "abcd"]
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+reads = st.builds(
+    lambda subjects, action, minutes: FakeEntry(
+        at=BASE + timedelta(minutes=minutes),
+        actor="x",
+        action=action,
+        object_type="alert",
+        purpose="p",
+        details={"subject_pseudonyms": subjects, "role": "analyst"},
+    ),
+    st.lists(st.sampled_from(PSEUDONYMS), max_size=3, unique=True),
+    st.sampled_from(["data.read", "reidentification.verified", "user.logged_in"]),
+    st.integers(0, 10_000),
+)
+app_events = st.builds(
+    lambda subject, outcome, minutes: (
+        _app_audit_event(subject, "E9", BASE + timedelta(minutes=minutes))
+        | {
+            "event": {
+                "kind": "event",
+                "dataset": "app_audit.brp",
+                "original": "{}",
+                "action": "view",
+                "outcome": outcome,
+            }
+        }
+    ),
+    st.sampled_from(PSEUDONYMS),
+    st.sampled_from(["success", "failure"]),
+    st.integers(0, 10_000),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(reads, max_size=20), st.lists(app_events, max_size=20), st.sampled_from(PSEUDONYMS))
+def test_report_holds_exactly_that_residents_reads(
+    audit: list[FakeEntry], events: list[dict[str, Any]], target: str
+) -> None:
+    report = build_report(
+        pseudonym=target, audit_entries=audit, events=events, include_names=False, generated_at=BASE
+    )
+    expected_audit = [
+        e
+        for e in audit
+        if e.action in ("data.read", "reidentification.verified")
+        and target in e.details["subject_pseudonyms"]
+    ]
+    expected_events = [
+        e
+        for e in events
+        if e["dijkwacht"]["subject"]["pseudonym"] == target and e["event"]["outcome"] == "success"
+    ]
+    assert len(report.records) == len(expected_audit) + len(expected_events)
+    assert sorted(r.at for r in report.records if r.source == "dijkwacht") == sorted(
+        e.at for e in expected_audit
+    )
+    assert all(r.employee is None for r in report.records)
+    assert [r.at for r in report.records] == sorted(r.at for r in report.records)
+
+
+def test_reidentification_needs_two_different_approvers_and_expires(env: Env) -> None:
+    p = _pseudonymiser(env)
+    pseudonym = p.pseudonym(BSN_A)
+    for name, role in (("ana", Role.ANALYST), ("fg", Role.DPO), ("im", Role.INCIDENT_MANAGER)):
+        add_user(env, name, role)
+    analyst, dpo, manager = env.client(), env.client(), env.client()
+    tokens = {"ana": login(analyst, "ana"), "fg": login(dpo, "fg"), "im": login(manager, "im")}
+
+    def call(client, who, path, body=None):  # type: ignore[no-untyped-def]
+        return client.post(path, json=body or {}, headers={"X-CSRF-Token": tokens[who]})
+
+    created = call(
+        analyst,
+        "ana",
+        "/api/reidentification",
+        {"pseudonym": pseudonym, "purpose": "incident 42: phishing victim"},
+    ).json()
+    rid = created["id"]
+    verify = f"/api/reidentification/{rid}/verify"
+    assert call(analyst, "ana", verify, {"bsn": BSN_A}).status_code == 409  # not approved yet
+    assert call(analyst, "ana", f"/api/reidentification/{rid}/approve").status_code == 403
+    assert call(dpo, "fg", f"/api/reidentification/{rid}/approve").json()["status"] == "pending"
+    assert call(dpo, "fg", f"/api/reidentification/{rid}/approve").status_code == 409
+    assert (
+        call(manager, "im", f"/api/reidentification/{rid}/approve").json()["status"] == "approved"
+    )
+    assert call(analyst, "ana", verify, {"bsn": BSN_B}).json() == {"match": False}
+    assert call(analyst, "ana", verify, {"bsn": BSN_A}).json() == {"match": True}
+    assert call(manager, "im", verify, {"bsn": BSN_A}).status_code == 409  # not requester/DPO
+    verified = [e for e in entries(db=env.db) if e.action == "reidentification.verified"]
+    assert len(verified) == 2 and BSN_A not in str([e.details for e in verified])
+    env.clock.advance(timedelta(hours=25))
+    assert call(analyst, "ana", verify, {"bsn": BSN_A}).status_code == 401  # session expired too
+    tokens["ana"] = login(analyst, "ana")
+    assert call(analyst, "ana", verify, {"bsn": BSN_A}).status_code == 409  # expired
