@@ -2,7 +2,8 @@
 
 Built once per (rule, stack); per event the work is dictionary look-ups and string operations.
 Field names are looked up case-insensitively (``CommandLine`` finds ``commandline``), as the
-reference engine's SQLite columns do; see ``detection.events``.
+reference engine's SQLite columns do; see ``detection.view``. Predicates read ``low[key]`` from a
+``LowView`` so that only the fields a candidate rule touches are ever lower-cased.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def _field_node(key: str, parts: list[ValueTest | Node]) -> Node:
         test = combined.test
 
         def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
-            value = low.get(key)
+            value = low[key]  # a LowView: lower-cased on first use, None when absent
             if value is None:
                 return False
             if type(value) is tuple:  # a list value or case-colliding keys: any element
@@ -143,7 +144,7 @@ def _field_reference(key: str, value: SigmaFieldReference) -> Node:
     starts, ends = value.starts_with, value.ends_with
 
     def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
-        mine, theirs = low.get(key), low.get(other)
+        mine, theirs = low[key], low[other]
         if mine is None or theirs is None or type(mine) is tuple or type(theirs) is tuple:
             return False
         if starts and ends:
@@ -168,11 +169,12 @@ def _keywords(item: SigmaDetectionItem, placeholders: Placeholders | None) -> No
     test = combined.test
 
     def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
-        for key, value in low.items():
+        for key, original in raw.items():
+            value = low[key]
             if type(value) is tuple:
-                if any(test(v, r) for v, r in zip(value, raw[key], strict=True)):
+                if any(test(v, r) for v, r in zip(value, original, strict=True)):
                     return True
-            elif test(value, raw[key]):
+            elif test(value, original):
                 return True
         return False
 
@@ -186,12 +188,14 @@ def _keywords_one(combined: ValueTest) -> Node:
     test = combined.test
 
     def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
-        return any(
-            any(test(v, r) for v, r in zip(value, raw[key], strict=True))
-            if type(value) is tuple
-            else test(value, raw[key])
-            for key, value in low.items()
-        )
+        for key, original in raw.items():
+            value = low[key]
+            if type(value) is tuple:
+                if any(test(v, r) for v, r in zip(value, original, strict=True)):
+                    return True
+            elif test(value, original):
+                return True
+        return False
 
     return Node(pred, combined.literals)
 

@@ -1,9 +1,14 @@
 """The streaming matcher: events in, (event, rule) pairs out, through the rule index.
 
-Per event: one flattened raw view (lower-cased keys), one plan look-up by Channel/EventID, one
-Aho-Corasick scan over the lower-cased values if the plan has anchored rules, then the compiled
-predicates of the few candidate rules. A rule compiled under several stacks matches an event if
-any of its stacks matches; each (rule, event) pair is reported once.
+Per event, cheapest first: the plan for its Channel/EventID values (read through a cached key
+layout, no view built), and nothing more when no rule wants those values; otherwise one raw view,
+one Aho-Corasick scan over the lower-cased values if the plan has literal clauses, and the
+compiled predicates of the few candidate rules over a lazily lower-cased view. A rule compiled
+under several stacks matches an event if any of its stacks matches; each (rule, event) pair is
+reported once.
+
+``match_batch_reference`` evaluates every compiled rule on every event with no index at all: it
+is the slow, obviously complete path the tests compare the fast one with.
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from detection.compiler import CompiledRule
-from detection.index import RuleIndex
-from detection.view import low_view, raw_view, search_text
+from detection.index import Plan, RuleIndex
+from detection.view import LowView, Shape, flat_raw, lowered, raw_view, search_text, shape_of
+
+# Key layouts remembered per engine; beyond this (events with ever-changing keys) we stop caching.
+MAX_SHAPES = 4096
 
 
 @dataclass(frozen=True)
@@ -36,34 +44,77 @@ class Engine:
         self.rule_numbers = tuple(rule_numbers)  # compiled position -> rule number (for union)
         self.index = RuleIndex(self.compiled)
         self._preds = tuple(rule.node.pred for rule in self.compiled)
+        self._shapes: dict[tuple[Any, ...], Shape | None] = {}
 
     def match_batch(self, events: Iterable[Mapping[str, Any]], *, start: int = 0) -> list[Hit]:
         """Every (event, rule) match in the batch, in event order then rule load order."""
         hits: list[Hit] = []
-        preds = self._preds
-        numbers = self.rule_numbers
-        compiled = self.compiled
-        plan_for = self.index.plan_for
         for offset, event in enumerate(events):
-            raw = raw_view(event)
-            plan = plan_for(raw)
-            automaton = plan.automaton
-            if automaton is None and not plan.always:
+            plan, raw, shape = self._locate(event)
+            if plan.empty:
                 continue
-            if automaton is not None:
-                candidates = plan.candidates(search_text(raw))
-                candidates.update(plan.always)
+            if raw is None:
+                raw = flat_raw(event, shape)
+            if plan.automaton is None:
+                candidates: Sequence[int] = plan.always
             else:
-                candidates = set(plan.always)
-            if not candidates:
-                continue
-            low = low_view(raw)
-            seen: set[int] = set()
-            for position in sorted(candidates):
-                number = numbers[position]
-                if number in seen:
-                    continue
-                if preds[position](low, raw):
-                    seen.add(number)
-                    hits.append(Hit(start + offset, number, compiled[position], low, raw))
+                candidates = plan.candidates(search_text(raw))
+                if plan.always:
+                    candidates = sorted({*candidates, *plan.always})
+            if candidates:
+                self._evaluate(candidates, raw, start + offset, hits)
         return hits
+
+    def match_batch_reference(
+        self, events: Iterable[Mapping[str, Any]], *, start: int = 0
+    ) -> list[Hit]:
+        """Same result as ``match_batch`` by brute force: every rule on every event, no index."""
+        hits: list[Hit] = []
+        everything = range(len(self.compiled))
+        for offset, event in enumerate(events):
+            self._evaluate(everything, raw_view(event), start + offset, hits)
+        return hits
+
+    def _evaluate(
+        self, positions: Iterable[int], raw: dict[str, Any], index: int, hits: list[Hit]
+    ) -> None:
+        preds, numbers, compiled = self._preds, self.rule_numbers, self.compiled
+        low = LowView(raw)
+        seen: set[int] = set()
+        for position in positions:
+            number = numbers[position]
+            if number in seen:
+                continue
+            if preds[position](low, raw):
+                seen.add(number)
+                hits.append(Hit(index, number, compiled[position], low, raw))
+
+    def _locate(self, event: Mapping[str, Any]) -> tuple[Plan, dict[str, Any] | None, Shape | None]:
+        """The event's plan, and its raw view if finding the plan needed one (else its shape)."""
+        keys = tuple(event)
+        shapes = self._shapes
+        shape = shapes.get(keys)
+        if shape is None and keys not in shapes:
+            shape = shape_of(keys, self.index.fields)
+            if len(shapes) < MAX_SHAPES:
+                shapes[keys] = shape
+        if shape is None or shape.lookup is None:
+            raw = raw_view(event)
+            return self.index.plan_for(raw), raw, None
+        values: list[str | None] = []
+        for key in shape.lookup:
+            if key is None:
+                values.append(None)
+                continue
+            value = event[key]
+            kind = type(value)
+            if kind is str:
+                values.append(value.lower())
+            elif kind is int or kind is float or kind is bool:
+                values.append(lowered(value))
+            elif value is None:
+                values.append(None)
+            else:  # a list or an object under Channel/EventID: let the general path decide
+                raw = raw_view(event)
+                return self.index.plan_for(raw), raw, None
+        return self.index.plan_for_key(tuple(values)), None, shape

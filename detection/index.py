@@ -5,11 +5,17 @@ Two necessary conditions, both derived at compile time (``detection.conditions.N
 1. *Equality keys.* Most Windows rules require exact ``Channel`` / ``EventID`` values (the
    conditions the log-source pipelines add). Rules are grouped by those values; an event looks
    up the groups for its own values (and the groups of rules that do not constrain a key).
+   Events whose values select no rule at all are dismissed without building any view.
 2. *Literal prefilter.* A rule whose condition needs one of a few substrings (``\\cmd.exe``,
-   ``-encodedcommand``...) cannot match an event that contains none of them. Per group, one
-   Aho-Corasick automaton (pyahocorasick) over those lower-cased literals scans the event's
-   lower-cased values once and yields the rules worth evaluating. Rules without such literals
-   (only negations, regexes, numeric comparisons) are always evaluated within their group.
+   ``-encodedcommand``...) cannot match an event that contains none of them; a rule whose
+   condition needs several such clauses (AND) cannot match unless every clause is met. Per
+   group, one multi-literal matcher (``detection.literals``) over those lower-cased literals
+   scans the event's lower-cased values once; a bit-set sum (see ``Plan``) turns the literals
+   found into the rules worth evaluating. Rules without such literals (only negations,
+   regexes, numeric comparisons) are always evaluated within their group.
+
+Soundness: both conditions are *necessary* for a match (see ``detection.conditions``), so the
+index may let through rules that then fail, but never hides a rule that would match.
 
 Plans per key combination are built lazily and cached, so the first event of a kind pays for
 its automaton and the rest only look it up.
@@ -23,9 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import ahocorasick
-
 from detection.compiler import INDEX_FIELDS, CompiledRule
+from detection.literals import LiteralSet
 from detection.view import text_of
 
 Key = tuple[str | None, ...]
@@ -33,26 +38,45 @@ Key = tuple[str | None, ...]
 
 @dataclass(frozen=True)
 class Plan:
-    """What to evaluate for events with one combination of key values."""
+    """What to evaluate for events with one combination of key values.
+
+    The literal clauses of all candidate rules are packed into one bit set: every rule owns a
+    block of one bit per clause plus a guard bit above them. A scan ORs in the bits of every
+    literal it finds; adding ``increment`` (a one at the bottom of each block) then carries into
+    a rule's guard bit exactly when all its clause bits are set, i.e. when each clause has a
+    literal in the event. That decides all rules of the plan with a few big-integer operations.
+    """
 
     always: tuple[int, ...]  # compiled-rule positions evaluated for every such event
-    automaton: Any  # every literal any clause needs (value: the literal itself), or None
-    anchors: dict[str, tuple[int, ...]]  # literal -> rules whose best clause holds it
-    checks: dict[int, tuple[frozenset[str], ...]]  # rule -> its other clauses
+    automaton: LiteralSet | None  # every clause literal, numbered as in ``masks``
+    masks: tuple[int, ...]  # literal number -> bit mask of the clauses it satisfies
+    increment: int
+    guards: int
+    positions: dict[int, int]  # guard bit number -> compiled-rule position
 
-    def candidates(self, text: str) -> set[int]:
-        """Rules whose every literal clause is satisfied by the (lower-cased) event text."""
-        found = {literal for _, literal in self.automaton.iter(text)}
-        anchors, checks = self.anchors, self.checks
-        result: set[int] = set()
-        for literal in found:
-            for position in anchors.get(literal, ()):
-                if position in result:
-                    continue
-                rest = checks.get(position)
-                if rest is None or all(not clause.isdisjoint(found) for clause in rest):
-                    result.add(position)
-        return result
+    @property
+    def empty(self) -> bool:
+        """No rule can match an event with these key values."""
+        return self.automaton is None and not self.always
+
+    def candidates(self, text: str) -> list[int]:
+        """Rules whose every literal clause occurs in the (lower-cased) event text, ascending."""
+        if self.automaton is None:
+            return []
+        satisfied = 0
+        masks = self.masks
+        for number in self.automaton.found(text):
+            satisfied |= masks[number]
+        if not satisfied:
+            return []
+        hits = (satisfied + self.increment) & self.guards
+        positions = self.positions
+        found = []
+        while hits:
+            bit = hits & -hits
+            found.append(positions[bit.bit_length() - 1])
+            hits ^= bit
+        return found
 
 
 class RuleIndex:
@@ -79,7 +103,10 @@ class RuleIndex:
             if type(value) is tuple:
                 return self._plan_multi(raw)
             values.append(None if value is None else text_of(value).lower())
-        key = tuple(values)
+        return self.plan_for_key(tuple(values))
+
+    def plan_for_key(self, key: Key) -> Plan:
+        """The plan for lower-cased index-field values (None: the event lacks the field)."""
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = self._build(self._positions(key))
@@ -109,28 +136,25 @@ class RuleIndex:
 
     def _build(self, positions: set[int]) -> Plan:
         always: list[int] = []
-        by_literal: dict[str, list[int]] = defaultdict(list)
-        checks: dict[int, tuple[frozenset[str], ...]] = {}
-        words: set[str] = set()
+        masks: dict[str, int] = defaultdict(int)
+        increment = guards = 0
+        owners: dict[int, int] = {}
+        bit = 0
         for position in sorted(positions):
             clauses = self._rules[position].node.clauses
             if not clauses:
                 always.append(position)
                 continue
-            for literal in clauses[0]:
-                by_literal[literal].append(position)
-            if len(clauses) > 1:
-                checks[position] = clauses[1:]
+            increment |= 1 << bit
             for clause in clauses:
-                words.update(clause)
-        automaton = None
-        if words:
-            automaton = ahocorasick.Automaton()
-            for word in words:
-                automaton.add_word(word, word)
-            automaton.make_automaton()
-        anchors = {literal: tuple(rules) for literal, rules in by_literal.items()}
-        return Plan(tuple(always), automaton, anchors, checks)
+                for literal in clause:
+                    masks[literal] |= 1 << bit
+                bit += 1
+            guards |= 1 << bit
+            owners[bit] = position
+            bit += 1
+        automaton = LiteralSet(list(masks)) if masks else None
+        return Plan(tuple(always), automaton, tuple(masks.values()), increment, guards, owners)
 
     @property
     def stats(self) -> dict[str, int]:

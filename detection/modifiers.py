@@ -141,9 +141,24 @@ def _merged(tests: list[ValueTest]) -> tuple[ValuePredicate, ...]:
         needle = needles[0]
         preds.append(lambda low, raw: needle in low)
     elif needles:
-        search = re.compile("|".join(re.escape(n) for n in needles), re.DOTALL).search
-        preds.append(lambda low, raw: search(low) is not None)
+        preds.append(_contains_any(needles))
     return (*preds, *rest)
+
+
+def _contains_any(needles: list[str]) -> ValuePredicate:
+    """``contains`` one of several needles: one multi-literal scan that stops at the first hit.
+
+    A regex alternation costs time per needle at every position of (often long: script blocks,
+    command lines) values; the multi-literal matcher does not.
+    """
+    from detection.literals import LiteralSet
+
+    any_in = LiteralSet(needles).any_in
+
+    def test(low: str, raw: Any) -> bool:
+        return any_in(low)
+
+    return test
 
 
 def expand_placeholders(value: SigmaString, placeholders: Placeholders) -> list[SigmaString]:

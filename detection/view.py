@@ -10,6 +10,7 @@ both values; a test passes if any of them passes. Nested objects become dotted p
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -61,14 +62,45 @@ def _collect(node: Mapping[str, Any], prefix: str, raw: dict[str, Any]) -> None:
             raw[name] = value
 
 
-def low_view(raw: Mapping[str, Any]) -> dict[str, Any]:
+def lowered(value: Any) -> Any:
+    """Lower-cased string form of a raw value (a tuple stays a tuple, aligned with the raw one)."""
+    if type(value) is str:
+        return value.lower()
+    if type(value) is tuple:
+        return tuple(text_of(v).lower() for v in value)
+    return text_of(value).lower()
+
+
+class LowView(dict[str, Any]):
+    """Lower-cased values computed on first use: most events are decided by two or three fields.
+
+    Predicates read it with ``low[key]``; a field the event lacks reads as ``None``. Iterating
+    it directly sees only the fields computed so far: call ``complete()`` first (keywords do).
+    """
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Mapping[str, Any]):
+        super().__init__()
+        self.raw = raw
+
+    def __missing__(self, key: str) -> Any:
+        value = self.raw.get(key)
+        low = None if value is None else lowered(value)
+        self[key] = low
+        return low
+
+    def complete(self) -> LowView:
+        """Every field of the event, lower-cased (for keyword searches over all values)."""
+        for key in self.raw:
+            if key not in self:
+                self.__missing__(key)
+        return self
+
+
+def low_view(raw: Mapping[str, Any]) -> LowView:
     """Same keys as ``raw``; values as lower-cased strings (tuples stay aligned with ``raw``)."""
-    return {
-        key: tuple(text_of(v).lower() for v in value)
-        if type(value) is tuple
-        else (value.lower() if type(value) is str else text_of(value).lower())
-        for key, value in raw.items()
-    }
+    return LowView(raw).complete()
 
 
 def search_text(raw: Mapping[str, Any]) -> str:
@@ -83,3 +115,41 @@ def search_text(raw: Mapping[str, Any]) -> str:
             for value in raw.values()
         ]
     ).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What one key layout (names and order) tells about every event that has it.
+
+    Events from one source share a handful of layouts, so this is computed once per layout and
+    looked up per event by the tuple of its keys, instead of lower-casing every key per event.
+    """
+
+    names: tuple[str, ...]  # lower-cased keys, in the events' key order
+    merged: tuple[tuple[str, tuple[str, ...]], ...]  # names several keys collapse into
+    lookup: tuple[str | None, ...] | None  # original key of each wanted field (None: absent)
+
+
+def shape_of(keys: tuple[Any, ...], wanted: tuple[str, ...]) -> Shape | None:
+    """The shape of a key layout; None when keys are not all strings (use the general path)."""
+    if not all(type(key) is str for key in keys):
+        return None
+    names = tuple(key.lower() for key in keys)
+    groups: dict[str, list[str]] = {}
+    for name, key in zip(names, keys, strict=True):
+        groups.setdefault(name, []).append(key)
+    merged = tuple((name, tuple(group)) for name, group in groups.items() if len(group) > 1)
+    lookup: tuple[str | None, ...] | None = None
+    if not any(len(groups.get(name, ())) > 1 for name in wanted):
+        lookup = tuple(groups[name][0] if name in groups else None for name in wanted)
+    return Shape(names=names, merged=merged, lookup=lookup)
+
+
+def flat_raw(event: Mapping[str, Any], shape: Shape | None) -> dict[str, Any]:
+    """``raw_view`` for an event of this shape, without re-lowering its keys."""
+    if shape is None or not set(map(type, event.values())) <= _SCALARS:
+        return raw_view(event)
+    raw = dict(zip(shape.names, event.values(), strict=True))
+    for name, keys in shape.merged:  # case-colliding keys: one field holding every value
+        raw[name] = tuple(event[key] for key in keys)
+    return raw

@@ -1,0 +1,90 @@
+"""Multi-literal search: which of many literals occur in a text, and does any occur at all.
+
+The rule index and ``contains`` value lists ask this for every candidate event, so it is the
+hottest loop of the matcher. Hyperscan (a vectorised multi-pattern matcher) answers it in about
+a microsecond for a kilobyte of text and thousands of literals, some twenty times faster than an
+Aho-Corasick automaton walked from Python. Where the hyperscan wheel is unavailable we fall back
+to pyahocorasick: same answers, slower.
+
+Texts and literals are compared as UTF-8 bytes. That is exact: UTF-8 is self-synchronising, so a
+string occurs in another exactly when its encoding occurs in the other's encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+hyperscan: Any
+try:  # pragma: no branch - which branch runs depends on the platform's wheels
+    import hyperscan
+except ImportError:  # pragma: no cover - exercised only without the hyperscan wheel
+    hyperscan = None
+
+
+def _pattern(literal: bytes) -> bytes:
+    """A hyperscan expression matching exactly ``literal`` (every byte escaped, no syntax)."""
+    return b"".join(b"\\x%02x" % byte for byte in literal)
+
+
+def _collect(number: int, start: int, end: int, flags: int, found: list[int]) -> None:
+    found.append(number)
+
+
+def _stop(number: int, start: int, end: int, flags: int, context: object) -> bool:
+    return True  # one hit answers "any": stop the scan
+
+
+class LiteralSet:
+    """A fixed set of literals compiled once; ``found`` / ``any_in`` per text."""
+
+    def __init__(self, literals: Sequence[str]):
+        self.literals = tuple(literals)
+        self._always = "" in self.literals  # the empty string occurs in every text
+        words = [(number, w) for number, w in enumerate(self.literals) if w]
+        self._hs: Any = None
+        self._ac: Any = None
+        if not words:
+            return
+        if hyperscan is not None:
+            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            database.compile(
+                expressions=[_pattern(w.encode("utf-8")) for _, w in words],
+                ids=[number for number, _ in words],
+                elements=len(words),
+                flags=hyperscan.HS_FLAG_SINGLEMATCH,
+            )
+            self._hs = database
+        else:  # pragma: no cover - fallback without the hyperscan wheel
+            import ahocorasick
+
+            automaton = ahocorasick.Automaton()
+            for number, word in words:
+                automaton.add_word(word, number)
+            automaton.make_automaton()
+            self._ac = automaton
+
+    def found(self, text: str) -> list[int]:
+        """Numbers (positions in ``literals``) of the literals that occur in ``text``; unordered."""
+        hits: list[int] = []
+        if self._hs is not None:
+            self._hs.scan(text.encode("utf-8"), match_event_handler=_collect, context=hits)
+        elif self._ac is not None:  # pragma: no cover - fallback without the hyperscan wheel
+            hits = list({number for _, number in self._ac.iter(text)})
+        if self._always:
+            hits.append(self.literals.index(""))
+        return hits
+
+    def any_in(self, text: str) -> bool:
+        """Whether at least one literal occurs in ``text`` (stops at the first)."""
+        if self._always:
+            return True
+        if self._hs is not None:
+            try:
+                self._hs.scan(text.encode("utf-8"), match_event_handler=_stop)
+            except hyperscan.ScanTerminated:
+                return True
+            return False
+        if self._ac is not None:  # pragma: no cover - fallback without the hyperscan wheel
+            return next(self._ac.iter(text), None) is not None
+        return False
