@@ -85,7 +85,7 @@ def queue_step_deliveries(
     )
     targets = [("email", group) for group in spec.get("email_to", ())]
     targets += [("webhook", name) for name in spec.get("webhooks", ())]
-    context = {"step": step.step_id, "reason": spec.get("reason", ""), "title": step.title}
+    context = {"step": step.step_id}
     return queue_deliveries(
         db=db,
         clock=clock,
@@ -138,7 +138,7 @@ def queue_deliveries(
             delivery_id=delivery.id,
             channel=channel,
             target=target,
-            reason="suppressed (exercise)" if suppressed else None,
+            outcome="suppressed (exercise)" if suppressed else None,
             **(context or {}),
         )
         if not suppressed:
@@ -229,7 +229,7 @@ def deliver(
             actor="system",
             action="notification.suppressed",
             delivery_id=delivery.id,
-            reason="suppressed (exercise)",
+            outcome="suppressed (exercise)",
         )
         db.commit()
         return delivery
