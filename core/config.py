@@ -68,6 +68,16 @@ class Webhook(pydantic.BaseModel):
     secret: SecretStr
 
 
+class TailFile(pydantic.BaseModel):
+    """A log file the tailer follows: its path and a parser name (`json`, `nginx`, ...)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    path: Path
+    # Checked against the parser registry when the tailer starts (core imports no domain).
+    format: str = Field(pattern=r"^[a-z0-9-]{1,32}$")
+
+
 class Settings(BaseSettings):
     """Every setting of the platform; see docs/configuration.md for the full list."""
 
@@ -139,6 +149,9 @@ class Settings(BaseSettings):
     source_silent_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     ingest_max_line_bytes: int = Field(default=1024 * 1024, ge=256, le=64 * 1024 * 1024)
+    # Files the tailer follows (`[[tail_files]]` path + format) and how often it looks.
+    tail_files: list[TailFile] = Field(default_factory=list)
+    tail_poll_interval: float = Field(default=1.0, gt=0, le=60)
 
     # Breach workflow (DPO): who we are on the AP form, reminder points, NIS2/Cbw clocks.
     organisation_name: str = Field(default="Gemeente", min_length=1, max_length=200)

@@ -1,0 +1,428 @@
+"""Packets to ECS network events: flows, DNS, HTTP request lines and TLS server names.
+
+Files are read with scapy's `RawPcapReader` (pcap and pcapng) and live traffic with a raw
+PF_PACKET socket, both without scapy's dissection: headers are sliced in
+`collectors.netdecode`, which is ~100x faster (see bench/packets.py). A flow is the 5-tuple as
+first seen (its first sender is `source.*`); it is summarised when idle for `flow_timeout`
+seconds of capture time, when the table is full (oldest first) and at the end of a file.
+
+`event.original` of these events is a one-line summary of what was read, not packet bytes: the
+capture file is the original, and packet payloads carry cookies and passwords we must not copy.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from collectors import netdecode as nd
+from core.clock import utc_iso
+from core.events import Event, set_field
+from core.store.base import DeadLetter
+
+DEFAULT_FLOW_TIMEOUT = 60.0
+DEFAULT_MAX_FLOWS = 65_536
+MAX_DEAD_RAW = 256  # bytes of a damaged capture kept with its dead letter
+_SWEEP_EVERY = 1.0  # seconds of capture time between idle-flow sweeps
+
+
+@dataclass(slots=True)
+class _Flow:
+    packet: nd.Packet  # the first packet: its sender is the flow's source
+    first: float
+    last: float
+    packets: int = 0
+    bytes: int = 0
+    reply_packets: int = 0
+    reply_bytes: int = 0
+    hello: bytearray | None = None  # a ClientHello spanning several segments, being collected
+
+
+def _iso(timestamp: float) -> str:
+    return utc_iso(datetime.fromtimestamp(timestamp, UTC))
+
+
+@dataclass(slots=True)
+class CaptureStats:
+    """What a summariser saw; `skipped` frames were not IP or too short to read."""
+
+    packets: int = 0
+    skipped: int = 0
+    flows: int = 0
+    dns: int = 0
+    http: int = 0
+    tls: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class PacketSummariser:
+    """Turns frames into ECS events; collect them with `drain()` (events queue up in order)."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        flow_timeout: float = DEFAULT_FLOW_TIMEOUT,
+        max_flows: int = DEFAULT_MAX_FLOWS,
+        received_at: datetime | None = None,
+    ) -> None:
+        if flow_timeout <= 0 or max_flows < 1:
+            raise ValueError("flow_timeout and max_flows must be positive")
+        self.source = source
+        self.flow_timeout = flow_timeout
+        self.max_flows = max_flows
+        self.stats = CaptureStats()
+        self._created = utc_iso(received_at or datetime.now(UTC))
+        self._flows: OrderedDict[tuple[Any, ...], _Flow] = OrderedDict()
+        self._events: list[Event] = []
+        self._next_sweep = 0.0
+
+    def drain(self) -> list[Event]:
+        """The events summarised so far, oldest first; the queue is emptied."""
+        events, self._events = self._events, []
+        return events
+
+    def add(self, linktype: int, data: bytes, timestamp: float) -> None:
+        """Account one captured frame (`timestamp`: epoch seconds of capture)."""
+        self.stats.packets += 1
+        packet = nd.decode_frame(linktype, data)
+        if packet is None:
+            self.stats.skipped += 1
+            return
+        key = (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
+        flows = self._flows
+        flow = flows.get(key)
+        forward = True
+        if flow is None:
+            flow = flows.get((packet.dst, packet.dport, packet.src, packet.sport, packet.proto))
+            if flow is None:
+                if len(flows) >= self.max_flows:
+                    self._emit_flow(flows.popitem(last=False)[1])
+                flow = flows[key] = _Flow(packet, timestamp, timestamp)
+            else:
+                forward = False
+                key = (packet.dst, packet.dport, packet.src, packet.sport, packet.proto)
+        flows.move_to_end(key)
+        if forward:
+            flow.packets += 1
+            flow.bytes += packet.length
+        else:
+            flow.reply_packets += 1
+            flow.reply_bytes += packet.length
+        flow.last = max(flow.last, timestamp)
+        payload = packet.payload
+        if payload:
+            self._application(flow, packet, payload, timestamp, forward)
+        if timestamp >= self._next_sweep:
+            self.expire(timestamp)
+
+    def _application(
+        self, flow: _Flow, packet: nd.Packet, payload: bytes, timestamp: float, forward: bool
+    ) -> None:
+        if packet.sport == 53 or packet.dport == 53:
+            if packet.proto == 6:  # DNS over TCP: a 2-byte length first
+                if len(payload) < 14 or int.from_bytes(payload[:2], "big") != len(payload) - 2:
+                    return
+                payload = payload[2:]
+            self._dns(packet, payload, timestamp)
+            return
+        if packet.proto != 6:
+            return
+        if flow.hello is not None and forward:
+            flow.hello += payload
+            self._tls_complete(flow, packet, timestamp)
+        elif nd.is_client_hello_start(payload):
+            flow.hello = bytearray(payload)
+            self._tls_complete(flow, packet, timestamp)
+        elif nd.looks_like_http_request(payload):
+            request = nd.parse_http_request(payload)
+            if request is not None:
+                self._http(packet, request, timestamp)
+
+    def _base(self, packet: nd.Packet, timestamp: float, *, dataset: str, original: str) -> Event:
+        transport = nd.TRANSPORTS.get(packet.proto, str(packet.proto))
+        event: Event = {
+            "@timestamp": _iso(timestamp),
+            "event": {
+                "kind": "event",
+                "dataset": dataset,
+                "category": ["network"],
+                "type": ["protocol"],
+                "original": original,
+                "created": self._created,
+            },
+            "network": {
+                "transport": transport,
+                "type": f"ipv{packet.ip_version}",
+                "iana_number": str(packet.proto),
+            },
+            "source": {"ip": packet.src},
+            "destination": {"ip": packet.dst},
+            "dijkwacht": {"ingest": {"source": self.source}},
+        }
+        if packet.proto in (6, 17):
+            event["source"]["port"] = packet.sport
+            event["destination"]["port"] = packet.dport
+            event["network"]["community_id"] = nd.community_id(
+                packet.src, packet.dst, packet.proto, packet.sport, packet.dport
+            )
+        return event
+
+    def _dns(self, packet: nd.Packet, payload: bytes, timestamp: float) -> None:
+        fields = nd.dns_fields(payload)
+        if fields is None:
+            self.stats.extra["dns_unreadable"] = self.stats.extra.get("dns_unreadable", 0) + 1
+            return
+        name = fields.get("dns.question.name", "")
+        qtype = fields.get("dns.question.type", "")
+        summary = f"dns {fields['dns.type']} id={fields['dns.id']} {name} {qtype}".rstrip()
+        if "dns.response_code" in fields:
+            summary += (
+                f" {fields['dns.response_code']} answers={len(fields.get('dns.answers', []))}"
+            )
+        event = self._base(packet, timestamp, dataset="network.dns", original=summary)
+        event["network"]["protocol"] = "dns"
+        for path, value in fields.items():
+            set_field(event, path, value)
+        self.stats.dns += 1
+        self._events.append(event)
+
+    def _http(self, packet: nd.Packet, request: nd.HttpRequest, timestamp: float) -> None:
+        summary = f"{request.method} {request.target} HTTP/{request.version}"
+        if request.host is not None:
+            summary += f" Host: {request.host}"
+        event = self._base(packet, timestamp, dataset="network.http", original=summary)
+        event["event"]["category"] = ["network", "web"]
+        event["event"]["type"] = ["protocol", "access"]
+        event["network"]["protocol"] = "http"
+        event["http"] = {"request": {"method": request.method}, "version": request.version}
+        event["url"] = {"original": request.target}
+        domain = _host_name(request.host)
+        if domain:
+            event["url"]["domain"] = domain
+        self.stats.http += 1
+        self._events.append(event)
+
+    def _tls_complete(self, flow: _Flow, packet: nd.Packet, timestamp: float) -> None:
+        record = flow.hello
+        assert record is not None
+        needed = nd.client_hello_length(bytes(record[:5]))
+        if len(record) < needed and len(record) < nd.MAX_CLIENT_HELLO:
+            return  # wait for the next segment of the ClientHello
+        flow.hello = None
+        data = bytes(record[:needed])
+        name = nd.parse_sni(data)
+        version = nd.tls_version_name(data)
+        summary = f"tls client_hello server_name={name or '-'}"
+        event = self._base(packet, timestamp, dataset="network.tls", original=summary)
+        event["network"]["protocol"] = "tls"
+        tls: dict[str, Any] = {"client": {}}
+        if name:
+            tls["client"]["server_name"] = name
+        if version:
+            tls["version"], tls["version_protocol"] = version, "tls"
+        event["tls"] = {key: value for key, value in tls.items() if value}
+        self.stats.tls += 1
+        self._events.append(event)
+
+    def expire(self, now: float) -> None:
+        """Summarise flows idle for longer than the timeout at capture time `now`."""
+        self._next_sweep = now + _SWEEP_EVERY
+        flows = self._flows
+        limit = now - self.flow_timeout
+        while flows:
+            key, flow = next(iter(flows.items()))
+            if flow.last > limit:
+                break
+            del flows[key]
+            self._emit_flow(flow)
+
+    def flush(self) -> None:
+        """Summarise every open flow (end of file, end of capture)."""
+        while self._flows:
+            self._emit_flow(self._flows.popitem(last=False)[1])
+
+    def _emit_flow(self, flow: _Flow) -> None:
+        packet = flow.packet
+        transport = nd.TRANSPORTS.get(packet.proto, str(packet.proto))
+        where = (
+            f"{packet.src}:{packet.sport} -> {packet.dst}:{packet.dport}"
+            if packet.proto in (6, 17)
+            else f"{packet.src} -> {packet.dst}"
+        )
+        summary = (
+            f"flow {transport} {where} packets={flow.packets}/{flow.reply_packets} "
+            f"bytes={flow.bytes}/{flow.reply_bytes}"
+        )
+        event = self._base(packet, flow.first, dataset="network.flow", original=summary)
+        event["event"].update(
+            type=["connection"],
+            action="network_flow",
+            start=_iso(flow.first),
+            end=_iso(flow.last),
+            duration=round((flow.last - flow.first) * 1e9),
+        )
+        event["source"].update(bytes=flow.bytes, packets=flow.packets)
+        event["destination"].update(bytes=flow.reply_bytes, packets=flow.reply_packets)
+        event["network"].update(
+            bytes=flow.bytes + flow.reply_bytes, packets=flow.packets + flow.reply_packets
+        )
+        self.stats.flows += 1
+        self._events.append(event)
+
+
+def _host_name(host: str | None) -> str | None:
+    """`example.org:8080` or `[2001:db8::1]:80` without the port."""
+    if not host:
+        return None
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else None
+    name, _, port = host.rpartition(":")
+    return name if name and port.isdigit() else host
+
+
+# -- files -------------------------------------------------------------------------------------
+
+CaptureItem = Event | DeadLetter
+
+
+def read_capture(
+    handle: BinaryIO,
+    *,
+    source: str,
+    flow_timeout: float = DEFAULT_FLOW_TIMEOUT,
+    received_at: datetime | None = None,
+    stats: CaptureStats | None = None,
+) -> Iterator[CaptureItem]:
+    """Events of a pcap/pcapng file, then a DeadLetter for any part that could not be read.
+
+    What precedes damage is always summarised; open flows are flushed at the end of the file.
+    """
+    from scapy.error import Scapy_Exception
+    from scapy.utils import RawPcapNgReader, RawPcapReader
+
+    summariser = PacketSummariser(source=source, flow_timeout=flow_timeout, received_at=received_at)
+    if stats is not None:
+        summariser.stats = stats
+    size = _size(handle)
+    try:
+        # scapy's stubs say `str`; it reads file objects too. Any: we use its raw methods.
+        reader: Any = RawPcapReader(handle)  # type: ignore[arg-type]
+    except (Scapy_Exception, EOFError, OSError) as exc:
+        yield _damage(handle, 0, size, f"not a readable pcap or pcapng file ({exc})", source)
+        return
+    ng = isinstance(reader, RawPcapNgReader)
+    nano = bool(getattr(reader, "nano", False))
+    linktype = int(getattr(reader, "linktype", nd.LINKTYPE_ETHERNET))
+    before = handle.tell()
+    # Block by block (pcapng statistics blocks hold no packet), so `before` marks where a
+    # damaged record starts.
+    read_next = reader._read_block if ng else reader._read_packet
+    while True:
+        try:
+            result = read_next()
+        except EOFError:
+            if before < size:  # stopped before the end: a cut or damaged last record
+                reason = "truncated or damaged capture: the last record is incomplete"
+                yield _damage(handle, before, size, reason, source)
+            break
+        except (Scapy_Exception, ValueError, OverflowError, OSError) as exc:
+            yield _damage(handle, before, size, f"damaged capture record ({exc})", source)
+            break
+        if result is None:
+            before = handle.tell()
+            continue
+        data, meta = result
+        if ng:
+            timestamp = ((meta.tshigh << 32) | meta.tslow) / meta.tsresol
+            summariser.add(meta.linktype, data, timestamp)
+        else:
+            timestamp = meta.sec + meta.usec / (1e9 if nano else 1e6)
+            summariser.add(linktype, data, timestamp)
+            if meta.caplen > len(data) and len(data) < 65535:
+                reason = f"record truncated: {meta.caplen} bytes announced, {len(data)} present"
+                yield _damage(handle, before, size, reason, source)
+        before = handle.tell()
+        if summariser._events:
+            yield from summariser.drain()
+    summariser.flush()
+    yield from summariser.drain()
+
+
+def _size(handle: BinaryIO) -> int:
+    position = handle.tell()
+    end = handle.seek(0, 2)
+    handle.seek(position)
+    return end
+
+
+def _damage(handle: BinaryIO, offset: int, size: int, reason: str, source: str) -> DeadLetter:
+    """A dead letter for bytes [offset, size) of the capture, keeping the first few."""
+    position = handle.tell()
+    handle.seek(offset)
+    raw = handle.read(MAX_DEAD_RAW)
+    handle.seek(position)
+    return DeadLetter(
+        source=source,
+        reason=f"byte offset {offset}: {reason}",
+        raw=raw,
+        offset=offset,
+        raw_length=size - offset,
+    )
+
+
+# -- live capture ------------------------------------------------------------------------------
+
+
+def capture_live(
+    *,
+    iface: str,
+    sink: Callable[[Sequence[Event]], None],
+    stop: threading.Event,
+    flow_timeout: float = DEFAULT_FLOW_TIMEOUT,
+    tick: float = 1.0,
+    lfilter: Callable[[bytes], bool] | None = None,
+    started: threading.Event | None = None,
+) -> CaptureStats:
+    """Capture on `iface` until `stop` is set, handing events to `sink` about every `tick` s.
+
+    Uses scapy's `sniff(prn=..., store=False)` on a PF_PACKET socket whose frames are left as
+    raw bytes (no dissection). Idle flows are summarised by wall-clock time; open flows are
+    flushed when capture stops. `lfilter` sees raw frames (BPF needs libpcap, see
+    docs/dependencies.md). Needs CAP_NET_RAW.
+    """
+    import time
+
+    from scapy.config import conf
+    from scapy.sendrecv import sniff
+
+    summariser = PacketSummariser(source=f"iface:{iface}", flow_timeout=flow_timeout)
+    sock: Any = conf.L2listen(iface=iface)
+    linktype = int(conf.l2types.layer2num.get(sock.LL, nd.LINKTYPE_ETHERNET))
+    sock.LL = conf.raw_layer  # hand us bytes: we slice headers ourselves
+
+    def on_packet(frame: Any) -> None:
+        data = bytes(frame)
+        if lfilter is None or lfilter(data):
+            summariser.add(linktype, data, float(frame.time))
+
+    try:
+        if started is not None:
+            started.set()
+        while not stop.is_set():
+            sniff(opened_socket=sock, prn=on_packet, store=False, timeout=tick)
+            summariser.expire(time.time())
+            events = summariser.drain()
+            if events:
+                sink(events)
+        summariser.flush()
+        events = summariser.drain()
+        if events:
+            sink(events)
+    finally:
+        sock.close()
+    return summariser.stats
