@@ -128,8 +128,18 @@ def _pydantic_issues(
     exc: pydantic.ValidationError, data: Any, lines: dict[Path_, int], file: str
 ) -> list[PlaybookIssue]:
     issues = []
-    for error in exc.errors():
-        path, exists = _resolve(data, error["loc"])
+    errors = exc.errors()
+    for error in errors:
+        if error["type"] == "too_short" and any(
+            len(other["loc"]) > len(error["loc"])
+            and other["loc"][: len(error["loc"])] == error["loc"]
+            for other in errors
+        ):
+            continue  # pydantic counts only valid items: the real error is the item's own
+        loc = tuple(error["loc"])
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, "type")  # the discriminator field is what is wrong
+        path, exists = _resolve(data, loc)
         problem = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "missing":
             problem = "required field is missing"
