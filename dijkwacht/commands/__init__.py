@@ -40,3 +40,7 @@ def register_commands(app: typer.Typer) -> None:
     app.command("collect")(collect.collect)
     app.add_typer(collect.collectors_app, name="collectors")
     app.add_typer(collect.deadletters_app, name="deadletters")
+
+    from dijkwacht.commands import breach
+
+    app.add_typer(breach.app, name="breach")
