@@ -1,5 +1,7 @@
 """Local accounts: users with one role each, argon2id passwords, lock-out after failed logins."""
 
+# auth_models registers the session and token tables next to `users` on the metadata.
+from core.accounts import auth_models  # noqa: F401
 from core.accounts.models import Role, User
 from core.accounts.service import (
     AuthenticationError,

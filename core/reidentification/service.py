@@ -17,19 +17,18 @@ passes `collectors.pseudonym.Pseudonymiser.pseudonym`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import timedelta
 
-from sqlalchemy import Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.accounts.models import Role
 from core.audit import record
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
-from core.store.relational import Base, UTCDateTime, acquire_write_lock
+from core.reidentification.models import ReidentificationRequest
+from core.store.relational import acquire_write_lock
 
-RequestStatus = Literal["pending", "approved", "rejected", "expired"]
 APPROVAL_WINDOW = timedelta(days=3)
 VALIDITY = timedelta(hours=24)
 MAX_ATTEMPTS = 5
@@ -37,35 +36,6 @@ PSEUDONYM_PATTERN_PREFIX = "rp_"
 # Who may ask; analysts work with pseudonyms and are the usual requesters.
 REQUESTER_ROLES = frozenset({Role.ANALYST, Role.INCIDENT_MANAGER, Role.DPO})
 APPROVER_ROLES = frozenset({Role.DPO, Role.INCIDENT_MANAGER})
-
-
-class ReidentificationRequest(Base):
-    """One request; `status` is stored, expiry is judged against the clock when read."""
-
-    __tablename__ = "reidentification_requests"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
-    purpose: Mapped[str] = mapped_column(String(500))
-    requested_by: Mapped[str] = mapped_column(String(200))
-    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16))
-    dpo_approver: Mapped[str | None] = mapped_column(String(200))
-    dpo_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    manager_approver: Mapped[str | None] = mapped_column(String(200))
-    manager_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    rejected_by: Mapped[str | None] = mapped_column(String(200))
-    rejection_reason: Mapped[str | None] = mapped_column(String(500))
-    # Until approval: the end of the approval window; after: the end of the validity.
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    matched: Mapped[bool | None] = mapped_column(default=None)
-
-    def current_status(self, now: datetime) -> RequestStatus:
-        """The stored status, or `expired` once the window or validity has passed."""
-        if self.status in ("pending", "approved") and self.expires_at <= now:
-            return "expired"
-        return self.status  # type: ignore[return-value]
 
 
 def _text(value: str, field: str, limit: int) -> str:

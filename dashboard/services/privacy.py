@@ -14,7 +14,7 @@ from collectors.pseudonym import Pseudonymiser
 from core.audit import record
 from core.clock import Clock
 from core.errors import ValidationError
-from core.reidentification import verify_candidate
+from core.reidentification.service import verify_candidate
 from core.store.base import EventStore
 
 
