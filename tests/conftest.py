@@ -33,3 +33,48 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
 def settings(tmp_path: Path) -> Settings:
     """Settings on a fresh data directory under the test's tmp_path."""
     return load_settings(environment="test", data_dir=tmp_path / "data")
+
+
+# -- real servers for the scale-out tests (tests/services.py says where they come from) ---------
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> dict[str, str]:
+    """Read once, before any test's environment is cleared of DIJKWACHT_* variables."""
+    from tests.services import read_service_urls
+
+    return read_service_urls()
+
+
+@pytest.fixture(scope="session")
+def es_url(service_urls: dict[str, str]) -> str:
+    from tests.services import require
+
+    return require(service_urls, "elasticsearch")
+
+
+@pytest.fixture(scope="session")
+def pg_url(service_urls: dict[str, str]) -> str:
+    from tests.services import require
+
+    return require(service_urls, "postgresql")
+
+
+@pytest.fixture(scope="session")
+def redis_url(service_urls: dict[str, str]) -> str:
+    from tests.services import require
+
+    return require(service_urls, "redis")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for the relational suites, once per backend; PostgreSQL gets a fresh schema."""
+    if request.param == "sqlite":
+        yield load_settings(environment="test", data_dir=tmp_path / "data")
+        return
+    from tests.services import postgres_schema
+
+    base = request.getfixturevalue("pg_url")
+    with postgres_schema(base) as url:
+        yield load_settings(environment="test", data_dir=tmp_path / "data", database_url=url)

@@ -286,16 +286,6 @@ def test_factory_opens_sqlite_stores_in_data_dir(tmp_path: Path) -> None:
         alerts.close()
 
 
-def test_factory_refuses_elasticsearch_for_now(tmp_path: Path) -> None:
-    from core.config import load_settings
-    from core.errors import ConfigError
-    from core.store.factory import open_event_store
-
-    settings = load_settings(data_dir=tmp_path, environment="test", event_store="elasticsearch")
-    with pytest.raises(ConfigError, match="event_store"):
-        open_event_store(settings)
-
-
 def test_event_carrying_its_own_id_is_stored_once(store: SqliteEventStore) -> None:
     # The collectors' spool assigns event.id in the store's format; a redelivery after a crash
     # between the store commit and the spool ack must not duplicate the event.

@@ -1,0 +1,375 @@
+"""One contract for every event and alert store backend: SQLite and Elasticsearch.
+
+The same tests run against each backend (parametrised fixtures). Backend-specific behaviour
+(SQLite pragmas and query plans, Elasticsearch index layout) is tested next to each backend.
+Elasticsearch stores here write with `refresh="wait_for"` so a write is visible to the next
+read, as in SQLite; Elasticsearch adds `event.ingested`, which `_plain` removes for comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.clock import FrozenClock
+from core.errors import NotFoundError, ValidationError
+from core.events import new_event
+from core.store.base import (
+    AlertQuery,
+    AlertStore,
+    DeadLetter,
+    EventQuery,
+    EventStore,
+    InvalidEventError,
+    NewAlert,
+)
+from tests.services import unique_name
+
+T0 = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)
+BACKENDS = ["sqlite", "elasticsearch"]
+
+
+def make(
+    minute: int,
+    *,
+    dataset: str = "system.auth",
+    host: str = "web-01",
+    user: str = "jan",
+    ip: str = "10.0.0.5",
+    text: str = "login ok",
+    outcome: str = "success",
+) -> dict[str, Any]:
+    return new_event(
+        timestamp=T0 + timedelta(minutes=minute),
+        dataset=dataset,
+        original=f"{text} user={user} src={ip}",
+        fields={
+            "host.name": host,
+            "user.name": user,
+            "source.ip": ip,
+            "event.outcome": outcome,
+            "process.pid": 1000 + minute,
+        },
+    )
+
+
+def _plain(event: dict[str, Any]) -> dict[str, Any]:
+    """The event without the store's own `event.ingested`."""
+    head = {k: v for k, v in event["event"].items() if k != "ingested"}
+    return {**event, "event": head}
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0 + timedelta(days=1))
+
+
+@pytest.fixture(params=BACKENDS)
+def stores(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
+) -> Iterator[tuple[EventStore, AlertStore]]:
+    if request.param == "sqlite":
+        from core.store.sqlite_alerts import SqliteAlertStore
+        from core.store.sqlite_events import SqliteEventStore
+
+        events = SqliteEventStore(tmp_path / "events.sqlite", clock=clock)
+        alerts = SqliteAlertStore(tmp_path / "alerts.sqlite", clock=clock)
+        yield events, alerts
+        events.close()
+        alerts.close()
+        return
+    from core.store import es_common
+    from core.store.elasticsearch import ElasticsearchEventStore
+    from core.store.elasticsearch_alerts import ElasticsearchAlertStore
+
+    client = es_common.connect(request.getfixturevalue("es_url"))
+    prefix = unique_name("contract-")
+    es_events = ElasticsearchEventStore(client, prefix=prefix, clock=clock, refresh="wait_for")
+    es_alerts = ElasticsearchAlertStore(client, prefix=prefix, clock=clock)
+    try:
+        yield es_events, es_alerts
+    finally:
+        client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+        client.indices.delete_index_template(name=f"{prefix}-*")
+        client.close()
+
+
+@pytest.fixture
+def store(stores: tuple[EventStore, AlertStore]) -> EventStore:
+    return stores[0]
+
+
+@pytest.fixture
+def alerts(stores: tuple[EventStore, AlertStore]) -> AlertStore:
+    return stores[1]
+
+
+@pytest.fixture
+def filled(store: EventStore) -> EventStore:
+    store.add_batch(
+        [
+            make(0, host="web-01", user="jan", ip="10.0.0.5", text="login ok"),
+            make(1, host="web-02", user="anouk", ip="10.0.0.6", text="login failed password"),
+            make(2, host="db-01", user="jan", ip="10.0.0.5", text="sudo session opened"),
+            make(
+                3,
+                dataset="apache.access",
+                host="web-01",
+                user="sem",
+                ip="192.168.1.9",
+                text="GET /burgerzaken/afspraak 200",
+                outcome="failure",
+            ),
+            make(
+                4,
+                dataset="apache.access",
+                host="web-02",
+                user="jan",
+                ip="10.0.0.5",
+                text="POST /login 403 failed",
+            ),
+        ]
+    )
+    return store
+
+
+def pids(found: list[Any]) -> list[int]:
+    return [e.event["process"]["pid"] - 1000 for e in found]
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+def test_batch_returns_sortable_ids_and_round_trips(store: EventStore) -> None:
+    events = [make(2), make(0), make(1)]
+    ids = store.add_batch(events)
+    assert len(ids) == len(set(ids)) == 3
+    assert sorted(ids) == [ids[1], ids[2], ids[0]]
+    for event_id, event in zip(ids, events, strict=True):
+        assert _plain(store.get(event_id).event) == event
+    assert store.count(EventQuery()) == 3
+    assert store.add_batch([]) == []
+
+
+def test_invalid_event_names_index_and_field_and_stores_nothing(store: EventStore) -> None:
+    bad = make(1)
+    del bad["event"]["dataset"]
+    with pytest.raises(InvalidEventError) as caught:
+        store.add_batch([make(0), bad, make(2)])
+    assert caught.value.index == 1 and caught.value.field == "events[1].event.dataset"
+    naive = make(0)
+    naive["@timestamp"] = "2024-09-01T08:00:00"
+    with pytest.raises(InvalidEventError, match=r"events\[0\]\.@timestamp: must carry a time zone"):
+        store.add_batch([naive])
+    assert store.count(EventQuery()) == 0
+    with pytest.raises(NotFoundError, match="nope"):
+        store.get("nope")
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"host.name": "web-01"}, [3, 0]),
+        ({"user.name": "jan"}, [4, 2, 0]),
+        ({"source.ip": "10.0.0.5", "event.dataset": "system.auth"}, [2, 0]),
+        ({"event.outcome": "failure"}, [3]),
+        ({"process.pid": 1002}, [2]),
+        ({"host.name": ["db-01", "web-02"]}, [4, 2, 1]),
+        ({"url.path": None, "host.name": "db-01"}, [2]),
+        ({"host.name": "nowhere"}, []),
+    ],
+)
+def test_search_by_field(filled: EventStore, filters: dict[str, Any], expected: list[int]) -> None:
+    assert pids(filled.search(EventQuery(filters=filters))) == expected
+    assert filled.count(EventQuery(filters=filters)) == len(expected)
+
+
+def test_time_range_is_half_open_and_zone_aware(filled: EventStore) -> None:
+    query = EventQuery(start=T0 + timedelta(minutes=1), end=T0 + timedelta(minutes=3))
+    assert pids(filled.search(query)) == [2, 1]
+    assert filled.count(query) == 2
+    amsterdam = T0.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Amsterdam"))
+    assert filled.count(EventQuery(start=amsterdam + timedelta(minutes=4))) == 1
+    with pytest.raises(ValidationError) as caught:
+        filled.search(EventQuery(start=datetime(2024, 9, 1)))
+    assert caught.value.field == "start"
+
+
+def test_text_search_needs_every_word_and_parses_no_syntax(filled: EventStore) -> None:
+    assert pids(filled.search(EventQuery(text="failed"))) == [4, 1]
+    assert filled.count(EventQuery(text="password failed")) == 1
+    assert filled.count(EventQuery(text="10.0.0.5")) == 3
+    assert filled.count(EventQuery(text='"/burgerzaken/afspraak" -x')) == 0
+    assert filled.count(EventQuery(text="/burgerzaken/afspraak")) == 1
+    assert filled.count(EventQuery(text="failed", filters={"host.name": "web-02"})) == 2
+    assert filled.count(EventQuery(text="   ")) == 5
+
+
+def test_order_paging_and_stable_ties(store: EventStore) -> None:
+    store.add_batch([make(minute) for minute in range(25)])
+    pages = [store.search(EventQuery(limit=10, offset=o, order="asc")) for o in (0, 10, 20)]
+    assert [pid for page in pages for pid in pids(page)] == list(range(25))
+    assert pids(store.search(EventQuery(limit=3))) == [24, 23, 22]
+    store.add_batch([make(100) for _ in range(7)])
+    window = EventQuery(start=T0 + timedelta(minutes=100))
+    first = store.search(EventQuery(start=window.start, limit=4))
+    second = store.search(EventQuery(start=window.start, limit=4, offset=4))
+    assert len({e.id for e in first + second}) == 7
+    with pytest.raises(ValidationError, match="limit"):
+        store.search(EventQuery(limit=-1))
+
+
+def test_counts_by(filled: EventStore) -> None:
+    counts_by = filled.counts_by  # type: ignore[attr-defined]
+    assert counts_by("user.name") == [("jan", 3), ("anouk", 1), ("sem", 1)]
+    assert counts_by("event.outcome") == [("success", 4), ("failure", 1)]
+    assert counts_by("host.name", EventQuery(filters={"user.name": "jan"}), limit=1) == [
+        ("db-01", 1)
+    ]
+
+
+def test_dead_letters_round_trip_with_truncation(store: EventStore, clock: FrozenClock) -> None:
+    big = b"x" * (64 * 1024 + 10)
+    store.add_dead_letters(
+        [
+            DeadLetter(source="a.jsonl", reason="bad JSON", raw=b"{nope", offset=12),
+            DeadLetter(source="b.jsonl", reason="too big", raw=big, offset=0),
+        ]
+    )
+    letters = store.list_dead_letters()
+    assert [(d.source, d.reason, d.offset) for d in letters] == [
+        ("a.jsonl", "bad JSON", 12),
+        ("b.jsonl", "too big", 0),
+    ]
+    assert letters[0].raw == b"{nope" and letters[0].raw_length == 5
+    assert letters[1].raw == big[: 64 * 1024] and letters[1].raw_length == len(big)
+    assert letters[0].received_at == clock.now()
+    assert [d.source for d in store.list_dead_letters(source="b.jsonl")] == ["b.jsonl"]
+    assert store.delete_dead_letters([letters[0].id or 0]) == 1
+    assert [d.source for d in store.list_dead_letters()] == ["b.jsonl"]
+
+
+def test_event_carrying_its_own_id_is_stored_once(store: EventStore) -> None:
+    first = make(0, text="redelivered once")
+    first["event"]["id"] = "0" * 14 + "a1b2c3d4e5f6"
+    upstream = make(2, text="upstream id")
+    upstream["event"]["id"] = "winlog-4624"
+    ids = store.add_batch([first, make(1, text="fresh"), upstream])
+    again = store.add_batch([first])
+    assert ids[0] == again[0] == first["event"]["id"]
+    assert ids[2] != "winlog-4624"
+    assert store.count(EventQuery()) == 3
+    assert store.count(EventQuery(text="redelivered")) == 1
+    assert store.get(ids[0]).event["event"]["id"] == ids[0]
+
+
+# -- alerts ------------------------------------------------------------------------------------
+
+
+def alert(minute: int, **changes: Any) -> NewAlert:
+    values: dict[str, Any] = {
+        "rule_id": "r-brute",
+        "rule_title": "Brute force",
+        "level": "high",
+        "created_at": T0 + timedelta(minutes=minute),
+        "host_name": "web-01",
+        "user_name": "jan",
+        "body": {"events": [f"e{minute}"], "tags": ["attack.t1110"], "n": minute},
+    }
+    values.update(changes)
+    return NewAlert(**values)
+
+
+def minutes(found: list[Any]) -> list[int]:
+    return [a.body["n"] for a in found]
+
+
+def test_alert_add_and_get_round_trip(alerts: AlertStore) -> None:
+    ids = alerts.add_batch([alert(0), alert(1, exercise_id="drill-7", level="low")])
+    first = alerts.get(ids[0])
+    assert first.status == "new" and first.assignee is None
+    assert first.created_at == T0 and first.rule_title == "Brute force"
+    assert first.body == {"events": ["e0"], "tags": ["attack.t1110"], "n": 0}
+    assert alerts.get(ids[1]).exercise_id == "drill-7"
+    with pytest.raises(NotFoundError):
+        alerts.get("missing")
+
+
+def test_invalid_alert_names_index_and_field(alerts: AlertStore) -> None:
+    with pytest.raises(ValidationError) as caught:
+        alerts.add_batch([alert(0), alert(1, level="urgent")])
+    assert caught.value.field == "alerts[1].level"
+    with pytest.raises(ValidationError) as naive:
+        alerts.add_batch([alert(0, created_at=datetime(2024, 9, 1))])
+    assert naive.value.field == "alerts[0].created_at"
+    assert alerts.count(AlertQuery()) == 0
+
+
+def test_alert_search_filters_sort_and_page(alerts: AlertStore) -> None:
+    alerts.add_batch(
+        [
+            alert(0, level="low"),
+            alert(1, level="critical", rule_id="r-exfil", host_name="db-01"),
+            alert(2, level="medium", exercise_id="drill-1"),
+            alert(3, level="high", user_name="anouk"),
+            alert(4, level="critical"),
+        ]
+    )
+    assert minutes(alerts.search(AlertQuery())) == [4, 3, 2, 1, 0]
+    assert minutes(alerts.search(AlertQuery(sort="oldest", limit=2, offset=1))) == [1, 2]
+    assert minutes(alerts.search(AlertQuery(sort="severity"))) == [4, 1, 3, 2, 0]
+    assert minutes(alerts.search(AlertQuery(levels=["critical", "high"]))) == [4, 3, 1]
+    assert minutes(alerts.search(AlertQuery(rule_ids=["r-exfil"]))) == [1]
+    assert minutes(alerts.search(AlertQuery(host_name="db-01"))) == [1]
+    assert minutes(alerts.search(AlertQuery(user_name="anouk"))) == [3]
+    assert minutes(alerts.search(AlertQuery(exercise=True))) == [2]
+    assert minutes(alerts.search(AlertQuery(exercise=False))) == [4, 3, 1, 0]
+    window = AlertQuery(start=T0 + timedelta(minutes=1), end=T0 + timedelta(minutes=3))
+    assert minutes(alerts.search(window)) == [2, 1]
+    assert alerts.count(window) == 2
+    assert alerts.count(AlertQuery(levels=["critical"], exercise=False)) == 2
+
+
+def test_update_status_and_queue(alerts: AlertStore, clock: FrozenClock) -> None:
+    ids = alerts.add_batch([alert(minute) for minute in range(4)])
+    clock.advance(timedelta(minutes=5))
+    assert alerts.update_status(ids[:2], status="assigned", assignee="analyst1") == 2
+    assert alerts.update_status([ids[2]], status="closed") == 1
+    assigned = alerts.get(ids[0])
+    assert assigned.status == "assigned" and assigned.assignee == "analyst1"
+    assert assigned.updated_at == T0 + timedelta(days=1, minutes=5)
+    assert minutes(alerts.search(AlertQuery(statuses=["new"]))) == [3]
+    assert minutes(alerts.search(AlertQuery(statuses=["new", "assigned"]))) == [3, 1, 0]
+    assert alerts.count(AlertQuery(assignee="analyst1")) == 2
+    alerts.update_status([ids[0]], status="acknowledged")
+    assert alerts.get(ids[0]).assignee == "analyst1"
+
+
+def test_update_status_is_all_or_nothing_and_validates(alerts: AlertStore) -> None:
+    ids = alerts.add_batch([alert(0)])
+    with pytest.raises(NotFoundError, match="ghost"):
+        alerts.update_status([ids[0], "ghost"], status="closed")
+    assert alerts.get(ids[0]).status == "new"
+    with pytest.raises(ValidationError) as caught:
+        alerts.update_status(ids, status="assigned")
+    assert caught.value.field == "assignee"
+    with pytest.raises(ValidationError) as bad:
+        alerts.update_status(ids, status="done")  # type: ignore[arg-type]
+    assert bad.value.field == "status"
+
+
+def test_merge_body_sets_top_level_keys(alerts: AlertStore) -> None:
+    ids = alerts.add_batch([alert(0)])
+    alerts.merge_body(ids[0], {"repeat_count": 3, "n": 0})
+    assert alerts.get(ids[0]).body == {
+        "events": ["e0"],
+        "tags": ["attack.t1110"],
+        "n": 0,
+        "repeat_count": 3,
+    }
+    with pytest.raises(NotFoundError):
+        alerts.merge_body("missing", {"x": 1})
