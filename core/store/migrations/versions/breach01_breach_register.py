@@ -8,6 +8,7 @@ Create Date: 2026-11-28
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,7 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
@@ -206,7 +207,8 @@ def upgrade() -> None:
             sa.Integer(),
             sa.ForeignKey(
                 "breach_processing_systems.id",
-                name="fk_breach_processing_activities_system_id_breach_processing_systems",
+                # PostgreSQL cuts identifiers at 63 characters: keep the name short and stable.
+                name="fk_breach_processing_activities_system_id_breach_proce_d379d2ef",
                 ondelete="CASCADE",
             ),
             nullable=False,
