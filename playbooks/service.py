@@ -7,6 +7,7 @@ the sub-capability modules named beside each group below.
 from playbooks.approvals import approve_action, request_action
 from playbooks.evidence import add_evidence, list_evidence, read_evidence
 from playbooks.executor import execute_action, give_up, resume_runs
+from playbooks.export import AuthorityPackage, export_incident, render_report_html
 from playbooks.incidents import (
     STATUSES,
     TRANSITIONS,
@@ -22,6 +23,7 @@ from playbooks.incidents import (
     timeline,
 )
 from playbooks.library import PlaybookError, check_directory, load_file, load_library
+from playbooks.metrics import incident_metrics, monthly_metrics
 from playbooks.notify import deliveries_of, verify_signature
 from playbooks.observables import add_observable, observables_of
 from playbooks.routing import route_alert, route_new_alerts
@@ -42,6 +44,7 @@ from playbooks.runs import (
 __all__ = [
     "STATUSES",
     "TRANSITIONS",
+    "AuthorityPackage",
     "PlaybookError",
     "accept_handoff",
     "add_comment",
@@ -59,18 +62,22 @@ __all__ = [
     "decide",
     "deliveries_of",
     "execute_action",
+    "export_incident",
     "find_step",
     "get_incident",
     "get_run",
     "give_up",
     "handoffs_pending",
+    "incident_metrics",
     "list_evidence",
     "list_incidents",
     "load_file",
     "load_library",
+    "monthly_metrics",
     "observables_of",
     "overdue_steps",
     "read_evidence",
+    "render_report_html",
     "request_action",
     "resume_runs",
     "route_alert",
