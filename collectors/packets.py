@@ -93,12 +93,18 @@ class PacketSummariser:
         if packet is None:
             self.stats.skipped += 1
             return
+        if timestamp >= self._next_sweep:
+            self.expire(timestamp)
         key = (packet.src, packet.sport, packet.dst, packet.dport, packet.proto)
         flows = self._flows
         flow = flows.get(key)
         forward = True
         if flow is None:
             flow = flows.get((packet.dst, packet.dport, packet.src, packet.sport, packet.proto))
+            if flow is not None and timestamp - flow.last > self.flow_timeout:
+                del flows[(packet.dst, packet.dport, packet.src, packet.sport, packet.proto)]
+                self._emit_flow(flow)
+                flow = None
             if flow is None:
                 if len(flows) >= self.max_flows:
                     self._emit_flow(flows.popitem(last=False)[1])
@@ -106,6 +112,10 @@ class PacketSummariser:
             else:
                 forward = False
                 key = (packet.dst, packet.dport, packet.src, packet.sport, packet.proto)
+        elif timestamp - flow.last > self.flow_timeout:  # idle too long: a new flow
+            del flows[key]
+            self._emit_flow(flow)
+            flow = flows[key] = _Flow(packet, timestamp, timestamp)
         flows.move_to_end(key)
         if forward:
             flow.packets += 1
@@ -117,8 +127,6 @@ class PacketSummariser:
         payload = packet.payload
         if payload:
             self._application(flow, packet, payload, timestamp, forward)
-        if timestamp >= self._next_sweep:
-            self.expire(timestamp)
 
     def _application(
         self, flow: _Flow, packet: nd.Packet, payload: bytes, timestamp: float, forward: bool

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -38,7 +39,7 @@ def numbers(spool: Spool) -> list[int]:
 
 
 @pytest.fixture
-def spool(tmp_path: Path) -> Spool:
+def spool(tmp_path: Path) -> Iterator[Spool]:
     opened = Spool(tmp_path / "spool.sqlite")
     yield opened
     opened.close()
