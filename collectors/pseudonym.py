@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import re
 
-from collectors.parsers.base import ParseError
+from collectors.errors import ParseError
 from core.errors import ConfigError
 
 PSEUDONYM_PREFIX = "rp_"

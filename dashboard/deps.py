@@ -9,8 +9,6 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
-# collectors.parsers first: importing collectors.pseudonym on its own hits an import cycle.
-import collectors.parsers  # noqa: F401
 from collectors.pseudonym import Pseudonymiser
 from core.clock import Clock
 from core.config import Settings

@@ -16,31 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from collectors.errors import ParseError
 from core.clock import utc_iso
-from core.errors import DijkwachtError, ValidationError
+from core.errors import ValidationError
 from core.events import Event, set_field, validate_event
 
 INVALID_UTF8_TAG = "invalid_utf8"
-
-
-class ParseError(DijkwachtError):
-    """A raw record could not be parsed; `field` and `offset` say where, when known.
-
-    Reasons never quote personal data (the app-audit parser relies on that), so the error text
-    is safe to store next to the dead-lettered record.
-    """
-
-    def __init__(self, reason: str, field: str | None = None, offset: int | None = None) -> None:
-        where = []
-        if field is not None:
-            where.append(field)
-        if offset is not None:
-            where.append(f"offset {offset}")
-        prefix = f"{' at '.join(where)}: " if where else ""
-        super().__init__(f"{prefix}{reason}")
-        self.reason = reason
-        self.field = field
-        self.offset = offset
 
 
 class Parser(Protocol):
