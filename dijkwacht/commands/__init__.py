@@ -44,3 +44,8 @@ def register_commands(app: typer.Typer) -> None:
     from dijkwacht.commands import breach
 
     app.add_typer(breach.app, name="breach")
+
+    from dijkwacht.commands import playbooks
+
+    app.add_typer(playbooks.incidents_app, name="incidents")
+    app.add_typer(playbooks.playbooks_app, name="playbooks")

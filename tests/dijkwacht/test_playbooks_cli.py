@@ -1,0 +1,62 @@
+"""`dijkwacht incidents list/show` and `dijkwacht playbooks check DIR`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from core.clock import SystemClock
+from core.config import get_settings
+from core.store.relational import create_db_engine, create_session_factory, migrate
+from dijkwacht.cli import app
+from playbooks.library import LIBRARY_DIR
+from playbooks.service import add_observable, change_status, create_incident
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "data"
+    monkeypatch.setenv("DIJKWACHT_DATA_DIR", str(path))
+    monkeypatch.setenv("DIJKWACHT_ENVIRONMENT", "test")
+    return path
+
+
+def test_playbooks_check_passes_the_library_and_names_file_line_field(tmp_path: Path) -> None:
+    good = CliRunner().invoke(app, ["playbooks", "check", str(LIBRARY_DIR)])
+    assert good.exit_code == 0 and "all playbooks valid" in good.output
+    (tmp_path / "bad.yml").write_text("id: Bad Id\ntitle: T\n", encoding="utf-8")
+    bad = CliRunner().invoke(app, ["playbooks", "check", str(tmp_path)])
+    assert bad.exit_code == 1
+    lines = bad.output.splitlines()
+    assert f"{tmp_path / 'bad.yml'}:1: id: String should match pattern" in lines[0]
+    assert any(line.endswith("title: String should have at least 3 characters") for line in lines)
+    assert any(": version: required field is missing" in line for line in lines)
+
+
+def test_incidents_list_and_show(data_dir: Path) -> None:
+    settings = get_settings()
+    migrate(settings)
+    engine = create_db_engine(settings)
+    clock = SystemClock()
+    with create_session_factory(engine)() as db:
+        first = create_incident(db=db, clock=clock, title="Phishing", severity="low", actor="ana")
+        second = create_incident(db=db, clock=clock, title="DDoS", severity="high", actor="ana")
+        for incident in (first, second):
+            add_observable(
+                db=db, clock=clock, incident_id=incident.id, kind="ip", value="192.0.2.9", actor="a"
+            )
+        change_status(
+            db=db, clock=clock, incident_id=second.id, status="triage", reason="r", actor="a"
+        )
+    engine.dispose()
+    listed = CliRunner().invoke(app, ["incidents", "list", "--status", "triage"])
+    assert listed.exit_code == 0, listed.output
+    assert "DDoS" in listed.output and "Phishing" not in listed.output
+    shown = CliRunner().invoke(app, ["incidents", "show", str(first.id)])
+    assert shown.exit_code == 0, shown.output
+    assert "ip: 192.0.2.9 (seen in 1 other incidents)" in shown.output
+    assert "incident.observable_added" in shown.output
+    missing = CliRunner().invoke(app, ["incidents", "show", "99"])
+    assert missing.exit_code == 1
