@@ -41,10 +41,10 @@ def ecs_fields() -> tuple[frozenset[str], tuple[str, ...]]:
 
 @cache
 def extension_fields() -> dict[str, str]:
-    """`dijkwacht.*` fields documented in docs/ecs-extension.md, with their types."""
+    """`dijkwacht.*` and `winlog.*` fields documented in docs/ecs-extension.md, with types."""
     found: dict[str, str] = {}
     for line in EXTENSION_DOC.read_text(encoding="utf-8").splitlines():
-        match = re.match(r"\| `(dijkwacht\.[a-z0-9_.]+)` \| (\w+) \|", line)
+        match = re.match(r"\| `((?:dijkwacht|winlog)\.[a-z0-9_.]+)` \| (\w+) \|", line)
         if match:
             found[match.group(1)] = match.group(2)
     return found
