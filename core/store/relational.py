@@ -7,6 +7,7 @@ The SQL stays portable (named constraints, no SQLite-only types) so PostgreSQL c
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,39 @@ from core.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
+# PostgreSQL cuts identifiers at 63 bytes (SQLAlchemy refuses longer ones there).
+MAX_IDENTIFIER = 63
+
+
+def _fk_name(constraint: Any, table: Any) -> str:
+    """`<table>_<column>_<referred table>`, shortened with a stable hash past 63 characters."""
+    column = next(iter(constraint.columns)).name if constraint.columns else "col"
+    # From the "table.column" spec: the referred table need not be in this MetaData (Alembic).
+    referred = (
+        constraint.elements[0].target_fullname.split(".")[-2] if constraint.elements else "ref"
+    )
+    name = f"{table.name}_{column}_{referred}"
+    if len(name) + 3 <= MAX_IDENTIFIER:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_IDENTIFIER - 3 - 9]}_{digest}"
+
+
 # Named constraints: Alembic can only alter or drop what has a stable name, on every database.
-NAMING_CONVENTION: dict[str, str] = {
+NAMING_CONVENTION: dict[str, Any] = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "fk_name": _fk_name,
+    "fk": "fk_%(fk_name)s",
     "pk": "pk_%(table_name)s",
 }
 
 # Connection execution option: start this connection's SQLite transaction with BEGIN IMMEDIATE.
 SQLITE_WRITE_LOCK = "dijkwacht_sqlite_write_lock"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Key of the PostgreSQL transaction-level advisory lock that serialises migrations.
+_PG_MIGRATE_LOCK_KEY = 0x44_4B_57_4D  # "DKWM"
 
 
 class Base(DeclarativeBase):
@@ -133,8 +155,9 @@ def alembic_config(settings: Settings, connection: Connection | None = None) -> 
 def migrate(settings: Settings, revision: str = "head") -> None:
     """Upgrade the relational database to `revision`; safe to call on every start.
 
-    On SQLite the whole upgrade runs in one BEGIN IMMEDIATE transaction, so two processes
-    starting together do not both try to create the same tables.
+    On SQLite the whole upgrade runs in one BEGIN IMMEDIATE transaction, on PostgreSQL in one
+    transaction holding an advisory lock, so two processes starting together do not both try
+    to create the same tables.
     """
     from alembic import command
 
@@ -144,6 +167,12 @@ def migrate(settings: Settings, revision: str = "head") -> None:
             if engine.dialect.name == "sqlite":
                 connection.execution_options(**{SQLITE_WRITE_LOCK: True})
             with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    # Two processes starting together: the second waits here, then finds the
+                    # schema at head (Alembic's version table has no lock of its own).
+                    connection.exec_driver_sql(
+                        f"SELECT pg_advisory_xact_lock({_PG_MIGRATE_LOCK_KEY})"
+                    )
                 command.upgrade(alembic_config(settings, connection), revision)
     finally:
         engine.dispose()

@@ -31,6 +31,12 @@ PASSWORD = "rivierdijk-hoogwater-2026"
 
 
 @pytest.fixture
+def settings(db_settings: Settings) -> Settings:
+    """Every test here runs on SQLite and on PostgreSQL (a fresh schema per test)."""
+    return db_settings
+
+
+@pytest.fixture
 def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
     migrate(settings)
     engine = create_db_engine(settings)
@@ -104,6 +110,7 @@ def test_duplicate_username_is_a_conflict(db: Session, clock: FrozenClock) -> No
 def test_invalid_input_names_the_field(
     db: Session, clock: FrozenClock, kwargs: dict[str, object], field: str, fragment: str
 ) -> None:
+    kwargs = dict(kwargs)  # the parametrize dict is shared by both backends' runs
     username = str(kwargs.pop("username", "anna.devries"))
     with pytest.raises(ValidationError) as error:
         _create(db, clock, username=username, **kwargs)

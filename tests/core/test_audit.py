@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +23,12 @@ from core.store.relational import create_db_engine, create_session_factory, migr
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(db_settings: Settings) -> Settings:
+    """Every test here runs on SQLite and on PostgreSQL (a fresh schema per test)."""
+    return db_settings
 
 
 @pytest.fixture
@@ -61,12 +66,21 @@ def _write_chain(sessions: sessionmaker[Session], clock: FrozenClock, n: int = 6
 
 
 def _tamper(settings: Settings, *statements: str) -> None:
-    """What an attacker with file access does: drop the guard triggers, then edit."""
-    with sqlite3.connect(_db_file(settings)) as connection:
-        connection.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-        connection.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
-        for statement in statements:
-            connection.execute(statement)
+    """What an attacker with database owner rights does: drop the guard triggers, then edit."""
+    engine = create_db_engine(settings)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_update")
+                connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_delete")
+            else:
+                connection.exec_driver_sql(
+                    "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log"
+                )
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
 
 
 def _verify(sessions: sessionmaker[Session]) -> VerifyResult:
@@ -209,8 +223,9 @@ from core.clock import SystemClock
 from core.config import load_settings
 from core.store.relational import create_db_engine, create_session_factory
 
-data_dir, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-engine = create_db_engine(load_settings(environment="test", data_dir=data_dir))
+data_dir, name, count, url = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+settings = load_settings(environment="test", data_dir=data_dir, database_url=url or None)
+engine = create_db_engine(settings)
 sessions = create_session_factory(engine)
 Path(data_dir, f"ready-{name}").touch()
 while not Path(data_dir, "go").exists():
@@ -228,8 +243,12 @@ def test_concurrent_writers_keep_one_valid_chain(
     settings: Settings, sessions: sessionmaker[Session]
 ) -> None:
     data_dir = settings.resolved_data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)  # PostgreSQL runs create no SQLite file here
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), name, "40"], cwd=REPO_ROOT)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(data_dir), name, "40", settings.database_url or ""],
+            cwd=REPO_ROOT,
+        )
         for name in ("w1", "w2")
     ]
     try:

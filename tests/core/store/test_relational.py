@@ -13,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
 
 import core.audit  # noqa: F401  (register the core tables on Base.metadata)
 from core.config import Settings
@@ -30,16 +31,52 @@ from core.store.relational import (
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.fixture
+def settings(db_settings: Settings) -> Settings:
+    """Every test here runs on SQLite and on PostgreSQL (a fresh schema per test)."""
+    return db_settings
+
+
 def _head(settings: Settings) -> str | None:
     return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
 
 
-def _schema(db_path: Path) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(db_path) as connection:
-        rows = connection.execute(
-            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
-        ).fetchall()
-    return [tuple(row) for row in rows]
+def _schema(settings: Settings) -> list[tuple[str, str, str]]:
+    """(kind, name, definition) of every table, index, constraint and trigger, on any backend."""
+    engine = create_db_engine(settings)
+    try:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            rows: list[tuple[str, str, str]] = []
+            for table in inspector.get_table_names():
+                columns = inspector.get_columns(table)
+                rows.append(("table", table, repr([(c["name"], str(c["type"])) for c in columns])))
+                pk = inspector.get_pk_constraint(table)
+                rows.append(("pk", str(pk.get("name")), f"{table} {pk['constrained_columns']}"))
+                for kind, items in (
+                    ("index", inspector.get_indexes(table)),
+                    ("unique", inspector.get_unique_constraints(table)),
+                    ("check", inspector.get_check_constraints(table)),
+                    ("fk", inspector.get_foreign_keys(table)),
+                ):
+                    rows.extend((kind, str(item.get("name")), table) for item in items)
+            rows.extend(("trigger", name, "") for name in _triggers(connection))
+    finally:
+        engine.dispose()
+    return sorted(rows)
+
+
+def _triggers(connection: Connection) -> list[str]:
+    if connection.dialect.name == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        sql = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    return [row[0] for row in connection.execute(text(sql))]
+
+
+def _sqlite_only(settings: Settings) -> None:
+    if not settings.sqlalchemy_url.startswith("sqlite"):
+        pytest.skip("SQLite connection behaviour; PostgreSQL has its own tests below")
 
 
 def test_migrate_creates_core_tables_on_a_fresh_file(settings: Settings) -> None:
@@ -56,22 +93,25 @@ def test_migrate_creates_core_tables_on_a_fresh_file(settings: Settings) -> None
 
 def test_migrate_twice_is_a_no_op(settings: Settings) -> None:
     migrate(settings)
-    db_path = settings.resolved_data_dir / "dijkwacht.sqlite"
-    before = _schema(db_path)
+    before = _schema(settings)
     migrate(settings)
-    assert _schema(db_path) == before
+    assert _schema(settings) == before
     assert current_revision(settings) == _head(settings)
 
 
 def test_constraints_follow_the_naming_convention(settings: Settings) -> None:
     migrate(settings)
-    sql = dict(
-        (name, ddl) for _kind, name, ddl in _schema(settings.resolved_data_dir / "dijkwacht.sqlite")
-    )
-    assert "CONSTRAINT uq_users_username UNIQUE" in sql["users"]
-    assert "CONSTRAINT ck_users_role_known" in sql["users"]
-    assert "CONSTRAINT pk_audit_log PRIMARY KEY" in sql["audit_log"]
-    assert {"audit_log_no_update", "audit_log_no_delete"} <= set(sql)
+    names = {(kind, name) for kind, name, _ in _schema(settings)}
+    assert ("unique", "uq_users_username") in names
+    assert ("check", "ck_users_role_known") in names
+    assert ("pk", "pk_audit_log") in names
+    triggers = {name for kind, name in names if kind == "trigger"}
+    if settings.sqlalchemy_url.startswith("sqlite"):
+        assert {"audit_log_no_update", "audit_log_no_delete"} <= triggers
+    else:
+        assert "audit_log_append_only" in triggers
+    # PostgreSQL truncates identifiers at 63 bytes; every name must fit on both backends.
+    assert all(len(name) <= 63 for _kind, name in names)
 
 
 def _import_every_models_module() -> None:
@@ -107,6 +147,7 @@ def test_models_match_the_migrations(settings: Settings) -> None:
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(settings: Settings) -> None:
+    _sqlite_only(settings)
     engine = create_db_engine(settings)
     try:
         with engine.connect() as connection:
@@ -119,6 +160,7 @@ def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(settings: Sett
 
 
 def test_acquire_write_lock_takes_the_lock_at_begin(settings: Settings) -> None:
+    _sqlite_only(settings)
     migrate(settings)
     engine = create_db_engine(settings)
     try:
@@ -136,6 +178,7 @@ def test_acquire_write_lock_takes_the_lock_at_begin(settings: Settings) -> None:
 
 
 def test_utc_datetime_round_trips_aware_and_refuses_naive(settings: Settings) -> None:
+    _sqlite_only(settings)
     engine = create_db_engine(settings)
     column = UTCDateTime()
     moment = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
@@ -164,11 +207,14 @@ def test_two_processes_migrating_at_once_both_succeed(settings: Settings) -> Non
     code = (
         "import sys; from core.config import load_settings; "
         "from core.store.relational import migrate; "
-        "migrate(load_settings(environment='test', data_dir=sys.argv[1]))"
+        "migrate(load_settings(environment='test', data_dir=sys.argv[1], "
+        "database_url=sys.argv[2] or None))"
     )
     data_dir = str(settings.resolved_data_dir)
+    url = settings.database_url or ""
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, data_dir], cwd=REPO_ROOT) for _ in range(2)
+        subprocess.Popen([sys.executable, "-c", code, data_dir, url], cwd=REPO_ROOT)
+        for _ in range(2)
     ]
     assert [proc.wait(timeout=60) for proc in procs] == [0, 0]
     assert current_revision(settings) == _head(settings)
