@@ -1,9 +1,10 @@
 """`dijkwacht ingest` and `dijkwacht search`: files into the event store, events back out.
 
-Ingest reads records through a *format reader* (`ecs-json` today; syslog, access logs and EVTX
-plug in later by adding a reader to `READERS`). A reader turns a binary file into `Record`s, each
-either an event or the reason it is not one; valid events are stored in batches, the rest goes to
-the dead-letter table with file, line, byte offset and reason, so nothing read is lost.
+Ingest reads records through a *format reader* (`ecs-json` here; every parser format, EVTX and
+pcap come from `dijkwacht.commands.ingest_formats`). A reader turns a binary file into
+`Record`s, each either an event or the reason it is not one; valid events are stored in
+batches, the rest goes to the dead-letter table with file, line, byte offset and reason, so
+nothing read is lost.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from core.errors import ConfigError, ValidationError
 from core.events import Event, get_field, validate_event
 from core.store.base import DeadLetter, EventQuery, EventStore, InvalidEventError
 from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.ingest_formats import FORMATS, detect_format, reader_for
 
 # One line longer than this is not an event but a runaway (a binary file, a missing newline);
 # it is dead-lettered instead of being read into memory whole.
@@ -181,15 +183,35 @@ def ingest(
         list[Path], typer.Argument(help="Files to read, e.g. JSON lines of ECS events.")
     ],
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help=f"Input format: {', '.join(READERS)}.")
-    ] = "ecs-json",
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help=f"Input format: {', '.join([*READERS, *FORMATS])}. auto: .evtx is evtx, "
+            ".pcap/.pcapng is pcap, anything else ecs-json.",
+        ),
+    ] = "auto",
 ) -> None:
     """Store the events of FILES; lines that are not valid events go to the dead-letter table."""
-    reader = READERS.get(fmt)
-    if reader is None:
-        console.print(f"[red]--format: unknown format {fmt!r}; known: {', '.join(READERS)}[/red]")
+    known = [*READERS, *FORMATS]
+    if fmt not in known:
+        console.print(f"[red]--format: unknown format {fmt!r}; known: {', '.join(known)}[/red]")
         raise typer.Exit(code=2)
     settings = settings_or_exit()
+    readers: dict[str, Reader] = dict(READERS)
+
+    def reader_of(path: Path) -> Reader:
+        name = detect_format(path) if fmt == "auto" else fmt
+        if name not in readers:
+            try:
+                found = reader_for(name, settings=settings)
+            except ConfigError as exc:
+                console.print(f"[red]--format {name}: {exc}[/red]")
+                raise typer.Exit(code=2) from None
+            assert found is not None  # every name in `known` has a reader
+            readers[name] = found
+        return readers[name]
+
     totals = _Totals()
     store = _open_store(settings)
     try:
@@ -203,6 +225,7 @@ def ingest(
             console=console,
         ) as progress:
             for path in files:
+                reader = reader_of(path)
                 if _ingest_file(path, reader=reader, writer=writer, progress=progress):
                     totals.files_read += 1
     finally:
