@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaDetection, SigmaRule
 
+from core.store.base import AlertQuery, AlertStore
 from detection.compiler import CompiledRule, compile_rule
 from detection.engine import Engine
 from detection.errors import CompileError
@@ -192,3 +194,33 @@ def _has_field(rule: SigmaRule, name: str) -> bool:
             elif item.field is not None and item.field.lower() == name:
                 return True
     return False
+
+
+def alert_tag_counts(
+    *, alert_store: AlertStore, since: datetime, until: datetime, page_size: int = 500
+) -> dict[str, int]:
+    """How often each rule tag (e.g. ``attack.t1566``) appeared on real alerts in a period.
+
+    For trend readers such as awareness: only lower-cased tags and counts leave detection, never
+    an alert, host, user or event; drill alerts are left out.
+    """
+    counts: dict[str, int] = {}
+    offset = 0
+    while True:
+        page = alert_store.search(
+            AlertQuery(
+                start=since,
+                end=until,
+                exercise=False,
+                limit=page_size,
+                offset=offset,
+                sort="oldest",
+            )
+        )
+        for alert in page:
+            tags = alert.body.get("tags") or ()
+            for tag in {str(tag).lower() for tag in tags if isinstance(tag, str)}:
+                counts[tag] = counts.get(tag, 0) + 1
+        if len(page) < page_size:
+            return counts
+        offset += page_size
