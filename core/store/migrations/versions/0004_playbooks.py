@@ -8,6 +8,7 @@ Create Date: 2026-11-28
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,7 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
@@ -33,7 +34,9 @@ def _id(table: str) -> tuple[sa.Column[object], sa.PrimaryKeyConstraint]:
     )
 
 
-def _fk(table: str, column: str, target: str, *, nullable: bool = False) -> list[object]:
+def _fk(
+    table: str, column: str, target: str, *, nullable: bool = False
+) -> list[sa.schema.SchemaItem]:
     return [
         sa.Column(column, sa.Integer(), nullable=nullable),
         sa.ForeignKeyConstraint([column], [f"{target}.id"], name=f"fk_{table}_{column}_{target}"),
