@@ -4,6 +4,11 @@ Other domains import only this module (tests/test_import_contract.py). The funct
 the sub-capability modules named beside each group below.
 """
 
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
 from playbooks.approvals import approve_action, request_action
 from playbooks.evidence import add_evidence, list_evidence, read_evidence
 from playbooks.executor import execute_action, give_up, resume_runs
@@ -60,8 +65,10 @@ __all__ = [
     "complete_task",
     "create_incident",
     "decide",
+    "delete_exercise_artefacts",
     "deliveries_of",
     "execute_action",
+    "exercise_artefacts",
     "export_incident",
     "find_step",
     "get_incident",
@@ -89,3 +96,100 @@ __all__ = [
     "timeline",
     "verify_signature",
 ]
+
+
+# -- drills: what an exercise left behind, and removing it (asked for by drills.rollback) ------
+
+
+def exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Incidents, started playbook steps, hand-offs and breaches of one exercise, with times."""
+    from playbooks.breach.models import Breach
+    from playbooks.models import Handoff, Incident, PlaybookRun, RunStep
+
+    incidents = list(db.scalars(select(Incident).where(Incident.exercise_id == exercise_id)))
+    ids = [incident.id for incident in incidents]
+    steps = db.execute(
+        select(RunStep.step_id, RunStep.started_at, PlaybookRun.incident_id)
+        .join(PlaybookRun, RunStep.run_id == PlaybookRun.id)
+        .where(PlaybookRun.incident_id.in_(ids), RunStep.started_at.is_not(None))
+    ).all()
+    handoffs = list(db.scalars(select(Handoff).where(Handoff.incident_id.in_(ids))))
+    breaches = list(db.scalars(select(Breach).where(Breach.exercise_id == exercise_id)))
+    return {
+        "incidents": [
+            {"id": i.id, "created_at": i.created_at, "escalated": i.escalated, "title": i.title}
+            for i in incidents
+        ],
+        "steps": [{"step": s, "started_at": at, "incident_id": inc} for s, at, inc in steps],
+        "handoffs": [{"id": h.id, "target": h.target, "at": h.requested_at} for h in handoffs],
+        "breaches": [
+            {"id": b.id, "reference": b.reference, "created_at": b.created_at, "state": b.state}
+            for b in breaches
+        ],
+    }
+
+
+def delete_exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, int]:
+    """Delete every playbook and breach row of one exercise (children first); no commit.
+
+    Observables are shared across incidents: only those left without any incident go.
+    The audit log is append-only and keeps the exercise's timeline entries.
+    """
+    from sqlalchemy import delete
+
+    from playbooks.breach import models as bm
+    from playbooks.models import (
+        ActionExecution,
+        Comment,
+        Delivery,
+        Evidence,
+        Handoff,
+        Incident,
+        IncidentAlert,
+        IncidentObservable,
+        Observable,
+        PlaybookRun,
+        RunStep,
+    )
+
+    removed: dict[str, int] = {}
+
+    def gone(table: Any, where: Any) -> None:
+        result = db.execute(delete(table).where(where))
+        removed[table.__tablename__] = removed.get(table.__tablename__, 0) + int(
+            result.rowcount or 0  # type: ignore[attr-defined]
+        )
+
+    breaches = select(bm.Breach.id).where(bm.Breach.exercise_id == exercise_id)
+    batches = select(bm.LetterBatch.id).where(bm.LetterBatch.breach_id.in_(breaches))
+    gone(bm.LetterRecipient, bm.LetterRecipient.batch_id.in_(batches))
+    gone(bm.LetterBatch, bm.LetterBatch.breach_id.in_(breaches))
+    db.execute(
+        update(bm.BreachReport)
+        .where(bm.BreachReport.breach_id.in_(breaches))
+        .values(parent_id=None)
+    )
+    for child in (bm.BreachReport, bm.BreachReminder, bm.BreachChange):
+        gone(child, child.breach_id.in_(breaches))
+    gone(bm.Breach, bm.Breach.exercise_id == exercise_id)
+    incidents = select(Incident.id).where(Incident.exercise_id == exercise_id)
+    runs = select(PlaybookRun.id).where(PlaybookRun.incident_id.in_(incidents))
+    steps = select(RunStep.id).where(RunStep.run_id.in_(runs))
+    linked = list(
+        db.scalars(
+            select(IncidentObservable.observable_id).where(
+                IncidentObservable.incident_id.in_(incidents)
+            )
+        )
+    )
+    gone(ActionExecution, ActionExecution.run_step_id.in_(steps))
+    for linked_to in (Delivery, Handoff):
+        gone(linked_to, linked_to.incident_id.in_(incidents))
+    gone(RunStep, RunStep.run_id.in_(runs))
+    gone(PlaybookRun, PlaybookRun.incident_id.in_(incidents))
+    for of_incident in (IncidentAlert, Comment, IncidentObservable, Evidence):
+        gone(of_incident, of_incident.incident_id.in_(incidents))
+    gone(Incident, Incident.exercise_id == exercise_id)
+    still_used = select(IncidentObservable.observable_id)
+    gone(Observable, Observable.id.in_(linked) & Observable.id.not_in(still_used))
+    return removed

@@ -49,3 +49,7 @@ def register_commands(app: typer.Typer) -> None:
 
     app.add_typer(playbooks.incidents_app, name="incidents")
     app.add_typer(playbooks.playbooks_app, name="playbooks")
+
+    from dijkwacht.commands import awareness
+
+    app.add_typer(awareness.app, name="awareness")
