@@ -159,7 +159,9 @@ class BareAddress(Validator):
         return issues
 
 
-_INVERSION = re.compile(r"(?:^|[.?!:]\s+)(?!(?:Als|Wat|Wie|Waar|Hoe)\b)(\w+) \{je\}|\b(?:dan|zo|nu) \{je\}")
+_INVERSION = re.compile(
+    r"(?:^|[.?!:]\s+)(?!(?:Als|Wat|Wie|Waar|Hoe)\b)(\w+) \{je\}|\b(?:dan|zo|nu) \{je\}"
+)
 
 
 class AddressInversion(Validator):
@@ -208,9 +210,7 @@ def _views(
             yield _view(topic, profile, lang)  # type: ignore[arg-type]
 
 
-def lint_library(
-    library: Library, validators: tuple[Validator, ...] = VALIDATORS
-) -> list[Issue]:
+def lint_library(library: Library, validators: tuple[Validator, ...] = VALIDATORS) -> list[Issue]:
     """Every issue of every topic; empty for content fit to publish."""
     return [
         issue

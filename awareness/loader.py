@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from awareness.errors import ContentError, ContentProblem
-from awareness.schemas import AudienceProfile, AudienceId, Labels, Topic
+from awareness.schemas import AudienceId, AudienceProfile, Labels, Topic
 
 CONTENT_DIR = Path(__file__).resolve().parent
 Model = TypeVar("Model", bound=BaseModel)
@@ -84,7 +84,9 @@ def _validate(model: type[Model], path: Path, data: Any, lines: dict[Loc, int]) 
         problems = []
         for error in exc.errors():
             # Drop pydantic's union/type tags (e.g. 'str') that are not keys of the document.
-            loc = tuple(part for part in error["loc"] if isinstance(part, int) or part in _keys(lines))
+            loc = tuple(
+                part for part in error["loc"] if isinstance(part, int) or part in _keys(lines)
+            )
             problems.append(ContentProblem(path, _line_of(lines, loc), _field(loc), error["msg"]))
         raise ContentError(problems) from None
 

@@ -21,6 +21,9 @@ SAMPLE_PATH_VALUES = {
     "username": "no-such-user",
     "token_id": "999999",
     "source": "matrix",
+    "lang": "nl",
+    "audience": "library",
+    "name": "phishing-newsletter.txt",
 }
 
 Expected = dict[str, int]
@@ -66,6 +69,11 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/metrics"): everyone(),
     ("GET", "/login"): everyone(),
     ("POST", "/login"): everyone(422),  # CSRF passes in the matrix; the form is empty
+    # awareness: public resilience content, no personal data (the bulletin shows levels only)
+    ("GET", "/awareness/index.html"): everyone(),
+    ("GET", "/awareness/{lang}/feed.atom"): everyone(),
+    ("GET", "/awareness/{lang}/{audience}/bulletin.html"): everyone(),
+    ("GET", "/awareness/{lang}/{audience}/{name}"): everyone(),
     # collectors' own per-source token, not a session: everyone without it gets 401
     ("POST", "/api/ingest/{source}"): everyone(401),
     # session
