@@ -98,6 +98,10 @@ class EventStore(Protocol):
         """Remove dead letters by id (after a successful replay); return the number removed."""
         ...
 
+    def delete_by_exercise(self, exercise_id: str) -> int:
+        """Remove every event tagged `dijkwacht.exercise.id` = `exercise_id` (drill rollback)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -176,6 +180,10 @@ class AlertStore(Protocol):
 
     def merge_body(self, alert_id: str, updates: Mapping[str, Any]) -> None:
         """Replace top-level keys of the alert's body (repeat counts); NotFoundError if absent."""
+        ...
+
+    def delete_by_exercise(self, exercise_id: str) -> int:
+        """Remove every alert of the exercise (drill rollback); return the number removed."""
         ...
 
     def close(self) -> None: ...

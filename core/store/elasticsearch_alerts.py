@@ -249,6 +249,33 @@ class ElasticsearchAlertStore:
             found.update((hit["_id"], hit["_index"]) for hit in response["hits"]["hits"])
         return found
 
+    def delete_by_exercise(self, exercise_id: str) -> int:
+        """Remove a drill's documents: search then bulk delete by _id, page by page."""
+        if not exercise_id:
+            raise ValidationError("exercise_id", "must not be empty")
+        removed = 0
+        while True:
+            self.client.indices.refresh(index=self.alias, ignore_unavailable=True)
+            response = self.client.search(
+                index=self.alias,
+                query={"term": {"exercise_id": exercise_id}},
+                size=1000,
+                source=False,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+            hits = response["hits"]["hits"]
+            if not hits:
+                return removed
+            actions: list[tuple[bytes, bytes | None]] = [
+                (orjson.dumps({"delete": {"_index": hit["_index"], "_id": hit["_id"]}}), None)
+                for hit in hits
+            ]
+            refused = es_common.bulk(self.client, actions, refresh=True, policy=self._retry)
+            if len(refused) == len(actions):
+                raise es_common.StoreUnavailableError(f"could not delete exercise {exercise_id}")
+            removed += len(actions) - len(refused)
+
     def close(self) -> None:
         self.client.close()
 

@@ -215,6 +215,14 @@ class SqliteAlertStore:
             )
         return [alert_id for alert_id in ids if alert_id not in found]
 
+    def delete_by_exercise(self, exercise_id: str) -> int:
+        """Remove a drill's alerts; return how many (real alerts have no exercise id)."""
+        if not exercise_id:
+            raise ValidationError("exercise_id", "must not be empty")
+        with write_transaction(self._conn):
+            cursor = self._conn.execute("DELETE FROM alerts WHERE exercise_id = ?", (exercise_id,))
+        return int(cursor.rowcount)
+
     def close(self) -> None:
         self._conn.close()
 

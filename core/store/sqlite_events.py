@@ -372,6 +372,17 @@ class SqliteEventStore:
             )
         return int(cursor.rowcount)
 
+    def delete_by_exercise(self, exercise_id: str) -> int:
+        """Remove a drill's events (the FTS trigger removes their text); return how many."""
+        if not exercise_id:
+            raise ValidationError("exercise_id", "must not be empty")
+        with write_transaction(self._conn):
+            cursor = self._conn.execute(
+                "DELETE FROM events WHERE json_extract(body, '$.dijkwacht.exercise.id') = ?",
+                (exercise_id,),
+            )
+        return int(cursor.rowcount)
+
     def close(self) -> None:
         self._conn.close()
 
