@@ -22,7 +22,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from detection.conditions import Node, all_of, any_of, compile_condition, negate
+from detection.conditions import Literal, Node, all_of, any_of, compile_condition, negate
 from detection.errors import CompileError
 from detection.modifiers import Placeholders, ValueTest, compile_value
 from detection.modifiers import any_of as any_value
@@ -133,7 +133,7 @@ def _field_node(key: str, parts: list[ValueTest | Node]) -> Node:
                 return any(test(v, r) for v, r in zip(value, raw[key], strict=True))
             return test(value, raw[key])
 
-        literals = None if key in INDEX_FIELDS else combined.literals
+        literals = None if key in INDEX_FIELDS else scoped(key, combined.literals)
         equals = {key: combined.equals} if combined.equals is not None else {}
         others.append(Node(pred, literals, equals, key in INDEX_FIELDS))
     return any_of(others)
@@ -181,7 +181,7 @@ def _keywords(item: SigmaDetectionItem, placeholders: Placeholders | None) -> No
     if item.value_linking is ConditionAND and len(tests) > 1:
         nodes = [_keywords_one(t) for t in tests]
         return all_of(nodes)
-    return Node(pred, combined.literals)
+    return Node(pred, scoped("", combined.literals))
 
 
 def _keywords_one(combined: ValueTest) -> Node:
@@ -197,7 +197,12 @@ def _keywords_one(combined: ValueTest) -> Node:
                 return True
         return False
 
-    return Node(pred, combined.literals)
+    return Node(pred, scoped("", combined.literals))
+
+
+def scoped(key: str, literals: frozenset[str] | None) -> frozenset[Literal] | None:
+    """Value literals tagged with the field whose value holds them ("" for any field)."""
+    return None if literals is None else frozenset((key, text) for text in literals)
 
 
 def _unbound(value: SigmaString) -> SigmaString:

@@ -3,7 +3,9 @@
 A ``Node`` is a predicate over one event view plus two facts the rule index uses:
 ``equals`` (field -> the exact values the field must have for the node to be true) and
 ``literals`` (one of these lower-cased substrings must occur in the event for it to be true).
-Both are *necessary* conditions, so pruning with them never loses a match.
+Both are *necessary* conditions, so pruning with them never loses a match. A literal is scoped:
+``(field, text)`` means ``text`` occurs in that field's lower-cased value; field ``""`` (keyword
+searches) means in some value.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from detection.errors import CompileError
 
 # (lower-cased string view, original values), both keyed by lower-cased field name.
 Predicate = Callable[[dict[str, Any], dict[str, Any]], bool]
+Literal = tuple[str, str]  # (lower-cased field name or "" for any field, lower-cased text)
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,11 @@ class Node:
     """A compiled predicate with the necessary conditions the index may exploit."""
 
     pred: Predicate
-    literals: frozenset[str] | None = None
+    literals: frozenset[Literal] | None = None
     equals: Mapping[str, frozenset[str]] = field(default_factory=dict)
     index_only: bool = False  # only tests the index's fields: true for every candidate
     # All literal sets the node needs (AND of ORs); ``literals`` is the most selective one.
-    clauses: tuple[frozenset[str], ...] = ()
+    clauses: tuple[frozenset[Literal], ...] = ()
 
     def __post_init__(self) -> None:
         if self.literals and not self.clauses:
@@ -51,11 +54,11 @@ def _ordered(nodes: list[Node]) -> list[Node]:
     return sorted(nodes, key=lambda n: (n.index_only, literal_cost(n.literals)))
 
 
-def literal_cost(literals: frozenset[str] | None) -> float:
+def literal_cost(literals: frozenset[Literal] | None) -> float:
     """Rough chance that an event contains one of the literals: short literals are common."""
     if literals is None:
         return float("inf")
-    return sum(16.0 ** -min(len(lit), 10) for lit in literals) if literals else float("inf")
+    return sum(16.0 ** -min(len(text), 10) for _, text in literals) if literals else float("inf")
 
 
 def all_of(nodes: list[Node]) -> Node:
@@ -81,9 +84,14 @@ def all_of(nodes: list[Node]) -> Node:
             index_only,
             clauses,
         )
-    return Node(
-        lambda low, raw: all(p(low, raw) for p in preds), literals, equals, index_only, clauses
-    )
+
+    def every(low: dict[str, Any], raw: dict[str, Any]) -> bool:
+        for pred in preds:  # noqa: SIM110 - a loop is faster than all() over a generator
+            if not pred(low, raw):
+                return False
+        return True
+
+    return Node(every, literals, equals, index_only, clauses)
 
 
 def any_of(nodes: list[Node]) -> Node:
@@ -91,7 +99,7 @@ def any_of(nodes: list[Node]) -> Node:
     if len(nodes) == 1:
         return nodes[0]
     preds = tuple(n.pred for n in nodes)
-    literals: frozenset[str] | None = frozenset()
+    literals: frozenset[Literal] | None = frozenset()
     for node in nodes:
         literals = None if literals is None or node.literals is None else literals | node.literals
     common = set(nodes[0].equals)
@@ -101,7 +109,14 @@ def any_of(nodes: list[Node]) -> Node:
     if len(preds) == 2:
         first, second = preds
         return Node(lambda low, raw: first(low, raw) or second(low, raw), literals, equals)
-    return Node(lambda low, raw: any(p(low, raw) for p in preds), literals, equals)
+
+    def some(low: dict[str, Any], raw: dict[str, Any]) -> bool:
+        for pred in preds:  # noqa: SIM110 - a loop is faster than any() over a generator
+            if pred(low, raw):
+                return True
+        return False
+
+    return Node(some, literals, equals)
 
 
 def negate(node: Node) -> Node:

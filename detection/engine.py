@@ -19,7 +19,7 @@ from typing import Any
 
 from detection.compiler import CompiledRule
 from detection.index import Plan, RuleIndex
-from detection.view import LowView, Shape, flat_raw, lowered, raw_view, search_text, shape_of
+from detection.view import LowView, Shape, flat_raw, lowered, raw_view, shape_of
 
 # Key layouts remembered per engine; beyond this (events with ever-changing keys) we stop caching.
 MAX_SHAPES = 4096
@@ -55,12 +55,7 @@ class Engine:
                 continue
             if raw is None:
                 raw = flat_raw(event, shape)
-            if plan.automaton is None:
-                candidates: Sequence[int] = plan.always
-            else:
-                candidates = plan.candidates(search_text(raw))
-                if plan.always:
-                    candidates = sorted({*candidates, *plan.always})
+            candidates = plan.select(raw)
             if candidates:
                 self._evaluate(candidates, raw, start + offset, hits)
         return hits

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from detection.compiler import INDEX_FIELDS, CompiledRule
-from detection.literals import LiteralSet
+from detection.conditions import Literal
+from detection.literals import LiteralSet, render, sectioned_text
 from detection.view import text_of
 
 Key = tuple[str | None, ...]
@@ -48,7 +49,9 @@ class Plan:
     """
 
     always: tuple[int, ...]  # compiled-rule positions evaluated for every such event
+    everything: tuple[int, ...]  # every position of the plan (when literals cannot be used)
     automaton: LiteralSet | None  # every clause literal, numbered as in ``masks``
+    fields: tuple[str, ...] | None  # fields whose values the literals live in (None: any)
     masks: tuple[int, ...]  # literal number -> bit mask of the clauses it satisfies
     increment: int
     guards: int
@@ -57,10 +60,38 @@ class Plan:
     @property
     def empty(self) -> bool:
         """No rule can match an event with these key values."""
-        return self.automaton is None and not self.always
+        return not self.everything
+
+    def select(self, raw: dict[str, Any]) -> Sequence[int]:
+        """Positions of the rules worth evaluating on this event, ascending."""
+        if self.automaton is None:
+            return self.always
+        text = self.text(raw)
+        if text is None:  # a value holds the section separator: no pruning for this event
+            return self.everything
+        found = self.candidates(text)
+        if self.always:
+            return sorted({*found, *self.always})
+        return found
+
+    def text(self, raw: dict[str, Any]) -> str | None:
+        """The event's lower-cased values of the plan's fields, one section per value."""
+        sections: list[tuple[str, str]] = []
+        for name in raw if self.fields is None else self.fields:
+            value = raw.get(name)
+            if value is None:
+                continue
+            if type(value) is str:
+                sections.append((name, value))
+            elif type(value) is tuple:
+                sections.extend((name, text_of(item)) for item in value)
+            else:
+                sections.append((name, text_of(value)))
+        text = sectioned_text(sections)
+        return None if text is None else text.lower()
 
     def candidates(self, text: str) -> list[int]:
-        """Rules whose every literal clause occurs in the (lower-cased) event text, ascending."""
+        """Rules whose every literal clause occurs in the scoped event text, ascending."""
         if self.automaton is None:
             return []
         satisfied = 0
@@ -94,6 +125,7 @@ class RuleIndex:
                 self._buckets[key].append(position)
         self._rules = rules
         self._plans: dict[Key, Plan] = {}
+        self._shared: dict[frozenset[int], Plan] = {}
 
     def plan_for(self, raw: dict[str, Any]) -> Plan:
         """The evaluation plan for an event (given its raw view)."""
@@ -135,12 +167,19 @@ class RuleIndex:
         return positions
 
     def _build(self, positions: set[int]) -> Plan:
+        key = frozenset(positions)
+        plan = self._shared.get(key)  # many key combinations select the same rules
+        if plan is None:
+            plan = self._shared[key] = self._compile(sorted(positions))
+        return plan
+
+    def _compile(self, positions: list[int]) -> Plan:
         always: list[int] = []
-        masks: dict[str, int] = defaultdict(int)
+        masks: dict[Literal, int] = defaultdict(int)
         increment = guards = 0
         owners: dict[int, int] = {}
         bit = 0
-        for position in sorted(positions):
+        for position in positions:
             clauses = self._rules[position].node.clauses
             if not clauses:
                 always.append(position)
@@ -153,8 +192,22 @@ class RuleIndex:
             guards |= 1 << bit
             owners[bit] = position
             bit += 1
-        automaton = LiteralSet(list(masks)) if masks else None
-        return Plan(tuple(always), automaton, tuple(masks.values()), increment, guards, owners)
+        automaton = None
+        fields: tuple[str, ...] | None = None
+        if masks:
+            automaton = LiteralSet([render(field, text) for field, text in masks])
+            scopes = {field for field, _ in masks}
+            fields = None if "" in scopes else tuple(sorted(scopes))
+        return Plan(
+            always=tuple(always),
+            everything=tuple(positions),
+            automaton=automaton,
+            fields=fields,
+            masks=tuple(masks.values()),
+            increment=increment,
+            guards=guards,
+            positions=owners,
+        )
 
     @property
     def stats(self) -> dict[str, int]:

@@ -35,6 +35,46 @@ def _stop(number: int, start: int, end: int, flags: int, context: object) -> boo
     return True  # one hit answers "any": stop the scan
 
 
+# The prefilter's text holds each field value as one section: SEPARATOR name START value END
+# name SEPARATOR. A literal anchored with START / END (value starts / ends with it, see
+# ``detection.modifiers``) is then searched together with its field's name, so ``\\cmd.exe``
+# at the end of Image is not confused with ``\\cmd.exe`` at the end of ParentImage; plain
+# literals are searched anywhere. All of these stay pure literals (no regex), which keeps
+# compiling and scanning fast.
+SEPARATOR = "\x00"
+START = "\x02"
+END = "\x03"
+MARKS = (SEPARATOR, START, END)
+
+
+def render(field: str, literal: str) -> str:
+    """The text to search for ``literal`` required in ``field`` ("" = any field)."""
+    if not field:
+        return literal
+    if literal.startswith(START):
+        literal = f"{SEPARATOR}{field}{literal}"
+    if literal.endswith(END):
+        literal = f"{literal}{field}{SEPARATOR}"
+    return literal
+
+
+def sectioned_text(sections: list[tuple[str, str]]) -> str | None:
+    """``(field, value)`` pairs as one prefilter text (lower-case it afterwards).
+
+    None when a value itself holds a mark: sections could not be told apart, so the caller must
+    not rely on the literals for this event.
+    """
+    text = "".join(
+        [f"{SEPARATOR}{name}{START}{value}{END}{name}{SEPARATOR}" for name, value in sections]
+    )
+    count = len(sections)
+    if text.count(START) != count or text.count(END) != count:
+        return None
+    if text.count(SEPARATOR) != 2 * count:
+        return None
+    return text
+
+
 class LiteralSet:
     """A fixed set of literals compiled once; ``found`` / ``any_in`` per text."""
 
@@ -72,7 +112,7 @@ class LiteralSet:
         elif self._ac is not None:  # pragma: no cover - fallback without the hyperscan wheel
             hits = list({number for _, number in self._ac.iter(text)})
         if self._always:
-            hits.append(self.literals.index(""))
+            hits.extend(n for n, w in enumerate(self.literals) if not w)
         return hits
 
     def any_in(self, text: str) -> bool:

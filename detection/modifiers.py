@@ -10,7 +10,8 @@ and ``raw`` (the original JSON scalar). Sigma matching is case-insensitive unles
 ``cased``; regular expressions are case-sensitive unless they carry the ``i`` flag.
 Alongside each test we record what the index may use: ``literals`` (one of these lower-cased
 substrings must occur in the value if the test passes) and ``equals`` (the exact lower-cased
-values the test accepts).
+values the test accepts). A literal may be anchored: ``START`` in front means the value starts
+with it, ``END`` behind means the value ends with it (see ``detection.literals``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from sigma.types import (
 )
 
 from detection.errors import CompileError
+from detection.literals import END, MARKS, START, LiteralSet
 
 ValuePredicate = Callable[[str, Any], bool]
 Placeholders = Mapping[str, Sequence[str]]
@@ -76,7 +78,8 @@ def compile_value(value: Any, *, placeholders: Placeholders | None = None) -> Va
         return _string(value)
     if isinstance(value, SigmaBool):
         text = "true" if value.boolean else "false"
-        return ValueTest(lambda low, raw: low == text, frozenset({text}), frozenset({text}))
+        literal = frozenset({f"{START}{text}{END}"})
+        return ValueTest(lambda low, raw: low == text, literal, frozenset({text}))
     if isinstance(value, SigmaCompareExpression):
         return _compare(value)
     if isinstance(value, SigmaTimestampPart):
@@ -109,7 +112,10 @@ def any_of(tests: list[ValueTest]) -> ValueTest:
         return ValueTest(predicates[0], literals, equals)
 
     def test(low: str, raw: Any) -> bool:
-        return any(p(low, raw) for p in predicates)
+        for predicate in predicates:  # noqa: SIM110 - faster than any() over a generator
+            if predicate(low, raw):
+                return True
+        return False
 
     return ValueTest(test, literals, equals)
 
@@ -151,8 +157,6 @@ def _contains_any(needles: list[str]) -> ValuePredicate:
     A regex alternation costs time per needle at every position of (often long: script blocks,
     command lines) values; the multi-literal matcher does not.
     """
-    from detection.literals import LiteralSet
-
     any_in = LiteralSet(needles).any_in
 
     def test(low: str, raw: Any) -> bool:
@@ -201,6 +205,8 @@ def _string(value: SigmaString) -> ValueTest:
     chunks = [p for p in parts if isinstance(p, str)]
     longest = max(chunks, key=len, default="").lower()
     literals = frozenset({longest}) if longest else None
+    if any(mark in chunk for chunk in chunks for mark in MARKS):
+        literals = None  # cannot be told from the prefilter's section marks: no literal
     if not cased:
         parts = [p.lower() if isinstance(p, str) else p for p in parts]
     multi = SpecialChars.WILDCARD_MULTI
@@ -208,9 +214,10 @@ def _string(value: SigmaString) -> ValueTest:
     if single not in parts:
         if all(isinstance(p, str) for p in parts):
             text = "".join(parts)
+            whole = _anchored(literals, f"{START}{text.lower()}{END}")
             if cased:
-                return ValueTest(lambda low, raw: _text(raw) == text, literals)
-            return ValueTest(lambda low, raw: low == text, literals, frozenset({text}), "equals")
+                return ValueTest(lambda low, raw: _text(raw) == text, whole)
+            return ValueTest(lambda low, raw: low == text, whole, frozenset({text}), "equals")
         shape = tuple(p is multi for p in parts)
         if shape == (True, False, True):
             needle = parts[1]
@@ -222,14 +229,22 @@ def _string(value: SigmaString) -> ValueTest:
             if cased:
                 return ValueTest(lambda low, raw: _text(raw).startswith(prefix), literals)
             return ValueTest(
-                lambda low, raw: low.startswith(prefix), literals, None, "startswith", prefix
+                lambda low, raw: low.startswith(prefix),
+                _anchored(literals, f"{START}{prefix}"),
+                None,
+                "startswith",
+                prefix,
             )
         if shape == (True, False):
             suffix = parts[1]
             if cased:
                 return ValueTest(lambda low, raw: _text(raw).endswith(suffix), literals)
             return ValueTest(
-                lambda low, raw: low.endswith(suffix), literals, None, "endswith", suffix
+                lambda low, raw: low.endswith(suffix),
+                _anchored(literals, f"{suffix}{END}"),
+                None,
+                "endswith",
+                suffix,
             )
         if all(p is multi for p in parts):  # "*": any value
             return ValueTest(lambda low, raw: True, None)
@@ -238,6 +253,11 @@ def _string(value: SigmaString) -> ValueTest:
     if cased:
         return ValueTest(lambda low, raw: matcher(_text(raw)) is not None, literals)
     return ValueTest(lambda low, raw: matcher(low) is not None, literals)
+
+
+def _anchored(literals: frozenset[str] | None, literal: str) -> frozenset[str] | None:
+    """The anchored form of a value's literal (None stays None: nothing usable)."""
+    return None if literals is None else frozenset({literal})
 
 
 def _text(raw: Any) -> str:
@@ -252,7 +272,8 @@ def _text(raw: Any) -> str:
 def _number(number: int | float) -> ValueTest:
     # Events carry EventID both as 4688 and "4688": compare the string forms.
     text = str(number)
-    return ValueTest(lambda low, raw: low == text, frozenset({text}), frozenset({text}), "equals")
+    literal = frozenset({f"{START}{text}{END}"})
+    return ValueTest(lambda low, raw: low == text, literal, frozenset({text}), "equals")
 
 
 def _compare(value: SigmaCompareExpression) -> ValueTest:
@@ -304,7 +325,9 @@ def regex_literals(pattern: str) -> frozenset[str] | None:
     except (re.error, RecursionError):
         return None
     found = _required_literals(list(parsed), sre_constants)
-    return found if found else None
+    if not found or any(mark in text for text in found for mark in MARKS):
+        return None
+    return found
 
 
 def _required_literals(sequence: list[Any], c: Any) -> frozenset[str] | None:
