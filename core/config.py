@@ -165,6 +165,10 @@ class Settings(BaseSettings):
     # Art. 30 processing register the municipality maintains (YAML or CSV); optional.
     processing_register_file: Path | None = None
 
+    # Enrichment context tables (case system, HR, BRP exports; see collectors/context.py):
+    # validated and published to data_dir/context by the `collectors.refresh_context` task.
+    context_dir: Path | None = None
+
     # Playbooks: notifications (SMTP, signed webhooks) and automated response actions.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -31,7 +31,12 @@ from core.config import Settings
 
 # Every module with Celery tasks, by name: the worker imports them at start, so core never
 # imports a domain. Domains add their `<domain>.tasks` module here.
-TASK_MODULES: tuple[str, ...] = ("core.tasks", "playbooks.breach.tasks", "playbooks.tasks")
+TASK_MODULES: tuple[str, ...] = (
+    "core.tasks",
+    "playbooks.breach.tasks",
+    "playbooks.tasks",
+    "collectors.tasks",
+)
 
 # Periodic tasks the domains need, in Celery's `beat_schedule` format, kept in this one place.
 # Operators add more through the `scheduled_tasks` setting.
@@ -41,6 +46,11 @@ DOMAIN_SCHEDULES: Mapping[str, Mapping[str, Any]] = {
     # Incidents: route new alerts, and re-send playbook work a dead worker lost.
     "playbooks-route-alerts": {"task": "playbooks.route_alerts", "schedule": timedelta(seconds=15)},
     "playbooks-resume-runs": {"task": "playbooks.resume_runs", "schedule": timedelta(seconds=60)},
+    # Enrichment context (open cases, roles, protected persons...): re-publish the exports.
+    "collectors-refresh-context": {
+        "task": "collectors.refresh_context",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 HEARTBEAT_INTERVAL = 2.0
