@@ -41,6 +41,10 @@ def register_commands(app: typer.Typer) -> None:
     app.add_typer(collect.collectors_app, name="collectors")
     app.add_typer(collect.deadletters_app, name="deadletters")
 
+    from dijkwacht.commands import demo
+
+    app.add_typer(demo.app, name="demo")
+
     from dijkwacht.commands import breach
 
     app.add_typer(breach.app, name="breach")

@@ -23,16 +23,33 @@ def prepare(settings: Settings) -> None:
 
 
 def load_demo(settings: Settings) -> int:
-    """Store the bundled demo dataset once; a marker file stops a second `up --demo` adding more."""
+    """Store one generated day of the simulated municipality, read through the collectors.
+
+    A marker file stops a second `up --demo` adding more. The world (raw logs, context tables,
+    manifest) stays in `data_dir/demo-world` for `dijkwacht demo evaluate`.
+    """
+    from datetime import timedelta
+
     from core.store.factory import open_event_store
-    from dijkwacht.demo import demo_events
+    from dijkwacht.demo_world.generate import generate_world
+    from dijkwacht.demo_world.ingest import read_world
 
     marker = settings.resolved_data_dir / "run" / "demo-loaded"
     if marker.exists():
         return 0
+    world = settings.resolved_data_dir / "demo-world"
+    now = SystemClock().now()
+    generate_world(
+        output=world, days=1, seed=42, start=(now - timedelta(days=1)).date(), residents=400
+    )
+    ingested = read_world(
+        directory=world, key=settings.secret("pseudonym_key").encode(), received_at=now
+    )
+    events = [event for _, event in ingested.events]
+    for event in events:
+        event["tags"] = [*event.get("tags", []), "demo"]
     store = open_event_store(settings)
     try:
-        events = list(demo_events(now=SystemClock().now()))
         store.add_batch(events)
     finally:
         store.close()
