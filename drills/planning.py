@@ -1,0 +1,193 @@
+"""Planning: schedules (one-off or recurring), invitations and reminders, and the beat tick.
+
+Celery beat is the one scheduler: it runs `drills.tick` every few seconds, and `tick` starts
+the schedules that are due, sends invitations and reminders, releases due injects of running
+exercises and checks their automatic expectations. A recurring schedule that comes due while
+its previous exercise still runs is skipped (the run lock refuses it) and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.config import Settings
+from core.errors import ConflictError, ValidationError
+from core.store.base import AlertStore
+from core.store.relational import acquire_write_lock
+from drills import control, mailer, scenarios, tabletop, technical
+from drills.models import DrillSchedule, Exercise
+from drills.schemas import Participant
+
+QUARTER = timedelta(days=91)
+
+
+def create_schedule(
+    *,
+    db: Session,
+    clock: Clock,
+    scenario_id: str,
+    mode: str,
+    first_at: datetime,
+    controller: str,
+    participants: Sequence[dict[str, Any]],
+    every: timedelta | None = None,
+    criteria: Sequence[dict[str, Any]] | None = None,
+    time_scale: float = 1.0,
+    reminder_hours: float = 24.0,
+) -> DrillSchedule:
+    """Plan a drill: `every` None is one-off, `QUARTER` each quarter; commits."""
+    loaded = scenarios.get_scenario(scenario_id)
+    if mode not in loaded.scenario.modes:
+        raise ValidationError(
+            "mode", f"scenario {scenario_id!r} supports {', '.join(loaded.scenario.modes)}"
+        )
+    if every is not None and every.total_seconds() <= 0:
+        raise ValidationError("every", "must be positive")
+    people = [Participant.model_validate(p).model_dump() for p in participants]
+    schedule = DrillSchedule(
+        scenario_id=scenario_id,
+        mode=mode,
+        title=loaded.scenario.title,
+        next_run_at=first_at,
+        every_seconds=every.total_seconds() if every else None,
+        time_scale=time_scale,
+        participants=people,
+        controller=controller,
+        criteria=list(criteria)
+        if criteria is not None
+        else [c.model_dump() for c in loaded.scenario.criteria],
+        reminder_hours=reminder_hours,
+        active=True,
+        created_at=clock.now(),
+    )
+    db.add(schedule)
+    db.commit()
+    return schedule
+
+
+def list_schedules(*, db: Session) -> list[DrillSchedule]:
+    return list(db.scalars(select(DrillSchedule).order_by(DrillSchedule.id)))
+
+
+def _invite(
+    db: Session, clock: Clock, settings: Settings, schedule: DrillSchedule, purpose: str
+) -> None:
+    when = schedule.next_run_at
+    assert when is not None
+    local = when.astimezone()
+    text = (
+        f"U bent uitgenodigd voor de oefening '{schedule.title}'.\n"
+        f"Start: {local:%d-%m-%Y %H:%M}.\n"
+        "Dit is een oefening. Er gebeurt niets echt. Neem geen contact op met echte instanties."
+    )
+    title = "Uitnodiging" if purpose == "invitation" else "Herinnering"
+    mailer.send(
+        db=db,
+        clock=clock,
+        settings=settings,
+        participants=[p["email"] for p in schedule.participants],
+        subject=f"{title}: {schedule.title}",
+        body=text,
+        purpose=purpose,
+        schedule_id=schedule.id,
+    )
+
+
+def _start_due(db: Session, clock: Clock, schedule: DrillSchedule) -> str:
+    """Create and start the schedule's exercise; the run lock refuses a second one."""
+    loaded = scenarios.get_scenario(schedule.scenario_id)
+    exercise = control.create_exercise(
+        db=db,
+        clock=clock,
+        loaded=loaded,
+        mode=schedule.mode,
+        controller=schedule.controller,
+        participants=schedule.participants,
+        criteria=schedule.criteria,
+        time_scale=schedule.time_scale,
+        schedule_id=schedule.id,
+        actor="beat",
+    )
+    try:
+        control.start(db=db, clock=clock, exercise_id=exercise.id, actor="beat")
+    except ConflictError as exc:
+        # Not started: remove the planned shell again so only real runs remain.
+        from drills.rollback import discard_planned
+
+        discard_planned(db=db, exercise_id=exercise.id)
+        return f"overgeslagen: {exc}"
+    return f"gestart: {exercise.id}"
+
+
+def run_schedules(*, db: Session, clock: Clock, settings: Settings) -> list[str]:
+    """Send due invitations/reminders and start due schedules; commits."""
+    outcomes: list[str] = []
+    now = clock.now()
+    for schedule in list_schedules(db=db):
+        if not schedule.active or schedule.next_run_at is None:
+            continue
+        acquire_write_lock(db)
+        if schedule.invited_for != schedule.next_run_at:
+            _invite(db, clock, settings, schedule, "invitation")
+            schedule.invited_for = schedule.next_run_at
+        remind_at = schedule.next_run_at - timedelta(hours=schedule.reminder_hours)
+        if (
+            now >= remind_at
+            and schedule.reminded_for != schedule.next_run_at
+            and now < schedule.next_run_at
+        ):
+            _invite(db, clock, settings, schedule, "reminder")
+            schedule.reminded_for = schedule.next_run_at
+        db.commit()
+        if now < schedule.next_run_at:
+            continue
+        due_at = schedule.next_run_at
+        outcome = _start_due(db, clock, schedule)
+        acquire_write_lock(db)
+        schedule = db.get(DrillSchedule, schedule.id) or schedule
+        if outcome.startswith("gestart"):
+            schedule.last_exercise_id = outcome.split(": ", 1)[1]
+        schedule.last_outcome = outcome[:300]
+        if schedule.every_seconds:
+            step = timedelta(seconds=schedule.every_seconds)
+            following = due_at + step
+            while following <= now:
+                following += step  # a missed period is not made up twice
+            schedule.next_run_at = following
+        else:
+            schedule.next_run_at = None
+            schedule.active = False
+        db.commit()
+        outcomes.append(outcome)
+    return outcomes
+
+
+def tick(
+    *,
+    db: Session,
+    clock: Clock,
+    settings: Settings,
+    alerts: AlertStore | None,
+    sink: technical.EventSink | None,
+) -> dict[str, Any]:
+    """One beat: schedules, then injects and automatic checks of every running exercise."""
+    started = run_schedules(db=db, clock=clock, settings=settings)
+    released: dict[str, list[str]] = {}
+    for exercise in db.scalars(select(Exercise).where(Exercise.status == control.RUNNING)).all():
+        loaded = scenarios.get_scenario(exercise.scenario_id)
+        done = tabletop.release_due(
+            db=db, clock=clock, settings=settings, exercise=exercise, loaded=loaded, sink=sink
+        )
+        if done:
+            released[exercise.id] = done
+        if exercise.mode == "technical" and alerts is not None:
+            acquire_write_lock(db)
+            technical.check_expectations(db=db, clock=clock, exercise=exercise, alerts=alerts)
+            db.commit()
+    return {"schedules": started, "released": released}

@@ -1,0 +1,88 @@
+"""The drills domain's public service API (for the dashboard, the CLI and awareness).
+
+Functions live in the sub-capability modules: scenarios (library), planning (schedules,
+beat tick), control (controller), tabletop (injects, notes, scoring), technical (synthetic
+events, automatic checks), criteria (frozen measures), report (after action), rollback.
+"""
+
+from drills.control import (
+    advance,
+    create_exercise,
+    get_exercise,
+    list_exercises,
+    next_inject_minute,
+    pause,
+    resume,
+    scenario_minutes,
+    set_grip,
+    start,
+    stop,
+)
+from drills.criteria import declare as declare_criteria
+from drills.criteria import verify as criteria_intact
+from drills.mailer import allowed_recipients
+from drills.planning import QUARTER, create_schedule, list_schedules, run_schedules, tick
+from drills.report import (
+    add_lesson,
+    build_report,
+    close_action,
+    latest_report,
+    open_actions,
+    publish_summary,
+    published_summaries,
+)
+from drills.rollback import rollback
+from drills.scenarios import ScenarioError, check_directory, get_scenario, load_file, load_library
+from drills.tabletop import (
+    current_injects,
+    entries,
+    expectations,
+    mark_expectation,
+    record_entry,
+    release_due,
+)
+from drills.technical import EventSink, build_events, check_expectations
+
+__all__ = [
+    "QUARTER",
+    "EventSink",
+    "ScenarioError",
+    "add_lesson",
+    "advance",
+    "allowed_recipients",
+    "build_events",
+    "build_report",
+    "check_directory",
+    "check_expectations",
+    "close_action",
+    "create_exercise",
+    "create_schedule",
+    "criteria_intact",
+    "current_injects",
+    "declare_criteria",
+    "entries",
+    "expectations",
+    "get_exercise",
+    "get_scenario",
+    "latest_report",
+    "list_exercises",
+    "list_schedules",
+    "load_file",
+    "load_library",
+    "mark_expectation",
+    "next_inject_minute",
+    "open_actions",
+    "pause",
+    "publish_summary",
+    "published_summaries",
+    "record_entry",
+    "release_due",
+    "resume",
+    "rollback",
+    "run_schedules",
+    "scenario_minutes",
+    "set_grip",
+    "start",
+    "stop",
+    "tick",
+]

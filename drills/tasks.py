@@ -1,0 +1,76 @@
+"""Celery entry points of the drills domain (`drills.<action>`): thin, ids in, one service call.
+
+`drills.tick` runs from beat (see core.queue.DOMAIN_SCHEDULES); the others let the dashboard
+and the CLI act through a worker. The event sink for technical injects comes from the
+composition root by name (`drills.technical.SINK_FACTORY`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from celery import shared_task
+from sqlalchemy.orm import Session
+
+from core.clock import SystemClock
+from core.config import Settings, get_settings
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    from core.store.relational import create_db_engine, create_session_factory
+
+    engine = create_db_engine(settings)
+    try:
+        with create_session_factory(engine)() as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
+@shared_task(name="drills.tick")
+def tick() -> dict[str, Any]:
+    """Start due schedules, release due injects, check automatic expectations."""
+    from core.store.factory import open_alert_store
+    from drills.planning import tick as run_tick
+    from drills.technical import sink_factory
+
+    settings = get_settings()
+    clock = SystemClock()
+    with ExitStack() as stack:
+        alerts = open_alert_store(settings, clock=clock)
+        stack.callback(alerts.close)
+        sink = stack.enter_context(sink_factory()(settings))
+        db = stack.enter_context(_session(settings))
+        return run_tick(db=db, clock=clock, settings=settings, alerts=alerts, sink=sink)
+
+
+@shared_task(name="drills.control")
+def control(exercise_id: str, action: str, actor: str = "controller") -> str:
+    """start / pause / resume / stop one exercise."""
+    from drills import control as service
+
+    functions = {
+        "start": service.start,
+        "pause": service.pause,
+        "resume": service.resume,
+        "stop": service.stop,
+    }
+    settings = get_settings()
+    with _session(settings) as db:
+        exercise = functions[action](
+            db=db, clock=SystemClock(), exercise_id=exercise_id, actor=actor
+        )
+        return exercise.status
+
+
+@shared_task(name="drills.report")
+def report(exercise_id: str, actor: str = "controller") -> int:
+    """Build the after-action report (HTML + PDF) of one exercise."""
+    from drills.report import build_report
+
+    settings = get_settings()
+    with _session(settings) as db:
+        return build_report(db=db, clock=SystemClock(), exercise_id=exercise_id, actor=actor).id

@@ -1,0 +1,153 @@
+"""Technical mode: synthetic events into the real collector pipeline, expectations checked.
+
+Events are built from the scenario's templates (a small generator of our own: the demo world
+generator lives in the composition root, which a domain may not import), tagged with
+`dijkwacht.exercise.id`, `tags: [exercise]` and `labels.oefening`, and handed to an
+`EventSink`. Collectors expose no `service` module, so the composition root supplies the
+sink (`dijkwacht.drills_wiring.open_event_sink`: the durable spool); the Celery tasks find it
+by the dotted name `SINK_FACTORY`, the same way core names task modules without importing them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.clock import Clock, utc_iso
+from core.config import Settings
+from core.events import Event
+from core.store.base import AlertQuery, AlertStore
+from drills.models import Exercise, Expectation
+from drills.schemas import Inject
+from playbooks import service as playbooks
+
+EXERCISE_FIELD = "dijkwacht.exercise.id"
+SOURCE = "drills"
+SINK_FACTORY = "dijkwacht.drills_wiring:open_event_sink"
+
+
+class EventSink(Protocol):
+    """Accepts events into the collector pipeline (durably, before returning)."""
+
+    def __call__(self, events: Sequence[Event], *, source: str) -> None: ...
+
+
+SinkFactory = Callable[[Settings], AbstractContextManager[EventSink]]
+
+
+def sink_factory(name: str = SINK_FACTORY) -> SinkFactory:
+    """The composition root's sink factory, looked up by dotted name at call time."""
+    module, _, attr = name.partition(":")
+    factory: SinkFactory = getattr(importlib.import_module(module), attr)
+    return factory
+
+
+def _fill(value: Any, n: int) -> Any:
+    if isinstance(value, str):
+        return value.replace("{n}", str(n))
+    if isinstance(value, dict):
+        return {key: _fill(item, n) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, n) for item in value]
+    return value
+
+
+def build_events(*, inject: Inject, exercise_id: str, start: datetime) -> list[Event]:
+    """The inject's events, numbered from 1, stamped from `start`, marked as exercise."""
+    spec = inject.events
+    if spec is None:
+        return []
+    events: list[Event] = []
+    for n in range(1, spec.count + 1):
+        event: dict[str, Any] = _fill(spec.template, n)
+        meta = dict(event.get("event") or {})
+        meta.setdefault("kind", "event")
+        meta.setdefault("dataset", "drills.synthetic")
+        meta["original"] = f"OEFENING {exercise_id} {inject.id} #{n}: {event.get('message', '')}"
+        event["event"] = meta
+        event["@timestamp"] = utc_iso(start + timedelta(seconds=spec.every_seconds * (n - 1)))
+        marker = dict(event.get("dijkwacht") or {})
+        marker["exercise"] = {"id": exercise_id}
+        event["dijkwacht"] = marker
+        event["tags"] = sorted({*event.get("tags", []), "exercise"})
+        event["labels"] = {**event.get("labels", {}), "oefening": "OEFENING / EXERCISE"}
+        events.append(event)
+    return events
+
+
+def _first(times: Iterator[datetime]) -> datetime | None:
+    return min(times, default=None)
+
+
+def _observed(
+    *, db: Session, exercise: Exercise, expectation: Expectation, alerts: AlertStore
+) -> tuple[datetime | None, str | None]:
+    """When (and by what) an automatic expectation was first fulfilled, if it was."""
+    kind = expectation.kind
+    if kind == "detection":
+        rule = str(expectation.spec.get("rule_id") or "")
+        found = [
+            a
+            for a in alerts.search(
+                AlertQuery(exercise=True, rule_ids=(rule,), sort="oldest", limit=200)
+            )
+            if a.exercise_id == exercise.id
+        ]
+        return (found[0].created_at, f"alert {found[0].id}") if found else (None, None)
+    artefacts = playbooks.exercise_artefacts(db=db, exercise_id=exercise.id)
+    if kind == "incident" and artefacts["incidents"]:
+        first = min(artefacts["incidents"], key=lambda i: i["created_at"])
+        return first["created_at"], f"incident {first['id']}"
+    if kind == "playbook_step":
+        wanted = expectation.spec.get("step")
+        steps = [s for s in artefacts["steps"] if s["step"] == wanted]
+        if steps:
+            first = min(steps, key=lambda s: s["started_at"])
+            return first["started_at"], f"step {wanted} of incident {first['incident_id']}"
+    if kind == "breach" and artefacts["breaches"]:
+        first = min(artefacts["breaches"], key=lambda b: b["created_at"])
+        return first["created_at"], f"breach {first['reference']}"
+    return None, None
+
+
+def check_expectations(*, db: Session, clock: Clock, exercise: Exercise, alerts: AlertStore) -> int:
+    """Mark automatic expectations met (with the observed time) or missed; no commit."""
+    from drills.control import scenario_minutes
+
+    if exercise.started_at is None:
+        return 0
+    changed = 0
+    pending = db.scalars(
+        select(Expectation).where(
+            Expectation.exercise_id == exercise.id,
+            Expectation.status == "pending",
+            Expectation.kind != "manual",
+        )
+    )
+    now = clock.now()
+    for expectation in pending:
+        seen_at, evidence = _observed(
+            db=db, exercise=exercise, expectation=expectation, alerts=alerts
+        )
+        if seen_at is not None:
+            taken = (
+                max(0.0, (seen_at - exercise.started_at).total_seconds()) * exercise.time_scale / 60
+            )
+            expectation.met_at = seen_at
+            expectation.minutes_taken = round(taken, 3)
+            expectation.evidence = evidence
+            expectation.status = "met" if taken <= expectation.within_minutes else "missed"
+            expectation.marked_by = "automatisch"
+            changed += 1
+        elif scenario_minutes(exercise, now) > expectation.within_minutes:
+            expectation.status = "missed"
+            expectation.note = f"niet gezien binnen {expectation.within_minutes:g} minuten"
+            expectation.marked_by = "automatisch"
+            changed += 1
+    return changed
