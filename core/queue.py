@@ -35,6 +35,7 @@ TASK_MODULES: tuple[str, ...] = (
     "core.tasks",
     "playbooks.breach.tasks",
     "playbooks.tasks",
+    "drills.tasks",
     "collectors.tasks",
 )
 
@@ -46,6 +47,8 @@ DOMAIN_SCHEDULES: Mapping[str, Mapping[str, Any]] = {
     # Incidents: route new alerts, and re-send playbook work a dead worker lost.
     "playbooks-route-alerts": {"task": "playbooks.route_alerts", "schedule": timedelta(seconds=15)},
     "playbooks-resume-runs": {"task": "playbooks.resume_runs", "schedule": timedelta(seconds=60)},
+    # Drills: start due schedules, release due injects, check technical expectations.
+    "drills-tick": {"task": "drills.tick", "schedule": timedelta(seconds=10)},
     # Enrichment context (open cases, roles, protected persons...): re-publish the exports.
     "collectors-refresh-context": {
         "task": "collectors.refresh_context",
