@@ -94,7 +94,9 @@ class BreachReminder(Base):
     """A persisted reminder point; `fired_at` set once, so a reminder never fires twice."""
 
     __tablename__ = "breach_reminders"
-    __table_args__ = (UniqueConstraint("breach_id", "key", name="breach_reminder_once"),)
+    __table_args__ = (
+        UniqueConstraint("breach_id", "key", name="uq_breach_reminders_breach_reminder_once"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     breach_id: Mapped[int] = mapped_column(ForeignKey("breach_breaches.id"), index=True)
@@ -180,7 +182,11 @@ class ProcessingActivity(Base):
     """A processing activity on a system, with the data and people it involves."""
 
     __tablename__ = "breach_processing_activities"
-    __table_args__ = (UniqueConstraint("system_id", "name", name="breach_activity_name"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "system_id", "name", name="uq_breach_processing_activities_breach_activity_name"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     system_id: Mapped[int] = mapped_column(
