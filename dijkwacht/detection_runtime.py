@@ -66,7 +66,12 @@ class DetectionHook:
             store = self._local.alerts = open_alert_store(self._settings, clock=self._clock)
         return store
 
-    def __call__(self, events: Sequence[Event]) -> list[str]:
+    def __call__(self, events: Sequence[Event]) -> None:
+        """The consumer's `on_batch`."""
+        self.process(events)
+
+    def process(self, events: Sequence[Event]) -> list[str]:
+        """Run one stored batch; return the ids of the alerts it raised."""
         from detection.correlation_store import load_engine
         from detection.stream import ids_of, process_batch
 

@@ -9,6 +9,7 @@ import typer
 
 from core.clock import SystemClock
 from core.config import Settings
+from core.events import Event
 from dijkwacht.commands.common import console, settings_or_exit
 
 
@@ -23,14 +24,13 @@ def prepare(settings: Settings) -> None:
 
 
 def load_demo(settings: Settings) -> int:
-    """Store one generated day of the simulated municipality, read through the collectors.
+    """Run one generated day of the simulated municipality through collectors and detection.
 
     A marker file stops a second `up --demo` adding more. The world (raw logs, context tables,
     manifest) stays in `data_dir/demo-world` for `dijkwacht demo evaluate`.
     """
     from datetime import timedelta
 
-    from core.store.factory import open_event_store
     from dijkwacht.demo_world.generate import generate_world
     from dijkwacht.demo_world.ingest import read_world
 
@@ -48,14 +48,30 @@ def load_demo(settings: Settings) -> int:
     events = [event for _, event in ingested.events]
     for event in events:
         event["tags"] = [*event.get("tags", []), "demo"]
-    store = open_event_store(settings)
-    try:
-        store.add_batch(events)
-    finally:
-        store.close()
+    _through_pipeline(settings, events)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(f"{len(events)}\n", encoding="utf-8")
     return len(events)
+
+
+def _through_pipeline(settings: Settings, events: list[Event]) -> None:
+    """Spool, store and detect the demo like live input, so alerts are waiting in the queue."""
+    from collectors.consumer import SpoolConsumer
+    from collectors.spool import open_spool
+    from core.store.factory import open_event_store
+    from dijkwacht.detection_runtime import DetectionHook
+
+    hook = DetectionHook(settings=settings)
+    store = open_event_store(settings)
+    try:
+        with open_spool(settings) as spool:
+            spool.append(events, source="demo")
+            SpoolConsumer(
+                spool=spool, store=store, batch_size=settings.ingest_batch_size, on_batch=hook
+            ).drain()
+    finally:
+        store.close()
+        hook.close()
 
 
 def up(

@@ -77,10 +77,10 @@ def test_changed_rule_file_is_picked_up_without_restart(tmp_path: Path) -> None:
     try:
         first = _event("alice", "failure")
         first["event"]["id"] = "0" * 26
-        assert hook([first]) == []
+        assert hook.process([first]) == []
         (rules / "root.yml").write_text(RULE.replace("user.name: root", "user.name: alice"))
         second = _event("alice", "failure")
         second["event"]["id"] = "1" * 26
-        assert len(hook([second])) == 1
+        assert len(hook.process([second])) == 1
     finally:
         hook.close()

@@ -17,7 +17,7 @@ from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
-START_TIMEOUT = 90.0
+START_TIMEOUT = 150.0
 
 
 def _free_port() -> int:
