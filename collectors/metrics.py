@@ -18,7 +18,10 @@ _COUNTERS = (
     ("received", "Records received (parsed + dead-lettered + dropped)."),
     ("parsed", "Records parsed into events and spooled."),
     ("dead_lettered", "Records that could not be parsed, kept as dead letters."),
-    ("dropped", "Records dropped before the spool (UDP while the spool was full)."),
+    (
+        "dropped",
+        "Records dropped before the spool (UDP: spool full, or lost in a full socket buffer).",
+    ),
 )
 
 

@@ -37,6 +37,7 @@ def syslog_listen(settings: Settings) -> SyslogListen:
         tcp_port=settings.syslog_port,
         tls_port=settings.syslog_tls_port if context is not None else None,
         tls=context,
+        udp_rcvbuf=settings.syslog_udp_receive_buffer_bytes,
     )
 
 

@@ -9,7 +9,9 @@ Guarantees:
   spooled; everything the spool committed reaches the event store exactly once.
 - **Back-pressure**: while the spool holds `max_pending` rows, TCP reading stays paused (the
   sender's writes block once its socket buffer fills); UDP datagrams are dropped and counted
-  (`dropped` on /metrics), never silently.
+  (`dropped` on /metrics), never silently. Datagrams the kernel drops because the socket's
+  receive buffer overflowed are counted too (`collectors.udp_socket`: SO_RXQ_OVFL and
+  /proc/net/udp), so for UDP `received` = parsed + dead-lettered + dropped holds exactly.
 - **Nothing unparseable is lost**: a frame the parser refuses becomes a dead letter with the
   source, the reason (prefixed with the peer address), the connection's stream offset of the
   chunk that completed the frame (TCP; None for UDP) and the raw bytes, cut at the spool's
@@ -24,7 +26,9 @@ Sources (counters, dead letters): `syslog-udp`, `syslog-tcp`, `syslog-tls`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +36,14 @@ from datetime import datetime
 
 from collectors.parsers import ParseError, Parser, SyslogFramer
 from collectors.spool_writer import MAX_QUEUED_WRITES, SpoolWriter
+from collectors.udp_socket import (
+    DROPS_ANCILLARY,
+    KernelDrops,
+    UdpSocketInfo,
+    ancillary_drops,
+    open_udp_socket,
+    proc_drops,
+)
 from core.clock import Clock, SystemClock
 from core.events import Event
 from core.store.base import DeadLetter
@@ -42,6 +54,11 @@ Enricher = Callable[[Event], Event]
 UDP_FLUSH_SECONDS = 0.05
 RESUME_POLL_SECONDS = 0.05
 MAX_DATAGRAM = 65535
+# Datagrams read per wake-up before the loop serves the other sockets (fairness).
+UDP_READS_PER_WAKEUP = 256
+# How often the kernel's drop counter is read from /proc (catches drops after the last read).
+UDP_DROP_POLL_SECONDS = 1.0
+DEFAULT_UDP_RCVBUF = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +70,7 @@ class SyslogListen:
     tcp_port: int | None = 5514
     tls_port: int | None = None
     tls: ssl.SSLContext | None = None
+    udp_rcvbuf: int = DEFAULT_UDP_RCVBUF
 
 
 def tls_context(*, cert: str, key: str) -> ssl.SSLContext:
@@ -185,6 +203,7 @@ class _DatagramProtocol(asyncio.DatagramProtocol):
         self._frames: list[tuple[bytes, str | None]] = []
         self._peers: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
+        self.source = batcher.source
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         writer = self._server.writer
@@ -218,6 +237,58 @@ class _DatagramProtocol(asyncio.DatagramProtocol):
         future.add_done_callback(_report_udp_failure)
 
 
+class _UdpReader:
+    """Reads a non-blocking UDP socket with `recvmsg` so kernel drop counts are not lost."""
+
+    def __init__(
+        self, sock: socket.socket, protocol: _DatagramProtocol, server: SyslogServer
+    ) -> None:
+        self.sock = sock
+        self._protocol = protocol
+        self._server = server
+        self._source = protocol.source
+        self._drops = KernelDrops(proc_drops(sock) or 0)
+        self._poller: asyncio.TimerHandle | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.add_reader(self.sock.fileno(), self._readable)
+        self._poller = loop.call_later(UDP_DROP_POLL_SECONDS, self._poll, loop)
+
+    def _readable(self) -> None:
+        recvmsg = self.sock.recvmsg
+        received = self._protocol.datagram_received
+        for _ in range(UDP_READS_PER_WAKEUP):
+            try:
+                data, ancdata, _flags, addr = recvmsg(MAX_DATAGRAM, DROPS_ANCILLARY)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ICMP errors surfaced on the socket; keep reading
+                log.warning("UDP receive error on %s: %s", self._source, exc)
+                return
+            if ancdata:
+                self._count(ancillary_drops(ancdata))
+            received(data, addr)
+
+    def _count(self, cumulative: int | None) -> None:
+        if cumulative is not None and (new := self._drops.update(cumulative)):
+            self._server.writer.count_dropped(self._source, new)
+
+    def _poll(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._count(proc_drops(self.sock))
+        self._poller = loop.call_later(UDP_DROP_POLL_SECONDS, self._poll, loop)
+
+    def close(self) -> None:
+        """Read what is queued, count the last drops, stop listening."""
+        if self._poller is not None:
+            self._poller.cancel()
+        with contextlib.suppress(OSError, ValueError):
+            self._readable()
+            self._count(proc_drops(self.sock))
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self._protocol.flush()
+        self.sock.close()
+
+
 def _report_udp_failure(future: asyncio.Future[None]) -> None:
     """UDP has no sender to refuse; a failed spool write is logged loudly instead."""
     if not future.cancelled() and future.exception() is not None:
@@ -248,8 +319,9 @@ class SyslogServer:
         self.connections: set[_StreamProtocol] = set()
         self.spooled = 0  # committed writes from streams (a test-visible progress counter)
         self.ports: dict[str, int] = {}
+        self.udp_info: UdpSocketInfo | None = None
         self._servers: list[asyncio.Server] = []
-        self._udp: list[tuple[asyncio.DatagramTransport, _DatagramProtocol]] = []
+        self._udp: list[_UdpReader] = []
         self._resumer: asyncio.Task[None] | None = None
 
     def _batcher(self, source: str) -> _Batcher:
@@ -260,12 +332,19 @@ class SyslogServer:
         loop = asyncio.get_running_loop()
         spec = self.listen
         if spec.udp_port is not None:
-            batcher = self._batcher("syslog-udp")
-            transport, protocol = await loop.create_datagram_endpoint(
-                lambda: _DatagramProtocol(self, batcher), local_addr=(spec.host, spec.udp_port)
+            sock, info = open_udp_socket(spec.host, spec.udp_port, rcvbuf=spec.udp_rcvbuf)
+            log.info(
+                "UDP receive buffer %d bytes (requested %d, net.core.rmem_max %s); kernel drops %s",
+                info.effective_rcvbuf,
+                info.requested_rcvbuf,
+                info.rmem_max,
+                "counted" if info.drop_counting else "NOT countable on this system",
             )
-            self._udp.append((transport, protocol))
-            self.ports["udp"] = transport.get_extra_info("sockname")[1]
+            self.udp_info = info
+            reader = _UdpReader(sock, _DatagramProtocol(self, self._batcher("syslog-udp")), self)
+            reader.start(loop)
+            self._udp.append(reader)
+            self.ports["udp"] = sock.getsockname()[1]
         streams = [("tcp", spec.tcp_port, None), ("tls", spec.tls_port, spec.tls)]
         for name, port, context in streams:
             if port is None or (name == "tls" and context is None):
@@ -291,9 +370,8 @@ class SyslogServer:
             self._resumer.cancel()
         for server in self._servers:
             server.close()
-        for transport, protocol in self._udp:
-            protocol.flush()
-            transport.close()
+        for reader in self._udp:
+            reader.close()
         for connection in list(self.connections):
             if connection._transport is not None:
                 connection._transport.close()

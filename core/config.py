@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     syslog_tls_cert: Path | None = None
     syslog_tls_key: Path | None = None
     syslog_max_message_bytes: int = Field(default=64 * 1024, ge=480, le=16 * 1024 * 1024)
+    # UDP socket receive buffer (SO_RCVBUF): absorbs bursts; the kernel caps it at
+    # net.core.rmem_max unless the process has CAP_NET_ADMIN. Overflow drops are counted.
+    syslog_udp_receive_buffer_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=4096, le=1024 * 1024 * 1024
+    )
     # Events waiting in the spool before collectors apply back-pressure (TCP pauses, HTTP 503).
     spool_max_pending: int = Field(default=100_000, ge=1, le=100_000_000)
     # A source that sent nothing for this long is reported silent on /metrics and in status.
