@@ -57,3 +57,7 @@ def register_commands(app: typer.Typer) -> None:
     from dijkwacht.commands import awareness
 
     app.add_typer(awareness.app, name="awareness")
+
+    from dijkwacht.commands import drills
+
+    app.add_typer(drills.app, name="drills")

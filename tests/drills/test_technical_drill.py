@@ -10,7 +10,6 @@ relational table and the event and alert stores as they were, apart from the kep
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -245,7 +244,7 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     "it-echt@gemeente.test" not in report.public_html
                     and "Belscript" in report.public_html
                 )
-                # Isolation: the webhook got nothing; mail went only to the exercise mailbox, marked.
+                # Isolation: no webhook; mail only to the exercise mailbox, marked.
                 assert hooks == []
                 assert mailbox.messages, "the exercise mailbox gets its invitation"
                 for recipients, message in mailbox.messages:

@@ -1,0 +1,147 @@
+"""`dijkwacht drills ...`: list and check scenarios, schedule, start, status, report, rollback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dijkwacht.commands.common import settings_or_exit
+
+app = typer.Typer(help="Exercises (drills): OEFENING / EXERCISE.", no_args_is_help=True)
+
+
+def _db():  # type: ignore[no-untyped-def]
+    from core.store.relational import create_db_engine, create_session_factory, migrate
+
+    settings = settings_or_exit()
+    migrate(settings)
+    return settings, create_session_factory(create_db_engine(settings))()
+
+
+@app.command("list")
+def list_scenarios() -> None:
+    """The scenario library, and the exercises so far."""
+    from drills import service
+
+    for scenario_id, loaded in sorted(service.load_library().items()):
+        typer.echo(f"{scenario_id}\t{'/'.join(loaded.scenario.modes)}\t{loaded.scenario.title}")
+    _, db = _db()
+    with db:
+        for exercise in service.list_exercises(db=db):
+            typer.echo(f"OEFENING {exercise.id}\t{exercise.status}\t{exercise.title}")
+
+
+@app.command("check")
+def check(directory: Annotated[Path, typer.Argument(help="Folder with scenario YAML")]) -> None:
+    """Validate scenario files; every problem as file:line: field: problem."""
+    from drills import service
+
+    issues = service.check_directory(directory)
+    for issue in issues:
+        typer.echo(str(issue), err=True)
+    raise typer.Exit(1 if issues else 0)
+
+
+@app.command("schedule")
+def schedule(
+    scenario_id: str,
+    mode: Annotated[str, typer.Option()] = "tabletop",
+    start_in_minutes: Annotated[float, typer.Option()] = 60.0,
+    every_days: Annotated[float | None, typer.Option(help="Repeat, e.g. 91 for a quarter")] = None,
+    participant: Annotated[list[str], typer.Option(help="role:name:email")] = [],  # noqa: B006
+    controller: Annotated[str, typer.Option()] = "oefenleider",
+) -> None:
+    """Plan a drill; beat starts it on time and sends invitations and reminders."""
+    from core.clock import SystemClock
+    from drills import service
+
+    people = []
+    for item in participant:
+        role, name, email = item.split(":", 2)
+        people.append({"role": role, "name": name, "email": email})
+    _, db = _db()
+    with db:
+        row = service.create_schedule(
+            db=db,
+            clock=SystemClock(),
+            scenario_id=scenario_id,
+            mode=mode,
+            first_at=datetime.now(UTC) + timedelta(minutes=start_in_minutes),
+            controller=controller,
+            participants=people,
+            every=timedelta(days=every_days) if every_days else None,
+        )
+        typer.echo(f"schedule {row.id}: {row.title}, first at {row.next_run_at}")
+
+
+@app.command("start")
+def start(exercise_id: str) -> None:
+    """Start a planned exercise (freezes its criteria)."""
+    from core.clock import SystemClock
+    from drills import service
+
+    _, db = _db()
+    with db:
+        exercise = service.start(db=db, clock=SystemClock(), exercise_id=exercise_id, actor="cli")
+        typer.echo(
+            f"OEFENING {exercise.id} {exercise.status}; criteria sha256 {exercise.criteria_sha256}"
+        )
+
+
+@app.command("status")
+def status(exercise_id: str) -> None:
+    """Scenario minute, expectations and their status."""
+    from drills import service
+
+    _, db = _db()
+    with db:
+        exercise = service.get_exercise(db=db, exercise_id=exercise_id)
+        minute = service.scenario_minutes(exercise, datetime.now(UTC))
+        typer.echo(f"OEFENING / EXERCISE {exercise.id}: {exercise.status}, minute {minute:.1f}")
+        for row in service.expectations(db=db, exercise_id=exercise_id):
+            typer.echo(f"  {row.expectation_id}\t{row.role}\t{row.status}\t{row.text}")
+
+
+@app.command("report")
+def report(exercise_id: str, out: Annotated[Path, typer.Option()] = Path(".")) -> None:
+    """Build the after-action report; writes HTML and PDF."""
+    from core.clock import SystemClock
+    from drills import service
+
+    _, db = _db()
+    with db:
+        built = service.build_report(
+            db=db, clock=SystemClock(), exercise_id=exercise_id, actor="cli"
+        )
+        (out / f"{exercise_id}-oefening.html").write_text(built.html, encoding="utf-8")
+        (out / f"{exercise_id}-oefening.pdf").write_bytes(built.pdf)
+        typer.echo(f"report {built.id} written to {out}")
+
+
+@app.command("rollback")
+def rollback(exercise_id: str) -> None:
+    """Remove everything the exercise created (events, alerts, incidents, breaches...)."""
+    from core.clock import SystemClock
+    from core.store.factory import open_alert_store, open_event_store
+    from drills import service
+
+    settings, db = _db()
+    events, alerts = open_event_store(settings), open_alert_store(settings)
+    try:
+        with db:
+            removed = service.rollback(
+                db=db,
+                clock=SystemClock(),
+                exercise_id=exercise_id,
+                events=events,
+                alerts=alerts,
+                actor="cli",
+            )
+    finally:
+        events.close()
+        alerts.close()
+    for name, count in sorted(removed.items()):
+        typer.echo(f"{name}\t{count}")
