@@ -166,7 +166,9 @@ class AlertStore(Protocol):
 
     def search(self, query: AlertQuery) -> list[StoredAlert]: ...
 
-    def count(self, query: AlertQuery) -> int: ...
+    def count(self, query: AlertQuery, *, cap: int | None = None) -> int:
+        """Matching alerts; with `cap`, stop counting there (a page's "10000+" stays cheap)."""
+        ...
 
     def get(self, alert_id: str) -> StoredAlert:
         """Raise NotFoundError when absent."""

@@ -151,8 +151,12 @@ class ElasticsearchAlertStore:
         )
         return [_stored(hit["_source"]) for hit in response["hits"]["hits"]]
 
-    def count(self, query: AlertQuery) -> int:
-        return int(self.client.count(index=self.alias, query=_query(query))["count"])
+    def count(self, query: AlertQuery, *, cap: int | None = None) -> int:
+        if cap is None:
+            return int(self.client.count(index=self.alias, query=_query(query))["count"])
+        # terminate_after is per shard, so the sum can pass the cap: clamp it.
+        found = self.client.count(index=self.alias, query=_query(query), terminate_after=cap)
+        return min(int(found["count"]), cap)
 
     def get(self, alert_id: str) -> StoredAlert:
         response = self.client.search(

@@ -9,9 +9,15 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (counts) {
         if (!counts) { return; }
-        var total = 0;
-        Object.keys(counts).forEach(function (k) { total += counts[k]; });
-        target.textContent = String(total) + " (new " + counts["new"] + ")";
+        var total = 0, cap = counts["capped_at"], more = false;
+        Object.keys(counts).forEach(function (k) {
+          if (k === "capped_at") { return; }
+          total += counts[k];
+          if (cap && counts[k] >= cap) { more = true; }
+        });
+        var plus = more ? "+" : "";
+        target.textContent = String(total) + plus + " (new " + counts["new"] +
+          (cap && counts["new"] >= cap ? "+" : "") + ")";
       })
       .catch(function () { /* keep the last value; the next poll tries again */ });
   }

@@ -47,10 +47,13 @@ class AlertOut(BaseModel):
 
 
 class AlertPage(BaseModel):
+    """One page of the queue; `total` stops counting at a cap (`capped` true: "total+")."""
+
     alerts: list[AlertOut]
     total: int
     page: int
     pages: int
+    capped: bool = False
 
 
 class BulkRequest(BaseModel):
@@ -220,6 +223,7 @@ def api_queue(
         total=result.total,
         page=result.page,
         pages=result.pages,
+        capped=result.capped,
     )
 
 
