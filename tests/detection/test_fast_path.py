@@ -1,0 +1,247 @@
+"""The indexed fast path must find exactly what brute force finds: the prefilter may only prune.
+
+``Engine.match_batch`` (key-layout cache, Channel/EventID plans, literal prefilter, lazy views) is
+compared with ``Engine.match_batch_reference`` (every compiled rule on every event, no index) on
+the sigma-dev corpus and on Hypothesis-generated events built from the rules' own literals, in
+mixed case, with escapes, marks, lists, nested objects, colliding keys and numbers as strings.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detection.engine import Engine
+from detection.literals import END, MARKS, START, LiteralSet, sectioned_text
+from detection.service import RuleSet, load_rules
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "sigma-dev"
+STACKS = ("sysmon+windows-logsources", "windows-audit+windows-logsources")
+
+RULES = {
+    "endswith.yml": """
+title: Ends
+id: 00000000-0000-0000-0000-000000000001
+logsource: {product: windows, category: process_creation}
+detection:
+  sel:
+    Image|endswith: ['\\cmd.exe', '\\power"shell.exe']
+  filter:
+    ParentImage|startswith: 'C:\\Windows\\'
+  condition: sel and not filter
+""",
+    "keywords.yml": """
+title: Keywords
+id: 00000000-0000-0000-0000-000000000002
+logsource: {product: windows, service: security}
+detection:
+  keywords:
+    - 'mimikatz'
+    - 'sekurlsa::'
+  condition: keywords
+""",
+    "equals.yml": """
+title: Equals
+id: 00000000-0000-0000-0000-000000000003
+logsource: {product: windows, service: security}
+detection:
+  sel:
+    EventID: 4624
+    LogonType: 3
+    TargetUserName|cased: 'Admin'
+  sel2:
+    IpAddress|re: '^10\\.0\\.'
+  condition: sel and sel2
+""",
+    "contains.yml": """
+title: Contains
+id: 00000000-0000-0000-0000-000000000004
+logsource: {product: windows, category: process_creation}
+detection:
+  sel:
+    CommandLine|contains|all: ['-enc', 'bypass']
+  sel_many:
+    CommandLine|contains: ['iex', 'downloadstring', 'net.webclient', 'frombase64', 'ΣΑΣ']
+  condition: sel or sel_many
+""",
+    "exists.yml": """
+title: Exists
+id: 00000000-0000-0000-0000-000000000005
+logsource: {product: windows, category: process_creation}
+detection:
+  sel:
+    Hashes|contains: 'IMPHASH='
+    Details: null
+  condition: sel
+""",
+}
+
+
+def pairs(hits: Sequence[Any]) -> list[tuple[int, int, str]]:
+    return [(hit.event_index, hit.rule_number, hit.compiled.stack) for hit in hits]
+
+
+def assert_same(engine: Engine, events: list[dict[str, Any]]) -> None:
+    fast = engine.match_batch(events)
+    slow = engine.match_batch_reference(events)
+    assert pairs(fast) == pairs(slow)
+
+
+@pytest.fixture(scope="module")
+def small_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    folder = tmp_path_factory.mktemp("rules")
+    for name, text in RULES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    ruleset = load_rules(paths=[folder], stacks=("none", *STACKS))
+    assert not ruleset.problems, ruleset.problems
+    return ruleset
+
+
+@pytest.fixture(scope="module")
+def corpus_rules() -> RuleSet:
+    if not (CORPUS / "rules").is_dir():
+        pytest.skip(f"sigma-dev corpus not found at {CORPUS}")
+    return load_rules(paths=[CORPUS / "rules"], stacks=STACKS)
+
+
+def rule_vocabulary(engine: Engine) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Field names, literal texts, channels and event ids the compiled rules care about."""
+    fields: set[str] = {"Image", "CommandLine", "ParentImage", "TargetUserName", "Details"}
+    texts: set[str] = set()
+    channels: set[str] = set()
+    ids: set[str] = set()
+    for rule in engine.compiled:
+        for clause in rule.node.clauses:
+            for field, text in clause:
+                if field and "." not in field:
+                    fields.add(field)
+                texts.add(text.strip("".join(MARKS)))
+        channels.update(rule.node.equals.get("channel", ()))
+        ids.update(rule.node.equals.get("eventid", ()))
+    return sorted(fields), sorted(t for t in texts if t), sorted(channels), sorted(ids)
+
+
+def mixed_case(draw: Callable[..., Any], text: str) -> str:
+    flips = draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+    return "".join(c.upper() if flip else c for c, flip in zip(text, flips, strict=True))
+
+
+@st.composite
+def events_for(draw: Callable[..., Any], vocabulary: tuple[list[str], ...]) -> dict[str, Any]:
+    fields, texts, channels, ids = vocabulary
+    noise = st.text(alphabet=string.printable + "\\\"'ΣσİK\u212a\x00\x02\x03é", max_size=6)
+    event: dict[str, Any] = {}
+    if channels and draw(st.integers(0, 9)):
+        event[draw(st.sampled_from(["Channel", "channel", "CHANNEL"]))] = mixed_case(
+            draw, draw(st.sampled_from(channels))
+        )
+    if ids and draw(st.integers(0, 9)):
+        number = draw(st.sampled_from(ids))
+        event["EventID"] = int(number) if number.isdigit() and draw(st.booleans()) else number
+
+    def value() -> Any:
+        choice = draw(st.integers(0, 9))
+        if choice == 0:
+            return draw(st.integers(-5, 5000))
+        if choice == 1:
+            return str(draw(st.integers(0, 5000)))
+        if choice == 2:
+            return draw(st.lists(st.sampled_from(texts), max_size=3))
+        if choice == 3:
+            return None
+        pieces = draw(st.lists(st.sampled_from(texts), min_size=1, max_size=3))
+        return draw(noise) + "".join(mixed_case(draw, p) + draw(noise) for p in pieces)
+
+    for _ in range(draw(st.integers(1, 6))):
+        name = mixed_case(draw, draw(st.sampled_from(fields)))
+        event[name] = value()
+    if draw(st.integers(0, 7)) == 0:
+        event["Nested"] = {"Inner": value()}
+    return event
+
+
+def test_small_rules_fast_path_equals_brute_force_on_edge_cases(small_rules: RuleSet) -> None:
+    events: list[dict[str, Any]] = [
+        {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "Image": "C:\\CMD.exe"},
+        {
+            "Channel": "Security",
+            "EventID": "4624",
+            "LogonType": 3,
+            "TargetUserName": "Admin",
+            "IpAddress": "10.0.0.1",
+        },
+        {
+            "Channel": "Security",
+            "EventID": 4624,
+            "LogonType": "3",
+            "targetusername": "admin",
+            "IpAddress": "10.0.0.1",
+        },
+        {"Channel": "security", "EventID": 4688, "CommandLine": "x -ENC y BYPASS"},
+        {"Channel": "Security", "EventID": 4688, "CommandLine": "a\x00b iex"},
+        {"Channel": "Security", "EventID": 4688, "CommandLine": ["nothing", "IEX (x)"]},
+        {"Channel": "Security", "EventID": 4688, "Process": {"CommandLine": "iex"}},
+        {"Channel": "Security", "Payload": "Sekurlsa::logonpasswords", "payload": "x"},
+        {"Channel": "Security", "EventID": 4688, "CommandLine": "σας"},
+        {"Channel": "Security", "EventID": 4688, "Hashes": "IMPHASH=AB", "Details": None},
+        {"Channel": None, "EventID": [1, 4624], "Image": "c:\\cmd.exe"},
+    ]
+    assert_same(small_rules.engine, events)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_small_rules_fast_path_equals_brute_force(
+    small_rules: RuleSet, data: st.DataObject
+) -> None:
+    vocabulary = rule_vocabulary(small_rules.engine)
+    events = data.draw(st.lists(events_for(vocabulary), min_size=1, max_size=5))
+    assert_same(small_rules.engine, events)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_corpus_rules_fast_path_equals_brute_force(
+    corpus_rules: RuleSet, data: st.DataObject
+) -> None:
+    vocabulary = rule_vocabulary(corpus_rules.engine)
+    events = data.draw(st.lists(events_for(vocabulary), min_size=1, max_size=3))
+    assert_same(corpus_rules.engine, events)
+
+
+def test_corpus_events_fast_path_equals_brute_force(corpus_rules: RuleSet) -> None:
+    """Every 9th corpus event plus every event some rule matches, against brute force."""
+    lines = (CORPUS / "events.jsonl").read_bytes().splitlines()
+    events = [orjson.loads(line) for line in lines]
+    matched = {hit.event_index for hit in corpus_rules.engine.match_batch(events)}
+    sample = [event for number, event in enumerate(events) if number % 9 == 0 or number in matched]
+    assert_same(corpus_rules.engine, sample)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    literals=st.lists(
+        st.text(min_size=0, max_size=4, alphabet='ab\\"Σé\x00'), min_size=1, max_size=8
+    ),
+    text=st.text(max_size=40, alphabet='abAB\\"Σσé\x00 '),
+)
+def test_literal_set_agrees_with_in(literals: list[str], text: str) -> None:
+    found = set(LiteralSet(literals).found(text))
+    assert found == {number for number, literal in enumerate(literals) if literal in text}
+    assert LiteralSet(literals).any_in(text) == any(literal in text for literal in literals)
+
+
+def test_sectioned_text_refuses_values_holding_marks() -> None:
+    assert (
+        sectioned_text([("image", "c:\\cmd.exe")]) == f"\x00image{START}c:\\cmd.exe{END}image\x00"
+    )
+    for mark in MARKS:
+        assert sectioned_text([("image", f"a{mark}b")]) is None
