@@ -1,1 +1,4 @@
-"""Benchmarks run as scripts (`.venv/bin/python bench/NAME.py`); a package so mypy names them bench.*."""
+"""Benchmarks, run as scripts (`.venv/bin/python bench/NAME.py`).
+
+A package only so mypy names the modules bench.*.
+"""
