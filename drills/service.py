@@ -41,7 +41,7 @@ from drills.tabletop import (
     record_entry,
     release_due,
 )
-from drills.technical import EventSink, build_events, check_expectations
+from drills.technical import EventSink, build_events, check_expectations, spool_sink
 
 __all__ = [
     "QUARTER",
@@ -82,6 +82,7 @@ __all__ = [
     "run_schedules",
     "scenario_minutes",
     "set_grip",
+    "spool_sink",
     "start",
     "stop",
     "tick",

@@ -1,8 +1,8 @@
 """Celery entry points of the drills domain (`drills.<action>`): thin, ids in, one service call.
 
 `drills.tick` runs from beat (see core.queue.DOMAIN_SCHEDULES); the others let the dashboard
-and the CLI act through a worker. The event sink for technical injects comes from the
-composition root by name (`drills.technical.SINK_FACTORY`).
+and the CLI act through a worker. Technical injects go into the collectors' spool through
+`collectors.service` (`drills.technical.spool_sink`).
 """
 
 from __future__ import annotations
@@ -35,16 +35,17 @@ def tick() -> dict[str, Any]:
     """Start due schedules, release due injects, check automatic expectations."""
     from core.store.factory import open_alert_store
     from drills.planning import tick as run_tick
-    from drills.technical import sink_factory
+    from drills.technical import spool_sink
 
     settings = get_settings()
     clock = SystemClock()
     with ExitStack() as stack:
         alerts = open_alert_store(settings, clock=clock)
         stack.callback(alerts.close)
-        sink = stack.enter_context(sink_factory()(settings))
         db = stack.enter_context(_session(settings))
-        return run_tick(db=db, clock=clock, settings=settings, alerts=alerts, sink=sink)
+        return run_tick(
+            db=db, clock=clock, settings=settings, alerts=alerts, sink=spool_sink(settings)
+        )
 
 
 @shared_task(name="drills.control")

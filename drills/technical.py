@@ -3,22 +3,20 @@
 Events are built from the scenario's templates (a small generator of our own: the demo world
 generator lives in the composition root, which a domain may not import), tagged with
 `dijkwacht.exercise.id`, `tags: [exercise]` and `labels.oefening`, and handed to an
-`EventSink`. Collectors expose no `service` module, so the composition root supplies the
-sink (`dijkwacht.drills_wiring.open_event_sink`: the durable spool); the Celery tasks find it
-by the dotted name `SINK_FACTORY`, the same way core names task modules without importing them.
+`EventSink`. The real sink is `spool_sink`: `collectors.service.inject_events`, the durable
+spool every collector writes to, so injected events take the same path as syslog or HTTP.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from collectors import service as collectors
 from core.clock import Clock, utc_iso
 from core.config import Settings
 from core.events import Event
@@ -29,7 +27,6 @@ from playbooks import service as playbooks
 
 EXERCISE_FIELD = "dijkwacht.exercise.id"
 SOURCE = "drills"
-SINK_FACTORY = "dijkwacht.drills_wiring:open_event_sink"
 
 
 class EventSink(Protocol):
@@ -38,14 +35,13 @@ class EventSink(Protocol):
     def __call__(self, events: Sequence[Event], *, source: str) -> None: ...
 
 
-SinkFactory = Callable[[Settings], AbstractContextManager[EventSink]]
+def spool_sink(settings: Settings) -> EventSink:
+    """The collectors' spool as a sink: each call is one durable, fsynced append."""
 
+    def sink(events: Sequence[Event], *, source: str) -> None:
+        collectors.inject_events(settings=settings, events=events, source=source)
 
-def sink_factory(name: str = SINK_FACTORY) -> SinkFactory:
-    """The composition root's sink factory, looked up by dotted name at call time."""
-    module, _, attr = name.partition(":")
-    factory: SinkFactory = getattr(importlib.import_module(module), attr)
-    return factory
+    return sink
 
 
 def _fill(value: Any, n: int) -> Any:

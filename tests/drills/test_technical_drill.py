@@ -1,6 +1,6 @@
 """A technical drill through the real pipeline, exercise isolation, and rollback completeness.
 
-Injected events go into the collectors' spool (the composition root's sink), the spool consumer
+Injected events go into the collectors' spool (through collectors.service), the spool consumer
 stores them and runs detection, playbooks routing opens an exercise incident and starts its
 playbook, the DPO opens an exercise breach, the automatic checks score it all, and the report
 compares the frozen criteria with the results. Real SMTP and webhook receivers on 127.0.0.1
@@ -31,7 +31,6 @@ from core.config import Settings, load_settings
 from core.store.factory import open_alert_store, open_event_store
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from dijkwacht.detection_runtime import DetectionHook
-from dijkwacht.drills_wiring import open_event_sink
 from drills import service
 from drills.models import Outbox
 from playbooks.breach.register import open_from_incident
@@ -162,10 +161,13 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     participants=participants,
                     time_scale=60.0,
                 )
-                with open_event_sink(settings) as sink:
-                    outcome = service.tick(
-                        db=db, clock=clock, settings=settings, alerts=alerts, sink=sink
-                    )
+                outcome = service.tick(
+                    db=db,
+                    clock=clock,
+                    settings=settings,
+                    alerts=alerts,
+                    sink=service.spool_sink(settings),
+                )
                 assert outcome["schedules"][0].startswith("gestart: ")
                 exercise_id = outcome["schedules"][0].split(": ")[1]
                 assert outcome["released"][exercise_id] == ["I1"]

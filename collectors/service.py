@@ -1,0 +1,34 @@
+"""The collectors' public service API for other domains (see tests/test_import_contract.py).
+
+Other domains put events into the pipeline only through here, never by opening the spool
+themselves: events appended go the same way as syslog or HTTP ingest (spool → consumer →
+event store → detection), so a drill tests the real path and nothing is lost on a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from collectors.spool import open_spool
+from core.config import Settings
+from core.events import Event
+
+__all__ = ["inject_events", "pending_events"]
+
+
+def inject_events(*, settings: Settings, events: Sequence[Event], source: str) -> int:
+    """Append events durably to the spool (fsynced before return); returns how many.
+
+    The dicts get their store `event.id` in place, as with every collector.
+    """
+    if not events:
+        return 0
+    with open_spool(settings) as spool:
+        spool.append(list(events), source=source)
+    return len(events)
+
+
+def pending_events(*, settings: Settings) -> int:
+    """Events spooled but not yet moved into the event store (for status and tests)."""
+    with open_spool(settings) as spool:
+        return spool.pending()
