@@ -17,7 +17,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import select
@@ -29,6 +29,9 @@ from collectors.spool import Spool
 from core.errors import DijkwachtError, ValidationError
 from core.events import Event, validate_event
 from core.store.base import DeadLetter
+
+if TYPE_CHECKING:
+    from collectors.hooks import EnrichFn
 
 TOKEN_PREFIX = "dwi_"
 SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -115,8 +118,12 @@ def ingest_ndjson(
     max_line_bytes: int,
     received_at: datetime,
     peer: str,
+    enrich: EnrichFn | None = None,
 ) -> IngestResult:
-    """Spool every good line of an NDJSON body; report and dead-letter the bad ones."""
+    """Spool every good line of an NDJSON body; report and dead-letter the bad ones.
+
+    `enrich` runs on each accepted event before it is spooled (see `collectors.hooks`).
+    """
     check_source(source)
     if spool.is_full():
         raise SpoolFullError()
@@ -137,7 +144,7 @@ def ingest_ndjson(
         else:
             event, problem = _read_line(line, number, wrapper, received_at, peer)
             if event is not None:
-                events.append(event)
+                events.append(enrich(event) if enrich is not None else event)
                 continue
         assert problem is not None
         result.rejected.append(problem)

@@ -31,6 +31,7 @@ from core.events import Event
 from core.store.base import DeadLetter
 
 if TYPE_CHECKING:
+    from collectors.hooks import EnrichFn
     from collectors.spool import Spool
     from core.config import Settings
 
@@ -73,8 +74,10 @@ class FileTailer:
         spool: Spool,
         max_line: int = MAX_LINE_BYTES,
         batch_lines: int = BATCH_LINES,
+        enrich: EnrichFn | None = None,
     ) -> None:
         self.path = Path(path)
+        self.enrich = enrich
         self.parser = parser
         self.spool = spool
         self.max_line = max_line
@@ -265,7 +268,7 @@ class FileTailer:
                 )
             )
             return 1
-        self._events.append(event)
+        self._events.append(self.enrich(event) if self.enrich is not None else event)
         return 1
 
     def _commit(self) -> None:
@@ -287,7 +290,11 @@ class FileTailer:
 
 
 def build_tailers(
-    *, settings: Settings, spool: Spool, files: Sequence[Any] | None = None
+    *,
+    settings: Settings,
+    spool: Spool,
+    files: Sequence[Any] | None = None,
+    enrich: EnrichFn | None = None,
 ) -> list[FileTailer]:
     """One tailer per `settings.tail_files` entry (path + format), parsers built with settings."""
     from zoneinfo import ZoneInfo
@@ -306,7 +313,7 @@ def build_tailers(
             parser = get_parser(entry.format, **options)
         except ConfigError as exc:
             raise ConfigError(f"tail_files[{index}].format: {exc}") from None
-        tailers.append(FileTailer(path=Path(entry.path), parser=parser, spool=spool))
+        tailers.append(FileTailer(path=Path(entry.path), parser=parser, spool=spool, enrich=enrich))
     return tailers
 
 
@@ -316,13 +323,21 @@ def run_tailers(
     stop: threading.Event,
     poll_interval: float | None = None,
     files: Sequence[Any] | None = None,
+    enrich: EnrichFn | None = None,
 ) -> None:
-    """Tail every configured file until `stop` is set (one thread; its own spool connection)."""
+    """Tail every configured file until `stop` is set (one thread; its own spool connection).
+
+    `enrich` runs on each parsed line before it is spooled (see `collectors.hooks`).
+    """
     from collectors.spool import open_spool
 
     interval = settings.tail_poll_interval if poll_interval is None else poll_interval
     spool = open_spool(settings)
-    tailers = build_tailers(settings=settings, spool=spool, files=files)
+    try:
+        tailers = build_tailers(settings=settings, spool=spool, files=files, enrich=enrich)
+    except BaseException:
+        spool.close()
+        raise
     try:
         while not stop.is_set():
             busy = sum(tailer.poll() for tailer in tailers)

@@ -16,7 +16,7 @@ from collectors.http_ingest import (
 )
 from collectors.spool import open_spool
 from core.errors import ValidationError
-from dashboard.deps import AppSettings, ClockDep, DbSession
+from dashboard.deps import AppSettings, ClockDep, DbSession, IngestEnrich
 
 router = APIRouter(tags=["ingest"])
 
@@ -43,6 +43,7 @@ async def ingest(
     settings: AppSettings,
     clock: ClockDep,
     db: DbSession,
+    enrich: IngestEnrich,
     authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """200 with `{"accepted", "rejected": [...]}`; 401, 413, 400 (bad source) or 503."""
@@ -57,6 +58,7 @@ async def ingest(
                 max_line_bytes=settings.ingest_max_line_bytes,
                 received_at=clock.now(),
                 peer=f"http://{request.client.host if request.client else 'unknown'}",
+                enrich=enrich,
             )
     except UnauthorizedError as exc:
         return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
