@@ -1,8 +1,12 @@
 """Run the configured collectors and the spool consumer in one process until a signal.
 
-`dijkwacht collect` (and the `collector` child of `dijkwacht up`) call `run_collect`. Shutdown
-on SIGINT/SIGTERM is clean: listeners close, buffered UDP input and in-flight TCP chunks are
-spooled, the writer commits, and the consumer moves one last batch before the process exits.
+`dijkwacht collect` (and the `collector` child of `dijkwacht up`) call `run_collect`: the
+syslog server on the event loop, the file tailers (when `tail_files` is set) and one live
+capture per `capture_interfaces` entry in supervised threads (`collectors.sources`: a crash is
+logged, counted and the source restarted with back-off), all enriched by one process-wide
+hook (`collectors.hooks`). Shutdown on SIGINT/SIGTERM is clean: listeners close, buffered UDP
+input and in-flight TCP chunks are spooled, the threaded sources commit their last batch and
+stop, the writer commits, and the consumer moves one last batch before the process exits.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from collectors.consumer import BatchHandler, run_consumer_thread
+from collectors.hooks import EnrichFn, build_enrich_hook
 from collectors.parsers import get_parser
+from collectors.sources import SupervisedSource, start_sources
 from collectors.spool import open_spool
 from collectors.spool_writer import SpoolWriter
 from collectors.syslog_server import SyslogListen, SyslogServer, tls_context
@@ -47,8 +53,12 @@ async def serve_collectors(
     on_batch: BatchHandler | None,
     stop: asyncio.Event,
     on_ready: Callable[[dict[str, int]], None] | None = None,
+    enrich: EnrichFn | None = None,
 ) -> None:
-    """Serve until `stop` is set; raise if the consumer fails (the batch stays spooled)."""
+    """Serve until `stop` is set; raise if the consumer fails (the batch stays spooled).
+
+    `enrich` is applied by every source between parse and spool (None: events as parsed).
+    """
     loop = asyncio.get_running_loop()
     writer = SpoolWriter(lambda: open_spool(settings))
     writer.start(loop)
@@ -63,6 +73,8 @@ async def serve_collectors(
         failures=failures,
     )
     server: SyslogServer | None = None
+    sources_stop = threading.Event()
+    sources: list[SupervisedSource] = []
     try:
         if settings.syslog_enabled:
             server = SyslogServer(
@@ -70,8 +82,10 @@ async def serve_collectors(
                 parser=get_parser("syslog", tz=ZoneInfo(settings.timezone)),
                 listen=syslog_listen(settings),
                 max_message_bytes=settings.syslog_max_message_bytes,
+                enrich=enrich,
             )
             await server.start()
+        sources = start_sources(settings=settings, stop=sources_stop, enrich=enrich)
         if on_ready is not None:
             on_ready(dict(server.ports) if server is not None else {})
         while not stop.is_set() and not consumer_stop.is_set():
@@ -80,6 +94,9 @@ async def serve_collectors(
     finally:
         if server is not None:
             await server.stop()
+        sources_stop.set()
+        for source in sources:
+            await loop.run_in_executor(None, source.join)
         await loop.run_in_executor(None, writer.stop)
         consumer_stop.set()
         await loop.run_in_executor(None, consumer.join)
@@ -93,13 +110,16 @@ def run_collect(
     on_batch: BatchHandler | None,
     on_ready: Callable[[dict[str, int]], None] | None = None,
 ) -> None:
-    """Blocking entry point: serve until SIGINT or SIGTERM."""
+    """Blocking entry point: serve until SIGINT or SIGTERM, every source enriched."""
+    enrich = build_enrich_hook(settings=settings)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await serve_collectors(settings=settings, on_batch=on_batch, stop=stop, on_ready=on_ready)
+        await serve_collectors(
+            settings=settings, on_batch=on_batch, stop=stop, on_ready=on_ready, enrich=enrich
+        )
 
     asyncio.run(main())

@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     # Files the tailer follows (`[[tail_files]]` path + format) and how often it looks.
     tail_files: list[TailFile] = Field(default_factory=list)
     tail_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    # Interfaces `dijkwacht collect` captures packets on (flows, DNS, HTTP, TLS SNI); each needs
+    # CAP_NET_RAW. Empty: no live capture.
+    capture_interfaces: list[str] = Field(default_factory=list)
 
     # Breach workflow (DPO): who we are on the AP form, reminder points, NIS2/Cbw clocks.
     organisation_name: str = Field(default="Gemeente", min_length=1, max_length=200)
