@@ -13,7 +13,20 @@ from fastapi.templating import Jinja2Templates
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.store.factory import open_event_store
-from dashboard.views import admin, alerts, auth, events, health, home, ingest, metrics, privacy
+from dashboard.views import (
+    admin,
+    alerts,
+    auth,
+    dpo,
+    events,
+    health,
+    home,
+    incidents,
+    ingest,
+    metrics,
+    ops,
+    privacy,
+)
 from dashboard.views import awareness as awareness_views
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -52,6 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(awareness_views.router)  # public resilience content
     for router in (auth.router, alerts.router, events.router, privacy.router, admin.router):
+        app.include_router(router)
+    for router in (incidents.router, dpo.router, ops.router):
         app.include_router(router)
     return app
 

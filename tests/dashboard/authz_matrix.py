@@ -24,6 +24,11 @@ SAMPLE_PATH_VALUES = {
     "lang": "nl",
     "audience": "library",
     "name": "phishing-newsletter.txt",
+    "incident_id": "999999",
+    "breach_id": "999999",
+    "batch_id": "999999",
+    "step_id": "999999",
+    "run_id": "999999",
 }
 
 Expected = dict[str, int]
@@ -55,6 +60,11 @@ ALL = ROLES
 TRIAGE = (Role.ANALYST, Role.INCIDENT_MANAGER)
 REID = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.DPO)
 APPROVERS = (Role.DPO, Role.INCIDENT_MANAGER)
+INCIDENT_READERS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM)
+STEP_APPROVERS = (Role.INCIDENT_MANAGER, Role.DPO, Role.CRISIS_TEAM)
+CLOCK_READERS = (Role.DPO, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM)
+OPS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.ADMIN)
+CHARTS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM, Role.DPO, Role.ADMIN)
 
 EXPECTED: dict[tuple[str, str], Expected] = {
     # framework and static files: public, no personal data
@@ -120,6 +130,30 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/admin/tokens"): api(Role.ADMIN),
     ("POST", "/api/admin/tokens"): api(Role.ADMIN, ok=422),
     ("POST", "/api/admin/tokens/{token_id}/revoke"): api(Role.ADMIN, ok=404),
+    # incidents, playbook runs and approvals
+    ("GET", "/incidents"): page(*INCIDENT_READERS),
+    ("GET", "/api/incidents"): api(*INCIDENT_READERS),
+    ("GET", "/incidents/{incident_id}"): page(*INCIDENT_READERS, ok=404),
+    ("GET", "/api/incidents/{incident_id}"): api(*INCIDENT_READERS, ok=404),
+    ("POST", "/alerts/{alert_id}/incident"): page(*TRIAGE, ok=404),
+    ("POST", "/api/alerts/{alert_id}/incident"): api(*TRIAGE, ok=404),
+    ("POST", "/steps/{step_id}/request"): page(*TRIAGE, ok=404),
+    ("POST", "/steps/{step_id}/approve"): page(*STEP_APPROVERS, ok=404),
+    ("GET", "/runs/{run_id}"): page(*INCIDENT_READERS, ok=404),
+    # DPO area: breach register, clocks, letters
+    ("GET", "/dpo/breaches"): page(Role.DPO),
+    ("GET", "/api/breaches"): api(Role.DPO),
+    ("GET", "/dpo/breaches/{breach_id}"): page(Role.DPO, ok=404),
+    ("GET", "/api/breaches/{breach_id}"): api(Role.DPO, ok=404),
+    ("GET", "/dpo/clocks"): page(*CLOCK_READERS),
+    ("GET", "/api/breach-clocks"): api(*CLOCK_READERS),
+    ("GET", "/dpo/letters/{batch_id}"): page(Role.DPO, ok=404),
+    ("POST", "/dpo/letters/{batch_id}/approve"): page(Role.DPO, ok=404),
+    # operations: collector health and metrics charts (counters only)
+    ("GET", "/collectors"): page(*OPS),
+    ("GET", "/api/collectors"): api(*OPS),
+    ("GET", "/charts"): page(*CHARTS),
+    ("GET", "/api/charts"): api(*CHARTS),
 }
 
 # Routes that authenticate on their own instead of declaring RequireRole/PUBLIC, with why.

@@ -1,0 +1,240 @@
+"""DPO area: breach register and history, clocks by deadline, report drafts, letters.
+
+Breach pages can name residents (facts, letters), so every read is audited; letter previews
+carry names and addresses and need a stated purpose.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
+
+from core.accounts.models import Role, User
+from core.errors import NotFoundError
+from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
+from dashboard.deps import AppSettings, ClockDep, DbSession, Principal, RequireRole, Templates
+from dashboard.services.dpo import breach_view, jsonable
+from playbooks.breach.clocks import all_deadlines
+from playbooks.breach.letters import approve_letter_batch, get_batch, preview_letters, recipients
+from playbooks.breach.register import list_breaches
+
+router = APIRouter(tags=["dpo"])
+Dpo = Annotated[Principal, Depends(RequireRole(Role.DPO))]
+CLOCK_ROLES = (Role.DPO, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM)
+ClockReader = Annotated[Principal, Depends(RequireRole(*CLOCK_ROLES))]
+
+
+class BreachOut(BaseModel):
+    """A register entry as listed; `exercise` marks OEFENING/EXERCISE entries."""
+
+    id: int
+    reference: str
+    title: str
+    state: str
+    aware_at: str
+    exercise: bool
+
+
+class DeadlineOut(BaseModel):
+    """One clock of one breach; `status` overdue is what the DPO must act on first."""
+
+    breach_id: int
+    reference: str
+    exercise: bool
+    clock: str
+    label: str
+    due_at: str
+    status: str
+
+
+class BreachDetailOut(BaseModel):
+    """A breach with its change history, report drafts (with missing fields) and letters."""
+
+    breach: BreachOut
+    fields: dict[str, Any]
+    history: list[dict[str, Any]]
+    reports: list[dict[str, Any]]
+    letter_batches: list[dict[str, Any]]
+
+
+def _breach_out(breach: Any) -> BreachOut:
+    return BreachOut(
+        id=breach.id,
+        reference=breach.reference,
+        title=breach.title,
+        state=breach.state,
+        aware_at=breach.aware_at.isoformat(),
+        exercise=breach.exercise_id is not None,
+    )
+
+
+def _deadlines(db: DbSession, clock: ClockDep, settings: AppSettings) -> list[DeadlineOut]:
+    return [
+        DeadlineOut(
+            breach_id=d.breach_id,
+            reference=d.reference,
+            exercise=d.exercise,
+            clock=d.clock,
+            label=d.label,
+            due_at=d.due_at.isoformat(),
+            status=d.status,
+        )
+        for d in all_deadlines(db=db, clock=clock, settings=settings)
+    ]
+
+
+@router.get("/dpo/breaches", response_class=HTMLResponse, summary="Breach register (page)")
+def breaches_page(request: Request, db: DbSession, templates: Templates, user: Dpo) -> HTMLResponse:
+    items = [_breach_out(b) for b in list_breaches(db=db)]
+    return templates.TemplateResponse(request, "dpo_breaches.html", {"breaches": items})
+
+
+@router.get("/api/breaches", response_model=list[BreachOut], summary="Breach register")
+def breaches_api(db: DbSession, user: Dpo) -> list[BreachOut]:
+    """Every register entry, newest awareness first; titles only, no personal data."""
+    return [_breach_out(b) for b in list_breaches(db=db)]
+
+
+def _detail(db: DbSession, clock: ClockDep, user: Principal, breach_id: int) -> BreachDetailOut:
+    view = breach_view(db=db, breach_id=breach_id)
+    b = view.breach
+    fields = {
+        name: jsonable(getattr(b, name))
+        for name in (
+            "facts", "cause", "effects", "remedial_actions", "systems", "breach_types",
+            "data_categories", "subject_categories", "subjects_min", "subjects_max",
+            "decision", "decision_reason", "nis2_applies", "origin", "origin_ref",
+        )
+    }  # fmt: skip
+    subjects = pseudonyms_in(fields)
+    audit_read(
+        db=db,
+        clock=clock,
+        principal=user,
+        object_type="breach",
+        object_id=str(b.id),
+        purpose=None,
+        subjects=subjects,
+    )
+    return BreachDetailOut(
+        breach=_breach_out(b),
+        fields=fields,
+        history=[
+            {
+                "at": c.at.isoformat(),
+                "actor": c.actor,
+                "action": c.action,
+                "field": c.field,
+                "before": c.before,
+                "after": c.after,
+                "note": c.note,
+            }
+            for c in view.changes
+        ],
+        reports=[
+            {
+                "id": r.report.id,
+                "kind": r.report.kind,
+                "status": r.report.status,
+                "missing": r.missing,
+            }
+            for r in view.reports
+        ],
+        letter_batches=[
+            {"id": x.id, "status": x.status, "approved_by": x.approved_by} for x in view.batches
+        ],
+    )
+
+
+def _breach_id(value: str) -> int:
+    if not value.isdigit() or len(value) > 12:
+        raise NotFoundError(f"breach {value!r} does not exist")
+    return int(value)
+
+
+@router.get("/dpo/breaches/{breach_id}", response_class=HTMLResponse, summary="Breach (page)")
+def breach_page(
+    breach_id: str,
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    templates: Templates,
+    user: Dpo,
+) -> HTMLResponse:
+    detail = _detail(db, clock, user, _breach_id(breach_id))
+    return templates.TemplateResponse(request, "dpo_breach.html", {"d": detail})
+
+
+@router.get("/api/breaches/{breach_id}", response_model=BreachDetailOut, summary="Breach")
+def breach_api(breach_id: str, db: DbSession, clock: ClockDep, user: Dpo) -> BreachDetailOut:
+    """A register entry with its history, drafts (missing fields) and letter batches; audited."""
+    return _detail(db, clock, user, _breach_id(breach_id))
+
+
+@router.get("/dpo/clocks", response_class=HTMLResponse, summary="Breach clocks (page)")
+def clocks_page(
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    settings: AppSettings,
+    templates: Templates,
+    user: ClockReader,
+) -> HTMLResponse:
+    items = _deadlines(db, clock, settings)
+    overdue = sum(1 for d in items if d.status == "overdue")
+    return templates.TemplateResponse(
+        request, "dpo_clocks.html", {"deadlines": items, "overdue": overdue}
+    )
+
+
+@router.get("/api/breach-clocks", response_model=list[DeadlineOut], summary="Breach clocks")
+def clocks_api(
+    db: DbSession, clock: ClockDep, settings: AppSettings, user: ClockReader
+) -> list[DeadlineOut]:
+    """Open and overdue deadlines of every breach, soonest first."""
+    return _deadlines(db, clock, settings)
+
+
+@router.get(
+    "/dpo/letters/{batch_id}", response_class=HTMLResponse, summary="Letters preview (page)"
+)
+def letters_page(
+    batch_id: str,
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    settings: AppSettings,
+    templates: Templates,
+    user: Dpo,
+    purpose: str | None = None,
+) -> HTMLResponse:
+    number = _breach_id(batch_id)
+    batch = get_batch(db=db, batch_id=number)
+    people = recipients(db=db, batch_id=number)
+    # Names and addresses: always ask why, whether or not the letters carry pseudonyms.
+    clean = require_purpose(purpose, [r.identifier for r in people])
+    letters = preview_letters(db=db, clock=clock, settings=settings, batch_id=number)
+    audit_read(
+        db=db,
+        clock=clock,
+        principal=user,
+        object_type="breach_letters",
+        object_id=str(number),
+        purpose=clean,
+        subjects=[r.pseudonym for r in people if r.pseudonym],
+    )
+    return templates.TemplateResponse(
+        request, "dpo_letters.html", {"batch": batch, "letters": letters}
+    )
+
+
+@router.post("/dpo/letters/{batch_id}/approve", summary="Approve letters (form)")
+def letters_approve(batch_id: str, db: DbSession, clock: ClockDep, user: Dpo) -> Response:
+    account = db.get(User, user.user_id)
+    if account is None:
+        raise NotFoundError("your account no longer exists")
+    batch = approve_letter_batch(db=db, clock=clock, dpo=account, batch_id=_breach_id(batch_id))
+    return RedirectResponse(f"/dpo/breaches/{batch.breach_id}", status_code=303)
