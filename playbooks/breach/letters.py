@@ -184,6 +184,15 @@ def get_batch(*, db: Session, batch_id: int) -> LetterBatch:
     return batch
 
 
+def batches_of(*, db: Session, breach_id: int) -> list[LetterBatch]:
+    """A breach's letter batches, oldest first (the DPO's breach page lists them)."""
+    return list(
+        db.scalars(
+            select(LetterBatch).where(LetterBatch.breach_id == breach_id).order_by(LetterBatch.id)
+        )
+    )
+
+
 def recipients(*, db: Session, batch_id: int) -> list[LetterRecipient]:
     """The batch's recipients with what was sent to them, in list order."""
     return list(
