@@ -19,6 +19,7 @@ from typing import Any
 
 from detection.compiler import CompiledRule
 from detection.index import Plan, RuleIndex
+from detection.literals import section, well_formed
 from detection.view import LowView, Shape, flat_raw, lowered, raw_view, shape_of
 
 # Key layouts remembered per engine; beyond this (events with ever-changing keys) we stop caching.
@@ -53,6 +54,15 @@ class Engine:
             plan, raw, shape = self._locate(event)
             if plan.empty:
                 continue
+            if raw is None and plan.automaton is not None:
+                # Prefilter straight from the event: a view is built only for candidates.
+                text = self._text(event, shape, plan)
+                if text is not MISSING:
+                    candidates = plan.select_text(text)
+                    if candidates:
+                        raw = flat_raw(event, shape)
+                        self._evaluate(candidates, raw, start + offset, hits)
+                    continue
             if raw is None:
                 raw = flat_raw(event, shape)
             candidates = plan.select(raw)
@@ -96,20 +106,63 @@ class Engine:
         if shape is None or shape.lookup is None:
             raw = raw_view(event)
             return self.index.plan_for(raw), raw, None
-        values: list[str | None] = []
-        for key in shape.lookup:
-            if key is None:
-                values.append(None)
-                continue
-            value = event[key]
+        values = tuple([None if key is None else event[key] for key in shape.lookup])
+        # Plans by the raw values: 4688 and "4688" are separate entries of the same plan. Only
+        # str/int/None values are remembered (True == 1 and 1.0 == 1 as dictionary keys).
+        cacheable = set(map(type, values)) <= _KEY_TYPES
+        if cacheable:
+            plan = shape.plans.get(values)
+            if plan is not None:
+                return plan, None, shape
+        lowered_values: list[str | None] = []
+        for value in values:
             kind = type(value)
-            if kind is str:
-                values.append(value.lower())
-            elif kind is int or kind is float or kind is bool:
-                values.append(lowered(value))
-            elif value is None:
-                values.append(None)
+            if value is None:
+                lowered_values.append(None)
+            elif kind is str or kind is int or kind is float or kind is bool:
+                lowered_values.append(lowered(value))
             else:  # a list or an object under Channel/EventID: let the general path decide
                 raw = raw_view(event)
                 return self.index.plan_for(raw), raw, None
-        return self.index.plan_for_key(tuple(values)), None, shape
+        plan = self.index.plan_for_key(tuple(lowered_values))
+        if cacheable and len(shape.plans) < MAX_SHAPES:
+            shape.plans[values] = plan
+        return plan, None, shape
+
+    def _text(self, event: Mapping[str, Any], shape: Shape | None, plan: Plan) -> Any:
+        """The plan's prefilter text straight from a flat event, or MISSING (use the view)."""
+        if shape is None:
+            return MISSING
+        template = shape.templates.get(id(plan), MISSING)
+        if template is MISSING:
+            template = shape.templates[id(plan)] = _template(shape, plan)
+        if template is None:
+            return MISSING
+        pattern, keys = template
+        values = tuple([event[key] for key in keys])
+        if not set(map(type, values)) <= _FORMAT_TYPES:
+            return MISSING  # null, list or object values: the view flattens those
+        return well_formed(pattern % values, len(keys))
+
+
+# str/int/float format with ``%s`` exactly as ``text_of`` renders them (bool would not).
+_FORMAT_TYPES = frozenset({str, int, float})
+_KEY_TYPES = frozenset({str, int, type(None)})
+MISSING: Any = object()
+
+
+def _template(shape: Shape, plan: Plan) -> tuple[str, tuple[str, ...]] | None:
+    """A ``%``-template of the plan's sections for events of this layout, and its keys.
+
+    Only for plans with known fields, none dotted: a dotted name may come from a nested object,
+    which only the full view flattens. Plans are kept for the engine's life, so ``id`` is stable.
+    """
+    if plan.fields is None or any("." in name for name in plan.fields):
+        return None
+    parts: list[str] = []
+    keys: list[str] = []
+    for name in plan.fields:
+        for key in shape.groups.get(name, ()):
+            parts.append(section(name))
+            keys.append(key)
+    return "".join(parts), tuple(keys)

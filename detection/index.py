@@ -66,16 +66,19 @@ class Plan:
         """Positions of the rules worth evaluating on this event, ascending."""
         if self.automaton is None:
             return self.always
-        text = self.text(raw)
-        if text is None:  # a value holds the section separator: no pruning for this event
+        return self.select_text(self.text(raw))
+
+    def select_text(self, text: str | None) -> Sequence[int]:
+        """``select`` given the event's sectioned text (not yet lower-cased)."""
+        if text is None:  # a value holds a section mark: no pruning for this event
             return self.everything
-        found = self.candidates(text)
+        found = self.candidates(text.lower())
         if self.always:
             return sorted({*found, *self.always})
         return found
 
     def text(self, raw: dict[str, Any]) -> str | None:
-        """The event's lower-cased values of the plan's fields, one section per value."""
+        """The event's values of the plan's fields, one section per value (see ``literals``)."""
         sections: list[tuple[str, str]] = []
         for name in raw if self.fields is None else self.fields:
             value = raw.get(name)
@@ -87,8 +90,7 @@ class Plan:
                 sections.extend((name, text_of(item)) for item in value)
             else:
                 sections.append((name, text_of(value)))
-        text = sectioned_text(sections)
-        return None if text is None else text.lower()
+        return sectioned_text(sections)
 
     def candidates(self, text: str) -> list[int]:
         """Rules whose every literal clause occurs in the scoped event text, ascending."""

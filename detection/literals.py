@@ -64,13 +64,21 @@ def sectioned_text(sections: list[tuple[str, str]]) -> str | None:
     None when a value itself holds a mark: sections could not be told apart, so the caller must
     not rely on the literals for this event.
     """
-    text = "".join(
-        [f"{SEPARATOR}{name}{START}{value}{END}{name}{SEPARATOR}" for name, value in sections]
-    )
-    count = len(sections)
-    if text.count(START) != count or text.count(END) != count:
+    text = "".join([section(name) % value for name, value in sections])
+    return well_formed(text, len(sections))
+
+
+def section(name: str) -> str:
+    """A ``%``-template of one field's section (``%s``: the value)."""
+    escaped = name.replace("%", "%%")
+    return f"{SEPARATOR}{escaped}{START}%s{END}{escaped}{SEPARATOR}"
+
+
+def well_formed(text: str, sections: int) -> str | None:
+    """``text`` if it holds exactly the marks of ``sections`` sections (no value holds one)."""
+    if text.count(START) != sections or text.count(END) != sections:
         return None
-    if text.count(SEPARATOR) != 2 * count:
+    if text.count(SEPARATOR) != 2 * sections:
         return None
     return text
 

@@ -10,7 +10,7 @@ both values; a test passes if any of them passes. Nested objects become dotted p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -123,11 +123,16 @@ class Shape:
 
     Events from one source share a handful of layouts, so this is computed once per layout and
     looked up per event by the tuple of its keys, instead of lower-casing every key per event.
+    The engine also keeps, per layout, its plans by raw Channel/EventID values and its
+    prefilter text templates (``plans``, ``templates``).
     """
 
     names: tuple[str, ...]  # lower-cased keys, in the events' key order
+    groups: dict[str, tuple[str, ...]]  # lower-cased name -> original keys (several: collision)
     merged: tuple[tuple[str, tuple[str, ...]], ...]  # names several keys collapse into
     lookup: tuple[str | None, ...] | None  # original key of each wanted field (None: absent)
+    plans: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    templates: dict[int, Any] = field(default_factory=dict)
 
 
 def shape_of(keys: tuple[Any, ...], wanted: tuple[str, ...]) -> Shape | None:
@@ -142,7 +147,12 @@ def shape_of(keys: tuple[Any, ...], wanted: tuple[str, ...]) -> Shape | None:
     lookup: tuple[str | None, ...] | None = None
     if not any(len(groups.get(name, ())) > 1 for name in wanted):
         lookup = tuple(groups[name][0] if name in groups else None for name in wanted)
-    return Shape(names=names, merged=merged, lookup=lookup)
+    return Shape(
+        names=names,
+        groups={name: tuple(group) for name, group in groups.items()},
+        merged=merged,
+        lookup=lookup,
+    )
 
 
 def flat_raw(event: Mapping[str, Any], shape: Shape | None) -> dict[str, Any]:
