@@ -14,6 +14,7 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from collectors.errors import ParseError
@@ -73,6 +74,11 @@ def check_received_at(received_at: datetime) -> datetime:
     return received_at
 
 
+# A chunk's records share one reception time and floods repeat timestamps, so formatting (the
+# costliest step of building the skeleton) is memoised; keys are immutable aware datetimes.
+_iso = lru_cache(maxsize=1024)(utc_iso)
+
+
 def base_event(
     *,
     timestamp: datetime | None,
@@ -83,9 +89,9 @@ def base_event(
     source: str,
 ) -> Event:
     """The skeleton every parser fills: required fields plus where and when we got it."""
-    created = utc_iso(received_at)
+    created = _iso(received_at)
     event: Event = {
-        "@timestamp": utc_iso(timestamp) if timestamp is not None else created,
+        "@timestamp": _iso(timestamp) if timestamp is not None else created,
         "event": {
             "kind": "event",
             "dataset": dataset,

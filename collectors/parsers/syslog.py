@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from collectors.parsers.base import (
@@ -62,6 +63,12 @@ _BSD_HEAD = re.compile(
 _PRI_ONLY = re.compile(r"<(0|[1-9][0-9]{0,2})>")
 _TAG = re.compile(r"(?P<tag>[^\s\[\]:]{1,64})(?:\[(?P<pid>[^\]\s]{1,32})\])?:(?: |$)")
 _HOST = re.compile(r"[^\s]{1,255}")
+
+
+@lru_cache(maxsize=1024)
+def _timestamp(text: str) -> datetime:
+    """RFC 5424 TIMESTAMP, memoised: a burst repeats the same few values (errors not cached)."""
+    return parse_rfc3339(text, field="@timestamp")
 
 
 def looks_like_rfc5424(text: str) -> bool:
@@ -126,7 +133,7 @@ class Rfc5424Parser:
         if ts_end < 0:
             raise ParseError("truncated after TIMESTAMP", field="@timestamp", offset=pos)
         ts_text = text[pos:ts_end]
-        timestamp = None if ts_text == "-" else parse_rfc3339(ts_text, field="@timestamp")
+        timestamp = None if ts_text == "-" else _timestamp(ts_text)
         pos = ts_end + 1
         header: dict[str, str | None] = {}
         for name, limit in _HEADER_FIELDS:
