@@ -1,4 +1,4 @@
-"""Tables of the breach workflow (migration `breach01`); services own every write."""
+"""Tables of the breach workflow (migrations `breach01`, `breach02`); services own every write."""
 
 from __future__ import annotations
 
@@ -105,6 +105,12 @@ class BreachReminder(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(200))
+    # E-mail delivery (breach02): queued | sending | sent | retrying | failed | pdf_ready |
+    # suppressed (exercise) | no recipients; attempts and the last error are shown on the timeline.
+    delivery_status: Mapped[str | None] = mapped_column(String(30), index=True)
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivery_error: Mapped[str | None] = mapped_column(Text)
 
 
 class BreachReport(Base):
@@ -142,6 +148,8 @@ class LetterBatch(Base):
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the recipients' names, addresses and e-mails were purged (retention).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class LetterRecipient(Base):
@@ -164,6 +172,12 @@ class LetterRecipient(Base):
     channel: Mapped[str | None] = mapped_column(String(20))  # post | email
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     content_sha256: Mapped[str | None] = mapped_column(String(64))
+    # E-mail delivery (breach02): queued | sending | sent | retrying | failed | pdf_ready |
+    # suppressed (exercise) | no recipients; attempts and the last error are shown on the timeline.
+    delivery_status: Mapped[str | None] = mapped_column(String(30), index=True)
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivery_error: Mapped[str | None] = mapped_column(Text)
 
 
 class ProcessingSystem(Base):
