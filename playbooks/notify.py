@@ -162,17 +162,29 @@ def _context(db: Session, incident: Incident, delivery: Delivery) -> dict[str, A
     }
 
 
-def _send_email(settings: Settings, delivery: Delivery, context: dict[str, Any]) -> str:
-    recipients = settings.notify_recipients.get(delivery.target)
-    if not recipients:
-        raise DeliveryFailed(f"notify_recipients: no recipient group {delivery.target!r}")
+def send_mail(
+    *,
+    settings: Settings,
+    recipients: list[str],
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Send one e-mail over the configured SMTP server; raises DeliveryFailed.
+
+    The one SMTP path of the playbooks domain (incident notifications, breach reminders and
+    letters), so every mail gets the same sender, timeout and error wording.
+    """
     message = EmailMessage()
-    message["Subject"] = render(delivery.template, "subject", context).strip()
+    message["Subject"] = subject
     message["From"] = settings.smtp_sender
     message["To"] = ", ".join(recipients)
-    message["X-Dijkwacht-Incident"] = str(delivery.incident_id)
-    message.set_content(render(delivery.template, "txt", context))
-    message.add_alternative(render(delivery.template, "html", context), subtype="html")
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
     try:
         with smtplib.SMTP(
             settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
@@ -180,6 +192,20 @@ def _send_email(settings: Settings, delivery: Delivery, context: dict[str, Any])
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryFailed(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc}") from None
+
+
+def _send_email(settings: Settings, delivery: Delivery, context: dict[str, Any]) -> str:
+    recipients = settings.notify_recipients.get(delivery.target)
+    if not recipients:
+        raise DeliveryFailed(f"notify_recipients: no recipient group {delivery.target!r}")
+    send_mail(
+        settings=settings,
+        recipients=recipients,
+        subject=render(delivery.template, "subject", context).strip(),
+        text=render(delivery.template, "txt", context),
+        html=render(delivery.template, "html", context),
+        headers={"X-Dijkwacht-Incident": str(delivery.incident_id)},
+    )
     return f"{len(recipients)} recipient(s)"
 
 

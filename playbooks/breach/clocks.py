@@ -197,6 +197,17 @@ def _reminder_points(breach: Breach, settings: Settings) -> dict[str, tuple[str,
     return points
 
 
+def due_at(*, db: Session, settings: Settings, breach: Breach, clock_name: str) -> datetime:
+    """The current due moment of one clock of `breach` (moves with the reports made)."""
+    return due_times(breach, settings, _final_reports(db, breach.id))[clock_name]
+
+
+def time_left(due: datetime, now: datetime) -> str:
+    """`nog 12 uur` or `3 uur TE LAAT`, as the DPO reads it in reminders."""
+    hours = (due - now).total_seconds() / 3600
+    return f"nog {hours:.0f} uur" if hours > 0 else f"{-hours:.0f} uur TE LAAT"
+
+
 def schedule_reminders(*, db: Session, breach: Breach, settings: Settings) -> None:
     """Create (or move, while unfired) the reminder rows of `breach`; caller commits."""
     existing = {
@@ -283,15 +294,18 @@ def _fire_one(
     claimed = db.execute(
         update(BreachReminder)
         .where(BreachReminder.id == reminder_id, BreachReminder.fired_at.is_(None))
-        .values(fired_at=now, outcome=skip or "sent")
+        .values(
+            fired_at=now,
+            outcome=skip or "sent",
+            # E-mail to the DPO goes after this commit (reminder_mail.deliver_reminders).
+            delivery_status=None if skip else "queued",
+        )
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         db.rollback()  # another worker fired it first
         return None
-    due = due_times(breach, settings, _final_reports(db, breach.id))[reminder.clock]
-    left = due - now
-    hours = left.total_seconds() / 3600
-    when = f"nog {hours:.0f} uur" if hours > 0 else f"{-hours:.0f} uur TE LAAT"
+    due = due_at(db=db, settings=settings, breach=breach, clock_name=reminder.clock)
+    when = time_left(due, now)
     label = CLOCK_LABELS[reminder.clock]
     message = f"{breach.reference}: {label}, deadline {show(due, settings)} ({when})"
     if breach.is_exercise:
