@@ -91,10 +91,12 @@ def open_breach(
     origin: str = "manual",
     origin_ref: str | None = None,
     exercise_id: str | None = None,
+    commit: bool = True,
 ) -> Breach:
     """Register a suspected breach by hand; the clocks start at `aware_at` (default: now).
 
-    Every suspected breach goes in the register, reported or not (Art. 33(5)).
+    Every suspected breach goes in the register, reported or not (Art. 33(5)). With
+    `commit=False` the caller commits, so a hand-off is accepted in the same transaction.
     """
     data = parse(BreachFields, {**(fields or {}), "title": title, "aware_at": aware_at})
     now = clock.now()
@@ -138,7 +140,8 @@ def open_breach(
         note=breach.title,
     )
     clocks.schedule_reminders(db=db, breach=breach, settings=settings)
-    db.commit()
+    if commit:
+        db.commit()
     return breach
 
 
@@ -153,6 +156,7 @@ def open_from_incident(
     aware_at: datetime | None = None,
     systems: Iterable[str] = (),
     exercise_id: str | None = None,
+    commit: bool = True,
 ) -> Breach:
     """Open a breach for an incident; the caller passes what the incident service knows."""
     if not incident_id.strip():
@@ -172,6 +176,7 @@ def open_from_incident(
         origin="incident",
         origin_ref=incident_id,
         exercise_id=exercise_id,
+        commit=commit,
     )
 
 

@@ -1,0 +1,89 @@
+"""Automatic pickup of playbook hand-offs: each pending hand-off opens one breach, once.
+
+A playbook's `handoff` step leaves a pending hand-off; the `breach.accept_handoffs` beat task
+calls `accept_pending_handoffs`. Opening the breach and accepting the hand-off commit in one
+transaction, and an incident that already has a breach (opened by hand, or by an earlier
+attempt) is linked instead of opened twice, so repeats and racing workers change nothing.
+The breach keeps the incident's exercise id; its clocks start when the hand-off was made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.config import Settings
+from core.errors import ConflictError
+from core.store.relational import acquire_write_lock
+from playbooks import service
+from playbooks.breach.models import Breach
+from playbooks.breach.register import log_change, open_from_incident
+
+ACTOR = "system:handoff"
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    handoff_id: int
+    incident_id: int
+    requested_at: datetime
+    reason: str
+
+
+def accept_pending_handoffs(*, db: Session, clock: Clock, settings: Settings) -> list[Breach]:
+    """Open (or link) a breach for every pending breach hand-off; returns the breaches taken."""
+    pending = [
+        _Pending(h.id, h.incident_id, h.requested_at, h.reason)
+        for h in service.handoffs_pending(db=db, target="breach")
+    ]
+    db.rollback()
+    taken = []
+    for item in pending:
+        breach = _take(db=db, clock=clock, settings=settings, item=item)
+        if breach is not None:
+            taken.append(breach)
+    return taken
+
+
+def breach_for_incident(*, db: Session, incident_id: int) -> Breach | None:
+    """The (first) breach opened for an incident, if any."""
+    return db.scalar(
+        select(Breach)
+        .where(Breach.origin == "incident", Breach.origin_ref == str(incident_id))
+        .order_by(Breach.id)
+    )
+
+
+def _take(*, db: Session, clock: Clock, settings: Settings, item: _Pending) -> Breach | None:
+    acquire_write_lock(db)
+    if db.get_bind().dialect.name == "postgresql":
+        # SQLite serialises writers already; elsewhere two workers must not both open one.
+        db.execute(text("SELECT pg_advisory_xact_lock(7331, :id)"), {"id": item.handoff_id})
+    breach = breach_for_incident(db=db, incident_id=item.incident_id)
+    if breach is None:
+        incident = service.get_incident(db=db, incident_id=item.incident_id)
+        # Hosts only: other observables (users, pseudonyms) are people, not systems.
+        observables = service.observables_of(db=db, incident_id=incident.id)
+        hosts = [o.value for o in observables if o.kind == "host"]
+        summary = f"Incident #{incident.id}: {incident.title}"
+        if item.reason.strip():
+            summary += f"\nOverdracht: {item.reason.strip()}"
+        breach = open_from_incident(
+            db=db, clock=clock, settings=settings, actor=ACTOR, incident_id=str(incident.id),
+            summary=summary, aware_at=min(item.requested_at, clock.now()),
+            systems=[h for h in hosts if h], exercise_id=incident.exercise_id, commit=False,
+        )  # fmt: skip
+    log_change(
+        db=db, clock=clock, breach=breach, actor=ACTOR, action="handoff_accepted",
+        field="origin", after={"handoff_id": item.handoff_id, "incident_id": item.incident_id},
+    )  # fmt: skip
+    try:
+        service.accept_handoff(db=db, clock=clock, handoff_id=item.handoff_id, actor=ACTOR)
+    except ConflictError:
+        db.rollback()  # another worker took it between our read and now; its breach stands
+        return None
+    return breach
