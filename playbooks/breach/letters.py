@@ -3,8 +3,9 @@
 Each letter is rendered with *only* its own recipient in the template context, so no letter
 can mention another resident. The DPO approves a batch before release; changing the texts
 withdraws the approval. Release records, per person, the channel, the time and a SHA-256 of
-exactly what was sent. Exercise breaches can be previewed (watermarked) but never released.
-Actual delivery (post, SMTP) is the caller's job with the returned PDFs and e-mail texts.
+exactly what was sent, and queues delivery: `letter_delivery.send_released_letters` (beat task
+`breach.send_letters`) e-mails the text to people with an address and keeps a PDF for the
+post. Exercise breaches can be previewed (watermarked) but never released or sent.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -211,15 +213,19 @@ def render_letter(
     recipient: LetterRecipient,
     settings: Settings,
     clock: Clock,
+    dated: datetime | None = None,
 ) -> Letter:
-    """Render one person's letter; the context holds this recipient and nobody else."""
+    """Render one person's letter; the context holds this recipient and nobody else.
+
+    `dated` fixes the letter's date (the release), so a later send renders the same bytes.
+    """
     lang = recipient.language
     context: dict[str, Any] = {
         "lang": lang,
         "exercise": breach.exercise_id,
         "organisation": settings.organisation_name,
         "reference": breach.reference,
-        "date": clocks.local(clock.now(), settings).strftime("%d-%m-%Y"),
+        "date": clocks.local(dated or clock.now(), settings).strftime("%d-%m-%Y"),
         "recipient": {
             "name": recipient.name,
             "address": recipient.address,
@@ -319,12 +325,14 @@ def release_letter_batch(
     letters = []
     for person in recipients(db=db, batch_id=batch_id):
         letter = render_letter(
-            breach=breach, batch=batch, recipient=person, settings=settings, clock=clock
-        )
+            breach=breach, batch=batch, recipient=person, settings=settings, clock=clock,
+            dated=now,
+        )  # fmt: skip
         person.channel = "email" if person.email else "post"
         sent = letter.email_text if person.channel == "email" else letter.html
         person.content_sha256 = hashlib.sha256(sent.encode("utf-8")).hexdigest()
         person.sent_at = now
+        person.delivery_status = "queued"  # e-mail over SMTP, or a PDF kept for the post
         letters.append(letter)
     batch.status, batch.released_at = "released", now
     log_change(
