@@ -170,8 +170,15 @@ class Settings(BaseSettings):
     breach_reminder_hours: tuple[float, ...] = (24.0, 48.0, 66.0)
     # Municipalities are essential entities under NIS2/Cbw: its 24 h / 72 h / 1 month clocks run.
     nis2_applies: bool = True
-    # Art. 30 processing register the municipality maintains (YAML or CSV); optional.
+    # Art. 30 processing register the municipality maintains (YAML or CSV); optional. When
+    # set, `dijkwacht up` loads it at start (errors name file, line and field).
     processing_register_file: Path | None = None
+    # Recipient group (in `notify_recipients`) that gets breach reminders by e-mail; when the
+    # group is missing, `dpo_email`. Exercise breaches' reminders are never sent (suppressed).
+    breach_notify_group: str = Field(default="dpo", min_length=1, max_length=100)
+    # Days after release that letter recipients' names, addresses and e-mails are kept; then
+    # only counts and hashes stay (GDPR storage limitation).
+    letter_recipient_retention_days: int = Field(default=90, ge=1, le=3650)
 
     # Enrichment context tables (case system, HR, BRP exports; see collectors/context.py):
     # validated and published to data_dir/context by the `collectors.refresh_context` task.

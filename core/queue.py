@@ -44,6 +44,13 @@ TASK_MODULES: tuple[str, ...] = (
 DOMAIN_SCHEDULES: Mapping[str, Mapping[str, Any]] = {
     # Breach deadlines (GDPR 72 h, NIS2/Cbw): due reminders fire once each; see playbooks/breach.
     "breach-reminders": {"task": "breach.fire_reminders", "schedule": timedelta(seconds=60)},
+    # Breach: open a breach per playbook hand-off, send released letters, purge old lists.
+    "breach-accept-handoffs": {"task": "breach.accept_handoffs", "schedule": timedelta(seconds=30)},
+    "breach-send-letters": {"task": "breach.send_letters", "schedule": timedelta(seconds=30)},
+    "breach-purge-letter-recipients": {
+        "task": "breach.purge_letter_recipients",
+        "schedule": timedelta(hours=1),
+    },
     # Incidents: route new alerts, and re-send playbook work a dead worker lost.
     "playbooks-route-alerts": {"task": "playbooks.route_alerts", "schedule": timedelta(seconds=15)},
     "playbooks-resume-runs": {"task": "playbooks.resume_runs", "schedule": timedelta(seconds=60)},
