@@ -57,9 +57,9 @@ def test_collect_tails_listens_enriches_and_stops_on_sigint(tmp_path: Path) -> N
         assert process.stdout is not None and process.stderr is not None
         line = process.stdout.readline()
         assert line.startswith(b"collect: ready"), line + process.stderr.read()
-        with audit_log.open("ab") as out:  # appended after start: the tailer follows
-            out.write(audit_record(at="2025-02-01T23:30:00+01:00") + b"\n")
-            out.write(audit_record(actor="E2") + b"\n")
+        with audit_log.open("ab") as log:  # appended after start: the tailer follows
+            log.write(audit_record(at="2025-02-01T23:30:00+01:00") + b"\n")
+            log.write(audit_record(actor="E2") + b"\n")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.sendto(rfc5424(7), ("127.0.0.1", port))
 
