@@ -2,8 +2,8 @@
 
 scapy's full dissection reads ~7k packets/s here, slicing headers ourselves ~100x more
 (docs/dependencies.md), so link, IP and transport headers, HTTP request lines and the TLS
-ClientHello's server name are read by hand. Only DNS payloads go through scapy's DNS layer:
-they are few, and DNS name compression is easy to get wrong.
+ClientHello's server name are read by hand, and so are common DNS messages
+(`collectors.dnswire`); scapy's DNS layer reads only the odd ones.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import socket
 import struct
 from dataclasses import dataclass
 from typing import Any
+
+from collectors.dnswire import dns_message_fields
 
 # Link types (pcap LINKTYPE_* numbers) we can read.
 LINKTYPE_NULL = 0
@@ -253,7 +255,16 @@ def tls_version_name(record: bytes) -> str | None:
 
 
 def dns_fields(payload: bytes) -> dict[str, Any] | None:
-    """ECS `dns.*` fields of a DNS message via scapy's DNS layer; None if it is not DNS."""
+    """ECS `dns.*` fields of a DNS message; None if it is not DNS.
+
+    The common messages are read by `collectors.dnswire` (fast); the rest by scapy.
+    """
+    fields = dns_message_fields(payload)
+    return fields if fields is not None else scapy_dns_fields(payload)
+
+
+def scapy_dns_fields(payload: bytes) -> dict[str, Any] | None:
+    """ECS `dns.*` fields via scapy's DNS layer: the fallback for odd or damaged messages."""
     from scapy.layers.dns import DNS, dnsclasses, dnsqtypes
 
     try:

@@ -12,6 +12,7 @@ capture file is the original, and packet payloads carry cookies and passwords we
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -40,10 +41,35 @@ class _Flow:
     reply_packets: int = 0
     reply_bytes: int = 0
     hello: bytearray | None = None  # a ClientHello spanning several segments, being collected
+    community: str | None = None  # Community ID, computed when the first event needs it
 
 
-def _iso(timestamp: float) -> str:
-    return utc_iso(datetime.fromtimestamp(timestamp, UTC))
+class _Timestamps:
+    """ECS timestamps of capture times; the date-time part is formatted once per second.
+
+    Packets arrive in bursts within one second, and `datetime` formatting was a large share of
+    the per-event cost (bench/packets.py).
+    """
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, timestamp: float) -> str:
+        # As datetime.fromtimestamp: round to microseconds, then isoformat cuts to milliseconds.
+        fraction, whole = math.modf(timestamp)
+        second, micros = int(whole), round(fraction * 1e6)
+        if micros >= 1_000_000:
+            second, micros = second + 1, micros - 1_000_000
+        elif micros < 0:  # before 1970: modf keeps the sign
+            second, micros = second - 1, micros + 1_000_000
+        millis = micros // 1000
+        if second != self._second:
+            self._second = second
+            self._prefix = utc_iso(datetime.fromtimestamp(second, UTC))[:-4]  # keep "...:SS."
+        return f"{self._prefix}{millis:03d}Z"
 
 
 @dataclass(slots=True)
@@ -80,6 +106,7 @@ class PacketSummariser:
         self._flows: OrderedDict[tuple[Any, ...], _Flow] = OrderedDict()
         self._events: list[Event] = []
         self._next_sweep = 0.0
+        self._iso = _Timestamps()
 
     def drain(self) -> list[Event]:
         """The events summarised so far, oldest first; the queue is emptied."""
@@ -136,7 +163,7 @@ class PacketSummariser:
                 if len(payload) < 14 or int.from_bytes(payload[:2], "big") != len(payload) - 2:
                     return
                 payload = payload[2:]
-            self._dns(packet, payload, timestamp)
+            self._dns(flow, packet, payload, timestamp)
             return
         if packet.proto != 6:
             return
@@ -149,12 +176,14 @@ class PacketSummariser:
         elif nd.looks_like_http_request(payload):
             request = nd.parse_http_request(payload)
             if request is not None:
-                self._http(packet, request, timestamp)
+                self._http(flow, packet, request, timestamp)
 
-    def _base(self, packet: nd.Packet, timestamp: float, *, dataset: str, original: str) -> Event:
+    def _base(
+        self, flow: _Flow, packet: nd.Packet, timestamp: float, *, dataset: str, original: str
+    ) -> Event:
         transport = nd.TRANSPORTS.get(packet.proto, str(packet.proto))
         event: Event = {
-            "@timestamp": _iso(timestamp),
+            "@timestamp": self._iso(timestamp),
             "event": {
                 "kind": "event",
                 "dataset": dataset,
@@ -175,12 +204,16 @@ class PacketSummariser:
         if packet.proto in (6, 17):
             event["source"]["port"] = packet.sport
             event["destination"]["port"] = packet.dport
-            event["network"]["community_id"] = nd.community_id(
-                packet.src, packet.dst, packet.proto, packet.sport, packet.dport
-            )
+            community = flow.community
+            if community is None:  # once per flow: its DNS/HTTP/TLS events share the hash
+                first = flow.packet
+                community = flow.community = nd.community_id(
+                    first.src, first.dst, first.proto, first.sport, first.dport
+                )
+            event["network"]["community_id"] = community
         return event
 
-    def _dns(self, packet: nd.Packet, payload: bytes, timestamp: float) -> None:
+    def _dns(self, flow: _Flow, packet: nd.Packet, payload: bytes, timestamp: float) -> None:
         fields = nd.dns_fields(payload)
         if fields is None:
             self.stats.extra["dns_unreadable"] = self.stats.extra.get("dns_unreadable", 0) + 1
@@ -192,18 +225,20 @@ class PacketSummariser:
             summary += (
                 f" {fields['dns.response_code']} answers={len(fields.get('dns.answers', []))}"
             )
-        event = self._base(packet, timestamp, dataset="network.dns", original=summary)
+        event = self._base(flow, packet, timestamp, dataset="network.dns", original=summary)
         event["network"]["protocol"] = "dns"
         for path, value in fields.items():
             set_field(event, path, value)
         self.stats.dns += 1
         self._events.append(event)
 
-    def _http(self, packet: nd.Packet, request: nd.HttpRequest, timestamp: float) -> None:
+    def _http(
+        self, flow: _Flow, packet: nd.Packet, request: nd.HttpRequest, timestamp: float
+    ) -> None:
         summary = f"{request.method} {request.target} HTTP/{request.version}"
         if request.host is not None:
             summary += f" Host: {request.host}"
-        event = self._base(packet, timestamp, dataset="network.http", original=summary)
+        event = self._base(flow, packet, timestamp, dataset="network.http", original=summary)
         event["event"]["category"] = ["network", "web"]
         event["event"]["type"] = ["protocol", "access"]
         event["network"]["protocol"] = "http"
@@ -226,7 +261,7 @@ class PacketSummariser:
         name = nd.parse_sni(data)
         version = nd.tls_version_name(data)
         summary = f"tls client_hello server_name={name or '-'}"
-        event = self._base(packet, timestamp, dataset="network.tls", original=summary)
+        event = self._base(flow, packet, timestamp, dataset="network.tls", original=summary)
         event["network"]["protocol"] = "tls"
         tls: dict[str, Any] = {"client": {}}
         if name:
@@ -266,12 +301,12 @@ class PacketSummariser:
             f"flow {transport} {where} packets={flow.packets}/{flow.reply_packets} "
             f"bytes={flow.bytes}/{flow.reply_bytes}"
         )
-        event = self._base(packet, flow.first, dataset="network.flow", original=summary)
+        event = self._base(flow, packet, flow.first, dataset="network.flow", original=summary)
         event["event"].update(
             type=["connection"],
             action="network_flow",
-            start=_iso(flow.first),
-            end=_iso(flow.last),
+            start=self._iso(flow.first),
+            end=self._iso(flow.last),
             duration=round((flow.last - flow.first) * 1e9),
         )
         event["source"].update(bytes=flow.bytes, packets=flow.packets)
