@@ -164,3 +164,64 @@ def export_command(
     finally:
         db.close()
         engine.dispose()
+
+
+register_app = typer.Typer(
+    help="The Art. 30 processing register (systems, activities, data, people).",
+    no_args_is_help=True,
+)
+app.add_typer(register_app, name="processing-register")
+
+
+@register_app.command("load")
+def register_load_command(
+    file: Annotated[Path, typer.Argument(help="YAML or CSV (.csv) processing register.")],
+) -> None:
+    """Replace the stored processing register with FILE; errors print file:line: field."""
+    from core.clock import SystemClock
+    from playbooks.breach.processing_register import RegisterFileError, load_file
+
+    _settings, engine, db = _session()
+    try:
+        try:
+            count = load_file(db=db, clock=SystemClock(), actor="cli", path=file)
+        except RegisterFileError as exc:
+            console.print(f"[red]{escape_markup(exc.location)}[/red]", highlight=False)
+            raise typer.Exit(code=1) from None
+        typer.echo(f"loaded {count} processing activities from {file}")
+    finally:
+        db.close()
+        engine.dispose()
+
+
+@register_app.command("show")
+def register_show_command() -> None:
+    """Every system with its sources and activities, data categories and typical volumes."""
+    from playbooks.breach.processing_register import systems
+
+    _settings, engine, db = _session()
+    try:
+        found = systems(db=db)
+        if not found:
+            typer.echo("the processing register is empty")
+        for system, activities in found:
+            typer.echo(f"{system.name}  (sources: {', '.join(system.sources) or '-'})")
+            for act in activities:
+                special = f"; special: {', '.join(act.special_categories)}" * bool(
+                    act.special_categories
+                )
+                typer.echo(
+                    f"  - {act.name}: {', '.join(act.data_categories) or '-'}{special}; "
+                    f"people: {', '.join(act.subject_categories) or '-'} "
+                    f"(~{act.typical_subjects} people, ~{act.typical_records} records)"
+                )
+    finally:
+        db.close()
+        engine.dispose()
+
+
+def escape_markup(text: str) -> str:
+    """Rich markup escaped (field names like `systems[0]` look like markup tags)."""
+    from rich.markup import escape
+
+    return escape(text)

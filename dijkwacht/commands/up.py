@@ -21,6 +21,32 @@ def prepare(settings: Settings) -> None:
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings)
     open_event_store(settings).close()
+    load_processing_register(settings)
+
+
+def load_processing_register(settings: Settings) -> int | None:
+    """Load `processing_register_file` so breaches start with their data categories.
+
+    A wrong file stops start-up with `file:line: field: problem`: running on a stale or
+    half-read register would give the DPO wrong estimates without anyone noticing.
+    """
+    if settings.processing_register_file is None:
+        return None
+    from rich.markup import escape
+
+    from core.store.relational import create_db_engine, create_session_factory
+    from playbooks.breach.processing_register import RegisterFileError, load_file
+
+    path = settings.processing_register_file
+    engine = create_db_engine(settings)
+    try:
+        with create_session_factory(engine)() as db:
+            return load_file(db=db, clock=SystemClock(), actor="system:up", path=path)
+    except RegisterFileError as exc:
+        console.print(f"[red]processing_register_file: {escape(exc.location)}[/red]")
+        raise typer.Exit(code=1) from None
+    finally:
+        engine.dispose()
 
 
 def load_demo(settings: Settings) -> int:

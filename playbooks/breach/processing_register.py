@@ -55,6 +55,7 @@ class RegisterFileError(ValidationError):
         super().__init__(field, f"{problem} ({where})")
         self.path = path
         self.line = line
+        self.location = f"{where}: {field}: {problem}"
 
 
 @dataclass
@@ -80,20 +81,31 @@ class SystemSpec:
     activities: list[ActivitySpec] = field(default_factory=list)
 
 
-def _activity(raw: Mapping[str, Any], where: str, path: str, line: int | None) -> ActivitySpec:
+def _activity(
+    raw: Mapping[str, Any],
+    where: str,
+    path: str,
+    line: int | None,
+    field_lines: Mapping[str, int] | None = None,
+) -> ActivitySpec:
+    def at(key: str) -> int | None:
+        # The bad field's own line when known (YAML), else the activity's.
+        return (field_lines or {}).get(key, line)
+
     unknown = set(raw) - _ACTIVITY_FIELDS
     if unknown:
-        raise RegisterFileError(path, line, f"{where}.{sorted(unknown)[0]}", "unknown field")
+        bad = sorted(unknown)[0]
+        raise RegisterFileError(path, at(bad), f"{where}.{bad}", "unknown field")
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise RegisterFileError(path, line, f"{where}.name", "must be a non-empty text")
+        raise RegisterFileError(path, at("name"), f"{where}.name", "must be a non-empty text")
     spec = ActivitySpec(name=name.strip(), purpose=str(raw.get("purpose") or ""))
     for key in _LIST_FIELDS:
         value = raw.get(key) or []
         if isinstance(value, str):
             value = [v.strip() for v in value.split(";") if v.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise RegisterFileError(path, line, f"{where}.{key}", "must be a list of texts")
+            raise RegisterFileError(path, at(key), f"{where}.{key}", "must be a list of texts")
         setattr(spec, key, value)
     for key in _INT_FIELDS:
         value = raw.get(key) or 0
@@ -101,10 +113,10 @@ def _activity(raw: Mapping[str, Any], where: str, path: str, line: int | None) -
             number = int(value)
         except (TypeError, ValueError):
             raise RegisterFileError(
-                path, line, f"{where}.{key}", f"not a number: {value!r}"
+                path, at(key), f"{where}.{key}", f"not a number: {value!r}"
             ) from None
         if number < 0:
-            raise RegisterFileError(path, line, f"{where}.{key}", "must not be negative")
+            raise RegisterFileError(path, at(key), f"{where}.{key}", "must not be negative")
         setattr(spec, key, number)
     return spec
 
@@ -119,24 +131,28 @@ def parse_yaml(text: str, path: str = "<yaml>") -> list[SystemSpec]:
         raise RegisterFileError(path, mark.line + 1 if mark else None, "file", str(exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("systems"), list):
         raise RegisterFileError(path, 1, "systems", "the file needs a list under `systems:`")
-    lines = _system_lines(root)
+    lines, keys = _system_lines(root)
     systems = []
     for i, raw in enumerate(data["systems"]):
         line = lines.get((i, None))
+        own = keys.get((i, None), {})
         if not isinstance(raw, dict) or not str(raw.get("name") or "").strip():
-            raise RegisterFileError(path, line, f"systems[{i}].name", "must be a non-empty text")
+            at = own.get("name", line)
+            raise RegisterFileError(path, at, f"systems[{i}].name", "must be a non-empty text")
         sources = raw.get("sources") or []
         if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-            raise RegisterFileError(path, line, f"systems[{i}].sources", "must be a list of texts")
+            at = own.get("sources", line)
+            raise RegisterFileError(path, at, f"systems[{i}].sources", "must be a list of texts")
         activities = raw.get("activities") or []
         if not isinstance(activities, list):
-            raise RegisterFileError(path, line, f"systems[{i}].activities", "must be a list")
+            at = own.get("activities", line)
+            raise RegisterFileError(path, at, f"systems[{i}].activities", "must be a list")
         specs = []
         for j, act in enumerate(activities):
             where = f"systems[{i}].activities[{j}]"
             if not isinstance(act, dict):
                 raise RegisterFileError(path, lines.get((i, j), line), where, "must be a mapping")
-            specs.append(_activity(act, where, path, lines.get((i, j), line)))
+            specs.append(_activity(act, where, path, lines.get((i, j), line), keys.get((i, j))))
         systems.append(
             SystemSpec(
                 name=str(raw["name"]).strip(),
@@ -148,23 +164,38 @@ def parse_yaml(text: str, path: str = "<yaml>") -> list[SystemSpec]:
     return systems
 
 
-def _system_lines(root: yaml.Node | None) -> dict[tuple[int, int | None], int]:
-    """Line numbers of each system and activity node, for error messages."""
-    found: dict[tuple[int, int | None], int] = {}
+_Where = tuple[int, int | None]
+
+
+def _key_lines(node: yaml.Node) -> dict[str, int]:
+    """Line of each key of a mapping node (where a bad value is reported)."""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(key.value): key.start_mark.line + 1 for key, _ in node.value}
+
+
+def _system_lines(
+    root: yaml.Node | None,
+) -> tuple[dict[_Where, int], dict[_Where, dict[str, int]]]:
+    """Line numbers of each system and activity node, and of each of their fields."""
+    found: dict[_Where, int] = {}
+    keys: dict[_Where, dict[str, int]] = {}
     if not isinstance(root, yaml.MappingNode):
-        return found
+        return found, keys
     for key, value in root.value:
         if key.value != "systems" or not isinstance(value, yaml.SequenceNode):
             continue
         for i, system in enumerate(value.value):
             found[(i, None)] = system.start_mark.line + 1
+            keys[(i, None)] = _key_lines(system)
             if not isinstance(system, yaml.MappingNode):
                 continue
             for skey, svalue in system.value:
                 if skey.value == "activities" and isinstance(svalue, yaml.SequenceNode):
                     for j, act in enumerate(svalue.value):
                         found[(i, j)] = act.start_mark.line + 1
-    return found
+                        keys[(i, j)] = _key_lines(act)
+    return found, keys
 
 
 def parse_csv(text: str, path: str = "<csv>") -> list[SystemSpec]:
@@ -190,12 +221,22 @@ def parse_csv(text: str, path: str = "<csv>") -> list[SystemSpec]:
     return list(systems.values())
 
 
+def parse_file(path: Path) -> list[SystemSpec]:
+    """Read and check a register file (YAML, or CSV by its suffix) without storing it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RegisterFileError(str(path), None, "file", "not UTF-8 text") from None
+    except OSError as exc:
+        raise RegisterFileError(str(path), None, "file", f"cannot read: {exc.strerror}") from None
+    if path.suffix.lower() == ".csv":
+        return parse_csv(text, str(path))
+    return parse_yaml(text, str(path))
+
+
 def load_file(*, db: Session, clock: Clock, actor: str, path: Path) -> int:
     """Replace the stored register with the file's content; returns the number of activities."""
-    text = path.read_text(encoding="utf-8")
-    specs = (
-        parse_csv(text, str(path)) if path.suffix.lower() == ".csv" else parse_yaml(text, str(path))
-    )
+    specs = parse_file(path)
     acquire_write_lock(db)
     db.execute(delete(ProcessingActivity))
     db.execute(delete(ProcessingSystem))

@@ -56,7 +56,17 @@ def test_processing_register_file_errors_name_file_line_and_field(tmp_path: Path
     with pytest.raises(processing_register.RegisterFileError) as caught:
         processing_register.parse_yaml(bad, "verwerkingen.yaml")
     assert caught.value.field == "systems[0].activities[1].typical_records"
-    assert "verwerkingen.yaml:11" in str(caught.value)
+    # The bad field's own line (15), not the line where its activity starts (11).
+    assert caught.value.line == 15 and "verwerkingen.yaml:15" in str(caught.value)
+    assert caught.value.location.startswith("verwerkingen.yaml:15: systems[0].activities[1]")
+    typo = REGISTER_YAML.replace("        typical_subjects: 300", "        typicl_subjects: 300")
+    with pytest.raises(processing_register.RegisterFileError) as caught:
+        processing_register.parse_yaml(typo, "verwerkingen.yaml")
+    assert caught.value.field.endswith("typicl_subjects") and caught.value.line == 14
+    sources = REGISTER_YAML.replace("sources: [zaak-app01, zaken]", "sources: 12")
+    with pytest.raises(processing_register.RegisterFileError) as caught:
+        processing_register.parse_yaml(sources, "verwerkingen.yaml")
+    assert caught.value.field == "systems[0].sources" and caught.value.line == 3
     rows = "system,sources,activity,typical_subjects\nZaken,zaken,Wmo,-3\n"
     with pytest.raises(processing_register.RegisterFileError, match=r"register.csv:2"):
         processing_register.parse_csv(rows, "register.csv")
