@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need (tests/awareness/test_axe.py):
+# Installs what the browser tests need (tests/awareness/test_axe.py, tests/dashboard/test_browser.py):
 #   Debian's chromium (the test drives /usr/bin/chromium; no browser download), and
 #   axe-core + playwright-core from the npm registry into the git-ignored .cache/node/.
 # Idempotent: a second run finds everything installed and takes well under a second.
