@@ -130,7 +130,9 @@ def connect(path: Path, *, timeout_s: float = 10.0) -> sqlite3.Connection:
     writer takes the lock up front instead of failing half-way on a busy database.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, timeout=timeout_s)
+    # check_same_thread off: FastAPI may close a per-request store from another pool thread
+    # than the one that opened it; one store still serves one request at a time.
+    conn = sqlite3.connect(path, isolation_level=None, timeout=timeout_s, check_same_thread=False)
     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         conn.close()
