@@ -7,6 +7,7 @@ are small checks (`CHECKS`), one rule each, that return issues at a path.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -17,6 +18,9 @@ import yaml
 
 from core.errors import DijkwachtError
 from drills.schemas import LoadedScenario, Scenario, ScenarioIssue
+
+# libyaml when present: the pure-Python parser made every beat tick parse for seconds.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 DataPath = tuple[str | int, ...]
@@ -153,8 +157,8 @@ def _pydantic_path(loc: Sequence[str | int]) -> DataPath:
 def parse(text: str, *, file: str) -> tuple[LoadedScenario | None, list[ScenarioIssue]]:
     """Validate one scenario text; return it (or None) and every issue found."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -237,7 +241,20 @@ def check_directory(directory: Path) -> list[ScenarioIssue]:
 
 
 def load_library(directory: Path = SCENARIO_DIR) -> dict[str, LoadedScenario]:
-    """All scenarios of `directory` by id; any invalid file stops loading with every issue."""
+    """All scenarios of `directory` by id; any invalid file stops loading with every issue.
+
+    Parsed once per version of the files (name, size, mtime): beat ticks every few seconds
+    and each tick looks scenarios up, while the library changes only when someone edits it.
+    """
+    files = sorted(directory.glob("*.y*ml"))
+    signature = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return dict(_load_library(directory, signature))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_library(
+    directory: Path, signature: tuple[tuple[str, int, int], ...]
+) -> dict[str, LoadedScenario]:
     issues = check_directory(directory)
     if issues:
         raise ScenarioError(issues)
