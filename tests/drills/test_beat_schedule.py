@@ -19,7 +19,12 @@ from sqlalchemy import select
 from core.clock import SystemClock
 from core.config import Settings, load_settings
 from core.queue import create_celery, worker_heartbeats
-from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.relational import (
+    acquire_write_lock,
+    create_db_engine,
+    create_session_factory,
+    migrate,
+)
 from drills import service
 from drills.models import DrillSchedule, Exercise
 from tests.drills.processes import (
@@ -161,6 +166,7 @@ def test_beat_starts_a_recurring_drill_on_time_and_never_twice_at_once(
                 assert stopped is not None and restarted is not None and restarted >= stopped
                 # Two workers told to start two planned runs of one series at once: one wins.
                 with sessions() as db:
+                    acquire_write_lock(db)  # beat's ticks write too: take the lock first
                     row = db.get(DrillSchedule, schedule_id)
                     assert row is not None
                     row.active = False
