@@ -1,14 +1,21 @@
-"""`dijkwacht drills ...`: list and check scenarios, schedule, start, status, report, rollback."""
+"""`dijkwacht drills ...`: scenarios, schedules and the controller's start/pause/resume/stop.
+
+Service errors (unknown exercise, wrong state, series already running) end the command with
+their message and exit code 1, not a traceback.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dijkwacht.commands.common import settings_or_exit
+from core.errors import DijkwachtError
+from dijkwacht.commands.common import console, settings_or_exit
 
 app = typer.Typer(help="Exercises (drills): OEFENING / EXERCISE.", no_args_is_help=True)
 
@@ -19,6 +26,16 @@ def _db():  # type: ignore[no-untyped-def]
     settings = settings_or_exit()
     migrate(settings)
     return settings, create_session_factory(create_db_engine(settings))()
+
+
+@contextmanager
+def _friendly() -> Iterator[None]:
+    """A refused action is a message for the controller, not a stack trace."""
+    try:
+        yield
+    except DijkwachtError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=1) from None
 
 
 @app.command("list")
@@ -63,7 +80,7 @@ def schedule(
         role, name, email = item.split(":", 2)
         people.append({"role": role, "name": name, "email": email})
     _, db = _db()
-    with db:
+    with db, _friendly():
         row = service.create_schedule(
             db=db,
             clock=SystemClock(),
@@ -80,15 +97,44 @@ def schedule(
 @app.command("start")
 def start(exercise_id: str) -> None:
     """Start a planned exercise (freezes its criteria)."""
+    _control(exercise_id, "start")
+
+
+@app.command("pause")
+def pause(exercise_id: str) -> None:
+    """Pause a running exercise (the scenario clock stops)."""
+    _control(exercise_id, "pause")
+
+
+@app.command("resume")
+def resume(exercise_id: str) -> None:
+    """Resume a paused exercise."""
+    _control(exercise_id, "resume")
+
+
+@app.command("stop")
+def stop(exercise_id: str) -> None:
+    """End an exercise; its series may run again."""
+    _control(exercise_id, "stop")
+
+
+def _control(exercise_id: str, action: str) -> None:
     from core.clock import SystemClock
     from drills import service
 
+    functions = {
+        "start": service.start,
+        "pause": service.pause,
+        "resume": service.resume,
+        "stop": service.stop,
+    }
     _, db = _db()
-    with db:
-        exercise = service.start(db=db, clock=SystemClock(), exercise_id=exercise_id, actor="cli")
-        typer.echo(
-            f"OEFENING {exercise.id} {exercise.status}; criteria sha256 {exercise.criteria_sha256}"
+    with db, _friendly():
+        exercise = functions[action](
+            db=db, clock=SystemClock(), exercise_id=exercise_id, actor="cli"
         )
+        sha = f"; criteria sha256 {exercise.criteria_sha256}" if action == "start" else ""
+        typer.echo(f"OEFENING {exercise.id} {exercise.status}{sha}")
 
 
 @app.command("status")
@@ -97,7 +143,7 @@ def status(exercise_id: str) -> None:
     from drills import service
 
     _, db = _db()
-    with db:
+    with db, _friendly():
         exercise = service.get_exercise(db=db, exercise_id=exercise_id)
         minute = service.scenario_minutes(exercise, datetime.now(UTC))
         typer.echo(f"OEFENING / EXERCISE {exercise.id}: {exercise.status}, minute {minute:.1f}")
@@ -112,10 +158,11 @@ def report(exercise_id: str, out: Annotated[Path, typer.Option()] = Path(".")) -
     from drills import service
 
     _, db = _db()
-    with db:
+    with db, _friendly():
         built = service.build_report(
             db=db, clock=SystemClock(), exercise_id=exercise_id, actor="cli"
         )
+        out.mkdir(parents=True, exist_ok=True)
         (out / f"{exercise_id}-oefening.html").write_text(built.html, encoding="utf-8")
         (out / f"{exercise_id}-oefening.pdf").write_bytes(built.pdf)
         typer.echo(f"report {built.id} written to {out}")
@@ -131,7 +178,7 @@ def rollback(exercise_id: str) -> None:
     settings, db = _db()
     events, alerts = open_event_store(settings), open_alert_store(settings)
     try:
-        with db:
+        with db, _friendly():
             removed = service.rollback(
                 db=db,
                 clock=SystemClock(),

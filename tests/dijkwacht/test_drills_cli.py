@@ -1,0 +1,106 @@
+"""`dijkwacht drills list/schedule/start/pause/resume/stop/status/report/rollback` on a temp dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from core.clock import SystemClock
+from core.config import get_settings
+from core.store.relational import create_db_engine, create_session_factory, migrate
+from dijkwacht.cli import app
+from drills import service
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "data"
+    monkeypatch.setenv("DIJKWACHT_DATA_DIR", str(path))
+    monkeypatch.setenv("DIJKWACHT_ENVIRONMENT", "test")
+    return path
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["drills", *args])
+    return result.exit_code, result.output
+
+
+def _planned_exercise() -> str:
+    settings = get_settings()
+    migrate(settings)
+    engine = create_db_engine(settings)
+    try:
+        with create_session_factory(engine)() as db:
+            return service.create_exercise(
+                db=db,
+                clock=SystemClock(),
+                loaded=service.get_scenario("insider-datalek"),
+                mode="tabletop",
+                controller="oefenleider",
+                participants=[],
+                actor="test",
+            ).id
+    finally:
+        engine.dispose()
+
+
+def test_list_and_schedule(data_dir: Path) -> None:
+    code, out = _run("list")
+    assert code == 0
+    assert "insider-datalek\ttabletop/technical\t" in out
+    assert len([line for line in out.splitlines() if "\t" in line]) == 8
+    code, out = _run(
+        "schedule",
+        "digid-storing",
+        "--start-in-minutes",
+        "30",
+        "--every-days",
+        "91",
+        "--participant",
+        "ciso:CISO:oefening@gemeente.test",
+    )
+    assert code == 0 and out.startswith("schedule 1: ")
+    engine = create_db_engine(get_settings())
+    try:
+        with create_session_factory(engine)() as db:
+            (row,) = service.list_schedules(db=db)
+    finally:
+        engine.dispose()
+    assert row.every_seconds == 91 * 86400 and row.participants[0]["role"] == "ciso"
+    code, out = _run("schedule", "bestaat-niet")
+    assert code == 1 and "bestaat-niet" in out and "Traceback" not in out
+
+
+def test_controller_commands_report_and_rollback(data_dir: Path, tmp_path: Path) -> None:
+    exercise_id = _planned_exercise()
+    code, out = _run("start", exercise_id)
+    assert code == 0 and f"OEFENING {exercise_id} running; criteria sha256 " in out
+    code, out = _run("start", exercise_id)
+    assert code == 1 and "needs planned" in out
+    assert _run("pause", exercise_id)[0] == 0
+    assert _run("resume", exercise_id)[0] == 0
+    code, out = _run("status", exercise_id)
+    assert code == 0 and out.startswith(f"OEFENING / EXERCISE {exercise_id}: running, minute ")
+    assert "\tpending\t" in out
+    code, out = _run("rollback", exercise_id)
+    assert code == 1 and "stop exercise" in out
+    code, out = _run("stop", exercise_id)
+    assert code == 0 and f"OEFENING {exercise_id} stopped" in out
+    reports = tmp_path / "rapporten"
+    code, out = _run("report", exercise_id, "--out", str(reports))
+    assert code == 0, out
+    html = (reports / f"{exercise_id}-oefening.html").read_text(encoding="utf-8")
+    assert "OEFENING / EXERCISE" in html
+    assert (reports / f"{exercise_id}-oefening.pdf").read_bytes().startswith(b"%PDF")
+    code, out = _run("rollback", exercise_id)
+    assert code == 0 and "events\t0" in out
+    code, out = _run("status", "oef-bestaat-niet")
+    assert code == 1 and "not found" in out
+
+
+def test_check_reports_file_line_field(tmp_path: Path) -> None:
+    (tmp_path / "kapot.yml").write_text("id: kapot\ntitle: x\n", encoding="utf-8")
+    code, out = _run("check", str(tmp_path))
+    assert code == 1 and f"{tmp_path / 'kapot.yml'}:" in out
