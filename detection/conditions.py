@@ -61,6 +61,11 @@ def literal_cost(literals: frozenset[Literal] | None) -> float:
     return sum(16.0 ** -min(len(text), 10) for _, text in literals) if literals else float("inf")
 
 
+def _clause_order(clause: frozenset[Literal]) -> tuple[float, list[Literal]]:
+    """Most selective first; ties broken by content, so plans do not depend on hash seeds."""
+    return literal_cost(clause), sorted(clause)
+
+
 def all_of(nodes: list[Node]) -> Node:
     """AND: every necessary condition of every child holds; keep the most selective literals."""
     if len(nodes) == 1:
@@ -73,7 +78,7 @@ def all_of(nodes: list[Node]) -> Node:
             equals[name] = equals[name] & values if name in equals else values
     index_only = all(n.index_only for n in nodes)
     unique = {clause for n in nodes for clause in n.clauses if clause}
-    clauses = tuple(sorted(unique, key=literal_cost)[:MAX_CLAUSES])
+    clauses = tuple(sorted(unique, key=_clause_order)[:MAX_CLAUSES])
     literals = clauses[0] if clauses else None
     if len(preds) == 2:
         first, second = preds
@@ -99,16 +104,17 @@ def any_of(nodes: list[Node]) -> Node:
     if len(nodes) == 1:
         return nodes[0]
     preds = tuple(n.pred for n in nodes)
-    literals: frozenset[Literal] | None = frozenset()
-    for node in nodes:
-        literals = None if literals is None or node.literals is None else literals | node.literals
+    clauses = _or_clauses(nodes)
+    literals = clauses[0] if clauses else None
     common = set(nodes[0].equals)
     for node in nodes[1:]:
         common &= set(node.equals)
     equals = {name: frozenset().union(*(n.equals[name] for n in nodes)) for name in common}
     if len(preds) == 2:
         first, second = preds
-        return Node(lambda low, raw: first(low, raw) or second(low, raw), literals, equals)
+        return Node(
+            lambda low, raw: first(low, raw) or second(low, raw), literals, equals, clauses=clauses
+        )
 
     def some(low: dict[str, Any], raw: dict[str, Any]) -> bool:
         for pred in preds:  # noqa: SIM110 - a loop is faster than any() over a generator
@@ -116,7 +122,27 @@ def any_of(nodes: list[Node]) -> Node:
                 return True
         return False
 
-    return Node(some, literals, equals)
+    return Node(some, literals, equals, clauses=clauses)
+
+
+OR_BEAM = 8
+
+
+def _or_clauses(nodes: list[Node]) -> tuple[frozenset[Literal], ...]:
+    """Necessary clauses of an OR: the union of one clause from each child, for any choice.
+
+    If some child holds, all its clauses hold, so every such union holds. Choosing per child
+    only its best clause (the obvious answer) loses a lot: ``Image contains \\Windows\\ and
+    CommandLine contains \\..\\Windows\\`` OR ``CommandLine contains .exe\\..\\`` then
+    yields only the weak clause with ``\\windows\\``. Unions are kept best-first in a small beam.
+    """
+    if any(not node.clauses for node in nodes):
+        return ()
+    beam: list[frozenset[Literal]] = [frozenset()]
+    for node in nodes:
+        unions = {done | clause for done in beam for clause in node.clauses[:MAX_CLAUSES]}
+        beam = sorted(unions, key=_clause_order)[:OR_BEAM]
+    return tuple(beam[:MAX_CLAUSES])
 
 
 def negate(node: Node) -> Node:
