@@ -28,6 +28,7 @@ from dashboard.views import (
     privacy,
 )
 from dashboard.views import awareness as awareness_views
+from dashboard.views import drills as drills_views
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     for router in (incidents.router, dpo.router, ops.router):
         app.include_router(router)
+    app.include_router(drills_views.router)  # exercises; /oefeningen is public
     return app
 
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sigma.exceptions import SigmaError
-from sigma.rule import SigmaDetection, SigmaRule
+from sigma.rule import SigmaDetection, SigmaRule, SigmaRuleBase
 
 from core.store.base import AlertQuery, AlertStore
 from detection.compiler import CompiledRule, compile_rule
@@ -44,6 +45,7 @@ class RuleInfo:
     level: str | None
     tags: tuple[str, ...]
     path: str | None
+    kind: str = "rule"  # or "correlation"
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,32 @@ def check_rules(*, paths: Iterable[Path]) -> list[LoadProblem]:
     return problems + parse_sources(sources).problems
 
 
-def _info(rule: SigmaRule) -> RuleInfo:
+def list_rules(*, paths: Iterable[Path]) -> tuple[list[RuleInfo], list[LoadProblem]]:
+    """Every rule and correlation rule under ``paths`` with its load problems; nothing compiled.
+
+    For listings (the dashboard's rules pages): parsing the pack takes a few hundred ms, so the
+    result is kept per version of the files (their mtimes and sizes) and re-read when one changes.
+    """
+    from detection.management import snapshot
+
+    resolved = tuple(Path(p) for p in paths)
+    key = tuple(sorted(snapshot(resolved).items()))
+    infos, problems = _listing(resolved, key)
+    return list(infos), list(problems)
+
+
+@lru_cache(maxsize=4)
+def _listing(
+    paths: tuple[Path, ...], _version: tuple[tuple[str, tuple[int, int]], ...]
+) -> tuple[tuple[RuleInfo, ...], tuple[LoadProblem, ...]]:
+    sources, problems = read_sources(paths)
+    parsed = parse_sources(sources)
+    infos = [_info(rule) for rule in parsed.rules]
+    infos += [_info(rule, kind="correlation") for rule in parsed.correlations]
+    return tuple(infos), tuple(problems + parsed.problems)
+
+
+def _info(rule: SigmaRuleBase, kind: str = "rule") -> RuleInfo:
     source = getattr(rule, "source", None)
     return RuleInfo(
         rule_id=str(rule.id) if rule.id else rule.title,
@@ -168,6 +195,7 @@ def _info(rule: SigmaRule) -> RuleInfo:
         level=rule.level.name.lower() if rule.level else None,
         tags=tuple(str(tag) for tag in rule.tags),
         path=str(source.path) if source is not None else None,
+        kind=kind,
     )
 
 

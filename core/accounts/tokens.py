@@ -30,6 +30,8 @@ SCOPES: dict[str, str] = {
     "read:alerts": "read the alert queue and alert details",
     "write:alerts": "acknowledge, assign and suppress alerts",
     "read:events": "search stored events",
+    "read:rules": "list detection rules, their state and ATT&CK coverage; test a rule",
+    "write:rules": "enable and disable detection rules",
     "admin": "administer users and tokens (admin users only)",
 }
 # Refresh `last_used_at` at most this often.

@@ -29,6 +29,8 @@ SAMPLE_PATH_VALUES = {
     "batch_id": "999999",
     "step_id": "999999",
     "run_id": "999999",
+    "exercise_id": "oef-no-such-exercise",
+    "expectation_id": "E1",
 }
 
 Expected = dict[str, int]
@@ -65,6 +67,13 @@ STEP_APPROVERS = (Role.INCIDENT_MANAGER, Role.DPO, Role.CRISIS_TEAM)
 CLOCK_READERS = (Role.DPO, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM)
 OPS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.ADMIN)
 CHARTS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM, Role.DPO, Role.ADMIN)
+DRILL_PLAYERS = (
+    Role.EXERCISE_CONTROLLER,
+    Role.CRISIS_TEAM,
+    Role.DPO,
+    Role.INCIDENT_MANAGER,
+    Role.ANALYST,
+)
 
 EXPECTED: dict[tuple[str, str], Expected] = {
     # framework and static files: public, no personal data
@@ -154,6 +163,20 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/collectors"): api(*OPS),
     ("GET", "/charts"): page(*CHARTS),
     ("GET", "/api/charts"): api(*CHARTS),
+    # drills: players and the exercise controller; published summaries are public
+    ("GET", "/drills"): page(*DRILL_PLAYERS),
+    ("GET", "/drills/{exercise_id}"): page(*DRILL_PLAYERS, ok=404),
+    ("POST", "/drills/{exercise_id}/entries"): page(*DRILL_PLAYERS, ok=422),
+    ("POST", "/drills/{exercise_id}/control"): page(Role.EXERCISE_CONTROLLER, ok=422),
+    ("POST", "/drills/{exercise_id}/expectations/{expectation_id}"): page(
+        Role.EXERCISE_CONTROLLER, ok=422
+    ),
+    ("POST", "/drills/{exercise_id}/report"): page(Role.EXERCISE_CONTROLLER, ok=404),
+    ("GET", "/drills/{exercise_id}/report"): page(*DRILL_PLAYERS, ok=404),
+    ("GET", "/drills/{exercise_id}/report.pdf"): page(*DRILL_PLAYERS, ok=404),
+    ("POST", "/drills/{exercise_id}/publish"): page(Role.EXERCISE_CONTROLLER, ok=404),
+    ("GET", "/oefeningen"): everyone(),
+    ("GET", "/oefeningen/{exercise_id}"): everyone(404),
 }
 
 # Routes that authenticate on their own instead of declaring RequireRole/PUBLIC, with why.
