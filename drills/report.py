@@ -241,3 +241,16 @@ def published_summaries(*, db: Session) -> list[Report]:
             .order_by(Report.published_at.desc())
         )
     )
+
+
+def published_summary(*, db: Session, exercise_id: str) -> Report:
+    """The public summary of one exercise, only once it is published (else NotFoundError)."""
+    report = db.scalar(
+        select(Report)
+        .where(Report.exercise_id == exercise_id, Report.published_at.is_not(None))
+        .order_by(Report.published_at.desc())
+        .limit(1)
+    )
+    if report is None:
+        raise NotFoundError(f"no published summary for exercise {exercise_id}")
+    return report

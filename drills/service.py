@@ -30,6 +30,7 @@ from drills.report import (
     open_actions,
     publish_summary,
     published_summaries,
+    published_summary,
 )
 from drills.rollback import rollback
 from drills.scenarios import ScenarioError, check_directory, get_scenario, load_file, load_library
@@ -75,6 +76,7 @@ __all__ = [
     "pause",
     "publish_summary",
     "published_summaries",
+    "published_summary",
     "record_entry",
     "release_due",
     "resume",

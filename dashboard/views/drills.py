@@ -1,0 +1,202 @@
+"""Drills in the dashboard: calendar, live exercise view, reports and public summaries.
+
+Players (crisis team, DPO, analysts, incident managers) see the injects released to their
+scenario role and record decisions and actions; the exercise controller also sees the
+controller notes (phone scripts), runs the scenario clock and marks expectations met or
+missed. Every page is marked OEFENING / EXERCISE. Published summaries are public.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from core.accounts.models import Role
+from core.errors import ValidationError
+from dashboard.deps import PUBLIC, ClockDep, DbSession, Principal, RequireRole, Templates
+from drills import service
+
+router = APIRouter(tags=["drills"])
+PLAYER_ROLES = (
+    Role.EXERCISE_CONTROLLER,
+    Role.CRISIS_TEAM,
+    Role.DPO,
+    Role.INCIDENT_MANAGER,
+    Role.ANALYST,
+)
+Player = Annotated[Principal, Depends(RequireRole(*PLAYER_ROLES))]
+Controller = Annotated[Principal, Depends(RequireRole(Role.EXERCISE_CONTROLLER))]
+ControlAction = Literal["start", "pause", "resume", "stop", "advance"]
+
+
+def _back(exercise_id: str) -> RedirectResponse:
+    return RedirectResponse(f"/drills/{exercise_id}", status_code=303)
+
+
+@router.get("/drills", response_class=HTMLResponse, summary="Drill calendar (page)")
+def calendar(request: Request, db: DbSession, templates: Templates, user: Player) -> HTMLResponse:
+    context = {
+        "schedules": service.list_schedules(db=db),
+        "exercises": service.list_exercises(db=db),
+        "actions": service.open_actions(db=db),
+        "is_controller": user.role == Role.EXERCISE_CONTROLLER,
+    }
+    return templates.TemplateResponse(request, "drills/calendar.html", context)
+
+
+@router.get("/drills/{exercise_id}", response_class=HTMLResponse, summary="Exercise (page)")
+def exercise_page(
+    exercise_id: str,
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    templates: Templates,
+    user: Player,
+    rol: str | None = None,
+) -> HTMLResponse:
+    exercise = service.get_exercise(db=db, exercise_id=exercise_id)
+    loaded = service.get_scenario(exercise.scenario_id)
+    controller = user.role == Role.EXERCISE_CONTROLLER
+    context = {
+        "exercise": exercise,
+        "scenario": loaded.scenario,
+        "role": rol,
+        "minute": service.scenario_minutes(exercise, clock.now()),
+        "next_minute": service.next_inject_minute(db=db, exercise=exercise, loaded=loaded),
+        "injects": service.current_injects(db=db, exercise_id=exercise_id, loaded=loaded, role=rol),
+        "entries": service.entries(db=db, exercise_id=exercise_id),
+        "expectations": service.expectations(db=db, exercise_id=exercise_id),
+        "is_controller": controller,
+        # Phone scripts and the whole MSEL are for the controller only.
+        "msel": loaded.scenario.msel if controller else (),
+    }
+    return templates.TemplateResponse(request, "drills/exercise.html", context)
+
+
+@router.post("/drills/{exercise_id}/entries", summary="Record a decision or action (form)")
+def record_entry(
+    exercise_id: str,
+    db: DbSession,
+    clock: ClockDep,
+    user: Player,
+    kind: Annotated[str, Form(max_length=16)],
+    text: Annotated[str, Form(min_length=1, max_length=4000)],
+    role: Annotated[str | None, Form(max_length=40)] = None,
+) -> Response:
+    if kind == "hotwash" and user.role != Role.EXERCISE_CONTROLLER:
+        raise ValidationError("kind", "hot-wash notes are kept by the controller")
+    service.record_entry(
+        db=db,
+        clock=clock,
+        exercise_id=exercise_id,
+        kind=kind,
+        text=text,
+        author=user.username,
+        role=role or None,
+    )
+    return _back(exercise_id)
+
+
+@router.post("/drills/{exercise_id}/control", summary="Start, pause, resume, stop, advance")
+def control(
+    exercise_id: str,
+    db: DbSession,
+    clock: ClockDep,
+    user: Controller,
+    action: Annotated[ControlAction, Form()],
+) -> Response:
+    actor = user.username
+    if action == "advance":
+        exercise = service.get_exercise(db=db, exercise_id=exercise_id)
+        loaded = service.get_scenario(exercise.scenario_id)
+        upcoming = service.next_inject_minute(db=db, exercise=exercise, loaded=loaded)
+        if upcoming is None:
+            raise ValidationError("action", "there is no next inject")
+        service.advance(
+            db=db, clock=clock, exercise_id=exercise_id, actor=actor, at_minute=upcoming
+        )
+    else:
+        functions = {
+            "start": service.start,
+            "pause": service.pause,
+            "resume": service.resume,
+            "stop": service.stop,
+        }
+        functions[action](db=db, clock=clock, exercise_id=exercise_id, actor=actor)
+    return _back(exercise_id)
+
+
+@router.post(
+    "/drills/{exercise_id}/expectations/{expectation_id}",
+    summary="Mark an expectation met or missed (form)",
+)
+def mark_expectation(
+    exercise_id: str,
+    expectation_id: str,
+    db: DbSession,
+    clock: ClockDep,
+    user: Controller,
+    met: Annotated[bool, Form()],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    service.mark_expectation(
+        db=db,
+        clock=clock,
+        exercise_id=exercise_id,
+        expectation_id=expectation_id,
+        met=met,
+        note=note,
+        actor=user.username,
+    )
+    return _back(exercise_id)
+
+
+@router.post("/drills/{exercise_id}/report", summary="Build the after-action report (form)")
+def build_report(exercise_id: str, db: DbSession, clock: ClockDep, user: Controller) -> Response:
+    service.build_report(db=db, clock=clock, exercise_id=exercise_id, actor=user.username)
+    return RedirectResponse(f"/drills/{exercise_id}/report", status_code=303)
+
+
+@router.get("/drills/{exercise_id}/report", response_class=HTMLResponse, summary="Report (page)")
+def report_page(exercise_id: str, db: DbSession, user: Player) -> HTMLResponse:
+    return HTMLResponse(service.latest_report(db=db, exercise_id=exercise_id).html)
+
+
+@router.get("/drills/{exercise_id}/report.pdf", summary="Report (PDF)")
+def report_pdf(exercise_id: str, db: DbSession, user: Player) -> Response:
+    report = service.latest_report(db=db, exercise_id=exercise_id)
+    name = f"{exercise_id}-oefening.pdf"
+    return Response(
+        report.pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.post("/drills/{exercise_id}/publish", summary="Publish the public summary (form)")
+def publish(exercise_id: str, db: DbSession, clock: ClockDep, user: Controller) -> Response:
+    service.publish_summary(db=db, clock=clock, exercise_id=exercise_id, actor=user.username)
+    return RedirectResponse(f"/oefeningen/{exercise_id}", status_code=303)
+
+
+@router.get(
+    "/oefeningen",
+    response_class=HTMLResponse,
+    dependencies=[PUBLIC],
+    summary="Published exercise summaries (public page)",
+)
+def public_summaries(request: Request, db: DbSession, templates: Templates) -> HTMLResponse:
+    context = {"reports": service.published_summaries(db=db)}
+    return templates.TemplateResponse(request, "drills/public_list.html", context)
+
+
+@router.get(
+    "/oefeningen/{exercise_id}",
+    response_class=HTMLResponse,
+    dependencies=[PUBLIC],
+    summary="One published exercise summary (public page)",
+)
+def public_summary(exercise_id: str, db: DbSession) -> HTMLResponse:
+    return HTMLResponse(service.published_summary(db=db, exercise_id=exercise_id).public_html)

@@ -1,0 +1,92 @@
+"""Drill pages: calendar, live exercise view for players and controller, report, public summary."""
+
+from __future__ import annotations
+
+from core.accounts.models import Role
+from drills import service
+from tests.dashboard.conftest import Env, add_user, login
+
+BANNER = "OEFENING / EXERCISE"
+PHONE_SCRIPT = "Speel de teamleider"
+
+
+def _tick(env: Env) -> None:
+    service.tick(db=env.db, clock=env.clock, settings=env.settings, alerts=None, sink=None)
+
+
+def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
+    add_user(env, "oefenleider", Role.EXERCISE_CONTROLLER)
+    add_user(env, "fg", Role.DPO)
+    exercise_id = service.create_exercise(
+        db=env.db,
+        clock=env.clock,
+        loaded=service.get_scenario("insider-datalek"),
+        mode="tabletop",
+        controller="oefenleider",
+        participants=[{"role": "fg", "name": "FG", "email": "fg@gemeente.test"}],
+        actor="test",
+    ).id
+    leader, player = env.client(), env.client()
+    lead_csrf, play_csrf = login(leader, "oefenleider"), login(player, "fg")
+    page = leader.get("/drills")
+    assert page.status_code == 200 and BANNER in page.text and exercise_id in page.text
+
+    def control(action: str) -> None:
+        response = leader.post(
+            f"/drills/{exercise_id}/control", data={"action": action, "csrf_token": lead_csrf}
+        )
+        assert response.status_code == 303, response.text
+
+    control("start")
+    _tick(env)  # beat: I1 (minute 0) is released
+    view = player.get(f"/drills/{exercise_id}", params={"rol": "fg"})
+    assert view.status_code == 200 and BANNER in view.text
+    assert "Veel opvragingen van persoonslijsten" not in view.text  # I1 is for IT and CISO
+    control("advance")  # to minute 30: the team leader phones the DPO
+    _tick(env)
+    view = player.get(f"/drills/{exercise_id}", params={"rol": "fg"})
+    assert "Teamleider belt de FG" in view.text
+    assert PHONE_SCRIPT not in view.text and 'data-testid="controller"' not in view.text
+    assert PHONE_SCRIPT in leader.get(f"/drills/{exercise_id}").text
+    # Players record decisions; hot-wash notes are the controller's.
+    entry = {"kind": "decision", "text": "Beoordeling datalek gestart", "role": "fg"}
+    assert (
+        player.post(
+            f"/drills/{exercise_id}/entries", data={**entry, "csrf_token": play_csrf}
+        ).status_code
+        == 303
+    )
+    assert "Beoordeling datalek gestart" in leader.get(f"/drills/{exercise_id}").text
+    hotwash = {"kind": "hotwash", "text": "x", "csrf_token": play_csrf}
+    assert player.post(f"/drills/{exercise_id}/entries", data=hotwash).status_code == 400
+    forbidden = player.post(
+        f"/drills/{exercise_id}/control", data={"action": "stop", "csrf_token": play_csrf}
+    )
+    assert forbidden.status_code == 403
+    # The controller marks a manual expectation with a note.
+    marked = leader.post(
+        f"/drills/{exercise_id}/expectations/E5",
+        data={"met": "true", "note": "AP-besluit op tijd", "csrf_token": lead_csrf},
+    )
+    assert marked.status_code == 303
+    rows = {
+        row.expectation_id: row for row in service.expectations(db=env.db, exercise_id=exercise_id)
+    }
+    env.db.expire_all()
+    assert rows["E5"].status == "met" and rows["E5"].marked_by == "oefenleider"
+    # Report, PDF and the public summary (only once published).
+    control("stop")
+    built = leader.post(f"/drills/{exercise_id}/report", data={"csrf_token": lead_csrf})
+    assert built.status_code == 303
+    report = player.get(f"/drills/{exercise_id}/report")
+    assert report.status_code == 200 and BANNER in report.text
+    assert player.get(f"/drills/{exercise_id}/report.pdf").content.startswith(b"%PDF")
+    public = env.client()
+    assert public.get(f"/oefeningen/{exercise_id}").status_code == 404
+    published = leader.post(f"/drills/{exercise_id}/publish", data={"csrf_token": lead_csrf})
+    assert published.status_code == 303
+    summary = public.get(f"/oefeningen/{exercise_id}")
+    assert summary.status_code == 200 and BANNER in summary.text
+    assert PHONE_SCRIPT not in summary.text and "fg@gemeente.test" not in summary.text
+    listing = public.get("/oefeningen")
+    assert listing.status_code == 200 and f"/oefeningen/{exercise_id}" in listing.text
