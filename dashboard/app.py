@@ -26,6 +26,7 @@ from dashboard.views import (
     metrics,
     ops,
     privacy,
+    rules,
 )
 from dashboard.views import awareness as awareness_views
 from dashboard.views import drills as drills_views
@@ -67,7 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(awareness_views.router)  # public resilience content
     for router in (auth.router, alerts.router, events.router, privacy.router, admin.router):
         app.include_router(router)
-    for router in (incidents.router, dpo.router, ops.router):
+    for router in (incidents.router, dpo.router, ops.router, rules.router):
         app.include_router(router)
     app.include_router(drills_views.router)  # exercises; /oefeningen is public
     return app

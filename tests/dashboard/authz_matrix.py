@@ -17,6 +17,7 @@ ROLES: tuple[Role, ...] = tuple(Role)
 WHO: tuple[str, ...] = (ANONYMOUS, *(role.value for role in ROLES))
 SAMPLE_PATH_VALUES = {
     "alert_id": "no-such-alert",
+    "rule_id": "no-such-rule",
     "request_id": "999999",
     "username": "no-such-user",
     "token_id": "999999",
@@ -67,6 +68,8 @@ STEP_APPROVERS = (Role.INCIDENT_MANAGER, Role.DPO, Role.CRISIS_TEAM)
 CLOCK_READERS = (Role.DPO, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM)
 OPS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.ADMIN)
 CHARTS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM, Role.DPO, Role.ADMIN)
+RULE_READERS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.ADMIN)  # read, coverage, test a rule
+RULE_SWITCHERS = (Role.INCIDENT_MANAGER, Role.ADMIN)  # enable/disable changes all detection
 DRILL_PLAYERS = (
     Role.EXERCISE_CONTROLLER,
     Role.CRISIS_TEAM,
@@ -158,6 +161,17 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/breach-clocks"): api(*CLOCK_READERS),
     ("GET", "/dpo/letters/{batch_id}"): page(Role.DPO, ok=404),
     ("POST", "/dpo/letters/{batch_id}/approve"): page(Role.DPO, ok=404),
+    # detection rules and ATT&CK coverage (no personal data; pasted test events are not stored)
+    ("GET", "/rules"): page(*RULE_READERS),
+    ("GET", "/rules/{rule_id}"): page(*RULE_READERS, ok=404),
+    ("POST", "/rules/{rule_id}/enabled"): page(*RULE_SWITCHERS, ok=422),
+    ("POST", "/rules/{rule_id}/test"): page(*RULE_READERS, ok=422),
+    ("GET", "/attack"): page(*RULE_READERS),
+    ("GET", "/api/rules"): api(*RULE_READERS),
+    ("GET", "/api/rules/{rule_id}"): api(*RULE_READERS, ok=404),
+    ("POST", "/api/rules/{rule_id}/enabled"): api(*RULE_SWITCHERS, ok=422),
+    ("POST", "/api/rules/{rule_id}/test"): api(*RULE_READERS, ok=422),
+    ("GET", "/api/attack/coverage"): api(*RULE_READERS),
     # operations: collector health and metrics charts (counters only)
     ("GET", "/collectors"): page(*OPS),
     ("GET", "/api/collectors"): api(*OPS),
