@@ -312,7 +312,48 @@ def _regex(value: SigmaRegularExpression) -> ValueTest:
     except re.error as exc:
         raise CompileError(f"invalid regular expression {pattern!r}: {exc}") from None
     literals = regex_literals(pattern)
-    return ValueTest(lambda low, raw: search(_text(raw)) is not None, literals)
+    needs = required_counts(pattern) if flags == 0 else ()
+    if not needs:
+        return ValueTest(lambda low, raw: search(_text(raw)) is not None, literals)
+
+    def test(low: str, raw: Any) -> bool:
+        text = _text(raw)
+        for run, times in needs:  # cheap necessary counts before a backtracking search
+            if text.count(run) < times:
+                return False
+        return search(text) is not None
+
+    return ValueTest(test, literals)
+
+
+def required_counts(pattern: str) -> tuple[tuple[str, int], ...]:
+    """Literal runs a match needs several times (``\\+.*\\+.*\\+`` needs three ``+``).
+
+    Only the pattern's top level (no case-insensitivity, global or inline): each run of literal
+    characters there occupies its own stretch of every match, so a text with fewer
+    non-overlapping occurrences of a run than the pattern has cannot match. Such checks spare
+    rules like SigmaHQ's ``\\+.*\\+.*...`` (14 ``+``) Python's backtracking on long command lines.
+    """
+    from re import _constants as sre_constants  # type: ignore[attr-defined]
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+    try:
+        parsed = sre_parse.parse(pattern)
+    except (re.error, RecursionError):
+        return ()
+    if parsed.state.flags & re.IGNORECASE:
+        return ()
+    runs: dict[str, int] = {}
+    run: list[str] = []
+    for op, arg in [*list(parsed), (None, None)]:
+        if op is sre_constants.LITERAL:
+            run.append(chr(arg))
+            continue
+        if run:
+            text = "".join(run)
+            runs[text] = runs.get(text, 0) + 1
+            run = []
+    return tuple((text, times) for text, times in runs.items() if times > 1)
 
 
 def regex_literals(pattern: str) -> frozenset[str] | None:

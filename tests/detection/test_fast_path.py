@@ -245,3 +245,19 @@ def test_sectioned_text_refuses_values_holding_marks() -> None:
     )
     for mark in MARKS:
         assert sectioned_text([("image", f"a{mark}b")]) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pattern=st.sampled_from(
+        [r"\+.*\+.*\+", r"ab.*ab", r"a(b)a", r"`.*`.*`", r"(?=aa)a.a", r"a+b.*a+b", r"x|xx.*xx"]
+    ),
+    text=st.text(alphabet="ab+`x\n", max_size=30),
+)
+def test_required_counts_never_reject_a_match(pattern: str, text: str) -> None:
+    import re
+
+    from detection.modifiers import required_counts
+
+    if re.search(pattern, text):
+        assert all(text.count(run) >= times for run, times in required_counts(pattern))
