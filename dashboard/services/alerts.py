@@ -6,9 +6,10 @@ log, so moving it later changes no behaviour.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,9 @@ from core.store.base import (
     AlertQuery,
     AlertStatus,
     AlertStore,
+    EventStore,
     StoredAlert,
+    StoredEvent,
 )
 
 BulkAction = Literal["acknowledge", "assign", "suppress", "close"]
@@ -58,6 +61,8 @@ def build_query(
     sort: str = "newest",
     page: int = 1,
     page_size: int = PAGE_SIZE,
+    host_name: str | None = None,
+    user_name: str | None = None,
 ) -> AlertQuery:
     """Validate the queue's filters; ValidationError names the bad parameter."""
     for status in statuses:
@@ -75,6 +80,8 @@ def build_query(
         statuses=tuple(statuses),  # type: ignore[arg-type]
         levels=tuple(levels),  # type: ignore[arg-type]
         rule_ids=clean_rules,
+        host_name=host_name or None,
+        user_name=user_name or None,
         sort=sort,  # type: ignore[arg-type]
         limit=page_size,
         offset=(page - 1) * page_size,
@@ -153,3 +160,140 @@ def bulk_update(
 def level_rank(level: AlertLevel) -> int:
     """Severity rank for display ordering."""
     return ALERT_LEVELS.index(level)
+
+
+# --- grouping and alert detail extras -------------------------------------------------------------
+
+GroupBy = Literal["rule", "host", "user"]
+GROUP_SCAN = 5_000
+MAX_DETAIL_EVENTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One group of the queue: its key (rule id, host or user), a label and how many alerts."""
+
+    key: str | None
+    label: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """Groups over the newest `scanned` alerts matching the filters; `partial` when more exist."""
+
+    by: GroupBy
+    groups: list[Group]
+    scanned: int
+    partial: bool
+
+
+def group_alerts(
+    *, store: AlertStore, query: AlertQuery, by: GroupBy, scan: int = GROUP_SCAN
+) -> Grouping:
+    """Count the filtered queue by rule, host or user, largest group first.
+
+    The store has no GROUP BY, so this reads the newest `scan` alerts of the filter (a shift's
+    worth); the page says when the counts cover only those.
+    """
+    if by not in ("rule", "host", "user"):
+        raise ValidationError("group", "must be rule, host or user")
+    counts: Counter[str | None] = Counter()
+    titles: dict[str | None, str] = {}
+    scanned, offset, size = 0, 0, 500
+    while scanned < scan:
+        batch = store.search(
+            AlertQuery(
+                statuses=query.statuses,
+                levels=query.levels,
+                rule_ids=query.rule_ids,
+                host_name=query.host_name,
+                user_name=query.user_name,
+                sort="newest",
+                limit=min(size, scan - scanned),
+                offset=offset,
+            )
+        )
+        for alert in batch:
+            key = {"rule": alert.rule_id, "host": alert.host_name, "user": alert.user_name}[by]
+            counts[key] += 1
+            if by == "rule":
+                titles.setdefault(key, alert.rule_title)
+        scanned += len(batch)
+        offset += len(batch)
+        if len(batch) < size:
+            break
+    partial = scanned >= scan and bool(store.search(_one_more(query, scan)))
+    groups = [
+        Group(key, titles.get(key) or key or "(onbekend / unknown)", count)
+        for key, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0] or ""))
+    ]
+    return Grouping(by, groups, scanned, partial)
+
+
+def _one_more(query: AlertQuery, offset: int) -> AlertQuery:
+    return AlertQuery(
+        statuses=query.statuses,
+        levels=query.levels,
+        rule_ids=query.rule_ids,
+        host_name=query.host_name,
+        user_name=query.user_name,
+        limit=1,
+        offset=offset,
+    )
+
+
+@dataclass(frozen=True)
+class MatchedEvents:
+    """The events an alert names, as far as the event store still has them."""
+
+    events: list[StoredEvent] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    more: int = 0
+
+
+def matched_events(
+    *, store: EventStore, alert: StoredAlert, limit: int = MAX_DETAIL_EVENTS
+) -> MatchedEvents:
+    """Load the alert's events (the first `limit`); ids the store no longer has are listed."""
+    from core.errors import NotFoundError
+
+    ids = [str(i) for i in alert.body.get("event_ids") or [] if i]
+    found = MatchedEvents(more=max(0, len(ids) - limit))
+    for event_id in ids[:limit]:
+        try:
+            found.events.append(store.get(event_id))
+        except NotFoundError:
+            found.missing.append(event_id)  # retention removed it, or a drill was rolled back
+    return found
+
+
+def attack_context(body: dict[str, Any]) -> dict[str, Any]:
+    """Tactics and techniques (names, links) of the alert's tags via the ATT&CK catalog.
+
+    Falls back to the context stored on the alert when the catalog cannot load here.
+    """
+    from detection.attack import get_attack_catalog
+    from detection.attack_data import AttackDataError
+
+    tags = [str(tag) for tag in body.get("tags") or [] if isinstance(tag, str)]
+    if not any(tag.lower().startswith("attack.") for tag in tags):
+        return {"tactics": [], "techniques": [], "unknown": []}
+    try:
+        context = get_attack_catalog().resolve_tags(tags)
+    except AttackDataError:
+        stored = body.get("attack")
+        return stored if isinstance(stored, dict) else {"tactics": [], "techniques": []}
+    return {
+        "tactics": [{"shortname": s, "name": n} for s, n in context.all_tactics],
+        "techniques": [
+            {
+                "id": t.id,
+                "name": t.name,
+                "url": t.url,
+                "tactics": [name for _s, name in t.tactics],
+            }
+            for t in context.techniques
+        ],
+        "unknown": list(context.unknown),
+    }

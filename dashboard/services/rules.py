@@ -168,3 +168,31 @@ def _find(*, db: Session, paths: Sequence[Path], rule_id: str) -> RuleRow:
         if row.info.rule_id == rule_id:
             return row
     raise NotFoundError(f"rule {rule_id!r} not found")
+
+
+def explain_events(
+    *,
+    db: Session,
+    paths: Sequence[Path],
+    rule_id: str,
+    events: Sequence[dict[str, Any]],
+    stacks: Sequence[str],
+) -> dict[int, Explanation]:
+    """Why each stored event matched `rule_id` (index -> selections and values), if still known.
+
+    Empty when the rule is gone from the pack or is a correlation (its events matched base
+    rules): the alert's own `selections` remain the record then.
+    """
+    try:
+        row = _find(db=db, paths=paths, rule_id=rule_id)
+    except NotFoundError:
+        return {}
+    if row.info.kind != "rule" or not row.info.path or not events:
+        return {}
+    numbered = list(enumerate(events))
+    found, _ = explain(rule_path=Path(row.info.path), events=numbered, stacks=stacks)
+    out: dict[int, Explanation] = {}
+    for match in found:
+        if match.rule_id == rule_id:
+            out.setdefault(match.line, match)
+    return out

@@ -10,10 +10,31 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from core.accounts.models import Role
-from core.store.base import StoredAlert
+from core.store.base import EventStore, StoredAlert
 from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
-from dashboard.deps import AlertStoreDep, ClockDep, DbSession, Principal, RequireRole, Templates
-from dashboard.services.alerts import build_query, bulk_update, open_count, queue_page
+from dashboard.deps import (
+    AlertStoreDep,
+    AppSettings,
+    ClockDep,
+    DbSession,
+    EventStoreDep,
+    Principal,
+    RequireRole,
+    Templates,
+)
+from dashboard.services.alerts import (
+    GroupBy,
+    MatchedEvents,
+    attack_context,
+    build_query,
+    bulk_update,
+    group_alerts,
+    matched_events,
+    open_count,
+    queue_page,
+)
+from dashboard.services.rules import explain_events
+from dijkwacht.detection_runtime import rule_paths
 
 router = APIRouter(tags=["alerts"])
 TRIAGE_ROLES = (Role.ANALYST, Role.INCIDENT_MANAGER)
@@ -23,6 +44,11 @@ Statuses = Annotated[list[str], Query(alias="status", description="any of these 
 Levels = Annotated[list[str], Query(alias="level", description="any of these levels")]
 Rules = Annotated[list[str], Query(alias="rule", description="any of these rule ids")]
 Sort = Annotated[Literal["newest", "oldest", "severity"], Query()]
+Host = Annotated[str | None, Query(max_length=255, description="only this host")]
+User = Annotated[str | None, Query(max_length=255, description="only this user")]
+GroupParam = Annotated[
+    GroupBy | None, Query(description="also count the filtered queue by rule, host or user")
+]
 Page = Annotated[int, Query(ge=1, le=100_000)]
 Purpose = Annotated[
     str | None, Query(max_length=500, description="why you read it; required for residents")
@@ -44,6 +70,27 @@ class AlertOut(BaseModel):
     user_name: str | None
     exercise_id: str | None
     body: dict[str, Any] | None = None
+    events: list[dict[str, Any]] | None = Field(
+        default=None, description="detail only: the matched events from the event store"
+    )
+    attack_context: dict[str, Any] | None = Field(
+        default=None, description="detail only: ATT&CK tactics and techniques of the rule's tags"
+    )
+
+
+class GroupOut(BaseModel):
+    key: str | None
+    label: str
+    count: int
+
+
+class GroupingOut(BaseModel):
+    """Counts over the newest `scanned` alerts of the filter; `partial` when more exist."""
+
+    by: str
+    groups: list[GroupOut]
+    scanned: int
+    partial: bool
 
 
 class AlertPage(BaseModel):
@@ -54,6 +101,7 @@ class AlertPage(BaseModel):
     page: int
     pages: int
     capped: bool = False
+    grouping: GroupingOut | None = None
 
 
 class BulkRequest(BaseModel):
@@ -91,10 +139,17 @@ def _read_detail(
     db: DbSession,
     clock: ClockDep,
     user: Principal,
-) -> StoredAlert:
-    """Fetch, demand a purpose when the alert names a resident, and audit the read."""
+    events: EventStore,
+) -> tuple[StoredAlert, MatchedEvents]:
+    """Fetch the alert and its events, demand a purpose when either names a resident, audit.
+
+    One audit entry covers the alert and the events shown with it (their ids in the details).
+    """
     alert = store.get(alert_id)
-    subjects = pseudonyms_in(alert.body)
+    matched = matched_events(store=events, alert=alert)
+    subjects = sorted(
+        set(pseudonyms_in(alert.body)) | set(pseudonyms_in([e.event for e in matched.events]))
+    )
     clean = require_purpose(purpose, subjects)
     audit_read(
         db=db,
@@ -104,8 +159,9 @@ def _read_detail(
         object_id=alert.id,
         purpose=clean,
         subjects=subjects,
+        details={"event_ids": [e.id for e in matched.events]},
     )
-    return alert
+    return alert, matched
 
 
 @router.get("/alerts", response_class=HTMLResponse, summary="Alert queue (page)")
@@ -119,11 +175,24 @@ def queue(
     status: Statuses = [],  # noqa: B006 - FastAPI copies defaults per request
     level: Levels = [],  # noqa: B006
     rule: Rules = [],  # noqa: B006
+    host: Host = None,
+    username: Annotated[str | None, Query(alias="user", max_length=255)] = None,
+    group: GroupParam = None,
     sort: Sort = "newest",
     page: Page = 1,
 ) -> HTMLResponse:
-    query = build_query(statuses=status, levels=level, rule_ids=rule, sort=sort, page=page)
+    """Filter, sort, group by rule/host/user with counts, and bulk-triage the queue."""
+    query = build_query(
+        statuses=status,
+        levels=level,
+        rule_ids=rule,
+        sort=sort,
+        page=page,
+        host_name=host,
+        user_name=username,
+    )
     result = queue_page(store=store, query=query)
+    grouping = group_alerts(store=store, query=query, by=group) if group else None
     audit_read(
         db=db,
         clock=clock,
@@ -131,15 +200,29 @@ def queue(
         object_type="alert_list",
         object_id=None,
         purpose=None,
-        details={"ids": [a.id for a in result.alerts]},
+        details={"ids": [a.id for a in result.alerts], "group": group},
+    )
+    base = (
+        [("status", s) for s in status]
+        + [("level", lv) for lv in level]
+        + [("rule", r) for r in rule]
+        + ([("host", host)] if host else [])
+        + ([("user", username)] if username else [])
     )
     context = {
         "result": result,
-        "filters": {"status": status, "level": level, "rule": ",".join(rule), "sort": sort},
-        "params": [("status", s) for s in status]
-        + [("level", lv) for lv in level]
-        + [("rule", r) for r in rule]
-        + [("sort", sort)],
+        "grouping": grouping,
+        "filters": {
+            "status": status,
+            "level": level,
+            "rule": ",".join(rule),
+            "sort": sort,
+            "host": host or "",
+            "user": username or "",
+            "group": group or "",
+        },
+        "base_params": base,
+        "params": base + [("sort", sort)] + ([("group", group)] if group else []),
     }
     return templates.TemplateResponse(request, "alerts.html", context)
 
@@ -171,23 +254,45 @@ def detail(
     alert_id: str,
     request: Request,
     store: AlertStoreDep,
+    events: EventStoreDep,
     db: DbSession,
     clock: ClockDep,
+    settings: AppSettings,
     templates: Templates,
     user: Reader,
     purpose: Purpose = None,
 ) -> HTMLResponse:
-    alert = _read_detail(
-        alert_id=alert_id, purpose=purpose, store=store, db=db, clock=clock, user=user
+    """The alert, its matched events (audited read), the selections that matched and ATT&CK."""
+    alert, matched = _read_detail(
+        alert_id=alert_id,
+        purpose=purpose,
+        store=store,
+        db=db,
+        clock=clock,
+        user=user,
+        events=events,
     )
     body = alert.body
+    why = explain_events(
+        db=db,
+        paths=rule_paths(settings),
+        rule_id=alert.rule_id,
+        events=[e.event for e in matched.events],
+        stacks=settings.detection_stacks,
+    )
     context = {
         "alert": alert,
-        "event_ids": body.get("event_ids") or [],
+        "matched": matched,
+        "event_rows": [
+            {
+                "id": e.id,
+                "why": why.get(i),
+                "json": json.dumps(e.event, indent=2, ensure_ascii=False, default=str),
+            }
+            for i, e in enumerate(matched.events)
+        ],
         "selections": body.get("selections") or [],
-        "attack": json.dumps(body.get("attack"), indent=2, ensure_ascii=False, default=str)
-        if body.get("attack")
-        else None,
+        "attack": attack_context(body),
         "body_json": json.dumps(body, indent=2, ensure_ascii=False, default=str),
         "subjects": pseudonyms_in(body),
     }
@@ -203,12 +308,24 @@ def api_queue(
     status: Statuses = [],  # noqa: B006
     level: Levels = [],  # noqa: B006
     rule: Rules = [],  # noqa: B006
+    host: Host = None,
+    username: Annotated[str | None, Query(alias="user", max_length=255)] = None,
+    group: GroupParam = None,
     sort: Sort = "newest",
     page: Page = 1,
 ) -> AlertPage:
-    """Filtered, sorted, paged alerts without their bodies; audited as a list read."""
-    query = build_query(statuses=status, levels=level, rule_ids=rule, sort=sort, page=page)
+    """Filtered, sorted, paged alerts without their bodies (optionally grouped); audited."""
+    query = build_query(
+        statuses=status,
+        levels=level,
+        rule_ids=rule,
+        sort=sort,
+        page=page,
+        host_name=host,
+        user_name=username,
+    )
     result = queue_page(store=store, query=query)
+    grouping = group_alerts(store=store, query=query, by=group) if group else None
     audit_read(
         db=db,
         clock=clock,
@@ -216,7 +333,7 @@ def api_queue(
         object_type="alert_list",
         object_id=None,
         purpose=None,
-        details={"ids": [a.id for a in result.alerts]},
+        details={"ids": [a.id for a in result.alerts], "group": group},
     )
     return AlertPage(
         alerts=[_out(a, with_body=False) for a in result.alerts],
@@ -224,6 +341,14 @@ def api_queue(
         page=result.page,
         pages=result.pages,
         capped=result.capped,
+        grouping=GroupingOut(
+            by=grouping.by,
+            groups=[GroupOut(key=g.key, label=g.label, count=g.count) for g in grouping.groups],
+            scanned=grouping.scanned,
+            partial=grouping.partial,
+        )
+        if grouping
+        else None,
     )
 
 
@@ -254,13 +379,24 @@ def api_bulk(
 def api_detail(
     alert_id: str,
     store: AlertStoreDep,
+    events: EventStoreDep,
     db: DbSession,
     clock: ClockDep,
     user: Reader,
     purpose: Purpose = None,
 ) -> AlertOut:
-    """The full alert; `purpose` is required when it names a resident (400 otherwise)."""
-    alert = _read_detail(
-        alert_id=alert_id, purpose=purpose, store=store, db=db, clock=clock, user=user
+    """The full alert with its matched events and ATT&CK context; `purpose` is required when
+    the alert or its events name a resident (400 otherwise)."""
+    alert, matched = _read_detail(
+        alert_id=alert_id,
+        purpose=purpose,
+        store=store,
+        db=db,
+        clock=clock,
+        user=user,
+        events=events,
     )
-    return _out(alert, with_body=True)
+    out = _out(alert, with_body=True)
+    out.events = [{"id": e.id, "event": e.event} for e in matched.events]
+    out.attack_context = attack_context(alert.body)
+    return out
