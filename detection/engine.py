@@ -1,11 +1,13 @@
 """The streaming matcher: events in, (event, rule) pairs out, through the rule index.
 
 Per event, cheapest first: the plan for its Channel/EventID values (read through a cached key
-layout, no view built), and nothing more when no rule wants those values; otherwise one raw view,
-one Aho-Corasick scan over the lower-cased values if the plan has literal clauses, and the
-compiled predicates of the few candidate rules over a lazily lower-cased view. A rule compiled
-under several stacks matches an event if any of its stacks matches; each (rule, event) pair is
-reported once.
+layout, no view built), and nothing more when no rule wants those values; otherwise one
+multi-literal scan over the plan's fields (text filled from a per-layout template, still no
+view), and only for events with candidate rules a raw view and the compiled predicates over a
+lazily lower-cased view. Every step only prunes by necessary conditions (see
+``detection.index``): it may let a rule through that then fails, never hide one that matches.
+A rule compiled under several stacks matches an event if any of its stacks matches; each
+(rule, event) pair is reported once.
 
 ``match_batch_reference`` evaluates every compiled rule on every event with no index at all: it
 is the slow, obviously complete path the tests compare the fast one with.

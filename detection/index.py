@@ -10,15 +10,16 @@ Two necessary conditions, both derived at compile time (``detection.conditions.N
    ``-encodedcommand``...) cannot match an event that contains none of them; a rule whose
    condition needs several such clauses (AND) cannot match unless every clause is met. Per
    group, one multi-literal matcher (``detection.literals``) over those lower-cased literals
-   scans the event's lower-cased values once; a bit-set sum (see ``Plan``) turns the literals
-   found into the rules worth evaluating. Rules without such literals (only negations,
+   scans the lower-cased values of the fields the literals come from once (literals anchored
+   at a value's start or end only in their own field); a bit-set sum (see ``Plan``) turns the
+   literals found into the rules worth evaluating. Rules without such literals (only negations,
    regexes, numeric comparisons) are always evaluated within their group.
 
 Soundness: both conditions are *necessary* for a match (see ``detection.conditions``), so the
 index may let through rules that then fail, but never hides a rule that would match.
 
-Plans per key combination are built lazily and cached, so the first event of a kind pays for
-its automaton and the rest only look it up.
+Plans per key combination are built lazily and cached (one per distinct rule set), so the first
+event of a kind pays for compiling its literals and the rest only look it up.
 """
 
 from __future__ import annotations

@@ -103,20 +103,6 @@ def low_view(raw: Mapping[str, Any]) -> LowView:
     return LowView(raw).complete()
 
 
-def search_text(raw: Mapping[str, Any]) -> str:
-    """All values lower-cased in one string, for the literal prefilter (NUL is in no literal)."""
-    return "\x00".join(
-        [
-            value
-            if type(value) is str
-            else "\x00".join(map(text_of, value))
-            if type(value) is tuple
-            else text_of(value)
-            for value in raw.values()
-        ]
-    ).lower()
-
-
 @dataclass(frozen=True, slots=True)
 class Shape:
     """What one key layout (names and order) tells about every event that has it.
