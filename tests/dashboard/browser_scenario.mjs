@@ -1,5 +1,5 @@
 // Drives the dashboard in Debian's headless Chromium: log in, triage an alert into an incident,
-// open the breach clocks. Usage: node browser_scenario.mjs NODE_MODULES BASE_URL OUT_DIR
+// open the breach clocks, approve (four eyes) an action another user requested. Usage: node browser_scenario.mjs NODE_MODULES BASE_URL OUT_DIR
 // Prints one JSON object with what it saw; screenshots go to OUT_DIR.
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
@@ -44,6 +44,16 @@ try {
   seen.overdue = (await clocks.textContent("[data-testid=overdue-banner]")).trim();
   seen.clock_rows = await clocks.locator("[data-testid=clock-table] tbody tr").count();
   await clocks.screenshot({ path: join(out, "04-breach-clocks.png"), fullPage: true });
+
+  // Four eyes: the analyst requested the exercise incident's action; the manager approves it.
+  await clocks.goto(base + "/incidents");
+  const row = clocks.locator("[data-testid=incident-table] tr", { hasText: "OEFENING: account overgenomen" });
+  await Promise.all([clocks.waitForNavigation(), row.locator("a").first().click()]);
+  seen.approval_banner = (await clocks.textContent(".exercise-banner")).trim();
+  await clocks.screenshot({ path: join(out, "05-approval-requested.png"), fullPage: true });
+  await Promise.all([clocks.waitForNavigation(), clocks.click("[data-testid=approve-disable-account]")]);
+  seen.approval_after = (await clocks.textContent("[data-testid=run-steps]")).replace(/\s+/g, " ");
+  await clocks.screenshot({ path: join(out, "06-action-approved.png"), fullPage: true });
 } finally {
   await browser.close();
 }

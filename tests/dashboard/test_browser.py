@@ -1,7 +1,8 @@
 """The dashboard in Debian's headless Chromium against a real uvicorn on 127.0.0.1.
 
 Scenario: an analyst logs in, opens the queue and an alert, triages it into an incident; an
-incident manager opens the breach clocks and sees the overdue one. Screenshots go to
+incident manager opens the breach clocks and sees the overdue one, then approves (four eyes) a
+playbook action the analyst requested on an OEFENING/EXERCISE incident. Screenshots go to
 test-output/browser/ (git-ignored). Needs /usr/bin/chromium and playwright-core in .cache/node
 (scripts/test-browser.sh, run by ./dev test): skipped only outside CI when missing; in CI
 (CI=true) a missing browser fails the test.
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.accounts import create_user
 from core.accounts.models import Role
@@ -55,8 +58,31 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _seed_approval(db: Session, clock: SystemClock) -> None:
+    """An exercise incident whose account-compromise run (started by routing) waits on an action
+    the analyst asked for: only someone else with the playbook's role may approve it."""
+    from core.accounts.models import User
+    from playbooks.service import create_incident, load_library, request_action, start_run, steps_of
+
+    incident = create_incident(
+        db=db,
+        clock=clock,
+        title="OEFENING: account overgenomen",
+        severity="high",
+        actor="analist",
+        exercise_id="oef-browser",
+    )
+    loaded = load_library()["account-compromise"]
+    run, _work = start_run(
+        db=db, clock=clock, incident_id=incident.id, loaded=loaded, actor="routing"
+    )
+    step = next(s for s in steps_of(db=db, run_id=run.id) if s.step_id == "disable-account")
+    analyst = db.scalars(select(User).where(User.username == "analist")).one()
+    request_action(db=db, clock=clock, run_step_id=step.id, user=analyst)
+
+
 def _seed(settings: Settings) -> None:
-    """Two users, one alert and one breach whose 72-hour clock ran out yesterday."""
+    """Two users, one alert, one breach whose 72-hour clock ran out yesterday, one approval."""
     from playbooks.breach.register import open_breach
 
     migrate(settings)
@@ -75,6 +101,7 @@ def _seed(settings: Settings) -> None:
             title="Lijst met adressen verkeerd gemaild",
             aware_at=clock.now() - timedelta(days=4),
         )
+        _seed_approval(db, clock)
     engine.dispose()
     with SqliteAlertStore(settings.alert_db_path) as store:
         store.add_batch(
@@ -147,5 +174,9 @@ def test_triage_and_breach_clocks_in_chromium(server: str) -> None:
     assert "Brute force op portaal" in seen["incident_title"]
     assert "OVERDUE" in seen["overdue"]
     assert seen["clock_rows"] >= 1
-    for name in ("01-alert-queue", "02-alert-detail", "03-incident", "04-breach-clocks"):
+    assert "OEFENING / EXERCISE" in seen["approval_banner"]
+    assert "goedgekeurd door / approved by manager" in seen["approval_after"]
+    assert "queued" in seen["approval_after"]
+    names = ("01-alert-queue", "02-alert-detail", "03-incident", "04-breach-clocks")
+    for name in (*names, "05-approval-requested", "06-action-approved"):
         assert (OUT / f"{name}.png").stat().st_size > 1000
