@@ -23,6 +23,7 @@ from core.audit import record
 from core.clock import Clock, utc_iso
 from core.errors import ValidationError
 from core.store.base import ALERT_LEVELS, AlertQuery, AlertStore, NewAlert
+from core.store.relational import acquire_write_lock
 from detection.correlation import field_text
 from detection.models import AlertOutbox, DedupGroup, MaintenanceWindow, RuleException
 
@@ -414,6 +415,9 @@ def deliver_outbox(*, db: Session, alert_store: AlertStore, clock: Clock) -> lis
 
     Commits ``db``. Returns the ids of the alerts stored now.
     """
+    # Reads, then deletes: take SQLite's write lock first, or a worker committing in between
+    # makes the delete fail at once with "database is locked" (seen with a drill on a worker).
+    acquire_write_lock(db)
     pending = list(db.scalars(select(AlertOutbox).where(AlertOutbox.alert_id.is_(None))))
     ids: list[str] = []
     if pending:
