@@ -146,9 +146,18 @@ def _merged(tests: list[ValueTest]) -> tuple[ValuePredicate, ...]:
     if len(needles) == 1:
         needle = needles[0]
         preds.append(lambda low, raw: needle in low)
-    elif needles:
+    elif len(needles) >= SCAN_NEEDLES:
         preds.append(_contains_any(needles))
+    elif needles:
+        search = re.compile("|".join(re.escape(n) for n in needles), re.DOTALL).search
+        preds.append(lambda low, raw: search(low) is not None)
     return (*preds, *rest)
+
+
+# From this many needles on, one compiled literal scan beats a regex alternation (whose cost
+# grows with the needles at every position); below it, compiling a scanner costs more load time
+# than it saves.
+SCAN_NEEDLES = 8
 
 
 def _contains_any(needles: list[str]) -> ValuePredicate:
