@@ -124,6 +124,18 @@ class Settings(BaseSettings):
     # Web.
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
+    # Optional OIDC login (authorization code + PKCE); off by default. The claim named by
+    # oidc_username_claim must equal a local username; with oidc_provision_role set, unknown
+    # users are created with that role (never admin). See docs/dashboard.md.
+    oidc_enabled: bool = False
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_url: str | None = None  # default: <this site>/login/oidc/callback
+    oidc_scopes: str = "openid profile email"
+    oidc_username_claim: str = Field(default="preferred_username", min_length=1, max_length=100)
+    oidc_provision_role: Literal["analyst", "incident_manager", "crisis_team", "dpo"] | None = None
+    oidc_timeout_seconds: float = Field(default=10, gt=0, le=120)
 
     # Collectors started by `dijkwacht up`.
     syslog_enabled: bool = True
@@ -224,6 +236,14 @@ class Settings(BaseSettings):
         if value is not None and "://" not in value:
             raise ValueError(f"{value!r} is not a URL (expected scheme://...)")
         return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_enabled and not (self.oidc_issuer and self.oidc_client_id):
+            raise ValueError("oidc_enabled needs oidc_issuer and oidc_client_id")
+        if self.oidc_issuer and "://" not in self.oidc_issuer:
+            raise ValueError(f"oidc_issuer {self.oidc_issuer!r} is not a URL")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -24,6 +24,7 @@ from dashboard.views import (
     incidents,
     ingest,
     metrics,
+    oidc,
     ops,
     privacy,
     rules,
@@ -68,7 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(awareness_views.router)  # public resilience content
     for router in (auth.router, alerts.router, events.router, privacy.router, admin.router):
         app.include_router(router)
-    for router in (incidents.router, dpo.router, ops.router, rules.router):
+    for router in (incidents.router, dpo.router, ops.router, rules.router, oidc.router):
         app.include_router(router)
     app.include_router(drills_views.router)  # exercises; /oefeningen is public
     return app

@@ -58,7 +58,7 @@ def _login_page(
         "error": error,
         "max_failures": POLICY.max_failures,
         "lockout_minutes": int(POLICY.lockout.total_seconds() // 60),
-        "oidc": False,
+        "oidc": request.app.state.settings.oidc_enabled,
     }
     return templates.TemplateResponse(request, "login.html", context, status_code=status)
 

@@ -91,6 +91,9 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/metrics"): everyone(),
     ("GET", "/login"): everyone(),
     ("POST", "/login"): everyone(422),  # CSRF passes in the matrix; the form is empty
+    # OIDC login: open to everyone (state protects the callback); 404 while oidc_enabled is off
+    ("GET", "/login/oidc"): everyone(404),
+    ("GET", "/login/oidc/callback"): everyone(404),
     # awareness: public resilience content, no personal data (the bulletin shows levels only)
     ("GET", "/awareness/index.html"): everyone(),
     ("GET", "/awareness/{lang}/feed.atom"): everyone(),
