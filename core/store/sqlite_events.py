@@ -11,8 +11,9 @@ Validation: `add_batch` validates every event before writing anything and raises
 batch is then not stored at all. Callers that must keep going (the ingest command, collectors)
 validate per record first and dead-letter what fails.
 
-Threads: a store instance owns one connection and must stay in the thread that opened it
-(sqlite3's `check_same_thread` enforces this). Open one instance per thread or process; WAL lets
+Threads: a store instance owns one connection; it may move between threads (FastAPI closes a
+request-scoped store in another pool thread) but must never be used by two at once. Open one
+instance per request, thread or process; WAL lets
 readers run while one writer commits.
 """
 
