@@ -9,7 +9,7 @@ read, as in SQLite; Elasticsearch adds `event.ingested`, which `_plain` removes 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ import pytest
 
 from core.clock import FrozenClock
 from core.errors import NotFoundError, ValidationError
-from core.events import new_event
 from core.store.base import (
     AlertQuery,
     AlertStore,
@@ -27,34 +26,10 @@ from core.store.base import (
     InvalidEventError,
     NewAlert,
 )
+from tests.core.store.sample import T0, make, sample_events
 from tests.services import unique_name
 
-T0 = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)
 BACKENDS = ["sqlite", "elasticsearch"]
-
-
-def make(
-    minute: int,
-    *,
-    dataset: str = "system.auth",
-    host: str = "web-01",
-    user: str = "jan",
-    ip: str = "10.0.0.5",
-    text: str = "login ok",
-    outcome: str = "success",
-) -> dict[str, Any]:
-    return new_event(
-        timestamp=T0 + timedelta(minutes=minute),
-        dataset=dataset,
-        original=f"{text} user={user} src={ip}",
-        fields={
-            "host.name": host,
-            "user.name": user,
-            "source.ip": ip,
-            "event.outcome": outcome,
-            "process.pid": 1000 + minute,
-        },
-    )
 
 
 def _plain(event: dict[str, Any]) -> dict[str, Any]:
@@ -110,30 +85,7 @@ def alerts(stores: tuple[EventStore, AlertStore]) -> AlertStore:
 
 @pytest.fixture
 def filled(store: EventStore) -> EventStore:
-    store.add_batch(
-        [
-            make(0, host="web-01", user="jan", ip="10.0.0.5", text="login ok"),
-            make(1, host="web-02", user="anouk", ip="10.0.0.6", text="login failed password"),
-            make(2, host="db-01", user="jan", ip="10.0.0.5", text="sudo session opened"),
-            make(
-                3,
-                dataset="apache.access",
-                host="web-01",
-                user="sem",
-                ip="192.168.1.9",
-                text="GET /burgerzaken/afspraak 200",
-                outcome="failure",
-            ),
-            make(
-                4,
-                dataset="apache.access",
-                host="web-02",
-                user="jan",
-                ip="10.0.0.5",
-                text="POST /login 403 failed",
-            ),
-        ]
-    )
+    store.add_batch(sample_events())
     return store
 
 
@@ -153,6 +105,7 @@ def test_batch_returns_sortable_ids_and_round_trips(store: EventStore) -> None:
         assert _plain(store.get(event_id).event) == event
     assert store.count(EventQuery()) == 3
     assert store.add_batch([]) == []
+    assert store.count(EventQuery()) == 3
 
 
 def test_invalid_event_names_index_and_field_and_stores_nothing(store: EventStore) -> None:
@@ -161,6 +114,8 @@ def test_invalid_event_names_index_and_field_and_stores_nothing(store: EventStor
     with pytest.raises(InvalidEventError) as caught:
         store.add_batch([make(0), bad, make(2)])
     assert caught.value.index == 1 and caught.value.field == "events[1].event.dataset"
+    assert caught.value.event_field == "event.dataset"
+    assert isinstance(caught.value, ValidationError)
     naive = make(0)
     naive["@timestamp"] = "2024-09-01T08:00:00"
     with pytest.raises(InvalidEventError, match=r"events\[0\]\.@timestamp: must carry a time zone"):
@@ -176,6 +131,7 @@ def test_invalid_event_names_index_and_field_and_stores_nothing(store: EventStor
         ({"host.name": "web-01"}, [3, 0]),
         ({"user.name": "jan"}, [4, 2, 0]),
         ({"source.ip": "10.0.0.5", "event.dataset": "system.auth"}, [2, 0]),
+        ({"event.dataset": "apache.access"}, [4, 3]),
         ({"event.outcome": "failure"}, [3]),
         ({"process.pid": 1002}, [2]),
         ({"host.name": ["db-01", "web-02"]}, [4, 2, 1]),
