@@ -5,39 +5,42 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dijkwacht.demo_world.scenarios import (
-    Ctx,
+from dijkwacht.demo_world.scenarios.context import Ctx, rule_id
+from dijkwacht.demo_world.scenarios.portal import (
     account_many_sources,
     anonymising_login,
-    backup_deleted,
-    bulk_export,
     changed_identities,
-    colleague_viewed,
     credential_stuffing,
-    deactivated_account,
-    dns_tunnel,
     enumeration,
     form_flood,
     form_too_fast,
     impossible_travel,
-    large_transfer,
-    mail_forward,
+    session_new_client,
+    shared_bank,
+    shared_phone,
+)
+from dijkwacht.demo_world.scenarios.records import (
+    bulk_export,
+    colleague_viewed,
+    deactivated_account,
     many_residents,
-    mass_writes,
     no_open_case,
     outside_hours,
-    path_traversal,
     protected_viewed,
     record_type,
     relative_address,
     relative_surname,
     repeated_print,
-    rule_id,
-    session_new_client,
-    shadow_copies,
     shared_account,
-    shared_bank,
-    shared_phone,
+)
+from dijkwacht.demo_world.scenarios.systems import (
+    backup_deleted,
+    dns_tunnel,
+    large_transfer,
+    mail_forward,
+    mass_writes,
+    path_traversal,
+    shadow_copies,
     sql_injection,
     xss,
 )

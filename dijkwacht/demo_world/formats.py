@@ -8,6 +8,7 @@ municipal app-audit JSON; nginx combined log lines; auth.log lines.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,16 @@ class Record:
     scenario: str | None = None
 
 
+@dataclass(frozen=True)
+class Client:
+    """Who is at the portal, from where and with what: every portal record repeats these."""
+
+    account: str
+    ip: str
+    agent: str
+    session: str
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
@@ -58,11 +69,8 @@ def _dump(obj: dict[str, Any]) -> str:
 
 def portal_auth(
     moment: datetime,
+    client: Client,
     *,
-    account: str,
-    ip: str,
-    agent: str,
-    session: str,
     outcome: str,
     method: str = "digid",
     action: str = "login",
@@ -82,22 +90,19 @@ def portal_auth(
         {
             "@timestamp": _iso(moment),
             "event": event,
-            "user": {"id": account},
-            "source": {"ip": ip},
-            "user_agent": {"original": agent},
+            "user": {"id": client.account},
+            "source": {"ip": client.ip},
+            "user_agent": {"original": client.agent},
             "url": {"domain": "mijn.gemeente.example"},
-            "dijkwacht": {"auth": {"method": method}, "session": {"id": session}},
+            "dijkwacht": {"auth": {"method": method}, "session": {"id": client.session}},
         }
     )
 
 
 def portal_form(
     moment: datetime,
+    client: Client,
     *,
-    account: str,
-    ip: str,
-    agent: str,
-    session: str,
     action: str,
     outcome: str = "success",
     form: str | None = None,
@@ -108,7 +113,7 @@ def portal_form(
     status: int = 200,
 ) -> str:
     """A portal form record: a submission, or a look-up of a case or document by number."""
-    extension: dict[str, Any] = {"session": {"id": session}}
+    extension: dict[str, Any] = {"session": {"id": client.session}}
     form_fields: dict[str, Any] = {}
     if form is not None:
         form_fields["name"] = form
@@ -133,9 +138,9 @@ def portal_form(
                 "action": action,
                 "outcome": outcome,
             },
-            "user": {"id": account},
-            "source": {"ip": ip},
-            "user_agent": {"original": agent},
+            "user": {"id": client.account},
+            "source": {"ip": client.ip},
+            "user_agent": {"original": client.agent},
             "http": {"response": {"status_code": status}},
             "dijkwacht": extension,
         }
@@ -186,6 +191,49 @@ def authlog(moment: datetime, *, host: str, process: str, pid: int | None, messa
     stamp = f"{moment.strftime('%b')} {moment.day:>2} {moment.strftime('%H:%M:%S')}"
     tag = f"{process}[{pid}]" if pid is not None else process
     return f"{stamp} {host} {tag}: {message}"
+
+
+SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
+SYSMON_PROVIDER = "Microsoft-Windows-Sysmon"
+
+
+def sysmon_process(
+    *,
+    host: str,
+    image: str,
+    original: str,
+    command: str,
+    parent: str,
+    user: str,
+    process_id: int | None = None,
+) -> dict[str, Any]:
+    """Sysmon event 1 (process created) fields, in the order the shipper writes them."""
+    fields: dict[str, Any] = {
+        "EventID": 1,
+        "Channel": SYSMON_CHANNEL,
+        "Computer": host,
+        "Image": image,
+        "OriginalFileName": original,
+        "CommandLine": command,
+        "ParentImage": parent,
+        "User": user,
+    }
+    if process_id is not None:
+        fields["ProcessId"] = process_id
+    fields["Provider_Name"] = SYSMON_PROVIDER
+    return fields
+
+
+def sysmon_file_created(*, host: str, image: str, target: str) -> dict[str, Any]:
+    """Sysmon event 11 (file created) fields, in the order the shipper writes them."""
+    return {
+        "EventID": 11,
+        "Channel": SYSMON_CHANNEL,
+        "Computer": host,
+        "Image": image,
+        "TargetFilename": target,
+        "Provider_Name": SYSMON_PROVIDER,
+    }
 
 
 def windows(moment: datetime, *, dataset: str, record_id: int, fields: dict[str, Any]) -> str:
@@ -264,3 +312,17 @@ def dns_query(moment: datetime, *, src: str, resolver: str, name: str, qtype: st
             "dns": {"type": "query", "question": {"name": name, "type": qtype}},
         }
     )
+
+
+# Builder -> the file its lines go to (``Writer.write`` looks the file up here).
+FILE_OF: dict[Callable[..., str], str] = {
+    portal_auth: PORTAL_AUTH,
+    portal_form: PORTAL_FORMS,
+    app_audit: APP_AUDIT,
+    nginx: NGINX,
+    authlog: AUTHLOG,
+    windows: WINDOWS,
+    mail_rule: MAIL,
+    flow: NETWORK,
+    dns_query: NETWORK,
+}

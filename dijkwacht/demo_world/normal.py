@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dijkwacht.demo_world import formats as fmt
-from dijkwacht.demo_world.formats import Record
+from dijkwacht.demo_world.formats import Client, Record
 from dijkwacht.demo_world.population import (
     MAIL_DOMAIN,
     ROLES,
@@ -25,6 +25,7 @@ from dijkwacht.demo_world.population import (
     Resident,
     city_ip,
 )
+from dijkwacht.demo_world.writer import Writer, session_id
 
 FORMS = ("parkeervergunning", "subsidie-energie", "bijzondere-bijstand", "melding", "verhuizing")
 PAGES = ("/", "/afval/kalender", "/nieuws", "/contact", "/paspoort-aanvragen", "/openingstijden")
@@ -49,9 +50,13 @@ PROGRAMS = (
 SCAN_USERS = ("admin", "oracle", "test", "pi")
 RESOLVER = "10.10.0.53"
 NAS = "10.10.0.50"
+FILE_SERVER = f"fs01.{MAIL_DOMAIN}"
+SUDO = (
+    "  beheer : TTY=pts/0 ; PWD=/home/beheer ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx"
+)
 
 
-class Day:
+class Day(Writer):
     """Generates one day's normal records into ``records``."""
 
     def __init__(
@@ -59,14 +64,12 @@ class Day:
     ) -> None:
         self.rng, self.pop, self.day, self.zone = rng, population, day, zone
         self.records: list[Record] = []
+        self.scenario = None
         self.record_id = 0
 
     def at(self, hour: float) -> datetime:
         base = datetime.combine(self.day, time(0), self.zone)
         return base + timedelta(seconds=int(hour * 3600))
-
-    def add(self, moment: datetime, file: str, text: str) -> None:
-        self.records.append(Record(moment, file, text))
 
     def run(self, last_login: dict[str, datetime]) -> list[Record]:
         self.residents(last_login)
@@ -98,97 +101,50 @@ class Day:
 
     def portal_visit(self, resident: Resident, moment: datetime, ip: str) -> None:
         rng, agent = self.rng, resident.agent
-        session = f"s-{rng.getrandbits(48):012x}"
+        client = Client(resident.account, ip, agent, session_id(rng))
         self.web(moment - timedelta(seconds=20), ip, "GET", "/inloggen", 200, agent)
         if rng.random() < 0.06:  # a typo or cancelled DigiD login first
-            self.add(
-                moment - timedelta(seconds=15),
-                fmt.PORTAL_AUTH,
-                fmt.portal_auth(
-                    moment - timedelta(seconds=15),
-                    account=resident.account,
-                    ip=ip,
-                    agent=agent,
-                    session=f"s-{rng.getrandbits(48):012x}",
-                    outcome="failure",
-                ),
-            )
-        self.add(
-            moment,
-            fmt.PORTAL_AUTH,
-            fmt.portal_auth(
-                moment,
-                account=resident.account,
-                ip=ip,
-                agent=agent,
-                session=session,
-                outcome="success",
-            ),
-        )
+            typo = Client(resident.account, ip, agent, session_id(rng))
+            self.write(fmt.portal_auth, moment - timedelta(seconds=15), typo, outcome="failure")
+        self.write(fmt.portal_auth, moment, client, outcome="success")
         step = moment
         for _ in range(rng.randint(0, 3)):
             step += timedelta(seconds=rng.randint(20, 400))
             if rng.random() < 0.5:
                 case = f"Z-2026-{rng.randint(1001, 1900):05d}"
                 self.web(step, ip, "GET", f"/mijn-zaken/{case}", 200, agent)
-                self.add(
-                    step,
-                    fmt.PORTAL_FORMS,
-                    fmt.portal_form(
-                        step,
-                        account=resident.account,
-                        ip=ip,
-                        agent=agent,
-                        session=session,
-                        action="case_lookup",
-                        case_ref=case,
-                    ),
-                )
+                self.write(fmt.portal_form, step, client, action="case_lookup", case_ref=case)
             else:
                 form = rng.choice(FORMS)
                 fill = rng.randint(45, 900)
                 step += timedelta(seconds=fill)
                 self.web(step, ip, "POST", f"/aanvragen/{form}", 302, agent)
-                self.add(
+                self.write(
+                    fmt.portal_form,
                     step,
-                    fmt.PORTAL_FORMS,
-                    fmt.portal_form(
-                        step,
-                        account=resident.account,
-                        ip=ip,
-                        agent=agent,
-                        session=session,
-                        action="form_submit",
-                        form=form,
-                        fill_seconds=fill,
-                        bank_hash=resident.bank if form != "melding" else None,
-                        phone_hash=resident.phone,
-                    ),
+                    client,
+                    action="form_submit",
+                    form=form,
+                    fill_seconds=fill,
+                    bank_hash=resident.bank if form != "melding" else None,
+                    phone_hash=resident.phone,
                 )
-        self.add(
-            step + timedelta(seconds=30),
-            fmt.PORTAL_AUTH,
-            fmt.portal_auth(
-                step + timedelta(seconds=30),
-                account=resident.account,
-                ip=ip,
-                agent=agent,
-                session=session,
-                outcome="success",
-                action="logout",
-            ),
-        )
+        logout = step + timedelta(seconds=30)
+        self.write(fmt.portal_auth, logout, client, outcome="success", action="logout")
 
     def web(
         self, moment: datetime, ip: str, method: str, target: str, status: int, agent: str
     ) -> None:
         size = self.rng.randint(400, 60_000)
-        self.add(
+        self.write(
+            fmt.nginx,
             moment,
-            fmt.NGINX,
-            fmt.nginx(
-                moment, ip=ip, method=method, target=target, status=status, size=size, agent=agent
-            ),
+            ip=ip,
+            method=method,
+            target=target,
+            status=status,
+            size=size,
+            agent=agent,
         )
 
     def visitors(self) -> None:
@@ -245,69 +201,55 @@ class Day:
             "department": employee.department,
             "result": "success",
         }
+        fields: dict[str, object]
         if employee.role == "informatiebeheer":
-            action = rng.choice(("search", "search", "export"))
-            count = rng.randint(5, 60)
-            line = fmt.app_audit(
-                moment,
-                **common,
-                action=action,
-                record_type=record_type,
-                purpose="archivering",
-                channel="intern",
-                record_count=count,
-            )
+            fields = {
+                "action": rng.choice(("search", "search", "export")),
+                "record_count": rng.randint(5, 60),
+                "record_type": record_type,
+                "purpose": "archivering",
+                "channel": "intern",
+            }
         elif rng.random() < 0.01 and employee.role == "medewerker-burgerzaken":
             walk_in = self.pop.residents[rng.randrange(len(self.pop.residents))]
-            line = fmt.app_audit(
-                moment,
-                **common,
-                action="view",
-                subject=walk_in.bsn,
-                record_type="persoonslijst",
-                purpose="balievraag",
-                channel="balie",
-                record_count=1,
-            )
+            fields = {
+                "action": "view",
+                "subject": walk_in.bsn,
+                "record_type": "persoonslijst",
+                "purpose": "balievraag",
+                "channel": "balie",
+                "record_count": 1,
+            }
         else:
             case_ref, bsn = rng.choice(employee.cases)
             action = rng.choice(("view", "view", "view", "view", "edit", "search", "print"))
-            line = fmt.app_audit(
-                moment,
-                **common,
-                action=action,
-                subject=bsn,
-                record_type=record_type,
-                purpose="behandeling zaak",
-                case_ref=case_ref,
-                channel=rng.choice(("intern", "balie")),
-                record_count=rng.randint(1, 8) if action == "search" else 1,
-            )
-        self.add(moment, fmt.APP_AUDIT, line)
+            fields = {
+                "action": action,
+                "subject": bsn,
+                "record_type": record_type,
+                "purpose": "behandeling zaak",
+                "case_ref": case_ref,
+                "channel": rng.choice(("intern", "balie")),
+                "record_count": rng.randint(1, 8) if action == "search" else 1,
+            }
+        self.write(fmt.app_audit, moment, **common, **fields)
 
     def mail_rule(self, moment: datetime, user: str) -> None:
         rng = self.rng
         forward = [f"team-{rng.randint(1, 9)}@{MAIL_DOMAIN}"] if rng.random() < 0.3 else None
-        self.add(
+        self.write(
+            fmt.mail_rule,
             moment,
-            fmt.MAIL,
-            fmt.mail_rule(
-                moment,
-                user=f"{user.lower()}@{MAIL_DOMAIN}",
-                ip=f"10.20.0.{rng.randint(2, 250)}",
-                rule="Nieuwsbrieven" if forward is None else "Vervanging",
-                forward_to=forward,
-            ),
+            user=f"{user.lower()}@{MAIL_DOMAIN}",
+            ip=f"10.20.0.{rng.randint(2, 250)}",
+            rule="Nieuwsbrieven" if forward is None else "Vervanging",
+            forward_to=forward,
         )
 
     # Windows ----------------------------------------------------------------------------------
     def windows(self, moment: datetime, dataset: str, fields: dict[str, object]) -> None:
         self.record_id += 1
-        self.add(
-            moment,
-            fmt.WINDOWS,
-            fmt.windows(moment, dataset=dataset, record_id=self.record_id, fields=fields),
-        )
+        self.write(fmt.windows, moment, dataset=dataset, record_id=self.record_id, fields=fields)
 
     def sysmon_logon(self, moment: datetime, host: str, user: str) -> None:
         self.windows(
@@ -327,85 +269,55 @@ class Day:
     def sysmon_process(
         self, moment: datetime, host: str, user: str, image: str, original: str
     ) -> None:
-        self.windows(
-            moment,
-            "windows.sysmon",
-            {
-                "EventID": 1,
-                "Channel": "Microsoft-Windows-Sysmon/Operational",
-                "Computer": host,
-                "Image": image,
-                "OriginalFileName": original,
-                "CommandLine": f'"{image}"',
-                "ParentImage": r"C:\Windows\explorer.exe",
-                "User": f"GEMEENTE\\{user}",
-                "ProcessId": self.rng.randint(1000, 30000),
-                "Provider_Name": "Microsoft-Windows-Sysmon",
-            },
+        fields = fmt.sysmon_process(
+            host=host,
+            image=image,
+            original=original,
+            command=f'"{image}"',
+            parent=r"C:\Windows\explorer.exe",
+            user=f"GEMEENTE\\{user}",
+            process_id=self.rng.randint(1000, 30000),
         )
+        self.windows(moment, "windows.sysmon", fields)
 
     def file_save(self, moment: datetime, department: str) -> None:
         kind = self.rng.choice(("brief", "besluit", "notitie", "rapport"))
         name = f"{kind}-{self.rng.randint(1, 9999)}"
-        self.windows(
-            moment,
-            "windows.sysmon",
-            {
-                "EventID": 11,
-                "Channel": "Microsoft-Windows-Sysmon/Operational",
-                "Computer": f"fs01.{MAIL_DOMAIN}",
-                "Image": "System",
-                "TargetFilename": f"D:\\Shares\\{department}\\{name}.docx",
-                "Provider_Name": "Microsoft-Windows-Sysmon",
-            },
-        )
+        target = f"D:\\Shares\\{department}\\{name}.docx"
+        fields = fmt.sysmon_file_created(host=FILE_SERVER, image="System", target=target)
+        self.windows(moment, "windows.sysmon", fields)
 
     def windows_servers(self) -> None:
         backup = self.at(1.5 + self.rng.random())
         command = r"wbadmin start backup -backupTarget:\\nas01\backup -include:D: -quiet"
-        self.windows(
-            backup,
-            "windows.sysmon",
-            {
-                "EventID": 1,
-                "Channel": "Microsoft-Windows-Sysmon/Operational",
-                "Computer": f"fs01.{MAIL_DOMAIN}",
-                "Image": r"C:\Windows\System32\wbadmin.exe",
-                "OriginalFileName": "WBADMIN.EXE",
-                "CommandLine": command,
-                "ParentImage": r"C:\Windows\System32\svchost.exe",
-                "User": "NT AUTHORITY\\SYSTEM",
-                "Provider_Name": "Microsoft-Windows-Sysmon",
-            },
+        backup_run = fmt.sysmon_process(
+            host=FILE_SERVER,
+            image=r"C:\Windows\System32\wbadmin.exe",
+            original="WBADMIN.EXE",
+            command=command,
+            parent=r"C:\Windows\System32\svchost.exe",
+            user="NT AUTHORITY\\SYSTEM",
         )
+        self.windows(backup, "windows.sysmon", backup_run)
         if self.day.isoweekday() == 1:
-            self.windows(
-                self.at(9.2),
-                "windows.sysmon",
-                {
-                    "EventID": 1,
-                    "Channel": "Microsoft-Windows-Sysmon/Operational",
-                    "Computer": f"fs01.{MAIL_DOMAIN}",
-                    "Image": r"C:\Windows\System32\vssadmin.exe",
-                    "OriginalFileName": "VSSADMIN.EXE",
-                    "CommandLine": "vssadmin list shadows",
-                    "ParentImage": r"C:\Windows\System32\cmd.exe",
-                    "User": "GEMEENTE\\adm-beheer",
-                    "Provider_Name": "Microsoft-Windows-Sysmon",
-                },
+            listing = fmt.sysmon_process(
+                host=FILE_SERVER,
+                image=r"C:\Windows\System32\vssadmin.exe",
+                original="VSSADMIN.EXE",
+                command="vssadmin list shadows",
+                parent=r"C:\Windows\System32\cmd.exe",
+                user="GEMEENTE\\adm-beheer",
             )
-        self.add(
+            self.windows(self.at(9.2), "windows.sysmon", listing)
+        self.write(
+            fmt.flow,
             backup,
-            fmt.NETWORK,
-            fmt.flow(
-                backup,
-                src="10.10.0.20",
-                dst=NAS,
-                dport=445,
-                sent=30_000_000_000,
-                received=40_000_000,
-                seconds=5400,
-            ),
+            src="10.10.0.20",
+            dst=NAS,
+            dport=445,
+            sent=30_000_000_000,
+            received=40_000_000,
+            seconds=5400,
         )
 
     # Linux and network ------------------------------------------------------------------------
@@ -415,44 +327,25 @@ class Day:
             for _ in range(rng.randint(2, 5)):
                 moment = self.at(8 + rng.random() * 9)
                 pid = rng.randint(2000, 60000)
-                self.add(
-                    moment,
-                    fmt.AUTHLOG,
-                    fmt.authlog(
-                        moment,
-                        host=host,
-                        process="sshd",
-                        pid=pid,
-                        message=f"Accepted publickey for beheer from 10.20.0.{rng.randint(2, 40)} "
-                        f"port {rng.randint(40000, 60000)} ssh2: ED25519 SHA256:demo",
-                    ),
+                accepted = (
+                    f"Accepted publickey for beheer from 10.20.0.{rng.randint(2, 40)} "
+                    f"port {rng.randint(40000, 60000)} ssh2: ED25519 SHA256:demo"
+                )
+                self.write(
+                    fmt.authlog, moment, host=host, process="sshd", pid=pid, message=accepted
                 )
                 later = moment + timedelta(seconds=rng.randint(10, 300))
-                self.add(
-                    later,
-                    fmt.AUTHLOG,
-                    fmt.authlog(
-                        later,
-                        host=host,
-                        process="sudo",
-                        pid=None,
-                        message="  beheer : TTY=pts/0 ; PWD=/home/beheer ; USER=root ; "
-                        "COMMAND=/usr/bin/systemctl restart nginx",
-                    ),
-                )
+                self.write(fmt.authlog, later, host=host, process="sudo", pid=None, message=SUDO)
             for _ in range(rng.randint(5, 15)):
                 moment = self.at(rng.random() * 24)
-                self.add(
+                self.write(
+                    fmt.authlog,
                     moment,
-                    fmt.AUTHLOG,
-                    fmt.authlog(
-                        moment,
-                        host=host,
-                        process="sshd",
-                        pid=rng.randint(2000, 60000),
-                        message=f"Invalid user {rng.choice(SCAN_USERS)} from "
-                        f"{city_ip(rng, 'Singapore')} port {rng.randint(1024, 65000)}",
-                    ),
+                    host=host,
+                    process="sshd",
+                    pid=rng.randint(2000, 60000),
+                    message=f"Invalid user {rng.choice(SCAN_USERS)} from "
+                    f"{city_ip(rng, 'Singapore')} port {rng.randint(1024, 65000)}",
                 )
 
     def network(self) -> None:
@@ -462,26 +355,18 @@ class Day:
             hours = (7.5, 18.0) if self.day.isoweekday() <= 5 else (10.0, 12.0)
             for _ in range(rng.randint(5, 15)):
                 moment = self.at(hours[0] + rng.random() * (hours[1] - hours[0]))
-                self.add(
-                    moment,
-                    fmt.NETWORK,
-                    fmt.dns_query(
-                        moment, src=host_ip, resolver=RESOLVER, name=rng.choice(COMMON_DOMAINS)
-                    ),
-                )
+                name = rng.choice(COMMON_DOMAINS)
+                self.write(fmt.dns_query, moment, src=host_ip, resolver=RESOLVER, name=name)
             for _ in range(rng.randint(2, 6)):
                 moment = self.at(hours[0] + rng.random() * (hours[1] - hours[0]))
                 city = rng.choice(("Amsterdam", "Frankfurt"))
-                self.add(
+                self.write(
+                    fmt.flow,
                     moment,
-                    fmt.NETWORK,
-                    fmt.flow(
-                        moment,
-                        src=host_ip,
-                        dst=city_ip(rng, city),
-                        dport=443,
-                        sent=rng.randint(2_000, 80_000_000),
-                        received=rng.randint(10_000, 400_000_000),
-                        seconds=rng.randint(1, 900),
-                    ),
+                    src=host_ip,
+                    dst=city_ip(rng, city),
+                    dport=443,
+                    sent=rng.randint(2_000, 80_000_000),
+                    received=rng.randint(10_000, 400_000_000),
+                    seconds=rng.randint(1, 900),
                 )
