@@ -29,7 +29,13 @@ from dashboard.security import Principal, wants_json
 MIN_PURPOSE = 5
 MAX_PURPOSE = 500
 
-__all__ = ["PurposeRequired", "audit_read", "install_purpose_handler", "pseudonyms_in"]
+__all__ = [
+    "PurposeRequired",
+    "audit_personal_read",
+    "audit_read",
+    "install_purpose_handler",
+    "pseudonyms_in",
+]
 
 
 class PurposeRequired(Exception):
@@ -91,6 +97,36 @@ def audit_read(
     )
     if commit:
         db.commit()
+
+
+def audit_personal_read(
+    *,
+    db: Session,
+    clock: Clock,
+    principal: Principal,
+    object_type: str,
+    object_id: str | None,
+    purpose: str | None,
+    subjects: Iterable[str],
+    details: dict[str, Any] | None = None,
+) -> str | None:
+    """Demand a purpose when `subjects` names residents, then audit the read; the clean purpose.
+
+    The one way a read of personal data is checked and recorded, so no page can do only half.
+    """
+    subjects = list(subjects)
+    clean = require_purpose(purpose, subjects)
+    audit_read(
+        db=db,
+        clock=clock,
+        principal=principal,
+        object_type=object_type,
+        object_id=object_id,
+        purpose=clean,
+        subjects=subjects,
+        details=details,
+    )
+    return clean
 
 
 def install_purpose_handler(app: FastAPI) -> None:

@@ -27,6 +27,8 @@ from core.store.base import (
     StoredAlert,
     StoredEvent,
 )
+from dashboard.audit_reads import audit_personal_read, audit_read, pseudonyms_in
+from dashboard.security import Principal
 
 BulkAction = Literal["acknowledge", "assign", "suppress", "close"]
 _TARGET: dict[str, AlertStatus] = {
@@ -297,3 +299,76 @@ def attack_context(body: dict[str, Any]) -> dict[str, Any]:
         ],
         "unknown": list(context.unknown),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """The queue's filters as the page and the API take them (validated by `build_query`)."""
+
+    statuses: list[str] = field(default_factory=list)
+    levels: list[str] = field(default_factory=list)
+    rule_ids: list[str] = field(default_factory=list)
+    host_name: str | None = None
+    user_name: str | None = None
+    group: GroupBy | None = None
+    sort: str = "newest"
+    page: int = 1
+
+
+def read_queue(
+    *, store: AlertStore, db: Session, clock: Clock, principal: Principal, filters: QueueFilter
+) -> tuple[QueuePage, Grouping | None]:
+    """One page of the filtered queue (and its grouping), audited as an `alert_list` read."""
+    query = build_query(
+        statuses=filters.statuses,
+        levels=filters.levels,
+        rule_ids=filters.rule_ids,
+        sort=filters.sort,
+        page=filters.page,
+        host_name=filters.host_name,
+        user_name=filters.user_name,
+    )
+    result = queue_page(store=store, query=query)
+    grouping = group_alerts(store=store, query=query, by=filters.group) if filters.group else None
+    audit_read(
+        db=db,
+        clock=clock,
+        principal=principal,
+        object_type="alert_list",
+        object_id=None,
+        purpose=None,
+        details={"ids": [a.id for a in result.alerts], "group": filters.group},
+    )
+    return result, grouping
+
+
+def read_alert(
+    *,
+    store: AlertStore,
+    events: EventStore,
+    db: Session,
+    clock: Clock,
+    principal: Principal,
+    alert_id: str,
+    purpose: str | None,
+) -> tuple[StoredAlert, MatchedEvents]:
+    """Fetch the alert and its events, demand a purpose when either names a resident, audit.
+
+    One audit entry covers the alert and the events shown with it (their ids in the details).
+    """
+    alert = store.get(alert_id)
+    matched = matched_events(store=events, alert=alert)
+    subjects = sorted(
+        set(pseudonyms_in(alert.body)) | set(pseudonyms_in([e.event for e in matched.events]))
+    )
+    audit_personal_read(
+        db=db,
+        clock=clock,
+        principal=principal,
+        object_type="alert",
+        object_id=alert.id,
+        purpose=purpose,
+        subjects=subjects,
+        details={"event_ids": [e.id for e in matched.events]},
+    )
+    return alert, matched

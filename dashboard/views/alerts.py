@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from core.accounts.models import Role
-from core.store.base import EventStore, StoredAlert
-from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
+from core.store.base import StoredAlert
+from dashboard.audit_reads import pseudonyms_in
 from dashboard.deps import (
     AlertStoreDep,
     AppSettings,
@@ -24,14 +24,12 @@ from dashboard.deps import (
 )
 from dashboard.services.alerts import (
     GroupBy,
-    MatchedEvents,
+    QueueFilter,
     attack_context,
-    build_query,
     bulk_update,
-    group_alerts,
-    matched_events,
     open_count,
-    queue_page,
+    read_alert,
+    read_queue,
 )
 from dashboard.services.rules import explain_events
 from dijkwacht.detection_runtime import rule_paths
@@ -131,37 +129,30 @@ def _out(alert: StoredAlert, *, with_body: bool) -> AlertOut:
     )
 
 
-def _read_detail(
-    *,
-    alert_id: str,
-    purpose: str | None,
-    store: AlertStoreDep,
-    db: DbSession,
-    clock: ClockDep,
-    user: Principal,
-    events: EventStore,
-) -> tuple[StoredAlert, MatchedEvents]:
-    """Fetch the alert and its events, demand a purpose when either names a resident, audit.
+def _queue_filter(
+    status: Statuses = [],  # noqa: B006 - FastAPI copies defaults per request
+    level: Levels = [],  # noqa: B006
+    rule: Rules = [],  # noqa: B006
+    host: Host = None,
+    username: Annotated[str | None, Query(alias="user", max_length=255)] = None,
+    group: GroupParam = None,
+    sort: Sort = "newest",
+    page: Page = 1,
+) -> QueueFilter:
+    """The queue's query parameters, shared by the page and the API."""
+    return QueueFilter(
+        statuses=status,
+        levels=level,
+        rule_ids=rule,
+        host_name=host,
+        user_name=username,
+        group=group,
+        sort=sort,
+        page=page,
+    )
 
-    One audit entry covers the alert and the events shown with it (their ids in the details).
-    """
-    alert = store.get(alert_id)
-    matched = matched_events(store=events, alert=alert)
-    subjects = sorted(
-        set(pseudonyms_in(alert.body)) | set(pseudonyms_in([e.event for e in matched.events]))
-    )
-    clean = require_purpose(purpose, subjects)
-    audit_read(
-        db=db,
-        clock=clock,
-        principal=user,
-        object_type="alert",
-        object_id=alert.id,
-        purpose=clean,
-        subjects=subjects,
-        details={"event_ids": [e.id for e in matched.events]},
-    )
-    return alert, matched
+
+Filters = Annotated[QueueFilter, Depends(_queue_filter)]
 
 
 @router.get("/alerts", response_class=HTMLResponse, summary="Alert queue (page)")
@@ -172,36 +163,12 @@ def queue(
     clock: ClockDep,
     templates: Templates,
     user: Reader,
-    status: Statuses = [],  # noqa: B006 - FastAPI copies defaults per request
-    level: Levels = [],  # noqa: B006
-    rule: Rules = [],  # noqa: B006
-    host: Host = None,
-    username: Annotated[str | None, Query(alias="user", max_length=255)] = None,
-    group: GroupParam = None,
-    sort: Sort = "newest",
-    page: Page = 1,
+    filters: Filters,
 ) -> HTMLResponse:
     """Filter, sort, group by rule/host/user with counts, and bulk-triage the queue."""
-    query = build_query(
-        statuses=status,
-        levels=level,
-        rule_ids=rule,
-        sort=sort,
-        page=page,
-        host_name=host,
-        user_name=username,
-    )
-    result = queue_page(store=store, query=query)
-    grouping = group_alerts(store=store, query=query, by=group) if group else None
-    audit_read(
-        db=db,
-        clock=clock,
-        principal=user,
-        object_type="alert_list",
-        object_id=None,
-        purpose=None,
-        details={"ids": [a.id for a in result.alerts], "group": group},
-    )
+    result, grouping = read_queue(store=store, db=db, clock=clock, principal=user, filters=filters)
+    status, level, rule = filters.statuses, filters.levels, filters.rule_ids
+    host, username, group, sort = filters.host_name, filters.user_name, filters.group, filters.sort
     base = (
         [("status", s) for s in status]
         + [("level", lv) for lv in level]
@@ -263,14 +230,14 @@ def detail(
     purpose: Purpose = None,
 ) -> HTMLResponse:
     """The alert, its matched events (audited read), the selections that matched and ATT&CK."""
-    alert, matched = _read_detail(
-        alert_id=alert_id,
-        purpose=purpose,
+    alert, matched = read_alert(
         store=store,
+        events=events,
         db=db,
         clock=clock,
-        user=user,
-        events=events,
+        principal=user,
+        alert_id=alert_id,
+        purpose=purpose,
     )
     body = alert.body
     why = explain_events(
@@ -305,36 +272,10 @@ def api_queue(
     db: DbSession,
     clock: ClockDep,
     user: Reader,
-    status: Statuses = [],  # noqa: B006
-    level: Levels = [],  # noqa: B006
-    rule: Rules = [],  # noqa: B006
-    host: Host = None,
-    username: Annotated[str | None, Query(alias="user", max_length=255)] = None,
-    group: GroupParam = None,
-    sort: Sort = "newest",
-    page: Page = 1,
+    filters: Filters,
 ) -> AlertPage:
     """Filtered, sorted, paged alerts without their bodies (optionally grouped); audited."""
-    query = build_query(
-        statuses=status,
-        levels=level,
-        rule_ids=rule,
-        sort=sort,
-        page=page,
-        host_name=host,
-        user_name=username,
-    )
-    result = queue_page(store=store, query=query)
-    grouping = group_alerts(store=store, query=query, by=group) if group else None
-    audit_read(
-        db=db,
-        clock=clock,
-        principal=user,
-        object_type="alert_list",
-        object_id=None,
-        purpose=None,
-        details={"ids": [a.id for a in result.alerts], "group": group},
-    )
+    result, grouping = read_queue(store=store, db=db, clock=clock, principal=user, filters=filters)
     return AlertPage(
         alerts=[_out(a, with_body=False) for a in result.alerts],
         total=result.total,
@@ -387,14 +328,14 @@ def api_detail(
 ) -> AlertOut:
     """The full alert with its matched events and ATT&CK context; `purpose` is required when
     the alert or its events name a resident (400 otherwise)."""
-    alert, matched = _read_detail(
-        alert_id=alert_id,
-        purpose=purpose,
+    alert, matched = read_alert(
         store=store,
+        events=events,
         db=db,
         clock=clock,
-        user=user,
-        events=events,
+        principal=user,
+        alert_id=alert_id,
+        purpose=purpose,
     )
     out = _out(alert, with_body=True)
     out.events = [{"id": e.id, "event": e.event} for e in matched.events]
