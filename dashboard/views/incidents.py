@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from core.accounts.models import Role, User
 from core.errors import NotFoundError
-from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
+from dashboard.audit_reads import audit_personal_read, pseudonyms_in
 from dashboard.deps import (
     AlertStoreDep,
     AppSettings,
@@ -100,16 +100,14 @@ def _detail(
         {"kind": o.kind, "value": o.value, "other_incidents": list(o.other_incidents)}
         for o in view.observables
     ]
-    subjects = pseudonyms_in(observables)
-    clean = require_purpose(purpose, subjects)
-    audit_read(
+    audit_personal_read(
         db=db,
         clock=clock,
         principal=user,
         object_type="incident",
         object_id=str(view.incident.id),
-        purpose=clean,
-        subjects=subjects,
+        purpose=purpose,
+        subjects=pseudonyms_in(observables),
     )
     out = IncidentDetailOut(
         incident=_out(view.incident),
