@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -17,18 +17,34 @@ from core.store.base import AlertStore, EventStore
 from core.store.factory import open_alert_store, open_event_store
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Closable)
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _event_store(request: Request) -> Iterator[EventStore]:
-    """A store per request: SQLite connections belong to one thread, requests run in a pool."""
-    store = open_event_store(request.app.state.settings)
-    try:
-        yield store
-    finally:
-        store.close()
+def _per_request(open_store: Callable[[Settings], S]) -> Callable[[Request], Iterator[S]]:
+    """A store per request, closed after it: SQLite connections belong to one thread, and
+    requests run in a pool."""
+
+    def dependency(request: Request) -> Iterator[S]:
+        store = open_store(request.app.state.settings)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    return dependency
+
+
+_event_store = _per_request(open_event_store)
+_alert_store = _per_request(open_alert_store)
 
 
 def _db_session(request: Request) -> Iterator[Session]:
@@ -41,15 +57,6 @@ def _db_session(request: Request) -> Iterator[Session]:
         factory = state.session_factory = create_session_factory(create_db_engine(state.settings))
     with factory() as session:
         yield session
-
-
-def _alert_store(request: Request) -> Iterator[AlertStore]:
-    """An alert store per request, for the same reason as the event store."""
-    store = open_alert_store(request.app.state.settings)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _pseudonymiser(request: Request) -> Pseudonymiser:
