@@ -103,6 +103,41 @@ def _pdf(templates: Templates, report: AccessReport, lang: str) -> Response:
     )
 
 
+class _Reports:
+    """What a resident report needs, so the page, the JSON and the PDF build it one way."""
+
+    def __init__(
+        self,
+        db: DbSession,
+        store: EventStoreDep,
+        pseudonymiser: PseudonymiserDep,
+        clock: ClockDep,
+    ) -> None:
+        self.db, self.store, self.pseudonymiser, self.clock = db, store, pseudonymiser, clock
+
+    def build(
+        self, user: Principal, *, bsn: str, include_names: bool, names_reason: str | None
+    ) -> AccessReport:
+        return resident_report(
+            db=self.db,
+            store=self.store,
+            pseudonymiser=self.pseudonymiser,
+            clock=self.clock,
+            actor=user.username,
+            bsn=bsn,
+            include_names=include_names,
+            names_reason=names_reason,
+        )
+
+    def from_body(self, user: Principal, body: ReportRequest) -> AccessReport:
+        return self.build(
+            user, bsn=body.bsn, include_names=body.include_names, names_reason=body.names_reason
+        )
+
+
+Reports = Annotated[_Reports, Depends()]
+
+
 @router.get("/dpo/access-report", response_class=HTMLResponse, summary="Who viewed my data")
 def report_form(request: Request, templates: Templates, user: Dpo) -> HTMLResponse:
     return templates.TemplateResponse(request, "access_report.html", {"report": None})
@@ -111,10 +146,7 @@ def report_form(request: Request, templates: Templates, user: Dpo) -> HTMLRespon
 @router.post("/dpo/access-report", summary="Build the resident access report (page or PDF)")
 def report_page(
     request: Request,
-    db: DbSession,
-    store: EventStoreDep,
-    pseudonymiser: PseudonymiserDep,
-    clock: ClockDep,
+    reports: Reports,
     templates: Templates,
     user: Dpo,
     bsn: Annotated[str, Form(max_length=20)],
@@ -124,16 +156,7 @@ def report_page(
     format: Annotated[Literal["html", "pdf"], Form()] = "html",
 ) -> Response:
     """POST, so the BSN never appears in a URL, a log line or the browser history."""
-    report = resident_report(
-        db=db,
-        store=store,
-        pseudonymiser=pseudonymiser,
-        clock=clock,
-        actor=user.username,
-        bsn=bsn,
-        include_names=include_names,
-        names_reason=names_reason,
-    )
+    report = reports.build(user, bsn=bsn, include_names=include_names, names_reason=names_reason)
     if format == "pdf":
         return _pdf(templates, report, lang)
     context = {"report": report, "lang": lang, "T": LABELS[lang]}
@@ -143,23 +166,11 @@ def report_page(
 @router.post("/api/access-report", summary="Resident access report (JSON)")
 def api_report(
     body: ReportRequest,
-    db: DbSession,
-    store: EventStoreDep,
-    pseudonymiser: PseudonymiserDep,
-    clock: ClockDep,
+    reports: Reports,
     user: Dpo,
 ) -> dict[str, Any]:
     """Every read of one resident's data: Dijkwacht's own reads and the application logs."""
-    report = resident_report(
-        db=db,
-        store=store,
-        pseudonymiser=pseudonymiser,
-        clock=clock,
-        actor=user.username,
-        bsn=body.bsn,
-        include_names=body.include_names,
-        names_reason=body.names_reason,
-    )
+    report = reports.from_body(user, body)
     return _report_json(report)
 
 
@@ -171,24 +182,12 @@ def api_report(
 )
 def api_report_pdf(
     body: ReportRequest,
-    db: DbSession,
-    store: EventStoreDep,
-    pseudonymiser: PseudonymiserDep,
-    clock: ClockDep,
+    reports: Reports,
     templates: Templates,
     user: Dpo,
     lang: Lang = "nl",
 ) -> Response:
-    report = resident_report(
-        db=db,
-        store=store,
-        pseudonymiser=pseudonymiser,
-        clock=clock,
-        actor=user.username,
-        bsn=body.bsn,
-        include_names=body.include_names,
-        names_reason=body.names_reason,
-    )
+    report = reports.from_body(user, body)
     return _pdf(templates, report, lang)
 
 
