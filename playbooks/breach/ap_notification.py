@@ -20,7 +20,6 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
 from core.store.relational import acquire_write_lock
-from playbooks.breach import clocks
 from playbooks.breach.models import Breach, BreachReport
 from playbooks.breach.register import get_breach, transition
 from playbooks.breach.reports import (
@@ -28,9 +27,10 @@ from playbooks.breach.reports import (
     FieldSpec,
     answer,
     create_report,
-    finalise,
+    finalise_draft,
     get_report,
     missing_fields,
+    open_report,
     update_content,
 )
 from playbooks.breach.states import State
@@ -332,22 +332,17 @@ def finalise_notification(
 ) -> BreachReport:
     """Mark the draft as sent to the AP; refuses when fields are missing, late without reason,
     or the breach is an exercise. The first notification moves the breach to `notified`."""
-    acquire_write_lock(db)
-    report = get_report(db=db, report_id=report_id)
-    breach = get_breach(db=db, breach_id=report.breach_id)
-    late = report.kind == "ap_initial" and clocks.is_late(
-        db=db, clock=clock, settings=settings, breach=breach, clock_name="gdpr_ap"
-    )
-    try:
-        finalise(
-            db=db, clock=clock, dpo=dpo, report=report, breach=breach, specs=SPECS,
-            late=late, delay_reason_path=DELAY_REASON,
-        )  # fmt: skip
-        if report.kind == "ap_initial":
-            transition(db=db, clock=clock, breach=breach, actor=dpo.username, target=State.NOTIFIED)
-    except Exception:
-        db.rollback()
-        raise
+    report, breach = open_report(db=db, report_id=report_id)
+    initial = report.kind == "ap_initial"
+
+    def notified() -> None:
+        transition(db=db, clock=clock, breach=breach, actor=dpo.username, target=State.NOTIFIED)
+
+    late = finalise_draft(
+        db=db, clock=clock, settings=settings, dpo=dpo, report=report, breach=breach,
+        specs=SPECS, clock_name="gdpr_ap" if initial else None, delay_reason_path=DELAY_REASON,
+        then=notified if initial else None,
+    )  # fmt: skip
     if late:
         breach.delay_reason = answer(report.content, DELAY_REASON)
     db.commit()

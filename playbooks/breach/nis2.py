@@ -29,7 +29,7 @@ from playbooks.breach.register import get_breach
 from playbooks.breach.reports import (
     FieldSpec,
     create_report,
-    finalise,
+    finalise_draft,
     get_report,
     missing_fields,
     update_content,
@@ -188,17 +188,11 @@ def finalise_report(
         db.rollback()
         raise ValidationError("report_id", f"report {report_id} is not a NIS2/Cbw report")
     breach = get_breach(db=db, breach_id=report.breach_id)
-    late = clocks.is_late(
-        db=db, clock=clock, settings=settings, breach=breach, clock_name=CLOCK_OF[report.kind]
-    )
-    try:
-        finalise(
-            db=db, clock=clock, dpo=dpo, report=report, breach=breach, specs=SPECS[report.kind],
-            late=late, delay_reason_path="overig.reden_vertraging",
-        )  # fmt: skip
-    except Exception:
-        db.rollback()
-        raise
+    finalise_draft(
+        db=db, clock=clock, settings=settings, dpo=dpo, report=report, breach=breach,
+        specs=SPECS[report.kind], clock_name=CLOCK_OF[report.kind],
+        delay_reason_path=_DELAY.path,
+    )  # fmt: skip
     if report.kind == "nis2_notification" and report.finalised_at is not None:
         clocks.move_final_report_reminders(
             db=db, breach=breach, settings=settings, notified_at=report.finalised_at

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from core.accounts.models import Role, User
 from core.clock import Clock
+from core.config import Settings
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.store.relational import acquire_write_lock
+from playbooks.breach import clocks
 from playbooks.breach.models import Breach, BreachReport
 from playbooks.breach.register import get_breach, log_change
 
@@ -113,9 +115,7 @@ def _check_value(spec: FieldSpec, value: Any) -> Any:
             if value.tzinfo is None:
                 problem = "needs a time zone"
             else:
-                from playbooks.breach.clocks import iso
-
-                return iso(value)
+                return clocks.iso(value)
         elif not isinstance(value, str):
             problem = "must be a date and time"
         else:
@@ -264,14 +264,50 @@ def finalise(
     )  # fmt: skip
 
 
+def open_report(*, db: Session, report_id: int) -> tuple[BreachReport, Breach]:
+    """Take the write lock, then the report and its breach (the start of every change to one)."""
+    acquire_write_lock(db)
+    report = get_report(db=db, report_id=report_id)
+    return report, get_breach(db=db, breach_id=report.breach_id)
+
+
+def finalise_draft(
+    *,
+    db: Session,
+    clock: Clock,
+    settings: Settings,
+    dpo: User,
+    report: BreachReport,
+    breach: Breach,
+    specs: tuple[FieldSpec, ...],
+    clock_name: str | None,
+    delay_reason_path: str,
+    then: Callable[[], None] | None = None,
+) -> bool:
+    """`finalise` against the deadline `clock_name` (None: no deadline), then `then`, in the
+    caller's transaction; rolls it back on any refusal. Returns whether the report was late."""
+    late = clock_name is not None and clocks.is_late(
+        db=db, clock=clock, settings=settings, breach=breach, clock_name=clock_name
+    )
+    try:
+        finalise(
+            db=db, clock=clock, dpo=dpo, report=report, breach=breach, specs=specs,
+            late=late, delay_reason_path=delay_reason_path,
+        )  # fmt: skip
+        if then is not None:
+            then()
+    except Exception:
+        db.rollback()
+        raise
+    return late
+
+
 def withdraw(*, db: Session, clock: Clock, dpo: User, report_id: int, reason: str) -> BreachReport:
     """Record that a final report was withdrawn at the authority (e.g. no breach after all)."""
     require_dpo(dpo)
     if not reason.strip():
         raise ValidationError("reason", "say why the report is withdrawn")
-    acquire_write_lock(db)
-    report = get_report(db=db, report_id=report_id)
-    breach = get_breach(db=db, breach_id=report.breach_id)
+    report, breach = open_report(db=db, report_id=report_id)
     if report.status != "final":
         db.rollback()
         raise ValidationError("status", "only a final report can be withdrawn; delete drafts")
@@ -292,9 +328,7 @@ def set_authority_reference(
     reference = reference.strip()
     if not reference or len(reference) > 100:
         raise ValidationError("reference", "must be 1-100 characters")
-    acquire_write_lock(db)
-    report = get_report(db=db, report_id=report_id)
-    breach = get_breach(db=db, breach_id=report.breach_id)
+    report, breach = open_report(db=db, report_id=report_id)
     refuse_exercise(breach, "storing an authority reference")
     if report.status == "draft":
         db.rollback()
