@@ -26,12 +26,10 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -40,6 +38,16 @@ from core.clock import Clock, SystemClock
 from core.errors import ConfigError
 from core.events import Event
 from core.store.base import DeadLetter
+from core.store.sqlite_common import (
+    EPOCH,
+    ONE_MICROSECOND,
+    SqliteFile,
+    apply_schema,
+    connect,
+    from_micros,
+    schema_version,
+    write_transaction,
+)
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -49,8 +57,6 @@ DEFAULT_MAX_PENDING = 100_000
 # Raw dead-letter bytes kept in the spool; the event store cuts at the same limit (64 KiB).
 MAX_DEAD_RAW_BYTES = 64 * 1024
 SCHEMA_VERSION = 1
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_MICROSECOND = timedelta(microseconds=1)
 # The event store's id format; an event.id of this shape is ours and is kept as is.
 STORE_ID_RE = re.compile(r"[0-9a-f]{26}")
 
@@ -111,19 +117,7 @@ def _micros(moment: datetime) -> int:
     return (moment - EPOCH) // ONE_MICROSECOND
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        conn.close()
-        raise ConfigError(f"{path}: SQLite could not switch the spool to WAL mode (got {mode!r})")
-    # FULL: a commit is fsynced before append() returns, so acknowledged input survives power loss.
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
-
-
-class Spool:
+class Spool(SqliteFile):
     """A durable FIFO of events and dead letters; see the module docstring for the guarantees."""
 
     def __init__(
@@ -134,24 +128,13 @@ class Spool:
         self.path = path
         self.max_pending = max_pending
         self._clock = clock or SystemClock()
-        self._conn = _connect(path)
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            self._conn.close()
-            raise ConfigError(f"{path}: spool schema {version} is newer than this version knows")
-        self._conn.executescript(
-            f"BEGIN IMMEDIATE;\n{_SCHEMA}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;"
+        # FULL: a commit is fsynced before append() returns, so acknowledged input survives
+        # power loss. The connection stays in its thread (see the module docstring).
+        self._conn = connect(
+            path, timeout_s=30.0, pragmas=("PRAGMA synchronous=FULL",), check_same_thread=True
         )
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        schema_version(self._conn, path, newest=SCHEMA_VERSION, name="spool")
+        apply_schema(self._conn, _SCHEMA, version=SCHEMA_VERSION)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -172,7 +155,7 @@ class Spool:
         stamp = _micros(now)
         rows = self._event_rows(events, source=source, stamp=stamp)
         dead_rows = [_dead_row(letter, stamp) for letter in dead]
-        with self._transaction() as conn:
+        with write_transaction(self._conn) as conn:
             if rows:
                 conn.executemany("INSERT INTO spool (source, body) VALUES (?, ?)", rows)
             if dead_rows:
@@ -193,7 +176,7 @@ class Spool:
             return
         stamp = _micros(self._clock.now())
         rows = [_dead_row(letter, stamp) for letter in letters]
-        with self._transaction() as conn:
+        with write_transaction(self._conn) as conn:
             conn.executemany(_INSERT_DEAD, rows)
             if checkpoint is not None:
                 conn.execute(
@@ -206,7 +189,7 @@ class Spool:
         """Record input lost before it reached the spool (a full spool under UDP, say)."""
         if dropped <= 0:
             return
-        with self._transaction() as conn:
+        with write_transaction(self._conn) as conn:
             conn.execute(_BUMP, (source, dropped, 0, 0, dropped, None))
 
     def _event_rows(
@@ -280,7 +263,7 @@ class Spool:
 
     def ack(self, up_to_id: int) -> None:
         """Forget every event with a spool id up to `up_to_id` (they are stored downstream)."""
-        with self._transaction() as conn:
+        with write_transaction(self._conn) as conn:
             conn.execute("DELETE FROM spool WHERE id <= ?", (up_to_id,))
 
     def take_dead(self, limit: int) -> list[tuple[int, DeadLetter]]:
@@ -299,7 +282,7 @@ class Spool:
                     offset=row[3],
                     raw=bytes(row[4]),
                     raw_length=row[5],
-                    received_at=EPOCH + timedelta(microseconds=row[6]),
+                    received_at=from_micros(row[6]),
                 ),
             )
             for row in rows
@@ -307,7 +290,7 @@ class Spool:
 
     def ack_dead(self, up_to_id: int) -> None:
         """Forget spooled dead letters up to `up_to_id` (they are in the event store now)."""
-        with self._transaction() as conn:
+        with write_transaction(self._conn) as conn:
             conn.execute("DELETE FROM spool_dead WHERE id <= ?", (up_to_id,))
 
     # -- checkpoints and counters -------------------------------------------------------------
@@ -330,24 +313,10 @@ class Spool:
                 parsed=row[2],
                 dead_lettered=row[3],
                 dropped=row[4],
-                last_seen=None if row[5] is None else EPOCH + timedelta(microseconds=row[5]),
+                last_seen=None if row[5] is None else from_micros(row[5]),
             )
             for row in rows
         ]
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> Spool:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 _INSERT_DEAD = (

@@ -14,13 +14,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, cast
 
 import orjson
 
 from core.clock import Clock, SystemClock
-from core.errors import ConfigError, NotFoundError, ValidationError
+from core.errors import NotFoundError, ValidationError
 from core.store.base import (
     ALERT_LEVELS,
     ALERT_STATUSES,
@@ -29,14 +28,16 @@ from core.store.base import (
     NewAlert,
     StoredAlert,
 )
-from core.store.sqlite_events import (
-    MAX_LIMIT,
+from core.store.sqlite_common import (
+    SqliteFile,
     apply_schema,
     connect,
     from_micros,
+    schema_version,
     to_micros,
     write_transaction,
 )
+from core.store.sqlite_events import MAX_LIMIT
 
 SCHEMA_VERSION = 1
 _LEVEL_RANK = {level: rank for rank, level in enumerate(ALERT_LEVELS)}
@@ -80,19 +81,14 @@ _ORDER = {
 }
 
 
-class SqliteAlertStore:
+class SqliteAlertStore(SqliteFile):
     """`AlertStore` on one SQLite file; see the module docstring for the file choice."""
 
     def __init__(self, path: Path, *, clock: Clock | None = None, timeout_s: float = 10.0) -> None:
         self.path = path
         self._clock = clock or SystemClock()
         self._conn = connect(path, timeout_s=timeout_s)
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise ConfigError(
-                f"{path}: alert database schema {version} is newer than this version "
-                f"of Dijkwacht understands ({SCHEMA_VERSION})"
-            )
+        version = schema_version(self._conn, path, newest=SCHEMA_VERSION, name="alert database")
         if version < SCHEMA_VERSION:
             # Only a new or older file needs the DDL: applying it on every open is a write
             # transaction (and an fsync) per dashboard request.
@@ -230,20 +226,6 @@ class SqliteAlertStore:
         with write_transaction(self._conn):
             cursor = self._conn.execute("DELETE FROM alerts WHERE exercise_id = ?", (exercise_id,))
         return int(cursor.rowcount)
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> SqliteAlertStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _check_alert(index: int, alert: NewAlert) -> int:

@@ -21,20 +21,29 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import orjson
 
 from core.clock import Clock, SystemClock
-from core.errors import ConfigError, NotFoundError, ValidationError
+from core.errors import NotFoundError, ValidationError
 from core.events import Event, get_field, validate_event
 from core.store.base import DeadLetter, EventQuery, InvalidEventError, StoredEvent
+from core.store.sqlite_common import EPOCH as EPOCH
+from core.store.sqlite_common import ONE_MICROSECOND as ONE_MICROSECOND
+from core.store.sqlite_common import PRAGMAS as PRAGMAS
+from core.store.sqlite_common import (
+    SqliteFile,
+    apply_schema,
+    connect,
+    from_micros,
+    schema_version,
+    to_micros,
+    write_transaction,
+)
 
 # 2: the FTS index is fed by `add_batch` (one statement per batch), not a per-row trigger.
 SCHEMA_VERSION = 2
@@ -44,11 +53,9 @@ MAX_DEAD_LETTER_BYTES = 64 * 1024
 MAX_REASON_CHARS = 4096
 MAX_LIMIT = 10_000
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # An `event.id` in the store's own id format is used as the row id (idempotent redelivery from
 # the collectors' spool); upstream ids of other shapes are not unique enough to key the store.
 _OWN_ID = re.compile(r"[0-9a-f]{26}")
-ONE_MICROSECOND = timedelta(microseconds=1)
 
 # ECS path -> column; these filters use an index, every other path uses json_extract on `body`.
 INDEXED_COLUMNS: dict[str, str] = {
@@ -61,12 +68,6 @@ INDEXED_COLUMNS: dict[str, str] = {
 # Indexed columns read from nested dicts on the hot path (dataset and kind are read directly).
 _EXTRACTED = tuple(
     (path, tuple(path.split("."))) for path in ("host.name", "user.name", "source.ip")
-)
-
-PRAGMAS = (
-    "PRAGMA synchronous=FULL",
-    "PRAGMA temp_store=MEMORY",
-    "PRAGMA cache_size=-65536",
 )
 
 # `ts` is epoch microseconds (INTEGER): compact, exact, and range scans compare integers.
@@ -124,58 +125,6 @@ INDEX_NEW_TEXT = (
 )
 
 
-def connect(path: Path, *, timeout_s: float = 10.0) -> sqlite3.Connection:
-    """Open a SQLite file in WAL mode with the pragmas every store relies on.
-
-    Autocommit mode (`isolation_level=None`): transactions are explicit `BEGIN IMMEDIATE`, so a
-    writer takes the lock up front instead of failing half-way on a busy database.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # check_same_thread off: FastAPI may close a per-request store from another pool thread
-    # than the one that opened it; one store still serves one request at a time.
-    conn = sqlite3.connect(path, isolation_level=None, timeout=timeout_s, check_same_thread=False)
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        conn.close()
-        raise ConfigError(f"{path}: SQLite could not switch to WAL mode (got {mode!r})")
-    for pragma in PRAGMAS:
-        conn.execute(pragma)
-    return conn
-
-
-@contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction: all of it is committed or none of it."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def apply_schema(conn: sqlite3.Connection, schema: str, *, version: int) -> None:
-    """Create missing tables in one transaction (the script holds triggers, hence executescript)."""
-    try:
-        conn.executescript(f"BEGIN IMMEDIATE;\n{schema}\nPRAGMA user_version={version};\nCOMMIT;")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def to_micros(moment: datetime, *, field: str) -> int:
-    """Epoch microseconds of an aware datetime; naive times are ambiguous and refused."""
-    if moment.tzinfo is None:
-        raise ValidationError(field, "must carry a time zone")
-    return (moment - EPOCH) // ONE_MICROSECOND
-
-
-def from_micros(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
-
-
 def fts_phrase_query(text: str) -> str | None:
     """Turn user words into an FTS5 query: every word must occur, FTS5 syntax is not parsed.
 
@@ -207,22 +156,14 @@ def _indexed_value(event: Mapping[str, Any], path: str, parts: tuple[str, ...]) 
     return str(node) if isinstance(node, int | float) else None
 
 
-class SqliteEventStore:
+class SqliteEventStore(SqliteFile):
     """`EventStore` on one SQLite file; see the module docstring for durability and threads."""
 
     def __init__(self, path: Path, *, clock: Clock | None = None, timeout_s: float = 10.0) -> None:
         self.path = path
         self._clock = clock or SystemClock()
         self._conn = connect(path, timeout_s=timeout_s)
-        self._ensure_schema()
-
-    def _ensure_schema(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise ConfigError(
-                f"{self.path}: event database schema {version} is newer than this version "
-                f"of Dijkwacht understands ({SCHEMA_VERSION})"
-            )
+        schema_version(self._conn, path, newest=SCHEMA_VERSION, name="event database")
         apply_schema(self._conn, EVENT_SCHEMA, version=SCHEMA_VERSION)
 
     # -- writing -------------------------------------------------------------------------------
@@ -395,20 +336,6 @@ class SqliteEventStore:
                 (exercise_id,),
             )
         return int(cursor.rowcount)
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> SqliteEventStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _json_path(path: str) -> str:

@@ -1,0 +1,120 @@
+"""What every SQLite file of Dijkwacht shares: opening in WAL mode, schema versions, transactions.
+
+Used by the event and alert stores and by the collectors' spool. Times are stored as epoch
+microseconds (INTEGER): compact, exact, and range scans compare integers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from core.errors import ConfigError, ValidationError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+# The stores' pragmas: FULL fsyncs every commit (see core.store.sqlite_events on durability).
+PRAGMAS = (
+    "PRAGMA synchronous=FULL",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-65536",
+)
+
+
+def connect(
+    path: Path,
+    *,
+    timeout_s: float = 10.0,
+    pragmas: Sequence[str] = PRAGMAS,
+    check_same_thread: bool = False,
+) -> sqlite3.Connection:
+    """Open a SQLite file in WAL mode and run `pragmas`.
+
+    Autocommit mode (`isolation_level=None`): transactions are explicit `BEGIN IMMEDIATE`, so a
+    writer takes the lock up front instead of failing half-way on a busy database.
+    `check_same_thread` is off for the stores: FastAPI may close a per-request store from
+    another pool thread than the one that opened it; one store still serves one request at a
+    time.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        path, isolation_level=None, timeout=timeout_s, check_same_thread=check_same_thread
+    )
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise ConfigError(f"{path}: SQLite could not switch to WAL mode (got {mode!r})")
+    for pragma in pragmas:
+        conn.execute(pragma)
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection, path: Path, *, newest: int, name: str) -> int:
+    """The file's `user_version`; a newer one than this code knows closes `conn` and raises."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > newest:
+        conn.close()
+        raise ConfigError(
+            f"{path}: {name} schema {version} is newer than this version "
+            f"of Dijkwacht understands ({newest})"
+        )
+    return version
+
+
+def apply_schema(conn: sqlite3.Connection, schema: str, *, version: int) -> None:
+    """Create missing tables in one transaction (the script holds triggers, hence executescript)."""
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE;\n{schema}\nPRAGMA user_version={version};\nCOMMIT;")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: all of it is committed or none of it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def to_micros(moment: datetime, *, field: str) -> int:
+    """Epoch microseconds of an aware datetime; naive times are ambiguous and refused."""
+    if moment.tzinfo is None:
+        raise ValidationError(field, "must carry a time zone")
+    return (moment - EPOCH) // ONE_MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+class SqliteFile:
+    """Closing, also as a context manager, for a class that owns one connection in `_conn`."""
+
+    _conn: sqlite3.Connection
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
