@@ -24,10 +24,9 @@ from core.config import Settings
 from core.errors import DijkwachtError
 from core.store.relational import acquire_write_lock
 from playbooks.actions import ActionFailed, run_play
-from playbooks.incidents import log
 from playbooks.models import ActionExecution, PlaybookRun, RunStep
 from playbooks.observables import first_value
-from playbooks.runs import IN_FLIGHT, Enqueue, _advance, _finish, get_run, get_step
+from playbooks.runs import IN_FLIGHT, Enqueue, _advance, _finish, get_run, get_step, log_step
 from playbooks.schemas import PARAM_REFERENCE
 
 
@@ -125,14 +124,12 @@ def execute_action(*, db: Session, clock: Clock, settings: Settings, run_step_id
     execution.result = {"owner": _owner()}
     step.status = "running"
     attempt = execution.attempts
-    log(
-        db=db,
-        clock=clock,
-        incident_id=run.incident_id,
-        actor="system",
-        action="action.started",
-        run_id=run.id,
-        step=step.step_id,
+    log_step(
+        db,
+        clock,
+        run,
+        step,
+        "action.started",
         key=key,
         attempt=attempt,
         resumed_after_interruption=resumed,
@@ -176,14 +173,12 @@ def _record_failure(
         execution.result = {}
     step.status = "queued"  # waiting for the retry; resume_runs re-sends it if the retry is lost
     step.error = error
-    log(
-        db=db,
-        clock=clock,
-        incident_id=run.incident_id,
-        actor="system",
-        action="action.failed",
-        run_id=run.id,
-        step=step.step_id,
+    log_step(
+        db,
+        clock,
+        run,
+        step,
+        "action.failed",
         key=key,
         attempt=execution.attempts if execution is not None else None,
         error=error,
@@ -198,16 +193,7 @@ def give_up(*, db: Session, clock: Clock, run_step_id: int, error: str) -> RunSt
     run = get_run(db=db, run_id=step.run_id)
     step.status = "manual"
     step.error = error
-    log(
-        db=db,
-        clock=clock,
-        incident_id=run.incident_id,
-        actor="system",
-        action="step.manual",
-        run_id=run.id,
-        step=step.step_id,
-        error=error,
-    )
+    log_step(db, clock, run, step, "step.manual", error=error)
     db.commit()
     return step
 

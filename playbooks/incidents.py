@@ -203,13 +203,29 @@ def change_status(
     incident.status = status
     incident.updated_at = now
     _milestones(incident, status, now)
+    return _changed(
+        db, clock, incident, actor, "incident.status_changed", current, status, reason=clean_reason
+    )
+
+
+def _changed(
+    db: Session,
+    clock: Clock,
+    incident: Incident,
+    actor: str,
+    action: str,
+    before: Any,
+    after: Any,
+    **details: Any,
+) -> Incident:
+    """Log a change as from/to (plus `details`) and commit: how every incident edit ends."""
     log(
         db=db,
         clock=clock,
-        incident_id=incident_id,
+        incident_id=incident.id,
         actor=actor,
-        action="incident.status_changed",
-        **{"from": current, "to": status, "reason": clean_reason},
+        action=action,
+        **{"from": before, "to": after, **details},
     )
     db.commit()
     return incident
@@ -235,16 +251,7 @@ def assign(
     previous = incident.assignee
     incident.assignee = _text("assignee", assignee, limit=64) if assignee is not None else None
     incident.updated_at = clock.now()
-    log(
-        db=db,
-        clock=clock,
-        incident_id=incident_id,
-        actor=actor,
-        action="incident.assigned",
-        **{"from": previous, "to": incident.assignee},
-    )
-    db.commit()
-    return incident
+    return _changed(db, clock, incident, actor, "incident.assigned", previous, incident.assignee)
 
 
 def set_severity(
@@ -257,16 +264,16 @@ def set_severity(
     previous = incident.severity
     incident.severity = severity
     incident.updated_at = clock.now()
-    log(
-        db=db,
-        clock=clock,
-        incident_id=incident_id,
-        actor=actor,
-        action="incident.severity_changed",
-        **{"from": previous, "to": severity, "reason": clean_reason},
+    return _changed(
+        db,
+        clock,
+        incident,
+        actor,
+        "incident.severity_changed",
+        previous,
+        severity,
+        reason=clean_reason,
     )
-    db.commit()
-    return incident
 
 
 def add_comment(*, db: Session, clock: Clock, incident_id: int, body: str, actor: str) -> Comment:

@@ -173,6 +173,29 @@ def _advance(db: Session, clock: Clock, run: PlaybookRun) -> list[Enqueue]:
     return work
 
 
+def log_step(
+    db: Session,
+    clock: Clock,
+    run: PlaybookRun,
+    step: RunStep,
+    action: str,
+    *,
+    actor: str = "system",
+    **details: Any,
+) -> None:
+    """One timeline entry about a run's step, in the caller's transaction."""
+    log(
+        db=db,
+        clock=clock,
+        incident_id=run.incident_id,
+        actor=actor,
+        action=action,
+        run_id=run.id,
+        step=step.step_id,
+        **details,
+    )
+
+
 def _start(db: Session, clock: Clock, run: PlaybookRun, incident: Incident, step: RunStep) -> None:
     now = clock.now()
     step.started_at = now
@@ -188,14 +211,12 @@ def _start(db: Session, clock: Clock, run: PlaybookRun, incident: Incident, step
         step.status = "running"
     if step.kind == "escalate":
         incident.escalated = True
-    log(
-        db=db,
-        clock=clock,
-        incident_id=run.incident_id,
-        actor="system",
-        action="step.started",
-        run_id=run.id,
-        step=step.step_id,
+    log_step(
+        db,
+        clock,
+        run,
+        step,
+        "step.started",
         kind=step.kind,
         status=step.status,
         due_at=step.due_at.isoformat() if step.due_at else None,
@@ -216,16 +237,7 @@ def _finish(
     step.completed_at = clock.now()
     step.completed_by = actor
     step.result = result
-    log(
-        db=db,
-        clock=clock,
-        incident_id=run.incident_id,
-        actor=actor,
-        action=f"step.{status}",
-        run_id=run.id,
-        step=step.step_id,
-        result=result,
-    )
+    log_step(db, clock, run, step, f"step.{status}", actor=actor, result=result)
 
 
 def _handoff(db: Session, clock: Clock, incident: Incident, step: RunStep) -> Handoff:
