@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,8 +24,8 @@ import httpx
 import pytest
 
 from core.config import Settings, load_settings
+from tests.processes import celery, child, child_env, worker_args
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 BROKER_DB, RESULT_DB = 7, 8
 ALERTS, KEYS = 300, 30
 
@@ -57,36 +53,14 @@ def cluster_settings(redis_url: str, pg_url: str, tmp_path: Path) -> Iterator[Se
 
 
 def _env(settings: Settings, config: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIJKWACHT_")}
-    env.update(
-        DIJKWACHT_DATA_DIR=str(settings.resolved_data_dir),
-        DIJKWACHT_ENVIRONMENT="test",
-        DIJKWACHT_DATABASE_URL=str(settings.database_url),
-        DIJKWACHT_BROKER_URL=str(settings.broker_url),
-        DIJKWACHT_RESULT_BACKEND=str(settings.result_backend),
-        DIJKWACHT_CONFIG=str(config),
+    return child_env(
+        data_dir=settings.resolved_data_dir,
+        environment="test",
+        database_url=settings.database_url,
+        broker_url=settings.broker_url,
+        result_backend=settings.result_backend,
+        config=config,
     )
-    return env
-
-
-@contextmanager
-def _process(args: list[str], *, env: dict[str, str], log: Path) -> Iterator[None]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def _celery(*args: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "core.celery_entry", *args]
 
 
 def _free_port() -> int:
@@ -135,18 +109,18 @@ def test_api_two_workers_and_beat_route_a_burst_once(
     env = _env(cluster_settings, config)
     logs = tmp_path
     port = _free_port()
-    api = [sys.executable, "-m", "uvicorn", "--factory"]
+    api = ["-m", "uvicorn", "--factory"]
     api += ["dashboard.app:create_app_from_environment", "--host", "127.0.0.1", "--port", str(port)]
     engine = create_db_engine(cluster_settings)
     sessions = create_session_factory(engine)
     began = time.monotonic()
     with ExitStack() as stack:
-        stack.enter_context(_process(api, env=env, log=logs / "api.log"))
+        stack.enter_context(child(api, env=env, log=logs / "api.log"))
         for name in ("w1", "w2"):
-            worker = _celery("worker", "--pool=solo", "--loglevel=INFO", f"--hostname={name}@%h")
-            stack.enter_context(_process(worker, env=env, log=logs / f"{name}.log"))
+            worker = worker_args(f"{name}@%h", mingle_and_gossip=True)
+            stack.enter_context(celery(*worker, env=env, log=logs / f"{name}.log"))
         ids = _burst(cluster_settings)
-        stack.enter_context(_process(_celery("beat"), env=env, log=logs / "beat.log"))
+        stack.enter_context(celery("beat", env=env, log=logs / "beat.log"))
         health: list[int] = []
         routed = 0
         while time.monotonic() - began < 100:

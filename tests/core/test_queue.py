@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,8 +19,7 @@ from core.queue import (
     worker_heartbeats,
     write_heartbeat,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import BEAT_ARGS, celery, child_env, wait_until, worker_args
 
 
 def test_embedded_defaults(settings: Settings) -> None:
@@ -99,56 +91,12 @@ def test_worker_alive_reads_fresh_heartbeats_only(settings: Settings) -> None:
 
 
 def _env(data_dir: Path, config: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIJKWACHT_")}
-    env.update(
-        DIJKWACHT_DATA_DIR=str(data_dir),
-        DIJKWACHT_ENVIRONMENT="test",
-        DIJKWACHT_BROKER_POLLING_INTERVAL="0.05",
+    return child_env(
+        data_dir=data_dir, environment="test", broker_polling_interval=0.05, config=config
     )
-    if config is not None:
-        env["DIJKWACHT_CONFIG"] = str(config)
-    return env
 
 
-@contextmanager
-def _celery(*args: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `celery -A core.celery_entry ARGS`; always stop it and wait, even on failure."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "core.celery_entry", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)  # warm shutdown
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}; log:\n{log.read_text(errors='replace')}")
-        time.sleep(0.1)
-
-
-WORKER_ARGS = (
-    "worker",
-    "--pool=solo",
-    "--loglevel=INFO",
-    "--hostname=test@%h",
-    "--without-mingle",
-    "--without-gossip",
-)
+WORKER_ARGS = worker_args("test@%h")
 
 
 @pytest.mark.slow
@@ -156,8 +104,8 @@ def test_worker_answers_ping_and_keeps_a_heartbeat(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     settings = load_settings(environment="test", data_dir=data_dir, broker_polling_interval=0.05)
     log = tmp_path / "worker.log"
-    with _celery(*WORKER_ARGS, env=_env(data_dir), log=log) as worker:
-        _wait_for(lambda: worker_alive(settings), 30, "the worker's heartbeat", log)
+    with celery(*WORKER_ARGS, env=_env(data_dir), log=log) as worker:
+        wait_until(lambda: worker_alive(settings), 30, "the worker's heartbeat", log)
         app = create_celery(settings)
         assert app.send_task("core.ping").get(timeout=20) == "pong"
         assert worker.poll() is None
@@ -182,10 +130,10 @@ def test_beat_runs_a_scheduled_task_every_second(tmp_path: Path) -> None:
     env = _env(data_dir, config)
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     with (
-        _celery(*WORKER_ARGS, env=env, log=worker_log),
-        _celery("beat", "--loglevel=INFO", env=env, log=beat_log) as beat,
+        celery(*WORKER_ARGS, env=env, log=worker_log),
+        celery(*BEAT_ARGS, env=env, log=beat_log) as beat,
     ):
-        _wait_for(
+        wait_until(
             lambda: ticks.exists() and len(ticks.read_text().splitlines()) >= 3,
             40,
             "three ticks",

@@ -7,22 +7,17 @@ and beat's schedule reaches the workers through Redis as well.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from core.config import Settings, load_settings
 from core.queue import create_celery
+from tests.processes import BEAT_ARGS, celery, child_env, wait_until, worker_args
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # Redis databases of their own, so a stale task of another suite can never reach these workers.
 BROKER_DB, RESULT_DB = 5, 6
 
@@ -42,50 +37,17 @@ def redis_settings(redis_url: str, tmp_path: Path) -> Iterator[Settings]:
 
 
 def _env(settings: Settings, config: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIJKWACHT_")}
-    env.update(
-        DIJKWACHT_DATA_DIR=str(settings.resolved_data_dir),
-        DIJKWACHT_ENVIRONMENT="test",
-        DIJKWACHT_BROKER_URL=str(settings.broker_url),
-        DIJKWACHT_RESULT_BACKEND=str(settings.result_backend),
+    return child_env(
+        data_dir=settings.resolved_data_dir,
+        environment="test",
+        broker_url=settings.broker_url,
+        result_backend=settings.result_backend,
+        config=config,
     )
-    if config is not None:
-        env["DIJKWACHT_CONFIG"] = str(config)
-    return env
-
-
-@contextmanager
-def _celery(*args: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "core.celery_entry", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
 
 
 def _worker(name: str) -> tuple[str, ...]:
-    return ("worker", "--pool=solo", "--loglevel=INFO", f"--hostname={name}@%h")
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    return worker_args(f"{name}@%h", mingle_and_gossip=True)
 
 
 @pytest.mark.slow
@@ -98,8 +60,8 @@ def test_two_workers_on_redis_run_a_burst_exactly_once(
     app = create_celery(redis_settings)
     with ExitStack() as stack:
         for name in ("w1", "w2"):
-            stack.enter_context(_celery(*_worker(name), env=env, log=tmp_path / f"{name}.log"))
-        _wait_for(lambda: len(app.control.ping(timeout=0.5) or []) == 2, 60, "two workers")
+            stack.enter_context(celery(*_worker(name), env=env, log=tmp_path / f"{name}.log"))
+        wait_until(lambda: len(app.control.ping(timeout=0.5) or []) == 2, 60, "two workers")
         # Each task appends one line to its own file: a lost task leaves a file missing, a task
         # run twice leaves two lines.
         burst = [secrets.token_hex(6) for _ in range(200)]
@@ -127,8 +89,8 @@ def test_beat_on_redis_schedules_ticks(redis_settings: Settings, tmp_path: Path)
     )
     env = _env(redis_settings, config)
     with (
-        _celery(*_worker("w1"), env=env, log=tmp_path / "worker.log"),
-        _celery("beat", "--loglevel=INFO", env=env, log=tmp_path / "beat.log") as beat,
+        celery(*_worker("w1"), env=env, log=tmp_path / "worker.log"),
+        celery(*BEAT_ARGS, env=env, log=tmp_path / "beat.log") as beat,
     ):
-        _wait_for(lambda: ticks.exists() and len(ticks.read_text().splitlines()) >= 3, 40, "ticks")
+        wait_until(lambda: ticks.exists() and len(ticks.read_text().splitlines()) >= 3, 40, "ticks")
         assert beat.poll() is None

@@ -1,30 +1,16 @@
-"""Real worker, beat and collector processes for the drills tests (each always stopped)."""
+"""Worker and beat processes, config files and a mailbox for the drills tests."""
 
 from __future__ import annotations
 
 import functools
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-WORKER_ARGS = (
-    "worker",
-    "--pool=solo",
-    "--loglevel=INFO",
-    "--without-mingle",
-    "--without-gossip",
-)
-T = TypeVar("T")
+from tests.processes import BEAT_ARGS, celery, child_env, wait_until, worker_args
 
 
 def _toml_value(value: Any) -> str:
@@ -60,33 +46,9 @@ def write_config(path: Path, values: Mapping[str, Any]) -> Path:
 
 def process_env(data_dir: Path, config: Path) -> dict[str, str]:
     """The environment every child (and the test's own settings) reads."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIJKWACHT_")}
-    env.update(
-        DIJKWACHT_DATA_DIR=str(data_dir),
-        DIJKWACHT_ENVIRONMENT="test",
-        DIJKWACHT_BROKER_POLLING_INTERVAL="0.05",
-        DIJKWACHT_CONFIG=str(config),
+    return child_env(
+        data_dir=data_dir, environment="test", broker_polling_interval=0.05, config=config
     )
-    return env
-
-
-@contextmanager
-def child(args: list[str], *, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `python ARGS`; always stop it (SIGTERM, then SIGKILL) and wait."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, *args], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
 
 
 @contextmanager
@@ -108,11 +70,7 @@ def celery_processes(
         for n in range(workers):
             procs.append(
                 stack.enter_context(
-                    child(
-                        ["-m", "celery", "-A", "core.celery_entry", *WORKER_ARGS, f"-n=w{n}@%h"],
-                        env=env,
-                        log=logs / f"worker{n}.log",
-                    )
+                    celery(*worker_args(f"w{n}@%h"), env=env, log=logs / f"worker{n}.log")
                 )
             )
             wait_until(
@@ -122,35 +80,8 @@ def celery_processes(
                 logs=logs,
             )
         if beat:
-            procs.append(
-                stack.enter_context(
-                    child(
-                        ["-m", "celery", "-A", "core.celery_entry", "beat", "--loglevel=INFO"],
-                        env=env,
-                        log=logs / "beat.log",
-                    )
-                )
-            )
+            procs.append(stack.enter_context(celery(*BEAT_ARGS, env=env, log=logs / "beat.log")))
         yield procs
-
-
-def logs_text(logs: Path) -> str:
-    return "\n".join(
-        f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}"
-        for path in sorted(logs.glob("*.log"))
-    )
-
-
-def wait_until(check: Callable[[], T | None], *, timeout: float, what: str, logs: Path) -> T:
-    """Poll `check` until it returns something truthy; fail with the children's logs."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}\n{logs_text(logs)}")
-        time.sleep(0.1)
 
 
 class Mailbox:

@@ -31,9 +31,9 @@ from tests.drills.processes import (
     celery_processes,
     process_env,
     smtp_receiver,
-    wait_until,
     write_config,
 )
+from tests.processes import wait_until
 
 MAILBOX = "oefening@gemeente.test"
 PERIOD = 3.0

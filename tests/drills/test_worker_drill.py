@@ -25,13 +25,12 @@ from playbooks.service import exercise_artefacts
 from tests.collectors.net import free_port
 from tests.drills.processes import (
     celery_processes,
-    child,
     process_env,
     smtp_receiver,
-    wait_until,
     write_config,
 )
 from tests.drills.test_technical_drill import RULE
+from tests.processes import child, wait_until
 
 MAILBOX = "oefening@gemeente.test"
 

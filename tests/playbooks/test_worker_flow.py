@@ -8,15 +8,13 @@ running any action twice.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -37,17 +35,10 @@ from playbooks.actions import target_paths
 from playbooks.models import ActionExecution, RunStep
 from playbooks.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from playbooks.service import deliveries_of, list_incidents, runs_of, steps_of, timeline
+from tests.processes import celery, child_env, wait_until, worker_args
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "test-webhook-secret-0123456789abcdef"
-WORKER_ARGS = (
-    "worker",
-    "--pool=solo",
-    "--loglevel=INFO",
-    "--hostname=pb@%h",
-    "--without-mingle",
-    "--without-gossip",
-)
+WORKER_ARGS = worker_args("pb@%h")
 
 pytestmark = pytest.mark.slow
 
@@ -126,42 +117,9 @@ def _config(data_dir: Path, smtp_port: int, hook_port: int) -> dict[str, Any]:
     }
 
 
-def _env(config: dict[str, Any]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIJKWACHT_")}
-    for name, value in config.items():
-        shown = json.dumps(value) if isinstance(value, dict) else str(value)
-        env[f"DIJKWACHT_{name.upper()}"] = shown
-    return env
-
-
-@contextmanager
-def _worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "core.celery_entry", *WORKER_ARGS],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}; log:\n{log.read_text(errors='replace')}")
-        time.sleep(0.1)
+def _worker(env: dict[str, str], log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    # Appends: a restarted worker writes to the same log.
+    return celery(*WORKER_ARGS, env=env, log=log, append=True)
 
 
 def _add_alert(settings: Settings, **fields: Any) -> str:
@@ -201,7 +159,7 @@ def environment(tmp_path: Path) -> Iterator[Env]:
         config = _config(tmp_path / "data", smtp_port, hook_port)
         settings = load_settings(**config)
         migrate(settings)
-        yield Env(settings, _env(config), mailbox, hooks)
+        yield Env(settings, child_env(**config), mailbox, hooks)
 
 
 def test_alert_to_blocked_ip_email_and_signed_webhook(environment: Env, tmp_path: Path) -> None:
@@ -218,11 +176,11 @@ def test_alert_to_blocked_ip_email_and_signed_webhook(environment: Env, tmp_path
     rules = Path(target_paths(settings, 1)["firewall_rules_file"])
     log = tmp_path / "worker.log"
     with _worker(env, log):
-        _wait_for(lambda: worker_alive(settings), 30, "the worker", log)
+        wait_until(lambda: worker_alive(settings), 30, "the worker", log)
         create_celery(settings).send_task("playbooks.route_alerts")
-        _wait_for(lambda: rules.exists(), 40, "the firewall rules file", log)
-        _wait_for(lambda: len(mailbox.messages) >= 1 and len(hooks) >= 1, 30, "notifications", log)
-        _wait_for(lambda: _step_status(settings, "check-accounts") == "open", 20, "next step", log)
+        wait_until(lambda: rules.exists(), 40, "the firewall rules file", log)
+        wait_until(lambda: len(mailbox.messages) >= 1 and len(hooks) >= 1, 30, "notifications", log)
+        wait_until(lambda: _step_status(settings, "check-accounts") == "open", 20, "next step", log)
 
     assert rules.read_text().splitlines() == ["deny from 203.0.113.50"]
     mail = mailbox.messages[0]
@@ -261,9 +219,11 @@ def test_failing_action_retries_then_becomes_a_manual_task(
     )
     log = tmp_path / "worker.log"
     with _worker(env, log):
-        _wait_for(lambda: worker_alive(settings), 30, "the worker", log)
+        wait_until(lambda: worker_alive(settings), 30, "the worker", log)
         create_celery(settings).send_task("playbooks.route_alerts")
-        _wait_for(lambda: _step_status(settings, "disable-account") == "manual", 60, "give-up", log)
+        wait_until(
+            lambda: _step_status(settings, "disable-account") == "manual", 60, "give-up", log
+        )
 
     def check(db: Any) -> None:
         step = db.scalar(select(RunStep).where(RunStep.step_id == "disable-account"))
@@ -294,15 +254,15 @@ def test_worker_killed_mid_play_resumes_without_running_an_action_twice(
     )
     log = tmp_path / "worker.log"
     with _worker(env, log) as first:
-        _wait_for(lambda: worker_alive(settings), 30, "the worker", log)
+        wait_until(lambda: worker_alive(settings), 30, "the worker", log)
         create_celery(settings).send_task("playbooks.route_alerts")
-        _wait_for(lambda: _step_status(settings, "triage") == "running", 60, "triage play", log)
+        wait_until(lambda: _step_status(settings, "triage") == "running", 60, "triage play", log)
         first.send_signal(signal.SIGKILL)
         first.wait()
     with _worker(env, log):
-        _wait_for(lambda: worker_alive(settings), 30, "the restarted worker", log)
+        wait_until(lambda: worker_alive(settings), 30, "the restarted worker", log)
         create_celery(settings).send_task("playbooks.resume_runs")  # what beat does each minute
-        _wait_for(lambda: _step_status(settings, "scope") == "open", 60, "the run resumed", log)
+        wait_until(lambda: _step_status(settings, "scope") == "open", 60, "the run resumed", log)
 
     journal = Path(target_paths(settings, 1)["journal_file"]).read_text().splitlines()
     assert sum("isolate_host ws-042" in line for line in journal) == 1

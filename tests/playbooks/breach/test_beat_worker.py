@@ -23,9 +23,10 @@ from core.store.relational import create_db_engine, create_session_factory, migr
 from playbooks import service
 from playbooks.breach import clocks, register
 from playbooks.breach.handoffs import breach_for_incident
-from tests.core.test_queue import WORKER_ARGS, _celery, _env, _wait_for
+from tests.core.test_queue import WORKER_ARGS, _env
 from tests.playbooks.breach.mail import smtp_server
 from tests.playbooks.breach.test_handoffs import PLAYBOOK, handoff_incident
+from tests.processes import BEAT_ARGS, celery, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -74,16 +75,18 @@ def test_reminders_fire_once_across_beat_ticks_and_a_worker_restart(tmp_path: Pa
         first_log, second_log = tmp_path / "worker1.log", tmp_path / "worker2.log"
         # Past points: gdpr_24h, nis2_early_12h and the NIS2 24 h deadline itself.
         expected = 3
-        with _celery("beat", "--loglevel=INFO", env=env, log=beat_log):
-            with _celery(*WORKER_ARGS, env=env, log=first_log):
-                _wait_for(lambda: len(mailbox.messages) >= expected, 30, "reminder mail", first_log)
-                _wait_for(
+        with celery(*BEAT_ARGS, env=env, log=beat_log):
+            with celery(*WORKER_ARGS, env=env, log=first_log):
+                wait_until(
+                    lambda: len(mailbox.messages) >= expected, 30, "reminder mail", first_log
+                )
+                wait_until(
                     lambda: _succeeded(first_log, "breach.fire_reminders") >= 3,
                     15, "more beat ticks", first_log,
                 )  # fmt: skip
-            with _celery(*WORKER_ARGS, env=env, log=second_log):
-                _wait_for(lambda: worker_alive(settings), 20, "second worker", second_log)
-                _wait_for(
+            with celery(*WORKER_ARGS, env=env, log=second_log):
+                wait_until(lambda: worker_alive(settings), 20, "second worker", second_log)
+                wait_until(
                     lambda: _succeeded(second_log, "breach.fire_reminders") >= 3
                     and _succeeded(second_log, "breach.accept_handoffs") >= 2,
                     20, "ticks on the restarted worker", second_log,
