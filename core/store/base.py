@@ -189,3 +189,12 @@ class AlertStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def status_change_ids(ids: Sequence[str], *, status: str, assignee: str | None) -> list[str]:
+    """The distinct ids of an `update_status` call, after checking its status and assignee."""
+    if status not in ALERT_STATUSES:
+        raise ValidationError("status", f"must be one of {list(ALERT_STATUSES)}, got {status!r}")
+    if status == "assigned" and not (assignee and assignee.strip()):
+        raise ValidationError("assignee", "is required when the status is 'assigned'")
+    return list(dict.fromkeys(ids))

@@ -54,7 +54,7 @@ def _iso(moment: datetime, *, field: str) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-class ElasticsearchEventStore:
+class ElasticsearchEventStore(es_common.ClientOwner):
     """`EventStore` on Elasticsearch; see the module docstring for the index layout."""
 
     def __init__(
@@ -337,37 +337,13 @@ class ElasticsearchEventStore:
         """Remove a drill's documents: search then bulk delete by _id, page by page."""
         if not exercise_id:
             raise ValidationError("exercise_id", "must not be empty")
-        removed = 0
-        while True:
-            self.client.indices.refresh(index=self.alias, ignore_unavailable=True)
-            response = self.client.search(
-                index=self.alias,
-                query={"term": {"dijkwacht.exercise.id": exercise_id}},
-                size=1000,
-                source=False,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-            )
-            hits = response["hits"]["hits"]
-            if not hits:
-                return removed
-            actions: list[tuple[bytes, bytes | None]] = [
-                (orjson.dumps({"delete": {"_index": hit["_index"], "_id": hit["_id"]}}), None)
-                for hit in hits
-            ]
-            refused = es_common.bulk(self.client, actions, refresh=True, policy=self._retry)
-            if len(refused) == len(actions):
-                raise es_common.StoreUnavailableError(f"could not delete exercise {exercise_id}")
-            removed += len(actions) - len(refused)
-
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> ElasticsearchEventStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        return es_common.delete_matching(
+            self.client,
+            index=self.alias,
+            query={"term": {"dijkwacht.exercise.id": exercise_id}},
+            policy=self._retry,
+            what=f"exercise {exercise_id}",
+        )
 
 
 def _check_path(path: str) -> None:

@@ -30,6 +30,7 @@ from core.store.base import (
     AlertStatus,
     NewAlert,
     StoredAlert,
+    status_change_ids,
 )
 from core.store.elasticsearch import DEFAULT_PREFIX, MAX_WINDOW, _iso
 from core.store.sqlite_alerts import _check_alert
@@ -43,7 +44,7 @@ _SORT: dict[str, list[dict[str, str]]] = {
 }
 
 
-class ElasticsearchAlertStore:
+class ElasticsearchAlertStore(es_common.ClientOwner):
     """`AlertStore` on Elasticsearch; see the module docstring for the layout and refresh."""
 
     def __init__(
@@ -171,13 +172,7 @@ class ElasticsearchAlertStore:
         self, ids: Sequence[str], *, status: AlertStatus, assignee: str | None = None
     ) -> int:
         """Set status (and assignee) of all ids; unknown ids change nothing and raise."""
-        if status not in ALERT_STATUSES:
-            raise ValidationError(
-                "status", f"must be one of {list(ALERT_STATUSES)}, got {status!r}"
-            )
-        if status == "assigned" and not (assignee and assignee.strip()):
-            raise ValidationError("assignee", "is required when the status is 'assigned'")
-        unique = list(dict.fromkeys(ids))
+        unique = status_change_ids(ids, status=status, assignee=assignee)
         if not unique:
             return 0
         found = self._indices_of(unique)
@@ -257,37 +252,13 @@ class ElasticsearchAlertStore:
         """Remove a drill's documents: search then bulk delete by _id, page by page."""
         if not exercise_id:
             raise ValidationError("exercise_id", "must not be empty")
-        removed = 0
-        while True:
-            self.client.indices.refresh(index=self.alias, ignore_unavailable=True)
-            response = self.client.search(
-                index=self.alias,
-                query={"term": {"exercise_id": exercise_id}},
-                size=1000,
-                source=False,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-            )
-            hits = response["hits"]["hits"]
-            if not hits:
-                return removed
-            actions: list[tuple[bytes, bytes | None]] = [
-                (orjson.dumps({"delete": {"_index": hit["_index"], "_id": hit["_id"]}}), None)
-                for hit in hits
-            ]
-            refused = es_common.bulk(self.client, actions, refresh=True, policy=self._retry)
-            if len(refused) == len(actions):
-                raise es_common.StoreUnavailableError(f"could not delete exercise {exercise_id}")
-            removed += len(actions) - len(refused)
-
-    def close(self) -> None:
-        self.client.close()
-
-    def __enter__(self) -> ElasticsearchAlertStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        return es_common.delete_matching(
+            self.client,
+            index=self.alias,
+            query={"term": {"exercise_id": exercise_id}},
+            policy=self._retry,
+            what=f"exercise {exercise_id}",
+        )
 
 
 def _query(query: AlertQuery) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+import orjson
 
 from core.errors import ConfigError, DijkwachtError
 
@@ -261,3 +263,50 @@ def ensure_index(client: Any, *, index: str, aliases: dict[str, Any] | None = No
     except BadRequestError as exc:
         if "resource_already_exists_exception" not in str(exc):
             raise
+
+
+def delete_matching(
+    client: Any, *, index: str, query: dict[str, Any], policy: RetryPolicy, what: str
+) -> int:
+    """Delete every document matching `query`: search then bulk delete by _id, page by page.
+
+    Returns how many were deleted; raises `StoreUnavailableError` naming `what` when a whole
+    page is refused (nothing would ever progress).
+    """
+    removed = 0
+    while True:
+        client.indices.refresh(index=index, ignore_unavailable=True)
+        response = client.search(
+            index=index,
+            query=query,
+            size=1000,
+            source=False,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        hits = response["hits"]["hits"]
+        if not hits:
+            return removed
+        actions: list[tuple[bytes, bytes | None]] = [
+            (orjson.dumps({"delete": {"_index": hit["_index"], "_id": hit["_id"]}}), None)
+            for hit in hits
+        ]
+        refused = bulk(client, actions, refresh=True, policy=policy)
+        if len(refused) == len(actions):
+            raise StoreUnavailableError(f"could not delete {what}")
+        removed += len(actions) - len(refused)
+
+
+class ClientOwner:
+    """Closing, also as a context manager, for a store that owns its client in `client`."""
+
+    client: Any
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -27,6 +27,7 @@ from core.store.base import (
     AlertStatus,
     NewAlert,
     StoredAlert,
+    status_change_ids,
 )
 from core.store.sqlite_common import (
     SqliteFile,
@@ -168,13 +169,7 @@ class SqliteAlertStore(SqliteFile):
         self, ids: Sequence[str], *, status: AlertStatus, assignee: str | None = None
     ) -> int:
         """Set status (and assignee) of all ids at once; unknown ids change nothing and raise."""
-        if status not in ALERT_STATUSES:
-            raise ValidationError(
-                "status", f"must be one of {list(ALERT_STATUSES)}, got {status!r}"
-            )
-        if status == "assigned" and not (assignee and assignee.strip()):
-            raise ValidationError("assignee", "is required when the status is 'assigned'")
-        unique = list(dict.fromkeys(ids))
+        unique = status_change_ids(ids, status=status, assignee=assignee)
         if not unique:
             return 0
         now = to_micros(self._clock.now(), field="clock")
