@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
@@ -24,7 +24,7 @@ class _Closable(Protocol):
 S = TypeVar("S", bound=_Closable)
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -47,8 +47,10 @@ _event_store = _per_request(open_event_store)
 _alert_store = _per_request(open_alert_store)
 
 
-def _db_session(request: Request) -> Iterator[Session]:
-    """A relational session per request; the engine is built once per app, on first use."""
+async def _db_session(request: Request) -> AsyncIterator[Session]:
+    """A relational session per request; the engine is built once per app, on first use.
+
+    Async (no thread hop): opening a session touches no database, its first query does."""
     state = request.app.state
     factory: sessionmaker[Session] | None = getattr(state, "session_factory", None)
     if factory is None:
@@ -82,12 +84,12 @@ def _ingest_enrich(request: Request) -> EnrichFn:
     return hook
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def _templates(request: Request) -> Jinja2Templates:
+async def _templates(request: Request) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
 
