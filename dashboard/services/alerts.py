@@ -315,10 +315,32 @@ class QueueFilter:
     page: int = 1
 
 
+def shows_accounts(filters: QueueFilter) -> bool:
+    """Whether the queue page shows account names: only when filtering or grouping by them.
+
+    Account names (`user_name`: an employee's login, or on a resident-facing system a
+    resident's) are personal data; the page's default list leaves them out (data
+    minimisation), so a shift's worth of queue refreshes is not an audited read each.
+    """
+    return filters.user_name is not None or filters.group == "user"
+
+
 def read_queue(
-    *, store: AlertStore, db: Session, clock: Clock, principal: Principal, filters: QueueFilter
+    *,
+    store: AlertStore,
+    db: Session,
+    clock: Clock,
+    principal: Principal,
+    filters: QueueFilter,
+    accounts: bool = True,
 ) -> tuple[QueuePage, Grouping | None]:
-    """One page of the filtered queue (and its grouping), audited as an `alert_list` read."""
+    """One page of the filtered queue (and its grouping), audited when it shows personal data.
+
+    `accounts` says whether the caller shows the alerts' account names (the API always does).
+    The read is an audited `alert_list` read when it does, or when any field shown (rule, host,
+    assignee, group labels) carries a resident pseudonym, which the entry then names for the
+    resident's access report. Otherwise the list holds no personal data and writes nothing.
+    """
     query = build_query(
         statuses=filters.statuses,
         levels=filters.levels,
@@ -330,16 +352,28 @@ def read_queue(
     )
     result = queue_page(store=store, query=query)
     grouping = group_alerts(store=store, query=query, by=filters.group) if filters.group else None
-    audit_read(
-        db=db,
-        clock=clock,
-        principal=principal,
-        object_type="alert_list",
-        object_id=None,
-        purpose=None,
-        details={"ids": [a.id for a in result.alerts], "group": filters.group},
-    )
+    shown: list[str | None] = [f for a in result.alerts for f in _shown_fields(a, accounts)]
+    if grouping is not None:
+        shown += [g.key for g in grouping.groups] + [g.label for g in grouping.groups]
+    subjects = pseudonyms_in([f for f in shown if f])
+    if accounts or subjects:
+        audit_read(
+            db=db,
+            clock=clock,
+            principal=principal,
+            object_type="alert_list",
+            object_id=None,
+            purpose=None,
+            subjects=subjects,
+            details={"ids": [a.id for a in result.alerts], "group": filters.group},
+        )
     return result, grouping
+
+
+def _shown_fields(alert: StoredAlert, accounts: bool) -> tuple[str | None, ...]:
+    """The alert's fields a queue row displays (its body never is)."""
+    fields = (alert.rule_id, alert.rule_title, alert.host_name, alert.assignee)
+    return (*fields, alert.user_name) if accounts else fields
 
 
 def read_alert(

@@ -30,6 +30,7 @@ from dashboard.services.alerts import (
     open_count,
     read_alert,
     read_queue,
+    shows_accounts,
 )
 from dashboard.services.rules import explain_events
 from dijkwacht.detection_runtime import rule_paths
@@ -129,7 +130,7 @@ def _out(alert: StoredAlert, *, with_body: bool) -> AlertOut:
     )
 
 
-def _queue_filter(
+async def _queue_filter(
     status: Statuses = [],  # noqa: B006 - FastAPI copies defaults per request
     level: Levels = [],  # noqa: B006
     rule: Rules = [],  # noqa: B006
@@ -165,8 +166,19 @@ def queue(
     user: Reader,
     filters: Filters,
 ) -> HTMLResponse:
-    """Filter, sort, group by rule/host/user with counts, and bulk-triage the queue."""
-    result, grouping = read_queue(store=store, db=db, clock=clock, principal=user, filters=filters)
+    """Filter, sort, group by rule/host/user with counts, and bulk-triage the queue.
+
+    Privacy: by default the rows show time, level, rule, host, status and assignee, and no
+    account names, so the list is no read of personal data and writes no audit entry. Host
+    names identify machines, not people; the assignee is the SOC colleague the work is given
+    to. Account names appear only when asked for (user filter, grouping by user) and those
+    renders are audited; so is a list whose shown fields carry a resident pseudonym. The
+    detail page shows everything, behind its own audited, purpose-gated read.
+    """
+    accounts = shows_accounts(filters)
+    result, grouping = read_queue(
+        store=store, db=db, clock=clock, principal=user, filters=filters, accounts=accounts
+    )
     status, level, rule = filters.statuses, filters.levels, filters.rule_ids
     host, username, group, sort = filters.host_name, filters.user_name, filters.group, filters.sort
     base = (
@@ -188,6 +200,7 @@ def queue(
             "user": username or "",
             "group": group or "",
         },
+        "show_accounts": accounts,
         "base_params": base,
         "params": base + [("sort", sort)] + ([("group", group)] if group else []),
     }

@@ -80,6 +80,69 @@ def test_alert_with_a_resident_needs_a_purpose_and_is_audited(env: Env) -> None:
     assert detail[0].details["role"] == "analyst"
 
 
+def test_queue_list_is_audited_only_when_it_shows_personal_data(env: Env) -> None:
+    """The default queue shows no account names and writes nothing; asking for them (user
+    filter, grouping by user) is an audited read, as is the API list, which always has them;
+    a resident pseudonym in a shown field is named in the entry."""
+    pseudonym = _pseudonymiser(env).pseudonym(BSN_B)
+    store = open_alert_store(env.settings, clock=env.clock)
+    try:
+        store.add_batch(
+            [
+                NewAlert(
+                    rule_id="r1",
+                    rule_title="Login failures",
+                    level="high",
+                    created_at=env.clock.now(),
+                    host_name="gm-ws-01",
+                    user_name="j.jansen",
+                )
+            ]
+        )
+    finally:
+        store.close()
+    add_user(env, "ana", Role.ANALYST)
+    client = env.client()
+    login(client, "ana")
+
+    def lists() -> list[Any]:
+        env.db.rollback()  # end the read snapshot: see what the requests committed since
+        return [
+            e
+            for e in entries(db=env.db, actor="ana")
+            if e.action == "data.read" and e.object_type == "alert_list"
+        ]
+
+    page = client.get("/alerts")
+    assert page.status_code == 200 and "gm-ws-01" in page.text
+    assert "j.jansen" not in page.text
+    assert lists() == []
+    by_user = client.get("/alerts", params={"group": "user"})
+    assert "j.jansen" in by_user.text
+    assert "j.jansen" in client.get("/alerts", params={"user": "j.jansen"}).text
+    assert client.get("/api/alerts").json()["alerts"][0]["user_name"] == "j.jansen"
+    assert len(lists()) == 3
+    _alert_naming(env, pseudonym)
+    store = open_alert_store(env.settings, clock=env.clock)
+    try:
+        store.add_batch(
+            [
+                NewAlert(
+                    rule_id="r2",
+                    rule_title="Portal",
+                    level="low",
+                    created_at=env.clock.now(),
+                    host_name=pseudonym,
+                )
+            ]
+        )
+    finally:
+        store.close()
+    client.get("/alerts")
+    assert lists()[-1].details["subject_pseudonyms"] == [pseudonym]
+    assert len(lists()) == 4
+
+
 def test_access_report_lists_both_sources_and_only_that_resident(env: Env) -> None:
     p = _pseudonymiser(env)
     mine, other = p.pseudonym(BSN_A), p.pseudonym(BSN_B)
