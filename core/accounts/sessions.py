@@ -94,21 +94,24 @@ def load_session(
     """The valid session with this id, sliding its idle expiry; None when unknown or expired."""
     if not session_id or len(session_id) > 100:
         return None
-    row = db.get(WebSession, hash_session_id(session_id))
+    # One query for the session and its user: this runs on every authenticated request.
+    found = db.execute(
+        select(WebSession, User)
+        .outerjoin(User, User.id == WebSession.user_id)
+        .where(WebSession.id_hash == hash_session_id(session_id))
+    ).first()
     now = clock.now()
-    if row is None:
+    if found is None:
         return None
+    row, user = found.tuple()
     if row.expires_at <= now:
         db.delete(row)
         db.commit()
         return None
-    user = None
-    if row.user_id is not None:
-        user = db.get(User, row.user_id)
-        if user is None or not user.active:
-            db.delete(row)
-            db.commit()
-            return None
+    if row.user_id is not None and (user is None or not user.active):
+        db.delete(row)
+        db.commit()
+        return None
     if now - row.last_seen_at >= policy.touch_every:
         life = policy.anonymous if user is None else policy.idle
         row.last_seen_at = now
