@@ -5,10 +5,15 @@ Run: `.venv/bin/python bench/dashboard.py [--alerts N] [--requests R]`.
 The store is filled through `SqliteAlertStore.add_batch` (the store's own insert API) in
 batches of 20,000, one transaction each: that is fast enough (about 1M rows in well under two
 minutes on 2 cores) that no private bulk path is needed. The page is measured through the real
-app (`create_app`, FastAPI TestClient, logged in as an analyst through the login form), so the
-time includes session lookup, the audit entry of the list read, the live count, the template
-and the response. The baseline is the exact SELECT the store runs for that page, on its own
-connection, in the same run, interleaved with the page requests.
+app (`create_app`) served by a real uvicorn on 127.0.0.1 (in a thread of this process), asked
+by an httpx client over one keep-alive connection, logged in as an analyst through the login
+form: the time is what a browser on the machine waits for, and includes the HTTP parsing, the
+session lookup, the total count, the template and the response. FastAPI's TestClient is not
+used for the headline number: it runs each request through a thread portal that adds a few
+ms of test-harness cost no user ever pays; its p50 is still printed (`testclient_p50_ms`) for
+comparison with earlier runs. The baseline is the exact SELECT the store runs for that page,
+on its own connection, timed from execute to fetched rows (the connection is opened before
+the clock starts), in the same run, interleaved with the page requests.
 
 The last line printed is one JSON object for the bench tracker.
 """
@@ -19,11 +24,15 @@ import argparse
 import json
 import random
 import re
+import socket
 import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -84,6 +93,46 @@ def login(client: object) -> None:
     assert response.status_code == 303, response.text
 
 
+@contextmanager
+def serve(app: object) -> Iterator[str]:
+    """Run `app` under uvicorn on a free 127.0.0.1 port in a thread; yields the base URL."""
+    import uvicorn
+
+    # proto IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that say
+    # TCP, and without it Nagle plus delayed ACKs add ~40 ms to every response.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def measure(client: object, path: Path, requests: int) -> tuple[list[float], list[float]]:
+    """Page and bare-SELECT milliseconds, interleaved, after a short warm-up."""
+    for _ in range(3):  # warm-up: caches, template compilation, first connections
+        client.get("/alerts")  # type: ignore[attr-defined]
+        bare_query(path)
+    page_ms: list[float] = []
+    bare_ms: list[float] = []
+    for _ in range(requests):
+        began = time.perf_counter()
+        response = client.get("/alerts")  # type: ignore[attr-defined]
+        page_ms.append((time.perf_counter() - began) * 1000)
+        assert response.status_code == 200, response.status_code
+        assert response.text.count('name="ids"') == 50
+        bare_ms.append(bare_query(path))
+    return page_ms, bare_ms
+
+
 def bare_query(path: Path) -> float:
     """Milliseconds for the store's own first-page SELECT, rows fetched, on a fresh cursor."""
     conn = sqlite3.connect(path)
@@ -105,6 +154,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
 
+    import httpx
     from fastapi.testclient import TestClient
 
     from core.accounts import create_user
@@ -132,26 +182,18 @@ def main() -> None:
         engine.dispose()
 
         app = create_app(settings)
-        page_ms: list[float] = []
-        bare_ms: list[float] = []
         with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as client:
             login(client)
-            for _ in range(3):  # warm-up: caches, template compilation, first connections
-                client.get("/alerts")
-                bare_query(settings.alert_db_path)
-            for _ in range(args.requests):
-                began = time.perf_counter()
-                response = client.get("/alerts")
-                page_ms.append((time.perf_counter() - began) * 1000)
-                assert response.status_code == 200, response.status_code
-                assert response.text.count('name="ids"') == 50
-                bare_ms.append(bare_query(settings.alert_db_path))
+            testclient_ms, _ = measure(client, settings.alert_db_path, args.requests)
+        with serve(app) as url, httpx.Client(base_url=url, follow_redirects=False) as http:
+            login(http)
+            page_ms, bare_ms = measure(http, settings.alert_db_path, args.requests)
 
     page = statistics.median(page_ms)
     bare = statistics.median(bare_ms)
     print(
         f"page p50 {page:.2f} ms (min {min(page_ms):.2f}, max {max(page_ms):.2f}); "
-        f"bare SELECT p50 {bare:.3f} ms",
+        f"bare SELECT p50 {bare:.3f} ms; TestClient p50 {statistics.median(testclient_ms):.2f} ms",
         file=sys.stderr,
     )
     print(
@@ -164,6 +206,7 @@ def main() -> None:
                 "target": 0.33,
                 "page_p50_ms": round(page, 3),
                 "page_p50_target_ms": 100,
+                "testclient_p50_ms": round(statistics.median(testclient_ms), 3),
             }
         )
     )
