@@ -103,7 +103,7 @@ def load_session(
     now = clock.now()
     if found is None:
         return None
-    row, user = found.tuple()
+    row, user = found
     if row.expires_at <= now:
         db.delete(row)
         db.commit()
