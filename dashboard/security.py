@@ -13,6 +13,9 @@ the host is not local, so the cookie is Secure.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -39,6 +42,22 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+_INLINE_STYLE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
+
+
+def csp_for_inline_styles(html: bytes) -> str:
+    """`CSP` that also admits exactly the inline <style> blocks of this page, by hash.
+
+    Self-contained pages (the awareness content also works offline from a folder) carry their
+    stylesheet inline; a hash admits that stylesheet and nothing an attacker could inject.
+    """
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(block).digest()).decode() + "'"
+        for block in _INLINE_STYLE.findall(html)
+    )
+    if not hashes:
+        return CSP
+    return CSP.replace("style-src 'self'", f"style-src 'self' {hashes}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,16 @@ from awareness import service
 from awareness.errors import UnknownContentError
 from awareness.loader import default_library
 from dashboard.deps import PUBLIC, AlertStoreDep, ClockDep
+from dashboard.security import csp_for_inline_styles
 
 router = APIRouter(prefix="/awareness", tags=["awareness"], dependencies=[PUBLIC])
 
 
 def _respond(rendered: service.Rendered) -> Response:
-    return Response(rendered.content, media_type=rendered.media_type)
+    response = Response(rendered.content, media_type=rendered.media_type)
+    if rendered.media_type.startswith("text/html"):
+        response.headers["Content-Security-Policy"] = csp_for_inline_styles(rendered.content)
+    return response
 
 
 @router.get("/index.html", summary="Awareness content: every audience per language")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+
 from fastapi.testclient import TestClient
 
 from tests.dashboard.conftest import Env
@@ -27,3 +31,18 @@ def test_unknown_content_is_404(env: Env) -> None:
     assert client.get("/awareness/nl/pensioners/phishing.html").status_code == 404
     assert client.get("/awareness/nl/library/nothing.html").status_code == 404
     assert client.get("/awareness/nl/library/phishing.exe").status_code == 404
+
+
+def test_inline_stylesheet_is_admitted_by_hash_and_nothing_else(env: Env) -> None:
+    """The page's own <style> passes the Content-Security-Policy; other inline styles do not."""
+    client = TestClient(env.app)  # type: ignore[arg-type]
+    response = client.get("/awareness/nl/library/phishing.html")
+    assert response.status_code == 200
+    styles = re.findall(rb"<style>(.*?)</style>", response.content, re.DOTALL)
+    assert styles
+    policy = response.headers["content-security-policy"]
+    for block in styles:
+        digest = base64.b64encode(hashlib.sha256(block).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
+    assert "'unsafe-inline'" not in policy
+    assert "script-src 'self';" in policy
