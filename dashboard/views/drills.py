@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from core.accounts.models import Role
 from core.errors import ValidationError
 from dashboard.deps import PUBLIC, ClockDep, DbSession, Principal, RequireRole, Templates
+from dashboard.security import csp_for_inline_styles
 from drills import service
 
 router = APIRouter(tags=["drills"])
@@ -161,7 +162,7 @@ def build_report(exercise_id: str, db: DbSession, clock: ClockDep, user: Control
 
 @router.get("/drills/{exercise_id}/report", response_class=HTMLResponse, summary="Report (page)")
 def report_page(exercise_id: str, db: DbSession, user: Player) -> HTMLResponse:
-    return HTMLResponse(service.latest_report(db=db, exercise_id=exercise_id).html)
+    return _self_contained(service.latest_report(db=db, exercise_id=exercise_id).html)
 
 
 @router.get("/drills/{exercise_id}/report.pdf", summary="Report (PDF)")
@@ -199,4 +200,11 @@ def public_summaries(request: Request, db: DbSession, templates: Templates) -> H
     summary="One published exercise summary (public page)",
 )
 def public_summary(exercise_id: str, db: DbSession) -> HTMLResponse:
-    return HTMLResponse(service.published_summary(db=db, exercise_id=exercise_id).public_html)
+    return _self_contained(service.published_summary(db=db, exercise_id=exercise_id).public_html)
+
+
+def _self_contained(html: str) -> HTMLResponse:
+    """A report page carries its own stylesheet (it is also saved and printed): admit it by hash."""
+    response = HTMLResponse(html)
+    response.headers["Content-Security-Policy"] = csp_for_inline_styles(html.encode())
+    return response

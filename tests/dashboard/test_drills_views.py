@@ -80,6 +80,9 @@ def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
     assert built.status_code == 303
     report = player.get(f"/drills/{exercise_id}/report")
     assert report.status_code == 200 and BANNER in report.text
+    # The report carries its own stylesheet, which must pass the CSP (by hash).
+    assert "<style>" in report.text
+    assert "style-src 'self' 'sha256-" in report.headers["content-security-policy"]
     assert player.get(f"/drills/{exercise_id}/report.pdf").content.startswith(b"%PDF")
     public = env.client()
     assert public.get(f"/oefeningen/{exercise_id}").status_code == 404
