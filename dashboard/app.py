@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
+from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -35,11 +38,30 @@ from dashboard.views import drills as drills_views
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def create_templates() -> Jinja2Templates:
-    """Jinja2 with autoescape on for every template, whatever its file extension."""
+def create_templates(timezone: str = "Europe/Amsterdam") -> Jinja2Templates:
+    """Jinja2 with autoescape on for every template, whatever its file extension.
+
+    Times are stored in UTC; the `local` filter shows them in the municipality's zone.
+    """
     templates = Jinja2Templates(directory=str(PACKAGE_DIR / "templates"))
     templates.env.autoescape = True
+    templates.env.filters["local"] = partial(local_time, zone=ZoneInfo(timezone))
     return templates
+
+
+def local_time(value: datetime | str | None, *, zone: ZoneInfo) -> str:
+    """`28-11-2026 14:05 CET` for an aware datetime or ISO string; anything else as it is."""
+    if value is None or value == "":
+        return ""
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        return str(value)
+    return moment.astimezone(zone).strftime("%d-%m-%Y %H:%M %Z")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -59,7 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.clock = SystemClock()
-    app.state.templates = create_templates()
+    app.state.templates = create_templates(settings.timezone)
     _install_security(app)
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
     app.include_router(health.router)

@@ -1,0 +1,30 @@
+"""Times are stored in UTC and shown in the municipality's zone, across DST changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from dashboard.app import create_templates, local_time
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def test_winter_and_summer_time() -> None:
+    assert local_time(datetime(2026, 3, 28, 11, 0, tzinfo=UTC), zone=AMSTERDAM) == (
+        "28-03-2026 12:00 CET"
+    )
+    # 72 hours later the clocks have moved forward: 13:00 local, summer time.
+    assert local_time("2026-03-31T11:00:00+00:00", zone=AMSTERDAM) == "31-03-2026 13:00 CEST"
+
+
+def test_values_that_are_not_times_pass_through() -> None:
+    assert local_time(None, zone=AMSTERDAM) == ""
+    assert local_time("not a time", zone=AMSTERDAM) == "not a time"
+    assert local_time("2026-03-31T11:00:00", zone=AMSTERDAM) == "2026-03-31T11:00:00"  # naive
+
+
+def test_templates_use_the_configured_zone() -> None:
+    templates = create_templates("Europe/Amsterdam")
+    rendered = templates.env.from_string("{{ t | local }}").render(t="2026-10-25T01:30:00Z")
+    assert rendered == "25-10-2026 02:30 CET"
