@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from core.store.factory import open_alert_store
 from core.store.relational import create_db_engine, create_session_factory, migrate
 
 log = logging.getLogger(__name__)
+
+# Rule files are checked for changes at most this often, not on every batch (hot path).
+RELOAD_CHECK_SECONDS = 2.0
 
 
 def rule_paths(settings: Settings) -> list[Path]:
@@ -35,12 +39,20 @@ def rule_paths(settings: Settings) -> list[Path]:
 class DetectionHook:
     """Callable `on_batch`: runs each stored batch through rules, correlations and alerts."""
 
-    def __init__(self, *, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        clock: Clock | None = None,
+        reload_check_seconds: float = RELOAD_CHECK_SECONDS,
+    ) -> None:
         from detection.correlation_store import load_engine
         from detection.management import RuleWatcher
 
         self._settings = settings
         self._clock = clock or SystemClock()
+        self._reload_check_seconds = reload_check_seconds
+        self._next_reload_check = 0.0
         migrate(settings)
         self._engine = create_db_engine(settings)
         self._sessions = create_session_factory(self._engine)
@@ -75,7 +87,7 @@ class DetectionHook:
         from detection.correlation_store import load_engine
         from detection.stream import ids_of, process_batch
 
-        reloaded = self._watcher.poll()
+        reloaded = self._poll_rules()
         with self._sessions() as db:
             if reloaded is not None:
                 self._detector = reloaded
@@ -89,6 +101,14 @@ class DetectionHook:
                 db=db,
                 clock=self._clock,
             )
+
+    def _poll_rules(self) -> Any | None:
+        """Reloaded rules when files changed; stats the rule files at most once per interval."""
+        now = time.monotonic()
+        if now < self._next_reload_check:
+            return None
+        self._next_reload_check = now + self._reload_check_seconds
+        return self._watcher.poll()
 
     def close(self) -> None:
         store = getattr(self._local, "alerts", None)

@@ -73,7 +73,7 @@ def test_changed_rule_file_is_picked_up_without_restart(tmp_path: Path) -> None:
     settings = load_settings(
         environment="test", data_dir=tmp_path / "data", detection_rules=[rules]
     )
-    hook = DetectionHook(settings=settings)
+    hook = DetectionHook(settings=settings, reload_check_seconds=0)
     try:
         first = _event("alice", "failure")
         first["event"]["id"] = "0" * 26
