@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,11 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors.consumer import BatchHandler
+from collectors.parsers import SyslogFramer, get_parser
 from collectors.runtime import serve_collectors
 from collectors.spool import Spool
 from core.config import Settings, load_settings
+from core.store.sqlite_events import SqliteEventStore
 
 
 def payload(count: int, start: int = 0) -> bytes:
@@ -148,6 +151,7 @@ def collector(settings: Settings, on_batch: BatchHandler | None = None) -> Itera
 
 
 def stored(settings: Settings) -> int:
+    """Exact number of events in the store (a full count: used once per leg, not polled)."""
     conn = sqlite3.connect(settings.event_db_path, timeout=30)
     try:
         return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
@@ -158,12 +162,32 @@ def stored(settings: Settings) -> int:
 
 
 def wait_stored(settings: Settings, target: int, *, timeout: float) -> int:
+    """Wait until the store holds `target` events; return the exact count.
+
+    Polls `max(rowid)` (one index look-up) on one connection instead of `count(*)`, which
+    scans the growing table every 50 ms and competed with the pipeline for the CPU and the
+    disk. The bench never deletes events, so rowids are 1..n and max(rowid) reaches `target`
+    exactly when the last event is committed (its FTS entry in the same transaction); the
+    exact count is then verified once.
+    """
     deadline = time.monotonic() + timeout
-    count = stored(settings)
-    while count < target and time.monotonic() < deadline:
-        time.sleep(0.05)
-        count = stored(settings)
-    return count
+    conn: sqlite3.Connection | None = None
+    try:
+        while time.monotonic() < deadline:
+            if conn is None and settings.event_db_path.exists():
+                conn = sqlite3.connect(settings.event_db_path, timeout=30)
+            if conn is not None:
+                try:
+                    high = conn.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0
+                except sqlite3.OperationalError:  # the store has not created its schema yet
+                    high = 0
+                if high >= target:
+                    break
+            time.sleep(0.05)
+    finally:
+        if conn is not None:
+            conn.close()
+    return stored(settings)
 
 
 def dropped_udp(settings: Settings) -> int:
@@ -224,9 +248,95 @@ def tcp_leg(settings: Settings, data: bytes, events: int, on_batch: BatchHandler
     return events / elapsed
 
 
+BATCH_SIZE = 5000
+# Events run through `stage_costs` (the stages' cost per event hardly depends on the count).
+STAGE_SAMPLE = 50_000
+# What one `data_received` call gets: asyncio's selector transport reads at most 256 KiB.
+READ_CHUNK = 256 * 1024
+
+
+def stage_costs(data: bytes, *, batch_size: int, repeats: int = 3) -> dict[str, float]:
+    """Microseconds per event of each collector stage, run one after another in this thread.
+
+    The same code the collector runs, without threads, sockets or waiting, so the sum is the
+    CPU cost of one event through the pipeline and `1e6 / sum` what one core could do:
+
+    - `parse`: LF framing (`SyslogFramer`) and the syslog parser, per 256 KiB read;
+    - `spool`: `Spool.append` of each read's events (one fsynced commit), then `take` + `ack`
+      in consumer batches;
+    - `store`: `SqliteEventStore.add_batch` of those batches (validation, insert, indexes,
+      FTS, one fsynced commit), into a store that starts empty.
+
+    Best of `repeats` runs per stage (other processes share the machine). Events are dropped
+    after each batch as in the collector, so garbage collection costs what it costs there.
+    """
+    lines = data.count(b"\n")
+    runs = [_stage_seconds(data, batch_size=batch_size) for _ in range(repeats)]
+    return {stage: min(run[stage] for run in runs) * 1e6 / lines for stage in runs[0]}
+
+
+def _stage_seconds(data: bytes, *, batch_size: int) -> dict[str, float]:
+    """One sequential run of `stage_costs`: seconds spent per stage."""
+    parser = get_parser("syslog")
+    framer = SyslogFramer()
+    clock = time.perf_counter
+    spent = {"parse": 0.0, "spool": 0.0, "store": 0.0}
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = Spool(Path(tmp) / "spool.sqlite", max_pending=10**9)
+        store = SqliteEventStore(Path(tmp) / "events.sqlite")
+
+        def move() -> None:
+            started = clock()
+            taken = spool.take(batch_size)
+            if taken:
+                spool.ack(taken[-1][0])
+            middle = clock()
+            store.add_batch([event for _, event in taken])
+            spent["spool"] += middle - started
+            spent["store"] += clock() - middle
+
+        try:
+            for start in range(0, len(data), READ_CHUNK):
+                started = clock()
+                now = datetime.now(UTC)
+                events = [
+                    parser.parse(frame.data, received_at=now, source="tcp://127.0.0.1:1")
+                    for frame in framer.feed(data[start : start + READ_CHUNK])
+                ]
+                middle = clock()
+                spool.append(events, source="syslog-tcp")
+                spent["parse"] += middle - started
+                spent["spool"] += clock() - middle
+                del events
+                while spool.pending() >= batch_size:
+                    move()
+            while spool.pending():
+                move()
+        finally:
+            store.close()
+            spool.close()
+    return spent
+
+
+def breakdown(stages: dict[str, float], baseline: float) -> dict[str, Any]:
+    """Per-event costs next to the bare reader's per-line cost, and the ratio they allow."""
+    bare = 1e6 / baseline
+    total = sum(stages.values())
+    return {
+        "stage_us_per_event": {name: round(us, 2) for name, us in stages.items()},
+        "pipeline_us_per_event": round(total, 2),
+        "bare_us_per_line": round(bare, 3),
+        "single_core_events_per_s": round(1e6 / total),
+        "ceiling_ratio": round(bare / total, 4),
+    }
+
+
 def bench_settings(data_dir: Path) -> Settings:
     return load_settings(
-        environment="test", data_dir=data_dir, syslog_port=free_port(), ingest_batch_size=5000
+        environment="test",
+        data_dir=data_dir,
+        syslog_port=free_port(),
+        ingest_batch_size=BATCH_SIZE,
     )
 
 
@@ -248,12 +358,28 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--udp-seconds", type=float, default=3.0)
     parser.add_argument("--no-detection-leg", action="store_true")
+    parser.add_argument("--stage-sample", type=int, default=STAGE_SAMPLE)
     args = parser.parse_args()
     data = payload(args.events)
     baseline = args.events / bare_reader(data, args.events, _LineCounter)
     chunk_count = args.events / bare_reader(data, args.events, _ChunkCounter)
     print(f"bare asyncio line reader: {baseline:,.0f} lines/s")
     print(f"bare asyncio LF count per chunk (extra): {chunk_count:,.0f} lines/s")
+    costs = breakdown(
+        stage_costs(payload(min(args.events, args.stage_sample)), batch_size=BATCH_SIZE),
+        baseline,
+    )
+    stages = costs["stage_us_per_event"]
+    print(
+        "stage costs (us/event, one thread): "
+        + ", ".join(f"{name} {us:.2f}" for name, us in stages.items())
+        + f"; sum {costs['pipeline_us_per_event']:.2f} "
+        + f"= {costs['single_core_events_per_s']:,} events/s on one core"
+    )
+    print(
+        f"bare reader {costs['bare_us_per_line']:.3f} us/line -> implied ceiling ratio "
+        f"{costs['ceiling_ratio']:.4f} (bare per-line cost / sum of per-event stage costs)"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = bench_settings(Path(tmp))
@@ -286,6 +412,7 @@ def main() -> None:
                 "ratio_to_chunk_count": round(value / chunk_count, 4),
                 "with_detection": with_detection,
                 "udp": udp,
+                **costs,
             }
         ).decode()
     )
