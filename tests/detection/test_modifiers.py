@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 
+from hypothesis import given
+from hypothesis import strategies as st
+from sigma.types import SigmaRegularExpression
+
+from detection.modifiers import compile_value, ordered_runs
 from tests.detection.conftest import Matcher
 
 
@@ -216,3 +222,25 @@ def test_field_names_are_case_insensitive_and_nested(matches: Matcher) -> None:
 def test_list_values_in_events_match_any_element(matches: Matcher) -> None:
     rule = "sel:\n  tags: 'b'\ncondition: sel\n"
     assert matches(rule, [{"tags": ["a", "B"]}, {"tags": ["a"]}]) == [0]
+
+
+@given(
+    runs=st.lists(st.sampled_from(["+", "ab", "{", "a+b", "\\"]), min_size=1, max_size=4),
+    lazy=st.booleans(),
+    text=st.text(alphabet="+ab{\\\n\r x", max_size=40),
+)
+def test_ordered_runs_agree_with_re_search(runs: list[str], lazy: bool, text: str) -> None:
+    """The linear ``a.*b.*c`` check must answer exactly like Python's backtracking search."""
+    gap = ".*?" if lazy else ".*"
+    pattern = gap.join(re.escape(run) for run in runs) + (gap if len(runs) == 1 else "")
+    found = ordered_runs(pattern)
+    assert found is not None
+    expected = re.search(pattern, text) is not None
+    assert (compile_value(SigmaRegularExpression(pattern)).test(text.lower(), text)) is expected
+
+
+def test_ordered_runs_only_for_plain_gap_patterns() -> None:
+    assert ordered_runs(r"\+.*\+.*\+") == ("+", "+", "+")
+    assert ordered_runs("a.*b") == ("a", "b")
+    for other in ("abc", "(?s)a.*b", "a.+b", "a.*\\nb", "a[bc].*d", "^a.*b", "a.{0,5}b"):
+        assert ordered_runs(other) is None, other
