@@ -15,14 +15,14 @@ is the slow, obviously complete path the tests compare the fast one with.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from detection.compiler import CompiledRule
 from detection.index import Plan, RuleIndex
 from detection.literals import section, well_formed
-from detection.view import LowView, Shape, flat_raw, lowered, raw_view, shape_of
+from detection.view import LowView, Shape, flat_raw, lowered, raw_view, shape_of, tuples_of
 
 # Key layouts remembered per engine; beyond this (events with ever-changing keys) we stop caching.
 MAX_SHAPES = 4096
@@ -48,25 +48,55 @@ class Engine:
         self.index = RuleIndex(self.compiled)
         self._preds = tuple(rule.node.pred for rule in self.compiled)
         self._shapes: dict[tuple[Any, ...], Shape | None] = {}
+        self._routes: dict[tuple[tuple[str, ...], int], Route] = {}
 
     def match_batch(self, events: Iterable[Mapping[str, Any]], *, start: int = 0) -> list[Hit]:
         """Every (event, rule) match in the batch, in event order then rule load order."""
         hits: list[Hit] = []
+        # Prefilter answers by (plan, text) for this batch only: events of one source repeat
+        # their prefilter fields (share access, service logons...) within a batch. Kept per
+        # batch so memory stays bounded and nothing carries over between batches.
+        memo: dict[tuple[int, str], Sequence[int]] = {}
+        shapes = self._shapes
         for offset, event in enumerate(events):
-            plan, raw, shape = self._locate(event)
+            keys = tuple(event)
+            shape = shapes.get(keys)
+            if shape is None:
+                shape = self._shape(keys)
+            route = None
+            if shape is not None and shape.lookup is not None:
+                values = shape.key_values(event)
+                try:
+                    route = shape.plans.get(values)
+                except TypeError:  # a list or an object under Channel/EventID
+                    route = None
+                if route is None:
+                    route = self._route(shape, values)
+            if route is None:  # no usable layout: the general path through a raw view
+                raw = raw_view(event)
+                plan = self.index.plan_for(raw)
+                if not plan.empty:
+                    candidates = plan.select(raw)
+                    if candidates:
+                        self._evaluate(candidates, raw, start + offset, hits)
+                continue
+            plan = route.plan
             if plan.empty:
                 continue
-            if raw is None and plan.automaton is not None:
+            pattern = route.pattern
+            if pattern is not None:
                 # Prefilter straight from the event: a view is built only for candidates.
-                text = self._text(event, shape, plan)
-                if text is not MISSING:
-                    candidates = plan.select_text(text)
-                    if candidates:
-                        raw = flat_raw(event, shape)
-                        self._evaluate(candidates, raw, start + offset, hits)
+                values = route.values(event)
+                if set(map(type, values)) <= _FORMAT_TYPES:
+                    text = pattern % values
+                    key = (route.number, text)
+                    found = memo.get(key)
+                    if found is None:
+                        found = memo[key] = plan.select_text(well_formed(text, route.sections))
+                    if found:
+                        self._evaluate(found, flat_raw(event, shape), start + offset, hits)
                     continue
-            if raw is None:
-                raw = flat_raw(event, shape)
+            raw = flat_raw(event, shape)
             candidates = plan.select(raw)
             if candidates:
                 self._evaluate(candidates, raw, start + offset, hits)
@@ -96,26 +126,20 @@ class Engine:
                 seen.add(number)
                 hits.append(Hit(index, number, compiled[position], low, raw))
 
-    def _locate(self, event: Mapping[str, Any]) -> tuple[Plan, dict[str, Any] | None, Shape | None]:
-        """The event's plan, and its raw view if finding the plan needed one (else its shape)."""
-        keys = tuple(event)
-        shapes = self._shapes
-        shape = shapes.get(keys)
-        if shape is None and keys not in shapes:
-            shape = shape_of(keys, self.index.fields)
-            if len(shapes) < MAX_SHAPES:
-                shapes[keys] = shape
-        if shape is None or shape.lookup is None:
-            raw = raw_view(event)
-            return self.index.plan_for(raw), raw, None
-        values = tuple([None if key is None else event[key] for key in shape.lookup])
-        # Plans by the raw values: 4688 and "4688" are separate entries of the same plan. Only
-        # str/int/None values are remembered (True == 1 and 1.0 == 1 as dictionary keys).
-        cacheable = set(map(type, values)) <= _KEY_TYPES
-        if cacheable:
-            plan = shape.plans.get(values)
-            if plan is not None:
-                return plan, None, shape
+    def _shape(self, keys: tuple[Any, ...]) -> Shape | None:
+        """The (remembered) shape of a key layout; None when only the general path can read it."""
+        shape = shape_of(keys, self.index.fields)
+        if len(self._shapes) < MAX_SHAPES:
+            self._shapes[keys] = shape
+        return shape
+
+    def _route(self, shape: Shape, values: tuple[Any, ...]) -> Route | None:
+        """The route for an event of this shape with these raw Channel/EventID values.
+
+        Routes are remembered by the raw values: 4688 and "4688" are separate entries leading
+        to the same plan. Only str/int/None values are remembered (True == 1 and 1.0 == 1 as
+        dictionary keys). None: a list or an object under Channel/EventID (general path).
+        """
         lowered_values: list[str | None] = []
         for value in values:
             kind = type(value)
@@ -123,48 +147,54 @@ class Engine:
                 lowered_values.append(None)
             elif kind is str or kind is int or kind is float or kind is bool:
                 lowered_values.append(lowered(value))
-            else:  # a list or an object under Channel/EventID: let the general path decide
-                raw = raw_view(event)
-                return self.index.plan_for(raw), raw, None
+            else:
+                return None
         plan = self.index.plan_for_key(tuple(lowered_values))
-        if cacheable and len(shape.plans) < MAX_SHAPES:
-            shape.plans[values] = plan
-        return plan, None, shape
+        route = self._routes.get((shape.names, id(plan)))
+        if route is None:
+            route = _route(shape, plan, len(self._routes))
+            self._routes[(shape.names, id(plan))] = route
+        if set(map(type, values)) <= _KEY_TYPES and len(shape.plans) < MAX_SHAPES:
+            shape.plans[values] = route
+        return route
 
-    def _text(self, event: Mapping[str, Any], shape: Shape | None, plan: Plan) -> Any:
-        """The plan's prefilter text straight from a flat event, or MISSING (use the view)."""
-        if shape is None:
-            return MISSING
-        template = shape.templates.get(id(plan), MISSING)
-        if template is MISSING:
-            template = shape.templates[id(plan)] = _template(shape, plan)
-        if template is None:
-            return MISSING
-        pattern, keys = template
-        values = tuple([event[key] for key in keys])
-        if not set(map(type, values)) <= _FORMAT_TYPES:
-            return MISSING  # null, list or object values: the view flattens those
-        return well_formed(pattern % values, len(keys))
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How events of one key layout reach one plan: the plan and its prefilter text template.
+
+    ``pattern`` is a ``%``-template of the plan's sections for this layout and ``values`` reads
+    the event values that fill it, in order (None: no template, build the view instead).
+    """
+
+    number: int  # distinguishes routes in the per-batch prefilter memo
+    plan: Plan
+    pattern: str | None
+    values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    sections: int
 
 
 # str/int/float format with ``%s`` exactly as ``text_of`` renders them (bool would not).
 _FORMAT_TYPES = frozenset({str, int, float})
 _KEY_TYPES = frozenset({str, int, type(None)})
-MISSING: Any = object()
 
 
-def _template(shape: Shape, plan: Plan) -> tuple[str, tuple[str, ...]] | None:
-    """A ``%``-template of the plan's sections for events of this layout, and its keys.
+def _route(shape: Shape, plan: Plan, number: int) -> Route:
+    """A route with the plan's text template for events of this layout, when one can be made.
 
     Only for plans with known fields, none dotted: a dotted name may come from a nested object,
     which only the full view flattens. Plans are kept for the engine's life, so ``id`` is stable.
     """
-    if plan.fields is None or any("." in name for name in plan.fields):
-        return None
+    if plan.automaton is None or plan.fields is None or any("." in n for n in plan.fields):
+        return Route(number, plan, None, _no_values, 0)
     parts: list[str] = []
     keys: list[str] = []
     for name in plan.fields:
         for key in shape.groups.get(name, ()):
             parts.append(section(name))
             keys.append(key)
-    return "".join(parts), tuple(keys)
+    return Route(number, plan, "".join(parts), tuples_of(keys), len(keys))
+
+
+def _no_values(event: Mapping[str, Any]) -> tuple[Any, ...]:
+    return ()

@@ -197,6 +197,17 @@ def test_small_rules_fast_path_equals_brute_force_on_edge_cases(small_rules: Rul
     assert_same(small_rules.engine, events)
 
 
+def test_repeated_prefilter_text_in_a_batch_still_evaluates_each_event(
+    small_rules: RuleSet,
+) -> None:
+    """The per-batch prefilter memo only answers "which rules to try", never "which matched"."""
+    base = {"Channel": "Security", "EventID": 4688, "Hashes": "IMPHASH=AB"}
+    events = [{**base, "Details": "x"}, dict(base), {**base, "Details": None}, dict(base)]
+    hits = small_rules.engine.match_batch(events, start=10)
+    assert [hit.event_index for hit in hits if hit.compiled.stack == "none"] == [11, 12, 13]
+    assert_same(small_rules.engine, events)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_small_rules_fast_path_equals_brute_force(
