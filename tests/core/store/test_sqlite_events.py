@@ -44,7 +44,70 @@ def test_indexed_filter_uses_index(filled: SqliteEventStore) -> None:
     plan = filled._conn.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM events WHERE host_name = ? ORDER BY ts DESC", ("x",)
     ).fetchall()
-    assert any("events_host_ts" in str(row) for row in plan)
+    assert any("events_host_ts_partial" in str(row) for row in plan)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "index"),
+    [
+        ("host.name", "web-01", "events_host_ts_partial"),
+        ("user.name", ["jan", "anouk"], "events_user_ts_partial"),
+        ("source.ip", 10, "events_source_ip_ts_partial"),
+    ],
+)
+def test_partial_indexes_serve_every_value_filter(
+    filled: SqliteEventStore, path: str, value: object, index: str
+) -> None:
+    """The nullable columns' indexes skip NULL rows, yet `=` and `IN` filters still use them."""
+    from core.store.sqlite_events import _where
+
+    where, params = _where(EventQuery(filters={path: value}))
+    plan = filled._conn.execute(f"EXPLAIN QUERY PLAN SELECT id FROM events{where}", params)
+    assert any(index in str(row) for row in plan.fetchall())
+
+
+def test_partial_indexes_hold_only_rows_with_the_field(store: SqliteEventStore) -> None:
+    with_user, without_user = make(0), make(1)
+    del without_user["user"]
+    store.add_batch([with_user, without_user])
+    conn = store._conn
+    indexed = conn.execute(
+        "SELECT count(*) FROM events INDEXED BY events_user_ts_partial WHERE user_name = 'jan'"
+    ).fetchone()[0]
+    assert indexed == 1
+    assert store.count(EventQuery(filters={"user.name": None})) == 1
+    assert store.count(EventQuery(filters={"user.name": "jan"})) == 1
+
+
+def test_version_2_file_gets_partial_indexes(tmp_path: Path) -> None:
+    """A schema 2 file (full indexes on the nullable columns) is upgraded on open, data kept."""
+    from core.store.sqlite_events import SCHEMA_VERSION
+
+    path = tmp_path / "events.sqlite"
+    with SqliteEventStore(path) as store:
+        store.add_batch(sample_events())
+        store._conn.executescript(
+            "DROP INDEX events_host_ts_partial; DROP INDEX events_user_ts_partial;"
+            "DROP INDEX events_source_ip_ts_partial;"
+            "CREATE INDEX events_host_ts ON events (host_name, ts);"
+            "CREATE INDEX events_user_ts ON events (user_name, ts);"
+            "CREATE INDEX events_source_ip_ts ON events (source_ip, ts);"
+            "PRAGMA user_version=2;"
+        )
+        expected = store.count(EventQuery(filters={"user.name": "jan"}))
+    with SqliteEventStore(path) as store:
+        conn = store._conn
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"events_host_ts", "events_user_ts", "events_source_ip_ts"}.isdisjoint(names)
+        assert {
+            "events_host_ts_partial",
+            "events_user_ts_partial",
+            "events_source_ip_ts_partial",
+        } <= names
+        assert expected > 0
+        assert store.count(EventQuery(filters={"user.name": "jan"})) == expected
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_schema_is_wal_and_full_sync(store: SqliteEventStore) -> None:
