@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.store.factory import open_event_store
+from dashboard.deps import close_store_pools
 from dashboard.views import (
     admin,
     alerts,
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         # Bring the event store's schema up once, before the first request opens it.
         open_event_store(settings).close()
         yield
+        close_store_pools(app.state)
 
     app = FastAPI(
         title="Dijkwacht",
@@ -80,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.store_pools = {}
     app.state.clock = SystemClock()
     app.state.templates = create_templates(settings.timezone)
     _install_security(app)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Annotated, Protocol, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -15,13 +15,7 @@ from core.clock import Clock
 from core.config import Settings
 from core.store.base import AlertStore, EventStore
 from core.store.factory import open_alert_store, open_event_store
-
-
-class _Closable(Protocol):
-    def close(self) -> None: ...
-
-
-S = TypeVar("S", bound=_Closable)
+from core.store.pool import StorePool
 
 
 async def _settings(request: Request) -> Settings:
@@ -29,22 +23,50 @@ async def _settings(request: Request) -> Settings:
     return settings
 
 
-def _per_request(open_store: Callable[[Settings], S]) -> Callable[[Request], Iterator[S]]:
-    """A store per request, closed after it: SQLite connections belong to one thread, and
-    requests run in a pool."""
+class _Pooled(Protocol):
+    def reusable(self) -> bool: ...
 
-    def dependency(request: Request) -> Iterator[S]:
-        store = open_store(request.app.state.settings)
+    def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Pooled)
+
+
+def _pooled(
+    name: str, open_store: Callable[[Settings], S]
+) -> Callable[[Request], AsyncIterator[S]]:
+    """A store borrowed from the app's pool for one request and given back after it.
+
+    Async, so borrowing costs no thread hop; the pool opens a store only when none is idle
+    (the first requests after start). The pool closes a store that is unfit for reuse.
+    """
+
+    async def dependency(request: Request) -> AsyncIterator[S]:
+        state = request.app.state
+        pools: dict[str, StorePool[Any]] = state.store_pools
+        pool = pools.get(name)
+        if pool is None:
+            settings = state.settings
+            pool = pools[name] = StorePool(
+                lambda: open_store(settings), reusable=lambda store: store.reusable()
+            )
+        store: S = pool.acquire()
         try:
             yield store
         finally:
-            store.close()
+            pool.release(store)
 
     return dependency
 
 
-_event_store = _per_request(open_event_store)
-_alert_store = _per_request(open_alert_store)
+_event_store = _pooled("events", open_event_store)
+_alert_store = _pooled("alerts", open_alert_store)
+
+
+def close_store_pools(state: Any) -> None:
+    """Close every pooled store (app shutdown)."""
+    for pool in state.store_pools.values():
+        pool.close()
 
 
 async def _db_session(request: Request) -> AsyncIterator[Session]:

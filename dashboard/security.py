@@ -153,12 +153,12 @@ def current_principal(request: Request, db: DbSession, clock: ClockDep) -> Princ
     else:
         session = web_session(request, db, clock)
         if session is not None and session.user is not None:
-            user = session.user
+            owner = session.user
             principal = Principal(
-                user.id,
-                user.username,
-                user.display_name,
-                user.role,
+                owner.id,
+                owner.username,
+                owner.display_name,
+                owner.role,
                 "session",
                 None,
                 session.csrf_token,

@@ -13,11 +13,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from core.accounts.auth_models import WebSession
-from core.accounts.models import User
+from core.accounts.models import Role, User
 from core.clock import Clock
 
 
@@ -33,13 +33,48 @@ class SessionPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionUser:
+    """Who a session belongs to: plain values, read with the session in one query."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+
+    @classmethod
+    def of(cls, user: User) -> SessionUser:
+        return cls(user.id, user.username, user.display_name, user.role)
+
+
+@dataclass(frozen=True, slots=True)
 class ActiveSession:
     """A valid session as the dashboard sees it; `user` is None before login."""
 
     session_id: str
     csrf_token: str
-    user: User | None
+    user: SessionUser | None
     expires_at: datetime
+
+
+# Built once: this lookup runs on every authenticated request, and plain columns (no ORM
+# entities in the identity map) keep it at a fraction of an entity query's cost.
+_LOOKUP = (
+    select(
+        WebSession.csrf_token,
+        WebSession.user_id,
+        WebSession.created_at,
+        WebSession.last_seen_at,
+        WebSession.expires_at,
+        User.id,
+        User.username,
+        User.display_name,
+        User.role,
+        User.active,
+    )
+    .outerjoin(User, User.id == WebSession.user_id)
+    .where(WebSession.id_hash == bindparam("session_hash"))
+)
+_BY_HASH = WebSession.id_hash == bindparam("session_hash")
 
 
 def hash_session_id(session_id: str) -> str:
@@ -85,7 +120,9 @@ def start_session(
     session_id, row = _new_row(user, clock, policy)
     db.add(row)
     db.commit()
-    return ActiveSession(session_id, row.csrf_token, user, row.expires_at)
+    return ActiveSession(
+        session_id, row.csrf_token, None if user is None else SessionUser.of(user), row.expires_at
+    )
 
 
 def load_session(
@@ -94,30 +131,28 @@ def load_session(
     """The valid session with this id, sliding its idle expiry; None when unknown or expired."""
     if not session_id or len(session_id) > 100:
         return None
-    # One query for the session and its user: this runs on every authenticated request.
-    found = db.execute(
-        select(WebSession, User)
-        .outerjoin(User, User.id == WebSession.user_id)
-        .where(WebSession.id_hash == hash_session_id(session_id))
-    ).first()
+    id_hash = hash_session_id(session_id)
+    found = db.execute(_LOOKUP, {"session_hash": id_hash}).first()
     now = clock.now()
     if found is None:
         return None
-    row, user = found
-    if row.expires_at <= now:
-        db.delete(row)
+    csrf_token, user_id, created_at, last_seen_at, expires_at = found[:5]
+    uid, username, display_name, role, active = found[5:]
+    gone = expires_at <= now or (user_id is not None and (uid is None or not active))
+    if gone:
+        db.execute(delete(WebSession).where(_BY_HASH), {"session_hash": id_hash})
         db.commit()
         return None
-    if row.user_id is not None and (user is None or not user.active):
-        db.delete(row)
+    if now - last_seen_at >= policy.touch_every:
+        life = policy.anonymous if uid is None else policy.idle
+        expires_at = min(now + life, created_at + policy.absolute)
+        db.execute(
+            update(WebSession).where(_BY_HASH).values(last_seen_at=now, expires_at=expires_at),
+            {"session_hash": id_hash},
+        )
         db.commit()
-        return None
-    if now - row.last_seen_at >= policy.touch_every:
-        life = policy.anonymous if user is None else policy.idle
-        row.last_seen_at = now
-        row.expires_at = min(now + life, row.created_at + policy.absolute)
-        db.commit()
-    return ActiveSession(session_id, row.csrf_token, user, row.expires_at)
+    user = None if uid is None else SessionUser(uid, username, display_name, role)
+    return ActiveSession(session_id, csrf_token, user, expires_at)
 
 
 def end_session(*, db: Session, session_id: str) -> None:

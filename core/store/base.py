@@ -102,6 +102,10 @@ class EventStore(Protocol):
         """Remove every event tagged `dijkwacht.exercise.id` = `exercise_id` (drill rollback)."""
         ...
 
+    def reusable(self) -> bool:
+        """Whether a pool may lend this open store out again (core.store.pool)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -186,6 +190,10 @@ class AlertStore(Protocol):
 
     def delete_by_exercise(self, exercise_id: str) -> int:
         """Remove every alert of the exercise (drill rollback); return the number removed."""
+        ...
+
+    def reusable(self) -> bool:
+        """Whether a pool may lend this open store out again (core.store.pool)."""
         ...
 
     def close(self) -> None: ...

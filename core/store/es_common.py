@@ -305,6 +305,10 @@ class ClientOwner:
     def close(self) -> None:
         self.client.close()
 
+    def reusable(self) -> bool:
+        """The client reconnects by itself; a pooled store can always be lent out again."""
+        return True
+
     def __enter__(self) -> Self:
         return self
 

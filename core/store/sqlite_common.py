@@ -6,6 +6,7 @@ microseconds (INTEGER): compact, exact, and range scans compare integers.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,12 @@ PRAGMAS = (
 )
 
 
+class _Connection(sqlite3.Connection):
+    """A connection that remembers which file it opened (see `SqliteFile.reusable`)."""
+
+    file_id: tuple[int, int] | None = None
+
+
 def connect(
     path: Path,
     *,
@@ -44,8 +51,17 @@ def connect(
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(
-        path, isolation_level=None, timeout=timeout_s, check_same_thread=check_same_thread
+        path,
+        isolation_level=None,
+        timeout=timeout_s,
+        check_same_thread=check_same_thread,
+        factory=_Connection,
     )
+    try:
+        opened = os.stat(path)
+        conn.file_id = (opened.st_dev, opened.st_ino)
+    except OSError:  # ":memory:" and the like: no file, never reusable from a pool
+        pass
     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         conn.close()
@@ -103,10 +119,22 @@ def from_micros(value: int) -> datetime:
 class SqliteFile:
     """Closing, also as a context manager, for a class that owns one connection in `_conn`."""
 
+    path: Path
     _conn: sqlite3.Connection
 
     def close(self) -> None:
         self._conn.close()
+
+    def reusable(self) -> bool:
+        """Fit to lend out again (see core.store.pool): no transaction left open, and the path
+        still names the file this connection opened (a deleted or restored file does not)."""
+        if self._conn.in_transaction:
+            return False
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return False
+        return (now.st_dev, now.st_ino) == getattr(self._conn, "file_id", None)
 
     def __enter__(self) -> Self:
         return self
