@@ -1,7 +1,11 @@
-"""Helpers every command shares: settings with friendly errors, the console."""
+"""Helpers every command shares: settings with friendly errors, the console, JSON lines."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
 import typer
 from rich.console import Console
 
@@ -18,3 +22,21 @@ def settings_or_exit() -> Settings:
     except ConfigError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from None
+
+
+def json_objects(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+    """(1-based line number, object) for each JSON object line; blank lines are passed over,
+    and a line that is not JSON or not an object is named on stderr and skipped."""
+    with path.open("rb") as source:
+        for number, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                typer.echo(f"line {number}: not valid JSON ({exc}); skipped", err=True)
+                continue
+            if not isinstance(event, dict):
+                typer.echo(f"line {number}: not a JSON object; skipped", err=True)
+                continue
+            yield number, event

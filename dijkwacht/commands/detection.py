@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Annotated
 import orjson
 import typer
 
-from dijkwacht.commands.common import console
+from dijkwacht.commands.common import console, json_objects
 
 if TYPE_CHECKING:
     from detection.service import RuleSet
@@ -89,22 +89,11 @@ def _run(ruleset: RuleSet, events_file: Path, sink: IO[bytes]) -> None:
         batch.clear()
         lines.clear()
 
-    with events_file.open("rb") as source:
-        for line_number, line in enumerate(source, start=1):
-            if not line.strip():
-                continue
-            try:
-                event = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                typer.echo(f"line {line_number}: not valid JSON ({exc}); skipped", err=True)
-                continue
-            if not isinstance(event, dict):
-                typer.echo(f"line {line_number}: not a JSON object; skipped", err=True)
-                continue
-            batch.append(event)
-            lines.append(line_number)
-            if len(batch) >= BATCH_SIZE:
-                flush()
+    for line_number, event in json_objects(events_file):
+        batch.append(event)
+        lines.append(line_number)
+        if len(batch) >= BATCH_SIZE:
+            flush()
     flush()
 
 

@@ -12,10 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
 
-from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.common import console, json_objects, settings_or_exit
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -46,24 +45,6 @@ def _session() -> Iterator[Session]:
         engine.dispose()
 
 
-def _read_events(path: Path) -> list[tuple[int, dict[str, object]]]:
-    events: list[tuple[int, dict[str, object]]] = []
-    with path.open("rb") as source:
-        for number, line in enumerate(source, start=1):
-            if not line.strip():
-                continue
-            try:
-                event = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                typer.echo(f"line {number}: not valid JSON ({exc}); skipped", err=True)
-                continue
-            if not isinstance(event, dict):
-                typer.echo(f"line {number}: not a JSON object; skipped", err=True)
-                continue
-            events.append((number, event))
-    return events
-
-
 def test(
     rule: Annotated[Path, typer.Argument(help="A Sigma rule file (or folder).")],
     events_file: Annotated[Path, typer.Argument(help="Events, one JSON object per line.")],
@@ -80,7 +61,7 @@ def test(
             console.print(f"[red]{what} not found: {path}[/red]")
             raise typer.Exit(code=2)
     found, problems = explain(
-        rule_path=rule, events=_read_events(events_file), stacks=pipeline or [DEFAULT_STACK]
+        rule_path=rule, events=list(json_objects(events_file)), stacks=pipeline or [DEFAULT_STACK]
     )
     for problem in problems:
         typer.echo(f"note: {problem}", err=True)
