@@ -17,6 +17,13 @@ and are updated in the same transaction as the rows they count: per batch, never
 Checkpoints (a file tailer's offset) are written in the same transaction as the events read up
 to them, so a restart neither skips nor repeats a record.
 
+Rows hold batches (schema 2): one `append` writes its events as JSON arrays of at most
+`ROW_EVENTS` events, one row each, instead of one row per event. Every event still has its own
+sequence number (the spool id `take` returns): a row covers `last - count + 1 .. last`, rows are
+contiguous, and `ack(up_to)` records `up_to` in `spool_acked` and deletes the rows it covers
+entirely, so a consumer may acknowledge part of a row. Per-event rows spent more on SQLite's
+per-row work (B-tree cell, bind, step; the same again to delete) than on the JSON itself.
+
 Threads and processes: an instance owns one connection and must stay in its thread; open one
 `Spool` per thread. Several processes may share the file (WAL, one writer at a time).
 """
@@ -56,16 +63,28 @@ SPOOL_FILE = "spool.sqlite"
 DEFAULT_MAX_PENDING = 100_000
 # Raw dead-letter bytes kept in the spool; the event store cuts at the same limit (64 KiB).
 MAX_DEAD_RAW_BYTES = 64 * 1024
-SCHEMA_VERSION = 1
+# 1: one row per event in `spool`. 2: rows of up to ROW_EVENTS events in `spool_batches`.
+SCHEMA_VERSION = 2
+# Events per spool row: big enough that SQLite's per-row cost vanishes, small enough that a
+# consumer batch (`ingest_batch_size`, default 1000) is made of whole rows.
+ROW_EVENTS = 500
 # The event store's id format; an event.id of this shape is ours and is kept as is.
 STORE_ID_RE = re.compile(r"[0-9a-f]{26}")
 
+# `last` is the sequence number of the row's last event; the row holds `count` events as one
+# JSON array. `spool_acked` has one row: every event up to `up_to` is stored downstream.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS spool (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+CREATE TABLE IF NOT EXISTS spool_batches (
+    last INTEGER PRIMARY KEY,
+    count INTEGER NOT NULL CHECK (count > 0),
     source TEXT NOT NULL,
     body BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS spool_acked (
+    only INTEGER PRIMARY KEY CHECK (only = 0),
+    up_to INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO spool_acked (only, up_to) VALUES (0, 0);
 CREATE TABLE IF NOT EXISTS spool_dead (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
@@ -88,6 +107,30 @@ CREATE TABLE IF NOT EXISTS source_counters (
     last_seen INTEGER
 );
 """
+
+# Schema 1 -> 2: every unacknowledged event becomes a row of one, keeping its id as sequence
+# number (ids were contiguous there too). The CREATE makes the step harmless for a second
+# process that read version 1 before the first one upgraded the file.
+_FROM_VERSION_1 = """
+CREATE TABLE IF NOT EXISTS spool (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+INSERT INTO spool_batches (last, count, source, body)
+    SELECT id, 1, source, CAST('[' || CAST(body AS TEXT) || ']' AS BLOB) FROM spool;
+DROP TABLE spool;
+"""
+
+# The sequence number before the next row's first event: past every row and every ack.
+_HIGH_WATER = (
+    "SELECT max(coalesce((SELECT max(last) FROM spool_batches), 0), "
+    "(SELECT up_to FROM spool_acked))"
+)
+_UNACKED = (
+    "SELECT b.last, b.count, b.body, a.up_to FROM spool_batches AS b, spool_acked AS a "
+    "WHERE b.last > a.up_to ORDER BY b.last"
+)
 
 _BUMP = """
 INSERT INTO source_counters (source, received, parsed, dead_lettered, dropped, last_seen)
@@ -133,8 +176,9 @@ class Spool(SqliteFile):
         self._conn = connect(
             path, timeout_s=30.0, pragmas=("PRAGMA synchronous=FULL",), check_same_thread=True
         )
-        schema_version(self._conn, path, newest=SCHEMA_VERSION, name="spool")
-        apply_schema(self._conn, _SCHEMA, version=SCHEMA_VERSION)
+        version = schema_version(self._conn, path, newest=SCHEMA_VERSION, name="spool")
+        script = _SCHEMA + (_FROM_VERSION_1 if version == 1 else "")
+        apply_schema(self._conn, script, version=SCHEMA_VERSION)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -153,11 +197,19 @@ class Spool(SqliteFile):
         """
         now = self._clock.now()
         stamp = _micros(now)
-        rows = self._event_rows(events, source=source, stamp=stamp)
+        bodies = self._event_rows(events, stamp=stamp)
         dead_rows = [_dead_row(letter, stamp) for letter in dead]
         with write_transaction(self._conn) as conn:
-            if rows:
-                conn.executemany("INSERT INTO spool (source, body) VALUES (?, ?)", rows)
+            if bodies:
+                last = int(conn.execute(_HIGH_WATER).fetchone()[0])
+                rows = []
+                for count, body in bodies:
+                    last += count
+                    rows.append((last, count, source, body))
+                conn.executemany(
+                    "INSERT INTO spool_batches (last, count, source, body) VALUES (?, ?, ?, ?)",
+                    rows,
+                )
             if dead_rows:
                 conn.executemany(_INSERT_DEAD, dead_rows)
             if checkpoint is not None:
@@ -166,7 +218,7 @@ class Spool(SqliteFile):
                     "INSERT OR REPLACE INTO checkpoints (key, value) VALUES (?, ?)",
                     (key, orjson.dumps(value)),
                 )
-            self._bump_counts(conn, source=source, parsed=len(rows), dead=dead, stamp=stamp)
+            self._bump_counts(conn, source=source, parsed=len(events), dead=dead, stamp=stamp)
 
     def append_dead(
         self, letters: Sequence[DeadLetter], *, checkpoint: tuple[str, Any] | None = None
@@ -192,13 +244,11 @@ class Spool(SqliteFile):
         with write_transaction(self._conn) as conn:
             conn.execute(_BUMP, (source, dropped, 0, 0, dropped, None))
 
-    def _event_rows(
-        self, events: Sequence[Event], *, source: str, stamp: int
-    ) -> list[tuple[str, bytes]]:
+    @staticmethod
+    def _event_rows(events: Sequence[Event], *, stamp: int) -> list[tuple[int, bytes]]:
+        """Give each event its store id; (count, JSON array) per row of up to ROW_EVENTS."""
         randomness = os.urandom(6 * len(events)).hex()
         prefix = f"{stamp:014x}"
-        dumps = orjson.dumps
-        rows: list[tuple[str, bytes]] = []
         for index, event in enumerate(events):
             head = event.get("event")
             if type(head) is not dict:
@@ -211,8 +261,11 @@ class Spool(SqliteFile):
                         extension.setdefault("source_event_id", current)
                 start = 12 * index
                 head["id"] = prefix + randomness[start : start + 12]
-            rows.append((source, dumps(event)))
-        return rows
+        dumps = orjson.dumps
+        return [
+            (len(part), dumps(part))
+            for part in (events[i : i + ROW_EVENTS] for i in range(0, len(events), ROW_EVENTS))
+        ]
 
     @staticmethod
     def _bump_counts(
@@ -239,32 +292,55 @@ class Spool(SqliteFile):
     def pending(self) -> int:
         """Events and dead letters not yet acknowledged.
 
-        Ids grow by one per row and only prefixes are deleted, so max - min + 1 is exact and
-        needs two index look-ups instead of a table scan.
+        Sequence numbers and dead-letter ids grow by one and only prefixes are deleted, so each
+        count is a difference of index look-ups instead of a table scan.
         """
-        total = 0
-        for table in ("spool", "spool_dead"):
-            low, high = self._conn.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
-            if low is not None:
-                total += high - low + 1
-        return int(total)
+        conn = self._conn
+        events = conn.execute(
+            "SELECT (SELECT max(last) FROM spool_batches) - max("
+            "(SELECT up_to FROM spool_acked), "
+            "(SELECT last - count FROM spool_batches ORDER BY last LIMIT 1))"
+        ).fetchone()[0]
+        low, high = conn.execute("SELECT min(id), max(id) FROM spool_dead").fetchone()
+        dead = 0 if low is None else high - low + 1
+        return int(events or 0) + int(dead)
 
     def is_full(self) -> bool:
         """True when collectors must stop accepting input (back-pressure)."""
         return self.pending() >= self.max_pending
 
     def take(self, limit: int) -> list[tuple[int, Event]]:
-        """Up to `limit` events, oldest first, with their spool ids; they stay until `ack`."""
+        """Up to `limit` events, oldest first, with their spool ids; they stay until `ack`.
+
+        Whole rows while they fit, so a batch may hold fewer than `limit` events; a first row
+        longer than `limit` is cut (and decoded again by the next `take`).
+        """
+        if limit < 1:
+            return []
         loads = orjson.loads
-        rows = self._conn.execute(
-            "SELECT id, body FROM spool ORDER BY id LIMIT ?", (limit,)
-        ).fetchall()
-        return [(int(row[0]), loads(row[1])) for row in rows]
+        taken: list[tuple[int, Event]] = []
+        # Rows are read one at a time (a backlog can be large); closing the cursor ends the
+        # read so the following `ack` and WAL checkpoints are not held up by it.
+        rows = self._conn.execute(_UNACKED)
+        try:
+            for last, count, body, up_to in rows:
+                first = max(last - count + 1, up_to + 1)
+                room = limit - len(taken)
+                if taken and last - first + 1 > room:
+                    break
+                events = loads(body)[first - (last - count + 1) :][:room]
+                taken.extend(zip(range(first, first + len(events)), events, strict=True))
+                if len(taken) >= limit:
+                    break
+        finally:
+            rows.close()
+        return taken
 
     def ack(self, up_to_id: int) -> None:
         """Forget every event with a spool id up to `up_to_id` (they are stored downstream)."""
         with write_transaction(self._conn) as conn:
-            conn.execute("DELETE FROM spool WHERE id <= ?", (up_to_id,))
+            conn.execute("UPDATE spool_acked SET up_to = max(up_to, ?)", (up_to_id,))
+            conn.execute("DELETE FROM spool_batches WHERE last <= ?", (up_to_id,))
 
     def take_dead(self, limit: int) -> list[tuple[int, DeadLetter]]:
         """Spooled dead letters, oldest first, for the consumer to move to the event store."""

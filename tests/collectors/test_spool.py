@@ -106,3 +106,82 @@ def test_consumer_dead_letters_an_event_the_store_refuses(
         (letter,) = store.list_dead_letters(source="spool")
         assert "@timestamp" in letter.reason
         assert spool.pending() == 0
+
+
+def originals(taken: Sequence[tuple[int, Event]]) -> list[str]:
+    return [event["event"]["original"] for _, event in taken]
+
+
+def test_rows_hold_batches_and_take_returns_whole_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("collectors.spool.ROW_EVENTS", 3)
+    with Spool(tmp_path / "s.sqlite") as spool:
+        spool.append([make(n) for n in range(7)], source="t")  # rows of 3, 3 and 1
+        spool.append([make(n) for n in range(7, 9)], source="t")  # a row of 2
+        assert spool._conn.execute("SELECT count(*) FROM spool_batches").fetchone()[0] == 4
+        assert spool.pending() == 9
+        taken = spool.take(5)  # the second row would not fit: whole rows only
+        assert originals(taken) == [f"seq={n}" for n in range(3)]
+        assert [seq for seq, _ in taken] == [1, 2, 3]
+        taken = spool.take(7)
+        assert originals(taken) == [f"seq={n}" for n in range(7)]
+        assert [seq for seq, _ in taken] == list(range(1, 8))
+        (counters,) = spool.counters()
+        assert counters.parsed == 9
+
+
+def test_partial_ack_inside_a_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("collectors.spool.ROW_EVENTS", 4)
+    with Spool(tmp_path / "s.sqlite") as spool:
+        spool.append([make(n) for n in range(6)], source="t")  # rows of 4 and 2
+        taken = spool.take(2)  # a first row longer than the limit is cut
+        assert originals(taken) == ["seq=0", "seq=1"]
+        spool.ack(taken[-1][0])
+        assert spool.pending() == 4
+        taken = spool.take(10)
+        assert originals(taken) == [f"seq={n}" for n in range(2, 6)]
+        spool.ack(taken[1][0])  # up to seq=3: the first row is done and deleted
+        assert spool.pending() == 2
+        assert spool._conn.execute("SELECT count(*) FROM spool_batches").fetchone()[0] == 1
+    with Spool(tmp_path / "s.sqlite") as spool:  # the ack position survives a restart
+        assert originals(spool.take(10)) == ["seq=4", "seq=5"]
+        spool.ack(100)
+        assert spool.pending() == 0 and spool.take(10) == []
+        spool.append([make(9)], source="t")  # sequence numbers continue after the ack
+        ((seq, event),) = spool.take(10)
+        assert seq == 101 and event["event"]["original"] == "seq=9"
+        assert spool.pending() == 1
+
+
+def test_version_1_file_keeps_its_unacknowledged_events(tmp_path: Path) -> None:
+    """A spool written by schema 1 (one row per event) is upgraded on open, in order."""
+    import sqlite3
+
+    import orjson
+
+    path = tmp_path / "s.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE spool (id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,"
+        " body BLOB NOT NULL);"
+        "PRAGMA user_version=1;"
+    )
+    conn.executemany(
+        "INSERT INTO spool (id, source, body) VALUES (?, 't', ?)",
+        [(n, orjson.dumps(make(n))) for n in (41, 42, 43)],
+    )
+    conn.commit()
+    conn.close()
+    with Spool(path) as spool:
+        assert spool._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert spool.pending() == 3
+        taken = spool.take(10)
+        assert [seq for seq, _ in taken] == [41, 42, 43]
+        assert originals(taken) == ["seq=41", "seq=42", "seq=43"]
+        spool.ack(42)
+        spool.append([make(44)], source="t")
+        assert [seq for seq, _ in spool.take(10)] == [43, 44]
+        names = {row[0] for row in spool._conn.execute("SELECT name FROM sqlite_master")}
+        assert "spool" not in names
