@@ -110,6 +110,57 @@ def _set_message(event: Event, message: str | None) -> None:
         event["message"] = message
 
 
+@dataclass(frozen=True, slots=True)
+class Rfc5424Parts:
+    """The pieces of an RFC 5424 message (header values None where the message has `-`)."""
+
+    priority: int
+    version: str
+    timestamp: str
+    hostname: str | None
+    appname: str | None
+    procid: str | None
+    msgid: str | None
+    structured: dict[str, Any]
+    message: str
+
+
+# The common shape in one match: header fields of printable US-ASCII within their RFC 5424
+# lengths, no STRUCTURED-DATA (`-`), then nothing or a space and MSG. Whatever it does not
+# match goes through the strict step-by-step split, which also names the field of an error.
+_COMMON_5424 = re.compile(
+    r"<(0|[1-9][0-9]{0,2})>([1-9][0-9]{0,2}) ([^ ]+) ([!-~]{1,255}) ([!-~]{1,48}) "
+    r"([!-~]{1,128}) ([!-~]{1,32}) -(?: (.*))?",
+    re.DOTALL,
+)
+
+
+def split_common_5424(text: str) -> Rfc5424Parts | None:
+    """The fast path: the parts of a message in the common shape, else None (never raises).
+
+    Gives exactly what `Rfc5424Parser.split` gives for such a message (a property test holds
+    the two to that); the timestamp is returned unparsed, as there.
+    """
+    match = _COMMON_5424.fullmatch(text)
+    if match is None:
+        return None
+    pri, version, timestamp, hostname, appname, procid, msgid, message = match.groups()
+    priority = int(pri)
+    if priority > 191:
+        return None
+    return Rfc5424Parts(
+        priority,
+        version,
+        timestamp,
+        None if hostname == "-" else hostname,
+        None if appname == "-" else appname,
+        None if procid == "-" else procid,
+        None if msgid == "-" else msgid,
+        {},
+        message[1:] if message and message.startswith(BOM) else message or "",
+    )
+
+
 class Rfc5424Parser:
     """RFC 5424 messages, strictly (the leniencies are listed in the module docstring)."""
 
@@ -124,6 +175,37 @@ class Rfc5424Parser:
         self, decoded: Decoded, raw: bytes, *, received_at: datetime, source: str
     ) -> Event:
         text = _strip_trailer(decoded.text)
+        parts = split_common_5424(text) or self.split(text)
+        timestamp = None if parts.timestamp == "-" else _timestamp(parts.timestamp)
+        event = base_event(
+            timestamp=timestamp,
+            received_at=received_at,
+            dataset="syslog",
+            decoded=decoded,
+            raw=raw,
+            source=source,
+        )
+        syslog = priority_fields(parts.priority)
+        syslog["version"] = parts.version
+        for key, item in (
+            ("hostname", parts.hostname),
+            ("appname", parts.appname),
+            ("procid", parts.procid),
+            ("msgid", parts.msgid),
+        ):
+            if item is not None:
+                syslog[key] = item
+        if parts.structured:
+            syslog["structured_data"] = parts.structured
+        event["log"] = {"syslog": syslog}
+        if parts.hostname:
+            event["host"] = {"hostname": parts.hostname}
+        _process_fields(event, parts.appname, parts.procid)
+        _set_message(event, parts.message)
+        return finish(event)
+
+    def split(self, text: str) -> Rfc5424Parts:
+        """Split a message step by step; ParseError names the field and offset that failed."""
         head = _PRI_VERSION.match(text)
         if head is None:
             raise self._head_error(text)
@@ -133,9 +215,10 @@ class Rfc5424Parser:
         if ts_end < 0:
             raise ParseError("truncated after TIMESTAMP", field="@timestamp", offset=pos)
         ts_text = text[pos:ts_end]
-        timestamp = None if ts_text == "-" else _timestamp(ts_text)
+        if ts_text != "-":
+            _timestamp(ts_text)  # a bad TIMESTAMP is reported before a bad header field
         pos = ts_end + 1
-        header: dict[str, str | None] = {}
+        header: list[str | None] = []
         for name, limit in _HEADER_FIELDS:
             end = text.find(" ", pos)
             if end < 0:
@@ -147,7 +230,7 @@ class Rfc5424Parser:
                     field=f"log.syslog.{name}",
                     offset=pos,
                 )
-            header[name] = None if value == "-" else value
+            header.append(None if value == "-" else value)
             pos = end + 1
         structured, pos = self._structured_data(text, pos)
         if pos < len(text):
@@ -159,28 +242,18 @@ class Rfc5424Parser:
         message = text[pos:]
         if message.startswith(BOM):
             message = message[1:]
-
-        event = base_event(
-            timestamp=timestamp,
-            received_at=received_at,
-            dataset="syslog",
-            decoded=decoded,
-            raw=raw,
-            source=source,
+        hostname, appname, procid, msgid = header
+        return Rfc5424Parts(
+            priority,
+            head.group(2),
+            ts_text,
+            hostname,
+            appname,
+            procid,
+            msgid,
+            structured,
+            message,
         )
-        syslog = priority_fields(priority)
-        syslog["version"] = head.group(2)
-        for key, item in header.items():
-            if item is not None:
-                syslog[key] = item
-        if structured:
-            syslog["structured_data"] = structured
-        event["log"] = {"syslog": syslog}
-        if header["hostname"]:
-            event["host"] = {"hostname": header["hostname"]}
-        _process_fields(event, header["appname"], header["procid"])
-        _set_message(event, message)
-        return finish(event)
 
     @staticmethod
     def _head_error(text: str) -> ParseError:

@@ -194,3 +194,56 @@ def test_5424_round_trip(
     if message[-1:] not in ("\n", "\r", "\x00"):
         expected_message = message.removeprefix("\ufeff") or None
     assert event.get("message") == expected_message
+
+
+_field = st.sampled_from(["-", "web-01", "sshd", "4242", "ID47", "x" * 49, "é", "a b", ""])
+
+
+@settings(max_examples=500)
+@given(
+    st.builds(
+        "<{}>{} {} {} {} {} {} {}{}".format,
+        st.sampled_from(["0", "34", "191", "192", "999", "034", "x"]),
+        st.sampled_from(["1", "0", "12", "1000"]),
+        st.sampled_from(["2025-01-31T09:15:00.123Z", "-", "", "2025-13-01T00:00:00Z", "\t"]),
+        _field,
+        _field,
+        _field,
+        _field,
+        st.sampled_from(["-", '[a b="c"]', "-x", "", "- "]),
+        st.text(max_size=20) | st.sampled_from(["", " ", " \ufeffmsg", " msg\n"]),
+    )
+)
+def test_fast_path_splits_exactly_as_the_strict_path(text: str) -> None:
+    """`split_common_5424` is an optimisation: where it answers, the strict split agrees.
+
+    The strict split also checks the TIMESTAMP (its error comes first there); the fast path
+    leaves that to the parser, which then raises the same error.
+    """
+    from collectors.parsers.syslog import _timestamp, split_common_5424
+
+    fast = split_common_5424(text)
+    if fast is None:
+        return
+    try:
+        strict = Rfc5424Parser().split(text)
+    except ParseError as exc:
+        assert exc.field == "@timestamp"
+        with pytest.raises(ParseError) as again:
+            _timestamp(fast.timestamp)
+        assert str(again.value) == str(exc)
+        return
+    assert fast == strict
+
+
+def test_common_messages_take_the_fast_path() -> None:
+    from collectors.parsers.syslog import split_common_5424
+
+    parts = split_common_5424(
+        "<34>1 2025-01-31T09:15:00.123Z web-01 sshd 4242 ID47 - Failed password for jan"
+    )
+    assert parts is not None
+    assert (parts.priority, parts.hostname, parts.procid) == (34, "web-01", "4242")
+    assert parts.message == "Failed password for jan"
+    assert split_common_5424('<34>1 - - - - - [a b="c"] msg') is None  # structured data
+    assert split_common_5424("<192>1 - - - - - -") is None  # PRI out of range: strict error
