@@ -38,7 +38,16 @@ from detection.view import text_of
 Key = tuple[str | None, ...]
 
 
-@dataclass(frozen=True)
+# A plan counts which literals its first scans find; a literal found in nearly every one of
+# them (``.exe`` at the end of NewProcessName for 4688, ``\\`` in every share name for 5145)
+# prunes nothing but costs a match callback per scan, so its clauses are then taken as
+# satisfied and it leaves the automaton. Taking a clause as satisfied only weakens a necessary
+# condition: the plan may let more rules through, never fewer.
+TUNE_AFTER = 1024
+SATURATED = 0.9
+
+
+@dataclass(eq=False)
 class Plan:
     """What to evaluate for events with one combination of key values.
 
@@ -57,6 +66,9 @@ class Plan:
     increment: int
     guards: int
     positions: dict[int, int]  # guard bit number -> compiled-rule position
+    base: int = 0  # clause bits taken as satisfied (their literals are in nearly every event)
+    scans: int = 0
+    counts: list[int] | None = None  # finds per literal while learning; None once tuned
 
     @property
     def empty(self) -> bool:
@@ -71,9 +83,9 @@ class Plan:
 
     def select_text(self, text: str | None) -> Sequence[int]:
         """``select`` given the event's sectioned text (not yet lower-cased)."""
-        if text is None:  # a value holds a section mark: no pruning for this event
+        if text is None or self.automaton is None:  # a value holds a section mark: no pruning
             return self.everything
-        found = self.candidates(text.lower())
+        found = self.candidates(self.automaton.scan_text(text))
         if self.always:
             return sorted({*found, *self.always})
         return found
@@ -94,13 +106,19 @@ class Plan:
         return sectioned_text(sections)
 
     def candidates(self, text: str) -> list[int]:
-        """Rules whose every literal clause occurs in the scoped event text, ascending."""
+        """Rules whose every literal clause occurs in the scoped event text, ascending.
+
+        ``text`` must be lower-case where the automaton is not caseless (``scan_text``).
+        """
         if self.automaton is None:
             return []
-        satisfied = 0
+        satisfied = self.base
         masks = self.masks
-        for number in self.automaton.found(text):
+        numbers = self.automaton.found(text)
+        for number in numbers:
             satisfied |= masks[number]
+        if self.counts is not None:
+            self._learn(numbers)
         if not satisfied:
             return []
         hits = (satisfied + self.increment) & self.guards
@@ -111,6 +129,34 @@ class Plan:
             found.append(positions[bit.bit_length() - 1])
             hits ^= bit
         return found
+
+    def _learn(self, numbers: list[int]) -> None:
+        """Count finds; after ``TUNE_AFTER`` scans drop the saturated literals (see above)."""
+        counts = self.counts
+        assert counts is not None
+        for number in numbers:
+            counts[number] += 1
+        self.scans += 1
+        if self.scans < TUNE_AFTER:
+            return
+        self.counts = None
+        automaton = self.automaton
+        assert automaton is not None
+        limit = SATURATED * self.scans
+        base = self.base
+        for number, count in enumerate(counts):
+            if count >= limit:
+                base |= self.masks[number]
+        kept = [
+            (literal, mask & ~base)
+            for literal, mask in zip(automaton.literals, self.masks, strict=True)
+            if mask & ~base
+        ]
+        if base == self.base and len(kept) == len(self.masks):
+            return
+        self.automaton = LiteralSet([literal for literal, _ in kept], caseless=automaton.caseless)
+        self.masks = tuple(mask for _, mask in kept)
+        self.base = base
 
 
 class RuleIndex:
@@ -178,7 +224,7 @@ class RuleIndex:
 
     def _compile(self, positions: list[int]) -> Plan:
         always: list[int] = []
-        masks: dict[Literal, int] = defaultdict(int)
+        masks: dict[Literal, int] = defaultdict(int)  # by (field, text)
         increment = guards = 0
         owners: dict[int, int] = {}
         bit = 0
@@ -197,8 +243,11 @@ class RuleIndex:
             bit += 1
         automaton = None
         fields: tuple[str, ...] | None = None
+        rendered: dict[str, int] = defaultdict(int)  # plain literals render alike in any field
+        for (field, text), mask in masks.items():
+            rendered[render(field, text)] |= mask
         if masks:
-            automaton = LiteralSet([render(field, text) for field, text in masks])
+            automaton = LiteralSet(list(rendered), caseless=True)
             scopes = {field for field, _ in masks}
             fields = None if "" in scopes else tuple(sorted(scopes))
         return Plan(
@@ -206,10 +255,11 @@ class RuleIndex:
             everything=tuple(positions),
             automaton=automaton,
             fields=fields,
-            masks=tuple(masks.values()),
+            masks=tuple(rendered.values()),
             increment=increment,
             guards=guards,
             positions=owners,
+            counts=[0] * len(rendered) if rendered else None,
         )
 
     @property

@@ -84,10 +84,15 @@ def well_formed(text: str, sections: int) -> str | None:
 
 
 class LiteralSet:
-    """A fixed set of literals compiled once; ``found`` / ``any_in`` per text."""
+    """A fixed set of literals compiled once; ``found`` / ``any_in`` per text.
 
-    def __init__(self, literals: Sequence[str]):
+    ``caseless``: the literals (lower-case) are also found in ASCII text of any case, so callers
+    may skip lower-casing ASCII text (see ``scan_text``).
+    """
+
+    def __init__(self, literals: Sequence[str], *, caseless: bool = False):
         self.literals = tuple(literals)
+        self.caseless = caseless
         self._always = "" in self.literals  # the empty string occurs in every text
         words = [(number, w) for number, w in enumerate(self.literals) if w]
         self._hs: Any = None
@@ -95,12 +100,15 @@ class LiteralSet:
         if not words:
             return
         if hyperscan is not None:
+            flags = hyperscan.HS_FLAG_SINGLEMATCH
+            if caseless:
+                flags |= hyperscan.HS_FLAG_CASELESS
             database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             database.compile(
                 expressions=[_pattern(w.encode("utf-8")) for _, w in words],
                 ids=[number for number, _ in words],
                 elements=len(words),
-                flags=hyperscan.HS_FLAG_SINGLEMATCH,
+                flags=flags,
             )
             self._hs = database
         else:  # pragma: no cover - fallback without the hyperscan wheel
@@ -111,6 +119,16 @@ class LiteralSet:
                 automaton.add_word(word, number)
             automaton.make_automaton()
             self._ac = automaton
+
+    def scan_text(self, text: str) -> str:
+        """``text`` as this set must scan it: lower-cased, unless caseless scanning makes that moot.
+
+        ASCII case folding is exactly ``str.lower`` on ASCII text (``isascii`` costs nothing);
+        other text is lower-cased first, since ``lower`` also folds non-ASCII letters.
+        """
+        if self.caseless and self._hs is not None and text.isascii():
+            return text
+        return text.lower()
 
     def found(self, text: str) -> list[int]:
         """Numbers (positions in ``literals``) of the literals that occur in ``text``; unordered."""

@@ -272,3 +272,43 @@ def test_required_counts_never_reject_a_match(pattern: str, text: str) -> None:
 
     if re.search(pattern, text):
         assert all(text.count(run) >= times for run, times in required_counts(pattern))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    literals=st.lists(st.text(min_size=1, max_size=4, alphabet="ab\\Σσé\x00"), max_size=8),
+    text=st.text(max_size=40, alphabet="abAB\\ΣσéÉK\u212a\x00 "),
+)
+def test_caseless_literal_set_finds_what_lower_case_text_holds(
+    literals: list[str], text: str
+) -> None:
+    """Caseless scanning may skip ``lower`` on ASCII text only; the answer must not change."""
+    literals = [literal.lower() for literal in literals]
+    automaton = LiteralSet(literals, caseless=True)
+    found = set(automaton.found(automaton.scan_text(text)))
+    assert found == {number for number, literal in enumerate(literals) if literal in text.lower()}
+
+
+def test_plan_stops_scanning_for_literals_in_nearly_every_event(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """After ``TUNE_AFTER`` scans a literal found in (nearly) all of them no longer costs a
+    callback: its clauses count as satisfied, which may only let more rules through."""
+    from detection import index
+
+    monkeypatch.setattr(index, "TUNE_AFTER", 8)
+    for name, text in RULES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    engine = load_rules(paths=[tmp_path], stacks=("none",)).engine
+    common = {"Channel": "Security", "EventID": 4688, "Image": "C:\\x\\cmd.exe"}
+    engine.match_batch([{**common, "CommandLine": f"run {n}"} for n in range(8)])
+    plan = engine.index.plan_for_key(("security", "4688"))
+    assert plan.counts is None and plan.base
+    assert plan.automaton is not None and "\\cmd.exe\x03image\x00" not in plan.automaton.literals
+    events: list[dict[str, Any]] = [
+        {**common, "CommandLine": "-enc bypass"},
+        {**common, "Image": "C:\\x\\powershell.exe", "CommandLine": "IEX"},
+        {**common, "ParentImage": "C:\\Windows\\explorer.exe"},
+        {**common, "CommandLine": "nothing"},
+    ]
+    assert_same(engine, events)
