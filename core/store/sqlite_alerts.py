@@ -71,7 +71,8 @@ CREATE INDEX IF NOT EXISTS alerts_assignee_status ON alerts (assignee, status);
 CREATE INDEX IF NOT EXISTS alerts_exercise ON alerts (exercise_id) WHERE exercise_id IS NOT NULL;
 
 -- Version 2: running totals per (status, level, drill or not), kept by triggers in the same
--- transaction as the change, so counting the queue by status and level sums at most 50 rows
+-- transaction as the change (a total that reaches 0 is removed, so deleting what was added
+-- leaves the file's tables as they were: drill rollback checks that), so counting the queue by status and level sums at most 50 rows
 -- instead of scanning an index (the page's total and the live counter over 1M alerts).
 CREATE TABLE IF NOT EXISTS alert_counts (
     status TEXT NOT NULL,
@@ -88,6 +89,9 @@ CREATE TRIGGER IF NOT EXISTS alert_counts_delete AFTER DELETE ON alerts BEGIN
     UPDATE alert_counts SET n = n - 1
         WHERE status = old.status AND level = old.level
         AND exercise = (old.exercise_id IS NOT NULL);
+    DELETE FROM alert_counts
+        WHERE status = old.status AND level = old.level
+        AND exercise = (old.exercise_id IS NOT NULL) AND n = 0;
 END;
 CREATE TRIGGER IF NOT EXISTS alert_counts_update AFTER UPDATE OF status, level, exercise_id
     ON alerts
@@ -97,6 +101,9 @@ BEGIN
     UPDATE alert_counts SET n = n - 1
         WHERE status = old.status AND level = old.level
         AND exercise = (old.exercise_id IS NOT NULL);
+    DELETE FROM alert_counts
+        WHERE status = old.status AND level = old.level
+        AND exercise = (old.exercise_id IS NOT NULL) AND n = 0;
     INSERT INTO alert_counts VALUES (new.status, new.level, new.exercise_id IS NOT NULL, 1)
         ON CONFLICT DO UPDATE SET n = n + 1;
 END;

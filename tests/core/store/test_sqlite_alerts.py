@@ -64,6 +64,8 @@ def _check_totals(store: SqliteAlertStore) -> None:
     queries += [AlertQuery(statuses=("new",), levels=("high", "low"), exercise=False)]
     for query in queries:
         assert store.count(query) == _row_count(store, query), query
+    empty = store._conn.execute("SELECT count(*) FROM alert_counts WHERE n <= 0").fetchone()[0]
+    assert empty == 0, "a total of 0 is removed, so a rollback leaves no trace"
 
 
 _ALERT = st.tuples(st.sampled_from(STATUSES), st.sampled_from(LEVELS), st.booleans())
