@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 BatchHandler = Callable[[Sequence[Event]], None]
 # A spooled event the store refuses (it failed validation) is dead-lettered under this source.
 REFUSED_SOURCE = "spool"
+# The largest batch a consumer grows to while a backlog lasts (see `SpoolConsumer`): a store
+# commit, its fsync and the FTS segment it writes cost less per event in bigger batches
+# (bench/ingest.py's store stage: about 15% less per event at 5000 than at 1000).
+MAX_BACKLOG_BATCH = 10_000
 
 
 @dataclass(slots=True)
@@ -42,7 +46,14 @@ class ConsumerStats:
 
 
 class SpoolConsumer:
-    """Moves spooled events and dead letters into the event store, batch by batch."""
+    """Moves spooled events and dead letters into the event store, batch by batch.
+
+    Batches are `batch_size` events while the consumer keeps up. When `batch_size` events or
+    more are still pending after a batch was moved (a backlog), the next batch may be twice as
+    large, up to `max_batch_size` (default: `batch_size`, no growth); it drops back to
+    `batch_size` once the backlog is gone, so detection gets events without extra delay when
+    ingest is light.
+    """
 
     def __init__(
         self,
@@ -51,18 +62,22 @@ class SpoolConsumer:
         store: EventStore,
         batch_size: int,
         on_batch: BatchHandler | None = None,
+        max_batch_size: int | None = None,
     ) -> None:
         self._spool = spool
         self._store = store
         self._batch_size = batch_size
+        self._max_batch_size = max(batch_size, max_batch_size or batch_size)
+        self._limit = batch_size
         self._on_batch = on_batch
         self.stats = ConsumerStats()
 
     def drain_once(self) -> int:
         """Move one batch of events and one of dead letters; return how many rows moved."""
         moved = self._move_dead_letters()
-        taken = self._spool.take(self._batch_size)
+        taken = self._spool.take(self._limit)
         if not taken:
+            self._limit = self._batch_size
             return moved
         events = [event for _, event in taken]
         stored = self._store_batch(events)
@@ -71,6 +86,11 @@ class SpoolConsumer:
         self._spool.ack(taken[-1][0])
         self.stats.batches += 1
         self.stats.stored += len(stored)
+        if self._max_batch_size > self._batch_size:
+            backlog = self._spool.pending() >= self._batch_size
+            self._limit = (
+                min(self._limit * 2, self._max_batch_size) if backlog else self._batch_size
+            )
         return moved + len(taken)
 
     def drain(self) -> int:
@@ -127,6 +147,7 @@ def run_consumer_thread(
     on_batch: BatchHandler | None,
     stop: threading.Event,
     failures: list[BaseException],
+    max_batch_size: int | None = None,
 ) -> threading.Thread:
     """Start a consumer in its own thread (SQLite connections belong to the thread that opens
     them); an exception is appended to `failures` and sets `stop`, so the owner can exit."""
@@ -136,7 +157,11 @@ def run_consumer_thread(
             spool, store = open_spool(), open_store()
             try:
                 consumer = SpoolConsumer(
-                    spool=spool, store=store, batch_size=batch_size, on_batch=on_batch
+                    spool=spool,
+                    store=store,
+                    batch_size=batch_size,
+                    on_batch=on_batch,
+                    max_batch_size=max_batch_size,
                 )
                 consumer.run(stop)
                 consumer.drain_once()  # what was spooled while stopping, one last batch

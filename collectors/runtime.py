@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from collectors.consumer import BatchHandler, run_consumer_thread
+from collectors.consumer import MAX_BACKLOG_BATCH, BatchHandler, run_consumer_thread
 from collectors.hooks import EnrichFn, build_enrich_hook
 from collectors.parsers import get_parser
 from collectors.sources import SupervisedSource, start_sources
@@ -76,6 +76,7 @@ async def serve_collectors(
         open_spool=lambda: open_spool(settings),
         open_store=lambda: open_event_store(settings),
         batch_size=settings.ingest_batch_size,
+        max_batch_size=MAX_BACKLOG_BATCH,
         on_batch=on_batch,
         stop=consumer_stop,
         failures=failures,

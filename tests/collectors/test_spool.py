@@ -185,3 +185,26 @@ def test_version_1_file_keeps_its_unacknowledged_events(tmp_path: Path) -> None:
         assert [seq for seq, _ in spool.take(10)] == [43, 44]
         names = {row[0] for row in spool._conn.execute("SELECT name FROM sqlite_master")}
         assert "spool" not in names
+
+
+def test_consumer_grows_batches_while_a_backlog_lasts(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("collectors.spool.ROW_EVENTS", 1)
+    seen: list[int] = []
+    with open_spool(settings) as spool, SqliteEventStore(settings.event_db_path) as store:
+        spool.append([make(n) for n in range(20)], source="t")
+        consumer = SpoolConsumer(
+            spool=spool,
+            store=store,
+            batch_size=2,
+            max_batch_size=5,
+            on_batch=lambda events: seen.append(len(events)),
+        )
+        consumer.drain()
+        # 2, doubled while 2 or more are left, capped at 5; then back to 2 once all are moved.
+        assert seen == [2, 4, 5, 5, 4]
+        spool.append([make(n) for n in range(3)], source="t")
+        consumer.drain()  # no backlog any more: back to the configured size
+        assert seen[5:] == [2, 1]
+        assert store.count(EventQuery()) == 23 and spool.pending() == 0
