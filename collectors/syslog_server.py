@@ -30,7 +30,7 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,7 +93,7 @@ class _Batcher:
         self.enrich = enrich
 
     def convert(
-        self, frames: list[tuple[bytes, str | None]], *, peer: str, offset: int | None
+        self, frames: Sequence[tuple[bytes, str | None]], *, peer: str, offset: int | None
     ) -> tuple[list[Event], list[DeadLetter]]:
         received_at: datetime = self.clock.now()
         events: list[Event] = []
@@ -143,7 +143,7 @@ class _StreamProtocol(asyncio.Protocol):
         self._server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        frames = [(f.data, f.error) for f in self._framer.feed(data)]
+        frames = self._framer.feed(data)
         offset = self._offset
         self._offset += len(data)
         self._submit(frames, offset)
@@ -151,7 +151,7 @@ class _StreamProtocol(asyncio.Protocol):
             self._closing = True
 
     def eof_received(self) -> bool | None:
-        frames = [(f.data, f.error) for f in self._framer.flush()]
+        frames = self._framer.flush()
         self._closing = True
         self._submit(frames, self._offset)
         return None
@@ -159,7 +159,7 @@ class _StreamProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
 
-    def _submit(self, frames: list[tuple[bytes, str | None]], offset: int) -> None:
+    def _submit(self, frames: Sequence[tuple[bytes, str | None]], offset: int) -> None:
         if not frames:
             self._maybe_close()
             return
