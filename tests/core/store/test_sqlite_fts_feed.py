@@ -59,3 +59,39 @@ def test_version_1_file_loses_its_insert_trigger(tmp_path: Path) -> None:
         assert fts_rows(conn, "upgrade") == 2
         assert store.count(EventQuery(text="after")) == 1
         conn.execute("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
+
+
+def index_terms(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
+    """Every (term, event time, position) in the FTS index, read through fts5vocab."""
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, events_fts, instance)"
+    )
+    return conn.execute(
+        "SELECT v.term, e.ts, v.offset FROM temp.vocab AS v JOIN events AS e ON e.rowid = v.doc "
+        "ORDER BY v.term, e.ts, v.offset"
+    ).fetchall()
+
+
+def test_bound_text_indexes_what_json_extract_indexes(tmp_path: Path) -> None:
+    """A batch of new rows binds each event's text (no json_extract); the index is the same."""
+    texts = ['quote " and \\ backslash', "unicode é ü 日本", "tab\there", "10.0.0.5 port 22"]
+    flat = new_event(timestamp=T0, dataset="syslog", original="flat key text")
+    flat.pop("event")
+    flat.update({"event.kind": "event", "event.dataset": "syslog", "event.original": "flat"})
+
+    def batch() -> list[dict[str, object]]:
+        return [event(n, text) for n, text in enumerate(texts)] + [dict(flat)]
+
+    with SqliteEventStore(tmp_path / "bound.sqlite") as bound:
+        bound.add_batch(batch())  # all new: bound text
+        bound_terms = index_terms(bound._conn)
+        bound._conn.execute("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
+        assert bound.count(EventQuery(text="日本")) == 1
+    with SqliteEventStore(tmp_path / "extracted.sqlite") as extracted:
+        events = batch()
+        own = "0" * 14 + "a1b2c3d4e5f6"
+        duplicate = event(9, "dup", own_id=own)
+        extracted.add_batch([duplicate])
+        extracted.add_batch([*events, duplicate])  # one id already stored: json_extract path
+        extracted._conn.execute("DELETE FROM events WHERE id = ?", (own,))
+        assert index_terms(extracted._conn) == bound_terms
