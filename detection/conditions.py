@@ -10,7 +10,7 @@ searches) means in some value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,13 +40,57 @@ class Node:
     index_only: bool = False  # only tests the index's fields: true for every candidate
     # All literal sets the node needs (AND of ORs); ``literals`` is the most selective one.
     clauses: tuple[frozenset[Literal], ...] = ()
+    # The node holds only if all clauses of at least one alternative hold (an OR of ANDs of
+    # ORs): ``1 of selection_*`` keeps each selection's own clauses instead of weak unions.
+    alternatives: tuple[tuple[frozenset[Literal], ...], ...] = ()
 
     def __post_init__(self) -> None:
         if self.literals and not self.clauses:
             object.__setattr__(self, "clauses", (self.literals,))
+        if self.clauses and not self.alternatives:
+            object.__setattr__(self, "alternatives", (self.clauses,))
 
 
 MAX_CLAUSES = 4
+MAX_ALTERNATIVES = 16
+
+
+def _best(clauses: Iterable[frozenset[Literal]]) -> tuple[frozenset[Literal], ...]:
+    return tuple(sorted(set(clauses), key=_clause_order)[:MAX_CLAUSES])
+
+
+def _alternative_order(alternative: tuple[frozenset[Literal], ...]) -> list[list[Literal]]:
+    """A total order on alternatives (frozensets only compare by inclusion): stable plans."""
+    return [sorted(clause) for clause in alternative]
+
+
+def _and_alternatives(nodes: list[Node]) -> tuple[tuple[frozenset[Literal], ...], ...]:
+    """AND: one alternative per combination of the children's alternatives, while few.
+
+    A child whose alternatives would make too many combinations adds its (weaker) CNF clauses
+    to every alternative instead; both are necessary for the AND.
+    """
+    combined: list[tuple[frozenset[Literal], ...]] = [()]
+    extra: list[frozenset[Literal]] = []
+    for node in sorted((n for n in nodes if n.alternatives), key=lambda n: len(n.alternatives)):
+        if len(combined) * len(node.alternatives) > MAX_ALTERNATIVES:
+            extra.extend(node.clauses)
+            continue
+        combined = [done + alt for done in combined for alt in node.alternatives]
+    unique = {_best([*alternative, *extra]) for alternative in combined}
+    return tuple(sorted((a for a in unique if a), key=_alternative_order))
+
+
+def _or_alternatives(
+    nodes: list[Node], clauses: tuple[frozenset[Literal], ...]
+) -> tuple[tuple[frozenset[Literal], ...], ...]:
+    """OR: the children's alternatives side by side; too many fall back to the CNF clauses."""
+    if any(not node.alternatives for node in nodes):
+        return ()
+    unique = {alternative for node in nodes for alternative in node.alternatives}
+    if len(unique) > MAX_ALTERNATIVES:
+        return (clauses,) if clauses else ()
+    return tuple(sorted(unique, key=_alternative_order))
 
 
 def _ordered(nodes: list[Node]) -> list[Node]:
@@ -80,6 +124,7 @@ def all_of(nodes: list[Node]) -> Node:
     unique = {clause for n in nodes for clause in n.clauses if clause}
     clauses = tuple(sorted(unique, key=_clause_order)[:MAX_CLAUSES])
     literals = clauses[0] if clauses else None
+    alternatives = _and_alternatives(nodes) or ((clauses,) if clauses else ())
     if len(preds) == 2:
         first, second = preds
         return Node(
@@ -88,6 +133,7 @@ def all_of(nodes: list[Node]) -> Node:
             equals,
             index_only,
             clauses,
+            alternatives,
         )
 
     def every(low: dict[str, Any], raw: dict[str, Any]) -> bool:
@@ -96,7 +142,7 @@ def all_of(nodes: list[Node]) -> Node:
                 return False
         return True
 
-    return Node(every, literals, equals, index_only, clauses)
+    return Node(every, literals, equals, index_only, clauses, alternatives)
 
 
 def any_of(nodes: list[Node]) -> Node:
@@ -110,10 +156,15 @@ def any_of(nodes: list[Node]) -> Node:
     for node in nodes[1:]:
         common &= set(node.equals)
     equals = {name: frozenset().union(*(n.equals[name] for n in nodes)) for name in common}
+    alternatives = _or_alternatives(nodes, clauses)
     if len(preds) == 2:
         first, second = preds
         return Node(
-            lambda low, raw: first(low, raw) or second(low, raw), literals, equals, clauses=clauses
+            lambda low, raw: first(low, raw) or second(low, raw),
+            literals,
+            equals,
+            clauses=clauses,
+            alternatives=alternatives,
         )
 
     def some(low: dict[str, Any], raw: dict[str, Any]) -> bool:
@@ -122,7 +173,7 @@ def any_of(nodes: list[Node]) -> Node:
                 return True
         return False
 
-    return Node(some, literals, equals, clauses=clauses)
+    return Node(some, literals, equals, clauses=clauses, alternatives=alternatives)
 
 
 OR_BEAM = 8

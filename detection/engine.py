@@ -80,14 +80,14 @@ class Engine:
                     if candidates:
                         self._evaluate(candidates, raw, start + offset, hits)
                 continue
-            plan = route.plan
-            if plan.empty:
+            if route.empty:
                 continue
+            plan = route.plan
             pattern = route.pattern
             if pattern is not None:
                 # Prefilter straight from the event: a view is built only for candidates.
                 values = route.values(event)
-                if set(map(type, values)) <= _FORMAT_TYPES:
+                if _FORMAT_TYPES.issuperset(map(type, values)):
                     text = pattern % values
                     key = (route.number, text)
                     found = memo.get(key)
@@ -169,6 +169,7 @@ class Route:
 
     number: int  # distinguishes routes in the per-batch prefilter memo
     plan: Plan
+    empty: bool  # no rule can match such events
     pattern: str | None
     values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
     sections: int
@@ -186,14 +187,14 @@ def _route(shape: Shape, plan: Plan, number: int) -> Route:
     which only the full view flattens. Plans are kept for the engine's life, so ``id`` is stable.
     """
     if plan.automaton is None or plan.fields is None or any("." in n for n in plan.fields):
-        return Route(number, plan, None, _no_values, 0)
+        return Route(number, plan, plan.empty, None, _no_values, 0)
     parts: list[str] = []
     keys: list[str] = []
     for name in plan.fields:
         for key in shape.groups.get(name, ()):
             parts.append(section(name))
             keys.append(key)
-    return Route(number, plan, "".join(parts), tuples_of(keys), len(keys))
+    return Route(number, plan, plan.empty, "".join(parts), tuples_of(keys), len(keys))
 
 
 def _no_values(event: Mapping[str, Any]) -> tuple[Any, ...]:

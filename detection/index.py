@@ -51,11 +51,13 @@ SATURATED = 0.9
 class Plan:
     """What to evaluate for events with one combination of key values.
 
-    The literal clauses of all candidate rules are packed into one bit set: every rule owns a
-    block of one bit per clause plus a guard bit above them. A scan ORs in the bits of every
-    literal it finds; adding ``increment`` (a one at the bottom of each block) then carries into
-    a rule's guard bit exactly when all its clause bits are set, i.e. when each clause has a
-    literal in the event. That decides all rules of the plan with a few big-integer operations.
+    The literal clauses of all candidate rules are packed into one bit set: every rule owns one
+    block per alternative of its condition (``Node.alternatives``), of one bit per clause plus a
+    guard bit above them. A scan ORs in the bits of every literal it finds; adding
+    ``increment`` (a one at the bottom of each block) then carries into a block's guard bit
+    exactly when all its clause bits are set, i.e. when each clause has a literal in the event.
+    A rule is a candidate when any of its blocks carries. That decides all rules of the plan
+    with a few big-integer operations.
     """
 
     always: tuple[int, ...]  # compiled-rule positions evaluated for every such event
@@ -83,9 +85,10 @@ class Plan:
 
     def select_text(self, text: str | None) -> Sequence[int]:
         """``select`` given the event's sectioned text (not yet lower-cased)."""
-        if text is None or self.automaton is None:  # a value holds a section mark: no pruning
+        automaton = self.automaton
+        if text is None or automaton is None:  # a value holds a section mark: no pruning
             return self.everything
-        found = self.candidates(self.automaton.scan_text(text))
+        found = self.candidates(automaton.scan_text(text))
         if self.always:
             return sorted({*found, *self.always})
         return found
@@ -124,9 +127,13 @@ class Plan:
         hits = (satisfied + self.increment) & self.guards
         positions = self.positions
         found = []
+        last = -1
         while hits:
             bit = hits & -hits
-            found.append(positions[bit.bit_length() - 1])
+            position = positions[bit.bit_length() - 1]
+            if position != last:  # a rule's blocks are adjacent: several may carry
+                found.append(position)
+                last = position
             hits ^= bit
         return found
 
@@ -229,18 +236,19 @@ class RuleIndex:
         owners: dict[int, int] = {}
         bit = 0
         for position in positions:
-            clauses = self._rules[position].node.clauses
-            if not clauses:
+            alternatives = self._rules[position].node.alternatives
+            if not alternatives:
                 always.append(position)
                 continue
-            increment |= 1 << bit
-            for clause in clauses:
-                for literal in clause:
-                    masks[literal] |= 1 << bit
+            for clauses in alternatives:  # one block per alternative, all owned by the rule
+                increment |= 1 << bit
+                for clause in clauses:
+                    for literal in clause:
+                        masks[literal] |= 1 << bit
+                    bit += 1
+                guards |= 1 << bit
+                owners[bit] = position
                 bit += 1
-            guards |= 1 << bit
-            owners[bit] = position
-            bit += 1
         automaton = None
         fields: tuple[str, ...] | None = None
         rendered: dict[str, int] = defaultdict(int)  # plain literals render alike in any field

@@ -59,8 +59,8 @@ class ValueTest:
     test: ValuePredicate
     literals: frozenset[str] | None  # one of these must occur (lower-cased) when test passes
     equals: frozenset[str] | None = None  # exact lower-cased values accepted, if that simple
-    kind: str = ""  # "contains" / "startswith" / "endswith" on the lower-cased value: mergeable
-    text: str = ""
+    kind: str = ""  # "contains" / "startswith" / "endswith" / "cidr" ...: mergeable in value lists
+    text: str = ""  # the needle, prefix, suffix or network
 
 
 def compile_value(value: Any, *, placeholders: Placeholders | None = None) -> ValueTest:
@@ -124,9 +124,12 @@ def _merged(tests: list[ValueTest]) -> tuple[ValuePredicate, ...]:
     """Value lists are mostly endswith/startswith/contains: test each kind in one C call."""
     by_kind: dict[str, list[str]] = {"contains": [], "startswith": [], "endswith": []}
     exact: set[str] = set()
+    networks: list[str] = []
     rest: list[ValuePredicate] = []
     for t in tests:
-        if t.kind in by_kind:
+        if t.kind == "cidr":
+            networks.append(t.text)
+        elif t.kind in by_kind:
             by_kind[t.kind].append(t.text)
         elif t.equals is not None and len(t.equals) == 1 and t.kind == "equals":
             exact.update(t.equals)
@@ -151,6 +154,10 @@ def _merged(tests: list[ValueTest]) -> tuple[ValuePredicate, ...]:
     elif needles:
         search = re.compile("|".join(re.escape(n) for n in needles), re.DOTALL).search
         preds.append(lambda low, raw: search(low) is not None)
+    if len(networks) > 1:
+        preds.append(_networks(networks))
+    elif networks:
+        rest.extend(t.test for t in tests if t.kind == "cidr")
     return (*preds, *rest)
 
 
@@ -472,10 +479,31 @@ def _cidr(value: SigmaCIDRExpression) -> ValueTest:
     network = value.network
 
     def test(low: str, raw: Any) -> bool:
-        try:
-            address = ipaddress.ip_address(low.strip("[]"))
-        except ValueError:
-            return False
-        return address.version == network.version and address in network
+        address = _address(low)
+        return address is not None and address.version == network.version and address in network
 
-    return ValueTest(test, None)
+    return ValueTest(test, None, None, "cidr", str(network))
+
+
+def _address(low: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(low.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _networks(texts: list[str]) -> ValuePredicate:
+    """``cidr`` value lists (private ranges, often eight of them): parse the address once."""
+    networks = [ipaddress.ip_network(text) for text in texts]
+
+    def test(low: str, raw: Any) -> bool:
+        address = _address(low)
+        if address is None:
+            return False
+        version = address.version
+        for network in networks:  # noqa: SIM110 - faster than any() over a generator
+            if network.version == version and address in network:
+                return True
+        return False
+
+    return test

@@ -87,6 +87,9 @@ class LowView(dict[str, Any]):
 
     def __missing__(self, key: str) -> Any:
         value = self.raw.get(key)
+        if type(value) is str:  # the common case, without a call to ``lowered``
+            text = self[key] = value.lower()
+            return text
         low = None if value is None else lowered(value)
         self[key] = low
         return low

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from detection.conditions import MAX_ALTERNATIVES, Node, all_of, any_of, negate
 from tests.detection.conftest import Matcher
 
 EVENTS = [
@@ -162,3 +163,28 @@ def test_collection_actions_and_filters(ruleset) -> None:  # type: ignore[no-unt
     events = [{"A": "1", "B": "1", "Host": "y"}, {"A": "1", "B": "1", "Host": "x"}, EVENTS[0]]
     found = sorted((m.event_index, m.rule_id[:8]) for m in rules.match_batch(events))
     assert found == [(0, "33333333"), (2, "33333333"), (2, "44444444")]
+
+
+def _leaf(field: str, *texts: str) -> Node:
+    return Node(lambda low, raw: True, frozenset((field, text) for text in texts))
+
+
+def test_one_of_selections_keeps_each_selections_own_clauses() -> None:
+    """``(a and b) or (c and d)`` needs a+b or c+d: the index gets both alternatives, not the
+    weak CNF ``(a or c) and ...`` that lets an event with only ``a`` and ``c`` through."""
+    first = all_of([_leaf("commandline", "ntds.dit"), _leaf("commandline", "powershell")])
+    second = all_of([_leaf("commandline", "ac i ntds"), _leaf("commandline", "create full")])
+    either = any_of([first, second])
+    assert set(either.alternatives) == {first.alternatives[0], second.alternatives[0]}
+    assert len(either.alternatives[0]) == 2
+    filtered = all_of([either, negate(_leaf("image", "\\x.exe"))])
+    assert filtered.alternatives == either.alternatives  # a NOT adds no necessary literal
+    assert any_of([either, negate(_leaf("image", "x"))]).alternatives == ()
+
+
+def test_too_many_alternatives_fall_back_to_clauses() -> None:
+    many = [all_of([_leaf("a", f"x{n}"), _leaf("b", f"y{n}")]) for n in range(MAX_ALTERNATIVES + 1)]
+    either = any_of(many)
+    assert either.alternatives == (either.clauses,) and either.clauses
+    both = all_of([any_of(many[:4]), any_of(many[4:8])])  # 16 combinations at most
+    assert len(both.alternatives) == 16 and all(len(a) == 4 for a in both.alternatives)
