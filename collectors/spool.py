@@ -264,7 +264,9 @@ class Spool(SqliteFile):
         dumps = orjson.dumps
         return [
             (len(part), dumps(part))
-            for part in (events[i : i + ROW_EVENTS] for i in range(0, len(events), ROW_EVENTS))
+            for part in (
+                list(events[i : i + ROW_EVENTS]) for i in range(0, len(events), ROW_EVENTS)
+            )
         ]
 
     @staticmethod
