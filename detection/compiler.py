@@ -22,7 +22,16 @@ from sigma.types import (
     SpecialChars,
 )
 
-from detection.conditions import Literal, Node, all_of, any_of, compile_condition, negate
+from detection.codegen import compile_predicate, field_source
+from detection.conditions import (
+    Literal,
+    Node,
+    Predicate,
+    all_of,
+    any_of,
+    compile_condition,
+    negate,
+)
 from detection.errors import CompileError
 from detection.modifiers import Placeholders, ValueTest, compile_value
 from detection.modifiers import any_of as any_value
@@ -42,6 +51,7 @@ class CompiledRule:
     stack: str
     node: Node
     selections: Mapping[str, Node]  # named detections (without pipeline-added `_` ones)
+    predicate: Predicate  # ``node.pred`` compiled to one function (``detection.codegen``)
 
     def matched_selections(self, low: dict[str, Any], raw: dict[str, Any]) -> list[str]:
         """Names of the detections that are true for this event (the "why did it match")."""
@@ -63,14 +73,16 @@ def compile_rule(
         conditions.append(compile_condition(tree, detections, compiled))
     if not conditions:
         raise CompileError("rule has no condition")
+    node = any_of(conditions)
     return CompiledRule(
         rule_id=str(rule.id) if rule.id else rule.title,
         title=rule.title,
         level=rule.level.name.lower() if rule.level else None,
         tags=tuple(str(tag) for tag in rule.tags),
         stack=stack,
-        node=any_of(conditions),
-        selections={name: node for name, node in compiled.items() if not name.startswith("_")},
+        node=node,
+        selections={name: n for name, n in compiled.items() if not name.startswith("_")},
+        predicate=compile_predicate(node),
     )
 
 
@@ -135,7 +147,8 @@ def _field_node(key: str, parts: list[ValueTest | Node]) -> Node:
 
         literals = None if key in INDEX_FIELDS else scoped(key, combined.literals)
         equals = {key: combined.equals} if combined.equals is not None else {}
-        others.append(Node(pred, literals, equals, key in INDEX_FIELDS))
+        emit = field_source(key, combined)
+        others.append(Node(pred, literals, equals, key in INDEX_FIELDS, emit=emit))
     return any_of(others)
 
 

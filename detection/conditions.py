@@ -27,6 +27,8 @@ from detection.errors import CompileError
 
 # (lower-cased string view, original values), both keyed by lower-cased field name.
 Predicate = Callable[[dict[str, Any], dict[str, Any]], bool]
+# (name for a constant) -> the node as a Python expression over ``low`` and ``raw``.
+Emit = Callable[[Callable[[Any], str]], str]
 Literal = tuple[str, str]  # (lower-cased field name or "" for any field, lower-cased text)
 
 
@@ -43,6 +45,7 @@ class Node:
     # The node holds only if all clauses of at least one alternative hold (an OR of ANDs of
     # ORs): ``1 of selection_*`` keeps each selection's own clauses instead of weak unions.
     alternatives: tuple[tuple[frozenset[Literal], ...], ...] = ()
+    emit: Emit | None = None  # source form of ``pred`` (None: a call of ``pred``)
 
     def __post_init__(self) -> None:
         if self.literals and not self.clauses:
@@ -125,6 +128,7 @@ def all_of(nodes: list[Node]) -> Node:
     clauses = tuple(sorted(unique, key=_clause_order)[:MAX_CLAUSES])
     literals = clauses[0] if clauses else None
     alternatives = _and_alternatives(nodes) or ((clauses,) if clauses else ())
+    emit = _joined(nodes, " and ")
     if len(preds) == 2:
         first, second = preds
         return Node(
@@ -134,6 +138,7 @@ def all_of(nodes: list[Node]) -> Node:
             index_only,
             clauses,
             alternatives,
+            emit,
         )
 
     def every(low: dict[str, Any], raw: dict[str, Any]) -> bool:
@@ -142,7 +147,7 @@ def all_of(nodes: list[Node]) -> Node:
                 return False
         return True
 
-    return Node(every, literals, equals, index_only, clauses, alternatives)
+    return Node(every, literals, equals, index_only, clauses, alternatives, emit)
 
 
 def any_of(nodes: list[Node]) -> Node:
@@ -157,6 +162,7 @@ def any_of(nodes: list[Node]) -> Node:
         common &= set(node.equals)
     equals = {name: frozenset().union(*(n.equals[name] for n in nodes)) for name in common}
     alternatives = _or_alternatives(nodes, clauses)
+    emit = _joined(nodes, " or ")
     if len(preds) == 2:
         first, second = preds
         return Node(
@@ -165,6 +171,7 @@ def any_of(nodes: list[Node]) -> Node:
             equals,
             clauses=clauses,
             alternatives=alternatives,
+            emit=emit,
         )
 
     def some(low: dict[str, Any], raw: dict[str, Any]) -> bool:
@@ -173,7 +180,7 @@ def any_of(nodes: list[Node]) -> Node:
                 return True
         return False
 
-    return Node(some, literals, equals, clauses=clauses, alternatives=alternatives)
+    return Node(some, literals, equals, clauses=clauses, alternatives=alternatives, emit=emit)
 
 
 OR_BEAM = 8
@@ -199,7 +206,21 @@ def _or_clauses(nodes: list[Node]) -> tuple[frozenset[Literal], ...]:
 def negate(node: Node) -> Node:
     """NOT: nothing about the child is necessary any more."""
     pred = node.pred
-    return Node(lambda low, raw: not pred(low, raw))
+    return Node(
+        lambda low, raw: not pred(low, raw), emit=lambda name: f"not ({source(node, name)})"
+    )
+
+
+def source(node: Node, name: Callable[[Any], str]) -> str:
+    """``node`` as a Python expression over ``low`` and ``raw`` (see ``detection.codegen``)."""
+    if node.emit is not None:
+        return node.emit(name)
+    return f"{name(node.pred)}(low, raw)"
+
+
+def _joined(nodes: list[Node], operator: str) -> Emit:
+    """AND / OR of the children's expressions, in the children's evaluation order."""
+    return lambda name: operator.join(f"({source(node, name)})" for node in nodes)
 
 
 def compile_condition(tree: Any, detections: SigmaDetections, compiled: Mapping[str, Node]) -> Node:

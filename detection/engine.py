@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from detection.compiler import CompiledRule
+from detection.conditions import Predicate
 from detection.index import Plan, RuleIndex
-from detection.literals import section, well_formed
+from detection.literals import section
 from detection.view import LowView, Shape, flat_raw, lowered, raw_view, shape_of, tuples_of
 
 # Key layouts remembered per engine; beyond this (events with ever-changing keys) we stop caching.
@@ -46,7 +47,8 @@ class Engine:
         self.compiled = tuple(compiled)
         self.rule_numbers = tuple(rule_numbers)  # compiled position -> rule number (for union)
         self.index = RuleIndex(self.compiled)
-        self._preds = tuple(rule.node.pred for rule in self.compiled)
+        self._preds = tuple(rule.predicate for rule in self.compiled)
+        self._closures = tuple(rule.node.pred for rule in self.compiled)
         self._shapes: dict[tuple[Any, ...], Shape | None] = {}
         self._routes: dict[tuple[tuple[str, ...], int], Route] = {}
 
@@ -92,7 +94,7 @@ class Engine:
                     key = (route.number, text)
                     found = memo.get(key)
                     if found is None:
-                        found = memo[key] = plan.select_text(well_formed(text, route.sections))
+                        found = memo[key] = plan.select_sections(text, route.sections)
                     if found:
                         self._evaluate(found, flat_raw(event, shape), start + offset, hits)
                     continue
@@ -105,17 +107,27 @@ class Engine:
     def match_batch_reference(
         self, events: Iterable[Mapping[str, Any]], *, start: int = 0
     ) -> list[Hit]:
-        """Same result as ``match_batch`` by brute force: every rule on every event, no index."""
+        """Same result as ``match_batch`` by brute force: every rule on every event, no index.
+
+        It also runs the rules' closure trees rather than their generated functions
+        (``detection.codegen``), so comparing the two checks the code generator as well.
+        """
         hits: list[Hit] = []
         everything = range(len(self.compiled))
         for offset, event in enumerate(events):
-            self._evaluate(everything, raw_view(event), start + offset, hits)
+            self._evaluate(everything, raw_view(event), start + offset, hits, self._closures)
         return hits
 
     def _evaluate(
-        self, positions: Iterable[int], raw: dict[str, Any], index: int, hits: list[Hit]
+        self,
+        positions: Iterable[int],
+        raw: dict[str, Any],
+        index: int,
+        hits: list[Hit],
+        preds: Sequence[Predicate] | None = None,
     ) -> None:
-        preds, numbers, compiled = self._preds, self.rule_numbers, self.compiled
+        preds = self._preds if preds is None else preds
+        numbers, compiled = self.rule_numbers, self.compiled
         low = LowView(raw)
         seen: set[int] = set()
         for position in positions:

@@ -32,7 +32,7 @@ from typing import Any
 
 from detection.compiler import INDEX_FIELDS, CompiledRule
 from detection.conditions import Literal
-from detection.literals import LiteralSet, render, sectioned_text
+from detection.literals import END, SEPARATOR, START, LiteralSet, render, sectioned_text
 from detection.view import text_of
 
 Key = tuple[str | None, ...]
@@ -85,13 +85,47 @@ class Plan:
 
     def select_text(self, text: str | None) -> Sequence[int]:
         """``select`` given the event's sectioned text (not yet lower-cased)."""
-        automaton = self.automaton
-        if text is None or automaton is None:  # a value holds a section mark: no pruning
+        if text is None or self.automaton is None:  # a value holds a section mark: no pruning
             return self.everything
-        found = self.candidates(automaton.scan_text(text))
-        if self.always:
-            return sorted({*found, *self.always})
-        return found
+        return self._with_always(self.candidates(self.automaton.scan_text(text)))
+
+    def select_sections(self, text: str, sections: int) -> Sequence[int]:
+        """``select_text`` for a text of ``sections`` sections not yet checked for stray marks.
+
+        The engine's hot path: one call does the check (``literals.well_formed``), the scan and
+        the bit-set sum.
+        """
+        automaton = self.automaton
+        if (
+            automaton is None
+            or text.count(START) != sections
+            or text.count(END) != sections
+            or text.count(SEPARATOR) != 2 * sections
+        ):
+            return self.everything
+        satisfied = self.base
+        masks = self.masks
+        numbers = automaton.found(automaton.scan_text(text))
+        for number in numbers:
+            satisfied |= masks[number]
+        if self.counts is not None:
+            self._learn(numbers)
+        found = []
+        if satisfied:
+            hits = (satisfied + self.increment) & self.guards
+            positions = self.positions
+            last = -1
+            while hits:
+                bit = hits & -hits
+                position = positions[bit.bit_length() - 1]
+                if position != last:  # a rule's blocks are adjacent: several may carry
+                    found.append(position)
+                    last = position
+                hits ^= bit
+        return self._with_always(found) if self.always else found
+
+    def _with_always(self, found: list[int]) -> Sequence[int]:
+        return sorted({*found, *self.always}) if self.always else found
 
     def text(self, raw: dict[str, Any]) -> str | None:
         """The event's values of the plan's fields, one section per value (see ``literals``)."""

@@ -44,6 +44,9 @@ from detection.literals import END, MARKS, START, LiteralSet
 
 ValuePredicate = Callable[[str, Any], bool]
 Placeholders = Mapping[str, Sequence[str]]
+# (name for a constant, name of the lower-cased value, expression of the raw value) -> Python
+# expression of a value test, for rules compiled to one function (``detection.codegen``).
+Expr = Callable[[Callable[[Any], str], str, str], str]
 
 _RE_FLAGS = {
     SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
@@ -61,6 +64,7 @@ class ValueTest:
     equals: frozenset[str] | None = None  # exact lower-cased values accepted, if that simple
     kind: str = ""  # "contains" / "startswith" / "endswith" / "cidr" ...: mergeable in value lists
     text: str = ""  # the needle, prefix, suffix or network
+    expr: Expr | None = None  # inline form of ``test`` (None: derived from kind, or a call)
 
 
 def compile_value(value: Any, *, placeholders: Placeholders | None = None) -> ValueTest:
@@ -106,10 +110,16 @@ def any_of(tests: list[ValueTest]) -> ValueTest:
     exact = equals
     if exact is not None and len(exact) == len(tests):
         # A plain value list: one set lookup instead of one call per value.
-        return ValueTest(lambda low, raw: low in exact, literals, exact)
-    predicates = _merged(tests)
+        return ValueTest(lambda low, raw: low in exact, literals, exact, "in")
+    merged = _merged(tests)
+    predicates = tuple(predicate for predicate, _ in merged)
+    exprs = [expr for _, expr in merged]
+
+    def expr(name: Callable[[Any], str], low: str, raw: str) -> str:
+        return " or ".join(f"({part(name, low, raw)})" for part in exprs)
+
     if len(predicates) == 1:
-        return ValueTest(predicates[0], literals, equals)
+        return ValueTest(predicates[0], literals, equals, expr=expr)
 
     def test(low: str, raw: Any) -> bool:
         for predicate in predicates:  # noqa: SIM110 - faster than any() over a generator
@@ -117,10 +127,10 @@ def any_of(tests: list[ValueTest]) -> ValueTest:
                 return True
         return False
 
-    return ValueTest(test, literals, equals)
+    return ValueTest(test, literals, equals, expr=expr)
 
 
-def _merged(tests: list[ValueTest]) -> tuple[ValuePredicate, ...]:
+def _merged(tests: list[ValueTest]) -> list[tuple[ValuePredicate, Expr]]:
     """Value lists are mostly endswith/startswith/contains: test each kind in one C call."""
     by_kind: dict[str, list[str]] = {"contains": [], "startswith": [], "endswith": []}
     exact: set[str] = set()
@@ -135,30 +145,53 @@ def _merged(tests: list[ValueTest]) -> tuple[ValuePredicate, ...]:
             exact.update(t.equals)
         else:
             rest.append(t.test)
-    preds: list[ValuePredicate] = []
+    preds: list[tuple[ValuePredicate, Expr]] = []
     if exact:
         values = frozenset(exact)
-        preds.append(lambda low, raw: low in values)
+        preds.append(
+            (lambda low, raw: low in values, lambda name, low, raw: f"{low} in {name(values)}")
+        )
     prefixes = tuple(by_kind["startswith"])
     if prefixes:
-        preds.append(lambda low, raw: low.startswith(prefixes))
+        preds.append(
+            (
+                lambda low, raw: low.startswith(prefixes),
+                lambda name, low, raw: f"{low}.startswith({name(prefixes)})",
+            )
+        )
     suffixes = tuple(by_kind["endswith"])
     if suffixes:
-        preds.append(lambda low, raw: low.endswith(suffixes))
+        preds.append(
+            (
+                lambda low, raw: low.endswith(suffixes),
+                lambda name, low, raw: f"{low}.endswith({name(suffixes)})",
+            )
+        )
     needles = by_kind["contains"]
     if len(needles) == 1:
         needle = needles[0]
-        preds.append(lambda low, raw: needle in low)
+        preds.append(
+            (lambda low, raw: needle in low, lambda name, low, raw: f"{name(needle)} in {low}")
+        )
     elif len(needles) >= SCAN_NEEDLES:
-        preds.append(_contains_any(needles))
+        preds.append(_called(_contains_any(needles)))
     elif needles:
         search = re.compile("|".join(re.escape(n) for n in needles), re.DOTALL).search
-        preds.append(lambda low, raw: search(low) is not None)
+        preds.append(
+            (
+                lambda low, raw: search(low) is not None,
+                lambda name, low, raw: f"{name(search)}({low}) is not None",
+            )
+        )
     if len(networks) > 1:
-        preds.append(_networks(networks))
+        preds.append(_called(_networks(networks)))
     elif networks:
         rest.extend(t.test for t in tests if t.kind == "cidr")
-    return (*preds, *rest)
+    return [*preds, *(_called(predicate) for predicate in rest)]
+
+
+def _called(predicate: ValuePredicate) -> tuple[ValuePredicate, Expr]:
+    return predicate, lambda name, low, raw: f"{name(predicate)}({low}, {raw})"
 
 
 # From this many needles on, one compiled literal scan beats a regex alternation (whose cost

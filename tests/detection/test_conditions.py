@@ -188,3 +188,40 @@ def test_too_many_alternatives_fall_back_to_clauses() -> None:
     assert either.alternatives == (either.clauses,) and either.clauses
     both = all_of([any_of(many[:4]), any_of(many[4:8])])  # 16 combinations at most
     assert len(both.alternatives) == 16 and all(len(a) == 4 for a in both.alternatives)
+
+
+def test_generated_rule_function_agrees_with_the_closure_tree(ruleset) -> None:  # type: ignore[no-untyped-def]
+    """``CompiledRule.predicate`` (one generated function) must answer like ``node.pred``."""
+    rules = ruleset(
+        """
+        sel_img:
+          - Image|endswith: ['\\\\cmd.exe', '\\\\pwsh.exe']
+          - OriginalFileName: ['Cmd.Exe', 'x']
+        sel_cli:
+          CommandLine|contains|all: ['/c', 'whoami']
+          CommandLine|re: 'who.*mi'
+        filter:
+          ParentImage|startswith: 'C:\\\\Windows\\\\'
+          User: null
+        filter_ip:
+          IpAddress|cidr: ['10.0.0.0/8', '192.168.0.0/16']
+        condition: 1 of sel_* and not 1 of filter*
+        """
+    )
+    events = [
+        {"Image": "C:\\X\\CMD.exe", "CommandLine": "cmd /c WHOAMI"},
+        {"Image": ["a", "b\\cmd.exe"], "ParentImage": "c:\\windows\\x", "IpAddress": "10.1.1.1"},
+        {"OriginalFileName": "cmd.exe", "ParentImage": "c:\\windows\\x", "User": "u"},
+        {"CommandLine": "/c whoami", "IpAddress": "8.8.8.8"},
+        {"CommandLine": "/c whoami", "IpAddress": "192.168.1.1"},
+        {"Image": None, "CommandLine": 42},
+    ]
+    from detection.view import LowView, raw_view
+
+    for rule in rules.engine.compiled:
+        for event in events:
+            raw = raw_view(event)
+            assert bool(rule.predicate(LowView(raw), raw)) == bool(
+                rule.node.pred(LowView(raw), raw)
+            )
+    assert [m.event_index for m in rules.match_batch(events)] == [0, 2, 3]
