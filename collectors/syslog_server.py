@@ -228,11 +228,19 @@ class _DatagramProtocol(asyncio.DatagramProtocol):
         self._frames, self._peers = [], []
         events: list[Event] = []
         dead: list[DeadLetter] = []
-        # One parse call per datagram: each carries its own peer as `source`.
-        for frame, peer in zip(frames, peers, strict=True):
-            got, bad = self._batcher.convert([frame], peer=peer, offset=None)
+        # Each datagram carries its own peer as `source`; a run of datagrams from one peer (the
+        # usual case: a relay) is converted in one call, with one reception time, as TCP
+        # converts a chunk.
+        start = 0
+        while start < len(frames):
+            peer = peers[start]
+            end = start + 1
+            while end < len(frames) and peers[end] == peer:
+                end += 1
+            got, bad = self._batcher.convert(frames[start:end], peer=peer, offset=None)
             events.extend(got)
             dead.extend(bad)
+            start = end
         future = self._server.writer.write(self._batcher.source, events, dead)
         future.add_done_callback(_report_udp_failure)
 

@@ -99,6 +99,33 @@ def test_udp_and_bad_input(syslog_settings: Settings) -> None:
     assert letter.reason.startswith("udp://127.0.0.1:")
 
 
+def test_udp_datagrams_keep_their_own_peer(syslog_settings: Settings) -> None:
+    """Interleaved senders: runs of one peer are converted together, each keeps its source."""
+    with running(syslog_settings) as ports:
+        target = ("127.0.0.1", ports["udp"])
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second,
+        ):
+            senders = [first, first, second, first, second, second]
+            for seq, sender in enumerate(senders * 10):
+                sender.sendto(rfc5424(seq), target)
+            second.sendto(b"\x00\xffnot syslog", target)
+            peers = [f"udp://127.0.0.1:{s.getsockname()[1]}" for s in (first, second)]
+        wait_for(lambda: stored(syslog_settings) >= 60, what="UDP events stored")
+    with SqliteEventStore(syslog_settings.event_db_path) as store:
+        found = store.search(EventQuery(limit=100))
+        (letter,) = store.list_dead_letters(source="syslog-udp")
+    by_seq = {
+        int(e.event["message"].rsplit("seq=", 1)[1]): e.event["dijkwacht"]["ingest"]["source"]
+        for e in found
+    }
+    assert len(by_seq) == 60
+    for seq, source in by_seq.items():
+        assert source == peers[0 if senders[seq % 6] is first else 1]
+    assert letter.reason.startswith(peers[1] + ": ")
+
+
 @pytest.mark.parametrize("framing", ["octet-counting", "lf"])
 def test_tcp_framings_into_the_store(syslog_settings: Settings, framing: str) -> None:
     total = 3000
