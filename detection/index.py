@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from detection.compiler import INDEX_FIELDS, CompiledRule
@@ -38,13 +38,16 @@ from detection.view import text_of
 Key = tuple[str | None, ...]
 
 
-# A plan counts which literals its first scans find; a literal found in nearly every one of
-# them (``.exe`` at the end of NewProcessName for 4688, ``\\`` in every share name for 5145)
-# prunes nothing but costs a match callback per scan, so its clauses are then taken as
-# satisfied and it leaves the automaton. Taking a clause as satisfied only weakens a necessary
-# condition: the plan may let more rules through, never fewer.
+# A plan records what its first scans find. A literal found in most of them (``.exe`` at the
+# end of NewProcessName for 4688, ``\\`` in every share name for 5145) prunes little but costs
+# a match callback (a GIL round trip in the hyperscan binding) per scan. Replaying the recorded
+# scans tells how many more candidate evaluations taking its clauses as satisfied would cause;
+# where that costs less than the callbacks it saves, its clauses are taken as satisfied and it
+# leaves the automaton. That only weakens a necessary condition: the plan may let more rules
+# through, never fewer.
 TUNE_AFTER = 1024
-SATURATED = 0.9
+CONSIDERED = 0.05  # literals found in fewer scans than this share are kept without replay
+EVALUATION_COST = 10  # one more candidate evaluation costs about ten match callbacks
 
 
 @dataclass(eq=False)
@@ -69,8 +72,8 @@ class Plan:
     guards: int
     positions: dict[int, int]  # guard bit number -> compiled-rule position
     base: int = 0  # clause bits taken as satisfied (their literals are in nearly every event)
-    scans: int = 0
     counts: list[int] | None = None  # finds per literal while learning; None once tuned
+    samples: list[int] = field(default_factory=list)  # satisfied clause bits per learning scan
 
     @property
     def empty(self) -> bool:
@@ -109,7 +112,7 @@ class Plan:
         for number in numbers:
             satisfied |= masks[number]
         if self.counts is not None:
-            self._learn(numbers)
+            self._learn(numbers, satisfied)
         found = []
         if satisfied:
             hits = (satisfied + self.increment) & self.guards
@@ -155,7 +158,7 @@ class Plan:
         for number in numbers:
             satisfied |= masks[number]
         if self.counts is not None:
-            self._learn(numbers)
+            self._learn(numbers, satisfied)
         if not satisfied:
             return []
         hits = (satisfied + self.increment) & self.guards
@@ -171,23 +174,41 @@ class Plan:
             hits ^= bit
         return found
 
-    def _learn(self, numbers: list[int]) -> None:
-        """Count finds; after ``TUNE_AFTER`` scans drop the saturated literals (see above)."""
+    def _learn(self, numbers: list[int], satisfied: int) -> None:
+        """Record a scan; after ``TUNE_AFTER`` of them drop the literals not worth a callback."""
         counts = self.counts
         assert counts is not None
         for number in numbers:
             counts[number] += 1
-        self.scans += 1
-        if self.scans < TUNE_AFTER:
+        self.samples.append(satisfied)
+        if len(self.samples) < TUNE_AFTER:
             return
-        self.counts = None
+        samples, self.samples, self.counts = self.samples, [], None
+        base = self.base
+        increment, guards = self.increment, self.guards
+
+        def candidates(extra: int) -> int:
+            return sum(((s | extra) + increment & guards).bit_count() for s in samples)
+
+        current = candidates(base)
+        frequent = sorted(
+            (count, number)
+            for number, count in enumerate(counts)
+            if count >= CONSIDERED * len(samples)
+        )
+        for count, number in reversed(frequent):
+            mask = self.masks[number]
+            if not mask & ~base:
+                continue
+            more = candidates(base | mask)
+            if (more - current) * EVALUATION_COST <= count:
+                base, current = base | mask, more
+        self._drop(base)
+
+    def _drop(self, base: int) -> None:
+        """Take the clause bits ``base`` as satisfied; literals left without a clause go."""
         automaton = self.automaton
         assert automaton is not None
-        limit = SATURATED * self.scans
-        base = self.base
-        for number, count in enumerate(counts):
-            if count >= limit:
-                base |= self.masks[number]
         kept = [
             (literal, mask & ~base)
             for literal, mask in zip(automaton.literals, self.masks, strict=True)
@@ -286,11 +307,11 @@ class RuleIndex:
         automaton = None
         fields: tuple[str, ...] | None = None
         rendered: dict[str, int] = defaultdict(int)  # plain literals render alike in any field
-        for (field, text), mask in masks.items():
-            rendered[render(field, text)] |= mask
+        for (name, text), mask in masks.items():
+            rendered[render(name, text)] |= mask
         if masks:
             automaton = LiteralSet(list(rendered), caseless=True)
-            scopes = {field for field, _ in masks}
+            scopes = {name for name, _ in masks}
             fields = None if "" in scopes else tuple(sorted(scopes))
         return Plan(
             always=tuple(always),

@@ -292,8 +292,8 @@ def test_caseless_literal_set_finds_what_lower_case_text_holds(
 def test_plan_stops_scanning_for_literals_in_nearly_every_event(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """After ``TUNE_AFTER`` scans a literal found in (nearly) all of them no longer costs a
-    callback: its clauses count as satisfied, which may only let more rules through."""
+    """After ``TUNE_AFTER`` scans a literal found in all of them, whose clauses being taken as
+    satisfied lets no more rules through on those scans, no longer costs a callback."""
     from detection import index
 
     monkeypatch.setattr(index, "TUNE_AFTER", 8)
