@@ -94,7 +94,7 @@ class Engine:
                     key = (route.number, text)
                     found = memo.get(key)
                     if found is None:
-                        found = memo[key] = plan.select_sections(text, route.sections)
+                        found = memo[key] = plan.select_template_text(text)
                     if found:
                         self._evaluate(found, flat_raw(event, shape), start + offset, hits)
                     continue
@@ -184,7 +184,6 @@ class Route:
     empty: bool  # no rule can match such events
     pattern: str | None
     values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    sections: int
 
 
 # str/int/float format with ``%s`` exactly as ``text_of`` renders them (bool would not).
@@ -199,14 +198,14 @@ def _route(shape: Shape, plan: Plan, number: int) -> Route:
     which only the full view flattens. Plans are kept for the engine's life, so ``id`` is stable.
     """
     if plan.automaton is None or plan.fields is None or any("." in n for n in plan.fields):
-        return Route(number, plan, plan.empty, None, _no_values, 0)
+        return Route(number, plan, plan.empty, None, _no_values)
     parts: list[str] = []
     keys: list[str] = []
     for name in plan.fields:
         for key in shape.groups.get(name, ()):
             parts.append(section(name))
             keys.append(key)
-    return Route(number, plan, plan.empty, "".join(parts), tuples_of(keys), len(keys))
+    return Route(number, plan, plan.empty, "".join(parts), tuples_of(keys))
 
 
 def _no_values(event: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -32,7 +32,7 @@ from typing import Any
 
 from detection.compiler import INDEX_FIELDS, CompiledRule
 from detection.conditions import Literal
-from detection.literals import END, SEPARATOR, START, LiteralSet, render, sectioned_text
+from detection.literals import LiteralSet, render, sectioned_text
 from detection.view import text_of
 
 Key = tuple[str | None, ...]
@@ -92,19 +92,18 @@ class Plan:
             return self.everything
         return self._with_always(self.candidates(self.automaton.scan_text(text)))
 
-    def select_sections(self, text: str, sections: int) -> Sequence[int]:
-        """``select_text`` for a text of ``sections`` sections not yet checked for stray marks.
+    def select_template_text(self, text: str) -> Sequence[int]:
+        """``select_text`` for a text filled in from a template: the engine's hot path.
 
-        The engine's hot path: one call does the check (``literals.well_formed``), the scan and
-        the bit-set sum.
+        Unlike ``sectioned_text`` this does not refuse values that hold a section mark, and
+        need not: each value still stands verbatim between its own marks, so every literal a
+        value test needs (mark, field name, mark, prefix for startswith; suffix, mark, field
+        name, mark for endswith; the bare needle for contains) is still in the text. A stray
+        mark can only add finds, i.e. let more rules through, never fewer; and counting the
+        marks of every text cost more than scanning it for small plans.
         """
         automaton = self.automaton
-        if (
-            automaton is None
-            or text.count(START) != sections
-            or text.count(END) != sections
-            or text.count(SEPARATOR) != 2 * sections
-        ):
+        if automaton is None:
             return self.everything
         satisfied = self.base
         masks = self.masks

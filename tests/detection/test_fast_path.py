@@ -187,6 +187,8 @@ def test_small_rules_fast_path_equals_brute_force_on_edge_cases(small_rules: Rul
         },
         {"Channel": "security", "EventID": 4688, "CommandLine": "x -ENC y BYPASS"},
         {"Channel": "Security", "EventID": 4688, "CommandLine": "a\x00b iex"},
+        {"Channel": "Security", "EventID": 4688, "CommandLine": "-enc\x03commandline\x00bypass"},
+        {"Channel": "Sysmon", "EventID": 1, "Image": "\x02C:\\cmd.exe", "CommandLine": "\x03"},
         {"Channel": "Security", "EventID": 4688, "CommandLine": ["nothing", "IEX (x)"]},
         {"Channel": "Security", "EventID": 4688, "Process": {"CommandLine": "iex"}},
         {"Channel": "Security", "Payload": "Sekurlsa::logonpasswords", "payload": "x"},
