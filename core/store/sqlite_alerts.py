@@ -71,9 +71,10 @@ CREATE INDEX IF NOT EXISTS alerts_assignee_status ON alerts (assignee, status);
 CREATE INDEX IF NOT EXISTS alerts_exercise ON alerts (exercise_id) WHERE exercise_id IS NOT NULL;
 
 -- Version 2: running totals per (status, level, drill or not), kept by triggers in the same
--- transaction as the change (a total that reaches 0 is removed, so deleting what was added
--- leaves the file's tables as they were: drill rollback checks that), so counting the queue by status and level sums at most 50 rows
--- instead of scanning an index (the page's total and the live counter over 1M alerts).
+-- transaction as the change, so counting the queue by status and level sums at most 50 rows
+-- instead of scanning an index (the page's total and the live counter over 1M alerts). A
+-- total that reaches 0 is removed: deleting what was added leaves the tables as they were
+-- (drill rollback checks that).
 CREATE TABLE IF NOT EXISTS alert_counts (
     status TEXT NOT NULL,
     level TEXT NOT NULL,
