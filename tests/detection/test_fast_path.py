@@ -270,7 +270,7 @@ def test_sectioned_text_refuses_values_holding_marks() -> None:
 def test_required_counts_never_reject_a_match(pattern: str, text: str) -> None:
     import re
 
-    from detection.modifiers import required_counts
+    from detection.regex_facts import required_counts
 
     if re.search(pattern, text):
         assert all(text.count(run) >= times for run, times in required_counts(pattern))

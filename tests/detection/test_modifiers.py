@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sigma.types import SigmaRegularExpression
 
-from detection.modifiers import compile_value, ordered_runs
+from detection.modifiers import compile_value
+from detection.regex_facts import ordered_runs
 from tests.detection.conftest import Matcher
 
 
