@@ -55,10 +55,12 @@ class Engine:
     def match_batch(self, events: Iterable[Mapping[str, Any]], *, start: int = 0) -> list[Hit]:
         """Every (event, rule) match in the batch, in event order then rule load order."""
         hits: list[Hit] = []
-        # Prefilter answers by (plan, text) for this batch only: events of one source repeat
+        # Prefilter answers by (route, values) for this batch only: events of one source repeat
         # their prefilter fields (share access, service logons...) within a batch. Kept per
-        # batch so memory stays bounded and nothing carries over between batches.
-        memo: dict[tuple[int, str], Sequence[int]] = {}
+        # batch so memory stays bounded and nothing carries over between batches. Keyed by the
+        # values, not the text, so a repeat costs no formatting; that is exact only for str and
+        # int values (1 == 1.0 == True as keys), so other values take the general path.
+        memo: dict[tuple[int, tuple[Any, ...]], Sequence[int]] = {}
         shapes = self._shapes
         for offset, event in enumerate(events):
             keys = tuple(event)
@@ -89,12 +91,11 @@ class Engine:
             if pattern is not None:
                 # Prefilter straight from the event: a view is built only for candidates.
                 values = route.values(event)
-                if _FORMAT_TYPES.issuperset(map(type, values)):
-                    text = pattern % values
-                    key = (route.number, text)
+                if _KEYED_TYPES.issuperset(map(type, values)):
+                    key = (route.number, values)
                     found = memo.get(key)
                     if found is None:
-                        found = memo[key] = plan.select_template_text(text)
+                        found = memo[key] = plan.select_template_text(pattern % values)
                     if found:
                         self._evaluate(found, flat_raw(event, shape), start + offset, hits)
                     continue
@@ -186,8 +187,9 @@ class Route:
     values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
 
 
-# str/int/float format with ``%s`` exactly as ``text_of`` renders them (bool would not).
-_FORMAT_TYPES = frozenset({str, int, float})
+# str/int format with ``%s`` exactly as ``text_of`` renders them, and equal values of these
+# types have equal texts (not so for 1, 1.0 and True).
+_KEYED_TYPES = frozenset({str, int})
 _KEY_TYPES = frozenset({str, int, type(None)})
 
 

@@ -208,6 +208,10 @@ def test_repeated_prefilter_text_in_a_batch_still_evaluates_each_event(
     hits = small_rules.engine.match_batch(events, start=10)
     assert [hit.event_index for hit in hits if hit.compiled.stack == "none"] == [11, 12, 13]
     assert_same(small_rules.engine, events)
+    # Equal as dictionary keys, different as text: the memo must not confuse them.
+    logon = {"Channel": "Security", "EventID": 4624, "LogonType": 3, "IpAddress": "10.0.0.1"}
+    names: list[Any] = [1, 1.0, True, "1", "true", "True", 1, True]
+    assert_same(small_rules.engine, [{**logon, "TargetUserName": name} for name in names])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
