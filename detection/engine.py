@@ -29,9 +29,13 @@ from detection.view import LowView, Shape, flat_raw, lowered, raw_view, shape_of
 MAX_SHAPES = 4096
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Hit:
-    """One matching (event, rule) pair; ``compiled`` is the stack variant that matched first."""
+    """One matching (event, rule) pair; ``compiled`` is the stack variant that matched first.
+
+    Not frozen: a frozen dataclass's ``__init__`` goes through ``object.__setattr__`` per field,
+    and one is made per match.
+    """
 
     event_index: int
     rule_number: int

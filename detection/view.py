@@ -164,7 +164,7 @@ def tuples_of(keys: Sequence[str | None]) -> Callable[[Mapping[str, Any]], tuple
 
 def flat_raw(event: Mapping[str, Any], shape: Shape | None) -> dict[str, Any]:
     """``raw_view`` for an event of this shape, without re-lowering its keys."""
-    if shape is None or not set(map(type, event.values())) <= _SCALARS:
+    if shape is None or not _SCALARS.issuperset(map(type, event.values())):
         return raw_view(event)
     raw = dict(zip(shape.names, event.values()))  # noqa: B905 - same keys: same length
     for name, keys in shape.merged:  # case-colliding keys: one field holding every value
