@@ -35,6 +35,7 @@ from detection.conditions import (
 from detection.errors import CompileError
 from detection.modifiers import Placeholders, ValueTest, compile_value
 from detection.modifiers import any_of as any_value
+from detection.view import complete
 
 # Fields whose exact values the index groups rules by; their literals are useless as filters.
 INDEX_FIELDS = ("channel", "eventid")
@@ -118,12 +119,13 @@ def compile_item(item: SigmaDetectionItem, *, placeholders: Placeholders | None 
 
 
 def _field_value(key: str, value: Any, placeholders: Placeholders | None) -> ValueTest | Node:
+    # Absent and null read alike: the views hold no None values and read absent fields as None.
     if isinstance(value, SigmaNull):
-        return Node(lambda low, raw: key not in raw)
+        return Node(lambda low, raw: low[key] is None)
     if isinstance(value, SigmaExists):
         if value.exists:
-            return Node(lambda low, raw: key in raw)
-        return Node(lambda low, raw: key not in raw)
+            return Node(lambda low, raw: low[key] is not None)
+        return Node(lambda low, raw: low[key] is None)
     if isinstance(value, SigmaFieldReference):
         return _field_reference(key, value)
     return compile_value(value, placeholders=placeholders)
@@ -182,6 +184,7 @@ def _keywords(item: SigmaDetectionItem, placeholders: Placeholders | None) -> No
     test = combined.test
 
     def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
+        complete(low)  # every field, also in ``raw`` (an EventView fills it as read)
         for key, original in raw.items():
             value = low[key]
             if type(value) is tuple:
@@ -201,6 +204,7 @@ def _keywords_one(combined: ValueTest) -> Node:
     test = combined.test
 
     def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
+        complete(low)  # every field, also in ``raw`` (an EventView fills it as read)
         for key, original in raw.items():
             value = low[key]
             if type(value) is tuple:

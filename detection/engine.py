@@ -23,7 +23,17 @@ from detection.compiler import CompiledRule
 from detection.conditions import Predicate
 from detection.index import Plan, RuleIndex
 from detection.literals import section
-from detection.view import LowView, Shape, flat_raw, lowered, raw_view, shape_of, tuples_of
+from detection.view import (
+    EventView,
+    LowView,
+    Shape,
+    flat_raw,
+    is_flat,
+    lowered,
+    raw_view,
+    shape_of,
+    tuples_of,
+)
 
 # Key layouts remembered per engine; beyond this (events with ever-changing keys) we stop caching.
 MAX_SHAPES = 4096
@@ -86,7 +96,7 @@ class Engine:
                 if not plan.empty:
                     candidates = plan.select(raw)
                     if candidates:
-                        self._evaluate(candidates, raw, start + offset, hits)
+                        self._evaluate(candidates, LowView(raw), start + offset, hits)
                 continue
             if route.empty:
                 continue
@@ -101,12 +111,16 @@ class Engine:
                     if found is None:
                         found = memo[key] = plan.select_template_text(pattern % values)
                     if found:
-                        self._evaluate(found, flat_raw(event, shape), start + offset, hits)
+                        if shape is not None and is_flat(event):
+                            view: LowView = EventView(event, shape)
+                        else:
+                            view = LowView(flat_raw(event, shape))
+                        self._evaluate(found, view, start + offset, hits)
                     continue
             raw = flat_raw(event, shape)
             candidates = plan.select(raw)
             if candidates:
-                self._evaluate(candidates, raw, start + offset, hits)
+                self._evaluate(candidates, LowView(raw), start + offset, hits)
         return hits
 
     def match_batch_reference(
@@ -120,20 +134,21 @@ class Engine:
         hits: list[Hit] = []
         everything = range(len(self.compiled))
         for offset, event in enumerate(events):
-            self._evaluate(everything, raw_view(event), start + offset, hits, self._closures)
+            view = LowView(raw_view(event))
+            self._evaluate(everything, view, start + offset, hits, self._closures)
         return hits
 
     def _evaluate(
         self,
         positions: Iterable[int],
-        raw: dict[str, Any],
+        low: LowView,
         index: int,
         hits: list[Hit],
         preds: Sequence[Predicate] | None = None,
     ) -> None:
         preds = self._preds if preds is None else preds
         numbers, compiled = self.rule_numbers, self.compiled
-        low = LowView(raw)
+        raw: dict[str, Any] = low.raw  # type: ignore[assignment]
         seen: set[int] = set()
         for position in positions:
             number = numbers[position]

@@ -106,7 +106,7 @@ def profile_costs(ruleset: Any, events: Sequence[Mapping[str, Any]]) -> dict[str
     views = [(low_view(raw), raw) for raw in (raw_view(e) for e in events)]
     costs: Counter[str] = Counter()
     for compiled in ruleset.engine.compiled:
-        pred = compiled.node.pred
+        pred = compiled.predicate  # the generated function the engine runs
         start = time.perf_counter_ns()
         for low, raw in views:
             pred(low, raw)

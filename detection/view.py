@@ -102,6 +102,54 @@ class LowView(dict[str, Any]):
         return self
 
 
+class EventView(LowView):
+    """A ``LowView`` over a flat event of scalars of a known shape, filling ``raw`` as read.
+
+    Candidate rules read a handful of an event's thirty-odd fields; building the whole raw view
+    first cost more than evaluating them. ``raw`` starts empty and gets a field when the field
+    is first read through this view (predicates always read ``low[key]`` before
+    ``raw[key]``); ``complete()`` fills every field (keyword searches).
+    """
+
+    __slots__ = ("event", "groups")
+
+    def __init__(self, event: Mapping[str, Any], shape: Shape):
+        super().__init__({})
+        self.event = event
+        self.groups = shape.groups
+
+    def __missing__(self, key: str) -> Any:
+        keys = self.groups.get(key)
+        if keys is None:
+            self[key] = None
+            return None
+        raw: dict[str, Any] = self.raw  # type: ignore[assignment]
+        if len(keys) == 1:
+            value = raw[key] = self.event[keys[0]]
+        else:  # case-colliding keys: one field holding every value
+            value = raw[key] = tuple([self.event[k] for k in keys])
+        low = self[key] = lowered(value)
+        return low
+
+    def complete(self) -> LowView:
+        """Every field of the event, in ``raw`` too."""
+        for key in self.groups:
+            if key not in self:
+                self.__missing__(key)
+        return self
+
+
+def complete(low: dict[str, Any]) -> None:
+    """``low.complete()`` for views that can (predicates are typed with plain dicts)."""
+    if isinstance(low, LowView):
+        low.complete()
+
+
+def is_flat(event: Mapping[str, Any]) -> bool:
+    """Every value a JSON scalar (no null, list or object): an ``EventView`` can read it."""
+    return _SCALARS.issuperset(map(type, event.values()))
+
+
 def low_view(raw: Mapping[str, Any]) -> LowView:
     """Same keys as ``raw``; values as lower-cased strings (tuples stay aligned with ``raw``)."""
     return LowView(raw).complete()

@@ -318,3 +318,19 @@ def test_plan_stops_scanning_for_literals_in_nearly_every_event(
         {**common, "CommandLine": "nothing"},
     ]
     assert_same(engine, events)
+
+
+def test_event_view_reads_fields_like_the_full_view_and_fills_raw_as_it_goes() -> None:
+    """``EventView`` skips building the whole raw view; what it shows must not differ."""
+    from detection.view import EventView, LowView, flat_raw, shape_of
+
+    event = {"Image": "C:\\CMD.exe", "ProcessId": 4, "processid": "5", "Elevated": True}
+    shape = shape_of(tuple(event), ("channel", "eventid"))
+    assert shape is not None
+    view, full = EventView(event, shape), LowView(flat_raw(event, shape))
+    assert view["image"] == full["image"] == "c:\\cmd.exe"
+    assert view.raw == {"image": "C:\\CMD.exe"}  # only what was read
+    assert view["processid"] == full["processid"] == ("4", "5")
+    assert view["missing"] is None and "missing" not in view.raw
+    assert dict(view.complete()) == dict(full.complete()) | {"missing": None}
+    assert view.raw == full.raw
