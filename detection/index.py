@@ -112,18 +112,7 @@ class Plan:
             satisfied |= masks[number]
         if self.counts is not None:
             self._learn(numbers, satisfied)
-        found = []
-        if satisfied:
-            hits = (satisfied + self.increment) & self.guards
-            positions = self.positions
-            last = -1
-            while hits:
-                bit = hits & -hits
-                position = positions[bit.bit_length() - 1]
-                if position != last:  # a rule's blocks are adjacent: several may carry
-                    found.append(position)
-                    last = position
-                hits ^= bit
+        found = self._positions(satisfied) if satisfied else []
         return self._with_always(found) if self.always else found
 
     def _with_always(self, found: list[int]) -> Sequence[int]:
@@ -158,8 +147,10 @@ class Plan:
             satisfied |= masks[number]
         if self.counts is not None:
             self._learn(numbers, satisfied)
-        if not satisfied:
-            return []
+        return self._positions(satisfied) if satisfied else []
+
+    def _positions(self, satisfied: int) -> list[int]:
+        """Rule positions, ascending, whose literal blocks `satisfied` fills completely."""
         hits = (satisfied + self.increment) & self.guards
         positions = self.positions
         found = []

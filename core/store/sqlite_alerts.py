@@ -44,7 +44,7 @@ SCHEMA_VERSION = 2
 _LEVEL_RANK = {level: rank for rank, level in enumerate(ALERT_LEVELS)}
 
 # Times are epoch microseconds; `level_rank` orders by severity without a CASE expression.
-ALERT_SCHEMA = """
+_ALERT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
@@ -83,36 +83,34 @@ CREATE TABLE IF NOT EXISTS alert_counts (
     PRIMARY KEY (status, level, exercise)
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS alert_counts_insert AFTER INSERT ON alerts BEGIN
-    INSERT INTO alert_counts VALUES (new.status, new.level, new.exercise_id IS NOT NULL, 1)
-        ON CONFLICT DO UPDATE SET n = n + 1;
-END;
+{count_new_in}END;
 CREATE TRIGGER IF NOT EXISTS alert_counts_delete AFTER DELETE ON alerts BEGIN
-    UPDATE alert_counts SET n = n - 1
-        WHERE status = old.status AND level = old.level
-        AND exercise = (old.exercise_id IS NOT NULL);
-    DELETE FROM alert_counts
-        WHERE status = old.status AND level = old.level
-        AND exercise = (old.exercise_id IS NOT NULL) AND n = 0;
-END;
+{count_old_out}END;
 CREATE TRIGGER IF NOT EXISTS alert_counts_update AFTER UPDATE OF status, level, exercise_id
     ON alerts
     WHEN old.status IS NOT new.status OR old.level IS NOT new.level
         OR (old.exercise_id IS NULL) IS NOT (new.exercise_id IS NULL)
 BEGIN
-    UPDATE alert_counts SET n = n - 1
-        WHERE status = old.status AND level = old.level
-        AND exercise = (old.exercise_id IS NOT NULL);
-    DELETE FROM alert_counts
-        WHERE status = old.status AND level = old.level
-        AND exercise = (old.exercise_id IS NOT NULL) AND n = 0;
-    INSERT INTO alert_counts VALUES (new.status, new.level, new.exercise_id IS NOT NULL, 1)
-        ON CONFLICT DO UPDATE SET n = n + 1;
-END;
+{count_old_out}{count_new_in}END;
 -- Rebuilt whenever the schema is applied (new file, or an upgrade from version 1).
 DELETE FROM alert_counts;
 INSERT INTO alert_counts
     SELECT status, level, exercise_id IS NOT NULL, count(*) FROM alerts GROUP BY 1, 2, 3;
 """
+# The totals' two steps, shared by the triggers: take the old row out (dropping a total that
+# reaches 0), count the new row in.
+_COUNT_OLD_OUT = """    UPDATE alert_counts SET n = n - 1
+        WHERE status = old.status AND level = old.level
+        AND exercise = (old.exercise_id IS NOT NULL);
+    DELETE FROM alert_counts
+        WHERE status = old.status AND level = old.level
+        AND exercise = (old.exercise_id IS NOT NULL) AND n = 0;
+"""
+_COUNT_NEW_IN = """    INSERT INTO alert_counts
+        VALUES (new.status, new.level, new.exercise_id IS NOT NULL, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+"""
+ALERT_SCHEMA = _ALERT_SCHEMA.format(count_old_out=_COUNT_OLD_OUT, count_new_in=_COUNT_NEW_IN)
 
 _COLUMNS = (
     "id, created_at, updated_at, rule_id, rule_title, level, status, assignee, "
