@@ -49,9 +49,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors.consumer import BatchHandler
 from collectors.parsers import SyslogFramer, get_parser
-from collectors.runtime import prepare_gc, serve_collectors
+from collectors.runtime import serve_collectors
 from collectors.spool import Spool
 from core.config import Settings, load_settings
+from core.gc_tuning import prepare_gc
 from core.store.sqlite_events import SqliteEventStore
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import threading
@@ -28,16 +27,10 @@ from collectors.spool import open_spool
 from collectors.spool_writer import SpoolWriter
 from collectors.syslog_server import SyslogListen, SyslogServer, tls_context
 from core.config import Settings
+from core.gc_tuning import prepare_gc
 from core.store.factory import open_event_store
 
 log = logging.getLogger(__name__)
-
-# CPython's young-generation threshold while collecting (its default is 700). Ingest allocates
-# tens of thousands of short-lived dicts per batch; at 700 allocations they are scanned again
-# and again and promoted to the old generation, whose full collections then stop every thread
-# (bench/ingest.py, 50k events: 0.54 s in the collector, of which 0.38 s in 15 full
-# collections; frozen and at 5000: 0.22 s).
-GC_YOUNG_THRESHOLD = 5000
 
 
 def syslog_listen(settings: Settings) -> SyslogListen:
@@ -111,21 +104,6 @@ async def serve_collectors(
         await loop.run_in_executor(None, consumer.join)
     if failures:
         raise failures[0]
-
-
-def prepare_gc() -> None:
-    """Tune the garbage collector for a process that ingests (call once, after start-up).
-
-    Everything allocated so far (modules, settings, enrichment tables) lives as long as the
-    process: `gc.freeze` takes it out of every later collection, so a full collection scans
-    only what ingest allocated. A larger young generation lets batch objects die before they
-    are ever scanned. Reference counting still frees nearly everything at once; only cycles
-    wait longer, and a few thousand objects is what a batch holds anyway.
-    """
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def run_collect(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +26,13 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
+    threshold = gc.get_threshold()
     yield
     get_settings.cache_clear()
+    # Commands run in-process (CliRunner) may tune the collector for a long run
+    # (core.gc_tuning); the test session itself keeps CPython's defaults.
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 @pytest.fixture

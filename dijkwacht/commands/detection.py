@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 # Without --pipeline, rules see the events' own field names: right for events already in the
 # rules' vocabulary (Sysmon/Windows field names) and it never drops a rule.
 DEFAULT_STACK = "none"
-BATCH_SIZE = 2048
+# Events parsed, then matched, per batch. 1,024 keeps a batch's parsed events in the CPU cache
+# between parsing and matching; 2,048 measured 5-20 % slower end to end (bench/detect.py).
+BATCH_SIZE = 1024
 
 app = typer.Typer(help="Sigma rule tools.", no_args_is_help=True)
 
@@ -46,6 +48,7 @@ def detect(
 ) -> None:
     """Run every rule under RULES_DIR over EVENTS_FILE and print one JSON line per match."""
     from core.errors import ValidationError
+    from core.gc_tuning import prepare_gc
     from detection.service import load_rules
 
     if not rules_dir.exists():
@@ -65,6 +68,8 @@ def detect(
     if not ruleset.runnable:
         console.print("[red]no rule can run: nothing to do[/red]")
         raise typer.Exit(code=1)
+    # The compiled rules live as long as the command: out of every collection from here on.
+    prepare_gc()
     if output is None:
         _run(ruleset, events_file, sys.stdout.buffer)
         sys.stdout.flush()

@@ -1,4 +1,4 @@
-"""`prepare_gc`: what the collector process does to the garbage collector before it serves."""
+"""`prepare_gc`: what the collector and `dijkwacht detect` do to the garbage collector first."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from collectors.runtime import GC_YOUNG_THRESHOLD, prepare_gc
+from core.gc_tuning import GC_YOUNG_THRESHOLD, prepare_gc
 
 
 @pytest.fixture
