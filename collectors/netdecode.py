@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from collectors.dnswire import dns_message_fields
+from collectors.dnswire import RCODES, dns_message_fields
 
 # Link types (pcap LINKTYPE_* numbers) we can read.
 LINKTYPE_NULL = 0
@@ -290,7 +290,7 @@ def scapy_dns_fields(payload: bytes) -> dict[str, Any] | None:
         fields["dns.question.type"] = dnsqtypes.get(question.qtype, str(question.qtype))
         fields["dns.question.class"] = dnsclasses.get(question.qclass, str(question.qclass))
     if message.qr:
-        fields["dns.response_code"] = _RCODES.get(int(message.rcode), str(message.rcode))
+        fields["dns.response_code"] = RCODES.get(int(message.rcode), str(message.rcode))
         answers = []
         resolved = []
         for record in list(message.an or []):
@@ -312,21 +312,6 @@ def scapy_dns_fields(payload: bytes) -> dict[str, Any] | None:
         if resolved:
             fields["dns.resolved_ip"] = resolved
     return fields
-
-
-_RCODES = {
-    0: "NOERROR",
-    1: "FORMERR",
-    2: "SERVFAIL",
-    3: "NXDOMAIN",
-    4: "NOTIMP",
-    5: "REFUSED",
-    6: "YXDOMAIN",
-    7: "YXRRSET",
-    8: "NXRRSET",
-    9: "NOTAUTH",
-    10: "NOTZONE",
-}
 
 
 def _name(value: Any) -> str:

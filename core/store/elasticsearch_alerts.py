@@ -250,14 +250,12 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
 
     def delete_by_exercise(self, exercise_id: str) -> int:
         """Remove a drill's documents: search then bulk delete by _id, page by page."""
-        if not exercise_id:
-            raise ValidationError("exercise_id", "must not be empty")
-        return es_common.delete_matching(
+        return es_common.delete_exercise(
             self.client,
             index=self.alias,
-            query={"term": {"exercise_id": exercise_id}},
+            field="exercise_id",
+            exercise_id=exercise_id,
             policy=self._retry,
-            what=f"exercise {exercise_id}",
         )
 
 

@@ -22,7 +22,7 @@ from typing import Any, Self
 
 import orjson
 
-from core.errors import ConfigError, DijkwachtError
+from core.errors import ConfigError, DijkwachtError, ValidationError
 
 ECS_FIELDS_CSV = Path(__file__).resolve().parent / "ecs_fields.csv"
 # Field sets we emit or search; the rest of ECS is left to the dynamic template.
@@ -295,6 +295,21 @@ def delete_matching(
         if len(refused) == len(actions):
             raise StoreUnavailableError(f"could not delete {what}")
         removed += len(actions) - len(refused)
+
+
+def delete_exercise(
+    client: Any, *, index: str, field: str, exercise_id: str, policy: RetryPolicy
+) -> int:
+    """Remove a drill's documents (those whose `field` is `exercise_id`); how many went."""
+    if not exercise_id:
+        raise ValidationError("exercise_id", "must not be empty")
+    return delete_matching(
+        client,
+        index=index,
+        query={"term": {field: exercise_id}},
+        policy=policy,
+        what=f"exercise {exercise_id}",
+    )
 
 
 class ClientOwner:
