@@ -11,7 +11,8 @@ Layout (prefix `dijkwacht` by default):
 
 Each stored document is the event plus `event.ingested` (the ECS ingest time, set here; the
 scheduled searches of detection read it) and a `dijkwacht.id` copy of the document id (a sort
-tie-breaker; `_id` cannot be sorted on). `dijkwacht` is removed again on read.
+tie-breaker; `_id` cannot be sorted on), added next to the event's own `dijkwacht.*` fields
+(drill marking, subject, case), which are kept; `dijkwacht.id` is removed again on read.
 
 Writes use `refresh=False` by default (throughput); `refresh="wait_for"` gives read-your-writes
 for callers that need it. Bulk requests retry 429s with jittered exponential back-off.
@@ -184,7 +185,10 @@ class ElasticsearchEventStore(es_common.ClientOwner):
                 )
                 document = dict(event)
                 document["event"] = {**(head if type(head) is dict else {}), "ingested": ingested}
-                document["dijkwacht"] = {"id": event_id}
+                extension = event.get("dijkwacht", {})
+                if type(extension) is not dict:
+                    raise ValidationError("dijkwacht", "must be an object (the dijkwacht.* fields)")
+                document["dijkwacht"] = {**extension, "id": event_id}
                 source = dumps(document)
             except ValidationError as exc:
                 raise InvalidEventError(index, exc.field, exc.problem) from None
@@ -384,8 +388,12 @@ def es_query(query: EventQuery, *, time_field: str = "@timestamp") -> dict[str, 
 
 
 def _stored(hit: Mapping[str, Any]) -> StoredEvent:
+    """The event as it was given: the store's `dijkwacht.id` goes, the event's own
+    `dijkwacht.*` fields (drill marking, subject, case) stay."""
     event = dict(hit["_source"])
-    event.pop("dijkwacht", None)
+    extension = {k: v for k, v in event.pop("dijkwacht", {}).items() if k != "id"}
+    if extension:
+        event["dijkwacht"] = extension
     return StoredEvent(id=hit["_id"], event=event)
 
 

@@ -329,3 +329,23 @@ def test_merge_body_sets_top_level_keys(alerts: AlertStore) -> None:
     }
     with pytest.raises(NotFoundError):
         alerts.merge_body("missing", {"x": 1})
+
+
+def test_delete_by_exercise_removes_only_that_drills_data(
+    stores: tuple[EventStore, AlertStore],
+) -> None:
+    events, alerts = stores
+    drill = make(1)
+    drill["dijkwacht"] = {"exercise": {"id": "drill-9"}}
+    events.add_batch([make(0), drill])
+    alerts.add_batch([alert(0), alert(1, exercise_id="drill-9"), alert(2, exercise_id="drill-8")])
+    stored = {pids([e])[0]: e.event for e in events.search(EventQuery())}
+    assert stored[1]["dijkwacht"] == {"exercise": {"id": "drill-9"}}  # the extension round-trips
+    assert "dijkwacht" not in stored[0]
+    assert events.delete_by_exercise("drill-9") == 1
+    assert alerts.delete_by_exercise("drill-9") == 1
+    assert pids(events.search(EventQuery())) == [0]
+    assert minutes(alerts.search(AlertQuery(sort="oldest"))) == [0, 2]
+    for store in (events, alerts):
+        with pytest.raises(ValidationError, match="exercise_id"):
+            store.delete_by_exercise("")
