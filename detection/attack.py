@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import NotFoundError
+from detection.attack_bundles import SOURCE_NAME
 from detection.attack_data import (
-    SOURCE_NAME,
     AttackDataError,
     AttackFiles,
     default_attack_dir,

@@ -20,11 +20,11 @@ import pytest
 
 from core.errors import NotFoundError
 from detection.attack import AttackCatalog, get_attack_catalog
+from detection.attack_bundles import check_pyattck_keys
 from detection.attack_data import (
     ENTERPRISE_FILE,
     AttackDataError,
     AttackFiles,
-    _check_pyattck_keys,
     build_attack_bundle,
     read_manifest,
 )
@@ -124,7 +124,7 @@ def test_build_is_deterministic_and_skips_when_up_to_date(tmp_path: Path, attack
 def test_model_check_names_the_object_and_the_key() -> None:
     bad = {"type": "x-mitre-tactic", "id": "x-mitre-tactic--1", "colour": "red"}
     with pytest.raises(AttackDataError, match=r"x-mitre-tactic--1.*colour"):
-        _check_pyattck_keys([bad])
+        check_pyattck_keys([bad])
 
 
 def test_missing_build_is_a_clear_error(tmp_path: Path) -> None:
