@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from core.config import Settings, get_settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # CI clones the repository with a copy of shared/ beside it; developers have the same layout.
-SHARED_DIR = REPO_ROOT.parent / "shared"
+# The shared reference data and corpus sit beside the repository; DIJKWACHT_SHARED_DIR points
+# elsewhere (a clone in another folder). Read once, at import, before any test clears the
+# DIJKWACHT_* environment.
+SHARED_DIR = Path(os.environ.get("DIJKWACHT_SHARED_DIR") or REPO_ROOT.parent / "shared")
 CORPUS_DIR = SHARED_DIR / "corpus"
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from core.events import flatten, validate_event
+from tests.conftest import CORPUS_DIR, SHARED_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus" / "logs"
-ECS_CSV = SHARED / "reference" / "ecs_fields.csv"
+CORPUS = CORPUS_DIR / "logs"
+ECS_CSV = SHARED_DIR / "reference" / "ecs_fields.csv"
 EXTENSION_DOC = REPO / "docs" / "ecs-extension.md"
 
 

@@ -20,9 +20,10 @@ from collectors.netdecode import community_id
 from collectors.packets import read_capture
 from core.store.base import DeadLetter
 from tests.collectors.support import assert_ecs
+from tests.conftest import CORPUS_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-PCAPS = REPO / ".." / "shared" / "corpus" / "pcap"
+PCAPS = CORPUS_DIR / "pcap"
 T0 = 1_738_314_900.0  # 2025-01-31T09:15:00Z
 
 

@@ -8,17 +8,16 @@ listed, with its reasoning, in ``corpus_deviations.py``.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import orjson
 import pytest
 
 from detection.service import load_rules
+from tests.conftest import CORPUS_DIR
 from tests.detection.corpus_deviations import DEVIATIONS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # CI clones the repository next to a copy of shared/: always the repo root's parent.
-CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "sigma-dev"
+CORPUS = CORPUS_DIR / "sigma-dev"
 STACKS = ("sysmon+windows-logsources", "windows-audit+windows-logsources")
 
 pytestmark = pytest.mark.skipif(

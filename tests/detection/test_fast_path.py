@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from detection.engine import Engine
 from detection.literals import END, MARKS, START, LiteralSet, sectioned_text
 from detection.service import RuleSet, load_rules
+from tests.conftest import CORPUS_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "sigma-dev"
+CORPUS = CORPUS_DIR / "sigma-dev"
 STACKS = ("sysmon+windows-logsources", "windows-audit+windows-logsources")
 
 RULES = {

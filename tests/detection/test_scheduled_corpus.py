@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,10 +20,10 @@ import pytest
 
 from detection.lucene_raw import RawQuery, convert_raw, index_template, normalise_event
 from detection.service import load_rules
+from tests.conftest import CORPUS_DIR
 from tests.services import unique_name
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "sigma-dev"
+CORPUS = CORPUS_DIR / "sigma-dev"
 STACKS = ("sysmon+windows-logsources", "windows-audit+windows-logsources")
 MSEARCH_BATCH = 100
 
