@@ -23,7 +23,10 @@ def corpus_file(relative: str) -> Path:
     """A corpus file, or skip: CI clones the repo with shared/ beside it, laptops may not."""
     path = CORPUS / relative
     if not path.is_file():
-        pytest.skip(f"test corpus not found at {path} (shared/ must sit beside the repo)")
+        pytest.skip(
+            f"test corpus not found at {path} (shared/ beside the repo, or DIJKWACHT_SHARED_DIR)",
+            allow_module_level=True,  # also when a module builds its parameters from it
+        )
     return path
 
 
