@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -96,3 +97,17 @@ def wait_until(
             shown = "" if logs is None else f"\n{logs_text(logs)}"
             pytest.fail(f"timed out after {timeout}s waiting for {what}{shown}")
         time.sleep(0.1)
+
+
+def free_port() -> int:
+    """A port free for both TCP and UDP right now (the syslog server binds both)."""
+    for _ in range(50):
+        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -24,7 +23,7 @@ import httpx
 import pytest
 
 from core.config import Settings, load_settings
-from tests.processes import celery, child, child_env, worker_args
+from tests.processes import celery, child, child_env, free_port, worker_args
 
 BROKER_DB, RESULT_DB = 7, 8
 ALERTS, KEYS = 300, 30
@@ -61,12 +60,6 @@ def _env(settings: Settings, config: Path) -> dict[str, str]:
         result_backend=settings.result_backend,
         config=config,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _burst(settings: Settings) -> list[str]:
@@ -108,7 +101,7 @@ def test_api_two_workers_and_beat_route_a_burst_once(
     )
     env = _env(cluster_settings, config)
     logs = tmp_path
-    port = _free_port()
+    port = free_port()
     api = ["-m", "uvicorn", "--factory"]
     api += ["dashboard.app:create_app_from_environment", "--host", "127.0.0.1", "--port", str(port)]
     engine = create_db_engine(cluster_settings)

@@ -14,8 +14,9 @@ import orjson
 
 from core.store.base import EventQuery
 from core.store.sqlite_events import SqliteEventStore
-from tests.collectors.net import free_port, rfc5424, wait_for
+from tests.collectors.net import rfc5424, wait_for
 from tests.collectors.test_enrichment import RESIDENT, audit_record, write_context
+from tests.processes import free_port
 
 
 def stored(data_dir: Path, dataset: str) -> list[dict[str, object]]:

@@ -15,7 +15,8 @@ from pathlib import Path
 from collectors.spool import Spool
 from core.store.base import EventQuery
 from core.store.sqlite_events import SqliteEventStore
-from tests.collectors.net import free_port, rfc5424, wait_for
+from tests.collectors.net import rfc5424, wait_for
+from tests.processes import free_port
 
 
 def start_collector(data_dir: Path, port: int) -> subprocess.Popen[bytes]:

@@ -385,7 +385,8 @@ def test_syslog_server_applies_the_hook_and_keeps_failed_events(tmp_path: Path) 
     from core.config import load_settings
     from core.store.base import EventQuery
     from core.store.sqlite_events import SqliteEventStore
-    from tests.collectors.net import free_port, rfc5424, wait_for
+    from tests.collectors.net import rfc5424, wait_for
+    from tests.processes import free_port
 
     settings = load_settings(
         data_dir=tmp_path, environment="test", syslog_port=free_port(), ingest_batch_size=10

@@ -18,7 +18,8 @@ from collectors.spool import open_spool
 from core.config import Settings, load_settings
 from core.store.base import EventQuery
 from core.store.sqlite_events import SqliteEventStore
-from tests.collectors.net import free_port, octet_frame, rfc5424, wait_for
+from tests.collectors.net import octet_frame, rfc5424, wait_for
+from tests.processes import free_port
 
 
 @contextmanager

@@ -16,7 +16,8 @@ from collectors.udp_socket import KernelDrops, open_udp_socket, proc_drops
 from core.config import load_settings
 from core.store.base import EventQuery
 from core.store.sqlite_events import SqliteEventStore
-from tests.collectors.net import free_port, rfc5424
+from tests.collectors.net import rfc5424
+from tests.processes import free_port
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="kernel drop counters are Linux")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from core.config import Settings
 from core.store.base import NewAlert
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.sqlite_alerts import SqliteAlertStore
+from tests.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / ".cache" / "node" / "node_modules"
@@ -50,12 +50,6 @@ def _missing() -> str | None:
     if not (NODE_MODULES / "playwright-core" / "package.json").is_file():
         return "playwright-core missing in .cache/node (run scripts/test-browser.sh)"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed_approval(db: Session, clock: SystemClock) -> None:
@@ -122,7 +116,7 @@ def _seed(settings: Settings) -> None:
 def server(settings: Settings) -> Iterator[str]:
     """uvicorn in a subprocess on a free loopback port, on the test's own data dir."""
     _seed(settings)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DIJKWACHT_ENVIRONMENT": "test",

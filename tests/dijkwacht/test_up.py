@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,11 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.processes import free_port
 
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT = 150.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _children_of(pid: int) -> set[int]:
@@ -57,7 +51,7 @@ def _start(tmp_path: Path, port: int) -> subprocess.Popen[str]:
         **os.environ,
         "DIJKWACHT_DATA_DIR": str(tmp_path / "data"),
         "DIJKWACHT_HTTP_PORT": str(port),
-        "DIJKWACHT_SYSLOG_PORT": str(_free_port()),
+        "DIJKWACHT_SYSLOG_PORT": str(free_port()),
         "DIJKWACHT_ENVIRONMENT": "test",
     }
     return subprocess.Popen(
@@ -93,7 +87,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[str]) -> dict:
 
 
 def test_up_demo_serves_health_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = _start(tmp_path, port)
     try:
         health = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
@@ -118,7 +112,7 @@ def test_up_demo_serves_health_and_stops_cleanly_on_sigint(tmp_path: Path) -> No
 
 
 def test_crashed_child_is_reported_and_restarted(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = _start(tmp_path, port)
     try:
         health = _wait_healthy(f"http://127.0.0.1:{port}/health", process)

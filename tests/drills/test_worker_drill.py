@@ -22,7 +22,6 @@ from dijkwacht.commands.up import prepare
 from drills import service
 from playbooks.breach.register import open_from_incident
 from playbooks.service import exercise_artefacts
-from tests.collectors.net import free_port
 from tests.drills.processes import (
     celery_processes,
     process_env,
@@ -30,7 +29,7 @@ from tests.drills.processes import (
     write_config,
 )
 from tests.drills.test_technical_drill import RULE
-from tests.processes import child, wait_until
+from tests.processes import child, free_port, wait_until
 
 MAILBOX = "oefening@gemeente.test"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -17,13 +16,11 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from core.config import Settings, load_settings
@@ -35,39 +32,13 @@ from playbooks.actions import target_paths
 from playbooks.models import ActionExecution, RunStep
 from playbooks.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from playbooks.service import deliveries_of, list_incidents, runs_of, steps_of, timeline
+from tests.playbooks.breach.mail import Mailbox, smtp_server
 from tests.processes import celery, child_env, wait_until, worker_args
 
 WEBHOOK_SECRET = "test-webhook-secret-0123456789abcdef"
 WORKER_ARGS = worker_args("pb@%h")
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@contextmanager
-def _smtp() -> Iterator[tuple[int, _Mailbox]]:
-    mailbox = _Mailbox()
-    port = _free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, mailbox
-    finally:
-        controller.stop()
 
 
 @contextmanager
@@ -149,13 +120,13 @@ def _step_status(settings: Settings, step_id: str) -> str | None:
 class Env:
     settings: Settings
     env: dict[str, str]
-    mailbox: _Mailbox
+    mailbox: Mailbox
     hooks: list[dict[str, Any]]
 
 
 @pytest.fixture
 def environment(tmp_path: Path) -> Iterator[Env]:
-    with _smtp() as (smtp_port, mailbox), _webhook_receiver() as (hook_port, hooks):
+    with smtp_server() as (smtp_port, mailbox), _webhook_receiver() as (hook_port, hooks):
         config = _config(tmp_path / "data", smtp_port, hook_port)
         settings = load_settings(**config)
         migrate(settings)
@@ -183,7 +154,7 @@ def test_alert_to_blocked_ip_email_and_signed_webhook(environment: Env, tmp_path
         wait_until(lambda: _step_status(settings, "check-accounts") == "open", 20, "next step", log)
 
     assert rules.read_text().splitlines() == ["deny from 203.0.113.50"]
-    mail = mailbox.messages[0]
+    _, mail = mailbox.messages[0]
     assert mail["To"] == "soc@gemeente.test" and "portal-01" in mail["Subject"]
     assert hooks[0]["verified"] is True
     assert hooks[0]["payload"]["observables"] == ["portal-01", "203.0.113.50"]

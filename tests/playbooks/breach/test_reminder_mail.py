@@ -12,8 +12,9 @@ from core.clock import FrozenClock
 from core.config import Settings
 from playbooks.breach import clocks, register
 from playbooks.breach.reminder_mail import deliver_reminders
-from tests.playbooks.breach.mail import Mailbox, body, free_port, smtp_server
+from tests.playbooks.breach.mail import Mailbox, body, smtp_server
 from tests.playbooks.breach.support import open_manual
+from tests.processes import free_port
 
 
 @pytest.fixture
