@@ -42,6 +42,8 @@ _PAGE = 500
 def pseudonyms_in(value: Any) -> list[str]:
     """Every resident pseudonym anywhere inside a JSON-like value, sorted, without repeats."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if "rp_" not in text:  # a substring test is ten times cheaper than the regex scan
+        return []
     return sorted(set(PSEUDONYM_RE.findall(text)))
 
 

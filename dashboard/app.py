@@ -62,7 +62,13 @@ def local_time(value: datetime | str | None, *, zone: ZoneInfo) -> str:
             return value
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         return str(value)
-    return moment.astimezone(zone).strftime("%d-%m-%Y %H:%M %Z")
+    local = moment.astimezone(zone)
+    # By hand rather than strftime: this runs for every row of the alert queue, and strftime
+    # alone took a third of a row's render time.
+    return (
+        f"{local.day:02d}-{local.month:02d}-{local.year:04d} "
+        f"{local.hour:02d}:{local.minute:02d} {local.tzname()}"
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:

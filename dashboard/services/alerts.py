@@ -355,7 +355,7 @@ def read_queue(
     shown: list[str | None] = [f for a in result.alerts for f in _shown_fields(a, accounts)]
     if grouping is not None:
         shown += [g.key for g in grouping.groups] + [g.label for g in grouping.groups]
-    subjects = pseudonyms_in([f for f in shown if f])
+    subjects = pseudonyms_in("\n".join(f for f in shown if f))
     if accounts or subjects:
         audit_read(
             db=db,

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from dashboard.app import create_templates, local_time
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -28,3 +31,11 @@ def test_templates_use_the_configured_zone() -> None:
     templates = create_templates("Europe/Amsterdam")
     rendered = templates.env.from_string("{{ t | local }}").render(t="2026-10-25T01:30:00Z")
     assert rendered == "25-10-2026 02:30 CET"
+
+
+@given(moment=st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30)))
+def test_hand_formatting_agrees_with_strftime(moment: datetime) -> None:
+    """The filter formats by hand for speed; it must say what strftime says, DST included."""
+    aware = moment.replace(tzinfo=UTC)
+    expected = aware.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M %Z")
+    assert local_time(aware, zone=AMSTERDAM) == expected
