@@ -41,16 +41,6 @@ router = APIRouter(tags=["alerts"])
 TRIAGE_ROLES = (Role.ANALYST, Role.INCIDENT_MANAGER)
 Reader = Annotated[Principal, Depends(RequireRole(*TRIAGE_ROLES, scope="read:alerts"))]
 Writer = Annotated[Principal, Depends(RequireRole(*TRIAGE_ROLES, scope="write:alerts"))]
-Statuses = Annotated[list[str], Query(alias="status", description="any of these statuses")]
-Levels = Annotated[list[str], Query(alias="level", description="any of these levels")]
-Rules = Annotated[list[str], Query(alias="rule", description="any of these rule ids")]
-Sort = Annotated[Literal["newest", "oldest", "severity"], Query()]
-Host = Annotated[str | None, Query(max_length=255, description="only this host")]
-User = Annotated[str | None, Query(max_length=255, description="only this user")]
-GroupParam = Annotated[
-    GroupBy | None, Query(description="also count the filtered queue by rule, host or user")
-]
-Page = Annotated[int, Query(ge=1, le=100_000)]
 Purpose = Annotated[
     str | None, Query(max_length=500, description="why you read it; required for residents")
 ]
@@ -132,26 +122,35 @@ def _out(alert: StoredAlert, *, with_body: bool) -> AlertOut:
     )
 
 
-async def _queue_filter(
-    status: Statuses = [],  # noqa: B006 - FastAPI copies defaults per request
-    level: Levels = [],  # noqa: B006
-    rule: Rules = [],  # noqa: B006
-    host: Host = None,
-    username: Annotated[str | None, Query(alias="user", max_length=255)] = None,
-    group: GroupParam = None,
-    sort: Sort = "newest",
-    page: Page = 1,
-) -> QueueFilter:
-    """The queue's query parameters, shared by the page and the API."""
+class QueueParams(BaseModel):
+    """The queue's query parameters, shared by the page and the API.
+
+    One model rather than eight separate parameters: FastAPI then validates them in one
+    pydantic call, which took a fifth of the time the separate ones did (bench/dashboard.py).
+    """
+
+    status: list[str] = Field(default_factory=list, description="any of these statuses")
+    level: list[str] = Field(default_factory=list, description="any of these levels")
+    rule: list[str] = Field(default_factory=list, description="any of these rule ids")
+    host: str | None = Field(default=None, max_length=255, description="only this host")
+    user: str | None = Field(default=None, max_length=255, description="only this user")
+    group: GroupBy | None = Field(
+        default=None, description="also count the filtered queue by rule, host or user"
+    )
+    sort: Literal["newest", "oldest", "severity"] = "newest"
+    page: int = Field(default=1, ge=1, le=100_000)
+
+
+async def _queue_filter(params: Annotated[QueueParams, Query()]) -> QueueFilter:
     return QueueFilter(
-        statuses=status,
-        levels=level,
-        rule_ids=rule,
-        host_name=host,
-        user_name=username,
-        group=group,
-        sort=sort,
-        page=page,
+        statuses=params.status,
+        levels=params.level,
+        rule_ids=params.rule,
+        host_name=params.host,
+        user_name=params.user,
+        group=params.group,
+        sort=params.sort,
+        page=params.page,
     )
 
 

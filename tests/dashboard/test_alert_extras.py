@@ -66,6 +66,26 @@ def test_queue_groups_by_rule_and_host_with_counts(env: Env) -> None:
     assert client.get("/api/alerts", params={"group": "nope"}).status_code == 422
 
 
+def test_queue_filters_take_repeated_values_and_name_a_bad_one(env: Env) -> None:
+    _alerts(env, [_alert(env, "r1", "ws-1"), _alert(env, "r2", "ws-2"), _alert(env, "r3", "ws-3")])
+    add_user(env, "ana", Role.ANALYST)
+    client = env.client()
+    login(client, "ana")
+    two = client.get("/api/alerts", params=[("rule", "r1"), ("rule", "r3"), ("sort", "oldest")])
+    assert [a["rule_id"] for a in two.json()["alerts"]] == ["r1", "r3"]
+    page = client.get("/alerts", params=[("rule", "r2"), ("host", "ws-2")])
+    assert page.status_code == 200 and "ws-2" in page.text and "ws-1" not in page.text
+    for params, field in (
+        ({"page": "0"}, "page"),
+        ({"sort": "random"}, "sort"),
+        ({"host": "h" * 256}, "host"),
+        ({"page": "two"}, "page"),
+    ):
+        refused = client.get("/api/alerts", params=params)
+        assert refused.status_code == 422, params
+        assert field in refused.text, (params, refused.text)
+
+
 def test_detail_loads_matched_events_audited_with_purpose_and_explains(env: Env) -> None:
     pseudonym = Pseudonymiser(env.settings.secret("pseudonym_key").encode()).pseudonym("111222333")
     event = new_event(
