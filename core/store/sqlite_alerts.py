@@ -303,19 +303,21 @@ def page_sql(query: AlertQuery) -> tuple[str, list[Any]]:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredAlert:
+    # Positional, in `_COLUMNS` order: this runs for every row of every queue page, and keyword
+    # arguments made it a quarter slower.
     return StoredAlert(
-        id=row[0],
-        created_at=from_micros(row[1]),
-        updated_at=from_micros(row[2]),
-        rule_id=row[3],
-        rule_title=row[4],
-        level=row[5],
-        status=row[6],
-        assignee=row[7],
-        host_name=row[8],
-        user_name=row[9],
-        exercise_id=row[10],
-        body=cast(dict[str, Any], orjson.loads(row[11])),
+        row[0],
+        from_micros(row[1]),
+        from_micros(row[2]),
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+        cast(dict[str, Any], orjson.loads(row[11])),
     )
 
 
