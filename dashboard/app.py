@@ -117,8 +117,17 @@ def _install_security(app: FastAPI) -> None:
 
 
 def create_app_from_environment() -> FastAPI:
-    """Factory for `uvicorn --factory`: settings from the environment and TOML file."""
-    return create_app(get_settings())
+    """Factory for `uvicorn --factory`: settings from the environment and TOML file.
+
+    This is the server process's start-up, so the garbage collector is prepared here as the
+    collector prepares it (`core.gc_tuning`): the app, FastAPI, pydantic and SQLAlchemy are
+    frozen out of later full collections, which otherwise walk them every few dozen requests.
+    """
+    from core.gc_tuning import prepare_gc
+
+    app = create_app(get_settings())
+    prepare_gc()
+    return app
 
 
 def _version() -> str:
