@@ -14,6 +14,16 @@ from dashboard.deps import PUBLIC, AppSettings, EventStoreDep
 router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 
 
+@router.get("/livez", summary="Liveness: the web process answers")
+async def livez() -> dict[str, str]:
+    """No store, template or thread: a probe that says the process serves requests at all.
+
+    `/health` is the readiness check. This is also the cheapest request the server answers,
+    which `bench/dashboard.py` times as the floor under every page.
+    """
+    return {"status": "alive"}
+
+
 @router.get("/health", summary="Health of the platform and its parts")
 def health(settings: AppSettings, events: EventStoreDep) -> JSONResponse:
     """200 when the API can read its stores; components report their own state."""

@@ -87,6 +87,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("MOUNT", "/static"): everyone(),  # the matrix fetches /static/dijkwacht.css
     # public pages
     ("GET", "/health"): everyone(),
+    ("GET", "/livez"): everyone(),
     ("GET", "/"): everyone(),
     ("GET", "/metrics"): everyone(),
     ("GET", "/login"): everyone(),

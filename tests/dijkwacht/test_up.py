@@ -93,6 +93,8 @@ def test_up_demo_serves_health_and_stops_cleanly_on_sigint(tmp_path: Path) -> No
         health = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
         assert health["status"] == "ok"
         assert health["components"]["event_store"]["events"] >= 500  # the demo dataset
+        alive = httpx.get(f"http://127.0.0.1:{port}/livez", timeout=5)
+        assert alive.status_code == 200 and alive.json() == {"status": "alive"}
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert page.status_code == 200
         assert 'data-testid="total-events"' in page.text
