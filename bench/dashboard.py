@@ -16,9 +16,15 @@ runs it on a connection opened just before (not timed), as a one-off query would
 server lends its requests long-lived pooled connections whose page cache is warm, so the same
 SELECT on a warm long-lived connection is printed too (`baseline_warm_connection_ms`,
 `ratio_warm_connection`) to show how much of the gap is fixed per-request cost. So is the
-floor: the same server answering its cheapest request (a small static file: no session, no
-database, no template) on the same connection, interleaved; `ratio_ceiling` = baseline / floor
-is the best ratio any page of this server could reach.
+floor: the same server answering its cheapest request (`/livez`: no store, no template, no
+thread) on the same connection, interleaved; `ratio_ceiling` = baseline / floor is the best
+ratio any page of this server could reach.
+
+The page's own steps are also timed in this process, interleaved, the way the page runs them
+but without HTTP and FastAPI (`stages_ms`): the session check, the queue read (count, SELECT,
+rows, pseudonym scan) and the template render into the response. What the page costs beyond
+the floor and those steps is FastAPI's dependency resolution, routing and response handling
+(`framework_ms`).
 
 The last line printed is one JSON object for the bench tracker.
 """
@@ -43,6 +49,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -59,9 +66,10 @@ RULES = tuple(
 HOSTS = tuple(f"gm-{role}-{n:02d}" for role in ("web", "db", "dc", "ws", "fs") for n in range(20))
 USERS = tuple(f"user{n:03d}.gemeente" for n in range(200))
 STATUSES = ("new",) * 6 + ("acknowledged", "assigned", "suppressed", "closed")
-# The cheapest request the server answers: a small static file, no session, database or
-# template. Its time is the floor of any page; bare / floor is the best ratio any page can have.
-FLOOR_PATH = "/static/live-count.js"
+# The cheapest request the server answers: no store, template or thread, and asked without the
+# session cookie, so no session check either (the page's session check is one of its steps).
+# Its time is the floor of any page; bare / floor is the best ratio any page can have.
+FLOOR_PATH = "/livez"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -104,8 +112,10 @@ class Browser:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookie = ""
 
-    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
-        headers = {"Cookie": self.cookie} if self.cookie else {}
+    def request(
+        self, method: str, path: str, body: str | None = None, *, cookie: bool = True
+    ) -> tuple[int, str]:
+        headers = {"Cookie": self.cookie} if self.cookie and cookie else {}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.conn.request(method, path, body=body, headers=headers)
@@ -156,14 +166,76 @@ def serve(data_dir: Path) -> Iterator[int]:
         child.wait(20)
 
 
-def measure(browser: Browser, path: Path, requests: int) -> dict[str, list[float]]:
-    """Page and bare-SELECT milliseconds, interleaved, after a short warm-up."""
+class PageStages:
+    """The page's own steps, run in this process as the page runs them, without HTTP/FastAPI."""
+
+    def __init__(self, settings: Any, session_id: str) -> None:
+        from starlette.requests import Request
+
+        from core.clock import SystemClock
+        from core.store.factory import open_alert_store
+        from core.store.relational import create_db_engine, create_session_factory
+        from dashboard.app import create_app
+
+        self.app = create_app(settings)
+        self.engine = create_db_engine(settings)
+        self.sessions = create_session_factory(self.engine)
+        self.store = open_alert_store(settings)
+        self.clock = SystemClock()
+        self.session_id = session_id
+        self.request = Request({"type": "http", "app": self.app, "headers": [], "state": {}})
+
+    def run(self) -> dict[str, float]:
+        """Milliseconds of each step, once."""
+        from core.accounts.sessions import load_session
+        from dashboard.security import Principal
+        from dashboard.services.alerts import QueueFilter, read_queue
+        from dashboard.views.alerts import queue_context
+
+        times = {}
+        with self.sessions() as db:
+            began = time.perf_counter()
+            session = load_session(db=db, session_id=self.session_id, clock=self.clock)
+            times["session_check"] = (time.perf_counter() - began) * 1000
+            assert session is not None and session.user is not None
+            user = session.user
+            principal = Principal(
+                user.id, user.username, user.display_name, user.role, "session", None,
+                session.csrf_token,
+            )  # fmt: skip
+            filters = QueueFilter()
+            began = time.perf_counter()
+            result, grouping = read_queue(
+                store=self.store, db=db, clock=self.clock, principal=principal,
+                filters=filters, accounts=False,
+            )  # fmt: skip
+            times["queue_read"] = (time.perf_counter() - began) * 1000
+        self.request.state.principal = principal
+        self.request.state.web_session = session
+        began = time.perf_counter()
+        response = self.app.state.templates.TemplateResponse(
+            self.request, "alerts.html", queue_context(result, grouping, filters, False)
+        )
+        times["render"] = (time.perf_counter() - began) * 1000
+        assert response.body.count(b'name="ids"') == 50
+        return times
+
+    def close(self) -> None:
+        self.store.close()
+        self.engine.dispose()
+
+
+def measure(
+    browser: Browser, path: Path, requests: int, stages: PageStages
+) -> dict[str, list[float]]:
+    """Page, floor, bare-SELECT and step milliseconds, interleaved, after a short warm-up."""
     warm = sqlite3.connect(path)
     try:
         for _ in range(5):  # warm-up: caches, template compilation, the pool's connections
             browser.request("GET", "/alerts")
             bare_query(path)
             bare_query(path, warm)
+            stages.run()
         times: dict[str, list[float]] = {"page": [], "bare": [], "bare_warm": [], "floor": []}
         for _ in range(requests):
             began = time.perf_counter()
@@ -172,11 +244,13 @@ def measure(browser: Browser, path: Path, requests: int) -> dict[str, list[float
             assert status == 200, status
             assert text.count('name="ids"') == 50
             began = time.perf_counter()
-            status, _ = browser.request("GET", FLOOR_PATH)
+            status, _ = browser.request("GET", FLOOR_PATH, cookie=False)
             times["floor"].append((time.perf_counter() - began) * 1000)
             assert status == 200, status
             times["bare"].append(bare_query(path))
             times["bare_warm"].append(bare_query(path, warm))
+            for step, took in stages.run().items():
+                times.setdefault(step, []).append(took)
         return times
     finally:
         warm.close()
@@ -235,15 +309,28 @@ def main() -> None:
         with serve(Path(tmp)) as port:
             browser = Browser(port)
             browser.login()
-            times = measure(browser, settings.alert_db_path, args.requests)
+            stages = PageStages(settings, browser.cookie.split("=", 1)[1])
+            try:
+                times = measure(browser, settings.alert_db_path, args.requests, stages)
+            finally:
+                stages.close()
 
     page, bare, warm, floor = (
         statistics.median(times[k]) for k in ("page", "bare", "bare_warm", "floor")
     )
+    steps = {k: statistics.median(times[k]) for k in ("session_check", "queue_read", "render")}
+    framework = page - floor - sum(steps.values())
     print(
         f"page p50 {page:.2f} ms (min {min(times['page']):.2f}, max {max(times['page']):.2f}); "
         f"bare SELECT p50 {bare:.3f} ms on a new connection, {warm:.3f} ms on a warm one; "
         f"floor ({FLOOR_PATH}) p50 {floor:.2f} ms -> best possible ratio {bare / floor:.3f}",
+        file=sys.stderr,
+    )
+    print(
+        "page's own steps, p50 in this process: "
+        + ", ".join(f"{k} {v:.3f} ms" for k, v in steps.items())
+        + f"; FastAPI dependencies, routing and response beyond the floor {framework:.3f} ms; "
+        f"bare / steps (no HTTP, no framework) {bare / sum(steps.values()):.3f}",
         file=sys.stderr,
     )
     print(
@@ -261,6 +348,9 @@ def main() -> None:
                 "floor_ms": round(floor, 3),
                 "floor_path": FLOOR_PATH,
                 "ratio_ceiling": round(bare / floor, 4),
+                "stages_ms": {k: round(v, 3) for k, v in steps.items()},
+                "framework_ms": round(framework, 3),
+                "ratio_steps_only": round(bare / sum(steps.values()), 4),
             }
         )
     )

@@ -26,7 +26,9 @@ from dashboard.deps import (
 )
 from dashboard.services.alerts import (
     GroupBy,
+    Grouping,
     QueueFilter,
+    QueuePage,
     attack_context,
     bulk_update,
     open_count,
@@ -194,6 +196,14 @@ async def queue(
         result, grouping = read()
     else:
         result, grouping = await run_in_threadpool(read)
+    context = queue_context(result, grouping, filters, accounts)
+    return templates.TemplateResponse(request, "alerts.html", context)
+
+
+def queue_context(
+    result: QueuePage, grouping: Grouping | None, filters: QueueFilter, accounts: bool
+) -> dict[str, Any]:
+    """What alerts.html needs besides the request (public: bench/dashboard.py renders it too)."""
     status, level, rule = filters.statuses, filters.levels, filters.rule_ids
     host, username, group, sort = filters.host_name, filters.user_name, filters.group, filters.sort
     base = (
@@ -203,7 +213,7 @@ async def queue(
         + ([("host", host)] if host else [])
         + ([("user", username)] if username else [])
     )
-    context = {
+    return {
         "result": result,
         "grouping": grouping,
         "filters": {
@@ -219,7 +229,6 @@ async def queue(
         "base_params": base,
         "params": base + [("sort", sort)] + ([("group", group)] if group else []),
     }
-    return templates.TemplateResponse(request, "alerts.html", context)
 
 
 @router.post("/alerts/bulk", summary="Bulk triage (form)")
