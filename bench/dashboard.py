@@ -24,7 +24,9 @@ The page's own steps are also timed in this process, interleaved, the way the pa
 but without HTTP and FastAPI (`stages_ms`): the session check, the queue read (count, SELECT,
 rows, pseudonym scan) and the template render into the response. What the page costs beyond
 the floor and those steps is FastAPI's dependency resolution, routing and response handling
-(`framework_ms`).
+(`framework_ms`). `ratio_steps_only` = baseline / steps is the best ratio of any server doing
+those steps at all; `ratio_floor_and_steps` = baseline / (floor + steps) that of this server if
+its dependency resolution cost nothing.
 
 The last line printed is one JSON object for the bench tracker.
 """
@@ -330,7 +332,8 @@ def main() -> None:
         "page's own steps, p50 in this process: "
         + ", ".join(f"{k} {v:.3f} ms" for k, v in steps.items())
         + f"; FastAPI dependencies, routing and response beyond the floor {framework:.3f} ms; "
-        f"bare / steps (no HTTP, no framework) {bare / sum(steps.values()):.3f}",
+        f"bare / steps (no HTTP, no framework) {bare / sum(steps.values()):.3f}, "
+        f"bare / (floor + steps) {bare / (floor + sum(steps.values())):.3f}",
         file=sys.stderr,
     )
     print(
@@ -351,6 +354,7 @@ def main() -> None:
                 "stages_ms": {k: round(v, 3) for k, v in steps.items()},
                 "framework_ms": round(framework, 3),
                 "ratio_steps_only": round(bare / sum(steps.values()), 4),
+                "ratio_floor_and_steps": round(bare / (floor + sum(steps.values())), 4),
             }
         )
     )
