@@ -14,6 +14,7 @@ from core.accounts import Role, create_user
 from core.accounts.auth_models import WebSession
 from core.accounts.models import User
 from core.accounts.sessions import (
+    ActiveSession,
     SessionPolicy,
     end_session,
     hash_session_id,
@@ -55,12 +56,16 @@ def _user(sessions: sessionmaker[Session], clock: FrozenClock) -> User:
         )
 
 
+def _logged_in(sessions: sessionmaker[Session], clock: FrozenClock) -> tuple[User, ActiveSession]:
+    user = _user(sessions, clock)
+    with sessions() as db:
+        return user, start_session(db=db, user=user, clock=clock)
+
+
 def test_a_session_is_found_with_its_user_role_and_aware_times(
     sessions: sessionmaker[Session], clock: FrozenClock
 ) -> None:
-    user = _user(sessions, clock)
-    with sessions() as db:
-        started = start_session(db=db, user=user, clock=clock)
+    user, started = _logged_in(sessions, clock)
     with sessions() as db:
         found = load_session(db=db, session_id=started.session_id, clock=clock)
     assert found is not None
@@ -101,9 +106,7 @@ def test_unknown_expired_and_disabled_sessions_are_refused(
 def test_use_slides_the_idle_expiry_at_most_once_a_minute(
     sessions: sessionmaker[Session], clock: FrozenClock
 ) -> None:
-    user = _user(sessions, clock)
-    with sessions() as db:
-        started = start_session(db=db, user=user, clock=clock)
+    _, started = _logged_in(sessions, clock)
     policy = SessionPolicy()
     clock.advance(timedelta(seconds=30))
     with sessions() as db:
@@ -123,9 +126,7 @@ def test_the_pooled_read_matches_the_orm_read_and_sees_an_open_transaction(
 ) -> None:
     """`PreparedRead` outside a transaction agrees with `Session.execute`, types included;
     inside one it reads through the session, so uncommitted changes of that session show."""
-    user = _user(sessions, clock)
-    with sessions() as db:
-        started = start_session(db=db, user=user, clock=clock)
+    user, started = _logged_in(sessions, clock)
     statement = (
         select(WebSession.created_at, WebSession.expires_at, User.role, User.active, User.id)
         .outerjoin(User, User.id == WebSession.user_id)
