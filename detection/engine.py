@@ -224,7 +224,7 @@ def _route(shape: Shape, plan: Plan, number: int) -> Route:
     keys: list[str] = []
     for name in plan.fields:
         for key in shape.groups.get(name, ()):
-            parts.append(section(name))
+            parts.append(section(plan.tags[name]))
             keys.append(key)
     return Route(number, plan, plan.empty, "".join(parts), tuples_of(keys))
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from detection.compiler import INDEX_FIELDS, CompiledRule
 from detection.conditions import Literal
-from detection.literals import LiteralSet, render, sectioned_text
+from detection.literals import LiteralSet, field_code, render, sectioned_text
 from detection.view import text_of
 
 Key = tuple[str | None, ...]
@@ -67,6 +67,7 @@ class Plan:
     everything: tuple[int, ...]  # every position of the plan (when literals cannot be used)
     automaton: LiteralSet | None  # every clause literal, numbered as in ``masks``
     fields: tuple[str, ...] | None  # fields whose values the literals live in (None: any)
+    tags: dict[str, str]  # field -> its tag in the plan's texts and literals (others: "")
     masks: tuple[int, ...]  # literal number -> bit mask of the clauses it satisfies
     increment: int
     guards: int
@@ -125,12 +126,13 @@ class Plan:
             value = raw.get(name)
             if value is None:
                 continue
+            tag = self.tags.get(name, "")
             if type(value) is str:
-                sections.append((name, value))
+                sections.append((tag, value))
             elif type(value) is tuple:
-                sections.extend((name, text_of(item)) for item in value)
+                sections.extend((tag, text_of(item)) for item in value)
             else:
-                sections.append((name, text_of(value)))
+                sections.append((tag, text_of(value)))
         return sectioned_text(sections)
 
     def candidates(self, text: str) -> list[int]:
@@ -296,18 +298,20 @@ class RuleIndex:
                 bit += 1
         automaton = None
         fields: tuple[str, ...] | None = None
+        scopes = sorted({name for name, _ in masks} - {""})
+        tags = {name: field_code(number) for number, name in enumerate(scopes)}
         rendered: dict[str, int] = defaultdict(int)  # plain literals render alike in any field
         for (name, text), mask in masks.items():
-            rendered[render(name, text)] |= mask
+            rendered[render(tags.get(name, ""), text)] |= mask
         if masks:
             automaton = LiteralSet(list(rendered), caseless=True)
-            scopes = {name for name, _ in masks}
-            fields = None if "" in scopes else tuple(sorted(scopes))
+            fields = None if any(not name for name, _ in masks) else tuple(scopes)
         return Plan(
             always=tuple(always),
             everything=tuple(positions),
             automaton=automaton,
             fields=fields,
+            tags=tags,
             masks=tuple(rendered.values()),
             increment=increment,
             guards=guards,

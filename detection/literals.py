@@ -35,31 +35,50 @@ def _stop(number: int, start: int, end: int, flags: int, context: object) -> boo
     return True  # one hit answers "any": stop the scan
 
 
-# The prefilter's text holds each field value as one section: SEPARATOR name START value END
-# name SEPARATOR. A literal anchored with START / END (value starts / ends with it, see
-# ``detection.modifiers``) is then searched together with its field's name, so ``\\cmd.exe``
-# at the end of Image is not confused with ``\\cmd.exe`` at the end of ParentImage; plain
-# literals are searched anywhere. All of these stay pure literals (no regex), which keeps
-# compiling and scanning fast.
+# The prefilter's text holds each field value as one section: SEPARATOR tag START value END tag
+# SEPARATOR. A literal anchored with START / END (value starts / ends with it, see
+# ``detection.modifiers``) is then searched together with its field's tag, so ``\\cmd.exe`` at
+# the end of Image is not confused with ``\\cmd.exe`` at the end of ParentImage; plain literals
+# are searched anywhere. All of these stay pure literals (no regex), which keeps compiling and
+# scanning fast. The rule index tags a field with a short code (``field_code``) rather than its
+# name: with the name, the hundreds of anchored literals of a large plan all began or ended with
+# the same long run (``\x03image\x00``) and texts were longer; with one-character tags the big
+# Sysmon and Security plans scan 2-2.5x faster (measured on the sigma-dev corpus).
 SEPARATOR = "\x00"
 START = "\x02"
 END = "\x03"
 MARKS = (SEPARATOR, START, END)
+# Tags are written with these sixteen control characters (none a mark, none with a case).
+_CODE_BASE = 0x10
+_CODE_DIGITS = 16
 
 
-def render(field: str, literal: str) -> str:
-    """The text to search for ``literal`` required in ``field`` ("" = any field)."""
-    if not field:
+def field_code(number: int) -> str:
+    """The tag of a plan's field number ``number``: one character for the first 16, then more.
+
+    Tags stand between SEPARATOR and START (or END and SEPARATOR), which no tag holds, so tags
+    of different lengths are never confused.
+    """
+    digits = [chr(_CODE_BASE + number % _CODE_DIGITS)]
+    while number >= _CODE_DIGITS:
+        number = number // _CODE_DIGITS - 1
+        digits.append(chr(_CODE_BASE + number % _CODE_DIGITS))
+    return "".join(reversed(digits))
+
+
+def render(tag: str, literal: str) -> str:
+    """The text to search for ``literal`` required in the field tagged ``tag`` ("" = any)."""
+    if not tag:
         return literal
     if literal.startswith(START):
-        literal = f"{SEPARATOR}{field}{literal}"
+        literal = f"{SEPARATOR}{tag}{literal}"
     if literal.endswith(END):
-        literal = f"{literal}{field}{SEPARATOR}"
+        literal = f"{literal}{tag}{SEPARATOR}"
     return literal
 
 
 def sectioned_text(sections: list[tuple[str, str]]) -> str | None:
-    """``(field, value)`` pairs as one prefilter text (lower-case it afterwards).
+    """``(tag, value)`` pairs as one prefilter text (lower-case it afterwards).
 
     None when a value itself holds a mark: sections could not be told apart, so the caller must
     not rely on the literals for this event.
@@ -68,9 +87,9 @@ def sectioned_text(sections: list[tuple[str, str]]) -> str | None:
     return well_formed(text, len(sections))
 
 
-def section(name: str) -> str:
+def section(tag: str) -> str:
     """A ``%``-template of one field's section (``%s``: the value)."""
-    escaped = name.replace("%", "%%")
+    escaped = tag.replace("%", "%%")
     return f"{SEPARATOR}{escaped}{START}%s{END}{escaped}{SEPARATOR}"
 
 

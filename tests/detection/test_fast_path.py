@@ -19,7 +19,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detection.engine import Engine
-from detection.literals import END, MARKS, START, LiteralSet, sectioned_text
+from detection.literals import (
+    END,
+    MARKS,
+    START,
+    LiteralSet,
+    field_code,
+    render,
+    section,
+    sectioned_text,
+)
 from detection.service import RuleSet, load_rules
 from tests.conftest import CORPUS_DIR
 
@@ -262,6 +271,21 @@ def test_sectioned_text_refuses_values_holding_marks() -> None:
     )
     for mark in MARKS:
         assert sectioned_text([("image", f"a{mark}b")]) is None
+
+
+def test_field_codes_are_distinct_short_and_never_confused() -> None:
+    codes = [field_code(number) for number in range(2000)]
+    assert len(set(codes)) == len(codes)
+    assert all(len(code) == 1 for code in codes[:16])
+    assert not any(mark in code for code in codes for mark in MARKS)
+    assert all(code.isascii() and code.lower() == code for code in codes)
+    # A literal anchored in field 0 is not found in the section of field 16 ("\x10\x10").
+    for first, other in ((0, 16), (16, 0), (1, 17), (17, 273)):
+        text = section(field_code(other)) % "cmd.exe"
+        assert render(field_code(first), f"{START}cmd") not in text
+        assert render(field_code(first), f"exe{END}") not in text
+        assert render(field_code(other), f"{START}cmd") in text
+        assert render(field_code(other), f"exe{END}") in text
 
 
 @settings(max_examples=300, deadline=None)
