@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sigma.types import SigmaRegularExpression
+from sigma.types import SigmaCIDRExpression, SigmaRegularExpression
 
+from detection import modifiers
 from detection.modifiers import compile_value
 from detection.regex_facts import ordered_runs
 from tests.detection.conftest import Matcher
@@ -94,6 +96,22 @@ def test_cidr_ipv4_and_ipv6(matches: Matcher) -> None:
         {"DestinationIp": "not an ip"},
     ]
     assert matches(rule, events) == [0, 2]
+
+
+def test_cidr_answers_stay_the_same_when_remembered_and_when_the_memo_starts_over(
+    monkeypatch: pytest.MonkeyPatch, matches: Matcher
+) -> None:
+    monkeypatch.setattr(modifiers, "CIDR_MEMO", 3)
+    one = "sel:\n  DestinationIp|cidr: '10.0.0.0/8'\ncondition: sel\n"
+    many = "sel:\n  DestinationIp|cidr: ['10.0.0.0/8', 'fe80::/10']\ncondition: sel\n"
+    addresses = ["10.1.2.3", "11.1.2.3", "FE80::1", "x", "10.9.9.9", "11.1.2.3", "10.1.2.3"] * 3
+    events = [{"DestinationIp": address} for address in addresses]
+    expected_one = [n for n, a in enumerate(addresses) if a.startswith("10.")]
+    expected_many = [n for n, a in enumerate(addresses) if a.startswith(("10.", "FE80"))]
+    assert matches(one, events) == expected_one
+    assert matches(many, events) == expected_many
+    test = compile_value(SigmaCIDRExpression("10.0.0.0/8")).test
+    assert [test(a.lower(), a) for a in addresses] == [a.startswith("10.") for a in addresses]
 
 
 def test_base64_and_base64offset_contains(matches: Matcher) -> None:
