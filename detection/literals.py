@@ -115,6 +115,7 @@ class LiteralSet:
         self._always = "" in self.literals  # the empty string occurs in every text
         words = [(number, w) for number, w in enumerate(self.literals) if w]
         self._hs: Any = None
+        self._scan: Any = None
         self._ac: Any = None
         if not words:
             return
@@ -130,6 +131,9 @@ class LiteralSet:
                 flags=flags,
             )
             self._hs = database
+            # Called with positional arguments: the binding matches keyword arguments by name on
+            # every call, about 0.25 us of a prefilter scan's 2-3 us.
+            self._scan = database.scan
         else:  # pragma: no cover - fallback without the hyperscan wheel
             import ahocorasick
 
@@ -152,8 +156,8 @@ class LiteralSet:
     def found(self, text: str) -> list[int]:
         """Numbers (positions in ``literals``) of the literals that occur in ``text``; unordered."""
         hits: list[int] = []
-        if self._hs is not None:
-            self._hs.scan(text.encode("utf-8"), match_event_handler=_collect, context=hits)
+        if self._scan is not None:
+            self._scan(text.encode("utf-8"), _collect, 0, hits)  # data, handler, flags, context
         elif self._ac is not None:  # pragma: no cover - fallback without the hyperscan wheel
             hits = list({number for _, number in self._ac.iter(text)})
         if self._always:
@@ -164,9 +168,9 @@ class LiteralSet:
         """Whether at least one literal occurs in ``text`` (stops at the first)."""
         if self._always:
             return True
-        if self._hs is not None:
+        if self._scan is not None:
             try:
-                self._hs.scan(text.encode("utf-8"), match_event_handler=_stop)
+                self._scan(text.encode("utf-8"), _stop)
             except hyperscan.ScanTerminated:
                 return True
             return False
