@@ -9,6 +9,7 @@ mixed case, with escapes, marks, lists, nested objects, colliding keys and numbe
 from __future__ import annotations
 
 import string
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from hypothesis import strategies as st
 
 from detection.engine import Engine
 from detection.literals import (
+    CASED_BELOW,
     END,
+    FOLDS_TO_ASCII,
     MARKS,
     START,
     LiteralSet,
@@ -28,6 +31,7 @@ from detection.literals import (
     render,
     section,
     sectioned_text,
+    spellings,
 )
 from detection.service import RuleSet, load_rules
 from tests.conftest import CORPUS_DIR
@@ -317,6 +321,54 @@ def test_caseless_literal_set_finds_what_lower_case_text_holds(
     automaton = LiteralSet(literals, caseless=True)
     found = set(automaton.found(automaton.scan_text(text)))
     assert found == {number for number, literal in enumerate(literals) if literal in text.lower()}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    literals=st.lists(
+        st.text(min_size=1, max_size=4, alphabet="ab\\→中😀éàÀσςω\u0307kß\x00"), max_size=8
+    ),
+    text=st.text(max_size=40, alphabet="abAB\\→中😀éÉàÀΣσςİ\u0307kK\u212aßẞΩω\u2126\x00 "),
+)
+def test_caseless_scan_of_non_ascii_text_finds_what_lower_case_text_holds(
+    literals: list[str], text: str
+) -> None:
+    """Non-ASCII text scanned as it is, against every spelling of the literals: same answer."""
+    literals = [literal.lower() for literal in literals]
+    automaton = LiteralSet(literals, caseless=True)
+    found = set(automaton.found(automaton.scan_text(text)))
+    assert found == {number for number, literal in enumerate(literals) if literal in text.lower()}
+
+
+def test_literal_sets_with_accented_literals_scan_non_ascii_text_as_it_is() -> None:
+    automaton = LiteralSet(["bureau à distance", "\x00x"], caseless=True)
+    text = "Utilisateurs du Bureau À distance ☃"
+    assert automaton.scan_text(text) is text
+    assert automaton.found(text) == [0]
+    assert automaton.scan_text(f"{text} İ") == f"{text} İ".lower()
+    assert spellings("à") == ["À", "à"] or sorted(spellings("à") or []) == ["À", "à"]
+    assert spellings("a" * 3) == ["aaa"]
+    assert spellings("é" * 7) is None  # 128 spellings: too many, lower-case instead
+    many = LiteralSet(["é" * 7, "x"], caseless=True)
+    assert many.scan_text("ÉÉ") == "éé"
+
+
+def test_lower_case_maps_characters_as_literal_spellings_assume() -> None:
+    """What ``LiteralSet.scan_text`` relies on, for this Python's Unicode tables."""
+    for point in range(0x80, sys.maxunicode + 1):
+        char = chr(point)
+        lower = char.lower()
+        if lower == char:
+            continue
+        assert lower.lower() == lower  # so a spelling never occurs in lower-cased text
+        assert point < CASED_BELOW
+        if any(part.isascii() for part in lower):
+            assert char in FOLDS_TO_ASCII
+        else:
+            assert len(lower) == 1 or char in FOLDS_TO_ASCII
+    # Context-dependent lower-casing: only the final sigma; ``spellings`` refuses σ and ς.
+    assert "ΑΣ".lower() == "ας" and "Σ".lower() == "σ"
+    assert spellings("σ") is None and spellings("aς") is None
 
 
 def test_plan_stops_scanning_for_literals_in_nearly_every_event(
