@@ -182,10 +182,13 @@ class Engine:
             else:
                 return None
         plan = self.index.plan_for_key(tuple(lowered_values))
-        route = self._routes.get((shape.names, id(plan)))
+        # By the original keys: layouts whose keys differ only in case (TaskName, taskname)
+        # share lower-cased names but not the keys their route reads the values from.
+        layout = (tuple(key for keys in shape.groups.values() for key in keys), id(plan))
+        route = self._routes.get(layout)
         if route is None:
             route = _route(shape, plan, len(self._routes))
-            self._routes[(shape.names, id(plan))] = route
+            self._routes[layout] = route
         if set(map(type, values)) <= _KEY_TYPES and len(shape.plans) < MAX_SHAPES:
             shape.plans[values] = route
         return route

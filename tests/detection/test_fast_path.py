@@ -277,6 +277,18 @@ def test_sectioned_text_refuses_values_holding_marks() -> None:
         assert sectioned_text([("image", f"a{mark}b")]) is None
 
 
+def test_layouts_differing_only_in_key_case_do_not_share_a_route(
+    corpus_rules: RuleSet,
+) -> None:
+    """Found by Hypothesis: the second layout's route read the first layout's keys."""
+    events = [
+        {"Channel": "Security", "EventID": 4698, "TaskName": "\\x", "TaskContent": "a"},
+        {"Channel": "Security", "EventID": 4698, "taskname": "\\x", "taskcontent": "b"},
+        {"Channel": "Security", "EventID": 4698, "tasknamE": "\\x", "TASKCONTENT": "c"},
+    ]
+    assert_same(corpus_rules.engine, events)
+
+
 def test_field_codes_are_distinct_short_and_never_confused() -> None:
     codes = [field_code(number) for number in range(2000)]
     assert len(set(codes)) == len(codes)
