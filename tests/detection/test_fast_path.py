@@ -320,6 +320,13 @@ def test_required_counts_never_reject_a_match(pattern: str, text: str) -> None:
         assert all(text.count(run) >= times for run, times in required_counts(pattern))
 
 
+def _finds_what_lower_case_text_holds(literals: list[str], text: str) -> None:
+    literals = [literal.lower() for literal in literals]
+    automaton = LiteralSet(literals, caseless=True)
+    found = set(automaton.found(automaton.scan_text(text)))
+    assert found == {number for number, literal in enumerate(literals) if literal in text.lower()}
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     literals=st.lists(st.text(min_size=1, max_size=4, alphabet="ab\\Σσé\x00"), max_size=8),
@@ -329,10 +336,7 @@ def test_caseless_literal_set_finds_what_lower_case_text_holds(
     literals: list[str], text: str
 ) -> None:
     """Caseless scanning may skip ``lower`` on ASCII text only; the answer must not change."""
-    literals = [literal.lower() for literal in literals]
-    automaton = LiteralSet(literals, caseless=True)
-    found = set(automaton.found(automaton.scan_text(text)))
-    assert found == {number for number, literal in enumerate(literals) if literal in text.lower()}
+    _finds_what_lower_case_text_holds(literals, text)
 
 
 @settings(max_examples=500, deadline=None)
@@ -346,10 +350,7 @@ def test_caseless_scan_of_non_ascii_text_finds_what_lower_case_text_holds(
     literals: list[str], text: str
 ) -> None:
     """Non-ASCII text scanned as it is, against every spelling of the literals: same answer."""
-    literals = [literal.lower() for literal in literals]
-    automaton = LiteralSet(literals, caseless=True)
-    found = set(automaton.found(automaton.scan_text(text)))
-    assert found == {number for number, literal in enumerate(literals) if literal in text.lower()}
+    _finds_what_lower_case_text_holds(literals, text)
 
 
 def test_literal_sets_with_accented_literals_scan_non_ascii_text_as_it_is() -> None:
