@@ -199,12 +199,9 @@ class PageStages:
             began = time.perf_counter()
             session = load_session(db=db, session_id=self.session_id, clock=self.clock)
             times["session_check"] = (time.perf_counter() - began) * 1000
-            assert session is not None and session.user is not None
-            user = session.user
-            principal = Principal(
-                user.id, user.username, user.display_name, user.role, "session", None,
-                session.csrf_token,
-            )  # fmt: skip
+            assert session is not None
+            principal = Principal.of_session(session)
+            assert principal is not None
             filters = QueueFilter()
             began = time.perf_counter()
             result, grouping = read_queue(

@@ -72,6 +72,22 @@ class Principal:
     scopes: frozenset[str] | None
     csrf_token: str | None
 
+    @classmethod
+    def of_session(cls, session: ActiveSession) -> Principal | None:
+        """The logged-in user of a browser session; None for an anonymous one."""
+        user = session.user
+        if user is None:
+            return None
+        return cls(
+            user.id,
+            user.username,
+            user.display_name,
+            user.role,
+            "session",
+            None,
+            session.csrf_token,
+        )
+
 
 class LoginRequired(Exception):
     """No valid session or token: pages redirect to /login, the API answers 401."""
@@ -152,17 +168,8 @@ def current_principal(request: Request, db: DbSession, clock: ClockDep) -> Princ
         )
     else:
         session = web_session(request, db, clock)
-        if session is not None and session.user is not None:
-            owner = session.user
-            principal = Principal(
-                owner.id,
-                owner.username,
-                owner.display_name,
-                owner.role,
-                "session",
-                None,
-                session.csrf_token,
-            )
+        if session is not None:
+            principal = Principal.of_session(session)
     request.state.principal = principal
     return principal
 
