@@ -23,7 +23,6 @@ from core.audit import entries, verify
 from core.clock import FrozenClock
 from core.config import Settings
 from core.errors import ConflictError, NotFoundError, ValidationError
-from core.store.relational import create_db_engine, create_session_factory, migrate
 
 # Cheap parameters keep the suite fast; the rehash test then moves to stronger ones.
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -34,14 +33,6 @@ PASSWORD = "rivierdijk-hoogwater-2026"
 def settings(db_settings: Settings) -> Settings:
     """Every test here runs on SQLite and on PostgreSQL (a fresh schema per test)."""
     return db_settings
-
-
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    migrate(settings)
-    engine = create_db_engine(settings)
-    yield create_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -19,7 +18,7 @@ from core.audit import GENESIS_HASH, AuditEntry, VerifyResult, entries, record, 
 from core.clock import FrozenClock
 from core.config import Settings
 from core.errors import ValidationError
-from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.relational import create_db_engine
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -29,14 +28,6 @@ START = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 def settings(db_settings: Settings) -> Settings:
     """Every test here runs on SQLite and on PostgreSQL (a fresh schema per test)."""
     return db_settings
-
-
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    migrate(settings)
-    engine = create_db_engine(settings)
-    yield create_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,20 +21,10 @@ from core.accounts.sessions import (
     start_session,
 )
 from core.clock import FrozenClock
-from core.config import Settings
 from core.store.fast_read import PreparedRead
-from core.store.relational import create_db_engine, create_session_factory, migrate
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 START = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # the night the clocks go forward
-
-
-@pytest.fixture
-def sessions(db_settings: Settings) -> Iterator[sessionmaker[Session]]:
-    migrate(db_settings)
-    engine = create_db_engine(db_settings)
-    yield create_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture
