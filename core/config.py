@@ -86,130 +86,252 @@ class Settings(BaseSettings):
         extra="forbid",
         validate_default=True,
         frozen=True,
+        # The docstring under each field is its description: docs/configuration.md is
+        # generated from them (dijkwacht/reference.py), so code and docs cannot drift.
+        use_attribute_docstrings=True,
     )
 
+    # -- platform ---------------------------------------------------------------------------
     environment: Environment = "production"
-    data_dir: Path = Field(default=Path("var"), description="Where embedded databases live.")
+    """`development`, `test` or `production`; placeholder secrets are refused outside
+    development."""
+
+    data_dir: Path = Path("var")
+    """Where the embedded databases, the broker file, generated secrets and run state live."""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """How much the processes log."""
+
     timezone: str = "Europe/Amsterdam"
+    """The zone people read times in; storage is always UTC."""
 
-    # Secrets. Unset secrets are generated once and kept in the data directory (secrets.toml),
-    # so a fresh embedded install needs no editing; a set secret must not be a placeholder.
     secret_key: SecretStr | None = None
+    """Signs sessions; at least 32 characters when set. Unset: generated once and kept in
+    `data_dir/secrets/` (mode 0600)."""
+
     pseudonym_key: SecretStr | None = None
+    """Key of the keyed hash that turns resident identifiers (BSN) into pseudonyms; at least 32
+    characters when set, generated when unset. Changing it changes every pseudonym."""
 
-    # Relational data (SQLAlchemy URL); default: SQLite in data_dir.
+    # -- storage ----------------------------------------------------------------------------
     database_url: str | None = None
-    # Events and alerts.
+    """SQLAlchemy URL of the relational database (accounts, audit log, cases). Unset: SQLite
+    in `data_dir`."""
+
     event_store: Literal["sqlite", "elasticsearch"] = "sqlite"
+    """Where events and alerts are stored: embedded SQLite files or Elasticsearch."""
+
     elasticsearch_url: str = "http://127.0.0.1:9200"
-    # Index names start with this prefix (`<prefix>-events-YYYY.MM.DD`, `<prefix>-alerts`).
+    """Elasticsearch, used when `event_store = "elasticsearch"`."""
+
     elasticsearch_prefix: str = Field(default="dijkwacht", pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
-    # Detection per rule: "streaming" (the compiled matcher on ingest) or "scheduled" (a
-    # search over the Elasticsearch event indices); rules not named use the default.
-    detection_default_mode: Literal["streaming", "scheduled"] = "streaming"
-    detection_modes: dict[str, Literal["streaming", "scheduled"]] = Field(default_factory=dict)
-    scheduled_search_every_seconds: float = Field(default=60, gt=0, le=24 * 3600)
-    # Late events (by `event.ingested`) within this window are still searched on the next run.
-    scheduled_search_lookback_seconds: float = Field(default=300, ge=0, le=7 * 24 * 3600)
-    scheduled_search_max_alerts: int = Field(default=100, ge=1, le=10_000)
+    """Index names start with this prefix (`<prefix>-events-YYYY.MM.DD`, `<prefix>-alerts`)."""
 
-    # Task queue: embedded default is kombu's SQLAlchemy transport on SQLite.
-    broker_url: str | None = None
-    result_backend: str | None = None
-    broker_polling_interval: float = Field(default=0.1, gt=0, le=10)
-    # Extra Celery beat entries by name, next to the schedules the domains register in code.
-    scheduled_tasks: dict[str, ScheduledTask] = Field(default_factory=dict)
-
-    # Web.
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8000, ge=1, le=65535)
-    # Optional OIDC login (authorization code + PKCE); off by default. The claim named by
-    # oidc_username_claim must equal a local username; with oidc_provision_role set, unknown
-    # users are created with that role (never admin). See docs/dashboard.md.
-    oidc_enabled: bool = False
-    oidc_issuer: str | None = None
-    oidc_client_id: str | None = None
-    oidc_client_secret: SecretStr | None = None
-    oidc_redirect_url: str | None = None  # default: <this site>/login/oidc/callback
-    oidc_scopes: str = "openid profile email"
-    oidc_username_claim: str = Field(default="preferred_username", min_length=1, max_length=100)
-    oidc_provision_role: Literal["analyst", "incident_manager", "crisis_team", "dpo"] | None = None
-    oidc_timeout_seconds: float = Field(default=10, gt=0, le=120)
-
-    # Collectors started by `dijkwacht up`.
-    syslog_enabled: bool = True
-    syslog_host: str = "127.0.0.1"
-    syslog_port: int = Field(default=5514, ge=1, le=65535)
-
-    # Batch sizes on the ingest path.
-    ingest_batch_size: int = Field(default=1000, ge=1, le=100_000)
-
-    # Detection: rule folders (empty: the pack that ships with Dijkwacht) and the pySigma
-    # pipeline stacks rules are evaluated under ("none": field names as in the events).
+    # -- detection --------------------------------------------------------------------------
     detection_rules: list[Path] = Field(default_factory=list)
-    detection_stacks: list[str] = Field(default_factory=lambda: ["none"], min_length=1)
+    """Rule folders; empty: the rule pack that ships with Dijkwacht."""
 
-    # Collectors: syslog over TLS (on when both files are set), spool and HTTP batch ingest.
+    detection_stacks: list[str] = Field(default_factory=lambda: ["none"], min_length=1)
+    """pySigma pipeline stacks the rules are evaluated under (`none`: field names as in the
+    events)."""
+
+    detection_default_mode: Literal["streaming", "scheduled"] = "streaming"
+    """How a rule runs unless `detection_modes` names it: `streaming` (the compiled matcher on
+    ingest) or `scheduled` (a search over the Elasticsearch event indices)."""
+
+    detection_modes: dict[str, Literal["streaming", "scheduled"]] = Field(default_factory=dict)
+    """Per-rule mode by rule id, overriding `detection_default_mode`."""
+
+    scheduled_search_every_seconds: float = Field(default=60, gt=0, le=24 * 3600)
+    """Seconds between runs of the scheduled searches."""
+
+    scheduled_search_lookback_seconds: float = Field(default=300, ge=0, le=7 * 24 * 3600)
+    """Late events (by `event.ingested`) within this window are still searched on the next
+    run."""
+
+    scheduled_search_max_alerts: int = Field(default=100, ge=1, le=10_000)
+    """At most this many alerts per scheduled search run and rule."""
+
+    # -- task queue -------------------------------------------------------------------------
+    broker_url: str | None = None
+    """Celery broker (`sqla+sqlite:///…` or `redis://…`). Unset: kombu's SQLAlchemy transport
+    on a SQLite file in `data_dir`."""
+
+    result_backend: str | None = None
+    """Celery results (`db+sqlite:///…` or `redis://…`). Unset: SQLite in `data_dir`."""
+
+    broker_polling_interval: float = Field(default=0.1, gt=0, le=10)
+    """Seconds between broker polls on the embedded transport."""
+
+    scheduled_tasks: dict[str, ScheduledTask] = Field(default_factory=dict)
+    """Extra Celery beat entries by name (`[scheduled_tasks.<name>]` with `task`,
+    `every_seconds`, `args`), next to the schedules the domains register in code."""
+
+    # -- web --------------------------------------------------------------------------------
+    http_host: str = "127.0.0.1"
+    """Address the API and dashboard listen on."""
+
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    """Port the API and dashboard listen on."""
+
+    oidc_enabled: bool = False
+    """Optional OIDC login (authorization code + PKCE); off by default. See
+    docs/dashboard.md."""
+
+    oidc_issuer: str | None = None
+    """The OIDC issuer URL (its discovery document is read from there)."""
+
+    oidc_client_id: str | None = None
+    """This platform's client id at the issuer."""
+
+    oidc_client_secret: SecretStr | None = None
+    """This platform's client secret at the issuer, if it has one."""
+
+    oidc_redirect_url: str | None = None
+    """The callback URL registered at the issuer. Unset: `<this site>/login/oidc/callback`."""
+
+    oidc_scopes: str = "openid profile email"
+    """Scopes asked for at login."""
+
+    oidc_username_claim: str = Field(default="preferred_username", min_length=1, max_length=100)
+    """ID-token claim that must equal a local username."""
+
+    oidc_provision_role: Literal["analyst", "incident_manager", "crisis_team", "dpo"] | None = None
+    """When set, unknown OIDC users are created with this role (never admin); unset: only
+    existing local users may log in."""
+
+    oidc_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    """Timeout of calls to the issuer (token, JWKS)."""
+
+    # -- collectors -------------------------------------------------------------------------
+    syslog_enabled: bool = True
+    """Whether `dijkwacht up` starts the collector (syslog, file tailers, live capture)."""
+
+    syslog_host: str = "127.0.0.1"
+    """Address the syslog listeners bind to."""
+
+    syslog_port: int = Field(default=5514, ge=1, le=65535)
+    """Port of the syslog listeners, UDP and TCP (no root needed for 5514)."""
+
     syslog_tls_port: int = Field(default=6514, ge=1, le=65535)
+    """Port of syslog over TLS; on only when `syslog_tls_cert` and `syslog_tls_key` are set."""
+
     syslog_tls_cert: Path | None = None
+    """PEM certificate (chain) of syslog over TLS."""
+
     syslog_tls_key: Path | None = None
+    """PEM private key of syslog over TLS."""
+
     syslog_max_message_bytes: int = Field(default=64 * 1024, ge=480, le=16 * 1024 * 1024)
-    # UDP socket receive buffer (SO_RCVBUF): absorbs bursts; the kernel caps it at
-    # net.core.rmem_max unless the process has CAP_NET_ADMIN. Overflow drops are counted.
+    """Longest syslog message accepted; longer ones are dead-lettered."""
+
     syslog_udp_receive_buffer_bytes: int = Field(
         default=8 * 1024 * 1024, ge=4096, le=1024 * 1024 * 1024
     )
-    # Events waiting in the spool before collectors apply back-pressure (TCP pauses, HTTP 503).
+    """UDP socket receive buffer (SO_RCVBUF) that absorbs bursts; the kernel caps it at
+    `net.core.rmem_max` unless the collector has CAP_NET_ADMIN. Overflow drops are counted."""
+
+    ingest_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    """Events per write transaction on the ingest path."""
+
     spool_max_pending: int = Field(default=100_000, ge=1, le=100_000_000)
-    # A source that sent nothing for this long is reported silent on /metrics and in status.
+    """Events waiting in the spool before collectors apply back-pressure (TCP pauses, HTTP
+    503)."""
+
     source_silent_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    """A source that sent nothing for this long is reported silent on /metrics and in
+    status."""
+
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    """Largest HTTP ingest request body."""
+
     ingest_max_line_bytes: int = Field(default=1024 * 1024, ge=256, le=64 * 1024 * 1024)
-    # Files the tailer follows (`[[tail_files]]` path + format) and how often it looks.
+    """Longest line in an HTTP ingest body or a tailed file; longer ones are dead-lettered."""
+
     tail_files: list[TailFile] = Field(default_factory=list)
+    """Files `dijkwacht collect` follows, as TOML `[[tail_files]]` tables with `path` and
+    `format` (`json`, `nginx`, `apache`, `authlog`, `syslog`, `app-audit-json`,
+    `app-audit-csv`); followed across rotation, offsets checkpointed in the spool."""
+
     tail_poll_interval: float = Field(default=1.0, gt=0, le=60)
-    # Interfaces `dijkwacht collect` captures packets on (flows, DNS, HTTP, TLS SNI); each needs
-    # CAP_NET_RAW. Empty: no live capture.
+    """Seconds between looks at an idle tailed file."""
+
     capture_interfaces: list[str] = Field(default_factory=list)
+    """Interfaces `dijkwacht collect` captures packets on (flows, DNS, HTTP, TLS SNI), one
+    thread each; each needs CAP_NET_RAW. Empty: no live capture."""
 
-    # Breach workflow (DPO): who we are on the AP form, reminder points, NIS2/Cbw clocks.
-    organisation_name: str = Field(default="Gemeente", min_length=1, max_length=200)
-    dpo_name: str | None = None
-    dpo_email: str | None = None
-    dpo_phone: str | None = None
-    # Hours after awareness at which the DPO is reminded of the 72-hour GDPR deadline.
-    breach_reminder_hours: tuple[float, ...] = (24.0, 48.0, 66.0)
-    # Municipalities are essential entities under NIS2/Cbw: its 24 h / 72 h / 1 month clocks run.
-    nis2_applies: bool = True
-    # Art. 30 processing register the municipality maintains (YAML or CSV); optional. When
-    # set, `dijkwacht up` loads it at start (errors name file, line and field).
-    processing_register_file: Path | None = None
-    # Recipient group (in `notify_recipients`) that gets breach reminders by e-mail; when the
-    # group is missing, `dpo_email`. Exercise breaches' reminders are never sent (suppressed).
-    breach_notify_group: str = Field(default="dpo", min_length=1, max_length=100)
-    # Days after release that letter recipients' names, addresses and e-mails are kept; then
-    # only counts and hashes stay (GDPR storage limitation).
-    letter_recipient_retention_days: int = Field(default=90, ge=1, le=3650)
-
-    # Enrichment context tables (case system, HR, BRP exports; see collectors/context.py):
-    # validated and published to data_dir/context by the `collectors.refresh_context` task.
     context_dir: Path | None = None
+    """Folder the case system, HR and BRP exports put enrichment context tables in
+    (docs/detection-content.md); validated and published to `data_dir/context` every 5
+    minutes by `collectors.refresh_context`."""
 
-    # Playbooks: notifications (SMTP, signed webhooks) and automated response actions.
+    # -- breach reporting (DPO) -------------------------------------------------------------
+    organisation_name: str = Field(default="Gemeente", min_length=1, max_length=200)
+    """Who we are on the AP notification form and in letters."""
+
+    dpo_name: str | None = None
+    """The DPO's name on the AP form."""
+
+    dpo_email: str | None = None
+    """The DPO's e-mail address on the AP form; breach reminders go here when
+    `breach_notify_group` names no group."""
+
+    dpo_phone: str | None = None
+    """The DPO's telephone number on the AP form."""
+
+    breach_reminder_hours: tuple[float, ...] = (24.0, 48.0, 66.0)
+    """Hours after awareness at which the DPO is reminded of the 72-hour GDPR deadline."""
+
+    nis2_applies: bool = True
+    """Municipalities are essential entities under NIS2/Cbw: its 24 h / 72 h / one-month
+    clocks run."""
+
+    processing_register_file: Path | None = None
+    """Art. 30 processing register (YAML or CSV); when set, `dijkwacht up` loads it at start
+    (errors name file, line and field)."""
+
+    breach_notify_group: str = Field(default="dpo", min_length=1, max_length=100)
+    """Recipient group (in `notify_recipients`) that gets breach reminders by e-mail; when the
+    group is missing, `dpo_email`. Exercise breaches' reminders are never sent."""
+
+    letter_recipient_retention_days: int = Field(default=90, ge=1, le=3650)
+    """Days after release that letter recipients' names, addresses and e-mails are kept; then
+    only counts and hashes stay (GDPR storage limitation)."""
+
+    # -- playbooks: notifications and response actions ------------------------------------
     smtp_host: str = "127.0.0.1"
+    """Mail server for notifications and letters."""
+
     smtp_port: int = Field(default=25, ge=1, le=65535)
+    """Port of the mail server."""
+
     smtp_sender: str = "dijkwacht@localhost"
+    """From address of the platform's mail."""
+
     smtp_timeout_seconds: float = Field(default=10, gt=0, le=300)
-    # Recipient groups a playbook's notification step names (`to: soc`), by group name.
+    """Timeout of one mail delivery."""
+
     notify_recipients: dict[str, list[str]] = Field(default_factory=dict)
+    """Recipient groups a playbook's notification step names (`to: soc`), by group name."""
+
     webhooks: dict[str, Webhook] = Field(default_factory=dict)
+    """Signed webhooks notifications may go to, by name (`url`, `secret`)."""
+
     notify_max_retries: int = Field(default=3, ge=0, le=20)
-    # Where the shipped actions write (firewall rules, directory stub, quarantine, evidence).
+    """Retries of a failed notification before it is marked failed."""
+
     action_targets_dir: Path | None = None
+    """Where the shipped actions write (firewall rules, directory stub, quarantine, evidence).
+    Unset: `data_dir/targets`."""
+
     action_timeout_seconds: int = Field(default=120, ge=5, le=3600)
+    """Longest run of one automated response action."""
+
     action_max_retries: int = Field(default=3, ge=0, le=20)
+    """Retries of a failed response action before it falls back to manual."""
+
     action_retry_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """First wait before retrying a failed action; doubles each retry."""
 
     @field_validator("timezone")
     @classmethod
