@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaTypeError
+from sigma.rule import SigmaDetectionItem, SigmaRule
 from sigma.types import (
     CompareOperators,
     SigmaCIDRExpression,
@@ -185,7 +186,9 @@ def test_time_part_parses_as_pysigma_models_it() -> None:
         "    A|hour: 3\n    B|week|gte: 50\n  condition: sel\n"
     )
     [rule] = SigmaCollection.from_yaml(text).rules
+    assert isinstance(rule, SigmaRule)
     plain, compared = rule.detection.detections["sel"].detection_items
+    assert isinstance(plain, SigmaDetectionItem) and isinstance(compared, SigmaDetectionItem)
     [part] = plain.value
     assert isinstance(part, SigmaTimestampPart)
     assert (part.timestamp_part, part.number) == (TimestampPart.HOUR, 3)
@@ -197,7 +200,7 @@ def test_time_part_parses_as_pysigma_models_it() -> None:
     # The comparison must follow the part: pySigma refuses ``|gte|hour`` at load time.
     reversed_order = text.replace("B|week|gte", "B|gte|week")
     with pytest.raises(SigmaTypeError, match="incompatible"):
-        SigmaCollection.from_yaml(reversed_order).rules[0].detection  # noqa: B018
+        SigmaCollection.from_yaml(reversed_order)
 
 
 def test_time_part_with_comparison_matches_office_hours(matches: Matcher) -> None:
