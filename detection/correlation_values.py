@@ -27,14 +27,11 @@ def number(value: Any) -> float | None:
     """A field value as a finite number, or None (text, booleans, lists, NaN are no numbers)."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            return None
-    else:
+    if not isinstance(value, int | float | str):
+        return None
+    try:
+        result = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):  # OverflowError: an int beyond float's range
         return None
     return result if math.isfinite(result) else None
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import statistics
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 from sigma.correlations import (
     SigmaCorrelationCondition,
@@ -30,6 +34,7 @@ from detection.correlation import (
     silenced_rules,
 )
 from detection.correlation_store import load_engine, save_engine
+from detection.correlation_values import aggregate
 from detection.loader import parse_sources, read_sources
 from detection.rulepack import evaluate
 from detection.stream import load_detector
@@ -363,9 +368,10 @@ def test_value_avg_skips_values_that_are_no_number(tmp_path: Path) -> None:
     engine = CorrelationEngine(specs(tmp_path, numeric("value_avg", "{gte: 500, field: Bytes}")))
     engine.lateness = 0
     odd = [sized(2, "lots"), sized(3, True), sized(4, None), sized(5, [1, 2]), sized(6, "nan")]
+    odd += [sized(7, 10**400), sized(8, "1e400"), sized(9, {"n": 1})]
     [fired] = closed(engine, [sized(0, 100), sized(1, " 900 "), *odd], 600)
     assert fired.value == 500 and len(fired.event_ids) == 2
-    assert engine.stats["not_numeric"] == 4 and engine.stats["no_value"] == 1
+    assert engine.stats["not_numeric"] == 7 and engine.stats["no_value"] == 1
     below = [sized(600, 100), sized(601, 899)]  # 499.5
     assert closed(engine, below, 1200) == []
 
@@ -550,3 +556,19 @@ def test_documented_numeric_examples_end_to_end(tmp_path: Path) -> None:
         ("4", ["ws-03"], 1),
         ("5", ["ws-02"], 6),  # median 200 bytes; the "n/a" event is not among them
     ]
+
+
+@given(
+    st.lists(st.floats(-1e9, 1e9, allow_nan=False), min_size=1, max_size=30),
+    st.integers(0, 100),
+)
+def test_aggregates_agree_with_the_statistics_module(values: list[float], percentile: int) -> None:
+    assert aggregate("value_sum", values) == pytest.approx(math.fsum(values))
+    assert aggregate("value_avg", values) == pytest.approx(statistics.fmean(values))
+    assert aggregate("value_median", values) == pytest.approx(statistics.median(values))
+    found = aggregate("value_percentile", values, percentile)
+    assert min(values) <= found <= max(values)
+    if len(values) > 1 and 0 < percentile < 100:
+        # percentile_cont is the "inclusive" method of statistics.quantiles.
+        cuts = statistics.quantiles(values, n=100, method="inclusive")
+        assert found == pytest.approx(cuts[percentile - 1], abs=1e-6)
