@@ -380,6 +380,7 @@ def test_value_avg_lt_fires_for_a_quiet_bucket_only(tmp_path: Path) -> None:
     engine = CorrelationEngine(specs(tmp_path, numeric("value_avg", "{lt: 10, field: Bytes}")))
     engine.lateness = 0
     hits = [sized(0, 4), sized(5, 6), sized(0, 40, "alice"), sized(1, 2, "alice")]
+    hits += [sized(2, "none", "carol"), sized(3, None, "carol")]  # no numbers: no average
     [fired] = closed(engine, hits, 600)
     assert fired.group == {"TargetUserName": "bob"} and fired.value == 5
 

@@ -21,7 +21,7 @@ from sigma.types import (
     TimestampPart,
 )
 
-from detection import modifiers
+from detection import modifiers, timeparts
 from detection.modifiers import compile_value
 from detection.regex_facts import ordered_runs
 from tests.detection.conftest import Matcher
@@ -408,3 +408,20 @@ def test_documented_night_logon_example(matches: Matcher) -> None:
     logon = {"event": {"action": "logon"}, "service": {"name": "basisregistratie"}}
     times = ["2026-05-04T05:59:59Z", "2026-05-04T23:30:00+01:00", "2026-05-04T06:00:00Z", "unknown"]
     assert matches(rule, [{**logon, "@timestamp": t} for t in times]) == [0, 1]
+
+
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 12, 31)),
+    st.integers(-14 * 60, 14 * 60),
+    st.sampled_from(["T", " "]),
+)
+def test_time_parts_of_any_offset_timestamp_are_its_utc_parts(
+    moment: datetime, offset_minutes: int, separator: str
+) -> None:
+    utc = moment.replace(tzinfo=UTC)
+    local = utc.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    want = (utc.minute, utc.hour, utc.day, utc.isocalendar().week, utc.month, utc.year)
+    assert timeparts.parts(local.isoformat(sep=separator)) == want
+    assert timeparts.parts(utc.replace(tzinfo=None).isoformat()) == want  # no offset: UTC
+    if utc.year < 5138:  # later epoch seconds pass 1e11 and are read as milliseconds
+        assert timeparts.parts(utc.replace(microsecond=0).timestamp()) == want
