@@ -6,95 +6,68 @@ Semantics (Sigma correlation specification, as pySigma's ``SigmaCorrelationRule`
 - ``value_count``: distinct values of ``condition.field`` per key within ``timespan``;
 - ``temporal``: distinct referenced rules (or the extended boolean expression) within ``timespan``;
 - ``temporal_ordered``: the referenced rules in their listed order within ``timespan``; the
-  metric is how long a prefix of that order occurred.
+  metric is how long a prefix of that order occurred;
+- ``value_sum``/``value_avg``/``value_percentile``/``value_median``: that aggregate of the
+  numeric ``condition.field`` values per key, over fixed buckets of event time (why buckets:
+  ``detection.correlation_values``). Values that are no number do not count
+  (``stats['not_numeric']``); nor do events without the field (``stats['no_value']``).
 
-Windows are spans of *event* time of length ``timespan``. ``gt``/``gte`` can only grow as
-events arrive, so they are checked on arrival over every window that holds the new event (which
-is what makes late events count) and fire at once. ``lt``/``lte``/``eq``/``neq`` (and extended
-expressions with ``not``) can only be decided once no more events can enter a window: they are
-checked when the watermark (the newest event time seen, minus the allowed lateness) has passed
-the window's end. A fired or closed window is remembered, and an event inside it is absorbed,
-so one burst raises one firing, also across restarts. Events older than ``watermark -
-lateness`` are dropped as too late (``stats['too_late']``); events missing a group-by field do
-not count (as ``stats ... by`` in SIEMs). Base rules referenced with ``generate: false``
-(the default) raise no alerts of their own: see ``silenced_rules``.
+Windows are spans of *event* time of length ``timespan``. Counts with ``gt``/``gte`` can only
+grow as events arrive, so they are checked on arrival over every window that holds the new
+event (which is what makes late events count) and fire at once. ``lt``/``lte``/``eq``/``neq``,
+extended expressions with ``not`` and every numeric aggregate can only be decided once no more
+events can enter a window: they are checked when the watermark (the newest event time seen,
+minus the allowed lateness) has passed the window's end. A fired or closed window is
+remembered, and an event inside it is absorbed, so one burst raises one firing, also across
+restarts. Events older than ``watermark - lateness`` are dropped as too late
+(``stats['too_late']``); events missing a group-by field do not count (as ``stats ... by`` in
+SIEMs). Base rules referenced with ``generate: false`` (the default) raise no alerts of their
+own: see ``silenced_rules``.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sigma.correlations import (
-    CorrelationConditionAND,
-    CorrelationConditionItem,
-    CorrelationConditionNOT,
-    CorrelationConditionOR,
-    SigmaCorrelationCondition,
-    SigmaCorrelationRule,
-    SigmaCorrelationType,
-    SigmaExtendedCorrelationCondition,
-    SigmaRuleReference,
-)
 
 from core.events import flatten, get_field
+from detection.correlation_spec import (
+    SUPPORTED,
+    CorrelationProblem,
+    CorrelationSpec,
+    Entry,
+    compile_correlations,
+    entry_time,
+    rule_key,
+    silenced_rules,
+)
+from detection.correlation_values import aggregate, number
 
-SUPPORTED = ("event_count", "value_count", "temporal", "temporal_ordered")
-GROWING_OPS = frozenset({"gt", "gte"})
+# The compiled model lives in ``detection.correlation_spec``; callers import it from here too.
+__all__ = [
+    "SUPPORTED",
+    "CorrelationEngine",
+    "CorrelationProblem",
+    "CorrelationSpec",
+    "Entry",
+    "Firing",
+    "GroupState",
+    "Hit",
+    "compile_correlations",
+    "event_timestamp",
+    "field_text",
+    "group_hash",
+    "rule_key",
+    "silenced_rules",
+]
+
 TIME_FIELDS = ("@timestamp", "event.created", "UtcTime", "SystemTime", "TimeCreated")
-
-# entry: (event time, index of the referenced rule, value for value_count, event id)
-Entry = tuple[float, int, str | None, str | None]
-
-
-@dataclass(frozen=True)
-class CorrelationSpec:
-    """A correlation rule compiled for streaming evaluation."""
-
-    rule_id: str
-    title: str
-    level: str | None
-    tags: tuple[str, ...]
-    kind: str
-    rules: tuple[str, ...]
-    group_by: tuple[str, ...]
-    aliases: Mapping[str, Mapping[str, str]]  # group-by name -> referenced rule id -> field
-    timespan: float
-    op: str
-    count: int
-    value_field: str | None
-    generate: bool
-    custom: Mapping[str, Any]
-    expression: Callable[[frozenset[str]], bool] | None = None
-    growing: bool = True
-
-    @property
-    def signature(self) -> str:
-        """Changes when the rule's semantics change, so old window state is not reused."""
-        parts = [self.kind, self.rules, self.group_by, self.timespan, self.op, self.count]
-        parts += [self.value_field, sorted((k, sorted(v.items())) for k, v in self.aliases.items())]
-        return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
-
-    def field_for(self, name: str, rule_id: str) -> str:
-        """The event field a group-by name means for events of ``rule_id`` (aliases)."""
-        return self.aliases.get(name, {}).get(rule_id, name)
-
-
-@dataclass(frozen=True)
-class CorrelationProblem:
-    """A correlation rule that cannot be streamed, and why."""
-
-    rule_id: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"correlation {self.rule_id}: {self.field}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -116,7 +89,7 @@ class Firing:
     window_start: float
     window_end: float
     last_time: float
-    value: int
+    value: float  # an int for the counting types
     event_ids: tuple[str, ...]
     rule_ids: tuple[str, ...]
 
@@ -150,115 +123,7 @@ class GroupState:
     def from_json(cls, data: Mapping[str, Any]) -> GroupState:
         entries = [(float(t), int(r), v, i) for t, r, v, i in data.get("entries", [])]
         closed = [(float(s), float(e)) for s, e in data.get("closed", [])]
-        return cls(dict(data.get("group", {})), sorted(entries, key=_time), closed)
-
-
-def _time(entry: Entry) -> float:
-    return entry[0]
-
-
-def rule_key(rule: Any) -> str:
-    """The id a rule is known by everywhere (as ``detection.service`` reports it)."""
-    return str(rule.id) if getattr(rule, "id", None) else str(rule.title)
-
-
-def compile_correlations(
-    correlations: Sequence[SigmaCorrelationRule],
-) -> tuple[list[CorrelationSpec], list[CorrelationProblem]]:
-    """Streamable specs of resolved correlation rules; the others become problems."""
-    specs: list[CorrelationSpec] = []
-    problems: list[CorrelationProblem] = []
-    for rule in correlations:
-        try:
-            specs.append(_compile(rule))
-        except _Unsupported as exc:
-            problems.append(CorrelationProblem(rule_key(rule), exc.field, exc.message))
-    return specs, problems
-
-
-class _Unsupported(Exception):
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
-        self.message = message
-
-
-def _compile(rule: SigmaCorrelationRule) -> CorrelationSpec:
-    kind = rule.type.name.lower() if isinstance(rule.type, SigmaCorrelationType) else str(rule.type)
-    if kind not in SUPPORTED:
-        raise _Unsupported("correlation.type", f"{kind!r} is not supported (use {SUPPORTED})")
-    refs: list[SigmaRuleReference] = list(rule.referenced_rules or rule.rules or [])
-    if not refs:
-        raise _Unsupported("correlation.rules", "no referenced rules")
-    by_reference = {ref.reference: rule_key(ref.rule) for ref in refs if hasattr(ref, "rule")}
-    if len(by_reference) != len(refs):
-        raise _Unsupported("correlation.rules", "rule references are not resolved")
-    ids = tuple(by_reference[ref.reference] for ref in refs)
-    aliases = {
-        alias.alias: {
-            by_reference.get(r.reference, r.reference): name for r, name in alias.mapping.items()
-        }
-        for alias in rule.aliases
-    }
-    expression = None
-    growing = True
-    condition = rule.condition
-    if isinstance(condition, SigmaExtendedCorrelationCondition):
-        if kind != "temporal":
-            raise _Unsupported("correlation.condition", "extended conditions need type temporal")
-        expression, growing = _expression(condition.parsed, by_reference)
-        op, count, value_field = "gte", 1, None
-    elif isinstance(condition, SigmaCorrelationCondition):
-        op, count = condition.op.name.lower(), condition.count
-        value_field = condition.fieldref if isinstance(condition.fieldref, str) else None
-        if kind == "value_count" and value_field is None:
-            raise _Unsupported("correlation.condition.field", "value_count needs one field")
-        growing = op in GROWING_OPS
-    else:
-        raise _Unsupported("correlation.condition", "missing condition")
-    return CorrelationSpec(
-        rule_id=rule_key(rule),
-        title=rule.title,
-        level=rule.level.name.lower() if rule.level else None,
-        tags=tuple(str(tag) for tag in rule.tags),
-        kind=kind,
-        rules=ids,
-        group_by=tuple(rule.group_by or ()),
-        aliases=aliases,
-        timespan=float(rule.timespan.seconds),
-        op=op,
-        count=count,
-        value_field=value_field,
-        generate=bool(rule.generate),
-        custom={k: v for k, v in rule.custom_attributes.items() if k != "correlation"},
-        expression=expression,
-        growing=growing,
-    )
-
-
-def _expression(
-    node: CorrelationConditionItem | SigmaRuleReference, ids: Mapping[str, str]
-) -> tuple[Callable[[frozenset[str]], bool], bool]:
-    """A predicate over the set of rule ids seen in a window; False when it contains ``not``."""
-    if isinstance(node, SigmaRuleReference):
-        rule_id = ids.get(node.reference, node.reference)
-        return (lambda seen: rule_id in seen), True
-    parts = [_expression(arg, ids) for arg in node.args]
-    growing = all(g for _, g in parts)
-    preds = [p for p, _ in parts]
-    if isinstance(node, CorrelationConditionNOT):
-        inner = preds[0]
-        return (lambda seen: not inner(seen)), False
-    if isinstance(node, CorrelationConditionAND):
-        return (lambda seen: all(p(seen) for p in preds)), growing
-    if isinstance(node, CorrelationConditionOR):
-        return (lambda seen: any(p(seen) for p in preds)), growing
-    raise _Unsupported("correlation.condition", f"unknown operator {type(node).__name__}")
-
-
-def silenced_rules(specs: Iterable[CorrelationSpec]) -> frozenset[str]:
-    """Rules that raise no alert of their own: referenced by a correlation without ``generate``."""
-    return frozenset(rule_id for spec in specs if not spec.generate for rule_id in spec.rules)
+        return cls(dict(data.get("group", {})), sorted(entries, key=entry_time), closed)
 
 
 def event_timestamp(event: Mapping[str, Any]) -> float | None:
@@ -309,7 +174,7 @@ class CorrelationEngine:
         self.groups: dict[tuple[str, str], GroupState] = {}
         self.dirty: set[tuple[str, str]] = set()
         self.watermark: float | None = None
-        self.stats = {"too_late": 0, "absorbed": 0, "no_group": 0}
+        self.stats = {"too_late": 0, "absorbed": 0, "no_group": 0, "no_value": 0, "not_numeric": 0}
 
     def _late(self, spec: CorrelationSpec) -> float:
         return spec.timespan if self.lateness is None else self.lateness
@@ -340,13 +205,14 @@ class CorrelationEngine:
             state = self.groups[key]
             horizon = watermark - self._late(spec)
             if not spec.growing:
-                while state.entries and state.entries[0][0] + spec.timespan < horizon:
-                    start = state.entries[0][0]
+                while state.entries and spec.final(
+                    start := spec.start_of(state.entries[0][0]), horizon
+                ):
                     fired = self._close(spec, state, 0, start)
                     if fired is not None:
                         firings.append(fired)
             before = (len(state.entries), len(state.closed))
-            keep = bisect.bisect_left(state.entries, horizon - spec.timespan, key=_time)
+            keep = bisect.bisect_left(state.entries, horizon - spec.timespan, key=entry_time)
             del state.entries[:keep]
             state.closed = [span for span in state.closed if span[1] >= horizon]
             if before != (len(state.entries), len(state.closed)) or not spec.growing:
@@ -360,16 +226,17 @@ class CorrelationEngine:
     def _add(self, spec: CorrelationSpec, hit: Hit) -> Firing | None:
         group: dict[str, str] = {}
         for name in spec.group_by:
-            value = field_text(hit.event, spec.field_for(name, hit.rule_id))
-            if value is None:
+            key_value = field_text(hit.event, spec.field_for(name, hit.rule_id))
+            if key_value is None:
                 self.stats["no_group"] += 1
                 return None
-            group[name] = value
-        value = None
-        if spec.kind == "value_count":
-            assert spec.value_field is not None
-            value = field_text(hit.event, spec.field_for(spec.value_field, hit.rule_id))
-            if value is None:
+            group[name] = key_value
+        value: str | float | None = None
+        if spec.value_field is not None and (spec.kind == "value_count" or spec.bucketed):
+            text = field_text(hit.event, spec.field_for(spec.value_field, hit.rule_id))
+            value = text if spec.kind == "value_count" or text is None else number(text)
+            if text is None or value is None:
+                self.stats["no_value" if text is None else "not_numeric"] += 1
                 return None
         if self.watermark is not None and hit.time < self.watermark - self._late(spec):
             self.stats["too_late"] += 1
@@ -378,14 +245,14 @@ class CorrelationEngine:
         state = self.groups.get(key)
         if state is None:
             state = self.groups[key] = GroupState(group)
-        if any(start <= hit.time <= end for start, end in state.closed):
+        if any(spec.covers(span, hit.time) for span in state.closed):
             self.stats["absorbed"] += 1
             return None
         if hit.event_id is not None and any(e[3] == hit.event_id for e in state.entries):
             self.stats["absorbed"] += 1  # the same event again (a redelivered batch)
             return None
         entry: Entry = (hit.time, spec.rules.index(hit.rule_id), value, hit.event_id)
-        bisect.insort(state.entries, entry, key=_time)
+        bisect.insort(state.entries, entry, key=entry_time)
         self.dirty.add(key)
         if not spec.growing:
             return None
@@ -394,15 +261,15 @@ class CorrelationEngine:
     def _check_growing(self, spec: CorrelationSpec, state: GroupState, t: float) -> Firing | None:
         """Earliest window [s, s + timespan] holding ``t`` whose condition holds, fired."""
         entries = state.entries
-        low = bisect.bisect_left(entries, t - spec.timespan, key=_time)
-        high = bisect.bisect_right(entries, t, key=_time)
+        low = bisect.bisect_left(entries, t - spec.timespan, key=entry_time)
+        high = bisect.bisect_right(entries, t, key=entry_time)
         last_start = None
         for i in range(low, high):
             start = entries[i][0]
             if start == last_start:
                 continue
             last_start = start
-            end = bisect.bisect_right(entries, start + spec.timespan, key=_time)
+            end = bisect.bisect_right(entries, start + spec.timespan, key=entry_time)
             if _holds(spec, entries[i:end]):
                 return self._fire(spec, state, i, end, start)
         return None
@@ -410,7 +277,7 @@ class CorrelationEngine:
     def _close(
         self, spec: CorrelationSpec, state: GroupState, i: int, start: float
     ) -> Firing | None:
-        end = bisect.bisect_right(state.entries, start + spec.timespan, key=_time)
+        end = spec.end_index(state.entries, start)
         if _holds(spec, state.entries[i:end]):
             return self._fire(spec, state, i, end, start)
         del state.entries[i:end]
@@ -454,7 +321,10 @@ class CorrelationEngine:
         return True
 
 
-def _metric(spec: CorrelationSpec, window: Sequence[Entry]) -> int:
+def _metric(spec: CorrelationSpec, window: Sequence[Entry]) -> float:
+    if spec.bucketed:
+        numbers = [float(e[2]) for e in window if isinstance(e[2], int | float)]
+        return aggregate(spec.kind, numbers, spec.percentile)
     if spec.kind == "event_count":
         return len(window)
     if spec.kind == "value_count":

@@ -48,6 +48,7 @@ from detection.regex_facts import (
     required_counts,
     runs_in_line,
 )
+from detection.timeparts import part_test
 
 ValuePredicate = Callable[[str, Any], bool]
 Placeholders = Mapping[str, Sequence[str]]
@@ -94,7 +95,7 @@ def compile_value(value: Any, *, placeholders: Placeholders | None = None) -> Va
     if isinstance(value, SigmaCompareExpression):
         return _compare(value)
     if isinstance(value, SigmaTimestampPart):
-        raise CompileError("time-part modifiers (hour, day, ...) are not supported")
+        return ValueTest(part_test(value.timestamp_part, int(value.number)), None)
     if isinstance(value, SigmaNumber):
         return _number(value.number)
     if isinstance(value, SigmaRegularExpression):
@@ -333,6 +334,9 @@ def _number(number: int | float) -> ValueTest:
 
 
 def _compare(value: SigmaCompareExpression) -> ValueTest:
+    if isinstance(value.number, SigmaTimestampPart):  # ``|hour|gte: 8``: compare the part
+        part = value.number
+        return ValueTest(part_test(part.timestamp_part, int(part.number), value.op), None)
     limit = value.number.number
     op = value.op
     checks: dict[CompareOperators, Callable[[float], bool]] = {

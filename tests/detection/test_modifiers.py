@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sigma.types import SigmaCIDRExpression, SigmaRegularExpression
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaTypeError
+from sigma.rule import SigmaDetectionItem, SigmaRule
+from sigma.types import (
+    CompareOperators,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaRegularExpression,
+    SigmaTimestampPart,
+    TimestampPart,
+)
 
-from detection import modifiers
+from detection import modifiers, timeparts
 from detection.modifiers import compile_value
 from detection.regex_facts import ordered_runs
 from tests.detection.conftest import Matcher
@@ -143,9 +154,126 @@ def test_unknown_modifier_is_a_load_problem(ruleset) -> None:  # type: ignore[no
     assert problem.rule_id == "11111111-2222-3333-4444-555555555555" and problem.line == 6
 
 
-def test_time_part_modifier_is_skipped_with_reason(ruleset) -> None:  # type: ignore[no-untyped-def]
-    rules = ruleset("sel:\n  UtcTime|hour: 3\ncondition: sel\n")
-    assert not rules.runnable and "time-part" in rules.skipped[0].reason
+# One moment in many spellings: Tuesday 2026-03-31 03:07:59 UTC (ISO week 14).
+MOMENT = [
+    "2026-03-31T03:07:59Z",
+    "2026-03-31 03:07:59.1234567",  # Windows UtcTime: no zone, seven fraction digits
+    "2026-03-31t03:07:59z",  # the lower-cased spelling some shippers write
+    "20260331T030759Z",  # ISO 8601 basic format
+    "2026-03-31T05:07:59+02:00",  # CEST offset: converted to UTC
+    1774926479,  # epoch seconds
+    1774926479123,  # epoch milliseconds
+    1774926479.5,
+]
+
+
+@pytest.mark.parametrize(
+    ("modifier", "value"),
+    [("minute", 7), ("hour", 3), ("day", 31), ("week", 14), ("month", 3), ("year", 2026)],
+)
+def test_time_part_modifiers_read_every_timestamp_spelling_in_utc(
+    matches: Matcher, modifier: str, value: int
+) -> None:
+    rule = f"sel:\n  EventTime|{modifier}: {value}\ncondition: sel\n"
+    assert matches(rule, [{"EventTime": m} for m in MOMENT]) == list(range(len(MOMENT)))
+    other = f"sel:\n  EventTime|{modifier}: {value + 1}\ncondition: sel\n"
+    assert matches(other, [{"EventTime": m} for m in MOMENT]) == []
+
+
+def test_time_part_parses_as_pysigma_models_it() -> None:
+    text = (
+        "title: t\nlogsource: {product: windows}\ndetection:\n  sel:\n"
+        "    A|hour: 3\n    B|week|gte: 50\n  condition: sel\n"
+    )
+    [rule] = SigmaCollection.from_yaml(text).rules
+    assert isinstance(rule, SigmaRule)
+    plain, compared = rule.detection.detections["sel"].detection_items
+    assert isinstance(plain, SigmaDetectionItem) and isinstance(compared, SigmaDetectionItem)
+    [part] = plain.value
+    assert isinstance(part, SigmaTimestampPart)
+    assert (part.timestamp_part, part.number) == (TimestampPart.HOUR, 3)
+    [comparison] = compared.value
+    assert isinstance(comparison, SigmaCompareExpression)
+    assert comparison.op is CompareOperators.GTE
+    assert isinstance(comparison.number, SigmaTimestampPart)
+    assert comparison.number.timestamp_part is TimestampPart.WEEK
+    # The comparison must follow the part: pySigma refuses ``|gte|hour`` at load time.
+    reversed_order = text.replace("B|week|gte", "B|gte|week")
+    with pytest.raises(SigmaTypeError, match="incompatible"):
+        SigmaCollection.from_yaml(reversed_order)
+
+
+def test_time_part_with_comparison_matches_office_hours(matches: Matcher) -> None:
+    night = """
+    sel:
+      EventTime|hour|gte: 8
+    office:
+      EventTime|hour|lt: 18
+    condition: not (sel and office)
+    """
+    events = [
+        {"EventTime": "2026-05-04T07:59:59Z"},
+        {"EventTime": "2026-05-04T08:00:00Z"},
+        {"EventTime": "2026-05-04T17:59:59Z"},
+        {"EventTime": "2026-05-04T18:00:00Z"},
+        {"EventTime": "2026-05-04T19:30:00+02:00"},  # 17:30 UTC: office hours in UTC
+    ]
+    assert matches(night, events) == [0, 3]
+    lte_gt = "sel:\n  T|minute|lte: 15\n  U|month|gt: 10\ncondition: sel\n"
+    both = {"T": "2026-05-04T10:15:00Z", "U": "2026-11-01T00:00:00Z"}
+    assert matches(lte_gt, [both, {**both, "T": "2026-05-04T10:16:00Z"}]) == [0]
+
+
+def test_time_part_neq_and_value_lists(matches: Matcher) -> None:
+    weekend_hours = "sel:\n  T|hour: [0, 1, 2]\ncondition: sel\n"
+    events = [
+        {"T": "2026-05-04T00:10:00Z"},
+        {"T": "2026-05-04T02:59:00Z"},
+        {"T": "2026-05-04T03:00Z"},
+    ]
+    assert matches(weekend_hours, events) == [0, 1]
+    neq = "sel:\n  T|hour|neq: 3\n  A: x\ncondition: sel\n"
+    assert matches(neq, [{"A": "x", **e} for e in events]) == [0, 1]
+
+
+def test_iso_week_numbers_at_the_turn_of_the_year(matches: Matcher) -> None:
+    rule = "sel:\n  T|week: {week}\ncondition: sel\n"
+    events = [
+        {"T": "2027-01-01T12:00:00Z"},  # Friday: ISO week 53 of 2026
+        {"T": "2026-12-28T12:00:00Z"},  # Monday of ISO week 53
+        {"T": "2025-12-29T12:00:00Z"},  # Monday: ISO week 1 of 2026
+    ]
+    assert matches(rule.format(week=53), events) == [0, 1]
+    assert matches(rule.format(week=1), events) == [2]
+    # ``year`` is the calendar year, not the ISO week-numbering year.
+    assert matches("sel:\n  T|year: 2027\ncondition: sel\n", events) == [0]
+
+
+def test_unparseable_or_missing_timestamps_do_not_match(matches: Matcher) -> None:
+    rule = "sel:\n  T|hour: 0\ncondition: sel\n"
+    events = [
+        {"T": "yesterday"},
+        {"T": ""},
+        {"T": True},  # not epoch second 1
+        {"T": False},
+        {"T": None},
+        {"T": 10**30},  # beyond datetime's range
+        {"T": float("nan")},
+        {"T": "9999-12-31T23:30:00-05:00"},  # past year 9999 once in UTC
+        {"Other": "2026-05-04T00:00:00Z"},
+        {"T": "2026-05-04T00:00:00Z"},
+    ]
+    assert matches(rule, events) == [9]
+    compared = "sel:\n  T|hour|lt: 5\ncondition: sel\n"
+    assert matches(compared, events) == [9]
+
+
+def test_time_part_of_a_datetime_value() -> None:
+    test = compile_value(SigmaTimestampPart(TimestampPart.HOUR, 3)).test
+    assert test("", datetime(2026, 5, 4, 3, 0, tzinfo=UTC))
+    assert test("", datetime(2026, 5, 4, 3, 0))  # naive: taken as UTC
+    assert test("", datetime(2026, 5, 4, 4, 0, tzinfo=timezone(timedelta(hours=1))))
+    assert not test("", datetime(2026, 5, 4, 4, 0, tzinfo=UTC))
 
 
 def test_neq(matches: Matcher) -> None:
@@ -263,3 +391,37 @@ def test_ordered_runs_only_for_plain_gap_patterns() -> None:
     assert ordered_runs("a.*b") == ("a", "b")
     for other in ("abc", "(?s)a.*b", "a.+b", "a.*\\nb", "a[bc].*d", "^a.*b", "a.{0,5}b"):
         assert ordered_runs(other) is None, other
+
+
+def test_documented_night_logon_example(matches: Matcher) -> None:
+    """The worked example in docs/detection-engine.md, as written there."""
+    rule = """
+    selection:
+      event.action: logon
+      service.name: basisregistratie
+    night_early:
+      '@timestamp|hour|lt': 6
+    night_late:
+      '@timestamp|hour|gte': 22
+    condition: selection and 1 of night_*
+    """
+    logon = {"event": {"action": "logon"}, "service": {"name": "basisregistratie"}}
+    times = ["2026-05-04T05:59:59Z", "2026-05-04T23:30:00+01:00", "2026-05-04T06:00:00Z", "unknown"]
+    assert matches(rule, [{**logon, "@timestamp": t} for t in times]) == [0, 1]
+
+
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 12, 31)),
+    st.integers(-14 * 60, 14 * 60),
+    st.sampled_from(["T", " "]),
+)
+def test_time_parts_of_any_offset_timestamp_are_its_utc_parts(
+    moment: datetime, offset_minutes: int, separator: str
+) -> None:
+    utc = moment.replace(tzinfo=UTC)
+    local = utc.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    want = (utc.minute, utc.hour, utc.day, utc.isocalendar().week, utc.month, utc.year)
+    assert timeparts.parts(local.isoformat(sep=separator)) == want
+    assert timeparts.parts(utc.replace(tzinfo=None).isoformat()) == want  # no offset: UTC
+    if utc.year < 5138:  # later epoch seconds pass 1e11 and are read as milliseconds
+        assert timeparts.parts(utc.replace(microsecond=0).timestamp()) == want
