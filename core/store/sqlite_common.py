@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -89,20 +89,27 @@ def apply_schema(conn: sqlite3.Connection, schema: str, *, version: int) -> None
         conn.executescript(f"BEGIN IMMEDIATE;\n{schema}\nPRAGMA user_version={version};\nCOMMIT;")
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            with suppress(sqlite3.Error):  # the original error is the one worth raising
+                conn.execute("ROLLBACK")
         raise
 
 
 @contextmanager
 def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: all of it is committed or none of it."""
+    """One write transaction: all of it is committed or none of it.
+
+    SQLite may already have rolled back by itself (a full disk, an I/O error, a failed COMMIT);
+    a second ROLLBACK would then raise and hide the real error, which callers classify.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):  # the original error is the one worth raising
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def to_micros(moment: datetime, *, field: str) -> int:
