@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
+# The status file is rewritten at least this often, so readers can tell a dead collector.
+REFRESH_SECONDS = 10.0
 
 _OS_FAULTS = {
     errno.ENOSPC: "disk full (ENOSPC)",
@@ -244,11 +246,12 @@ class StatusPublisher:
     def __init__(self, settings: Settings, health: IngestHealth) -> None:
         self._settings = settings
         self._health = health
-        self._published: tuple[str, int] | None = None
+        self._published: tuple[str, int, int] | None = None
 
     def publish(self, state: str | None = None) -> None:
-        """Write `state` (default: running or paused, from the health) if anything changed."""
-        key = (state or "", self._health.version)
+        """Write `state` (default: running or paused, from the health) if anything changed, or
+        if `REFRESH_SECONDS` passed since the last write."""
+        key = (state or "", self._health.version, int(time.monotonic() // REFRESH_SECONDS))
         if key == self._published:
             return
         doc = {"pid": os.getpid(), "updated_at": time.time(), **self._health.snapshot()}
