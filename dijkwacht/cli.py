@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from core.runtime import private_umask
 from dijkwacht import __version__
 from dijkwacht.commands import register_commands
 
@@ -47,4 +48,7 @@ register_commands(app)
 
 
 def main() -> None:
+    # Every file the platform creates is private (databases hold password hashes and personal
+    # data); children that `up` starts inherit this.
+    private_umask()
     app()

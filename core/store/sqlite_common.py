@@ -50,6 +50,7 @@ def connect(
     time.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    create_private(path)
     conn = sqlite3.connect(
         path,
         isolation_level=None,
@@ -69,6 +70,22 @@ def connect(
     for pragma in pragmas:
         conn.execute(pragma)
     return conn
+
+
+def create_private(path: Path) -> None:
+    """Create `path` empty with mode 0600 if it does not exist yet.
+
+    SQLite would create it 0644 (less the umask), and gives its -wal and -shm files the mode of
+    the database file: creating the file first keeps all three private, whatever the umask of
+    the process that happens to open it first.
+    """
+    if str(path) == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def schema_version(conn: sqlite3.Connection, path: Path, *, newest: int, name: str) -> int:

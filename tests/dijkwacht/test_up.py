@@ -19,6 +19,7 @@ from core.runtime import read_supervisor_status
 from dijkwacht import supervisor as supervisor_module
 from dijkwacht.supervisor import ChildSpec, Supervisor
 from tests.conftest import REPO_ROOT
+from tests.core.test_file_modes import loose_modes
 from tests.processes import free_port
 
 pytestmark = pytest.mark.slow
@@ -113,6 +114,12 @@ def test_up_demo_serves_health_and_stops_cleanly_on_sigint(tmp_path: Path) -> No
         assert "all processes stopped" in output
         time.sleep(0.5)
         assert not [pid for pid in children if _alive(pid)], "children left running"
+        # Everything the API, collector, worker, beat and migrations created is private.
+        data_dir = tmp_path / "data"
+        assert {"dijkwacht.sqlite", "events.sqlite", "spool.sqlite", "broker.sqlite"} <= {
+            p.name for p in data_dir.iterdir()
+        }
+        assert loose_modes(data_dir) == []
     finally:
         if process.poll() is None:
             process.kill()
