@@ -20,7 +20,6 @@ import errno
 import logging
 import math
 import os
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -47,12 +46,16 @@ _OS_FAULTS = {
     errno.EPERM: "operation not permitted (EPERM)",
     errno.EIO: "disk I/O error (EIO)",
 }
-# SQLite reports file-system faults as OperationalError text, not errno.
-_SQLITE_FAULTS = (
+# SQLite reports file-system faults as OperationalError text, not errno; PostgreSQL reports
+# write conflicts that a retry resolves (SQLSTATE 40001, 40P01, 55P03) the same way.
+_DB_FAULTS = (
     ("database or disk is full", "disk full (SQLITE_FULL)"),
     ("disk i/o error", "disk I/O error (SQLITE_IOERR)"),
     ("attempt to write a readonly database", "read-only database (SQLITE_READONLY)"),
     ("unable to open database file", "cannot open the database file (SQLITE_CANTOPEN)"),
+    ("could not serialize access", "write conflict with another transaction (40001)"),
+    ("deadlock detected", "write conflict: deadlock with another transaction (40P01)"),
+    ("lock timeout", "database lock held by another transaction (55P03)"),
 )
 
 
@@ -70,9 +73,10 @@ def describe_fault(exc: BaseException) -> str | None:
             return "database is locked by another process (busy timeout ran out)"
         if isinstance(current, OSError) and current.errno in _OS_FAULTS:
             return _OS_FAULTS[current.errno]
-        text = str(getattr(current, "orig", None) or current).lower()
-        if isinstance(current, sqlite3.Error) or hasattr(current, "orig"):
-            for needle, cause in _SQLITE_FAULTS:
+        driver = type(current).__module__.startswith(("sqlite3", "psycopg"))
+        if driver or hasattr(current, "orig"):
+            text = str(getattr(current, "orig", None) or current).lower()
+            for needle, cause in _DB_FAULTS:
                 if needle in text:
                     return cause
         orig = getattr(current, "orig", None)

@@ -51,4 +51,29 @@ def main() -> None:
     # Every file the platform creates is private (databases hold password hashes and personal
     # data); children that `up` starts inherit this.
     private_umask()
-    app()
+    try:
+        app()
+    except Exception as exc:
+        _exit_on_fault(exc)
+        raise
+
+
+def _exit_on_fault(exc: Exception) -> None:
+    """A full disk, read-only or locked database ends any command with one line, no traceback.
+
+    Names `data_dir` (where the embedded databases live) so the operator knows where to look.
+    Bugs are left to propagate with their traceback.
+    """
+    from collectors.health import describe_fault
+    from core.config import get_settings
+    from core.errors import ConfigError
+
+    cause = describe_fault(exc)
+    if cause is None:
+        return
+    try:
+        where = f"data_dir={get_settings().resolved_data_dir}"
+    except ConfigError:
+        where = "data_dir"
+    typer.echo(f"dijkwacht: {where}: {cause}", err=True)
+    raise SystemExit(1) from None

@@ -62,7 +62,9 @@ def collect(
         cause = describe_fault(exc)
         if cause is None:
             raise
-        console.print(f"[red]collect: {escape(data_dir_setting(settings))}: {cause}[/red]")
+        console.print(
+            f"[red]collect: {escape(data_dir_setting(settings))}: {cause}[/red]", soft_wrap=True
+        )
         raise typer.Exit(code=1) from None
     print("collect: stopped", flush=True)
 

@@ -22,7 +22,7 @@ def data_dir_or_exit(settings: Settings) -> None:
     try:
         prepare_data_dir(settings)
     except DataDirError as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]")
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
         raise typer.Exit(code=2) from None
 
 

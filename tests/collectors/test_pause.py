@@ -63,6 +63,11 @@ def locked(path: Path) -> Iterator[sqlite3.Connection]:
             SAOperationalError("INSERT", {}, sqlite3.OperationalError("database is locked")),
             "database is locked",
         ),
+        (
+            SAOperationalError("UPDATE", {}, Exception("could not serialize access due to x")),
+            "write conflict with another transaction (40001)",
+        ),
+        (SAOperationalError("UPDATE", {}, Exception("deadlock detected")), "write conflict"),
     ],
 )
 def test_recoverable_faults_are_named(exc: BaseException, cause: str) -> None:
