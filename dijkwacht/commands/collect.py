@@ -101,6 +101,20 @@ def status() -> None:
     Console = type(console)
     Console(file=sys.stdout, width=140).print(table)
     print(f"spool pending: {pending}")
+    print(_collector_state(settings))
+
+
+def _collector_state(settings: Settings) -> str:
+    """One line from the running collector's status file: running, or paused and why."""
+    from core.runtime import read_collector_status
+
+    state = read_collector_status(settings)
+    if state is None:
+        return "collector: no status (not started here yet)"
+    line = f"collector: {state.get('state')} (pid {state.get('pid')})"
+    for component, fault in sorted(state.get("paused", {}).items()):
+        line += f"; {component} paused: {fault.get('reason')}"
+    return line
 
 
 @token_app.command("create")
