@@ -106,17 +106,22 @@ class IngestHealth:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: dict[str, Fault] = {}
+        self._blocking = False  # read per UDP datagram: a plain attribute, no lock
         self.version = 0  # bumped on every change, so a publisher writes only what changed
 
     def pause(self, fault: Fault) -> None:
         with self._lock:
             self._faults[fault.component] = fault
-            self.version += 1
+            self._changed()
 
     def resume(self, component: str) -> None:
         with self._lock:
             if self._faults.pop(component, None) is not None:
-                self.version += 1
+                self._changed()
+
+    def _changed(self) -> None:
+        self._blocking = any(fault.blocks_input for fault in self._faults.values())
+        self.version += 1
 
     def faults(self) -> list[Fault]:
         with self._lock:
@@ -125,7 +130,7 @@ class IngestHealth:
     @property
     def paused(self) -> bool:
         """True while input must be refused (TCP stops reading, HTTP answers 503)."""
-        return any(fault.blocks_input for fault in self.faults())
+        return self._blocking
 
     @property
     def degraded(self) -> bool:

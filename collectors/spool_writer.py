@@ -70,13 +70,11 @@ class SpoolWriter:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         # Read by the loop without a lock: a stale value only delays back-pressure by one tick.
+        # `full`: input must wait, because the spool holds `max_pending` rows or ingest is
+        # paused. A plain attribute, not a property: UDP reads it for every datagram.
+        self.full = False
         self._spool_full = False
         self.pending = 0
-
-    @property
-    def full(self) -> bool:
-        """True while input must wait: the spool holds `max_pending` rows or ingest is paused."""
-        return self._spool_full or self.health.paused
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Open the spool in the writer thread; raise here if it cannot be opened."""
@@ -173,12 +171,14 @@ class SpoolWriter:
             except Exception as exc:
                 delay = None if self._stopping.is_set() else self._pauser.fault(exc)
                 if delay is not None:
+                    self.full = True
                     self._stopping.wait(delay)
                     continue
                 error = exc  # handed to every waiting sender; none is acknowledged
                 break
         if error is None:
             self._pauser.ok()
+            self.full = self._spool_full or self.health.paused
         assert self._loop is not None
         for item in batch:
             if item.future is not None:
@@ -187,6 +187,7 @@ class SpoolWriter:
     def _refresh(self, spool: Spool) -> None:
         self.pending = spool.pending()
         self._spool_full = self.pending >= spool.max_pending
+        self.full = self._spool_full or self.health.paused
 
     def _flush_dropped(self, spool: Spool) -> None:
         """Record drop counts; on a recoverable fault they are kept for the next try."""
