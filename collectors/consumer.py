@@ -7,8 +7,11 @@ Detection sees a redelivered batch again: it is at-least-once for the one batch 
 crash, never lost.
 
 Collectors must not import detection (see tests/test_import_contract.py); the composition root
-passes detection in as `on_batch`. An exception from `on_batch` or the store propagates: the
-batch stays in the spool, the process exits, and the supervisor restarts it loudly.
+passes detection in as `on_batch`. A fault that passes by itself (a locked database, a full or
+read-only disk: `collectors.health.describe_fault`) pauses the consumer: the batch stays in the
+spool, one message names the cause, and the batch is retried with capped back-off until it goes
+through. Any other exception (a bug) propagates: the batch stays spooled, the process exits and
+the supervisor restarts it loudly.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from collectors.health import Pauser
 from collectors.spool import Spool
 from core.events import Event
 from core.store.base import DeadLetter, EventStore, InvalidEventError
@@ -100,10 +104,26 @@ class SpoolConsumer:
             total += moved
         return total
 
-    def run(self, stop: threading.Event, *, idle_seconds: float = 0.05) -> None:
-        """Drain until `stop` is set; sleeps only when the spool is empty."""
+    def run(
+        self, stop: threading.Event, *, idle_seconds: float = 0.05, pauser: Pauser | None = None
+    ) -> None:
+        """Drain until `stop` is set; sleeps only when the spool is empty.
+
+        With a `pauser`, a recoverable fault pauses (the batch stays spooled) and the batch is
+        retried after the pauser's back-off; without one, every exception propagates.
+        """
         while not stop.is_set():
-            if not self.drain_once():
+            try:
+                moved = self.drain_once()
+            except Exception as exc:
+                delay = pauser.fault(exc) if pauser is not None else None
+                if delay is None:
+                    raise
+                stop.wait(delay)
+                continue
+            if pauser is not None:
+                pauser.ok()
+            if not moved:
                 stop.wait(idle_seconds)
 
     def _store_batch(self, events: list[Event]) -> list[Event]:
@@ -148,13 +168,18 @@ def run_consumer_thread(
     stop: threading.Event,
     failures: list[BaseException],
     max_batch_size: int | None = None,
+    pauser: Pauser | None = None,
 ) -> threading.Thread:
     """Start a consumer in its own thread (SQLite connections belong to the thread that opens
-    them); an exception is appended to `failures` and sets `stop`, so the owner can exit."""
+    them); a bug is appended to `failures` and sets `stop`, so the owner can exit. Recoverable
+    faults, also while opening the spool or the store, pause and retry (see `pauser`)."""
 
     def target() -> None:
         try:
-            spool, store = open_spool(), open_store()
+            opened = _open_retrying(open_spool, open_store, stop=stop, pauser=pauser)
+            if opened is None:
+                return
+            spool, store = opened
             try:
                 consumer = SpoolConsumer(
                     spool=spool,
@@ -163,8 +188,13 @@ def run_consumer_thread(
                     on_batch=on_batch,
                     max_batch_size=max_batch_size,
                 )
-                consumer.run(stop)
-                consumer.drain_once()  # what was spooled while stopping, one last batch
+                consumer.run(stop, pauser=pauser)
+                try:
+                    consumer.drain_once()  # what was spooled while stopping, one last batch
+                except Exception as exc:
+                    if pauser is None or pauser.fault(exc) is None:
+                        raise
+                    log.warning("stopping while paused; unmoved events stay in the spool")
             finally:
                 store.close()
                 spool.close()
@@ -176,3 +206,28 @@ def run_consumer_thread(
     thread = threading.Thread(target=target, name="spool-consumer", daemon=True)
     thread.start()
     return thread
+
+
+def _open_retrying(
+    open_spool: Callable[[], Spool],
+    open_store: Callable[[], EventStore],
+    *,
+    stop: threading.Event,
+    pauser: Pauser | None,
+) -> tuple[Spool, EventStore] | None:
+    """Open the spool and the store, waiting out recoverable faults; None if stopped first."""
+    while not stop.is_set():
+        spool: Spool | None = None
+        try:
+            spool = open_spool()
+            store = open_store()
+        except Exception as exc:
+            if spool is not None:
+                spool.close()
+            delay = pauser.fault(exc) if pauser is not None else None
+            if delay is None:
+                raise
+            stop.wait(delay)
+            continue
+        return spool, store
+    return None

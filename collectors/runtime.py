@@ -7,6 +7,10 @@ logged, counted and the source restarted with back-off), all enriched by one pro
 hook (`collectors.hooks`). Shutdown on SIGINT/SIGTERM is clean: listeners close, buffered UDP
 input and in-flight TCP chunks are spooled, the threaded sources commit their last batch and
 stop, the writer commits, and the consumer moves one last batch before the process exits.
+
+Faults that pass by themselves (full disk, read-only or locked database) pause instead of
+ending the process: one `collectors.health.IngestHealth` is shared by the writer, the consumer
+and the sources, and its state is published to `run/collector.json` (see `collectors.health`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from collectors.consumer import MAX_BACKLOG_BATCH, BatchHandler, run_consumer_thread
+from collectors.health import (
+    IngestHealth,
+    Pauser,
+    StatusPublisher,
+    data_dir_setting,
+    store_setting,
+)
 from collectors.hooks import EnrichFn, build_enrich_hook
 from collectors.parsers import get_parser
 from collectors.sources import SupervisedSource, start_sources
@@ -55,13 +66,24 @@ async def serve_collectors(
     stop: asyncio.Event,
     on_ready: Callable[[dict[str, int]], None] | None = None,
     enrich: EnrichFn | None = None,
+    health: IngestHealth | None = None,
 ) -> None:
-    """Serve until `stop` is set; raise if the consumer fails (the batch stays spooled).
+    """Serve until `stop` is set; raise if the consumer fails on a bug (the batch stays spooled).
 
     `enrich` is applied by every source between parse and spool (None: events as parsed).
+    `health` is the pause state inputs read for back-pressure (default: a new one).
     """
     loop = asyncio.get_running_loop()
-    writer = SpoolWriter(lambda: open_spool(settings))
+    # -- pause and resume (collectors.health) --
+    health = health or IngestHealth()
+    status = StatusPublisher(settings, health)
+    consumer_pauser = Pauser(
+        health=health, component="consumer", setting=store_setting(settings), blocks_input=False
+    )
+    # --
+    writer = SpoolWriter(
+        lambda: open_spool(settings), health=health, setting=data_dir_setting(settings)
+    )
     writer.start(loop)
     consumer_stop = threading.Event()
     failures: list[BaseException] = []
@@ -73,6 +95,7 @@ async def serve_collectors(
         on_batch=on_batch,
         stop=consumer_stop,
         failures=failures,
+        pauser=consumer_pauser,
     )
     server: SyslogServer | None = None
     sources_stop = threading.Event()
@@ -87,12 +110,14 @@ async def serve_collectors(
                 enrich=enrich,
             )
             await server.start()
-        sources = start_sources(settings=settings, stop=sources_stop, enrich=enrich)
+        sources = start_sources(settings=settings, stop=sources_stop, enrich=enrich, health=health)
+        status.publish()
         if on_ready is not None:
             on_ready(dict(server.ports) if server is not None else {})
         while not stop.is_set() and not consumer_stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.2)
+            status.publish()
     finally:
         if server is not None:
             await server.stop()
@@ -102,6 +127,7 @@ async def serve_collectors(
         await loop.run_in_executor(None, writer.stop)
         consumer_stop.set()
         await loop.run_in_executor(None, consumer.join)
+        status.publish("stopped")
     if failures:
         raise failures[0]
 

@@ -5,6 +5,10 @@ must not silently end collection: the supervisor logs it with its traceback, cou
 starts the source again after a back-off that doubles up to ``MAX_BACKOFF_SECONDS`` (a source
 that then runs for ``STABLE_SECONDS`` starts again from the shortest back-off). Stopping is
 cooperative: the stop event also interrupts a back-off wait.
+
+A recoverable fault (full disk, read-only or locked spool) is not a crash: with an
+`IngestHealth`, the tailers and live capture pause on it (`collectors.health.Pauser`) and retry
+themselves, so no restart, traceback or crash count is spent on it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from collectors.health import describe_fault
+
 if TYPE_CHECKING:
+    from collectors.health import IngestHealth
     from collectors.hooks import EnrichFn
     from core.config import Settings
     from core.events import Event
@@ -69,12 +76,18 @@ class SupervisedSource:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 if time.monotonic() - started >= STABLE_SECONDS:
                     backoff = self.min_backoff
-                log.exception(
-                    "source %s crashed (%d so far); restarting in %.1f s",
-                    self.name,
-                    self.crashes,
-                    backoff,
-                )
+                cause = describe_fault(exc)
+                if cause is not None:  # a fault, not a bug: one line, no traceback
+                    log.warning(
+                        "source %s paused: %s; restarting in %.1f s", self.name, cause, backoff
+                    )
+                else:
+                    log.exception(
+                        "source %s crashed (%d so far); restarting in %.1f s",
+                        self.name,
+                        self.crashes,
+                        backoff,
+                    )
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
@@ -87,28 +100,65 @@ class SupervisedSource:
                 backoff = min(backoff * 2, self.max_backoff)
 
 
-def tail_source(*, settings: Settings, enrich: EnrichFn | None) -> SourceFn:
+def tail_source(
+    *, settings: Settings, enrich: EnrichFn | None, health: IngestHealth | None = None
+) -> SourceFn:
     """The file tailers as one source (one thread, one spool connection)."""
+    from collectors.health import Pauser, data_dir_setting
     from collectors.tailer import run_tailers
 
     def run(stop: threading.Event) -> None:
-        run_tailers(settings=settings, stop=stop, enrich=enrich)
+        pauser = None
+        if health is not None:
+            pauser = Pauser(
+                health=health, component="tail", setting=data_dir_setting(settings),
+                blocks_input=False,
+            )  # fmt: skip
+        run_tailers(settings=settings, stop=stop, enrich=enrich, pauser=pauser)
 
     return run
 
 
-def capture_source(*, settings: Settings, iface: str, enrich: EnrichFn | None) -> SourceFn:
-    """Live capture on ``iface``; events are enriched and spooled about once a second."""
+def capture_source(
+    *,
+    settings: Settings,
+    iface: str,
+    enrich: EnrichFn | None,
+    health: IngestHealth | None = None,
+) -> SourceFn:
+    """Live capture on ``iface``; events are enriched and spooled about once a second.
+
+    On a recoverable spool fault the sink waits and retries (packets that arrive meanwhile
+    queue in, and may overflow, the kernel's capture buffer: live traffic cannot be held back).
+    """
+    from collectors.health import Pauser, data_dir_setting
     from collectors.packets import capture_live
     from collectors.spool import open_spool
 
     def run(stop: threading.Event) -> None:
         spool = open_spool(settings)
         source = f"iface:{iface}"
+        pauser = None
+        if health is not None:
+            pauser = Pauser(
+                health=health, component=f"capture-{iface}", setting=data_dir_setting(settings),
+                blocks_input=False,
+            )  # fmt: skip
 
         def sink(events: Sequence[Event]) -> None:
             batch = [enrich(e) for e in events] if enrich is not None else list(events)
-            spool.append(batch, source=source)
+            while True:
+                try:
+                    spool.append(batch, source=source)
+                except Exception as exc:
+                    delay = pauser.fault(exc) if pauser is not None else None
+                    if delay is None or stop.is_set():
+                        raise
+                    stop.wait(delay)
+                    continue
+                if pauser is not None:
+                    pauser.ok()
+                return
 
         try:
             capture_live(iface=iface, sink=sink, stop=stop)
@@ -119,16 +169,19 @@ def capture_source(*, settings: Settings, iface: str, enrich: EnrichFn | None) -
 
 
 def start_sources(
-    *, settings: Settings, stop: threading.Event, enrich: EnrichFn | None
+    *,
+    settings: Settings,
+    stop: threading.Event,
+    enrich: EnrichFn | None,
+    health: IngestHealth | None = None,
 ) -> list[SupervisedSource]:
     """Start the tailers (when files are configured) and one capture per interface."""
     sources: list[SupervisedSource] = []
     if settings.tail_files:
-        sources.append(
-            SupervisedSource("tail", tail_source(settings=settings, enrich=enrich), stop)
-        )
+        run = tail_source(settings=settings, enrich=enrich, health=health)
+        sources.append(SupervisedSource("tail", run, stop))
     for iface in settings.capture_interfaces:
-        run = capture_source(settings=settings, iface=iface, enrich=enrich)
+        run = capture_source(settings=settings, iface=iface, enrich=enrich, health=health)
         sources.append(SupervisedSource(f"capture-{iface}", run, stop))
     for source in sources:
         source.start()

@@ -164,7 +164,12 @@ class Spool(SqliteFile):
     """A durable FIFO of events and dead letters; see the module docstring for the guarantees."""
 
     def __init__(
-        self, path: Path, *, max_pending: int = DEFAULT_MAX_PENDING, clock: Clock | None = None
+        self,
+        path: Path,
+        *,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        clock: Clock | None = None,
+        busy_timeout_s: float = 30.0,
     ) -> None:
         if max_pending < 1:
             raise ConfigError(f"spool max_pending must be positive, got {max_pending}")
@@ -174,11 +179,17 @@ class Spool(SqliteFile):
         # FULL: a commit is fsynced before append() returns, so acknowledged input survives
         # power loss. The connection stays in its thread (see the module docstring).
         self._conn = connect(
-            path, timeout_s=30.0, pragmas=("PRAGMA synchronous=FULL",), check_same_thread=True
+            path,
+            timeout_s=busy_timeout_s,
+            pragmas=("PRAGMA synchronous=FULL",),
+            check_same_thread=True,
         )
         version = schema_version(self._conn, path, newest=SCHEMA_VERSION, name="spool")
-        script = _SCHEMA + (_FROM_VERSION_1 if version == 1 else "")
-        apply_schema(self._conn, script, version=SCHEMA_VERSION)
+        if version < SCHEMA_VERSION:
+            # Only a new or old file needs the write lock here: opening a current spool must
+            # work while another process holds the lock (the collector then pauses on writes).
+            script = _SCHEMA + (_FROM_VERSION_1 if version == 1 else "")
+            apply_schema(self._conn, script, version=SCHEMA_VERSION)
 
     # -- writing -------------------------------------------------------------------------------
 

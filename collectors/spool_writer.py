@@ -4,16 +4,25 @@ The event loop must never block on an fsync, and SQLite connections belong to on
 every network collector hands its batches to a `SpoolWriter`. The writer thread takes whatever
 is queued, writes it in one transaction per source and then resolves each caller's future: a
 TCP connection resumes reading only after its data is durable.
+
+A recoverable fault (`collectors.health.describe_fault`: disk full, read-only, locked) pauses
+the writer instead of failing the senders: the batch is kept, retried with capped back-off, and
+`full` stays true meanwhile, so TCP connections stop reading (their senders block once the
+kernel buffers fill) and UDP input is dropped and counted. Only a bug, or a fault still present
+when the writer is stopped, fails the waiting futures (those senders were never acknowledged).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from collectors.health import IngestHealth, Pauser, describe_fault
 from collectors.spool import Spool
 from core.events import Event
 from core.store.base import DeadLetter
@@ -40,8 +49,19 @@ class _Group:
 class SpoolWriter:
     """Owns the spool connection in its own thread; `write` is awaited from the event loop."""
 
-    def __init__(self, open_spool: Callable[[], Spool]) -> None:
+    def __init__(
+        self,
+        open_spool: Callable[[], Spool],
+        *,
+        health: IngestHealth | None = None,
+        setting: str = "spool",
+    ) -> None:
         self._open_spool = open_spool
+        self.health = health or IngestHealth()
+        self._pauser = Pauser(
+            health=self.health, component="spool-writer", setting=setting, blocks_input=True
+        )
+        self._stopping = threading.Event()
         self._queue: queue.Queue[_Write | None] = queue.Queue()
         self._dropped: dict[str, int] = {}
         self._dropped_lock = threading.Lock()
@@ -50,7 +70,10 @@ class SpoolWriter:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         # Read by the loop without a lock: a stale value only delays back-pressure by one tick.
+        # `full`: input must wait, because the spool holds `max_pending` rows or ingest is
+        # paused. A plain attribute, not a property: UDP reads it for every datagram.
         self.full = False
+        self._spool_full = False
         self.pending = 0
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -86,6 +109,7 @@ class SpoolWriter:
     def stop(self) -> None:
         """Commit everything queued, record drop counts and close the spool."""
         if self._thread is not None:
+            self._stopping.set()  # ends a pause: a fault still present then fails the senders
             self._queue.put(None)
             self._thread.join()
             self._thread = None
@@ -110,7 +134,8 @@ class SpoolWriter:
                 first = self._queue.get(timeout=_IDLE_SECONDS)
             except queue.Empty:
                 self._flush_dropped(spool)
-                self._refresh(spool)
+                with contextlib.suppress(sqlite3.OperationalError):  # a busy read: next tick
+                    self._refresh(spool)
                 continue
             batch: list[_Write] = []
             for item in self._drain(first):
@@ -136,12 +161,24 @@ class SpoolWriter:
             group.events.extend(item.events)
             group.dead.extend(item.dead)
         error: BaseException | None = None
-        try:
-            for source, group in groups.items():
-                spool.append(group.events, source=source, dead=group.dead)
-            self._refresh(spool)
-        except Exception as exc:  # handed to every waiting sender; none is acknowledged
-            error = exc
+        while groups:
+            try:
+                for source in list(groups):
+                    group = groups[source]
+                    spool.append(group.events, source=source, dead=group.dead)
+                    del groups[source]  # committed: a retry must not write it again
+                self._refresh(spool)
+            except Exception as exc:
+                delay = None if self._stopping.is_set() else self._pauser.fault(exc)
+                if delay is not None:
+                    self.full = True
+                    self._stopping.wait(delay)
+                    continue
+                error = exc  # handed to every waiting sender; none is acknowledged
+                break
+        if error is None:
+            self._pauser.ok()
+            self.full = self._spool_full or self.health.paused
         assert self._loop is not None
         for item in batch:
             if item.future is not None:
@@ -149,13 +186,23 @@ class SpoolWriter:
 
     def _refresh(self, spool: Spool) -> None:
         self.pending = spool.pending()
-        self.full = self.pending >= spool.max_pending
+        self._spool_full = self.pending >= spool.max_pending
+        self.full = self._spool_full or self.health.paused
 
     def _flush_dropped(self, spool: Spool) -> None:
+        """Record drop counts; on a recoverable fault they are kept for the next try."""
         with self._dropped_lock:
             dropped, self._dropped = self._dropped, {}
-        for source, count in dropped.items():
-            spool.count_dropped(source, count)
+        for source, count in list(dropped.items()):
+            try:
+                spool.count_dropped(source, count)
+            except Exception as exc:
+                if describe_fault(exc) is None:
+                    raise
+                for left, n in dropped.items():
+                    self.count_dropped(left, n)
+                return
+            del dropped[source]
 
 
 def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:

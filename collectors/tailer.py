@@ -12,6 +12,11 @@ Limits: a line without a newline yet waits (it may still be being written); a li
 `max_line` bytes is dead-lettered with its first bytes and skipped without being held in
 memory. Copytruncate cannot be lossless for any tailer: lines written between our last read and
 the truncation are only in the copy.
+
+Pause: when a spool write fails on a recoverable fault (full disk, read-only or locked spool),
+`run_tailers` with a `Pauser` drops what it read but did not commit, waits with back-off and
+then starts every tailer again from its committed checkpoint: the files keep the lines, so the
+tailers stop advancing while paused and resume exactly where the spool says they were.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from core.events import Event
 from core.store.base import DeadLetter
 
 if TYPE_CHECKING:
+    from collectors.health import Pauser
     from collectors.hooks import EnrichFn
     from collectors.spool import Spool
     from core.config import Settings
@@ -324,10 +330,12 @@ def run_tailers(
     poll_interval: float | None = None,
     files: Sequence[Any] | None = None,
     enrich: EnrichFn | None = None,
+    pauser: Pauser | None = None,
 ) -> None:
     """Tail every configured file until `stop` is set (one thread; its own spool connection).
 
-    `enrich` runs on each parsed line before it is spooled (see `collectors.hooks`).
+    `enrich` runs on each parsed line before it is spooled (see `collectors.hooks`). With a
+    `pauser`, recoverable spool faults pause the tailers (see the module docstring).
     """
     from collectors.spool import open_spool
 
@@ -340,7 +348,20 @@ def run_tailers(
         raise
     try:
         while not stop.is_set():
-            busy = sum(tailer.poll() for tailer in tailers)
+            try:
+                busy = sum(tailer.poll() for tailer in tailers)
+            except Exception as exc:
+                delay = pauser.fault(exc) if pauser is not None else None
+                if delay is None:
+                    raise
+                for tailer in tailers:
+                    tailer.close()
+                stop.wait(delay)
+                # Fresh tailers start from the committed checkpoints: nothing skipped or repeated.
+                tailers = build_tailers(settings=settings, spool=spool, files=files, enrich=enrich)
+                continue
+            if pauser is not None:
+                pauser.ok()
             if not busy:
                 stop.wait(interval)
     finally:

@@ -6,5 +6,8 @@ else may import this module; code that needs an app calls `create_celery(setting
 
 from core.config import get_settings
 from core.queue import create_celery
+from core.runtime import private_umask
 
+# Workers and beat create the broker and result databases and beat's schedule: private files.
+private_umask()
 app = create_celery(get_settings())

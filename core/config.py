@@ -97,7 +97,9 @@ class Settings(BaseSettings):
     development."""
 
     data_dir: Path = Path("var")
-    """Where the embedded databases, the broker file, generated secrets and run state live."""
+    """Where the embedded databases, the broker file, generated secrets and run state live;
+    created 0700 with its files 0600, and checked for writes at start-up (docs/collectors.md,
+    "When things go wrong")."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """How much the processes log."""

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from core.runtime import private_umask
 from dijkwacht import __version__
 from dijkwacht.commands import register_commands
 
@@ -47,4 +48,32 @@ register_commands(app)
 
 
 def main() -> None:
-    app()
+    # Every file the platform creates is private (databases hold password hashes and personal
+    # data); children that `up` starts inherit this.
+    private_umask()
+    try:
+        app()
+    except Exception as exc:
+        _exit_on_fault(exc)
+        raise
+
+
+def _exit_on_fault(exc: Exception) -> None:
+    """A full disk, read-only or locked database ends any command with one line, no traceback.
+
+    Names `data_dir` (where the embedded databases live) so the operator knows where to look.
+    Bugs are left to propagate with their traceback.
+    """
+    from collectors.health import describe_fault
+    from core.config import get_settings
+    from core.errors import ConfigError
+
+    cause = describe_fault(exc)
+    if cause is None:
+        return
+    try:
+        where = f"data_dir={get_settings().resolved_data_dir}"
+    except ConfigError:
+        where = "data_dir"
+    typer.echo(f"dijkwacht: {where}: {cause}", err=True)
+    raise SystemExit(1) from None

@@ -1,9 +1,13 @@
 """The `dijkwacht up` supervisor: starts the platform's processes and keeps them honest.
 
 Each child runs in its own session so a terminal Ctrl-C reaches only the supervisor, which then
-stops the children in order (beat first, API last) with a grace period. A child that dies on its
-own is reported loudly and restarted with back-off; too many crashes stop the platform with a
-non-zero exit instead of limping on.
+stops the children in order (beat first, API last) with a grace period.
+
+Degrade, never stop: a child that dies on its own is reported loudly and restarted, forever,
+after a back-off that doubles from 1 s up to `MAX_BACKOFF_SECONDS` (a child that ran for
+`STABLE_SECONDS` before it died starts again from 1 s). The other children keep running
+meanwhile. `run/supervisor.json` says `degraded` while any child is not running, with each
+child's state, restart count and last exit code; the health page and `/readyz` show it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -25,8 +29,9 @@ from core.runtime import write_supervisor_status
 
 PR_SET_PDEATHSIG = 1
 GRACE_SECONDS = 15.0
-MAX_RESTARTS = 5
-RESTART_WINDOW_SECONDS = 300.0
+MIN_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 60.0
+STABLE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,17 @@ class ChildSpec:
 
 @dataclass
 class Child:
+    """A child's run state; `state` is starting, running, restarting, stopping or stopped."""
+
     spec: ChildSpec
     process: subprocess.Popen[bytes] | None = None
-    restarts: list[float] = field(default_factory=list)
+    restarts: int = 0
     state: str = "starting"
     last_exit: int | None = None
+    last_exit_at: str | None = None
+    started: float = 0.0
     next_start: float = 0.0
+    backoff: float = MIN_BACKOFF_SECONDS
 
 
 def plan_children(settings: Settings) -> list[ChildSpec]:
@@ -107,7 +117,7 @@ class Supervisor:
         self._output = output or sys.stdout
         self._output_lock = threading.Lock()
         self._stop = threading.Event()
-        self._failed = False
+        self._status_error: str | None = None
         self._started_at = datetime.now(UTC)
 
     def request_stop(self, *_: Any) -> None:
@@ -122,7 +132,7 @@ class Supervisor:
             self._watch()
         self._shutdown()
         self._write_status()
-        return 1 if self._failed else 0
+        return 0
 
     def _start(self, child: Child) -> None:
         child.process = subprocess.Popen(
@@ -134,6 +144,7 @@ class Supervisor:
             preexec_fn=_die_with_parent,  # prctl only; safe before exec
         )
         child.state = "running"
+        child.started = time.monotonic()
         threading.Thread(target=self._pump, args=(child,), daemon=True).start()
         self._report(f"started {child.spec.name} (pid {child.process.pid})")
 
@@ -153,7 +164,7 @@ class Supervisor:
         changed = False
         for child in self._children:
             process = child.process
-            if child.state == "waiting" and now >= child.next_start:
+            if child.state == "restarting" and now >= child.next_start:
                 self._start(child)
                 changed = True
             elif process is not None and child.state == "running" and process.poll() is not None:
@@ -163,24 +174,19 @@ class Supervisor:
             self._write_status()
 
     def _on_crash(self, child: Child, code: int, now: float) -> None:
+        """Schedule a restart; the rest of the platform keeps running (never stop on crashes)."""
         child.last_exit = code
-        child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_SECONDS]
-        if len(child.restarts) >= MAX_RESTARTS:
-            child.state = "failed"
-            self._failed = True
-            self._report(
-                f"[red]{child.spec.name} exited with code {code} and crashed {MAX_RESTARTS} times "
-                f"in {RESTART_WINDOW_SECONDS:.0f}s: stopping the platform[/red]"
-            )
-            self._stop.set()
-            return
-        delay = 2 ** len(child.restarts)
-        child.restarts.append(now)
-        child.state = "waiting"
+        child.last_exit_at = datetime.now(UTC).isoformat()
+        if now - child.started >= STABLE_SECONDS:
+            child.backoff = MIN_BACKOFF_SECONDS
+        delay = child.backoff
+        child.backoff = min(child.backoff * 2, MAX_BACKOFF_SECONDS)
+        child.restarts += 1
+        child.state = "restarting"
         child.next_start = now + delay
         self._report(
             f"[red]{child.spec.name} exited unexpectedly with code {code}[/red]; "
-            f"restarting in {delay}s (restart {len(child.restarts)} of {MAX_RESTARTS})"
+            f"restarting in {delay:g}s (restart {child.restarts}); the platform is degraded"
         )
 
     def _shutdown(self) -> None:
@@ -200,26 +206,41 @@ class Supervisor:
                 os.killpg(child.process.pid, signal.SIGKILL)
                 child.process.wait()
         for child in self._children:
-            if child.state != "failed":
-                child.state = "stopped"
+            child.state = "stopped"
             if child.process is not None:
                 child.last_exit = child.process.returncode
         self._report("all processes stopped")
 
-    def _write_status(self) -> None:
-        write_supervisor_status(
-            self._settings,
-            {
-                "pid": os.getpid(),
-                "started_at": self._started_at.isoformat(),
-                "children": {
-                    c.spec.name: {
-                        "state": c.state,
-                        "pid": c.process.pid if c.process else None,
-                        "restarts": len(c.restarts),
-                        "last_exit": c.last_exit,
-                    }
-                    for c in self._children
-                },
+    def status(self) -> dict[str, Any]:
+        """What `run/supervisor.json` holds: `degraded` while any child is not running."""
+        states = {c.state for c in self._children}
+        if states <= {"stopped"}:
+            overall = "stopped"
+        else:
+            overall = "ok" if states == {"running"} else "degraded"
+        return {
+            "pid": os.getpid(),
+            "started_at": self._started_at.isoformat(),
+            "status": overall,
+            "children": {
+                c.spec.name: {
+                    "state": c.state,
+                    "pid": c.process.pid if c.process else None,
+                    "restarts": c.restarts,
+                    "last_exit": c.last_exit,
+                    "last_exit_at": c.last_exit_at,
+                }
+                for c in self._children
             },
-        )
+        }
+
+    def _write_status(self) -> None:
+        """Best effort: a data directory that cannot take the file must not stop the platform."""
+        try:
+            write_supervisor_status(self._settings, self.status())
+        except OSError as exc:
+            if self._status_error != str(exc):
+                self._report(f"[yellow]status file not written: {exc}[/yellow]")
+            self._status_error = str(exc)
+        else:
+            self._status_error = None

@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from core.config import Settings
+from core.store.sqlite_common import create_private
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -92,7 +93,9 @@ def create_db_engine(settings: Settings) -> Engine:
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        database = Path(url.database).expanduser()
+        database.parent.mkdir(parents=True, exist_ok=True)
+        create_private(database)  # 0600 before SQLite creates it (and its -wal, -shm) 0644
     engine = create_engine(url)
     _configure_sqlite(engine)
     return engine

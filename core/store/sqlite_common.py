@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -50,6 +50,7 @@ def connect(
     time.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    create_private(path)
     conn = sqlite3.connect(
         path,
         isolation_level=None,
@@ -71,6 +72,22 @@ def connect(
     return conn
 
 
+def create_private(path: Path) -> None:
+    """Create `path` empty with mode 0600 if it does not exist yet.
+
+    SQLite would create it 0644 (less the umask), and gives its -wal and -shm files the mode of
+    the database file: creating the file first keeps all three private, whatever the umask of
+    the process that happens to open it first.
+    """
+    if str(path) == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def schema_version(conn: sqlite3.Connection, path: Path, *, newest: int, name: str) -> int:
     """The file's `user_version`; a newer one than this code knows closes `conn` and raises."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -89,20 +106,27 @@ def apply_schema(conn: sqlite3.Connection, schema: str, *, version: int) -> None
         conn.executescript(f"BEGIN IMMEDIATE;\n{schema}\nPRAGMA user_version={version};\nCOMMIT;")
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            with suppress(sqlite3.Error):  # the original error is the one worth raising
+                conn.execute("ROLLBACK")
         raise
 
 
 @contextmanager
 def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: all of it is committed or none of it."""
+    """One write transaction: all of it is committed or none of it.
+
+    SQLite may already have rolled back by itself (a full disk, an I/O error, a failed COMMIT);
+    a second ROLLBACK would then raise and hide the real error, which callers classify.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):  # the original error is the one worth raising
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def to_micros(moment: datetime, *, field: str) -> int:

@@ -39,17 +39,33 @@ def collect(
     ] = False,
 ) -> None:
     """Run the syslog server and the spool consumer until SIGINT/SIGTERM."""
+    from rich.markup import escape
+
+    from collectors.health import data_dir_setting, describe_fault
     from collectors.runtime import run_collect
+    from dijkwacht.commands.up import data_dir_or_exit
 
     settings = settings_or_exit()
     logging.basicConfig(level=settings.log_level, stream=sys.stderr)
-    on_batch = None if no_detection else _detection_hook(settings)
+    data_dir_or_exit(settings)
 
     def ready(ports: dict[str, int]) -> None:
         listening = " ".join(f"{name}={port}" for name, port in sorted(ports.items()))
         print(f"collect: ready {listening}".rstrip(), flush=True)
 
-    run_collect(settings=settings, on_batch=on_batch, on_ready=ready)
+    try:
+        on_batch = None if no_detection else _detection_hook(settings)
+        run_collect(settings=settings, on_batch=on_batch, on_ready=ready)
+    except Exception as exc:
+        # Faults while running pause the collector; one at start-up (the spool cannot even be
+        # opened) ends it with the cause, and the supervisor starts it again later.
+        cause = describe_fault(exc)
+        if cause is None:
+            raise
+        console.print(
+            f"[red]collect: {escape(data_dir_setting(settings))}: {cause}[/red]", soft_wrap=True
+        )
+        raise typer.Exit(code=1) from None
     print("collect: stopped", flush=True)
 
 
@@ -85,6 +101,20 @@ def status() -> None:
     Console = type(console)
     Console(file=sys.stdout, width=140).print(table)
     print(f"spool pending: {pending}")
+    print(_collector_state(settings))
+
+
+def _collector_state(settings: Settings) -> str:
+    """One line from the running collector's status file: running, or paused and why."""
+    from core.runtime import read_collector_status
+
+    state = read_collector_status(settings)
+    if state is None:
+        return "collector: no status (not started here yet)"
+    line = f"collector: {state.get('state')} (pid {state.get('pid')})"
+    for component, fault in sorted(state.get("paused", {}).items()):
+        line += f"; {component} paused: {fault.get('reason')}"
+    return line
 
 
 @token_app.command("create")

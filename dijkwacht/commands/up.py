@@ -13,12 +13,25 @@ from core.events import Event
 from dijkwacht.commands.common import console, settings_or_exit
 
 
+def data_dir_or_exit(settings: Settings) -> None:
+    """Prepare `data_dir` (private, writable) or end the command with one clear message."""
+    from rich.markup import escape
+
+    from core.runtime import DataDirError, prepare_data_dir
+
+    try:
+        prepare_data_dir(settings)
+    except DataDirError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
 def prepare(settings: Settings) -> None:
-    """Create the data dir and bring every store to its current schema before children start."""
+    """Check the data dir and bring every store to its current schema before children start."""
     from core.store.factory import open_event_store
     from core.store.relational import migrate
 
-    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir_or_exit(settings)
     migrate(settings)
     open_event_store(settings).close()
     load_processing_register(settings)

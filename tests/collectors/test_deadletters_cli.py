@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from collectors.consumer import SpoolConsumer
 from collectors.spool import Spool
 from core.config import get_settings
+from core.runtime import write_collector_status
 from core.store.base import DeadLetter, EventQuery
 from core.store.sqlite_events import SqliteEventStore
 from dijkwacht.cli import app
@@ -67,3 +68,10 @@ def test_list_and_replay(data_dir: Path) -> None:
     status = runner.invoke(app, ["collectors", "status"])
     assert status.exit_code == 0, status.output
     assert "syslog-tcp" in status.stdout and "spool pending: 0" in status.stdout
+    assert "collector: no status" in status.stdout
+    paused = {"spool-writer": {"reason": "data_dir=/d: disk full (ENOSPC)"}}
+    write_collector_status(get_settings(), {"state": "paused", "pid": 7, "paused": paused})
+    status = runner.invoke(app, ["collectors", "status"])
+    assert "collector: paused (pid 7); spool-writer paused: data_dir=/d: disk full (ENOSPC)" in (
+        status.stdout
+    )

@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     # public pages
     ("GET", "/health"): everyone(),
     ("GET", "/livez"): everyone(),
+    ("GET", "/readyz"): everyone(),
     ("GET", "/"): everyone(),
     ("GET", "/metrics"): everyone(),
     ("GET", "/login"): everyone(),

@@ -6,13 +6,20 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from core.config import Settings
+from core.runtime import read_supervisor_status
+from dijkwacht import supervisor as supervisor_module
+from dijkwacht.supervisor import ChildSpec, Supervisor
 from tests.conftest import REPO_ROOT
+from tests.core.test_file_modes import loose_modes
 from tests.processes import free_port
 
 pytestmark = pytest.mark.slow
@@ -107,6 +114,12 @@ def test_up_demo_serves_health_and_stops_cleanly_on_sigint(tmp_path: Path) -> No
         assert "all processes stopped" in output
         time.sleep(0.5)
         assert not [pid for pid in children if _alive(pid)], "children left running"
+        # Everything the API, collector, worker, beat and migrations created is private.
+        data_dir = tmp_path / "data"
+        assert {"dijkwacht.sqlite", "events.sqlite", "spool.sqlite", "broker.sqlite"} <= {
+            p.name for p in data_dir.iterdir()
+        }
+        assert loose_modes(data_dir) == []
     finally:
         if process.poll() is None:
             process.kill()
@@ -153,3 +166,44 @@ def test_bad_setting_stops_up_with_a_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "http_port (DIJKWACHT_HTTP_PORT)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_supervisor_restarts_a_crashing_child_forever_and_keeps_the_rest_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Far more crashes than the old limit of 5: the platform stays up, the status says why."""
+    monkeypatch.setattr(supervisor_module, "MIN_BACKOFF_SECONDS", 0.05)
+    monkeypatch.setattr(supervisor_module, "MAX_BACKOFF_SECONDS", 0.2)
+    settings = Settings(data_dir=tmp_path, environment="test")  # type: ignore[call-arg]
+    crash = ChildSpec("collector", [sys.executable, "-c", "raise SystemExit(3)"])
+    steady = ChildSpec("api", [sys.executable, "-c", "import time; time.sleep(60)"])
+    lines: list[str] = []
+    with open(os.devnull, "w") as devnull:
+        supervisor = Supervisor(
+            settings=settings, children=[steady, crash], report=lines.append, output=devnull
+        )
+        for child in supervisor._children:
+            child.backoff = 0.05
+        runner = threading.Thread(target=lambda: lines.append(f"exit {supervisor.run()}"))
+        runner.start()
+        seen: set[str] = set()
+        status: dict[str, Any] | None = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = read_supervisor_status(settings)
+            if status is not None:
+                seen.add(status["status"])
+                if status["children"]["collector"]["restarts"] >= 8:
+                    break
+            time.sleep(0.02)
+        supervisor.request_stop()
+        runner.join(30)
+    assert status is not None and status["children"]["collector"]["restarts"] >= 8
+    assert status["children"]["collector"]["last_exit"] == 3
+    assert status["children"]["api"]["state"] == "running"
+    assert status["children"]["api"]["restarts"] == 0
+    assert "degraded" in seen
+    assert any("collector exited unexpectedly with code 3" in line for line in lines)
+    assert lines[-1] == "exit 0"  # stopped by the request, not by the crashes
+    final = read_supervisor_status(settings)
+    assert final is not None and final["status"] == "stopped"
