@@ -189,8 +189,11 @@ class SqliteEventStore(SqliteFile):
         self.path = path
         self._clock = clock or SystemClock()
         self._conn = connect(path, timeout_s=timeout_s)
-        schema_version(self._conn, path, newest=SCHEMA_VERSION, name="event database")
-        apply_schema(self._conn, EVENT_SCHEMA, version=SCHEMA_VERSION)
+        version = schema_version(self._conn, path, newest=SCHEMA_VERSION, name="event database")
+        if version < SCHEMA_VERSION:
+            # Only a new or older file needs the DDL (a write transaction): opening a current
+            # store must not wait for the write lock another process holds (the collector).
+            apply_schema(self._conn, EVENT_SCHEMA, version=SCHEMA_VERSION)
 
     # -- writing -------------------------------------------------------------------------------
 
