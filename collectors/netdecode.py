@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.dnswire import RCODES, dns_message_fields
+from collectors.errors import MALFORMED_INPUT, ParseError
 
 # Link types (pcap LINKTYPE_* numbers) we can read.
 LINKTYPE_NULL = 0
@@ -87,7 +88,18 @@ def _network_start(linktype: int, data: bytes) -> tuple[int, int] | None:
 
 
 def decode_frame(linktype: int, data: bytes) -> Packet | None:
-    """The IP/transport view of a frame, or None for non-IP or truncated frames."""
+    """The IP/transport view of a frame, or None for non-IP or truncated frames.
+
+    Raises ParseError (never IndexError or struct.error) for a frame whose headers contradict
+    each other, so one hostile packet cannot stop a capture.
+    """
+    try:
+        return _decode_frame(linktype, data)
+    except (IndexError, ValueError, struct.error) as exc:
+        raise ParseError(f"malformed frame ({type(exc).__name__})", field="frame") from exc
+
+
+def _decode_frame(linktype: int, data: bytes) -> Packet | None:
     start = _network_start(linktype, data)
     if start is None:
         return None
@@ -254,8 +266,8 @@ def tls_version_name(record: bytes) -> str | None:
     return f"1.{minor - 1}"
 
 
-def dns_fields(payload: bytes) -> dict[str, Any] | None:
-    """ECS `dns.*` fields of a DNS message; None if it is not DNS.
+def dns_fields(payload: bytes) -> dict[str, Any]:
+    """ECS `dns.*` fields of a DNS message; ParseError (field `dns`) when it is not one.
 
     The common messages are read by `collectors.dnswire` (fast); the rest by scapy.
     """
@@ -263,16 +275,28 @@ def dns_fields(payload: bytes) -> dict[str, Any] | None:
     return fields if fields is not None else scapy_dns_fields(payload)
 
 
-def scapy_dns_fields(payload: bytes) -> dict[str, Any] | None:
-    """ECS `dns.*` fields via scapy's DNS layer: the fallback for odd or damaged messages."""
+def scapy_dns_fields(payload: bytes) -> dict[str, Any]:
+    """ECS `dns.*` fields via scapy's DNS layer: the fallback for odd or damaged messages.
+
+    scapy dissects lazily, so a truncated message fails on the first read of a missing field
+    (AttributeError), not when it is built; the whole reading is the boundary. Raises
+    ParseError (field `dns`) for a message scapy cannot read either.
+    """
+    from scapy.error import Scapy_Exception
+
+    unreadable: tuple[type[Exception], ...] = (Scapy_Exception, *MALFORMED_INPUT)
+    try:
+        return _scapy_dns_fields(payload)
+    except unreadable as exc:
+        raise ParseError(f"unreadable DNS message ({type(exc).__name__})", field="dns") from exc
+
+
+def _scapy_dns_fields(payload: bytes) -> dict[str, Any]:
     from scapy.layers.dns import DNS, dnsclasses, dnsqtypes
 
-    try:
-        message = DNS(payload)
-    except Exception:  # scapy raises many types on hostile input; the caller counts it
-        return None
+    message = DNS(payload)
     if message.qdcount and not message.qd:
-        return None
+        raise ParseError("question count without a question", field="dns.question")
     fields: dict[str, Any] = {
         "dns.id": str(message.id),
         "dns.type": "answer" if message.qr else "query",
