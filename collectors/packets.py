@@ -478,7 +478,10 @@ def capture_live(
     def on_packet(frame: Any) -> None:
         data = bytes(frame)
         if lfilter is None or lfilter(data):
-            summariser.add(linktype, data, float(frame.time))
+            try:
+                summariser.add(linktype, data, float(frame.time))
+            except ParseError:  # a frame stamped outside years 1-9999: count it, keep capturing
+                summariser._count("bad_timestamp")
 
     try:
         if started is not None:
