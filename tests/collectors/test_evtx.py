@@ -179,3 +179,16 @@ def test_not_evtx_is_one_dead_letter(content: bytes) -> None:
     events, dead = _split(list(read_evtx(io.BytesIO(content), source="memory")))
     assert events == []
     assert len(dead) == 1 and dead[0].offset == 0
+
+
+def test_record_of_the_wrong_shape_is_dead_lettered_and_the_rest_kept(tmp_path: Path) -> None:
+    """#16: a System element holding text (AttributeError in normalise) stopped the file."""
+    from tests.collectors.evtx_writer import Element
+
+    odd = Element("Event", children=[Element("System", text="not a System element")])
+    path = _file(tmp_path, [[(1, T, odd), (2, T, sysmon_1(2))]])
+    events, dead = _split(list(read_evtx_file(path)))
+    assert [event["winlog"]["record_id"] for event in events] == ["2"]
+    (letter,) = dead
+    assert letter.offset == 4096 + 512 and letter.reason.startswith("byte offset 4608: record 1:")
+    assert b"not a System element" in letter.raw  # the rendered record, kept for replay
