@@ -111,6 +111,9 @@ class PacketSummariser:
         self._events: list[Event] = []
         self._next_sweep = 0.0
         self._iso = _Timestamps()
+        # scapy's DNS layer reads the odd DNS messages; importing it takes ~1 s, which must not
+        # fall on the first odd packet of a live capture (bench/fuzz.py saw it as the slowest).
+        import scapy.layers.dns  # noqa: F401
 
     def drain(self) -> list[Event]:
         """The events summarised so far, oldest first; the queue is emptied."""

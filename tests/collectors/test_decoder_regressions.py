@@ -7,10 +7,12 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collectors.errors import ParseError
 from collectors.netdecode import dns_fields, scapy_dns_fields
-from collectors.packets import CaptureStats, PacketSummariser, read_capture
+from collectors.packets import MAX_TIMESTAMP, CaptureStats, PacketSummariser, read_capture
 from core.store.base import DeadLetter
 from tests.collectors.captures import pcap, pcapng, udp_frame
 from tests.dijkwacht.test_events_cli import data_dir, run
@@ -89,3 +91,21 @@ def test_ingest_of_the_crashing_pcap_exits_cleanly(data_dir: Path, tmp_path: Pat
     code, _, err = run("ingest", str(path))
     assert code == 0, err
     assert "stored 1 event(s), dead-lettered 0 line(s)" in err  # the flow; the DNS is counted
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2**64 - 1), st.binary(max_size=120)), min_size=1, max_size=6)
+)
+def test_every_pcapng_record_is_summarised_or_dead_lettered(
+    records: list[tuple[int, bytes]],
+) -> None:
+    """Nothing is lost: any time, any payload to port 53; each record is read or a letter."""
+    stats = CaptureStats()
+    data = pcapng([(stamp, udp_frame(payload)) for stamp, payload in records])
+    items = list(read_capture(io.BytesIO(data), source="test", stats=stats))
+    dead = [item for item in items if isinstance(item, DeadLetter)]
+    readable = [payload for stamp, payload in records if stamp / 1_000_000 <= MAX_TIMESTAMP]
+    assert stats.packets == len(readable) and len(dead) == len(records) - len(readable)
+    assert all(letter.offset is not None and letter.offset >= 48 for letter in dead)
+    assert stats.dns + stats.extra.get("dns_unreadable", 0) == len(list(filter(None, readable)))
