@@ -133,6 +133,8 @@ class AccessLogParser:
 
         http: dict[str, object] = {"response": {"status_code": status}}
         size = match.group("bytes")
+        if len(size) > 18:  # int() refuses > 4300 digits with ValueError; ECS `long` is 64-bit
+            raise ParseError(f"{len(size)} digits, too large", field="http.response.body.bytes")
         if size != "-":
             http["response"] = {"status_code": status, "body": {"bytes": int(size)}}
         request_line = match.group("request")
