@@ -144,3 +144,20 @@ def test_long_quoted_field_stays_small_in_memory() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 8 * len(line)
+
+
+def test_a_line_of_brackets_is_refused_in_linear_time() -> None:
+    """bench/fuzz.py: `[ [ [ ...` made the user/time split quadratic (0.1 s for 8 KiB)."""
+    import time
+
+    line = b"66.249.73.185 - - " + b"[ " * 500_000  # 1 MB, the ingest line cap
+    started = time.perf_counter()
+    with pytest.raises(ParseError):
+        AccessLogParser().parse(line, received_at=RECEIVED, source="t")
+    assert time.perf_counter() - started < 0.5
+
+
+def test_user_of_several_words_still_parses() -> None:
+    line = b'192.0.2.7 - Jan de Vries [31/Jan/2025:09:15:00 +0100] "GET / HTTP/1.1" 200 5'
+    event = AccessLogParser().parse(line, received_at=RECEIVED, source="t")
+    assert event["user"]["name"] == "Jan de Vries"
