@@ -38,11 +38,13 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DIJKWACHT_SHARED_DIR") or REPO.parent / "shared") / "corpus"
 NOW = datetime(2025, 1, 31, 9, 15, tzinfo=UTC)
 _BOUNDARY = (0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
-EVTX_SAMPLES = (
+EVTX_SAMPLES = (  # first chunks of 8-30 records: Security, Sysmon and both
     "hayabusa-sample-evtx/EVTX-to-MITRE-Attack/TA0008-Lateral Movement"
     "/T1550-Use Alternate Authentication Material/ID4624-Mimikatz Pass the hash.evtx",
-    "hayabusa-sample-evtx/EVTX-to-MITRE-Attack/TA0008-Lateral Movement"
-    "/T1021.002-SMB Windows Admin Shares/ID4688-4648 Lateral movement with net use.evtx",
+    "hayabusa-sample-evtx/EVTX-to-MITRE-Attack/TA0007-Discovery/T1069-Permission Groups"
+    " Discovery/ID4799-4624-Local admin group enumerated by SharpHound.evtx",
+    "EVTX-ATTACK-SAMPLES/Defense Evasion/sysmon_13_rdp_settings_tampering.evtx",
+    "EVTX-ATTACK-SAMPLES/Credential Access/ppl_bypass_ppldump_knowdll_hijack_sysmon_security.evtx",
 )
 
 
@@ -56,6 +58,7 @@ class Target:
     declared: tuple[type[BaseException], ...] = ()
     max_size: int = 65_535
     cost: int = 1  # relative cost per input; CI divides its budget by it
+    keep_size: bool = False  # EVTX: a mutant of another size is only ever a truncated file
 
 
 @dataclass(slots=True)
@@ -118,7 +121,9 @@ def inputs(target: Target, n: int, seed: int) -> Iterator[bytes]:
             return
         yield sample
     for _ in range(n - min(n, len(target.seeds))):
-        yield mutate(rng, rng.choice(target.seeds), target.seeds, target.max_size)
+        sample = rng.choice(target.seeds)
+        data = mutate(rng, sample, target.seeds, target.max_size)
+        yield data[: len(sample)] + sample[len(data) :] if target.keep_size else data
 
 
 def run(target: Target, n: int, seed: int = 1) -> Result:
@@ -213,6 +218,17 @@ def _jsonl_inputs(path: Path) -> list[bytes]:
     return found
 
 
+def _ecs_events(frames: list[tuple[int, bytes]]) -> list[Any]:
+    """ECS events the packet summariser makes of the first corpus frames: `ecs-json` seeds."""
+    from collectors.packets import PacketSummariser
+
+    summariser = PacketSummariser(source="fuzz", received_at=NOW)
+    for linktype, data in frames[:300]:
+        summariser.add(linktype, data, NOW.timestamp())
+    summariser.flush()
+    return summariser.drain()[:40]
+
+
 def targets() -> list[Target]:
     """Every decoder and parser with seeds from the corpus; empty when it is not there."""
     if not CORPUS.is_dir():
@@ -277,6 +293,11 @@ def targets() -> list[Target]:
 
         return list(read_evtx(io.BytesIO(data), source="fuzz", received_at=NOW))
 
+    def ecs_json(data: bytes) -> object:
+        from dijkwacht.commands.events import read_ecs_json
+
+        return list(read_ecs_json(io.BytesIO(data)))
+
     def framing(data: bytes) -> object:
         framer = SyslogFramer(max_frame=4096)
         return (
@@ -295,6 +316,7 @@ def targets() -> list[Target]:
         built = get_parser(name, tz=UTC, pseudonymiser=pseudonymiser)
         return lambda data: built.parse(data, received_at=NOW, source="fuzz")
 
+    ecs = [orjson.dumps(event) for event in _ecs_events(frames)]
     stamp_seeds = [line[:40] for line in events[:50]] + [b"2025-01-31T09:15:00.123456789+01:00"]
     evtx_dir = CORPUS / "sigma-dev/evtx"
     evtx_seeds = [
@@ -312,8 +334,9 @@ def targets() -> list[Target]:
         Target("tls", tls, tls_hello, (ParseError,)),
         Target("http", http, nd.parse_http_request, (ParseError,)),
         Target("pcap", _capture_heads(), capture, (), 1 << 20, 4),
-        Target("evtx", evtx_seeds, evtx_file, (), 1 << 20, 10),
+        Target("evtx", evtx_seeds, evtx_file, (), 1 << 20, 10, keep_size=True),
         Target("framing", syslog, framing, (), 8192),
+        Target("ecs-json", [b"\n".join(ecs[i : i + 4]) for i in range(0, len(ecs), 4)], ecs_json),
         Target("timestamps", stamp_seeds, times, (ParseError,), 256),
     ]
     for name, seeds in (

@@ -33,6 +33,7 @@ NAMES = [
     "pcap",
     "evtx",
     "framing",
+    "ecs-json",
     "timestamps",
     "syslog",
     "rfc5424",
