@@ -91,57 +91,54 @@ def decode_frame(linktype: int, data: bytes) -> Packet | None:
     """The IP/transport view of a frame, or None for non-IP or truncated frames.
 
     Raises ParseError (never IndexError or struct.error) for a frame whose headers contradict
-    each other, so one hostile packet cannot stop a capture.
+    each other, so one hostile packet cannot stop a capture. (The try costs nothing in 3.11;
+    a wrapper function would cost a call per packet.)
     """
     try:
-        return _decode_frame(linktype, data)
+        start = _network_start(linktype, data)
+        if start is None:
+            return None
+        ethertype, offset = start
+        if ethertype == 0x0800:
+            if len(data) < offset + 20:
+                return None
+            (ver_ihl, _tos, total, _ident, frag, _ttl, proto, _csum, src, dst) = _unpack_ipv4(
+                data, offset
+            )
+            header = (ver_ihl & 0x0F) * 4
+            if ver_ihl >> 4 != 4 or header < 20:
+                return None
+            end = min(offset + total, len(data)) if total >= header else len(data)
+            body = offset + header
+            version = 4
+            src_text, dst_text = (
+                socket.inet_ntop(socket.AF_INET, src),
+                socket.inet_ntop(socket.AF_INET, dst),
+            )
+            length = total
+            if frag & 0x1FFF:  # a later fragment: no transport header here
+                return Packet(4, src_text, dst_text, proto, 0, 0, length, b"")
+        elif ethertype == 0x86DD:
+            if len(data) < offset + 40:
+                return None
+            payload_length = _unpack_u16(data, offset + 4)[0]
+            proto = data[offset + 6]
+            src_text = socket.inet_ntop(socket.AF_INET6, data[offset + 8 : offset + 24])
+            dst_text = socket.inet_ntop(socket.AF_INET6, data[offset + 24 : offset + 40])
+            body = offset + 40
+            end = min(body + payload_length, len(data))
+            length = 40 + payload_length
+            version = 6
+            while proto in _IPV6_EXTENSIONS and body + 8 <= end:
+                proto, ext_len = data[body], (data[body + 1] + 1) * 8
+                body += ext_len
+            if proto == 44:  # fragment header
+                return Packet(6, src_text, dst_text, proto, 0, 0, length, b"")
+        else:
+            return None
+        return _transport(version, src_text, dst_text, proto, length, data, body, end)
     except (IndexError, ValueError, struct.error) as exc:
         raise ParseError(f"malformed frame ({type(exc).__name__})", field="frame") from exc
-
-
-def _decode_frame(linktype: int, data: bytes) -> Packet | None:
-    start = _network_start(linktype, data)
-    if start is None:
-        return None
-    ethertype, offset = start
-    if ethertype == 0x0800:
-        if len(data) < offset + 20:
-            return None
-        (ver_ihl, _tos, total, _ident, frag, _ttl, proto, _csum, src, dst) = _unpack_ipv4(
-            data, offset
-        )
-        header = (ver_ihl & 0x0F) * 4
-        if ver_ihl >> 4 != 4 or header < 20:
-            return None
-        end = min(offset + total, len(data)) if total >= header else len(data)
-        body = offset + header
-        version = 4
-        src_text, dst_text = (
-            socket.inet_ntop(socket.AF_INET, src),
-            socket.inet_ntop(socket.AF_INET, dst),
-        )
-        length = total
-        if frag & 0x1FFF:  # a later fragment: no transport header here
-            return Packet(4, src_text, dst_text, proto, 0, 0, length, b"")
-    elif ethertype == 0x86DD:
-        if len(data) < offset + 40:
-            return None
-        payload_length = _unpack_u16(data, offset + 4)[0]
-        proto = data[offset + 6]
-        src_text = socket.inet_ntop(socket.AF_INET6, data[offset + 8 : offset + 24])
-        dst_text = socket.inet_ntop(socket.AF_INET6, data[offset + 24 : offset + 40])
-        body = offset + 40
-        end = min(body + payload_length, len(data))
-        length = 40 + payload_length
-        version = 6
-        while proto in _IPV6_EXTENSIONS and body + 8 <= end:
-            proto, ext_len = data[body], (data[body + 1] + 1) * 8
-            body += ext_len
-        if proto == 44:  # fragment header
-            return Packet(6, src_text, dst_text, proto, 0, 0, length, b"")
-    else:
-        return None
-    return _transport(version, src_text, dst_text, proto, length, data, body, end)
 
 
 def _transport(
