@@ -100,6 +100,7 @@ def _read(handle: BinaryIO, *, source: str, created: str) -> Iterator[Event | De
             records = parser.records_json()
         except (RuntimeError, OSError, ValueError) as exc:
             yield _letter(source, 0, header[:256], size, f"unreadable EVTX file ({exc})")
+            yield from _skipped(handle, source, layout, seen, why)  # each record, with its bytes
             return
         while True:
             record: dict[str, Any] | None = None

@@ -58,7 +58,6 @@ class Layout:
     records: dict[int, RecordSpan] = field(default_factory=dict)
     damage: list[Damage] = field(default_factory=list)
     altered_chunks: set[int] = field(default_factory=set)
-    chunks: int = 0  # chunks in use (not all zero)
 
 
 def scan(handle: BinaryIO, size: int) -> Layout:
@@ -79,7 +78,6 @@ def scan(handle: BinaryIO, size: int) -> Layout:
         chunk = handle.read(CHUNK_SIZE)
         if len(chunk) < CHUNK_SIZE or chunk == _EMPTY_CHUNK:
             continue
-        layout.chunks += 1
         problem = _check_chunk(chunk)
         if problem is not None:
             layout.altered_chunks.add(index)
