@@ -394,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         for data, reason in result.crashes[:3]:
             print(f"    {reason}\n    input {data[:64].hex()}{'...' if len(data) > 64 else ''}")
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"peak RSS of the whole run: {peak:.0f} MiB")
     value = crashes * 1e6 / total
     summary = {"metric": "fuzz_crashes_per_million", "value": round(value, 3)}
     summary |= {"baseline": total, "ratio": value / total, "target": 0}

@@ -109,3 +109,12 @@ def test_every_pcapng_record_is_summarised_or_dead_lettered(
     assert stats.packets == len(readable) and len(dead) == len(records) - len(readable)
     assert all(letter.offset is not None and letter.offset >= 48 for letter in dead)
     assert stats.dns + stats.extra.get("dns_unreadable", 0) == len(list(filter(None, readable)))
+
+
+def test_ingest_counts_the_dead_lettered_capture_record(data_dir: Path, tmp_path: Path) -> None:
+    good = int(T0 * 1e6)
+    path = tmp_path / "huge-time.pcapng"
+    path.write_bytes(pcapng([(good, udp_frame(VALID_QUERY)), (2**64 - 1, udp_frame(VALID_QUERY))]))
+    code, _, err = run("ingest", str(path))
+    assert code == 0, err
+    assert "dead-lettered 1 line(s) from 1 of 1 file(s); damaged 1 part(s)" in err
