@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 from core.errors import DijkwachtError
 
 
@@ -23,3 +25,19 @@ class ParseError(DijkwachtError):
         self.reason = reason
         self.field = field
         self.offset = offset
+
+
+# What hostile bytes can make a decoder's own slicing and scapy's dissection raise. Decoder entry
+# points catch exactly these and re-raise ParseError with a short reason; anything else (a
+# MemoryError, a KeyboardInterrupt) is not about the input and propagates.
+MALFORMED_INPUT: tuple[type[Exception], ...] = (
+    IndexError,
+    KeyError,
+    ValueError,  # also UnicodeDecodeError, orjson.JSONDecodeError
+    TypeError,
+    AttributeError,  # scapy: a field a truncated layer never got
+    OverflowError,
+    ZeroDivisionError,
+    RecursionError,
+    struct.error,
+)

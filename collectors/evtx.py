@@ -5,14 +5,18 @@ Fields follow Winlogbeat's `winlog.*` (documented in docs/ecs-extension.md) plus
 record's JSON as `evtx` renders it is kept in `event.original`, and `winlog.event_data` keeps
 every EventData item, so Sigma rules written for either field style can match.
 
-Damaged files: `evtx` skips what it cannot read (`skip_errors=True`) and warns; every warning
-becomes a dead letter, and a file shorter than its chunks (a cut copy) is reported too, so the
-readable records are kept and the damage is visible.
+Damaged files: before `evtx` reads a file, `collectors.evtx_chunks` checks the file and chunk
+CRC32s and locates every record. A chunk that fails a check is dead-lettered with its offset;
+`evtx` skips what it cannot read (`skip_errors=True`), and every record it skipped, silently
+or with a warning, is dead-lettered with its offset and its own bytes. A file shorter than
+its chunks (a cut copy) is reported too. So the readable records are kept and the damage is
+visible and counted.
 """
 
 from __future__ import annotations
 
 import ntpath
+import re
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,12 +25,21 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from collectors import evtx_chunks
+from collectors.errors import MALFORMED_INPUT
 from core.clock import utc_iso
+from core.errors import ValidationError
 from core.events import Event, set_field, validate_event
 from core.store.base import DeadLetter
 
-FILE_HEADER = 4096
-CHUNK_SIZE = 65536
+FILE_HEADER = evtx_chunks.FILE_HEADER
+CHUNK_SIZE = evtx_chunks.CHUNK_SIZE
+CHECKSUM_TAG = "evtx_checksum_mismatch"  # in `tags` of events read from a chunk that failed a CRC
+# A rendered record whose JSON is not the shape Windows writes (a string where `System`
+# should be, a bad SystemTime) is dead-lettered; the rest of the file is read.
+_UNNORMALISABLE: tuple[type[Exception], ...] = (*MALFORMED_INPUT, ValidationError)
+_RECORD_NUMBER = re.compile(r"record number (\d+)")
+_CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
 _SYSMON = "Microsoft-Windows-Sysmon"
 _SECURITY = "Microsoft-Windows-Security-Auditing"
 _DATASETS = {
@@ -43,10 +56,19 @@ _EMPTY = frozenset({"", "-"})
 def read_evtx(
     handle: BinaryIO, *, source: str, received_at: datetime | None = None
 ) -> Iterator[Event | DeadLetter]:
-    """ECS events of every readable record, and a DeadLetter for each damaged part."""
+    """ECS events of every readable record, and a DeadLetter for each damaged part.
+
+    Damage never stops the file: a chunk that fails its checksums is dead-lettered with its
+    offset (records `evtx` still reads from it are kept, tagged `evtx_checksum_mismatch`),
+    and every record `evtx` skipped or could not normalise is dead-lettered with its offset
+    and bytes.
+    """
+    yield from _read(handle, source=source, created=utc_iso(received_at or datetime.now(UTC)))
+
+
+def _read(handle: BinaryIO, *, source: str, created: str) -> Iterator[Event | DeadLetter]:
     import evtx
 
-    created = utc_iso(received_at or datetime.now(UTC))
     size = handle.seek(0, 2)
     handle.seek(0)
     header = handle.read(FILE_HEADER)
@@ -66,6 +88,11 @@ def read_evtx(
             f"{size - offset} byte(s) of a partial chunk; its records are lost"
         )
         yield _letter(source, offset, raw, size - offset, reason)
+    layout = evtx_chunks.scan(handle, size)
+    for damage in layout.damage:
+        yield _letter(source, damage.offset, damage.raw, damage.length, damage.reason)
+    seen: set[int] = set()
+    why: dict[int, str] = {}  # record number -> the warning `evtx` gave when skipping it
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -73,6 +100,7 @@ def read_evtx(
             records = parser.records_json()
         except (RuntimeError, OSError, ValueError) as exc:
             yield _letter(source, 0, header[:256], size, f"unreadable EVTX file ({exc})")
+            yield from _skipped(handle, source, layout, seen, why)  # each record, with its bytes
             return
         while True:
             record: dict[str, Any] | None = None
@@ -84,18 +112,66 @@ def read_evtx(
             except (RuntimeError, OSError, ValueError) as exc:
                 failure = exc
             while caught:
-                warning = caught.pop(0)
-                yield _letter(source, None, b"", 0, f"damaged EVTX record: {warning.message}")
+                message = str(caught.pop(0).message)
+                number = _warned_record(message)
+                if number is not None and number in layout.records:
+                    why[number] = message  # reported with the record's bytes below
+                elif not _about_damaged_chunk(message, layout):
+                    yield _letter(source, None, b"", 0, f"damaged EVTX record: {message}")
             if failure is not None:
                 yield _letter(source, None, b"", 0, f"EVTX reading stopped: {failure}")
             if record is None:
                 break
+            number = record.get("event_record_id")
+            span = layout.records.get(number) if isinstance(number, int) else None
+            if isinstance(number, int):
+                seen.add(number)
             try:
-                yield normalise(record, source=source, created=created)
-            except (ValueError, KeyError, TypeError) as exc:
+                event = normalise(record, source=source, created=created)
+            except _UNNORMALISABLE as exc:
                 raw = str(record.get("data", "")).encode("utf-8")
-                where = f"record {record.get('event_record_id')}"
-                yield _letter(source, None, raw, len(raw), f"{where}: {exc}")
+                at = span.offset if span is not None else None
+                yield _letter(source, at, raw, len(raw), f"record {number}: {exc}")
+                continue
+            if span is not None and span.chunk in layout.altered_chunks:
+                event.setdefault("tags", []).append(CHECKSUM_TAG)
+            yield event
+    yield from _skipped(handle, source, layout, seen, why)
+
+
+def _warned_record(message: str) -> int | None:
+    """The record number in an `evtx` warning ("Failed to parse record number 13: ...")."""
+    match = _RECORD_NUMBER.search(message)
+    return int(match.group(1)) if match else None
+
+
+def _about_damaged_chunk(message: str, layout: evtx_chunks.Layout) -> bool:
+    """A chunk-level warning for a chunk the checksum walk has already dead-lettered."""
+    match = _CHUNK_NUMBER.search(message)
+    return match is not None and int(match.group(1)) in layout.altered_chunks
+
+
+def _skipped(
+    handle: BinaryIO,
+    source: str,
+    layout: evtx_chunks.Layout,
+    seen: set[int],
+    why: dict[int, str],
+) -> Iterator[DeadLetter]:
+    """A dead letter, with the record's own bytes, for every record `evtx` did not return."""
+    for number, span in sorted(layout.records.items(), key=lambda item: item[1].offset):
+        if number in seen:
+            continue
+        handle.seek(span.offset)
+        raw = handle.read(span.size)
+        reason = why.get(number) or (
+            f"in damaged chunk {span.chunk}"
+            if span.chunk in layout.altered_chunks
+            else "not returned by the evtx reader"
+        )
+        yield _letter(
+            source, span.offset, raw, span.size, f"EVTX record {number} skipped: {reason}"
+        )
 
 
 def read_evtx_file(path: Path, *, source: str | None = None) -> Iterator[Event | DeadLetter]:
@@ -166,7 +242,9 @@ def normalise(record: dict[str, Any], *, source: str, created: str) -> Event:
             "channel": channel,
             "provider_name": provider,
             "event_id": event_id,
-            "record_id": str(record.get("event_record_id", _text(system.get("EventRecordID")))),
+            # System/EventRecordID, what Windows shows; the record header's number differs
+            # in exported or cleared logs, so it is only the fallback.
+            "record_id": _text(system.get("EventRecordID")) or str(record.get("event_record_id")),
         },
         "dijkwacht": {"ingest": {"source": source}},
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.dnswire import RCODES, dns_message_fields
+from collectors.errors import MALFORMED_INPUT, ParseError
 
 # Link types (pcap LINKTYPE_* numbers) we can read.
 LINKTYPE_NULL = 0
@@ -87,49 +88,57 @@ def _network_start(linktype: int, data: bytes) -> tuple[int, int] | None:
 
 
 def decode_frame(linktype: int, data: bytes) -> Packet | None:
-    """The IP/transport view of a frame, or None for non-IP or truncated frames."""
-    start = _network_start(linktype, data)
-    if start is None:
-        return None
-    ethertype, offset = start
-    if ethertype == 0x0800:
-        if len(data) < offset + 20:
+    """The IP/transport view of a frame, or None for non-IP or truncated frames.
+
+    Raises ParseError (never IndexError or struct.error) for a frame whose headers contradict
+    each other, so one hostile packet cannot stop a capture. (The try costs nothing in 3.11;
+    a wrapper function would cost a call per packet.)
+    """
+    try:
+        start = _network_start(linktype, data)
+        if start is None:
             return None
-        (ver_ihl, _tos, total, _ident, frag, _ttl, proto, _csum, src, dst) = _unpack_ipv4(
-            data, offset
-        )
-        header = (ver_ihl & 0x0F) * 4
-        if ver_ihl >> 4 != 4 or header < 20:
+        ethertype, offset = start
+        if ethertype == 0x0800:
+            if len(data) < offset + 20:
+                return None
+            (ver_ihl, _tos, total, _ident, frag, _ttl, proto, _csum, src, dst) = _unpack_ipv4(
+                data, offset
+            )
+            header = (ver_ihl & 0x0F) * 4
+            if ver_ihl >> 4 != 4 or header < 20:
+                return None
+            end = min(offset + total, len(data)) if total >= header else len(data)
+            body = offset + header
+            version = 4
+            src_text, dst_text = (
+                socket.inet_ntop(socket.AF_INET, src),
+                socket.inet_ntop(socket.AF_INET, dst),
+            )
+            length = total
+            if frag & 0x1FFF:  # a later fragment: no transport header here
+                return Packet(4, src_text, dst_text, proto, 0, 0, length, b"")
+        elif ethertype == 0x86DD:
+            if len(data) < offset + 40:
+                return None
+            payload_length = _unpack_u16(data, offset + 4)[0]
+            proto = data[offset + 6]
+            src_text = socket.inet_ntop(socket.AF_INET6, data[offset + 8 : offset + 24])
+            dst_text = socket.inet_ntop(socket.AF_INET6, data[offset + 24 : offset + 40])
+            body = offset + 40
+            end = min(body + payload_length, len(data))
+            length = 40 + payload_length
+            version = 6
+            while proto in _IPV6_EXTENSIONS and body + 8 <= end:
+                proto, ext_len = data[body], (data[body + 1] + 1) * 8
+                body += ext_len
+            if proto == 44:  # fragment header
+                return Packet(6, src_text, dst_text, proto, 0, 0, length, b"")
+        else:
             return None
-        end = min(offset + total, len(data)) if total >= header else len(data)
-        body = offset + header
-        version = 4
-        src_text, dst_text = (
-            socket.inet_ntop(socket.AF_INET, src),
-            socket.inet_ntop(socket.AF_INET, dst),
-        )
-        length = total
-        if frag & 0x1FFF:  # a later fragment: no transport header here
-            return Packet(4, src_text, dst_text, proto, 0, 0, length, b"")
-    elif ethertype == 0x86DD:
-        if len(data) < offset + 40:
-            return None
-        payload_length = _unpack_u16(data, offset + 4)[0]
-        proto = data[offset + 6]
-        src_text = socket.inet_ntop(socket.AF_INET6, data[offset + 8 : offset + 24])
-        dst_text = socket.inet_ntop(socket.AF_INET6, data[offset + 24 : offset + 40])
-        body = offset + 40
-        end = min(body + payload_length, len(data))
-        length = 40 + payload_length
-        version = 6
-        while proto in _IPV6_EXTENSIONS and body + 8 <= end:
-            proto, ext_len = data[body], (data[body + 1] + 1) * 8
-            body += ext_len
-        if proto == 44:  # fragment header
-            return Packet(6, src_text, dst_text, proto, 0, 0, length, b"")
-    else:
-        return None
-    return _transport(version, src_text, dst_text, proto, length, data, body, end)
+        return _transport(version, src_text, dst_text, proto, length, data, body, end)
+    except (IndexError, ValueError, struct.error) as exc:
+        raise ParseError(f"malformed frame ({type(exc).__name__})", field="frame") from exc
 
 
 def _transport(
@@ -254,8 +263,8 @@ def tls_version_name(record: bytes) -> str | None:
     return f"1.{minor - 1}"
 
 
-def dns_fields(payload: bytes) -> dict[str, Any] | None:
-    """ECS `dns.*` fields of a DNS message; None if it is not DNS.
+def dns_fields(payload: bytes) -> dict[str, Any]:
+    """ECS `dns.*` fields of a DNS message; ParseError (field `dns`) when it is not one.
 
     The common messages are read by `collectors.dnswire` (fast); the rest by scapy.
     """
@@ -263,16 +272,28 @@ def dns_fields(payload: bytes) -> dict[str, Any] | None:
     return fields if fields is not None else scapy_dns_fields(payload)
 
 
-def scapy_dns_fields(payload: bytes) -> dict[str, Any] | None:
-    """ECS `dns.*` fields via scapy's DNS layer: the fallback for odd or damaged messages."""
+def scapy_dns_fields(payload: bytes) -> dict[str, Any]:
+    """ECS `dns.*` fields via scapy's DNS layer: the fallback for odd or damaged messages.
+
+    scapy dissects lazily, so a truncated message fails on the first read of a missing field
+    (AttributeError), not when it is built; the whole reading is the boundary. Raises
+    ParseError (field `dns`) for a message scapy cannot read either.
+    """
+    from scapy.error import Scapy_Exception
+
+    unreadable: tuple[type[Exception], ...] = (Scapy_Exception, *MALFORMED_INPUT)
+    try:
+        return _scapy_dns_fields(payload)
+    except unreadable as exc:
+        raise ParseError(f"unreadable DNS message ({type(exc).__name__})", field="dns") from exc
+
+
+def _scapy_dns_fields(payload: bytes) -> dict[str, Any]:
     from scapy.layers.dns import DNS, dnsclasses, dnsqtypes
 
-    try:
-        message = DNS(payload)
-    except Exception:  # scapy raises many types on hostile input; the caller counts it
-        return None
+    message = DNS(payload)
     if message.qdcount and not message.qd:
-        return None
+        raise ParseError("question count without a question", field="dns.question")
     fields: dict[str, Any] = {
         "dns.id": str(message.id),
         "dns.type": "answer" if message.qr else "query",

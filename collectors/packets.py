@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from collectors import netdecode as nd
+from collectors.errors import MALFORMED_INPUT, ParseError
 from core.clock import utc_iso
 from core.events import Event, set_field
 from core.store.base import DeadLetter
@@ -29,6 +30,9 @@ DEFAULT_FLOW_TIMEOUT = 60.0
 DEFAULT_MAX_FLOWS = 65_536
 MAX_DEAD_RAW = 256  # bytes of a damaged capture kept with its dead letter
 _SWEEP_EVERY = 1.0  # seconds of capture time between idle-flow sweeps
+# Capture times `datetime` can format: 0001-01-01 up to the end of 9999 (epoch seconds).
+MIN_TIMESTAMP = -62_135_596_800.0
+MAX_TIMESTAMP = 253_402_300_799.0
 
 
 @dataclass(slots=True)
@@ -107,6 +111,9 @@ class PacketSummariser:
         self._events: list[Event] = []
         self._next_sweep = 0.0
         self._iso = _Timestamps()
+        # scapy's DNS layer reads the odd DNS messages; importing it takes ~1 s, which must not
+        # fall on the first odd packet of a live capture (bench/fuzz.py saw it as the slowest).
+        import scapy.layers.dns  # noqa: F401
 
     def drain(self) -> list[Event]:
         """The events summarised so far, oldest first; the queue is emptied."""
@@ -114,9 +121,20 @@ class PacketSummariser:
         return events
 
     def add(self, linktype: int, data: bytes, timestamp: float) -> None:
-        """Account one captured frame (`timestamp`: epoch seconds of capture)."""
+        """Account one captured frame (`timestamp`: epoch seconds of capture).
+
+        A frame with a capture time outside years 1-9999 (or NaN) raises ParseError before it
+        touches any flow, so the caller can dead-letter it; a malformed frame is `skipped`
+        and counted under `extra["malformed"]`.
+        """
+        if not MIN_TIMESTAMP <= timestamp <= MAX_TIMESTAMP:
+            raise ParseError(f"capture time {timestamp!r} out of range", field="timestamp")
         self.stats.packets += 1
-        packet = nd.decode_frame(linktype, data)
+        try:
+            packet = nd.decode_frame(linktype, data)
+        except ParseError:
+            self._count("malformed")
+            packet = None
         if packet is None:
             self.stats.skipped += 1
             return
@@ -154,6 +172,9 @@ class PacketSummariser:
         payload = packet.payload
         if payload:
             self._application(flow, packet, payload, timestamp, forward)
+
+    def _count(self, name: str) -> None:
+        self.stats.extra[name] = self.stats.extra.get(name, 0) + 1
 
     def _application(
         self, flow: _Flow, packet: nd.Packet, payload: bytes, timestamp: float, forward: bool
@@ -214,9 +235,10 @@ class PacketSummariser:
         return event
 
     def _dns(self, flow: _Flow, packet: nd.Packet, payload: bytes, timestamp: float) -> None:
-        fields = nd.dns_fields(payload)
-        if fields is None:
-            self.stats.extra["dns_unreadable"] = self.stats.extra.get("dns_unreadable", 0) + 1
+        try:
+            fields = nd.dns_fields(payload)
+        except ParseError:
+            self._count("dns_unreadable")
             return
         name = fields.get("dns.question.name", "")
         qtype = fields.get("dns.question.type", "")
@@ -348,6 +370,7 @@ def read_capture(
     from scapy.error import Scapy_Exception
     from scapy.utils import RawPcapNgReader, RawPcapReader
 
+    unreadable: tuple[type[Exception], ...] = (Scapy_Exception, OSError, *MALFORMED_INPUT)
     summariser = PacketSummariser(source=source, flow_timeout=flow_timeout, received_at=received_at)
     if stats is not None:
         summariser.stats = stats
@@ -355,8 +378,9 @@ def read_capture(
     try:
         # scapy's stubs say `str`; it reads file objects too. Any: we use its raw methods.
         reader: Any = RawPcapReader(handle)  # type: ignore[arg-type]
-    except (Scapy_Exception, EOFError, OSError) as exc:
-        yield _damage(handle, 0, size, f"not a readable pcap or pcapng file ({exc})", source)
+    except (EOFError, *unreadable) as exc:  # type: ignore[misc]  # mypy cannot read the star
+        reason = f"not a readable pcap or pcapng file ({type(exc).__name__}: {exc})"
+        yield _damage(handle, 0, size, reason, source)
         return
     ng = isinstance(reader, RawPcapNgReader)
     nano = bool(getattr(reader, "nano", False))
@@ -373,23 +397,29 @@ def read_capture(
                 reason = "truncated or damaged capture: the last record is incomplete"
                 yield _damage(handle, before, size, reason, source)
             break
-        except (Scapy_Exception, ValueError, OverflowError, OSError) as exc:
-            yield _damage(handle, before, size, f"damaged capture record ({exc})", source)
+        except unreadable as exc:
+            reason = f"damaged capture record ({type(exc).__name__}: {exc})"
+            yield _damage(handle, before, size, reason, source)
             break
         if result is None:
             before = handle.tell()
             continue
         data, meta = result
-        if ng:
-            timestamp = ((meta.tshigh << 32) | meta.tslow) / meta.tsresol
-            summariser.add(meta.linktype, data, timestamp)
-        else:
-            timestamp = meta.sec + meta.usec / (1e9 if nano else 1e6)
-            summariser.add(linktype, data, timestamp)
-            if meta.caplen > len(data) and len(data) < 65535:
-                reason = f"record truncated: {meta.caplen} bytes announced, {len(data)} present"
-                yield _damage(handle, before, size, reason, source)
-        before = handle.tell()
+        after = handle.tell()
+        try:
+            if ng:
+                timestamp = ((meta.tshigh << 32) | meta.tslow) / meta.tsresol
+                summariser.add(meta.linktype, data, timestamp)
+            else:
+                timestamp = meta.sec + meta.usec / (1e9 if nano else 1e6)
+                summariser.add(linktype, data, timestamp)
+        except (ParseError, ZeroDivisionError, OverflowError) as exc:
+            # One record with an impossible time (or time resolution): dead-letter it alone.
+            yield _damage(handle, before, after, f"unreadable capture record: {exc}", source)
+        if not ng and meta.caplen > len(data) and len(data) < 65535:
+            reason = f"record truncated: {meta.caplen} bytes announced, {len(data)} present"
+            yield _damage(handle, before, size, reason, source)
+        before = after
         if summariser._events:
             yield from summariser.drain()
     summariser.flush()
@@ -451,7 +481,10 @@ def capture_live(
     def on_packet(frame: Any) -> None:
         data = bytes(frame)
         if lfilter is None or lfilter(data):
-            summariser.add(linktype, data, float(frame.time))
+            try:
+                summariser.add(linktype, data, float(frame.time))
+            except ParseError:  # a frame stamped outside years 1-9999: count it, keep capturing
+                summariser._count("bad_timestamp")
 
     try:
         if started is not None:

@@ -51,6 +51,7 @@ class Record:
     event: Event | None = None
     reason: str | None = None
     raw_length: int | None = None
+    damaged: bool = False  # a damaged part of a binary file (EVTX chunk or record, pcap block)
 
 
 Reader = Callable[[BinaryIO], Iterator[Record]]
@@ -113,6 +114,7 @@ READERS: dict[str, Reader] = {"ecs-json": read_ecs_json}
 class _Totals:
     stored: int = 0
     dead: int = 0
+    damaged: int = 0
     files_read: int = 0
 
 
@@ -134,6 +136,7 @@ class _BatchWriter:
             if len(self._events) >= self._size:
                 self.flush(source=source)
         else:
+            self._totals.damaged += record.damaged
             self._letter(record, reason=record.reason or "unreadable", source=source)
             if len(self._letters) >= self._size:
                 self.flush(source=source)
@@ -232,7 +235,8 @@ def ingest(
         store.close()
     console.print(
         f"stored {totals.stored} event(s), dead-lettered {totals.dead} line(s) "
-        f"from {totals.files_read} of {len(files)} file(s)"
+        f"from {totals.files_read} of {len(files)} file(s); damaged {totals.damaged} "
+        "part(s) of EVTX/pcap files"
     )
     if totals.files_read == 0:
         raise typer.Exit(code=1)

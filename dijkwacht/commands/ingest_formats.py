@@ -117,6 +117,7 @@ def _records(items: Iterator[Any], handle: BinaryIO) -> Iterator[Record]:
                 raw=item.raw,
                 reason=item.reason,
                 raw_length=item.raw_length,
+                damaged=True,
             )
         else:
             yield Record(number, handle.tell(), raw=b"", event=item)

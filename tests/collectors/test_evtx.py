@@ -161,8 +161,17 @@ def test_corrupt_record_is_dead_lettered_and_the_rest_kept(tmp_path: Path) -> No
     start = 4096 + 512 + 24 + 10  # inside the BinXML of the first record
     data[start : start + 40] = b"\xff" * 40
     events, dead = _split(list(read_evtx(io.BytesIO(bytes(data)), source="memory")))
-    assert {event["winlog"]["record_id"] for event in events} >= {"4", "5"}
-    assert dead and all("damaged EVTX record" in letter.reason for letter in dead)
+    assert {event["winlog"]["record_id"] for event in events} == {"2", "3", "4", "5"}
+    chunk, record = dead
+    assert chunk.offset == 4096 and "chunk 0: event records checksum mismatch" in chunk.reason
+    assert record.offset == 4096 + 512 and "EVTX record 1 skipped" in record.reason
+    assert record.raw == bytes(data[record.offset : record.offset + len(record.raw)])
+    assert record.raw.startswith(b"**\0\0") and record.raw_length == len(record.raw)
+    # Records read from the damaged chunk are kept but marked: their bytes are unverified.
+    tagged = {
+        e["winlog"]["record_id"] for e in events if "evtx_checksum_mismatch" in e.get("tags", [])
+    }
+    assert tagged == {"2", "3"}
 
 
 @pytest.mark.parametrize("content", [b"", b"MZ" + b"\0" * 5000, b"ElfFile\0" + b"\0" * 100])
@@ -170,3 +179,16 @@ def test_not_evtx_is_one_dead_letter(content: bytes) -> None:
     events, dead = _split(list(read_evtx(io.BytesIO(content), source="memory")))
     assert events == []
     assert len(dead) == 1 and dead[0].offset == 0
+
+
+def test_record_of_the_wrong_shape_is_dead_lettered_and_the_rest_kept(tmp_path: Path) -> None:
+    """#16: a System element holding text (AttributeError in normalise) stopped the file."""
+    from tests.collectors.evtx_writer import Element
+
+    odd = Element("Event", children=[Element("System", text="not a System element")])
+    path = _file(tmp_path, [[(1, T, odd), (2, T, sysmon_1(2))]])
+    events, dead = _split(list(read_evtx_file(path)))
+    assert [event["winlog"]["record_id"] for event in events] == ["2"]
+    (letter,) = dead
+    assert letter.offset == 4096 + 512 and letter.reason.startswith("byte offset 4608: record 1:")
+    assert b"not a System element" in letter.raw  # the rendered record, kept for replay

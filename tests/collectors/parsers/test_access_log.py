@@ -119,3 +119,45 @@ def test_round_trip(
     assert event["http"]["version"] == "2.0"
     assert event["user_agent"]["original"] == agent
     assert event["@timestamp"] == "2023-02-01T10:04:05.000Z"
+
+
+@pytest.mark.parametrize("digits", [19, 5000])
+def test_response_size_beyond_64_bits_is_a_parse_error(digits: int) -> None:
+    """bench/fuzz.py found int() raising ValueError on a size of more than 4,300 digits."""
+    line = b'192.0.2.7 - - [31/Jan/2025:09:15:00 +0100] "GET / HTTP/1.1" 200 ' + b"9" * digits
+    with pytest.raises(ParseError) as caught:
+        AccessLogParser().parse(line, received_at=RECEIVED, source="t")
+    assert caught.value.field == "http.response.body.bytes"
+    assert str(digits) in caught.value.reason
+
+
+def test_long_quoted_field_stays_small_in_memory() -> None:
+    """A plain `*` over the quoted alternation cost ~300 bytes of memory per byte."""
+    import tracemalloc
+
+    line = b'192.0.2.7 - - [31/Jan/2025:09:15:00 +0100] "GET /' + b"%" * 1_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ParseError):
+            AccessLogParser().parse(line, received_at=RECEIVED, source="t")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(line)
+
+
+def test_a_line_of_brackets_is_refused_in_linear_time() -> None:
+    """bench/fuzz.py: `[ [ [ ...` made the user/time split quadratic (0.1 s for 8 KiB)."""
+    import time
+
+    line = b"66.249.73.185 - - " + b"[ " * 500_000  # 1 MB, the ingest line cap
+    started = time.perf_counter()
+    with pytest.raises(ParseError):
+        AccessLogParser().parse(line, received_at=RECEIVED, source="t")
+    assert time.perf_counter() - started < 0.5
+
+
+def test_user_of_several_words_still_parses() -> None:
+    line = b'192.0.2.7 - Jan de Vries [31/Jan/2025:09:15:00 +0100] "GET / HTTP/1.1" 200 5'
+    event = AccessLogParser().parse(line, received_at=RECEIVED, source="t")
+    assert event["user"]["name"] == "Jan de Vries"
