@@ -35,6 +35,13 @@ PLACEHOLDER_SECRETS = frozenset(
 MIN_SECRET_LENGTH = 32
 
 Environment = Literal["development", "test", "production"]
+SecretName = Literal["secret_key", "pseudonym_key", "audit_key", "audit_signing_key"]
+SECRET_NAMES: tuple[SecretName, ...] = (
+    "secret_key",
+    "pseudonym_key",
+    "audit_key",
+    "audit_signing_key",
+)
 
 
 def _config_file() -> Path | None:
@@ -97,6 +104,10 @@ class Settings(BaseSettings):
     # so a fresh embedded install needs no editing; a set secret must not be a placeholder.
     secret_key: SecretStr | None = None
     pseudonym_key: SecretStr | None = None
+    # HMAC key of the audit chain and seed of the key that signs audit checkpoints: kept here,
+    # never in the database, so someone who can edit the database cannot re-chain the log.
+    audit_key: SecretStr | None = None
+    audit_signing_key: SecretStr | None = None
 
     # Relational data (SQLAlchemy URL); default: SQLite in data_dir.
     database_url: str | None = None
@@ -257,7 +268,7 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets(self) -> Settings:
         if self.environment == "development":
             return self
-        for name in ("secret_key", "pseudonym_key"):
+        for name in SECRET_NAMES:
             value: SecretStr | None = getattr(self, name)
             if value is None:
                 continue
@@ -324,7 +335,7 @@ class Settings(BaseSettings):
             (self.action_targets_dir or self.resolved_data_dir / "targets").expanduser().resolve()
         )
 
-    def secret(self, name: Literal["secret_key", "pseudonym_key"]) -> str:
+    def secret(self, name: SecretName) -> str:
         """The secret's value; generated once and stored 0600 in the data dir when unset."""
         value: SecretStr | None = getattr(self, name)
         if value is not None:
