@@ -1,0 +1,493 @@
+"""A heavy SOC day: analysts on the pages while HTTP and TCP syslog ingest run at full rate.
+
+Run: `.venv/bin/python bench/load.py [--seconds 60] [--alerts 300000] [--ingest-url URL]`.
+
+Set-up (not timed): a fresh data directory gets 300,000 alerts through the alert store's own
+bulk insert (`bench.dashboard.fill`), an analyst (who may read alerts, incidents and events)
+and an HTTP ingest token. Then the platform is started exactly as an operator starts it,
+`python -m dijkwacht up`, with free ports, and the bench waits for /health to show every
+process running.
+
+Load, for `--seconds`, all over real HTTP and TCP from this process (asyncio + httpx):
+- `--clients` analysts (30), closed loop: each logs in once through the form, then asks one
+  page from the mix (alert queue, grouped queue, /api/alerts, alert detail, incident list,
+  event search), waits for the answer, thinks `--think` seconds (0.5), and asks the next.
+- HTTP ingest offering `--http-rate` events/s (1,000) as NDJSON batches of `--http-batch`
+  on a fixed schedule, up to 16 requests in flight; a batch whose slot is not free waits, so
+  back-pressure shows as fewer events offered, not as a growing queue in the bench. The
+  200 answer's `accepted` is the acknowledgement; batches are not retried.
+- One TCP syslog connection offering `--syslog-rate` lines/s (1,000), LF-framed RFC 5424;
+  syslog has no acknowledgement, so a line counts as offered once the socket took it.
+
+Afterwards the bench waits until the spool has drained (the stored counts stop moving or
+reach what was offered) and counts stored events by a per-run marker in each message.
+`value` = HTTP events both acknowledged and stored + syslog lines stored; `baseline` = events
+offered. `server_errors` counts 5xx answers and HTTP requests that got no answer (timeouts,
+reset connections) on pages and ingest; lost syslog connections are `syslog_disconnects`.
+`process_crashes` counts restarts and failures the supervisor recorded (run/supervisor.json),
+plus an `up` that exited early or did not stop cleanly. Page latencies are what
+the analyst waits for, per request, over all page kinds.
+
+The last line printed is one JSON object for the bench tracker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench.dashboard import _CSRF, PASSWORD, fill  # noqa: E402
+
+USERNAME = "analist1"
+INGEST_SOURCE = "bench-load"
+MAX_INGEST_IN_FLIGHT = 16
+START_TIMEOUT = 180.0
+# The page mix: (kind, weight). Weights are a guess at a triage shift: mostly the queue.
+MIX = (
+    ("queue", 25),
+    ("grouped_queue", 10),
+    ("api_alerts", 20),
+    ("alert_detail", 20),
+    ("incidents", 10),
+    ("event_search", 15),
+)
+
+
+@dataclass
+class Tally:
+    """Everything counted during the run (one event loop: no locks needed)."""
+
+    pages: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k, _ in MIX})
+    page_statuses: dict[int, int] = field(default_factory=dict)
+    page_failures: int = 0
+    http_offered: int = 0
+    http_acked: int = 0
+    http_statuses: dict[int, int] = field(default_factory=dict)
+    http_failures: int = 0
+    syslog_offered: int = 0
+    syslog_disconnects: int = 0
+
+
+def free_port() -> int:
+    """A port free for TCP and UDP (the syslog collector binds both)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def prepare(data_dir: Path, alerts: int) -> tuple[str, list[str]]:
+    """Alerts, analyst and ingest token; returns the token and some alert ids for details."""
+    from collectors.http_ingest import create_token
+    from core.accounts import create_user
+    from core.accounts.models import Role
+    from core.clock import SystemClock
+    from core.config import load_settings
+    from core.store.relational import create_db_engine, create_session_factory, migrate
+    from core.store.sqlite_alerts import SqliteAlertStore
+
+    settings = load_settings(environment="test", data_dir=data_dir)
+    migrate(settings)
+    with SqliteAlertStore(settings.alert_db_path) as store:
+        seconds = fill(store, alerts)
+    print(f"filled {alerts:,} alerts in {seconds:.1f} s", file=sys.stderr)
+    with sqlite3.connect(settings.alert_db_path) as conn:
+        ids = [row[0] for row in conn.execute("SELECT id FROM alerts ORDER BY random() LIMIT 500")]
+    engine = create_db_engine(settings)
+    try:
+        with create_session_factory(engine)() as db:
+            create_user(
+                db=db, username=USERNAME, password=PASSWORD, role=Role.ANALYST, clock=SystemClock()
+            )
+            db.commit()
+            token = create_token(db=db, source=INGEST_SOURCE, now=SystemClock().now())
+    finally:
+        engine.dispose()
+    return token, ids
+
+
+def start_platform(data_dir: Path, http_port: int, syslog_port: int) -> subprocess.Popen[bytes]:
+    """`dijkwacht up` as an operator runs it, with this run's data dir and ports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIJKWACHT_")}
+    env |= {
+        "DIJKWACHT_ENVIRONMENT": "test",
+        "DIJKWACHT_DATA_DIR": str(data_dir),
+        "DIJKWACHT_HTTP_PORT": str(http_port),
+        "DIJKWACHT_SYSLOG_PORT": str(syslog_port),
+        "DIJKWACHT_SYSLOG_TLS_PORT": str(free_port()),
+        "DIJKWACHT_LOG_LEVEL": "WARNING",
+    }
+    log = (data_dir / "up.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "dijkwacht", "up"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
+    wanted = {"api", "collector", "worker", "beat"}
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"dijkwacht up exited with code {process.returncode}")
+        try:
+            body = httpx.get(f"{base}/health", timeout=2).json()
+            states = body["components"].get("processes", {})
+            if wanted <= {n for n, c in states.items() if c["state"] == "running"}:
+                return
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("the platform did not become healthy in time")
+
+
+def stop_platform(process: subprocess.Popen[bytes]) -> int | None:
+    """SIGINT (a clean stop of every child); the exit code, None when it had to be killed."""
+    if process.poll() is not None:
+        return process.returncode
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
+
+
+def page_path(kind: str, rng: random.Random, alert_ids: list[str]) -> str:
+    if kind == "queue":
+        return "/alerts"
+    if kind == "grouped_queue":
+        return "/alerts?group=rule"
+    if kind == "api_alerts":
+        return f"/api/alerts?page={rng.randint(1, 5)}"
+    if kind == "alert_detail":
+        return f"/alerts/{rng.choice(alert_ids)}"
+    if kind == "incidents":
+        return "/incidents"
+    return f"/events?q={rng.choice(('bench', 'load', 'failed', 'login'))}"
+
+
+async def login(client: httpx.AsyncClient) -> None:
+    page = await client.get("/login")
+    token = _CSRF.search(page.text)
+    if token is None:
+        raise RuntimeError("no CSRF token on the login page")
+    form = {"username": USERNAME, "password": PASSWORD, "csrf_token": token.group(1)}
+    answer = await client.post("/login", data=form)
+    if answer.status_code != 303:
+        raise RuntimeError(f"login failed: {answer.status_code} {answer.text[:200]}")
+
+
+async def analyst(
+    n: int, base: str, deadline: float, think: float, alert_ids: list[str], tally: Tally
+) -> None:
+    """One closed-loop client: a page, wait for it, think, the next page."""
+    rng = random.Random(1000 + n)
+    kinds = [k for k, _ in MIX]
+    weights = [w for _, w in MIX]
+    async with httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False) as client:
+        await login(client)
+        await asyncio.sleep(rng.uniform(0, think))  # do not all start in the same instant
+        while time.monotonic() < deadline:
+            kind = rng.choices(kinds, weights)[0]
+            began = time.perf_counter()
+            try:
+                answer = await client.get(page_path(kind, rng, alert_ids))
+            except httpx.HTTPError:
+                tally.page_failures += 1
+            else:
+                tally.pages[kind].append((time.perf_counter() - began) * 1000)
+                tally.page_statuses[answer.status_code] = (
+                    tally.page_statuses.get(answer.status_code, 0) + 1
+                )
+            await asyncio.sleep(think)
+
+
+def ingest_url(base: str, override: str | None) -> str:
+    """Where HTTP ingest is posted: today the API's route; `--ingest-url` for another port."""
+    return override or f"{base}/api/ingest/{INGEST_SOURCE}"
+
+
+async def http_ingest(
+    url: str, token: str, marker: str, rate: float, batch: int, deadline: float, tally: Tally
+) -> None:
+    """Open loop: batches due by the clock are sent, each in its own request slot."""
+    slots = asyncio.Semaphore(MAX_INGEST_IN_FLIGHT)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    pending: set[asyncio.Task[None]] = set()
+    limits = httpx.Limits(max_connections=MAX_INGEST_IN_FLIGHT)
+
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+        async def post(first: int) -> None:
+            lines = [
+                json.dumps(
+                    {
+                        "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "message": f"{marker}h{first + i} bench load event",
+                        "event": {"kind": "event", "dataset": "bench.load"},
+                    }
+                )
+                for i in range(batch)
+            ]
+            try:
+                answer = await client.post(url, content="\n".join(lines), headers=headers)
+            except httpx.HTTPError:
+                tally.http_failures += 1
+            else:
+                tally.http_statuses[answer.status_code] = (
+                    tally.http_statuses.get(answer.status_code, 0) + 1
+                )
+                if answer.status_code == 200:
+                    tally.http_acked += int(answer.json().get("accepted", 0))
+            finally:
+                slots.release()
+
+        started = time.monotonic()
+        sent = 0
+        while time.monotonic() < deadline:
+            due = int((time.monotonic() - started) * rate)
+            while sent + batch <= due and time.monotonic() < deadline:
+                await slots.acquire()
+                task = asyncio.create_task(post(sent))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                sent += batch
+                tally.http_offered += batch
+            await asyncio.sleep(0.01)
+        if pending:
+            await asyncio.wait(pending)
+
+
+async def syslog_sender(port: int, marker: str, rate: float, deadline: float, tally: Tally) -> None:
+    """TCP lines due by the clock, written then drained (back-pressure slows the offer).
+
+    A broken connection is reopened, as syslog senders do; lines written into it that were
+    not drained are not counted as offered.
+    """
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            tally.syslog_disconnects += 1
+            await asyncio.sleep(0.5)
+            continue
+        try:
+            while time.monotonic() < deadline:
+                due = int((time.monotonic() - started) * rate)
+                if due > sent:
+                    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+                    writer.write(
+                        "".join(
+                            f"<134>1 {stamp} benchhost benchapp - - - {marker}s{n} bench line\n"
+                            for n in range(sent, due)
+                        ).encode()
+                    )
+                    remaining = max(0.1, deadline - time.monotonic())
+                    await asyncio.wait_for(writer.drain(), timeout=remaining)
+                    tally.syslog_offered += due - sent
+                    sent = due
+                await asyncio.sleep(0.02)
+        except (OSError, TimeoutError):
+            tally.syslog_disconnects += 1
+            sent = int((time.monotonic() - started) * rate)  # what was missed is not offered
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+async def run_load(args: argparse.Namespace, base: str, token: str, ids: list[str]) -> Tally:
+    tally = Tally()
+    deadline = time.monotonic() + args.seconds
+    marker = args.marker
+    await asyncio.gather(
+        *(
+            analyst(n, base, deadline, args.think, ids, tally)
+            for n in range(args.clients)
+        ),
+        http_ingest(
+            ingest_url(base, args.ingest_url), token, marker, args.http_rate, args.http_batch,
+            deadline, tally,
+        ),
+        syslog_sender(args.syslog_port, marker, args.syslog_rate, deadline, tally),
+    )  # fmt: skip
+    return tally
+
+
+def stored(event_db: Path, marker: str) -> tuple[int, int]:
+    """(HTTP events, syslog lines) of this run in the event store, found by their marker."""
+    conn = sqlite3.connect(f"file:{event_db}?mode=ro", uri=True, timeout=30)
+    try:
+        http, syslog = conn.execute(
+            "SELECT sum(instr(body, ?) > 0), sum(instr(body, ?) > 0) FROM events",
+            (f"{marker}h", f"{marker}s"),
+        ).fetchone()
+        return int(http or 0), int(syslog or 0)
+    finally:
+        conn.close()
+
+
+def wait_drained(event_db: Path, marker: str, expected: int, timeout: float) -> tuple[int, int]:
+    """Poll the stored counts until they reach `expected` or stop moving for 10 s."""
+    deadline = time.monotonic() + timeout
+    last, still_since = (-1, -1), time.monotonic()
+    while True:
+        counts = stored(event_db, marker)
+        if sum(counts) >= expected or time.monotonic() > deadline:
+            return counts
+        if counts != last:
+            last, still_since = counts, time.monotonic()
+        elif time.monotonic() - still_since > 10:
+            return counts
+        time.sleep(1)
+
+
+def crashes(data_dir: Path) -> int:
+    try:
+        status = json.loads((data_dir / "run" / "supervisor.json").read_text())
+    except (OSError, ValueError):
+        return 1  # no status at all: the supervisor did not keep running
+    children = status.get("children", {}).values()
+    return sum(int(c.get("restarts", 0)) + (c.get("state") == "failed") for c in children)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--alerts", type=int, default=300_000)
+    parser.add_argument("--clients", type=int, default=30)
+    parser.add_argument("--think", type=float, default=0.5)
+    parser.add_argument("--http-rate", type=float, default=1000)
+    parser.add_argument("--http-batch", type=int, default=100)
+    parser.add_argument("--syslog-rate", type=float, default=1000)
+    parser.add_argument("--ingest-url", default=None, help="Default: the API's ingest route.")
+    parser.add_argument("--drain-timeout", type=float, default=180)
+    parser.add_argument("--keep", action="store_true", help="Keep the data directory.")
+    args = parser.parse_args()
+    args.marker = "lb" + uuid.uuid4().hex[:10]
+
+    tmp = Path(tempfile.mkdtemp(prefix="dijkwacht-load-"))
+    data_dir = tmp / "data"
+    http_port, args.syslog_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{http_port}"
+    token, ids = prepare(data_dir, args.alerts)
+    platform = start_platform(data_dir, http_port, args.syslog_port)
+    try:
+        wait_healthy(base, platform)
+        print(f"platform up (pid {platform.pid}); load for {args.seconds:.0f} s", file=sys.stderr)
+        tally = asyncio.run(run_load(args, base, token, ids))
+        offered = tally.http_offered + tally.syslog_offered
+        http_stored, syslog_stored = wait_drained(
+            data_dir / "events.sqlite",
+            args.marker,
+            tally.http_acked + tally.syslog_offered,
+            args.drain_timeout,
+        )
+        process_crashes = crashes(data_dir) + (platform.poll() is not None)
+    finally:
+        code = stop_platform(platform)
+        if args.keep:
+            print(f"data kept in {data_dir}", file=sys.stderr)
+        else:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    if code not in (0,):
+        process_crashes += 1
+
+    value = min(http_stored, tally.http_acked) + min(syslog_stored, tally.syslog_offered)
+    every = [ms for times in tally.pages.values() for ms in times]
+    server_errors = (
+        sum(n for status, n in tally.page_statuses.items() if status >= 500)
+        + sum(n for status, n in tally.http_statuses.items() if status >= 500)
+        + tally.page_failures
+        + tally.http_failures
+    )
+    print(
+        f"pages: {len(every)} answers, p50 {percentile(every, 0.5):.0f} ms, "
+        f"p95 {percentile(every, 0.95):.0f} ms, p99 {percentile(every, 0.99):.0f} ms; "
+        f"statuses {dict(sorted(tally.page_statuses.items()))}, no answer {tally.page_failures}",
+        file=sys.stderr,
+    )
+    print(
+        "p95 by page: "
+        + ", ".join(f"{k} {percentile(v, 0.95):.0f} ms ({len(v)})" for k, v in tally.pages.items()),
+        file=sys.stderr,
+    )
+    print(
+        f"HTTP ingest: offered {tally.http_offered}, acknowledged {tally.http_acked}, stored "
+        f"{http_stored}; statuses {dict(sorted(tally.http_statuses.items()))}, no answer "
+        f"{tally.http_failures}. Syslog TCP: offered {tally.syslog_offered}, stored "
+        f"{syslog_stored}, connection lost {tally.syslog_disconnects} times. "
+        f"Process crashes {process_crashes}; up exit code {code}",
+        file=sys.stderr,
+    )
+    result: dict[str, Any] = {
+        "metric": "acked_fraction_under_load",
+        "value": value,
+        "baseline": offered,
+        "ratio": round(value / offered, 4) if offered else 0.0,
+        "target": 0.99,
+        "server_errors": server_errors,
+        "process_crashes": process_crashes,
+        "p50_ms": round(percentile(every, 0.5), 1),
+        "p95_ms": round(percentile(every, 0.95), 1),
+        "p95_target_ms": 250,
+        "p99_ms": round(percentile(every, 0.99), 1),
+        "page_requests": len(every),
+        "seconds": args.seconds,
+        "alerts": args.alerts,
+        "clients": args.clients,
+        "http_offered": tally.http_offered,
+        "http_acked": tally.http_acked,
+        "http_stored": http_stored,
+        "syslog_offered": tally.syslog_offered,
+        "syslog_stored": syslog_stored,
+        "syslog_disconnects": tally.syslog_disconnects,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
