@@ -494,3 +494,19 @@ def test_migration_macs_existing_entries_and_keeps_the_guard(db_settings: Settin
             db.rollback()
     finally:
         engine.dispose()
+
+
+def test_a_foreign_engine_has_no_audit_key(settings: Settings, clock: FrozenClock) -> None:
+    """An engine not built by create_db_engine(settings) cannot reach the secrets store."""
+    from sqlalchemy import create_engine
+
+    from core.errors import ConfigError
+    from core.store.relational import migrate
+
+    migrate(settings)
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine) as db, pytest.raises(ConfigError, match="audit_key: the session"):
+            record(db=db, clock=clock, actor="a", action="x.y", object_type="t")
+    finally:
+        engine.dispose()
