@@ -20,18 +20,15 @@ Load, for `--seconds`, all over real HTTP and TCP from this process (asyncio + h
   syslog has no acknowledgement, so a line counts as taken once the socket drained it. A lost
   connection is reopened; lines due meanwhile are never sent.
 
-The offer is the schedule: rate x seconds per source. Events the platform did not take in time
+The offer is the schedule, rate x seconds per source: events the platform did not take in time
 (back-pressure, slow answers, a collector restarting) are offered and not acknowledged; the
-`*_sent` figures show how many the bench managed to send.
-
-Afterwards the bench waits until the spool has drained (the stored counts stop moving or
-reach what was offered) and counts stored events by a per-run marker in each message.
-`value` = HTTP events both acknowledged and stored + syslog lines sent and stored; `baseline`
-= events offered. `server_errors` counts 5xx answers and HTTP requests that got no answer (timeouts,
-reset connections) on pages and ingest; lost syslog connections are `syslog_disconnects`.
-`process_crashes` counts restarts and failures the supervisor recorded (run/supervisor.json),
-plus an `up` that exited early or did not stop cleanly. Page latencies are what
-the analyst waits for, per request, over all page kinds.
+`*_sent` figures show what the bench managed to send. After the run the bench waits until the
+stored counts reach what was taken or stop moving, counting stored events by a per-run marker
+in each message. `value` = HTTP events acknowledged and stored + syslog lines sent and stored;
+`baseline` = events offered. `server_errors`: 5xx answers and HTTP requests without an answer
+(timeouts, resets), pages and ingest. `process_crashes`: restarts and failures in the
+supervisor's run/supervisor.json, plus an `up` that exited early or did not stop cleanly. Page
+latencies are what the analyst waited, answered or not, over all page kinds.
 
 The last line printed is one JSON object for the bench tracker.
 """
@@ -40,10 +37,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import random
 import shutil
 import signal
 import sqlite3
@@ -52,8 +47,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,38 +55,12 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.dashboard import _CSRF, PASSWORD, fill  # noqa: E402
+from bench.dashboard import PASSWORD, fill  # noqa: E402
+from bench.load_traffic import INGEST_SOURCE, USERNAME, Tally, run_load  # noqa: E402
 
-USERNAME = "analist1"
-INGEST_SOURCE = "bench-load"
-MAX_INGEST_IN_FLIGHT = 16
 START_TIMEOUT = 180.0
-# The page mix: (kind, weight). Weights are a guess at a triage shift: mostly the queue.
-MIX = (
-    ("queue", 25),
-    ("grouped_queue", 10),
-    ("api_alerts", 20),
-    ("alert_detail", 20),
-    ("incidents", 10),
-    ("event_search", 15),
-)
-
-
-@dataclass
-class Tally:
-    """Everything counted during the run (one event loop: no locks needed)."""
-
-    pages: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k, _ in MIX})
-    page_statuses: Counter[int] = field(default_factory=Counter)
-    page_failures: int = 0
-    login_statuses: Counter[int] = field(default_factory=Counter)
-    clients_not_logged_in: int = 0
-    http_sent: int = 0
-    http_acked: int = 0
-    http_statuses: Counter[int] = field(default_factory=Counter)
-    http_failures: int = 0
-    syslog_sent: int = 0
-    syslog_disconnects: int = 0
+# Longer than the supervisor's restart back-off of a crashed collector (up to 16 s).
+STALL_SECONDS = 30.0
 
 
 def free_port() -> int:
@@ -193,175 +160,6 @@ def stop_platform(process: subprocess.Popen[bytes]) -> int | None:
         return None
 
 
-def page_path(kind: str, rng: random.Random, alert_ids: list[str]) -> str:
-    return {
-        "queue": "/alerts",
-        "grouped_queue": "/alerts?group=rule",
-        "api_alerts": f"/api/alerts?page={rng.randint(1, 5)}",
-        "alert_detail": f"/alerts/{rng.choice(alert_ids)}",
-        "incidents": "/incidents",
-        "event_search": f"/events?q={rng.choice(('bench', 'load', 'failed', 'login'))}",
-    }[kind]
-
-
-async def login(client: httpx.AsyncClient, tally: Tally, attempts: int = 10) -> bool:
-    """Log in through the form; an error answer is counted and retried, as a person would."""
-    for _ in range(attempts):
-        try:
-            page = await client.get("/login")
-            token = _CSRF.search(page.text)
-            if page.status_code == 200 and token is not None:
-                form = {"username": USERNAME, "password": PASSWORD, "csrf_token": token.group(1)}
-                answer = await client.post("/login", data=form)
-                if answer.status_code == 303:
-                    return True
-                page = answer
-            tally.login_statuses[page.status_code] += 1
-        except httpx.HTTPError:
-            tally.page_failures += 1
-        await asyncio.sleep(1)
-    return False
-
-
-async def analyst(
-    n: int, base: str, deadline: float, think: float, alert_ids: list[str], tally: Tally
-) -> None:
-    """One closed-loop client: a page, wait for it, think, the next page."""
-    rng = random.Random(1000 + n)
-    kinds = [k for k, _ in MIX]
-    weights = [w for _, w in MIX]
-    async with httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False) as client:
-        if not await login(client, tally):
-            tally.clients_not_logged_in += 1
-            return
-        await asyncio.sleep(rng.uniform(0, think))  # do not all start in the same instant
-        while time.monotonic() < deadline:
-            kind = rng.choices(kinds, weights)[0]
-            began = time.perf_counter()
-            try:
-                answer = await client.get(page_path(kind, rng, alert_ids))
-            except httpx.HTTPError:
-                tally.page_failures += 1
-            else:
-                tally.pages[kind].append((time.perf_counter() - began) * 1000)
-                tally.page_statuses[answer.status_code] += 1
-            await asyncio.sleep(think)
-
-
-def ingest_url(base: str, override: str | None) -> str:
-    """Where HTTP ingest is posted: today the API's route; `--ingest-url` for another port."""
-    return override or f"{base}/api/ingest/{INGEST_SOURCE}"
-
-
-async def http_ingest(
-    url: str, token: str, marker: str, rate: float, batch: int, deadline: float, tally: Tally
-) -> None:
-    """Open loop: batches due by the clock are sent, each in its own request slot."""
-    slots = asyncio.Semaphore(MAX_INGEST_IN_FLIGHT)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
-    pending: set[asyncio.Task[None]] = set()
-    limits = httpx.Limits(max_connections=MAX_INGEST_IN_FLIGHT)
-
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-
-        async def post(first: int) -> None:
-            lines = [
-                json.dumps(
-                    {
-                        "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        "message": f"{marker}h{first + i} bench load event",
-                        "event": {"kind": "event", "dataset": "bench.load"},
-                    }
-                )
-                for i in range(batch)
-            ]
-            try:
-                answer = await client.post(url, content="\n".join(lines), headers=headers)
-            except httpx.HTTPError:
-                tally.http_failures += 1
-            else:
-                tally.http_statuses[answer.status_code] += 1
-                if answer.status_code == 200:
-                    tally.http_acked += int(answer.json().get("accepted", 0))
-            finally:
-                slots.release()
-
-        started = time.monotonic()
-        sent = 0
-        while time.monotonic() < deadline:
-            due = int((time.monotonic() - started) * rate)
-            while sent + batch <= due and time.monotonic() < deadline:
-                await slots.acquire()
-                task = asyncio.create_task(post(sent))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-                sent += batch
-                tally.http_sent += batch
-            await asyncio.sleep(0.01)
-        if pending:
-            await asyncio.wait(pending)
-
-
-async def syslog_sender(port: int, marker: str, rate: float, deadline: float, tally: Tally) -> None:
-    """TCP lines due by the clock, written then drained (back-pressure slows the offer).
-
-    A broken connection is reopened, as syslog senders do; lines written into it that were
-    not drained are not counted as sent.
-    """
-    started = time.monotonic()
-    sent = 0
-    while time.monotonic() < deadline:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            tally.syslog_disconnects += 1
-            await asyncio.sleep(0.5)
-            continue
-        try:
-            while time.monotonic() < deadline:
-                due = int((time.monotonic() - started) * rate)
-                if due > sent:
-                    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-                    writer.write(
-                        "".join(
-                            f"<134>1 {stamp} benchhost benchapp - - - {marker}s{n} bench line\n"
-                            for n in range(sent, due)
-                        ).encode()
-                    )
-                    remaining = max(0.1, deadline - time.monotonic())
-                    await asyncio.wait_for(writer.drain(), timeout=remaining)
-                    tally.syslog_sent += due - sent
-                    sent = due
-                await asyncio.sleep(0.02)
-        except TimeoutError:
-            pass  # the run ended while the collector was holding the connection back
-        except OSError:
-            tally.syslog_disconnects += 1
-            sent = int((time.monotonic() - started) * rate)  # what was missed is never sent
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-
-async def run_load(args: argparse.Namespace, base: str, token: str, ids: list[str]) -> Tally:
-    tally = Tally()
-    deadline = time.monotonic() + args.seconds
-    marker = args.marker
-    await asyncio.gather(
-        *(
-            analyst(n, base, deadline, args.think, ids, tally)
-            for n in range(args.clients)
-        ),
-        http_ingest(
-            ingest_url(base, args.ingest_url), token, marker, args.http_rate, args.http_batch,
-            deadline, tally,
-        ),
-        syslog_sender(args.syslog_port, marker, args.syslog_rate, deadline, tally),
-    )  # fmt: skip
-    return tally
-
-
 def stored(event_db: Path, marker: str) -> tuple[int, int]:
     """(HTTP events, syslog lines) of this run in the event store, found by their marker."""
     conn = sqlite3.connect(f"file:{event_db}?mode=ro", uri=True, timeout=30)
@@ -376,7 +174,7 @@ def stored(event_db: Path, marker: str) -> tuple[int, int]:
 
 
 def wait_drained(event_db: Path, marker: str, expected: int, timeout: float) -> tuple[int, int]:
-    """Poll the stored counts until they reach `expected` or stop moving for 10 s."""
+    """Poll the stored counts until they reach `expected` or stop moving for STALL_SECONDS."""
     deadline = time.monotonic() + timeout
     last, still_since = (-1, -1), time.monotonic()
     while True:
@@ -385,12 +183,13 @@ def wait_drained(event_db: Path, marker: str, expected: int, timeout: float) -> 
             return counts
         if counts != last:
             last, still_since = counts, time.monotonic()
-        elif time.monotonic() - still_since > 10:
+        elif time.monotonic() - still_since > STALL_SECONDS:
             return counts
         time.sleep(1)
 
 
 def crashes(data_dir: Path) -> int:
+    """Restarts and failed children the supervisor recorded."""
     try:
         status = json.loads((data_dir / "run" / "supervisor.json").read_text())
     except (OSError, ValueError):
