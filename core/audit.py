@@ -1,15 +1,18 @@
-"""The append-only, hash-chained audit log: who did and who *viewed* what, and why.
+"""The append-only, keyed hash chain of the audit log: who did and who *viewed* what, and why.
 
-Every entry carries the hash of the one before it, so deleting, editing or reordering entries
-breaks the chain at the first tampered entry, which `verify` reports. The database refuses
+Every entry carries the hash of the one before it, and an HMAC-SHA256 of its own hash under
+`audit_key`, a key kept in the secrets store and never in the database. The database refuses
 UPDATE and DELETE on `audit_log` (triggers from migration 0001); someone with file access can
-drop those triggers, and the chain is what then gives them away. Removing the newest entries
-leaves a valid shorter chain: keep `VerifyResult.head_hash` somewhere else to detect that.
+drop those triggers and recompute the plain hashes with `entry_hash`, but without the key the
+MACs of the entries they rewrote no longer match, so `verify` names the first of them. Removing
+the newest entries leaves a valid shorter chain: signed checkpoints that an independent party
+keeps (`core.audit_checkpoint`) detect truncation below the newest checkpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +23,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.clock import Clock
-from core.errors import ValidationError
-from core.store.relational import Base, UTCDateTime, acquire_write_lock
+from core.errors import ConfigError, ValidationError
+from core.store.relational import Base, UTCDateTime, acquire_write_lock, engine_settings
 
 GENESIS_HASH = "0" * 64
+# Domain separation: this key signs audit entries and nothing else.
+_MAC_CONTEXT = b"dijkwacht audit entry v1\x00"
 # Key of the PostgreSQL transaction-level advisory lock that serialises audit writers.
 _PG_CHAIN_LOCK_KEY = 0x44_4B_57_41  # "DKWA"
 
@@ -32,7 +37,11 @@ _LIMITS = {"actor": 200, "action": 100, "object_type": 100, "object_id": 200, "p
 
 
 class AuditEntry(Base):
-    """One audit record; `hash` covers every other field, including `seq` and `prev_hash`."""
+    """One audit record; `hash` covers every other field, including `seq` and `prev_hash`.
+
+    `mac` is the HMAC of `hash` under the audit key. It is nullable only because migration
+    0005 adds it to existing rows; `verify` treats a missing MAC as tampering.
+    """
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
@@ -49,6 +58,7 @@ class AuditEntry(Base):
     )
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
     def __repr__(self) -> str:
         return f"<AuditEntry {self.seq} {self.action} {self.object_type}:{self.object_id}>"
@@ -98,6 +108,26 @@ def entry_hash(
         allow_nan=False,
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def entry_mac(key: bytes, hash_hex: str) -> str:
+    """HMAC-SHA256 of an entry's hash: only a holder of the audit key can (re)write an entry."""
+    return hmac.new(key, _MAC_CONTEXT + hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def audit_key(db: Session) -> bytes:
+    """The audit key for the database `db` talks to, from the secrets store of its settings.
+
+    The key travels with the engine (`create_db_engine` attaches the settings), so record()
+    keeps its signature and no global is read. A foreign engine has no key: a clear error.
+    """
+    settings = engine_settings(db.get_bind())
+    if settings is None:
+        raise ConfigError(
+            "audit_key: the session's engine was not built by create_db_engine(settings), "
+            "so the audit key is unknown"
+        )
+    return settings.secret("audit_key").encode("utf-8")
 
 
 def _hash_of(entry: AuditEntry, *, seq: int | None = None) -> str:
@@ -195,6 +225,7 @@ def record(
         prev_hash=prev_hash,
     )
     entry.hash = _hash_of(entry)
+    entry.mac = entry_mac(audit_key(db), entry.hash)
     db.add(entry)
     db.flush()
     return entry
@@ -214,7 +245,9 @@ def _reordered_from(db: Session, entry: AuditEntry) -> int | None:
     return None
 
 
-def _problem(db: Session, entry: AuditEntry, expected_seq: int, prev_hash: str) -> str | None:
+def _problem(
+    db: Session, key: bytes, entry: AuditEntry, expected_seq: int, prev_hash: str
+) -> str | None:
     """Why `entry` breaks the chain, or None when it is sound; first failing check wins."""
     if entry.seq != expected_seq:
         missing = (
@@ -228,6 +261,10 @@ def _problem(db: Session, entry: AuditEntry, expected_seq: int, prev_hash: str) 
         if moved is not None:
             return f"entries reordered: this entry was written as seq {moved}"
         return "content modified: hash does not match the entry's fields"
+    if entry.mac is None:
+        return "MAC missing: entry was written without the audit key"
+    if not hmac.compare_digest(entry.mac, entry_mac(key, entry.hash)):
+        return "MAC does not match: entry was inserted, edited or re-chained without the audit key"
     if entry.prev_hash != prev_hash:
         return (
             "chain broken: prev_hash does not match the previous entry's hash "
@@ -236,14 +273,20 @@ def _problem(db: Session, entry: AuditEntry, expected_seq: int, prev_hash: str) 
     return None
 
 
-def verify(*, db: Session, batch_size: int = 1000) -> VerifyResult:
-    """Walk the whole chain in seq order; report the first bad entry and the reason."""
+def verify(*, db: Session, batch_size: int = 1000, key: bytes | None = None) -> VerifyResult:
+    """Walk the whole chain in seq order; report the first bad entry and the reason.
+
+    Checks per entry: seq follows the previous one (no gap), the hash matches the fields, the
+    MAC matches the hash under the audit key (`key`, default: from the secrets store), and
+    `prev_hash` is the previous entry's hash.
+    """
+    key = audit_key(db) if key is None else key
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
     rows = db.scalars(
         select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch_size)
     )
     for entry in rows:
-        problem = _problem(db, entry, expected_seq, prev_hash)
+        problem = _problem(db, key, entry, expected_seq, prev_hash)
         if problem is not None:
             return VerifyResult(
                 ok=False,

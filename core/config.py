@@ -35,6 +35,13 @@ PLACEHOLDER_SECRETS = frozenset(
 MIN_SECRET_LENGTH = 32
 
 Environment = Literal["development", "test", "production"]
+SecretName = Literal["secret_key", "pseudonym_key", "audit_key", "audit_signing_key"]
+SECRET_NAMES: tuple[SecretName, ...] = (
+    "secret_key",
+    "pseudonym_key",
+    "audit_key",
+    "audit_signing_key",
+)
 
 
 def _config_file() -> Path | None:
@@ -114,6 +121,14 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr | None = None
     """Key of the keyed hash that turns resident identifiers (BSN) into pseudonyms; at least 32
     characters when set, generated when unset. Changing it changes every pseudonym."""
+
+    audit_key: SecretStr | None = None
+    """HMAC key of the audit chain; generated when unset. Kept here, never in the database, so
+    someone who can edit the database cannot re-chain the log (docs/audit.md)."""
+
+    audit_signing_key: SecretStr | None = None
+    """Seed of the Ed25519 key that signs audit checkpoints; generated when unset
+    (docs/audit.md)."""
 
     # -- storage ----------------------------------------------------------------------------
     database_url: str | None = None
@@ -381,7 +396,7 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets(self) -> Settings:
         if self.environment == "development":
             return self
-        for name in ("secret_key", "pseudonym_key"):
+        for name in SECRET_NAMES:
             value: SecretStr | None = getattr(self, name)
             if value is None:
                 continue
@@ -448,7 +463,7 @@ class Settings(BaseSettings):
             (self.action_targets_dir or self.resolved_data_dir / "targets").expanduser().resolve()
         )
 
-    def secret(self, name: Literal["secret_key", "pseudonym_key"]) -> str:
+    def secret(self, name: SecretName) -> str:
         """The secret's value; generated once and stored 0600 in the data dir when unset."""
         value: SecretStr | None = getattr(self, name)
         if value is not None:

@@ -21,6 +21,10 @@ from core.config import Settings
 from core.store.sqlite_common import create_private
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Engine execution option holding the settings the engine was built from: code that is handed
+# only a Session (the audit log's record() and verify(), migrations) reaches the secrets store
+# through it instead of through a global. See `engine_settings`.
+SETTINGS_OPTION = "dijkwacht_settings"
 
 # PostgreSQL cuts identifiers at 63 bytes (SQLAlchemy refuses longer ones there).
 MAX_IDENTIFIER = 63
@@ -90,13 +94,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 def create_db_engine(settings: Settings) -> Engine:
     """The engine for `settings.sqlalchemy_url`; SQLite gets WAL, foreign keys and a busy wait."""
     url = make_url(settings.sqlalchemy_url)
+    options = {SETTINGS_OPTION: settings}
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, execution_options=options)
     if url.database and url.database != ":memory:":
         database = Path(url.database).expanduser()
         database.parent.mkdir(parents=True, exist_ok=True)
         create_private(database)  # 0600 before SQLite creates it (and its -wal, -shm) 0644
-    engine = create_engine(url)
+    engine = create_engine(url, execution_options=options)
     _configure_sqlite(engine)
     return engine
 
@@ -120,6 +125,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(SQLITE_WRITE_LOCK, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def engine_settings(bind: Engine | Connection) -> Settings | None:
+    """The settings `bind` was built from by `create_db_engine`; None for a foreign engine."""
+    found = bind.get_execution_options().get(SETTINGS_OPTION)
+    return found if isinstance(found, Settings) else None
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -42,6 +42,17 @@ def test_placeholder_secret_refused_outside_development(placeholder: str) -> Non
     assert dev.secret("secret_key") == placeholder
 
 
+@pytest.mark.parametrize("name", ["audit_key", "audit_signing_key"])
+def test_audit_secrets_are_checked_like_the_others(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name}: placeholder secret refused"):
+        load_settings(environment="production", **{name: "changeme"})
+    with pytest.raises(ConfigError, match=f"{name}: must be at least 32 characters"):
+        load_settings(environment="production", **{name: "short-audit-key"})
+    set_key = "k" * 40
+    assert load_settings(environment="production", **{name: set_key}).secret(name) == set_key  # type: ignore[arg-type]
+    assert set_key not in repr(load_settings(**{name: set_key}))
+
+
 def test_short_secret_refused_and_secret_not_echoed() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(pseudonym_key="short-but-not-a-placeholder")

@@ -40,7 +40,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Session]:
-    migrate(settings, "breach02")  # our ancestry only: other branches may be mid-edit
+    migrate(settings, "0005_audit_mac")  # our ancestry only: other branches may be mid-edit
     engine = create_db_engine(settings)
     with create_session_factory(engine)() as session:
         yield session

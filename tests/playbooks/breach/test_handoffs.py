@@ -38,7 +38,7 @@ steps:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Session]:
-    migrate(settings, "breach02")  # hand-offs need the playbooks tables as well
+    migrate(settings, "0005_audit_mac")  # hand-offs need the playbooks tables as well
     engine = create_db_engine(settings)
     with create_session_factory(engine)() as session:
         yield session
