@@ -1,7 +1,8 @@
 """Run the configured collectors and the spool consumer in one process until a signal.
 
 `dijkwacht collect` (and the `collector` child of `dijkwacht up`) call `run_collect`: the
-syslog server on the event loop, the file tailers (when `tail_files` is set) and one live
+syslog server, the HTTP ingest listener (`collectors.http_server`) and the RELP server
+(`collectors.relp`) on the event loop, the file tailers (when `tail_files` is set) and one live
 capture per `capture_interfaces` entry in supervised threads (`collectors.sources`: a crash is
 logged, counted and the source restarted with back-off), all enriched by one process-wide
 hook (`collectors.hooks`). Shutdown on SIGINT/SIGTERM is clean: listeners close, buffered UDP
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from collectors.consumer import MAX_BACKLOG_BATCH, BatchHandler, run_consumer_thread
 from collectors.hooks import EnrichFn, build_enrich_hook
+from collectors.http_server import HttpIngestServer
 from collectors.parsers import get_parser
 from collectors.sources import SupervisedSource, start_sources
 from collectors.spool import open_spool
@@ -75,6 +77,8 @@ async def serve_collectors(
         failures=failures,
     )
     server: SyslogServer | None = None
+    http: HttpIngestServer | None = None
+    ports: dict[str, int] = {}
     sources_stop = threading.Event()
     sources: list[SupervisedSource] = []
     try:
@@ -87,13 +91,20 @@ async def serve_collectors(
                 enrich=enrich,
             )
             await server.start()
+            ports.update(server.ports)
+        if settings.ingest_http_enabled:
+            http = HttpIngestServer(settings=settings, enrich=enrich, paused=_paused(writer))
+            await http.start()
+            ports["http"] = http.port
         sources = start_sources(settings=settings, stop=sources_stop, enrich=enrich)
         if on_ready is not None:
-            on_ready(dict(server.ports) if server is not None else {})
+            on_ready(ports)
         while not stop.is_set() and not consumer_stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.2)
     finally:
+        if http is not None:
+            await http.stop()
         if server is not None:
             await server.stop()
         sources_stop.set()
@@ -104,6 +115,11 @@ async def serve_collectors(
         await loop.run_in_executor(None, consumer.join)
     if failures:
         raise failures[0]
+
+
+def _paused(writer: SpoolWriter) -> Callable[[], bool]:
+    """The collector's pause state for HTTP 503: `paused` is set by the fault back-off."""
+    return lambda: bool(getattr(writer, "paused", False))
 
 
 def run_collect(

@@ -98,6 +98,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     key TEXT PRIMARY KEY,
     value BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    response BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
 CREATE TABLE IF NOT EXISTS source_counters (
     source TEXT PRIMARY KEY,
     received INTEGER NOT NULL DEFAULT 0,
@@ -142,6 +151,35 @@ ON CONFLICT (source) DO UPDATE SET
     dropped = dropped + excluded.dropped,
     last_seen = coalesce(max(last_seen, excluded.last_seen), last_seen, excluded.last_seen)
 """
+
+
+@dataclass(frozen=True, slots=True)
+class OnceKey:
+    """A client's idempotency key within a scope (the HTTP source), and what it was used for.
+
+    `fingerprint` identifies the request body, so a key reused for other content is caught.
+    """
+
+    scope: str
+    key: str
+    fingerprint: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """The first request under a key: its body fingerprint and the reply it was given."""
+
+    fingerprint: str
+    response: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    bodies: list[tuple[int, bytes]]
+    dead_rows: list[tuple[Any, ...]]
+    parsed: int
+    dead: Sequence[DeadLetter]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,30 +233,93 @@ class Spool(SqliteFile):
         Each event gets its `event.id` here (see the module docstring); the dicts are updated
         in place so the caller sees the id the store will use.
         """
-        now = self._clock.now()
-        stamp = _micros(now)
-        bodies = self._event_rows(events, stamp=stamp)
-        dead_rows = [_dead_row(letter, stamp) for letter in dead]
+        stamp = _micros(self._clock.now())
+        rows = self._rows(events, dead, stamp=stamp)  # JSON is built before the lock is taken
         with write_transaction(self._conn) as conn:
-            if bodies:
-                last = int(conn.execute(_HIGH_WATER).fetchone()[0])
-                rows = []
-                for count, body in bodies:
-                    last += count
-                    rows.append((last, count, source, body))
-                conn.executemany(
-                    "INSERT INTO spool_batches (last, count, source, body) VALUES (?, ?, ?, ?)",
-                    rows,
-                )
-            if dead_rows:
-                conn.executemany(_INSERT_DEAD, dead_rows)
-            if checkpoint is not None:
-                key, value = checkpoint
-                conn.execute(
-                    "INSERT OR REPLACE INTO checkpoints (key, value) VALUES (?, ?)",
-                    (key, orjson.dumps(value)),
-                )
-            self._bump_counts(conn, source=source, parsed=len(events), dead=dead, stamp=stamp)
+            self._write(conn, rows, source=source, checkpoint=checkpoint, stamp=stamp)
+
+    def append_once(
+        self,
+        events: Sequence[Event],
+        *,
+        source: str,
+        dead: Sequence[DeadLetter],
+        once: OnceKey,
+        response: bytes,
+    ) -> Remembered | None:
+        """`append` unless `once.key` was used before in its scope; then write nothing.
+
+        The key and `response` are committed in the same transaction as the events, so a crash
+        cannot keep a batch without its key (stored twice on retry) or a key without its batch
+        (lost). Returns None when written, else what the first request under the key got.
+        Expired keys are deleted here, under the same write lock.
+        """
+        stamp = _micros(self._clock.now())
+        rows = self._rows(events, dead, stamp=stamp)
+        with write_transaction(self._conn) as conn:
+            conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?", (stamp,))
+            row = conn.execute(
+                "SELECT fingerprint, response FROM idempotency_keys WHERE scope = ? AND key = ?",
+                (once.scope, once.key),
+            ).fetchone()
+            if row is not None:
+                return Remembered(fingerprint=row[0], response=bytes(row[1]))
+            self._write(conn, rows, source=source, checkpoint=None, stamp=stamp)
+            conn.execute(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, response, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (once.scope, once.key, once.fingerprint, response, _micros(once.expires_at)),
+            )
+        return None
+
+    def remembered(self, *, scope: str, key: str) -> Remembered | None:
+        """What the first request under an unexpired `key` got (a read; no lock taken)."""
+        row = self._conn.execute(
+            "SELECT fingerprint, response FROM idempotency_keys "
+            "WHERE scope = ? AND key = ? AND expires_at > ?",
+            (scope, key, _micros(self._clock.now())),
+        ).fetchone()
+        return None if row is None else Remembered(fingerprint=row[0], response=bytes(row[1]))
+
+    def _rows(self, events: Sequence[Event], dead: Sequence[DeadLetter], *, stamp: int) -> _Rows:
+        return _Rows(
+            bodies=self._event_rows(events, stamp=stamp),
+            dead_rows=[_dead_row(letter, stamp) for letter in dead],
+            parsed=len(events),
+            dead=dead,
+        )
+
+    def _write(
+        self,
+        conn: sqlite3.Connection,
+        prepared: _Rows,
+        *,
+        source: str,
+        checkpoint: tuple[str, Any] | None,
+        stamp: int,
+    ) -> None:
+        bodies, dead_rows = prepared.bodies, prepared.dead_rows
+        if bodies:
+            last = int(conn.execute(_HIGH_WATER).fetchone()[0])
+            rows = []
+            for count, body in bodies:
+                last += count
+                rows.append((last, count, source, body))
+            conn.executemany(
+                "INSERT INTO spool_batches (last, count, source, body) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+        if dead_rows:
+            conn.executemany(_INSERT_DEAD, dead_rows)
+        if checkpoint is not None:
+            key, value = checkpoint
+            conn.execute(
+                "INSERT OR REPLACE INTO checkpoints (key, value) VALUES (?, ?)",
+                (key, orjson.dumps(value)),
+            )
+        self._bump_counts(
+            conn, source=source, parsed=prepared.parsed, dead=prepared.dead, stamp=stamp
+        )
 
     def append_dead(
         self, letters: Sequence[DeadLetter], *, checkpoint: tuple[str, Any] | None = None

@@ -166,6 +166,17 @@ class Settings(BaseSettings):
     source_silent_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     ingest_max_line_bytes: int = Field(default=1024 * 1024, ge=256, le=64 * 1024 * 1024)
+    # HTTP batch ingest is served by the collector process on its own port, so dashboard load
+    # cannot starve it (0: any free port, for tests). The dashboard's old route redirects here.
+    ingest_http_enabled: bool = True
+    ingest_http_host: str = "127.0.0.1"
+    ingest_http_port: int = Field(default=8001, ge=0, le=65535)
+    # How long an `Idempotency-Key` is remembered (a retry within it is stored once).
+    ingest_idempotency_hours: float = Field(default=24.0, gt=0, le=30 * 24)
+    # RELP (rsyslog's omrelp): each message is acknowledged only once it is in the spool.
+    relp_enabled: bool = True
+    relp_host: str = "127.0.0.1"
+    relp_port: int = Field(default=2514, ge=0, le=65535)
     # Files the tailer follows (`[[tail_files]]` path + format) and how often it looks.
     tail_files: list[TailFile] = Field(default_factory=list)
     tail_poll_interval: float = Field(default=1.0, gt=0, le=60)
@@ -251,6 +262,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 "syslog_tls_cert and syslog_tls_key: set both to enable syslog over TLS, or neither"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> Settings:
+        """Two listeners on one TCP port fail at start-up; say which settings clash now."""
+        used: dict[int, str] = {self.http_port: "http_port"}
+        candidates = [
+            ("syslog_port", self.syslog_port, self.syslog_enabled),
+            ("ingest_http_port", self.ingest_http_port, self.ingest_http_enabled),
+            ("relp_port", self.relp_port, self.relp_enabled),
+        ]
+        for name, port, enabled in candidates:
+            if not enabled or port == 0:
+                continue
+            if port in used:
+                raise ValueError(f"{name}: port {port} is already used by {used[port]}")
+            used[port] = name
         return self
 
     @model_validator(mode="after")
