@@ -24,6 +24,7 @@ from collectors.consumer import MAX_BACKLOG_BATCH, BatchHandler, run_consumer_th
 from collectors.hooks import EnrichFn, build_enrich_hook
 from collectors.http_server import HttpIngestServer
 from collectors.parsers import get_parser
+from collectors.relp import RelpServer
 from collectors.sources import SupervisedSource, start_sources
 from collectors.spool import open_spool
 from collectors.spool_writer import SpoolWriter
@@ -78,6 +79,7 @@ async def serve_collectors(
     )
     server: SyslogServer | None = None
     http: HttpIngestServer | None = None
+    relp: RelpServer | None = None
     ports: dict[str, int] = {}
     sources_stop = threading.Event()
     sources: list[SupervisedSource] = []
@@ -92,6 +94,18 @@ async def serve_collectors(
             )
             await server.start()
             ports.update(server.ports)
+        if settings.relp_enabled:
+            relp = RelpServer(
+                writer=writer,
+                parser=get_parser("syslog", tz=ZoneInfo(settings.timezone)),
+                host=settings.relp_host,
+                port=settings.relp_port,
+                max_message_bytes=settings.syslog_max_message_bytes,
+                enrich=enrich,
+                paused=_paused(writer),
+            )
+            await relp.start()
+            ports["relp"] = relp.port
         if settings.ingest_http_enabled:
             http = HttpIngestServer(settings=settings, enrich=enrich, paused=_paused(writer))
             await http.start()
@@ -105,6 +119,8 @@ async def serve_collectors(
     finally:
         if http is not None:
             await http.stop()
+        if relp is not None:
+            await relp.stop()
         if server is not None:
             await server.stop()
         sources_stop.set()

@@ -1,0 +1,178 @@
+"""RELP: the framer on its own, then a small RELP client (as rsyslog's omrelp speaks) against
+the collector: every `rsp 200 OK` means the message is already in the spool."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from collectors.relp import RelpFrame, RelpFramer, frame
+from collectors.spool import open_spool
+from core.config import Settings, load_settings
+from core.store.base import EventQuery
+from core.store.sqlite_events import SqliteEventStore
+from tests.collectors.net import rfc5424
+from tests.collectors.test_syslog_server import running
+from tests.processes import free_port
+
+OFFERS = b"relp_version=0\nrelp_software=test\ncommands=syslog"
+
+
+class RelpClient:
+    """A blocking RELP sender: `send` frames, `responses` reads `rsp` frames by txnr."""
+
+    def __init__(self, port: int, timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.framer = RelpFramer(max_data=1 << 20)
+        self.pending: list[RelpFrame] = []
+
+    def send(self, *frames: bytes) -> None:
+        self.sock.sendall(b"".join(frames))
+
+    def read(self, count: int) -> list[RelpFrame]:
+        """The next `count` frames from the server (EOFError if it closes first)."""
+        while len(self.pending) < count:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError(f"server closed after {len(self.pending)} frames")
+            self.pending.extend(self.framer.feed(data))
+            assert self.framer.error is None, self.framer.error
+        got, self.pending = self.pending[:count], self.pending[count:]
+        return got
+
+    def open(self) -> RelpFrame:
+        self.send(frame(1, "open", OFFERS))
+        (reply,) = self.read(1)
+        return reply
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def relp_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "data_dir": tmp_path / "data",
+        "syslog_enabled": False,
+        "ingest_http_enabled": False,
+        "relp_port": free_port(),
+        "syslog_max_message_bytes": 1024,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def relp_parsed(settings: Settings) -> tuple[int, int]:
+    with open_spool(settings) as spool:
+        for counter in spool.counters():
+            if counter.source == "relp":
+                return counter.parsed, counter.dead_lettered
+    return 0, 0
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64, 10_000])
+def test_framer_splits_any_chunking(chunk: int) -> None:
+    stream = (
+        frame(1, "open", OFFERS)
+        + frame(2, "syslog", b"<13>hello\nwith LF inside")
+        + b"3 close 0\n"
+        + b"4 syslog 0 \n"  # zero length with a trailing space, as some senders write it
+        + frame(5, "syslog", b"x" * 50)
+    )
+    framer = RelpFramer(max_data=20)
+    frames: list[RelpFrame] = []
+    for start in range(0, len(stream), chunk):
+        frames.extend(framer.feed(stream[start : start + chunk]))
+    assert framer.error is None
+    assert [(f.txnr, f.command) for f in frames] == [
+        (1, "open"),
+        (2, "syslog"),
+        (3, "close"),
+        (4, "syslog"),
+        (5, "syslog"),
+    ]
+    assert frames[1].data == b"<13>hello\nwith LF inside"
+    assert frames[3].data == b""
+    # Over max_data: the start is kept for the dead letter, the rest skipped, the reason given.
+    assert frames[0].error is not None and frames[4].error == "message: larger than 20 bytes (50)"
+    assert frames[4].data == b"x" * 50  # 50 < 256 kept bytes
+
+
+@pytest.mark.parametrize(
+    ("stream", "problem"),
+    [
+        (b"GET / HTTP/1.1\r\n", "frame header"),
+        (b"1 syslog 3 abcX", "not terminated by LF"),
+        (b"x" * 100, "frame header"),
+    ],
+)
+def test_framer_refuses_what_is_not_relp(stream: bytes, problem: str) -> None:
+    framer = RelpFramer(max_data=1024)
+    good = framer.feed(frame(1, "open", OFFERS) + stream)
+    assert [f.command for f in good] == ["open"]  # frames before the fault still count
+    assert framer.error is not None and problem in str(framer.error)
+    assert framer.feed(b"1 close 0\n") == []
+
+
+def test_session_acknowledges_only_spooled_messages(tmp_path: Path) -> None:
+    settings = relp_settings(tmp_path)
+    with running(settings) as ports:
+        client = RelpClient(ports["relp"])
+        try:
+            reply = client.open()
+            assert (reply.txnr, reply.command) == (1, "rsp")
+            assert reply.data.startswith(b"200 OK\n")
+            assert b"commands=syslog" in reply.data and b"relp_version=0" in reply.data
+            # A window of 100 messages in one go, then one that cannot be parsed.
+            client.send(*(frame(n, "syslog", rfc5424(n)) for n in range(2, 102)))
+            client.send(frame(102, "syslog", b"no pri and no timestamp"))
+            replies = client.read(101)
+            assert [(r.txnr, r.data) for r in replies] == [(n, b"200 OK") for n in range(2, 103)]
+            # Acknowledged means committed: the counters are written with the events.
+            assert relp_parsed(settings) == (100, 1)
+            client.send(frame(103, "syslog", b"<13>" + b"x" * 2000))  # over 1024 bytes
+            client.send(frame(104, "starttls"), b"105 close 0\n")
+            over, unknown, closed = client.read(3)
+            assert over.data == b"200 OK"  # kept as a dead letter: nothing is lost
+            assert unknown.data.startswith(b"500 command not supported")
+            assert (closed.txnr, closed.data) == (105, b"200 OK")
+            assert client.sock.recv(100) == b""  # the server closed the session
+        finally:
+            client.close()
+    with SqliteEventStore(settings.event_db_path) as store:
+        assert store.count(EventQuery()) == 100
+        letters = store.list_dead_letters(source="relp")
+    assert len(letters) == 2
+    assert any("larger than 1024 bytes" in letter.reason for letter in letters)
+
+
+def test_syslog_before_open_is_500_and_garbage_ends_the_session(tmp_path: Path) -> None:
+    settings = relp_settings(tmp_path)
+    with running(settings) as ports:
+        client = RelpClient(ports["relp"])
+        try:
+            client.send(frame(1, "syslog", rfc5424(1)))
+            (reply,) = client.read(1)
+            assert reply.data.startswith(b"500 session not open")
+            client.send(b"this is not relp\n")
+            (bye,) = client.read(1)
+            assert (bye.txnr, bye.command) == (0, "serverclose")
+        finally:
+            client.close()
+    assert relp_parsed(settings) == (0, 1)  # the garbage is a dead letter; no event
+
+
+def test_clean_stop_acknowledges_then_sends_serverclose(tmp_path: Path) -> None:
+    settings = relp_settings(tmp_path)
+    with running(settings) as ports:
+        client = RelpClient(ports["relp"])
+        client.open()
+        client.send(*(frame(n, "syslog", rfc5424(n)) for n in range(2, 12)))
+        assert len(client.read(10)) == 10
+    try:
+        (bye,) = client.read(1)
+        assert (bye.txnr, bye.command) == (0, "serverclose")
+    finally:
+        client.close()
