@@ -4,8 +4,8 @@ Plain TCP syslog has no acknowledgement: whatever sits in kernel buffers when th
 killed is gone, and the sender cannot know. RELP (librelp's protocol; there is no RFC) numbers
 every message and the sender keeps it until the receiver answers `rsp 200 OK`, resending the
 unanswered ones after a reconnect. We answer only after the message is committed to the spool,
-so a kill -9 loses no acknowledged message (a resent one may arrive twice only if it was stored
-but its `rsp` never reached the sender: the crash window of one group commit).
+so a kill -9 loses no acknowledged message; a message resent because its `rsp` was lost in the
+crash is recognised and stored once (`collectors.relp_store`).
 
 Frames, both ways: `TXNR SP COMMAND SP DATALEN [SP DATA] LF`; TXNR 1-999999999 (0 for
 `serverclose`), COMMAND 1-32 letters, DATALEN 0-999999999. Commands served: `open` (answered
@@ -14,9 +14,10 @@ with our offers `relp_version=0`, `commands=syslog`), `syslog` and `close`; anyt
 dead-lettered): the stream cannot be resynchronised. A message over `max_message_bytes` is
 dead-lettered (first 256 bytes, without buffering the rest) and acknowledged, as TCP does.
 
-Per connection, the frames of one read are converted and written as one spool write; their
-`rsp` frames go out, in order, once it is committed. Reading pauses meanwhile, and while the
-spool is full or the collector paused, so the sender's window fills and it waits.
+Per connection, the frames of one read are parsed and written in one spool transaction (on the
+`RelpStore` thread); their `rsp` frames go out, in order, once it is committed. Reading pauses
+meanwhile, and while the spool is full or the collector paused, so the sender's window fills
+and it waits.
 Source (counters, dead letters): `relp`.
 """
 
@@ -25,14 +26,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from collectors.parsers import Parser
-from collectors.spool_writer import SpoolWriter
+from collectors.relp_store import RelpStore
+from collectors.spool import Spool
 from collectors.syslog_server import Batcher, Enricher
 from core.clock import Clock, SystemClock
-from core.store.base import DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +163,13 @@ class _RelpProtocol(asyncio.Protocol):
         self._framer = RelpFramer(max_data=server.max_message_bytes)
         self._transport: asyncio.Transport | None = None
         self._peer = SOURCE
+        self._peer_host = ""
+        self._session = uuid.uuid4().hex
+        self._matching = True  # the session's first frames may be resends (see relp_store)
         self._open = False
         self._busy = False
         self._closing = False
+        self._client_closed = False
         self._stopping = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -172,6 +178,7 @@ class _RelpProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._peer = f"relp://{peer[0]}:{peer[1]}"
+            self._peer_host = str(peer[0])
         self._server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -186,21 +193,55 @@ class _RelpProtocol(asyncio.Protocol):
         messages: list[tuple[bytes, str | None]] = []
         for item in frames:
             replies.extend(self._handle(item, messages))
-        dead: list[DeadLetter] = []
+        problems: list[tuple[bytes, str]] = []
         if error is not None:
             log.warning("RELP %s: %s; closing the session", self._peer, error)
-            dead.append(self._letter(data[:KEPT_OF_OVERSIZED], str(error)))
+            problems.append((data[:KEPT_OF_OVERSIZED], str(error)))
             replies.append(SERVERCLOSE)
             self._closing = True
-        if not messages and not dead:
+        if not messages and not problems and not self._client_closed:
             self._reply(replies)
             return
-        events, bad = self._server.batcher.convert(messages, peer=self._peer, offset=None)
         assert self._transport is not None
         self._transport.pause_reading()
         self._busy = True
-        future = self._server.writer.write(SOURCE, events, [*bad, *dead])
-        future.add_done_callback(lambda done: self._written(done, replies))
+        task = asyncio.get_running_loop().create_task(self._commit(messages, problems, replies))
+        self._server.tasks.add(task)
+        task.add_done_callback(self._server.tasks.discard)
+
+    async def _commit(
+        self,
+        messages: list[tuple[bytes, str | None]],
+        problems: list[tuple[bytes, str]],
+        replies: list[bytes],
+    ) -> None:
+        try:
+            if messages or problems:
+                done = await self._server.store.commit(
+                    peer_host=self._peer_host,
+                    peer=self._peer,
+                    session=self._session,
+                    matching=self._matching,
+                    messages=messages,
+                    problems=problems,
+                )
+                self._matching = done.matching
+                self._server.resent += done.resent
+            if self._client_closed:
+                await self._server.store.forget(self._session)
+        except Exception:
+            # Nothing is acknowledged: the sender resends after it reconnects.
+            log.exception("RELP spool write failed; closing %s unacknowledged", self._peer)
+            if self._transport is not None:
+                self._transport.abort()
+            return
+        finally:
+            self._busy = False
+        if self._stopping:
+            replies.append(SERVERCLOSE)
+            self._closing = True
+        self._reply(replies)
+        self.resume_if_possible()
 
     def _handle(self, item: RelpFrame, messages: list[tuple[bytes, str | None]]) -> list[bytes]:
         command = item.command
@@ -216,32 +257,9 @@ class _RelpProtocol(asyncio.Protocol):
             messages.append((item.data, item.error))
             return [_rsp(item.txnr, "200 OK")]
         if command == "close":
-            self._closing = True
+            self._closing = self._client_closed = True
             return [_rsp(item.txnr, "200 OK")]
         return [_rsp(item.txnr, f"500 command not supported: {command[:32]}")]
-
-    def _letter(self, raw: bytes, reason: str) -> DeadLetter:
-        return DeadLetter(
-            source=SOURCE,
-            reason=f"{self._peer}: {reason}",
-            raw=raw,
-            offset=None,
-            received_at=self._server.batcher.clock.now(),
-        )
-
-    def _written(self, future: asyncio.Future[None], replies: list[bytes]) -> None:
-        self._busy = False
-        if future.exception() is not None:
-            # Nothing is acknowledged: the sender resends after it reconnects.
-            log.error("RELP spool write failed; closing %s unacknowledged", self._peer)
-            if self._transport is not None:
-                self._transport.abort()
-            return
-        if self._stopping:
-            replies.append(SERVERCLOSE)
-            self._closing = True
-        self._reply(replies)
-        self.resume_if_possible()
 
     def _reply(self, replies: list[bytes]) -> None:
         transport = self._transport
@@ -257,7 +275,7 @@ class _RelpProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or self._busy or self._closing or transport.is_closing():
             return
-        if not self._server.writer.full and not self._server.paused():
+        if not self._server.store.full and not self._server.paused():
             transport.resume_reading()
         else:
             transport.pause_reading()
@@ -280,12 +298,12 @@ class _RelpProtocol(asyncio.Protocol):
 
 
 class RelpServer:
-    """A RELP listener writing through the collector's `SpoolWriter`."""
+    """A RELP listener; its messages go to the spool through a `RelpStore` (own thread)."""
 
     def __init__(
         self,
         *,
-        writer: SpoolWriter,
+        open_spool: Callable[[], Spool],
         parser: Parser,
         host: str = "127.0.0.1",
         port: int = 2514,
@@ -294,15 +312,15 @@ class RelpServer:
         enrich: Enricher | None = None,
         paused: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.writer = writer
         self.host = host
         self.port = port
         self.max_message_bytes = max_message_bytes
         self.paused = paused
-        self.batcher = Batcher(
-            parser=parser, source=SOURCE, clock=clock or SystemClock(), enrich=enrich
-        )
+        batcher = Batcher(parser=parser, source=SOURCE, clock=clock or SystemClock(), enrich=enrich)
+        self.store = RelpStore(open_spool=open_spool, batcher=batcher, source=SOURCE)
         self.connections: set[_RelpProtocol] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.resent = 0  # resent messages recognised and not stored again
         self._server: asyncio.Server | None = None
         self._resumer: asyncio.Task[None] | None = None
 
@@ -313,8 +331,11 @@ class RelpServer:
         self._resumer = asyncio.create_task(self._resume_paused())
 
     async def _resume_paused(self) -> None:
+        """Sessions paused by a full spool read on once the consumer has drained it."""
         while True:
             await asyncio.sleep(RESUME_POLL_SECONDS)
+            if self.store.full:
+                await self.store.refresh()
             for connection in list(self.connections):
                 connection.resume_if_possible()
 
@@ -332,3 +353,6 @@ class RelpServer:
             await asyncio.sleep(RESUME_POLL_SECONDS)
         if self._server is not None:
             await self._server.wait_closed()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.get_running_loop().run_in_executor(None, self.store.close)

@@ -96,7 +96,7 @@ async def serve_collectors(
             ports.update(server.ports)
         if settings.relp_enabled:
             relp = RelpServer(
-                writer=writer,
+                open_spool=lambda: open_spool(settings),
                 parser=get_parser("syslog", tz=ZoneInfo(settings.timezone)),
                 host=settings.relp_host,
                 port=settings.relp_port,

@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -107,6 +107,13 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     PRIMARY KEY (scope, key)
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
+CREATE TABLE IF NOT EXISTS relp_unconfirmed (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    peer TEXT NOT NULL,
+    session TEXT NOT NULL,
+    digest BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS relp_unconfirmed_digest ON relp_unconfirmed (peer, digest);
 CREATE TABLE IF NOT EXISTS source_counters (
     source TEXT PRIMARY KEY,
     received INTEGER NOT NULL DEFAULT 0,
@@ -227,16 +234,20 @@ class Spool(SqliteFile):
         source: str,
         dead: Sequence[DeadLetter] = (),
         checkpoint: tuple[str, Any] | None = None,
+        also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         """Spool events (and dead letters, and a checkpoint) in one fsynced transaction.
 
         Each event gets its `event.id` here (see the module docstring); the dicts are updated
-        in place so the caller sees the id the store will use.
+        in place so the caller sees the id the store will use. `also` writes a collector's own
+        bookkeeping (RELP's unconfirmed messages) in the same transaction.
         """
         stamp = _micros(self._clock.now())
         rows = self._rows(events, dead, stamp=stamp)  # JSON is built before the lock is taken
         with write_transaction(self._conn) as conn:
             self._write(conn, rows, source=source, checkpoint=checkpoint, stamp=stamp)
+            if also is not None:
+                also(conn)
 
     def append_once(
         self,
@@ -280,6 +291,10 @@ class Spool(SqliteFile):
             (scope, key, _micros(self._clock.now())),
         ).fetchone()
         return None if row is None else Remembered(fingerprint=row[0], response=bytes(row[1]))
+
+    def lookup(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read of a collector's own bookkeeping table (RELP); takes no write lock."""
+        return list(self._conn.execute(sql, params).fetchall())
 
     def _rows(self, events: Sequence[Event], dead: Sequence[DeadLetter], *, stamp: int) -> _Rows:
         return _Rows(

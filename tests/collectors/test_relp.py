@@ -176,3 +176,36 @@ def test_clean_stop_acknowledges_then_sends_serverclose(tmp_path: Path) -> None:
         assert (bye.txnr, bye.command) == (0, "serverclose")
     finally:
         client.close()
+
+
+def stored_messages(settings: Settings) -> list[str]:
+    with SqliteEventStore(settings.event_db_path) as store:
+        found = store.search(EventQuery(limit=1000, order="asc"))
+    return sorted(str(item.event["message"]) for item in found)
+
+
+def test_resends_after_a_lost_rsp_are_stored_once(tmp_path: Path) -> None:
+    settings = relp_settings(tmp_path)
+    with running(settings) as ports:
+        first = RelpClient(ports["relp"])
+        first.open()
+        first.send(*(frame(n, "syslog", rfc5424(n)) for n in range(2, 12)))  # seq 2..11
+        assert len(first.read(10)) == 10
+        first.close()  # gone without `close`: as if the last rsp frames never arrived
+        second = RelpClient(ports["relp"])
+        second.open()
+        # omrelp resends what it has no rsp for (here 7..11) first, then goes on with new ones.
+        second.send(*(frame(n - 5, "syslog", rfc5424(n)) for n in range(7, 12)))
+        second.send(frame(7, "syslog", rfc5424(12)), frame(8, "syslog", rfc5424(7)))
+        assert [r.data for r in second.read(7)] == [b"200 OK"] * 7
+        second.send(b"9 close 0\n")
+        second.read(1)
+        second.close()
+        third = RelpClient(ports["relp"])  # after a clean close nothing is taken for a resend
+        third.open()
+        third.send(frame(2, "syslog", rfc5424(12)))
+        third.read(1)
+        third.close()
+    # 2..11 once; 12 twice (new in two sessions); 7 again after matching ended: a new message.
+    expected = sorted([f"seq={n}" for n in range(2, 12)] + ["seq=12", "seq=12", "seq=7"])
+    assert stored_messages(settings) == expected
