@@ -283,7 +283,7 @@ def free_port() -> int:
         return port
 
 
-def _token(data_dir: Path) -> str:
+def create_ingest_token(data_dir: Path) -> str:
     settings = load_settings(environment="test", data_dir=data_dir)
     engine = create_db_engine(settings)
     CollectorToken.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
@@ -350,7 +350,7 @@ def run_trials(kind: str, *, kills: int, data_dir: Path, seed: int = 16) -> Tria
     data_dir.mkdir(parents=True, exist_ok=True)
     sender: Sender
     if kind == "http":
-        sender = HttpSender(ports, _token(data_dir))
+        sender = HttpSender(ports, create_ingest_token(data_dir))
     elif kind == "relp":
         sender = RelpSender(ports)
     else:
