@@ -7,6 +7,9 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from collectors.relp import RelpFrame, RelpFramer, frame
 from collectors.spool import open_spool
@@ -209,3 +212,34 @@ def test_resends_after_a_lost_rsp_are_stored_once(tmp_path: Path) -> None:
     # 2..11 once; 12 twice (new in two sessions); 7 again after matching ended: a new message.
     expected = sorted([f"seq={n}" for n in range(2, 12)] + ["seq=12", "seq=12", "seq=7"])
     assert stored_messages(settings) == expected
+
+
+@given(
+    messages=st.lists(
+        st.tuples(
+            st.integers(1, 999_999_999),
+            st.sampled_from(["syslog", "open", "close", "rsp"]),
+            st.binary(max_size=40),
+        ),
+        max_size=12,
+    ),
+    cuts=st.lists(st.integers(0, 600), max_size=8),
+)
+@hypothesis_settings(max_examples=200, deadline=None)
+def test_framer_round_trips_any_frames_at_any_cut(
+    messages: list[tuple[int, str, bytes]], cuts: list[int]
+) -> None:
+    stream = b"".join(frame(txnr, command, data) for txnr, command, data in messages)
+    framer = RelpFramer(max_data=32)
+    got: list[RelpFrame] = []
+    start = 0
+    for cut in [*sorted({min(cut, len(stream)) for cut in cuts}), len(stream)]:
+        got.extend(framer.feed(stream[start:cut]))
+        start = cut
+    assert framer.error is None
+    assert [(f.txnr, f.command) for f in got] == [(t, c) for t, c, _ in messages]
+    for item, (_, _, data) in zip(got, messages, strict=True):
+        if len(data) > 32:  # too large: the start is kept and the reason given
+            assert item.error is not None and item.data == data[:256]
+        else:
+            assert item.error is None and item.data == data
