@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import ssl
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,8 +159,9 @@ def _rsp(txnr: int, status: str, extra: str = "") -> bytes:
 class _RelpProtocol(asyncio.Protocol):
     """One RELP session: frame, convert, spool, then acknowledge and read on."""
 
-    def __init__(self, server: RelpServer) -> None:
+    def __init__(self, server: RelpServer, scheme: str = "relp") -> None:
         self._server = server
+        self._scheme = scheme
         self._framer = RelpFramer(max_data=server.max_message_bytes)
         self._transport: asyncio.Transport | None = None
         self._peer = SOURCE
@@ -177,7 +179,7 @@ class _RelpProtocol(asyncio.Protocol):
         self._transport = transport
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
-            self._peer = f"relp://{peer[0]}:{peer[1]}"
+            self._peer = f"{self._scheme}://{peer[0]}:{peer[1]}"
             self._peer_host = str(peer[0])
         self._server.connections.add(self)
 
@@ -311,9 +313,13 @@ class RelpServer:
         clock: Clock | None = None,
         enrich: Enricher | None = None,
         paused: Callable[[], bool] = lambda: False,
+        tls: ssl.SSLContext | None = None,
+        tls_port: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
+        self.tls_port = tls_port if tls is not None else None
         self.max_message_bytes = max_message_bytes
         self.paused = paused
         batcher = Batcher(parser=parser, source=SOURCE, clock=clock or SystemClock(), enrich=enrich)
@@ -321,13 +327,21 @@ class RelpServer:
         self.connections: set[_RelpProtocol] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.resent = 0  # resent messages recognised and not stored again
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
         self._resumer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Listen on `port`, and on `tls_port` with TLS when a context is given."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _RelpProtocol(self), self.host, self.port)
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        plain = await loop.create_server(lambda: _RelpProtocol(self), self.host, self.port)
+        self._servers.append(plain)
+        self.port = int(plain.sockets[0].getsockname()[1])
+        if self.tls is not None and self.tls_port is not None:
+            secure = await loop.create_server(
+                lambda: _RelpProtocol(self, scheme="relps"), self.host, self.tls_port, ssl=self.tls
+            )
+            self._servers.append(secure)
+            self.tls_port = int(secure.sockets[0].getsockname()[1])
         self._resumer = asyncio.create_task(self._resume_paused())
 
     async def _resume_paused(self) -> None:
@@ -343,16 +357,16 @@ class RelpServer:
         """Stop listening, send `serverclose` and let in-flight writes finish."""
         if self._resumer is not None:
             self._resumer.cancel()
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         for connection in list(self.connections):
             connection.server_close()
         for _ in range(int(STOP_WAIT_SECONDS / RESUME_POLL_SECONDS)):
             if all(connection.done for connection in self.connections):
                 break
             await asyncio.sleep(RESUME_POLL_SECONDS)
-        if self._server is not None:
-            await self._server.wait_closed()
+        for server in self._servers:
+            await server.wait_closed()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         await asyncio.get_running_loop().run_in_executor(None, self.store.close)

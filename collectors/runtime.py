@@ -84,11 +84,12 @@ async def serve_collectors(
     sources_stop = threading.Event()
     sources: list[SupervisedSource] = []
     try:
+        listen = syslog_listen(settings)  # also holds the TLS context RELP shares
         if settings.syslog_enabled:
             server = SyslogServer(
                 writer=writer,
                 parser=get_parser("syslog", tz=ZoneInfo(settings.timezone)),
-                listen=syslog_listen(settings),
+                listen=listen,
                 max_message_bytes=settings.syslog_max_message_bytes,
                 enrich=enrich,
             )
@@ -103,9 +104,13 @@ async def serve_collectors(
                 max_message_bytes=settings.syslog_max_message_bytes,
                 enrich=enrich,
                 paused=_paused(writer),
+                tls=listen.tls,
+                tls_port=settings.relp_tls_port,
             )
             await relp.start()
             ports["relp"] = relp.port
+            if relp.tls_port is not None:
+                ports["relp-tls"] = relp.tls_port
         if settings.ingest_http_enabled:
             http = HttpIngestServer(settings=settings, enrich=enrich, paused=_paused(writer))
             await http.start()

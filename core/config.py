@@ -177,6 +177,8 @@ class Settings(BaseSettings):
     relp_enabled: bool = True
     relp_host: str = "127.0.0.1"
     relp_port: int = Field(default=2514, ge=0, le=65535)
+    # RELP over TLS (omrelp `tls="on"`), on when syslog_tls_cert and syslog_tls_key are set.
+    relp_tls_port: int = Field(default=2515, ge=0, le=65535)
     # Files the tailer follows (`[[tail_files]]` path + format) and how often it looks.
     tail_files: list[TailFile] = Field(default_factory=list)
     tail_poll_interval: float = Field(default=1.0, gt=0, le=60)
@@ -264,6 +266,10 @@ class Settings(BaseSettings):
             )
         return self
 
+    @property
+    def _tls_configured(self) -> bool:
+        return self.syslog_tls_cert is not None and self.syslog_tls_key is not None
+
     @model_validator(mode="after")
     def _distinct_ports(self) -> Settings:
         """Two listeners on one TCP port fail at start-up; say which settings clash now."""
@@ -272,6 +278,8 @@ class Settings(BaseSettings):
             ("syslog_port", self.syslog_port, self.syslog_enabled),
             ("ingest_http_port", self.ingest_http_port, self.ingest_http_enabled),
             ("relp_port", self.relp_port, self.relp_enabled),
+            ("syslog_tls_port", self.syslog_tls_port, self.syslog_tls_cert is not None),
+            ("relp_tls_port", self.relp_tls_port, self.relp_enabled and self._tls_configured),
         ]
         for name, port, enabled in candidates:
             if not enabled or port == 0:

@@ -4,6 +4,7 @@ the collector: every `rsp 200 OK` means the message is already in the spool."""
 from __future__ import annotations
 
 import socket
+import ssl
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from core.config import Settings, load_settings
 from core.store.base import EventQuery
 from core.store.sqlite_events import SqliteEventStore
 from tests.collectors.net import rfc5424
-from tests.collectors.test_syslog_server import running
+from tests.collectors.test_syslog_server import _self_signed, running
 from tests.processes import free_port
 
 OFFERS = b"relp_version=0\nrelp_software=test\ncommands=syslog"
@@ -243,3 +244,24 @@ def test_framer_round_trips_any_frames_at_any_cut(
             assert item.error is not None and item.data == data[:256]
         else:
             assert item.error is None and item.data == data
+
+
+def test_relp_over_tls_with_the_collectors_certificate(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    settings = relp_settings(
+        tmp_path, relp_tls_port=free_port(), syslog_tls_cert=cert, syslog_tls_key=key
+    )
+    context = ssl.create_default_context(cafile=str(cert))
+    with running(settings) as ports:
+        raw = socket.create_connection(("127.0.0.1", ports["relp-tls"]), timeout=10)
+        with context.wrap_socket(raw, server_hostname="localhost") as conn:
+            conn.sendall(frame(1, "open", OFFERS) + frame(2, "syslog", rfc5424(1)))
+            framer = RelpFramer(max_data=4096)
+            replies: list[RelpFrame] = []
+            while len(replies) < 2:
+                replies.extend(framer.feed(conn.recv(4096)))
+        assert [(r.txnr, r.data[:6]) for r in replies] == [(1, b"200 OK"), (2, b"200 OK")]
+        assert relp_parsed(settings) == (1, 0)
+    with SqliteEventStore(settings.event_db_path) as store:
+        (item,) = store.search(EventQuery())
+    assert item.event["message"] == "seq=1"
