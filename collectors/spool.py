@@ -24,6 +24,10 @@ contiguous, and `ack(up_to)` records `up_to` in `spool_acked` and deletes the ro
 entirely, so a consumer may acknowledge part of a row. Per-event rows spent more on SQLite's
 per-row work (B-tree cell, bind, step; the same again to delete) than on the JSON itself.
 
+Idempotency: `append_once` commits an HTTP client's `Idempotency-Key` with its batch, and
+`append(also=...)` lets RELP record its unconfirmed messages in the same transaction (tables in
+`collectors.spool_sql`), so neither can disagree with the events after a crash.
+
 Threads and processes: an instance owns one connection and must stay in its thread; open one
 `Spool` per thread. Several processes may share the file (WAL, one writer at a time).
 """
@@ -41,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from collectors.spool_sql import BUMP, FROM_VERSION_1, HIGH_WATER, SCHEMA, UNACKED
 from core.clock import Clock, SystemClock
 from core.errors import ConfigError
 from core.events import Event
@@ -70,94 +75,6 @@ SCHEMA_VERSION = 2
 ROW_EVENTS = 500
 # The event store's id format; an event.id of this shape is ours and is kept as is.
 STORE_ID_RE = re.compile(r"[0-9a-f]{26}")
-
-# `last` is the sequence number of the row's last event; the row holds `count` events as one
-# JSON array. `spool_acked` has one row: every event up to `up_to` is stored downstream.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS spool_batches (
-    last INTEGER PRIMARY KEY,
-    count INTEGER NOT NULL CHECK (count > 0),
-    source TEXT NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS spool_acked (
-    only INTEGER PRIMARY KEY CHECK (only = 0),
-    up_to INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO spool_acked (only, up_to) VALUES (0, 0);
-CREATE TABLE IF NOT EXISTS spool_dead (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    "offset" INTEGER,
-    raw BLOB NOT NULL,
-    raw_length INTEGER NOT NULL,
-    received_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    key TEXT PRIMARY KEY,
-    value BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    scope TEXT NOT NULL,
-    key TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    response BLOB NOT NULL,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (scope, key)
-);
-CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
-CREATE TABLE IF NOT EXISTS relp_unconfirmed (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    peer TEXT NOT NULL,
-    session TEXT NOT NULL,
-    digest BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS relp_unconfirmed_digest ON relp_unconfirmed (peer, digest);
-CREATE TABLE IF NOT EXISTS source_counters (
-    source TEXT PRIMARY KEY,
-    received INTEGER NOT NULL DEFAULT 0,
-    parsed INTEGER NOT NULL DEFAULT 0,
-    dead_lettered INTEGER NOT NULL DEFAULT 0,
-    dropped INTEGER NOT NULL DEFAULT 0,
-    last_seen INTEGER
-);
-"""
-
-# Schema 1 -> 2: every unacknowledged event becomes a row of one, keeping its id as sequence
-# number (ids were contiguous there too). The CREATE makes the step harmless for a second
-# process that read version 1 before the first one upgraded the file.
-_FROM_VERSION_1 = """
-CREATE TABLE IF NOT EXISTS spool (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
-    body BLOB NOT NULL
-);
-INSERT INTO spool_batches (last, count, source, body)
-    SELECT id, 1, source, CAST('[' || CAST(body AS TEXT) || ']' AS BLOB) FROM spool;
-DROP TABLE spool;
-"""
-
-# The sequence number before the next row's first event: past every row and every ack.
-_HIGH_WATER = (
-    "SELECT max(coalesce((SELECT max(last) FROM spool_batches), 0), "
-    "(SELECT up_to FROM spool_acked))"
-)
-_UNACKED = (
-    "SELECT b.last, b.count, b.body, a.up_to FROM spool_batches AS b, spool_acked AS a "
-    "WHERE b.last > a.up_to ORDER BY b.last"
-)
-
-_BUMP = """
-INSERT INTO source_counters (source, received, parsed, dead_lettered, dropped, last_seen)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (source) DO UPDATE SET
-    received = received + excluded.received,
-    parsed = parsed + excluded.parsed,
-    dead_lettered = dead_lettered + excluded.dead_lettered,
-    dropped = dropped + excluded.dropped,
-    last_seen = coalesce(max(last_seen, excluded.last_seen), last_seen, excluded.last_seen)
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +139,7 @@ class Spool(SqliteFile):
             path, timeout_s=30.0, pragmas=("PRAGMA synchronous=FULL",), check_same_thread=True
         )
         version = schema_version(self._conn, path, newest=SCHEMA_VERSION, name="spool")
-        script = _SCHEMA + (_FROM_VERSION_1 if version == 1 else "")
+        script = SCHEMA + (FROM_VERSION_1 if version == 1 else "")
         apply_schema(self._conn, script, version=SCHEMA_VERSION)
 
     # -- writing -------------------------------------------------------------------------------
@@ -315,7 +232,7 @@ class Spool(SqliteFile):
     ) -> None:
         bodies, dead_rows = prepared.bodies, prepared.dead_rows
         if bodies:
-            last = int(conn.execute(_HIGH_WATER).fetchone()[0])
+            last = int(conn.execute(HIGH_WATER).fetchone()[0])
             rows = []
             for count, body in bodies:
                 last += count
@@ -358,7 +275,7 @@ class Spool(SqliteFile):
         if dropped <= 0:
             return
         with write_transaction(self._conn) as conn:
-            conn.execute(_BUMP, (source, dropped, 0, 0, dropped, None))
+            conn.execute(BUMP, (source, dropped, 0, 0, dropped, None))
 
     @staticmethod
     def _event_rows(events: Sequence[Event], *, stamp: int) -> list[tuple[int, bytes]]:
@@ -403,7 +320,7 @@ class Spool(SqliteFile):
             (name, parsed_n + dead_n, parsed_n, dead_n, 0, stamp if parsed_n + dead_n else None)
             for name, (parsed_n, dead_n) in per_source.items()
         ]
-        conn.executemany(_BUMP, rows)
+        conn.executemany(BUMP, rows)
 
     # -- draining ------------------------------------------------------------------------------
 
@@ -439,7 +356,7 @@ class Spool(SqliteFile):
         taken: list[tuple[int, Event]] = []
         # Rows are read one at a time (a backlog can be large); closing the cursor ends the
         # read so the following `ack` and WAL checkpoints are not held up by it.
-        rows = self._conn.execute(_UNACKED)
+        rows = self._conn.execute(UNACKED)
         try:
             for last, count, body, up_to in rows:
                 first = max(last - count + 1, up_to + 1)
