@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from collectors.http_ingest import (
     IDEMPOTENCY_HEADER,
+    RETRY_AFTER_SECONDS,
     IngestResult,
     KeyReusedError,
     PayloadTooLargeError,
@@ -142,7 +143,11 @@ def create_ingest_app(
         try:
             await worker.authenticate(source, request.headers.get("authorization"))
             if paused():
-                raise SpoolFullError()
+                return JSONResponse(
+                    {"detail": "the collector is paused after a fault; retry later"},
+                    503,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
             body = await read_limited(request, limit)
             peer = request.client.host if request.client else "unknown"
             result = await worker.ingest(source=source, body=body, peer=f"http://{peer}", key=key)

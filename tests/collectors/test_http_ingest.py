@@ -155,6 +155,7 @@ def test_full_spool_or_paused_collector_is_503_with_retry_after(
     response = post(client, b"\n".join([orjson.dumps(ECS)] * 60), token, key="big")
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) > 0
+    assert "paused" in response.json()["detail"]
 
 
 def test_retry_after_a_lost_reply_is_stored_once(
