@@ -223,6 +223,7 @@ class HttpIngestServer:
             create_ingest_app(worker=self.worker, paused=self._paused),
             lifespan="off",
             access_log=False,
+            log_config=None,  # the collector's logging stays as `dijkwacht collect` set it
             log_level="warning",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
