@@ -43,7 +43,7 @@ from collectors.http_ingest import (
 from collectors.spool import Spool, open_spool
 from core.clock import Clock, SystemClock
 from core.config import Settings
-from core.errors import ValidationError
+from core.errors import ConfigError, ValidationError
 from core.store.relational import create_db_engine, create_session_factory
 
 if TYPE_CHECKING:
@@ -205,7 +205,8 @@ class HttpIngestServer:
         self.port = 0
 
     async def start(self) -> None:
-        """Bind first (an address in use raises OSError here, not a sys.exit inside uvicorn)."""
+        """Bind first: an address in use is a ConfigError naming the setting, not a sys.exit
+        inside uvicorn."""
         settings = self.worker.settings
         family = socket.AF_INET6 if ":" in settings.ingest_http_host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -213,9 +214,12 @@ class HttpIngestServer:
         try:
             sock.bind((settings.ingest_http_host, settings.ingest_http_port))
             sock.listen(512)
-        except OSError:
+        except OSError as exc:
             sock.close()
-            raise
+            raise ConfigError(
+                f"ingest_http_port: cannot listen on "
+                f"{settings.ingest_http_host}:{settings.ingest_http_port} ({exc.strerror})"
+            ) from exc
         sock.setblocking(False)
         self._socket = sock
         self.port = int(sock.getsockname()[1])

@@ -36,6 +36,7 @@ from collectors.relp_store import RelpStore
 from collectors.spool import Spool
 from collectors.syslog_server import Batcher, Enricher
 from core.clock import Clock, SystemClock
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -333,16 +334,31 @@ class RelpServer:
     async def start(self) -> None:
         """Listen on `port`, and on `tls_port` with TLS when a context is given."""
         loop = asyncio.get_running_loop()
-        plain = await loop.create_server(lambda: _RelpProtocol(self), self.host, self.port)
-        self._servers.append(plain)
+        plain = await self._listen(loop, "relp_port", self.port, None)
         self.port = int(plain.sockets[0].getsockname()[1])
         if self.tls is not None and self.tls_port is not None:
-            secure = await loop.create_server(
-                lambda: _RelpProtocol(self, scheme="relps"), self.host, self.tls_port, ssl=self.tls
-            )
-            self._servers.append(secure)
+            secure = await self._listen(loop, "relp_tls_port", self.tls_port, self.tls)
             self.tls_port = int(secure.sockets[0].getsockname()[1])
         self._resumer = asyncio.create_task(self._resume_paused())
+
+    async def _listen(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        setting: str,
+        port: int,
+        context: ssl.SSLContext | None,
+    ) -> asyncio.Server:
+        scheme = "relp" if context is None else "relps"
+        try:
+            server = await loop.create_server(
+                lambda: _RelpProtocol(self, scheme=scheme), self.host, port, ssl=context
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"{setting}: cannot listen on {self.host}:{port} ({exc.strerror})"
+            ) from exc
+        self._servers.append(server)
+        return server
 
     async def _resume_paused(self) -> None:
         """Sessions paused by a full spool read on once the consumer has drained it."""

@@ -139,7 +139,8 @@ async def serve_collectors(
 
 
 def _paused(writer: SpoolWriter) -> Callable[[], bool]:
-    """The collector's pause state for HTTP 503: `paused` is set by the fault back-off."""
+    """The collector's pause state (HTTP answers 503, RELP stops reading): the writer's
+    `paused` flag, set by the fault back-off of `collectors.spool_writer` once it exists."""
     return lambda: bool(getattr(writer, "paused", False))
 
 

@@ -3,6 +3,8 @@ redirect to it; /metrics still counts what came in."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,11 +18,12 @@ from starlette.testclient import TestClient as StarletteClient
 
 from collectors.consumer import SpoolConsumer
 from collectors.http_ingest import create_token
-from collectors.http_server import IngestWorker, create_ingest_app
+from collectors.http_server import HttpIngestServer, IngestWorker, create_ingest_app
 from collectors.models import CollectorToken
 from collectors.spool import OnceKey, Spool, open_spool
 from core.clock import FrozenClock, SystemClock
 from core.config import Settings, load_settings
+from core.errors import ConfigError
 from core.store.base import EventQuery
 from core.store.relational import create_db_engine, create_session_factory
 from core.store.sqlite_events import SqliteEventStore
@@ -276,3 +279,17 @@ def test_metrics_text_format(
     for line in lines:  # every sample line is `name{labels} number`
         if not line.startswith("#"):
             float(line.rsplit(" ", 1)[1])
+
+
+def test_port_in_use_names_the_setting(ingest_settings: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = ingest_settings.model_copy(update={"ingest_http_port": port})
+        server = HttpIngestServer(settings=settings, enrich=None)
+        with pytest.raises(
+            ConfigError, match=f"ingest_http_port: cannot listen on 127.0.0.1:{port}"
+        ):
+            asyncio.run(server.start())
+        server.worker.close()
