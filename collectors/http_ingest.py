@@ -8,6 +8,12 @@ Each line is either an ECS event (`@timestamp` + `event` object, validated as is
 JSON object (wrapped by the `json` parser, `@timestamp` from its `timestamp` field). Good lines
 are spooled (durable before the 200); bad lines are reported by line number with field and
 reason and dead-lettered, so nothing posted is lost.
+
+Idempotency: a request may carry an `Idempotency-Key` (1-255 visible ASCII characters, unique
+per source). The key, a SHA-256 of the body and the reply are committed with the batch
+(`Spool.append_once`), so a client that retries after a timeout or a collector crash gets the
+first reply again and nothing is stored twice; the same key with another body is refused.
+Keys expire after `ingest_idempotency_hours`.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from collectors.models import CollectorToken
 from collectors.parsers import ParseError, get_parser
-from collectors.spool import Spool
+from collectors.spool import OnceKey, Remembered, Spool
 from core.errors import DijkwachtError, ValidationError
 from core.events import Event, validate_event
 from core.store.base import DeadLetter
@@ -37,6 +43,10 @@ TOKEN_PREFIX = "dwi_"
 SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 # Seconds a client should wait when the spool is full; the consumer drains ~thousands/s.
 RETRY_AFTER_SECONDS = 5
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Visible ASCII only: keys end up in logs and error messages, and UUIDs and hashes fit.
+KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
+DEFAULT_KEY_TTL = timedelta(hours=24)
 
 
 class UnauthorizedError(DijkwachtError):
@@ -55,6 +65,15 @@ class SpoolFullError(DijkwachtError):
         self.retry_after = retry_after
 
 
+class KeyReusedError(ValidationError):
+    """The idempotency key was already used for a different body (HTTP 422)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            IDEMPOTENCY_HEADER, "already used for a different body; use a new key per batch"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """One refused line: 1-based line number, the field at fault and why."""
@@ -66,8 +85,20 @@ class Rejected:
 
 @dataclass(slots=True)
 class IngestResult:
+    """The reply to one request; `replayed` when it is the stored reply to an earlier one."""
+
     accepted: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    replayed: bool = False
+
+    @classmethod
+    def from_json(cls, data: bytes) -> IngestResult:
+        value = orjson.loads(data)
+        return cls(
+            accepted=value["accepted"],
+            rejected=[Rejected(r["line"], r["field"], r["reason"]) for r in value["rejected"]],
+            replayed=True,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +118,18 @@ def check_source(source: str) -> str:
     if not SOURCE_RE.fullmatch(source):
         raise ValidationError("source", "must be 1-64 of a-z, 0-9, '_', '.', '-' (lowercase)")
     return source
+
+
+def check_idempotency_key(key: str) -> str:
+    if not KEY_RE.fullmatch(key):
+        raise ValidationError(IDEMPOTENCY_HEADER, "must be 1-255 visible ASCII characters")
+    return key
+
+
+def _replay(earlier: Remembered, fingerprint: str) -> IngestResult:
+    if earlier.fingerprint != fingerprint:
+        raise KeyReusedError()
+    return IngestResult.from_json(earlier.response)
 
 
 def create_token(*, db: Session, source: str, now: datetime) -> str:
@@ -119,12 +162,25 @@ def ingest_ndjson(
     received_at: datetime,
     peer: str,
     enrich: EnrichFn | None = None,
+    idempotency_key: str | None = None,
+    key_ttl: timedelta = DEFAULT_KEY_TTL,
 ) -> IngestResult:
     """Spool every good line of an NDJSON body; report and dead-letter the bad ones.
 
-    `enrich` runs on each accepted event before it is spooled (see `collectors.hooks`).
+    `enrich` runs on each accepted event before it is spooled (see `collectors.hooks`). With
+    `idempotency_key`, a body already stored under that key is not stored again: the first
+    reply comes back with `replayed` set (KeyReusedError if the body differs). A retry is
+    answered even while the spool is full, since it needs no room.
     """
     check_source(source)
+    once: OnceKey | None = None
+    if idempotency_key is not None:
+        check_idempotency_key(idempotency_key)
+        fingerprint = hashlib.sha256(body).hexdigest()
+        once = OnceKey(source, idempotency_key, fingerprint, received_at + key_ttl)
+        earlier = spool.remembered(scope=source, key=idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, fingerprint)
     if spool.is_full():
         raise SpoolFullError()
     wrapper = get_parser("json", dataset=f"http.{source}")
@@ -158,9 +214,16 @@ def ingest_ndjson(
                 raw_length=len(line),
             )
         )
-    spool.append(events, source=letter_source, dead=dead)
     result.accepted = len(events)
-    return result
+    if once is None:
+        spool.append(events, source=letter_source, dead=dead)
+        return result
+    response = orjson.dumps(result.as_dict())
+    earlier = spool.append_once(
+        events, source=letter_source, dead=dead, once=once, response=response
+    )
+    # Another request under the same key committed first (a concurrent retry).
+    return result if earlier is None else _replay(earlier, once.fingerprint)
 
 
 def _read_line(

@@ -1,7 +1,8 @@
 """Run the configured collectors and the spool consumer in one process until a signal.
 
 `dijkwacht collect` (and the `collector` child of `dijkwacht up`) call `run_collect`: the
-syslog server on the event loop, the file tailers (when `tail_files` is set) and one live
+syslog server, the HTTP ingest listener (`collectors.http_server`) and the RELP server
+(`collectors.relp`) on the event loop, the file tailers (when `tail_files` is set) and one live
 capture per `capture_interfaces` entry in supervised threads (`collectors.sources`: a crash is
 logged, counted and the source restarted with back-off), all enriched by one process-wide
 hook (`collectors.hooks`). Shutdown on SIGINT/SIGTERM is clean: listeners close, buffered UDP
@@ -32,7 +33,9 @@ from collectors.health import (
     store_setting,
 )
 from collectors.hooks import EnrichFn, build_enrich_hook
+from collectors.http_server import HttpIngestServer
 from collectors.parsers import get_parser
+from collectors.relp import RelpServer
 from collectors.sources import SupervisedSource, start_sources
 from collectors.spool import open_spool
 from collectors.spool_writer import SpoolWriter
@@ -98,27 +101,56 @@ async def serve_collectors(
         pauser=consumer_pauser,
     )
     server: SyslogServer | None = None
+    http: HttpIngestServer | None = None
+    relp: RelpServer | None = None
+    ports: dict[str, int] = {}
     sources_stop = threading.Event()
     sources: list[SupervisedSource] = []
     try:
+        listen = syslog_listen(settings)  # also holds the TLS context RELP shares
         if settings.syslog_enabled:
             server = SyslogServer(
                 writer=writer,
                 parser=get_parser("syslog", tz=ZoneInfo(settings.timezone)),
-                listen=syslog_listen(settings),
+                listen=listen,
                 max_message_bytes=settings.syslog_max_message_bytes,
                 enrich=enrich,
             )
             await server.start()
+            ports.update(server.ports)
+        if settings.relp_enabled:
+            relp = RelpServer(
+                open_spool=lambda: open_spool(settings),
+                parser=get_parser("syslog", tz=ZoneInfo(settings.timezone)),
+                host=settings.relp_host,
+                port=settings.relp_port,
+                max_message_bytes=settings.syslog_max_message_bytes,
+                enrich=enrich,
+                paused=lambda: health.paused,
+                tls=listen.tls,
+                tls_port=settings.relp_tls_port,
+            )
+            await relp.start()
+            ports["relp"] = relp.port
+            if relp.tls_port is not None:
+                ports["relp-tls"] = relp.tls_port
+        if settings.ingest_http_enabled:
+            http = HttpIngestServer(settings=settings, enrich=enrich, paused=lambda: health.paused)
+            await http.start()
+            ports["http"] = http.port
         sources = start_sources(settings=settings, stop=sources_stop, enrich=enrich, health=health)
         status.publish()
         if on_ready is not None:
-            on_ready(dict(server.ports) if server is not None else {})
+            on_ready(ports)
         while not stop.is_set() and not consumer_stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.2)
             status.publish()
     finally:
+        if http is not None:
+            await http.stop()
+        if relp is not None:
+            await relp.stop()
         if server is not None:
             await server.stop()
         sources_stop.set()

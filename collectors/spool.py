@@ -24,6 +24,10 @@ contiguous, and `ack(up_to)` records `up_to` in `spool_acked` and deletes the ro
 entirely, so a consumer may acknowledge part of a row. Per-event rows spent more on SQLite's
 per-row work (B-tree cell, bind, step; the same again to delete) than on the JSON itself.
 
+Idempotency: `append_once` commits an HTTP client's `Idempotency-Key` with its batch, and
+`append(also=...)` lets RELP record its unconfirmed messages in the same transaction (tables in
+`collectors.spool_sql`), so neither can disagree with the events after a crash.
+
 Threads and processes: an instance owns one connection and must stay in its thread; open one
 `Spool` per thread. Several processes may share the file (WAL, one writer at a time).
 """
@@ -33,7 +37,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from collectors.spool_sql import BUMP, FROM_VERSION_1, HIGH_WATER, SCHEMA, UNACKED
 from core.clock import Clock, SystemClock
 from core.errors import ConfigError
 from core.events import Event
@@ -64,84 +69,42 @@ DEFAULT_MAX_PENDING = 100_000
 # Raw dead-letter bytes kept in the spool; the event store cuts at the same limit (64 KiB).
 MAX_DEAD_RAW_BYTES = 64 * 1024
 # 1: one row per event in `spool`. 2: rows of up to ROW_EVENTS events in `spool_batches`.
-SCHEMA_VERSION = 2
+# 3: idempotency keys of HTTP ingest and digests of acknowledged RELP messages.
+SCHEMA_VERSION = 3
 # Events per spool row: big enough that SQLite's per-row cost vanishes, small enough that a
 # consumer batch (`ingest_batch_size`, default 1000) is made of whole rows.
 ROW_EVENTS = 500
 # The event store's id format; an event.id of this shape is ours and is kept as is.
 STORE_ID_RE = re.compile(r"[0-9a-f]{26}")
 
-# `last` is the sequence number of the row's last event; the row holds `count` events as one
-# JSON array. `spool_acked` has one row: every event up to `up_to` is stored downstream.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS spool_batches (
-    last INTEGER PRIMARY KEY,
-    count INTEGER NOT NULL CHECK (count > 0),
-    source TEXT NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS spool_acked (
-    only INTEGER PRIMARY KEY CHECK (only = 0),
-    up_to INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO spool_acked (only, up_to) VALUES (0, 0);
-CREATE TABLE IF NOT EXISTS spool_dead (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    "offset" INTEGER,
-    raw BLOB NOT NULL,
-    raw_length INTEGER NOT NULL,
-    received_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    key TEXT PRIMARY KEY,
-    value BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS source_counters (
-    source TEXT PRIMARY KEY,
-    received INTEGER NOT NULL DEFAULT 0,
-    parsed INTEGER NOT NULL DEFAULT 0,
-    dead_lettered INTEGER NOT NULL DEFAULT 0,
-    dropped INTEGER NOT NULL DEFAULT 0,
-    last_seen INTEGER
-);
-"""
 
-# Schema 1 -> 2: every unacknowledged event becomes a row of one, keeping its id as sequence
-# number (ids were contiguous there too). The CREATE makes the step harmless for a second
-# process that read version 1 before the first one upgraded the file.
-_FROM_VERSION_1 = """
-CREATE TABLE IF NOT EXISTS spool (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
-    body BLOB NOT NULL
-);
-INSERT INTO spool_batches (last, count, source, body)
-    SELECT id, 1, source, CAST('[' || CAST(body AS TEXT) || ']' AS BLOB) FROM spool;
-DROP TABLE spool;
-"""
+@dataclass(frozen=True, slots=True)
+class OnceKey:
+    """A client's idempotency key within a scope (the HTTP source), and what it was used for.
 
-# The sequence number before the next row's first event: past every row and every ack.
-_HIGH_WATER = (
-    "SELECT max(coalesce((SELECT max(last) FROM spool_batches), 0), "
-    "(SELECT up_to FROM spool_acked))"
-)
-_UNACKED = (
-    "SELECT b.last, b.count, b.body, a.up_to FROM spool_batches AS b, spool_acked AS a "
-    "WHERE b.last > a.up_to ORDER BY b.last"
-)
+    `fingerprint` identifies the request body, so a key reused for other content is caught.
+    """
 
-_BUMP = """
-INSERT INTO source_counters (source, received, parsed, dead_lettered, dropped, last_seen)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (source) DO UPDATE SET
-    received = received + excluded.received,
-    parsed = parsed + excluded.parsed,
-    dead_lettered = dead_lettered + excluded.dead_lettered,
-    dropped = dropped + excluded.dropped,
-    last_seen = coalesce(max(last_seen, excluded.last_seen), last_seen, excluded.last_seen)
-"""
+    scope: str
+    key: str
+    fingerprint: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """The first request under a key: its body fingerprint and the reply it was given."""
+
+    fingerprint: str
+    response: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    bodies: list[tuple[int, bytes]]
+    dead_rows: list[tuple[Any, ...]]
+    parsed: int
+    dead: Sequence[DeadLetter]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +151,7 @@ class Spool(SqliteFile):
         if version < SCHEMA_VERSION:
             # Only a new or old file needs the write lock here: opening a current spool must
             # work while another process holds the lock (the collector then pauses on writes).
-            script = _SCHEMA + (_FROM_VERSION_1 if version == 1 else "")
+            script = SCHEMA + (FROM_VERSION_1 if version == 1 else "")
             apply_schema(self._conn, script, version=SCHEMA_VERSION)
 
     # -- writing -------------------------------------------------------------------------------
@@ -200,36 +163,107 @@ class Spool(SqliteFile):
         source: str,
         dead: Sequence[DeadLetter] = (),
         checkpoint: tuple[str, Any] | None = None,
+        also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         """Spool events (and dead letters, and a checkpoint) in one fsynced transaction.
 
         Each event gets its `event.id` here (see the module docstring); the dicts are updated
-        in place so the caller sees the id the store will use.
+        in place so the caller sees the id the store will use. `also` writes a collector's own
+        bookkeeping (RELP's unconfirmed messages) in the same transaction.
         """
-        now = self._clock.now()
-        stamp = _micros(now)
-        bodies = self._event_rows(events, stamp=stamp)
-        dead_rows = [_dead_row(letter, stamp) for letter in dead]
+        stamp = _micros(self._clock.now())
+        rows = self._rows(events, dead, stamp=stamp)  # JSON is built before the lock is taken
         with write_transaction(self._conn) as conn:
-            if bodies:
-                last = int(conn.execute(_HIGH_WATER).fetchone()[0])
-                rows = []
-                for count, body in bodies:
-                    last += count
-                    rows.append((last, count, source, body))
-                conn.executemany(
-                    "INSERT INTO spool_batches (last, count, source, body) VALUES (?, ?, ?, ?)",
-                    rows,
-                )
-            if dead_rows:
-                conn.executemany(_INSERT_DEAD, dead_rows)
-            if checkpoint is not None:
-                key, value = checkpoint
-                conn.execute(
-                    "INSERT OR REPLACE INTO checkpoints (key, value) VALUES (?, ?)",
-                    (key, orjson.dumps(value)),
-                )
-            self._bump_counts(conn, source=source, parsed=len(events), dead=dead, stamp=stamp)
+            self._write(conn, rows, source=source, checkpoint=checkpoint, stamp=stamp)
+            if also is not None:
+                also(conn)
+
+    def append_once(
+        self,
+        events: Sequence[Event],
+        *,
+        source: str,
+        dead: Sequence[DeadLetter],
+        once: OnceKey,
+        response: bytes,
+    ) -> Remembered | None:
+        """`append` unless `once.key` was used before in its scope; then write nothing.
+
+        The key and `response` are committed in the same transaction as the events, so a crash
+        cannot keep a batch without its key (stored twice on retry) or a key without its batch
+        (lost). Returns None when written, else what the first request under the key got.
+        Expired keys are deleted here, under the same write lock.
+        """
+        stamp = _micros(self._clock.now())
+        rows = self._rows(events, dead, stamp=stamp)
+        with write_transaction(self._conn) as conn:
+            conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?", (stamp,))
+            row = conn.execute(
+                "SELECT fingerprint, response FROM idempotency_keys WHERE scope = ? AND key = ?",
+                (once.scope, once.key),
+            ).fetchone()
+            if row is not None:
+                return Remembered(fingerprint=row[0], response=bytes(row[1]))
+            self._write(conn, rows, source=source, checkpoint=None, stamp=stamp)
+            conn.execute(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, response, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (once.scope, once.key, once.fingerprint, response, _micros(once.expires_at)),
+            )
+        return None
+
+    def remembered(self, *, scope: str, key: str) -> Remembered | None:
+        """What the first request under an unexpired `key` got (a read; no lock taken)."""
+        row = self._conn.execute(
+            "SELECT fingerprint, response FROM idempotency_keys "
+            "WHERE scope = ? AND key = ? AND expires_at > ?",
+            (scope, key, _micros(self._clock.now())),
+        ).fetchone()
+        return None if row is None else Remembered(fingerprint=row[0], response=bytes(row[1]))
+
+    def lookup(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read of a collector's own bookkeeping table (RELP); takes no write lock."""
+        return list(self._conn.execute(sql, params).fetchall())
+
+    def _rows(self, events: Sequence[Event], dead: Sequence[DeadLetter], *, stamp: int) -> _Rows:
+        return _Rows(
+            bodies=self._event_rows(events, stamp=stamp),
+            dead_rows=[_dead_row(letter, stamp) for letter in dead],
+            parsed=len(events),
+            dead=dead,
+        )
+
+    def _write(
+        self,
+        conn: sqlite3.Connection,
+        prepared: _Rows,
+        *,
+        source: str,
+        checkpoint: tuple[str, Any] | None,
+        stamp: int,
+    ) -> None:
+        bodies, dead_rows = prepared.bodies, prepared.dead_rows
+        if bodies:
+            last = int(conn.execute(HIGH_WATER).fetchone()[0])
+            rows = []
+            for count, body in bodies:
+                last += count
+                rows.append((last, count, source, body))
+            conn.executemany(
+                "INSERT INTO spool_batches (last, count, source, body) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+        if dead_rows:
+            conn.executemany(_INSERT_DEAD, dead_rows)
+        if checkpoint is not None:
+            key, value = checkpoint
+            conn.execute(
+                "INSERT OR REPLACE INTO checkpoints (key, value) VALUES (?, ?)",
+                (key, orjson.dumps(value)),
+            )
+        self._bump_counts(
+            conn, source=source, parsed=prepared.parsed, dead=prepared.dead, stamp=stamp
+        )
 
     def append_dead(
         self, letters: Sequence[DeadLetter], *, checkpoint: tuple[str, Any] | None = None
@@ -253,7 +287,7 @@ class Spool(SqliteFile):
         if dropped <= 0:
             return
         with write_transaction(self._conn) as conn:
-            conn.execute(_BUMP, (source, dropped, 0, 0, dropped, None))
+            conn.execute(BUMP, (source, dropped, 0, 0, dropped, None))
 
     @staticmethod
     def _event_rows(events: Sequence[Event], *, stamp: int) -> list[tuple[int, bytes]]:
@@ -298,7 +332,7 @@ class Spool(SqliteFile):
             (name, parsed_n + dead_n, parsed_n, dead_n, 0, stamp if parsed_n + dead_n else None)
             for name, (parsed_n, dead_n) in per_source.items()
         ]
-        conn.executemany(_BUMP, rows)
+        conn.executemany(BUMP, rows)
 
     # -- draining ------------------------------------------------------------------------------
 
@@ -334,7 +368,7 @@ class Spool(SqliteFile):
         taken: list[tuple[int, Event]] = []
         # Rows are read one at a time (a backlog can be large); closing the cursor ends the
         # read so the following `ack` and WAL checkpoints are not held up by it.
-        rows = self._conn.execute(_UNACKED)
+        rows = self._conn.execute(UNACKED)
         try:
             for last, count, body, up_to in rows:
                 first = max(last - count + 1, up_to + 1)

@@ -81,7 +81,7 @@ def tls_context(*, cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
-class _Batcher:
+class Batcher:
     """Turns raw frames into events and dead letters for one source."""
 
     def __init__(
@@ -123,7 +123,7 @@ class _Batcher:
 class _StreamProtocol(asyncio.Protocol):
     """One TCP or TLS connection: frame, parse, spool, then read on."""
 
-    def __init__(self, server: SyslogServer, batcher: _Batcher) -> None:
+    def __init__(self, server: SyslogServer, batcher: Batcher) -> None:
         self._server = server
         self._batcher = batcher
         self._framer = SyslogFramer(max_frame=server.max_message_bytes)
@@ -197,7 +197,7 @@ class _StreamProtocol(asyncio.Protocol):
 class _DatagramProtocol(asyncio.DatagramProtocol):
     """UDP: parse each datagram, spool in small batches; drop (counted) when the spool is full."""
 
-    def __init__(self, server: SyslogServer, batcher: _Batcher) -> None:
+    def __init__(self, server: SyslogServer, batcher: Batcher) -> None:
         self._server = server
         self._batcher = batcher
         self._frames: list[tuple[bytes, str | None]] = []
@@ -332,8 +332,8 @@ class SyslogServer:
         self._udp: list[_UdpReader] = []
         self._resumer: asyncio.Task[None] | None = None
 
-    def _batcher(self, source: str) -> _Batcher:
-        return _Batcher(parser=self.parser, source=source, clock=self.clock, enrich=self.enrich)
+    def _batcher(self, source: str) -> Batcher:
+        return Batcher(parser=self.parser, source=source, clock=self.clock, enrich=self.enrich)
 
     async def start(self) -> None:
         """Bind every configured listener; `ports` then holds the bound port per transport."""

@@ -265,6 +265,33 @@ class Settings(BaseSettings):
     ingest_max_line_bytes: int = Field(default=1024 * 1024, ge=256, le=64 * 1024 * 1024)
     """Longest line in an HTTP ingest body or a tailed file; longer ones are dead-lettered."""
 
+    ingest_http_enabled: bool = True
+    """Whether the collector serves HTTP batch ingest. It runs in the collector process on its
+    own port, so dashboard load cannot starve it; the dashboard's old route redirects (308)."""
+
+    ingest_http_host: str = "127.0.0.1"
+    """Address HTTP batch ingest listens on."""
+
+    ingest_http_port: int = Field(default=8001, ge=0, le=65535)
+    """Port of HTTP batch ingest (0: any free port, for tests)."""
+
+    ingest_idempotency_hours: float = Field(default=24.0, gt=0, le=30 * 24)
+    """How long an `Idempotency-Key` is remembered: a retry within it is stored once."""
+
+    relp_enabled: bool = True
+    """Whether the collector accepts RELP (rsyslog's `omrelp`): each message is acknowledged
+    only once it is in the spool."""
+
+    relp_host: str = "127.0.0.1"
+    """Address the RELP listener binds to."""
+
+    relp_port: int = Field(default=2514, ge=0, le=65535)
+    """Port of the RELP listener (0: any free port, for tests)."""
+
+    relp_tls_port: int = Field(default=2515, ge=0, le=65535)
+    """Port of RELP over TLS (omrelp `tls="on"`); on when `syslog_tls_cert` and
+    `syslog_tls_key` are set."""
+
     tail_files: list[TailFile] = Field(default_factory=list)
     """Files `dijkwacht collect` follows, as TOML `[[tail_files]]` tables with `path` and
     `format` (`json`, `nginx`, `apache`, `authlog`, `syslog`, `app-audit-json`,
@@ -390,6 +417,29 @@ class Settings(BaseSettings):
             raise ValueError(
                 "syslog_tls_cert and syslog_tls_key: set both to enable syslog over TLS, or neither"
             )
+        return self
+
+    @property
+    def _tls_configured(self) -> bool:
+        return self.syslog_tls_cert is not None and self.syslog_tls_key is not None
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> Settings:
+        """Two listeners on one TCP port fail at start-up; say which settings clash now."""
+        used: dict[int, str] = {self.http_port: "http_port"}
+        candidates = [
+            ("syslog_port", self.syslog_port, self.syslog_enabled),
+            ("ingest_http_port", self.ingest_http_port, self.ingest_http_enabled),
+            ("relp_port", self.relp_port, self.relp_enabled),
+            ("syslog_tls_port", self.syslog_tls_port, self.syslog_tls_cert is not None),
+            ("relp_tls_port", self.relp_tls_port, self.relp_enabled and self._tls_configured),
+        ]
+        for name, port, enabled in candidates:
+            if not enabled or port == 0:
+                continue
+            if port in used:
+                raise ValueError(f"{name}: port {port} is already used by {used[port]}")
+            used[port] = name
         return self
 
     @model_validator(mode="after")

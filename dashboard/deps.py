@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
-from collectors.hooks import EnrichFn
 from collectors.pseudonym import Pseudonymiser
 from core.clock import Clock
 from core.config import Settings
@@ -91,21 +90,6 @@ def _pseudonymiser(request: Request) -> Pseudonymiser:
     return Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))
 
 
-def _ingest_enrich(request: Request) -> EnrichFn:
-    """The enrichment hook of this web process (HTTP ingest), built once on first use.
-
-    It only watches the published tables (data_dir/context); publishing is the collector's and
-    the beat task's job.
-    """
-    state = request.app.state
-    hook: EnrichFn | None = getattr(state, "ingest_enrich", None)
-    if hook is None:
-        from collectors.hooks import build_enrich_hook
-
-        hook = state.ingest_enrich = build_enrich_hook(settings=state.settings, publish=False)
-    return hook
-
-
 async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
@@ -123,7 +107,6 @@ ClockDep = Annotated[Clock, Depends(_clock)]
 Templates = Annotated[Jinja2Templates, Depends(_templates)]
 AlertStoreDep = Annotated[AlertStore, Depends(_alert_store)]
 PseudonymiserDep = Annotated[Pseudonymiser, Depends(_pseudonymiser)]
-IngestEnrich = Annotated[EnrichFn, Depends(_ingest_enrich)]
 
 # Access control lives in dashboard.security (it needs DbSession and ClockDep from above);
 # re-exported here so views take every dependency from this one module.

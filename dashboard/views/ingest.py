@@ -1,4 +1,11 @@
-"""`POST /api/ingest/{source}`: NDJSON batch ingest with a per-source token (thin route)."""
+"""`POST /api/ingest/{source}` on the dashboard: a 308 redirect to the collector's listener.
+
+HTTP ingest moved to the collector process (`collectors.http_server`, `ingest_http_port`) so
+dashboard load cannot starve it. This route still checks the token (so unauthenticated
+callers learn nothing and the authorisation matrix holds), then answers 308 Permanent Redirect
+to the same path on the collector port without reading the body: clients that follow 308 resend
+the same method and body there, and everyone else sees where to point their sender.
+"""
 
 from __future__ import annotations
 
@@ -7,68 +14,32 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from collectors.http_ingest import (
-    PayloadTooLargeError,
-    SpoolFullError,
-    UnauthorizedError,
-    authenticate,
-    ingest_ndjson,
-)
-from collectors.spool import open_spool
-from core.errors import ValidationError
-from dashboard.deps import AppSettings, ClockDep, DbSession, IngestEnrich
+from collectors.http_ingest import UnauthorizedError, authenticate
+from dashboard.deps import AppSettings, DbSession
 
 router = APIRouter(tags=["ingest"])
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """Read the body, refusing it as soon as it passes `limit` (never buffer more)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"body: larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"body: larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@router.post("/api/ingest/{source}", summary="Ingest NDJSON events for one source")
+@router.post("/api/ingest/{source}", summary="Moved: HTTP ingest is served by the collector")
 async def ingest(
     source: str,
     request: Request,
     settings: AppSettings,
-    clock: ClockDep,
     db: DbSession,
-    enrich: IngestEnrich,
     authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    """200 with `{"accepted", "rejected": [...]}`; 401, 413, 400 (bad source) or 503."""
+    """401 without a valid token; 308 to the collector's port; 503 when it serves no HTTP."""
     try:
         authenticate(db=db, source=source, authorization=authorization)
-        body = await _read_limited(request, settings.ingest_max_body_bytes)
-        with open_spool(settings) as spool:
-            result = ingest_ndjson(
-                spool=spool,
-                source=source,
-                body=body,
-                max_line_bytes=settings.ingest_max_line_bytes,
-                received_at=clock.now(),
-                peer=f"http://{request.client.host if request.client else 'unknown'}",
-                enrich=enrich,
-            )
     except UnauthorizedError as exc:
         return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
-    except PayloadTooLargeError as exc:
-        return JSONResponse({"detail": str(exc)}, 413)
-    except ValidationError as exc:
-        return JSONResponse({"detail": str(exc), "field": exc.field}, 400)
-    except SpoolFullError as exc:
+    if not settings.ingest_http_enabled or settings.ingest_http_port == 0:
         return JSONResponse(
-            {"detail": str(exc)}, 503, headers={"Retry-After": str(exc.retry_after)}
+            {"detail": "HTTP ingest is served by the collector, and it is disabled there"}, 503
         )
-    status = 200 if not result.rejected or result.accepted else 400
-    return JSONResponse(result.as_dict(), status)
+    target = str(request.url.replace(port=settings.ingest_http_port))
+    return JSONResponse(
+        {"detail": f"HTTP ingest moved to the collector: POST to {target}"},
+        308,
+        headers={"Location": target},
+    )

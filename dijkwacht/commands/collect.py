@@ -38,7 +38,7 @@ def collect(
         bool, typer.Option("--no-detection", help="Only store events; do not run detection.")
     ] = False,
 ) -> None:
-    """Run the syslog server and the spool consumer until SIGINT/SIGTERM."""
+    """Run the syslog, RELP and HTTP ingest listeners and the spool consumer until a signal."""
     from rich.markup import escape
 
     from collectors.health import data_dir_setting, describe_fault

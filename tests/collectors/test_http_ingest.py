@@ -1,24 +1,35 @@
-"""HTTP batch ingest and /metrics through the real app (FastAPI TestClient)."""
+"""HTTP batch ingest on the collector's own listener, idempotency keys, and the dashboard's
+redirect to it; /metrics still counts what came in."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from starlette.testclient import TestClient as StarletteClient
 
 from collectors.consumer import SpoolConsumer
 from collectors.http_ingest import create_token
+from collectors.http_server import HttpIngestServer, IngestWorker, create_ingest_app
 from collectors.models import CollectorToken
-from collectors.spool import open_spool
+from collectors.spool import OnceKey, Spool, open_spool
+from core.clock import FrozenClock, SystemClock
 from core.config import Settings, load_settings
+from core.errors import ConfigError
 from core.store.base import EventQuery
 from core.store.relational import create_db_engine, create_session_factory
 from core.store.sqlite_events import SqliteEventStore
 from dashboard.app import create_app
+from tests.collectors.test_syslog_server import running
+from tests.processes import free_port
 
 
 @pytest.fixture
@@ -29,6 +40,7 @@ def ingest_settings(tmp_path: Path) -> Settings:
         ingest_max_body_bytes=64 * 1024,
         ingest_max_line_bytes=1024,
         spool_max_pending=50,
+        ingest_http_port=8123,
     )
 
 
@@ -39,29 +51,55 @@ def token(ingest_settings: Settings) -> str:
     CollectorToken.__table__.create(engine)  # type: ignore[attr-defined]
     with create_session_factory(engine)() as db:
         value = create_token(db=db, source="zaaksysteem", now=datetime.now(UTC))
+        create_token(db=db, source="brp", now=datetime.now(UTC))
     engine.dispose()
     return value
 
 
+class Paused:
+    value = False
+
+    def __call__(self) -> bool:
+        return self.value
+
+
 @pytest.fixture
-def client(ingest_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(ingest_settings)) as test_client:
-        yield test_client
+def paused() -> Paused:
+    return Paused()
 
 
-def post(client: TestClient, body: bytes, token: str, source: str = "zaaksysteem") -> object:
-    return client.post(
-        f"/api/ingest/{source}",
-        content=body,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
-    )
+@pytest.fixture
+def client(ingest_settings: Settings, paused: Paused) -> Iterator[StarletteClient]:
+    worker = IngestWorker(settings=ingest_settings, enrich=None, clock=SystemClock())
+    try:
+        with StarletteClient(create_ingest_app(worker=worker, paused=paused)) as test_client:
+            yield test_client
+    finally:
+        worker.close()
+
+
+def post(
+    client: Any, body: bytes, token: str, source: str = "zaaksysteem", key: str | None = None
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    response: httpx.Response = client.post(f"/api/ingest/{source}", content=body, headers=headers)
+    return response
 
 
 ECS = {"@timestamp": "2025-01-31T09:15:00Z", "event": {"kind": "event", "dataset": "zs"}}
 
 
+def drained(settings: Settings) -> tuple[int, int]:
+    """Move the spool into the event store; (events, dead letters) stored for the source."""
+    with open_spool(settings) as spool, SqliteEventStore(settings.event_db_path) as store:
+        SpoolConsumer(spool=spool, store=store, batch_size=100).drain()
+        return store.count(EventQuery()), len(store.list_dead_letters(source="http/zaaksysteem"))
+
+
 def test_good_lines_accepted_bad_lines_reported(
-    client: TestClient, token: str, ingest_settings: Settings
+    client: StarletteClient, token: str, ingest_settings: Settings
 ) -> None:
     body = b"\n".join(
         [
@@ -76,8 +114,8 @@ def test_good_lines_accepted_bad_lines_reported(
         ]
     )
     response = post(client, body, token)
-    assert response.status_code == 200  # type: ignore[attr-defined]
-    report = response.json()  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    report = response.json()
     assert report["accepted"] == 2
     assert [(r["line"], r["field"]) for r in report["rejected"]] == [
         (3, "line"),
@@ -86,44 +124,149 @@ def test_good_lines_accepted_bad_lines_reported(
         (7, "line"),
         (8, "line"),
     ]
-    with (
-        open_spool(ingest_settings) as spool,
-        SqliteEventStore(ingest_settings.event_db_path) as store,
-    ):
-        SpoolConsumer(spool=spool, store=store, batch_size=10).drain()
-        assert store.count(EventQuery()) == 2
-        assert len(store.list_dead_letters(source="http/zaaksysteem")) == 5
+    assert drained(ingest_settings) == (2, 5)
+    with open_spool(ingest_settings) as spool:
         (counter,) = spool.counters()
-        assert (counter.source, counter.parsed, counter.dead_lettered) == ("http/zaaksysteem", 2, 5)
+    assert (counter.source, counter.parsed, counter.dead_lettered) == ("http/zaaksysteem", 2, 5)
 
 
-def test_wrong_token_and_wrong_source_are_401(client: TestClient, token: str) -> None:
+def test_wrong_token_and_wrong_source_are_401(client: StarletteClient, token: str) -> None:
     body = orjson.dumps(ECS)
-    assert post(client, body, "dwi_wrong").status_code == 401  # type: ignore[attr-defined]
-    assert post(client, body, token, source="brp").status_code == 401  # type: ignore[attr-defined]
+    assert post(client, body, "dwi_wrong").status_code == 401
+    assert post(client, body, token, source="brp").status_code == 401
     no_header = client.post("/api/ingest/zaaksysteem", content=body)
     assert no_header.status_code == 401
     assert token not in no_header.text
 
 
-def test_oversized_body_is_413(client: TestClient, token: str) -> None:
-    body = b"\n".join([orjson.dumps(ECS)] * 2000)  # > 64 KiB
-    response = post(client, body, token)
-    assert response.status_code == 413  # type: ignore[attr-defined]
-    assert "body" in response.json()["detail"]  # type: ignore[attr-defined]
+def test_oversized_body_is_413(client: StarletteClient, token: str) -> None:
+    response = post(client, b"\n".join([orjson.dumps(ECS)] * 2000), token)  # > 64 KiB
+    assert response.status_code == 413
+    assert "body" in response.json()["detail"]
 
 
-def test_full_spool_is_503_with_retry_after(client: TestClient, token: str) -> None:
-    body = b"\n".join([orjson.dumps(ECS)] * 60)
-    assert post(client, body, token).status_code == 200  # type: ignore[attr-defined]
+def test_full_spool_or_paused_collector_is_503_with_retry_after(
+    client: StarletteClient, token: str, paused: Paused
+) -> None:
+    assert post(client, b"\n".join([orjson.dumps(ECS)] * 60), token, key="big").status_code == 200
     response = post(client, orjson.dumps(ECS), token)
-    assert response.status_code == 503  # type: ignore[attr-defined]
-    assert int(response.headers["Retry-After"]) > 0  # type: ignore[attr-defined]
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    # A retry of a batch that is already stored needs no room: it gets its reply.
+    assert post(client, b"\n".join([orjson.dumps(ECS)] * 60), token, key="big").status_code == 200
+    paused.value = True
+    response = post(client, b"\n".join([orjson.dumps(ECS)] * 60), token, key="big")
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    assert "paused" in response.json()["detail"]
 
 
-def test_metrics_text_format(client: TestClient, token: str) -> None:
+def test_retry_after_a_lost_reply_is_stored_once(
+    client: StarletteClient, token: str, ingest_settings: Settings
+) -> None:
+    body = orjson.dumps(ECS) + b"\n{bad\n" + orjson.dumps(ECS)
+    first = post(client, body, token, key="batch-0001")
+    # The client timed out before it read `first` and sends the same batch again.
+    again = post(client, body, token, key="batch-0001")
+    assert first.status_code == again.status_code == 200
+    assert (
+        again.json()
+        == first.json()
+        == {
+            "accepted": 2,
+            "rejected": [
+                {
+                    "line": 2,
+                    "field": "line",
+                    "reason": "not JSON (unexpected character, expected a string key)",
+                }
+            ],
+        }
+    )
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert drained(ingest_settings) == (2, 1)  # events and dead letters once
+
+
+def test_different_keys_and_sources_store_twice(
+    client: StarletteClient, token: str, ingest_settings: Settings
+) -> None:
+    body = orjson.dumps(ECS)
+    assert post(client, body, token, key="a").json()["accepted"] == 1
+    assert post(client, body, token, key="b").json()["accepted"] == 1
+    assert post(client, body, token).json()["accepted"] == 1  # no key: no deduplication
+    assert drained(ingest_settings)[0] == 3
+
+
+def test_key_reused_for_another_body_is_422_naming_the_header(
+    client: StarletteClient, token: str, ingest_settings: Settings
+) -> None:
+    assert post(client, orjson.dumps(ECS), token, key="k1").status_code == 200
+    other = orjson.dumps({**ECS, "message": "other"})
+    response = post(client, other, token, key="k1")
+    assert response.status_code == 422
+    assert response.json()["field"] == "Idempotency-Key"
+    assert "different body" in response.json()["detail"]
+    bad = post(client, other, token, key="spaces are not allowed")
+    assert bad.status_code == 400
+    assert bad.json()["field"] == "Idempotency-Key"
+    assert drained(ingest_settings)[0] == 1
+
+
+def test_keys_expire_and_are_scoped(tmp_path: Path) -> None:
+    clock = FrozenClock(datetime(2025, 1, 31, 9, tzinfo=UTC))
+    with Spool(tmp_path / "spool.sqlite", clock=clock) as spool:
+        once = OnceKey("zaaksysteem", "k", "f1", clock.now() + timedelta(hours=24))
+        assert spool.append_once([dict(ECS)], source="s", dead=(), once=once, response=b"1") is None
+        again = spool.append_once([dict(ECS)], source="s", dead=(), once=once, response=b"2")
+        assert again is not None and again.response == b"1"
+        other_scope = OnceKey("brp", "k", "f1", once.expires_at)
+        assert (
+            spool.append_once([dict(ECS)], source="s", dead=(), once=other_scope, response=b"")
+            is None
+        )
+        assert spool.remembered(scope="zaaksysteem", key="k") is not None
+        clock.advance(timedelta(hours=24))
+        assert spool.remembered(scope="zaaksysteem", key="k") is None
+        later = OnceKey("zaaksysteem", "k", "f2", clock.now() + timedelta(hours=24))
+        assert (
+            spool.append_once([dict(ECS)], source="s", dead=(), once=later, response=b"3") is None
+        )
+        assert spool.pending() == 3  # the repeat under "k" was not stored
+
+
+def test_collector_serves_ingest_on_its_own_port(ingest_settings: Settings, token: str) -> None:
+    settings = ingest_settings.model_copy(
+        update={"syslog_enabled": False, "relp_enabled": False, "ingest_http_port": free_port()}
+    )
+    with running(settings) as ports:
+        url = f"http://127.0.0.1:{ports['http']}/api/ingest/zaaksysteem"
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "e2e"}
+        first = httpx.post(url, content=orjson.dumps(ECS), headers=headers)
+        again = httpx.post(url, content=orjson.dumps(ECS), headers=headers)
+        assert first.status_code == again.status_code == 200
+        assert first.json()["accepted"] == 1
+        with open_spool(settings) as spool:  # acknowledged means committed (counted with it)
+            assert [(c.source, c.parsed) for c in spool.counters()] == [("http/zaaksysteem", 1)]
+    with SqliteEventStore(settings.event_db_path) as store:
+        assert store.count(EventQuery()) == 1
+
+
+def test_dashboard_route_redirects_to_the_collector(ingest_settings: Settings, token: str) -> None:
+    with TestClient(create_app(ingest_settings), follow_redirects=False) as dashboard:
+        response = post(dashboard, orjson.dumps(ECS), token)
+        assert response.status_code == 308
+        assert response.headers["Location"] == "http://testserver:8123/api/ingest/zaaksysteem"
+        assert post(dashboard, orjson.dumps(ECS), "dwi_wrong").status_code == 401
+    assert drained(ingest_settings) == (0, 0)  # the dashboard stored nothing
+
+
+def test_metrics_text_format(
+    client: StarletteClient, token: str, ingest_settings: Settings
+) -> None:
     post(client, orjson.dumps(ECS) + b"\n{bad", token)
-    response = client.get("/metrics")
+    with TestClient(create_app(ingest_settings)) as dashboard:
+        response = dashboard.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     lines = response.text.splitlines()
@@ -136,3 +279,17 @@ def test_metrics_text_format(client: TestClient, token: str) -> None:
     for line in lines:  # every sample line is `name{labels} number`
         if not line.startswith("#"):
             float(line.rsplit(" ", 1)[1])
+
+
+def test_port_in_use_names_the_setting(ingest_settings: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = ingest_settings.model_copy(update={"ingest_http_port": port})
+        server = HttpIngestServer(settings=settings, enrich=None)
+        with pytest.raises(
+            ConfigError, match=f"ingest_http_port: cannot listen on 127.0.0.1:{port}"
+        ):
+            asyncio.run(server.start())
+        server.worker.close()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from collectors.consumer import SpoolConsumer
-from collectors.spool import STORE_ID_RE, Spool, open_spool
+from collectors.spool import SCHEMA_VERSION, STORE_ID_RE, Spool, open_spool
 from core.config import Settings
 from core.events import Event, new_event
 from core.store.base import DeadLetter, EventQuery
@@ -175,7 +175,7 @@ def test_version_1_file_keeps_its_unacknowledged_events(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     with Spool(path) as spool:
-        assert spool._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert spool._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert spool.pending() == 3
         taken = spool.take(10)
         assert [seq for seq, _ in taken] == [41, 42, 43]

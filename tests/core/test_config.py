@@ -23,6 +23,9 @@ from core.errors import ConfigError
         ({"ingest_batch_size": 0}, "ingest_batch_size", "greater than or equal to 1"),
         ({"broker_polling_interval": -1}, "broker_polling_interval", "greater than 0"),
         ({"no_such_setting": 1}, "no_such_setting", "Extra inputs are not permitted"),
+        ({"ingest_http_port": 8000}, "ingest_http_port", "already used by http_port"),
+        ({"relp_port": 5514}, "relp_port", "already used by syslog_port"),
+        ({"ingest_idempotency_hours": 0}, "ingest_idempotency_hours", "greater than 0"),
     ],
 )
 def test_bad_value_names_setting_and_reason(overrides: dict, named: str, reason: str) -> None:

@@ -1,0 +1,249 @@
+"""HTTP batch ingest served by the collector process, on its own port.
+
+The dashboard's uvicorn process used to serve `POST /api/ingest/{source}` next to the pages, so
+dashboard load starved ingest. Here a small Starlette app runs on the collector's event loop
+(`uvicorn.Server.serve` as a task, `ingest_http_port`), and token checks, parsing and spool
+commits run on one worker thread that owns its own spool connection, so neither the loop (which
+also serves syslog and RELP) nor the dashboard is blocked or can block it.
+
+Contract (same shape as the old route): 200 `{"accepted", "rejected": [{line, field,
+reason}]}` only after the spool commit (400 when every line was refused), 401 bad token, 413
+body over `ingest_max_body_bytes`, 400 bad source or `Idempotency-Key`, 422 a key reused for
+another body, 503 + `Retry-After` when the spool is full or the collector is paused. A replayed
+reply carries `Idempotent-Replayed: true`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import TYPE_CHECKING, TypeVar
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from collectors.http_ingest import (
+    IDEMPOTENCY_HEADER,
+    RETRY_AFTER_SECONDS,
+    IngestResult,
+    KeyReusedError,
+    PayloadTooLargeError,
+    SpoolFullError,
+    UnauthorizedError,
+    authenticate,
+    ingest_ndjson,
+)
+from collectors.spool import Spool, open_spool
+from core.clock import Clock, SystemClock
+from core.config import Settings
+from core.errors import ConfigError, ValidationError
+from core.store.relational import create_db_engine, create_session_factory
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from collectors.hooks import EnrichFn
+
+INGEST_PATH = "/api/ingest/{source}"
+GRACEFUL_SHUTDOWN_SECONDS = 5
+T = TypeVar("T")
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, refusing it as soon as it passes `limit` (never buffer more)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"body: larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"body: larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class IngestWorker:
+    """One thread that owns a spool connection (SQLite connections stay in their thread)."""
+
+    def __init__(self, *, settings: Settings, enrich: EnrichFn | None, clock: Clock) -> None:
+        self.settings = settings
+        self.enrich = enrich
+        self.clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="http-ingest")
+        self._spool: Spool | None = None
+        self._engine: Engine | None = None
+
+    async def authenticate(self, source: str, authorization: str | None) -> None:
+        await self._run(lambda: self._authenticate(source, authorization))
+
+    async def ingest(self, *, source: str, body: bytes, peer: str, key: str | None) -> IngestResult:
+        settings = self.settings
+
+        def work() -> IngestResult:
+            return ingest_ndjson(
+                spool=self._open_spool(),
+                source=source,
+                body=body,
+                max_line_bytes=settings.ingest_max_line_bytes,
+                received_at=self.clock.now(),
+                peer=peer,
+                enrich=self.enrich,
+                idempotency_key=key,
+                key_ttl=timedelta(hours=settings.ingest_idempotency_hours),
+            )
+
+        return await self._run(work)
+
+    def close(self) -> None:
+        """Finish queued work, then close the spool and the token database in their thread."""
+        self._executor.submit(self._close_resources).result()
+        self._executor.shutdown(wait=True)
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def _open_spool(self) -> Spool:
+        if self._spool is None:
+            self._spool = open_spool(self.settings)
+        return self._spool
+
+    def _authenticate(self, source: str, authorization: str | None) -> None:
+        if self._engine is None:
+            self._engine = create_db_engine(self.settings)
+        with create_session_factory(self._engine)() as db:
+            authenticate(db=db, source=source, authorization=authorization)
+
+    def _close_resources(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def create_ingest_app(
+    *, worker: IngestWorker, paused: Callable[[], bool] = lambda: False
+) -> Starlette:
+    """The collector's ingest app; `paused` says the collector takes no input now (503)."""
+    limit = worker.settings.ingest_max_body_bytes
+
+    async def ingest(request: Request) -> JSONResponse:
+        source = request.path_params["source"]
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        try:
+            await worker.authenticate(source, request.headers.get("authorization"))
+            if paused():
+                return JSONResponse(
+                    {"detail": "the collector is paused after a fault; retry later"},
+                    503,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+            body = await read_limited(request, limit)
+            peer = request.client.host if request.client else "unknown"
+            result = await worker.ingest(source=source, body=body, peer=f"http://{peer}", key=key)
+        except UnauthorizedError as exc:
+            return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+        except PayloadTooLargeError as exc:
+            return JSONResponse({"detail": str(exc)}, 413)
+        except KeyReusedError as exc:
+            return JSONResponse({"detail": str(exc), "field": exc.field}, 422)
+        except ValidationError as exc:
+            return JSONResponse({"detail": str(exc), "field": exc.field}, 400)
+        except SpoolFullError as exc:
+            return JSONResponse(
+                {"detail": str(exc)}, 503, headers={"Retry-After": str(exc.retry_after)}
+            )
+        status = 200 if not result.rejected or result.accepted else 400
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+        return JSONResponse(result.as_dict(), status, headers=headers)
+
+    async def livez(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "paused": paused()})
+
+    return Starlette(
+        routes=[
+            Route(INGEST_PATH, ingest, methods=["POST"]),
+            Route("/livez", livez, methods=["GET"]),
+        ]
+    )
+
+
+class _LoopServer(uvicorn.Server):
+    """uvicorn on a loop it does not own: the collector handles SIGINT/SIGTERM itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class HttpIngestServer:
+    """Binds `ingest_http_host:ingest_http_port` and serves the ingest app on this loop."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        enrich: EnrichFn | None,
+        paused: Callable[[], bool] = lambda: False,
+        clock: Clock | None = None,
+    ) -> None:
+        self.worker = IngestWorker(settings=settings, enrich=enrich, clock=clock or SystemClock())
+        self._paused = paused
+        self._socket: socket.socket | None = None
+        self._server: _LoopServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        """Bind first: an address in use is a ConfigError naming the setting, not a sys.exit
+        inside uvicorn."""
+        settings = self.worker.settings
+        family = socket.AF_INET6 if ":" in settings.ingest_http_host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((settings.ingest_http_host, settings.ingest_http_port))
+            sock.listen(512)
+        except OSError as exc:
+            sock.close()
+            raise ConfigError(
+                f"ingest_http_port: cannot listen on "
+                f"{settings.ingest_http_host}:{settings.ingest_http_port} ({exc.strerror})"
+            ) from exc
+        sock.setblocking(False)
+        self._socket = sock
+        self.port = int(sock.getsockname()[1])
+        config = uvicorn.Config(
+            create_ingest_app(worker=self.worker, paused=self._paused),
+            lifespan="off",
+            access_log=False,
+            log_config=None,  # the collector's logging stays as `dijkwacht collect` set it
+            log_level="warning",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
+        self._server = _LoopServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises what stopped it
+                raise RuntimeError("HTTP ingest server stopped during start-up")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Finish in-flight requests (each is committed or not answered), then release."""
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+        if self._socket is not None:
+            self._socket.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.worker.close)
