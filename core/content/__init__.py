@@ -1,0 +1,25 @@
+"""One safe, located loader and validator style for every authored file.
+
+Rules metadata, playbooks, drill scenarios and awareness topics all go through ``load_yaml``
+(safe YAML with limits and a line map) and ``validate_model`` (pydantic errors as located
+``Issue`` values). Nothing here raises for bad content: it returns issues.
+"""
+
+from core.content.issues import DataPath, Issue, Severity, field_name, has_errors
+from core.content.safe_yaml import Document, YamlContent, load_yaml
+from core.content.validate import Check, pydantic_issues, resolve_location, validate_model
+
+__all__ = [
+    "Check",
+    "DataPath",
+    "Document",
+    "Issue",
+    "Severity",
+    "YamlContent",
+    "field_name",
+    "has_errors",
+    "load_yaml",
+    "pydantic_issues",
+    "resolve_location",
+    "validate_model",
+]
