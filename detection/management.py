@@ -275,7 +275,7 @@ def convert_to_lucene(rule_path: Path, *, pipeline: str = "ecs_windows") -> list
     sources, problems = read_sources([rule_path])
     parsed = parse_sources(sources)
     results = [
-        LuceneResult(p.rule_id or str(rule_path), None, f"does not load: {p}")
+        LuceneResult(p.item or str(rule_path), None, f"does not load: {p}")
         for p in problems + parsed.problems
     ]
     results += [

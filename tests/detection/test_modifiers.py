@@ -140,7 +140,7 @@ def test_unknown_modifier_is_a_load_problem(ruleset) -> None:  # type: ignore[no
     assert not rules.runnable
     [problem] = rules.problems
     assert problem.field == "detection" and "utf16le" in problem.message
-    assert problem.rule_id == "11111111-2222-3333-4444-555555555555" and problem.line == 6
+    assert problem.item == "11111111-2222-3333-4444-555555555555" and problem.line == 6
 
 
 def test_time_part_modifier_is_skipped_with_reason(ruleset) -> None:  # type: ignore[no-untyped-def]
