@@ -125,7 +125,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path.write_text("id: help\norder: [1\n", encoding="utf-8")
     with pytest.raises(ContentError) as caught:
         load_library(tmp_path)
-    assert caught.value.problems[0].path == path
+    assert caught.value.problems[0].source == str(path)
     assert caught.value.problems[0].line is not None
 
 
