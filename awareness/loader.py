@@ -78,7 +78,7 @@ def load_library(content_dir: Path = CONTENT_DIR) -> Library:
             problems.append(Issue(str(path), 1, "id", f"duplicate of {paths[topic.id]}"))
         paths[topic.id] = path
         topics.append(topic)
-    audiences, issues = _audiences(content_dir / "audiences.yml")
+    audiences, issues = check_audiences(content_dir / "audiences.yml")
     problems += issues
     labels, issues = check_file(Labels, content_dir / "labels.yml")
     problems += issues
@@ -88,7 +88,7 @@ def load_library(content_dir: Path = CONTENT_DIR) -> Library:
     return Library(tuple(topics), audiences, labels or Labels(labels={}), paths)
 
 
-def _audiences(path: Path) -> tuple[dict[AudienceId, AudienceProfile], list[Issue]]:
+def check_audiences(path: Path) -> tuple[dict[AudienceId, AudienceProfile], list[Issue]]:
     """The audience profiles of a top-level YAML list, each item validated on its own."""
     document, issues = _read(path)
     audiences: dict[AudienceId, AudienceProfile] = {}

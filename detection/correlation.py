@@ -173,6 +173,8 @@ def compile_correlations(
             specs.append(_compile(rule))
         except _Unsupported as exc:
             problems.append(CorrelationProblem(rule_key(rule), exc.field, exc.message))
+        except Exception as exc:  # one odd correlation must not stop the others loading
+            problems.append(CorrelationProblem(rule_key(rule), "correlation", repr(exc)))
     return specs, problems
 
 
