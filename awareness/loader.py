@@ -36,17 +36,19 @@ class Library:
         return next((topic for topic in self.topics if topic.id == topic_id), None)
 
 
-def _read(path: Path) -> tuple[Document | None, list[Issue]]:
+def _read(path: Path, text: str | None = None) -> tuple[Document | None, list[Issue]]:
     """The one document of a YAML file and its issues (syntax, limits, duplicate keys)."""
-    content = load_yaml(path, source=str(path))
+    content = load_yaml(path if text is None else text, source=str(path))
     if content.document is None and not content.issues:
         return None, [Issue(str(path), 1, "(document)", "the file is empty")]
     return content.document, list(content.issues)
 
 
-def check_file(model: type[Model], path: Path) -> tuple[Model | None, list[Issue]]:
-    """One YAML file as ``model`` (None on any error) and every issue found in it."""
-    document, issues = _read(path)
+def check_file(
+    model: type[Model], path: Path, *, text: str | None = None
+) -> tuple[Model | None, list[Issue]]:
+    """One YAML file (or ``text`` named ``path``) as ``model``: None on any error, and issues."""
+    document, issues = _read(path, text)
     if document is None:
         return None, issues
     value, found = validate_model(model, document, source=str(path))

@@ -141,9 +141,10 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return sorted(set(found))
 
 
-def read_source(path: Path) -> tuple[RuleSource | None, list[Issue]]:
-    """Read and YAML-parse one rule file safely; unreadable or refused YAML becomes issues."""
-    content = load_yaml(path, source=str(path), multiple=True, duplicate_keys=None)
+def read_source(path: Path, *, text: str | None = None) -> tuple[RuleSource | None, list[Issue]]:
+    """Read (or take ``text``) and YAML-parse one rule file safely; bad YAML becomes issues."""
+    given = path if text is None else text
+    content = load_yaml(given, source=str(path), multiple=True, duplicate_keys=None)
     if content.issues:
         return None, list(content.issues)
     documents = tuple(doc.data for doc in content.documents)

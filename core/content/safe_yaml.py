@@ -36,7 +36,18 @@ _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc]
-    """Safe loader whose scalar constructors report bad values at their node, not as ValueError."""
+    """Safe loader whose constructors report bad values at their node, not as ValueError."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # PyYAML's constructors raise bare ValueError/AttributeError on values such as
+        # `!!timestamp x` or `!!int 0x`; give them the node's position instead.
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, OverflowError, KeyError) as exc:
+            shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid {node.tag} {shown}: {exc}", node.start_mark
+            ) from None
 
 
 def _timestamp(loader: Any, node: yaml.ScalarNode) -> Any:
@@ -45,6 +56,10 @@ def _timestamp(loader: Any, node: yaml.ScalarNode) -> Any:
     except (ValueError, OverflowError) as exc:
         raise yaml.constructor.ConstructorError(
             None, None, f"invalid date or time {node.value!r}: {exc}", node.start_mark
+        ) from None
+    except AttributeError:  # an explicit !!timestamp tag on text that is no date at all
+        raise yaml.constructor.ConstructorError(
+            None, None, f"invalid date or time {node.value!r}", node.start_mark
         ) from None
 
 
@@ -123,7 +138,7 @@ def load_yaml(
         return YamlContent(source, text, (), (issue,))
     except yaml.YAMLError as exc:
         return YamlContent(source, text, (), (_yaml_issue(exc, text, source),))
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
         # A constructor failing where no node is known: report the input, never crash.
         message = f"cannot build the data: {type(exc).__name__}: {exc}"
         return YamlContent(source, text, (), (Issue(source, 1, "(yaml)", message),))
