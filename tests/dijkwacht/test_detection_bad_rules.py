@@ -5,18 +5,40 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from core.config import load_settings
+from core.events import Event, new_event
 from dijkwacht.detection_runtime import DetectionHook
-from tests.dijkwacht.test_detection_runtime import RULE, _event
+
+RULE = """title: Failed SSH login for root
+id: 5f0c1f0e-3c1b-4a5e-9a51-0d6c1e2b7a01
+status: test
+level: medium
+logsource: {product: linux, service: auth}
+detection:
+    selection: {event.action: ssh_login, event.outcome: failure, user.name: root}
+    condition: selection
+"""
 
 BROKEN_ID = RULE.replace("id: 5f0c1f0e-3c1b-4a5e-9a51-0d6c1e2b7a01", "id: 1")
 LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdef", "bcdefg", strict=True)
 )
+
+
+def _event(number: int) -> Event:
+    event = new_event(
+        timestamp=datetime(2026, 11, 28, 10, 0, tzinfo=UTC),
+        dataset="system.auth",
+        original="sshd: failure for root",
+        fields={"event.action": "ssh_login", "event.outcome": "failure", "user.name": "root"},
+    )
+    event["event"]["id"] = str(number) * 26
+    return event
 
 
 def _write(path: Path, text: str) -> None:
@@ -38,10 +60,8 @@ def test_bad_files_do_not_stop_detection_and_reload_keeps_last_good(
     caplog.set_level(logging.WARNING, logger="dijkwacht.detection_runtime")
     hook = DetectionHook(settings=settings, reload_check_seconds=0)
     try:
-        assert any("broken.yml:3: id: must be text" in m for m in caplog.messages), caplog.messages
-        events = [_event("root", "failure") for _ in range(3)]
-        for number, event in enumerate(events):
-            event["event"]["id"] = str(number) * 26
+        assert any("broken.yml:2: id: must be text" in m for m in caplog.messages), caplog.messages
+        events = [_event(number) for number in range(3)]
         assert len(hook.process([events[0]])) == 1
 
         _write(rules / "root.yml", LAUGHS)  # the running file turns hostile
