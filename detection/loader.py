@@ -173,19 +173,48 @@ def parse_sources(sources: Sequence[RuleSource]) -> LoadResult:
         if collection is not None:
             collections.append(collection)
     merged = SigmaCollection.merge(collections, resolve_references=False)
-    try:
-        merged.resolve_rule_references()
-    except Exception as exc:  # pySigma raises more than SigmaError here
-        # A correlation or filter referring to a missing rule: drop those, keep plain rules.
-        result.problems.append(_problem(None, None, exc))
-        plain: list[Any] = [r for r in merged.rules if isinstance(r, SigmaRule)]
-        merged = SigmaCollection(plain, resolve_references=False)
+    merged = _resolved(merged, sources, result.problems)
     for rule in merged.rules:
         if isinstance(rule, SigmaCorrelationRule):
             result.correlations.append(rule)
         elif isinstance(rule, SigmaRule):
             result.rules.append(rule)
     return result
+
+
+def _resolved(
+    merged: SigmaCollection, sources: Sequence[RuleSource], problems: list[Issue]
+) -> SigmaCollection:
+    """``merged`` with correlation references resolved and filters applied.
+
+    A correlation referring to a missing rule is dropped and reported on its own; the other
+    correlations keep running. Should the filters still fail, every rule runs unfiltered
+    and without correlations, and that is reported.
+    """
+    try:
+        merged.resolve_rule_references()
+        return merged
+    except Exception:  # pySigma raises more than SigmaError here; located one by one below
+        pass
+    by_path = {str(source.path): source for source in sources}
+    keep: list[Any] = list(merged.filters)
+    for rule in merged.rules:
+        if isinstance(rule, SigmaCorrelationRule):
+            try:
+                rule.resolve_rule_references(merged)
+            except Exception as exc:  # one correlation at a time: the others still run
+                source = by_path.get(str(getattr(rule.source, "path", "")))
+                problems.append(_problem(source, str(rule.id) if rule.id else None, exc))
+                continue
+        keep.append(rule)
+    salvaged = SigmaCollection(keep, collect_filters=True, resolve_references=False)
+    try:
+        salvaged.resolve_rule_references()
+    except Exception as exc:  # a filter that cannot be applied: run the plain rules only
+        problems.append(_problem(None, None, exc))
+        plain: list[Any] = [r for r in merged.rules if isinstance(r, SigmaRule)]
+        salvaged = SigmaCollection(plain, resolve_references=False)
+    return salvaged
 
 
 def parse_file(source: RuleSource, problems: list[Issue]) -> SigmaCollection | None:

@@ -143,3 +143,27 @@ def test_a_file_that_never_loaded_is_reported_without_a_fallback(tmp_path: Path)
     (tmp_path / "rule.yml").write_text(BAD["int_id.yml"][0], encoding="utf-8")
     ruleset = load_rules(paths=[tmp_path], last_good=LastGood())
     assert ruleset.rules == [] and [p.field for p in ruleset.problems] == ["id"]
+
+
+def test_a_correlation_naming_a_missing_rule_does_not_drop_the_others(tmp_path: Path) -> None:
+    correlation = (
+        "title: {title}\nid: {id}\ncorrelation:\n  type: event_count\n  rules: [{rule}]\n"
+        "  group-by: [User]\n  timespan: 5m\n  condition: {{gte: 2}}\n"
+    )
+    (tmp_path / "good.yml").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "corr_good.yml").write_text(
+        correlation.format(title="Ok", id="5d3b4c7e-1111-4222-8333-944455556611", rule=GOOD_ID),
+        encoding="utf-8",
+    )
+    (tmp_path / "corr_missing.yml").write_text(
+        correlation.format(title="Bad", id="5d3b4c7e-1111-4222-8333-944455556612", rule="nope"),
+        encoding="utf-8",
+    )
+    detector = load_detector(paths=[tmp_path])
+    assert [spec.rule_id for spec in detector.correlations] == [
+        "5d3b4c7e-1111-4222-8333-944455556611"
+    ]
+    [problem] = detector.ruleset.problems
+    assert problem.source == str(tmp_path / "corr_missing.yml")
+    assert (problem.line, problem.field) == (5, "correlation.rules")
+    assert "nope" in problem.message
