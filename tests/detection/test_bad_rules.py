@@ -167,3 +167,30 @@ def test_a_correlation_naming_a_missing_rule_does_not_drop_the_others(tmp_path: 
     assert problem.source == str(tmp_path / "corr_missing.yml")
     assert (problem.line, problem.field) == (5, "correlation.rules")
     assert "nope" in problem.message
+
+
+def test_a_dedup_window_out_of_range_is_a_problem(tmp_path: Path) -> None:
+    for number, minutes in enumerate([".inf", ".nan", "1.0e+30"]):
+        text = GOOD.replace(GOOD_ID, f"5d3b4c7e-1111-4222-8333-94445555670{number}")
+        text += f"dijkwacht.dedup: {{fields: [host.name], minutes: {minutes}}}\n"
+        (tmp_path / f"dedup{number}.yml").write_text(text, encoding="utf-8")
+    detector = load_detector(paths=[tmp_path])
+    assert len(detector.ruleset.rules) == 3
+    assert sum("dijkwacht.dedup.minutes: out of range" in p for p in detector.problems) == 3
+
+
+def test_a_reload_that_fails_as_a_whole_keeps_the_current_rules(tmp_path: Path) -> None:
+    (tmp_path / "rule.yml").write_text(GOOD, encoding="utf-8")
+    calls: list[int] = []
+
+    def load() -> object:
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("a bug in the loader")
+        return load_detector(paths=[tmp_path])
+
+    watcher = RuleWatcher(paths=[tmp_path], load=load)
+    first = watcher.start()
+    _touch(tmp_path / "rule.yml", CHANGED)
+    assert watcher.poll() is None and watcher.current is first
+    assert watcher.error is not None and "a bug in the loader" in watcher.error
