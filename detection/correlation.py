@@ -42,6 +42,7 @@ from sigma.correlations import (
     SigmaRuleReference,
 )
 
+from core.content import Issue
 from core.events import flatten, get_field
 
 SUPPORTED = ("event_count", "value_count", "temporal", "temporal_ordered")
@@ -83,18 +84,6 @@ class CorrelationSpec:
     def field_for(self, name: str, rule_id: str) -> str:
         """The event field a group-by name means for events of ``rule_id`` (aliases)."""
         return self.aliases.get(name, {}).get(rule_id, name)
-
-
-@dataclass(frozen=True)
-class CorrelationProblem:
-    """A correlation rule that cannot be streamed, and why."""
-
-    rule_id: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"correlation {self.rule_id}: {self.field}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -164,17 +153,18 @@ def rule_key(rule: Any) -> str:
 
 def compile_correlations(
     correlations: Sequence[SigmaCorrelationRule],
-) -> tuple[list[CorrelationSpec], list[CorrelationProblem]]:
-    """Streamable specs of resolved correlation rules; the others become problems."""
+) -> tuple[list[CorrelationSpec], list[Issue]]:
+    """Streamable specs of resolved correlation rules; the others become located problems."""
     specs: list[CorrelationSpec] = []
-    problems: list[CorrelationProblem] = []
+    problems: list[Issue] = []
     for rule in correlations:
+        path = str(getattr(rule.source, "path", None) or "?")
         try:
             specs.append(_compile(rule))
         except _Unsupported as exc:
-            problems.append(CorrelationProblem(rule_key(rule), exc.field, exc.message))
+            problems.append(Issue(path, None, exc.field, exc.message, item=rule_key(rule)))
         except Exception as exc:  # one odd correlation must not stop the others loading
-            problems.append(CorrelationProblem(rule_key(rule), "correlation", repr(exc)))
+            problems.append(Issue(path, None, "correlation", repr(exc), item=rule_key(rule)))
     return specs, problems
 
 
