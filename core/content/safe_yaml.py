@@ -306,10 +306,23 @@ def _yaml_issue(exc: yaml.YAMLError, text: str, source: str) -> Issue:
 
 
 def _walk(
-    node: yaml.Node, path: DataPath, lines: dict[DataPath, int], dups: list[tuple[DataPath, int]]
+    node: yaml.Node,
+    path: DataPath,
+    lines: dict[DataPath, int],
+    dups: list[tuple[DataPath, int]],
+    walked: set[int] | None = None,
 ) -> None:
-    """Record the line of every data path below ``node`` (bounded: ``_scan`` capped the size)."""
+    """Record the line of every data path below ``node``.
+
+    A collection reached again through an alias is not walked again: its lines are those of
+    the anchor, and walking every expansion would cost as much as the alias bomb it allows.
+    """
     lines.setdefault(path, node.start_mark.line + 1)
+    walked = set() if walked is None else walked
+    if isinstance(node, yaml.CollectionNode):
+        if id(node) in walked:
+            return
+        walked.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -320,7 +333,7 @@ def _walk(
                 dups.append((child, line))
             seen.add(key)
             lines.setdefault(child, line)
-            _walk(value_node, child, lines, dups)
+            _walk(value_node, child, lines, dups, walked)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines, dups)
+            _walk(item, (*path, index), lines, dups, walked)

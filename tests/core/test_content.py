@@ -117,3 +117,19 @@ def test_issue_text_and_field_names() -> None:
     assert field_name(("steps", 2, "sla")) == "steps[2].sla" and field_name(()) == "(document)"
     issue = Issue("r.yml", 3, "date", "bad", "warning", item="rule 1")
     assert str(issue) == "r.yml:3: warning: rule 1: date: bad" and not issue.is_error
+
+
+def test_aliases_within_the_limits_load_and_are_walked_once() -> None:
+    text = "base: &b {level: high, tags: [a, b]}\n" + "".join(
+        f"r{i}:\n  <<: *b\n  name: n{i}\n" for i in range(150)
+    )
+    started = time.perf_counter()
+    content = load_yaml(text, source="t.yml")
+    assert time.perf_counter() - started < 0.5
+    document = content.document
+    assert content.issues == () and document is not None
+    assert document.data["r149"] == {"level": "high", "tags": ["a", "b"], "name": "n149"}
+    assert document.line_of(("r149", "name")) == 3 * 149 + 4
+    many = "a: &a [x]\nb: [" + ", ".join(["*a"] * 201) + "]\n"
+    [issue] = load_yaml(many, source="t.yml").issues
+    assert "more than 200 aliases" in issue.message
