@@ -2,17 +2,26 @@
 
 YAML goes through ``core.content.load_yaml`` (size, depth and alias limits; the line of every
 data path, `msel[3].to[0]` → line 41) and pydantic through ``core.content.validate_model``.
-Cross-field rules are small checks (`CHECKS`), one rule each, that return issues at a path.
+Cross-field rules are small validator classes (`VALIDATORS`), one rule each, that yield
+problems at a data path.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from core.content import DataPath, Issue, YamlContent, has_errors, load_yaml, validate_model
+from core.content import (
+    DataPath,
+    Issue,
+    Validator,
+    YamlContent,
+    has_errors,
+    load_yaml,
+    validate_model,
+)
 from core.errors import DijkwachtError
 from drills.schemas import LoadedScenario, Scenario
 
@@ -27,81 +36,114 @@ class ScenarioError(DijkwachtError):
         self.issues = list(issues)
 
 
-# -- cross-field checks, one rule each ---------------------------------------------------------
-
-Check = Callable[[Scenario], Iterable[tuple[DataPath, str]]]
+# -- cross-field validators, one rule each -----------------------------------------------------
 
 
-def _check_unique_ids(scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
-    for section in ("objectives", "msel", "expectations", "criteria"):
-        seen: set[str] = set()
-        for index, item in enumerate(getattr(scenario, section)):
-            if item.id in seen:
-                yield (section, index, "id"), f"duplicate id {item.id!r}"
-            seen.add(item.id)
+class UniqueIds(Validator[Scenario]):
+    """Objectives, injects, expectations and criteria have unique ids."""
+
+    name = "unique-ids"
+
+    def check(self, scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
+        for section in ("objectives", "msel", "expectations", "criteria"):
+            seen: set[str] = set()
+            for index, item in enumerate(getattr(scenario, section)):
+                if item.id in seen:
+                    yield (section, index, "id"), f"duplicate id {item.id!r}"
+                seen.add(item.id)
 
 
-def _check_roles_declared(scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
-    declared = set(scenario.roles)
-    for index, inject in enumerate(scenario.msel):
-        for position, role in enumerate(inject.to):
-            if role not in declared:
-                yield ("msel", index, "to", position), f"role {role!r} is not in roles"
-    for index, expectation in enumerate(scenario.expectations):
-        if expectation.role not in declared:
-            yield ("expectations", index, "role"), f"role {expectation.role!r} is not in roles"
+class RolesDeclared(Validator[Scenario]):
+    """Injects and expectations address only declared roles."""
+
+    name = "roles-declared"
+
+    def check(self, scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
+        declared = set(scenario.roles)
+        for index, inject in enumerate(scenario.msel):
+            for position, role in enumerate(inject.to):
+                if role not in declared:
+                    yield ("msel", index, "to", position), f"role {role!r} is not in roles"
+        for index, expectation in enumerate(scenario.expectations):
+            if expectation.role not in declared:
+                yield ("expectations", index, "role"), f"role {expectation.role!r} is not in roles"
 
 
-def _check_objective_refs(scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
-    known = {objective.id for objective in scenario.objectives}
-    for section in ("msel", "expectations"):
-        for index, item in enumerate(getattr(scenario, section)):
-            for position, ref in enumerate(item.objectives):
-                if ref not in known:
-                    yield (section, index, "objectives", position), f"unknown objective {ref!r}"
+class ObjectiveRefs(Validator[Scenario]):
+    """Injects and expectations refer only to declared objectives."""
+
+    name = "objective-refs"
+
+    def check(self, scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
+        known = {objective.id for objective in scenario.objectives}
+        for section in ("msel", "expectations"):
+            for index, item in enumerate(getattr(scenario, section)):
+                for position, ref in enumerate(item.objectives):
+                    if ref not in known:
+                        yield (section, index, "objectives", position), f"unknown objective {ref!r}"
 
 
-def _check_msel_order(scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
-    for index in range(1, len(scenario.msel)):
-        if scenario.msel[index].at_minute < scenario.msel[index - 1].at_minute:
-            yield ("msel", index, "at_minute"), "injects must be in time order"
+class MselOrder(Validator[Scenario]):
+    """Injects are in time order."""
+
+    name = "msel-order"
+
+    def check(self, scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
+        for index in range(1, len(scenario.msel)):
+            if scenario.msel[index].at_minute < scenario.msel[index - 1].at_minute:
+                yield ("msel", index, "at_minute"), "injects must be in time order"
 
 
-def _check_technical(scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
-    has_events = any(inject.events is not None for inject in scenario.msel)
-    if "technical" in scenario.modes and not has_events:
-        yield ("modes",), "a technical scenario needs at least one inject with events"
-    for index, expectation in enumerate(scenario.expectations):
-        if expectation.kind == "detection" and not expectation.rule_id:
-            yield ("expectations", index, "rule_id"), "a detection expectation names its rule"
-        if expectation.kind == "playbook_step" and not expectation.step:
-            yield ("expectations", index, "step"), "a playbook_step expectation names its step"
+class TechnicalComplete(Validator[Scenario]):
+    """A technical scenario has injects with events, and expectations name what they wait for."""
+
+    name = "technical-complete"
+
+    def check(self, scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
+        has_events = any(inject.events is not None for inject in scenario.msel)
+        if "technical" in scenario.modes and not has_events:
+            yield ("modes",), "a technical scenario needs at least one inject with events"
+        for index, expectation in enumerate(scenario.expectations):
+            if expectation.kind == "detection" and not expectation.rule_id:
+                yield ("expectations", index, "rule_id"), "a detection expectation names its rule"
+            if expectation.kind == "playbook_step" and not expectation.step:
+                yield ("expectations", index, "step"), "a playbook_step expectation names its step"
 
 
-def _check_grip(scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
-    for index in range(1, len(scenario.grip)):
-        if scenario.grip[index].level <= scenario.grip[index - 1].level:
-            yield ("grip", index, "level"), "GRIP levels only go up during a scenario"
+class GripRises(Validator[Scenario]):
+    """GRIP levels only go up during a scenario."""
+
+    name = "grip-rises"
+
+    def check(self, scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
+        for index in range(1, len(scenario.grip)):
+            if scenario.grip[index].level <= scenario.grip[index - 1].level:
+                yield ("grip", index, "level"), "GRIP levels only go up during a scenario"
 
 
-def _check_criteria_metrics(scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
-    measured = {e.metric for e in scenario.expectations if e.metric}
-    for index, criterion in enumerate(scenario.criteria):
-        if criterion.metric not in measured:
-            yield (
-                ("criteria", index, "metric"),
-                f"no expectation measures {criterion.metric!r}, so it can never be scored",
-            )
+class CriteriaMeasured(Validator[Scenario]):
+    """Every criterion scores a metric some expectation measures."""
+
+    name = "criteria-measured"
+
+    def check(self, scenario: Scenario) -> Iterable[tuple[DataPath, str]]:
+        measured = {e.metric for e in scenario.expectations if e.metric}
+        for index, criterion in enumerate(scenario.criteria):
+            if criterion.metric not in measured:
+                yield (
+                    ("criteria", index, "metric"),
+                    f"no expectation measures {criterion.metric!r}, so it can never be scored",
+                )
 
 
-CHECKS: tuple[Check, ...] = (
-    _check_unique_ids,
-    _check_roles_declared,
-    _check_objective_refs,
-    _check_msel_order,
-    _check_technical,
-    _check_grip,
-    _check_criteria_metrics,
+VALIDATORS: tuple[Validator[Scenario], ...] = (
+    UniqueIds(),
+    RolesDeclared(),
+    ObjectiveRefs(),
+    MselOrder(),
+    TechnicalComplete(),
+    GripRises(),
+    CriteriaMeasured(),
 )
 
 
@@ -114,7 +156,7 @@ def _validate(content: YamlContent, file: str) -> tuple[LoadedScenario | None, l
     document = content.document
     if document is None:
         return None, list(content.issues) or [Issue(file, 1, "(document)", "must be a mapping")]
-    scenario, issues = validate_model(Scenario, document, source=file, checks=CHECKS)
+    scenario, issues = validate_model(Scenario, document, source=file, validators=VALIDATORS)
     issues = [*content.issues, *issues]
     if scenario is None or has_errors(issues):
         return None, issues

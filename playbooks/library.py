@@ -2,17 +2,25 @@
 
 YAML goes through ``core.content.load_yaml`` (size, depth and alias limits; a line for every
 data path) and pydantic through ``core.content.validate_model``, which maps each error to the
-path and line the author wrote. Cross-field rules are small check functions (`CHECKS`), one
-rule each, in the spirit of pySigma's validators.
+path and line the author wrote. Cross-field rules are small validator classes (`VALIDATORS`),
+one rule each, in the spirit of pySigma's validators.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from core.content import DataPath, Issue, YamlContent, has_errors, load_yaml, validate_model
+from core.content import (
+    DataPath,
+    Issue,
+    Validator,
+    YamlContent,
+    has_errors,
+    load_yaml,
+    validate_model,
+)
 from playbooks.actions import ACTIONS
 from playbooks.schemas import (
     PARAM_REFERENCE,
@@ -35,80 +43,109 @@ class PlaybookError(Exception):
         self.issues = list(issues)
 
 
-# --- cross-field checks: each takes the playbook, yields (path, problem) ----------------------
-
-Check = Callable[[Playbook], Iterable[tuple[Path_, str]]]
+# --- cross-field validators: one rule each, yielding (path, problem) ---------------------------
 
 
-def check_unique_step_ids(playbook: Playbook) -> Iterable[tuple[Path_, str]]:
-    seen: set[str] = set()
-    for index, step in enumerate(playbook.steps):
-        if step.id in seen:
-            yield ("steps", index, "id"), f"step id {step.id!r} is used twice"
-        seen.add(step.id)
+class UniqueStepIds(Validator[Playbook]):
+    """Step ids are unique: decisions and runs refer to steps by id."""
+
+    name = "unique-step-ids"
+
+    def check(self, playbook: Playbook) -> Iterable[tuple[Path_, str]]:
+        seen: set[str] = set()
+        for index, step in enumerate(playbook.steps):
+            if step.id in seen:
+                yield ("steps", index, "id"), f"step id {step.id!r} is used twice"
+            seen.add(step.id)
 
 
-def check_known_actions(playbook: Playbook) -> Iterable[tuple[Path_, str]]:
-    for index, step in enumerate(playbook.steps):
-        if not isinstance(step, ActionStep):
-            continue
-        spec = ACTIONS.get(step.action)
-        if spec is None:
-            known = ", ".join(sorted(ACTIONS))
-            yield ("steps", index, "action"), f"unknown action {step.action!r}; known: {known}"
-            continue
-        for name in spec.params:
-            if name not in step.params:
-                yield ("steps", index, "params"), f"action {step.action} needs parameter {name!r}"
-        for name, value in step.params.items():
-            if name not in spec.params:
-                yield ("steps", index, "params", name), f"{step.action} takes no {name!r}"
-            reference = PARAM_REFERENCE.match(value)
-            if value.startswith("$") and (reference is None or reference.group(1) not in _KINDS):
-                yield (
-                    ("steps", index, "params", name),
-                    f"{value!r} is not a reference; use $observable.<{'|'.join(_KINDS)}>",
-                )
+class KnownActions(Validator[Playbook]):
+    """Action steps name a known action with exactly its parameters and valid references."""
 
+    name = "known-actions"
 
-def check_decisions_go_forward(playbook: Playbook) -> Iterable[tuple[Path_, str]]:
-    positions = {step.id: index for index, step in enumerate(playbook.steps)}
-    for index, step in enumerate(playbook.steps):
-        if not isinstance(step, DecisionStep):
-            continue
-        for number, option in enumerate(step.options):
-            if option.next is None:
+    def check(self, playbook: Playbook) -> Iterable[tuple[Path_, str]]:
+        for index, step in enumerate(playbook.steps):
+            if not isinstance(step, ActionStep):
                 continue
-            where = ("steps", index, "options", number, "next")
-            if option.next not in positions:
-                yield where, f"no step with id {option.next!r}"
-            elif positions[option.next] <= index:
-                yield where, f"step {option.next!r} is not after this decision (no loops)"
+            spec = ACTIONS.get(step.action)
+            if spec is None:
+                known = ", ".join(sorted(ACTIONS))
+                yield ("steps", index, "action"), f"unknown action {step.action!r}; known: {known}"
+                continue
+            for name in spec.params:
+                if name not in step.params:
+                    yield (
+                        ("steps", index, "params"),
+                        f"action {step.action} needs parameter {name!r}",
+                    )
+            for name, value in step.params.items():
+                if name not in spec.params:
+                    yield ("steps", index, "params", name), f"{step.action} takes no {name!r}"
+                reference = PARAM_REFERENCE.match(value)
+                if value.startswith("$") and (
+                    reference is None or reference.group(1) not in _KINDS
+                ):
+                    yield (
+                        ("steps", index, "params", name),
+                        f"{value!r} is not a reference; use $observable.<{'|'.join(_KINDS)}>",
+                    )
 
 
-def check_personal_data_hands_off(playbook: Playbook) -> Iterable[tuple[Path_, str]]:
-    if playbook.trigger.personal_data and not any(
-        isinstance(step, HandoffStep) for step in playbook.steps
-    ):
-        yield (
-            ("trigger", "personal_data"),
-            "a playbook for personal-data incidents needs a handoff step to the breach workflow",
-        )
+class DecisionsGoForward(Validator[Playbook]):
+    """A decision option leads to a later step: a run can never loop."""
+
+    name = "decisions-go-forward"
+
+    def check(self, playbook: Playbook) -> Iterable[tuple[Path_, str]]:
+        positions = {step.id: index for index, step in enumerate(playbook.steps)}
+        for index, step in enumerate(playbook.steps):
+            if not isinstance(step, DecisionStep):
+                continue
+            for number, option in enumerate(step.options):
+                if option.next is None:
+                    continue
+                where = ("steps", index, "options", number, "next")
+                if option.next not in positions:
+                    yield where, f"no step with id {option.next!r}"
+                elif positions[option.next] <= index:
+                    yield where, f"step {option.next!r} is not after this decision (no loops)"
 
 
-def check_trigger_selects(playbook: Playbook) -> Iterable[tuple[Path_, str]]:
-    trigger = playbook.trigger
-    if not (trigger.rule_ids or trigger.tags or trigger.techniques):
-        yield ("trigger",), "give at least one of rule_ids, tags or techniques"
+class PersonalDataHandsOff(Validator[Playbook]):
+    """A personal-data playbook hands off to the breach workflow (the DPO's deadlines)."""
+
+    name = "personal-data-hands-off"
+
+    def check(self, playbook: Playbook) -> Iterable[tuple[Path_, str]]:
+        if playbook.trigger.personal_data and not any(
+            isinstance(step, HandoffStep) for step in playbook.steps
+        ):
+            yield (
+                ("trigger", "personal_data"),
+                "a playbook for personal-data incidents needs a handoff step to the breach "
+                "workflow",
+            )
+
+
+class TriggerSelects(Validator[Playbook]):
+    """A trigger selects something: rule ids, tags or techniques."""
+
+    name = "trigger-selects"
+
+    def check(self, playbook: Playbook) -> Iterable[tuple[Path_, str]]:
+        trigger = playbook.trigger
+        if not (trigger.rule_ids or trigger.tags or trigger.techniques):
+            yield ("trigger",), "give at least one of rule_ids, tags or techniques"
 
 
 _KINDS = ("ip", "user", "host", "hash", "domain", "pseudonym")
-CHECKS: tuple[Check, ...] = (
-    check_unique_step_ids,
-    check_known_actions,
-    check_decisions_go_forward,
-    check_personal_data_hands_off,
-    check_trigger_selects,
+VALIDATORS: tuple[Validator[Playbook], ...] = (
+    UniqueStepIds(),
+    KnownActions(),
+    DecisionsGoForward(),
+    PersonalDataHandsOff(),
+    TriggerSelects(),
 )
 
 
@@ -121,7 +158,7 @@ def _validate(content: YamlContent, file: str) -> tuple[Playbook | None, list[Is
     document = content.document
     if document is None:
         return None, list(content.issues) or [Issue(file, 1, "(document)", "the file is empty")]
-    playbook, issues = validate_model(Playbook, document, source=file, checks=CHECKS)
+    playbook, issues = validate_model(Playbook, document, source=file, validators=VALIDATORS)
     issues = [*content.issues, *issues]
     return (None if has_errors(issues) else playbook), issues
 

@@ -7,14 +7,14 @@ Rules metadata, playbooks, drill scenarios and awareness topics all go through `
 
 from core.content.issues import DataPath, Issue, Severity, field_name, has_errors
 from core.content.safe_yaml import Document, YamlContent, load_yaml
-from core.content.validate import Check, pydantic_issues, resolve_location, validate_model
+from core.content.validate import Validator, pydantic_issues, resolve_location, validate_model
 
 __all__ = [
-    "Check",
     "DataPath",
     "Document",
     "Issue",
     "Severity",
+    "Validator",
     "YamlContent",
     "field_name",
     "has_errors",

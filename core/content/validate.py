@@ -8,16 +8,29 @@ pySigma's ``sigma/validators``: each yields ``(path, message)`` pairs for one mo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pydantic
 
-from core.content.issues import DataPath, Issue, field_name
+from core.content.issues import DataPath, Issue, Severity, field_name
 from core.content.safe_yaml import Document
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
-Check = Callable[[Model], Iterable[tuple[DataPath, str]]]
+
+
+class Validator(Generic[Model]):
+    """One cross-field rule over one kind of content (pySigma's ``sigma/validators`` idea).
+
+    ``check`` yields ``(data path, message)`` for each finding; ``validate_model`` turns them
+    into located issues of the validator's ``severity``.
+    """
+
+    name: ClassVar[str] = "validator"
+    severity: ClassVar[Severity] = "error"
+
+    def check(self, item: Model) -> Iterable[tuple[DataPath, str]]:
+        raise NotImplementedError
 
 
 def _has(container: Any, part: str | int) -> bool:
@@ -89,10 +102,10 @@ def validate_model(
     document: Document,
     *,
     source: str,
-    checks: Sequence[Check[Model]] = (),
+    validators: Sequence[Validator[Model]] = (),
     at: DataPath = (),
 ) -> tuple[Model | None, list[Issue]]:
-    """Validate one document (or the value at ``at``) as ``model`` and run its checks.
+    """Validate one document (or the value at ``at``) as ``model`` and run its validators.
 
     Returns the model only when no error was found, and every issue either way.
     """
@@ -109,8 +122,14 @@ def validate_model(
     except (ValueError, TypeError, RecursionError) as exc:  # a validator that raised wrongly
         return None, [Issue(source, document.line_of(at), field_name(at), str(exc))]
     issues = [
-        Issue(source, document.line_of((*at, *path)), field_name((*at, *path)), message)
-        for check in checks
-        for path, message in check(value)
+        Issue(
+            source,
+            document.line_of((*at, *path)),
+            field_name((*at, *path)),
+            message,
+            validator.severity,
+        )
+        for validator in validators
+        for path, message in validator.check(value)
     ]
     return (None if any(i.is_error for i in issues) else value), issues

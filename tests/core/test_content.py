@@ -9,7 +9,7 @@ from typing import Literal
 import pydantic
 import pytest
 
-from core.content import Document, Issue, field_name, load_yaml, validate_model
+from core.content import Document, Issue, Validator, field_name, load_yaml, validate_model
 
 LAUGHS = "\n".join(
     [
@@ -87,9 +87,20 @@ class Book(pydantic.BaseModel):
     steps: list[Step] = pydantic.Field(min_length=1)
 
 
-def _unique_ids(book: Book) -> list[tuple[tuple[str | int, ...], str]]:
-    ids = [step.id for step in book.steps]
-    return [(("steps", i, "id"), "used twice") for i, s in enumerate(ids) if s in ids[:i]]
+class UniqueIds(Validator[Book]):
+    name = "unique-ids"
+
+    def check(self, item: Book) -> list[tuple[tuple[str | int, ...], str]]:
+        ids = [step.id for step in item.steps]
+        return [(("steps", i, "id"), "used twice") for i, s in enumerate(ids) if s in ids[:i]]
+
+
+class ShortTitle(Validator[Book]):
+    name = "short-title"
+    severity = "warning"
+
+    def check(self, item: Book) -> list[tuple[tuple[str | int, ...], str]]:
+        return [(("title",), "a longer title helps")] if len(item.title) < 3 else []
 
 
 def test_pydantic_errors_and_checks_are_located() -> None:
@@ -105,12 +116,15 @@ def test_pydantic_errors_and_checks_are_located() -> None:
     text = "title: t\nsteps:\n  - {id: a, type: action}\n  - {id: a, type: decision}\nx: 1\n"
     document = load_yaml(text, source="b.yml").document
     assert document is not None
-    _, issues = validate_model(Book, document, source="b.yml", checks=[_unique_ids])
+    _, issues = validate_model(Book, document, source="b.yml", validators=[UniqueIds()])
     assert [(i.line, i.field, i.message) for i in issues] == [(5, "x", "unknown field")]
     document = load_yaml(text.replace("x: 1\n", ""), source="b.yml").document
     assert document is not None
-    _, issues = validate_model(Book, document, source="b.yml", checks=[_unique_ids])
+    _, issues = validate_model(Book, document, source="b.yml", validators=[UniqueIds()])
     assert [str(i) for i in issues] == ["b.yml:4: steps[1].id: used twice"]
+    book, issues = validate_model(Book, document, source="b.yml", validators=[ShortTitle()])
+    assert book is not None  # a warning does not reject the content
+    assert [str(i) for i in issues] == ["b.yml:1: warning: title: a longer title helps"]
 
 
 def test_issue_text_and_field_names() -> None:
