@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,7 +337,7 @@ class LastGood:
 
     def __init__(self) -> None:
         self._good: dict[Path, RuleSource] = {}
-        self._checked: dict[Path, tuple[str, list[Issue]]] = {}
+        self._checked: dict[Path, tuple[bytes, list[Issue]]] = {}  # by a digest of the text
 
     def read(self, paths: Iterable[Path]) -> tuple[list[RuleSource], list[Issue]]:
         """Like ``read_sources``, with bad files swapped for their last good version."""
@@ -367,10 +368,11 @@ class LastGood:
         return sources, problems
 
     def _check(self, source: RuleSource) -> list[Issue]:
+        digest = hashlib.blake2b(source.text.encode("utf-8"), digest_size=16).digest()
         cached = self._checked.get(source.path)
-        if cached is not None and cached[0] == source.text:
+        if cached is not None and cached[0] == digest:
             return cached[1]
         issues: list[Issue] = []
         parse_file(source, issues)
-        self._checked[source.path] = (source.text, issues)
+        self._checked[source.path] = (digest, issues)
         return issues
