@@ -7,7 +7,7 @@ the path and line the author wrote (the idea of pySigma's rule locations).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
@@ -30,6 +30,7 @@ class Library:
     audiences: dict[AudienceId, AudienceProfile]
     labels: Labels
     paths: dict[str, Path]  # topic id -> file, for lint messages
+    documents: dict[str, Document] = field(default_factory=dict)  # topic id -> lines, for lint
 
     def topic(self, topic_id: str) -> Topic | None:
         """The topic with this id, or None."""
@@ -48,12 +49,19 @@ def check_file(
     model: type[Model], path: Path, *, text: str | None = None
 ) -> tuple[Model | None, list[Issue]]:
     """One YAML file (or ``text`` named ``path``) as ``model``: None on any error, and issues."""
+    value, issues, _ = _check(model, path, text)
+    return value, issues
+
+
+def _check(
+    model: type[Model], path: Path, text: str | None = None
+) -> tuple[Model | None, list[Issue], Document | None]:
     document, issues = _read(path, text)
     if document is None:
-        return None, issues
+        return None, issues, None
     value, found = validate_model(model, document, source=str(path))
     issues += found
-    return (None if has_errors(issues) else value), issues
+    return (None if has_errors(issues) else value), issues, document
 
 
 def load_file(model: type[Model], path: Path) -> Model:
@@ -69,16 +77,18 @@ def load_library(content_dir: Path = CONTENT_DIR) -> Library:
     problems: list[Issue] = []
     topics: list[Topic] = []
     paths: dict[str, Path] = {}
+    documents: dict[str, Document] = {}
     for path in sorted((content_dir / "topics").glob("*.yml")):
-        topic, issues = check_file(Topic, path)
+        topic, issues, document = _check(Topic, path)
         problems += issues
-        if topic is None:
+        if topic is None or document is None:
             continue
         if topic.id != path.stem:
             problems.append(Issue(str(path), 1, "id", f"'{topic.id}' must equal the file name"))
         if topic.id in paths:
             problems.append(Issue(str(path), 1, "id", f"duplicate of {paths[topic.id]}"))
         paths[topic.id] = path
+        documents[topic.id] = document
         topics.append(topic)
     audiences, issues = check_audiences(content_dir / "audiences.yml")
     problems += issues
@@ -87,7 +97,7 @@ def load_library(content_dir: Path = CONTENT_DIR) -> Library:
     if has_errors(problems):
         raise ContentError(problems)
     topics.sort(key=lambda topic: (topic.order, topic.id))
-    return Library(tuple(topics), audiences, labels or Labels(labels={}), paths)
+    return Library(tuple(topics), audiences, labels or Labels(labels={}), paths, documents)
 
 
 def check_audiences(path: Path) -> tuple[dict[AudienceId, AudienceProfile], list[Issue]]:

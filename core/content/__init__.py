@@ -5,7 +5,14 @@ Rules metadata, playbooks, drill scenarios and awareness topics all go through `
 ``Issue`` values). Nothing here raises for bad content: it returns issues.
 """
 
-from core.content.issues import DataPath, Issue, Severity, field_name, has_errors
+from core.content.issues import (
+    DataPath,
+    Issue,
+    Severity,
+    field_name,
+    has_errors,
+    parse_field_name,
+)
 from core.content.safe_yaml import Document, YamlContent, load_yaml
 from core.content.validate import Validator, pydantic_issues, resolve_location, validate_model
 
@@ -19,6 +26,7 @@ __all__ = [
     "field_name",
     "has_errors",
     "load_yaml",
+    "parse_field_name",
     "pydantic_issues",
     "resolve_location",
     "validate_model",

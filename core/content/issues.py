@@ -22,6 +22,17 @@ def field_name(path: Iterable[str | int]) -> str:
     return text or "(document)"
 
 
+def parse_field_name(text: str) -> DataPath:
+    """``steps[2].sla`` -> ``("steps", 2, "sla")``: the inverse of ``field_name``."""
+    path: list[str | int] = []
+    for part in text.split("."):
+        name, *indexes = part.split("[")
+        if name:
+            path.append(name)
+        path += [int(index.rstrip("]")) for index in indexes if index.rstrip("]").isdigit()]
+    return tuple(path)
+
+
 @dataclass(frozen=True)
 class Issue:
     """One problem in one content file, printed as ``source:line: [item: ]field: message``.

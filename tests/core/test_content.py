@@ -9,7 +9,15 @@ from typing import Literal
 import pydantic
 import pytest
 
-from core.content import Document, Issue, Validator, field_name, load_yaml, validate_model
+from core.content import (
+    Document,
+    Issue,
+    Validator,
+    field_name,
+    load_yaml,
+    parse_field_name,
+    validate_model,
+)
 
 LAUGHS = "\n".join(
     [
@@ -129,6 +137,8 @@ def test_pydantic_errors_and_checks_are_located() -> None:
 
 def test_issue_text_and_field_names() -> None:
     assert field_name(("steps", 2, "sla")) == "steps[2].sla" and field_name(()) == "(document)"
+    for path in [("steps", 2, "sla"), ("a", 0, 1, "b"), ("tips", 0, "en")]:
+        assert parse_field_name(field_name(path)) == path
     issue = Issue("r.yml", 3, "date", "bad", "warning", item="rule 1")
     assert str(issue) == "r.yml:3: warning: rule 1: date: bad" and not issue.is_error
 
