@@ -226,7 +226,7 @@ def parse_file(source: RuleSource, problems: list[Issue]) -> SigmaCollection | N
             Issue(str(source.path), 1, "(document)", "a YAML document is not a mapping")
         )
         return None
-    typed = _type_issues(source, documents)
+    typed = _type_issues(source)
     if typed:
         problems += typed
         return None
@@ -291,10 +291,13 @@ def _rule_id(documents: Sequence[Any]) -> str | None:
     return ids[0] if len(ids) == 1 else None
 
 
-def _type_issues(source: RuleSource, documents: Sequence[dict[str, Any]]) -> list[Issue]:
+def _type_issues(source: RuleSource) -> list[Issue]:
     """Wrong types of top-level fields, which pySigma would trip over instead of reporting."""
     issues = []
-    for doc, lines in zip(documents, source.lines or [{}] * len(documents), strict=False):
+    lines_of = source.lines or ({},) * len(source.documents)
+    for doc, lines in zip(source.documents, lines_of, strict=False):
+        if not isinstance(doc, dict):
+            continue
         rule_id = str(doc["id"]) if isinstance(doc.get("id"), str) else None
         for name, types in _FIELD_TYPES.items():
             value = doc.get(name)
