@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import resource
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -198,3 +199,17 @@ def test_mutated_content_gives_issues_not_exceptions(kind: str) -> None:
             assert issues, f"{kind} regression {number} gave no issue: {text!r}"
     growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert growth < MAX_GROWTH_KB, f"{kind}: max RSS grew by {growth} KB"
+
+
+@pytest.mark.parametrize("kind", sorted(LOADERS))
+def test_hostile_regressions_stay_small(kind: str) -> None:
+    """The alias bomb once took over 1 GB: each regression now peaks under 5 MB of Python heap."""
+    load = LOADERS[kind][0]
+    for text in REGRESSIONS:
+        tracemalloc.start()
+        try:
+            load(text)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 5 * 1024 * 1024, f"{kind}: {peak} bytes for {text[:60]!r}"
