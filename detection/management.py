@@ -212,7 +212,10 @@ def selection_fields(rule_path: Path, stack: str) -> dict[str, dict[str, list[st
     sources, _ = read_sources([rule_path])
     out: dict[str, dict[str, list[str]]] = {}
     for rule in parse_sources(sources).rules:
-        outcome = apply_stack(resolve_stack(stack), rule)
+        try:
+            outcome = apply_stack(resolve_stack(stack), rule)
+        except Exception:  # load_rules reported this rule as skipped under the stack already
+            continue
         if outcome.rule is None:
             continue
         per: dict[str, list[str]] = {}
