@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
+from core.content import Issue
 from core.errors import DijkwachtError, NotFoundError
 
 
-@dataclass(frozen=True)
-class ContentProblem:
-    """One problem in authored content, located precisely so an editor can fix it."""
-
-    path: Path
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
-        return f"{where}: {self.field}: {self.message}"
-
-
 class ContentError(DijkwachtError):
-    """Content failed to load; carries every problem found, not only the first."""
+    """Content failed to load; carries every problem found (``core.content.Issue``), not one."""
 
-    def __init__(self, problems: list[ContentProblem]) -> None:
+    def __init__(self, problems: list[Issue]) -> None:
         super().__init__("\n".join(str(problem) for problem in problems))
         self.problems = problems
 

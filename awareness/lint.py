@@ -7,27 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 from awareness.adapt import PLACEHOLDER, TopicView, _view
 from awareness.loader import Library
 from awareness.readability import measure, sentences
 from awareness.schemas import LANGS, QuizItem, Text, Topic, Variant
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One lint finding: which check, where, and what to change."""
-
-    check: str
-    path: Path | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.field}: [{self.check}] {self.message}"
+from core.content import Issue, parse_field_name
 
 
 def _texts(topic: Topic) -> Iterator[tuple[str, Text]]:
@@ -59,7 +45,12 @@ class Validator:
         raise NotImplementedError
 
     def issue(self, library: Library, topic: Topic, field: str, message: str) -> Issue:
-        return Issue(self.name, library.paths.get(topic.id), field, message)
+        """A located issue: the topic's file and the line of ``field`` when the file has it."""
+        path = library.paths.get(topic.id)
+        document = library.documents.get(topic.id)
+        line = document.line_of(parse_field_name(field)) if document is not None else None
+        source = str(path) if path is not None else f"topic {topic.id}"
+        return Issue(source, line, field, f"[{self.name}] {message}")
 
 
 class MissingTranslation(Validator):

@@ -1,27 +1,25 @@
 """Load topics, audience profiles and labels from YAML, reporting file, line and field.
 
-YAML is composed to nodes first so every key keeps its line; pydantic's error locations are then
-mapped back to those lines (the idea of pySigma's rule locations, our own code).
+YAML goes through ``core.content.load_yaml`` (size, depth and alias limits; the line of every
+data path) and pydantic through ``core.content.validate_model``, which maps each error back to
+the path and line the author wrote (the idea of pySigma's rule locations).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 
-from awareness.errors import ContentError, ContentProblem
+from awareness.errors import ContentError
 from awareness.schemas import AudienceId, AudienceProfile, Labels, Topic
+from core.content import Document, Issue, has_errors, load_yaml, validate_model
 
 CONTENT_DIR = Path(__file__).resolve().parent
 Model = TypeVar("Model", bound=BaseModel)
-Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -32,116 +30,90 @@ class Library:
     audiences: dict[AudienceId, AudienceProfile]
     labels: Labels
     paths: dict[str, Path]  # topic id -> file, for lint messages
+    documents: dict[str, Document] = field(default_factory=dict)  # topic id -> lines, for lint
 
     def topic(self, topic_id: str) -> Topic | None:
         """The topic with this id, or None."""
         return next((topic for topic in self.topics if topic.id == topic_id), None)
 
 
-def _lines(node: yaml.Node, loc: Loc = ()) -> Iterator[tuple[Loc, int]]:
-    """(location, 1-based line) of every node under ``node``."""
-    yield loc, node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            yield from _lines(value, (*loc, str(key.value)))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _lines(item, (*loc, index))
+def _read(path: Path, text: str | None = None) -> tuple[Document | None, list[Issue]]:
+    """The one document of a YAML file and its issues (syntax, limits, duplicate keys)."""
+    content = load_yaml(path if text is None else text, source=str(path))
+    if content.document is None and not content.issues:
+        return None, [Issue(str(path), 1, "(document)", "the file is empty")]
+    return content.document, list(content.issues)
 
 
-def _line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
-    """The line of the deepest existing node on ``loc`` (a missing key points at its parent)."""
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
+def check_file(
+    model: type[Model], path: Path, *, text: str | None = None
+) -> tuple[Model | None, list[Issue]]:
+    """One YAML file (or ``text`` named ``path``) as ``model``: None on any error, and issues."""
+    value, issues, _ = _check(model, path, text)
+    return value, issues
 
 
-def _field(loc: Iterable[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(document)"
-
-
-def _read(path: Path) -> tuple[Any, dict[Loc, int]]:
-    """Parsed data and the line map of one YAML file; syntax errors become ContentError."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ContentError([ContentProblem(path, line, "(yaml)", str(exc))]) from None
-    return data, dict(_lines(node)) if node is not None else {}
-
-
-def _validate(model: type[Model], path: Path, data: Any, lines: dict[Loc, int]) -> Model:
-    try:
-        return model.model_validate(data)
-    except PydanticValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            # Drop pydantic's union/type tags (e.g. 'str') that are not keys of the document.
-            loc = tuple(
-                part for part in error["loc"] if isinstance(part, int) or part in _keys(lines)
-            )
-            problems.append(ContentProblem(path, _line_of(lines, loc), _field(loc), error["msg"]))
-        raise ContentError(problems) from None
-
-
-def _keys(lines: dict[Loc, int]) -> set[str]:
-    return {part for loc in lines for part in loc if isinstance(part, str)}
+def _check(
+    model: type[Model], path: Path, text: str | None = None
+) -> tuple[Model | None, list[Issue], Document | None]:
+    document, issues = _read(path, text)
+    if document is None:
+        return None, issues, None
+    value, found = validate_model(model, document, source=str(path))
+    issues += found
+    return (None if has_errors(issues) else value), issues, document
 
 
 def load_file(model: type[Model], path: Path) -> Model:
     """One YAML file as ``model``; ContentError names file, line and field of every problem."""
-    data, lines = _read(path)
-    return _validate(model, path, data, lines)
+    value, issues = check_file(model, path)
+    if value is None:
+        raise ContentError(issues)
+    return value
 
 
 def load_library(content_dir: Path = CONTENT_DIR) -> Library:
     """Every topic under ``content_dir/topics`` plus audiences and labels; all problems at once."""
-    problems: list[ContentProblem] = []
+    problems: list[Issue] = []
     topics: list[Topic] = []
     paths: dict[str, Path] = {}
+    documents: dict[str, Document] = {}
     for path in sorted((content_dir / "topics").glob("*.yml")):
-        try:
-            topic = load_file(Topic, path)
-        except ContentError as exc:
-            problems.extend(exc.problems)
+        topic, issues, document = _check(Topic, path)
+        problems += issues
+        if topic is None or document is None:
             continue
         if topic.id != path.stem:
-            problems.append(ContentProblem(path, 1, "id", f"'{topic.id}' must equal the file name"))
+            problems.append(Issue(str(path), 1, "id", f"'{topic.id}' must equal the file name"))
         if topic.id in paths:
-            problems.append(ContentProblem(path, 1, "id", f"duplicate of {paths[topic.id]}"))
+            problems.append(Issue(str(path), 1, "id", f"duplicate of {paths[topic.id]}"))
         paths[topic.id] = path
+        documents[topic.id] = document
         topics.append(topic)
-    audiences: dict[AudienceId, AudienceProfile] = {}
-    audience_path = content_dir / "audiences.yml"
-    data, lines = _read(audience_path)
-    for index, item in enumerate(data or []):
-        try:
-            profile = _validate(AudienceProfile, audience_path, item, _shift(lines, index))
-        except ContentError as exc:
-            problems.extend(exc.problems)
-            continue
-        audiences[profile.id] = profile
-    try:
-        labels = load_file(Labels, content_dir / "labels.yml")
-    except ContentError as exc:
-        problems.extend(exc.problems)
-        labels = Labels(labels={})
-    if problems:
+    audiences, issues = check_audiences(content_dir / "audiences.yml")
+    problems += issues
+    labels, issues = check_file(Labels, content_dir / "labels.yml")
+    problems += issues
+    if has_errors(problems):
         raise ContentError(problems)
     topics.sort(key=lambda topic: (topic.order, topic.id))
-    return Library(tuple(topics), audiences, labels, paths)
+    return Library(tuple(topics), audiences, labels or Labels(labels={}), paths, documents)
 
 
-def _shift(lines: dict[Loc, int], index: int) -> dict[Loc, int]:
-    """The line map of item ``index`` of a top-level list, with locations relative to it."""
-    return {loc[1:]: line for loc, line in lines.items() if loc[:1] == (index,)}
+def check_audiences(path: Path) -> tuple[dict[AudienceId, AudienceProfile], list[Issue]]:
+    """The audience profiles of a top-level YAML list, each item validated on its own."""
+    document, issues = _read(path)
+    audiences: dict[AudienceId, AudienceProfile] = {}
+    if document is None:
+        return audiences, issues
+    if not isinstance(document.data, list):
+        return audiences, [*issues, Issue(str(path), 1, "(document)", "must be a list")]
+    for index in range(len(document.data)):
+        profile, found = validate_model(AudienceProfile, document, source=str(path), at=(index,))
+        issues += found
+        if profile is not None:
+            audiences[profile.id] = profile
+    return audiences, issues
 
 
 @cache

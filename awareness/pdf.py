@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from awareness.adapt import TopicView
-from awareness.errors import ContentError, ContentProblem
+from awareness.errors import ContentError
 from awareness.loader import Library
 from awareness.render import environment, labels
+from core.content import Issue
 
 FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),
@@ -33,7 +34,7 @@ def font_files() -> dict[str, Path]:
         if regular.is_file() and bold.is_file():
             return {"regular": regular, "bold": bold}
     problem = "DejaVu Sans not found; install the Debian package fonts-dejavu-core"
-    raise ContentError([ContentProblem(FONT_DIRS[0], None, "fonts", problem)])
+    raise ContentError([Issue(str(FONT_DIRS[0]), None, "fonts", problem)])
 
 
 def render_pdf(library: Library, view: TopicView, kind: str) -> bytes:

@@ -62,7 +62,11 @@ def parse_dedup(value: Any) -> DedupPolicy:
     minutes = value.get("minutes")
     if not isinstance(minutes, int | float) or isinstance(minutes, bool):
         raise ValidationError("dijkwacht.dedup.minutes", f"must be a number, got {minutes!r}")
-    return DedupPolicy(tuple(fields), timedelta(minutes=minutes))
+    try:
+        window = timedelta(minutes=minutes)
+    except (OverflowError, ValueError):  # inf, nan, 1e30: authored content, not a crash
+        raise ValidationError("dijkwacht.dedup.minutes", f"out of range: {minutes!r}") from None
+    return DedupPolicy(tuple(fields), window)
 
 
 @dataclass

@@ -39,7 +39,6 @@ import orjson
 from core.events import flatten, get_field
 from detection.correlation_spec import (
     SUPPORTED,
-    CorrelationProblem,
     CorrelationSpec,
     Entry,
     compile_correlations,
@@ -53,7 +52,6 @@ from detection.correlation_values import aggregate, number
 __all__ = [
     "SUPPORTED",
     "CorrelationEngine",
-    "CorrelationProblem",
     "CorrelationSpec",
     "Entry",
     "Firing",

@@ -24,6 +24,7 @@ from sigma.correlations import (
     SigmaRuleReference,
 )
 
+from core.content import Issue
 from detection.correlation_values import VALUE_KINDS, bucket_start
 
 SUPPORTED = (
@@ -109,18 +110,6 @@ class CorrelationSpec:
         return self.aliases.get(name, {}).get(rule_id, name)
 
 
-@dataclass(frozen=True)
-class CorrelationProblem:
-    """A correlation rule that cannot be streamed, and why."""
-
-    rule_id: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"correlation {self.rule_id}: {self.field}: {self.message}"
-
-
 def rule_key(rule: Any) -> str:
     """The id a rule is known by everywhere (as ``detection.service`` reports it)."""
     return str(rule.id) if getattr(rule, "id", None) else str(rule.title)
@@ -128,15 +117,18 @@ def rule_key(rule: Any) -> str:
 
 def compile_correlations(
     correlations: Sequence[SigmaCorrelationRule],
-) -> tuple[list[CorrelationSpec], list[CorrelationProblem]]:
-    """Streamable specs of resolved correlation rules; the others become problems."""
+) -> tuple[list[CorrelationSpec], list[Issue]]:
+    """Streamable specs of resolved correlation rules; the others become located problems."""
     specs: list[CorrelationSpec] = []
-    problems: list[CorrelationProblem] = []
+    problems: list[Issue] = []
     for rule in correlations:
+        path = str(getattr(rule.source, "path", None) or "?")
         try:
             specs.append(_compile(rule))
         except _Unsupported as exc:
-            problems.append(CorrelationProblem(rule_key(rule), exc.field, exc.message))
+            problems.append(Issue(path, None, exc.field, exc.message, item=rule_key(rule)))
+        except Exception as exc:  # one odd correlation must not stop the others loading
+            problems.append(Issue(path, None, "correlation", repr(exc), item=rule_key(rule)))
     return specs, problems
 
 

@@ -9,6 +9,7 @@ skips most rules for most events; it is what to look at when ranking rules by ex
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,6 +27,7 @@ from core.errors import ValidationError
 from detection.models import RuleState, RuntimeValue
 
 ENGINE_COST = "engine.cost"
+log = logging.getLogger(__name__)
 
 
 # --- enable / disable and counters ---------------------------------------------------------------
@@ -148,6 +150,7 @@ class RuleWatcher:
     current: Any = None
     seen: Snapshot = field(default_factory=dict)
     reloads: int = 0
+    error: str | None = None
 
     def start(self) -> Any:
         self.seen = snapshot(self.paths)
@@ -160,12 +163,25 @@ class RuleWatcher:
         return sorted(k for k in keys if now.get(k) != self.seen.get(k))
 
     def poll(self) -> Any | None:
-        """The reloaded rules when files changed since the last load, else None."""
+        """The reloaded rules when files changed since the last load, else None.
+
+        Should a reload fail as a whole (a bug, not a bad file: those are problems of their
+        own), the current rules keep running and ``error`` says why; the next change retries.
+        """
         now = snapshot(self.paths)
         if now == self.seen and self.current is not None:
             return None
         self.seen = now
-        self.current = self.load()
+        try:
+            loaded = self.load()
+        except Exception as exc:  # the boundary of a reload: matching must not stop
+            if self.current is None:
+                raise
+            self.error = f"rules not reloaded, the previous ones keep running: {exc!r}"
+            log.error("detection: %s", self.error)
+            return None
+        self.error = None
+        self.current = loaded
         self.reloads += 1
         return self.current
 
@@ -196,7 +212,10 @@ def selection_fields(rule_path: Path, stack: str) -> dict[str, dict[str, list[st
     sources, _ = read_sources([rule_path])
     out: dict[str, dict[str, list[str]]] = {}
     for rule in parse_sources(sources).rules:
-        outcome = apply_stack(resolve_stack(stack), rule)
+        try:
+            outcome = apply_stack(resolve_stack(stack), rule)
+        except Exception:  # load_rules reported this rule as skipped under the stack already
+            continue
         if outcome.rule is None:
             continue
         per: dict[str, list[str]] = {}
@@ -275,7 +294,7 @@ def convert_to_lucene(rule_path: Path, *, pipeline: str = "ecs_windows") -> list
     sources, problems = read_sources([rule_path])
     parsed = parse_sources(sources)
     results = [
-        LuceneResult(p.rule_id or str(rule_path), None, f"does not load: {p}")
+        LuceneResult(p.item or str(rule_path), None, f"does not load: {p}")
         for p in problems + parsed.problems
     ]
     results += [

@@ -25,11 +25,12 @@ from typing import Any
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaDetection, SigmaRule, SigmaRuleBase
 
+from core.content import Issue
 from core.store.base import AlertQuery, AlertStore
 from detection.compiler import CompiledRule, compile_rule
 from detection.engine import Engine
 from detection.errors import CompileError
-from detection.loader import LoadProblem, parse_sources, read_sources
+from detection.loader import LastGood, parse_sources, read_sources
 from detection.modifiers import Placeholders
 from detection.pipelines import NO_PIPELINE, apply_stack, resolve_stack, split_stack
 
@@ -77,7 +78,7 @@ class RuleSet:
     rules: list[RuleInfo]
     engine: Engine
     stacks: tuple[str, ...]
-    problems: list[LoadProblem] = field(default_factory=list)
+    problems: list[Issue] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
     @property
@@ -116,11 +117,17 @@ def load_rules(
     paths: Iterable[Path],
     stacks: Sequence[str] = (NO_PIPELINE,),
     placeholders: Placeholders | None = None,
+    last_good: LastGood | None = None,
 ) -> RuleSet:
-    """Load every rule under ``paths`` and compile it under each stack (union at match time)."""
+    """Load every rule under ``paths`` and compile it under each stack (union at match time).
+
+    A rule that cannot be parsed, processed or compiled is reported (``problems``, ``skipped``)
+    and the rest load. With ``last_good`` (hot reload), a file that turned bad is replaced by
+    its last good version.
+    """
     stacks = tuple(stacks) or (NO_PIPELINE,)
     pipelines = {stack: resolve_stack(stack) for stack in stacks}  # unknown names raise here
-    sources, problems = read_sources(paths)
+    sources, problems = last_good.read(paths) if last_good else read_sources(paths)
     rules: list[RuleInfo] = []
     compiled: list[CompiledRule] = []
     numbers: list[int] = []
@@ -134,7 +141,11 @@ def load_rules(
         scoped = bool(split_stack(stack))
         for number, rule in enumerate(parsed.rules):
             rule_id = rules[number].rule_id
-            outcome = apply_stack(pipelines[stack], rule)
+            try:
+                outcome = apply_stack(pipelines[stack], rule)
+            except Exception as exc:  # a pipeline crashing on one rule skips only that rule
+                skipped.append(Skipped(rule_id, stack, f"pipeline failed: {exc!r}"))
+                continue
             if outcome.rule is None:
                 skipped.append(Skipped(rule_id, stack, outcome.reason or "not supported"))
                 continue
@@ -146,6 +157,9 @@ def load_rules(
             except (CompileError, SigmaError) as exc:
                 skipped.append(Skipped(rule_id, stack, str(exc)))
                 continue
+            except Exception as exc:  # a compiler bug on one rule skips only that rule
+                skipped.append(Skipped(rule_id, stack, f"cannot compile: {exc!r}"))
+                continue
             numbers.append(number)
     return RuleSet(
         rules=rules,
@@ -156,13 +170,13 @@ def load_rules(
     )
 
 
-def check_rules(*, paths: Iterable[Path]) -> list[LoadProblem]:
+def check_rules(*, paths: Iterable[Path]) -> list[Issue]:
     """Every load problem under ``paths`` (no pipelines applied, nothing compiled)."""
     sources, problems = read_sources(paths)
     return problems + parse_sources(sources).problems
 
 
-def list_rules(*, paths: Iterable[Path]) -> tuple[list[RuleInfo], list[LoadProblem]]:
+def list_rules(*, paths: Iterable[Path]) -> tuple[list[RuleInfo], list[Issue]]:
     """Every rule and correlation rule under ``paths`` with its load problems; nothing compiled.
 
     For listings (the dashboard's rules pages): parsing the pack takes a few hundred ms, so the
@@ -179,7 +193,7 @@ def list_rules(*, paths: Iterable[Path]) -> tuple[list[RuleInfo], list[LoadProbl
 @lru_cache(maxsize=4)
 def _listing(
     paths: tuple[Path, ...], _version: tuple[tuple[str, tuple[int, int]], ...]
-) -> tuple[tuple[RuleInfo, ...], tuple[LoadProblem, ...]]:
+) -> tuple[tuple[RuleInfo, ...], tuple[Issue, ...]]:
     sources, problems = read_sources(paths)
     parsed = parse_sources(sources)
     infos = [_info(rule) for rule in parsed.rules]

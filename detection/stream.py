@@ -47,6 +47,7 @@ from detection.correlation import (
     silenced_rules,
 )
 from detection.correlation_store import save_engine
+from detection.loader import LastGood
 from detection.management import disabled_rules, profile_costs, record_activity
 from detection.service import RuleSet, load_rules
 
@@ -81,6 +82,7 @@ def load_detector(
     paths: Sequence[Path],
     stacks: Sequence[str] = ("none",),
     placeholders: Mapping[str, Sequence[str]] | None = None,
+    last_good: LastGood | None = None,
 ) -> Detector:
     """Load rules (``service.load_rules``) plus correlations and the rules' custom attributes.
 
@@ -89,8 +91,8 @@ def load_detector(
     """
     from detection.loader import parse_sources, read_sources
 
-    ruleset = load_rules(paths=paths, stacks=stacks, placeholders=placeholders)
-    sources, _ = read_sources(paths)
+    ruleset = load_rules(paths=paths, stacks=stacks, placeholders=placeholders, last_good=last_good)
+    sources, _ = last_good.read(paths) if last_good else read_sources(paths)
     parsed = parse_sources(sources)
     specs, correlation_problems = compile_correlations(parsed.correlations)
     problems = [str(p) for p in correlation_problems]

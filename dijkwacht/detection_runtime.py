@@ -47,8 +47,10 @@ class DetectionHook:
         reload_check_seconds: float = RELOAD_CHECK_SECONDS,
     ) -> None:
         from detection.correlation_store import load_engine
+        from detection.loader import LastGood
         from detection.management import RuleWatcher
 
+        self._last_good = LastGood()  # a file that turns bad keeps its last good version
         self._settings = settings
         self._clock = clock or SystemClock()
         self._reload_check_seconds = reload_check_seconds
@@ -62,15 +64,22 @@ class DetectionHook:
         with self._sessions() as db:
             self._state = load_engine(db=db, specs=self._detector.correlations)
         self._local = threading.local()  # SQLite connections belong to the thread that opened them
-        for problem in self._detector.problems:
-            log.warning("detection: %s", problem)
+        self._report(self._detector)
         count = len(self._detector.ruleset.rules)
         log.info("detection: %d rules loaded from %s", count, self._paths)
 
     def _load(self) -> Any:
         from detection.stream import load_detector
 
-        return load_detector(paths=self._paths, stacks=self._settings.detection_stacks)
+        return load_detector(
+            paths=self._paths, stacks=self._settings.detection_stacks, last_good=self._last_good
+        )
+
+    @staticmethod
+    def _report(detector: Any) -> None:
+        """Log every rule that did not load: the good rules run, the bad ones are shown."""
+        for problem in [*detector.ruleset.problems, *detector.problems]:
+            log.warning("detection: %s", problem)
 
     def _alert_store(self) -> AlertStore:
         store: AlertStore | None = getattr(self._local, "alerts", None)
@@ -91,6 +100,7 @@ class DetectionHook:
         with self._sessions() as db:
             if reloaded is not None:
                 self._detector = reloaded
+                self._report(reloaded)
                 self._state = load_engine(db=db, specs=reloaded.correlations)
                 log.info("detection: rules reloaded (%d rules)", len(reloaded.ruleset.rules))
             return process_batch(

@@ -116,21 +116,6 @@ class LoadedScenario(BaseModel):
     sha256: str
 
 
-class ScenarioIssue(BaseModel):
-    """One problem in a scenario file, located so the author can fix it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    file: str
-    line: int | None
-    field: str
-    problem: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.problem}"
-
-
 class Participant(_Strict):
     """A player of an exercise; invitations and injects go to `email`."""
 

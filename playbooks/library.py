@@ -1,22 +1,26 @@
 """Load playbook YAML files and report every problem with its file, line and field.
 
-PyYAML's composer keeps the position of every node; we build the data from those nodes and
-keep a map from each data path (`steps[2].sla_minutes`) to its line. Pydantic's error
-locations are walked through the data to find that path; a missing field is reported at the
-line of the mapping that lacks it. Cross-field rules are small check functions (`CHECKS`),
+YAML goes through ``core.content.load_yaml`` (size, depth and alias limits; a line for every
+data path) and pydantic through ``core.content.validate_model``, which maps each error to the
+path and line the author wrote. Cross-field rules are small validator classes (`VALIDATORS`),
 one rule each, in the spirit of pySigma's validators.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-import pydantic
-import yaml
-
+from core.content import (
+    DataPath,
+    Issue,
+    Validator,
+    YamlContent,
+    has_errors,
+    load_yaml,
+    validate_model,
+)
 from playbooks.actions import ACTIONS
 from playbooks.schemas import (
     PARAM_REFERENCE,
@@ -25,247 +29,157 @@ from playbooks.schemas import (
     HandoffStep,
     LoadedPlaybook,
     Playbook,
-    PlaybookIssue,
 )
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
-Path_ = tuple[str | int, ...]
+Path_ = DataPath
 
 
 class PlaybookError(Exception):
     """One or more playbook files are invalid; `issues` lists each problem."""
 
-    def __init__(self, issues: Sequence[PlaybookIssue]) -> None:
+    def __init__(self, issues: Sequence[Issue]) -> None:
         super().__init__("\n".join(str(issue) for issue in issues))
         self.issues = list(issues)
 
 
-def _field_name(path: Path_) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text or "(document)"
+# --- cross-field validators: one rule each, yielding (path, problem) ---------------------------
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], issues: list[str]) -> None:
-    """Record the line of every path below `node`; note duplicate keys (YAML allows them)."""
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+class UniqueStepIds(Validator[Playbook]):
+    """Step ids are unique: decisions and runs refer to steps by id."""
+
+    name = "unique-step-ids"
+
+    def check(self, playbook: Playbook) -> Iterable[tuple[Path_, str]]:
         seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = (*path, key)
-            if key in seen:
-                issues.append(f"{key_node.start_mark.line + 1}\t{_field_name(child)}")
-            seen.add(key)
-            lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, lines, issues)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[(*path, index)] = item.start_mark.line + 1
-            _walk(item, (*path, index), lines, issues)
+        for index, step in enumerate(playbook.steps):
+            if step.id in seen:
+                yield ("steps", index, "id"), f"step id {step.id!r} is used twice"
+            seen.add(step.id)
 
 
-def _parse(text: str, file: str) -> tuple[Any, dict[Path_, int], list[PlaybookIssue]]:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}, [PlaybookIssue(file, 1, "(document)", "the file is empty")]
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = f"YAML syntax: {exc.problem or exc.context}"
-        return None, {}, [PlaybookIssue(file, line, "(syntax)", problem)]
-    except yaml.YAMLError as exc:
-        return None, {}, [PlaybookIssue(file, 1, "(syntax)", f"YAML: {exc}")]
-    finally:
-        loader.dispose()
-    lines: dict[Path_, int] = {}
-    duplicates: list[str] = []
-    _walk(node, (), lines, duplicates)
-    issues = [
-        PlaybookIssue(file, int(line), name, "duplicate key (the later value would win)")
-        for line, name in (entry.split("\t") for entry in duplicates)
-    ]
-    return data, lines, issues
+class KnownActions(Validator[Playbook]):
+    """Action steps name a known action with exactly its parameters and valid references."""
 
+    name = "known-actions"
 
-def _has(container: Any, part: str | int) -> bool:
-    if isinstance(container, dict):
-        return part in container
-    return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
-
-
-def _resolve(data: Any, loc: Iterable[str | int]) -> tuple[Path_, bool]:
-    """The data path a pydantic location points at; union tags that are not keys are skipped.
-
-    Returns the path and whether it exists in the data (False: a missing field).
-    """
-    path: list[str | int] = []
-    current = data
-    parts = list(loc)
-    for index, part in enumerate(parts):
-        if _has(current, part):
-            current = current[part]
-            path.append(part)
-        elif index == len(parts) - 1:
-            path.append(part)
-            return tuple(path), False
-        # else: a discriminator tag or model name in the location; not part of the data
-    return tuple(path), True
-
-
-def _line_of(lines: dict[Path_, int], path: Path_) -> int:
-    for end in range(len(path), -1, -1):
-        if path[:end] in lines:
-            return lines[path[:end]]
-    return 1
-
-
-def _pydantic_issues(
-    exc: pydantic.ValidationError, data: Any, lines: dict[Path_, int], file: str
-) -> list[PlaybookIssue]:
-    issues = []
-    errors = exc.errors()
-    for error in errors:
-        if error["type"] == "too_short" and any(
-            len(other["loc"]) > len(error["loc"])
-            and other["loc"][: len(error["loc"])] == error["loc"]
-            for other in errors
-        ):
-            continue  # pydantic counts only valid items: the real error is the item's own
-        loc = tuple(error["loc"])
-        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            loc = (*loc, "type")  # the discriminator field is what is wrong
-        path, exists = _resolve(data, loc)
-        problem = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "missing":
-            problem = "required field is missing"
-        elif error["type"] == "extra_forbidden":
-            problem = "unknown field"
-        elif error["type"] == "union_tag_invalid":
-            problem = f"unknown step type; {problem}"
-        line = _line_of(lines, path if exists else path[:-1])
-        issues.append(PlaybookIssue(file, line, _field_name(path), problem))
-    return issues
-
-
-# --- cross-field checks: each takes the playbook, yields (path, problem) ----------------------
-
-Check = Callable[[Playbook], Iterable[tuple[Path_, str]]]
-
-
-def check_unique_step_ids(playbook: Playbook) -> Iterable[tuple[Path_, str]]:
-    seen: set[str] = set()
-    for index, step in enumerate(playbook.steps):
-        if step.id in seen:
-            yield ("steps", index, "id"), f"step id {step.id!r} is used twice"
-        seen.add(step.id)
-
-
-def check_known_actions(playbook: Playbook) -> Iterable[tuple[Path_, str]]:
-    for index, step in enumerate(playbook.steps):
-        if not isinstance(step, ActionStep):
-            continue
-        spec = ACTIONS.get(step.action)
-        if spec is None:
-            known = ", ".join(sorted(ACTIONS))
-            yield ("steps", index, "action"), f"unknown action {step.action!r}; known: {known}"
-            continue
-        for name in spec.params:
-            if name not in step.params:
-                yield ("steps", index, "params"), f"action {step.action} needs parameter {name!r}"
-        for name, value in step.params.items():
-            if name not in spec.params:
-                yield ("steps", index, "params", name), f"{step.action} takes no {name!r}"
-            reference = PARAM_REFERENCE.match(value)
-            if value.startswith("$") and (reference is None or reference.group(1) not in _KINDS):
-                yield (
-                    ("steps", index, "params", name),
-                    f"{value!r} is not a reference; use $observable.<{'|'.join(_KINDS)}>",
-                )
-
-
-def check_decisions_go_forward(playbook: Playbook) -> Iterable[tuple[Path_, str]]:
-    positions = {step.id: index for index, step in enumerate(playbook.steps)}
-    for index, step in enumerate(playbook.steps):
-        if not isinstance(step, DecisionStep):
-            continue
-        for number, option in enumerate(step.options):
-            if option.next is None:
+    def check(self, playbook: Playbook) -> Iterable[tuple[Path_, str]]:
+        for index, step in enumerate(playbook.steps):
+            if not isinstance(step, ActionStep):
                 continue
-            where = ("steps", index, "options", number, "next")
-            if option.next not in positions:
-                yield where, f"no step with id {option.next!r}"
-            elif positions[option.next] <= index:
-                yield where, f"step {option.next!r} is not after this decision (no loops)"
+            spec = ACTIONS.get(step.action)
+            if spec is None:
+                known = ", ".join(sorted(ACTIONS))
+                yield ("steps", index, "action"), f"unknown action {step.action!r}; known: {known}"
+                continue
+            for name in spec.params:
+                if name not in step.params:
+                    yield (
+                        ("steps", index, "params"),
+                        f"action {step.action} needs parameter {name!r}",
+                    )
+            for name, value in step.params.items():
+                if name not in spec.params:
+                    yield ("steps", index, "params", name), f"{step.action} takes no {name!r}"
+                reference = PARAM_REFERENCE.match(value)
+                if value.startswith("$") and (
+                    reference is None or reference.group(1) not in _KINDS
+                ):
+                    yield (
+                        ("steps", index, "params", name),
+                        f"{value!r} is not a reference; use $observable.<{'|'.join(_KINDS)}>",
+                    )
 
 
-def check_personal_data_hands_off(playbook: Playbook) -> Iterable[tuple[Path_, str]]:
-    if playbook.trigger.personal_data and not any(
-        isinstance(step, HandoffStep) for step in playbook.steps
-    ):
-        yield (
-            ("trigger", "personal_data"),
-            "a playbook for personal-data incidents needs a handoff step to the breach workflow",
-        )
+class DecisionsGoForward(Validator[Playbook]):
+    """A decision option leads to a later step: a run can never loop."""
+
+    name = "decisions-go-forward"
+
+    def check(self, playbook: Playbook) -> Iterable[tuple[Path_, str]]:
+        positions = {step.id: index for index, step in enumerate(playbook.steps)}
+        for index, step in enumerate(playbook.steps):
+            if not isinstance(step, DecisionStep):
+                continue
+            for number, option in enumerate(step.options):
+                if option.next is None:
+                    continue
+                where = ("steps", index, "options", number, "next")
+                if option.next not in positions:
+                    yield where, f"no step with id {option.next!r}"
+                elif positions[option.next] <= index:
+                    yield where, f"step {option.next!r} is not after this decision (no loops)"
 
 
-def check_trigger_selects(playbook: Playbook) -> Iterable[tuple[Path_, str]]:
-    trigger = playbook.trigger
-    if not (trigger.rule_ids or trigger.tags or trigger.techniques):
-        yield ("trigger",), "give at least one of rule_ids, tags or techniques"
+class PersonalDataHandsOff(Validator[Playbook]):
+    """A personal-data playbook hands off to the breach workflow (the DPO's deadlines)."""
+
+    name = "personal-data-hands-off"
+
+    def check(self, playbook: Playbook) -> Iterable[tuple[Path_, str]]:
+        if playbook.trigger.personal_data and not any(
+            isinstance(step, HandoffStep) for step in playbook.steps
+        ):
+            yield (
+                ("trigger", "personal_data"),
+                "a playbook for personal-data incidents needs a handoff step to the breach "
+                "workflow",
+            )
+
+
+class TriggerSelects(Validator[Playbook]):
+    """A trigger selects something: rule ids, tags or techniques."""
+
+    name = "trigger-selects"
+
+    def check(self, playbook: Playbook) -> Iterable[tuple[Path_, str]]:
+        trigger = playbook.trigger
+        if not (trigger.rule_ids or trigger.tags or trigger.techniques):
+            yield ("trigger",), "give at least one of rule_ids, tags or techniques"
 
 
 _KINDS = ("ip", "user", "host", "hash", "domain", "pseudonym")
-CHECKS: tuple[Check, ...] = (
-    check_unique_step_ids,
-    check_known_actions,
-    check_decisions_go_forward,
-    check_personal_data_hands_off,
-    check_trigger_selects,
+VALIDATORS: tuple[Validator[Playbook], ...] = (
+    UniqueStepIds(),
+    KnownActions(),
+    DecisionsGoForward(),
+    PersonalDataHandsOff(),
+    TriggerSelects(),
 )
 
 
-def validate_text(text: str, file: str) -> tuple[Playbook | None, list[PlaybookIssue]]:
-    """Parse and validate one playbook; the playbook is None when any issue was found."""
-    data, lines, issues = _parse(text, file)
-    if data is None and issues:
-        return None, issues
-    if not isinstance(data, dict):
-        return None, [*issues, PlaybookIssue(file, 1, "(document)", "must be a mapping")]
-    try:
-        playbook = Playbook.model_validate(data)
-    except pydantic.ValidationError as exc:
-        return None, [*issues, *_pydantic_issues(exc, data, lines, file)]
-    for check in CHECKS:
-        for path, problem in check(playbook):
-            issues.append(PlaybookIssue(file, _line_of(lines, path), _field_name(path), problem))
-    return (None if issues else playbook), issues
+def validate_text(text: str, file: str) -> tuple[Playbook | None, list[Issue]]:
+    """Parse and validate one playbook; the playbook is None when any error was found."""
+    return _validate(load_yaml(text, source=file), file)
+
+
+def _validate(content: YamlContent, file: str) -> tuple[Playbook | None, list[Issue]]:
+    document = content.document
+    if document is None:
+        return None, list(content.issues) or [Issue(file, 1, "(document)", "the file is empty")]
+    playbook, issues = validate_model(Playbook, document, source=file, validators=VALIDATORS)
+    issues = [*content.issues, *issues]
+    return (None if has_errors(issues) else playbook), issues
 
 
 def load_file(path: Path) -> LoadedPlaybook:
     """One valid playbook file; raises PlaybookError listing every problem."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PlaybookError([PlaybookIssue(str(path), 1, "(file)", f"not UTF-8: {exc}")]) from None
-    playbook, issues = validate_text(text, str(path))
+    content = load_yaml(path, source=str(path))
+    playbook, issues = _validate(content, str(path))
     if playbook is None:
         raise PlaybookError(issues)
-    return LoadedPlaybook(playbook, str(path), hashlib.sha256(raw).hexdigest())
+    digest = hashlib.sha256(content.text.encode("utf-8")).hexdigest()  # the file's bytes
+    return LoadedPlaybook(playbook, str(path), digest)
 
 
-def check_directory(directory: Path) -> list[PlaybookIssue]:
+def check_directory(directory: Path) -> list[Issue]:
     """Every issue in every `*.yml`/`*.yaml` file of `directory`, plus duplicate playbook ids."""
-    issues: list[PlaybookIssue] = []
+    issues: list[Issue] = []
     ids: dict[str, str] = {}
     files = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
     if not files:
-        return [PlaybookIssue(str(directory), 0, "(directory)", "no .yml or .yaml files")]
+        return [Issue(str(directory), None, "(directory)", "no .yml or .yaml files")]
     for path in files:
         try:
             loaded = load_file(path)
@@ -274,9 +188,7 @@ def check_directory(directory: Path) -> list[PlaybookIssue]:
             continue
         other = ids.get(loaded.playbook.id)
         if other is not None:
-            issues.append(
-                PlaybookIssue(str(path), 1, "id", f"id {loaded.playbook.id!r} also in {other}")
-            )
+            issues.append(Issue(str(path), 1, "id", f"id {loaded.playbook.id!r} also in {other}"))
         ids[loaded.playbook.id] = str(path)
     return issues
 

@@ -160,19 +160,6 @@ class LoadedPlaybook:
     sha256: str
 
 
-@dataclass(frozen=True, slots=True)
-class PlaybookIssue:
-    """One problem in a playbook file, printed as `file:line: field: problem`."""
-
-    file: str
-    line: int
-    field: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.problem}"
-
-
 # --- service results ---------------------------------------------------------------------------
 
 

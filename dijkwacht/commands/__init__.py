@@ -61,3 +61,7 @@ def register_commands(app: typer.Typer) -> None:
     from dijkwacht.commands import drills
 
     app.add_typer(drills.app, name="drills")
+
+    from dijkwacht.commands import content
+
+    app.add_typer(content.app, name="content")

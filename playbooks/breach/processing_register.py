@@ -123,12 +123,17 @@ def _activity(
 
 def parse_yaml(text: str, path: str = "<yaml>") -> list[SystemSpec]:
     """Read the YAML form; errors name the file, the line and the field."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+    from core.content import load_yaml
+
+    content = load_yaml(text, source=path)  # size, depth and alias limits; located problems
+    problem = next((issue for issue in content.issues if issue.is_error), None)
+    if problem is not None:
+        raise RegisterFileError(path, problem.line, problem.field, problem.message)
+    data = content.document.data if content.document is not None else None
+    try:  # node positions; the same parser (libyaml) already accepted this input above
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RegisterFileError(path, mark.line + 1 if mark else None, "file", str(exc)) from None
+        raise RegisterFileError(path, None, "file", str(exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("systems"), list):
         raise RegisterFileError(path, 1, "systems", "the file needs a list under `systems:`")
     lines, keys = _system_lines(root)

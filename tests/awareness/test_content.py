@@ -98,7 +98,9 @@ def test_no_missing_translation_is_reported_for_an_empty_side(
         load_library(tmp_path),
     )
     assert [issue.field for issue in issues] == ["tips[0].en"]
-    assert issues[0].path == path
+    assert issues[0].source == str(path) and issues[0].message.startswith("[missing-translation]")
+    line = path.read_text(encoding="utf-8").splitlines()[(issues[0].line or 0) - 1]
+    assert line.strip() == 'en: ""'  # the lint finding points at the empty translation
 
 
 def test_load_errors_name_file_line_and_field(tmp_path: Path) -> None:
@@ -125,7 +127,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path.write_text("id: help\norder: [1\n", encoding="utf-8")
     with pytest.raises(ContentError) as caught:
         load_library(tmp_path)
-    assert caught.value.problems[0].path == path
+    assert caught.value.problems[0].source == str(path)
     assert caught.value.problems[0].line is not None
 
 

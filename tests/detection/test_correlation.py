@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import FrozenClock
 from core.config import Settings
+from core.content import Issue
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from detection.correlation import (
     CorrelationEngine,
-    CorrelationProblem,
     CorrelationSpec,
     Firing,
     Hit,
@@ -72,9 +72,7 @@ def specs(tmp_path: Path, correlation: str) -> list[CorrelationSpec]:
     return compiled
 
 
-def compile_text(
-    tmp_path: Path, correlation: str
-) -> tuple[list[CorrelationSpec], list[CorrelationProblem]]:
+def compile_text(tmp_path: Path, correlation: str) -> tuple[list[CorrelationSpec], list[Issue]]:
     text = (
         BASE
         + "---\n"
@@ -412,7 +410,7 @@ def test_value_percentile_needs_a_percentile_within_0_to_100(tmp_path: Path) -> 
         compiled, [problem] = compile_text(tmp_path, numeric("value_percentile", condition))
         assert compiled == []
         assert problem.field == "correlation.condition.percentile"
-        assert message in problem.message and problem.rule_id == CORR
+        assert message in problem.message and problem.item == CORR
 
 
 def test_value_median_of_odd_and_even_counts(tmp_path: Path) -> None:

@@ -151,7 +151,7 @@ def test_unknown_modifier_is_a_load_problem(ruleset) -> None:  # type: ignore[no
     assert not rules.runnable
     [problem] = rules.problems
     assert problem.field == "detection" and "utf16le" in problem.message
-    assert problem.rule_id == "11111111-2222-3333-4444-555555555555" and problem.line == 6
+    assert problem.item == "11111111-2222-3333-4444-555555555555" and problem.line == 6
 
 
 # One moment in many spellings: Tuesday 2026-03-31 03:07:59 UTC (ISO week 14).

@@ -60,7 +60,7 @@ def test_errors_name_file_line_and_field(tmp_path: Path) -> None:
     assert "msel[1].to[0]" in by_field and "expectations[1].within_minutes" in by_field
     for field, needle in (("msel[1].to[0]", "wethouder"), ("expectations[1].within_minutes", "-5")):
         issue = by_field[field]
-        assert issue.file == str(path)
+        assert issue.source == str(path)
         assert issue.line is not None and needle in lines[issue.line - 1]
         assert str(issue).startswith(f"{path}:{issue.line}: {field}: ")
 
@@ -74,7 +74,7 @@ def test_cross_field_check_reports_unknown_role_at_its_line() -> None:
     loaded, issues = parse(text, file="x.yml")
     assert loaded is None
     assert any(
-        i.field == "expectations[2].role" and "gemeentesecretaris" in i.problem for i in issues
+        i.field == "expectations[2].role" and "gemeentesecretaris" in i.message for i in issues
     )
     issue = next(i for i in issues if i.field == "expectations[2].role")
     assert (

@@ -45,7 +45,7 @@ def test_the_shipped_library_is_valid() -> None:
 # (broken text, expected line, expected field, words in the problem)
 BROKEN = [
     (GOOD.replace("version: 1", "version: zero"), 3, "version", "integer"),
-    (GOOD.replace("    type: task\n", "    type: teleport\n"), 9, "steps[0].type", "step type"),
+    (GOOD.replace("    type: task\n", "    type: teleport\n"), 9, "steps[0].type", "unknown type"),
     (GOOD.replace("    checklist: [Looked]\n", ""), 8, "steps[0].checklist", "missing"),
     (
         GOOD.replace("  rule_ids: [r1]\n", "  rule_ids: [r1]\n  colour: red\n"),
@@ -77,7 +77,7 @@ BROKEN = [
         "title",
         "duplicate key",
     ),
-    (GOOD.replace("steps:\n", "steps: [\n"), 8, "(syntax)", "YAML"),
+    (GOOD.replace("steps:\n", "steps: [\n"), 8, "(yaml)", "YAML"),
     (
         GOOD.replace("  rule_ids: [r1]\n", "  rule_ids: [r1]\n  personal_data: true\n"),
         7,
@@ -105,10 +105,10 @@ def test_every_error_names_file_line_and_field(
     assert issues, "expected a validation error"
     shown = [str(issue) for issue in issues]
     assert any(
-        issue.file.endswith("broken.yml")
+        issue.source.endswith("broken.yml")
         and issue.line == line
         and issue.field == field
-        and words.lower() in issue.problem.lower()
+        and words.lower() in issue.message.lower()
         for issue in issues
     ), shown
     assert all(s.startswith(str(tmp_path / "broken.yml") + ":") for s in shown)
@@ -125,4 +125,4 @@ def test_duplicate_playbook_ids_across_files(tmp_path: Path) -> None:
     (tmp_path / "a.yml").write_text(GOOD)
     (tmp_path / "b.yml").write_text(GOOD)
     (issue,) = check_directory(tmp_path)
-    assert issue.file.endswith("b.yml") and issue.field == "id" and "a.yml" in issue.problem
+    assert issue.source.endswith("b.yml") and issue.field == "id" and "a.yml" in issue.message
