@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
@@ -16,6 +16,7 @@ from core.config import Settings
 from core.store.base import AlertStore, EventStore
 from core.store.factory import open_alert_store, open_event_store
 from core.store.pool import StorePool
+from core.store.unit_of_work import unit_of_work
 
 
 async def _settings(request: Request) -> Settings:
@@ -69,17 +70,39 @@ def close_store_pools(state: Any) -> None:
         pool.close()
 
 
-async def _db_session(request: Request) -> AsyncIterator[Session]:
-    """A relational session per request; the engine is built once per app, on first use.
+def session_factory(request: Request) -> sessionmaker[Session]:
+    """The app's relational session factory; the engine is built once per app, on first use.
 
-    Async (no thread hop): opening a session touches no database, its first query does."""
+    Building it touches no database (SQLAlchemy connects on the first query).
+    """
     state = request.app.state
     factory: sessionmaker[Session] | None = getattr(state, "session_factory", None)
     if factory is None:
         from core.store.relational import create_db_engine, create_session_factory
 
         factory = state.session_factory = create_session_factory(create_db_engine(state.settings))
-    with factory() as session:
+    return factory
+
+
+def _db_session(request: Request) -> Iterator[Session]:
+    """A read unit per request: begins deferred, never commits, rolled back after the response.
+
+    Sync, so FastAPI runs it (and its rollback) in the thread pool, never on the event loop.
+    A view that changes state takes `WriteDb` instead; a write through this session is lost.
+    """
+    with unit_of_work(session_factory(request), write=False) as session:
+        yield session
+
+
+def _write_db(request: Request) -> Iterator[Session]:
+    """A write unit (BEGIN IMMEDIATE on SQLite) committed when the view returns without error.
+
+    Declared with `scope="function"` (below): FastAPI then runs this exit, and so the commit,
+    before the response is sent; with the default request scope it ran after the client had
+    its answer (checked on FastAPI 0.165), so a failed commit would follow a reported success.
+    An error from the view rolls the whole unit back.
+    """
+    with unit_of_work(session_factory(request)) as session:
         yield session
 
 
@@ -118,7 +141,10 @@ async def _templates(request: Request) -> Jinja2Templates:
 
 AppSettings = Annotated[Settings, Depends(_settings)]
 EventStoreDep = Annotated[EventStore, Depends(_event_store)]
+# Read unit for GET views; WriteDb for views that change state (committed before the response).
 DbSession = Annotated[Session, Depends(_db_session)]
+WriteDb = Annotated[Session, Depends(_write_db, scope="function")]
+SessionFactory = Annotated[sessionmaker[Session], Depends(session_factory)]
 ClockDep = Annotated[Clock, Depends(_clock)]
 Templates = Annotated[Jinja2Templates, Depends(_templates)]
 AlertStoreDep = Annotated[AlertStore, Depends(_alert_store)]
@@ -145,5 +171,7 @@ __all__ = [
     "Principal",
     "PseudonymiserDep",
     "RequireRole",
+    "SessionFactory",
     "Templates",
+    "WriteDb",
 ]

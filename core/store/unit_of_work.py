@@ -20,19 +20,41 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.store.relational import acquire_write_lock
 
+# `Session.info` key naming the unit a session belongs to ("write" or "read"), so a helper that
+# must write (the audit of a read) knows whether to join the caller's unit or open its own.
+UNIT_KIND = "dijkwacht_unit_of_work"
+
+
+def is_write_unit(session: Session) -> bool:
+    """True when `session` is a write unit opened by `unit_of_work` (it holds the write lock)."""
+    return session.info.get(UNIT_KIND) == "write"
+
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
+def unit_of_work(
+    factory: sessionmaker[Session],
+    *,
+    write: bool = True,
+    commit_on: tuple[type[BaseException], ...] = (),
+) -> Iterator[Session]:
     """A session whose work is committed as one transaction when the block ends without error.
 
     `write=False` gives a read unit: it is rolled back at the end, so an accidental write in a
     read path is lost loudly in tests rather than committed without the write lock.
+    `commit_on` names errors that still commit before they propagate: a refused login raises,
+    yet its audit entry and failure count must be kept.
     """
     session = factory()
+    session.info[UNIT_KIND] = "write" if write else "read"
     try:
         if write:
             acquire_write_lock(session)
-        yield session
+        try:
+            yield session
+        except commit_on:
+            if write:
+                session.commit()
+            raise
         if write:
             session.commit()
         else:
@@ -58,4 +80,4 @@ def is_locked_error(exc: BaseException) -> bool:
     )
 
 
-__all__ = ["is_locked_error", "unit_of_work"]
+__all__ = ["UNIT_KIND", "is_locked_error", "is_write_unit", "unit_of_work"]

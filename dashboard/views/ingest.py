@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from collectors.http_ingest import (
@@ -48,7 +49,8 @@ async def ingest(
 ) -> JSONResponse:
     """200 with `{"accepted", "rejected": [...]}`; 401, 413, 400 (bad source) or 503."""
     try:
-        authenticate(db=db, source=source, authorization=authorization)
+        # A database read: in the thread pool, never on the event loop.
+        await run_in_threadpool(authenticate, db=db, source=source, authorization=authorization)
         body = await _read_limited(request, settings.ingest_max_body_bytes)
         with open_spool(settings) as spool:
             result = ingest_ndjson(
