@@ -17,6 +17,7 @@ from core.store.base import AlertStore, EventStore
 from core.store.factory import open_alert_store, open_event_store
 from core.store.pool import StorePool
 from core.store.unit_of_work import unit_of_work
+from dashboard.state import app_clock, session_factory
 
 
 async def _settings(request: Request) -> Settings:
@@ -70,20 +71,6 @@ def close_store_pools(state: Any) -> None:
         pool.close()
 
 
-def session_factory(request: Request) -> sessionmaker[Session]:
-    """The app's relational session factory; the engine is built once per app, on first use.
-
-    Building it touches no database (SQLAlchemy connects on the first query).
-    """
-    state = request.app.state
-    factory: sessionmaker[Session] | None = getattr(state, "session_factory", None)
-    if factory is None:
-        from core.store.relational import create_db_engine, create_session_factory
-
-        factory = state.session_factory = create_session_factory(create_db_engine(state.settings))
-    return factory
-
-
 def _db_session(request: Request) -> Iterator[Session]:
     """A read unit per request: begins deferred, never commits, rolled back after the response.
 
@@ -129,11 +116,6 @@ def _ingest_enrich(request: Request) -> EnrichFn:
     return hook
 
 
-async def _clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
-
-
 async def _templates(request: Request) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
@@ -145,7 +127,7 @@ EventStoreDep = Annotated[EventStore, Depends(_event_store)]
 DbSession = Annotated[Session, Depends(_db_session)]
 WriteDb = Annotated[Session, Depends(_write_db, scope="function")]
 SessionFactory = Annotated[sessionmaker[Session], Depends(session_factory)]
-ClockDep = Annotated[Clock, Depends(_clock)]
+ClockDep = Annotated[Clock, Depends(app_clock)]
 Templates = Annotated[Jinja2Templates, Depends(_templates)]
 AlertStoreDep = Annotated[AlertStore, Depends(_alert_store)]
 PseudonymiserDep = Annotated[Pseudonymiser, Depends(_pseudonymiser)]

@@ -36,7 +36,7 @@ from core.accounts.tokens import identify_token, touch_token
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.store.unit_of_work import is_locked_error, unit_of_work
-from dashboard.deps import ClockDep, SessionFactory
+from dashboard.state import app_clock, session_factory
 
 SESSION_COOKIE = "dijkwacht_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -240,7 +240,11 @@ class Caller:
     bad_token: bool
 
 
-def _caller(request: Request, factory: SessionFactory, clock: ClockDep) -> Caller:
+def _caller(
+    request: Request,
+    factory: Annotated[sessionmaker[Session], Depends(session_factory)],
+    clock: Annotated[Clock, Depends(app_clock)],
+) -> Caller:
     """Sync on purpose: FastAPI runs it in the thread pool, so the session and token reads
     never block the event loop (an async dependency doing them stalled even /livez)."""
     try:
