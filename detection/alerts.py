@@ -409,6 +409,13 @@ def _new_alert(payload: Mapping[str, Any]) -> NewAlert:
     )
 
 
+def outbox_pending(*, db: Session) -> bool:
+    """Whether any outbox alert waits for delivery: a read, so the usual answer (no) costs
+    the batch no write lock."""
+    waiting = select(AlertOutbox.id).where(AlertOutbox.alert_id.is_(None)).limit(1)
+    return db.scalar(waiting) is not None
+
+
 def deliver_outbox(*, db: Session, alert_store: AlertStore, clock: Clock) -> list[str]:
     """Store pending outbox alerts (once: a fingerprint already in the store is not re-added).
 

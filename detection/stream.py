@@ -44,6 +44,7 @@ from detection.alerts import (
     decide,
     deliver_outbox,
     fingerprint,
+    outbox_pending,
     parse_dedup,
 )
 from detection.correlation import (
@@ -185,13 +186,17 @@ def run_batch(
 ) -> BatchReport:
     """``process_batch`` with the full report (counts of suppressed, folded, fired).
 
-    Three write units: leftover outbox delivery, the batch (windows, counters, dedup groups and
-    the outbox land together), delivery of the batch's alerts. A failure of the last only
-    delays delivery to the next batch (the outbox is committed), so it is logged, not raised.
+    Write units: leftover outbox delivery (only when a read finds some), the batch (windows,
+    counters, dedup groups and the outbox land together), delivery of the batch's alerts. A
+    failure of the last only delays delivery to the next batch (the outbox is committed), so
+    it is logged, not raised.
     """
     report = BatchReport()
-    with unit_of_work(sessions) as db:
-        report.alert_ids += deliver_outbox(db=db, alert_store=alert_store, clock=clock)
+    with unit_of_work(sessions, write=False) as db:
+        leftover = outbox_pending(db=db)
+    if leftover:  # only after a crash or a deferred delivery: no write lock otherwise
+        with unit_of_work(sessions) as db:
+            report.alert_ids += deliver_outbox(db=db, alert_store=alert_store, clock=clock)
     with unit_of_work(sessions) as db:
         repeats = detect_batch(
             db=db,
