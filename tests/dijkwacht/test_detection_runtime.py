@@ -150,8 +150,11 @@ def test_a_lock_error_leaves_the_batch_retriable_and_the_windows_uncounted(
         # Offered again (the consumer keeps it spooled): the pair fires now, exactly once.
         assert len(hook.process([first, second])) == 1
         assert hook.process([first, second]) == []  # a redelivery raises nothing twice
-        with open_alert_store(settings) as alerts:
+        alerts = open_alert_store(settings)
+        try:
             found = [a.rule_id for a in alerts.search(AlertQuery())]
+        finally:
+            alerts.close()
         assert found == ["5f0c1f0e-3c1b-4a5e-9a51-0d6c1e2b7a02"]
     finally:
         holder.close()
