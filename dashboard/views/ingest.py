@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from collectors.http_ingest import (
+    IngestResult,
     PayloadTooLargeError,
     SpoolFullError,
     UnauthorizedError,
@@ -52,16 +53,22 @@ async def ingest(
         # A database read: in the thread pool, never on the event loop.
         await run_in_threadpool(authenticate, db=db, source=source, authorization=authorization)
         body = await _read_limited(request, settings.ingest_max_body_bytes)
-        with open_spool(settings) as spool:
-            result = ingest_ndjson(
-                spool=spool,
-                source=source,
-                body=body,
-                max_line_bytes=settings.ingest_max_line_bytes,
-                received_at=clock.now(),
-                peer=f"http://{request.client.host if request.client else 'unknown'}",
-                enrich=enrich,
-            )
+        peer = f"http://{request.client.host if request.client else 'unknown'}"
+
+        def spool_body() -> IngestResult:
+            with open_spool(settings) as spool:
+                return ingest_ndjson(
+                    spool=spool,
+                    source=source,
+                    body=body,
+                    max_line_bytes=settings.ingest_max_line_bytes,
+                    received_at=clock.now(),
+                    peer=peer,
+                    enrich=enrich,
+                )
+
+        # The spool is a SQLite file written with a sync: in the thread pool, not on the loop.
+        result = await run_in_threadpool(spool_body)
     except UnauthorizedError as exc:
         return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
     except PayloadTooLargeError as exc:
