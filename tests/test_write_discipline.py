@@ -120,3 +120,41 @@ def test_the_allow_list_only_names_modules_that_still_need_it() -> None:
     modules = _checked_modules()
     stale = sorted(module for module in NOT_YET_CONVERTED if not modules.get(module))
     assert stale == [], f"converted (or gone): delete from NOT_YET_CONVERTED: {stale}"
+
+
+_DB_NAMES = frozenset({"db", "sessions", "factory"})
+
+
+def _blocking_calls_in_async(source: str) -> list[tuple[int, str]]:
+    """Calls in `async def` bodies that do relational work on the event loop: a session or
+    session factory passed on, or a unit of work opened, unless handed to `run_in_threadpool`."""
+    found = []
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name == "run_in_threadpool":
+                continue
+            passes_db = any(k.arg in _DB_NAMES for k in node.keywords) or any(
+                isinstance(a, ast.Name) and a.id in _DB_NAMES for a in node.args
+            )
+            if name == "unit_of_work" or passes_db:
+                found.append((node.lineno, f"{function.name}: {name}(...)"))
+    return found
+
+
+def test_no_async_view_or_dependency_does_database_work_on_the_event_loop() -> None:
+    """A database wait on the event loop stalls every request (`/livez` took 40 s once)."""
+    assert _blocking_calls_in_async("async def v(db):\n    read(db=db)\n") == [(2, "v: read(...)")]
+    assert (
+        _blocking_calls_in_async("async def v(db):\n    await run_in_threadpool(f, db=db)\n") == []
+    )
+    offenders = {
+        path.relative_to(REPO).as_posix(): calls
+        for path in sorted((REPO / "dashboard").rglob("*.py"))
+        if (calls := _blocking_calls_in_async(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}, f"make these sync (FastAPI runs them in the thread pool): {offenders}"
