@@ -95,7 +95,9 @@ def _write_db(request: Request) -> Iterator[Session]:
     its answer (checked on FastAPI 0.165), so a failed commit would follow a reported success.
     An error from the view rolls the whole unit back.
     """
-    with unit_of_work(session_factory(request)) as session:
+    # lazy: the IMMEDIATE transaction begins at the view's first statement, after the caller
+    # check (whose own short writes would otherwise wait on this request's lock).
+    with unit_of_work(session_factory(request), lazy=True) as session:
         yield session
 
 

@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.audit import AuditEntry, record
 from core.clock import FrozenClock
+from core.config import Settings
 from core.errors import ConflictError
 from core.store.unit_of_work import is_locked_error, is_write_unit, unit_of_work
 
@@ -73,3 +75,25 @@ def test_is_locked_error_reads_the_driver_message(message: str, locked: bool) ->
     wrapped = OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError(message))
     assert is_locked_error(wrapped) is locked
     assert is_locked_error(sqlite3.OperationalError(message)) is locked
+
+
+def test_a_lazy_write_unit_takes_the_write_lock_at_its_first_statement(
+    sessions: sessionmaker[Session], db_settings: Settings
+) -> None:
+    """The lock is taken by the unit's first statement, even a read (BEGIN IMMEDIATE), not
+    when the unit opens: a web request's caller check runs (and may write) in between."""
+    if db_settings.database_url:
+        pytest.skip("SQLite's write lock; PostgreSQL locks rows")
+    other = sqlite3.connect(make_url(db_settings.sqlalchemy_url).database or "", timeout=0)
+    try:
+        with unit_of_work(sessions, lazy=True) as db:
+            assert not db.in_transaction()
+            other.execute("BEGIN IMMEDIATE")  # nobody holds the lock yet
+            other.execute("ROLLBACK")
+            db.scalar(select(func.count()).select_from(AuditEntry))  # a read, first
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            _write(db)
+        assert _entries(sessions) == 1
+    finally:
+        other.close()
