@@ -189,7 +189,7 @@ class PageStages:
 
     def run(self) -> dict[str, float]:
         """Milliseconds of each step, once."""
-        from core.accounts.sessions import load_session
+        from core.accounts.sessions import look_up_session
         from dashboard.security import Principal
         from dashboard.services.alerts import QueueFilter, read_queue
         from dashboard.views.alerts import queue_context
@@ -197,7 +197,8 @@ class PageStages:
         times = {}
         with self.sessions() as db:
             began = time.perf_counter()
-            session = load_session(db=db, session_id=self.session_id, clock=self.clock)
+            found = look_up_session(db=db, session_id=self.session_id, clock=self.clock)
+            session = found.session
             times["session_check"] = (time.perf_counter() - began) * 1000
             assert session is not None
             principal = Principal.of_session(session)
@@ -288,6 +289,7 @@ def main() -> None:
     from core.clock import SystemClock
     from core.config import load_settings
     from core.store.relational import create_db_engine, create_session_factory, migrate
+    from core.store.unit_of_work import unit_of_work
 
     with tempfile.TemporaryDirectory(prefix="dijkwacht-bench-") as tmp:
         settings = load_settings(environment="test", data_dir=Path(tmp))
@@ -296,7 +298,7 @@ def main() -> None:
             seconds = fill(store, args.alerts)
         print(f"filled {args.alerts:,} alerts in {seconds:.1f} s", file=sys.stderr)
         engine = create_db_engine(settings)
-        with create_session_factory(engine)() as db:
+        with unit_of_work(create_session_factory(engine)) as db:
             create_user(
                 db=db,
                 username="analist1",

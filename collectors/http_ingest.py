@@ -137,7 +137,7 @@ def create_token(*, db: Session, source: str, now: datetime) -> str:
     check_source(source)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     db.add(CollectorToken(source=source, token_sha256=_digest(token), created_at=now))
-    db.commit()
+    db.flush()  # the caller's unit of work commits
     return token
 
 

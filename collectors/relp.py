@@ -220,7 +220,7 @@ class _RelpProtocol(asyncio.Protocol):
     ) -> None:
         try:
             if messages or problems:
-                done = await self._server.store.commit(
+                done = await self._server.store.persist(
                     peer_host=self._peer_host,
                     peer=self._peer,
                     session=self._session,

@@ -64,7 +64,7 @@ class RelpStore:
         # Read on the loop without a lock: a stale value delays back-pressure by one poll.
         self.full = False
 
-    async def commit(
+    async def persist(
         self,
         *,
         peer_host: str,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.clock import Clock
 from core.errors import ConfigError, ValidationError
-from core.store.relational import Base, UTCDateTime, acquire_write_lock, engine_settings
+from core.store.relational import Base, UTCDateTime, engine_settings
 
 GENESIS_HASH = "0" * 64
 # Domain separation: this key signs audit entries and nothing else.
@@ -166,11 +166,12 @@ def _check_fields(values: dict[str, str | None]) -> None:
 
 
 def _lock_chain(db: Session) -> None:
-    """Serialise writers so two of them never both extend the same last entry."""
-    dialect = db.get_bind().dialect.name
-    if dialect == "sqlite":
-        acquire_write_lock(db)
-    elif dialect == "postgresql":
+    """Serialise writers so two of them never both extend the same last entry.
+
+    SQLite: the caller's write unit (`core.store.unit_of_work`) began with BEGIN IMMEDIATE and
+    holds the database's one write lock already. PostgreSQL: a transaction-level advisory lock.
+    """
+    if db.get_bind().dialect.name == "postgresql":
         db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CHAIN_LOCK_KEY})
 
 
@@ -185,13 +186,15 @@ def record(
     purpose: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction; the caller commits with its own change.
+    """Append one entry in the caller's write unit; the boundary commits it with its change.
 
     Writing in the caller's transaction means the change and its audit entry land together or
-    not at all. The chain's last entry is read under the write lock (SQLite: BEGIN IMMEDIATE
-    when this starts the transaction; a transaction that already wrote holds the lock). Should
-    a stale reader race anyway, the primary key on `seq` refuses the second entry: the chain
-    can fail a write but never fork.
+    not at all. Call it inside `unit_of_work(factory)` (write): on SQLite that unit began with
+    BEGIN IMMEDIATE, so the chain's last entry is read under the write lock. A deferred (read)
+    transaction would have to upgrade to write here, which SQLite refuses at once with
+    "database is locked"; an audited read therefore writes its entry in a write unit of its
+    own (`dashboard.audit_reads`). Should a stale reader race anyway, the primary key on
+    `seq` refuses the second entry: the chain can fail a write but never fork.
     """
     _check_fields(
         {

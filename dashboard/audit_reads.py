@@ -15,19 +15,25 @@ A read names its residents in `details["subject_pseudonyms"]`, which is how the 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from collectors.access_report import SUBJECTS_KEY, pseudonyms_in
 from core.audit import record
 from core.clock import Clock
+from core.store.unit_of_work import is_write_unit, unit_of_work
 from dashboard.security import Principal, wants_json
 
 MIN_PURPOSE = 5
 MAX_PURPOSE = 500
+# One session factory per engine for the audit's own write units (weak: engines of tests go).
+_FACTORIES: WeakKeyDictionary[Engine | Connection, sessionmaker[Session]] = WeakKeyDictionary()
 
 __all__ = [
     "PurposeRequired",
@@ -76,17 +82,24 @@ def audit_read(
     purpose: str | None,
     subjects: Iterable[str] = (),
     details: dict[str, Any] | None = None,
-    commit: bool = True,
 ) -> None:
-    """Write one `data.read` entry (commits unless told not to)."""
+    """Write one `data.read` entry, committed before the data is shown (fail closed).
+
+    A read view holds a deferred read transaction; appending to the audit chain inside it
+    would upgrade it to a write, which SQLite refuses at once with "database is locked" (its
+    busy timeout does not apply to an upgrade). So the entry goes into its own write unit,
+    begun IMMEDIATE, and is committed here; when that fails the exception propagates and the
+    view shows nothing (a busy database becomes a 503). A caller already in a write unit
+    (`WriteDb`) gets the entry in its own transaction instead, committed with its change.
+    """
     payload: dict[str, Any] = {
         "role": principal.role.value,
         "via": "api-token" if principal.via == "token" else "session",
         SUBJECTS_KEY: sorted(set(subjects)),
         **(details or {}),
     }
-    record(
-        db=db,
+    entry = partial(
+        record,
         clock=clock,
         actor=principal.username,
         action="data.read",
@@ -95,8 +108,20 @@ def audit_read(
         purpose=purpose,
         details=payload,
     )
-    if commit:
-        db.commit()
+    if is_write_unit(db):
+        entry(db=db)
+        return
+    with unit_of_work(_factory_of(db)) as audit_db:
+        entry(db=audit_db)
+
+
+def _factory_of(db: Session) -> sessionmaker[Session]:
+    """Sessions on the read session's engine, cached per engine (built on first use)."""
+    bind = db.get_bind()
+    factory = _FACTORIES.get(bind)
+    if factory is None:
+        factory = _FACTORIES[bind] = sessionmaker(bind=bind, expire_on_commit=False)
+    return factory
 
 
 def audit_personal_read(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,7 +15,9 @@ from core.clock import Clock
 from core.config import Settings
 from core.store.base import AlertStore, EventStore
 from core.store.factory import open_alert_store, open_event_store
-from core.store.pool import StorePool
+from core.store.pool import DEFAULT_MAX_IDLE, StorePool
+from core.store.unit_of_work import unit_of_work
+from dashboard.state import app_clock, session_factory
 
 
 async def _settings(request: Request) -> Settings:
@@ -36,8 +39,10 @@ def _pooled(
 ) -> Callable[[Request], AsyncIterator[S]]:
     """A store borrowed from the app's pool for one request and given back after it.
 
-    Async, so borrowing costs no thread hop; the pool opens a store only when none is idle
-    (the first requests after start). The pool closes a store that is unfit for reuse.
+    Async, so borrowing an idle store costs no thread hop (a stat of its file). Opening a store
+    (file and WAL set-up, on the first requests or when every store is lent) and closing one
+    the pool has no room for (a checkpoint) are file and database work: those run in the
+    thread pool, never on the event loop.
     """
 
     async def dependency(request: Request) -> AsyncIterator[S]:
@@ -49,11 +54,14 @@ def _pooled(
             pool = pools[name] = StorePool(
                 lambda: open_store(settings), reusable=lambda store: store.reusable()
             )
-        store: S = pool.acquire()
+        store: S = pool.acquire() if pool.idle else await run_in_threadpool(pool.acquire)
         try:
             yield store
         finally:
-            pool.release(store)
+            if pool.idle < DEFAULT_MAX_IDLE:
+                pool.release(store)
+            else:
+                await run_in_threadpool(pool.release, store)
 
     return dependency
 
@@ -68,17 +76,27 @@ def close_store_pools(state: Any) -> None:
         pool.close()
 
 
-async def _db_session(request: Request) -> AsyncIterator[Session]:
-    """A relational session per request; the engine is built once per app, on first use.
+def _db_session(request: Request) -> Iterator[Session]:
+    """A read unit per request: begins deferred, never commits, rolled back after the response.
 
-    Async (no thread hop): opening a session touches no database, its first query does."""
-    state = request.app.state
-    factory: sessionmaker[Session] | None = getattr(state, "session_factory", None)
-    if factory is None:
-        from core.store.relational import create_db_engine, create_session_factory
+    Sync, so FastAPI runs it (and its rollback) in the thread pool, never on the event loop.
+    A view that changes state takes `WriteDb` instead; a write through this session is lost.
+    """
+    with unit_of_work(session_factory(request), write=False) as session:
+        yield session
 
-        factory = state.session_factory = create_session_factory(create_db_engine(state.settings))
-    with factory() as session:
+
+def _write_db(request: Request) -> Iterator[Session]:
+    """A write unit (BEGIN IMMEDIATE on SQLite) committed when the view returns without error.
+
+    Declared with `scope="function"` (below): FastAPI then runs this exit, and so the commit,
+    before the response is sent; with the default request scope it ran after the client had
+    its answer (checked on FastAPI 0.165), so a failed commit would follow a reported success.
+    An error from the view rolls the whole unit back.
+    """
+    # lazy: the IMMEDIATE transaction begins at the view's first statement, after the caller
+    # check (whose own short writes would otherwise wait on this request's lock).
+    with unit_of_work(session_factory(request), lazy=True) as session:
         yield session
 
 
@@ -90,11 +108,6 @@ def _pseudonymiser(request: Request) -> Pseudonymiser:
     return Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))
 
 
-async def _clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
-
-
 async def _templates(request: Request) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
@@ -102,8 +115,11 @@ async def _templates(request: Request) -> Jinja2Templates:
 
 AppSettings = Annotated[Settings, Depends(_settings)]
 EventStoreDep = Annotated[EventStore, Depends(_event_store)]
+# Read unit for GET views; WriteDb for views that change state (committed before the response).
 DbSession = Annotated[Session, Depends(_db_session)]
-ClockDep = Annotated[Clock, Depends(_clock)]
+WriteDb = Annotated[Session, Depends(_write_db, scope="function")]
+SessionFactory = Annotated[sessionmaker[Session], Depends(session_factory)]
+ClockDep = Annotated[Clock, Depends(app_clock)]
 Templates = Annotated[Jinja2Templates, Depends(_templates)]
 AlertStoreDep = Annotated[AlertStore, Depends(_alert_store)]
 PseudonymiserDep = Annotated[Pseudonymiser, Depends(_pseudonymiser)]
@@ -128,5 +144,7 @@ __all__ = [
     "Principal",
     "PseudonymiserDep",
     "RequireRole",
+    "SessionFactory",
     "Templates",
+    "WriteDb",
 ]

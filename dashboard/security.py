@@ -15,26 +15,34 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
+import sqlite3
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.accounts.models import Role
-from core.accounts.sessions import ActiveSession, csrf_matches, load_session
-from core.accounts.tokens import identify_token
+from core.accounts.sessions import ActiveSession, csrf_matches, load_session, look_up_session
+from core.accounts.tokens import identify_token, touch_token
+from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
-from dashboard.deps import ClockDep, DbSession
+from core.store.unit_of_work import is_locked_error, unit_of_work
+from dashboard.state import app_clock, session_factory
 
 SESSION_COOKIE = "dijkwacht_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+# Seconds a client is asked to wait after a 503 for a busy database (past the busy timeout).
+BUSY_RETRY_AFTER_S = 5
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 ALL_ROLES = tuple(Role)
@@ -42,6 +50,7 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+_log = logging.getLogger(__name__)
 _INLINE_STYLE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
 
 
@@ -128,15 +137,47 @@ def clear_session_cookie(response: Response, request: Request) -> None:
     )
 
 
-def web_session(request: Request, db: DbSession, clock: ClockDep) -> ActiveSession | None:
-    """The request's valid browser session (anonymous or logged in), cached on the request."""
+def web_session(
+    request: Request, factory: sessionmaker[Session], clock: Clock
+) -> ActiveSession | None:
+    """The request's valid browser session (anonymous or logged in), cached on the request.
+
+    A plain read; a write unit is opened only when the row is stale (expired, or its idle
+    expiry due to slide, about once a minute per session), so requests never upgrade a read
+    transaction to a write, which is what made SQLite answer "database is locked" at once.
+    """
     if hasattr(request.state, "web_session"):
         cached: ActiveSession | None = request.state.web_session
         return cached
     session_id = request.cookies.get(SESSION_COOKIE)
-    found = load_session(db=db, session_id=session_id, clock=clock) if session_id else None
+    found: ActiveSession | None = None
+    if session_id:
+        with unit_of_work(factory, write=False) as db:
+            lookup = look_up_session(db=db, session_id=session_id, clock=clock)
+        found = lookup.session
+        if lookup.stale:
+            found = _refresh_session(factory, session_id, clock, found)
     request.state.web_session = found
     return found
+
+
+def _refresh_session(
+    factory: sessionmaker[Session], session_id: str, clock: Clock, seen: ActiveSession | None
+) -> ActiveSession | None:
+    """Slide the idle expiry or delete the expired row; skipped while the database is busy.
+
+    The refresh is housekeeping: when the write lock stays taken past the busy timeout the
+    session as read is still valid (an expired one is refused either way), so the request goes
+    on and the next request a minute on refreshes it.
+    """
+    try:
+        with unit_of_work(factory) as db:
+            return load_session(db=db, session_id=session_id, clock=clock)
+    except OperationalError as exc:
+        if not is_locked_error(exc):
+            raise
+        _log.warning("session refresh skipped: database busy")
+        return seen
 
 
 def _bearer(request: Request) -> str | None:
@@ -147,18 +188,9 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def current_principal(request: Request, db: DbSession, clock: ClockDep) -> Principal | None:
-    """Who is calling: a bearer token wins over a cookie; None when anonymous.
-
-    A bearer header that is present but invalid is an error, never a silent fall-back to
-    the cookie.
-    """
-    if hasattr(request.state, "principal"):
-        cached: Principal | None = request.state.principal
-        return cached
-    principal: Principal | None = None
-    token = _bearer(request)
-    if token is not None:
+def _token_principal(factory: sessionmaker[Session], token: str, clock: Clock) -> Principal:
+    """The principal of a valid API token; records its use (at most once a minute)."""
+    with unit_of_work(factory, write=False) as db:
         identity = identify_token(db=db, token=token, clock=clock) if token else None
         if identity is None:
             raise LoginRequired()
@@ -166,18 +198,69 @@ def current_principal(request: Request, db: DbSession, clock: ClockDep) -> Princ
         principal = Principal(
             user.id, user.username, user.display_name, user.role, "token", identity.scopes, None
         )
+    if identity.touch_due:
+        try:
+            with unit_of_work(factory) as db:
+                touch_token(db=db, token_id=identity.token_id, clock=clock)
+        except OperationalError as exc:
+            if not is_locked_error(exc):
+                raise
+            _log.warning("token last-used update skipped: database busy")
+    return principal
+
+
+def current_principal(
+    request: Request, factory: sessionmaker[Session], clock: Clock
+) -> Principal | None:
+    """Who is calling: a bearer token wins over a cookie; None when anonymous.
+
+    A bearer header that is present but invalid is an error, never a silent fall-back to
+    the cookie. Blocking (database reads): call it from sync code, never on the event loop.
+    """
+    if hasattr(request.state, "principal"):
+        cached: Principal | None = request.state.principal
+        return cached
+    principal: Principal | None = None
+    token = _bearer(request)
+    if token is not None:
+        principal = _token_principal(factory, token, clock)
     else:
-        session = web_session(request, db, clock)
+        session = web_session(request, factory, clock)
         if session is not None:
             principal = Principal.of_session(session)
     request.state.principal = principal
     return principal
 
 
-async def check_csrf(request: Request, session: ActiveSession | None) -> None:
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The resolved caller; `bad_token` when a bearer header was given but is not valid."""
+
+    principal: Principal | None
+    bad_token: bool
+
+
+def _caller(
+    request: Request,
+    factory: Annotated[sessionmaker[Session], Depends(session_factory)],
+    clock: Annotated[Clock, Depends(app_clock)],
+) -> Caller:
+    """Sync on purpose: FastAPI runs it in the thread pool, so the session and token reads
+    never block the event loop (an async dependency doing them stalled even /livez)."""
+    try:
+        return Caller(current_principal(request, factory, clock), bad_token=False)
+    except LoginRequired:
+        return Caller(None, bad_token=True)
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+async def check_csrf(request: Request) -> None:
     """Refuse a state-changing cookie request whose token does not match its session."""
     if request.method in SAFE_METHODS or _bearer(request) is not None:
         return
+    session: ActiveSession | None = getattr(request.state, "web_session", None)
     given = request.headers.get(CSRF_HEADER)
     content_type = request.headers.get("content-type", "")
     if given is None and content_type.startswith(
@@ -207,8 +290,8 @@ class RequireRole:
         names = ",".join(sorted(role.value for role in self.roles))
         return f"RequireRole({names}; scope={self.scope})"
 
-    async def __call__(self, request: Request, db: DbSession, clock: ClockDep) -> Principal:
-        principal = current_principal(request, db, clock)
+    async def __call__(self, request: Request, caller: CallerDep) -> Principal:
+        principal = caller.principal
         if principal is None:
             raise LoginRequired()
         if principal.role not in self.roles:
@@ -218,18 +301,17 @@ class RequireRole:
         ):
             raise Forbidden("this API token's scopes do not cover this call")
         if principal.via == "session":
-            await check_csrf(request, web_session(request, db, clock))
+            await check_csrf(request)
         return principal
 
 
-async def public(request: Request, db: DbSession, clock: ClockDep) -> Principal | None:
-    """Dependency of routes open to everyone; still CSRF-checks state-changing requests."""
-    try:
-        principal = current_principal(request, db, clock)
-    except LoginRequired:
-        principal = None  # a bad token on a public page is simply anonymous
-    await check_csrf(request, web_session(request, db, clock))
-    return principal
+async def public(request: Request, caller: CallerDep) -> Principal | None:
+    """Dependency of routes open to everyone; still CSRF-checks state-changing requests.
+
+    A bad token on a public page is simply anonymous.
+    """
+    await check_csrf(request)
+    return caller.principal
 
 
 PUBLIC = Depends(public)
@@ -283,11 +365,23 @@ def install_security(app: FastAPI) -> None:
     async def conflict(request: Request, exc: Exception) -> Response:
         return _error(request, 409, str(exc))
 
+    async def database_busy(request: Request, exc: Exception) -> Response:
+        # Only SQLite's "database is locked" after its busy timeout is a 503: the client may
+        # simply retry. Any other database error stays a 500, so it is seen and fixed.
+        if not is_locked_error(exc):
+            raise exc
+        _log.warning("503 for %s %s: database busy", request.method, request.url.path)
+        response = _error(request, 503, "the database is busy; try again in a few seconds")
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+        return response
+
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(ValidationError, invalid)
     app.add_exception_handler(ConflictError, conflict)
+    app.add_exception_handler(OperationalError, database_busy)
+    app.add_exception_handler(sqlite3.OperationalError, database_busy)
 
     app.add_middleware(SecurityHeaders)
 

@@ -23,7 +23,6 @@ from core.audit import record
 from core.clock import Clock, utc_iso
 from core.errors import ValidationError
 from core.store.base import ALERT_LEVELS, AlertQuery, AlertStore, NewAlert
-from core.store.relational import acquire_write_lock
 from detection.correlation import field_text
 from detection.models import AlertOutbox, DedupGroup, MaintenanceWindow, RuleException
 
@@ -414,14 +413,20 @@ def _new_alert(payload: Mapping[str, Any]) -> NewAlert:
     )
 
 
+def outbox_pending(*, db: Session) -> bool:
+    """Whether any outbox alert waits for delivery: a read, so the usual answer (no) costs
+    the batch no write lock."""
+    waiting = select(AlertOutbox.id).where(AlertOutbox.alert_id.is_(None)).limit(1)
+    return db.scalar(waiting) is not None
+
+
 def deliver_outbox(*, db: Session, alert_store: AlertStore, clock: Clock) -> list[str]:
     """Store pending outbox alerts (once: a fingerprint already in the store is not re-added).
 
-    Commits ``db``. Returns the ids of the alerts stored now.
+    Reads, then marks and deletes: run it in a write unit (BEGIN IMMEDIATE on SQLite), or a
+    worker committing in between makes the delete fail at once with "database is locked".
+    The caller's unit commits. Returns the ids of the alerts stored now.
     """
-    # Reads, then deletes: take SQLite's write lock first, or a worker committing in between
-    # makes the delete fail at once with "database is locked" (seen with a drill on a worker).
-    acquire_write_lock(db)
     pending = list(db.scalars(select(AlertOutbox).where(AlertOutbox.alert_id.is_(None))))
     ids: list[str] = []
     if pending:
@@ -442,7 +447,6 @@ def deliver_outbox(*, db: Session, alert_store: AlertStore, clock: Clock) -> lis
         )
     )
     db.execute(delete(DedupGroup).where(DedupGroup.expires_at < cutoff))
-    db.commit()
     return ids
 
 

@@ -7,10 +7,18 @@ alerts in the AlertStore and write repeat counts. A crash before that commit rep
 from the spool as if it never ran; a crash after it only delays delivery to the next batch.
 Alerts are fingerprinted (rule + event id, or correlation + group + window), so a batch the
 spool redelivers raises nothing twice.
+
+`run_batch` is the pipeline's boundary: it opens each of those transactions as a write unit
+(`core.store.unit_of_work`, BEGIN IMMEDIATE on SQLite, so the busy timeout applies); the steps
+inside (`detect_batch`, `deliver_outbox`, ...) never commit. A write lock that stays taken past
+the busy timeout raises `OperationalError` ("database is locked", `is_locked_error` true) with
+the batch's transaction rolled back: the caller keeps the batch spooled and retries it, after
+reloading the correlation windows (their in-memory state ran ahead of the rolled-back write).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -19,12 +27,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
 from core.errors import ValidationError
 from core.events import Event, get_field
 from core.store.base import AlertStore
+from core.store.unit_of_work import is_locked_error, unit_of_work
 from detection.alerts import (
     EXERCISE_FIELD,
     AttackResolver,
@@ -34,6 +44,7 @@ from detection.alerts import (
     decide,
     deliver_outbox,
     fingerprint,
+    outbox_pending,
     parse_dedup,
 )
 from detection.correlation import (
@@ -49,7 +60,10 @@ from detection.correlation import (
 from detection.correlation_store import save_engine
 from detection.loader import LastGood
 from detection.management import disabled_rules, profile_costs, record_activity
+from detection.models import DedupGroup
 from detection.service import RuleSet, load_rules
+
+log = logging.getLogger(__name__)
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)  # an event clock ahead of ours must not close windows
 
@@ -140,7 +154,7 @@ def process_batch(
     detector: Detector,
     alert_store: AlertStore,
     correlation_state: CorrelationEngine,
-    db: Session,
+    sessions: sessionmaker[Session],
     clock: Clock,
     attack: AttackResolver | None = None,
     default_dedup: DedupPolicy | None = None,
@@ -152,7 +166,7 @@ def process_batch(
         detector=detector,
         alert_store=alert_store,
         correlation_state=correlation_state,
-        db=db,
+        sessions=sessions,
         clock=clock,
         attack=attack,
         default_dedup=default_dedup,
@@ -166,16 +180,70 @@ def run_batch(
     detector: Detector,
     alert_store: AlertStore,
     correlation_state: CorrelationEngine,
-    db: Session,
+    sessions: sessionmaker[Session],
     clock: Clock,
     attack: AttackResolver | None = None,
     default_dedup: DedupPolicy | None = None,
     profile: bool = False,
 ) -> BatchReport:
-    """``process_batch`` with the full report (counts of suppressed, folded, fired)."""
+    """``process_batch`` with the full report (counts of suppressed, folded, fired).
+
+    Write units: leftover outbox delivery (only when a read finds some), the batch (windows,
+    counters, dedup groups and the outbox land together), delivery of the batch's alerts. A
+    failure of the last only delays delivery to the next batch (the outbox is committed), so
+    it is logged, not raised.
+    """
     report = BatchReport()
+    with unit_of_work(sessions, write=False) as db:
+        leftover = outbox_pending(db=db)
+    if leftover:  # only after a crash or a deferred delivery: no write lock otherwise
+        with unit_of_work(sessions) as db:
+            report.alert_ids += deliver_outbox(db=db, alert_store=alert_store, clock=clock)
+    with unit_of_work(sessions) as db:
+        repeats = detect_batch(
+            db=db,
+            report=report,
+            events_with_ids=events_with_ids,
+            detector=detector,
+            correlation_state=correlation_state,
+            clock=clock,
+            attack=attack,
+            default_dedup=default_dedup,
+            profile=profile,
+        )
+    try:
+        with unit_of_work(sessions) as db:
+            report.alert_ids += deliver_outbox(db=db, alert_store=alert_store, clock=clock)
+            # Re-read in this unit: delivery just gave same-batch groups their alert id.
+            groups = [g for key in repeats if (g := db.get(DedupGroup, key)) is not None]
+    except OperationalError as exc:
+        if not is_locked_error(exc):
+            raise
+        # Counts are absolute: the next repeat of these groups writes the right number.
+        log.warning("detection: alert delivery deferred to the next batch: database busy")
+        return report
+    report.repeated = apply_repeats(alert_store=alert_store, repeats=groups)
+    return report
+
+
+def detect_batch(
+    *,
+    db: Session,
+    report: BatchReport,
+    events_with_ids: Sequence[tuple[str, Mapping[str, Any]]],
+    detector: Detector,
+    correlation_state: CorrelationEngine,
+    clock: Clock,
+    attack: AttackResolver | None = None,
+    default_dedup: DedupPolicy | None = None,
+    profile: bool = False,
+) -> list[tuple[str, str]]:
+    """Match, correlate and decide one batch in the caller's write unit; never commits.
+
+    Fills `report`; returns the keys of the dedup groups whose alerts need their repeat count
+    written once the unit has committed and the outbox is delivered.
+    """
     attack = attack or AttackResolver()
-    report.alert_ids += deliver_outbox(db=db, alert_store=alert_store, clock=clock)
     events = [event for _, event in events_with_ids]
     ids = [event_id for event_id, _ in events_with_ids]
     now = clock.now()
@@ -247,11 +315,7 @@ def run_batch(
     record_activity(
         db=db, clock=clock, hits=hits, costs=costs, batch_ns=batch_ns, events=len(events)
     )
-    db.commit()  # windows, counters, dedup groups and the outbox land together
-
-    report.alert_ids += deliver_outbox(db=db, alert_store=alert_store, clock=clock)
-    report.repeated = apply_repeats(alert_store=alert_store, repeats=decisions.repeats)
-    return report
+    return list(dict.fromkeys((g.rule_id, g.key_hash) for g in decisions.repeats))
 
 
 def _time_of(event: Mapping[str, Any], now: datetime) -> datetime:

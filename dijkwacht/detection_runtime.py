@@ -14,12 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.events import Event
 from core.store.base import AlertStore
 from core.store.factory import open_alert_store
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +64,9 @@ class DetectionHook:
         self._paths = [path for path in rule_paths(settings) if path.exists()]
         self._watcher = RuleWatcher(paths=self._paths, load=self._load)
         self._detector = self._watcher.start()
-        with self._sessions() as db:
+        with unit_of_work(self._sessions, write=False) as db:
             self._state = load_engine(db=db, specs=self._detector.correlations)
+        self._windows_stale = False
         self._local = threading.local()  # SQLite connections belong to the thread that opened them
         self._report(self._detector)
         count = len(self._detector.ruleset.rules)
@@ -92,25 +96,46 @@ class DetectionHook:
         self.process(events)
 
     def process(self, events: Sequence[Event]) -> list[str]:
-        """Run one stored batch; return the ids of the alerts it raised."""
+        """Run one stored batch; return the ids of the alerts it raised.
+
+        A database error (SQLite "database is locked" past the busy timeout: `is_locked_error`
+        is true) propagates with the batch's write unit rolled back; the correlation windows,
+        whose in-memory state had taken the batch in, are reloaded from the database before
+        the next batch. The consumer keeps the batch spooled and offers it again.
+        """
         from detection.correlation_store import load_engine
         from detection.stream import ids_of, process_batch
 
+        if self._windows_stale:
+            self._reload_windows()
         reloaded = self._poll_rules()
-        with self._sessions() as db:
-            if reloaded is not None:
-                self._detector = reloaded
-                self._report(reloaded)
+        if reloaded is not None:
+            with unit_of_work(self._sessions, write=False) as db:
                 self._state = load_engine(db=db, specs=reloaded.correlations)
-                log.info("detection: rules reloaded (%d rules)", len(reloaded.ruleset.rules))
+            self._detector = reloaded
+            self._report(reloaded)
+        try:
             return process_batch(
                 events_with_ids=ids_of(events),
                 detector=self._detector,
                 alert_store=self._alert_store(),
                 correlation_state=self._state,
-                db=db,
+                sessions=self._sessions,
                 clock=self._clock,
             )
+        except SQLAlchemyError:
+            # The windows took the batch in memory; its write was rolled back. Reload them
+            # before the next batch (which may be this one again), never count it twice.
+            self._windows_stale = True
+            raise
+
+    def _reload_windows(self) -> None:
+        """The correlation windows as last committed; raises (batch stays spooled) on error."""
+        from detection.correlation_store import load_engine
+
+        with unit_of_work(self._sessions, write=False) as db:
+            self._state = load_engine(db=db, specs=self._detector.correlations)
+        self._windows_stale = False
 
     def _poll_rules(self) -> Any | None:
         """Reloaded rules when files changed; stats the rule files at most once per interval."""

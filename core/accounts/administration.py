@@ -13,7 +13,7 @@ from core.errors import ConflictError
 
 
 def unlock_user(*, db: Session, username: str, clock: Clock, actor: str) -> User:
-    """Clear failed logins and the lock; audited (`user.unlocked`); commits."""
+    """Clear failed logins and the lock; audited (`user.unlocked`), in the caller's unit."""
     user = get_user(db=db, username=username)
     user.failed_logins = 0
     user.locked_until = None
@@ -25,12 +25,12 @@ def unlock_user(*, db: Session, username: str, clock: Clock, actor: str) -> User
         object_type="user",
         object_id=user.username,
     )
-    db.commit()
     return user
 
 
 def set_active(*, db: Session, username: str, active: bool, clock: Clock, actor: str) -> User:
-    """Enable or disable an account; disabling ends its sessions at once. Audited; commits.
+    """Enable or disable an account; disabling ends its sessions at once. Audited, in the
+    caller's unit.
 
     Raises:
         ConflictError: an admin tried to disable their own account (it would lock them out).
@@ -47,7 +47,6 @@ def set_active(*, db: Session, username: str, active: bool, clock: Clock, actor:
         object_type="user",
         object_id=user.username,
     )
-    db.commit()
     if not active:
         end_user_sessions(db=db, user_id=user.id)
     return user

@@ -1,7 +1,8 @@
 """Account logic: create users, authenticate with lock-out, look users up.
 
-Functions that change accounts commit their own transaction, because a failed login must be
-counted and audited even though the caller then reports an error.
+Functions write in the caller's unit of work and never commit. A refused login raises
+`AuthenticationError` yet its failure count and audit entry must be kept, so the boundary opens
+`unit_of_work(factory, commit_on=(AuthenticationError,))`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from core.accounts.models import Role, User
 from core.audit import record
 from core.clock import Clock
 from core.errors import ConflictError, DijkwachtError, NotFoundError, ValidationError
-from core.store.relational import acquire_write_lock
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
@@ -91,7 +91,7 @@ def create_user(
     actor: str = "system",
     hasher: PasswordHasher = DEFAULT_HASHER,
 ) -> User:
-    """Create an active user and audit it (`user.created`); commits.
+    """Create an active user and audit it (`user.created`), in the caller's unit.
 
     Raises:
         ValidationError: bad username, password, role or display name (the field is named).
@@ -104,9 +104,7 @@ def create_user(
     if not shown_name or len(shown_name) > 200:
         raise ValidationError("display_name", "must be 1-200 characters")
 
-    acquire_write_lock(db)
     if db.scalar(select(User.id).where(User.username == name)) is not None:
-        db.rollback()
         raise ConflictError(f"username: {name!r} already exists")
     user = User(
         username=name,
@@ -122,7 +120,6 @@ def create_user(
     try:
         db.flush()
     except IntegrityError:
-        db.rollback()
         raise ConflictError(f"username: {name!r} already exists") from None
     record(
         db=db,
@@ -133,7 +130,6 @@ def create_user(
         object_id=name,
         details={"role": parsed_role.value},
     )
-    db.commit()
     return user
 
 
@@ -161,7 +157,6 @@ def _refuse(
         object_id=object_id,
         details=details,
     )
-    db.commit()
     return AuthenticationError()
 
 
@@ -174,7 +169,8 @@ def authenticate(
     policy: LoginPolicy = LoginPolicy(),
     hasher: PasswordHasher = DEFAULT_HASHER,
 ) -> User:
-    """Check a login and return the user; every outcome is audited and committed.
+    """Check a login and return the user; every outcome is audited in the caller's unit
+    (which must commit on `AuthenticationError` too).
 
     Unknown users cost one hash verification too, so timing does not reveal which names
     exist. A hash made with older parameters is replaced on success. Consecutive failures
@@ -184,7 +180,6 @@ def authenticate(
         AuthenticationError: wrong password, unknown, locked or disabled account.
     """
     name = username.strip().lower()[:64]
-    acquire_write_lock(db)
     user = db.scalar(select(User).where(User.username == name)) if name else None
     now = clock.now()
 
@@ -230,7 +225,6 @@ def authenticate(
         object_type="user",
         object_id=name,
     )
-    db.commit()
     return user
 
 

@@ -111,7 +111,7 @@ def start_session(
     policy: SessionPolicy = SessionPolicy(),
     replaces: str | None = None,
 ) -> ActiveSession:
-    """Create a session (anonymous or for `user`) and drop `replaces`; commits.
+    """Create a session (anonymous or for `user`) and drop `replaces`, in the caller's unit.
 
     Always a fresh id: logging in through an existing (possibly planted) session id never
     promotes that id, which is what prevents session fixation.
@@ -120,16 +120,51 @@ def start_session(
         db.execute(delete(WebSession).where(WebSession.id_hash == hash_session_id(replaces)))
     session_id, row = _new_row(user, clock, policy)
     db.add(row)
-    db.commit()
+    db.flush()
     return ActiveSession(
         session_id, row.csrf_token, None if user is None else SessionUser.of(user), row.expires_at
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SessionLookup:
+    """A read-only look at a session; `stale` when its row needs a write (expired or touch due).
+
+    The request path reads without a write lock and opens a write unit only when `stale`: about
+    once a minute per session, instead of a lock upgrade on every request.
+    """
+
+    session: ActiveSession | None
+    stale: bool
+
+
+def look_up_session(
+    *, db: Session, session_id: str, clock: Clock, policy: SessionPolicy = SessionPolicy()
+) -> SessionLookup:
+    """The session with this id as it is now; never writes (see `load_session` for that)."""
+    if not session_id or len(session_id) > 100:
+        return SessionLookup(None, False)
+    found = _LOOKUP.first(db, {"session_hash": hash_session_id(session_id)})
+    if found is None:
+        return SessionLookup(None, False)
+    now = clock.now()
+    csrf_token, user_id, _created_at, last_seen_at, expires_at = found[:5]
+    uid, username, display_name, role, active = found[5:]
+    if expires_at <= now or (user_id is not None and (uid is None or not active)):
+        return SessionLookup(None, True)
+    user = None if uid is None else SessionUser(uid, username, display_name, role)
+    touch_due = now - last_seen_at >= policy.touch_every
+    return SessionLookup(ActiveSession(session_id, csrf_token, user, expires_at), touch_due)
+
+
 def load_session(
     *, db: Session, session_id: str, clock: Clock, policy: SessionPolicy = SessionPolicy()
 ) -> ActiveSession | None:
-    """The valid session with this id, sliding its idle expiry; None when unknown or expired."""
+    """The valid session with this id, sliding its idle expiry; None when unknown or expired.
+
+    Writes (deletes an expired row, refreshes `last_seen_at`) in the caller's unit, which must
+    be a write unit; the request path calls `look_up_session` first and this only when stale.
+    """
     if not session_id or len(session_id) > 100:
         return None
     id_hash = hash_session_id(session_id)
@@ -142,7 +177,6 @@ def load_session(
     gone = expires_at <= now or (user_id is not None and (uid is None or not active))
     if gone:
         db.execute(delete(WebSession).where(_BY_HASH), {"session_hash": id_hash})
-        db.commit()
         return None
     if now - last_seen_at >= policy.touch_every:
         life = policy.anonymous if uid is None else policy.idle
@@ -151,28 +185,24 @@ def load_session(
             update(WebSession).where(_BY_HASH).values(last_seen_at=now, expires_at=expires_at),
             {"session_hash": id_hash},
         )
-        db.commit()
     user = None if uid is None else SessionUser(uid, username, display_name, role)
     return ActiveSession(session_id, csrf_token, user, expires_at)
 
 
 def end_session(*, db: Session, session_id: str) -> None:
-    """Delete the session (logout); commits."""
+    """Delete the session (logout), in the caller's unit."""
     db.execute(delete(WebSession).where(WebSession.id_hash == hash_session_id(session_id)))
-    db.commit()
 
 
 def end_user_sessions(*, db: Session, user_id: int) -> int:
-    """Delete every session of a user (disabled account, password reset); commits."""
+    """Delete every session of a user (disabled account, password reset), in the caller's unit."""
     result = db.execute(delete(WebSession).where(WebSession.user_id == user_id))
-    db.commit()
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 def purge_expired(*, db: Session, clock: Clock) -> int:
     """Delete expired sessions; a periodic task may call it, correctness does not depend on it."""
     result = db.execute(delete(WebSession).where(WebSession.expires_at <= clock.now()))
-    db.commit()
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.accounts.auth_models import ApiToken
@@ -56,6 +56,8 @@ class TokenIdentity:
     token_id: int
     user: User
     scopes: frozenset[str]
+    # `last_used_at` is older than a minute: the boundary records the use in a write unit.
+    touch_due: bool = False
 
 
 def hash_token(token: str) -> str:
@@ -87,7 +89,7 @@ def create_token(
     actor: str,
     expires_in: timedelta | None = None,
 ) -> IssuedToken:
-    """Issue a token for `username` and audit it (`token.created`); commits.
+    """Issue a token for `username` and audit it (`token.created`), in the caller's unit.
 
     Raises:
         NotFoundError: no such user.
@@ -124,7 +126,6 @@ def create_token(
         object_id=str(row.id),
         details={"user": user.username, "name": clean_name, "scopes": list(clean_scopes)},
     )
-    db.commit()
     return IssuedToken(row.id, token, clean_name, clean_scopes, row.expires_at)
 
 
@@ -141,14 +142,19 @@ def identify_token(*, db: Session, token: str, clock: Clock) -> TokenIdentity | 
     user = db.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY:
-        row.last_used_at = now
-        db.commit()
-    return TokenIdentity(row.id, user, frozenset(str(scope) for scope in row.scopes))
+    touch_due = row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY
+    return TokenIdentity(
+        row.id, user, frozenset(str(scope) for scope in row.scopes), touch_due=touch_due
+    )
+
+
+def touch_token(*, db: Session, token_id: int, clock: Clock) -> None:
+    """Record that a token was used, in the caller's write unit (only when `touch_due`)."""
+    db.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=clock.now()))
 
 
 def revoke_token(*, db: Session, token_id: int, clock: Clock, actor: str) -> ApiToken:
-    """Revoke a token for good and audit it; commits. Raises NotFoundError."""
+    """Revoke a token for good and audit it, in the caller's unit. Raises NotFoundError."""
     row = db.get(ApiToken, token_id)
     if row is None:
         raise NotFoundError(f"token {token_id} does not exist")
@@ -162,7 +168,6 @@ def revoke_token(*, db: Session, token_id: int, clock: Clock, actor: str) -> Api
             object_type="api_token",
             object_id=str(token_id),
         )
-        db.commit()
     return row
 
 

@@ -27,7 +27,6 @@ from core.audit import record
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.reidentification.models import ReidentificationRequest
-from core.store.relational import acquire_write_lock
 
 APPROVAL_WINDOW = timedelta(days=3)
 VALIDITY = timedelta(hours=24)
@@ -57,7 +56,7 @@ def _get(db: Session, request_id: int) -> ReidentificationRequest:
 def request_reidentification(
     *, db: Session, pseudonym: str, purpose: str, actor: str, actor_role: Role, clock: Clock
 ) -> ReidentificationRequest:
-    """Open a request for one pseudonym with a stated purpose; audited; commits."""
+    """Open a request for one pseudonym with a stated purpose; audited, in the caller's unit."""
     if actor_role not in REQUESTER_ROLES:
         raise ConflictError("your role cannot request re-identification")
     if not pseudonym.startswith(PSEUDONYM_PATTERN_PREFIX) or not 4 <= len(pseudonym) <= 64:
@@ -73,7 +72,6 @@ def request_reidentification(
         expires_at=now + APPROVAL_WINDOW,
         attempts=0,
     )
-    acquire_write_lock(db)
     db.add(row)
     db.flush()
     record(
@@ -86,7 +84,6 @@ def request_reidentification(
         purpose=clean_purpose,
         details={"pseudonym": pseudonym},
     )
-    db.commit()
     return row
 
 
@@ -94,7 +91,6 @@ def approve(
     *, db: Session, request_id: int, actor: str, actor_role: Role, clock: Clock
 ) -> ReidentificationRequest:
     """Add the DPO's or the incident manager's approval; both make it valid for VALIDITY."""
-    acquire_write_lock(db)
     row = _get(db, request_id)
     now = clock.now()
     if row.current_status(now) != "pending":
@@ -126,15 +122,13 @@ def approve(
         object_id=str(row.id),
         details={"as": actor_role.value, "complete": complete, "pseudonym": row.pseudonym},
     )
-    db.commit()
     return row
 
 
 def reject(
     *, db: Session, request_id: int, reason: str, actor: str, actor_role: Role, clock: Clock
 ) -> ReidentificationRequest:
-    """Refuse a pending request with a reason; audited; commits."""
-    acquire_write_lock(db)
+    """Refuse a pending request with a reason; audited, in the caller's unit."""
     row = _get(db, request_id)
     if actor_role not in APPROVER_ROLES:
         raise ConflictError("only the DPO and an incident manager decide on re-identification")
@@ -152,7 +146,6 @@ def reject(
         object_id=str(row.id),
         details={"reason": row.rejection_reason, "pseudonym": row.pseudonym},
     )
-    db.commit()
     return row
 
 
@@ -170,7 +163,6 @@ def verify_candidate(
     Only the requester or the approving DPO may verify, only while the approval is valid, and
     at most MAX_ATTEMPTS times. The candidate is never stored or logged.
     """
-    acquire_write_lock(db)
     row = _get(db, request_id)
     now = clock.now()
     if row.current_status(now) != "approved":
@@ -197,7 +189,6 @@ def verify_candidate(
             "subject_pseudonyms": [row.pseudonym],
         },
     )
-    db.commit()
     return match
 
 

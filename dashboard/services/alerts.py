@@ -155,7 +155,6 @@ def bulk_update(
         object_id=unique[0] if len(unique) == 1 else None,
         details={"ids": unique[:MAX_BULK], "assignee": clean_assignee},
     )
-    db.commit()
     return changed
 
 

@@ -66,7 +66,6 @@ def resident_report(
             "records": len(report.records),
         },
     )
-    db.commit()
     return report
 
 

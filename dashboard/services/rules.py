@@ -110,10 +110,10 @@ def rule_detail(*, db: Session, paths: Sequence[Path], rule_id: str) -> RuleDeta
 def switch_rule(
     *, db: Session, clock: Clock, actor: str, paths: Sequence[Path], rule_id: str, enabled: bool
 ) -> RuleRow:
-    """Enable or disable a rule that exists in the pack; audited by detection, committed here."""
+    """Enable or disable a rule that exists in the pack; audited, in the view's write unit."""
     _find(db=db, paths=paths, rule_id=rule_id)
     set_enabled(db=db, clock=clock, actor=actor, rule_id=rule_id, enabled=enabled)
-    db.commit()
+    db.flush()
     return _find(db=db, paths=paths, rule_id=rule_id)
 
 

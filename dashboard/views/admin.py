@@ -13,7 +13,7 @@ from core.accounts import create_user, list_users
 from core.accounts.administration import set_active, unlock_user
 from core.accounts.models import Role, User
 from core.accounts.tokens import SCOPES, create_token, list_tokens, revoke_token
-from dashboard.deps import ClockDep, DbSession, Principal, RequireRole, Templates
+from dashboard.deps import ClockDep, DbSession, Principal, RequireRole, Templates, WriteDb
 
 router = APIRouter(tags=["admin"])
 Admin = Annotated[Principal, Depends(RequireRole(Role.ADMIN, scope="admin"))]
@@ -97,7 +97,7 @@ def users_page(request: Request, db: DbSession, templates: Templates, user: Admi
 
 @router.post("/admin/users", summary="Create a user (form)")
 def users_create_form(
-    db: DbSession,
+    db: WriteDb,
     clock: ClockDep,
     user: Admin,
     username: Annotated[str, Form(max_length=64)],
@@ -118,7 +118,7 @@ def users_create_form(
 
 
 @router.post("/admin/users/{username}/unlock", summary="Lift a lock-out (form)")
-def users_unlock_form(username: str, db: DbSession, clock: ClockDep, user: Admin) -> Response:
+def users_unlock_form(username: str, db: WriteDb, clock: ClockDep, user: Admin) -> Response:
     unlock_user(db=db, username=username, clock=clock, actor=user.username)
     return RedirectResponse("/admin/users", status_code=303)
 
@@ -126,7 +126,7 @@ def users_unlock_form(username: str, db: DbSession, clock: ClockDep, user: Admin
 @router.post("/admin/users/{username}/active", summary="Enable or disable (form)")
 def users_active_form(
     username: str,
-    db: DbSession,
+    db: WriteDb,
     clock: ClockDep,
     user: Admin,
     active: Annotated[bool, Form()],
@@ -144,7 +144,7 @@ def tokens_page(request: Request, db: DbSession, templates: Templates, user: Adm
 @router.post("/admin/tokens", response_class=HTMLResponse, summary="Create a token (form)")
 def tokens_create_form(
     request: Request,
-    db: DbSession,
+    db: WriteDb,
     clock: ClockDep,
     templates: Templates,
     user: Admin,
@@ -168,7 +168,7 @@ def tokens_create_form(
 
 
 @router.post("/admin/tokens/{token_id}/revoke", summary="Revoke a token (form)")
-def tokens_revoke_form(token_id: int, db: DbSession, clock: ClockDep, user: Admin) -> Response:
+def tokens_revoke_form(token_id: int, db: WriteDb, clock: ClockDep, user: Admin) -> Response:
     revoke_token(db=db, token_id=token_id, clock=clock, actor=user.username)
     return RedirectResponse("/admin/tokens", status_code=303)
 
@@ -179,7 +179,7 @@ def api_users(db: DbSession, user: Admin) -> list[UserOut]:
 
 
 @router.post("/api/admin/users", response_model=UserOut, status_code=201, summary="Create user")
-def api_users_create(body: UserIn, db: DbSession, clock: ClockDep, user: Admin) -> UserOut:
+def api_users_create(body: UserIn, db: WriteDb, clock: ClockDep, user: Admin) -> UserOut:
     created = create_user(
         db=db,
         username=body.username,
@@ -193,7 +193,7 @@ def api_users_create(body: UserIn, db: DbSession, clock: ClockDep, user: Admin) 
 
 
 @router.post("/api/admin/users/{username}/unlock", response_model=UserOut, summary="Unlock")
-def api_users_unlock(username: str, db: DbSession, clock: ClockDep, user: Admin) -> UserOut:
+def api_users_unlock(username: str, db: WriteDb, clock: ClockDep, user: Admin) -> UserOut:
     return _user_out(unlock_user(db=db, username=username, clock=clock, actor=user.username))
 
 
@@ -205,7 +205,7 @@ def api_tokens(db: DbSession, user: Admin) -> list[TokenOut]:
 @router.post(
     "/api/admin/tokens", response_model=TokenCreated, status_code=201, summary="Create token"
 )
-def api_tokens_create(body: TokenIn, db: DbSession, clock: ClockDep, user: Admin) -> TokenCreated:
+def api_tokens_create(body: TokenIn, db: WriteDb, clock: ClockDep, user: Admin) -> TokenCreated:
     issued = create_token(
         db=db,
         username=body.username,
@@ -219,8 +219,6 @@ def api_tokens_create(body: TokenIn, db: DbSession, clock: ClockDep, user: Admin
 
 
 @router.post("/api/admin/tokens/{token_id}/revoke", summary="Revoke token")
-def api_tokens_revoke(
-    token_id: int, db: DbSession, clock: ClockDep, user: Admin
-) -> dict[str, bool]:
+def api_tokens_revoke(token_id: int, db: WriteDb, clock: ClockDep, user: Admin) -> dict[str, bool]:
     revoke_token(db=db, token_id=token_id, clock=clock, actor=user.username)
     return {"revoked": True}

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -23,6 +21,7 @@ from dashboard.deps import (
     Principal,
     RequireRole,
     Templates,
+    WriteDb,
 )
 from dashboard.services.alerts import (
     GroupBy,
@@ -160,7 +159,7 @@ Filters = Annotated[QueueFilter, Depends(_queue_filter)]
 
 
 @router.get("/alerts", response_class=HTMLResponse, summary="Alert queue (page)")
-async def queue(
+def queue(
     request: Request,
     store: AlertStoreDep,
     db: DbSession,
@@ -177,10 +176,12 @@ async def queue(
     to. Account names appear only when asked for (user filter, grouping by user) and those
     renders are audited; so is a list whose shown fields carry a resident pseudonym. The
     detail page shows everything, behind its own audited, purpose-gated read.
+
+    Sync, so it runs in the thread pool: even the plain list may write an audit entry (a
+    pseudonym in a shown field), and a database wait on the event loop stalls every request.
     """
     accounts = shows_accounts(filters)
-    read = partial(
-        read_queue,
+    result, grouping = read_queue(
         store=store,
         db=db,
         clock=clock,
@@ -188,14 +189,6 @@ async def queue(
         filters=filters,
         accounts=accounts,
     )
-    # The plain list is an indexed LIMIT query plus one row of totals, about a millisecond:
-    # cheaper on the event loop than a hop to the thread pool and back. Grouping scans
-    # thousands of rows and a list with account names writes an audit entry: those run in
-    # the pool, so the loop never waits on a long scan or an fsync.
-    if filters.group is None and not accounts:
-        result, grouping = read()
-    else:
-        result, grouping = await run_in_threadpool(read)
     context = queue_context(result, grouping, filters, accounts)
     return templates.TemplateResponse(request, "alerts.html", context)
 
@@ -234,7 +227,7 @@ def queue_context(
 @router.post("/alerts/bulk", summary="Bulk triage (form)")
 def bulk_form(
     store: AlertStoreDep,
-    db: DbSession,
+    db: WriteDb,
     clock: ClockDep,
     user: Writer,
     ids: Annotated[list[str], Form(max_length=500)],
@@ -338,7 +331,7 @@ def api_count(store: AlertStoreDep, user: Reader) -> dict[str, int]:
 
 @router.post("/api/alerts/bulk", response_model=BulkResult, summary="Bulk triage")
 def api_bulk(
-    body: BulkRequest, store: AlertStoreDep, db: DbSession, clock: ClockDep, user: Writer
+    body: BulkRequest, store: AlertStoreDep, db: WriteDb, clock: ClockDep, user: Writer
 ) -> BulkResult:
     """Acknowledge, assign or suppress many alerts in one transaction; audited."""
     changed = bulk_update(

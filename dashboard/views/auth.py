@@ -10,7 +10,16 @@ from pydantic import BaseModel
 
 from core.accounts import AuthenticationError, LoginPolicy, authenticate
 from core.accounts.sessions import end_session, start_session
-from dashboard.deps import PUBLIC, ClockDep, DbSession, Principal, RequireRole, Templates
+from core.store.unit_of_work import unit_of_work
+from dashboard.deps import (
+    PUBLIC,
+    ClockDep,
+    Principal,
+    RequireRole,
+    SessionFactory,
+    Templates,
+    WriteDb,
+)
 from dashboard.security import (
     ALL_ROLES,
     SESSION_COOKIE,
@@ -66,16 +75,17 @@ def _login_page(
 @router.get("/login", response_class=HTMLResponse, summary="Login form", dependencies=[PUBLIC])
 def login_form(
     request: Request,
-    db: DbSession,
+    factory: SessionFactory,
     clock: ClockDep,
     templates: Templates,
     next: str | None = None,
 ) -> HTMLResponse:
     """Gives the visitor an anonymous session whose CSRF token protects the login form."""
-    session = web_session(request, db, clock)
+    session = web_session(request, factory, clock)
     new = session is None
     if session is None:
-        session = start_session(db=db, user=None, clock=clock)
+        with unit_of_work(factory) as db:  # committed before the cookie is handed out
+            session = start_session(db=db, user=None, clock=clock)
         request.state.web_session = session
     response = _login_page(request, templates, csrf=session.csrf_token, next_url=_safe_next(next))
     if new:
@@ -86,18 +96,28 @@ def login_form(
 @router.post("/login", summary="Log in (form)", dependencies=[PUBLIC])
 def login(
     request: Request,
-    db: DbSession,
+    factory: SessionFactory,
     clock: ClockDep,
     templates: Templates,
     username: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    """On success a NEW session id replaces the pre-login one (no session fixation)."""
+    """On success a NEW session id replaces the pre-login one (no session fixation).
+
+    One write unit for the check and the new session; a refused login still commits its
+    failure count and audit entry (`commit_on`).
+    """
     try:
-        user = authenticate(db=db, username=username, password=password, clock=clock, policy=POLICY)
+        with unit_of_work(factory, commit_on=(AuthenticationError,)) as db:
+            user = authenticate(
+                db=db, username=username, password=password, clock=clock, policy=POLICY
+            )
+            session = start_session(
+                db=db, user=user, clock=clock, replaces=request.cookies.get(SESSION_COOKIE)
+            )
     except AuthenticationError as exc:
-        current = web_session(request, db, clock)
+        current = web_session(request, factory, clock)
         csrf = current.csrf_token if current else ""
         return _login_page(
             request,
@@ -108,16 +128,13 @@ def login(
             error=f"{exc}. Na herhaalde mislukte pogingen wordt het account tijdelijk geblokkeerd.",
             status=401,
         )
-    session = start_session(
-        db=db, user=user, clock=clock, replaces=request.cookies.get(SESSION_COOKIE)
-    )
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, request, session)
     return response
 
 
 @router.post("/logout", summary="Log out")
-def logout(request: Request, db: DbSession, user: AnyUser) -> Response:
+def logout(request: Request, db: WriteDb, user: AnyUser) -> Response:
     """Ends the session server-side, so a copied cookie stops working too."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:

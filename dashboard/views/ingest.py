@@ -21,7 +21,7 @@ router = APIRouter(tags=["ingest"])
 
 
 @router.post("/api/ingest/{source}", summary="Moved: HTTP ingest is served by the collector")
-async def ingest(
+def ingest(
     source: str,
     request: Request,
     settings: AppSettings,

@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from core.accounts.oidc import OidcError, begin, discover, finish, local_user, seal, unseal
 from core.accounts.sessions import start_session
 from core.errors import NotFoundError
-from dashboard.deps import PUBLIC, AppSettings, ClockDep, DbSession, Templates
+from core.store.unit_of_work import unit_of_work
+from dashboard.deps import PUBLIC, AppSettings, ClockDep, SessionFactory, Templates
 from dashboard.security import SESSION_COOKIE, cookie_is_secure, set_session_cookie
 
 router = APIRouter(tags=["auth"])
@@ -90,7 +91,7 @@ def oidc_start(
 )
 def oidc_callback(
     request: Request,
-    db: DbSession,
+    factory: SessionFactory,
     clock: ClockDep,
     settings: AppSettings,
     templates: Templates,
@@ -120,13 +121,15 @@ def oidc_callback(
                 state=state,
                 redirect_uri=_redirect_uri(request, settings),
             )
-        user = local_user(db=db, clock=clock, settings=settings, claims=claims)
+        # The write unit opens after the identity provider answered: no lock held on network.
+        with unit_of_work(factory) as db:
+            user = local_user(db=db, clock=clock, settings=settings, claims=claims)
+            # A new session id, as with the password form: no session fixation through OIDC.
+            session = start_session(
+                db=db, user=user, clock=clock, replaces=request.cookies.get(SESSION_COOKIE)
+            )
     except OidcError as exc:
         return _failed(request, str(exc))
-    # A new session id, as with the password form: no session fixation through OIDC either.
-    session = start_session(
-        db=db, user=user, clock=clock, replaces=request.cookies.get(SESSION_COOKIE)
-    )
     response = RedirectResponse(pending.next_url, status_code=303)
     set_session_cookie(response, request, session)
     response.delete_cookie(PENDING_COOKIE, path=COOKIE_PATH)

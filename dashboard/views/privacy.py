@@ -20,6 +20,7 @@ from dashboard.deps import (
     PseudonymiserDep,
     RequireRole,
     Templates,
+    WriteDb,
 )
 from dashboard.report_labels import LABELS
 from dashboard.services.privacy import resident_report, verify_bsn
@@ -108,7 +109,7 @@ class _Reports:
 
     def __init__(
         self,
-        db: DbSession,
+        db: WriteDb,
         store: EventStoreDep,
         pseudonymiser: PseudonymiserDep,
         clock: ClockDep,
@@ -204,7 +205,7 @@ def reid_list(
 
 @router.post("/reidentification", summary="Request re-identification (form)")
 def reid_request_form(
-    db: DbSession,
+    db: WriteDb,
     clock: ClockDep,
     user: ReidUser,
     pseudonym: Annotated[str, Form(max_length=64)],
@@ -222,7 +223,7 @@ def reid_request_form(
 
 
 @router.post("/reidentification/{request_id}/approve", summary="Approve (form)")
-def reid_approve_form(request_id: int, db: DbSession, clock: ClockDep, user: Approver) -> Response:
+def reid_approve_form(request_id: int, db: WriteDb, clock: ClockDep, user: Approver) -> Response:
     reid.approve(
         db=db, request_id=request_id, actor=user.username, actor_role=user.role, clock=clock
     )
@@ -232,7 +233,7 @@ def reid_approve_form(request_id: int, db: DbSession, clock: ClockDep, user: App
 @router.post("/reidentification/{request_id}/reject", summary="Reject (form)")
 def reid_reject_form(
     request_id: int,
-    db: DbSession,
+    db: WriteDb,
     clock: ClockDep,
     user: Approver,
     reason: Annotated[str, Form(max_length=500)],
@@ -254,7 +255,7 @@ def reid_reject_form(
 def reid_verify_form(
     request_id: int,
     request: Request,
-    db: DbSession,
+    db: WriteDb,
     pseudonymiser: PseudonymiserDep,
     clock: ClockDep,
     templates: Templates,
@@ -280,9 +281,7 @@ def api_reid_list(db: DbSession, clock: ClockDep, user: ReidUser) -> list[ReidOu
 
 
 @router.post("/api/reidentification", response_model=ReidOut, summary="Request re-identification")
-def api_reid_request(
-    body: ReidRequestIn, db: DbSession, clock: ClockDep, user: ReidUser
-) -> ReidOut:
+def api_reid_request(body: ReidRequestIn, db: WriteDb, clock: ClockDep, user: ReidUser) -> ReidOut:
     """Needs a purpose; becomes usable after the DPO and an incident manager both approve."""
     row = reid.request_reidentification(
         db=db,
@@ -298,7 +297,7 @@ def api_reid_request(
 @router.post(
     "/api/reidentification/{request_id}/approve", response_model=ReidOut, summary="Approve"
 )
-def api_reid_approve(request_id: int, db: DbSession, clock: ClockDep, user: Approver) -> ReidOut:
+def api_reid_approve(request_id: int, db: WriteDb, clock: ClockDep, user: Approver) -> ReidOut:
     row = reid.approve(
         db=db, request_id=request_id, actor=user.username, actor_role=user.role, clock=clock
     )
@@ -307,7 +306,7 @@ def api_reid_approve(request_id: int, db: DbSession, clock: ClockDep, user: Appr
 
 @router.post("/api/reidentification/{request_id}/reject", response_model=ReidOut, summary="Reject")
 def api_reid_reject(
-    request_id: int, body: RejectIn, db: DbSession, clock: ClockDep, user: Approver
+    request_id: int, body: RejectIn, db: WriteDb, clock: ClockDep, user: Approver
 ) -> ReidOut:
     row = reid.reject(
         db=db,
@@ -328,7 +327,7 @@ def api_reid_reject(
 def api_reid_verify(
     request_id: int,
     body: VerifyIn,
-    db: DbSession,
+    db: WriteDb,
     pseudonymiser: PseudonymiserDep,
     clock: ClockDep,
     user: ReidUser,

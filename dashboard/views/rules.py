@@ -17,7 +17,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from core.accounts.models import Role
-from dashboard.deps import AppSettings, ClockDep, DbSession, Principal, RequireRole, Templates
+from dashboard.deps import (
+    AppSettings,
+    ClockDep,
+    DbSession,
+    Principal,
+    RequireRole,
+    Templates,
+    WriteDb,
+)
 from dashboard.services.coverage import Coverage, coverage, load_catalog
 from dashboard.services.rules import (
     MAX_TEST_CHARS,
@@ -190,7 +198,7 @@ def rule_page(
 @router.post("/rules/{rule_id}/enabled", summary="Enable or disable a rule (form)")
 def switch_form(
     rule_id: str,
-    db: DbSession,
+    db: WriteDb,
     clock: ClockDep,
     settings: AppSettings,
     user: Switcher,
@@ -304,7 +312,7 @@ def api_rule(rule_id: str, db: DbSession, settings: AppSettings, user: Reader) -
 def api_switch(
     rule_id: str,
     body: SwitchIn,
-    db: DbSession,
+    db: WriteDb,
     clock: ClockDep,
     settings: AppSettings,
     user: Switcher,

@@ -10,7 +10,7 @@ import typer
 
 from core.accounts.models import Role
 from core.errors import ConflictError, ValidationError
-from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.common import console, settings_or_exit, write_unit
 
 app = typer.Typer(help="Administer local accounts.", no_args_is_help=True)
 
@@ -40,14 +40,11 @@ def create_user_command(
     """Create a user (migrating the database first); the password is asked twice, hidden."""
     from core.accounts.service import create_user
     from core.clock import SystemClock
-    from core.store.relational import create_db_engine, create_session_factory, migrate
 
     settings = settings_or_exit()
     password = _read_password(password_stdin)
-    migrate(settings)
-    engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
+        with write_unit(settings) as db:
             user = create_user(
                 db=db,
                 username=username,
@@ -60,8 +57,6 @@ def create_user_command(
     except (ConflictError, ValidationError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
-    finally:
-        engine.dispose()
     typer.echo(f"created user {user.username} ({user.role.value})")
 
 
@@ -83,13 +78,10 @@ def create_token_command(
     from core.accounts.tokens import create_token
     from core.clock import SystemClock
     from core.errors import NotFoundError
-    from core.store.relational import create_db_engine, create_session_factory, migrate
 
     settings = settings_or_exit()
-    migrate(settings)
-    engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
+        with write_unit(settings) as db:
             issued = create_token(
                 db=db,
                 username=username,
@@ -102,7 +94,5 @@ def create_token_command(
     except (NotFoundError, ValidationError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
-    finally:
-        engine.dispose()
     typer.echo(issued.token)
     typer.echo(f"token {issued.id} for {username}: {', '.join(issued.scopes)}", err=True)

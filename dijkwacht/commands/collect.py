@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from core.config import Settings
-from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.common import console, settings_or_exit, write_unit
 
 collectors_app = typer.Typer(help="Collector status and API tokens.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for HTTP batch ingest.", no_args_is_help=True)
@@ -124,19 +124,14 @@ def token_create(
     """Create an API token for SOURCE; it is printed once and stored only as a SHA-256."""
     from collectors.http_ingest import create_token
     from core.errors import ValidationError
-    from core.store.relational import create_db_engine, create_session_factory, migrate
 
     settings = settings_or_exit()
-    migrate(settings)
-    engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
+        with write_unit(settings) as db:
             token = create_token(db=db, source=source, now=datetime.now(UTC))
     except ValidationError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from None
-    finally:
-        engine.dispose()
     console.print(f"token for source {source!r} (shown once, store it safely):")
     print(token)
 

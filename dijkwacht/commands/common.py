@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import typer
@@ -11,6 +13,9 @@ from rich.console import Console
 
 from core.config import Settings, get_settings
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 console = Console(stderr=True)
 
@@ -22,6 +27,26 @@ def settings_or_exit() -> Settings:
     except ConfigError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from None
+
+
+@contextmanager
+def write_unit(settings: Settings, *, migrate_first: bool = True) -> Iterator[Session]:
+    """A command's one write unit of work on its own engine (migrated first unless told not).
+
+    The command is the boundary: the services it calls never commit; the unit commits when
+    the block ends (BEGIN IMMEDIATE on SQLite, so it waits its turn behind running writers).
+    """
+    from core.store.relational import create_db_engine, create_session_factory, migrate
+    from core.store.unit_of_work import unit_of_work
+
+    if migrate_first:
+        migrate(settings)
+    engine = create_db_engine(settings)
+    try:
+        with unit_of_work(create_session_factory(engine)) as db:
+            yield db
+    finally:
+        engine.dispose()
 
 
 def json_objects(path: Path) -> Iterator[tuple[int, dict[str, object]]]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dijkwacht.commands.common import console, json_objects, settings_or_exit
+from dijkwacht.commands.common import console, json_objects, settings_or_exit, write_unit
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -112,7 +112,7 @@ def _switch(rule_id: str, enabled: bool) -> None:
     from detection.management import set_enabled
 
     try:
-        with _session() as db:
+        with write_unit(settings_or_exit()) as db:
             set_enabled(
                 db=db,
                 clock=SystemClock(),
@@ -120,7 +120,6 @@ def _switch(rule_id: str, enabled: bool) -> None:
                 rule_id=rule_id,
                 enabled=enabled,
             )
-            db.commit()
     except ValidationError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
@@ -157,6 +156,5 @@ def lucene(
     for result in results:
         typer.echo(f"{result.rule_id}\t{result.query or 'unconvertible: ' + str(result.reason)}")
     if store:
-        with _session() as db:
+        with write_unit(settings_or_exit()) as db:
             store_lucene(db=db, clock=SystemClock(), results=results)
-            db.commit()

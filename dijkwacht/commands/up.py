@@ -10,7 +10,7 @@ import typer
 from core.clock import SystemClock
 from core.config import Settings
 from core.events import Event
-from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.common import console, settings_or_exit, write_unit
 
 
 def data_dir_or_exit(settings: Settings) -> None:
@@ -47,19 +47,15 @@ def load_processing_register(settings: Settings) -> int | None:
         return None
     from rich.markup import escape
 
-    from core.store.relational import create_db_engine, create_session_factory
     from playbooks.breach.processing_register import RegisterFileError, load_file
 
     path = settings.processing_register_file
-    engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
+        with write_unit(settings, migrate_first=False) as db:
             return load_file(db=db, clock=SystemClock(), actor="system:up", path=path)
     except RegisterFileError as exc:
         console.print(f"[red]processing_register_file: {escape(exc.location)}[/red]")
         raise typer.Exit(code=1) from None
-    finally:
-        engine.dispose()
 
 
 def load_demo(settings: Settings) -> int:

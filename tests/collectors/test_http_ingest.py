@@ -27,6 +27,7 @@ from core.errors import ConfigError
 from core.store.base import EventQuery
 from core.store.relational import create_db_engine, create_session_factory
 from core.store.sqlite_events import SqliteEventStore
+from core.store.unit_of_work import unit_of_work
 from dashboard.app import create_app
 from tests.collectors.test_syslog_server import running
 from tests.processes import free_port
@@ -49,7 +50,7 @@ def token(ingest_settings: Settings) -> str:
     engine = create_db_engine(ingest_settings)
     # Only this test's table: other domains' migrations are not this suite's subject.
     CollectorToken.__table__.create(engine)  # type: ignore[attr-defined]
-    with create_session_factory(engine)() as db:
+    with unit_of_work(create_session_factory(engine)) as db:
         value = create_token(db=db, source="zaaksysteem", now=datetime.now(UTC))
         create_token(db=db, source="brp", now=datetime.now(UTC))
     engine.dispose()

@@ -404,6 +404,7 @@ from core.audit import record
 from core.clock import SystemClock
 from core.config import load_settings
 from core.store.relational import create_db_engine, create_session_factory
+from core.store.unit_of_work import unit_of_work
 
 data_dir, name, count, url = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 settings = load_settings(environment="test", data_dir=data_dir, database_url=url or None)
@@ -413,10 +414,9 @@ Path(data_dir, f"ready-{name}").touch()
 while not Path(data_dir, "go").exists():
     time.sleep(0.01)
 for i in range(count):
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         record(db=db, clock=SystemClock(), actor=name, action="test.written",
                object_type="test", object_id=str(i))
-        db.commit()
 engine.dispose()
 """
 

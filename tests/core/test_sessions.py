@@ -18,10 +18,12 @@ from core.accounts.sessions import (
     end_session,
     hash_session_id,
     load_session,
+    look_up_session,
     start_session,
 )
 from core.clock import FrozenClock
 from core.store.fast_read import PreparedRead
+from core.store.unit_of_work import unit_of_work
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 START = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # the night the clocks go forward
@@ -33,7 +35,7 @@ def clock() -> FrozenClock:
 
 
 def _user(sessions: sessionmaker[Session], clock: FrozenClock) -> User:
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         return create_user(
             db=db,
             username="piet.analist",
@@ -47,7 +49,7 @@ def _user(sessions: sessionmaker[Session], clock: FrozenClock) -> User:
 
 def _logged_in(sessions: sessionmaker[Session], clock: FrozenClock) -> tuple[User, ActiveSession]:
     user = _user(sessions, clock)
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         return user, start_session(db=db, user=user, clock=clock)
 
 
@@ -55,7 +57,7 @@ def test_a_session_is_found_with_its_user_role_and_aware_times(
     sessions: sessionmaker[Session], clock: FrozenClock
 ) -> None:
     user, started = _logged_in(sessions, clock)
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         found = load_session(db=db, session_id=started.session_id, clock=clock)
     assert found is not None
     assert found.user is not None
@@ -75,20 +77,19 @@ def test_unknown_expired_and_disabled_sessions_are_refused(
     sessions: sessionmaker[Session], clock: FrozenClock
 ) -> None:
     user = _user(sessions, clock)
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         assert load_session(db=db, session_id="no-such-session", clock=clock) is None
         started = start_session(db=db, user=user, clock=clock)
         other = start_session(db=db, user=user, clock=clock)
     later = FrozenClock(START + SessionPolicy().idle + timedelta(seconds=1))
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         assert load_session(db=db, session_id=started.session_id, clock=later) is None
         # an expired session is deleted, not merely refused
         assert db.scalar(select(WebSession).where(WebSession.id_hash == hash_session_id(
             started.session_id))) is None  # fmt: skip
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         db.execute(update(User).where(User.id == user.id).values(active=False))
-        db.commit()
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         assert load_session(db=db, session_id=other.session_id, clock=clock) is None
 
 
@@ -98,16 +99,45 @@ def test_use_slides_the_idle_expiry_at_most_once_a_minute(
     _, started = _logged_in(sessions, clock)
     policy = SessionPolicy()
     clock.advance(timedelta(seconds=30))
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         found = load_session(db=db, session_id=started.session_id, clock=clock)
         assert found is not None and found.expires_at == START + policy.idle
     clock.advance(timedelta(seconds=40))
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         found = load_session(db=db, session_id=started.session_id, clock=clock)
         assert found is not None and found.expires_at == clock.now() + policy.idle
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         end_session(db=db, session_id=started.session_id)
         assert load_session(db=db, session_id=started.session_id, clock=clock) is None
+
+
+def test_the_request_path_reads_without_writing_until_the_row_is_stale(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    """`look_up_session` never writes: it says `stale` when a touch or a delete is due, and
+    only then does the caller open a write unit (`load_session`)."""
+    _, started = _logged_in(sessions, clock)
+    clock.advance(timedelta(seconds=30))
+    with sessions() as db:
+        fresh = look_up_session(db=db, session_id=started.session_id, clock=clock)
+        assert not db.in_transaction()  # the pooled read: no transaction, so no lock upgrade
+    assert fresh.session is not None and not fresh.stale
+    clock.advance(timedelta(seconds=40))
+    with sessions() as db:
+        due = look_up_session(db=db, session_id=started.session_id, clock=clock)
+    assert due.session is not None and due.stale
+    with sessions() as db:  # still due: the lookup wrote nothing
+        assert look_up_session(db=db, session_id=started.session_id, clock=clock).stale
+    with unit_of_work(sessions) as db:
+        assert load_session(db=db, session_id=started.session_id, clock=clock) is not None
+    with sessions() as db:
+        after = look_up_session(db=db, session_id=started.session_id, clock=clock)
+    assert after.session is not None and not after.stale
+    assert after.session.expires_at == clock.now() + SessionPolicy().idle
+    expired = FrozenClock(clock.now() + SessionPolicy().idle + timedelta(seconds=1))
+    with sessions() as db:
+        gone = look_up_session(db=db, session_id=started.session_id, clock=expired)
+    assert gone.session is None and gone.stale
 
 
 def test_the_pooled_read_matches_the_orm_read_and_sees_an_open_transaction(

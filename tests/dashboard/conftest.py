@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.accounts import create_user
 from core.accounts.models import Role
 from core.clock import FrozenClock
 from core.config import Settings
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from dashboard.app import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -29,7 +31,12 @@ class Env:
     settings: Settings
     app: object
     clock: FrozenClock
-    db: Session
+    db: Session  # for reads; write through `env.write()` (a committed unit of work)
+    sessions: sessionmaker[Session]
+
+    def write(self) -> AbstractContextManager[Session]:
+        """A write unit on the test database, committed when the block ends."""
+        return unit_of_work(self.sessions)
 
     def client(self) -> TestClient:
         return TestClient(self.app, base_url=BASE_URL, follow_redirects=False)  # type: ignore[arg-type]
@@ -42,20 +49,22 @@ def env(settings: Settings) -> Iterator[Env]:
     clock = FrozenClock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
     app.state.clock = clock
     engine = create_db_engine(settings)
-    with create_session_factory(engine)() as db:
-        yield Env(settings, app, clock, db)
+    sessions = create_session_factory(engine)
+    with sessions() as db:
+        yield Env(settings, app, clock, db, sessions)
     engine.dispose()
 
 
 def add_user(env: Env, username: str, role: Role | str, display_name: str | None = None) -> None:
-    create_user(
-        db=env.db,
-        username=username,
-        password=PASSWORD,
-        role=role,
-        display_name=display_name,
-        clock=env.clock,
-    )
+    with env.write() as db:
+        create_user(
+            db=db,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            display_name=display_name,
+            clock=env.clock,
+        )
 
 
 def csrf_of(html: str) -> str:

@@ -26,6 +26,7 @@ from core.accounts.models import Role
 from core.clock import SystemClock
 from core.config import load_settings
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from dashboard.app import create_app
 
 CLIENT_ID = "dijkwacht-test"
@@ -134,7 +135,7 @@ def _client(tmp_path: Path, issuer: FakeIssuer, **extra: Any) -> TestClient:
     )
     migrate(settings)
     engine = create_db_engine(settings)
-    with create_session_factory(engine)() as db:
+    with unit_of_work(create_session_factory(engine)) as db:
         create_user(
             db=db,
             username="jansen",

@@ -98,12 +98,12 @@ def test_rule_test_on_pasted_events_explains_the_match(env: Env) -> None:
 
 
 def test_rule_detail_shows_yaml_and_stored_lucene(env: Env) -> None:
-    store_lucene(
-        db=env.db,
-        clock=env.clock,
-        results=[LuceneResult(XSS_RULE, "url.original:*\\<script*")],
-    )
-    env.db.commit()
+    with env.write() as db:
+        store_lucene(
+            db=db,
+            clock=env.clock,
+            results=[LuceneResult(XSS_RULE, "url.original:*\\<script*")],
+        )
     admin, _ = _client(env, "adm", Role.ADMIN)
     page = admin.get(f"/rules/{XSS_RULE}")  # type: ignore[attr-defined]
     assert page.status_code == 200

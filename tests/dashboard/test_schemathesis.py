@@ -21,6 +21,7 @@ from core.accounts.tokens import create_token
 from core.clock import FrozenClock
 from core.config import load_settings
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from dashboard.app import create_app
 
 PASSWORD = "schema horse battery staple"
@@ -34,7 +35,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, str]
     migrate(app_settings)
     clock = FrozenClock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
     engine = create_db_engine(app_settings)
-    with create_session_factory(engine)() as db:
+    with unit_of_work(create_session_factory(engine)) as db:
         create_user(db=db, username="fuzz", password=PASSWORD, role=Role.ANALYST, clock=clock)
         issued = create_token(
             db=db,

@@ -113,17 +113,18 @@ def test_admin_sees_and_lifts_a_lock(env: Env) -> None:
 
 def test_tokens_are_scoped(env: Env) -> None:
     add_user(env, "collector", Role.ANALYST)
-    ingest = create_token(
-        db=env.db, username="collector", name="c", scopes=["ingest"], clock=env.clock, actor="t"
-    ).token
-    reader = create_token(
-        db=env.db,
-        username="collector",
-        name="r",
-        scopes=["read:alerts"],
-        clock=env.clock,
-        actor="t",
-    ).token
+    with env.write() as db:
+        ingest = create_token(
+            db=db, username="collector", name="c", scopes=["ingest"], clock=env.clock, actor="t"
+        ).token
+        reader = create_token(
+            db=db,
+            username="collector",
+            name="r",
+            scopes=["read:alerts"],
+            clock=env.clock,
+            actor="t",
+        ).token
     client = env.client()
     assert (
         client.get("/api/alerts", headers={"Authorization": f"Bearer {ingest}"}).status_code == 403
@@ -150,20 +151,19 @@ def test_token_cannot_exceed_its_users_role(env: Env) -> None:
     from core.errors import ValidationError
 
     add_user(env, "ana", Role.ANALYST)
-    with pytest.raises(ValidationError):
-        create_token(
-            db=env.db, username="ana", name="x", scopes=["admin"], clock=env.clock, actor="t"
-        )
+    with pytest.raises(ValidationError), env.write() as db:
+        create_token(db=db, username="ana", name="x", scopes=["admin"], clock=env.clock, actor="t")
     dpo_token_user = "dpo1"
     add_user(env, dpo_token_user, Role.DPO)
-    token = create_token(
-        db=env.db,
-        username=dpo_token_user,
-        name="x",
-        scopes=["read:alerts"],
-        clock=env.clock,
-        actor="t",
-    ).token
+    with env.write() as db:
+        token = create_token(
+            db=db,
+            username=dpo_token_user,
+            name="x",
+            scopes=["read:alerts"],
+            clock=env.clock,
+            actor="t",
+        ).token
     # the scope is there, but a DPO may not read the alert queue
     response = env.client().get("/api/alerts", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403

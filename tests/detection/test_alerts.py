@@ -118,15 +118,15 @@ class Harness:
     def run(self, events: list[dict[str, Any]]) -> BatchReport:
         with self.sessions() as db:
             state = load_engine(db=db, specs=self.detector.correlations)
-            return run_batch(
-                events_with_ids=[(e["event"]["id"], e) for e in events],
-                detector=self.detector,
-                alert_store=self.alerts,
-                correlation_state=state,
-                db=db,
-                clock=self.clock,
-                attack=self.attack,
-            )
+        return run_batch(
+            events_with_ids=[(e["event"]["id"], e) for e in events],
+            detector=self.detector,
+            alert_store=self.alerts,
+            correlation_state=state,
+            sessions=self.sessions,
+            clock=self.clock,
+            attack=self.attack,
+        )
 
     def all_alerts(self) -> list[Any]:
         return self.alerts.search(AlertQuery(limit=100, sort="oldest"))

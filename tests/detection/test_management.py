@@ -71,15 +71,16 @@ def run(
     events: list[dict[str, str]],
 ) -> list[str]:
     with sessions() as db:
-        return process_batch(
-            events_with_ids=[(f"id{n}", e) for n, e in enumerate(events)],
-            detector=detector,
-            alert_store=store,
-            correlation_state=load_engine(db=db, specs=detector.correlations),
-            db=db,
-            clock=clock,
-            profile=True,
-        )
+        state = load_engine(db=db, specs=detector.correlations)
+    return process_batch(
+        events_with_ids=[(f"id{n}", e) for n, e in enumerate(events)],
+        detector=detector,
+        alert_store=store,
+        correlation_state=state,
+        sessions=sessions,
+        clock=clock,
+        profile=True,
+    )
 
 
 def test_disable_enable_and_counters(

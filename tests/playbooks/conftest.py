@@ -35,8 +35,10 @@ def db(settings: Settings) -> Iterator[Session]:
 @pytest.fixture
 def make_user(db: Session, clock: FrozenClock) -> Callable[[str, Role], User]:
     def make(username: str, role: Role) -> User:
-        return create_user(
+        user = create_user(
             db=db, username=username, password="correct horse battery", role=role, clock=clock
         )
+        db.commit()  # services write in the caller's unit now; the test is that boundary
+        return user
 
     return make

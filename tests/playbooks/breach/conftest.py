@@ -49,15 +49,19 @@ def db(settings: Settings) -> Iterator[Session]:
 
 @pytest.fixture
 def dpo(db: Session, clock: FrozenClock) -> User:
-    return create_user(
+    user = create_user(
         db=db, username="fenna", password="een lang wachtwoord 123", role="dpo",
         display_name="Fenna de Groot", clock=clock, hasher=FAST_HASHER,
     )  # fmt: skip
+    db.commit()  # services write in the caller's unit now; the test is that boundary
+    return user
 
 
 @pytest.fixture
 def analyst(db: Session, clock: FrozenClock) -> User:
-    return create_user(
+    user = create_user(
         db=db, username="ali", password="een lang wachtwoord 456", role="analyst",
         clock=clock, hasher=FAST_HASHER,
     )  # fmt: skip
+    db.commit()  # services write in the caller's unit now; the test is that boundary
+    return user
