@@ -109,7 +109,7 @@ class Harness:
         self.clock = FrozenClock(T0 + timedelta(hours=1))
         self.detector: Detector = load_detector(paths=[folder])
         assert not self.detector.problems and not self.detector.ruleset.problems
-        migrate(settings, "0002")
+        migrate(settings)
         self.engine = create_db_engine(settings)
         self.sessions: sessionmaker[Session] = create_session_factory(self.engine)
         self.alerts = SqliteAlertStore(settings.alert_db_path, clock=self.clock)

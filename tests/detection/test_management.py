@@ -57,7 +57,7 @@ def write_rule(folder: Path, exe: str = "whoami.exe") -> Path:
 
 @pytest.fixture
 def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    migrate(settings, "0002")  # detection's tables; later revisions belong to other domains
+    migrate(settings)  # head: audit entries (written with detection changes) need 0005
     engine = create_db_engine(settings)
     yield create_session_factory(engine)
     engine.dispose()
