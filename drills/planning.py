@@ -19,7 +19,6 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import ConflictError, ValidationError
 from core.store.base import AlertStore
-from core.store.relational import acquire_write_lock
 from drills import control, mailer, scenarios, tabletop, technical
 from drills.models import DrillSchedule, Exercise
 from drills.schemas import Participant
@@ -41,7 +40,7 @@ def create_schedule(
     time_scale: float = 1.0,
     reminder_hours: float = 24.0,
 ) -> DrillSchedule:
-    """Plan a drill: `every` None is one-off, `QUARTER` each quarter; commits."""
+    """Plan a drill: `every` None is one-off, `QUARTER` each quarter."""
     loaded = scenarios.get_scenario(scenario_id)
     if mode not in loaded.scenario.modes:
         raise ValidationError(
@@ -67,7 +66,7 @@ def create_schedule(
         created_at=clock.now(),
     )
     db.add(schedule)
-    db.commit()
+    db.flush()
     return schedule
 
 
@@ -126,13 +125,12 @@ def _start_due(db: Session, clock: Clock, schedule: DrillSchedule) -> str:
 
 
 def run_schedules(*, db: Session, clock: Clock, settings: Settings) -> list[str]:
-    """Send due invitations/reminders and start due schedules; commits."""
+    """Send due invitations/reminders and start due schedules."""
     outcomes: list[str] = []
     now = clock.now()
     for schedule in list_schedules(db=db):
         if not schedule.active or schedule.next_run_at is None:
             continue
-        acquire_write_lock(db)
         if schedule.invited_for != schedule.next_run_at:
             _invite(db, clock, settings, schedule, "invitation")
             schedule.invited_for = schedule.next_run_at
@@ -144,12 +142,10 @@ def run_schedules(*, db: Session, clock: Clock, settings: Settings) -> list[str]
         ):
             _invite(db, clock, settings, schedule, "reminder")
             schedule.reminded_for = schedule.next_run_at
-        db.commit()
         if now < schedule.next_run_at:
             continue
         due_at = schedule.next_run_at
         outcome = _start_due(db, clock, schedule)
-        acquire_write_lock(db)
         schedule = db.get(DrillSchedule, schedule.id) or schedule
         if outcome.startswith("gestart"):
             schedule.last_exercise_id = outcome.split(": ", 1)[1]
@@ -163,7 +159,7 @@ def run_schedules(*, db: Session, clock: Clock, settings: Settings) -> list[str]
         else:
             schedule.next_run_at = None
             schedule.active = False
-        db.commit()
+        db.flush()
         outcomes.append(outcome)
     return outcomes
 
@@ -187,7 +183,5 @@ def tick(
         if done:
             released[exercise.id] = done
         if exercise.mode == "technical" and alerts is not None:
-            acquire_write_lock(db)
             technical.check_expectations(db=db, clock=clock, exercise=exercise, alerts=alerts)
-            db.commit()
     return {"schedules": started, "released": released}

@@ -18,7 +18,6 @@ from core import audit
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ConflictError, NotFoundError, ValidationError
-from core.store.relational import acquire_write_lock
 from drills import mailer
 from drills.control import RUNNING, get_exercise, scenario_minutes
 from drills.models import Entry, Exercise, Expectation, ReleasedInject
@@ -50,7 +49,7 @@ def release_due(
     loaded: LoadedScenario,
     sink: EventSink | None,
 ) -> list[str]:
-    """Release the injects that are due; commits after each so none is released twice."""
+    """Release the injects that are due, each recorded so none is released twice."""
     if exercise.status != RUNNING:
         return []
     minute = scenario_minutes(exercise, clock.now())
@@ -63,7 +62,6 @@ def release_due(
     for inject in loaded.scenario.msel:
         if inject.id in released or inject.at_minute > minute:
             continue
-        acquire_write_lock(db)
         now = clock.now()
         injected = 0
         if exercise.mode == "technical" and inject.events is not None:
@@ -106,7 +104,7 @@ def release_due(
             object_id=exercise.id,
             details={"inject": inject.id, "events": injected, "mails": mails},
         )
-        db.commit()
+        db.flush()
         done.append(inject.id)
     return done
 
@@ -151,7 +149,7 @@ def record_entry(
     author: str,
     role: str | None = None,
 ) -> Entry:
-    """A player's decision or action, or a (hot-wash) note; commits."""
+    """A player's decision or action, or a (hot-wash) note."""
     if kind not in ENTRY_KINDS:
         raise ValidationError("kind", f"must be one of {', '.join(ENTRY_KINDS)}")
     if not text.strip():
@@ -168,7 +166,7 @@ def record_entry(
         at=clock.now(),
     )
     db.add(entry)
-    db.commit()
+    db.flush()
     return entry
 
 
@@ -190,8 +188,7 @@ def mark_expectation(
     note: str,
     actor: str,
 ) -> Expectation:
-    """The controller scores an expectation met or missed, with a note; commits."""
-    acquire_write_lock(db)
+    """The controller scores an expectation met or missed, with a note."""
     exercise = get_exercise(db=db, exercise_id=exercise_id)
     row = db.scalar(
         select(Expectation).where(
@@ -199,7 +196,6 @@ def mark_expectation(
         )
     )
     if row is None:
-        db.rollback()
         raise NotFoundError(f"expectation {expectation_id!r} not in exercise {exercise_id}")
     now = clock.now()
     row.status = "met" if met else "missed"
@@ -217,7 +213,7 @@ def mark_expectation(
         object_id=exercise_id,
         details={"expectation": expectation_id, "status": row.status},
     )
-    db.commit()
+    db.flush()
     return row
 
 

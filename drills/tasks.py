@@ -16,15 +16,17 @@ from sqlalchemy.orm import Session
 
 from core.clock import SystemClock
 from core.config import Settings, get_settings
+from core.store.unit_of_work import unit_of_work
 
 
 @contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
+def _unit(settings: Settings) -> Iterator[Session]:
+    """One write unit of work on a fresh engine: the task's whole change commits together."""
     from core.store.relational import create_db_engine, create_session_factory
 
     engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
+        with unit_of_work(create_session_factory(engine)) as db:
             yield db
     finally:
         engine.dispose()
@@ -42,7 +44,7 @@ def tick() -> dict[str, Any]:
     with ExitStack() as stack:
         alerts = open_alert_store(settings, clock=clock)
         stack.callback(alerts.close)
-        db = stack.enter_context(_session(settings))
+        db = stack.enter_context(_unit(settings))
         return run_tick(
             db=db, clock=clock, settings=settings, alerts=alerts, sink=spool_sink(settings)
         )
@@ -60,7 +62,7 @@ def control(exercise_id: str, action: str, actor: str = "controller") -> str:
         "stop": service.stop,
     }
     settings = get_settings()
-    with _session(settings) as db:
+    with _unit(settings) as db:
         exercise = functions[action](
             db=db, clock=SystemClock(), exercise_id=exercise_id, actor=actor
         )
@@ -73,5 +75,5 @@ def report(exercise_id: str, actor: str = "controller") -> int:
     from drills.report import build_report
 
     settings = get_settings()
-    with _session(settings) as db:
+    with _unit(settings) as db:
         return build_report(db=db, clock=SystemClock(), exercise_id=exercise_id, actor=actor).id

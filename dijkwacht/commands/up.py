@@ -35,12 +35,13 @@ def load_processing_register(settings: Settings) -> int | None:
     from rich.markup import escape
 
     from core.store.relational import create_db_engine, create_session_factory
+    from core.store.unit_of_work import unit_of_work
     from playbooks.breach.processing_register import RegisterFileError, load_file
 
     path = settings.processing_register_file
     engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
+        with unit_of_work(create_session_factory(engine)) as db:
             return load_file(db=db, clock=SystemClock(), actor="system:up", path=path)
     except RegisterFileError as exc:
         console.print(f"[red]processing_register_file: {escape(exc.location)}[/red]")

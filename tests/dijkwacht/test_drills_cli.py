@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from core.clock import SystemClock
 from core.config import get_settings
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from dijkwacht.cli import app
 from drills import service
 
@@ -32,7 +33,7 @@ def _planned_exercise() -> str:
     migrate(settings)
     engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
+        with unit_of_work(create_session_factory(engine)) as db:
             return service.create_exercise(
                 db=db,
                 clock=SystemClock(),

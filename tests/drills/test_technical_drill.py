@@ -171,6 +171,7 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                 assert outcome["schedules"][0].startswith("gestart: ")
                 exercise_id = outcome["schedules"][0].split(": ")[1]
                 assert outcome["released"][exercise_id] == ["I1"]
+                db.commit()  # the test is each boundary in turn: here the drills.tick task
                 # The real pipeline: spool -> event store -> detection -> alerts.
                 consumer.drain()
                 stored = [a for a in alerts.search(service_query()) if a.exercise_id == exercise_id]
@@ -179,6 +180,7 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     db=db, clock=clock, store=alerts, playbooks=load_library()
                 )
                 assert results
+                db.commit()  # playbooks.route_alerts
                 found = exercise_artefacts(db=db, exercise_id=exercise_id)
                 incident = found["incidents"][0]
                 assert any(s["step"] == "secure-logs" for s in found["steps"])
@@ -193,9 +195,11 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     exercise_id=exercise_id,
                 )
                 assert breach.reference.startswith("OEF-")
+                db.commit()  # the DPO's page
                 for delivery in deliveries_of(db=db, incident_id=incident["id"]):
                     assert delivery.status != "sent"
                 service.tick(db=db, clock=clock, settings=settings, alerts=alerts, sink=None)
+                db.commit()
                 marks = {
                     e.expectation_id: e
                     for e in service.expectations(db=db, exercise_id=exercise_id)
@@ -234,6 +238,7 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     db=db, clock=clock, exercise_id=exercise_id, actor="oefenleider"
                 )
                 assert report.pdf.startswith(b"%PDF")
+                db.commit()  # the controller's pages
                 assert (
                     "OEFENING / EXERCISE" in report.html
                     and "OEFENING / EXERCISE" in report.public_html
@@ -266,6 +271,7 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     alerts=alerts,
                     actor="oefenleider",
                 )
+                db.commit()  # `dijkwacht drills rollback`: one unit of work
                 assert (
                     removed["events"] == 6 and removed["alerts"] >= 1 and removed["incidents"] == 1
                 )

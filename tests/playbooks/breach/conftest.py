@@ -15,6 +15,8 @@ from core.accounts.service import create_user
 from core.clock import FrozenClock
 from core.config import Settings, load_settings
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
+from playbooks.runs import Units
 
 # Cheap hashing: these tests are about breaches, not passwords.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -45,6 +47,17 @@ def db(settings: Settings) -> Iterator[Session]:
     with create_session_factory(engine)() as session:
         yield session
     engine.dispose()
+
+
+@pytest.fixture
+def units(db: Session) -> Units:
+    """Write units of work on the test database, for services that commit between steps.
+
+    Commit `db` before handing these to a service (the test is the boundary of its own setup),
+    and expire it afterwards to read what the units wrote.
+    """
+    factory = create_session_factory(db.get_bind())
+    return lambda: unit_of_work(factory)
 
 
 @pytest.fixture
