@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import shared_task
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SystemClock
 from core.config import Settings, get_settings
-from core.store.unit_of_work import unit_of_work
+from core.store.unit_of_work import is_locked_error, unit_of_work
 
 
 @contextmanager
@@ -41,6 +42,18 @@ def _backoff(settings: Settings, retries: int) -> float:
     return float(settings.action_retry_backoff_seconds * (2**retries))
 
 
+@contextmanager
+def retry_when_busy(task: Any, settings: Settings) -> Iterator[None]:
+    """SQLite stayed locked past its busy timeout: the unit rolled back, so run the task again
+    later (with back-off) instead of failing it with "database is locked"."""
+    try:
+        yield
+    except OperationalError as exc:
+        if not is_locked_error(exc):
+            raise
+        raise task.retry(countdown=_backoff(settings, task.request.retries)) from None
+
+
 @shared_task(name="playbooks.run_action", bind=True, max_retries=None, acks_late=True)
 def run_action(self: Any, run_step_id: int) -> dict[str, Any]:
     """Run one automated action step; retry with back-off, then hand it to a person."""
@@ -49,7 +62,7 @@ def run_action(self: Any, run_step_id: int) -> dict[str, Any]:
 
     settings = get_settings()
     clock = SystemClock()
-    with sessions(settings) as factory:
+    with retry_when_busy(self, settings), sessions(settings) as factory:
         try:
             outcome = execute_action(
                 units=lambda: unit_of_work(factory),
@@ -77,7 +90,7 @@ def deliver(self: Any, delivery_id: int) -> str:
 
     settings = get_settings()
     final = self.request.retries >= settings.notify_max_retries
-    with sessions(settings) as factory:
+    with retry_when_busy(self, settings), sessions(settings) as factory:
         try:
             delivery = deliver_one(
                 units=lambda: unit_of_work(factory),
@@ -97,7 +110,11 @@ def advance_run(self: Any, run_id: int) -> int:
     from playbooks.runs import advance
 
     settings = get_settings()
-    with sessions(settings) as factory, unit_of_work(factory) as db:
+    with (
+        retry_when_busy(self, settings),
+        sessions(settings) as factory,
+        unit_of_work(factory) as db,
+    ):
         work = advance(db=db, clock=SystemClock(), run_id=run_id)
     send(self.app, work)
     return len(work)
@@ -114,7 +131,11 @@ def route_alerts(self: Any) -> int:
     clock = SystemClock()
     store = open_alert_store(settings, clock=clock)
     try:
-        with sessions(settings) as factory, unit_of_work(factory) as db:
+        with (
+            retry_when_busy(self, settings),
+            sessions(settings) as factory,
+            unit_of_work(factory) as db,
+        ):
             results, work = route_new_alerts(
                 db=db, clock=clock, store=store, playbooks=load_library()
             )
@@ -130,7 +151,11 @@ def resume_runs(self: Any) -> int:
     from playbooks.executor import resume_runs as resume
 
     settings = get_settings()
-    with sessions(settings) as factory, unit_of_work(factory) as db:
+    with (
+        retry_when_busy(self, settings),
+        sessions(settings) as factory,
+        unit_of_work(factory) as db,
+    ):
         work = resume(db=db, clock=SystemClock(), settings=settings)
     send(self.app, work)
     return len(work)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.common import console
+from dijkwacht.commands.units import command_unit
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -22,17 +23,8 @@ app = typer.Typer(help="Personal-data breaches: register, deadlines, export.", n
 @contextmanager
 def _unit(*, write: bool = False) -> Iterator[tuple[Settings, Session]]:
     """The command's unit of work; only `processing-register load` writes."""
-    from core.store.relational import create_db_engine, create_session_factory, migrate
-    from core.store.unit_of_work import unit_of_work
-
-    settings = settings_or_exit()
-    migrate(settings)
-    engine = create_db_engine(settings)
-    try:
-        with unit_of_work(create_session_factory(engine), write=write) as db:
-            yield settings, db
-    finally:
-        engine.dispose()
+    with command_unit(write=write) as (settings, db):
+        yield settings, db
 
 
 @app.command("list")

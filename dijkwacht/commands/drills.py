@@ -16,6 +16,7 @@ import typer
 
 from core.errors import DijkwachtError
 from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.units import command_unit
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -28,17 +29,8 @@ app = typer.Typer(help="Exercises (drills): OEFENING / EXERCISE.", no_args_is_he
 @contextmanager
 def _unit(*, write: bool = True) -> Iterator[tuple[Settings, Session]]:
     """The command's one unit of work: committed when the command succeeds, else rolled back."""
-    from core.store.relational import create_db_engine, create_session_factory, migrate
-    from core.store.unit_of_work import unit_of_work
-
-    settings = settings_or_exit()
-    migrate(settings)
-    engine = create_db_engine(settings)
-    try:
-        with unit_of_work(create_session_factory(engine), write=write) as db:
-            yield settings, db
-    finally:
-        engine.dispose()
+    with command_unit(write=write) as (settings, db):
+        yield settings, db
 
 
 @contextmanager

@@ -11,7 +11,8 @@ import typer
 from sqlalchemy.orm import Session
 
 from core.clock import utc_iso
-from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.common import console
+from dijkwacht.commands.units import command_unit
 
 incidents_app = typer.Typer(help="Read incidents.", no_args_is_help=True)
 playbooks_app = typer.Typer(help="Check playbook files.", no_args_is_help=True)
@@ -20,17 +21,8 @@ playbooks_app = typer.Typer(help="Check playbook files.", no_args_is_help=True)
 @contextmanager
 def _session() -> Iterator[Session]:
     """A read unit of work: these commands only read."""
-    from core.store.relational import create_db_engine, create_session_factory, migrate
-    from core.store.unit_of_work import unit_of_work
-
-    settings = settings_or_exit()
-    migrate(settings)
-    engine = create_db_engine(settings)
-    try:
-        with unit_of_work(create_session_factory(engine), write=False) as db:
-            yield db
-    finally:
-        engine.dispose()
+    with command_unit(write=False) as (_settings, db):
+        yield db
 
 
 @incidents_app.command("list")
