@@ -32,6 +32,7 @@ from core.config import Settings
 from core.store.base import NewAlert
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.sqlite_alerts import SqliteAlertStore
+from core.store.unit_of_work import unit_of_work
 from tests.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +83,7 @@ def _seed(settings: Settings) -> None:
     migrate(settings)
     clock = SystemClock()
     engine = create_db_engine(settings)
-    with create_session_factory(engine)() as db:
+    with unit_of_work(create_session_factory(engine)) as db:  # the seed is one boundary
         create_user(db=db, username="analist", password=PASSWORD, role=Role.ANALYST, clock=clock)
         create_user(
             db=db, username="manager", password=PASSWORD, role=Role.INCIDENT_MANAGER, clock=clock
