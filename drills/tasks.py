@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from celery import shared_task
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SystemClock
 from core.config import Settings, get_settings
@@ -20,16 +20,22 @@ from core.store.unit_of_work import unit_of_work
 
 
 @contextmanager
-def _unit(settings: Settings) -> Iterator[Session]:
-    """One write unit of work on a fresh engine: the task's whole change commits together."""
+def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a fresh engine, disposed when the task ends."""
     from core.store.relational import create_db_engine, create_session_factory
 
     engine = create_db_engine(settings)
     try:
-        with unit_of_work(create_session_factory(engine)) as db:
-            yield db
+        yield create_session_factory(engine)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _unit(settings: Settings) -> Iterator[Session]:
+    """One write unit of work: the task's whole change commits together."""
+    with _sessions(settings) as factory, unit_of_work(factory) as db:
+        yield db
 
 
 @shared_task(name="drills.tick")
@@ -44,9 +50,13 @@ def tick() -> dict[str, Any]:
     with ExitStack() as stack:
         alerts = open_alert_store(settings, clock=clock)
         stack.callback(alerts.close)
-        db = stack.enter_context(_unit(settings))
+        factory = stack.enter_context(_sessions(settings))
         return run_tick(
-            db=db, clock=clock, settings=settings, alerts=alerts, sink=spool_sink(settings)
+            units=lambda: unit_of_work(factory),
+            clock=clock,
+            settings=settings,
+            alerts=alerts,
+            sink=spool_sink(settings),
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
+
 from core.accounts.models import Role
 from core.store.relational import create_session_factory
 from core.store.unit_of_work import unit_of_work
@@ -13,9 +15,17 @@ PHONE_SCRIPT = "Speel de teamleider"
 
 
 def _tick(env: Env) -> None:
-    """What the `drills.tick` task does: one unit of work of its own."""
-    with unit_of_work(create_session_factory(env.db.get_bind())) as db:
-        service.tick(db=db, clock=env.clock, settings=env.settings, alerts=None, sink=None)
+    """What the `drills.tick` task does: units of work of its own."""
+    engine = env.db.get_bind()
+    assert isinstance(engine, Engine)
+    factory = create_session_factory(engine)
+    service.tick(
+        units=lambda: unit_of_work(factory),
+        clock=env.clock,
+        settings=env.settings,
+        alerts=None,
+        sink=None,
+    )
 
 
 def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -54,7 +55,9 @@ def test_a_fault_during_rollback_removes_nothing_and_a_retry_removes_everything(
     db: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = FrozenClock(START)
-    factory = create_session_factory(db.get_bind())
+    engine = db.get_bind()
+    assert isinstance(engine, Engine)
+    factory = create_session_factory(engine)
     with unit_of_work(factory) as setup:
         exercise_id, incident_id = _stopped_exercise_with_an_incident(setup, clock)
     events, alerts = open_event_store(settings), open_alert_store(settings)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.accounts import Role, User, create_user
@@ -41,7 +42,9 @@ def units(db: Session) -> Units:
     Commit `db` before handing these to a service (the test is the boundary of its own setup),
     and expire it afterwards to read what the units wrote.
     """
-    factory = create_session_factory(db.get_bind())
+    engine = db.get_bind()
+    assert isinstance(engine, Engine)
+    factory = create_session_factory(engine)
     return lambda: unit_of_work(factory)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.accounts.models import User
@@ -56,7 +57,9 @@ def units(db: Session) -> Units:
     Commit `db` before handing these to a service (the test is the boundary of its own setup),
     and expire it afterwards to read what the units wrote.
     """
-    factory = create_session_factory(db.get_bind())
+    engine = db.get_bind()
+    assert isinstance(engine, Engine)
+    factory = create_session_factory(engine)
     return lambda: unit_of_work(factory)
 
 
