@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
-from core.store.relational import acquire_write_lock
 from drills import criteria as criteria_mod
 from drills.models import DrillLock, Exercise, Expectation, ReleasedInject
 from drills.schemas import LoadedScenario, Participant
@@ -72,7 +71,7 @@ def create_exercise(
     schedule_id: int | None = None,
     actor: str,
 ) -> Exercise:
-    """A planned exercise with its expectations; criteria default to the scenario's; commits."""
+    """A planned exercise with its expectations; criteria default to the scenario's."""
     scenario = loaded.scenario
     if mode not in scenario.modes:
         raise ValidationError(
@@ -81,7 +80,6 @@ def create_exercise(
     if not 0 < time_scale <= 3600:
         raise ValidationError("time_scale", "must be above 0 and at most 3600")
     people = [Participant.model_validate(p).model_dump() for p in participants]
-    acquire_write_lock(db)
     now = clock.now()
     exercise_id = _new_id(db, scenario.id, now)
     exercise = Exercise(
@@ -122,7 +120,7 @@ def create_exercise(
             )
         )
     _log(db, clock, exercise, actor, "created", scenario=scenario.id, mode=mode)
-    db.commit()
+    db.flush()
     return exercise
 
 
@@ -148,14 +146,8 @@ def scenario_minutes(exercise: Exercise, now: datetime) -> float:
     return seconds * exercise.time_scale / 60.0
 
 
-def _locked(db: Session, exercise_id: str) -> Exercise:
-    acquire_write_lock(db)
-    return get_exercise(db=db, exercise_id=exercise_id)
-
-
 def _require(db: Session, exercise: Exercise, *states: str) -> None:
     if exercise.status not in states:
-        db.rollback()
         raise ConflictError(
             f"status: exercise {exercise.id} is {exercise.status}, needs {' or '.join(states)}"
         )
@@ -163,14 +155,14 @@ def _require(db: Session, exercise: Exercise, *states: str) -> None:
 
 def start(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Exercise:
     """Freeze the criteria and start the scenario clock; ConflictError if the series runs."""
-    exercise = _locked(db, exercise_id)
+    exercise = get_exercise(db=db, exercise_id=exercise_id)
     _require(db, exercise, PLANNED)
     now = clock.now()
-    db.add(DrillLock(series=exercise.series, exercise_id=exercise.id, taken_at=now))
     try:
-        db.flush()
+        # A savepoint: a refused start leaves the caller's unit of work usable (beat goes on).
+        with db.begin_nested():
+            db.add(DrillLock(series=exercise.series, exercise_id=exercise.id, taken_at=now))
     except IntegrityError:
-        db.rollback()
         holder = db.get(DrillLock, exercise.series)
         running = holder.exercise_id if holder else "?"
         raise ConflictError(f"series: {exercise.series} is already running as {running}") from None
@@ -179,12 +171,12 @@ def start(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Exercis
     exercise.started_at = now
     exercise.segment_started_at = now
     _log(db, clock, exercise, actor, "started", criteria_sha256=digest)
-    db.commit()
+    db.flush()
     return exercise
 
 
 def pause(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Exercise:
-    exercise = _locked(db, exercise_id)
+    exercise = get_exercise(db=db, exercise_id=exercise_id)
     _require(db, exercise, RUNNING)
     now = clock.now()
     exercise.played_seconds = scenario_minutes(exercise, now) * 60.0 / exercise.time_scale
@@ -198,17 +190,17 @@ def pause(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Exercis
         "paused",
         scenario_minute=round(scenario_minutes(exercise, now), 2),
     )
-    db.commit()
+    db.flush()
     return exercise
 
 
 def resume(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Exercise:
-    exercise = _locked(db, exercise_id)
+    exercise = get_exercise(db=db, exercise_id=exercise_id)
     _require(db, exercise, PAUSED)
     exercise.status = RUNNING
     exercise.segment_started_at = clock.now()
     _log(db, clock, exercise, actor, "resumed")
-    db.commit()
+    db.flush()
     return exercise
 
 
@@ -216,18 +208,17 @@ def advance(
     *, db: Session, clock: Clock, exercise_id: str, actor: str, at_minute: float
 ) -> Exercise:
     """Move the scenario clock forward to `at_minute` (the next inject), never backwards."""
-    exercise = _locked(db, exercise_id)
+    exercise = get_exercise(db=db, exercise_id=exercise_id)
     _require(db, exercise, RUNNING, PAUSED)
     now = clock.now()
     current = scenario_minutes(exercise, now)
     if at_minute < current:
-        db.rollback()
         raise ValidationError("at_minute", f"the scenario is already at minute {current:.1f}")
     exercise.played_seconds = at_minute * 60.0 / exercise.time_scale
     if exercise.status == RUNNING:
         exercise.segment_started_at = now
     _log(db, clock, exercise, actor, "advanced", to_minute=at_minute)
-    db.commit()
+    db.flush()
     return exercise
 
 
@@ -244,7 +235,7 @@ def next_inject_minute(*, db: Session, exercise: Exercise, loaded: LoadedScenari
 
 def stop(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Exercise:
     """End the exercise and free its series; pending automatic checks become missed."""
-    exercise = _locked(db, exercise_id)
+    exercise = get_exercise(db=db, exercise_id=exercise_id)
     _require(db, exercise, RUNNING, PAUSED)
     now = clock.now()
     exercise.played_seconds = scenario_minutes(exercise, now) * 60.0 / exercise.time_scale
@@ -260,7 +251,7 @@ def stop(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Exercise
         expectation.note = expectation.note or "niet gehaald voor het einde van de oefening"
     db.execute(delete(DrillLock).where(DrillLock.series == exercise.series))
     _log(db, clock, exercise, actor, "stopped")
-    db.commit()
+    db.flush()
     return exercise
 
 
@@ -268,9 +259,9 @@ def set_grip(*, db: Session, clock: Clock, exercise_id: str, level: int, actor: 
     """Record the GRIP level the players scaled up to (escalation is a measured moment)."""
     if not 0 <= level <= 5:
         raise ValidationError("level", "GRIP levels are 0 to 5")
-    exercise = _locked(db, exercise_id)
+    exercise = get_exercise(db=db, exercise_id=exercise_id)
     _require(db, exercise, RUNNING, PAUSED)
     exercise.grip_level = level
     _log(db, clock, exercise, actor, "grip", level=level)
-    db.commit()
+    db.flush()
     return exercise

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock
 from core.errors import ConflictError, ValidationError
-from core.store.relational import acquire_write_lock
 from drills.models import Exercise
 from drills.schemas import Criterion
 
@@ -47,15 +46,13 @@ def validated(criteria: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def declare(
     *, db: Session, clock: Clock, exercise_id: str, criteria: Sequence[dict[str, Any]], actor: str
 ) -> Exercise:
-    """Set the criteria of a planned exercise; refused once they are frozen; commits."""
-    acquire_write_lock(db)
+    """Set the criteria of a planned exercise; refused once they are frozen."""
     exercise = db.get(Exercise, exercise_id)
     if exercise is None:
         from core.errors import NotFoundError
 
         raise NotFoundError(f"exercise {exercise_id!r} not found")
     if exercise.criteria_sha256 is not None:
-        db.rollback()
         raise ConflictError(
             f"criteria: frozen at {exercise.criteria_frozen_at} (sha256 "
             f"{exercise.criteria_sha256[:12]}...); criteria cannot change after the start"
@@ -70,7 +67,7 @@ def declare(
         object_id=exercise.id,
         details={"criteria": exercise.criteria},
     )
-    db.commit()
+    db.flush()
     return exercise
 
 

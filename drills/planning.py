@@ -19,10 +19,10 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import ConflictError, ValidationError
 from core.store.base import AlertStore
-from core.store.relational import acquire_write_lock
 from drills import control, mailer, scenarios, tabletop, technical
 from drills.models import DrillSchedule, Exercise
 from drills.schemas import Participant
+from drills.tabletop import Units
 
 QUARTER = timedelta(days=91)
 
@@ -41,7 +41,7 @@ def create_schedule(
     time_scale: float = 1.0,
     reminder_hours: float = 24.0,
 ) -> DrillSchedule:
-    """Plan a drill: `every` None is one-off, `QUARTER` each quarter; commits."""
+    """Plan a drill: `every` None is one-off, `QUARTER` each quarter."""
     loaded = scenarios.get_scenario(scenario_id)
     if mode not in loaded.scenario.modes:
         raise ValidationError(
@@ -67,7 +67,7 @@ def create_schedule(
         created_at=clock.now(),
     )
     db.add(schedule)
-    db.commit()
+    db.flush()
     return schedule
 
 
@@ -125,69 +125,90 @@ def _start_due(db: Session, clock: Clock, schedule: DrillSchedule) -> str:
     return f"gestart: {exercise.id}"
 
 
-def run_schedules(*, db: Session, clock: Clock, settings: Settings) -> list[str]:
-    """Send due invitations/reminders and start due schedules; commits."""
+def run_schedules(*, units: Units, clock: Clock, settings: Settings) -> list[str]:
+    """Send due invitations/reminders and start due schedules.
+
+    Each schedule's invitations, and then its start, commit in their own unit of work from
+    `units`: an invitation that went out is recorded before anything else can fail.
+    """
     outcomes: list[str] = []
     now = clock.now()
-    for schedule in list_schedules(db=db):
-        if not schedule.active or schedule.next_run_at is None:
-            continue
-        acquire_write_lock(db)
-        if schedule.invited_for != schedule.next_run_at:
-            _invite(db, clock, settings, schedule, "invitation")
-            schedule.invited_for = schedule.next_run_at
-        remind_at = schedule.next_run_at - timedelta(hours=schedule.reminder_hours)
-        if (
-            now >= remind_at
-            and schedule.reminded_for != schedule.next_run_at
-            and now < schedule.next_run_at
-        ):
-            _invite(db, clock, settings, schedule, "reminder")
-            schedule.reminded_for = schedule.next_run_at
-        db.commit()
-        if now < schedule.next_run_at:
-            continue
-        due_at = schedule.next_run_at
-        outcome = _start_due(db, clock, schedule)
-        acquire_write_lock(db)
-        schedule = db.get(DrillSchedule, schedule.id) or schedule
-        if outcome.startswith("gestart"):
-            schedule.last_exercise_id = outcome.split(": ", 1)[1]
-        schedule.last_outcome = outcome[:300]
-        if schedule.every_seconds:
-            step = timedelta(seconds=schedule.every_seconds)
-            following = due_at + step
-            while following <= now:
-                following += step  # a missed period is not made up twice
-            schedule.next_run_at = following
-        else:
-            schedule.next_run_at = None
-            schedule.active = False
-        db.commit()
+    with units() as db:
+        ids = [s.id for s in list_schedules(db=db) if s.active and s.next_run_at is not None]
+    for schedule_id in ids:
+        with units() as db:
+            schedule = db.get(DrillSchedule, schedule_id)
+            if schedule is None or not schedule.active or schedule.next_run_at is None:
+                continue
+            if schedule.invited_for != schedule.next_run_at:
+                _invite(db, clock, settings, schedule, "invitation")
+                schedule.invited_for = schedule.next_run_at
+            remind_at = schedule.next_run_at - timedelta(hours=schedule.reminder_hours)
+            if (
+                now >= remind_at
+                and schedule.reminded_for != schedule.next_run_at
+                and now < schedule.next_run_at
+            ):
+                _invite(db, clock, settings, schedule, "reminder")
+                schedule.reminded_for = schedule.next_run_at
+            if now < schedule.next_run_at:
+                continue
+        with units() as db:
+            schedule = db.get(DrillSchedule, schedule_id)
+            if schedule is None or schedule.next_run_at is None or now < schedule.next_run_at:
+                continue  # another worker's tick started it meanwhile
+            due_at = schedule.next_run_at
+            outcome = _start_due(db, clock, schedule)
+            if outcome.startswith("gestart"):
+                schedule.last_exercise_id = outcome.split(": ", 1)[1]
+            schedule.last_outcome = outcome[:300]
+            if schedule.every_seconds:
+                step = timedelta(seconds=schedule.every_seconds)
+                following = due_at + step
+                while following <= now:
+                    following += step  # a missed period is not made up twice
+                schedule.next_run_at = following
+            else:
+                schedule.next_run_at = None
+                schedule.active = False
         outcomes.append(outcome)
     return outcomes
 
 
 def tick(
     *,
-    db: Session,
+    units: Units,
     clock: Clock,
     settings: Settings,
     alerts: AlertStore | None,
     sink: technical.EventSink | None,
 ) -> dict[str, Any]:
-    """One beat: schedules, then injects and automatic checks of every running exercise."""
-    started = run_schedules(db=db, clock=clock, settings=settings)
+    """One beat: schedules, then injects and automatic checks of every running exercise.
+
+    Each step is its own unit of work from `units` (see `run_schedules` and
+    `tabletop.release_due`), so a failure in one exercise keeps what the others did.
+    """
+    started = run_schedules(units=units, clock=clock, settings=settings)
     released: dict[str, list[str]] = {}
-    for exercise in db.scalars(select(Exercise).where(Exercise.status == control.RUNNING)).all():
-        loaded = scenarios.get_scenario(exercise.scenario_id)
+    with units() as db:
+        running = [
+            (e.id, e.scenario_id, e.mode)
+            for e in db.scalars(select(Exercise).where(Exercise.status == control.RUNNING))
+        ]
+    for exercise_id, scenario_id, mode in running:
+        loaded = scenarios.get_scenario(scenario_id)
         done = tabletop.release_due(
-            db=db, clock=clock, settings=settings, exercise=exercise, loaded=loaded, sink=sink
+            units=units,
+            clock=clock,
+            settings=settings,
+            exercise_id=exercise_id,
+            loaded=loaded,
+            sink=sink,
         )
         if done:
-            released[exercise.id] = done
-        if exercise.mode == "technical" and alerts is not None:
-            acquire_write_lock(db)
-            technical.check_expectations(db=db, clock=clock, exercise=exercise, alerts=alerts)
-            db.commit()
+            released[exercise_id] = done
+        if mode == "technical" and alerts is not None:
+            with units() as db:
+                exercise = control.get_exercise(db=db, exercise_id=exercise_id)
+                technical.check_expectations(db=db, clock=clock, exercise=exercise, alerts=alerts)
     return {"schedules": started, "released": released}

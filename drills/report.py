@@ -41,7 +41,7 @@ def add_lesson(
     owner: str,
     due_on: date,
 ) -> LessonAction:
-    """A lesson learned becomes an action with an owner and a due date; commits."""
+    """A lesson learned becomes an action with an owner and a due date."""
     for name, value in (("lesson", lesson), ("action", action), ("owner", owner)):
         if not value.strip():
             raise ValidationError(name, "must not be empty")
@@ -56,7 +56,7 @@ def add_lesson(
         created_at=clock.now(),
     )
     db.add(row)
-    db.commit()
+    db.flush()
     return row
 
 
@@ -66,7 +66,7 @@ def close_action(*, db: Session, clock: Clock, action_id: int) -> LessonAction:
         raise NotFoundError(f"action {action_id} not found")
     row.status = "done"
     row.closed_at = clock.now()
-    db.commit()
+    db.flush()
     return row
 
 
@@ -165,7 +165,7 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
 
 
 def build_report(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Report:
-    """Render and store the report (HTML, PDF, public summary); a new version each call; commits."""
+    """Render and store the report (HTML, PDF, public summary); a new version each call."""
     from weasyprint import HTML
 
     exercise = get_exercise(db=db, exercise_id=exercise_id)
@@ -204,7 +204,7 @@ def build_report(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> 
         object_id=exercise_id,
         details=summary,
     )
-    db.commit()
+    db.flush()
     return report
 
 
@@ -218,7 +218,7 @@ def latest_report(*, db: Session, exercise_id: str) -> Report:
 
 
 def publish_summary(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Report:
-    """Make the latest report's public summary visible on the public pages; commits."""
+    """Make the latest report's public summary visible on the public pages."""
     report = latest_report(db=db, exercise_id=exercise_id)
     report.published_at = clock.now()
     audit.record(
@@ -229,7 +229,7 @@ def publish_summary(*, db: Session, clock: Clock, exercise_id: str, actor: str) 
         object_type="drill",
         object_id=exercise_id,
     )
-    db.commit()
+    db.flush()
     return report
 
 

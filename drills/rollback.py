@@ -17,7 +17,6 @@ from core import audit
 from core.clock import Clock
 from core.errors import ConflictError
 from core.store.base import AlertStore, EventStore
-from core.store.relational import acquire_write_lock
 from drills.control import PAUSED, PLANNED, ROLLED_BACK, RUNNING, get_exercise
 from drills.models import DrillLock, Entry, Exercise, Expectation, Outbox, ReleasedInject
 from playbooks import service as playbooks
@@ -34,7 +33,7 @@ def rollback(
     alerts: AlertStore,
     actor: str,
 ) -> dict[str, int]:
-    """Remove the exercise's artefacts everywhere; refused while it runs; commits."""
+    """Remove the exercise's artefacts everywhere; refused while it runs."""
     exercise = get_exercise(db=db, exercise_id=exercise_id)
     if exercise.status in (RUNNING, PAUSED):
         raise ConflictError(f"status: stop exercise {exercise_id} before rolling it back")
@@ -42,7 +41,6 @@ def rollback(
         "events": events.delete_by_exercise(exercise_id),
         "alerts": alerts.delete_by_exercise(exercise_id),
     }
-    acquire_write_lock(db)
     exercise = get_exercise(db=db, exercise_id=exercise_id)
     removed.update(playbooks.delete_exercise_artefacts(db=db, exercise_id=exercise_id))
     for table in DRILL_TABLES:
@@ -60,15 +58,15 @@ def rollback(
         object_id=exercise_id,
         details={"removed": removed},
     )
-    db.commit()
+    db.flush()
     return removed
 
 
 def discard_planned(*, db: Session, exercise_id: str) -> None:
-    """Drop an exercise that never started (a skipped schedule run); commits."""
+    """Drop an exercise that never started (a skipped schedule run)."""
     exercise = db.get(Exercise, exercise_id)
     if exercise is None or exercise.status != PLANNED:
         return
     db.execute(delete(Expectation).where(Expectation.exercise_id == exercise_id))
     db.delete(exercise)
-    db.commit()
+    db.flush()

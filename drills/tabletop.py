@@ -8,6 +8,8 @@ synthetic events to the collector pipeline. Controller notes (phone scripts) nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,14 +20,16 @@ from core import audit
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ConflictError, NotFoundError, ValidationError
-from core.store.relational import acquire_write_lock
 from drills import mailer
 from drills.control import RUNNING, get_exercise, scenario_minutes
 from drills.models import Entry, Exercise, Expectation, ReleasedInject
-from drills.schemas import ROLES, LoadedScenario
+from drills.schemas import ROLES, Inject, LoadedScenario
 from drills.technical import SOURCE, EventSink, build_events
 
 ENTRY_KINDS = ("decision", "action", "note", "hotwash")
+# The boundary's unit-of-work opener (the `drills.tick` task passes `partial(unit_of_work, f)`):
+# the tick commits each released inject and each schedule step on its own.
+Units = Callable[[], AbstractContextManager[Session]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,72 +47,101 @@ class InjectView:
 
 def release_due(
     *,
+    units: Units,
+    clock: Clock,
+    settings: Settings,
+    exercise_id: str,
+    loaded: LoadedScenario,
+    sink: EventSink | None,
+) -> list[str]:
+    """Release the injects that are due, each in its own unit of work from `units`.
+
+    An inject's e-mail and events go out inside its unit, which commits right after: one
+    released inject is recorded before the next starts, so none is released twice.
+    """
+    with units() as db:
+        exercise = get_exercise(db=db, exercise_id=exercise_id)
+        if exercise.status != RUNNING:
+            return []
+        minute = scenario_minutes(exercise, clock.now())
+        released = set(
+            db.scalars(
+                select(ReleasedInject.inject_id).where(ReleasedInject.exercise_id == exercise_id)
+            )
+        )
+    due = [i for i in loaded.scenario.msel if i.id not in released and i.at_minute <= minute]
+    done: list[str] = []
+    for inject in due:
+        with units() as db:
+            exercise = get_exercise(db=db, exercise_id=exercise_id)
+            if exercise.status != RUNNING:
+                break  # paused or stopped meanwhile
+            if _released(db, exercise_id, inject.id):
+                continue  # another worker's tick released it meanwhile
+            _release(db, clock, settings, exercise, inject, sink)
+        done.append(inject.id)
+    return done
+
+
+def _released(db: Session, exercise_id: str, inject_id: str) -> bool:
+    found = db.scalar(
+        select(ReleasedInject.id).where(
+            ReleasedInject.exercise_id == exercise_id, ReleasedInject.inject_id == inject_id
+        )
+    )
+    return found is not None
+
+
+def _release(
     db: Session,
     clock: Clock,
     settings: Settings,
     exercise: Exercise,
-    loaded: LoadedScenario,
+    inject: Inject,
     sink: EventSink | None,
-) -> list[str]:
-    """Release the injects that are due; commits after each so none is released twice."""
-    if exercise.status != RUNNING:
-        return []
-    minute = scenario_minutes(exercise, clock.now())
-    released = set(
-        db.scalars(
-            select(ReleasedInject.inject_id).where(ReleasedInject.exercise_id == exercise.id)
-        )
-    )
-    done: list[str] = []
-    for inject in loaded.scenario.msel:
-        if inject.id in released or inject.at_minute > minute:
-            continue
-        acquire_write_lock(db)
-        now = clock.now()
-        injected = 0
-        if exercise.mode == "technical" and inject.events is not None:
-            if sink is None:
-                raise ConflictError("sink: a technical exercise needs the collector pipeline")
-            events = build_events(inject=inject, exercise_id=exercise.id, start=now)
-            sink(events, source=SOURCE)
-            injected = len(events)
-        mails = 0
-        if exercise.mode == "tabletop":
-            to = [p["email"] for p in exercise.participants if p["role"] in inject.to]
-            mails = mailer.send(
-                db=db,
-                clock=clock,
-                settings=settings,
-                participants=to,
-                subject=f"{exercise.title}: {inject.title}",
-                body=f"Van: {inject.sender}\nVoor: {', '.join(inject.to)}\n\n{inject.text}",
-                purpose="inject",
-                exercise_id=exercise.id,
-            )
-        db.add(
-            ReleasedInject(
-                exercise_id=exercise.id,
-                inject_id=inject.id,
-                kind=inject.kind,
-                roles=list(inject.to),
-                released_at=now,
-                manual=False,
-                events_injected=injected,
-                mails_sent=mails,
-            )
-        )
-        audit.record(
+) -> None:
+    now = clock.now()
+    injected = 0
+    if exercise.mode == "technical" and inject.events is not None:
+        if sink is None:
+            raise ConflictError("sink: a technical exercise needs the collector pipeline")
+        events = build_events(inject=inject, exercise_id=exercise.id, start=now)
+        sink(events, source=SOURCE)
+        injected = len(events)
+    mails = 0
+    if exercise.mode == "tabletop":
+        to = [p["email"] for p in exercise.participants if p["role"] in inject.to]
+        mails = mailer.send(
             db=db,
             clock=clock,
-            actor="drills",
-            action="drill.inject_released",
-            object_type="drill",
-            object_id=exercise.id,
-            details={"inject": inject.id, "events": injected, "mails": mails},
+            settings=settings,
+            participants=to,
+            subject=f"{exercise.title}: {inject.title}",
+            body=f"Van: {inject.sender}\nVoor: {', '.join(inject.to)}\n\n{inject.text}",
+            purpose="inject",
+            exercise_id=exercise.id,
         )
-        db.commit()
-        done.append(inject.id)
-    return done
+    db.add(
+        ReleasedInject(
+            exercise_id=exercise.id,
+            inject_id=inject.id,
+            kind=inject.kind,
+            roles=list(inject.to),
+            released_at=now,
+            manual=False,
+            events_injected=injected,
+            mails_sent=mails,
+        )
+    )
+    audit.record(
+        db=db,
+        clock=clock,
+        actor="drills",
+        action="drill.inject_released",
+        object_type="drill",
+        object_id=exercise.id,
+        details={"inject": inject.id, "events": injected, "mails": mails},
+    )
 
 
 def current_injects(
@@ -151,7 +184,7 @@ def record_entry(
     author: str,
     role: str | None = None,
 ) -> Entry:
-    """A player's decision or action, or a (hot-wash) note; commits."""
+    """A player's decision or action, or a (hot-wash) note."""
     if kind not in ENTRY_KINDS:
         raise ValidationError("kind", f"must be one of {', '.join(ENTRY_KINDS)}")
     if not text.strip():
@@ -168,7 +201,7 @@ def record_entry(
         at=clock.now(),
     )
     db.add(entry)
-    db.commit()
+    db.flush()
     return entry
 
 
@@ -190,8 +223,7 @@ def mark_expectation(
     note: str,
     actor: str,
 ) -> Expectation:
-    """The controller scores an expectation met or missed, with a note; commits."""
-    acquire_write_lock(db)
+    """The controller scores an expectation met or missed, with a note."""
     exercise = get_exercise(db=db, exercise_id=exercise_id)
     row = db.scalar(
         select(Expectation).where(
@@ -199,7 +231,6 @@ def mark_expectation(
         )
     )
     if row is None:
-        db.rollback()
         raise NotFoundError(f"expectation {expectation_id!r} not in exercise {exercise_id}")
     now = clock.now()
     row.status = "met" if met else "missed"
@@ -217,7 +248,7 @@ def mark_expectation(
         object_id=exercise_id,
         details={"expectation": expectation_id, "status": row.status},
     )
-    db.commit()
+    db.flush()
     return row
 
 

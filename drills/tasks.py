@@ -12,22 +12,30 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from celery import shared_task
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SystemClock
 from core.config import Settings, get_settings
+from core.store.unit_of_work import unit_of_work
 
 
 @contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
+def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a fresh engine, disposed when the task ends."""
     from core.store.relational import create_db_engine, create_session_factory
 
     engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
-            yield db
+        yield create_session_factory(engine)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _unit(settings: Settings) -> Iterator[Session]:
+    """One write unit of work: the task's whole change commits together."""
+    with _sessions(settings) as factory, unit_of_work(factory) as db:
+        yield db
 
 
 @shared_task(name="drills.tick")
@@ -42,9 +50,13 @@ def tick() -> dict[str, Any]:
     with ExitStack() as stack:
         alerts = open_alert_store(settings, clock=clock)
         stack.callback(alerts.close)
-        db = stack.enter_context(_session(settings))
+        factory = stack.enter_context(_sessions(settings))
         return run_tick(
-            db=db, clock=clock, settings=settings, alerts=alerts, sink=spool_sink(settings)
+            units=lambda: unit_of_work(factory),
+            clock=clock,
+            settings=settings,
+            alerts=alerts,
+            sink=spool_sink(settings),
         )
 
 
@@ -60,7 +72,7 @@ def control(exercise_id: str, action: str, actor: str = "controller") -> str:
         "stop": service.stop,
     }
     settings = get_settings()
-    with _session(settings) as db:
+    with _unit(settings) as db:
         exercise = functions[action](
             db=db, clock=SystemClock(), exercise_id=exercise_id, actor=actor
         )
@@ -73,5 +85,5 @@ def report(exercise_id: str, actor: str = "controller") -> int:
     from drills.report import build_report
 
     settings = get_settings()
-    with _session(settings) as db:
+    with _unit(settings) as db:
         return build_report(db=db, clock=SystemClock(), exercise_id=exercise_id, actor=actor).id

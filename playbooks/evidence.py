@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
-from core.store.relational import acquire_write_lock
 from playbooks.actions import evidence_dir
 from playbooks.incidents import get_incident, log
 from playbooks.models import Evidence
@@ -43,13 +42,12 @@ def add_evidence(
     actor: str,
     description: str | None = None,
 ) -> Evidence:
-    """Store a file for the incident with its SHA-256 and who added it; commits."""
+    """Store a file for the incident with its SHA-256 and who added it."""
     name = _SAFE_NAME.sub("_", Path(filename).name).strip()
     if not name or name in (".", ".."):
         raise ValidationError("filename", "must name a file")
     if len(content) > MAX_EVIDENCE_BYTES:
         raise ValidationError("content", f"larger than {MAX_EVIDENCE_BYTES} bytes")
-    acquire_write_lock(db)
     get_incident(db=db, incident_id=incident_id)
     digest = hashlib.sha256(content).hexdigest()
     target = evidence_dir(settings, incident_id) / "files" / digest
@@ -83,7 +81,7 @@ def add_evidence(
         sha256=digest,
         size=item.size,
     )
-    db.commit()
+    db.flush()
     return item
 
 

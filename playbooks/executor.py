@@ -22,11 +22,10 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.config import Settings
 from core.errors import DijkwachtError
-from core.store.relational import acquire_write_lock
 from playbooks.actions import ActionFailed, run_play
 from playbooks.models import ActionExecution, PlaybookRun, RunStep
 from playbooks.observables import first_value
-from playbooks.runs import IN_FLIGHT, Enqueue, _advance, _finish, get_run, get_step, log_step
+from playbooks.runs import IN_FLIGHT, Enqueue, Units, _advance, _finish, get_run, get_step, log_step
 from playbooks.schemas import PARAM_REFERENCE
 
 
@@ -86,86 +85,82 @@ def _params(db: Session, step: RunStep, incident_id: int) -> dict[str, str]:
     return params
 
 
-def execute_action(*, db: Session, clock: Clock, settings: Settings, run_step_id: int) -> Outcome:
-    """Run one attempt of an action step; commits. Raises ActionFailed or InFlight."""
-    acquire_write_lock(db)
-    step = get_step(db=db, run_step_id=run_step_id)
-    run = get_run(db=db, run_id=step.run_id)
-    key = idempotency_key(step)
-    execution = db.scalar(select(ActionExecution).where(ActionExecution.key == key))
-    if execution is not None and execution.status == "succeeded":
-        db.commit()
-        return Outcome("succeeded", dict(execution.result), reused=True, work=[])
-    if step.status not in IN_FLIGHT:
-        db.commit()
-        return Outcome(step.status, dict(step.result or {}), reused=True, work=[])
-    if (
-        execution is not None
-        and execution.status == "running"
-        and _owner_alive(execution, settings=settings, clock=clock)
-    ):
-        db.rollback()
-        raise InFlight(f"{key} is running in another worker")
-    now = clock.now()
-    try:
-        params = _params(db, step, run.incident_id)
-    except ActionFailed:
-        db.rollback()
-        raise
-    if execution is None:
-        execution = ActionExecution(
-            key=key, run_step_id=step.id, action=step.spec["action"], attempts=0, started_at=now
-        )
-        db.add(execution)
-    resumed = execution.status == "running"
-    execution.status = "running"
-    execution.attempts += 1
-    execution.started_at = now
-    execution.result = {"owner": _owner()}
-    step.status = "running"
-    attempt = execution.attempts
-    log_step(
-        db,
-        clock,
-        run,
-        step,
-        "action.started",
-        key=key,
-        attempt=attempt,
-        resumed_after_interruption=resumed,
-    )
-    db.commit()  # the key is stored before anything is executed
+def execute_action(*, units: Units, clock: Clock, settings: Settings, run_step_id: int) -> Outcome:
+    """Run one attempt of an action step. Raises ActionFailed or InFlight.
 
+    Three units of work from `units`: the claim (the key is committed before the play starts),
+    the play itself outside any transaction, then its outcome.
+    """
+    with units() as db:
+        step = get_step(db=db, run_step_id=run_step_id)
+        run = get_run(db=db, run_id=step.run_id)
+        key = idempotency_key(step)
+        execution = db.scalar(select(ActionExecution).where(ActionExecution.key == key))
+        if execution is not None and execution.status == "succeeded":
+            return Outcome("succeeded", dict(execution.result), reused=True, work=[])
+        if step.status not in IN_FLIGHT:
+            return Outcome(step.status, dict(step.result or {}), reused=True, work=[])
+        if (
+            execution is not None
+            and execution.status == "running"
+            and _owner_alive(execution, settings=settings, clock=clock)
+        ):
+            raise InFlight(f"{key} is running in another worker")
+        now = clock.now()
+        params = _params(db, step, run.incident_id)
+        if execution is None:
+            execution = ActionExecution(
+                key=key, run_step_id=step.id, action=step.spec["action"], attempts=0, started_at=now
+            )
+            db.add(execution)
+        resumed = execution.status == "running"
+        execution.status = "running"
+        execution.attempts += 1
+        execution.started_at = now
+        execution.result = {"owner": _owner()}
+        step.status = "running"
+        attempt = execution.attempts
+        action, incident_id = step.spec["action"], run.incident_id
+        log_step(
+            db,
+            clock,
+            run,
+            step,
+            "action.started",
+            key=key,
+            attempt=attempt,
+            resumed_after_interruption=resumed,
+        )
     try:
         result = run_play(
             settings=settings,
-            action=step.spec["action"],
+            action=action,
             params=params,
-            incident_id=run.incident_id,
+            incident_id=incident_id,
             key=key,
             attempt=attempt,
         )
     except ActionFailed as exc:
-        _record_failure(db, clock, run, step, key, str(exc))
+        with units() as db:
+            _record_failure(db, clock, run_step_id, key, str(exc))
         raise
-    acquire_write_lock(db)
-    db.refresh(execution)
-    db.refresh(step)
-    execution.status = "succeeded"
-    execution.result = result
-    execution.finished_at = clock.now()
-    _finish(db, clock, run, step, actor="system", result=result)
-    work = _advance(db, clock, run)
-    db.commit()
+    with units() as db:
+        step = get_step(db=db, run_step_id=run_step_id)
+        run = get_run(db=db, run_id=step.run_id)
+        execution = db.scalar(select(ActionExecution).where(ActionExecution.key == key))
+        assert execution is not None
+        execution.status = "succeeded"
+        execution.result = result
+        execution.finished_at = clock.now()
+        _finish(db, clock, run, step, actor="system", result=result)
+        work = _advance(db, clock, run)
     return Outcome("succeeded", result, reused=False, work=work)
 
 
-def _record_failure(
-    db: Session, clock: Clock, run: PlaybookRun, step: RunStep, key: str, error: str
-) -> None:
-    acquire_write_lock(db)
+def _record_failure(db: Session, clock: Clock, run_step_id: int, key: str, error: str) -> None:
     execution = db.scalar(select(ActionExecution).where(ActionExecution.key == key))
-    db.refresh(step)
+    step = get_step(db=db, run_step_id=run_step_id)
+    run = get_run(db=db, run_id=step.run_id)
     if execution is not None:
         execution.status = "failed"
         execution.error = error
@@ -183,24 +178,21 @@ def _record_failure(
         attempt=execution.attempts if execution is not None else None,
         error=error,
     )
-    db.commit()
 
 
 def give_up(*, db: Session, clock: Clock, run_step_id: int, error: str) -> RunStep:
-    """Retries are exhausted: the action becomes a manual task showing the error; commits."""
-    acquire_write_lock(db)
+    """Retries are exhausted: the action becomes a manual task showing the error."""
     step = get_step(db=db, run_step_id=run_step_id)
     run = get_run(db=db, run_id=step.run_id)
     step.status = "manual"
     step.error = error
     log_step(db, clock, run, step, "step.manual", error=error)
-    db.commit()
+    db.flush()
     return step
 
 
 def resume_runs(*, db: Session, clock: Clock, settings: Settings) -> list[Enqueue]:
-    """Re-send the work of running runs whose task was lost (a worker died); commits."""
-    acquire_write_lock(db)
+    """Re-send the work of running runs whose task was lost (a worker died)."""
     work: list[Enqueue] = []
     runs = db.scalars(select(PlaybookRun).where(PlaybookRun.status == "running"))
     for run in list(runs):
@@ -219,5 +211,5 @@ def resume_runs(*, db: Session, clock: Clock, settings: Settings) -> list[Enqueu
             if not live:
                 work.append(("playbooks.run_action", (step.id,)))
         work.extend(_advance(db, clock, run))
-    db.commit()
+    db.flush()
     return work

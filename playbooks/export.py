@@ -53,7 +53,7 @@ def render_report_html(*, db: Session, clock: Clock, incident_id: int, actor: st
 def export_incident(
     *, db: Session, clock: Clock, settings: Settings, incident_id: int, actor: str
 ) -> AuthorityPackage:
-    """Build the PDF and the evidence ZIP; records `incident.exported`; commits."""
+    """Build the PDF and the evidence ZIP; records `incident.exported`."""
     from weasyprint import HTML
 
     html = render_report_html(db=db, clock=clock, incident_id=incident_id, actor=actor)
@@ -80,5 +80,5 @@ def export_incident(
         files=len(members),
         report_sha256=manifest[f"incident-{incident_id}-report.pdf"],
     )
-    db.commit()
+    db.flush()
     return AuthorityPackage(pdf=pdf, zip=buffer.getvalue(), manifest=manifest)

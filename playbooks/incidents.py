@@ -1,7 +1,8 @@
 """Incidents: open, read, the status workflow, assignee, severity, comments and the timeline.
 
 Every change is written to the audit log with the change itself (`core.audit.record` in the
-same transaction); the timeline is that log read back. Functions that change state commit.
+same transaction); the timeline is that log read back. Functions that change state flush;
+the boundary (view, task, command) commits.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
-from core.store.relational import acquire_write_lock
 from playbooks.models import Comment, Incident, IncidentAlert
 from playbooks.schemas import SEVERITIES, TimelineEntry
 
@@ -120,8 +120,7 @@ def create_incident(
     personal_data: bool = False,
     exercise_id: str | None = None,
 ) -> Incident:
-    """Open an incident by hand; commits."""
-    acquire_write_lock(db)
+    """Open an incident by hand."""
     incident = new_incident(
         db=db,
         clock=clock,
@@ -131,7 +130,7 @@ def create_incident(
         personal_data=personal_data,
         exercise_id=exercise_id,
     )
-    db.commit()
+    db.flush()
     return incident
 
 
@@ -174,11 +173,6 @@ def alert_ids(*, db: Session, incident_id: int) -> list[str]:
     return list(rows)
 
 
-def _locked(db: Session, incident_id: int) -> Incident:
-    acquire_write_lock(db)
-    return get_incident(db=db, incident_id=incident_id)
-
-
 def change_status(
     *, db: Session, clock: Clock, incident_id: int, status: str, reason: str, actor: str
 ) -> Incident:
@@ -191,10 +185,9 @@ def change_status(
     if status not in STATUSES:
         raise ValidationError("status", f"unknown status {status!r}; allowed: {STATUSES}")
     clean_reason = _text("reason", reason, limit=MAX_REASON)
-    incident = _locked(db, incident_id)
+    incident = get_incident(db=db, incident_id=incident_id)
     current = incident.status
     if status not in TRANSITIONS[current]:
-        db.rollback()
         allowed = ", ".join(sorted(TRANSITIONS[current]))
         raise ConflictError(
             f"status: cannot go from {current!r} to {status!r} (allowed from {current}: {allowed})"
@@ -218,7 +211,7 @@ def _changed(
     after: Any,
     **details: Any,
 ) -> Incident:
-    """Log a change as from/to (plus `details`) and commit: how every incident edit ends."""
+    """Log a change as from/to (plus `details`): how every incident edit ends."""
     log(
         db=db,
         clock=clock,
@@ -227,7 +220,7 @@ def _changed(
         action=action,
         **{"from": before, "to": after, **details},
     )
-    db.commit()
+    db.flush()
     return incident
 
 
@@ -246,8 +239,8 @@ def _milestones(incident: Incident, status: str, now: datetime) -> None:
 def assign(
     *, db: Session, clock: Clock, incident_id: int, assignee: str | None, actor: str
 ) -> Incident:
-    """Set or clear the assignee; commits."""
-    incident = _locked(db, incident_id)
+    """Set or clear the assignee."""
+    incident = get_incident(db=db, incident_id=incident_id)
     previous = incident.assignee
     incident.assignee = _text("assignee", assignee, limit=64) if assignee is not None else None
     incident.updated_at = clock.now()
@@ -257,10 +250,10 @@ def assign(
 def set_severity(
     *, db: Session, clock: Clock, incident_id: int, severity: str, reason: str, actor: str
 ) -> Incident:
-    """Change the severity with a reason; commits."""
+    """Change the severity with a reason."""
     severity_rank(severity)
     clean_reason = _text("reason", reason, limit=MAX_REASON)
-    incident = _locked(db, incident_id)
+    incident = get_incident(db=db, incident_id=incident_id)
     previous = incident.severity
     incident.severity = severity
     incident.updated_at = clock.now()
@@ -277,9 +270,9 @@ def set_severity(
 
 
 def add_comment(*, db: Session, clock: Clock, incident_id: int, body: str, actor: str) -> Comment:
-    """Add a comment; commits."""
+    """Add a comment."""
     clean = _text("body", body, limit=20_000)
-    _locked(db, incident_id)
+    get_incident(db=db, incident_id=incident_id)
     comment = Comment(incident_id=incident_id, author=actor, body=clean, created_at=clock.now())
     db.add(comment)
     db.flush()
@@ -291,7 +284,7 @@ def add_comment(*, db: Session, clock: Clock, incident_id: int, body: str, actor
         action="incident.commented",
         comment_id=comment.id,
     )
-    db.commit()
+    db.flush()
     return comment
 
 

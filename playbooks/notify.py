@@ -20,7 +20,7 @@ import urllib.request
 from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
@@ -28,10 +28,12 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.config import Settings
 from core.errors import DijkwachtError, NotFoundError
-from core.store.relational import acquire_write_lock
 from playbooks.incidents import get_incident, log
 from playbooks.models import Delivery, Incident, RunStep
 from playbooks.observables import observables_of
+
+if TYPE_CHECKING:
+    from playbooks.runs import Units
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 SIGNATURE_HEADER = "X-Dijkwacht-Signature"
@@ -236,31 +238,33 @@ def _send_webhook(
 
 
 def deliver(
-    *, db: Session, clock: Clock, settings: Settings, delivery_id: int, final_attempt: bool
+    *, units: Units, clock: Clock, settings: Settings, delivery_id: int, final_attempt: bool
 ) -> Delivery:
-    """Send one delivery; commits its state. Raises DeliveryFailed unless this was the last try."""
-    delivery = db.get(Delivery, delivery_id)
-    if delivery is None:
-        raise NotFoundError(f"delivery {delivery_id} not found")
-    if delivery.status in ("sent", "suppressed"):
-        return delivery  # a repeated task: already done
-    incident = get_incident(db=db, incident_id=delivery.incident_id)
-    if incident.exercise_id is not None:  # belt and braces: never send drill data
-        acquire_write_lock(db)
-        delivery.status = "suppressed"
-        log(
-            db=db,
-            clock=clock,
-            incident_id=incident.id,
-            actor="system",
-            action="notification.suppressed",
-            delivery_id=delivery.id,
-            outcome="suppressed (exercise)",
-        )
-        db.commit()
-        return delivery
-    context = _context(db, incident, delivery)
-    db.rollback()  # no transaction held open while talking to the network
+    """Send one delivery and record its state. Raises DeliveryFailed unless this was the last try.
+
+    Two units of work from `units`: reading (or suppressing) it, then recording the outcome;
+    no transaction is held open while talking to the network.
+    """
+    with units() as db:
+        delivery = db.get(Delivery, delivery_id)
+        if delivery is None:
+            raise NotFoundError(f"delivery {delivery_id} not found")
+        if delivery.status in ("sent", "suppressed"):
+            return delivery  # a repeated task: already done
+        incident = get_incident(db=db, incident_id=delivery.incident_id)
+        if incident.exercise_id is not None:  # belt and braces: never send drill data
+            delivery.status = "suppressed"
+            log(
+                db=db,
+                clock=clock,
+                incident_id=incident.id,
+                actor="system",
+                action="notification.suppressed",
+                delivery_id=delivery.id,
+                outcome="suppressed (exercise)",
+            )
+            return delivery
+        context = _context(db, incident, delivery)
     error: str | None = None
     try:
         if delivery.channel == "email":
@@ -269,32 +273,32 @@ def deliver(
             outcome = _send_webhook(settings, delivery, context, clock)
     except DeliveryFailed as exc:
         error = str(exc)
-    acquire_write_lock(db)
-    db.refresh(delivery)
-    delivery.attempts += 1
-    if error is None:
-        delivery.status = "sent"
-        delivery.sent_at = clock.now()
-        delivery.last_error = None
-        details: dict[str, Any] = {"outcome": outcome}
-        action = "notification.sent"
-    else:
-        delivery.last_error = error
-        delivery.status = "failed" if final_attempt else "retrying"
-        details = {"error": error, "attempt": delivery.attempts}
-        action = "notification.failed" if final_attempt else "notification.retrying"
-    log(
-        db=db,
-        clock=clock,
-        incident_id=incident.id,
-        actor="system",
-        action=action,
-        delivery_id=delivery.id,
-        channel=delivery.channel,
-        target=delivery.target,
-        **details,
-    )
-    db.commit()
+    with units() as db:
+        delivery = db.get(Delivery, delivery_id)
+        assert delivery is not None
+        delivery.attempts += 1
+        if error is None:
+            delivery.status = "sent"
+            delivery.sent_at = clock.now()
+            delivery.last_error = None
+            details: dict[str, Any] = {"outcome": outcome}
+            action = "notification.sent"
+        else:
+            delivery.last_error = error
+            delivery.status = "failed" if final_attempt else "retrying"
+            details = {"error": error, "attempt": delivery.attempts}
+            action = "notification.failed" if final_attempt else "notification.retrying"
+        log(
+            db=db,
+            clock=clock,
+            incident_id=delivery.incident_id,
+            actor="system",
+            action=action,
+            delivery_id=delivery.id,
+            channel=delivery.channel,
+            target=delivery.target,
+            **details,
+        )
     if error is not None and not final_attempt:
         raise DeliveryFailed(error)
     return delivery

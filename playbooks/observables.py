@@ -140,7 +140,7 @@ def link(
 def add_observable(
     *, db: Session, clock: Clock, incident_id: int, kind: str, value: str, actor: str
 ) -> ObservableLink:
-    """Add one observable by hand; commits; returns it with its other incidents."""
+    """Add one observable by hand; returns it with its other incidents."""
     get_incident(db=db, incident_id=incident_id)
     clean = normalise(kind, value)
     link(
@@ -151,7 +151,7 @@ def add_observable(
         actor=actor,
         source="manual",
     )
-    db.commit()
+    db.flush()
     return next(o for o in observables_of(db=db, incident_id=incident_id) if o.value == clean)
 
 

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.store.base import AlertQuery, AlertStore, StoredAlert
-from core.store.relational import acquire_write_lock
 from playbooks import observables
 from playbooks.incidents import log, new_incident
 from playbooks.models import Incident, IncidentAlert
@@ -105,14 +104,12 @@ def _severity(level: str, floor: str) -> str:
 def route_alert(
     *, db: Session, clock: Clock, alert: StoredAlert, playbooks: Mapping[str, LoadedPlaybook]
 ) -> tuple[RouteResult, list[Enqueue]]:
-    """Attach the alert to its open incident or open a new one (starting its playbook); commits.
+    """Attach the alert to its open incident or open a new one (starting its playbook).
 
     An alert already routed returns its incident again and changes nothing.
     """
-    acquire_write_lock(db)
     existing = db.scalar(select(IncidentAlert).where(IncidentAlert.alert_id == alert.id))
     if existing is not None:
-        db.commit()
         return RouteResult(alert.id, existing.incident_id, created=False), []
     loaded = select_playbook(alert, playbooks)
     trigger = loaded.playbook.trigger if loaded else DEFAULT_TRIGGER
@@ -190,7 +187,7 @@ def route_alert(
         run = new_run(db=db, clock=clock, incident_id=incident.id, loaded=loaded, actor="routing")
         run_id = run.id
         work = _advance(db, clock, run)
-    db.commit()
+    db.flush()
     return RouteResult(alert.id, incident.id, created, run_id, tuple(work)), work
 
 
@@ -214,7 +211,6 @@ def route_new_alerts(
             )
         )
     )
-    db.commit()
     results: list[RouteResult] = []
     work: list[Enqueue] = []
     for alert in alerts:

@@ -2,12 +2,14 @@
 
 Steps run in order. Tasks, decisions, actions awaiting approval and actions in flight block
 the steps after them; notifications, escalations and hand-offs finish at once. Service
-functions commit and return `Enqueue` items; the caller (a Celery task or the dashboard)
-sends them after the commit, so a worker never sees a step its transaction has not saved.
+functions return `Enqueue` items; the boundary (a Celery task, command or view) commits its
+unit of work and then sends them, so a worker never sees a step its transaction has not saved.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -17,12 +19,15 @@ from sqlalchemy.orm import Session
 from core.accounts.models import User
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
-from core.store.relational import acquire_write_lock
 from playbooks.incidents import get_incident, log
 from playbooks.models import Handoff, Incident, PlaybookRun, RunStep
 from playbooks.schemas import LoadedPlaybook, OverdueStep
 
 Enqueue = tuple[str, tuple[Any, ...]]
+# The boundary's unit-of-work opener (e.g. `partial(unit_of_work, factory)`), handed to the few
+# services that must commit between steps: a claim saved before a play or a send starts, and no
+# transaction held open while the network is slow.
+Units = Callable[[], AbstractContextManager[Session]]
 DONE = frozenset({"done", "skipped"})
 # States where a person must act; "manual" is a failed action turned into a manual task.
 WAITING_FOR_PEOPLE = frozenset({"open", "awaiting_approval", "manual"})
@@ -32,11 +37,10 @@ IN_FLIGHT = frozenset({"queued", "running"})
 def start_run(
     *, db: Session, clock: Clock, incident_id: int, loaded: LoadedPlaybook, actor: str
 ) -> tuple[PlaybookRun, list[Enqueue]]:
-    """Create a run with all its steps and start the first ones; commits."""
-    acquire_write_lock(db)
+    """Create a run with all its steps and start the first ones."""
     run = new_run(db=db, clock=clock, incident_id=incident_id, loaded=loaded, actor=actor)
     work = _advance(db, clock, run)
-    db.commit()
+    db.flush()
     return run, work
 
 
@@ -129,10 +133,9 @@ def find_step(*, db: Session, run_id: int, step_id: str) -> RunStep:
 
 
 def advance(*, db: Session, clock: Clock, run_id: int) -> list[Enqueue]:
-    """Start every step that can start now; commits; returns the tasks to send."""
-    acquire_write_lock(db)
+    """Start every step that can start now; returns the tasks to send."""
     work = _advance(db, clock, get_run(db=db, run_id=run_id))
-    db.commit()
+    db.flush()
     return work
 
 
@@ -274,32 +277,27 @@ def _check_role(step: RunStep, user: User) -> None:
 def complete_task(
     *, db: Session, clock: Clock, run_step_id: int, user: User, note: str | None = None
 ) -> list[Enqueue]:
-    """Mark a manual task (or a failed action turned manual) done; commits and advances."""
-    acquire_write_lock(db)
+    """Mark a manual task (or a failed action turned manual) done and advances."""
     step = get_step(db=db, run_step_id=run_step_id)
     if step.status not in ("open", "manual") or step.kind == "decision":
-        db.rollback()
         raise ConflictError(f"status: step {step.step_id!r} is {step.status}, not an open task")
     _check_role(step, user)
     run = get_run(db=db, run_id=step.run_id)
     _finish(db, clock, run, step, actor=user.username, result={"note": note or ""})
     work = _advance(db, clock, run)
-    db.commit()
+    db.flush()
     return work
 
 
 def decide(
     *, db: Session, clock: Clock, run_step_id: int, option: str, user: User
 ) -> list[Enqueue]:
-    """Take a decision; steps before the option's `next` are skipped. Commits and advances."""
-    acquire_write_lock(db)
+    """Take a decision; steps before the option's `next` are skipped; advances."""
     step = get_step(db=db, run_step_id=run_step_id)
     if step.kind != "decision" or step.status != "open":
-        db.rollback()
         raise ConflictError(f"status: step {step.step_id!r} is not an open decision")
     options = {item["id"]: item for item in step.spec.get("options", [])}
     if option not in options:
-        db.rollback()
         raise ValidationError("option", f"unknown option {option!r}; allowed: {sorted(options)}")
     _check_role(step, user)
     run = get_run(db=db, run_id=step.run_id)
@@ -313,7 +311,7 @@ def decide(
             elif later.step_id == target:
                 break
     work = _advance(db, clock, run)
-    db.commit()
+    db.flush()
     return work
 
 
@@ -355,13 +353,11 @@ def handoffs_pending(*, db: Session, target: str = "breach") -> list[Handoff]:
 
 
 def accept_handoff(*, db: Session, clock: Clock, handoff_id: int, actor: str) -> Handoff:
-    """Mark a hand-off as taken up (by the breach workflow); commits."""
-    acquire_write_lock(db)
+    """Mark a hand-off as taken up (by the breach workflow)."""
     handoff = db.get(Handoff, handoff_id)
     if handoff is None:
         raise NotFoundError(f"hand-off {handoff_id} not found")
     if handoff.accepted_at is not None:
-        db.rollback()
         raise ConflictError(f"hand-off {handoff_id} was already accepted by {handoff.accepted_by}")
     handoff.accepted_at = clock.now()
     handoff.accepted_by = actor
@@ -374,5 +370,5 @@ def accept_handoff(*, db: Session, clock: Clock, handoff_id: int, actor: str) ->
         handoff_id=handoff.id,
         target=handoff.target,
     )
-    db.commit()
+    db.flush()
     return handoff

@@ -1,7 +1,8 @@
 """Celery entry points of the playbooks domain: thin, idempotent, ids in and out.
 
-Each task builds its settings and session, calls one service function, and sends the work
-that function returned only after it committed. Retries back off exponentially.
+Each task builds its settings and session factory, calls one service function inside a unit of
+work (`core.store.unit_of_work`), and sends the work that function returned only after the unit
+committed. Retries back off exponentially.
 """
 
 from __future__ import annotations
@@ -11,32 +12,46 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import shared_task
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SystemClock
 from core.config import Settings, get_settings
+from core.store.unit_of_work import is_locked_error, unit_of_work
 
 
 @contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
+def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a fresh engine, disposed when the task ends."""
     from core.store.relational import create_db_engine, create_session_factory
 
     engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
-            yield db
+        yield create_session_factory(engine)
     finally:
         engine.dispose()
 
 
 def send(app: Any, work: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
-    """Send tasks a service function asked for (call after its commit)."""
+    """Send tasks a service function asked for (call after its unit of work committed)."""
     for name, args in work:
         app.send_task(name, args=list(args))
 
 
 def _backoff(settings: Settings, retries: int) -> float:
     return float(settings.action_retry_backoff_seconds * (2**retries))
+
+
+@contextmanager
+def retry_when_busy(task: Any, settings: Settings) -> Iterator[None]:
+    """SQLite stayed locked past its busy timeout: the unit rolled back, so run the task again
+    later (with back-off) instead of failing it with "database is locked"."""
+    try:
+        yield
+    except OperationalError as exc:
+        if not is_locked_error(exc):
+            raise
+        raise task.retry(countdown=_backoff(settings, task.request.retries)) from None
 
 
 @shared_task(name="playbooks.run_action", bind=True, max_retries=None, acks_late=True)
@@ -47,14 +62,20 @@ def run_action(self: Any, run_step_id: int) -> dict[str, Any]:
 
     settings = get_settings()
     clock = SystemClock()
-    with _session(settings) as db:
+    with retry_when_busy(self, settings), sessions(settings) as factory:
         try:
-            outcome = execute_action(db=db, clock=clock, settings=settings, run_step_id=run_step_id)
+            outcome = execute_action(
+                units=lambda: unit_of_work(factory),
+                clock=clock,
+                settings=settings,
+                run_step_id=run_step_id,
+            )
         except InFlight:
             raise self.retry(countdown=_backoff(settings, 0)) from None
         except ActionFailed as exc:
             if self.request.retries >= settings.action_max_retries:
-                give_up(db=db, clock=clock, run_step_id=run_step_id, error=str(exc))
+                with unit_of_work(factory) as db:
+                    give_up(db=db, clock=clock, run_step_id=run_step_id, error=str(exc))
                 return {"status": "manual", "error": str(exc)}
             raise self.retry(countdown=_backoff(settings, self.request.retries)) from None
     send(self.app, outcome.work)
@@ -69,10 +90,10 @@ def deliver(self: Any, delivery_id: int) -> str:
 
     settings = get_settings()
     final = self.request.retries >= settings.notify_max_retries
-    with _session(settings) as db:
+    with retry_when_busy(self, settings), sessions(settings) as factory:
         try:
             delivery = deliver_one(
-                db=db,
+                units=lambda: unit_of_work(factory),
                 clock=SystemClock(),
                 settings=settings,
                 delivery_id=delivery_id,
@@ -89,7 +110,11 @@ def advance_run(self: Any, run_id: int) -> int:
     from playbooks.runs import advance
 
     settings = get_settings()
-    with _session(settings) as db:
+    with (
+        retry_when_busy(self, settings),
+        sessions(settings) as factory,
+        unit_of_work(factory) as db,
+    ):
         work = advance(db=db, clock=SystemClock(), run_id=run_id)
     send(self.app, work)
     return len(work)
@@ -106,7 +131,11 @@ def route_alerts(self: Any) -> int:
     clock = SystemClock()
     store = open_alert_store(settings, clock=clock)
     try:
-        with _session(settings) as db:
+        with (
+            retry_when_busy(self, settings),
+            sessions(settings) as factory,
+            unit_of_work(factory) as db,
+        ):
             results, work = route_new_alerts(
                 db=db, clock=clock, store=store, playbooks=load_library()
             )
@@ -122,7 +151,11 @@ def resume_runs(self: Any) -> int:
     from playbooks.executor import resume_runs as resume
 
     settings = get_settings()
-    with _session(settings) as db:
+    with (
+        retry_when_busy(self, settings),
+        sessions(settings) as factory,
+        unit_of_work(factory) as db,
+    ):
         work = resume(db=db, clock=SystemClock(), settings=settings)
     send(self.app, work)
     return len(work)

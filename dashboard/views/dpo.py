@@ -17,6 +17,7 @@ from core.errors import NotFoundError
 from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
 from dashboard.deps import AppSettings, ClockDep, DbSession, Principal, RequireRole, Templates
 from dashboard.services.dpo import breach_view, jsonable
+from dashboard.views.writes import begin_write
 from playbooks.breach.clocks import all_deadlines
 from playbooks.breach.letters import approve_letter_batch, get_batch, preview_letters, recipients
 from playbooks.breach.register import list_breaches
@@ -233,8 +234,10 @@ def letters_page(
 
 @router.post("/dpo/letters/{batch_id}/approve", summary="Approve letters (form)")
 def letters_approve(batch_id: str, db: DbSession, clock: ClockDep, user: Dpo) -> Response:
+    begin_write(db)
     account = db.get(User, user.user_id)
     if account is None:
         raise NotFoundError("your account no longer exists")
     batch = approve_letter_batch(db=db, clock=clock, dpo=account, batch_id=_breach_id(batch_id))
+    db.commit()
     return RedirectResponse(f"/dpo/breaches/{batch.breach_id}", status_code=303)

@@ -17,6 +17,7 @@ from core.accounts.models import Role
 from core.errors import ValidationError
 from dashboard.deps import PUBLIC, ClockDep, DbSession, Principal, RequireRole, Templates
 from dashboard.security import csp_for_inline_styles
+from dashboard.views.writes import begin_write
 from drills import service
 
 router = APIRouter(tags=["drills"])
@@ -88,6 +89,7 @@ def record_entry(
 ) -> Response:
     if kind == "hotwash" and user.role != Role.EXERCISE_CONTROLLER:
         raise ValidationError("kind", "hot-wash notes are kept by the controller")
+    begin_write(db)
     service.record_entry(
         db=db,
         clock=clock,
@@ -97,6 +99,7 @@ def record_entry(
         author=user.username,
         role=role or None,
     )
+    db.commit()
     return _back(exercise_id)
 
 
@@ -109,6 +112,7 @@ def control(
     action: Annotated[ControlAction, Form()],
 ) -> Response:
     actor = user.username
+    begin_write(db)
     if action == "advance":
         exercise = service.get_exercise(db=db, exercise_id=exercise_id)
         loaded = service.get_scenario(exercise.scenario_id)
@@ -126,6 +130,7 @@ def control(
             "stop": service.stop,
         }
         functions[action](db=db, clock=clock, exercise_id=exercise_id, actor=actor)
+    db.commit()
     return _back(exercise_id)
 
 
@@ -142,6 +147,7 @@ def mark_expectation(
     met: Annotated[bool, Form()],
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
+    begin_write(db)
     service.mark_expectation(
         db=db,
         clock=clock,
@@ -151,12 +157,15 @@ def mark_expectation(
         note=note,
         actor=user.username,
     )
+    db.commit()
     return _back(exercise_id)
 
 
 @router.post("/drills/{exercise_id}/report", summary="Build the after-action report (form)")
 def build_report(exercise_id: str, db: DbSession, clock: ClockDep, user: Controller) -> Response:
+    begin_write(db)
     service.build_report(db=db, clock=clock, exercise_id=exercise_id, actor=user.username)
+    db.commit()
     return RedirectResponse(f"/drills/{exercise_id}/report", status_code=303)
 
 
@@ -178,7 +187,9 @@ def report_pdf(exercise_id: str, db: DbSession, user: Player) -> Response:
 
 @router.post("/drills/{exercise_id}/publish", summary="Publish the public summary (form)")
 def publish(exercise_id: str, db: DbSession, clock: ClockDep, user: Controller) -> Response:
+    begin_write(db)
     service.publish_summary(db=db, clock=clock, exercise_id=exercise_id, actor=user.username)
+    db.commit()
     return RedirectResponse(f"/oefeningen/{exercise_id}", status_code=303)
 
 

@@ -26,6 +26,7 @@ from dashboard.deps import (
     Templates,
 )
 from dashboard.services.incidents import IncidentView, dispatch, incident_view, triage_alert
+from dashboard.views.writes import begin_write
 from playbooks.service import approve_action, list_incidents, request_action
 
 router = APIRouter(tags=["incidents"])
@@ -185,7 +186,9 @@ def incident_api(
 def _triage(
     alert_id: str, store: AlertStoreDep, db: DbSession, clock: ClockDep, settings: AppSettings
 ) -> TriageOut:
+    begin_write(db)
     result = triage_alert(db=db, clock=clock, store=store, alert_id=alert_id)
+    db.commit()
     dispatch(settings=settings, work=result.to_enqueue)
     return TriageOut(incident_id=result.incident_id, created=result.created)
 
@@ -218,9 +221,11 @@ def triage_api(
 
 @router.post("/steps/{step_id}/request", summary="Request approval of an action (form)")
 def request_form(step_id: str, db: DbSession, clock: ClockDep, user: Actor) -> Response:
+    begin_write(db)
     step = request_action(
         db=db, clock=clock, run_step_id=_number(step_id, "step"), user=_account(db, user)
     )
+    db.commit()
     return RedirectResponse(f"/runs/{step.run_id}", status_code=303)
 
 
@@ -228,9 +233,11 @@ def request_form(step_id: str, db: DbSession, clock: ClockDep, user: Actor) -> R
 def approve_form(
     step_id: str, db: DbSession, clock: ClockDep, settings: AppSettings, user: Approver
 ) -> Response:
+    begin_write(db)
     step, work = approve_action(
         db=db, clock=clock, run_step_id=_number(step_id, "step"), user=_account(db, user)
     )
+    db.commit()
     dispatch(settings=settings, work=work)
     return RedirectResponse(f"/runs/{step.run_id}", status_code=303)
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.common import console
+from dijkwacht.commands.units import command_unit
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from core.config import Settings
@@ -18,13 +20,11 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Personal-data breaches: register, deadlines, export.", no_args_is_help=True)
 
 
-def _session() -> tuple[Settings, Engine, Session]:
-    from core.store.relational import create_db_engine, create_session_factory, migrate
-
-    settings = settings_or_exit()
-    migrate(settings)
-    engine = create_db_engine(settings)
-    return settings, engine, create_session_factory(engine)()
+@contextmanager
+def _unit(*, write: bool = False) -> Iterator[tuple[Settings, Session]]:
+    """The command's unit of work; only `processing-register load` writes."""
+    with command_unit(write=write) as (settings, db):
+        yield settings, db
 
 
 @app.command("list")
@@ -37,8 +37,7 @@ def list_command(
 
     from playbooks.breach import clocks, register
 
-    settings, engine, db = _session()
-    try:
+    with _unit() as (settings, db):
         rows = register.list_breaches(db=db, include_exercises=exercises)
         table = Table("id", "reference", "state", "aware since", "title")
         for breach in rows:
@@ -51,9 +50,6 @@ def list_command(
                 breach.title,
             )
         Console(highlight=False).print(table)
-    finally:
-        db.close()
-        engine.dispose()
 
 
 @app.command("show")
@@ -63,8 +59,7 @@ def show_command(breach_id: Annotated[int, typer.Argument(help="Breach id.")]) -
     from core.errors import NotFoundError
     from playbooks.breach import clocks, register
 
-    settings, engine, db = _session()
-    try:
+    with _unit() as (settings, db):
         try:
             breach = register.get_breach(db=db, breach_id=breach_id)
         except NotFoundError as exc:
@@ -94,9 +89,6 @@ def show_command(breach_id: Annotated[int, typer.Argument(help="Breach id.")]) -
                 f"  {clocks.show(change.at, settings)} {change.actor} {change.action} {what}"
                 f" {change.before!r} -> {change.after!r}"
             )
-    finally:
-        db.close()
-        engine.dispose()
 
 
 @app.command("clocks")
@@ -107,8 +99,7 @@ def clocks_command(
     from core.clock import SystemClock
     from playbooks.breach import clocks
 
-    settings, engine, db = _session()
-    try:
+    with _unit() as (settings, db):
         items = clocks.all_deadlines(
             db=db, clock=SystemClock(), settings=settings, include_met=all_
         )
@@ -126,9 +117,6 @@ def clocks_command(
                 highlight=False,
                 soft_wrap=True,
             )
-    finally:
-        db.close()
-        engine.dispose()
 
 
 @app.command("export")
@@ -143,8 +131,7 @@ def export_command(
     from core.clock import SystemClock
     from playbooks.breach import export
 
-    settings, engine, db = _session()
-    try:
+    with _unit() as (settings, db):
         if format_ == "csv":
             text = export.register_csv(db=db, settings=settings, include_exercises=exercises)
             if output is None:
@@ -161,9 +148,6 @@ def export_command(
             )
         )
         typer.echo(f"written {output}")
-    finally:
-        db.close()
-        engine.dispose()
 
 
 register_app = typer.Typer(
@@ -181,17 +165,13 @@ def register_load_command(
     from core.clock import SystemClock
     from playbooks.breach.processing_register import RegisterFileError, load_file
 
-    _settings, engine, db = _session()
-    try:
+    with _unit(write=True) as (_settings, db):
         try:
             count = load_file(db=db, clock=SystemClock(), actor="cli", path=file)
         except RegisterFileError as exc:
             console.print(f"[red]{escape_markup(exc.location)}[/red]", highlight=False)
             raise typer.Exit(code=1) from None
         typer.echo(f"loaded {count} processing activities from {file}")
-    finally:
-        db.close()
-        engine.dispose()
 
 
 @register_app.command("show")
@@ -199,8 +179,7 @@ def register_show_command() -> None:
     """Every system with its sources and activities, data categories and typical volumes."""
     from playbooks.breach.processing_register import systems
 
-    _settings, engine, db = _session()
-    try:
+    with _unit() as (_settings, db):
         found = systems(db=db)
         if not found:
             typer.echo("the processing register is empty")
@@ -215,9 +194,6 @@ def register_show_command() -> None:
                     f"people: {', '.join(act.subject_categories) or '-'} "
                     f"(~{act.typical_subjects} people, ~{act.typical_records} records)"
                 )
-    finally:
-        db.close()
-        engine.dispose()
 
 
 def escape_markup(text: str) -> str:

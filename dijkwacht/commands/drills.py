@@ -10,22 +10,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.errors import DijkwachtError
 from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.units import command_unit
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from core.config import Settings
 
 app = typer.Typer(help="Exercises (drills): OEFENING / EXERCISE.", no_args_is_help=True)
 
 
-def _db():  # type: ignore[no-untyped-def]
-    from core.store.relational import create_db_engine, create_session_factory, migrate
-
-    settings = settings_or_exit()
-    migrate(settings)
-    return settings, create_session_factory(create_db_engine(settings))()
+@contextmanager
+def _unit(*, write: bool = True) -> Iterator[tuple[Settings, Session]]:
+    """The command's one unit of work: committed when the command succeeds, else rolled back."""
+    with command_unit(write=write) as (settings, db):
+        yield settings, db
 
 
 @contextmanager
@@ -45,8 +50,7 @@ def list_scenarios() -> None:
 
     for scenario_id, loaded in sorted(service.load_library().items()):
         typer.echo(f"{scenario_id}\t{'/'.join(loaded.scenario.modes)}\t{loaded.scenario.title}")
-    _, db = _db()
-    with db:
+    with _unit(write=False) as (_, db):
         for exercise in service.list_exercises(db=db):
             typer.echo(f"OEFENING {exercise.id}\t{exercise.status}\t{exercise.title}")
 
@@ -79,8 +83,7 @@ def schedule(
     for item in participant:
         role, name, email = item.split(":", 2)
         people.append({"role": role, "name": name, "email": email})
-    _, db = _db()
-    with db, _friendly():
+    with _unit() as (_, db), _friendly():
         row = service.create_schedule(
             db=db,
             clock=SystemClock(),
@@ -128,8 +131,7 @@ def _control(exercise_id: str, action: str) -> None:
         "resume": service.resume,
         "stop": service.stop,
     }
-    _, db = _db()
-    with db, _friendly():
+    with _unit() as (_, db), _friendly():
         exercise = functions[action](
             db=db, clock=SystemClock(), exercise_id=exercise_id, actor="cli"
         )
@@ -142,8 +144,7 @@ def status(exercise_id: str) -> None:
     """Scenario minute, expectations and their status."""
     from drills import service
 
-    _, db = _db()
-    with db, _friendly():
+    with _unit(write=False) as (_, db), _friendly():
         exercise = service.get_exercise(db=db, exercise_id=exercise_id)
         minute = service.scenario_minutes(exercise, datetime.now(UTC))
         typer.echo(f"OEFENING / EXERCISE {exercise.id}: {exercise.status}, minute {minute:.1f}")
@@ -157,8 +158,7 @@ def report(exercise_id: str, out: Annotated[Path, typer.Option()] = Path(".")) -
     from core.clock import SystemClock
     from drills import service
 
-    _, db = _db()
-    with db, _friendly():
+    with _unit() as (_, db), _friendly():
         built = service.build_report(
             db=db, clock=SystemClock(), exercise_id=exercise_id, actor="cli"
         )
@@ -175,10 +175,11 @@ def rollback(exercise_id: str) -> None:
     from core.store.factory import open_alert_store, open_event_store
     from drills import service
 
-    settings, db = _db()
+    settings = settings_or_exit()
     events, alerts = open_event_store(settings), open_alert_store(settings)
     try:
-        with db, _friendly():
+        # One unit of work: the relational clean-up commits whole or not at all.
+        with _unit() as (_, db), _friendly():
             removed = service.rollback(
                 db=db,
                 clock=SystemClock(),

@@ -11,7 +11,8 @@ import typer
 from sqlalchemy.orm import Session
 
 from core.clock import utc_iso
-from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.common import console
+from dijkwacht.commands.units import command_unit
 
 incidents_app = typer.Typer(help="Read incidents.", no_args_is_help=True)
 playbooks_app = typer.Typer(help="Check playbook files.", no_args_is_help=True)
@@ -19,16 +20,9 @@ playbooks_app = typer.Typer(help="Check playbook files.", no_args_is_help=True)
 
 @contextmanager
 def _session() -> Iterator[Session]:
-    from core.store.relational import create_db_engine, create_session_factory, migrate
-
-    settings = settings_or_exit()
-    migrate(settings)
-    engine = create_db_engine(settings)
-    try:
-        with create_session_factory(engine)() as db:
-            yield db
-    finally:
-        engine.dispose()
+    """A read unit of work: these commands only read."""
+    with command_unit(write=False) as (_settings, db):
+        yield db
 
 
 @incidents_app.command("list")
@@ -45,24 +39,24 @@ def list_command(
     from core.errors import ValidationError
     from playbooks.service import list_incidents
 
-    with _session() as db:
+    table = Table("id", "created (UTC)", "severity", "status", "assignee", "playbook", "title")
+    with _session() as db:  # rows are read inside: a read unit expires them when it ends
         try:
             rows = list_incidents(db=db, statuses=status or (), limit=limit)
         except ValidationError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(code=2) from None
-    table = Table("id", "created (UTC)", "severity", "status", "assignee", "playbook", "title")
-    for incident in rows:
-        table.add_row(
-            str(incident.id),
-            utc_iso(incident.created_at),
-            incident.severity,
-            incident.status,
-            incident.assignee or "",
-            incident.playbook_id or "",
-            incident.title
-            + (f" [exercise {incident.exercise_id}]" if incident.exercise_id else ""),
-        )
+        for incident in rows:
+            table.add_row(
+                str(incident.id),
+                utc_iso(incident.created_at),
+                incident.severity,
+                incident.status,
+                incident.assignee or "",
+                incident.playbook_id or "",
+                incident.title
+                + (f" [exercise {incident.exercise_id}]" if incident.exercise_id else ""),
+            )
     Console(highlight=False).print(table)
 
 

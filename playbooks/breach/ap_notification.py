@@ -19,7 +19,6 @@ from core.accounts.models import User
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
-from core.store.relational import acquire_write_lock
 from playbooks.breach.models import Breach, BreachReport
 from playbooks.breach.register import get_breach, transition
 from playbooks.breach.reports import (
@@ -287,11 +286,9 @@ def _prefill(breach: Breach, settings: Settings) -> dict[str, Any]:
 def draft_notification(
     *, db: Session, clock: Clock, settings: Settings, actor: str, breach_id: int
 ) -> BreachReport:
-    """Draft the first AP notification from what the register knows; commits."""
-    acquire_write_lock(db)
+    """Draft the first AP notification from what the register knows."""
     breach = get_breach(db=db, breach_id=breach_id)
     if breach.state != State.NOTIFICATION_DUE:
-        db.rollback()
         raise ValidationError(
             "state", f"the DPO has not decided to notify (breach is {breach.state})"
         )
@@ -303,13 +300,12 @@ def draft_notification(
         )
     )
     if existing is not None:
-        db.rollback()
         return existing
     report = create_report(
         db=db, clock=clock, actor=actor, breach=breach, kind="ap_initial",
         specs=SPECS, prefill=_prefill(breach, settings),
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return report
 
 
@@ -345,7 +341,7 @@ def finalise_notification(
     )  # fmt: skip
     if late:
         breach.delay_reason = answer(report.content, DELAY_REASON)
-    db.commit()
+    db.flush()
     return report
 
 
@@ -358,12 +354,10 @@ def create_followup(
     """
     if purpose not in ("aanvulling", "wijziging", "intrekking"):
         raise ValidationError("purpose", "must be aanvulling, wijziging or intrekking")
-    acquire_write_lock(db)
     parent = get_report(db=db, report_id=report_id)
     while parent.parent_id is not None:  # always link to the first notification
         parent = get_report(db=db, report_id=parent.parent_id)
     if parent.kind != "ap_initial" or parent.status == "draft":
-        db.rollback()
         raise ValidationError("report_id", "a follow-up needs a final first AP notification")
     breach = get_breach(db=db, breach_id=parent.breach_id)
     prefill = {
@@ -380,7 +374,7 @@ def create_followup(
         db=db, clock=clock, actor=actor, breach=breach, kind="ap_followup",
         specs=SPECS, prefill=prefill, parent_id=parent.id,
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return report
 
 

@@ -40,7 +40,6 @@ from sqlalchemy.orm import Session
 from core.accounts.models import Role, User
 from core.clock import Clock
 from core.errors import ValidationError
-from core.store.relational import acquire_write_lock
 from playbooks.breach.models import Breach
 from playbooks.breach.register import get_breach, log_change, transition
 from playbooks.breach.schemas import AssessmentInput, Decision, parse
@@ -128,10 +127,8 @@ def record_assessment(
     """Store the answers and the outcome on a breach that is being assessed."""
     parsed = parse(AssessmentInput, answers)
     outcome = evaluate(parsed)
-    acquire_write_lock(db)
     breach = get_breach(db=db, breach_id=breach_id)
     if breach.state != State.ASSESSING:
-        db.rollback()
         raise ValidationError("state", f"start the assessment first (breach is {breach.state})")
     before = breach.assessment
     breach.assessment = {"answers": parsed.model_dump(), "outcome": asdict(outcome)}
@@ -140,7 +137,7 @@ def record_assessment(
         db=db, clock=clock, breach=breach, actor=actor, action="assessed", field="assessment",
         before=before, after=breach.assessment,
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return outcome
 
 
@@ -157,19 +154,11 @@ def decide(
         raise ValidationError("decision", f"must be one of {', '.join(DECISIONS)}")
     if not reason.strip():
         raise ValidationError("reason", "write down why (Art. 33(5) and EDPB 9/2022)")
-    acquire_write_lock(db)
     breach = get_breach(db=db, breach_id=breach_id)
     if breach.assessment is None:
-        db.rollback()
         raise ValidationError("assessment", "record the risk assessment before deciding")
     target = State.NO_NOTIFICATION if decision == "no_notification" else State.NOTIFICATION_DUE
-    try:
-        transition(
-            db=db, clock=clock, breach=breach, actor=dpo.username, target=target, note=reason
-        )
-    except Exception:
-        db.rollback()
-        raise
+    transition(db=db, clock=clock, breach=breach, actor=dpo.username, target=target, note=reason)
     recommended = breach.assessment["outcome"]["recommendation"]
     note = reason if recommended == decision else f"{reason} (afwijkend van advies: {recommended})"
     for name, value in (("decision", decision), ("decision_reason", note)):
@@ -180,5 +169,5 @@ def decide(
         setattr(breach, name, value)
     breach.decided_by = dpo.username
     breach.decided_at = clock.now()
-    db.commit()
+    db.flush()
     return breach

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock
 from core.config import Settings
-from core.store.relational import acquire_write_lock
 from playbooks.breach.models import Breach, BreachReminder, BreachReport
 
 log = logging.getLogger(__name__)
@@ -269,7 +268,6 @@ def fire_due_reminders(*, db: Session, clock: Clock, settings: Settings) -> list
             .order_by(BreachReminder.due_at, BreachReminder.id)
         )
     )
-    db.rollback()
     fired: list[FiredReminder] = []
     for reminder_id in due_ids:
         item = _fire_one(db=db, clock=clock, settings=settings, reminder_id=reminder_id)
@@ -281,11 +279,10 @@ def fire_due_reminders(*, db: Session, clock: Clock, settings: Settings) -> list
 def _fire_one(
     *, db: Session, clock: Clock, settings: Settings, reminder_id: int
 ) -> FiredReminder | None:
-    # One transaction per reminder: a crash after a commit never fires that reminder again.
-    acquire_write_lock(db)
+    # The claim is a conditional UPDATE: once the caller's unit commits, a reminder never fires
+    # again; a crash before that fires it on the next run.
     reminder = db.get(BreachReminder, reminder_id)
     if reminder is None:
-        db.rollback()
         return None
     breach = db.get(Breach, reminder.breach_id)
     assert breach is not None
@@ -297,13 +294,12 @@ def _fire_one(
         .values(
             fired_at=now,
             outcome=skip or "sent",
-            # E-mail to the DPO goes after this commit (reminder_mail.deliver_reminders).
+            # E-mail to the DPO goes after the unit commits (reminder_mail.deliver_reminders).
             delivery_status=None if skip else "queued",
         )
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        db.rollback()  # another worker fired it first
-        return None
+        return None  # another worker fired it first
     due = due_at(db=db, settings=settings, breach=breach, clock_name=reminder.clock)
     when = time_left(due, now)
     label = CLOCK_LABELS[reminder.clock]
@@ -324,7 +320,6 @@ def _fire_one(
             "message": message,
         },
     )
-    db.commit()
     if skip is not None:
         return None
     log.warning("breach reminder: %s", message)

@@ -1,7 +1,7 @@
 """Claim-once e-mail delivery state shared by breach reminders and letters.
 
 Rows carry `delivery_status`: `queued` -> `sending` (claimed with a conditional UPDATE in its
-own transaction, so two workers never both send) -> `sent`, or `retrying` until the
+own unit of work, so two workers never both send) -> `sent`, or `retrying` until the
 `notify_max_retries` limit, then `failed`. A worker that died while `sending` leaves a stale
 claim; after `STALE_CLAIM` the row may be claimed again (at least once beats never for a
 legal deadline).
@@ -16,7 +16,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.store.relational import acquire_write_lock
 from playbooks.breach.models import BreachReminder, LetterRecipient
 
 RETRYABLE = ("queued", "retrying")
@@ -25,7 +24,7 @@ Row = type[BreachReminder] | type[LetterRecipient]
 
 
 def due_ids(*, db: Session, model: Row, now: datetime, limit: int = 500) -> list[int]:
-    """Ids of rows waiting to be sent (or with a stale claim), oldest first; ends the read."""
+    """Ids of rows waiting to be sent (or with a stale claim), oldest first."""
     ids = list(
         db.scalars(
             select(model.id)
@@ -39,13 +38,11 @@ def due_ids(*, db: Session, model: Row, now: datetime, limit: int = 500) -> list
             .limit(limit)
         )
     )
-    db.rollback()
     return ids
 
 
 def claim(*, db: Session, model: Row, row_id: int, now: datetime) -> bool:
-    """Take one row for sending in the caller's fresh transaction; False if another worker did."""
-    acquire_write_lock(db)
+    """Take one row for sending in the caller's write unit; False if another worker did."""
     taken: Any = db.execute(
         update(model)
         .where(
@@ -61,16 +58,13 @@ def claim(*, db: Session, model: Row, row_id: int, now: datetime) -> bool:
             delivery_attempts=model.delivery_attempts + 1,
         )
     )
-    if taken.rowcount != 1:
-        db.rollback()
-        return False
-    return True
+    return bool(taken.rowcount == 1)
 
 
 def outcome(
     *, row: BreachReminder | LetterRecipient, settings: Settings, error: str | None, now: datetime
 ) -> str:
-    """Set the row's state after one attempt (caller holds the lock and commits); the state."""
+    """Set the row's state after one attempt (in the caller's write unit); the state."""
     row.delivery_at = now
     if error is None:
         row.delivery_status, row.delivery_error = "sent", None

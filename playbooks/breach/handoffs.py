@@ -1,9 +1,10 @@
 """Automatic pickup of playbook hand-offs: each pending hand-off opens one breach, once.
 
 A playbook's `handoff` step leaves a pending hand-off; the `breach.accept_handoffs` beat task
-calls `accept_pending_handoffs`. Opening the breach and accepting the hand-off commit in one
-transaction, and an incident that already has a breach (opened by hand, or by an earlier
-attempt) is linked instead of opened twice, so repeats and racing workers change nothing.
+calls `accept_pending_handoffs`. Opening the breach and accepting the hand-off happen in one
+savepoint of the caller's unit of work, and an incident that already has a breach (opened by
+hand, or by an earlier attempt) is linked instead of opened twice, so repeats and racing
+workers change nothing.
 The breach keeps the incident's exercise id; its clocks start when the hand-off was made.
 """
 
@@ -18,7 +19,6 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ConflictError
-from core.store.relational import acquire_write_lock
 from playbooks import service
 from playbooks.breach.models import Breach
 from playbooks.breach.register import log_change, open_from_incident
@@ -40,7 +40,6 @@ def accept_pending_handoffs(*, db: Session, clock: Clock, settings: Settings) ->
         _Pending(h.id, h.incident_id, h.requested_at, h.reason)
         for h in service.handoffs_pending(db=db, target="breach")
     ]
-    db.rollback()
     taken = []
     for item in pending:
         breach = _take(db=db, clock=clock, settings=settings, item=item)
@@ -59,7 +58,15 @@ def breach_for_incident(*, db: Session, incident_id: int) -> Breach | None:
 
 
 def _take(*, db: Session, clock: Clock, settings: Settings, item: _Pending) -> Breach | None:
-    acquire_write_lock(db)
+    # A savepoint per hand-off: one taken by another worker meanwhile undoes only its own rows.
+    try:
+        with db.begin_nested():
+            return _open_or_link(db=db, clock=clock, settings=settings, item=item)
+    except ConflictError:
+        return None  # another worker took it between our read and now; its breach stands
+
+
+def _open_or_link(*, db: Session, clock: Clock, settings: Settings, item: _Pending) -> Breach:
     if db.get_bind().dialect.name == "postgresql":
         # SQLite serialises writers already; elsewhere two workers must not both open one.
         db.execute(text("SELECT pg_advisory_xact_lock(7331, :id)"), {"id": item.handoff_id})
@@ -75,15 +82,11 @@ def _take(*, db: Session, clock: Clock, settings: Settings, item: _Pending) -> B
         breach = open_from_incident(
             db=db, clock=clock, settings=settings, actor=ACTOR, incident_id=str(incident.id),
             summary=summary, aware_at=min(item.requested_at, clock.now()),
-            systems=[h for h in hosts if h], exercise_id=incident.exercise_id, commit=False,
+            systems=[h for h in hosts if h], exercise_id=incident.exercise_id,
         )  # fmt: skip
     log_change(
         db=db, clock=clock, breach=breach, actor=ACTOR, action="handoff_accepted",
         field="origin", after={"handoff_id": item.handoff_id, "incident_id": item.incident_id},
     )  # fmt: skip
-    try:
-        service.accept_handoff(db=db, clock=clock, handoff_id=item.handoff_id, actor=ACTOR)
-    except ConflictError:
-        db.rollback()  # another worker took it between our read and now; its breach stands
-        return None
+    service.accept_handoff(db=db, clock=clock, handoff_id=item.handoff_id, actor=ACTOR)
     return breach

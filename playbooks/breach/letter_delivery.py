@@ -15,16 +15,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from core.clock import Clock
 from core.config import Settings
-from core.store.relational import acquire_write_lock
 from playbooks.breach import delivery
 from playbooks.breach.letters import Letter, render_letter
 from playbooks.breach.models import Breach, LetterBatch, LetterRecipient
 from playbooks.breach.register import log_change
 from playbooks.notify import DeliveryFailed, send_mail
+from playbooks.runs import Units
 
 log = logging.getLogger(__name__)
 SUBJECT_PREFIXES = ("Onderwerp:", "Subject:")
@@ -59,60 +57,65 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def send_released_letters(
-    *, db: Session, clock: Clock, settings: Settings, limit: int = 500
+    *, units: Units, clock: Clock, settings: Settings, limit: int = 500
 ) -> dict[int, dict[str, int]]:
-    """Send or file every queued letter once; returns per batch how many ended in each state."""
+    """Send or file every queued letter once; returns per batch how many ended in each state.
+
+    Each letter takes its own units of work from `units` (claim, then outcome): a claim is
+    saved before SMTP or the PDF renderer runs, and no transaction is open meanwhile.
+    """
     counts: dict[int, dict[str, int]] = {}
-    for recipient_id in delivery.due_ids(
-        db=db, model=LetterRecipient, now=clock.now(), limit=limit
-    ):
-        done = _deliver_one(db=db, clock=clock, settings=settings, recipient_id=recipient_id)
+    with units() as db:
+        due = delivery.due_ids(db=db, model=LetterRecipient, now=clock.now(), limit=limit)
+    for recipient_id in due:
+        done = _deliver_one(units=units, clock=clock, settings=settings, recipient_id=recipient_id)
         if done is not None:
             batch_id, state = done
             per_batch = counts.setdefault(batch_id, {})
             per_batch[state] = per_batch.get(state, 0) + 1
+    if counts:
+        with units() as db:
+            for batch_id, states in counts.items():
+                batch = db.get(LetterBatch, batch_id)
+                assert batch is not None
+                breach = db.get(Breach, batch.breach_id)
+                assert breach is not None
+                log_change(
+                    db=db, clock=clock, breach=breach, actor="system", action="letters_delivered",
+                    field="letters", after={"batch_id": batch_id, **states},
+                )  # fmt: skip
     for batch_id, states in counts.items():
-        acquire_write_lock(db)
-        batch = db.get(LetterBatch, batch_id)
-        assert batch is not None
-        breach = db.get(Breach, batch.breach_id)
-        assert breach is not None
-        log_change(
-            db=db, clock=clock, breach=breach, actor="system", action="letters_delivered",
-            field="letters", after={"batch_id": batch_id, **states},
-        )  # fmt: skip
-        db.commit()
         log.info("breach letters batch %s: %s", batch_id, states)
     return counts
 
 
 def _deliver_one(
-    *, db: Session, clock: Clock, settings: Settings, recipient_id: int
+    *, units: Units, clock: Clock, settings: Settings, recipient_id: int
 ) -> tuple[int, str] | None:
-    if not delivery.claim(db=db, model=LetterRecipient, row_id=recipient_id, now=clock.now()):
-        return None
-    person = db.get(LetterRecipient, recipient_id)
-    assert person is not None
-    batch = db.get(LetterBatch, person.batch_id)
-    assert batch is not None
-    breach = db.get(Breach, batch.breach_id)
-    assert breach is not None
-    stop = None
-    if breach.is_exercise:
-        stop = "suppressed (exercise)"  # release refuses exercises; never send one anyway
-    elif batch.status != "released" or batch.released_at is None or batch.purged_at is not None:
-        stop = "failed"
-    if stop is not None:
-        person.delivery_status, person.delivery_error = stop, f"batch is {batch.status}"
-        db.commit()
-        return batch.id, stop
-    letter = render_letter(
-        breach=breach, batch=batch, recipient=person, settings=settings, clock=clock,
-        dated=batch.released_at,
-    )  # fmt: skip
-    channel, email, reference = person.channel, person.email, breach.reference
-    expected = person.content_sha256
-    db.commit()  # claim saved; no transaction open during SMTP or PDF rendering
+    with units() as db:
+        if not delivery.claim(db=db, model=LetterRecipient, row_id=recipient_id, now=clock.now()):
+            return None
+        person = db.get(LetterRecipient, recipient_id)
+        assert person is not None
+        batch = db.get(LetterBatch, person.batch_id)
+        assert batch is not None
+        breach = db.get(Breach, batch.breach_id)
+        assert breach is not None
+        stop = None
+        if breach.is_exercise:
+            stop = "suppressed (exercise)"  # release refuses exercises; never send one anyway
+        elif batch.status != "released" or batch.released_at is None or batch.purged_at is not None:
+            stop = "failed"
+        if stop is not None:
+            person.delivery_status, person.delivery_error = stop, f"batch is {batch.status}"
+            return batch.id, stop
+        letter = render_letter(
+            breach=breach, batch=batch, recipient=person, settings=settings, clock=clock,
+            dated=batch.released_at,
+        )  # fmt: skip
+        channel, email, reference = person.channel, person.email, breach.reference
+        expected, batch_id = person.content_sha256, batch.id
+    # The claim is saved; no transaction is open during SMTP or PDF rendering.
     error: str | None = None
     try:
         if channel == "email":
@@ -124,16 +127,16 @@ def _deliver_one(
                 text=sent, headers={"X-Dijkwacht-Breach": reference},
             )  # fmt: skip
         else:
-            path = pdf_path(settings, batch_id=batch.id, recipient_id=recipient_id)
+            path = pdf_path(settings, batch_id=batch_id, recipient_id=recipient_id)
             _write_private(path, letter.pdf())
     except DeliveryFailed as exc:
         error = str(exc)
     except OSError as exc:
         error = f"PDF for the post: {exc.strerror or exc}"
-    acquire_write_lock(db)
-    db.refresh(person)
-    state = delivery.outcome(row=person, settings=settings, error=error, now=clock.now())
-    if state == "sent" and channel != "email":
-        person.delivery_status = state = "pdf_ready"
-    db.commit()
-    return batch.id, state
+    with units() as db:
+        person = db.get(LetterRecipient, recipient_id)
+        assert person is not None
+        state = delivery.outcome(row=person, settings=settings, error=error, now=clock.now())
+        if state == "sent" and channel != "email":
+            person.delivery_status = state = "pdf_ready"
+    return batch_id, state

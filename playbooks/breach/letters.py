@@ -24,7 +24,6 @@ from core.accounts.models import User
 from core.clock import Clock
 from core.config import Settings
 from core.errors import NotFoundError, ValidationError
-from core.store.relational import acquire_write_lock
 from playbooks.breach import clocks, rendering
 from playbooks.breach.models import Breach, LetterBatch, LetterRecipient
 from playbooks.breach.register import get_breach, log_change
@@ -145,10 +144,8 @@ def create_letter_batch(
     """A draft batch of letters for the people in the CSV, awaiting DPO approval."""
     people = parse_recipients(recipients_csv)
     clean = _check_texts(texts, {p.language for p in people})
-    acquire_write_lock(db)
     breach = get_breach(db=db, breach_id=breach_id)
     if breach.decision != "notify_ap_and_subjects":
-        db.rollback()
         raise ValidationError("decision", "the DPO has not decided to inform the data subjects")
     batch = LetterBatch(
         breach_id=breach.id, status="draft", texts=clean, created_by=actor, created_at=clock.now()
@@ -174,7 +171,7 @@ def create_letter_batch(
         db=db, clock=clock, breach=breach, actor=actor, action="letters_drafted",
         field="letters", after={"batch_id": batch.id, "recipients": len(people)},
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return batch
 
 
@@ -265,10 +262,8 @@ def update_texts(
     *, db: Session, clock: Clock, actor: str, batch_id: int, texts: dict[str, Any]
 ) -> LetterBatch:
     """Change the letter texts; an approval no longer covers them and is withdrawn."""
-    acquire_write_lock(db)
     batch = get_batch(db=db, batch_id=batch_id)
     if batch.status == "released":
-        db.rollback()
         raise ValidationError("status", "these letters were released; make a new batch")
     languages = {r.language for r in recipients(db=db, batch_id=batch_id)}
     clean = _check_texts(texts, languages)
@@ -279,17 +274,15 @@ def update_texts(
     )  # fmt: skip
     batch.texts = clean
     batch.status, batch.approved_by, batch.approved_at = "draft", None, None
-    db.commit()
+    db.flush()
     return batch
 
 
 def approve_letter_batch(*, db: Session, clock: Clock, dpo: User, batch_id: int) -> LetterBatch:
     """The DPO approves the letters as they are now."""
     require_dpo(dpo)
-    acquire_write_lock(db)
     batch = get_batch(db=db, batch_id=batch_id)
     if batch.status != "draft":
-        db.rollback()
         raise ValidationError("status", f"batch {batch_id} is {batch.status}, not a draft")
     breach = get_breach(db=db, breach_id=batch.breach_id)
     batch.status, batch.approved_by, batch.approved_at = "approved", dpo.username, clock.now()
@@ -297,7 +290,7 @@ def approve_letter_batch(*, db: Session, clock: Clock, dpo: User, batch_id: int)
         db=db, clock=clock, breach=breach, actor=dpo.username, action="letters_approved",
         field="letters", after={"batch_id": batch.id},
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return batch
 
 
@@ -308,16 +301,10 @@ def release_letter_batch(
 
     E-mail when the person has an address, else post. Exercise breaches are refused.
     """
-    acquire_write_lock(db)
     batch = get_batch(db=db, batch_id=batch_id)
     breach = get_breach(db=db, breach_id=batch.breach_id)
-    try:
-        refuse_exercise(breach, "sending letters")
-    except Exception:
-        db.rollback()
-        raise
+    refuse_exercise(breach, "sending letters")
     if batch.status != "approved":
-        db.rollback()
         raise ValidationError(
             "status", f"the DPO must approve batch {batch_id} first ({batch.status})"
         )
@@ -339,5 +326,5 @@ def release_letter_batch(
         db=db, clock=clock, breach=breach, actor=actor, action="letters_released",
         field="letters", after={"batch_id": batch.id, "letters": len(letters)},
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return letters

@@ -22,7 +22,6 @@ from core.accounts.models import User
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
-from core.store.relational import acquire_write_lock
 from playbooks.breach import clocks
 from playbooks.breach.models import Breach, BreachReport
 from playbooks.breach.register import get_breach
@@ -141,10 +140,8 @@ def draft_report(
     """Draft a NIS2/Cbw report, carrying over answers from the previous stage."""
     if kind not in SPECS:
         raise ValidationError("kind", f"must be one of {', '.join(SPECS)}")
-    acquire_write_lock(db)
     breach = get_breach(db=db, breach_id=breach_id)
     if not breach.nis2_applies:
-        db.rollback()
         raise ValidationError("nis2_applies", "the NIS2/Cbw regime does not apply to this breach")
     earlier: dict[str, Any] = {}
     for report in db.scalars(
@@ -158,7 +155,7 @@ def draft_report(
         db=db, clock=clock, actor=actor, breach=breach, kind=kind, specs=SPECS[kind],
         prefill=_prefill(kind, breach, settings, earlier),
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return report
 
 
@@ -167,7 +164,6 @@ def update_report(
 ) -> BreachReport:
     """Answer fields of a NIS2/Cbw draft."""
     kind = get_report(db=db, report_id=report_id).kind
-    db.rollback()
     return update_content(
         db=db, clock=clock, actor=actor, report_id=report_id, specs=SPECS[kind], changes=changes
     )
@@ -182,10 +178,8 @@ def finalise_report(
     *, db: Session, clock: Clock, settings: Settings, dpo: User, report_id: int
 ) -> BreachReport:
     """Mark a NIS2/Cbw report as sent; same refusals as the AP notification."""
-    acquire_write_lock(db)
     report = get_report(db=db, report_id=report_id)
     if report.kind not in SPECS:
-        db.rollback()
         raise ValidationError("report_id", f"report {report_id} is not a NIS2/Cbw report")
     breach = get_breach(db=db, breach_id=report.breach_id)
     finalise_draft(
@@ -197,5 +191,5 @@ def finalise_report(
         clocks.move_final_report_reminders(
             db=db, breach=breach, settings=settings, notified_at=report.finalised_at
         )
-    db.commit()
+    db.flush()
     return report

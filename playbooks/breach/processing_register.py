@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import Clock
 from core.errors import NotFoundError, ValidationError
-from core.store.relational import acquire_write_lock
 from playbooks.breach.models import ProcessingActivity, ProcessingSystem
 
 _LIST_FIELDS = ("data_categories", "special_categories", "subject_categories")
@@ -242,7 +241,6 @@ def parse_file(path: Path) -> list[SystemSpec]:
 def load_file(*, db: Session, clock: Clock, actor: str, path: Path) -> int:
     """Replace the stored register with the file's content; returns the number of activities."""
     specs = parse_file(path)
-    acquire_write_lock(db)
     db.execute(delete(ProcessingActivity))
     db.execute(delete(ProcessingSystem))
     count = 0
@@ -259,7 +257,7 @@ def load_file(*, db: Session, clock: Clock, actor: str, path: Path) -> int:
         db=db, clock=clock, actor=actor, action="processing_register.loaded",
         object_type="processing_register", details={"file": str(path), "activities": count},
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return count
 
 
@@ -288,7 +286,6 @@ def upsert_system(
     """Add a system or change its sources and description."""
     if not name.strip():
         raise ValidationError("name", "must not be empty")
-    acquire_write_lock(db)
     system = db.scalar(select(ProcessingSystem).where(ProcessingSystem.name == name.strip()))
     if system is None:
         system = ProcessingSystem(name=name.strip(), sources=[], description="")
@@ -300,7 +297,7 @@ def upsert_system(
         db=db, clock=clock, actor=actor, action="processing_register.system_saved",
         object_type="processing_system", object_id=system.name, details={"sources": system.sources},
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return system
 
 
@@ -309,10 +306,8 @@ def upsert_activity(
 ) -> ProcessingActivity:
     """Add or replace one activity of a system."""
     spec = _activity(vars(activity), "activity", "<input>", None)
-    acquire_write_lock(db)
     owner = db.scalar(select(ProcessingSystem).where(ProcessingSystem.name == system))
     if owner is None:
-        db.rollback()
         raise NotFoundError(f"system {system!r} is not in the processing register")
     row = db.scalar(
         select(ProcessingActivity).where(
@@ -329,7 +324,7 @@ def upsert_activity(
         db=db, clock=clock, actor=actor, action="processing_register.activity_saved",
         object_type="processing_system", object_id=owner.name, details={"activity": spec.name},
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return row
 
 

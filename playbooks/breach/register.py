@@ -18,7 +18,6 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import NotFoundError, ValidationError
 from core.store.base import AlertStore
-from core.store.relational import acquire_write_lock
 from playbooks.breach import clocks, processing_register
 from playbooks.breach.models import Breach, BreachChange
 from playbooks.breach.schemas import BreachFields, parse
@@ -91,12 +90,10 @@ def open_breach(
     origin: str = "manual",
     origin_ref: str | None = None,
     exercise_id: str | None = None,
-    commit: bool = True,
 ) -> Breach:
     """Register a suspected breach by hand; the clocks start at `aware_at` (default: now).
 
-    Every suspected breach goes in the register, reported or not (Art. 33(5)). With
-    `commit=False` the caller commits, so a hand-off is accepted in the same transaction.
+    Every suspected breach goes in the register, reported or not (Art. 33(5)).
     """
     data = parse(BreachFields, {**(fields or {}), "title": title, "aware_at": aware_at})
     now = clock.now()
@@ -105,7 +102,6 @@ def open_breach(
         raise ValidationError("aware_at", "lies in the future")
     if origin not in ("manual", "incident", "alert"):
         raise ValidationError("origin", "must be manual, incident or alert")
-    acquire_write_lock(db)
     values = data.model_dump(exclude_none=True, exclude={"title", "aware_at"})
     breach = Breach(
         reference=_next_reference(db, clocks.local(aware, settings).year, exercise_id is not None),
@@ -140,8 +136,7 @@ def open_breach(
         note=breach.title,
     )
     clocks.schedule_reminders(db=db, breach=breach, settings=settings)
-    if commit:
-        db.commit()
+    db.flush()
     return breach
 
 
@@ -156,7 +151,6 @@ def open_from_incident(
     aware_at: datetime | None = None,
     systems: Iterable[str] = (),
     exercise_id: str | None = None,
-    commit: bool = True,
 ) -> Breach:
     """Open a breach for an incident; the caller passes what the incident service knows."""
     if not incident_id.strip():
@@ -176,7 +170,6 @@ def open_from_incident(
         origin="incident",
         origin_ref=incident_id,
         exercise_id=exercise_id,
-        commit=commit,
     )
 
 
@@ -281,13 +274,10 @@ def update_breach(
 ) -> Breach:
     """Change facts of a breach; each changed field becomes a history row with before/after."""
     data = parse(BreachFields, dict(changes))
-    acquire_write_lock(db)
     breach = get_breach(db=db, breach_id=breach_id)
     if breach.state == State.CLOSED:
-        db.rollback()
         raise ValidationError("state", "a closed breach cannot change; register a new one")
     if data.aware_at is not None and data.aware_at > clock.now():
-        db.rollback()
         raise ValidationError("aware_at", "lies in the future")
     changed = False
     for name in data.model_fields_set:
@@ -305,7 +295,7 @@ def update_breach(
         breach.updated_at = clock.now()
         if "aware_at" in data.model_fields_set:
             clocks.schedule_reminders(db=db, breach=breach, settings=settings)
-    db.commit()
+    db.flush()
     return breach
 
 
@@ -333,19 +323,11 @@ def start_assessment(
     *, db: Session, clock: Clock, actor: str, breach_id: int, note: str = ""
 ) -> Breach:
     """registered / no_notification / notification_due / not_a_breach -> assessing."""
-    acquire_write_lock(db)
     breach = get_breach(db=db, breach_id=breach_id)
     if breach.state != State.REGISTERED and not note.strip():
-        db.rollback()
         raise ValidationError("note", "say why the breach is reassessed (new facts?)")
-    try:
-        transition(
-            db=db, clock=clock, breach=breach, actor=actor, target=State.ASSESSING, note=note
-        )
-    except Exception:
-        db.rollback()
-        raise
-    db.commit()
+    transition(db=db, clock=clock, breach=breach, actor=actor, target=State.ASSESSING, note=note)
+    db.flush()
     return breach
 
 
@@ -355,17 +337,12 @@ def mark_not_a_breach(
     """The investigation showed no personal data was affected; the reason stays in the register."""
     if not reason.strip():
         raise ValidationError("reason", "say why this is not a personal-data breach")
-    acquire_write_lock(db)
     breach = get_breach(db=db, breach_id=breach_id)
-    try:
-        transition(
-            db=db, clock=clock, breach=breach, actor=actor, target=State.NOT_A_BREACH, note=reason
-        )
-    except Exception:
-        db.rollback()
-        raise
+    transition(
+        db=db, clock=clock, breach=breach, actor=actor, target=State.NOT_A_BREACH, note=reason
+    )
     breach.decision_reason = reason
-    db.commit()
+    db.flush()
     return breach
 
 
@@ -373,15 +350,9 @@ def close_breach(
     *, db: Session, clock: Clock, actor: str, breach_id: int, note: str = ""
 ) -> Breach:
     """Close a handled breach; the remedial actions must be on record first (Art. 33(5))."""
-    acquire_write_lock(db)
     breach = get_breach(db=db, breach_id=breach_id)
     if breach.state != State.NOT_A_BREACH and not breach.remedial_actions.strip():
-        db.rollback()
         raise ValidationError("remedial_actions", "record the remedial actions before closing")
-    try:
-        transition(db=db, clock=clock, breach=breach, actor=actor, target=State.CLOSED, note=note)
-    except Exception:
-        db.rollback()
-        raise
-    db.commit()
+    transition(db=db, clock=clock, breach=breach, actor=actor, target=State.CLOSED, note=note)
+    db.flush()
     return breach

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.config import Settings
-from core.store.relational import acquire_write_lock
 from playbooks.breach import clocks, delivery
 from playbooks.breach.models import Breach, BreachReminder
 from playbooks.breach.register import log_change
 from playbooks.notify import DeliveryFailed, render, send_mail
+from playbooks.runs import Units
 
 log = logging.getLogger(__name__)
 TEMPLATE = "breach_reminder"
@@ -50,11 +50,17 @@ def _context(
     }
 
 
-def deliver_reminders(*, db: Session, clock: Clock, settings: Settings) -> dict[str, int]:
-    """Send every queued reminder e-mail once; returns how many ended in each state."""
+def deliver_reminders(*, units: Units, clock: Clock, settings: Settings) -> dict[str, int]:
+    """Send every queued reminder e-mail once; returns how many ended in each state.
+
+    Each reminder takes its own units of work from `units` (claim, then outcome) so a claim is
+    saved before SMTP is called and no transaction is open while it answers.
+    """
     counts: dict[str, int] = {}
-    for reminder_id in delivery.due_ids(db=db, model=BreachReminder, now=clock.now()):
-        state = _deliver_one(db=db, clock=clock, settings=settings, reminder_id=reminder_id)
+    with units() as db:
+        due = delivery.due_ids(db=db, model=BreachReminder, now=clock.now())
+    for reminder_id in due:
+        state = _deliver_one(units=units, clock=clock, settings=settings, reminder_id=reminder_id)
         if state is not None:
             counts[state] = counts.get(state, 0) + 1
     return counts
@@ -69,24 +75,27 @@ def _record(
     )  # fmt: skip
 
 
-def _deliver_one(*, db: Session, clock: Clock, settings: Settings, reminder_id: int) -> str | None:
-    if not delivery.claim(db=db, model=BreachReminder, row_id=reminder_id, now=clock.now()):
-        return None
-    reminder = db.get(BreachReminder, reminder_id)
-    assert reminder is not None
-    breach = db.get(Breach, reminder.breach_id)
-    assert breach is not None
-    to = recipients(settings)
-    if breach.is_exercise or not to:
-        # Exercise: the playbooks guard rule, never sent. No recipient: shown as failed.
-        reminder.delivery_status = SUPPRESSED if breach.is_exercise else "failed"
-        reminder.delivery_error = None if breach.is_exercise else "no recipients configured"
-        action = "reminder_suppressed" if breach.is_exercise else "reminder_failed"
-        _record(db, clock, breach, reminder, action, outcome=reminder.delivery_error or SUPPRESSED)
-        db.commit()
-        return reminder.delivery_status
-    context = _context(db, clock, settings, breach, reminder)
-    db.commit()  # the claim is saved; no transaction is held open while talking to SMTP
+def _deliver_one(*, units: Units, clock: Clock, settings: Settings, reminder_id: int) -> str | None:
+    with units() as db:
+        if not delivery.claim(db=db, model=BreachReminder, row_id=reminder_id, now=clock.now()):
+            return None
+        reminder = db.get(BreachReminder, reminder_id)
+        assert reminder is not None
+        breach = db.get(Breach, reminder.breach_id)
+        assert breach is not None
+        to = recipients(settings)
+        if breach.is_exercise or not to:
+            # Exercise: the playbooks guard rule, never sent. No recipient: shown as failed.
+            reminder.delivery_status = SUPPRESSED if breach.is_exercise else "failed"
+            reminder.delivery_error = None if breach.is_exercise else "no recipients configured"
+            action = "reminder_suppressed" if breach.is_exercise else "reminder_failed"
+            _record(
+                db, clock, breach, reminder, action, outcome=reminder.delivery_error or SUPPRESSED
+            )
+            return reminder.delivery_status
+        context = _context(db, clock, settings, breach, reminder)
+        reference, key = breach.reference, reminder.key
+    # The claim is saved; no transaction is held open while talking to SMTP.
     error: str | None = None
     try:
         send_mail(
@@ -95,20 +104,22 @@ def _deliver_one(*, db: Session, clock: Clock, settings: Settings, reminder_id: 
             subject=render(TEMPLATE, "subject", context).strip(),
             text=render(TEMPLATE, "txt", context),
             html=render(TEMPLATE, "html", context),
-            headers={"X-Dijkwacht-Breach": breach.reference},
+            headers={"X-Dijkwacht-Breach": reference},
         )
     except DeliveryFailed as exc:
         error = str(exc)
-    acquire_write_lock(db)
-    db.refresh(reminder)
-    state = delivery.outcome(row=reminder, settings=settings, error=error, now=clock.now())
-    if error is None:
-        _record(db, clock, breach, reminder, "reminder_sent", recipients=len(to))
-    else:
-        log.warning("breach reminder %s/%s: %s", breach.reference, reminder.key, state)
-        _record(
-            db, clock, breach, reminder, f"reminder_{state}",
-            error=error, attempt=reminder.delivery_attempts,
-        )  # fmt: skip
-    db.commit()
+    with units() as db:
+        reminder = db.get(BreachReminder, reminder_id)
+        assert reminder is not None
+        breach = db.get(Breach, reminder.breach_id)
+        assert breach is not None
+        state = delivery.outcome(row=reminder, settings=settings, error=error, now=clock.now())
+        if error is None:
+            _record(db, clock, breach, reminder, "reminder_sent", recipients=len(to))
+        else:
+            log.warning("breach reminder %s/%s: %s", reference, key, state)
+            _record(
+                db, clock, breach, reminder, f"reminder_{state}",
+                error=error, attempt=reminder.delivery_attempts,
+            )  # fmt: skip
     return state

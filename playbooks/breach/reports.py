@@ -20,7 +20,6 @@ from core.accounts.models import Role, User
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ConflictError, NotFoundError, ValidationError
-from core.store.relational import acquire_write_lock
 from playbooks.breach import clocks
 from playbooks.breach.models import Breach, BreachReport
 from playbooks.breach.register import get_breach, log_change
@@ -200,10 +199,8 @@ def update_content(
         if path not in by_path:
             raise ValidationError(path, "not a field of this report")
         checked[path] = _check_value(by_path[path], value)
-    acquire_write_lock(db)
     report = get_report(db=db, report_id=report_id)
     if report.status != "draft":
-        db.rollback()
         raise ValidationError(
             "status", f"report {report_id} is {report.status}; only drafts change"
         )
@@ -220,7 +217,7 @@ def update_content(
             field=f"{report.kind}:{path}", before=before, after=value,
         )  # fmt: skip
     report.content = content
-    db.commit()
+    db.flush()
     return report
 
 
@@ -266,7 +263,6 @@ def finalise(
 
 def open_report(*, db: Session, report_id: int) -> tuple[BreachReport, Breach]:
     """Take the write lock, then the report and its breach (the start of every change to one)."""
-    acquire_write_lock(db)
     report = get_report(db=db, report_id=report_id)
     return report, get_breach(db=db, breach_id=report.breach_id)
 
@@ -289,16 +285,12 @@ def finalise_draft(
     late = clock_name is not None and clocks.is_late(
         db=db, clock=clock, settings=settings, breach=breach, clock_name=clock_name
     )
-    try:
-        finalise(
-            db=db, clock=clock, dpo=dpo, report=report, breach=breach, specs=specs,
-            late=late, delay_reason_path=delay_reason_path,
-        )  # fmt: skip
-        if then is not None:
-            then()
-    except Exception:
-        db.rollback()
-        raise
+    finalise(
+        db=db, clock=clock, dpo=dpo, report=report, breach=breach, specs=specs,
+        late=late, delay_reason_path=delay_reason_path,
+    )  # fmt: skip
+    if then is not None:
+        then()
     return late
 
 
@@ -309,7 +301,6 @@ def withdraw(*, db: Session, clock: Clock, dpo: User, report_id: int, reason: st
         raise ValidationError("reason", "say why the report is withdrawn")
     report, breach = open_report(db=db, report_id=report_id)
     if report.status != "final":
-        db.rollback()
         raise ValidationError("status", "only a final report can be withdrawn; delete drafts")
     report.status = "withdrawn"
     report.withdrawn_reason = reason
@@ -317,7 +308,7 @@ def withdraw(*, db: Session, clock: Clock, dpo: User, report_id: int, reason: st
         db=db, clock=clock, breach=breach, actor=dpo.username, action="report_withdrawn",
         field=report.kind, before="final", after="withdrawn", note=reason,
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return report
 
 
@@ -331,7 +322,6 @@ def set_authority_reference(
     report, breach = open_report(db=db, report_id=report_id)
     refuse_exercise(breach, "storing an authority reference")
     if report.status == "draft":
-        db.rollback()
         raise ValidationError("status", "finalise the report before storing its reference")
     before = report.authority_reference
     report.authority_reference = reference
@@ -339,5 +329,5 @@ def set_authority_reference(
         db=db, clock=clock, breach=breach, actor=actor, action="report_reference",
         field=report.kind, before=before, after=reference,
     )  # fmt: skip
-    db.commit()
+    db.flush()
     return report

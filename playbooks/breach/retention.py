@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.config import Settings
-from core.store.relational import acquire_write_lock
 from playbooks.breach.letter_delivery import letters_dir
 from playbooks.breach.letters import recipients
 from playbooks.breach.models import Breach, LetterBatch
@@ -35,7 +34,11 @@ def identifier_hash(settings: Settings, identifier: str) -> str:
 
 
 def purge_letter_recipients(*, db: Session, clock: Clock, settings: Settings) -> list[int]:
-    """Purge the recipients of every batch released longer ago than the retention; their ids."""
+    """Purge the recipients of every batch released longer ago than the retention; their ids.
+
+    The kept PDFs are not touched here: the boundary calls `remove_purged_pdfs` after its unit
+    of work committed, so a purge that rolls back never loses a letter still to be posted.
+    """
     cutoff = clock.now() - timedelta(days=settings.letter_recipient_retention_days)
     due = list(
         db.scalars(
@@ -44,32 +47,29 @@ def purge_letter_recipients(*, db: Session, clock: Clock, settings: Settings) ->
             .order_by(LetterBatch.id)
         )
     )
-    db.rollback()
     for batch_id in due:
         _purge(db=db, clock=clock, settings=settings, batch_id=batch_id)
-    _remove_purged_pdfs(db, settings)
     return due
 
 
-def _remove_purged_pdfs(db: Session, settings: Settings) -> None:
-    # Files go after the commit (never for a purge that rolled back); this sweep also catches
-    # a crash between the commit and the delete.
+def remove_purged_pdfs(*, db: Session, settings: Settings) -> None:
+    """Delete the kept PDFs of every purged batch; call after the purge committed.
+
+    A sweep over all purged batches, so it also catches a crash between a commit and a delete.
+    """
     root = letters_dir(settings)
     if not root.is_dir():
         return
     purged = set(db.scalars(select(LetterBatch.id).where(LetterBatch.purged_at.is_not(None))))
-    db.rollback()
     for folder in root.glob("batch-*"):
         if folder.name.removeprefix("batch-").isdigit() and int(folder.name[6:]) in purged:
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def _purge(*, db: Session, clock: Clock, settings: Settings, batch_id: int) -> None:
-    acquire_write_lock(db)
     batch = db.get(LetterBatch, batch_id)
     assert batch is not None
     if batch.purged_at is not None:
-        db.rollback()
         return
     counts: dict[str, int] = {"recipients": 0}
     for person in recipients(db=db, batch_id=batch_id):
@@ -96,4 +96,3 @@ def _purge(*, db: Session, clock: Clock, settings: Settings, batch_id: int) -> N
         after={"batch_id": batch_id, "retention_days": settings.letter_recipient_retention_days,
                **counts},
     )  # fmt: skip
-    db.commit()

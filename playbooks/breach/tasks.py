@@ -1,4 +1,8 @@
-"""Celery entry points of the breach workflow; thin and idempotent (each effect happens once)."""
+"""Celery entry points of the breach workflow; thin and idempotent (each effect happens once).
+
+Each task is a boundary: it opens the unit of work (`core.store.unit_of_work`) and commits it;
+e-mail and file removal happen after that commit.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,23 @@ from typing import TYPE_CHECKING
 from celery import shared_task
 
 from core.clock import SystemClock
+from core.store.unit_of_work import unit_of_work
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from core.config import Settings
 
 
 @contextmanager
-def _session() -> Iterator[tuple[Settings, Session]]:
+def _sessions() -> Iterator[tuple[Settings, sessionmaker[Session]]]:
     from core.config import get_settings
     from core.store.relational import create_db_engine, create_session_factory
 
     settings = get_settings()
     engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
-            yield settings, db
+        yield settings, create_session_factory(engine)
     finally:
         engine.dispose()
 
@@ -37,9 +41,10 @@ def fire_reminders() -> list[str]:
     from playbooks.breach.reminder_mail import deliver_reminders
 
     clock = SystemClock()
-    with _session() as (settings, db):
-        fired = fire_due_reminders(db=db, clock=clock, settings=settings)
-        deliver_reminders(db=db, clock=clock, settings=settings)
+    with _sessions() as (settings, factory):
+        with unit_of_work(factory) as db:
+            fired = fire_due_reminders(db=db, clock=clock, settings=settings)
+        deliver_reminders(units=lambda: unit_of_work(factory), clock=clock, settings=settings)
     return [item.message for item in fired]
 
 
@@ -48,7 +53,7 @@ def accept_handoffs() -> list[str]:
     """Open one breach per pending playbook hand-off (exactly once); returns references."""
     from playbooks.breach.handoffs import accept_pending_handoffs
 
-    with _session() as (settings, db):
+    with _sessions() as (settings, factory), unit_of_work(factory) as db:
         taken = accept_pending_handoffs(db=db, clock=SystemClock(), settings=settings)
         return [breach.reference for breach in taken]
 
@@ -58,8 +63,10 @@ def send_letters() -> dict[str, dict[str, int]]:
     """E-mail released letters (or keep their PDFs for the post), each once."""
     from playbooks.breach.letter_delivery import send_released_letters
 
-    with _session() as (settings, db):
-        counts = send_released_letters(db=db, clock=SystemClock(), settings=settings)
+    with _sessions() as (settings, factory):
+        counts = send_released_letters(
+            units=lambda: unit_of_work(factory), clock=SystemClock(), settings=settings
+        )
     return {str(batch): states for batch, states in counts.items()}
 
 
@@ -67,6 +74,11 @@ def send_letters() -> dict[str, dict[str, int]]:
 def purge_letter_recipients() -> list[int]:
     """Purge recipient lists past their retention; returns the batch ids purged."""
     from playbooks.breach.retention import purge_letter_recipients as purge
+    from playbooks.breach.retention import remove_purged_pdfs
 
-    with _session() as (settings, db):
-        return purge(db=db, clock=SystemClock(), settings=settings)
+    with _sessions() as (settings, factory):
+        with unit_of_work(factory) as db:
+            purged = purge(db=db, clock=SystemClock(), settings=settings)
+        with unit_of_work(factory, write=False) as db:
+            remove_purged_pdfs(db=db, settings=settings)
+    return purged

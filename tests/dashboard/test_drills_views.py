@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
+
 from core.accounts.models import Role
+from core.store.relational import create_session_factory
+from core.store.unit_of_work import unit_of_work
 from drills import service
 from tests.dashboard.conftest import Env, add_user, login
 
@@ -11,7 +15,17 @@ PHONE_SCRIPT = "Speel de teamleider"
 
 
 def _tick(env: Env) -> None:
-    service.tick(db=env.db, clock=env.clock, settings=env.settings, alerts=None, sink=None)
+    """What the `drills.tick` task does: units of work of its own."""
+    engine = env.db.get_bind()
+    assert isinstance(engine, Engine)
+    factory = create_session_factory(engine)
+    service.tick(
+        units=lambda: unit_of_work(factory),
+        clock=env.clock,
+        settings=env.settings,
+        alerts=None,
+        sink=None,
+    )
 
 
 def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
@@ -26,6 +40,7 @@ def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
         participants=[{"role": "fg", "name": "FG", "email": "fg@gemeente.test"}],
         actor="test",
     ).id
+    env.db.commit()  # the test is the boundary of its setup
     leader, player = env.client(), env.client()
     lead_csrf, play_csrf = login(leader, "oefenleider"), login(player, "fg")
     page = leader.get("/drills")

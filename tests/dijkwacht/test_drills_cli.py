@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from core.clock import SystemClock
 from core.config import get_settings
+from core.store import relational
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from dijkwacht.cli import app
 from drills import service
 
@@ -32,7 +36,7 @@ def _planned_exercise() -> str:
     migrate(settings)
     engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
+        with unit_of_work(create_session_factory(engine)) as db:
             return service.create_exercise(
                 db=db,
                 clock=SystemClock(),
@@ -104,3 +108,22 @@ def test_check_reports_file_line_field(tmp_path: Path) -> None:
     (tmp_path / "kapot.yml").write_text("id: kapot\ntitle: x\n", encoding="utf-8")
     code, out = _run("check", str(tmp_path))
     assert code == 1 and f"{tmp_path / 'kapot.yml'}:" in out
+
+
+def test_a_locked_database_is_a_message_and_exit_75_not_a_trace(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = get_settings()
+    migrate(settings)
+    monkeypatch.setattr(relational, "SQLITE_BUSY_TIMEOUT_MS", 200)  # wait 0.2 s, not 15 s
+    holder = sqlite3.connect(str(make_url(settings.sqlalchemy_url).database), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer keeps the lock
+        code, out = _run("schedule", "digid-storing")
+        assert code == 75 and "database busy" in out and "nothing was changed" in out
+        assert "Traceback" not in out
+    finally:
+        holder.rollback()
+        holder.close()
+    code, out = _run("schedule", "digid-storing")
+    assert code == 0 and out.startswith("schedule 1: ")  # the refused run left nothing behind

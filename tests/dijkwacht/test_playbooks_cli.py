@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from core.clock import SystemClock
 from core.config import get_settings
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from dijkwacht.cli import app
 from playbooks.library import LIBRARY_DIR
 from playbooks.service import add_observable, change_status, create_incident
@@ -40,7 +41,7 @@ def test_incidents_list_and_show(data_dir: Path) -> None:
     migrate(settings)
     engine = create_db_engine(settings)
     clock = SystemClock()
-    with create_session_factory(engine)() as db:
+    with unit_of_work(create_session_factory(engine)) as db:
         first = create_incident(db=db, clock=clock, title="Phishing", severity="low", actor="ana")
         second = create_incident(db=db, clock=clock, title="DDoS", severity="high", actor="ana")
         for incident in (first, second):

@@ -20,11 +20,11 @@ from core.clock import SystemClock
 from core.config import Settings, load_settings
 from core.queue import create_celery, worker_heartbeats
 from core.store.relational import (
-    acquire_write_lock,
     create_db_engine,
     create_session_factory,
     migrate,
 )
+from core.store.unit_of_work import unit_of_work
 from drills import service
 from drills.models import DrillSchedule, Exercise
 from tests.drills.processes import (
@@ -85,7 +85,7 @@ def test_beat_starts_a_recurring_drill_on_time_and_never_twice_at_once(
                     what="beat's first drills.tick in a worker",
                     logs=logs,
                 )
-                with sessions() as db:
+                with unit_of_work(sessions) as db:
                     schedule = service.create_schedule(
                         db=db,
                         clock=clock,
@@ -149,7 +149,7 @@ def test_beat_starts_a_recurring_drill_on_time_and_never_twice_at_once(
                 )
                 assert first_id in str(skipped)
                 assert [e.id for e in series()] == [first_id]
-                with sessions() as db:
+                with unit_of_work(sessions) as db:
                     service.stop(db=db, clock=clock, exercise_id=first_id, actor="oefenleider")
                 second_id: str = wait_until(
                     lambda: next(
@@ -165,12 +165,11 @@ def test_beat_starts_a_recurring_drill_on_time_and_never_twice_at_once(
                 stopped, restarted = runs[first_id].stopped_at, runs[second_id].started_at
                 assert stopped is not None and restarted is not None and restarted >= stopped
                 # Two workers told to start two planned runs of one series at once: one wins.
-                with sessions() as db:
-                    acquire_write_lock(db)  # beat's ticks write too: take the lock first
+                # One unit of work (BEGIN IMMEDIATE): beat's ticks write too and wait their turn.
+                with unit_of_work(sessions) as db:
                     row = db.get(DrillSchedule, schedule_id)
                     assert row is not None
                     row.active = False
-                    db.commit()
                     service.stop(db=db, clock=clock, exercise_id=second_id, actor="oefenleider")
                     loaded = service.get_scenario("insider-datalek")
                     planned = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
 from collectors.consumer import SpoolConsumer
 from collectors.spool import open_spool
@@ -30,6 +31,7 @@ from core.clock import SystemClock
 from core.config import Settings, load_settings
 from core.store.factory import open_alert_store, open_event_store
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from dijkwacht.detection_runtime import DetectionHook
 from drills import service
 from drills.models import Outbox
@@ -143,8 +145,13 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
         hook = DetectionHook(settings=settings)
         spool = open_spool(settings)
         consumer = SpoolConsumer(spool=spool, store=events, batch_size=500, on_batch=hook)
+        factory = create_session_factory(engine)
+
+        def units() -> AbstractContextManager[Session]:
+            return unit_of_work(factory)
+
         try:
-            with create_session_factory(engine)() as db:
+            with factory() as db:
                 before = _snapshot(settings)
                 # Participants: two at the exercise mailbox, one at a real address (refused).
                 participants = [
@@ -161,8 +168,9 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     participants=participants,
                     time_scale=60.0,
                 )
+                db.commit()  # the test is each boundary in turn: here `dijkwacht drills schedule`
                 outcome = service.tick(
-                    db=db,
+                    units=units,
                     clock=clock,
                     settings=settings,
                     alerts=alerts,
@@ -171,6 +179,8 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                 assert outcome["schedules"][0].startswith("gestart: ")
                 exercise_id = outcome["schedules"][0].split(": ")[1]
                 assert outcome["released"][exercise_id] == ["I1"]
+                db.commit()  # end this session's read snapshot (WAL) ...
+                db.expire_all()  # ... and read what the tick's units of work wrote
                 # The real pipeline: spool -> event store -> detection -> alerts.
                 consumer.drain()
                 stored = [a for a in alerts.search(service_query()) if a.exercise_id == exercise_id]
@@ -179,6 +189,7 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     db=db, clock=clock, store=alerts, playbooks=load_library()
                 )
                 assert results
+                db.commit()  # playbooks.route_alerts
                 found = exercise_artefacts(db=db, exercise_id=exercise_id)
                 incident = found["incidents"][0]
                 assert any(s["step"] == "secure-logs" for s in found["steps"])
@@ -193,9 +204,12 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     exercise_id=exercise_id,
                 )
                 assert breach.reference.startswith("OEF-")
+                db.commit()  # the DPO's page
                 for delivery in deliveries_of(db=db, incident_id=incident["id"]):
                     assert delivery.status != "sent"
-                service.tick(db=db, clock=clock, settings=settings, alerts=alerts, sink=None)
+                db.commit()  # nothing pending: ends the read snapshot of the loop above
+                service.tick(units=units, clock=clock, settings=settings, alerts=alerts, sink=None)
+                db.expire_all()
                 marks = {
                     e.expectation_id: e
                     for e in service.expectations(db=db, exercise_id=exercise_id)
@@ -234,6 +248,7 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     db=db, clock=clock, exercise_id=exercise_id, actor="oefenleider"
                 )
                 assert report.pdf.startswith(b"%PDF")
+                db.commit()  # the controller's pages
                 assert (
                     "OEFENING / EXERCISE" in report.html
                     and "OEFENING / EXERCISE" in report.public_html
@@ -266,6 +281,7 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                     alerts=alerts,
                     actor="oefenleider",
                 )
+                db.commit()  # `dijkwacht drills rollback`: one unit of work
                 assert (
                     removed["events"] == 6 and removed["alerts"] >= 1 and removed["incidents"] == 1
                 )

@@ -18,6 +18,7 @@ from core.clock import SystemClock
 from core.config import load_settings
 from core.queue import create_celery, worker_heartbeats
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from dijkwacht.commands.up import prepare
 from drills import service
 from playbooks.breach.register import open_from_incident
@@ -72,7 +73,7 @@ def test_technical_drill_on_a_real_worker(tmp_path: Path, monkeypatch: pytest.Mo
                     env=env, logs=logs, workers_alive=lambda: len(worker_heartbeats(settings))
                 ),
             ):
-                with sessions() as db:
+                with unit_of_work(sessions) as db:
                     service.create_schedule(
                         db=db,
                         clock=clock,
@@ -112,7 +113,7 @@ def test_technical_drill_on_a_real_worker(tmp_path: Path, monkeypatch: pytest.Mo
                         lambda: artefacts()["breaches"], timeout=3, what="automatic", logs=logs
                     )
                 except pytest.fail.Exception:
-                    with sessions() as db:  # no automatic pickup: the DPO opens it
+                    with unit_of_work(sessions) as db:  # no automatic pickup: the DPO opens it
                         open_from_incident(
                             db=db,
                             clock=clock,
@@ -137,7 +138,7 @@ def test_technical_drill_on_a_real_worker(tmp_path: Path, monkeypatch: pytest.Mo
                 assert {k: marks()[k] for k in ("E1", "E2", "E3", "E4")} == dict.fromkeys(
                     ("E1", "E2", "E3", "E4"), "met"
                 )
-                with sessions() as db:
+                with unit_of_work(sessions) as db:
                     service.stop(db=db, clock=clock, exercise_id=exercise_id, actor="oefenleider")
                 report_id = (
                     create_celery(settings)

@@ -6,12 +6,15 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.accounts import Role, User, create_user
 from core.clock import FrozenClock
 from core.config import Settings
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
+from playbooks.runs import Units
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -30,6 +33,19 @@ def db(settings: Settings) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def units(db: Session) -> Units:
+    """Write units of work on the test database, for services that commit between steps.
+
+    Commit `db` before handing these to a service (the test is the boundary of its own setup),
+    and expire it afterwards to read what the units wrote.
+    """
+    engine = db.get_bind()
+    assert isinstance(engine, Engine)
+    factory = create_session_factory(engine)
+    return lambda: unit_of_work(factory)
 
 
 @pytest.fixture

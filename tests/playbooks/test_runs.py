@@ -15,6 +15,7 @@ from core.config import Settings
 from core.errors import ConflictError
 from core.store.base import StoredAlert
 from playbooks.models import ActionExecution
+from playbooks.runs import Units
 from playbooks.service import (
     accept_handoff,
     add_observable,
@@ -168,14 +169,19 @@ def _approval_step(db: Session, clock: FrozenClock, starter: str) -> int:
 
 
 def test_an_action_needing_approval_waits_for_a_second_person_with_the_role(
-    db: Session, clock: FrozenClock, settings: Settings, make_user: Callable[[str, Role], User]
+    db: Session,
+    units: Units,
+    clock: FrozenClock,
+    settings: Settings,
+    make_user: Callable[[str, Role], User],
 ) -> None:
     requester = make_user("im.one", Role.INCIDENT_MANAGER)
     analyst = make_user("an.one", Role.ANALYST)
     approver = make_user("im.two", Role.INCIDENT_MANAGER)
     step_id = _approval_step(db, clock, requester.username)
+    db.commit()  # the test is the boundary of its setup; the task opens its own units
     # Before approval a (stray) task delivery does nothing: no execution, no Ansible run.
-    outcome = execute_action(db=db, clock=clock, settings=settings, run_step_id=step_id)
+    outcome = execute_action(units=units, clock=clock, settings=settings, run_step_id=step_id)
     assert outcome.reused and outcome.status == "awaiting_approval"
     assert db.query(ActionExecution).count() == 0
     with pytest.raises(ConflictError, match="four-eyes"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.accounts.models import User
@@ -15,6 +16,8 @@ from core.accounts.service import create_user
 from core.clock import FrozenClock
 from core.config import Settings, load_settings
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
+from playbooks.runs import Units
 
 # Cheap hashing: these tests are about breaches, not passwords.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -45,6 +48,19 @@ def db(settings: Settings) -> Iterator[Session]:
     with create_session_factory(engine)() as session:
         yield session
     engine.dispose()
+
+
+@pytest.fixture
+def units(db: Session) -> Units:
+    """Write units of work on the test database, for services that commit between steps.
+
+    Commit `db` before handing these to a service (the test is the boundary of its own setup),
+    and expire it afterwards to read what the units wrote.
+    """
+    engine = db.get_bind()
+    assert isinstance(engine, Engine)
+    factory = create_session_factory(engine)
+    return lambda: unit_of_work(factory)
 
 
 @pytest.fixture

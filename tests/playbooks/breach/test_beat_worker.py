@@ -20,6 +20,7 @@ from core.clock import FrozenClock, SystemClock
 from core.config import load_settings
 from core.queue import worker_alive
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from playbooks import service
 from playbooks.breach import clocks, register
 from playbooks.breach.handoffs import breach_for_incident
@@ -62,7 +63,7 @@ def test_reminders_fire_once_across_beat_ticks_and_a_worker_restart(tmp_path: Pa
         engine = create_db_engine(settings)
         sessions = create_session_factory(engine)
         now = SystemClock().now()
-        with sessions() as db:
+        with unit_of_work(sessions) as db:
             breach = register.open_breach(
                 db=db, clock=FrozenClock(now), settings=settings, actor="ali",
                 title="Lek met verstreken herinnering", aware_at=now - timedelta(hours=25),

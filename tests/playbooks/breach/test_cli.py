@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from core.clock import FrozenClock
 from core.config import get_settings
 from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from dijkwacht.cli import app
 from playbooks.breach import register
 from tests.playbooks.breach.test_reports import pdf_text
@@ -24,7 +25,7 @@ def test_breach_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     migrate(settings)
     engine = create_db_engine(settings)
     now = datetime.now(UTC)
-    with create_session_factory(engine)() as db:
+    with unit_of_work(create_session_factory(engine)) as db:
         late = FrozenClock(now - timedelta(hours=80))
         register.open_breach(db=db, clock=late, settings=settings, actor="ali", title="Oud lek")
         register.open_breach(

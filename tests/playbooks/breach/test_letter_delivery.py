@@ -17,8 +17,13 @@ from core.errors import DijkwachtError
 from playbooks.breach import letters, register
 from playbooks.breach.letter_delivery import pdf_path, send_released_letters
 from playbooks.breach.models import LetterBatch
-from playbooks.breach.retention import identifier_hash, purge_letter_recipients
+from playbooks.breach.retention import (
+    identifier_hash,
+    purge_letter_recipients,
+    remove_purged_pdfs,
+)
 from playbooks.breach.states import State
+from playbooks.runs import Units
 from tests.playbooks.breach.mail import body, smtp_server
 from tests.playbooks.breach.support import walk_to
 from tests.playbooks.breach.test_letters import CSV, TEXTS
@@ -41,16 +46,25 @@ def _released(
     return batch
 
 
+def _send(db: Session, units: Units, clock: FrozenClock, settings: Settings) -> object:
+    """What the `breach.send_letters` task does; the test commits its own setup first."""
+    db.commit()
+    try:
+        return send_released_letters(units=units, clock=clock, settings=settings)
+    finally:
+        db.expire_all()  # read what the units of work wrote
+
+
 def test_release_mails_the_text_and_keeps_the_pdf_for_the_post(
-    db: Session, clock: FrozenClock, settings: Settings, dpo: User
+    db: Session, units: Units, clock: FrozenClock, settings: Settings, dpo: User
 ) -> None:
     with smtp_server() as (port, mailbox):
         settings = settings.model_copy(update={"smtp_port": port})
         batch = _released(db, clock, settings, dpo)
         clock.advance(timedelta(days=1))  # sent the next day: the letter keeps its release date
-        counts = send_released_letters(db=db, clock=clock, settings=settings)
+        counts = _send(db, units, clock, settings)
         assert counts == {batch.id: {"sent": 1, "pdf_ready": 1}}
-        assert send_released_letters(db=db, clock=clock, settings=settings) == {}
+        assert _send(db, units, clock, settings) == {}
     ((to, message),) = mailbox.messages
     assert to == ["jan@example.org"]
     text = body(message).replace("\r\n", "\n")
@@ -72,7 +86,7 @@ def test_release_mails_the_text_and_keeps_the_pdf_for_the_post(
 
 
 def test_exercise_letters_are_never_released_or_sent(
-    db: Session, clock: FrozenClock, settings: Settings, dpo: User
+    db: Session, units: Units, clock: FrozenClock, settings: Settings, dpo: User
 ) -> None:
     with smtp_server() as (port, mailbox):
         settings = settings.model_copy(update={"smtp_port": port})
@@ -81,20 +95,20 @@ def test_exercise_letters_are_never_released_or_sent(
             letters.release_letter_batch(
                 db=db, clock=clock, settings=settings, actor="fenna", batch_id=batch.id
             )
-        assert send_released_letters(db=db, clock=clock, settings=settings) == {}
+        assert _send(db, units, clock, settings) == {}
     assert mailbox.messages == []
     assert all(r.delivery_status is None for r in letters.recipients(db=db, batch_id=batch.id))
 
 
 def test_recipients_are_purged_after_release_plus_retention(
-    db: Session, clock: FrozenClock, settings: Settings, dpo: User
+    db: Session, units: Units, clock: FrozenClock, settings: Settings, dpo: User
 ) -> None:
     with smtp_server() as (port, _mailbox):
         settings = settings.model_copy(
             update={"smtp_port": port, "letter_recipient_retention_days": 30}
         )
         batch = _released(db, clock, settings, dpo)
-        send_released_letters(db=db, clock=clock, settings=settings)
+        _send(db, units, clock, settings)
     before = {r.id: r.content_sha256 for r in letters.recipients(db=db, batch_id=batch.id)}
     mary_pdf = pdf_path(settings, batch_id=batch.id, recipient_id=max(before))
     assert mary_pdf.exists()
@@ -103,6 +117,8 @@ def test_recipients_are_purged_after_release_plus_retention(
     clock.advance(timedelta(seconds=1))
     assert purge_letter_recipients(db=db, clock=clock, settings=settings) == [batch.id]
     assert purge_letter_recipients(db=db, clock=clock, settings=settings) == []
+    db.commit()  # the test is the boundary: files go only after the purge committed
+    remove_purged_pdfs(db=db, settings=settings)
     db.expire_all()
     people = letters.recipients(db=db, batch_id=batch.id)
     for person in people:

@@ -12,6 +12,7 @@ from core.clock import FrozenClock
 from core.config import Settings
 from playbooks.breach import clocks, register
 from playbooks.breach.reminder_mail import deliver_reminders
+from playbooks.runs import Units
 from tests.playbooks.breach.mail import Mailbox, body, smtp_server
 from tests.playbooks.breach.support import open_manual
 from tests.processes import free_port
@@ -28,21 +29,31 @@ def mail(settings: Settings) -> Iterator[tuple[Settings, Mailbox]]:
         )
 
 
-def _fire(db: Session, clock: FrozenClock, settings: Settings) -> dict[str, int]:
+def _fire(db: Session, units: Units, clock: FrozenClock, settings: Settings) -> dict[str, int]:
+    """What the `breach.fire_reminders` task does, with the test as the boundary."""
     clocks.fire_due_reminders(db=db, clock=clock, settings=settings)
-    return deliver_reminders(db=db, clock=clock, settings=settings)
+    db.commit()
+    return _deliver(db, units, clock, settings)
+
+
+def _deliver(db: Session, units: Units, clock: FrozenClock, settings: Settings) -> dict[str, int]:
+    db.commit()
+    try:
+        return deliver_reminders(units=units, clock=clock, settings=settings)
+    finally:
+        db.expire_all()  # read what the units of work wrote
 
 
 def test_a_due_reminder_is_mailed_to_the_dpo_once_and_recorded(
-    db: Session, clock: FrozenClock, mail: tuple[Settings, Mailbox]
+    db: Session, units: Units, clock: FrozenClock, mail: tuple[Settings, Mailbox]
 ) -> None:
     settings, mailbox = mail
     breach = open_manual(db, clock, settings)
     clock.advance(timedelta(hours=24, minutes=1))
     # gdpr_24h, and the NIS2 early warning's 12 h reminder and its 24 h deadline.
-    assert _fire(db, clock, settings) == {"sent": 3}
+    assert _fire(db, units, clock, settings) == {"sent": 3}
     for _ in range(3):
-        assert _fire(db, clock, settings) == {}
+        assert _fire(db, units, clock, settings) == {}
     assert len(mailbox.messages) == 3
     (
         recipients,
@@ -61,7 +72,7 @@ def test_a_due_reminder_is_mailed_to_the_dpo_once_and_recorded(
 
 
 def test_exercise_reminders_are_suppressed_like_playbook_notifications(
-    db: Session, clock: FrozenClock, mail: tuple[Settings, Mailbox]
+    db: Session, units: Units, clock: FrozenClock, mail: tuple[Settings, Mailbox]
 ) -> None:
     settings, mailbox = mail
     settings = settings.model_copy(
@@ -69,21 +80,21 @@ def test_exercise_reminders_are_suppressed_like_playbook_notifications(
     )
     breach = open_manual(db, clock, settings, exercise_id="drill-7")
     clock.advance(timedelta(hours=25))
-    assert _fire(db, clock, settings) == {"suppressed (exercise)": 3}
+    assert _fire(db, units, clock, settings) == {"suppressed (exercise)": 3}
     assert mailbox.messages == []
     actions = [c.action for c in register.history(db=db, breach_id=breach.id)]
     assert actions.count("reminder_suppressed") == 3 and "reminder_sent" not in actions
 
 
 def test_smtp_down_retries_then_fails_visibly(
-    db: Session, clock: FrozenClock, settings: Settings
+    db: Session, units: Units, clock: FrozenClock, settings: Settings
 ) -> None:
     settings = settings.model_copy(update={"smtp_port": free_port(), "notify_max_retries": 1})
     breach = open_manual(db, clock, settings)  # no dpo group: falls back to dpo_email
     clock.advance(timedelta(hours=13))
-    assert _fire(db, clock, settings) == {"retrying": 1}
-    assert deliver_reminders(db=db, clock=clock, settings=settings) == {"failed": 1}
-    assert deliver_reminders(db=db, clock=clock, settings=settings) == {}
+    assert _fire(db, units, clock, settings) == {"retrying": 1}
+    assert _deliver(db, units, clock, settings) == {"failed": 1}
+    assert _deliver(db, units, clock, settings) == {}
     (row,) = [r for r in clocks.reminders(db=db, breach_id=breach.id) if r.delivery_status]
     assert row.delivery_attempts == 2 and "SMTP 127.0.0.1" in (row.delivery_error or "")
     actions = [c.action for c in register.history(db=db, breach_id=breach.id)]
@@ -91,12 +102,12 @@ def test_smtp_down_retries_then_fails_visibly(
 
 
 def test_no_recipient_configured_is_a_visible_failure(
-    db: Session, clock: FrozenClock, settings: Settings
+    db: Session, units: Units, clock: FrozenClock, settings: Settings
 ) -> None:
     settings = settings.model_copy(update={"dpo_email": None})
     breach = open_manual(db, clock, settings)
     clock.advance(timedelta(hours=13))
-    assert _fire(db, clock, settings) == {"failed": 1}
+    assert _fire(db, units, clock, settings) == {"failed": 1}
     (change,) = [
         c for c in register.history(db=db, breach_id=breach.id) if c.action == "reminder_failed"
     ]

@@ -97,6 +97,7 @@ def test_every_illegal_transition_is_refused_with_a_reason(
     current: State, target: State, db: Session, clock: FrozenClock, settings: Settings, dpo: User
 ) -> None:
     breach = walk_to(current, db=db, clock=clock, settings=settings, dpo=dpo)
+    db.commit()  # the test is the boundary: the walk is saved, the refused step rolled back
     with pytest.raises(IllegalTransition) as caught:
         register.transition(db=db, clock=clock, breach=breach, actor="ali", target=target)
     db.rollback()
