@@ -123,9 +123,9 @@ class Browser:
         self.conn.request(method, path, body=body, headers=headers)
         response = self.conn.getresponse()
         text = response.read().decode()
-        cookie = response.getheader("set-cookie")
-        if cookie:
-            self.cookie = cookie.split(";", 1)[0]
+        set_cookie = response.getheader("set-cookie")
+        if set_cookie:
+            self.cookie = set_cookie.split(";", 1)[0]
         return response.status, text
 
     def login(self) -> None:

@@ -88,6 +88,7 @@ def prepare(data_dir: Path, alerts: int) -> tuple[str, list[str]]:
     from core.config import load_settings
     from core.store.relational import create_db_engine, create_session_factory, migrate
     from core.store.sqlite_alerts import SqliteAlertStore
+    from core.store.unit_of_work import unit_of_work
 
     settings = load_settings(environment="test", data_dir=data_dir)
     migrate(settings)
@@ -98,18 +99,19 @@ def prepare(data_dir: Path, alerts: int) -> tuple[str, list[str]]:
         ids = [row[0] for row in conn.execute("SELECT id FROM alerts ORDER BY random() LIMIT 500")]
     engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
+        with unit_of_work(create_session_factory(engine)) as db:
             create_user(
                 db=db, username=USERNAME, password=PASSWORD, role=Role.ANALYST, clock=SystemClock()
             )
-            db.commit()
             token = create_token(db=db, source=INGEST_SOURCE, now=SystemClock().now())
     finally:
         engine.dispose()
     return token, ids
 
 
-def start_platform(data_dir: Path, http_port: int, syslog_port: int) -> subprocess.Popen[bytes]:
+def start_platform(
+    data_dir: Path, http_port: int, syslog_port: int, ingest_port: int
+) -> subprocess.Popen[bytes]:
     """`dijkwacht up` as an operator runs it, with this run's data dir and ports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIJKWACHT_")}
     env |= {
@@ -118,6 +120,9 @@ def start_platform(data_dir: Path, http_port: int, syslog_port: int) -> subproce
         "DIJKWACHT_HTTP_PORT": str(http_port),
         "DIJKWACHT_SYSLOG_PORT": str(syslog_port),
         "DIJKWACHT_SYSLOG_TLS_PORT": str(free_port()),
+        "DIJKWACHT_INGEST_HTTP_PORT": str(ingest_port),
+        "DIJKWACHT_RELP_PORT": str(free_port()),
+        "DIJKWACHT_RELP_TLS_PORT": str(free_port()),
         "DIJKWACHT_LOG_LEVEL": "WARNING",
     }
     log = (data_dir / "up.log").open("wb")
@@ -214,7 +219,9 @@ def main() -> None:
     parser.add_argument("--http-rate", type=float, default=1000)
     parser.add_argument("--http-batch", type=int, default=100)
     parser.add_argument("--syslog-rate", type=float, default=1000)
-    parser.add_argument("--ingest-url", default=None, help="Default: the API's ingest route.")
+    parser.add_argument(
+        "--ingest-url", default=None, help="Default: the collector's HTTP ingest listener."
+    )
     parser.add_argument("--drain-timeout", type=float, default=180)
     parser.add_argument("--keep", action="store_true", help="Keep the data directory.")
     args = parser.parse_args()
@@ -222,10 +229,14 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="dijkwacht-load-"))
     data_dir = tmp / "data"
-    http_port, args.syslog_port = free_port(), free_port()
+    http_port, args.syslog_port, ingest_port = free_port(), free_port(), free_port()
     base = f"http://127.0.0.1:{http_port}"
+    # HTTP ingest is served by the collector process on its own port (docs/collectors.md).
+    args.ingest_url = (
+        args.ingest_url or f"http://127.0.0.1:{ingest_port}/api/ingest/{INGEST_SOURCE}"
+    )
     token, ids = prepare(data_dir, args.alerts)
-    platform = start_platform(data_dir, http_port, args.syslog_port)
+    platform = start_platform(data_dir, http_port, args.syslog_port, ingest_port)
     try:
         wait_healthy(base, platform)
         print(f"platform up (pid {platform.pid}); load for {args.seconds:.0f} s", file=sys.stderr)

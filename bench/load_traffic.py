@@ -105,7 +105,7 @@ async def analyst(
 
 
 def ingest_url(base: str, override: str | None) -> str:
-    """Where HTTP ingest is posted: today the API's route; `--ingest-url` for another port."""
+    """Where HTTP ingest is posted: `--ingest-url` (bench/load.py: the collector), else the API."""
     return override or f"{base}/api/ingest/{INGEST_SOURCE}"
 
 
