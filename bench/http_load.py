@@ -146,6 +146,7 @@ def main() -> None:
     from collectors.http_ingest import create_token
     from core.config import load_settings
     from core.store.relational import create_db_engine, create_session_factory, migrate
+    from core.store.unit_of_work import unit_of_work
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="dijkwacht-httpload-") as tmp:
@@ -153,7 +154,7 @@ def main() -> None:
         settings = load_settings(environment="test", data_dir=data_dir)
         migrate(settings)
         engine = create_db_engine(settings)
-        with create_session_factory(engine)() as db:
+        with unit_of_work(create_session_factory(engine)) as db:
             token = create_token(db=db, source="load", now=datetime.now(UTC))
         engine.dispose()
         ports = Ports(free_port(), free_port(), free_port())

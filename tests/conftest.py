@@ -18,6 +18,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # DIJKWACHT_* environment.
 SHARED_DIR = Path(os.environ.get("DIJKWACHT_SHARED_DIR") or REPO_ROOT.parent / "shared")
 CORPUS_DIR = SHARED_DIR / "corpus"
+FREE_PORT_SETTINGS = {
+    "DIJKWACHT_RELP_PORT": "0",
+    "DIJKWACHT_RELP_TLS_PORT": "0",
+    "DIJKWACHT_INGEST_HTTP_PORT": "0",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +33,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     for name in list(os.environ):
         if name.startswith("DIJKWACHT_"):
             monkeypatch.delenv(name)
+    # Listeners with fixed default ports (RELP 2514/2515, HTTP ingest 8001) would collide between
+    # tests and with a running platform; 0 lets each collector take a free port.
+    for name, value in FREE_PORT_SETTINGS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     threshold = gc.get_threshold()

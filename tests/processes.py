@@ -30,8 +30,12 @@ def child_env(**settings: Any) -> dict[str, str]:
     """This process's environment without any DIJKWACHT_ variable, plus `settings`.
 
     `data_dir=path` becomes `DIJKWACHT_DATA_DIR=path`; a dict is written as JSON; None is left out.
+    RELP and HTTP ingest listen on free ports unless `settings` names them.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIJKWACHT_")}
+    # Fixed default listener ports would collide between tests: any free port unless given.
+    env.update({"DIJKWACHT_RELP_PORT": "0", "DIJKWACHT_RELP_TLS_PORT": "0"})
+    env["DIJKWACHT_INGEST_HTTP_PORT"] = "0"
     for name, value in settings.items():
         if value is None:
             continue

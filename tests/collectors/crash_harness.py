@@ -43,6 +43,7 @@ from core.config import load_settings
 from core.store.base import EventQuery
 from core.store.relational import create_db_engine, create_session_factory
 from core.store.sqlite_events import SqliteEventStore
+from core.store.unit_of_work import unit_of_work
 
 REPO = Path(__file__).resolve().parents[2]
 HTTP_BATCH = 50
@@ -287,7 +288,7 @@ def create_ingest_token(data_dir: Path) -> str:
     settings = load_settings(environment="test", data_dir=data_dir)
     engine = create_db_engine(settings)
     CollectorToken.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
-    with create_session_factory(engine)() as db:
+    with unit_of_work(create_session_factory(engine)) as db:
         token = create_token(db=db, source="crash", now=datetime.now(UTC))
     engine.dispose()
     return token

@@ -130,6 +130,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             "DIJKWACHT_DATA_DIR": str(root / "data"),
             "DIJKWACHT_HTTP_PORT": str(port),
             "DIJKWACHT_SYSLOG_PORT": str(syslog_port),
+            "DIJKWACHT_SYSLOG_TLS_PORT": str(free_port()),
+            "DIJKWACHT_INGEST_HTTP_PORT": str(free_port()),
+            "DIJKWACHT_RELP_PORT": str(free_port()),
+            "DIJKWACHT_RELP_TLS_PORT": str(free_port()),
             "DIJKWACHT_ENVIRONMENT": "test",
         }
     )
