@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from collectors.parsers import PARSER_NAMES, HeaderRow, ParseError, get_parser
+from collectors.parsers import PARSER_NAMES, HeaderRow, ParseError, get_parser, zone_options
 from core.store.base import DeadLetter
 
 if TYPE_CHECKING:
@@ -41,9 +41,7 @@ def reader_for(fmt: str, *, settings: Settings) -> Reader | None:
         return _read_pcap
     if fmt not in PARSER_NAMES:
         return None
-    from zoneinfo import ZoneInfo
-
-    options: dict[str, Any] = {"tz": ZoneInfo(settings.timezone)}
+    options: dict[str, Any] = zone_options(settings)
     if fmt.startswith("app-audit-"):
         from collectors.pseudonym import Pseudonymiser
 
