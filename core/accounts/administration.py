@@ -37,6 +37,14 @@ def ensure_an_admin_remains(*, db: Session, user: User, role: Role, active: bool
         raise ConflictError(f"{user.username}: {LAST_ADMIN}")
 
 
+def active_admins(*, db: Session) -> int:
+    """How many active admin accounts exist (0: nobody can administer, e.g. a fresh install)."""
+    return int(
+        db.scalar(select(func.count(User.id)).where(User.role == Role.ADMIN, User.active.is_(True)))
+        or 0
+    )
+
+
 def set_role(*, db: Session, username: str, role: Role | str, clock: Clock, actor: str) -> User:
     """Give a user another role; audited (`user.role_changed`, old and new role). Takes effect
     on the user's next request (sessions read the role from the account). Never commits.

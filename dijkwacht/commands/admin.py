@@ -18,6 +18,8 @@ from dijkwacht.commands.common import console, settings_or_exit
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from core.config import Settings
+
 app = typer.Typer(help="Administer local accounts.", no_args_is_help=True)
 
 ROLE_HELP = "One of: " + ", ".join(role.value for role in Role) + "."
@@ -112,6 +114,50 @@ def create_token_command(
         engine.dispose()
     typer.echo(issued.token)
     typer.echo(f"token {issued.id} for {username}: {', '.join(issued.scopes)}", err=True)
+
+
+# -- the first account: what `dijkwacht up` says (and offers) when nobody can log in yet ------
+
+FIRST_ADMIN_HINT = (
+    "No active admin account yet, so nobody can log in. Create one (in another terminal; no "
+    "restart needed):\n  dijkwacht admin create-user NAME --role admin\n"
+    "Nog geen actieve beheerder: maak er een aan met het commando hierboven."
+)
+
+
+def first_account(settings: Settings, *, interactive: bool) -> bool:
+    """Say how to create the first admin when there is none; on a terminal, offer to create it
+    here. Returns True when an active admin exists afterwards."""
+    from core.accounts.administration import active_admins
+    from core.accounts.service import create_user
+    from core.store.relational import create_db_engine, create_session_factory
+    from core.store.unit_of_work import unit_of_work
+
+    engine = create_db_engine(settings)
+    try:
+        factory = create_session_factory(engine)
+        with unit_of_work(factory, write=False) as db:
+            if active_admins(db=db):
+                return True
+        console.print(f"[yellow]{FIRST_ADMIN_HINT}[/yellow]", highlight=False, soft_wrap=True)
+        if not interactive or not typer.confirm("Create an admin account now?", default=True):
+            return False
+        while True:
+            username = typer.prompt("Username")
+            password = _read_password(False)
+            try:
+                with factory() as db:
+                    user = create_user(
+                        db=db, username=username, password=password, role=Role.ADMIN,
+                        clock=SystemClock(), actor=f"cli:{getpass.getuser()}",
+                    )  # fmt: skip
+            except (ConflictError, ValidationError) as exc:
+                console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+                continue
+            console.print(f"created admin {user.username}; log in with it in the dashboard")
+            return True
+    finally:
+        engine.dispose()
 
 
 # -- existing accounts: list, role, password, disable/enable (one unit of work per command) ---
