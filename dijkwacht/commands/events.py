@@ -252,7 +252,8 @@ def ingest(
                     if totals.stored == before[0] and totals.dead > before[1]:
                         console.print(
                             f"[yellow]{path}: no line could be read as {name}; if it is "
-                            "another format, name it with --format[/yellow]"
+                            "another format, name it with --format[/yellow]",
+                            soft_wrap=True,
                         )
     finally:
         store.close()
@@ -263,7 +264,9 @@ def ingest(
     )
     if totals.files_read == 0 or (totals.stored == 0 and (totals.dead or totals.unplaced)):
         if totals.dead or totals.unplaced:
-            console.print(f"nothing stored. Formats ingest reads:\n{format_choices()}")
+            console.print(
+                f"nothing stored. Formats ingest reads:\n{format_choices()}", soft_wrap=True
+            )
         raise typer.Exit(code=1)
 
 
@@ -280,10 +283,11 @@ def _auto_format(path: Path) -> str | None:
         console.print(
             f"[red]{path}: cannot tell its format from the content; name it with --format "
             f"(one of: {', '.join(name for name in FORMATS if name != 'auto')}, ecs-json). "
-            "Nothing read from it.[/red]"
+            "Nothing read from it.[/red]",
+            soft_wrap=True,
         )
         return None
-    console.print(f"{path}: read as {sniffed.format} ({sniffed.why})")
+    console.print(f"{path}: read as {sniffed.format} ({sniffed.why})", soft_wrap=True)
     return sniffed.format
 
 
