@@ -134,3 +134,18 @@ def test_authlog_sets_host_name() -> None:
         source="file:auth.log",
     )
     assert event["host"] == {"name": "bastion", "hostname": "bastion"}
+
+
+def test_json_ecs_event_with_only_host_hostname_gets_host_name() -> None:
+    parser = get_parser("json")
+    raw = (
+        b'{"@timestamp":"2024-02-29T10:00:00Z","event":{"kind":"event"},"host":{"hostname":"db01"}}'
+    )
+    event = parser.parse(raw, received_at=RECEIVED, source="file:x")
+    assert event["host"] == {"hostname": "db01", "name": "db01"}
+    kept = parser.parse(
+        b'{"@timestamp":"2024-02-29T10:00:00Z","event":{},"host":{"hostname":"a","name":"A.x"}}',
+        received_at=RECEIVED,
+        source="file:x",
+    )
+    assert kept["host"]["name"] == "A.x"
