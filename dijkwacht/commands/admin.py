@@ -146,7 +146,7 @@ def first_account(settings: Settings, *, interactive: bool) -> bool:
             username = typer.prompt("Username")
             password = _read_password(False)
             try:
-                with factory() as db:
+                with unit_of_work(factory) as db:
                     user = create_user(
                         db=db, username=username, password=password, role=Role.ADMIN,
                         clock=SystemClock(), actor=f"cli:{getpass.getuser()}",
