@@ -241,3 +241,16 @@ def is_auth_message(appname: str | None, facility: int | None, message: str) -> 
         or facility in AUTH_FACILITIES
         or message.startswith(("pam_", "(pam_", "PAM"))
     )
+
+
+def classify_auth(event: Event, *, dataset: str = "system.auth") -> None:
+    """Auth fields for an sshd/sudo/su/PAM message; a recognised one joins `dataset`."""
+    message = event.get("message")
+    if not message:
+        return
+    appname = event.get("process", {}).get("name")
+    facility = event.get("log", {}).get("syslog", {}).get("facility", {}).get("code")
+    if is_auth_message(appname, facility, message):
+        classify(event, message)
+        if "action" in event["event"]:
+            event["event"]["dataset"] = dataset

@@ -19,13 +19,13 @@ from collectors.parsers.base import (
     check_received_at,
     decode,
     finish,
+    host_fields,
+    peer_host,
     strip_line_end,
 )
 from collectors.parsers.syslog import (
     Rfc5424Parser,
-    host_fields,
     looks_like_rfc5424,
-    peer_host,
     split_bsd,
     split_host_tag,
 )

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from collectors.parsers.auth_messages import classify, is_auth_message
+from collectors.parsers.auth_messages import classify_auth
 from collectors.parsers.base import (
     Decoded,
     ParseError,
@@ -31,6 +31,8 @@ from collectors.parsers.base import (
     check_received_at,
     decode,
     finish,
+    host_fields,
+    peer_host,
 )
 from collectors.parsers.timestamps import (
     DEFAULT_FUTURE_TOLERANCE,
@@ -118,35 +120,6 @@ def _process_fields(event: Event, appname: str | None, procid: str | None) -> No
 def _set_message(event: Event, message: str | None) -> None:
     if message:
         event["message"] = message
-
-
-def host_fields(event: Event, hostname: str | None) -> None:
-    """The sender's name as ECS `host.name` and `host.hostname` (what `hostname` prints)."""
-    if hostname:
-        event["host"] = {"name": hostname, "hostname": hostname}
-
-
-def classify_auth(event: Event, *, dataset: str = "system.auth") -> None:
-    """Auth fields for an sshd/sudo/su/PAM message; a recognised one joins `dataset`."""
-    message = event.get("message")
-    if not message:
-        return
-    appname = event.get("process", {}).get("name")
-    facility = event.get("log", {}).get("syslog", {}).get("facility", {}).get("code")
-    if is_auth_message(appname, facility, message):
-        classify(event, message)
-        if "action" in event["event"]:
-            event["event"]["dataset"] = dataset
-
-
-def peer_host(source: str) -> str:
-    """The address in a collector source such as `udp://10.0.0.5:514` (empty when none)."""
-    _, sep, rest = source.partition("://")
-    if not sep:
-        return ""
-    host, colon, port = rest.rpartition(":")
-    host = host if colon and port.isdigit() else rest
-    return host.strip("[]")
 
 
 class Rfc5424Parts(NamedTuple):

@@ -81,11 +81,6 @@ class Sniffed:
     why: str
 
 
-def detect_format(path: Path, default: str = "ecs-json") -> str:
-    """The format a file's extension implies (`x.pcapng` -> pcap), else `default`."""
-    return EXTENSIONS.get(path.suffix.lower(), default)
-
-
 def sniff_file(path: Path) -> Sniffed | None:
     """The format of the file at `path` by its content; None when it does not tell.
 
