@@ -22,7 +22,6 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 from collectors.consumer import MAX_BACKLOG_BATCH, BatchHandler, run_consumer_thread
 from collectors.health import (
@@ -34,7 +33,7 @@ from collectors.health import (
 )
 from collectors.hooks import EnrichFn, build_enrich_hook
 from collectors.http_server import HttpIngestServer
-from collectors.parsers import get_parser
+from collectors.parsers import get_parser, zone_options
 from collectors.relp import RelpServer
 from collectors.sources import SupervisedSource, start_sources
 from collectors.spool import open_spool
@@ -111,7 +110,7 @@ async def serve_collectors(
         if settings.syslog_enabled:
             server = SyslogServer(
                 writer=writer,
-                parser=get_parser("syslog", tz=ZoneInfo(settings.timezone)),
+                parser=get_parser("syslog", **zone_options(settings)),
                 listen=listen,
                 max_message_bytes=settings.syslog_max_message_bytes,
                 enrich=enrich,
@@ -121,7 +120,7 @@ async def serve_collectors(
         if settings.relp_enabled:
             relp = RelpServer(
                 open_spool=lambda: open_spool(settings),
-                parser=get_parser("syslog", tz=ZoneInfo(settings.timezone)),
+                parser=get_parser("syslog", **zone_options(settings)),
                 host=settings.relp_host,
                 port=settings.relp_port,
                 max_message_bytes=settings.syslog_max_message_bytes,

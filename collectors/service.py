@@ -8,12 +8,23 @@ event store → detection), so a drill tests the real path and nothing is lost o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from collectors.spool import open_spool
 from core.config import Settings
 from core.events import Event
+from core.store.base import DeadLetterCount, EventStore
 
-__all__ = ["inject_events", "pending_events"]
+__all__ = ["DeadLetterSummary", "dead_letter_summary", "inject_events", "pending_events"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterSummary:
+    """Input that never became an event, per source: live collectors, `dijkwacht ingest`,
+    HTTP ingest and store refusals all end in the event store's dead-letter table."""
+
+    total: int
+    sources: list[DeadLetterCount]
 
 
 def inject_events(*, settings: Settings, events: Sequence[Event], source: str) -> int:
@@ -26,6 +37,12 @@ def inject_events(*, settings: Settings, events: Sequence[Event], source: str) -
     with open_spool(settings) as spool:
         spool.append(list(events), source=source)
     return len(events)
+
+
+def dead_letter_summary(*, store: EventStore) -> DeadLetterSummary:
+    """Dead letters per source (most first) and in all, for status pages and the CLI."""
+    sources = store.dead_letter_counts()
+    return DeadLetterSummary(sum(item.count for item in sources), sources)
 
 
 def pending_events(*, settings: Settings) -> int:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from collectors.parsers import HeaderRow, ParseError, Parser, get_parser
+from collectors.parsers import HeaderRow, ParseError, Parser, get_parser, zone_options
 from core.errors import ConfigError
 from core.events import Event
 from core.store.base import DeadLetter
@@ -303,14 +303,13 @@ def build_tailers(
     enrich: EnrichFn | None = None,
 ) -> list[FileTailer]:
     """One tailer per `settings.tail_files` entry (path + format), parsers built with settings."""
-    from zoneinfo import ZoneInfo
 
     from collectors.pseudonym import Pseudonymiser
 
     entries = settings.tail_files if files is None else files
     tailers = []
     for index, entry in enumerate(entries):
-        options: dict[str, Any] = {"tz": ZoneInfo(settings.timezone)}
+        options: dict[str, Any] = zone_options(settings)
         if entry.format.startswith("app-audit-"):
             options["pseudonymiser"] = Pseudonymiser(
                 settings.secret("pseudonym_key").encode("utf-8")

@@ -242,6 +242,12 @@ class Settings(BaseSettings):
     syslog_max_message_bytes: int = Field(default=64 * 1024, ge=480, le=16 * 1024 * 1024)
     """Longest syslog message accepted; longer ones are dead-lettered."""
 
+    syslog_sender_timezones: dict[str, str] = Field(default_factory=dict)
+    """Zone of each RFC 3164 sender whose clock is not in `timezone`, keyed by its address (the
+    peer of a UDP/TCP/RELP connection) or by the HOSTNAME in its messages, e.g. TOML
+    `[syslog_sender_timezones]` `"10.0.0.5" = "UTC"`. RFC 3164 times carry no offset; a sender
+    not listed is read in `timezone` (the collector's zone). Also used for auth.log files."""
+
     syslog_udp_receive_buffer_bytes: int = Field(
         default=8 * 1024 * 1024, ge=4096, le=1024 * 1024 * 1024
     )
@@ -386,6 +392,16 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("syslog_sender_timezones")
+    @classmethod
+    def _known_sender_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        for sender, zone in value.items():
+            try:
+                cls._known_timezone(zone)
+            except ValueError as exc:
+                raise ValueError(f"{sender}: {exc}") from None
         return value
 
     @field_validator("breach_reminder_hours")

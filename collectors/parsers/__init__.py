@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from collectors.parsers.access_log import AccessLogParser
 from collectors.parsers.app_audit import AppAuditParser, HeaderRow
@@ -19,6 +20,9 @@ from collectors.parsers.jsonlines import JsonLinesParser
 from collectors.parsers.syslog import Rfc3164Parser, Rfc5424Parser, SyslogParser
 from collectors.pseudonym import Pseudonymiser
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 __all__ = [
     "PARSER_NAMES",
@@ -36,6 +40,7 @@ __all__ = [
     "SyslogFramer",
     "SyslogParser",
     "get_parser",
+    "zone_options",
 ]
 
 
@@ -53,9 +58,10 @@ def _zoned(factory: Callable[..., Parser]) -> Callable[..., Parser]:
         *,
         tz: tzinfo = UTC,
         future_tolerance: timedelta = timedelta(days=1),
+        zones: Mapping[str, tzinfo] | None = None,
         **_: Any,
     ) -> Parser:
-        return factory(tz=tz, future_tolerance=future_tolerance)
+        return factory(tz=tz, future_tolerance=future_tolerance, zones=zones)
 
     return build
 
@@ -80,8 +86,15 @@ _FACTORIES: dict[str, Callable[..., Parser]] = {
 PARSER_NAMES = tuple(_FACTORIES)
 
 
+def zone_options(settings: Settings) -> dict[str, Any]:
+    """The `tz` and per-sender `zones` parser options the settings give (see
+    `syslog_sender_timezones`), so every collector path reads RFC 3164 times alike."""
+    zones = {sender: ZoneInfo(zone) for sender, zone in settings.syslog_sender_timezones.items()}
+    return {"tz": ZoneInfo(settings.timezone), "zones": zones}
+
+
 def get_parser(name: str, **options: Any) -> Parser:
-    """A parser by format name; options: tz, future_tolerance, dataset, timestamp_field,
+    """A parser by format name; options: tz, zones, future_tolerance, dataset, timestamp_field,
     pseudonymiser (required for app-audit-*). Options a format does not use are ignored, so
     one collector config can build any parser."""
     factory = _FACTORIES.get(name)

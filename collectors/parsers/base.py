@@ -124,3 +124,19 @@ def finish(event: Event) -> Event:
         return validate_event(event)
     except ValidationError as exc:
         raise ParseError(exc.problem, field=exc.field) from None
+
+
+def host_fields(event: Event, hostname: str | None) -> None:
+    """The sender's name as ECS `host.name` and `host.hostname` (what `hostname` prints)."""
+    if hostname:
+        event["host"] = {"name": hostname, "hostname": hostname}
+
+
+def peer_host(source: str) -> str:
+    """The address in a collector source such as `udp://10.0.0.5:514` (empty when none)."""
+    _, sep, rest = source.partition("://")
+    if not sep:
+        return ""
+    host, colon, port = rest.rpartition(":")
+    host = host if colon and port.isdigit() else rest
+    return host.strip("[]")

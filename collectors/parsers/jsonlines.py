@@ -107,6 +107,14 @@ class JsonLinesParser:
         block.setdefault("kind", "event")
         block.setdefault("dataset", self.dataset)
         block.setdefault("created", utc_iso(received_at))
+        host = obj.get("host")
+        if (
+            isinstance(host, dict)
+            and not host.get("name")
+            and isinstance(host.get("hostname"), str)
+        ):
+            # Shippers that fill only host.hostname: ECS searches and rules use host.name.
+            host["name"] = host["hostname"]
         if source:
             extension = obj.setdefault("dijkwacht", {})
             if isinstance(extension, dict):

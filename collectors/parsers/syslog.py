@@ -6,17 +6,24 @@ duplicate SD-IDs), with two documented leniencies: a backslash before any charac
 are accepted (rsyslog accepts them and some senders write them). RFC 3164 has no grammar worth
 the name; we accept what the vectors and real senders write: an optional PRI (13 when absent, as
 RFC 3164 §4.3.3 says), "Mmm dd hh:mm:ss" with or without a year or fraction, or an ISO time,
-an optional hostname and an optional `TAG[pid]:`. The year comes from the reception time.
+an optional hostname and an optional `TAG[pid]:` (or `TAG[pid]` without the colon, as rsyslog
+forwards a message it received as RFC 5424). The year comes from the reception time; a time
+without an offset is read in the sender's zone (`syslog_sender_timezones`), else the collector's.
+
+A message from sshd, sudo, su, PAM or the shadow tools gets the same ECS fields as the line would
+from an auth.log file (`collectors.parsers.auth_messages`), whatever the transport.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from collectors.parsers.auth_messages import classify_auth
 from collectors.parsers.base import (
     Decoded,
     ParseError,
@@ -24,6 +31,8 @@ from collectors.parsers.base import (
     check_received_at,
     decode,
     finish,
+    host_fields,
+    peer_host,
 )
 from collectors.parsers.timestamps import (
     DEFAULT_FUTURE_TOLERANCE,
@@ -62,6 +71,9 @@ _BSD_HEAD = re.compile(
 )
 _PRI_ONLY = re.compile(r"<(0|[1-9][0-9]{0,2})>")
 _TAG = re.compile(r"(?P<tag>[^\s\[\]:]{1,64})(?:\[(?P<pid>[^\]\s]{1,32})\])?:(?: |$)")
+# Without the colon only the unmistakable `name[digits]` counts as a tag: a bare first word
+# may as well be the message ("Use the BFG!"), as the go-syslog and rsyslog vectors show.
+_TAG_PID = re.compile(r"(?P<tag>[^\s\[\]:]{1,64})\[(?P<pid>[0-9]{1,10})\](?: |$)")
 _HOST = re.compile(r"[^\s]{1,255}")
 
 
@@ -200,10 +212,10 @@ class Rfc5424Parser:
         if parts.structured:
             syslog["structured_data"] = parts.structured
         event["log"] = {"syslog": syslog}
-        if parts.hostname:
-            event["host"] = {"hostname": parts.hostname}
+        host_fields(event, parts.hostname)
         _process_fields(event, parts.appname, parts.procid)
         _set_message(event, parts.message)
+        classify_auth(event)
         return finish(event)
 
     def split(self, text: str) -> Rfc5424Parts:
@@ -345,13 +357,13 @@ class BsdParts:
 def split_host_tag(rest: str) -> tuple[str | None, str | None, str | None, str]:
     """Split "[HOSTNAME ]TAG[pid]: MSG"; a first word that is a tag means no hostname."""
     hostname = appname = procid = None
-    tag = _TAG.match(rest)
+    tag = _TAG.match(rest) or _TAG_PID.match(rest)
     if tag is None:
         host = _HOST.match(rest)
         if host is not None:
             hostname = host.group()
             rest = rest[host.end() + 1 :]
-            tag = _TAG.match(rest)
+            tag = _TAG.match(rest) or _TAG_PID.match(rest)
     if tag is not None:
         appname, procid = tag.group("tag"), tag.group("pid")
         rest = rest[tag.end() :]
@@ -364,8 +376,13 @@ def split_bsd(
     tz: tzinfo,
     reference: datetime,
     future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+    zones: Mapping[str, tzinfo] | None = None,
+    peer: str = "",
 ) -> BsdParts | None:
-    """Read `[<PRI>]TIMESTAMP [HOSTNAME ][TAG[pid]:] MSG`; None when neither PRI nor time."""
+    """Read `[<PRI>]TIMESTAMP [HOSTNAME ][TAG[pid]:] MSG`; None when neither PRI nor time.
+
+    A time without an offset is read in `zones[peer]`, else `zones[HOSTNAME]`, else `tz`.
+    """
     head = _BSD_HEAD.match(text)
     if head is None:
         pri = _PRI_ONLY.match(text)
@@ -373,6 +390,9 @@ def split_bsd(
             return None
         return BsdParts(_check_pri(pri.group(1)), None, None, None, None, text[pri.end() :])
     pri_text = head.group("pri")
+    hostname, appname, procid, message = split_host_tag(text[head.end() :])
+    if zones:
+        tz = zones.get(peer) or zones.get(hostname or "") or tz
     if head.group("iso"):
         timestamp = parse_iso_loose(head.group("iso"), default_tz=tz, field="@timestamp")
     else:
@@ -388,7 +408,6 @@ def split_bsd(
             future_tolerance=future_tolerance,
             field="@timestamp",
         )
-    hostname, appname, procid, message = split_host_tag(text[head.end() :])
     return BsdParts(
         None if pri_text is None else _check_pri(pri_text),
         timestamp,
@@ -410,10 +429,12 @@ class Rfc3164Parser:
         tz: tzinfo = UTC,
         future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
         dataset: str = "syslog",
+        zones: Mapping[str, tzinfo] | None = None,
     ) -> None:
         self.tz = tz
         self.future_tolerance = future_tolerance
         self.dataset = dataset
+        self.zones = dict(zones or {})
 
     def parse(self, raw: bytes, *, received_at: datetime, source: str) -> Event:
         check_received_at(received_at)
@@ -425,7 +446,12 @@ class Rfc3164Parser:
     ) -> Event:
         text = _strip_trailer(decoded.text)
         parts = split_bsd(
-            text, tz=self.tz, reference=received_at, future_tolerance=self.future_tolerance
+            text,
+            tz=self.tz,
+            reference=received_at,
+            future_tolerance=self.future_tolerance,
+            zones=self.zones,
+            peer=peer_host(source) if self.zones else "",
         )
         if parts is None:
             raise ParseError(
@@ -451,7 +477,7 @@ class Rfc3164Parser:
         syslog = priority_fields(priority)
         if hostname:
             syslog["hostname"] = hostname
-            event["host"] = {"hostname": hostname}
+        host_fields(event, hostname)
         if appname:
             syslog["appname"] = appname
         if procid:
@@ -459,6 +485,7 @@ class Rfc3164Parser:
         event["log"] = {"syslog": syslog}
         _process_fields(event, appname, procid)
         _set_message(event, rest)
+        classify_auth(event)
         return finish(event)
 
 
@@ -468,10 +495,14 @@ class SyslogParser:
     name = "syslog"
 
     def __init__(
-        self, *, tz: tzinfo = UTC, future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE
+        self,
+        *,
+        tz: tzinfo = UTC,
+        future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+        zones: Mapping[str, tzinfo] | None = None,
     ) -> None:
         self._rfc5424 = Rfc5424Parser()
-        self._rfc3164 = Rfc3164Parser(tz=tz, future_tolerance=future_tolerance)
+        self._rfc3164 = Rfc3164Parser(tz=tz, future_tolerance=future_tolerance, zones=zones)
 
     def parse(self, raw: bytes, *, received_at: datetime, source: str) -> Event:
         check_received_at(received_at)

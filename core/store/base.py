@@ -75,6 +75,15 @@ class DeadLetter:
     raw_length: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetterCount:
+    """How many dead letters one source has and when the newest arrived (status pages)."""
+
+    source: str
+    count: int
+    newest: datetime | None
+
+
 class EventStore(Protocol):
     def add_batch(self, events: Sequence[Event]) -> list[str]:
         """Store validated events in one transaction; return their ids in order."""
@@ -96,6 +105,10 @@ class EventStore(Protocol):
 
     def delete_dead_letters(self, ids: Sequence[int]) -> int:
         """Remove dead letters by id (after a successful replay); return the number removed."""
+        ...
+
+    def dead_letter_counts(self) -> list[DeadLetterCount]:
+        """Dead letters per source, most first: every path (live, files, replays) ends here."""
         ...
 
     def delete_by_exercise(self, exercise_id: str) -> int:

@@ -35,7 +35,13 @@ from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, ValidationError
 from core.events import Event, get_field, validate_event
 from core.store import es_common
-from core.store.base import DeadLetter, EventQuery, InvalidEventError, StoredEvent
+from core.store.base import (
+    DeadLetter,
+    DeadLetterCount,
+    EventQuery,
+    InvalidEventError,
+    StoredEvent,
+)
 
 DEFAULT_PREFIX = "dijkwacht"
 MAX_DEAD_LETTER_BYTES = 64 * 1024
@@ -306,6 +312,32 @@ class ElasticsearchEventStore(es_common.ClientOwner):
             allow_no_indices=True,
         )
         return [_dead_letter(hit["_source"]) for hit in response["hits"]["hits"]]
+
+    def dead_letter_counts(self) -> list[DeadLetterCount]:
+        """Dead letters per source, most first (a terms aggregation; 1,000 sources at most)."""
+        response = self.client.search(
+            index=self.dead_letter_index,
+            size=0,
+            aggs={
+                "by": {
+                    "terms": {"field": "source", "size": 1000},
+                    "aggs": {"newest": {"max": {"field": "received_at"}}},
+                }
+            },
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        buckets = response.get("aggregations", {}).get("by", {}).get("buckets", [])
+        return [
+            DeadLetterCount(
+                str(bucket["key"]),
+                int(bucket["doc_count"]),
+                datetime.fromtimestamp(bucket["newest"]["value"] / 1000, tz=UTC)
+                if bucket["newest"].get("value") is not None
+                else None,
+            )
+            for bucket in buckets
+        ]
 
     def delete_dead_letters(self, ids: Sequence[int]) -> int:
         """Remove dead letters that were replayed successfully; return how many were removed."""

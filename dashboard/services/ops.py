@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from collectors.metrics import SourceStatus, source_status
+from collectors.service import DeadLetterSummary, dead_letter_summary
 from core.config import Settings
-from core.store.base import ALERT_LEVELS, AlertQuery, AlertStore
+from core.store.base import ALERT_LEVELS, AlertQuery, AlertStore, EventStore
 
 DAY_CAP = 100_000  # a day with more alerts than this shows as the cap ("100000+")
 
@@ -26,17 +27,22 @@ class CollectorHealth:
     sources: list[SourceStatus]
     spool_pending: int
     silent_after: timedelta
+    dead_letters: DeadLetterSummary | None = None  # every path's, from the event store
 
 
-def collector_health(*, settings: Settings, now: datetime) -> CollectorHealth:
-    """Read the spool's per-source counters and depth (the same numbers as /metrics)."""
+def collector_health(
+    *, settings: Settings, now: datetime, events: EventStore | None = None
+) -> CollectorHealth:
+    """Read the spool's per-source counters and depth (the same numbers as /metrics), and,
+    given the event store, the dead letters of every path (live, files, HTTP, refusals)."""
     from collectors.spool import open_spool
 
     silent_after = timedelta(minutes=settings.source_silent_minutes)
     with open_spool(settings) as spool:
         statuses = source_status(counters=spool.counters(), now=now, silent_after=silent_after)
         pending = spool.pending()
-    return CollectorHealth(statuses, pending, silent_after)
+    letters = dead_letter_summary(store=events) if events is not None else None
+    return CollectorHealth(statuses, pending, silent_after, letters)
 
 
 def alerts_per_day(

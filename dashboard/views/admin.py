@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from core.accounts import create_user, list_users
-from core.accounts.administration import set_active, unlock_user
+from core.accounts.administration import reset_password, set_active, set_role, unlock_user
 from core.accounts.models import Role, User
 from core.accounts.tokens import SCOPES, create_token, list_tokens, revoke_token
+from core.errors import ConflictError, NotFoundError, ValidationError
 from dashboard.deps import ClockDep, DbSession, Principal, RequireRole, Templates, WriteDb
 
 router = APIRouter(tags=["admin"])
 Admin = Annotated[Principal, Depends(RequireRole(Role.ADMIN, scope="admin"))]
+
+
+ACCOUNT_ERRORS = (ConflictError, NotFoundError, ValidationError)
+ERROR_STATUS = {ConflictError: 409, NotFoundError: 404, ValidationError: 422}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountError:
+    """A refused change shown next to its field on the users page, with what was entered."""
+
+    username: str
+    field: str
+    message: str
+    value: str = ""  # kept input (never a password)
 
 
 class UserOut(BaseModel):
@@ -88,11 +105,42 @@ def _tokens(db: DbSession) -> list[TokenOut]:
     ]
 
 
-@router.get("/admin/users", response_class=HTMLResponse, summary="Users (page)")
-def users_page(request: Request, db: DbSession, templates: Templates, user: Admin) -> HTMLResponse:
+def _users_page(
+    request: Request,
+    db: Session,
+    templates: Templates,
+    error: AccountError | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     users = [_user_out(u) for u in list_users(db=db)]
     roles = [role.value for role in Role]
-    return templates.TemplateResponse(request, "admin_users.html", {"users": users, "roles": roles})
+    context = {"users": users, "roles": roles, "account_error": error}
+    return templates.TemplateResponse(request, "admin_users.html", context, status_code=status)
+
+
+def _refused(
+    request: Request,
+    db: Session,
+    templates: Templates,
+    exc: Exception,
+    *,
+    username: str,
+    field: str,
+    value: str = "",
+) -> HTMLResponse:
+    """The users page again, the refusal next to the field it concerns (status 404/409/422)."""
+    if isinstance(exc, ValidationError):
+        field, message = exc.field or field, exc.problem
+    else:
+        message = str(exc)
+    status = next(code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind))
+    error = AccountError(username=username, field=field, message=message, value=value)
+    return _users_page(request, db, templates, error, status)
+
+
+@router.get("/admin/users", response_class=HTMLResponse, summary="Users (page)")
+def users_page(request: Request, db: DbSession, templates: Templates, user: Admin) -> HTMLResponse:
+    return _users_page(request, db, templates)
 
 
 @router.post("/admin/users", summary="Create a user (form)")
@@ -125,13 +173,56 @@ def users_unlock_form(username: str, db: WriteDb, clock: ClockDep, user: Admin) 
 
 @router.post("/admin/users/{username}/active", summary="Enable or disable (form)")
 def users_active_form(
+    request: Request,
     username: str,
     db: WriteDb,
     clock: ClockDep,
+    templates: Templates,
     user: Admin,
     active: Annotated[bool, Form()],
 ) -> Response:
-    set_active(db=db, username=username, active=active, clock=clock, actor=user.username)
+    try:
+        set_active(db=db, username=username, active=active, clock=clock, actor=user.username)
+    except ConflictError as exc:  # own account, or the last admin: refused before any change
+        return _refused(request, db, templates, exc, username=username, field="active")
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{username}/role", summary="Change a user's role (form)")
+def users_role_form(
+    request: Request,
+    username: str,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Admin,
+    role: Annotated[str, Form(max_length=32)],
+) -> Response:
+    """Audited; the last active admin cannot be demoted (the page says so next to the role)."""
+    try:
+        set_role(db=db, username=username, role=role, clock=clock, actor=user.username)
+    except ACCOUNT_ERRORS as exc:
+        return _refused(request, db, templates, exc, username=username, field="role", value=role)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{username}/password", summary="Reset a user's password (form)")
+def users_password_form(
+    request: Request,
+    username: str,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Admin,
+    password: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    """Audited; ends the user's sessions. A refused password is not echoed back."""
+    try:
+        reset_password(
+            db=db, username=username, password=password, clock=clock, actor=user.username
+        )
+    except ACCOUNT_ERRORS as exc:
+        return _refused(request, db, templates, exc, username=username, field="password")
     return RedirectResponse("/admin/users", status_code=303)
 
 
@@ -195,6 +286,36 @@ def api_users_create(body: UserIn, db: WriteDb, clock: ClockDep, user: Admin) ->
 @router.post("/api/admin/users/{username}/unlock", response_model=UserOut, summary="Unlock")
 def api_users_unlock(username: str, db: WriteDb, clock: ClockDep, user: Admin) -> UserOut:
     return _user_out(unlock_user(db=db, username=username, clock=clock, actor=user.username))
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+class PasswordIn(BaseModel):
+    password: str = Field(max_length=1024)
+
+
+@router.post("/api/admin/users/{username}/role", response_model=UserOut, summary="Change role")
+def api_users_role(
+    username: str, body: RoleIn, db: WriteDb, clock: ClockDep, user: Admin
+) -> UserOut:
+    """Audited; 409 when it would demote the last active admin."""
+    changed = set_role(db=db, username=username, role=body.role, clock=clock, actor=user.username)
+    return _user_out(changed)
+
+
+@router.post(
+    "/api/admin/users/{username}/password", response_model=UserOut, summary="Reset password"
+)
+def api_users_password(
+    username: str, body: PasswordIn, db: WriteDb, clock: ClockDep, user: Admin
+) -> UserOut:
+    """Audited; ends the user's sessions; 400 naming `password` when it breaks the rules."""
+    changed = reset_password(
+        db=db, username=username, password=body.password, clock=clock, actor=user.username
+    )
+    return _user_out(changed)
 
 
 @router.get("/api/admin/tokens", response_model=list[TokenOut], summary="API tokens")

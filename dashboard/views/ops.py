@@ -15,6 +15,7 @@ from dashboard.deps import (
     AppSettings,
     ClockDep,
     DbSession,
+    EventStoreDep,
     Principal,
     RequireRole,
     Templates,
@@ -46,12 +47,23 @@ class SourceOut(BaseModel):
     silent_for_seconds: float | None
 
 
+class DeadLetterSourceOut(BaseModel):
+    """Dead letters of one source (a file path, a peer, an HTTP token's source)."""
+
+    source: str
+    count: int
+    newest: str | None
+
+
 class CollectorsOut(BaseModel):
-    """Every source plus the spool's backlog (events stored durably, not yet in the store)."""
+    """Every source plus the spool's backlog (events stored durably, not yet in the store)
+    and the dead letters of every path (`dijkwacht deadletters list` shows them)."""
 
     sources: list[SourceOut]
     spool_pending: int
     silent_after_minutes: int
+    dead_letters_total: int = 0
+    dead_letter_sources: list[DeadLetterSourceOut] = []
 
 
 class Series(BaseModel):
@@ -69,9 +81,19 @@ class ChartsOut(BaseModel):
     breaches_per_quarter: Series
 
 
-def _collectors(settings: AppSettings, clock: ClockDep) -> CollectorsOut:
-    health = collector_health(settings=settings, now=clock.now())
+def _collectors(settings: AppSettings, clock: ClockDep, events: EventStoreDep) -> CollectorsOut:
+    health = collector_health(settings=settings, now=clock.now(), events=events)
+    letters = health.dead_letters
     return CollectorsOut(
+        dead_letters_total=letters.total if letters else 0,
+        dead_letter_sources=[
+            DeadLetterSourceOut(
+                source=item.source,
+                count=item.count,
+                newest=item.newest.isoformat(timespec="seconds") if item.newest else None,
+            )
+            for item in (letters.sources if letters else [])
+        ],
         sources=[
             SourceOut(
                 source=s.counters.source,
@@ -92,17 +114,25 @@ def _collectors(settings: AppSettings, clock: ClockDep) -> CollectorsOut:
 
 @router.get("/collectors", response_class=HTMLResponse, summary="Collector health (page)")
 def collectors_page(
-    request: Request, settings: AppSettings, clock: ClockDep, templates: Templates, user: Ops
+    request: Request,
+    settings: AppSettings,
+    clock: ClockDep,
+    events: EventStoreDep,
+    templates: Templates,
+    user: Ops,
 ) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, "collectors.html", {"health": _collectors(settings, clock)}
+        request, "collectors.html", {"health": _collectors(settings, clock, events)}
     )
 
 
 @router.get("/api/collectors", response_model=CollectorsOut, summary="Collector health")
-def collectors_api(settings: AppSettings, clock: ClockDep, user: Ops) -> CollectorsOut:
-    """Per-source counters, silent flags and spool depth (the numbers behind /metrics)."""
-    return _collectors(settings, clock)
+def collectors_api(
+    settings: AppSettings, clock: ClockDep, events: EventStoreDep, user: Ops
+) -> CollectorsOut:
+    """Per-source counters, silent flags and spool depth (the numbers behind /metrics), and
+    the dead letters of every path per source."""
+    return _collectors(settings, clock, events)
 
 
 def _charts(store: AlertStoreDep, db: DbSession, clock: ClockDep) -> ChartsOut:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dijkwacht.commands.common import console
+from dijkwacht.commands.common import console, output_dir, settings_or_exit
 
 app = typer.Typer(help="Awareness content for libraries, schools, residents and businesses.")
 
@@ -27,7 +27,8 @@ def build(
         ),
     ] = ["all"],  # noqa: B006
     output: Annotated[
-        Path | None, typer.Option(help="Folder to write into (default: current directory).")
+        Path | None,
+        typer.Option(help="Folder to write into (default: DATA_DIR/output/awareness)."),
     ] = None,
 ) -> None:
     """Write pages, PDFs, newsletter texts and lesson plans for the chosen audiences."""
@@ -37,7 +38,7 @@ def build(
     from awareness.loader import default_library
     from awareness.service import build_jobs, write_job
 
-    target = (output or Path.cwd()).resolve()
+    target = (output or output_dir(settings_or_exit(), "awareness")).resolve()
     try:
         library = default_library()
         jobs = build_jobs(library=library, audiences=audience, langs=lang, formats=format)

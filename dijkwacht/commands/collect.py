@@ -13,9 +13,11 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from core.config import Settings
+from core.errors import ConfigError
 from dijkwacht.commands.common import console, settings_or_exit, write_unit
 
 collectors_app = typer.Typer(help="Collector status and API tokens.", no_args_is_help=True)
@@ -98,10 +100,38 @@ def status() -> None:
             seen,
             flag,
         )
-    Console = type(console)
-    Console(file=sys.stdout, width=140).print(table)
+    out = Console(file=sys.stdout, width=140)
+    out.print(table)
     print(f"spool pending: {pending}")
+    _print_dead_letters(settings, out)
     print(_collector_state(settings))
+
+
+def _print_dead_letters(settings: Settings, out: Console) -> None:
+    """Dead letters of every path (live, `ingest`, HTTP, store refusals) per source."""
+    from collectors.service import dead_letter_summary
+    from core.store.factory import open_event_store
+
+    try:
+        store = open_event_store(settings)
+    except ConfigError as exc:
+        print(f"dead letters: event store unavailable ({exc})")
+        return
+    try:
+        summary = dead_letter_summary(store=store)
+    finally:
+        store.close()
+    print(f"dead letters: {summary.total} (see `dijkwacht deadletters list`)")
+    if not summary.sources:
+        return
+    table = Table(title="dead letters per source")
+    for column in ("source", "count", "newest"):
+        table.add_column(column)
+    zone = ZoneInfo(settings.timezone)
+    for item in summary.sources:
+        newest = item.newest.astimezone(zone).isoformat(timespec="seconds") if item.newest else ""
+        table.add_row(item.source, str(item.count), newest)
+    out.print(table)
 
 
 def _collector_state(settings: Settings) -> str:

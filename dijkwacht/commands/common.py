@@ -18,6 +18,28 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 console = Console(stderr=True)
+OUTPUT_FOLDER = "output"  # data_dir/output/<command>: where generated files go by default
+
+
+def output_dir(settings: Settings, name: str) -> Path:
+    """`data_dir/output/NAME`, where a command writes generated files unless `--output` says
+    otherwise (never the current directory: a user's working tree is not ours to fill).
+
+    The data directory is prepared first (created 0700, checked for writes), so generated
+    files are as private as the rest of it; a problem ends the command with one line.
+    """
+    from rich.markup import escape
+
+    from core.runtime import DataDirError, prepare_data_dir
+
+    try:
+        prepare_data_dir(settings)
+    except DataDirError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    folder = settings.resolved_data_dir / OUTPUT_FOLDER / name
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
 
 
 def settings_or_exit() -> Settings:

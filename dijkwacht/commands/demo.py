@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dijkwacht.commands.common import console
+from dijkwacht.commands.common import console, output_dir, settings_or_exit
 
 app = typer.Typer(
     help="Simulated municipality for demos, tests, drills and benchmarks.", no_args_is_help=True
@@ -17,7 +17,12 @@ app = typer.Typer(
 
 @app.command("generate")
 def generate(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into.")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Folder to write into (default: DATA_DIR/output/demo-world)."
+        ),
+    ] = None,
     days: Annotated[int, typer.Option(min=1, max=366, help="Days of activity.")] = 7,
     seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 42,
     start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "2026-05-04",
@@ -32,6 +37,8 @@ def generate(
     except ValueError:
         console.print(f"[red]--start: not a date (YYYY-MM-DD): {start!r}[/red]")
         raise typer.Exit(code=2) from None
+    if output is None:
+        output = output_dir(settings_or_exit(), "demo-world")
     summary = generate_world(
         output=output, days=days, seed=seed, start=first, residents=residents, employees=employees
     )

@@ -34,7 +34,12 @@ from core.errors import ConfigError, ValidationError
 from core.events import Event, get_field, validate_event
 from core.store.base import DeadLetter, EventQuery, EventStore, InvalidEventError
 from dijkwacht.commands.common import console, settings_or_exit
-from dijkwacht.commands.ingest_formats import FORMATS, detect_format, reader_for
+from dijkwacht.commands.ingest_formats import (
+    FORMATS,
+    format_choices,
+    reader_for,
+    sniff_file,
+)
 
 # One line longer than this is not an event but a runaway (a binary file, a missing newline);
 # it is dead-lettered instead of being read into memory whole.
@@ -116,6 +121,7 @@ class _Totals:
     dead: int = 0
     damaged: int = 0
     files_read: int = 0
+    unplaced: int = 0  # files whose format `auto` could not tell
 
 
 class _BatchWriter:
@@ -190,12 +196,17 @@ def ingest(
         typer.Option(
             "--format",
             "-f",
-            help=f"Input format: {', '.join([*READERS, *FORMATS])}. auto: .evtx is evtx, "
-            ".pcap/.pcapng is pcap, anything else ecs-json.",
+            help=f"Input format: {', '.join([*READERS, *FORMATS])}. auto: told by content "
+            "(EVTX and pcap by magic bytes; JSON lines, syslog, auth.log, access logs and "
+            "app-audit JSON/CSV by their first lines); a file it cannot tell is refused.",
         ),
     ] = "auto",
 ) -> None:
-    """Store the events of FILES; lines that are not valid events go to the dead-letter table."""
+    """Store the events of FILES; lines that are not valid events go to the dead-letter table.
+
+    Exits 1 when nothing was stored although there was input (every line refused, or no file
+    read or recognised), with the --format choices.
+    """
     known = [*READERS, *FORMATS]
     if fmt not in known:
         console.print(f"[red]--format: unknown format {fmt!r}; known: {', '.join(known)}[/red]")
@@ -203,8 +214,10 @@ def ingest(
     settings = settings_or_exit()
     readers: dict[str, Reader] = dict(READERS)
 
-    def reader_of(path: Path) -> Reader:
-        name = detect_format(path) if fmt == "auto" else fmt
+    def reader_of(path: Path) -> tuple[str, Reader] | None:
+        name = _auto_format(path) if fmt == "auto" else fmt
+        if name is None:
+            return None
         if name not in readers:
             try:
                 found = reader_for(name, settings=settings)
@@ -213,7 +226,7 @@ def ingest(
                 raise typer.Exit(code=2) from None
             assert found is not None  # every name in `known` has a reader
             readers[name] = found
-        return readers[name]
+        return name, readers[name]
 
     totals = _Totals()
     store = _open_store(settings)
@@ -228,9 +241,20 @@ def ingest(
             console=console,
         ) as progress:
             for path in files:
-                reader = reader_of(path)
+                chosen = reader_of(path)
+                if chosen is None:
+                    totals.unplaced += 1
+                    continue
+                name, reader = chosen
+                before = (totals.stored, totals.dead)
                 if _ingest_file(path, reader=reader, writer=writer, progress=progress):
                     totals.files_read += 1
+                    if totals.stored == before[0] and totals.dead > before[1]:
+                        console.print(
+                            f"[yellow]{path}: no line could be read as {name}; if it is "
+                            "another format, name it with --format[/yellow]",
+                            soft_wrap=True,
+                        )
     finally:
         store.close()
     console.print(
@@ -238,8 +262,33 @@ def ingest(
         f"from {totals.files_read} of {len(files)} file(s); damaged {totals.damaged} "
         "part(s) of EVTX/pcap files"
     )
-    if totals.files_read == 0:
+    if totals.files_read == 0 or (totals.stored == 0 and (totals.dead or totals.unplaced)):
+        if totals.dead or totals.unplaced:
+            console.print(
+                f"nothing stored. Formats ingest reads:\n{format_choices()}", soft_wrap=True
+            )
         raise typer.Exit(code=1)
+
+
+def _auto_format(path: Path) -> str | None:
+    """The format `auto` picks for `path` (printed with the reason); None, with a hint, when
+    the content does not tell. A file that cannot be opened goes on to be reported as such."""
+    try:
+        if path.stat().st_size == 0:
+            return "ecs-json"  # empty: nothing to read, nothing to guess
+        sniffed = sniff_file(path)
+    except OSError:
+        return "ecs-json"  # _ingest_file names the error
+    if sniffed is None:
+        console.print(
+            f"[red]{path}: cannot tell its format from the content; name it with --format "
+            f"(one of: {', '.join(name for name in FORMATS if name != 'auto')}, ecs-json). "
+            "Nothing read from it.[/red]",
+            soft_wrap=True,
+        )
+        return None
+    console.print(f"{path}: read as {sniffed.format} ({sniffed.why})", soft_wrap=True)
+    return sniffed.format
 
 
 def _ingest_file(path: Path, *, reader: Reader, writer: _BatchWriter, progress: Progress) -> bool:

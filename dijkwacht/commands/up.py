@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ import typer
 from core.clock import SystemClock
 from core.config import Settings
 from core.events import Event
+from dijkwacht.commands.admin import first_account
 from dijkwacht.commands.common import console, settings_or_exit, write_unit
 
 
@@ -125,6 +127,7 @@ def up(
     console.print(f"data directory: {settings.resolved_data_dir}")
     with console.status("preparing databases"):
         prepare(settings)
+    first_account(settings, interactive=sys.stdin.isatty() and sys.stdout.isatty())
     if demo:
         loaded = load_demo(settings)
         console.print(

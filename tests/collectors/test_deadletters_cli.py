@@ -75,3 +75,23 @@ def test_list_and_replay(data_dir: Path) -> None:
     assert "collector: paused (pid 7); spool-writer paused: data_dir=/d: disk full (ENOSPC)" in (
         status.stdout
     )
+
+
+def test_status_shows_dead_letters_of_every_path(data_dir: Path, tmp_path: Path) -> None:
+    """`ingest` writes dead letters straight to the store (no spool counters): status shows
+    them next to the live collectors' ones."""
+    runner = CliRunner()
+    status = runner.invoke(app, ["collectors", "status"])
+    assert status.exit_code == 0, status.output
+    assert "dead letters: 0" in status.stdout
+    bad = tmp_path / "broken.log"
+    bad.write_bytes(b"<34>1 2025-01-31T09:15:00Z web1 sshd 1 - - ok\njunk without header\n")
+    assert runner.invoke(app, ["ingest", "--format", "syslog", str(bad)]).exit_code == 0
+    with SqliteEventStore(data_dir / "events.sqlite") as store:
+        store.add_dead_letters([DeadLetter(source="syslog-udp", reason="x", raw=b"x")] * 2)
+    status = runner.invoke(app, ["collectors", "status"])
+    assert status.exit_code == 0, status.output
+    assert "dead letters: 3 (see `dijkwacht deadletters list`)" in status.stdout
+    rows = {line.split("│")[1].strip(): line for line in status.stdout.splitlines() if "│" in line}
+    assert "syslog-udp" in rows and " 2 " in rows["syslog-udp"]
+    assert str(bad) in rows and " 1 " in rows[str(bad)]

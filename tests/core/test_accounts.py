@@ -201,3 +201,88 @@ def test_hash_with_old_parameters_is_replaced_on_login(db: Session, clock: Froze
 def test_get_user_raises_not_found(db: Session) -> None:
     with pytest.raises(NotFoundError):
         get_user(db=db, username="ghost")
+
+
+# -- administration: roles, password resets, the last admin ----------------------------------
+
+
+def _admin(db: Session, clock: FrozenClock, username: str) -> User:
+    return _create(db, clock, username=username, role="admin", password=PASSWORD + "!")
+
+
+def test_set_role_is_audited_and_not_committed_by_the_service(
+    db: Session, clock: FrozenClock
+) -> None:
+    from core.accounts.administration import set_role
+
+    _create(db, clock)
+    db.commit()  # the account exists before the change under test
+    user = set_role(db=db, username="Anna.deVries", role="dpo", clock=clock, actor="beheerder")
+    assert user.role is Role.DPO
+    db.rollback()  # the boundary, not the service, commits
+    assert get_user(db=db, username="anna.devries").role is Role.ANALYST
+    set_role(db=db, username="anna.devries", role=Role.DPO, clock=clock, actor="beheerder")
+    db.commit()
+    entry = entries(db=db, object_id="anna.devries")[-1]
+    assert (entry.action, entry.actor, entry.details) == (
+        "user.role_changed",
+        "beheerder",
+        {"from": "analyst", "to": "dpo"},
+    )
+    with pytest.raises(ValidationError) as error:
+        set_role(db=db, username="anna.devries", role="root", clock=clock, actor="x")
+    assert error.value.field == "role"
+    with pytest.raises(NotFoundError):
+        set_role(db=db, username="ghost", role="dpo", clock=clock, actor="x")
+
+
+def test_the_last_active_admin_cannot_be_demoted_or_disabled(
+    db: Session, clock: FrozenClock
+) -> None:
+    from core.accounts.administration import set_active, set_role
+
+    _admin(db, clock, "beheer1")
+    db.commit()
+    with pytest.raises(ConflictError, match="at least one active admin"):
+        set_role(db=db, username="beheer1", role="analyst", clock=clock, actor="cli:root")
+    with pytest.raises(ConflictError, match="at least one active admin"):
+        set_active(db=db, username="beheer1", active=False, clock=clock, actor="cli:root")
+    with pytest.raises(ConflictError, match="your own account"):
+        set_active(db=db, username="beheer1", active=False, clock=clock, actor="beheer1")
+    db.rollback()
+    assert get_user(db=db, username="beheer1").role is Role.ADMIN
+    # A second admin makes either possible; a disabled admin does not count.
+    _admin(db, clock, "beheer2")
+    set_active(db=db, username="beheer2", active=False, clock=clock, actor="cli:root")
+    with pytest.raises(ConflictError):
+        set_role(db=db, username="beheer1", role="analyst", clock=clock, actor="cli:root")
+    set_active(db=db, username="beheer2", active=True, clock=clock, actor="cli:root")
+    set_role(db=db, username="beheer1", role="analyst", clock=clock, actor="beheer2")
+    db.commit()
+    assert get_user(db=db, username="beheer1").role is Role.ANALYST
+
+
+def test_reset_password_replaces_it_lifts_the_lock_and_ends_sessions(
+    db: Session, clock: FrozenClock
+) -> None:
+    from core.accounts.administration import reset_password
+    from core.accounts.sessions import session_count, start_session
+
+    user = _create(db, clock)
+    start_session(db=db, user=user, clock=clock)
+    user.failed_logins, user.locked_until = 9, clock.now() + timedelta(hours=1)
+    db.commit()
+    new = "nieuw-wachtwoord-voor-anna"
+    with pytest.raises(ValidationError) as error:
+        reset_password(db=db, username="anna.devries", password="kort", clock=clock, actor="b")
+    assert error.value.field == "password"
+    reset_password(
+        db=db, username="anna.devries", password=new, clock=clock, actor="beheerder", hasher=FAST
+    )
+    db.commit()
+    assert session_count(db=db, user_id=user.id) == 0
+    assert _login(db, clock, password=new).username == "anna.devries"
+    with pytest.raises(AuthenticationError):
+        _login(db, clock)
+    [entry] = [e for e in entries(db=db) if e.action == "user.password_reset"]
+    assert entry.actor == "beheerder" and new not in str(entry.details)

@@ -99,3 +99,47 @@ def test_db_upgrade_reports_progress_once(data_dir: Path) -> None:
     assert first.exit_code == 0 and "upgraded from empty to " in first.output
     second = _run("db", "upgrade")
     assert second.exit_code == 0 and "database already at " in second.output
+
+
+def test_list_set_role_reset_password_disable_enable(data_dir: Path) -> None:
+    assert _create("beheer", role="admin").exit_code == 0
+    assert _create("pieter").exit_code == 0
+    listed = _run("admin", "list")
+    assert listed.exit_code == 0
+    assert "beheer\tadmin\tactive" in listed.output and "pieter\tanalyst\tactive" in listed.output
+
+    moved = _run("admin", "set-role", "PIETER", "incident_manager")
+    assert moved.exit_code == 0, moved.output
+    assert "pieter is now incident_manager" in moved.output
+    new = "nieuwe-dijkbewaking-2026"
+    reset = _run("admin", "reset-password", "pieter", "--password-stdin", stdin=new + "\n")
+    assert reset.exit_code == 0, reset.output
+    assert new not in reset.output
+    assert _run("admin", "disable", "pieter").output.strip() == "pieter disabled"
+    assert "pieter\tincident_manager\tdisabled" in _run("admin", "list").output
+    assert _run("admin", "enable", "pieter").exit_code == 0
+
+    with sqlite3.connect(data_dir / "dijkwacht.sqlite") as connection:
+        actions = [row[0] for row in connection.execute("SELECT action FROM audit_log")]
+    assert actions[-4:] == ["user.role_changed", "user.password_reset", "user.disabled",
+                            "user.enabled"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("set-role", "beheer", "analyst"), "at least one active admin"),
+        (("disable", "beheer"), "at least one active admin"),
+        (("set-role", "beheer", "koning"), "role: unknown role 'koning'"),
+        (("set-role", "niemand", "dpo"), "niemand"),
+        (("reset-password", "beheer", "--password-stdin"), "password: must be at least 12"),
+    ],
+)
+def test_admin_changes_are_refused_with_a_clear_message(
+    data_dir: Path, args: tuple[str, ...], message: str
+) -> None:
+    assert _create("beheer", role="admin").exit_code == 0
+    result = _run("admin", *args, stdin="kort\n")
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+    assert "beheer\tadmin\tactive" in _run("admin", "list").output

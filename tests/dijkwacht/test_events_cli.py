@@ -62,7 +62,8 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_ingest_stores_good_lines_and_dead_letters_bad_ones(data_dir: Path, sample: Path) -> None:
-    code, _, err = run("ingest", str(sample))
+    # Named: `auto` would pick `json`, which completes the event without a dataset.
+    code, _, err = run("ingest", "--format", "ecs-json", str(sample))
     assert code == 0, err
     assert "stored 4 event(s), dead-lettered 3 line(s)" in err
 

@@ -130,10 +130,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             "DIJKWACHT_DATA_DIR": str(root / "data"),
             "DIJKWACHT_HTTP_PORT": str(port),
             "DIJKWACHT_SYSLOG_PORT": str(syslog_port),
+            # Free ports for every other listener too: platforms of parallel runs on this
+            # machine must not fight over the fixed defaults (RELP 2514/2515, HTTP ingest 8001).
             "DIJKWACHT_SYSLOG_TLS_PORT": str(free_port()),
-            "DIJKWACHT_INGEST_HTTP_PORT": str(free_port()),
             "DIJKWACHT_RELP_PORT": str(free_port()),
             "DIJKWACHT_RELP_TLS_PORT": str(free_port()),
+            "DIJKWACHT_INGEST_HTTP_PORT": str(free_port()),
             "DIJKWACHT_ENVIRONMENT": "test",
         }
     )

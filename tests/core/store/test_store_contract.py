@@ -209,6 +209,17 @@ def test_dead_letters_round_trip_with_truncation(store: EventStore, clock: Froze
     assert [d.source for d in store.list_dead_letters()] == ["b.jsonl"]
 
 
+def test_dead_letter_counts_per_source(store: EventStore, clock: FrozenClock) -> None:
+    assert store.dead_letter_counts() == []
+    store.add_dead_letters(
+        [DeadLetter(source="auth.log", reason="r", raw=b"x") for _ in range(3)]
+        + [DeadLetter(source="udp://10.0.0.5:514", reason="r", raw=b"y")]
+    )
+    counts = store.dead_letter_counts()
+    assert [(c.source, c.count) for c in counts] == [("auth.log", 3), ("udp://10.0.0.5:514", 1)]
+    assert counts[0].newest == clock.now()
+
+
 def test_event_carrying_its_own_id_is_stored_once(store: EventStore) -> None:
     first = make(0, text="redelivered once")
     first["event"]["id"] = "0" * 14 + "a1b2c3d4e5f6"
