@@ -116,8 +116,14 @@ def load_rules(
     paths: Iterable[Path],
     stacks: Sequence[str] = (NO_PIPELINE,),
     placeholders: Placeholders | None = None,
+    skip: Mapping[str, str] | None = None,
 ) -> RuleSet:
-    """Load every rule under ``paths`` and compile it under each stack (union at match time)."""
+    """Load every rule under ``paths`` and compile it under each stack (union at match time).
+
+    ``skip`` maps rule ids not to compile to the reason (e.g. rules in scheduled mode); they are
+    listed in the load report's ``skipped``, never dropped silently.
+    """
+    skip = skip or {}
     stacks = tuple(stacks) or (NO_PIPELINE,)
     pipelines = {stack: resolve_stack(stack) for stack in stacks}  # unknown names raise here
     sources, problems = read_sources(paths)
@@ -131,9 +137,14 @@ def load_rules(
             problems.extend(parsed.problems)
             rules = [_info(rule) for rule in parsed.rules]
             skipped.extend(_correlation_notes(parsed.correlations))
+            skipped.extend(
+                Skipped(r.rule_id, "*", skip[r.rule_id]) for r in rules if r.rule_id in skip
+            )
         scoped = bool(split_stack(stack))
         for number, rule in enumerate(parsed.rules):
             rule_id = rules[number].rule_id
+            if rule_id in skip:
+                continue
             outcome = apply_stack(pipelines[stack], rule)
             if outcome.rule is None:
                 skipped.append(Skipped(rule_id, stack, outcome.reason or "not supported"))

@@ -46,9 +46,10 @@ class DetectionHook:
         clock: Clock | None = None,
         reload_check_seconds: float = RELOAD_CHECK_SECONDS,
     ) -> None:
-        from detection.correlation_store import load_engine
         from detection.management import RuleWatcher
+        from detection.scheduled import check_modes
 
+        check_modes(settings)  # "scheduled" needs Elasticsearch: refuse to start otherwise
         self._settings = settings
         self._clock = clock or SystemClock()
         self._reload_check_seconds = reload_check_seconds
@@ -60,17 +61,38 @@ class DetectionHook:
         self._watcher = RuleWatcher(paths=self._paths, load=self._load)
         self._detector = self._watcher.start()
         with self._sessions() as db:
-            self._state = load_engine(db=db, specs=self._detector.correlations)
+            self._state = self._load_state(db, self._detector)
         self._local = threading.local()  # SQLite connections belong to the thread that opened them
         for problem in self._detector.problems:
             log.warning("detection: %s", problem)
         count = len(self._detector.ruleset.rules)
         log.info("detection: %d rules loaded from %s", count, self._paths)
+        if self._detector.scheduled:
+            log.info(
+                "detection: %d rules/correlations in scheduled mode skipped by the streaming "
+                "matcher (they run as scheduled searches): %s",
+                len(self._detector.scheduled),
+                ", ".join(sorted(self._detector.scheduled)),
+            )
 
     def _load(self) -> Any:
+        from detection.scheduled import mode_of
         from detection.stream import load_detector
 
-        return load_detector(paths=self._paths, stacks=self._settings.detection_stacks)
+        return load_detector(
+            paths=self._paths,
+            stacks=self._settings.detection_stacks,
+            mode_of=lambda rule_id: mode_of(self._settings, rule_id),
+        )
+
+    @staticmethod
+    def _load_state(db: Any, detector: Any) -> Any:
+        """Streaming correlation windows; the scheduled path's windows are not ours to drop."""
+        from detection.correlation_store import load_engine
+
+        return load_engine(
+            db=db, specs=detector.correlations, owned=lambda cid: cid not in detector.scheduled
+        )
 
     def _alert_store(self) -> AlertStore:
         store: AlertStore | None = getattr(self._local, "alerts", None)
@@ -84,14 +106,13 @@ class DetectionHook:
 
     def process(self, events: Sequence[Event]) -> list[str]:
         """Run one stored batch; return the ids of the alerts it raised."""
-        from detection.correlation_store import load_engine
         from detection.stream import ids_of, process_batch
 
         reloaded = self._poll_rules()
         with self._sessions() as db:
             if reloaded is not None:
                 self._detector = reloaded
-                self._state = load_engine(db=db, specs=reloaded.correlations)
+                self._state = self._load_state(db, reloaded)
                 log.info("detection: rules reloaded (%d rules)", len(reloaded.ruleset.rules))
             return process_batch(
                 events_with_ids=ids_of(events),
