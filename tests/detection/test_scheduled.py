@@ -342,3 +342,36 @@ def test_mode_per_rule_from_settings(tmp_path: Path) -> None:
     )
     assert mode_of(settings, ENCODED) == "scheduled"
     assert mode_of(settings, "other") == "streaming"
+
+
+def test_an_event_streaming_alerted_does_not_alert_again_when_scheduled(
+    harness: Harness, rules_dir: Path
+) -> None:
+    from detection.correlation_store import load_engine
+    from detection.stream import load_detector, run_batch
+
+    ids = harness.store.add_batch(EVENTS)
+    detector = load_detector(paths=[rules_dir])  # every rule streaming, as before a mode switch
+    with harness.sessions() as db:
+        streamed = run_batch(
+            events_with_ids=list(zip(ids, EVENTS, strict=True)),
+            detector=detector,
+            alert_store=harness.alerts,
+            correlation_state=load_engine(db=db, specs=detector.correlations),
+            db=db,
+            clock=harness.clock,
+        )
+    assert len(streamed.alert_ids) == 3
+    report = harness.run(T0 + timedelta(minutes=1))  # now the same rules run scheduled
+    assert report.hits >= 3 and report.new == 0
+    assert len(harness.stored()) == 3
+
+
+def test_collector_hook_refuses_scheduled_mode_on_sqlite(tmp_path: Path) -> None:
+    from dijkwacht.detection_runtime import DetectionHook
+
+    settings = load_settings(
+        environment="test", data_dir=tmp_path, detection_modes={BRUTE: "scheduled"}
+    )
+    with pytest.raises(ConfigError, match="detection_modes"):
+        DetectionHook(settings=settings)
