@@ -10,7 +10,7 @@ import typer
 from core.clock import SystemClock
 from core.config import Settings
 from core.events import Event
-from dijkwacht.commands.common import console, settings_or_exit
+from dijkwacht.commands.common import console, detection_modes_or_exit, settings_or_exit
 
 
 def data_dir_or_exit(settings: Settings) -> None:
@@ -126,6 +126,7 @@ def up(
     from dijkwacht.supervisor import Supervisor, plan_children
 
     settings = settings_or_exit()
+    detection_modes_or_exit(settings)
     console.print(f"data directory: {settings.resolved_data_dir}")
     with console.status("preparing databases"):
         prepare(settings)

@@ -375,3 +375,28 @@ def test_collector_hook_refuses_scheduled_mode_on_sqlite(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match="detection_modes"):
         DetectionHook(settings=settings)
+
+
+@pytest.mark.parametrize("command", [["collect"], ["up"]])
+def test_commands_refuse_scheduled_mode_on_sqlite_with_a_clear_message(
+    tmp_path: Path, command: list[str]
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.processes import REPO_ROOT, child_env
+
+    env = child_env(data_dir=tmp_path, environment="test", detection_default_mode="scheduled")
+    done = subprocess.run(
+        [sys.executable, "-m", "dijkwacht", *command],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = " ".join(done.stderr.split())
+    assert 'detection_default_mode is "scheduled"' in message
+    assert 'set event_store = "elasticsearch"' in message
+    assert "Traceback" not in done.stderr
