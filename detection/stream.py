@@ -98,6 +98,7 @@ def load_detector(
     sources, _ = read_sources(paths)
     parsed = parse_sources(sources)
     specs, correlation_problems = compile_correlations(parsed.correlations)
+    silenced = silenced_rules(specs)  # a scheduled correlation still silences its rules here
     scheduled: set[str] = set()
     if mode_of is not None:
         scheduled = {rule_key(r) for r in [*parsed.rules, *parsed.correlations]}
@@ -108,7 +109,7 @@ def load_detector(
     ruleset = load_rules(paths=paths, stacks=stacks, placeholders=placeholders, skip=skip)
     meta, problems = rule_meta([*parsed.rules, *parsed.correlations])
     problems = [str(p) for p in correlation_problems] + problems
-    return Detector(ruleset, specs, meta, silenced_rules(specs), problems, frozenset(scheduled))
+    return Detector(ruleset, specs, meta, silenced, problems, frozenset(scheduled))
 
 
 def rule_meta(rules: Sequence[Any]) -> tuple[dict[str, RuleMeta], list[str]]:

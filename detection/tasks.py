@@ -45,13 +45,11 @@ def scheduled_search() -> dict[str, Any]:
     from core.store.factory import open_alert_store
     from core.store.unit_of_work import unit_of_work
     from detection.alerts import deliver_outbox
-    from detection.scheduled import check_modes
     from detection.scheduled_run import run_scheduled
 
     settings = get_settings()
     if settings.event_store != "elasticsearch":
         return {"skipped": "event_store is not elasticsearch"}
-    check_modes(settings)
     sessions, search, plan = _runtime(settings)
     clock = SystemClock()
     try:

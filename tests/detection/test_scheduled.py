@@ -284,6 +284,7 @@ def test_streaming_skips_scheduled_rules_and_says_so(rules_dir: Path, tmp_path: 
     detector = load_detector(paths=[rules_dir], mode_of=lambda rule_id: mode_of(settings, rule_id))
     assert {s.rule_id for s in detector.ruleset.skipped if s.reason == SCHEDULED_SKIP} == {ENCODED}
     assert detector.correlations == [] and BRUTE in detector.scheduled
+    assert FAILED in detector.silenced  # generate: false holds whichever path runs the correlation
     # The failed-logon rule streams (its own mode) but only the scheduled correlation used it.
     matched = {m.rule_id for m in detector.ruleset.match_batch(EVENTS)}
     assert matched == {WHOAMI}
