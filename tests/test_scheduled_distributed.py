@@ -55,6 +55,7 @@ def test_correlation_over_two_collectors_fires_once(cluster: Settings, tmp_path:
     assert [a.id for a in alerts] == [alert.id], alerts
     assert alert.body["kind"] == "correlation"
     assert alert.body["group_by"] == {"host.hostname": "vm-01"}
+    assert alert.host_name == "vm-01"  # syslog's host.hostname is the alert's host
     assert len(alert.body["event_ids"]) == 6
     assert alert.body["correlation"]["value"] == 6
     assert worker_log.count("detection.scheduled_search") >= 3, worker_log[-3000:]

@@ -118,6 +118,7 @@ def test_analyst_finds_a_brute_force_seen_by_two_collectors(
         journey.shot(page, "analyst sees the brute force in the alert queue")
         rows = table.locator("tbody tr", has_text=BRUTE_TITLE)
         assert rows.count() == 1, "the correlation must be in the queue exactly once"
+        assert "vm-01" in rows.first.inner_text()  # the host column names the attacked host
         rows.first.locator("a").first.click()
         page.get_by_test_id("alert-body").wait_for()
         journey.shot(page, "analyst opens the correlation alert")
