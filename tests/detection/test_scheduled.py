@@ -401,3 +401,49 @@ def test_commands_refuse_scheduled_mode_on_sqlite_with_a_clear_message(
     assert 'detection_default_mode is "scheduled"' in message
     assert 'set event_store = "elasticsearch"' in message
     assert "Traceback" not in done.stderr
+
+
+SPRAY = """
+title: Failed logon
+id: 5f0e1c52-0000-4000-8000-000000000005
+name: failed
+logsource: {product: linux, service: auth}
+detection:
+  sel:
+    event.action: ssh_login
+    event.outcome: failure
+  condition: sel
+level: low
+---
+title: Password spraying
+id: 5f0e1c52-0000-4000-8000-000000000006
+level: high
+correlation:
+  type: value_count
+  rules: [failed]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {gte: 3, field: user.name}
+"""
+
+
+def test_value_count_correlation_in_scheduled_mode(es_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "spray"
+    folder.mkdir()
+    (folder / "spray.yml").write_text(SPRAY, encoding="utf-8")
+    h = Harness(es_url, tmp_path, folder)
+    try:
+        users = ["anna", "bert", "anna", "carla"]  # three distinct users from one address
+        events = [ssh_failure(i) for i in range(4)]
+        for event, user in zip(events, users, strict=True):
+            event["user"]["name"] = user
+        h.store.add_batch(events[:2])
+        assert h.run(T0 + timedelta(minutes=1)).firings == 0  # two users so far
+        h.store.add_batch(events[2:])
+        report = h.run(T0 + timedelta(minutes=2))
+        assert report.firings == 1
+        assert h.run(T0 + timedelta(minutes=3)).firings == 0
+        spray = [a for a in h.stored() if a.rule_id == "5f0e1c52-0000-4000-8000-000000000006"]
+        assert len(spray) == 1 and spray[0].body["correlation"]["value"] == 3
+    finally:
+        h.close()
