@@ -153,8 +153,10 @@ class Settings(BaseSettings):
     events)."""
 
     detection_default_mode: Literal["streaming", "scheduled"] = "streaming"
-    """How a rule runs unless `detection_modes` names it: `streaming` (the compiled matcher on
-    ingest) or `scheduled` (a search over the Elasticsearch event indices)."""
+    """How a rule or correlation runs unless `detection_modes` names it: `streaming` (the
+    compiled matcher in each collector, on the events it received) or `scheduled` (the beat task
+    `detection.scheduled_search` over all collectors' events; needs `event_store =
+    "elasticsearch"`, else start-up stops with an error)."""
 
     detection_modes: dict[str, Literal["streaming", "scheduled"]] = Field(default_factory=dict)
     """Per-rule mode by rule id, overriding `detection_default_mode`."""

@@ -12,6 +12,7 @@ and `worker_alive(settings)` reads those files.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import tempfile
@@ -37,7 +38,13 @@ TASK_MODULES: tuple[str, ...] = (
     "playbooks.tasks",
     "drills.tasks",
     "collectors.tasks",
+    "detection.tasks",
 )
+
+# Beat entries that depend on the settings, as "module:function" names: each function takes the
+# Settings and returns entries in `beat_schedule` format. Imported by name when the schedule is
+# built, so core never imports a domain; a domain registers its own entries by adding one here.
+SCHEDULE_HOOKS: tuple[str, ...] = ("detection.tasks:beat_entries",)
 
 # Periodic tasks the domains need, in Celery's `beat_schedule` format, kept in this one place.
 # Operators add more through the `scheduled_tasks` setting.
@@ -70,6 +77,9 @@ HEARTBEAT_DIR = "heartbeat"
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """Celery's `beat_schedule`: the domains' entries plus the ones in `settings`."""
     schedule = {name: dict(entry) for name, entry in DOMAIN_SCHEDULES.items()}
+    for hook in SCHEDULE_HOOKS:
+        module, _, function = hook.partition(":")
+        schedule.update(getattr(importlib.import_module(module), function)(settings))
     for name, entry in settings.scheduled_tasks.items():
         schedule[name] = {
             "task": entry.task,

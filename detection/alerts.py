@@ -30,7 +30,7 @@ MAX_DEDUP_FIELDS = 3
 MAX_EVENT_IDS = 100  # an alert lists this many event ids; `count` says how many there were
 DEFAULT_LEVEL = "medium"  # Sigma rules without a level
 OUTBOX_KEEP = timedelta(days=1)
-HOST_FIELDS = ("host.name", "Computer", "hostname")
+HOST_FIELDS = ("host.name", "host.hostname", "Computer", "hostname")
 USER_FIELDS = ("user.name", "TargetUserName", "SubjectUserName", "User")
 EXERCISE_FIELD = "dijkwacht.exercise.id"
 

@@ -8,11 +8,9 @@ Runs are windowed by ingest time (`event.ingested`, set by the event store at wr
 time, so an event that arrives late is still searched. Per rule, a run searches
 `[checkpoint - lookback, now - settle)`: `settle` leaves time for Elasticsearch's refresh, and
 the look-back searches again what an earlier run may have missed (a bulk retried past the
-window, clock skew between writers). Events seen twice are alerted once: each (rule, event)
-pair is claimed with a `create` of a deterministic id in `<prefix>-detection-seen`, which
-Elasticsearch refuses the second time. A run raises at most `max_alerts` alerts per rule; it
-then moves the checkpoint only up to the last event it alerted on, so the rest come next run
-(no gap). Checkpoints live in `<prefix>-detection-state`.
+window, clock skew between writers). This module only converts and searches; checkpoints,
+dedup and alerts are `detection.scheduled_run`'s, in the relational database, so a run's
+checkpoints and the alerts it decided commit together.
 
 Which rules run here and which stream is the `detection_modes` setting (`mode_of`).
 """
@@ -20,19 +18,18 @@ Which rules run here and which stream is the `detection_modes` setting (`mode_of
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from core.config import Settings
-from core.store import es_common
-from core.store.base import NewAlert
+from core.errors import ConfigError
 
 DEFAULT_LEVEL = "medium"
+SETTLE = timedelta(seconds=2)  # Elasticsearch's refresh interval is 1 s
+PAGE = 500
 _LEVELS = {"informational", "low", "medium", "high", "critical"}
 
 
@@ -45,6 +42,12 @@ class ScheduledRule:
     level: str
     stack: str
     query: str
+    tags: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Names this rule's checkpoint: a changed query starts afresh (from the look-back)."""
+        return hashlib.sha256(f"{self.rule_id}\0{self.stack}\0{self.query}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +65,10 @@ def mode_of(settings: Settings, rule_id: str) -> str:
 
 
 def convert_rules(
-    *, paths: Iterable[Path], stacks: Sequence[str]
+    *, paths: Iterable[Path], stacks: Sequence[str], only: Collection[str] | None = None
 ) -> tuple[list[ScheduledRule], list[Unconvertible]]:
-    """Lucene queries for every rule under each stack; what cannot convert is listed, not lost."""
+    """Lucene queries for every rule (or the ids in `only`) under each stack; what cannot
+    convert is listed, not lost."""
     from sigma.backends.elasticsearch import LuceneBackend
     from sigma.exceptions import SigmaError
 
@@ -78,7 +82,12 @@ def convert_rules(
         backend = LuceneBackend(processing_pipeline=resolve_stack(stack))
         for rule in parse_sources(sources).rules:  # fresh objects per stack
             rule_id = str(rule.id or rule.title)
+            if only is not None and rule_id not in only:
+                continue
             level = str(rule.level.name).lower() if rule.level else DEFAULT_LEVEL
+            # pySigma returns no query for a rule a correlation references with `generate:
+            # false`; the scheduled correlation needs exactly that query, so ask for it.
+            rule._output = True
             try:
                 queries = backend.convert_rule(rule)
             except (SigmaError, NotImplementedError, TypeError, ValueError) as exc:
@@ -92,60 +101,37 @@ def convert_rules(
                         level=level if level in _LEVELS else DEFAULT_LEVEL,
                         stack=stack,
                         query=str(query),
+                        tags=tuple(str(tag) for tag in rule.tags),
                     )
                 )
     return rules, failed
 
 
 class ScheduledSearch:
-    """Runs converted rules over `<prefix>-events` with checkpoints; see the module docstring."""
+    """Searches `<prefix>-events` for one rule's events by ingest time; see the module docstring."""
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        prefix: str,
-        lookback: timedelta = timedelta(minutes=5),
-        settle: timedelta = timedelta(seconds=2),
-        max_alerts: int = 100,
-    ) -> None:
+    def __init__(self, client: Any, *, prefix: str, settle: timedelta = SETTLE) -> None:
         self.client = client
         self.events = f"{prefix}-events"
-        self.state_index = f"{prefix}-detection-state"
-        self.seen_index = f"{prefix}-detection-seen"
-        self.lookback, self.settle, self.max_alerts = lookback, settle, max_alerts
-        for index in (self.state_index, self.seen_index):
-            es_common.ensure_index(self.client, index=index)
+        self.settle = settle
 
-    def checkpoint(self, rule: ScheduledRule) -> datetime | None:
-        """Ingest time up to which this rule has been searched (None: never ran)."""
-        from elasticsearch import NotFoundError as ESNotFoundError
+    def hits(
+        self,
+        rule: ScheduledRule,
+        *,
+        start: datetime,
+        end: datetime,
+        counted: Callable[[str], bool] | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[dict[str, Any]], datetime]:
+        """Events of `rule` ingested in `[start, end)`, oldest first, and how far that got.
 
-        try:
-            doc = self.client.get(index=self.state_index, id=_key(rule))
-        except ESNotFoundError:
-            return None
-        return datetime.fromisoformat(doc["_source"]["checkpoint"])
-
-    def run(
-        self, rules: Sequence[ScheduledRule], *, now: datetime, first_start: datetime
-    ) -> list[NewAlert]:
-        """One scheduled run of every rule; returns the new alerts (the caller stores them)."""
-        alerts: list[NewAlert] = []
-        for rule in rules:
-            alerts.extend(self._run_rule(rule, now=now, first_start=first_start))
-        return alerts
-
-    def _run_rule(
-        self, rule: ScheduledRule, *, now: datetime, first_start: datetime
-    ) -> list[NewAlert]:
-        done = self.checkpoint(rule)
-        start = first_start if done is None else done - self.lookback
-        end = now - self.settle
-        if end <= start:
-            return []
-        alerts: list[NewAlert] = []
-        reached = end
+        After `limit` hits whose id `counted` accepts (new alerts; default: every hit) the
+        search stops and the second value is the ingest time of the last one (the rest come
+        next run); otherwise it is `end`.
+        """
+        taken: list[dict[str, Any]] = []
+        new = 0
         search_after: list[Any] | None = None
         while True:
             response = self.client.search(
@@ -166,69 +152,36 @@ class ScheduledSearch:
                     }
                 },
                 sort=[{"event.ingested": "asc"}, {"dijkwacht.id": "asc"}],
-                size=500,
+                size=PAGE,
                 search_after=search_after,
                 ignore_unavailable=True,
                 allow_no_indices=True,
             )
-            hits = response["hits"]["hits"]
-            for hit in hits:
-                if not self._claim(rule, hit["_id"]):
-                    continue  # alerted in an earlier run (look-back overlap)
-                alerts.append(_alert(rule, hit))
-                if len(alerts) >= self.max_alerts:
-                    # Cap reached: resume after this event next run; nothing in between is lost.
-                    reached = datetime.fromisoformat(hit["_source"]["event"]["ingested"])
-                    self._save(rule, reached + self.lookback)
-                    return alerts
-            if len(hits) < 500:
-                break
-            search_after = hits[-1]["sort"]
-        self._save(rule, reached)
-        return alerts
+            page = response["hits"]["hits"]
+            for hit in page:
+                taken.append(hit)
+                if counted is None or counted(hit["_id"]):
+                    new += 1
+                if limit is not None and new >= limit:
+                    return taken, datetime.fromisoformat(hit["_source"]["event"]["ingested"])
+            if len(page) < PAGE:
+                return taken, end
+            search_after = page[-1]["sort"]
 
-    def _claim(self, rule: ScheduledRule, event_id: str) -> bool:
-        from elasticsearch import ConflictError as ESConflictError
 
-        key = hashlib.sha256(f"{rule.rule_id}\0{event_id}".encode()).hexdigest()
-        try:
-            self.client.create(
-                index=self.seen_index, id=key, document={"rule_id": rule.rule_id}, refresh=False
-            )
-        except ESConflictError:
-            return False
-        return True
-
-    def _save(self, rule: ScheduledRule, checkpoint: datetime) -> None:
-        # Stored as "checkpoint + lookback" when capped, so the next start (checkpoint -
-        # lookback) is exactly the last alerted event: the overlap is de-duplicated by _claim.
-        self.client.index(
-            index=self.state_index,
-            id=_key(rule),
-            document={"rule_id": rule.rule_id, "checkpoint": checkpoint.isoformat()},
-            refresh="wait_for",
+def check_modes(settings: Settings) -> None:
+    """Refuse "scheduled" mode without the Elasticsearch event store (nothing would run it)."""
+    if settings.event_store == "elasticsearch":
+        return
+    named = sorted(rule for rule, mode in settings.detection_modes.items() if mode == "scheduled")
+    if settings.detection_default_mode == "scheduled" or named:
+        where = (
+            'detection_default_mode is "scheduled"'
+            if settings.detection_default_mode == "scheduled"
+            else f'detection_modes sets "scheduled" for {", ".join(named)}'
         )
-
-
-def _key(rule: ScheduledRule) -> str:
-    return hashlib.sha256(f"{rule.rule_id}\0{rule.stack}\0{rule.query}".encode()).hexdigest()
-
-
-def _alert(rule: ScheduledRule, hit: dict[str, Any]) -> NewAlert:
-    source = hit["_source"]
-    host = source.get("host", {}) if isinstance(source.get("host"), dict) else {}
-    user = source.get("user", {}) if isinstance(source.get("user"), dict) else {}
-    return NewAlert(
-        rule_id=rule.rule_id,
-        rule_title=rule.title,
-        level=rule.level,  # type: ignore[arg-type]
-        created_at=datetime.fromisoformat(source["@timestamp"]),
-        host_name=host.get("name"),
-        user_name=user.get("name"),
-        body={
-            "events": [hit["_id"]],
-            "mode": "scheduled",
-            "stack": rule.stack,
-            "query": orjson.loads(orjson.dumps(rule.query)),
-        },
-    )
+        raise ConfigError(
+            f"{where}, but scheduled detection searches Elasticsearch and event_store is "
+            f'{settings.event_store!r}: set event_store = "elasticsearch" or use '
+            '"streaming" in detection_default_mode / detection_modes'
+        )

@@ -118,13 +118,16 @@ def load_rules(
     stacks: Sequence[str] = (NO_PIPELINE,),
     placeholders: Placeholders | None = None,
     last_good: LastGood | None = None,
+    skip: Mapping[str, str] | None = None,
 ) -> RuleSet:
     """Load every rule under ``paths`` and compile it under each stack (union at match time).
 
     A rule that cannot be parsed, processed or compiled is reported (``problems``, ``skipped``)
     and the rest load. With ``last_good`` (hot reload), a file that turned bad is replaced by
-    its last good version.
+    its last good version. ``skip`` maps rule ids not to compile to the reason (e.g. rules in
+    scheduled mode); they are listed in the load report's ``skipped``, never dropped silently.
     """
+    skip = skip or {}
     stacks = tuple(stacks) or (NO_PIPELINE,)
     pipelines = {stack: resolve_stack(stack) for stack in stacks}  # unknown names raise here
     sources, problems = last_good.read(paths) if last_good else read_sources(paths)
@@ -138,9 +141,14 @@ def load_rules(
             problems.extend(parsed.problems)
             rules = [_info(rule) for rule in parsed.rules]
             skipped.extend(_correlation_notes(parsed.correlations))
+            skipped.extend(
+                Skipped(r.rule_id, "*", skip[r.rule_id]) for r in rules if r.rule_id in skip
+            )
         scoped = bool(split_stack(stack))
         for number, rule in enumerate(parsed.rules):
             rule_id = rules[number].rule_id
+            if rule_id in skip:
+                continue
             try:
                 outcome = apply_stack(pipelines[stack], rule)
             except Exception as exc:  # a pipeline crashing on one rule skips only that rule

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,6 +66,7 @@ from detection.service import RuleSet, load_rules
 log = logging.getLogger(__name__)
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)  # an event clock ahead of ours must not close windows
+SCHEDULED_SKIP = "scheduled mode: runs as a scheduled search over Elasticsearch"
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Detector:
     meta: dict[str, RuleMeta]
     silenced: frozenset[str]
     problems: list[str] = field(default_factory=list)
+    scheduled: frozenset[str] = frozenset()  # rule ids in scheduled mode: no alerts from here
 
     def policies(self, default: DedupPolicy | None = None) -> dict[str, DedupPolicy | None]:
         ids = [r.rule_id for r in self.ruleset.rules] + [c.rule_id for c in self.correlations]
@@ -97,21 +99,42 @@ def load_detector(
     stacks: Sequence[str] = ("none",),
     placeholders: Mapping[str, Sequence[str]] | None = None,
     last_good: LastGood | None = None,
+    mode_of: Callable[[str], str] | None = None,
 ) -> Detector:
     """Load rules (``service.load_rules``) plus correlations and the rules' custom attributes.
 
-    The files are parsed a second time for correlations and attributes: ``load_rules`` keeps
-    neither, and the cost is paid at load, not per event.
+    Rules and correlations whose ``mode_of`` is "scheduled" run as Elasticsearch searches
+    (``detection.scheduled_run``), so this matcher skips them: they are listed in the load report
+    and raise nothing here. A scheduled rule that a streaming correlation needs is still matched,
+    for that correlation only. The files are parsed a second time for correlations and
+    attributes: ``load_rules`` keeps neither, and the cost is paid at load, not per event.
     """
     from detection.loader import parse_sources, read_sources
 
-    ruleset = load_rules(paths=paths, stacks=stacks, placeholders=placeholders, last_good=last_good)
     sources, _ = last_good.read(paths) if last_good else read_sources(paths)
     parsed = parse_sources(sources)
     specs, correlation_problems = compile_correlations(parsed.correlations)
-    problems = [str(p) for p in correlation_problems]
+    silenced = silenced_rules(specs)  # a scheduled correlation still silences its rules here
+    scheduled: set[str] = set()
+    if mode_of is not None:
+        scheduled = {rule_key(r) for r in [*parsed.rules, *parsed.correlations]}
+        scheduled = {rule_id for rule_id in scheduled if mode_of(rule_id) == "scheduled"}
+        specs = [spec for spec in specs if spec.rule_id not in scheduled]
+    needed = {rule_id for spec in specs for rule_id in spec.rules}
+    skip = {rule_id: SCHEDULED_SKIP for rule_id in scheduled - needed}
+    ruleset = load_rules(
+        paths=paths, stacks=stacks, placeholders=placeholders, skip=skip, last_good=last_good
+    )
+    meta, problems = rule_meta([*parsed.rules, *parsed.correlations])
+    problems = [str(p) for p in correlation_problems] + problems
+    return Detector(ruleset, specs, meta, silenced, problems, frozenset(scheduled))
+
+
+def rule_meta(rules: Sequence[Any]) -> tuple[dict[str, RuleMeta], list[str]]:
+    """Each parsed rule's custom ``dijkwacht.*`` attributes (shared with scheduled runs)."""
+    problems: list[str] = []
     meta: dict[str, RuleMeta] = {}
-    for rule in [*parsed.rules, *parsed.correlations]:
+    for rule in rules:
         attributes = rule.custom_attributes
         dedup = None
         if "dijkwacht.dedup" in attributes:
@@ -121,7 +144,7 @@ def load_detector(
                 problems.append(f"rule {rule_key(rule)}: {exc}")
         personal = attributes.get("dijkwacht.personal_data", False)
         meta[rule_key(rule)] = RuleMeta(personal_data=personal is True, dedup=dedup)
-    return Detector(ruleset, specs, meta, silenced_rules(specs), problems)
+    return meta, problems
 
 
 def ids_of(events: Sequence[Event]) -> list[tuple[str, Event]]:
@@ -266,8 +289,8 @@ def detect_batch(
         event, event_id = events[match.event_index], ids[match.event_index]
         moment = times[match.event_index]
         correlation_hits.append(Hit(match.rule_id, moment.timestamp(), event, event_id))
-        if match.rule_id in detector.silenced:
-            continue  # generate: false — the correlation speaks for it
+        if match.rule_id in detector.silenced or match.rule_id in detector.scheduled:
+            continue  # generate: false (the correlation speaks), or a scheduled search alerts
         meta = detector.meta.get(match.rule_id)
         candidates.append(
             Candidate(
@@ -282,7 +305,7 @@ def detect_batch(
                 event_ids=[event_id],
                 selections=match.selections,
                 personal_data=bool(meta and meta.personal_data),
-                exercise_id=_exercise(event),
+                exercise_id=exercise_of(event),
                 extra={"stack": match.stack},
             )
         )
@@ -291,7 +314,7 @@ def detect_batch(
     if times:
         ceiling = (now + MAX_FUTURE_SKEW).timestamp()
         firings += correlation_state.advance(min(max(t.timestamp() for t in times), ceiling))
-    exercise_by_id = {i: x for i, e in zip(ids, events, strict=True) if (x := _exercise(e))}
+    exercise_by_id = {i: x for i, e in zip(ids, events, strict=True) if (x := exercise_of(e))}
     for fired in firings:
         spec = fired.spec
         if spec.rule_id in disabled:
@@ -300,7 +323,7 @@ def detect_batch(
         report.firings += 1
         if spec.rule_id in detector.silenced:
             continue
-        candidates.append(_from_firing(fired, detector, exercise_by_id))
+        candidates.append(from_firing(fired, detector.meta, exercise_by_id))
 
     decisions = decide(
         db=db,
@@ -324,14 +347,18 @@ def _time_of(event: Mapping[str, Any], now: datetime) -> datetime:
     return now if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
-def _exercise(event: Mapping[str, Any]) -> str | None:
+def exercise_of(event: Mapping[str, Any]) -> str | None:
+    """The drill an event belongs to (``dijkwacht.exercise_id``), if any."""
     value = get_field(event, EXERCISE_FIELD)
     return str(value) if value is not None else None
 
 
-def _from_firing(fired: Firing, detector: Detector, exercises: Mapping[str, str]) -> Candidate:
+def from_firing(
+    fired: Firing, metas: Mapping[str, RuleMeta], exercises: Mapping[str, str]
+) -> Candidate:
+    """The alert candidate of a correlation that fired (shared with scheduled runs)."""
     spec = fired.spec
-    meta = detector.meta.get(spec.rule_id)
+    meta = metas.get(spec.rule_id)
     exercise = next((exercises[i] for i in fired.event_ids if i in exercises), None)
     return Candidate(
         rule_id=spec.rule_id,

@@ -49,11 +49,12 @@ class DetectionHook:
         clock: Clock | None = None,
         reload_check_seconds: float = RELOAD_CHECK_SECONDS,
     ) -> None:
-        from detection.correlation_store import load_engine
         from detection.loader import LastGood
         from detection.management import RuleWatcher
+        from detection.scheduled import check_modes
 
         self._last_good = LastGood()  # a file that turns bad keeps its last good version
+        check_modes(settings)  # "scheduled" needs Elasticsearch: refuse to start otherwise
         self._settings = settings
         self._clock = clock or SystemClock()
         self._reload_check_seconds = reload_check_seconds
@@ -65,18 +66,29 @@ class DetectionHook:
         self._watcher = RuleWatcher(paths=self._paths, load=self._load)
         self._detector = self._watcher.start()
         with unit_of_work(self._sessions, write=False) as db:
-            self._state = load_engine(db=db, specs=self._detector.correlations)
+            self._state = self._load_state(db, self._detector)
         self._windows_stale = False
         self._local = threading.local()  # SQLite connections belong to the thread that opened them
         self._report(self._detector)
         count = len(self._detector.ruleset.rules)
         log.info("detection: %d rules loaded from %s", count, self._paths)
+        if self._detector.scheduled:
+            log.info(
+                "detection: %d rules/correlations in scheduled mode skipped by the streaming "
+                "matcher (they run as scheduled searches): %s",
+                len(self._detector.scheduled),
+                ", ".join(sorted(self._detector.scheduled)),
+            )
 
     def _load(self) -> Any:
+        from detection.scheduled import mode_of
         from detection.stream import load_detector
 
         return load_detector(
-            paths=self._paths, stacks=self._settings.detection_stacks, last_good=self._last_good
+            paths=self._paths,
+            stacks=self._settings.detection_stacks,
+            last_good=self._last_good,
+            mode_of=lambda rule_id: mode_of(self._settings, rule_id),
         )
 
     @staticmethod
@@ -84,6 +96,15 @@ class DetectionHook:
         """Log every rule that did not load: the good rules run, the bad ones are shown."""
         for problem in [*detector.ruleset.problems, *detector.problems]:
             log.warning("detection: %s", problem)
+
+    @staticmethod
+    def _load_state(db: Any, detector: Any) -> Any:
+        """Streaming correlation windows; the scheduled path's windows are not ours to drop."""
+        from detection.correlation_store import load_engine
+
+        return load_engine(
+            db=db, specs=detector.correlations, owned=lambda cid: cid not in detector.scheduled
+        )
 
     def _alert_store(self) -> AlertStore:
         store: AlertStore | None = getattr(self._local, "alerts", None)
@@ -103,7 +124,6 @@ class DetectionHook:
         whose in-memory state had taken the batch in, are reloaded from the database before
         the next batch. The consumer keeps the batch spooled and offers it again.
         """
-        from detection.correlation_store import load_engine
         from detection.stream import ids_of, process_batch
 
         if self._windows_stale:
@@ -111,7 +131,7 @@ class DetectionHook:
         reloaded = self._poll_rules()
         if reloaded is not None:
             with unit_of_work(self._sessions, write=False) as db:
-                self._state = load_engine(db=db, specs=reloaded.correlations)
+                self._state = self._load_state(db, reloaded)
             self._detector = reloaded
             self._report(reloaded)
         try:
@@ -131,10 +151,8 @@ class DetectionHook:
 
     def _reload_windows(self) -> None:
         """The correlation windows as last committed; raises (batch stays spooled) on error."""
-        from detection.correlation_store import load_engine
-
         with unit_of_work(self._sessions, write=False) as db:
-            self._state = load_engine(db=db, specs=self._detector.correlations)
+            self._state = self._load_state(db, self._detector)
         self._windows_stale = False
 
     def _poll_rules(self) -> Any | None:

@@ -18,7 +18,12 @@ from rich.table import Table
 
 from core.config import Settings
 from core.errors import ConfigError
-from dijkwacht.commands.common import console, settings_or_exit, write_unit
+from dijkwacht.commands.common import (
+    console,
+    detection_modes_or_exit,
+    settings_or_exit,
+    write_unit,
+)
 
 collectors_app = typer.Typer(help="Collector status and API tokens.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for HTTP batch ingest.", no_args_is_help=True)
@@ -48,6 +53,8 @@ def collect(
     from dijkwacht.commands.up import data_dir_or_exit
 
     settings = settings_or_exit()
+    if not no_detection:
+        detection_modes_or_exit(settings)
     logging.basicConfig(level=settings.log_level, stream=sys.stderr)
     data_dir_or_exit(settings)
 

@@ -71,6 +71,19 @@ def write_unit(settings: Settings, *, migrate_first: bool = True) -> Iterator[Se
         engine.dispose()
 
 
+def detection_modes_or_exit(settings: Settings) -> None:
+    """Refuse "scheduled" detection without Elasticsearch before any process starts."""
+    from rich.markup import escape
+
+    from detection.scheduled import check_modes
+
+    try:
+        check_modes(settings)
+    except ConfigError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
 def json_objects(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
     """(1-based line number, object) for each JSON object line; blank lines are passed over,
     and a line that is not JSON or not an object is named on stderr and skipped."""

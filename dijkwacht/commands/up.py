@@ -12,7 +12,12 @@ from core.clock import SystemClock
 from core.config import Settings
 from core.events import Event
 from dijkwacht.commands.admin import first_account
-from dijkwacht.commands.common import console, settings_or_exit, write_unit
+from dijkwacht.commands.common import (
+    console,
+    detection_modes_or_exit,
+    settings_or_exit,
+    write_unit,
+)
 
 
 def data_dir_or_exit(settings: Settings) -> None:
@@ -124,6 +129,7 @@ def up(
     from dijkwacht.supervisor import Supervisor, plan_children
 
     settings = settings_or_exit()
+    detection_modes_or_exit(settings)
     console.print(f"data directory: {settings.resolved_data_dir}")
     with console.status("preparing databases"):
         prepare(settings)
