@@ -155,10 +155,11 @@ def ingest_token(settings: Settings) -> str:
     """An HTTP ingest token for source "sshgw", made the way `dijkwacht collectors token` does."""
     from collectors.http_ingest import create_token
     from core.store.relational import create_db_engine, create_session_factory
+    from core.store.unit_of_work import unit_of_work
 
     engine = create_db_engine(settings)
     try:
-        with create_session_factory(engine)() as db:
+        with unit_of_work(create_session_factory(engine)) as db:
             return create_token(db=db, source="sshgw", now=datetime.now(UTC))
     finally:
         engine.dispose()
