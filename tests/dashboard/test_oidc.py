@@ -61,7 +61,7 @@ class FakeIssuer:
         now = int(time.time())
         claims = {
             "iss": self.url,
-            "aud": CLIENT_ID,
+            "aud": "someone-else" if self.mode == "other-audience" else CLIENT_ID,
             "sub": "s-123",
             "preferred_username": self.subject,
             "name": "J. Jansen",
@@ -70,7 +70,10 @@ class FakeIssuer:
             "exp": now - 300 if self.mode == "expired" else now + 300,
         }
         signer = self.other_key if self.mode == "bad-signature" else self.key
-        token = jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "k1"})
+        if self.mode == "hs256":  # algorithm confusion: a symmetric token must never pass
+            token = jwt.encode(claims, "k" * 32, algorithm="HS256", headers={"kid": "k1"})
+        else:
+            token = jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "k1"})
         return 200, {"id_token": token, "access_token": "a", "token_type": "Bearer"}
 
     def jwks(self) -> dict[str, Any]:
@@ -184,7 +187,12 @@ def test_callback_without_the_pending_cookie_is_refused(tmp_path: Path, issuer: 
 
 @pytest.mark.parametrize(
     ("mode", "message"),
-    [("bad-signature", "InvalidSignatureError"), ("expired", "ID token expired")],
+    [
+        ("bad-signature", "signature does not verify"),
+        ("expired", "ID token expired"),
+        ("other-audience", "ID token refused: InvalidClaimError"),
+        ("hs256", "ID token refused"),
+    ],
 )
 def test_bad_tokens_are_refused(
     tmp_path: Path, issuer: FakeIssuer, mode: str, message: str
