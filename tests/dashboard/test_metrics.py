@@ -5,13 +5,19 @@ Everything is parsed with prometheus_client's own text parser, as a scraper woul
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
+from pathlib import Path
 
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.config import load_settings
 from core.queue import create_celery
 from core.store.base import NewAlert
 from core.store.factory import open_alert_store
+from dashboard.app import create_app
+from dashboard.platform_metrics import queue_depth
 from detection.management import record_activity
 from playbooks.breach.register import open_breach
 from playbooks.incidents import create_incident
@@ -113,3 +119,36 @@ def test_latency_is_labelled_by_route_template(env: Env) -> None:
     assert "/alerts/{alert_id}" in routes
     assert "<unmatched>" in routes
     assert not any(r and "does-not-exist" in r for r in routes)
+
+
+def test_queue_depth_on_redis_and_when_the_broker_is_down(redis_url: str, tmp_path: Path) -> None:
+    import redis
+
+    queue_url = f"{redis_url.rstrip('/')}/14"  # a database of its own on the test server
+    client = redis.Redis.from_url(queue_url)
+    try:
+        client.delete("celery")
+        client.rpush("celery", b"{}", b"{}", b"{}")
+        settings = load_settings(environment="test", data_dir=tmp_path, broker_url=queue_url)
+        assert queue_depth(settings) == {"celery": 3}
+    finally:
+        client.delete("celery")
+        client.close()
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = load_settings(
+        environment="test", data_dir=tmp_path, broker_url=f"redis://127.0.0.1:{port}/0"
+    )
+    assert queue_depth(down) is None  # left out of the scrape, which still answers
+
+
+def test_scrape_answers_when_the_database_cannot(tmp_path: Path) -> None:
+    """Not migrated (no tables): the collector part is served, the platform part says 0."""
+    settings = load_settings(environment="test", data_dir=tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    got = _samples(response.text)
+    assert got[("dijkwacht_platform_metrics_up", frozenset())] == 0
+    assert ("dijkwacht_spool_pending", frozenset()) in got
