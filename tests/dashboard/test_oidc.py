@@ -42,6 +42,7 @@ class FakeIssuer:
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     mode: str = "good"
     subject: str = "jansen"
+    authorizations: list[str | None] = field(default_factory=list)
 
     def authorize(self, location: str) -> tuple[str, str]:
         """What a user's browser would get back after logging in at the issuer: code, state."""
@@ -113,6 +114,7 @@ def issuer() -> Iterator[FakeIssuer]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            fake.authorizations.append(self.headers.get("Authorization"))
             self._send(*fake.token(form))
 
         def log_message(self, *args: Any) -> None:
@@ -167,6 +169,18 @@ def test_login_succeeds_with_a_verified_token(tmp_path: Path, issuer: FakeIssuer
     assert done.status_code == 303 and done.headers["location"] == "/alerts"
     me = client.get("/api/me").json()
     assert me["username"] == "jansen" and me["role"] == "analyst"
+    assert issuer.authorizations == [None]  # a public client: PKCE alone, no secret sent
+
+
+def test_confidential_client_authenticates_with_http_basic(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    client = _client(tmp_path, issuer, oidc_client_secret="s3cret")
+    code, state = _start(client, issuer)
+    done = client.get("/login/oidc/callback", params={"code": code, "state": state})
+    assert done.status_code == 303
+    basic = base64.b64encode(f"{CLIENT_ID}:s3cret".encode()).decode()
+    assert issuer.authorizations == [f"Basic {basic}"]
 
 
 def test_wrong_state_is_refused(tmp_path: Path, issuer: FakeIssuer) -> None:
