@@ -17,6 +17,7 @@ from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.store.factory import open_event_store
 from dashboard.deps import close_store_pools
+from dashboard.platform_metrics import RequestTimer
 from dashboard.views import (
     admin,
     alerts,
@@ -92,6 +93,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.clock = SystemClock()
     app.state.templates = create_templates(settings.timezone)
     _install_security(app)
+    # issue #22 (metrics): request latency by route template; outermost, so it times it all.
+    app.add_middleware(RequestTimer)
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
     app.include_router(health.router)
     app.include_router(home.router)

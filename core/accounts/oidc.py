@@ -1,26 +1,30 @@
 """Optional OIDC login: authorization-code flow with PKCE (S256), state and nonce.
 
-The browser is sent to the issuer with a fresh `state`, `nonce` and PKCE challenge; the three
-secrets travel back to us in a short-lived HMAC-signed cookie (never in the URL). At the
-callback we check `state` in constant time, redeem the code with the PKCE verifier over httpx,
-and accept the ID token only when its signature verifies against the issuer's JWKS and `iss`,
-`aud`, `exp`, `iat` and `nonce` are right. The identity maps to a LOCAL account by one claim;
-an unknown user is refused unless `oidc_provision_role` allows creating it (never as admin).
+The protocol is Authlib's (`OAuth2Session`: the authorization URL with the S256 challenge, the
+code redemption with the verifier and client authentication) and the ID token is checked with
+joserfc, Authlib's JOSE library (signature by `kid` from the issuer's JWKS, a fixed list of
+asymmetric algorithms, `iss`, `aud`, `exp`, `iat`, `sub` and `nonce`). What stays ours: the
+discovery check that the document names our issuer, and the pending login (state, nonce,
+verifier) in a short-lived HMAC-signed cookie, never in the URL. The identity maps to a LOCAL
+account by one claim; an unknown user is refused unless `oidc_provision_role` allows creating
+it (never as admin).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
-import httpx
-import jwt
+import requests
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.requests_client import OAuth2Session
+from joserfc import jwt
+from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError
+from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +34,7 @@ from core.config import Settings
 
 PENDING_TTL_SECONDS = 600
 ALGORITHMS = ["RS256", "PS256", "ES256"]
+LEEWAY_SECONDS = 60
 
 
 class OidcError(Exception):
@@ -57,14 +62,28 @@ class Pending:
     expires: float
 
 
-def discover(*, settings: Settings, client: httpx.Client) -> Provider:
+def open_client(settings: Settings) -> OAuth2Session:
+    """Authlib's OAuth 2 session for our client (Basic auth when a secret is set, else PKCE
+    alone), with the configured timeout on every call; use it as a context manager."""
+    secret = settings.oidc_client_secret
+    return OAuth2Session(
+        client_id=settings.oidc_client_id,
+        client_secret=secret.get_secret_value() if secret is not None else None,
+        scope=settings.oidc_scopes,
+        token_endpoint_auth_method="client_secret_basic" if secret is not None else "none",
+        code_challenge_method="S256",
+        default_timeout=settings.oidc_timeout_seconds,
+    )
+
+
+def discover(*, settings: Settings, client: OAuth2Session) -> Provider:
     """Read `{issuer}/.well-known/openid-configuration`; its `issuer` must equal ours."""
     issuer = (settings.oidc_issuer or "").rstrip("/")
     try:
-        response = client.get(f"{issuer}/.well-known/openid-configuration")
+        response = client.get(f"{issuer}/.well-known/openid-configuration", withhold_token=True)
         response.raise_for_status()
         doc = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
+    except (requests.RequestException, ValueError) as exc:
         raise OidcError(f"issuer discovery failed: {type(exc).__name__}") from exc
     if str(doc.get("issuer", "")).rstrip("/") != issuer:
         raise OidcError("issuer discovery: the document names another issuer")
@@ -80,7 +99,12 @@ def discover(*, settings: Settings, client: httpx.Client) -> Provider:
 
 
 def begin(
-    *, settings: Settings, provider: Provider, redirect_uri: str, next_url: str, now: float
+    *,
+    client: OAuth2Session,
+    provider: Provider,
+    redirect_uri: str,
+    next_url: str,
+    now: float,
 ) -> tuple[str, Pending]:
     """The issuer URL to send the browser to, and what the callback must find again."""
     pending = Pending(
@@ -90,21 +114,14 @@ def begin(
         next_url=next_url,
         expires=now + PENDING_TTL_SECONDS,
     )
-    challenge = _b64(hashlib.sha256(pending.verifier.encode("ascii")).digest())
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": settings.oidc_client_id,
-            "redirect_uri": redirect_uri,
-            "scope": settings.oidc_scopes,
-            "state": pending.state,
-            "nonce": pending.nonce,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
+    url, _state = client.create_authorization_url(
+        provider.authorization_endpoint,
+        state=pending.state,
+        code_verifier=pending.verifier,
+        nonce=pending.nonce,
+        redirect_uri=redirect_uri,
     )
-    separator = "&" if "?" in provider.authorization_endpoint else "?"
-    return f"{provider.authorization_endpoint}{separator}{query}", pending
+    return url, pending
 
 
 def seal(pending: Pending, *, key: str) -> str:
@@ -131,7 +148,7 @@ def finish(
     *,
     settings: Settings,
     provider: Provider,
-    client: httpx.Client,
+    client: OAuth2Session,
     pending: Pending,
     code: str,
     state: str,
@@ -140,26 +157,19 @@ def finish(
     """Check state, redeem the code with the PKCE verifier, verify the ID token; its claims."""
     if not hmac.compare_digest(state.encode("utf-8"), pending.state.encode("utf-8")):
         raise OidcError("state does not match this login (possible cross-site request)")
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": redirect_uri,
-        "client_id": settings.oidc_client_id or "",
-        "code_verifier": pending.verifier,
-    }
-    secret = settings.oidc_client_secret
     try:
-        if secret is not None:  # confidential client: HTTP Basic (client_secret_basic)
-            basic = (settings.oidc_client_id or "", secret.get_secret_value())
-            response = client.post(provider.token_endpoint, data=form, auth=basic)
-        else:  # public client: PKCE alone
-            response = client.post(provider.token_endpoint, data=form)
-        response.raise_for_status()
-        id_token = str(response.json()["id_token"])
-        keys = client.get(provider.jwks_uri)
+        token = client.fetch_token(
+            provider.token_endpoint,
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=redirect_uri,
+            code_verifier=pending.verifier,
+        )
+        id_token = str(token["id_token"])
+        keys = client.get(provider.jwks_uri, withhold_token=True)
         keys.raise_for_status()
-        jwks = jwt.PyJWKSet.from_dict(keys.json())
-    except (httpx.HTTPError, ValueError, KeyError, jwt.PyJWTError) as exc:
+        jwks = KeySet.import_key_set(keys.json())
+    except (requests.RequestException, AuthlibBaseError, ValueError, KeyError, JoseError) as exc:
         raise OidcError(f"token exchange failed: {type(exc).__name__}") from exc
     return verify_id_token(
         id_token=id_token, jwks=jwks, provider=provider, settings=settings, nonce=pending.nonce
@@ -167,26 +177,28 @@ def finish(
 
 
 def verify_id_token(
-    *, id_token: str, jwks: jwt.PyJWKSet, provider: Provider, settings: Settings, nonce: str
+    *, id_token: str, jwks: KeySet, provider: Provider, settings: Settings, nonce: str
 ) -> dict[str, Any]:
-    """Signature (by `kid` from the issuer's keys), iss, aud, exp, iat and nonce."""
+    """Signature (by `kid` from the issuer's keys), iss, aud, exp, iat, sub and nonce."""
+    claims_rules = jwt.JWTClaimsRegistry(
+        leeway=LEEWAY_SECONDS,
+        iss={"essential": True, "value": provider.issuer},
+        aud={"essential": True, "value": settings.oidc_client_id or ""},
+        exp={"essential": True},
+        iat={"essential": True},
+        sub={"essential": True},
+        nonce={"essential": True},
+    )
     try:
-        kid = jwt.get_unverified_header(id_token).get("kid")
-        candidates = [k for k in jwks.keys if kid is None or k.key_id == kid]
-        if not candidates:
-            raise OidcError("ID token signed with a key the issuer does not publish")
-        claims: dict[str, Any] = jwt.decode(
-            id_token,
-            key=candidates[0],
-            algorithms=ALGORITHMS,
-            audience=settings.oidc_client_id,
-            issuer=provider.issuer,
-            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
-        )
-    except jwt.ExpiredSignatureError as exc:
+        token = jwt.decode(id_token, jwks, algorithms=ALGORITHMS)
+        claims_rules.validate(token.claims)
+    except BadSignatureError as exc:
+        raise OidcError("ID token signature does not verify with the issuer's keys") from exc
+    except ExpiredTokenError as exc:
         raise OidcError("ID token expired") from exc
-    except jwt.PyJWTError as exc:
+    except (JoseError, ValueError) as exc:
         raise OidcError(f"ID token refused: {type(exc).__name__}") from exc
+    claims: dict[str, Any] = dict(token.claims)
     if not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
         raise OidcError("ID token nonce does not match this login (replay?)")
     return claims

@@ -1,27 +1,49 @@
-"""`/metrics`: collector counters in Prometheus text format, for the operators' scraper."""
+"""`/metrics`: Prometheus exposition for the operators' scraper (counts only, no personal data).
+
+Collector counters from the spool, platform counts read from the stores on each scrape, and
+this web process's request-latency histogram, in one response.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from collectors.metrics import render_prometheus, source_status
+from collectors.metrics import SourceCollector, source_status
 from collectors.spool import open_spool
-from dashboard.deps import AppSettings, ClockDep
+from dashboard.deps import AlertStoreDep, AppSettings, ClockDep, DbSession
+from dashboard.platform_metrics import HTTP_REGISTRY, PlatformCollector, read_platform_or_none
+from dijkwacht.detection_runtime import rule_paths
 
 router = APIRouter(tags=["metrics"])
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@router.get("/metrics", summary="Collector counters (Prometheus text format)")
-def metrics(settings: AppSettings, clock: ClockDep) -> PlainTextResponse:
+@router.get(
+    "/metrics",
+    summary="Platform metrics (Prometheus text format)",
+    description="Collector counters, detection, alerts and incidents by status, breach "
+    "deadlines due, Celery queue depth and HTTP request latency. Counts only.",
+)
+def metrics(
+    settings: AppSettings, clock: ClockDep, db: DbSession, alerts: AlertStoreDep
+) -> Response:
     silent_after = timedelta(minutes=settings.source_silent_minutes)
     with open_spool(settings) as spool:
         statuses = source_status(
             counters=spool.counters(), now=clock.now(), silent_after=silent_after
         )
         pending = spool.pending()
-    text = render_prometheus(statuses=statuses, spool_pending=pending, silent_after=silent_after)
-    return PlainTextResponse(text, media_type=CONTENT_TYPE)
+    platform = read_platform_or_none(
+        db=db, alerts=alerts, settings=settings, clock=clock, rule_paths=rule_paths(settings)
+    )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(
+        SourceCollector(statuses=statuses, spool_pending=pending, silent_after=silent_after)
+    )
+    registry.register(PlatformCollector(platform))
+    body = generate_latest(registry) + generate_latest(HTTP_REGISTRY)
+    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)

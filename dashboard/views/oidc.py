@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from core.accounts.oidc import OidcError, begin, discover, finish, local_user, seal, unseal
+from core.accounts.oidc import (
+    OidcError,
+    begin,
+    discover,
+    finish,
+    local_user,
+    open_client,
+    seal,
+    unseal,
+)
 from core.accounts.sessions import start_session
 from core.errors import NotFoundError
 from core.store.unit_of_work import unit_of_work
@@ -55,18 +63,18 @@ def oidc_start(
     next: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response:
     _enabled(settings)
-    with httpx.Client(timeout=settings.oidc_timeout_seconds) as client:
+    with open_client(settings) as client:
         try:
             provider = discover(settings=settings, client=client)
         except OidcError as exc:
             return _failed(request, str(exc))
-    url, pending = begin(
-        settings=settings,
-        provider=provider,
-        redirect_uri=_redirect_uri(request, settings),
-        next_url=_safe_next(next),
-        now=clock.now().timestamp(),
-    )
+        url, pending = begin(
+            client=client,
+            provider=provider,
+            redirect_uri=_redirect_uri(request, settings),
+            next_url=_safe_next(next),
+            now=clock.now().timestamp(),
+        )
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(
         PENDING_COOKIE,
@@ -110,7 +118,7 @@ def oidc_callback(
             key=settings.secret("secret_key"),
             now=clock.now().timestamp(),
         )
-        with httpx.Client(timeout=settings.oidc_timeout_seconds) as client:
+        with open_client(settings) as client:
             provider = discover(settings=settings, client=client)
             claims = finish(
                 settings=settings,

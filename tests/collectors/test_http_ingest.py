@@ -272,11 +272,15 @@ def test_metrics_text_format(
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     lines = response.text.splitlines()
     assert "# TYPE dijkwacht_collector_received_total counter" in lines
-    assert 'dijkwacht_collector_received_total{source="http/zaaksysteem"} 2' in lines
-    assert 'dijkwacht_collector_parsed_total{source="http/zaaksysteem"} 1' in lines
-    assert 'dijkwacht_collector_dead_lettered_total{source="http/zaaksysteem"} 1' in lines
-    assert 'dijkwacht_collector_source_silent{source="http/zaaksysteem"} 0' in lines
-    assert "dijkwacht_spool_pending 2" in lines
+    # prometheus_client writes every value as a float (`2.0`); compare numbers, not text.
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line[0] != "#"
+    }
+    assert values['dijkwacht_collector_received_total{source="http/zaaksysteem"}'] == 2
+    assert values['dijkwacht_collector_parsed_total{source="http/zaaksysteem"}'] == 1
+    assert values['dijkwacht_collector_dead_lettered_total{source="http/zaaksysteem"}'] == 1
+    assert values['dijkwacht_collector_source_silent{source="http/zaaksysteem"}'] == 0
+    assert values["dijkwacht_spool_pending"] == 2
     for line in lines:  # every sample line is `name{labels} number`
         if not line.startswith("#"):
             float(line.rsplit(" ", 1)[1])

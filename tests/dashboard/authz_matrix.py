@@ -205,6 +205,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
 # Routes that authenticate on their own instead of declaring RequireRole/PUBLIC, with why.
 SELF_AUTHENTICATED: dict[tuple[str, str], str] = {
     ("POST", "/api/ingest/{source}"): "collector per-source token (collectors.http_ingest)",
-    ("GET", "/metrics"): "Prometheus scrape: counters per source, no personal data",
+    ("GET", "/metrics"): "Prometheus scrape: counts only (collectors, detection, alerts, "
+    "incidents, breach deadlines, queue, latency), no personal data",
 }
 FRAMEWORK_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})

@@ -42,6 +42,7 @@ class FakeIssuer:
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     mode: str = "good"
     subject: str = "jansen"
+    authorizations: list[str | None] = field(default_factory=list)
 
     def authorize(self, location: str) -> tuple[str, str]:
         """What a user's browser would get back after logging in at the issuer: code, state."""
@@ -61,7 +62,7 @@ class FakeIssuer:
         now = int(time.time())
         claims = {
             "iss": self.url,
-            "aud": CLIENT_ID,
+            "aud": "someone-else" if self.mode == "other-audience" else CLIENT_ID,
             "sub": "s-123",
             "preferred_username": self.subject,
             "name": "J. Jansen",
@@ -70,7 +71,10 @@ class FakeIssuer:
             "exp": now - 300 if self.mode == "expired" else now + 300,
         }
         signer = self.other_key if self.mode == "bad-signature" else self.key
-        token = jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "k1"})
+        if self.mode == "hs256":  # algorithm confusion: a symmetric token must never pass
+            token = jwt.encode(claims, "k" * 32, algorithm="HS256", headers={"kid": "k1"})
+        else:
+            token = jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "k1"})
         return 200, {"id_token": token, "access_token": "a", "token_type": "Bearer"}
 
     def jwks(self) -> dict[str, Any]:
@@ -110,6 +114,7 @@ def issuer() -> Iterator[FakeIssuer]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            fake.authorizations.append(self.headers.get("Authorization"))
             self._send(*fake.token(form))
 
         def log_message(self, *args: Any) -> None:
@@ -164,6 +169,18 @@ def test_login_succeeds_with_a_verified_token(tmp_path: Path, issuer: FakeIssuer
     assert done.status_code == 303 and done.headers["location"] == "/alerts"
     me = client.get("/api/me").json()
     assert me["username"] == "jansen" and me["role"] == "analyst"
+    assert issuer.authorizations == [None]  # a public client: PKCE alone, no secret sent
+
+
+def test_confidential_client_authenticates_with_http_basic(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    client = _client(tmp_path, issuer, oidc_client_secret="s3cret")
+    code, state = _start(client, issuer)
+    done = client.get("/login/oidc/callback", params={"code": code, "state": state})
+    assert done.status_code == 303
+    basic = base64.b64encode(f"{CLIENT_ID}:s3cret".encode()).decode()
+    assert issuer.authorizations == [f"Basic {basic}"]
 
 
 def test_wrong_state_is_refused(tmp_path: Path, issuer: FakeIssuer) -> None:
@@ -184,7 +201,12 @@ def test_callback_without_the_pending_cookie_is_refused(tmp_path: Path, issuer: 
 
 @pytest.mark.parametrize(
     ("mode", "message"),
-    [("bad-signature", "InvalidSignatureError"), ("expired", "ID token expired")],
+    [
+        ("bad-signature", "signature does not verify"),
+        ("expired", "ID token expired"),
+        ("other-audience", "ID token refused: InvalidClaimError"),
+        ("hs256", "ID token refused"),
+    ],
 )
 def test_bad_tokens_are_refused(
     tmp_path: Path, issuer: FakeIssuer, mode: str, message: str

@@ -2,13 +2,19 @@
 
 The contract every backend shares is in test_store_contract.py. Everything here runs against
 the real server from scripts/test-services.sh, except the 429 back-off test: a real cluster
-cannot be made to refuse with 429 on demand, so that one drives `bulk` with a scripted client.
+cannot be made to refuse with 429 on demand, so that one drives `bulk` (with the real client)
+against a scripted HTTP server on 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -95,38 +101,103 @@ def test_event_ingested_is_set_at_write(store: ElasticsearchEventStore) -> None:
     assert before - timedelta(seconds=1) <= ingested <= datetime.now(UTC)
 
 
-class _Busy:
-    """A scripted client: refuses the listed positions with 429 for `times` rounds."""
+class _Busy(ThreadingHTTPServer):
+    """A scripted Elasticsearch on 127.0.0.1: `_bulk` refuses even positions with 429 for
+    `times` rounds. The real client talks to it over HTTP."""
 
     def __init__(self, times: int) -> None:
+        super().__init__(("127.0.0.1", 0), _BusyHandler)
         self.times = times
         self.calls: list[int] = []
 
-    def bulk(self, *, body: bytes, refresh: Any) -> dict[str, Any]:
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _BusyHandler(BaseHTTPRequestHandler):
+    server: _Busy
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
         lines = body.strip().split(b"\n")
         count = len(lines) // 2
-        self.calls.append(count)
-        busy = len(self.calls) <= self.times
-        items = [{"create": {"status": 429 if busy and i % 2 == 0 else 201}} for i in range(count)]
-        return {"errors": busy, "items": items}
+        self.server.calls.append(count)
+        busy = len(self.server.calls) <= self.server.times
+        items = [
+            {
+                "create": {
+                    "_id": json.loads(lines[2 * i])["create"]["_id"],
+                    "status": 429 if busy and i % 2 == 0 else 201,
+                }
+            }
+            for i in range(count)
+        ]
+        answer = json.dumps({"errors": busy, "took": 1, "items": items}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Elastic-Product", "Elasticsearch")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    do_PUT = do_POST  # the client sends `_bulk` as PUT
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def busy_cluster(times: int) -> Iterator[tuple[_Busy, Any]]:
+    from elasticsearch import Elasticsearch
+
+    server = _Busy(times)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client = Elasticsearch(server.url, max_retries=0)
+    try:
+        yield server, client
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+
+
+def _creates(count: int) -> list[tuple[bytes, bytes | None]]:
+    return [(f'{{"create":{{"_id":"d{i}"}}}}'.encode(), b"{}") for i in range(count)]
 
 
 def test_bulk_retries_429_with_back_off_until_accepted() -> None:
-    client = _Busy(times=2)
     delays: list[float] = []
-    actions = [(b'{"create":{}}', b"{}") for _ in range(6)]
-    failures = es_common.bulk(client, actions, sleep=delays.append)
+    with busy_cluster(times=2) as (server, client):
+        failures = es_common.bulk(client, _creates(6), sleep=delays.append)
     assert failures == []
     # Only refused documents are sent again: 6, then 3 (positions 0, 2, 4), then 2 (0 and 4).
-    assert client.calls == [6, 3, 2]
+    assert server.calls == [6, 3, 2]
     assert len(delays) == 2
 
 
 def test_bulk_gives_up_after_the_retry_budget() -> None:
-    client = _Busy(times=100)
     policy = es_common.RetryPolicy(attempts=3, first_delay_s=0.0)
-    with pytest.raises(es_common.StoreUnavailableError, match="429"):
-        es_common.bulk(client, [(b'{"create":{}}', b"{}")] * 2, policy=policy, sleep=lambda s: None)
+    refused = pytest.raises(es_common.StoreUnavailableError, match="429")
+    with busy_cluster(times=100) as (server, client), refused:
+        es_common.bulk(client, _creates(2), policy=policy)
+    assert len(server.calls) == 3
+
+
+def test_bulk_backs_off_while_the_cluster_is_unreachable() -> None:
+    from elasticsearch import Elasticsearch
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = Elasticsearch(f"http://127.0.0.1:{port}", max_retries=0)
+    delays: list[float] = []
+    policy = es_common.RetryPolicy(attempts=3, first_delay_s=0.0)
+    with pytest.raises(es_common.StoreUnavailableError, match="after 3 attempts"):
+        es_common.bulk(client, _creates(2), policy=policy, sleep=delays.append)
+    client.close()
+    assert len(delays) == 2
 
 
 def test_factory_opens_elasticsearch_stores(es_url: str, tmp_path: Path) -> None:
