@@ -1,5 +1,8 @@
 """`/metrics`: Prometheus exposition for the operators' scraper (counts only, no personal data).
 
+Admins only: a session, or an API token with the `read:metrics` scope for the scraper
+(`dijkwacht admin create-token ADMIN --scope read:metrics --name prometheus`).
+
 Collector counters from the spool, platform counts read from the stores on each scrape, and
 this web process's request-latency histogram, in one response.
 """
@@ -7,19 +10,23 @@ this web process's request-latency histogram, in one response.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from collectors.metrics import SourceCollector, source_status
 from collectors.spool import open_spool
-from dashboard.deps import AlertStoreDep, AppSettings, ClockDep, DbSession
+from core.accounts.models import Role
+from dashboard.deps import AlertStoreDep, AppSettings, ClockDep, DbSession, Principal, RequireRole
 from dashboard.platform_metrics import HTTP_REGISTRY, PlatformCollector, read_platform_or_none
 from dijkwacht.detection_runtime import rule_paths
 
 router = APIRouter(tags=["metrics"])
+# Breach deadlines and incident counts are operational secrets: not for anonymous callers.
+Scraper = Annotated[Principal, Depends(RequireRole(Role.ADMIN, scope="read:metrics"))]
 
 
 @router.get(
@@ -29,8 +36,9 @@ router = APIRouter(tags=["metrics"])
     "deadlines due, Celery queue depth and HTTP request latency. Counts only.",
 )
 def metrics(
-    settings: AppSettings, clock: ClockDep, db: DbSession, alerts: AlertStoreDep
+    settings: AppSettings, clock: ClockDep, db: DbSession, alerts: AlertStoreDep, user: Scraper
 ) -> Response:
+    """Admins (session) or a `read:metrics` token: the counts include open breach deadlines."""
     silent_after = timedelta(minutes=settings.source_silent_minutes)
     with open_spool(settings) as spool:
         statuses = source_status(

@@ -265,12 +265,26 @@ def test_dashboard_route_redirects_to_the_collector(ingest_settings: Settings, t
 def test_metrics_text_format(
     client: StarletteClient, token: str, ingest_settings: Settings
 ) -> None:
+    """The collector part of /metrics (the route itself is admin-only: tests/dashboard)."""
+    from datetime import timedelta
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from collectors.metrics import SourceCollector, source_status
+    from collectors.spool import open_spool
+
     post(client, orjson.dumps(ECS) + b"\n{bad", token)
-    with TestClient(create_app(ingest_settings)) as dashboard:
-        response = dashboard.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    lines = response.text.splitlines()
+    silent_after = timedelta(minutes=ingest_settings.source_silent_minutes)
+    with open_spool(ingest_settings) as spool:
+        statuses = source_status(
+            counters=spool.counters(), now=datetime.now(UTC), silent_after=silent_after
+        )
+        pending = spool.pending()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(
+        SourceCollector(statuses=statuses, spool_pending=pending, silent_after=silent_after)
+    )
+    lines = generate_latest(registry).decode().splitlines()
     assert "# TYPE dijkwacht_collector_received_total counter" in lines
     # prometheus_client writes every value as a float (`2.0`); compare numbers, not text.
     values = {

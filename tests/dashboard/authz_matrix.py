@@ -90,7 +90,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/livez"): everyone(),
     ("GET", "/readyz"): everyone(),
     ("GET", "/"): everyone(),
-    ("GET", "/metrics"): everyone(),
+    ("GET", "/metrics"): page(Role.ADMIN),
     ("GET", "/login"): everyone(),
     ("POST", "/login"): everyone(422),  # CSRF passes in the matrix; the form is empty
     # OIDC login: open to everyone (state protects the callback); 404 while oidc_enabled is off
@@ -205,7 +205,5 @@ EXPECTED: dict[tuple[str, str], Expected] = {
 # Routes that authenticate on their own instead of declaring RequireRole/PUBLIC, with why.
 SELF_AUTHENTICATED: dict[tuple[str, str], str] = {
     ("POST", "/api/ingest/{source}"): "collector per-source token (collectors.http_ingest)",
-    ("GET", "/metrics"): "Prometheus scrape: counts only (collectors, detection, alerts, "
-    "incidents, breach deadlines, queue, latency), no personal data",
 }
 FRAMEWORK_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})

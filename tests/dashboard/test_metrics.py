@@ -9,19 +9,18 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.accounts.models import Role
 from core.config import load_settings
 from core.queue import create_celery
 from core.store.base import NewAlert
 from core.store.factory import open_alert_store
-from dashboard.app import create_app
 from dashboard.platform_metrics import queue_depth
 from detection.management import record_activity
 from playbooks.breach.register import open_breach
 from playbooks.incidents import create_incident
-from tests.dashboard.conftest import Env
+from tests.dashboard.conftest import Env, add_user, login
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -77,8 +76,11 @@ def test_platform_metrics_are_read_on_scrape(env: Env) -> None:
     celery = create_celery(env.settings, include=())
     with celery.connection_for_write() as conn:
         celery.send_task("dijkwacht.metrics_test", connection=conn)
+    add_user(env, "beheerder", Role.ADMIN)
     with env.client() as client:
         client.get("/health")
+        assert client.get("/metrics").status_code == 303  # anonymous: to the login page
+        login(client, "beheerder")
         response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -105,7 +107,9 @@ def test_platform_metrics_are_read_on_scrape(env: Env) -> None:
 
 
 def test_latency_is_labelled_by_route_template(env: Env) -> None:
+    add_user(env, "beheerder", Role.ADMIN)
     with env.client() as client:
+        login(client, "beheerder")
         client.get("/alerts/does-not-exist-1")
         client.get("/alerts/does-not-exist-2")
         client.get("/no/such/page")
@@ -143,12 +147,19 @@ def test_queue_depth_on_redis_and_when_the_broker_is_down(redis_url: str, tmp_pa
     assert queue_depth(down) is None  # left out of the scrape, which still answers
 
 
-def test_scrape_answers_when_the_database_cannot(tmp_path: Path) -> None:
-    """Not migrated (no tables): the collector part is served, the platform part says 0."""
+def test_platform_part_reads_0_when_the_database_cannot(tmp_path: Path) -> None:
+    """Not migrated (no tables): the platform part is left out and `metrics_up` reads 0."""
+    from core.clock import SystemClock
+    from core.store.relational import create_db_engine, create_session_factory
+    from dashboard.platform_metrics import read_platform_or_none
+
     settings = load_settings(environment="test", data_dir=tmp_path / "data")
-    with TestClient(create_app(settings)) as client:
-        response = client.get("/metrics")
-    assert response.status_code == 200
-    got = _samples(response.text)
-    assert got[("dijkwacht_platform_metrics_up", frozenset())] == 0
-    assert ("dijkwacht_spool_pending", frozenset()) in got
+    engine = create_db_engine(settings)
+    try:
+        with create_session_factory(engine)() as db, open_alert_store(settings) as alerts:
+            got = read_platform_or_none(
+                db=db, alerts=alerts, settings=settings, clock=SystemClock(), rule_paths=[]
+            )
+    finally:
+        engine.dispose()
+    assert got is None

@@ -1,7 +1,9 @@
 """The operators' scraper reads /metrics from a running platform, as Prometheus would.
 
-No login (the endpoint is public and carries counts only); after the analyst used the alert
-queue, the latency histogram names the route template and the demo's alerts are counted.
+The scraper uses an API token with the `read:metrics` scope that the admin issued on the command
+line (the counts include open breach deadlines, so anonymous callers are refused); after the analyst
+used the alert queue, the latency histogram names the route template and the demo's alerts are
+counted.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ def test_operator_scrapes_platform_metrics(journey: Journey) -> None:
     analyst.goto("/alerts")
     analyst.get_by_test_id("alert-table").wait_for()
 
-    response = httpx.get(f"{journey.platform.base_url}/metrics", timeout=30)
+    url = f"{journey.platform.base_url}/metrics"
+    assert httpx.get(url, timeout=30).status_code in (303, 401)  # anonymous: refused
+    token = (
+        journey.platform.cli(
+            "admin", "create-token", "beheerder", "--scope", "read:metrics", "--name", "prometheus"
+        )
+        .splitlines()[0]
+        .strip()
+    )
+    response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
@@ -41,7 +52,7 @@ def test_operator_scrapes_platform_metrics(journey: Journey) -> None:
     }
     assert "/alerts" in routes
 
-    page = journey.visitor()
+    page = journey.login("admin")
     page.goto("/metrics")
     page.get_by_text("dijkwacht_alerts").first.wait_for()
     journey.shot(page, "operator opens /metrics: Prometheus text with platform counts")
