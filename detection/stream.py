@@ -83,6 +83,7 @@ def load_detector(
     stacks: Sequence[str] = ("none",),
     placeholders: Mapping[str, Sequence[str]] | None = None,
     last_good: LastGood | None = None,
+    windows: bool = False,
 ) -> Detector:
     """Load rules (``service.load_rules``) plus correlations and the rules' custom attributes.
 
@@ -91,7 +92,13 @@ def load_detector(
     """
     from detection.loader import parse_sources, read_sources
 
-    ruleset = load_rules(paths=paths, stacks=stacks, placeholders=placeholders, last_good=last_good)
+    ruleset = load_rules(
+        paths=paths,
+        stacks=stacks,
+        placeholders=placeholders,
+        last_good=last_good,
+        windows=windows,  # Windows events through the raw-field mapping (detection.winlog)
+    )
     sources, _ = last_good.read(paths) if last_good else read_sources(paths)
     parsed = parse_sources(sources)
     specs, correlation_problems = compile_correlations(parsed.correlations)

@@ -72,7 +72,10 @@ class DetectionHook:
         from detection.stream import load_detector
 
         return load_detector(
-            paths=self._paths, stacks=self._settings.detection_stacks, last_good=self._last_good
+            paths=self._paths,
+            stacks=self._settings.detection_stacks,
+            last_good=self._last_good,
+            windows=self._settings.detection_windows_mapping,
         )
 
     @staticmethod
