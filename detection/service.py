@@ -15,6 +15,7 @@ reference (Zircolite) builds its rulesets; the stack ``none`` keeps every rule.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,57 +157,41 @@ def load_rules(
     placeholders: Placeholders | None = None,
     last_good: LastGood | None = None,
     windows: bool = False,
+    cache: CompileCache | None = None,
 ) -> RuleSet:
     """Load every rule under ``paths`` and compile it under each stack (union at match time).
 
     A rule that cannot be parsed, processed or compiled is reported (``problems``, ``skipped``)
     and the rest load. With ``last_good`` (hot reload), a file that turned bad is replaced by
     its last good version. With ``windows``, the rules are also compiled under
-    ``WINDOWS_STACKS`` for the Windows mapping (``RuleSet.windows``).
+    ``WINDOWS_STACKS`` for the Windows mapping (``RuleSet.windows``). With ``cache``,
+    unchanged files are not parsed or compiled again (``CompileCache``).
     """
     stacks = tuple(stacks) or (NO_PIPELINE,)
     extra = tuple(s for s in WINDOWS_STACKS if windows)
     every = stacks + extra
     pipelines = {stack: resolve_stack(stack) for stack in every}  # unknown names raise here
     sources, problems = last_good.read(paths) if last_good else read_sources(paths)
+    labels = [f"windows:{stack}" if n >= len(stacks) else stack for n, stack in enumerate(every)]
+    if cache is not None and not any(has_links(source) for source in sources):
+        parts = _by_file(sources, every, labels, pipelines, placeholders, cache)
+    else:
+        parts = [_one_load(sources, every, labels, pipelines, placeholders)]
     rules: list[RuleInfo] = []
     compiled: list[CompiledRule] = []
     numbers: list[int] = []
     windows_compiled: list[CompiledRule] = []
     windows_numbers: list[int] = []
     skipped: list[Skipped] = []
-    for stack_number, stack in enumerate(every):
-        mapping = stack_number >= len(stacks)
-        into, into_numbers = (windows_compiled, windows_numbers) if mapping else (compiled, numbers)
-        label = f"windows:{stack}" if mapping else stack
-        parsed = parse_sources(sources)  # fresh objects: the pipeline mutates them
-        if stack_number == 0:
-            problems.extend(parsed.problems)
-            rules = [_info(rule) for rule in parsed.rules]
-            skipped.extend(_correlation_notes(parsed.correlations))
-        scoped = bool(split_stack(stack))
-        for number, rule in enumerate(parsed.rules):
-            rule_id = rules[number].rule_id
-            try:
-                outcome = apply_stack(pipelines[stack], rule)
-            except Exception as exc:  # a pipeline crashing on one rule skips only that rule
-                skipped.append(Skipped(rule_id, label, f"pipeline failed: {exc!r}"))
-                continue
-            if outcome.rule is None:
-                skipped.append(Skipped(rule_id, label, outcome.reason or "not supported"))
-                continue
-            if scoped and not _has_field(outcome.rule, SCOPE_FIELDS):
-                skipped.append(Skipped(rule_id, label, "log source not mapped to a Channel"))
-                continue
-            try:
-                into.append(compile_rule(rule, stack=stack, placeholders=placeholders))
-            except (CompileError, SigmaError) as exc:
-                skipped.append(Skipped(rule_id, label, str(exc)))
-                continue
-            except Exception as exc:  # a compiler bug on one rule skips only that rule
-                skipped.append(Skipped(rule_id, label, f"cannot compile: {exc!r}"))
-                continue
-            into_numbers.append(number)
+    for part in parts:
+        offset = len(rules)
+        rules += part.infos
+        problems += part.problems
+        skipped += part.skipped
+        for label, number, rule in part.compiled:
+            mapping = label.startswith("windows:")
+            (windows_compiled if mapping else compiled).append(rule)
+            (windows_numbers if mapping else numbers).append(offset + number)
     return RuleSet(
         rules=rules,
         engine=Engine(compiled, numbers),
@@ -215,6 +200,118 @@ def load_rules(
         skipped=skipped,
         windows=Engine(windows_compiled, windows_numbers) if windows else None,
     )
+
+
+# Part of every compile-cache key: compiled rules of another engine version are never reused.
+ENGINE_VERSION = "detection-compiler-1"
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Rules of some files compiled under every stack; numbers count within the part."""
+
+    infos: list[RuleInfo]
+    problems: list[Issue]
+    skipped: list[Skipped]
+    compiled: list[tuple[str, int, CompiledRule]]  # (stack label, rule number, compiled)
+
+
+class CompileCache:
+    """Compiled rules per rule file content, stack, placeholders and engine version.
+
+    Kept by a long-lived loader (the collector's detection hook): a reload after editing one
+    rule file parses and compiles that file only. pySigma pipelines mutate rules in place, so
+    each file is parsed afresh per stack, as in the uncached path. Files with Sigma filters or
+    correlations link rules across files and take the uncached path.
+    """
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[Any, ...], _Part] = {}
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+
+def has_links(source: Any) -> bool:
+    """Whether a file holds a filter or a correlation (rules that reach into other files)."""
+    return any(
+        isinstance(doc, dict) and ("filter" in doc or "correlation" in doc)
+        for doc in source.documents
+    )
+
+
+def _by_file(
+    sources: Sequence[Any],
+    stacks: Sequence[str],
+    labels: Sequence[str],
+    pipelines: Mapping[str, Any],
+    placeholders: Placeholders | None,
+    cache: CompileCache,
+) -> list[_Part]:
+    setting = (tuple(stacks), tuple(labels), repr(sorted((placeholders or {}).items())))
+    kept: dict[tuple[Any, ...], _Part] = {}
+    parts = []
+    for source in sources:
+        digest = hashlib.blake2b(source.text.encode("utf-8"), digest_size=16).digest()
+        key = (str(source.path), digest, setting, ENGINE_VERSION)
+        part = cache._parts.get(key)
+        if part is None:
+            part = _one_load([source], stacks, labels, pipelines, placeholders)
+        kept[key] = part
+        parts.append(part)
+    cache._parts = kept  # files that changed or went away leave the cache
+    return parts
+
+
+def _one_load(
+    sources: Sequence[Any],
+    stacks: Sequence[str],
+    labels: Sequence[str],
+    pipelines: Mapping[str, Any],
+    placeholders: Placeholders | None,
+) -> _Part:
+    """Parse (afresh per stack) and compile ``sources`` under every stack."""
+    infos: list[RuleInfo] = []
+    problems: list[Issue] = []
+    skipped: list[Skipped] = []
+    compiled: list[tuple[str, int, CompiledRule]] = []
+    for stack_number, (stack, label) in enumerate(zip(stacks, labels, strict=True)):
+        parsed = parse_sources(sources)  # fresh objects: the pipeline mutates them
+        if stack_number == 0:
+            problems += parsed.problems
+            infos = [_info(rule) for rule in parsed.rules]
+            skipped += _correlation_notes(parsed.correlations)
+        for number, rule in enumerate(parsed.rules):
+            outcome = _compile_one(rule, stack, label, pipelines[stack], placeholders)
+            if isinstance(outcome, str):
+                skipped.append(Skipped(infos[number].rule_id, label, outcome))
+            else:
+                compiled.append((label, number, outcome))
+    return _Part(infos, problems, skipped, compiled)
+
+
+def _compile_one(
+    rule: SigmaRule,
+    stack: str,
+    label: str,
+    pipeline: Any,
+    placeholders: Placeholders | None,
+) -> CompiledRule | str:
+    """The rule compiled under one stack, or why it does not run there."""
+    try:
+        outcome = apply_stack(pipeline, rule)
+    except Exception as exc:  # a pipeline crashing on one rule skips only that rule
+        return f"pipeline failed: {exc!r}"
+    if outcome.rule is None:
+        return outcome.reason or "not supported"
+    if split_stack(stack) and not _has_field(outcome.rule, SCOPE_FIELDS):
+        return "log source not mapped to a Channel"
+    try:
+        return compile_rule(rule, stack=stack, placeholders=placeholders)
+    except (CompileError, SigmaError) as exc:
+        return str(exc)
+    except Exception as exc:  # a compiler bug on one rule skips only that rule
+        return f"cannot compile: {exc!r}"
 
 
 def not_run(ruleset: RuleSet, *, windows: bool, plain: bool) -> dict[str, list[str]]:

@@ -49,7 +49,7 @@ from detection.correlation import (
 from detection.correlation_store import save_engine
 from detection.loader import LastGood
 from detection.management import disabled_rules, profile_costs, record_activity
-from detection.service import RuleSet, load_rules
+from detection.service import CompileCache, RuleSet, has_links, load_rules
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)  # an event clock ahead of ours must not close windows
 
@@ -84,11 +84,14 @@ def load_detector(
     placeholders: Mapping[str, Sequence[str]] | None = None,
     last_good: LastGood | None = None,
     windows: bool = False,
+    cache: CompileCache | None = None,
 ) -> Detector:
     """Load rules (``service.load_rules``) plus correlations and the rules' custom attributes.
 
     The files are parsed a second time for correlations and attributes: ``load_rules`` keeps
-    neither, and the cost is paid at load, not per event.
+    neither, and the cost is paid at load, not per event. With a ``cache`` and no correlation
+    or filter in the files, the attributes are read from the YAML documents instead, so a
+    reload does not parse every file again.
     """
     from detection.loader import parse_sources, read_sources
 
@@ -98,22 +101,34 @@ def load_detector(
         placeholders=placeholders,
         last_good=last_good,
         windows=windows,  # Windows events through the raw-field mapping (detection.winlog)
+        cache=cache,
     )
     sources, _ = last_good.read(paths) if last_good else read_sources(paths)
-    parsed = parse_sources(sources)
-    specs, correlation_problems = compile_correlations(parsed.correlations)
-    problems = [str(p) for p in correlation_problems]
+    specs: list[CorrelationSpec] = []
+    attributes_of: list[tuple[str, Mapping[str, Any]]] = []
+    problems: list[str] = []
+    if cache is not None and not any(has_links(source) for source in sources):
+        for source in sources:
+            for doc in source.documents:
+                if isinstance(doc, dict) and "detection" in doc:
+                    key = str(doc["id"]) if doc.get("id") else str(doc.get("title"))
+                    attributes_of.append((key, doc))
+    else:
+        parsed = parse_sources(sources)
+        specs, correlation_problems = compile_correlations(parsed.correlations)
+        problems = [str(p) for p in correlation_problems]
+        for rule in [*parsed.rules, *parsed.correlations]:
+            attributes_of.append((rule_key(rule), rule.custom_attributes))
     meta: dict[str, RuleMeta] = {}
-    for rule in [*parsed.rules, *parsed.correlations]:
-        attributes = rule.custom_attributes
+    for key, attributes in attributes_of:
         dedup = None
         if "dijkwacht.dedup" in attributes:
             try:
                 dedup = parse_dedup(attributes["dijkwacht.dedup"])
             except ValidationError as exc:
-                problems.append(f"rule {rule_key(rule)}: {exc}")
+                problems.append(f"rule {key}: {exc}")
         personal = attributes.get("dijkwacht.personal_data", False)
-        meta[rule_key(rule)] = RuleMeta(personal_data=personal is True, dedup=dedup)
+        meta[key] = RuleMeta(personal_data=personal is True, dedup=dedup)
     return Detector(ruleset, specs, meta, silenced_rules(specs), problems)
 
 

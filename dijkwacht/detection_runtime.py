@@ -49,8 +49,10 @@ class DetectionHook:
         from detection.correlation_store import load_engine
         from detection.loader import LastGood
         from detection.management import RuleWatcher
+        from detection.service import CompileCache
 
         self._last_good = LastGood()  # a file that turns bad keeps its last good version
+        self._cache = CompileCache()  # a reload compiles only the files that changed
         self._settings = settings
         self._clock = clock or SystemClock()
         self._reload_check_seconds = reload_check_seconds
@@ -76,6 +78,7 @@ class DetectionHook:
             stacks=self._settings.detection_stacks,
             last_good=self._last_good,
             windows=self._settings.detection_windows_mapping,
+            cache=self._cache,
         )
 
     @staticmethod
