@@ -158,6 +158,7 @@ def load_rules(
     last_good: LastGood | None = None,
     windows: bool = False,
     cache: CompileCache | None = None,
+    plain: bool = True,
 ) -> RuleSet:
     """Load every rule under ``paths`` and compile it under each stack (union at match time).
 
@@ -165,14 +166,17 @@ def load_rules(
     and the rest load. With ``last_good`` (hot reload), a file that turned bad is replaced by
     its last good version. With ``windows``, the rules are also compiled under
     ``WINDOWS_STACKS`` for the Windows mapping (``RuleSet.windows``). With ``cache``,
-    unchanged files are not parsed or compiled again (``CompileCache``).
+    unchanged files are not parsed or compiled again (``CompileCache``). ``plain=False`` (with
+    ``windows``: every event is a Windows event) leaves ``stacks`` out, so nothing is compiled
+    twice for nothing; such a set matches only Windows events.
     """
     stacks = tuple(stacks) or (NO_PIPELINE,)
     extra = tuple(s for s in WINDOWS_STACKS if windows)
-    every = stacks + extra
+    own = stacks if plain or not windows else ()
+    every = own + extra
     pipelines = {stack: resolve_stack(stack) for stack in every}  # unknown names raise here
     sources, problems = last_good.read(paths) if last_good else read_sources(paths)
-    labels = [f"windows:{stack}" if n >= len(stacks) else stack for n, stack in enumerate(every)]
+    labels = [*own, *(f"windows:{stack}" for stack in extra)]
     if cache is not None and not any(has_links(source) for source in sources):
         parts = _by_file(sources, every, labels, pipelines, placeholders, cache)
     else:

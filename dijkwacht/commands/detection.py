@@ -85,7 +85,11 @@ def detect(
     stacks = pipeline or [DEFAULT_STACK]
     started = time.perf_counter()
     try:
-        ruleset = load_rules(paths=[rules_dir], stacks=stacks, windows=windows)
+        # Only EVTX files: every event takes the Windows mapping; `none` is not compiled.
+        only_evtx = all(item.evtx for item in files)
+        ruleset = load_rules(
+            paths=[rules_dir], stacks=stacks, windows=windows, plain=not (windows and only_evtx)
+        )
     except ValidationError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from None
