@@ -130,6 +130,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             "DIJKWACHT_DATA_DIR": str(root / "data"),
             "DIJKWACHT_HTTP_PORT": str(port),
             "DIJKWACHT_SYSLOG_PORT": str(syslog_port),
+            # HTTP batch ingest on a free port too (journeys post events to it; issue #21).
+            "DIJKWACHT_INGEST_HTTP_PORT": str(free_port()),
             "DIJKWACHT_ENVIRONMENT": "test",
         }
     )
