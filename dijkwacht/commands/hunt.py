@@ -61,12 +61,9 @@ def needs_windows_mapping(files: list[InputFile]) -> bool:
     """Whether any input holds Windows events: an EVTX file, or JSON that starts with one."""
     from detection.service import is_windows_event
 
-    for item in files:
-        if item.evtx:
-            return True
-        for _, event in _first_object(item.path):
-            return is_windows_event(event)
-    return False
+    if any(item.evtx for item in files):
+        return True
+    return any(is_windows_event(event) for item in files for _, event in _first_object(item.path))
 
 
 def _first_object(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

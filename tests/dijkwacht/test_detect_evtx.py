@@ -169,3 +169,28 @@ def test_ecs_stack_scope_accepts_winlog_channel(tmp_path: Path) -> None:
         _winlogbeat("Security", 1000, "App", {"Data": "mimikatz.exe crashed"}),
     ]
     assert [m.event_index for m in ruleset.match_batch(events)] == [0]
+
+
+@pytest.mark.skipif(not REGSVR32.is_file(), reason=f"sigma-dev EVTX not found at {SAMPLES}")
+def test_mixed_inputs_json_lines_first_then_evtx(tmp_path: Path) -> None:
+    """A plain JSON-lines file before an EVTX file: each keeps its own output shape."""
+    from typer.testing import CliRunner
+
+    from dijkwacht.cli import app
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "process.yml").write_text(PROCESS_RULE, encoding="utf-8")
+    plain = tmp_path / "a.jsonl"
+    plain.write_text(json.dumps({"Image": "C:\\x\\regsvr32.exe"}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["detect", str(rules), str(plain), str(REGSVR32)])
+    assert result.exit_code == 0, result.stderr
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    assert found[0] == {
+        "rule_id": "bbbbbbbb-0000-0000-0000-000000000001",
+        "title": "Regsvr32 started",
+        "file": str(plain),
+        "line": 1,
+    }
+    assert found[1]["file"] == str(REGSVR32) and isinstance(found[1]["record_id"], int)
+    assert "files: 2 (1 EVTX, 1 JSON lines); events: " in result.stderr
