@@ -152,6 +152,12 @@ class Settings(BaseSettings):
     """pySigma pipeline stacks the rules are evaluated under (`none`: field names as in the
     events)."""
 
+    detection_windows_mapping: bool = True
+    """Match Windows events (`winlog.*`: EVTX files, Winlogbeat, Elastic Agent) in their raw
+    Windows field form under the SigmaHQ Windows stacks (`sysmon` and `windows-audit`, each with
+    `windows-logsources`) instead of `detection_stacks`, so SigmaHQ Windows rules run as
+    written; off: they are matched like any other event."""
+
     detection_default_mode: Literal["streaming", "scheduled"] = "streaming"
     """How a rule or correlation runs unless `detection_modes` names it: `streaming` (the
     compiled matcher in each collector, on the events it received) or `scheduled` (the beat task

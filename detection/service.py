@@ -15,6 +15,7 @@ reference (Zircolite) builds its rulesets; the stack ``none`` keeps every rule.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,13 +29,20 @@ from sigma.rule import SigmaDetection, SigmaRule, SigmaRuleBase
 from core.content import Issue
 from core.store.base import AlertQuery, AlertStore
 from detection.compiler import CompiledRule, compile_rule
-from detection.engine import Engine
+from detection.engine import Engine, Hit
 from detection.errors import CompileError
 from detection.loader import LastGood, parse_sources, read_sources
 from detection.modifiers import Placeholders
 from detection.pipelines import NO_PIPELINE, apply_stack, resolve_stack, split_stack
+from detection.winlog import WINDOWS_STACKS, is_windows, raw_fields
 
-SCOPE_FIELD = "channel"
+# The field a pipeline's log-source mapping tests: ``Channel`` for raw Windows field names,
+# ``winlog.channel`` once an ECS pipeline (``ecs_windows``) has renamed it.
+SCOPE_FIELDS = frozenset({"channel", "winlog.channel"})
+
+# The Windows mapping, for callers outside detection (`dijkwacht detect`).
+is_windows_event = is_windows
+windows_raw_fields = raw_fields
 
 
 @dataclass(frozen=True)
@@ -80,16 +88,46 @@ class RuleSet:
     stacks: tuple[str, ...]
     problems: list[Issue] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    # The Windows mapping (``detection.winlog``): events with ``winlog.*`` are matched in their
+    # raw-field form by this engine (rules under ``WINDOWS_STACKS``), and only by it.
+    windows: Engine | None = None
 
     @property
     def runnable(self) -> bool:
         """True when at least one rule runs under at least one stack."""
-        return bool(self.engine.compiled)
+        return bool(self.engine.compiled) or bool(self.windows and self.windows.compiled)
+
+    def hits(self, events: Sequence[Mapping[str, Any]], *, start: int = 0) -> list[Hit]:
+        """Engine hits of a batch, Windows events through the Windows mapping when it is on."""
+        if self.windows is None:
+            return self.engine.match_batch(events, start=start)
+        plain: list[Mapping[str, Any]] = []
+        plain_at: list[int] = []
+        mapped: list[Mapping[str, Any]] = []
+        mapped_at: list[int] = []
+        for offset, event in enumerate(events):
+            if is_windows(event):
+                mapped.append(raw_fields(event))
+                mapped_at.append(start + offset)
+            else:
+                plain.append(event)
+                plain_at.append(start + offset)
+        if not mapped:
+            return self.engine.match_batch(events, start=start)
+        found = self.windows.match_batch(mapped)
+        for hit in found:
+            hit.event_index = mapped_at[hit.event_index]
+        if plain:
+            more = self.engine.match_batch(plain)
+            for hit in more:
+                hit.event_index = plain_at[hit.event_index]
+            found = sorted([*found, *more], key=lambda hit: hit.event_index)
+        return found
 
     def match_batch(self, events: Sequence[Mapping[str, Any]], *, start: int = 0) -> list[Match]:
         """Matches of a batch; ``event_index`` counts from ``start``."""
         matches = []
-        for hit in self.engine.match_batch(events, start=start):
+        for hit in self.hits(events, start=start):
             compiled = hit.compiled
             matches.append(
                 Match(
@@ -108,7 +146,7 @@ class RuleSet:
         self, events: Sequence[Mapping[str, Any]], *, start: int = 0
     ) -> Iterator[tuple[int, int]]:
         """(event index, rule number) pairs only: the fast path for batch commands."""
-        for hit in self.engine.match_batch(events, start=start):
+        for hit in self.hits(events, start=start):
             yield hit.event_index, hit.rule_number
 
 
@@ -118,64 +156,205 @@ def load_rules(
     stacks: Sequence[str] = (NO_PIPELINE,),
     placeholders: Placeholders | None = None,
     last_good: LastGood | None = None,
+    windows: bool = False,
+    cache: CompileCache | None = None,
+    plain: bool = True,
     skip: Mapping[str, str] | None = None,
 ) -> RuleSet:
     """Load every rule under ``paths`` and compile it under each stack (union at match time).
 
     A rule that cannot be parsed, processed or compiled is reported (``problems``, ``skipped``)
     and the rest load. With ``last_good`` (hot reload), a file that turned bad is replaced by
-    its last good version. ``skip`` maps rule ids not to compile to the reason (e.g. rules in
-    scheduled mode); they are listed in the load report's ``skipped``, never dropped silently.
+    its last good version. With ``windows``, the rules are also compiled under
+    ``WINDOWS_STACKS`` for the Windows mapping (``RuleSet.windows``). With ``cache``,
+    unchanged files are not parsed or compiled again (``CompileCache``). ``plain=False`` (with
+    ``windows``: every event is a Windows event) leaves ``stacks`` out, so nothing is compiled
+    twice for nothing; such a set matches only Windows events. ``skip`` maps rule ids not to
+    match to the reason (e.g. rules in scheduled mode); they are listed in the load report's
+    ``skipped``, never dropped silently (they are still compiled, so the cache stays whole).
     """
     skip = skip or {}
     stacks = tuple(stacks) or (NO_PIPELINE,)
-    pipelines = {stack: resolve_stack(stack) for stack in stacks}  # unknown names raise here
+    extra = tuple(s for s in WINDOWS_STACKS if windows)
+    own = stacks if plain or not windows else ()
+    every = own + extra
+    pipelines = {stack: resolve_stack(stack) for stack in every}  # unknown names raise here
     sources, problems = last_good.read(paths) if last_good else read_sources(paths)
+    labels = [*own, *(f"windows:{stack}" for stack in extra)]
+    if cache is not None and not any(has_links(source) for source in sources):
+        parts = _by_file(sources, every, labels, pipelines, placeholders, cache)
+    else:
+        parts = [_one_load(sources, every, labels, pipelines, placeholders)]
     rules: list[RuleInfo] = []
     compiled: list[CompiledRule] = []
     numbers: list[int] = []
+    windows_compiled: list[CompiledRule] = []
+    windows_numbers: list[int] = []
     skipped: list[Skipped] = []
-    for stack_number, stack in enumerate(stacks):
-        parsed = parse_sources(sources)  # fresh objects: the pipeline mutates them
-        if stack_number == 0:
-            problems.extend(parsed.problems)
-            rules = [_info(rule) for rule in parsed.rules]
-            skipped.extend(_correlation_notes(parsed.correlations))
-            skipped.extend(
-                Skipped(r.rule_id, "*", skip[r.rule_id]) for r in rules if r.rule_id in skip
-            )
-        scoped = bool(split_stack(stack))
-        for number, rule in enumerate(parsed.rules):
-            rule_id = rules[number].rule_id
-            if rule_id in skip:
+    for part in parts:
+        offset = len(rules)
+        rules += part.infos
+        problems += part.problems
+        skipped += part.skipped
+        skipped += [
+            Skipped(i.rule_id, "*", skip[i.rule_id]) for i in part.infos if i.rule_id in skip
+        ]
+        for label, number, rule in part.compiled:
+            if part.infos[number].rule_id in skip:
                 continue
-            try:
-                outcome = apply_stack(pipelines[stack], rule)
-            except Exception as exc:  # a pipeline crashing on one rule skips only that rule
-                skipped.append(Skipped(rule_id, stack, f"pipeline failed: {exc!r}"))
-                continue
-            if outcome.rule is None:
-                skipped.append(Skipped(rule_id, stack, outcome.reason or "not supported"))
-                continue
-            if scoped and not _has_field(outcome.rule, SCOPE_FIELD):
-                skipped.append(Skipped(rule_id, stack, "log source not mapped to a Channel"))
-                continue
-            try:
-                compiled.append(compile_rule(rule, stack=stack, placeholders=placeholders))
-            except (CompileError, SigmaError) as exc:
-                skipped.append(Skipped(rule_id, stack, str(exc)))
-                continue
-            except Exception as exc:  # a compiler bug on one rule skips only that rule
-                skipped.append(Skipped(rule_id, stack, f"cannot compile: {exc!r}"))
-                continue
-            numbers.append(number)
+            mapping = label.startswith("windows:")
+            (windows_compiled if mapping else compiled).append(rule)
+            (windows_numbers if mapping else numbers).append(offset + number)
     return RuleSet(
         rules=rules,
         engine=Engine(compiled, numbers),
         stacks=stacks,
         problems=problems,
         skipped=skipped,
+        windows=Engine(windows_compiled, windows_numbers) if windows else None,
     )
+
+
+# Part of every compile-cache key: compiled rules of another engine version are never reused.
+ENGINE_VERSION = "detection-compiler-1"
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Rules of some files compiled under every stack; numbers count within the part."""
+
+    infos: list[RuleInfo]
+    problems: list[Issue]
+    skipped: list[Skipped]
+    compiled: list[tuple[str, int, CompiledRule]]  # (stack label, rule number, compiled)
+
+
+class CompileCache:
+    """Compiled rules per rule file content, stack, placeholders and engine version.
+
+    Kept by a long-lived loader (the collector's detection hook): a reload after editing one
+    rule file parses and compiles that file only. pySigma pipelines mutate rules in place, so
+    each file is parsed afresh per stack, as in the uncached path. Files with Sigma filters or
+    correlations link rules across files and take the uncached path.
+    """
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[Any, ...], _Part] = {}
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+
+def has_links(source: Any) -> bool:
+    """Whether a file holds a filter or a correlation (rules that reach into other files)."""
+    return any(
+        isinstance(doc, dict) and ("filter" in doc or "correlation" in doc)
+        for doc in source.documents
+    )
+
+
+def _by_file(
+    sources: Sequence[Any],
+    stacks: Sequence[str],
+    labels: Sequence[str],
+    pipelines: Mapping[str, Any],
+    placeholders: Placeholders | None,
+    cache: CompileCache,
+) -> list[_Part]:
+    setting = (tuple(stacks), tuple(labels), repr(sorted((placeholders or {}).items())))
+    kept: dict[tuple[Any, ...], _Part] = {}
+    parts = []
+    for source in sources:
+        digest = hashlib.blake2b(source.text.encode("utf-8"), digest_size=16).digest()
+        key = (str(source.path), digest, setting, ENGINE_VERSION)
+        part = cache._parts.get(key)
+        if part is None:
+            part = _one_load([source], stacks, labels, pipelines, placeholders)
+        kept[key] = part
+        parts.append(part)
+    cache._parts = kept  # files that changed or went away leave the cache
+    return parts
+
+
+def _one_load(
+    sources: Sequence[Any],
+    stacks: Sequence[str],
+    labels: Sequence[str],
+    pipelines: Mapping[str, Any],
+    placeholders: Placeholders | None,
+) -> _Part:
+    """Parse (afresh per stack) and compile ``sources`` under every stack."""
+    infos: list[RuleInfo] = []
+    problems: list[Issue] = []
+    skipped: list[Skipped] = []
+    compiled: list[tuple[str, int, CompiledRule]] = []
+    for stack_number, (stack, label) in enumerate(zip(stacks, labels, strict=True)):
+        parsed = parse_sources(sources)  # fresh objects: the pipeline mutates them
+        if stack_number == 0:
+            problems += parsed.problems
+            infos = [_info(rule) for rule in parsed.rules]
+            skipped += _correlation_notes(parsed.correlations)
+        for number, rule in enumerate(parsed.rules):
+            outcome = _compile_one(rule, stack, label, pipelines[stack], placeholders)
+            if isinstance(outcome, str):
+                skipped.append(Skipped(infos[number].rule_id, label, outcome))
+            else:
+                compiled.append((label, number, outcome))
+    return _Part(infos, problems, skipped, compiled)
+
+
+def _compile_one(
+    rule: SigmaRule,
+    stack: str,
+    label: str,
+    pipeline: Any,
+    placeholders: Placeholders | None,
+) -> CompiledRule | str:
+    """The rule compiled under one stack, or why it does not run there."""
+    try:
+        outcome = apply_stack(pipeline, rule)
+    except Exception as exc:  # a pipeline crashing on one rule skips only that rule
+        return f"pipeline failed: {exc!r}"
+    if outcome.rule is None:
+        return outcome.reason or "not supported"
+    if split_stack(stack) and not _has_field(outcome.rule, SCOPE_FIELDS):
+        return "log source not mapped to a Channel"
+    try:
+        return compile_rule(rule, stack=stack, placeholders=placeholders)
+    except (CompileError, SigmaError) as exc:
+        return str(exc)
+    except Exception as exc:  # a compiler bug on one rule skips only that rule
+        return f"cannot compile: {exc!r}"
+
+
+def not_run(ruleset: RuleSet, *, windows: bool, plain: bool) -> dict[str, list[str]]:
+    """Rule id -> reasons, for every rule that runs under none of the stacks in use.
+
+    ``windows``/``plain``: whether the input has events for the Windows mapping / for the
+    configured stacks. A rule that runs under any stack in use is not listed; correlation rules
+    (``*``) always are, as the single-event matcher does not evaluate them.
+    """
+    in_use = {
+        *(f"windows:{s}" for s in WINDOWS_STACKS if windows and ruleset.windows is not None),
+        *(ruleset.stacks if plain or ruleset.windows is None else ()),
+    }
+    reasons: dict[str, list[str]] = {}
+    for note in ruleset.skipped:
+        if note.stack == "*" or note.stack in in_use:
+            reasons.setdefault(note.rule_id, [])
+            if note.reason not in reasons[note.rule_id]:
+                reasons[note.rule_id].append(note.reason)
+    running = {ruleset.rules[n].rule_id for n in _numbers(ruleset, windows=windows, plain=plain)}
+    return {rule_id: why for rule_id, why in reasons.items() if rule_id not in running}
+
+
+def _numbers(ruleset: RuleSet, *, windows: bool, plain: bool) -> set[int]:
+    numbers: set[int] = set()
+    if plain or ruleset.windows is None:
+        numbers.update(ruleset.engine.rule_numbers)
+    if windows and ruleset.windows is not None:
+        numbers.update(ruleset.windows.rule_numbers)
+    return numbers
 
 
 def check_rules(*, paths: Iterable[Path]) -> list[Issue]:
@@ -233,15 +412,15 @@ def _correlation_notes(correlations: Sequence[Any]) -> list[Skipped]:
     ]
 
 
-def _has_field(rule: SigmaRule, name: str) -> bool:
-    """Whether any detection item (pipeline-added ones included) tests the field ``name``."""
+def _has_field(rule: SigmaRule, names: frozenset[str]) -> bool:
+    """Whether any detection item (pipeline-added ones included) tests one of ``names``."""
     pending: list[SigmaDetection] = list(rule.detection.detections.values())
     while pending:
         detection = pending.pop()
         for item in detection.detection_items:
             if isinstance(item, SigmaDetection):
                 pending.append(item)
-            elif item.field is not None and item.field.lower() == name:
+            elif item.field is not None and item.field.lower() in names:
                 return True
     return False
 

@@ -61,7 +61,7 @@ from detection.correlation_store import save_engine
 from detection.loader import LastGood
 from detection.management import disabled_rules, profile_costs, record_activity
 from detection.models import DedupGroup
-from detection.service import RuleSet, load_rules
+from detection.service import CompileCache, RuleSet, has_links, load_rules
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,8 @@ def load_detector(
     placeholders: Mapping[str, Sequence[str]] | None = None,
     last_good: LastGood | None = None,
     mode_of: Callable[[str], str] | None = None,
+    windows: bool = False,
+    cache: CompileCache | None = None,
 ) -> Detector:
     """Load rules (``service.load_rules``) plus correlations and the rules' custom attributes.
 
@@ -107,43 +109,68 @@ def load_detector(
     (``detection.scheduled_run``), so this matcher skips them: they are listed in the load report
     and raise nothing here. A scheduled rule that a streaming correlation needs is still matched,
     for that correlation only. The files are parsed a second time for correlations and
-    attributes: ``load_rules`` keeps neither, and the cost is paid at load, not per event.
+    attributes: ``load_rules`` keeps neither, and the cost is paid at load, not per event. With
+    a ``cache`` and no correlation or filter in the files, the attributes are read from the YAML
+    documents instead, so a reload does not parse every file again.
     """
     from detection.loader import parse_sources, read_sources
 
     sources, _ = last_good.read(paths) if last_good else read_sources(paths)
-    parsed = parse_sources(sources)
-    specs, correlation_problems = compile_correlations(parsed.correlations)
+    specs: list[CorrelationSpec] = []
+    attributes_of: list[tuple[str, Mapping[str, Any]]] = []
+    problems: list[str] = []
+    if cache is not None and not any(has_links(source) for source in sources):
+        for source in sources:
+            for doc in source.documents:
+                if isinstance(doc, dict) and "detection" in doc:
+                    key = str(doc["id"]) if doc.get("id") else str(doc.get("title"))
+                    attributes_of.append((key, doc))
+    else:
+        parsed = parse_sources(sources)
+        specs, correlation_problems = compile_correlations(parsed.correlations)
+        problems = [str(p) for p in correlation_problems]
+        for rule in [*parsed.rules, *parsed.correlations]:
+            attributes_of.append((rule_key(rule), rule.custom_attributes))
     silenced = silenced_rules(specs)  # a scheduled correlation still silences its rules here
     scheduled: set[str] = set()
     if mode_of is not None:
-        scheduled = {rule_key(r) for r in [*parsed.rules, *parsed.correlations]}
-        scheduled = {rule_id for rule_id in scheduled if mode_of(rule_id) == "scheduled"}
+        scheduled = {key for key, _ in attributes_of if mode_of(key) == "scheduled"}
         specs = [spec for spec in specs if spec.rule_id not in scheduled]
     needed = {rule_id for spec in specs for rule_id in spec.rules}
     skip = {rule_id: SCHEDULED_SKIP for rule_id in scheduled - needed}
     ruleset = load_rules(
-        paths=paths, stacks=stacks, placeholders=placeholders, skip=skip, last_good=last_good
+        paths=paths,
+        stacks=stacks,
+        placeholders=placeholders,
+        last_good=last_good,
+        windows=windows,  # Windows events through the raw-field mapping (detection.winlog)
+        cache=cache,
+        skip=skip,
     )
-    meta, problems = rule_meta([*parsed.rules, *parsed.correlations])
-    problems = [str(p) for p in correlation_problems] + problems
-    return Detector(ruleset, specs, meta, silenced, problems, frozenset(scheduled))
+    meta, meta_problems = meta_of(attributes_of)
+    return Detector(ruleset, specs, meta, silenced, problems + meta_problems, frozenset(scheduled))
 
 
 def rule_meta(rules: Sequence[Any]) -> tuple[dict[str, RuleMeta], list[str]]:
     """Each parsed rule's custom ``dijkwacht.*`` attributes (shared with scheduled runs)."""
+    return meta_of([(rule_key(rule), rule.custom_attributes) for rule in rules])
+
+
+def meta_of(
+    attributes_of: Sequence[tuple[str, Mapping[str, Any]]],
+) -> tuple[dict[str, RuleMeta], list[str]]:
+    """Per-rule alert settings from each rule's custom attributes, with located problems."""
     problems: list[str] = []
     meta: dict[str, RuleMeta] = {}
-    for rule in rules:
-        attributes = rule.custom_attributes
+    for key, attributes in attributes_of:
         dedup = None
         if "dijkwacht.dedup" in attributes:
             try:
                 dedup = parse_dedup(attributes["dijkwacht.dedup"])
             except ValidationError as exc:
-                problems.append(f"rule {rule_key(rule)}: {exc}")
+                problems.append(f"rule {key}: {exc}")
         personal = attributes.get("dijkwacht.personal_data", False)
-        meta[rule_key(rule)] = RuleMeta(personal_data=personal is True, dedup=dedup)
+        meta[key] = RuleMeta(personal_data=personal is True, dedup=dedup)
     return meta, problems
 
 

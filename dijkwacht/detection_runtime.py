@@ -52,8 +52,10 @@ class DetectionHook:
         from detection.loader import LastGood
         from detection.management import RuleWatcher
         from detection.scheduled import check_modes
+        from detection.service import CompileCache
 
         self._last_good = LastGood()  # a file that turns bad keeps its last good version
+        self._cache = CompileCache()  # a reload compiles only the files that changed
         check_modes(settings)  # "scheduled" needs Elasticsearch: refuse to start otherwise
         self._settings = settings
         self._clock = clock or SystemClock()
@@ -89,6 +91,8 @@ class DetectionHook:
             stacks=self._settings.detection_stacks,
             last_good=self._last_good,
             mode_of=lambda rule_id: mode_of(self._settings, rule_id),
+            windows=self._settings.detection_windows_mapping,
+            cache=self._cache,
         )
 
     @staticmethod

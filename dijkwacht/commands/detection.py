@@ -1,26 +1,34 @@
-"""`dijkwacht detect` (batch Sigma matching over JSON lines) and `dijkwacht rules check`.
+"""`dijkwacht detect` (batch Sigma matching over files, like Zircolite/Hayabusa/Chainsaw) and
+`dijkwacht rules check`.
 
 The output of `detect` is a stable interface others script against: one JSON object per
-(rule, event) match, ``{"rule_id": ..., "title": ..., "line": N}`` with N the 1-based line
-number of the event in the input file, in input order. Problems go to stderr.
+(rule, event) match, in input order. For JSON lines ``{"rule_id", "title", "line"}`` with the
+1-based line number (plus ``"file"`` when several files are read); for EVTX records
+``{"rule_id", "title", "level", "file", "record_id", "timestamp"}`` with ``record_id`` the
+record's EventRecordID. Problems and the summary go to stderr.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+from collections import Counter
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
-from dijkwacht.commands.common import console, json_objects
+from dijkwacht.commands.common import console
+from dijkwacht.commands.hunt import Tally, Where, events_of, input_files, needs_windows_mapping
 
 if TYPE_CHECKING:
     from detection.service import RuleSet
+    from dijkwacht.commands.hunt import InputFile
 
-# Without --pipeline, rules see the events' own field names: right for events already in the
-# rules' vocabulary (Sysmon/Windows field names) and it never drops a rule.
+# Without --pipeline, rules see the events' own field names (right for events already in the
+# rules' vocabulary, and it never drops a rule); Windows events (EVTX, Winlogbeat/Elastic Agent
+# JSON with `winlog.*`) go through the Windows mapping (detection.winlog) instead.
 DEFAULT_STACK = "none"
 # Events parsed, then matched, per batch. 128 parsed events (about 0.35 MB of objects) are still
 # in the core's L2 cache (2 MB here) when they are matched; at 1,024 (about 2.7 MB) they were
@@ -34,7 +42,13 @@ app = typer.Typer(help="Sigma rule tools.", no_args_is_help=True)
 
 def detect(
     rules_dir: Annotated[Path, typer.Argument(help="Folder of Sigma rules (*.yml, *.yaml).")],
-    events_file: Annotated[Path, typer.Argument(help="Events, one JSON object per line.")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Events: JSON-lines files (one object per line), EVTX files, or folders "
+            "(searched recursively for *.evtx, *.jsonl, *.json)."
+        ),
+    ],
     pipeline: Annotated[
         list[str] | None,
         typer.Option(
@@ -42,14 +56,19 @@ def detect(
             "-p",
             help="Pipeline stack, names joined by '+' (e.g. sysmon+windows-logsources); "
             "repeat for several stacks: a rule matches if it matches under any. "
-            f"Default: {DEFAULT_STACK} (field names as in the events).",
+            f"Default: {DEFAULT_STACK} (field names as in the events), and Windows events "
+            "(EVTX, winlog.*) under the SigmaHQ Windows mapping.",
         ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write matches here (default stdout).")
     ] = None,
+    list_skipped: Annotated[
+        bool,
+        typer.Option("--list-skipped", help="Print every rule that did not run, with why."),
+    ] = False,
 ) -> None:
-    """Run every rule under RULES_DIR over EVENTS_FILE and print one JSON line per match."""
+    """Run every rule under RULES_DIR over the INPUTS and print one JSON line per match."""
     from core.errors import ValidationError
     from core.gc_tuning import prepare_gc
     from detection.service import load_rules
@@ -57,12 +76,20 @@ def detect(
     if not rules_dir.exists():
         console.print(f"[red]rules folder not found: {rules_dir}[/red]")
         raise typer.Exit(code=2)
-    if not events_file.is_file():
-        console.print(f"[red]events file not found: {events_file}[/red]")
-        raise typer.Exit(code=2)
+    for given in inputs:
+        if not given.exists():
+            console.print(f"[red]events file not found: {given}[/red]")
+            raise typer.Exit(code=2)
+    files = input_files(inputs)
+    windows = pipeline is None and needs_windows_mapping(files)
     stacks = pipeline or [DEFAULT_STACK]
+    started = time.perf_counter()
     try:
-        ruleset = load_rules(paths=[rules_dir], stacks=stacks)
+        # Only EVTX files: every event takes the Windows mapping; `none` is not compiled.
+        only_evtx = all(item.evtx for item in files)
+        ruleset = load_rules(
+            paths=[rules_dir], stacks=stacks, windows=windows, plain=not (windows and only_evtx)
+        )
     except ValidationError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from None
@@ -71,38 +98,145 @@ def detect(
     if not ruleset.runnable:
         console.print("[red]no rule can run: nothing to do[/red]")
         raise typer.Exit(code=1)
+    loaded = time.perf_counter()
     # The compiled rules live as long as the command: out of every collection from here on.
     prepare_gc()
+    tally = Tally()
     if output is None:
-        _run(ruleset, events_file, sys.stdout.buffer)
+        counts = _run(ruleset, files, sys.stdout.buffer, tally, merged=pipeline is not None)
         sys.stdout.flush()
     else:
         with output.open("wb") as sink:
-            _run(ruleset, events_file, sink)
+            counts = _run(ruleset, files, sink, tally, merged=pipeline is not None)
+    _summary(
+        ruleset,
+        tally,
+        counts,
+        load_s=loaded - started,
+        match_s=time.perf_counter() - loaded,
+        windows=windows,
+        list_skipped=list_skipped,
+    )
 
 
-def _run(ruleset: RuleSet, events_file: Path, sink: IO[bytes]) -> None:
-    """Stream the file in batches; invalid lines are reported and skipped."""
+def _run(
+    ruleset: RuleSet, files: list[InputFile], sink: IO[bytes], tally: Tally, *, merged: bool
+) -> Counter[str]:
+    """Stream every file in batches; returns matches per rule id."""
+    from detection.service import is_windows_event
+
     rules = ruleset.rules
-    batch: list[dict[str, object]] = []
-    lines: list[int] = []
+    counts: Counter[str] = Counter()
+    batch: list[dict[str, Any]] = []
+    places: list[Where] = []
+    several = len(files) > 1
 
     def flush() -> None:
         out = []
         for index, number in ruleset.match_pairs(batch):
             info = rules[number]
-            record = {"rule_id": info.rule_id, "title": info.title, "line": lines[index]}
+            counts[info.rule_id] += 1
+            place = places[index]
+            if "record_id" in place:
+                record = {"rule_id": info.rule_id, "title": info.title, "level": info.level}
+                record.update(place)
+            else:
+                record = {"rule_id": info.rule_id, "title": info.title, **place}
             out.append(orjson.dumps(record) + b"\n")
         sink.write(b"".join(out))
         batch.clear()
-        lines.clear()
+        places.clear()
 
-    for line_number, event in json_objects(events_file):
-        batch.append(event)
-        lines.append(line_number)
-        if len(batch) >= BATCH_SIZE:
-            flush()
-    flush()
+    with _progress(len(files)) as advance:
+        for item in files:
+            for event, place in events_of(item, tally, merged=merged, several=several):
+                if ruleset.windows is not None and is_windows_event(event):
+                    tally.windows_events += 1
+                batch.append(event)
+                places.append(place)
+                if len(batch) >= BATCH_SIZE:
+                    flush()
+            advance()
+        flush()
+    return counts
+
+
+class _progress:
+    """A progress bar over files on a terminal (stderr); nothing when stderr is not one."""
+
+    def __init__(self, total: int) -> None:
+        self._total = total
+        self._bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty() or self._total < 2:
+            return lambda: None
+        from rich.progress import Progress
+
+        self._bar = Progress(console=console, transient=True)
+        self._bar.start()
+        task = self._bar.add_task("files", total=self._total)
+        return lambda: self._bar.advance(task)
+
+    def __exit__(self, *_: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _summary(
+    ruleset: RuleSet,
+    tally: Tally,
+    counts: Counter[str],
+    *,
+    load_s: float,
+    match_s: float,
+    windows: bool,
+    list_skipped: bool,
+) -> None:
+    """Files, events, rules loaded and skipped (per reason), matches and speed, on stderr."""
+    from detection.service import not_run
+
+    plain = tally.events > tally.windows_events or not windows
+    skipped = not_run(ruleset, windows=windows and tally.windows_events > 0, plain=plain)
+    echo = _err
+    json_files = tally.files - tally.evtx_files
+    echo(
+        f"files: {tally.files} ({tally.evtx_files} EVTX, {json_files} JSON lines); "
+        f"events: {tally.events}"
+        + (f"; damaged EVTX records/chunks dead-lettered: {tally.damaged}" if tally.damaged else "")
+    )
+    mapping = " (Windows events under the SigmaHQ Windows mapping)" if windows else ""
+    echo(
+        f"rules: {len(ruleset.rules)} loaded in {load_s:.1f} s{mapping}, "
+        f"{len(ruleset.problems)} file problem(s), {len(skipped)} skipped"
+    )
+    by_reason = Counter(_reason(why) for why in skipped.values())
+    for reason, count in by_reason.most_common():
+        echo(f"  skipped {count:>5}: {reason}")
+    if skipped and not list_skipped:
+        echo("  (--list-skipped prints each skipped rule with its reason)")
+    if list_skipped:
+        titles = {info.rule_id: (info.title, info.path) for info in ruleset.rules}
+        for rule_id, why in sorted(skipped.items()):
+            title, path = titles.get(rule_id, ("(correlation rule)", None))
+            echo(f"skipped {rule_id} {title!r} ({path or '-'}): {'; '.join(why)}")
+    rate = tally.events / match_s if match_s > 0 else 0.0
+    echo(
+        f"matches: {sum(counts.values())} from {len(counts)} rule(s); "
+        f"{tally.events} events in {match_s:.1f} s ({rate:,.0f} events/s)"
+    )
+
+
+def _reason(why: list[str]) -> str:
+    """One line per distinct set of reasons; long pySigma messages cut to their gist."""
+    text = "; ".join(
+        sorted({reason.split(":")[0] if len(reason) > 90 else reason for reason in why})
+    )
+    return text
+
+
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
 
 
 @app.command("check")
