@@ -191,16 +191,15 @@ def route_alert(
     return RouteResult(alert.id, incident.id, created, run_id, tuple(work)), work
 
 
-def route_new_alerts(
+def pending_alerts(
     *,
     db: Session,
     clock: Clock,
     store: AlertStore,
-    playbooks: Mapping[str, LoadedPlaybook],
     lookback: timedelta = timedelta(days=1),
     limit: int = 500,
-) -> tuple[list[RouteResult], list[Enqueue]]:
-    """Route every `new` alert of the lookback window not yet in an incident, oldest first."""
+) -> list[StoredAlert]:
+    """`new` alerts of the lookback window not yet in an incident, oldest first (a read)."""
     alerts: Sequence[StoredAlert] = store.search(
         AlertQuery(statuses=("new",), start=clock.now() - lookback, sort="oldest", limit=limit)
     )
@@ -211,11 +210,38 @@ def route_new_alerts(
             )
         )
     )
+    return [alert for alert in alerts if alert.id not in known]
+
+
+def route_pending_alert(
+    *,
+    db: Session,
+    clock: Clock,
+    alert: StoredAlert,
+    playbooks: Mapping[str, LoadedPlaybook],
+) -> tuple[RouteResult | None, list[Enqueue]]:
+    """Route one alert from `pending_alerts` in the caller's unit, unless someone (a triage, a
+    second worker) put it in an incident since the read: then nothing happens."""
+    taken = db.scalar(select(IncidentAlert.alert_id).where(IncidentAlert.alert_id == alert.id))
+    if taken is not None:
+        return None, []
+    return route_alert(db=db, clock=clock, alert=alert, playbooks=playbooks)
+
+
+def route_new_alerts(
+    *,
+    db: Session,
+    clock: Clock,
+    store: AlertStore,
+    playbooks: Mapping[str, LoadedPlaybook],
+    lookback: timedelta = timedelta(days=1),
+    limit: int = 500,
+) -> tuple[list[RouteResult], list[Enqueue]]:
+    """Route every pending alert in the caller's one unit (tests, small backlogs); the beat task
+    routes one alert per unit instead, so a backlog never holds the write lock for long."""
     results: list[RouteResult] = []
     work: list[Enqueue] = []
-    for alert in alerts:
-        if alert.id in known:
-            continue
+    for alert in pending_alerts(db=db, clock=clock, store=store, lookback=lookback, limit=limit):
         result, more = route_alert(db=db, clock=clock, alert=alert, playbooks=playbooks)
         results.append(result)
         work.extend(more)

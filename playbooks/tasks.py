@@ -7,17 +7,20 @@ committed. Retries back off exponentially.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from celery import shared_task
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.store.unit_of_work import is_locked_error, unit_of_work
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -122,27 +125,40 @@ def advance_run(self: Any, run_id: int) -> int:
 
 @shared_task(name="playbooks.route_alerts", bind=True)
 def route_alerts(self: Any) -> int:
-    """Route new alerts from the alert store into incidents (scheduled by beat)."""
+    """Route new alerts from the alert store into incidents (scheduled by beat).
+
+    One short unit per alert, each committed before its work is sent: a backlog (thousands of
+    alerts after an outage) must not hold the database's write lock while pages wait on it.
+    """
     from core.store.factory import open_alert_store
     from playbooks.library import load_library
-    from playbooks.routing import route_new_alerts
+    from playbooks.routing import pending_alerts, route_pending_alert
 
     settings = get_settings()
     clock = SystemClock()
     store = open_alert_store(settings, clock=clock)
+    routed = 0
     try:
-        with (
-            retry_when_busy(self, settings),
-            sessions(settings) as factory,
-            unit_of_work(factory) as db,
-        ):
-            results, work = route_new_alerts(
-                db=db, clock=clock, store=store, playbooks=load_library()
-            )
+        with retry_when_busy(self, settings), sessions(settings) as factory:
+            with unit_of_work(factory, write=False) as db:
+                pending = pending_alerts(db=db, clock=clock, store=store)
+            playbooks = load_library()
+            for alert in pending:
+                try:
+                    with unit_of_work(factory) as db:
+                        result, work = route_pending_alert(
+                            db=db, clock=clock, alert=alert, playbooks=playbooks
+                        )
+                except IntegrityError:
+                    # Another worker routed this alert between our check and our insert (its
+                    # unique row won); our unit rolled back whole, nothing to undo.
+                    log.info("alert %s was routed by another worker", alert.id)
+                    continue
+                send(self.app, work)
+                routed += result is not None
     finally:
         store.close()
-    send(self.app, work)
-    return len(results)
+    return routed
 
 
 @shared_task(name="playbooks.resume_runs", bind=True)
