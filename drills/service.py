@@ -5,6 +5,7 @@ beat tick), control (controller), tabletop (injects, notes, scoring), technical 
 events, automatic checks), criteria (frozen measures), report (after action), rollback.
 """
 
+from drills.checks import CheckReport, check_scenarios, scenario_events
 from drills.control import (
     advance,
     create_exercise,
@@ -46,6 +47,7 @@ from drills.technical import EventSink, build_events, check_expectations, spool_
 
 __all__ = [
     "QUARTER",
+    "CheckReport",
     "EventSink",
     "ScenarioError",
     "add_lesson",
@@ -55,6 +57,7 @@ __all__ = [
     "build_report",
     "check_directory",
     "check_expectations",
+    "check_scenarios",
     "close_action",
     "create_exercise",
     "create_schedule",
@@ -82,6 +85,7 @@ __all__ = [
     "resume",
     "rollback",
     "run_schedules",
+    "scenario_events",
     "scenario_minutes",
     "set_grip",
     "spool_sink",

@@ -57,13 +57,23 @@ def list_scenarios() -> None:
 
 @app.command("check")
 def check(directory: Annotated[Path, typer.Argument(help="Folder with scenario YAML")]) -> None:
-    """Validate scenario files; every problem as file:line: field: problem."""
+    """Validate scenario files and prove each technical expectation fires its rule.
+
+    Prints every check made; problems as file:line: field: problem, exit code 1.
+    """
     from drills import service
 
-    issues = service.check_directory(directory)
-    for issue in issues:
+    if not directory.is_dir():
+        typer.echo(f"{directory}: not a folder; give the folder with scenario YAML", err=True)
+        raise typer.Exit(1)
+    report = service.check_scenarios(directory)
+    for line in report.checked:
+        typer.echo(f"ok  {line}")
+    for issue in report.issues:
         typer.echo(str(issue), err=True)
-    raise typer.Exit(1 if issues else 0)
+    verdict = "all scenarios can be played and passed" if report.ok else "problems found"
+    typer.echo(f"{len(report.checked)} checks, {len(report.issues)} problems: {verdict}")
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command("schedule")
