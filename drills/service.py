@@ -22,6 +22,14 @@ from drills.control import (
 from drills.criteria import declare as declare_criteria
 from drills.criteria import verify as criteria_intact
 from drills.mailer import allowed_recipients
+from drills.plan_form import (
+    REPEATS,
+    ROLE_HELP,
+    form_defaults,
+    parse_plan,
+    participant_role,
+)
+from drills.plan_form import plan as plan_exercise
 from drills.planning import QUARTER, create_schedule, list_schedules, run_schedules, tick
 from drills.report import (
     add_lesson,
@@ -47,6 +55,8 @@ from drills.technical import EventSink, build_events, check_expectations, spool_
 
 __all__ = [
     "QUARTER",
+    "REPEATS",
+    "ROLE_HELP",
     "CheckReport",
     "EventSink",
     "ScenarioError",
@@ -66,6 +76,7 @@ __all__ = [
     "declare_criteria",
     "entries",
     "expectations",
+    "form_defaults",
     "get_exercise",
     "get_scenario",
     "latest_report",
@@ -76,7 +87,10 @@ __all__ = [
     "mark_expectation",
     "next_inject_minute",
     "open_actions",
+    "parse_plan",
+    "participant_role",
     "pause",
+    "plan_exercise",
     "publish_summary",
     "published_summaries",
     "published_summary",

@@ -8,17 +8,28 @@ missed. Every page is marked OEFENING / EXERCISE. Published summaries are public
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from core.accounts.models import Role
+from core.clock import Clock
 from core.errors import ValidationError
-from dashboard.deps import PUBLIC, ClockDep, DbSession, Principal, RequireRole, Templates
+from dashboard.deps import (
+    PUBLIC,
+    ClockDep,
+    DbSession,
+    Principal,
+    RequireRole,
+    Templates,
+    WriteDb,
+)
 from dashboard.security import csp_for_inline_styles
 from dashboard.views.writes import begin_write
 from drills import service
+from drills.schemas import ROLES
 
 router = APIRouter(tags=["drills"])
 PLAYER_ROLES = (
@@ -39,13 +50,96 @@ def _back(exercise_id: str) -> RedirectResponse:
 
 @router.get("/drills", response_class=HTMLResponse, summary="Drill calendar (page)")
 def calendar(request: Request, db: DbSession, templates: Templates, user: Player) -> HTMLResponse:
+    exercises = service.list_exercises(db=db)
     context = {
         "schedules": service.list_schedules(db=db),
-        "exercises": service.list_exercises(db=db),
+        "running": [e for e in exercises if e.status in ("running", "paused", "planned")],
+        "past": [e for e in exercises if e.status not in ("running", "paused", "planned")],
         "actions": service.open_actions(db=db),
         "is_controller": user.role == Role.EXERCISE_CONTROLLER,
     }
     return templates.TemplateResponse(request, "drills/calendar.html", context)
+
+
+@router.get("/drills/plan", response_class=HTMLResponse, summary="Plan an exercise (page)")
+def plan_page(
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    templates: Templates,
+    user: Controller,
+    scenario: str | None = None,
+) -> HTMLResponse:
+    values = {**service.form_defaults(clock.now()), "scenario": scenario or ""}
+    return _plan_form(request, templates, values, {}, status_code=200)
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    """The posted form as text fields (the plan form has one pair of fields per role)."""
+    return {key: str(value) for key, value in (await request.form()).items()}
+
+
+@router.post("/drills/plan", response_class=HTMLResponse, summary="Plan an exercise (form)")
+def plan_submit(
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Controller,
+    form: Annotated[dict[str, str], Depends(_form_fields)],
+) -> Response:
+    plan, errors = service.parse_plan(form, now=clock.now())
+    if plan is None:
+        return _plan_form(request, templates, form, errors, status_code=422)
+    exercise, _ = service.plan_exercise(db=db, clock=clock, request=plan, actor=user.username)
+    if exercise is not None:
+        return _back(exercise.id)
+    return RedirectResponse("/drills", status_code=303)
+
+
+def _plan_form(
+    request: Request,
+    templates: Templates,
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    status_code: int,
+) -> HTMLResponse:
+    library = service.load_library()
+    context = {
+        "library": sorted(library.items()),
+        "loaded": library.get(values.get("scenario", "")),
+        "values": values,
+        "errors": errors,
+        "repeats": service.REPEATS,
+        "roles": ROLES,
+        "role_help": service.ROLE_HELP,
+    }
+    return templates.TemplateResponse(request, "drills/plan.html", context, status_code=status_code)
+
+
+@router.get(
+    "/drills/{exercise_id}/injects",
+    response_class=HTMLResponse,
+    summary="Injects released to a role so far (fragment for the live page)",
+)
+def injects_fragment(
+    exercise_id: str,
+    request: Request,
+    db: DbSession,
+    templates: Templates,
+    user: Player,
+    rol: str | None = None,
+) -> HTMLResponse:
+    exercise = service.get_exercise(db=db, exercise_id=exercise_id)
+    loaded = service.get_scenario(exercise.scenario_id)
+    role = rol or None
+    context = {
+        "injects": service.current_injects(
+            db=db, exercise_id=exercise_id, loaded=loaded, role=role
+        ),
+    }
+    return templates.TemplateResponse(request, "drills/_injects.html", context)
 
 
 @router.get("/drills/{exercise_id}", response_class=HTMLResponse, summary="Exercise (page)")
@@ -58,49 +152,93 @@ def exercise_page(
     user: Player,
     rol: str | None = None,
 ) -> HTMLResponse:
+    context = _exercise_context(db, clock, user, exercise_id, rol)
+    return templates.TemplateResponse(request, "drills/exercise.html", context)
+
+
+def _exercise_context(
+    db: Session,
+    clock: Clock,
+    user: Principal,
+    exercise_id: str,
+    rol: str | None,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> dict[str, Any]:
     exercise = service.get_exercise(db=db, exercise_id=exercise_id)
     loaded = service.get_scenario(exercise.scenario_id)
     controller = user.role == Role.EXERCISE_CONTROLLER
-    context = {
+    # The player's scenario role comes from the plan (account name); a choice overrides it.
+    own_role = service.participant_role(exercise, user.username)
+    role = rol if rol is not None else own_role
+    role = role or None
+    return {
         "exercise": exercise,
         "scenario": loaded.scenario,
-        "role": rol,
+        "role": role,
+        "own_role": own_role,
         "minute": service.scenario_minutes(exercise, clock.now()),
         "next_minute": service.next_inject_minute(db=db, exercise=exercise, loaded=loaded),
-        "injects": service.current_injects(db=db, exercise_id=exercise_id, loaded=loaded, role=rol),
+        "injects": service.current_injects(
+            db=db, exercise_id=exercise_id, loaded=loaded, role=role
+        ),
         "entries": service.entries(db=db, exercise_id=exercise_id),
         "expectations": service.expectations(db=db, exercise_id=exercise_id),
         "is_controller": controller,
         # Phone scripts and the whole MSEL are for the controller only.
         "msel": loaded.scenario.msel if controller else (),
+        "errors": errors or {},
+        "values": values or {},
+        "role_labels": ROLES,
     }
-    return templates.TemplateResponse(request, "drills/exercise.html", context)
 
 
 @router.post("/drills/{exercise_id}/entries", summary="Record a decision or action (form)")
 def record_entry(
     exercise_id: str,
-    db: DbSession,
+    request: Request,
+    db: WriteDb,
     clock: ClockDep,
+    templates: Templates,
     user: Player,
-    kind: Annotated[str, Form(max_length=16)],
-    text: Annotated[str, Form(min_length=1, max_length=4000)],
-    role: Annotated[str | None, Form(max_length=40)] = None,
+    kind: Annotated[str, Form(max_length=16)] = "",
+    text: Annotated[str, Form(max_length=4000)] = "",
+    role: Annotated[str, Form(max_length=40)] = "",
+    inject: Annotated[str, Form(max_length=50)] = "",
 ) -> Response:
-    if kind == "hotwash" and user.role != Role.EXERCISE_CONTROLLER:
-        raise ValidationError("kind", "hot-wash notes are kept by the controller")
-    begin_write(db)
-    service.record_entry(
-        db=db,
-        clock=clock,
-        exercise_id=exercise_id,
-        kind=kind,
-        text=text,
-        author=user.username,
-        role=role or None,
-    )
-    db.commit()
-    return _back(exercise_id)
+    errors: dict[str, str] = {}
+    controller = user.role == Role.EXERCISE_CONTROLLER
+    if kind == "hotwash" and not controller:
+        errors["kind"] = "hot-wash notities houdt de oefenleider bij / kept by the controller"
+    if not role and not controller:
+        errors["role"] = (
+            "kies voor welke rol u dit vastlegt / choose the role you record this for: "
+            + ", ".join(ROLES)
+        )
+    if not text.strip():
+        errors["text"] = "beschrijf het besluit of de actie / describe the decision or action"
+    if not errors:
+        try:
+            prefix = f"[{inject}] " if inject else ""
+            service.record_entry(
+                db=db,
+                clock=clock,
+                exercise_id=exercise_id,
+                kind=kind,
+                text=prefix + text,
+                author=user.username,
+                role=role or None,
+            )
+        except ValidationError as exc:
+            errors[exc.field] = exc.problem
+    if errors:
+        values = {"kind": kind, "text": text, "role": role, "inject": inject}
+        context = _exercise_context(
+            db, clock, user, exercise_id, role or None, errors=errors, values=values
+        )
+        return templates.TemplateResponse(request, "drills/exercise.html", context, status_code=422)
+    return RedirectResponse(f"/drills/{exercise_id}?rol={role}", status_code=303)
 
 
 @router.post("/drills/{exercise_id}/control", summary="Start, pause, resume, stop, advance")

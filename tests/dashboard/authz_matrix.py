@@ -185,7 +185,10 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     # drills: players and the exercise controller; published summaries are public
     ("GET", "/drills"): page(*DRILL_PLAYERS),
     ("GET", "/drills/{exercise_id}"): page(*DRILL_PLAYERS, ok=404),
-    ("POST", "/drills/{exercise_id}/entries"): page(*DRILL_PLAYERS, ok=422),
+    ("POST", "/drills/{exercise_id}/entries"): page(*DRILL_PLAYERS, ok=404),
+    ("GET", "/drills/plan"): page(Role.EXERCISE_CONTROLLER),
+    ("POST", "/drills/plan"): page(Role.EXERCISE_CONTROLLER, ok=422),
+    ("GET", "/drills/{exercise_id}/injects"): page(*DRILL_PLAYERS, ok=404),
     ("POST", "/drills/{exercise_id}/control"): page(Role.EXERCISE_CONTROLLER, ok=422),
     ("POST", "/drills/{exercise_id}/expectations/{expectation_id}"): page(
         Role.EXERCISE_CONTROLLER, ok=422
