@@ -22,9 +22,11 @@ from drills.control import (
 from drills.criteria import declare as declare_criteria
 from drills.criteria import verify as criteria_intact
 from drills.mailer import allowed_recipients
+from drills.models import Exercise
 from drills.plan_form import (
     REPEATS,
     ROLE_HELP,
+    PlanRequest,
     form_defaults,
     parse_plan,
     participant_role,
@@ -59,6 +61,8 @@ __all__ = [
     "ROLE_HELP",
     "CheckReport",
     "EventSink",
+    "Exercise",
+    "PlanRequest",
     "ScenarioError",
     "add_lesson",
     "advance",
