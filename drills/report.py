@@ -8,9 +8,10 @@ public pages; it is still marked OEFENING / EXERCISE.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
@@ -27,8 +28,29 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 METRICS = ("detect", "escalate", "decide", "communicate")
 
 
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+STATUS_LABELS = {
+    "met": "gehaald / met",
+    "missed": "niet gehaald / missed",
+    "unscored": "niet beoordeeld / not evaluated",
+    "pending": "open / pending",
+}
+
+
+def amsterdam(value: datetime | None) -> str:
+    """A moment as the municipality reads it: Amsterdam time, to the minute."""
+    if value is None:
+        return "–"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+
+
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env.filters["amsterdam"] = amsterdam
+    env.filters["status"] = lambda status: STATUS_LABELS.get(status, status)
+    return env
 
 
 def add_lesson(
@@ -160,6 +182,7 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
         "expectations": rows,
         "timeline": timeline,
         "hotwash": [n for n in notes if n.kind == "hotwash"],
+        "decisions": [n for n in notes if n.kind in ("decision", "action")],
         "actions": actions,
     }
 
