@@ -176,7 +176,8 @@ def _exercise_context(
     return {
         "exercise": exercise,
         "scenario": loaded.scenario,
-        "role": role,
+        # Not `role`: the base template's context already uses that name for the account's role.
+        "play_role": role,
         "own_role": own_role,
         "minute": service.scenario_minutes(exercise, clock.now()),
         "next_minute": service.next_inject_minute(db=db, exercise=exercise, loaded=loaded),

@@ -155,6 +155,8 @@ def test_the_controller_plans_from_the_library_and_players_get_their_role(env: E
     # The crisis-team member plays CISO: the page knows it from the plan.
     view = player.get(f"/drills/{exercise_id}")
     assert 'data-testid="own-role"' in view.text and "<strong>ciso</strong>" in view.text
+    assert f'data-source="/drills/{exercise_id}/injects?rol=ciso"' in view.text
+    assert '<option value="ciso" selected>' in view.text
     live = player.get(f"/drills/{exercise_id}/injects", params={"rol": "ciso"})
     assert live.status_code == 200 and "geen berichten" in live.text
     entry = {"kind": "decision", "text": "Geen losgeld", "role": "ciso", "inject": "I3"}
