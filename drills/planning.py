@@ -212,3 +212,30 @@ def tick(
                 exercise = control.get_exercise(db=db, exercise_id=exercise_id)
                 technical.check_expectations(db=db, clock=clock, exercise=exercise, alerts=alerts)
     return {"schedules": started, "released": released}
+
+
+def annual_cycle(*, db: Session, now: datetime) -> list[dict[str, Any]]:
+    """Per scenario: when it was last exercised, and whether that is over a year ago.
+
+    BIO2 5.30.01 asks for a yearly test of the continuity plans; a scenario never exercised or
+    not in the last 365 days is flagged.
+    """
+    last: dict[str, datetime] = {}
+    for scenario_id, started in db.execute(
+        select(Exercise.scenario_id, Exercise.started_at).where(Exercise.started_at.is_not(None))
+    ):
+        if started is not None and (scenario_id not in last or started > last[scenario_id]):
+            last[scenario_id] = started
+    rows = []
+    for scenario_id, loaded in sorted(scenarios.load_library().items()):
+        when = last.get(scenario_id)
+        overdue = when is None or now - when > timedelta(days=365)
+        rows.append(
+            {
+                "scenario_id": scenario_id,
+                "title": loaded.scenario.title,
+                "last": when,
+                "overdue": overdue,
+            }
+        )
+    return rows

@@ -32,7 +32,14 @@ from drills.plan_form import (
     participant_role,
 )
 from drills.plan_form import plan as plan_exercise
-from drills.planning import QUARTER, create_schedule, list_schedules, run_schedules, tick
+from drills.planning import (
+    QUARTER,
+    annual_cycle,
+    create_schedule,
+    list_schedules,
+    run_schedules,
+    tick,
+)
 from drills.report import (
     add_lesson,
     build_report,
@@ -67,6 +74,7 @@ __all__ = [
     "add_lesson",
     "advance",
     "allowed_recipients",
+    "annual_cycle",
     "build_events",
     "build_report",
     "check_directory",

@@ -49,9 +49,12 @@ def _back(exercise_id: str) -> RedirectResponse:
 
 
 @router.get("/drills", response_class=HTMLResponse, summary="Drill calendar (page)")
-def calendar(request: Request, db: DbSession, templates: Templates, user: Player) -> HTMLResponse:
+def calendar(
+    request: Request, db: DbSession, clock: ClockDep, templates: Templates, user: Player
+) -> HTMLResponse:
     exercises = service.list_exercises(db=db)
     context = {
+        "cycle": service.annual_cycle(db=db, now=clock.now()),
         "schedules": service.list_schedules(db=db),
         "running": [e for e in exercises if e.status in ("running", "paused", "planned")],
         "past": [e for e in exercises if e.status not in ("running", "paused", "planned")],

@@ -174,3 +174,9 @@ def test_the_controller_plans_from_the_library_and_players_get_their_role(env: E
     assert leader.post("/drills/plan", data=planned).status_code == 303
     calendar = leader.get("/drills").text
     assert "elke 91.0 dagen" in calendar and "Ransomware op de fileservers" in calendar
+    # Annual cycle: ransomware was just exercised, the data-centre fire never was.
+    cycle = calendar.split('data-testid="annual-cycle"')[1].split("</table>")[0]
+    fire = cycle.split("brand-datacentrum")[1].split("</tr>")[0]
+    ransomware = cycle.split("ransomware-fileservers")[1].split("</tr>")[0]
+    assert "nooit / never" in fire and "over 12 months ago" in fire
+    assert "within 12 months" in ransomware
