@@ -21,6 +21,7 @@ from drills.control import (
 )
 from drills.criteria import declare as declare_criteria
 from drills.criteria import verify as criteria_intact
+from drills.live import add_adhoc_inject, open_injects, skip_inject
 from drills.mailer import allowed_recipients
 from drills.models import Exercise
 from drills.plan_form import (
@@ -71,6 +72,7 @@ __all__ = [
     "Exercise",
     "PlanRequest",
     "ScenarioError",
+    "add_adhoc_inject",
     "add_lesson",
     "advance",
     "allowed_recipients",
@@ -99,6 +101,7 @@ __all__ = [
     "mark_expectation",
     "next_inject_minute",
     "open_actions",
+    "open_injects",
     "parse_plan",
     "participant_role",
     "pause",
@@ -114,6 +117,7 @@ __all__ = [
     "scenario_events",
     "scenario_minutes",
     "set_grip",
+    "skip_inject",
     "spool_sink",
     "start",
     "stop",

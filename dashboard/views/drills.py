@@ -192,6 +192,9 @@ def _exercise_context(
         "is_controller": controller,
         # Phone scripts and the whole MSEL are for the controller only.
         "msel": loaded.scenario.msel if controller else (),
+        "open_injects": service.open_injects(db=db, exercise_id=exercise_id, loaded=loaded)
+        if controller
+        else (),
         "errors": errors or {},
         "values": values or {},
         "role_labels": ROLES,
@@ -273,6 +276,58 @@ def control(
         }
         functions[action](db=db, clock=clock, exercise_id=exercise_id, actor=actor)
     db.commit()
+    return _back(exercise_id)
+
+
+@router.post("/drills/{exercise_id}/skip", summary="Skip an inject (form)")
+def skip_inject(
+    exercise_id: str,
+    db: WriteDb,
+    clock: ClockDep,
+    user: Controller,
+    inject: Annotated[str, Form(max_length=50)],
+) -> Response:
+    service.skip_inject(
+        db=db, clock=clock, exercise_id=exercise_id, inject_id=inject, actor=user.username
+    )
+    return _back(exercise_id)
+
+
+@router.post("/drills/{exercise_id}/adhoc", summary="Release an ad-hoc inject (form)")
+def adhoc_inject(
+    exercise_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Controller,
+    to: Annotated[list[str] | None, Form(max_length=40)] = None,
+    title: Annotated[str, Form(max_length=300)] = "",
+    text: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    roles = to or []
+    try:
+        service.add_adhoc_inject(
+            db=db,
+            clock=clock,
+            exercise_id=exercise_id,
+            roles=roles,
+            title=title,
+            text=text,
+            actor=user.username,
+        )
+    except ValidationError as exc:
+        values = {"adhoc_title": title, "adhoc_text": text, "adhoc_to": ",".join(roles)}
+        context = _exercise_context(
+            db,
+            clock,
+            user,
+            exercise_id,
+            None,
+            errors={f"adhoc_{exc.field}": exc.problem},
+            values=values,
+        )
+        return templates.TemplateResponse(request, "drills/exercise.html", context, status_code=422)
     return _back(exercise_id)
 
 

@@ -187,6 +187,8 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/drills/{exercise_id}"): page(*DRILL_PLAYERS, ok=404),
     ("POST", "/drills/{exercise_id}/entries"): page(*DRILL_PLAYERS, ok=404),
     ("GET", "/drills/plan"): page(Role.EXERCISE_CONTROLLER),
+    ("POST", "/drills/{exercise_id}/skip"): page(Role.EXERCISE_CONTROLLER, ok=422),
+    ("POST", "/drills/{exercise_id}/adhoc"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("POST", "/drills/plan"): page(Role.EXERCISE_CONTROLLER, ok=422),
     ("GET", "/drills/{exercise_id}/injects"): page(*DRILL_PLAYERS, ok=404),
     ("POST", "/drills/{exercise_id}/control"): page(Role.EXERCISE_CONTROLLER, ok=422),

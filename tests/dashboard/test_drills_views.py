@@ -163,6 +163,27 @@ def test_the_controller_plans_from_the_library_and_players_get_their_role(env: E
     done = player.post(f"/drills/{exercise_id}/entries", data={**entry, "csrf_token": play_csrf})
     assert done.status_code == 303
     assert "[I3] Geen losgeld" in leader.get(f"/drills/{exercise_id}").text
+    # The controller skips I3 and sends an ad-hoc message to the CISO.
+    skip = {"inject": "I3", "csrf_token": lead_csrf}
+    assert leader.post(f"/drills/{exercise_id}/skip", data=skip).status_code == 303
+    again = leader.post(f"/drills/{exercise_id}/skip", data=skip)
+    assert again.status_code == 400 and "open: I1, I2, I4, I5, I6" in again.text
+    adhoc = {
+        "title": "Bel de leverancier",
+        "text": "De back-upleverancier belt terug.",
+        "csrf_token": lead_csrf,
+    }
+    refused = leader.post(f"/drills/{exercise_id}/adhoc", data=adhoc)
+    assert refused.status_code == 422 and "to: choose one or more of" in refused.text
+    assert "De back-upleverancier belt terug.</textarea>" in refused.text
+    sent = leader.post(f"/drills/{exercise_id}/adhoc", data={**adhoc, "to": ["ciso"]})
+    assert sent.status_code == 303
+    live = player.get(f"/drills/{exercise_id}/injects", params={"rol": "ciso"}).text
+    assert "AH1" in live and "Bel de leverancier" in live
+    assert (
+        "De back-upleverancier"
+        not in player.get(f"/drills/{exercise_id}/injects", params={"rol": "fg"}).text
+    )
     # Stopped at once: the expectations whose window is still open are not evaluated.
     stop = {"action": "stop", "csrf_token": lead_csrf}
     assert leader.post(f"/drills/{exercise_id}/control", data=stop).status_code == 303
