@@ -14,8 +14,22 @@
         if (html === null || html === last) { return; }
         last = html;
         target.innerHTML = html;  // rendered by the server with autoescaping
+        offer(target.querySelectorAll("li[data-inject]"));
       })
       .catch(function () { /* keep what is shown; the next poll tries again */ });
+  }
+  // New injects also become choices in the form's "about inject" list.
+  function offer(items) {
+    var select = document.querySelector('select[name="inject"]');
+    if (!select) { return; }
+    items.forEach(function (item) {
+      var id = item.getAttribute("data-inject");
+      if (select.querySelector('option[value="' + id + '"]')) { return; }
+      var option = document.createElement("option");
+      option.value = id;
+      option.textContent = id + " · " + item.getAttribute("data-title");
+      select.appendChild(option);
+    });
   }
   setInterval(refresh, 3000);
 }());
