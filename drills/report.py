@@ -125,11 +125,14 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
     scored = []
     for criterion in exercise.criteria:
         result = measured.get(criterion["metric"])
+        same = [e.status for e in rows if e.metric == criterion["metric"]]
         scored.append(
             {
                 **criterion,
                 "result": result,
                 "passed": result is not None and result <= criterion["limit_minutes"],
+                # Stopped while every window for this metric was still open: no verdict.
+                "unscored": result is None and bool(same) and set(same) == {"unscored"},
             }
         )
     timeline: list[dict[str, Any]] = []

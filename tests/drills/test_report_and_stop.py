@@ -56,4 +56,11 @@ def test_stop_scores_only_closed_windows_and_the_report_is_bilingual(db: Session
     assert "02-03-2026 10:00" in html  # 09:00 UTC is 10:00 in Amsterdam (winter time)
     assert "123456" not in html and "+00:00" not in html
     assert "Melden bij de AP" in html
+    # decide (E5, window open) has no verdict; communicate (E6, window closed) failed.
+    assert re.search(
+        r"1440\.0</td>\s*<td>niet gemeten / not measured</td>\s*<td class=\"unscored\">", html
+    )
+    assert re.search(
+        r"480\.0</td>\s*<td>niet gemeten / not measured</td>\s*<td class=\"niet\">", html
+    )
     assert re.search(r"Belscript maken</td><td>FG</td><td>01-06-2026", html)
