@@ -86,18 +86,25 @@ def parse_plan(
     )
 
 
-def _when(form: Mapping[str, str], errors: dict[str, str], *, now: datetime) -> datetime | None:
+def parse_when(day_text: str, time_text: str, errors: dict[str, str]) -> datetime | None:
+    """A date and a time typed in Amsterdam time; problems go into `errors` by field."""
     try:
-        day = date.fromisoformat(form.get("date", ""))
+        day = date.fromisoformat(day_text)
     except ValueError:
         errors["date"] = "datum als JJJJ-MM-DD / date as YYYY-MM-DD"
         return None
     try:
-        moment = time.fromisoformat(form.get("time", ""))
+        moment = time.fromisoformat(time_text)
     except ValueError:
         errors["time"] = "tijd als UU:MM / time as HH:MM"
         return None
-    at = datetime.combine(day, moment, tzinfo=AMSTERDAM)
+    return datetime.combine(day, moment, tzinfo=AMSTERDAM)
+
+
+def _when(form: Mapping[str, str], errors: dict[str, str], *, now: datetime) -> datetime | None:
+    at = parse_when(form.get("date", ""), form.get("time", ""), errors)
+    if at is None:
+        return None
     if at < now - timedelta(minutes=1):
         errors["date"] = "dit moment is al voorbij / this moment has passed"
         return None

@@ -92,6 +92,17 @@ def close_action(*, db: Session, clock: Clock, action_id: int) -> LessonAction:
     return row
 
 
+def lessons_of(*, db: Session, exercise_id: str) -> list[LessonAction]:
+    """The lessons and follow-up actions of one exercise, in the order they were added."""
+    return list(
+        db.scalars(
+            select(LessonAction)
+            .where(LessonAction.exercise_id == exercise_id)
+            .order_by(LessonAction.id)
+        )
+    )
+
+
 def open_actions(*, db: Session) -> list[LessonAction]:
     return list(
         db.scalars(

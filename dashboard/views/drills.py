@@ -8,6 +8,7 @@ missed. Every page is marked OEFENING / EXERCISE. Published summaries are public
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -52,6 +53,20 @@ def _back(exercise_id: str) -> RedirectResponse:
 def calendar(
     request: Request, db: DbSession, clock: ClockDep, templates: Templates, user: Player
 ) -> HTMLResponse:
+    return _calendar(request, db, clock, templates, user)
+
+
+def _calendar(
+    request: Request,
+    db: Session,
+    clock: Clock,
+    templates: Templates,
+    user: Principal,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     exercises = service.list_exercises(db=db)
     context = {
         "cycle": service.annual_cycle(db=db, now=clock.now()),
@@ -60,8 +75,51 @@ def calendar(
         "past": [e for e in exercises if e.status not in ("running", "paused", "planned")],
         "actions": service.open_actions(db=db),
         "is_controller": user.role == Role.EXERCISE_CONTROLLER,
+        "errors": errors or {},
+        "values": values or {},
     }
-    return templates.TemplateResponse(request, "drills/calendar.html", context)
+    return templates.TemplateResponse(
+        request, "drills/calendar.html", context, status_code=status_code
+    )
+
+
+@router.post("/drills/schedules/{schedule_id}/cancel", summary="Cancel a plan (form)")
+def cancel_schedule(schedule_id: int, db: WriteDb, clock: ClockDep, user: Controller) -> Response:
+    service.cancel_schedule(db=db, clock=clock, schedule_id=schedule_id, actor=user.username)
+    return RedirectResponse("/drills", status_code=303)
+
+
+@router.post(
+    "/drills/schedules/{schedule_id}/move",
+    response_class=HTMLResponse,
+    summary="Move a plan to another date and time (form)",
+)
+def move_schedule(
+    schedule_id: int,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Controller,
+    date: Annotated[str, Form(max_length=20)] = "",
+    time: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    errors: dict[str, str] = {}
+    moment = service.parse_when(date, time, errors)
+    if moment is not None:
+        try:
+            service.move_schedule(
+                db=db, clock=clock, schedule_id=schedule_id, first_at=moment, actor=user.username
+            )
+        except ValidationError as exc:
+            errors[exc.field] = exc.problem
+    if errors:
+        keyed = {f"{schedule_id}_{k}": v for k, v in errors.items()}
+        values = {f"{schedule_id}_date": date, f"{schedule_id}_time": time}
+        return _calendar(
+            request, db, clock, templates, user, errors=keyed, values=values, status_code=422
+        )
+    return RedirectResponse("/drills", status_code=303)
 
 
 @router.get("/drills/plan", response_class=HTMLResponse, summary="Plan an exercise (page)")
@@ -198,6 +256,7 @@ def _exercise_context(
         "errors": errors or {},
         "values": values or {},
         "role_labels": ROLES,
+        "lessons": service.lessons_of(db=db, exercise_id=exercise_id),
     }
 
 
@@ -355,6 +414,51 @@ def mark_expectation(
         actor=user.username,
     )
     db.commit()
+    return _back(exercise_id)
+
+
+@router.post("/drills/{exercise_id}/lessons", summary="Add a lesson and its action (form)")
+def add_lesson(
+    exercise_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Controller,
+    lesson: Annotated[str, Form(max_length=2000)] = "",
+    action: Annotated[str, Form(max_length=2000)] = "",
+    owner: Annotated[str, Form(max_length=200)] = "",
+    due_on: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    errors: dict[str, str] = {}
+    try:
+        due = dt.date.fromisoformat(due_on)
+    except ValueError:
+        errors["lesson_due_on"] = "datum als JJJJ-MM-DD / date as YYYY-MM-DD"
+    if not errors:
+        try:
+            service.add_lesson(
+                db=db,
+                clock=clock,
+                exercise_id=exercise_id,
+                lesson=lesson,
+                action=action,
+                owner=owner,
+                due_on=due,
+            )
+        except ValidationError as exc:
+            errors[f"lesson_{exc.field}"] = exc.problem
+    if errors:
+        values = {
+            "lesson": lesson,
+            "lesson_action": action,
+            "lesson_owner": owner,
+            "lesson_due": due_on,
+        }
+        context = _exercise_context(
+            db, clock, user, exercise_id, None, errors=errors, values=values
+        )
+        return templates.TemplateResponse(request, "drills/exercise.html", context, status_code=422)
     return _back(exercise_id)
 
 

@@ -201,3 +201,36 @@ def test_the_controller_plans_from_the_library_and_players_get_their_role(env: E
     ransomware = cycle.split("ransomware-fileservers")[1].split("</tr>")[0]
     assert "nooit / never" in fire and "over 12 months ago" in fire
     assert "within 12 months" in ransomware
+    # Before the start the plan can be moved (a bad date keeps what was typed) or cancelled.
+    env.db.commit()
+    (schedule,) = service.list_schedules(db=env.db)
+    move = {"date": "2027-02-30", "time": "10:00", "csrf_token": lead_csrf}
+    refused = leader.post(f"/drills/schedules/{schedule.id}/move", data=move)
+    assert refused.status_code == 422 and "date: datum als JJJJ-MM-DD" in refused.text
+    assert 'value="2027-02-30"' in refused.text
+    moved = leader.post(
+        f"/drills/schedules/{schedule.id}/move", data={**move, "date": "2027-04-01"}
+    )
+    assert moved.status_code == 303
+    cancel = {"csrf_token": lead_csrf}
+    assert leader.post(f"/drills/schedules/{schedule.id}/cancel", data=cancel).status_code == 303
+    env.db.commit()
+    env.db.expire_all()
+    (schedule,) = service.list_schedules(db=env.db)
+    assert not schedule.active and schedule.next_run_at is None
+    # Lessons with an owner and due date; a missing owner keeps the lesson text.
+    lesson = {
+        "lesson": "Servicedesk wist niet wie te bellen",
+        "action": "Belboom maken",
+        "owner": "",
+        "due_on": "2027-01-15",
+        "csrf_token": lead_csrf,
+    }
+    refused = leader.post(f"/drills/{exercise_id}/lessons", data=lesson)
+    assert refused.status_code == 422 and "owner:" in refused.text
+    assert "Servicedesk wist niet wie te bellen</textarea>" in refused.text
+    added = leader.post(f"/drills/{exercise_id}/lessons", data={**lesson, "owner": "CISO"})
+    assert added.status_code == 303
+    page = leader.get(f"/drills/{exercise_id}").text
+    assert "Belboom maken" in page and "15-01-2027" in page
+    assert "Belboom maken" in leader.get("/drills").text  # open follow-up actions
