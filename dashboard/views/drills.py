@@ -1,9 +1,10 @@
-"""Drills in the dashboard: calendar, live exercise view, reports and public summaries.
+"""Drills in the dashboard: the live exercise view, reports and public summaries.
 
 Players (crisis team, DPO, analysts, incident managers) see the injects released to their
-scenario role and record decisions and actions; the exercise controller also sees the
-controller notes (phone scripts), runs the scenario clock and marks expectations met or
-missed. Every page is marked OEFENING / EXERCISE. Published summaries are public.
+scenario role as they arrive and record decisions and actions against them; the exercise
+controller also sees the controller notes (phone scripts), runs the scenario clock, skips and
+adds injects, marks expectations and records lessons. Planning and the calendar are in
+`drills_plan`. Every page is marked OEFENING / EXERCISE. Published summaries are public.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -23,160 +24,24 @@ from dashboard.deps import (
     ClockDep,
     DbSession,
     Principal,
-    RequireRole,
     Templates,
     WriteDb,
 )
 from dashboard.security import csp_for_inline_styles
+from dashboard.views import drills_plan
+from dashboard.views.drills_plan import Controller, Player
 from dashboard.views.writes import begin_write
 from drills import service
 from drills.schemas import ROLES
 
 router = APIRouter(tags=["drills"])
-PLAYER_ROLES = (
-    Role.EXERCISE_CONTROLLER,
-    Role.CRISIS_TEAM,
-    Role.DPO,
-    Role.INCIDENT_MANAGER,
-    Role.ANALYST,
-)
-Player = Annotated[Principal, Depends(RequireRole(*PLAYER_ROLES))]
-Controller = Annotated[Principal, Depends(RequireRole(Role.EXERCISE_CONTROLLER))]
+# Planning routes first: `/drills/plan` must not be taken for an exercise id.
+router.include_router(drills_plan.router)
 ControlAction = Literal["start", "pause", "resume", "stop", "advance"]
 
 
 def _back(exercise_id: str) -> RedirectResponse:
     return RedirectResponse(f"/drills/{exercise_id}", status_code=303)
-
-
-@router.get("/drills", response_class=HTMLResponse, summary="Drill calendar (page)")
-def calendar(
-    request: Request, db: DbSession, clock: ClockDep, templates: Templates, user: Player
-) -> HTMLResponse:
-    return _calendar(request, db, clock, templates, user)
-
-
-def _calendar(
-    request: Request,
-    db: Session,
-    clock: Clock,
-    templates: Templates,
-    user: Principal,
-    *,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    exercises = service.list_exercises(db=db)
-    context = {
-        "cycle": service.annual_cycle(db=db, now=clock.now()),
-        "schedules": service.list_schedules(db=db),
-        "running": [e for e in exercises if e.status in ("running", "paused", "planned")],
-        "past": [e for e in exercises if e.status not in ("running", "paused", "planned")],
-        "actions": service.open_actions(db=db),
-        "is_controller": user.role == Role.EXERCISE_CONTROLLER,
-        "errors": errors or {},
-        "values": values or {},
-    }
-    return templates.TemplateResponse(
-        request, "drills/calendar.html", context, status_code=status_code
-    )
-
-
-@router.post("/drills/schedules/{schedule_id}/cancel", summary="Cancel a plan (form)")
-def cancel_schedule(schedule_id: int, db: WriteDb, clock: ClockDep, user: Controller) -> Response:
-    service.cancel_schedule(db=db, clock=clock, schedule_id=schedule_id, actor=user.username)
-    return RedirectResponse("/drills", status_code=303)
-
-
-@router.post(
-    "/drills/schedules/{schedule_id}/move",
-    response_class=HTMLResponse,
-    summary="Move a plan to another date and time (form)",
-)
-def move_schedule(
-    schedule_id: int,
-    request: Request,
-    db: WriteDb,
-    clock: ClockDep,
-    templates: Templates,
-    user: Controller,
-    date: Annotated[str, Form(max_length=20)] = "",
-    time: Annotated[str, Form(max_length=10)] = "",
-) -> Response:
-    errors: dict[str, str] = {}
-    moment = service.parse_when(date, time, errors)
-    if moment is not None:
-        try:
-            service.move_schedule(
-                db=db, clock=clock, schedule_id=schedule_id, first_at=moment, actor=user.username
-            )
-        except ValidationError as exc:
-            errors[exc.field] = exc.problem
-    if errors:
-        keyed = {f"{schedule_id}_{k}": v for k, v in errors.items()}
-        values = {f"{schedule_id}_date": date, f"{schedule_id}_time": time}
-        return _calendar(
-            request, db, clock, templates, user, errors=keyed, values=values, status_code=422
-        )
-    return RedirectResponse("/drills", status_code=303)
-
-
-@router.get("/drills/plan", response_class=HTMLResponse, summary="Plan an exercise (page)")
-def plan_page(
-    request: Request,
-    db: DbSession,
-    clock: ClockDep,
-    templates: Templates,
-    user: Controller,
-    scenario: str | None = None,
-) -> HTMLResponse:
-    values = {**service.form_defaults(clock.now()), "scenario": scenario or ""}
-    return _plan_form(request, templates, values, {}, status_code=200)
-
-
-async def _form_fields(request: Request) -> dict[str, str]:
-    """The posted form as text fields (the plan form has one pair of fields per role)."""
-    return {key: str(value) for key, value in (await request.form()).items()}
-
-
-@router.post("/drills/plan", response_class=HTMLResponse, summary="Plan an exercise (form)")
-def plan_submit(
-    request: Request,
-    db: WriteDb,
-    clock: ClockDep,
-    templates: Templates,
-    user: Controller,
-    form: Annotated[dict[str, str], Depends(_form_fields)],
-) -> Response:
-    plan, errors = service.parse_plan(form, now=clock.now())
-    if plan is None:
-        return _plan_form(request, templates, form, errors, status_code=422)
-    exercise, _ = service.plan_exercise(db=db, clock=clock, request=plan, actor=user.username)
-    if exercise is not None:
-        return _back(exercise.id)
-    return RedirectResponse("/drills", status_code=303)
-
-
-def _plan_form(
-    request: Request,
-    templates: Templates,
-    values: dict[str, str],
-    errors: dict[str, str],
-    *,
-    status_code: int,
-) -> HTMLResponse:
-    library = service.load_library()
-    context = {
-        "library": sorted(library.items()),
-        "loaded": library.get(values.get("scenario", "")),
-        "values": values,
-        "errors": errors,
-        "repeats": service.REPEATS,
-        "roles": ROLES,
-        "role_help": service.ROLE_HELP,
-    }
-    return templates.TemplateResponse(request, "drills/plan.html", context, status_code=status_code)
 
 
 @router.get(
