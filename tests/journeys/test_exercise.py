@@ -87,7 +87,7 @@ def test_controller_plans_the_ransomware_drill_and_the_team_plays_it(journey: Jo
     # The controller waits for the automatic check, then moves on to the next inject.
     lead.goto(f"/drills/{exercise_id}")
     expectation = lead.get_by_test_id("expectations").locator("tr", has_text="E1")
-    _reload_until(lead, lambda: "met" in expectation.inner_text())
+    _reload_until(lead, lambda: "gehaald / met" in expectation.inner_text())
     lead.get_by_role("button", name=re.compile("Naar volgende inject")).click()
     lead.wait_for_load_state()
     journey.shot(lead, "controller sees E1 met and advances to the next inject")
@@ -125,5 +125,5 @@ def test_controller_plans_the_ransomware_drill_and_the_team_plays_it(journey: Jo
     report = lead.locator("body").inner_text()
     assert "OEFENING / EXERCISE" in report and decision in report
     detection_row = lead.locator("tr", has_text="E1").first.inner_text()
-    assert "met" in detection_row and "min" in detection_row
+    assert "gehaald / met" in detection_row and "within 15" in detection_row
     journey.shot(lead, "the report shows the detection expectation met in time")
