@@ -453,3 +453,33 @@ def alert_tag_counts(
         if len(page) < page_size:
             return counts
         offset += page_size
+
+
+SHIPPED_RULES = Path(__file__).resolve().parent / "rules"
+
+
+@dataclass(frozen=True)
+class RuleDryRun:
+    """Which alerting rules exist and which of them fire on a list of events (no stores)."""
+
+    known: dict[str, str]  # rule id -> title, alerting rules and correlations
+    fired: frozenset[str]
+    problems: tuple[str, ...] = ()
+
+
+def dry_run(
+    *, events: Sequence[Mapping[str, Any]], paths: Sequence[Path] = (SHIPPED_RULES,)
+) -> RuleDryRun:
+    """Run the rule pack over `events` in memory, as the stream would (for drill checks)."""
+    from detection.rulepack import evaluate
+    from detection.stream import load_detector
+
+    detector = load_detector(paths=list(paths))
+    known = {
+        r.rule_id: r.title for r in detector.ruleset.rules if r.rule_id not in detector.silenced
+    }
+    known.update({c.rule_id: c.title for c in detector.correlations})
+    pairs = [(f"e{index}", event) for index, event in enumerate(events)]
+    fired = {d.rule_id for d in evaluate(detector=detector, events_with_ids=pairs)}
+    problems = (*detector.problems, *(str(p) for p in detector.ruleset.problems))
+    return RuleDryRun(known=known, fired=frozenset(fired), problems=problems)

@@ -34,6 +34,8 @@ RUNNING, PAUSED, PLANNED, STOPPED, ROLLED_BACK = (
     "rolled_back",
 )
 OBJECT_TYPE = "drill"
+# An expectation whose window was still open when the exercise stopped (fits String(10)).
+NOT_EVALUATED = "unscored"
 
 
 def _log(
@@ -234,7 +236,10 @@ def next_inject_minute(*, db: Session, exercise: Exercise, loaded: LoadedScenari
 
 
 def stop(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Exercise:
-    """End the exercise and free its series; pending automatic checks become missed."""
+    """End the exercise and free its series.
+
+    Pending expectations whose window has closed become missed; the others are not evaluated.
+    """
     exercise = get_exercise(db=db, exercise_id=exercise_id)
     _require(db, exercise, RUNNING, PAUSED)
     now = clock.now()
@@ -242,13 +247,22 @@ def stop(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Exercise
     exercise.segment_started_at = None
     exercise.status = STOPPED
     exercise.stopped_at = now
+    played = scenario_minutes(exercise, now)
     for expectation in db.scalars(
         select(Expectation).where(
             Expectation.exercise_id == exercise.id, Expectation.status == "pending"
         )
     ):
-        expectation.status = "missed"
-        expectation.note = expectation.note or "niet gehaald voor het einde van de oefening"
+        if played < expectation.within_minutes:
+            # Its window was still open: stopping early is no evidence it would have failed.
+            expectation.status = NOT_EVALUATED
+            expectation.note = expectation.note or (
+                f"niet beoordeeld: gestopt op minuut {played:.0f}, venster tot minuut "
+                f"{expectation.within_minutes:g} / not evaluated: stopped before its window closed"
+            )
+        else:
+            expectation.status = "missed"
+            expectation.note = expectation.note or "niet gehaald voor het einde van de oefening"
     db.execute(delete(DrillLock).where(DrillLock.series == exercise.series))
     _log(db, clock, exercise, actor, "stopped")
     db.flush()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.config import Settings
-from core.errors import ConflictError, ValidationError
+from core.errors import ConflictError, NotFoundError, ValidationError
 from core.store.base import AlertStore
 from drills import control, mailer, scenarios, tabletop, technical
 from drills.models import DrillSchedule, Exercise
@@ -212,3 +212,76 @@ def tick(
                 exercise = control.get_exercise(db=db, exercise_id=exercise_id)
                 technical.check_expectations(db=db, clock=clock, exercise=exercise, alerts=alerts)
     return {"schedules": started, "released": released}
+
+
+def annual_cycle(*, db: Session, now: datetime) -> list[dict[str, Any]]:
+    """Per scenario: when it was last exercised, and whether that is over a year ago.
+
+    BIO2 5.30.01 asks for a yearly test of the continuity plans; a scenario never exercised or
+    not in the last 365 days is flagged.
+    """
+    last: dict[str, datetime] = {}
+    for scenario_id, started in db.execute(
+        select(Exercise.scenario_id, Exercise.started_at).where(Exercise.started_at.is_not(None))
+    ):
+        if started is not None and (scenario_id not in last or started > last[scenario_id]):
+            last[scenario_id] = started
+    rows = []
+    for scenario_id, loaded in sorted(scenarios.load_library().items()):
+        when = last.get(scenario_id)
+        overdue = when is None or now - when > timedelta(days=365)
+        rows.append(
+            {
+                "scenario_id": scenario_id,
+                "title": loaded.scenario.title,
+                "last": when,
+                "overdue": overdue,
+            }
+        )
+    return rows
+
+
+def cancel_schedule(*, db: Session, clock: Clock, schedule_id: int, actor: str) -> DrillSchedule:
+    """Cancel a plan before it starts (a recurring one stops recurring); no commit."""
+    from core import audit
+
+    schedule = db.get(DrillSchedule, schedule_id)
+    if schedule is None:
+        raise NotFoundError(f"schedule {schedule_id} not found")
+    schedule.active = False
+    schedule.next_run_at = None
+    audit.record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action="drill.schedule_cancelled",
+        object_type="drill_schedule",
+        object_id=str(schedule_id),
+    )
+    db.flush()
+    return schedule
+
+
+def move_schedule(
+    *, db: Session, clock: Clock, schedule_id: int, first_at: datetime, actor: str
+) -> DrillSchedule:
+    """Move a plan's next start (before it starts); ValidationError for a moment in the past."""
+    from core import audit
+
+    schedule = db.get(DrillSchedule, schedule_id)
+    if schedule is None or not schedule.active:
+        raise NotFoundError(f"schedule {schedule_id} not found or cancelled")
+    if first_at < clock.now():
+        raise ValidationError("date", "dit moment is al voorbij / this moment has passed")
+    schedule.next_run_at = first_at
+    audit.record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action="drill.schedule_moved",
+        object_type="drill_schedule",
+        object_id=str(schedule_id),
+        details={"next_run_at": first_at.isoformat()},
+    )
+    db.flush()
+    return schedule

@@ -8,9 +8,10 @@ public pages; it is still marked OEFENING / EXERCISE.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
@@ -27,8 +28,29 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 METRICS = ("detect", "escalate", "decide", "communicate")
 
 
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+STATUS_LABELS = {
+    "met": "gehaald / met",
+    "missed": "niet gehaald / missed",
+    "unscored": "niet beoordeeld / not evaluated",
+    "pending": "open / pending",
+}
+
+
+def amsterdam(value: datetime | None) -> str:
+    """A moment as the municipality reads it: Amsterdam time, to the minute."""
+    if value is None:
+        return "–"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+
+
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env.filters["amsterdam"] = amsterdam
+    env.filters["status"] = lambda status: STATUS_LABELS.get(status, status)
+    return env
 
 
 def add_lesson(
@@ -70,6 +92,17 @@ def close_action(*, db: Session, clock: Clock, action_id: int) -> LessonAction:
     return row
 
 
+def lessons_of(*, db: Session, exercise_id: str) -> list[LessonAction]:
+    """The lessons and follow-up actions of one exercise, in the order they were added."""
+    return list(
+        db.scalars(
+            select(LessonAction)
+            .where(LessonAction.exercise_id == exercise_id)
+            .order_by(LessonAction.id)
+        )
+    )
+
+
 def open_actions(*, db: Session) -> list[LessonAction]:
     return list(
         db.scalars(
@@ -103,11 +136,14 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
     scored = []
     for criterion in exercise.criteria:
         result = measured.get(criterion["metric"])
+        same = [e.status for e in rows if e.metric == criterion["metric"]]
         scored.append(
             {
                 **criterion,
                 "result": result,
                 "passed": result is not None and result <= criterion["limit_minutes"],
+                # Stopped while every window for this metric was still open: no verdict.
+                "unscored": result is None and bool(same) and set(same) == {"unscored"},
             }
         )
     timeline: list[dict[str, Any]] = []
@@ -160,6 +196,7 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
         "expectations": rows,
         "timeline": timeline,
         "hotwash": [n for n in notes if n.kind == "hotwash"],
+        "decisions": [n for n in notes if n.kind in ("decision", "action")],
         "actions": actions,
     }
 

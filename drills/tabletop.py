@@ -156,21 +156,21 @@ def current_injects(
         .where(ReleasedInject.exercise_id == exercise_id)
         .order_by(ReleasedInject.released_at.desc(), ReleasedInject.id.desc())
     )
+    from drills.live import adhoc_texts
+
+    adhoc = adhoc_texts(db, exercise_id)
     views = []
     for row in rows:
+        if not row.roles or (role is not None and role not in row.roles):
+            continue  # skipped by the controller, or for another role
         inject = by_id.get(row.inject_id)
-        if inject is None or (role is not None and role not in row.roles):
+        if inject is not None:
+            title, text, sender = inject.title, inject.text, inject.sender
+        elif row.inject_id in adhoc:
+            (title, text), sender = adhoc[row.inject_id], "Oefenleiding"
+        else:
             continue
-        views.append(
-            InjectView(
-                row.inject_id,
-                inject.kind,
-                inject.title,
-                inject.text,
-                inject.sender,
-                row.released_at,
-            )
-        )
+        views.append(InjectView(row.inject_id, row.kind, title, text, sender, row.released_at))
     return views
 
 

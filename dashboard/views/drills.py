@@ -1,35 +1,42 @@
-"""Drills in the dashboard: calendar, live exercise view, reports and public summaries.
+"""Drills in the dashboard: the live exercise view, reports and public summaries.
 
 Players (crisis team, DPO, analysts, incident managers) see the injects released to their
-scenario role and record decisions and actions; the exercise controller also sees the
-controller notes (phone scripts), runs the scenario clock and marks expectations met or
-missed. Every page is marked OEFENING / EXERCISE. Published summaries are public.
+scenario role as they arrive and record decisions and actions against them; the exercise
+controller also sees the controller notes (phone scripts), runs the scenario clock, skips and
+adds injects, marks expectations and records lessons. Planning and the calendar are in
+`drills_plan`. Every page is marked OEFENING / EXERCISE. Published summaries are public.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import datetime as dt
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from core.accounts.models import Role
+from core.clock import Clock
 from core.errors import ValidationError
-from dashboard.deps import PUBLIC, ClockDep, DbSession, Principal, RequireRole, Templates
+from dashboard.deps import (
+    PUBLIC,
+    ClockDep,
+    DbSession,
+    Principal,
+    Templates,
+    WriteDb,
+)
 from dashboard.security import csp_for_inline_styles
+from dashboard.views import drills_plan
+from dashboard.views.drills_plan import Controller, Player
 from dashboard.views.writes import begin_write
 from drills import service
+from drills.schemas import ROLES
 
 router = APIRouter(tags=["drills"])
-PLAYER_ROLES = (
-    Role.EXERCISE_CONTROLLER,
-    Role.CRISIS_TEAM,
-    Role.DPO,
-    Role.INCIDENT_MANAGER,
-    Role.ANALYST,
-)
-Player = Annotated[Principal, Depends(RequireRole(*PLAYER_ROLES))]
-Controller = Annotated[Principal, Depends(RequireRole(Role.EXERCISE_CONTROLLER))]
+# Planning routes first: `/drills/plan` must not be taken for an exercise id.
+router.include_router(drills_plan.router)
 ControlAction = Literal["start", "pause", "resume", "stop", "advance"]
 
 
@@ -37,15 +44,28 @@ def _back(exercise_id: str) -> RedirectResponse:
     return RedirectResponse(f"/drills/{exercise_id}", status_code=303)
 
 
-@router.get("/drills", response_class=HTMLResponse, summary="Drill calendar (page)")
-def calendar(request: Request, db: DbSession, templates: Templates, user: Player) -> HTMLResponse:
+@router.get(
+    "/drills/{exercise_id}/injects",
+    response_class=HTMLResponse,
+    summary="Injects released to a role so far (fragment for the live page)",
+)
+def injects_fragment(
+    exercise_id: str,
+    request: Request,
+    db: DbSession,
+    templates: Templates,
+    user: Player,
+    rol: str | None = None,
+) -> HTMLResponse:
+    exercise = service.get_exercise(db=db, exercise_id=exercise_id)
+    loaded = service.get_scenario(exercise.scenario_id)
+    role = rol or None
     context = {
-        "schedules": service.list_schedules(db=db),
-        "exercises": service.list_exercises(db=db),
-        "actions": service.open_actions(db=db),
-        "is_controller": user.role == Role.EXERCISE_CONTROLLER,
+        "injects": service.current_injects(
+            db=db, exercise_id=exercise_id, loaded=loaded, role=role
+        ),
     }
-    return templates.TemplateResponse(request, "drills/calendar.html", context)
+    return templates.TemplateResponse(request, "drills/_injects.html", context)
 
 
 @router.get("/drills/{exercise_id}", response_class=HTMLResponse, summary="Exercise (page)")
@@ -58,49 +78,98 @@ def exercise_page(
     user: Player,
     rol: str | None = None,
 ) -> HTMLResponse:
+    context = _exercise_context(db, clock, user, exercise_id, rol)
+    return templates.TemplateResponse(request, "drills/exercise.html", context)
+
+
+def _exercise_context(
+    db: Session,
+    clock: Clock,
+    user: Principal,
+    exercise_id: str,
+    rol: str | None,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> dict[str, Any]:
     exercise = service.get_exercise(db=db, exercise_id=exercise_id)
     loaded = service.get_scenario(exercise.scenario_id)
     controller = user.role == Role.EXERCISE_CONTROLLER
-    context = {
+    # The player's scenario role comes from the plan (account name); a choice overrides it.
+    own_role = service.participant_role(exercise, user.username)
+    role = rol if rol is not None else own_role
+    role = role or None
+    return {
         "exercise": exercise,
         "scenario": loaded.scenario,
-        "role": rol,
+        # Not `role`: the base template's context already uses that name for the account's role.
+        "play_role": role,
+        "own_role": own_role,
         "minute": service.scenario_minutes(exercise, clock.now()),
         "next_minute": service.next_inject_minute(db=db, exercise=exercise, loaded=loaded),
-        "injects": service.current_injects(db=db, exercise_id=exercise_id, loaded=loaded, role=rol),
+        "injects": service.current_injects(
+            db=db, exercise_id=exercise_id, loaded=loaded, role=role
+        ),
         "entries": service.entries(db=db, exercise_id=exercise_id),
         "expectations": service.expectations(db=db, exercise_id=exercise_id),
         "is_controller": controller,
         # Phone scripts and the whole MSEL are for the controller only.
         "msel": loaded.scenario.msel if controller else (),
+        "open_injects": service.open_injects(db=db, exercise_id=exercise_id, loaded=loaded)
+        if controller
+        else (),
+        "errors": errors or {},
+        "values": values or {},
+        "role_labels": ROLES,
+        "lessons": service.lessons_of(db=db, exercise_id=exercise_id),
     }
-    return templates.TemplateResponse(request, "drills/exercise.html", context)
 
 
 @router.post("/drills/{exercise_id}/entries", summary="Record a decision or action (form)")
 def record_entry(
     exercise_id: str,
-    db: DbSession,
+    request: Request,
+    db: WriteDb,
     clock: ClockDep,
+    templates: Templates,
     user: Player,
-    kind: Annotated[str, Form(max_length=16)],
-    text: Annotated[str, Form(min_length=1, max_length=4000)],
-    role: Annotated[str | None, Form(max_length=40)] = None,
+    kind: Annotated[str, Form(max_length=16)] = "",
+    text: Annotated[str, Form(max_length=4000)] = "",
+    role: Annotated[str, Form(max_length=40)] = "",
+    inject: Annotated[str, Form(max_length=50)] = "",
 ) -> Response:
-    if kind == "hotwash" and user.role != Role.EXERCISE_CONTROLLER:
-        raise ValidationError("kind", "hot-wash notes are kept by the controller")
-    begin_write(db)
-    service.record_entry(
-        db=db,
-        clock=clock,
-        exercise_id=exercise_id,
-        kind=kind,
-        text=text,
-        author=user.username,
-        role=role or None,
-    )
-    db.commit()
-    return _back(exercise_id)
+    errors: dict[str, str] = {}
+    controller = user.role == Role.EXERCISE_CONTROLLER
+    if kind == "hotwash" and not controller:
+        errors["kind"] = "hot-wash notities houdt de oefenleider bij / kept by the controller"
+    if not role and not controller:
+        errors["role"] = (
+            "kies voor welke rol u dit vastlegt / choose the role you record this for: "
+            + ", ".join(ROLES)
+        )
+    if not text.strip():
+        errors["text"] = "beschrijf het besluit of de actie / describe the decision or action"
+    if not errors:
+        try:
+            prefix = f"[{inject}] " if inject else ""
+            service.record_entry(
+                db=db,
+                clock=clock,
+                exercise_id=exercise_id,
+                kind=kind,
+                text=prefix + text,
+                author=user.username,
+                role=role or None,
+            )
+        except ValidationError as exc:
+            errors[exc.field] = exc.problem
+    if errors:
+        values = {"kind": kind, "text": text, "role": role, "inject": inject}
+        context = _exercise_context(
+            db, clock, user, exercise_id, role or None, errors=errors, values=values
+        )
+        return templates.TemplateResponse(request, "drills/exercise.html", context, status_code=422)
+    return RedirectResponse(f"/drills/{exercise_id}?rol={role}", status_code=303)
 
 
 @router.post("/drills/{exercise_id}/control", summary="Start, pause, resume, stop, advance")
@@ -134,6 +203,58 @@ def control(
     return _back(exercise_id)
 
 
+@router.post("/drills/{exercise_id}/skip", summary="Skip an inject (form)")
+def skip_inject(
+    exercise_id: str,
+    db: WriteDb,
+    clock: ClockDep,
+    user: Controller,
+    inject: Annotated[str, Form(max_length=50)],
+) -> Response:
+    service.skip_inject(
+        db=db, clock=clock, exercise_id=exercise_id, inject_id=inject, actor=user.username
+    )
+    return _back(exercise_id)
+
+
+@router.post("/drills/{exercise_id}/adhoc", summary="Release an ad-hoc inject (form)")
+def adhoc_inject(
+    exercise_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Controller,
+    to: Annotated[list[str] | None, Form(max_length=40)] = None,
+    title: Annotated[str, Form(max_length=300)] = "",
+    text: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    roles = to or []
+    try:
+        service.add_adhoc_inject(
+            db=db,
+            clock=clock,
+            exercise_id=exercise_id,
+            roles=roles,
+            title=title,
+            text=text,
+            actor=user.username,
+        )
+    except ValidationError as exc:
+        values = {"adhoc_title": title, "adhoc_text": text, "adhoc_to": ",".join(roles)}
+        context = _exercise_context(
+            db,
+            clock,
+            user,
+            exercise_id,
+            None,
+            errors={f"adhoc_{exc.field}": exc.problem},
+            values=values,
+        )
+        return templates.TemplateResponse(request, "drills/exercise.html", context, status_code=422)
+    return _back(exercise_id)
+
+
 @router.post(
     "/drills/{exercise_id}/expectations/{expectation_id}",
     summary="Mark an expectation met or missed (form)",
@@ -158,6 +279,51 @@ def mark_expectation(
         actor=user.username,
     )
     db.commit()
+    return _back(exercise_id)
+
+
+@router.post("/drills/{exercise_id}/lessons", summary="Add a lesson and its action (form)")
+def add_lesson(
+    exercise_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Controller,
+    lesson: Annotated[str, Form(max_length=2000)] = "",
+    action: Annotated[str, Form(max_length=2000)] = "",
+    owner: Annotated[str, Form(max_length=200)] = "",
+    due_on: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    errors: dict[str, str] = {}
+    try:
+        due = dt.date.fromisoformat(due_on)
+    except ValueError:
+        errors["lesson_due_on"] = "datum als JJJJ-MM-DD / date as YYYY-MM-DD"
+    if not errors:
+        try:
+            service.add_lesson(
+                db=db,
+                clock=clock,
+                exercise_id=exercise_id,
+                lesson=lesson,
+                action=action,
+                owner=owner,
+                due_on=due,
+            )
+        except ValidationError as exc:
+            errors[f"lesson_{exc.field}"] = exc.problem
+    if errors:
+        values = {
+            "lesson": lesson,
+            "lesson_action": action,
+            "lesson_owner": owner,
+            "lesson_due": due_on,
+        }
+        context = _exercise_context(
+            db, clock, user, exercise_id, None, errors=errors, values=values
+        )
+        return templates.TemplateResponse(request, "drills/exercise.html", context, status_code=422)
     return _back(exercise_id)
 
 

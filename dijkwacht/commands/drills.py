@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -57,32 +57,80 @@ def list_scenarios() -> None:
 
 @app.command("check")
 def check(directory: Annotated[Path, typer.Argument(help="Folder with scenario YAML")]) -> None:
-    """Validate scenario files; every problem as file:line: field: problem."""
+    """Validate scenario files and prove each technical expectation fires its rule.
+
+    Prints every check made; problems as file:line: field: problem, exit code 1.
+    """
     from drills import service
 
-    issues = service.check_directory(directory)
-    for issue in issues:
+    if not directory.is_dir():
+        typer.echo(f"{directory}: not a folder; give the folder with scenario YAML", err=True)
+        raise typer.Exit(1)
+    report = service.check_scenarios(directory)
+    for line in report.checked:
+        typer.echo(f"ok  {line}")
+    for issue in report.issues:
         typer.echo(str(issue), err=True)
-    raise typer.Exit(1 if issues else 0)
+    verdict = "all scenarios can be played and passed" if report.ok else "problems found"
+    typer.echo(f"{len(report.checked)} checks, {len(report.issues)} problems: {verdict}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+ROLE_HELP = (
+    "role:name:email, role one of burgemeester, gemeentesecretaris, ciso, fg, communicatie, "
+    "it, veiligheidsregio; name = the player's account, so the exercise page knows their role"
+)
+
+
+def _participants(items: list[str]) -> list[dict[str, str]]:
+    """`role:name:email` options as participants; a bad one ends the command with its reason."""
+    from drills.schemas import ROLES
+
+    people = []
+    for item in items:
+        parts = item.split(":", 2)
+        if len(parts) != 3 or not all(part.strip() for part in parts):
+            _fail(f"--participant {item!r}: expected role:name:email")
+        role, name, email = (part.strip() for part in parts)
+        if role not in ROLES:
+            _fail(f"--participant {item!r}: unknown role {role!r}; allowed: {', '.join(ROLES)}")
+        if "@" not in email or " " in email:
+            _fail(f"--participant {item!r}: {email!r} is not an e-mail address")
+        people.append({"role": role, "name": name, "email": email})
+    return people
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]{message}[/red]")
+    raise typer.Exit(code=1)
+
+
+def _check_mode(scenario_id: str, mode: str) -> None:
+    from drills import service
+
+    library = service.load_library()
+    if scenario_id not in library:
+        _fail(f"scenario {scenario_id!r} not found; known: {', '.join(sorted(library))}")
+    modes = library[scenario_id].scenario.modes
+    if mode not in modes:
+        _fail(f"--mode {mode!r}: scenario {scenario_id!r} supports {', '.join(modes)}")
 
 
 @app.command("schedule")
 def schedule(
     scenario_id: str,
-    mode: Annotated[str, typer.Option()] = "tabletop",
+    mode: Annotated[str, typer.Option(help="tabletop or technical")] = "tabletop",
     start_in_minutes: Annotated[float, typer.Option()] = 60.0,
     every_days: Annotated[float | None, typer.Option(help="Repeat, e.g. 91 for a quarter")] = None,
-    participant: Annotated[list[str], typer.Option(help="role:name:email")] = [],  # noqa: B006
+    participant: Annotated[list[str], typer.Option(help=ROLE_HELP)] = [],  # noqa: B006
     controller: Annotated[str, typer.Option()] = "oefenleider",
 ) -> None:
     """Plan a drill; beat starts it on time and sends invitations and reminders."""
     from core.clock import SystemClock
     from drills import service
 
-    people = []
-    for item in participant:
-        role, name, email = item.split(":", 2)
-        people.append({"role": role, "name": name, "email": email})
+    _check_mode(scenario_id, mode)
+    people = _participants(participant)
     with _unit() as (_, db), _friendly():
         row = service.create_schedule(
             db=db,
@@ -98,9 +146,60 @@ def schedule(
 
 
 @app.command("start")
-def start(exercise_id: str) -> None:
-    """Start a planned exercise (freezes its criteria)."""
-    _control(exercise_id, "start")
+def start(
+    exercise_id: Annotated[str, typer.Argument(help="A planned exercise, or a scenario id")],
+    mode: Annotated[str, typer.Option(help="For a scenario: tabletop or technical")] = "tabletop",
+    participant: Annotated[list[str], typer.Option(help=ROLE_HELP)] = [],  # noqa: B006
+    time_scale: Annotated[float, typer.Option(help="Scenario minutes per minute")] = 1.0,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Plan and start without asking")] = False,
+) -> None:
+    """Start a planned exercise (freezes its criteria), or plan and start a scenario now."""
+    from drills import service
+
+    with _unit(write=False) as (_, db):
+        planned = db.get(service.Exercise, exercise_id) is not None
+    if planned:
+        _control(exercise_id, "start")
+        return
+    library = service.load_library()
+    if exercise_id not in library:
+        with _unit(write=False) as (_, db):
+            waiting = [e.id for e in service.list_exercises(db=db, status="planned")]
+        _fail(
+            f"{exercise_id!r} is neither a planned exercise nor a scenario; "
+            f"planned: {', '.join(waiting) or 'none'}; scenarios: {', '.join(sorted(library))}"
+        )
+    _check_mode(exercise_id, mode)
+    people = _participants(participant)
+    question = f"Scenario {exercise_id!r} has no planned exercise. Plan and start it now ({mode})?"
+    if not yes and not typer.confirm(question, default=False):
+        _fail("nothing planned; `dijkwacht drills schedule` plans it for later")
+    _plan_and_start(exercise_id, mode, people, time_scale)
+
+
+def _plan_and_start(
+    scenario_id: str, mode: str, people: list[dict[str, str]], time_scale: float
+) -> None:
+    from core.clock import SystemClock
+    from drills import service
+
+    request = service.PlanRequest(
+        scenario_id=scenario_id,
+        mode=mode,
+        start_now=True,
+        first_at=None,
+        repeat="none",
+        time_scale=time_scale,
+        participants=people,
+    )
+    with _unit() as (_, db), _friendly():
+        exercise, _ = service.plan_exercise(
+            db=db, clock=SystemClock(), request=request, actor="cli"
+        )
+        assert exercise is not None
+        typer.echo(
+            f"OEFENING {exercise.id} {exercise.status}; criteria sha256 {exercise.criteria_sha256}"
+        )
 
 
 @app.command("pause")

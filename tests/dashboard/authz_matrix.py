@@ -32,6 +32,7 @@ SAMPLE_PATH_VALUES = {
     "run_id": "999999",
     "exercise_id": "oef-no-such-exercise",
     "expectation_id": "E1",
+    "schedule_id": "999999",
 }
 
 Expected = dict[str, int]
@@ -189,7 +190,15 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     # drills: players and the exercise controller; published summaries are public
     ("GET", "/drills"): page(*DRILL_PLAYERS),
     ("GET", "/drills/{exercise_id}"): page(*DRILL_PLAYERS, ok=404),
-    ("POST", "/drills/{exercise_id}/entries"): page(*DRILL_PLAYERS, ok=422),
+    ("POST", "/drills/{exercise_id}/entries"): page(*DRILL_PLAYERS, ok=404),
+    ("GET", "/drills/plan"): page(Role.EXERCISE_CONTROLLER),
+    ("POST", "/drills/schedules/{schedule_id}/cancel"): page(Role.EXERCISE_CONTROLLER, ok=404),
+    ("POST", "/drills/schedules/{schedule_id}/move"): page(Role.EXERCISE_CONTROLLER, ok=422),
+    ("POST", "/drills/{exercise_id}/lessons"): page(Role.EXERCISE_CONTROLLER, ok=404),
+    ("POST", "/drills/{exercise_id}/skip"): page(Role.EXERCISE_CONTROLLER, ok=422),
+    ("POST", "/drills/{exercise_id}/adhoc"): page(Role.EXERCISE_CONTROLLER, ok=404),
+    ("POST", "/drills/plan"): page(Role.EXERCISE_CONTROLLER, ok=422),
+    ("GET", "/drills/{exercise_id}/injects"): page(*DRILL_PLAYERS, ok=404),
     ("POST", "/drills/{exercise_id}/control"): page(Role.EXERCISE_CONTROLLER, ok=422),
     ("POST", "/drills/{exercise_id}/expectations/{expectation_id}"): page(
         Role.EXERCISE_CONTROLLER, ok=422

@@ -72,8 +72,14 @@ def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
         == 303
     )
     assert "Beoordeling datalek gestart" in leader.get(f"/drills/{exercise_id}").text
-    hotwash = {"kind": "hotwash", "text": "x", "csrf_token": play_csrf}
-    assert player.post(f"/drills/{exercise_id}/entries", data=hotwash).status_code == 400
+    hotwash = {"kind": "hotwash", "text": "x", "role": "fg", "csrf_token": play_csrf}
+    assert player.post(f"/drills/{exercise_id}/entries", data=hotwash).status_code == 422
+    # No role chosen ("all roles"): the form comes back with the role asked for, text kept.
+    lost = {"kind": "decision", "text": "Aangifte doen bij de politie", "csrf_token": play_csrf}
+    answer = player.post(f"/drills/{exercise_id}/entries", data=lost)
+    assert answer.status_code == 422
+    assert "choose the role you record this for" in answer.text
+    assert "Aangifte doen bij de politie</textarea>" in answer.text
     forbidden = player.post(
         f"/drills/{exercise_id}/control", data={"action": "stop", "csrf_token": play_csrf}
     )
@@ -108,3 +114,123 @@ def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
     assert PHONE_SCRIPT not in summary.text and "fg@gemeente.test" not in summary.text
     listing = public.get("/oefeningen")
     assert listing.status_code == 200 and f"/oefeningen/{exercise_id}" in listing.text
+
+
+def test_the_controller_plans_from_the_library_and_players_get_their_role(env: Env) -> None:
+    add_user(env, "oefenleider", Role.EXERCISE_CONTROLLER)
+    add_user(env, "crisisteam", Role.CRISIS_TEAM)
+    env.db.commit()
+    leader, player = env.client(), env.client()
+    lead_csrf, play_csrf = login(leader, "oefenleider"), login(player, "crisisteam")
+    assert player.get("/drills/plan").status_code == 403
+    library = leader.get("/drills/plan")
+    assert library.status_code == 200 and "/drills/plan?scenario=brand-datacentrum" in library.text
+    form_page = leader.get("/drills/plan", params={"scenario": "ransomware-fileservers"})
+    # Roles listed and explained; the criteria shown before they are frozen.
+    assert "leidt het beleidsteam" in form_page.text
+    assert "Versleuteling wordt binnen 15 minuten gedetecteerd." in form_page.text
+    bad = {
+        "csrf_token": lead_csrf,
+        "scenario": "ransomware-fileservers",
+        "mode": "technical",
+        "date": "2026-13-40",
+        "time": "09:00",
+        "repeat": "none",
+        "time_scale": "1",
+        "name_ciso": "crisisteam",
+        "email_ciso": "geen-adres",
+    }
+    refused = leader.post("/drills/plan", data=bad)
+    assert refused.status_code == 422
+    assert "date: datum als JJJJ-MM-DD" in refused.text
+    assert "email_ciso: geen geldig e-mailadres: &#39;geen-adres&#39;" in refused.text
+    assert 'value="crisisteam"' in refused.text  # what was typed stays
+    good = {**bad, "start_now": "1", "email_ciso": "oefening@gemeente.test"}
+    started = leader.post("/drills/plan", data=good)
+    assert started.status_code == 303
+    exercise_id = started.headers["location"].rsplit("/", 1)[1]
+    env.db.expire_all()
+    exercise = service.get_exercise(db=env.db, exercise_id=exercise_id)
+    assert exercise.status == "running" and exercise.criteria_sha256
+    # The crisis-team member plays CISO: the page knows it from the plan.
+    view = player.get(f"/drills/{exercise_id}")
+    assert 'data-testid="own-role"' in view.text and "<strong>ciso</strong>" in view.text
+    assert f'data-source="/drills/{exercise_id}/injects?rol=ciso"' in view.text
+    assert '<option value="ciso" selected>' in view.text
+    live = player.get(f"/drills/{exercise_id}/injects", params={"rol": "ciso"})
+    assert live.status_code == 200 and "geen berichten" in live.text
+    entry = {"kind": "decision", "text": "Geen losgeld", "role": "ciso", "inject": "I3"}
+    done = player.post(f"/drills/{exercise_id}/entries", data={**entry, "csrf_token": play_csrf})
+    assert done.status_code == 303
+    assert "[I3] Geen losgeld" in leader.get(f"/drills/{exercise_id}").text
+    # The controller skips I3 and sends an ad-hoc message to the CISO.
+    skip = {"inject": "I3", "csrf_token": lead_csrf}
+    assert leader.post(f"/drills/{exercise_id}/skip", data=skip).status_code == 303
+    again = leader.post(f"/drills/{exercise_id}/skip", data=skip)
+    assert again.status_code == 400 and "open: I1, I2, I4, I5, I6" in again.text
+    adhoc = {
+        "title": "Bel de leverancier",
+        "text": "De back-upleverancier belt terug.",
+        "csrf_token": lead_csrf,
+    }
+    refused = leader.post(f"/drills/{exercise_id}/adhoc", data=adhoc)
+    assert refused.status_code == 422 and "to: choose one or more of" in refused.text
+    assert "De back-upleverancier belt terug.</textarea>" in refused.text
+    sent = leader.post(f"/drills/{exercise_id}/adhoc", data={**adhoc, "to": ["ciso"]})
+    assert sent.status_code == 303
+    live = player.get(f"/drills/{exercise_id}/injects", params={"rol": "ciso"}).text
+    assert "AH1" in live and "Bel de leverancier" in live
+    assert (
+        "De back-upleverancier"
+        not in player.get(f"/drills/{exercise_id}/injects", params={"rol": "fg"}).text
+    )
+    # Stopped at once: the expectations whose window is still open are not evaluated.
+    stop = {"action": "stop", "csrf_token": lead_csrf}
+    assert leader.post(f"/drills/{exercise_id}/control", data=stop).status_code == 303
+    env.db.commit()  # end this session's read snapshot
+    env.db.expire_all()
+    statuses = {e.status for e in service.expectations(db=env.db, exercise_id=exercise_id)}
+    assert statuses == {"unscored"}
+    planned = {**bad, "date": "2027-03-01", "repeat": "quarter", "email_ciso": "o@gemeente.test"}
+    assert leader.post("/drills/plan", data=planned).status_code == 303
+    calendar = leader.get("/drills").text
+    assert "elke 91.0 dagen" in calendar and "Ransomware op de fileservers" in calendar
+    # Annual cycle: ransomware was just exercised, the data-centre fire never was.
+    cycle = calendar.split('data-testid="annual-cycle"')[1].split("</table>")[0]
+    fire = cycle.split("brand-datacentrum")[1].split("</tr>")[0]
+    ransomware = cycle.split("ransomware-fileservers")[1].split("</tr>")[0]
+    assert "nooit / never" in fire and "over 12 months ago" in fire
+    assert "within 12 months" in ransomware
+    # Before the start the plan can be moved (a bad date keeps what was typed) or cancelled.
+    env.db.commit()
+    (schedule,) = service.list_schedules(db=env.db)
+    move = {"date": "2027-02-30", "time": "10:00", "csrf_token": lead_csrf}
+    refused = leader.post(f"/drills/schedules/{schedule.id}/move", data=move)
+    assert refused.status_code == 422 and "date: datum als JJJJ-MM-DD" in refused.text
+    assert 'value="2027-02-30"' in refused.text
+    moved = leader.post(
+        f"/drills/schedules/{schedule.id}/move", data={**move, "date": "2027-04-01"}
+    )
+    assert moved.status_code == 303
+    cancel = {"csrf_token": lead_csrf}
+    assert leader.post(f"/drills/schedules/{schedule.id}/cancel", data=cancel).status_code == 303
+    env.db.commit()
+    env.db.expire_all()
+    (schedule,) = service.list_schedules(db=env.db)
+    assert not schedule.active and schedule.next_run_at is None
+    # Lessons with an owner and due date; a missing owner keeps the lesson text.
+    lesson = {
+        "lesson": "Servicedesk wist niet wie te bellen",
+        "action": "Belboom maken",
+        "owner": "",
+        "due_on": "2027-01-15",
+        "csrf_token": lead_csrf,
+    }
+    refused = leader.post(f"/drills/{exercise_id}/lessons", data=lesson)
+    assert refused.status_code == 422 and "owner:" in refused.text
+    assert "Servicedesk wist niet wie te bellen</textarea>" in refused.text
+    added = leader.post(f"/drills/{exercise_id}/lessons", data={**lesson, "owner": "CISO"})
+    assert added.status_code == 303
+    page = leader.get(f"/drills/{exercise_id}").text
+    assert "Belboom maken" in page and "15-01-2027" in page
+    assert "Belboom maken" in leader.get("/drills").text  # open follow-up actions

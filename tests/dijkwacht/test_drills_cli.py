@@ -127,3 +127,37 @@ def test_a_locked_database_is_a_message_and_exit_75_not_a_trace(
         holder.close()
     code, out = _run("schedule", "digid-storing")
     assert code == 0 and out.startswith("schedule 1: ")  # the refused run left nothing behind
+
+
+def test_bad_participant_and_mode_name_the_value_and_the_allowed_ones(data_dir: Path) -> None:
+    migrate(get_settings())
+    code, out = _run(
+        "schedule", "ransomware-fileservers", "--participant", "crisis_team:Piet:p@gemeente.test"
+    )
+    assert code == 1 and "Traceback" not in out and "ValidationError" not in out
+    assert "unknown role 'crisis_team'" in out
+    assert "burgemeester" in out and "veiligheidsregio" in out
+    code, out = _run("schedule", "digid-storing", "--mode", "technical")
+    assert code == 1 and "--mode 'technical'" in out and "supports tabletop" in out
+    code, out = _run("schedule", "digid-storing", "--participant", "ciso-zonder-adres")
+    assert code == 1 and "expected role:name:email" in out
+    help_text = CliRunner().invoke(app, ["drills", "schedule", "--help"]).output
+    assert "gemeentesecretaris" in help_text
+
+
+def test_start_a_scenario_without_a_plan_offers_to_plan_and_start(data_dir: Path) -> None:
+    migrate(get_settings())
+    result = CliRunner().invoke(app, ["drills", "start", "ransomware-fileservers"], input="n\n")
+    assert result.exit_code == 1
+    assert "has no planned exercise. Plan and start it now" in result.output
+    assert "drills schedule" in result.output
+    result = CliRunner().invoke(
+        app,
+        ["drills", "start", "ransomware-fileservers", "--mode", "technical"],
+        input="y\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "OEFENING oef-" in result.output and "running; criteria sha256" in result.output
+    code, out = _run("start", "bestaat-niet")
+    assert code == 1 and "'bestaat-niet' is neither a planned exercise nor a scenario" in out
+    assert "ransomware-fileservers" in out and "Traceback" not in out

@@ -40,21 +40,12 @@ from playbooks.library import load_library
 from playbooks.service import deliveries_of, exercise_artefacts, route_new_alerts
 
 EXERCISE_MAILBOX = "oefening@gemeente.test"
-RULE = """
-title: drill-brp-snooping
-status: test
-description: Persoonslijsten opgevraagd zonder zaak (oefenregel)
-tags:
-  - dijkwacht.privacy.snooping
-dijkwacht.personal_data: true
-logsource:
-  product: dijkwacht
-detection:
-  selection:
-    event.action: brp-view
-  condition: selection
-level: high
-"""
+ROOT = Path(__file__).resolve().parents[2]
+# The shipped rule the insider scenario's E1 names (its base rule included).
+RULE = (ROOT / "detection" / "rules" / "privacy" / "many_residents_viewed.yml").read_text(
+    encoding="utf-8"
+)
+RULE_ID = "b4a32e1e-d739-5e45-94a5-f8a04e7c911b"  # many_residents_viewed
 
 
 class _Mailbox:
@@ -184,7 +175,7 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                 # The real pipeline: spool -> event store -> detection -> alerts.
                 consumer.drain()
                 stored = [a for a in alerts.search(service_query()) if a.exercise_id == exercise_id]
-                assert stored and all(a.rule_id == "drill-brp-snooping" for a in stored)
+                assert stored and all(a.rule_id == RULE_ID for a in stored)
                 results, _work = route_new_alerts(
                     db=db, clock=clock, store=alerts, playbooks=load_library()
                 )
@@ -283,7 +274,7 @@ def test_technical_drill_end_to_end_isolated_and_rolled_back(tmp_path: Path) -> 
                 )
                 db.commit()  # `dijkwacht drills rollback`: one unit of work
                 assert (
-                    removed["events"] == 6 and removed["alerts"] >= 1 and removed["incidents"] == 1
+                    removed["events"] == 45 and removed["alerts"] >= 1 and removed["incidents"] == 1
                 )
                 after = _snapshot(settings)
                 # Kept: the report, its exercise record and lesson actions, the schedule with its

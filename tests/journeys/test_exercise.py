@@ -1,0 +1,129 @@
+"""The exercise journey: the controller plans the technical ransomware drill for now, players play.
+
+Against `dijkwacht up --demo`: beat releases the first inject and its synthetic `.locked`
+renames go through the real collector spool and detection; the analyst (playing IT) sees the
+inject live, finds the exercise alert marked OEFENING and triages it; the crisis-team member
+(playing CISO) sees the next inject arrive without reloading and records a decision against it
+(a missing role is asked for, the typed text kept); the controller stops and the report shows
+the detection expectation met in time.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from tests.journeys.conftest import Journey
+
+RULE = "b19c5e86-81df-56a4-91cb-80ce24589421"  # ransomware_rename_burst
+MAILBOX = "oefening@gemeente.test"
+WAIT_MS = 90_000
+
+
+def _reload_until(page: Any, check: Any, *, seconds: float = 90.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"timed out on {page.url}"
+        time.sleep(2)
+        page.reload()
+
+
+def _arrives(journey: Journey, page: Any, text: str, exercise_id: str) -> None:
+    """Wait for an inject to appear on the live page (no reload); say why if it never does."""
+    target = page.get_by_test_id("injects").get_by_text(text)
+    try:
+        target.wait_for(timeout=WAIT_MS)
+    except Exception as exc:
+        status = journey.platform.cli("drills", "status", exercise_id, check=False)
+        log = journey.platform.log.read_text(errors="replace")
+        (journey.out / "up.log").write_text(log)
+        raise AssertionError(f"{text!r} never arrived:\n{status}\n{log[-4000:]}") from exc
+
+
+def test_controller_plans_the_ransomware_drill_and_the_team_plays_it(journey: Journey) -> None:
+    lead = journey.login("exercise_controller")
+    lead.goto("/drills")
+    journey.shot(lead, "controller opens the exercise calendar")
+    lead.get_by_test_id("plan-link").click()
+    lead.get_by_test_id("scenario-library").wait_for()
+    journey.shot(lead, "controller sees the scenario library")
+    lead.locator('a[href="/drills/plan?scenario=ransomware-fileservers"]').click()
+    form = lead.get_by_test_id("plan-form")
+    form.wait_for()
+    assert "binnen 15 minuten gedetecteerd" in lead.get_by_test_id("plan-criteria").inner_text()
+    form.locator('input[name="mode"][value="technical"]').check()
+    form.locator('input[name="start_now"]').check()
+    form.locator('input[name="name_ciso"]').fill("crisisteam")
+    form.locator('input[name="email_ciso"]').fill(MAILBOX)
+    form.locator('input[name="name_it"]').fill("analist")
+    form.locator('input[name="email_it"]').fill(MAILBOX)
+    journey.shot(lead, "controller plans the technical drill for now with CISO and IT players")
+    form.get_by_role("button", name="Plannen / plan").click()
+    lead.get_by_test_id("exercise-status").wait_for()
+    assert lead.get_by_test_id("exercise-status").inner_text() == "running"
+    exercise_id = lead.url.rstrip("/").rsplit("/", 1)[1].split("?")[0]
+    journey.shot(lead, "the exercise runs; criteria frozen")
+
+    # The analyst plays IT: the first inject arrives live, then the exercise alert.
+    analyst = journey.login("analyst")
+    analyst.goto(f"/drills/{exercise_id}")
+    assert "it" in analyst.get_by_test_id("own-role").inner_text()
+    _arrives(journey, analyst, "Veel bestanden worden hernoemd", exercise_id)
+    journey.shot(analyst, "analyst sees the first inject arrive without reloading")
+    analyst.goto(f"/alerts?rule={RULE}")
+    rows = analyst.get_by_test_id("alert-table").locator("tbody tr")
+    _reload_until(analyst, lambda: rows.count() > 0 and "(oefening)" in rows.first.inner_text())
+    journey.shot(analyst, "analyst sees the exercise alert in the queue")
+    rows.first.locator("a").first.click()
+    banner = analyst.locator(".exercise-banner")
+    banner.wait_for()
+    assert "OEFENING / EXERCISE" in banner.inner_text()
+    journey.shot(analyst, "the alert is marked OEFENING / EXERCISE")
+    analyst.get_by_test_id("triage").click()
+    analyst.wait_for_load_state()
+    journey.shot(analyst, "analyst triages the exercise alert into an incident")
+
+    # The controller waits for the automatic check, then moves on to the next inject.
+    lead.goto(f"/drills/{exercise_id}")
+    expectation = lead.get_by_test_id("expectations").locator("tr", has_text="E1")
+    _reload_until(lead, lambda: "gehaald / met" in expectation.inner_text())
+    lead.get_by_role("button", name=re.compile("Naar volgende inject")).click()
+    lead.wait_for_load_state()
+    journey.shot(lead, "controller sees E1 met and advances to the next inject")
+
+    # The crisis-team member plays CISO: the servicedesk inject arrives, a decision is recorded.
+    crisis = journey.login("crisis_team")
+    crisis.goto(f"/drills/{exercise_id}")
+    assert "ciso" in crisis.get_by_test_id("own-role").inner_text()
+    _arrives(journey, crisis, "Servicedesk krijgt veel meldingen", exercise_id)
+    journey.shot(crisis, "crisis-team member sees the inject for the CISO")
+    entry = crisis.get_by_test_id("entry-form")
+    decision = "Fileservers van het netwerk halen; GBT voorbereiden."
+    entry.locator('select[name="inject"]').select_option("I2")
+    entry.locator('textarea[name="text"]').fill(decision)
+    entry.locator('select[name="role"]').select_option("")
+    entry.evaluate("form => form.noValidate = true")
+    entry.get_by_role("button", name="Vastleggen / record").click()
+    crisis.get_by_test_id("entry-errors").wait_for()
+    assert crisis.locator('textarea[name="text"]').input_value() == decision
+    journey.shot(crisis, "without a role the form asks for it and keeps the text")
+    entry = crisis.get_by_test_id("entry-form")
+    entry.locator('select[name="role"]').select_option("ciso")
+    entry.get_by_role("button", name="Vastleggen / record").click()
+    crisis.get_by_test_id("entries").get_by_text(decision).wait_for()
+    journey.shot(crisis, "the decision is recorded against inject I2")
+
+    # The controller stops and builds the report: detection met in time.
+    lead.goto(f"/drills/{exercise_id}")
+    lead.get_by_role("button", name="Stop").click()
+    lead.wait_for_load_state()
+    assert lead.get_by_test_id("exercise-status").inner_text() == "stopped"
+    journey.shot(lead, "controller stops; open windows are not evaluated")
+    lead.get_by_role("button", name="Maak rapport").click()
+    lead.wait_for_load_state()
+    report = lead.locator("body").inner_text()
+    assert "OEFENING / EXERCISE" in report and decision in report
+    detection_row = lead.locator("tr", has_text="E1").first.inner_text()
+    assert "gehaald / met" in detection_row and "within 15" in detection_row
+    journey.shot(lead, "the report shows the detection expectation met in time")
