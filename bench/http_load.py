@@ -20,16 +20,12 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,38 +35,17 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.collectors.crash_harness import REPO as REPO_ROOT
 from tests.collectors.crash_harness import Collector, Ports, free_port
 
 PAGES = ("/", "/login", "/health", "/awareness/index.html")
 TICK = 0.05
 
 
-@contextmanager
-def dashboard(data_dir: Path) -> Iterator[int]:
+def dashboard(data_dir: Path) -> AbstractContextManager[int]:
     """The API as `dijkwacht up` starts it, in a child process; yields its port."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIJKWACHT_")}
-    env |= {"DIJKWACHT_ENVIRONMENT": "test", "DIJKWACHT_DATA_DIR": str(data_dir)}
-    command = [
-        sys.executable, "-m", "uvicorn", "--factory", "dashboard.app:create_app_from_environment",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
-    child = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if child.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the dashboard did not start") from None
-                time.sleep(0.1)
-        yield port
-    finally:
-        child.terminate()
-        child.wait(20)
+    from bench.dashboard import serve
+
+    return serve(data_dir)
 
 
 def load_dashboard(port: int, stop: threading.Event, served: list[int]) -> None:

@@ -57,26 +57,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.dashboard import PASSWORD, fill  # noqa: E402
 from bench.load_traffic import INGEST_SOURCE, USERNAME, Tally, run_load  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 
 START_TIMEOUT = 180.0
 # Longer than the supervisor's restart back-off of a crashed collector (up to 16 s).
 STALL_SECONDS = 30.0
-
-
-def free_port() -> int:
-    """A port free for TCP and UDP (the syslog collector binds both)."""
-    import socket
-
-    for _ in range(50):
-        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            try:
-                udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def prepare(data_dir: Path, alerts: int) -> tuple[str, list[str]]:

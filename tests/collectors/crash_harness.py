@@ -44,6 +44,7 @@ from core.store.base import EventQuery
 from core.store.relational import create_db_engine, create_session_factory
 from core.store.sqlite_events import SqliteEventStore
 from core.store.unit_of_work import unit_of_work
+from tests.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HTTP_BATCH = 50
@@ -274,14 +275,6 @@ def _ecs(message: str) -> dict[str, Any]:
 
 def _line(kind: str, seq: int, session: int = 0) -> bytes:
     return f"<34>1 2025-01-31T09:15:00Z host app - - - {kind}-{session}-{seq}".encode()
-
-
-def free_port() -> int:
-    with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        tcp.bind(("127.0.0.1", 0))
-        port = int(tcp.getsockname()[1])
-        udp.bind(("127.0.0.1", port))
-        return port
 
 
 def create_ingest_token(data_dir: Path) -> str:
