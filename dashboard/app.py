@@ -21,6 +21,7 @@ from dashboard.views import (
     admin,
     alerts,
     auth,
+    casework,
     dpo,
     events,
     health,
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (incidents.router, dpo.router, ops.router, rules.router, oidc.router):
         app.include_router(router)
     app.include_router(drills_views.router)  # exercises; /oefeningen is public
+    app.include_router(casework.router)  # issue 17: working a case
     return app
 
 

@@ -139,6 +139,8 @@ def route_alerts(self: Any) -> int:
             results, work = route_new_alerts(
                 db=db, clock=clock, store=store, playbooks=load_library()
             )
+        if results:  # after the commit: the alert says where it went ("in incident")
+            store.update_status([r.alert_id for r in results], status="in_incident")
     finally:
         store.close()
     send(self.app, work)

@@ -49,10 +49,10 @@ def test_incidents_list_and_show(data_dir: Path) -> None:
                 db=db, clock=clock, incident_id=incident.id, kind="ip", value="192.0.2.9", actor="a"
             )
         change_status(
-            db=db, clock=clock, incident_id=second.id, status="triage", reason="r", actor="a"
+            db=db, clock=clock, incident_id=second.id, status="in_progress", reason="r", actor="a"
         )
     engine.dispose()
-    listed = CliRunner().invoke(app, ["incidents", "list", "--status", "triage"])
+    listed = CliRunner().invoke(app, ["incidents", "list", "--status", "in_progress"])
     assert listed.exit_code == 0, listed.output
     assert "DDoS" in listed.output and "Phishing" not in listed.output
     shown = CliRunner().invoke(app, ["incidents", "show", str(first.id)])
