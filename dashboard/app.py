@@ -24,6 +24,7 @@ from dashboard.views import (
     casework,
     dpo,
     events,
+    exceptions,
     health,
     home,
     incidents,
@@ -105,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.include_router(drills_views.router)  # exercises; /oefeningen is public
     app.include_router(casework.router)  # issue 17: working a case
+    app.include_router(exceptions.router)  # issue 17: alert exceptions, maintenance windows
     return app
 
 

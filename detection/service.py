@@ -266,3 +266,16 @@ def alert_tag_counts(
         if len(page) < page_size:
             return counts
         offset += page_size
+
+
+# -- alert exceptions and maintenance windows (detection/exceptions.py) ------------------------
+from detection.exceptions import (  # noqa: E402, F401 - the facade other packages call
+    add_exception,
+    add_maintenance_window,
+    edit_exception,
+    end_maintenance_window,
+    expire_exception,
+    get_exception,
+    list_exceptions,
+    list_maintenance_windows,
+)
