@@ -105,3 +105,60 @@ def test_incidents_assign_status_comment_merge_close(data_dir: Path) -> None:
         assert {"incident.assigned", "incident.commented", "incident.merged_in"} <= set(actions)
         assert all(e.actor.startswith("cli:") for e in timeline(db=db, incident_id=first.id)[2:])
     engine.dispose()
+
+
+def test_exceptions_add_list_expire_and_window(data_dir: Path) -> None:
+    migrate(get_settings())
+    run = CliRunner().invoke
+    naive = run(
+        app,
+        [
+            "exceptions",
+            "add",
+            "rule-x",
+            "--when",
+            "host.name=pc-7",
+            "--reason",
+            "Test",
+            "--expires",
+            "2099-01-01T00:00",
+        ],
+    )
+    assert naive.exit_code == 2 and "expires: give a time zone" in naive.output
+    added = run(
+        app,
+        [
+            "exceptions",
+            "add",
+            "rule-x",
+            "--when",
+            "host.name=pc-7",
+            "--reason",
+            "Test",
+            "--expires",
+            "2099-01-01T00:00+00:00",
+        ],
+    )
+    assert added.exit_code == 0 and "exception #1 added" in added.output
+    window = run(
+        app,
+        [
+            "exceptions",
+            "window",
+            "--from",
+            "2099-01-01T00:00+00:00",
+            "--until",
+            "2099-01-01T02:00+00:00",
+            "--reason",
+            "Patches",
+            "--host",
+            "srv-1",
+        ],
+    )
+    assert window.exit_code == 0, window.output
+    listed = run(app, ["exceptions", "list"])
+    assert "#1 rule-x when host.name=pc-7" in listed.output and "suppressed 0" in listed.output
+    assert "window #1 srv-1" in listed.output
+    expired = run(app, ["exceptions", "expire", "1", "--reason", "Done"])
+    assert expired.exit_code == 0 and "suppressing 0 alerts" in expired.output
+    assert "#1 rule-x" not in run(app, ["exceptions", "list"]).output
