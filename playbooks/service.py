@@ -37,6 +37,7 @@ from playbooks.library import PlaybookError, check_directory, load_file, load_li
 from playbooks.metrics import incident_metrics, monthly_metrics
 from playbooks.notify import deliveries_of, verify_signature
 from playbooks.observables import add_observable, observables_of
+from playbooks.police import PolicePackage, export_police_package, verify_police_package
 from playbooks.routing import route_alert, route_new_alerts
 from playbooks.runs import (
     accept_handoff,
@@ -60,6 +61,7 @@ __all__ = [
     "TRANSITIONS",
     "AuthorityPackage",
     "PlaybookError",
+    "PolicePackage",
     "accept_handoff",
     "add_comment",
     "add_evidence",
@@ -81,6 +83,7 @@ __all__ = [
     "execute_action",
     "exercise_artefacts",
     "export_incident",
+    "export_police_package",
     "find_step",
     "get_incident",
     "get_run",
@@ -111,6 +114,7 @@ __all__ = [
     "start_run",
     "steps_of",
     "timeline",
+    "verify_police_package",
     "verify_signature",
 ]
 

@@ -591,3 +591,33 @@ def approve_api(
     db.commit()
     dispatch(settings=settings, work=work)
     return {"status": step.status, "approved_by": step.approved_by or ""}
+
+
+@router.post("/incidents/{incident_id}/police-package", summary="Police report package (ZIP)")
+def police_form(
+    incident_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    settings: AppSettings,
+    user: Actor,
+) -> Response:
+    """The signed aangifte package as a download; refused for exercise incidents."""
+    number = _number(incident_id, "incident")
+    try:
+        package = service.export_police_package(
+            db=db, clock=clock, settings=settings, incident_id=number, actor=user.username
+        )
+    except ConflictError as exc:
+        return render_detail(
+            request, db, clock, templates, user, incident_id, error=exc, status_code=409
+        )
+    return Response(
+        package.zip,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="aangifte-incident-{number}.zip"',
+            "X-Dijkwacht-Public-Key": package.public_key,
+        },
+    )

@@ -224,6 +224,43 @@ def merge_command(
         typer.echo(f"incident {incident_id} merged into {survivor.id}")
 
 
+@incidents_app.command("export")
+def export_command(
+    incident_id: IncidentId,
+    police: Annotated[
+        bool, typer.Option("--police", help="The signed police report (aangifte) package.")
+    ] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the ZIP.")] = Path("."),
+) -> None:
+    """Export the incident; with --police the aangifte ZIP (PDF, evidence, custody, signature)."""
+    from core.clock import SystemClock
+    from playbooks.service import export_police_package
+
+    if not police:
+        console.print("[red]--police: only the police package is exported here[/red]")
+        raise typer.Exit(code=2)
+    import getpass
+
+    from core.errors import ConflictError, NotFoundError
+
+    try:
+        with command_unit(write=True) as (settings, db):
+            package = export_police_package(
+                db=db,
+                clock=SystemClock(),
+                settings=settings,
+                incident_id=incident_id,
+                actor=f"cli:{getpass.getuser()}",
+            )
+    except (ConflictError, NotFoundError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2 if isinstance(exc, ConflictError) else 1) from None
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"aangifte-incident-{incident_id}.zip"
+    target.write_bytes(package.zip)
+    typer.echo(f"{target} ({len(package.manifest)} files; public key {package.public_key})")
+
+
 @playbooks_app.command("check")
 def check_command(
     directory: Annotated[Path, typer.Argument(help="Folder of playbook YAML files.")],

@@ -166,6 +166,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/incidents/{incident_id}/observables"): page(*TRIAGE, ok=422),
     ("POST", "/incidents/{incident_id}/merge"): page(*TRIAGE, ok=404),
     ("POST", "/incidents/{incident_id}/evidence"): page(*TRIAGE, ok=422),
+    ("POST", "/incidents/{incident_id}/police-package"): page(*TRIAGE, ok=404),
     ("POST", "/incidents/{incident_id}/tasks/{step_id}/complete"): page(*TRIAGE, ok=404),
     ("POST", "/incidents/{incident_id}/decisions/{step_id}"): page(*TRIAGE, ok=422),
     ("POST", "/api/incidents/{incident_id}/status"): api(*TRIAGE, ok=422),
