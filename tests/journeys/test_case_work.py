@@ -10,9 +10,13 @@ inventory, and the timeline shows its result. Then the tasks are completed and t
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
+from playbooks.service import verify_police_package
 from tests.journeys.conftest import Journey
 
 
@@ -165,6 +169,48 @@ def test_analyst_and_incident_manager_work_a_case_to_the_end(journey: Journey) -
     ):
         assert expected in timeline
     journey.shot(analyst, "analyst closed the case with a reason and a summary")
+
+    # The police package: downloaded from the page, checked against the platform's own key.
+    with analyst.expect_download() as download:
+        analyst.get_by_test_id("police-export").click()
+    package = Path(download.value.path()).read_bytes()
+    assert verify_police_package(package, public_key=_platform_key(journey)) == []
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        names = set(archive.namelist())
+        custody = archive.read("CHAIN_OF_CUSTODY.txt").decode()
+    assert f"aangifte-incident-{incident_id}.pdf" in names and "exported by analist" in custody
+    analyst.reload()
+    assert "incident.police_exported" in analyst.get_by_test_id("timeline").inner_text()
+    journey.shot(analyst, "the police package was exported and is on the timeline")
+
+
+def test_analyst_makes_an_exception_from_an_alert(journey: Journey) -> None:
+    analyst = journey.login("analyst")
+    alerts = analyst.request.get("/api/alerts?limit=100").json()["alerts"]
+    alert = next(a for a in alerts if a.get("host_name"))
+    analyst.goto(f"/alerts/{alert['id']}")
+    analyst.get_by_test_id("make-exception").click()
+    form = analyst.get_by_test_id("exception-form")
+    assert form.locator("input[name=value]").input_value() == alert["host_name"]
+    form.locator("input[name=reason]").fill("Bekende beheertaak op deze host")
+    journey.shot(analyst, "the exception form is prefilled from the alert")
+    form.locator("button").click()
+    table = analyst.get_by_test_id("exception-table")
+    row = table.locator("tbody tr").first
+    assert alert["host_name"] in row.inner_text() and "analist" in row.inner_text()
+    journey.shot(analyst, "the exception is listed with its owner, expiry and suppressed count")
+    row.locator("input[name=reason]").fill("Beheertaak afgerond")
+    row.locator("button").click()
+    assert "verlopen / expired" in analyst.get_by_test_id("exception-table").inner_text()
+    journey.shot(analyst, "the analyst let the exception expire")
+
+
+def _platform_key(journey: Journey) -> str:
+    """The platform's public key, from its own secret (not from the package being checked)."""
+    from core.audit_checkpoint import public_key_hex
+    from core.config import load_settings
+
+    return public_key_hex(load_settings(data_dir=journey.platform.data_dir))
 
 
 def _csrf(page: Any) -> str:
