@@ -45,6 +45,7 @@ def merge(*, db: Session, clock: Clock, source_id: int, target_id: int, actor: s
             raise ConflictError(f"target: incident {incident.id} is closed; reopen it first")
     if source.exercise_id != target.exercise_id:
         raise ConflictError("target: exercise and real incidents are never merged")
+    _stop_runs(db, clock, source_id, target_id, actor)
     moved: dict[str, int] = {}
     for table in (IncidentAlert, Comment, Evidence, PlaybookRun):
         result = db.execute(
@@ -100,6 +101,36 @@ def merge(*, db: Session, clock: Clock, source_id: int, target_id: int, actor: s
     )
     db.flush()
     return target
+
+
+def _stop_runs(db: Session, clock: Clock, source_id: int, target_id: int, actor: str) -> None:
+    """The merged incident's running playbooks stop: the survivor's own run does the work.
+
+    Steps not started or waiting for a person are skipped; a step in flight on a worker is left
+    to finish (its result still lands on the timeline). The runs move with the incident.
+    """
+    for run in db.scalars(
+        select(PlaybookRun).where(
+            PlaybookRun.incident_id == source_id, PlaybookRun.status == "running"
+        )
+    ):
+        for step in db.scalars(select(RunStep).where(RunStep.run_id == run.id)):
+            if step.status in ("pending", "open", "awaiting_approval", "manual"):
+                step.status = "skipped"
+                step.completed_at = clock.now()
+                step.completed_by = actor
+                step.result = {"reason": f"incident merged into #{target_id}"}
+        run.status = "cancelled"
+        run.finished_at = clock.now()
+        log(
+            db=db,
+            clock=clock,
+            incident_id=source_id,
+            actor=actor,
+            action="run.cancelled",
+            run_id=run.id,
+            reason=f"merged into #{target_id}",
+        )
 
 
 def merged_ids(*, db: Session, incident_id: int) -> list[int]:

@@ -105,3 +105,20 @@ def test_markdown_is_rendered_from_escaped_text_only() -> None:
     assert "<code>x&lt;y</code>" in html
     assert "<li>&lt;img src=x onerror=&#34;a()&#34;&gt;</li>" in html
     assert "<img" not in html and "<script" not in str(render_markdown("<script>1</script>"))
+
+
+def test_merge_stops_the_merged_incidents_playbook(db: Session, clock: FrozenClock) -> None:
+    from playbooks.service import route_alert, runs_of, steps_of
+    from tests.playbooks.test_runs import LIBRARY, _alert
+
+    keep, _ = route_alert(db=db, clock=clock, alert=_alert(clock, 1), playbooks=LIBRARY)
+    gone, _ = route_alert(
+        db=db, clock=clock, alert=_alert(clock, 2, host_name="portal-02"), playbooks=LIBRARY
+    )
+    assert keep.created and gone.created and keep.incident_id != gone.incident_id
+    merge(db=db, clock=clock, source_id=gone.incident_id, target_id=keep.incident_id, actor="b")
+    runs = runs_of(db=db, incident_id=keep.incident_id)
+    assert sorted(run.status for run in runs) == ["cancelled", "running"]
+    cancelled = next(run for run in runs if run.status == "cancelled")
+    assert {step.status for step in steps_of(db=db, run_id=cancelled.id)} == {"skipped"}
+    assert alert_ids(db=db, incident_id=keep.incident_id) == ["alert-1", "alert-2"]
