@@ -183,6 +183,13 @@ def test_analyst_and_incident_manager_work_a_case_to_the_end(journey: Journey) -
     assert "incident.police_exported" in analyst.get_by_test_id("timeline").inner_text()
     journey.shot(analyst, "the police package was exported and is on the timeline")
 
+    analyst.goto("/incidents?show=all")
+    row = analyst.get_by_test_id("incident-table").locator(
+        f"tr:has(a[href='/incidents/{incident_id}'])"
+    )
+    assert "closed" in row.inner_text()
+    journey.shot(analyst, "the incident list shows age, time to acknowledge and contain, SLA")
+
 
 def test_analyst_makes_an_exception_from_an_alert(journey: Journey) -> None:
     analyst = journey.login("analyst")
