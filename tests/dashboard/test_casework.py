@@ -80,3 +80,31 @@ def test_changes_redirect_and_land_in_the_timeline_and_api(env: Env) -> None:
         f"/incidents/{incident_id}/comments", data={"body": "x", "csrf_token": crisis_csrf}
     )
     assert refused.status_code == 403
+
+
+def test_alerts_are_assigned_only_to_existing_enabled_accounts(env: Env) -> None:
+    from core.store.base import NewAlert
+    from core.store.factory import open_alert_store
+
+    add_user(env, "ana", Role.ANALYST)
+    store = open_alert_store(env.settings)
+    try:
+        (alert_id,) = store.add_batch(
+            [NewAlert(created_at=env.clock.now(), rule_id="r", rule_title="R", level="low")]
+        )
+    finally:
+        store.close()
+    client = env.client()
+    csrf = login(client, "ana")
+    headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
+    body = {"ids": [alert_id], "action": "assign"}
+    refused = client.post(
+        "/api/alerts/bulk", json={**body, "assignee": "nobody_xyz"}, headers=headers
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "detail": "assignee: no account named 'nobody_xyz'",
+        "field": "assignee",
+    }
+    done = client.post("/api/alerts/bulk", json={**body, "assignee": "ana"}, headers=headers)
+    assert done.status_code == 200 and done.json()["changed"] == 1
