@@ -108,3 +108,21 @@ def test_alerts_are_assigned_only_to_existing_enabled_accounts(env: Env) -> None
     }
     done = client.post("/api/alerts/bulk", json={**body, "assignee": "ana"}, headers=headers)
     assert done.status_code == 200 and done.json()["changed"] == 1
+
+
+def test_evidence_upload_shows_its_sha256(env: Env) -> None:
+    import hashlib
+
+    add_user(env, "ana", Role.ANALYST)
+    incident_id = _case(env)
+    client = env.client()
+    csrf = login(client, "ana")
+    content = b"GET /login 401 x 500\n"
+    response = client.post(
+        f"/incidents/{incident_id}/evidence",
+        data={"description": "Toegangslog", "csrf_token": csrf},
+        files={"file": ("access.log", content, "text/plain")},
+    )
+    assert response.status_code == 303, response.text
+    page = client.get(f"/incidents/{incident_id}").text
+    assert "access.log" in page and hashlib.sha256(content).hexdigest() in page
