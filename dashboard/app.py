@@ -22,6 +22,7 @@ from dashboard.views import (
     alerts,
     auth,
     casework,
+    casework_api,
     dpo,
     events,
     exceptions,
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.include_router(drills_views.router)  # exercises; /oefeningen is public
     app.include_router(casework.router)  # issue 17: working a case
+    app.include_router(casework_api.router)
     app.include_router(exceptions.router)  # issue 17: alert exceptions, maintenance windows
     return app
 
