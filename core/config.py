@@ -391,6 +391,13 @@ class Settings(BaseSettings):
     action_retry_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
     """First wait before retrying a failed action; doubles each retry."""
 
+    incident_sla_hours: dict[str, float] = Field(
+        default_factory=lambda: {"low": 120.0, "medium": 48.0, "high": 24.0, "critical": 8.0}
+    )
+    """Hours an open incident of each severity may stay unresolved before the incident list
+    marks it overdue (from its creation to `resolved` or `closed`). Keys: low, medium, high,
+    critical; a severity left out uses 48 hours."""
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -22,8 +22,11 @@ from dashboard.views import (
     admin,
     alerts,
     auth,
+    casework,
+    casework_api,
     dpo,
     events,
+    exceptions,
     health,
     home,
     incidents,
@@ -106,6 +109,9 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (incidents.router, dpo.router, ops.router, rules.router, oidc.router):
         app.include_router(router)
     app.include_router(drills_views.router)  # exercises; /oefeningen is public
+    app.include_router(casework.router)  # issue 17: working a case
+    app.include_router(casework_api.router)
+    app.include_router(exceptions.router)  # issue 17: alert exceptions, maintenance windows
     return app
 
 

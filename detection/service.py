@@ -483,3 +483,16 @@ def dry_run(
     fired = {d.rule_id for d in evaluate(detector=detector, events_with_ids=pairs)}
     problems = (*detector.problems, *(str(p) for p in detector.ruleset.problems))
     return RuleDryRun(known=known, fired=frozenset(fired), problems=problems)
+
+
+# -- alert exceptions and maintenance windows (detection/exceptions.py) ------------------------
+from detection.exceptions import (  # noqa: E402, F401 - the facade other packages call
+    add_exception,
+    add_maintenance_window,
+    edit_exception,
+    end_maintenance_window,
+    expire_exception,
+    get_exception,
+    list_exceptions,
+    list_maintenance_windows,
+)

@@ -21,17 +21,18 @@ from playbooks.models import Comment, Incident, IncidentAlert
 from playbooks.schemas import SEVERITIES, TimelineEntry
 
 OBJECT_TYPE = "incident"
-STATUSES = ("new", "triage", "containment", "eradication", "recovery", "closed")
+STATUSES = ("new", "in_progress", "contained", "resolved", "closed")
 # Forward one phase, or straight to closed (false positive, duplicate); closed may reopen to
-# triage when new facts turn up. Anything else is refused with the from/to named.
+# in_progress when new facts turn up. Anything else is refused with the from/to named.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "new": frozenset({"triage", "closed"}),
-    "triage": frozenset({"containment", "closed"}),
-    "containment": frozenset({"eradication", "closed"}),
-    "eradication": frozenset({"recovery", "closed"}),
-    "recovery": frozenset({"closed"}),
-    "closed": frozenset({"triage"}),
+    "new": frozenset({"in_progress", "closed"}),
+    "in_progress": frozenset({"contained", "closed"}),
+    "contained": frozenset({"resolved", "closed"}),
+    "resolved": frozenset({"closed"}),
+    "closed": frozenset({"in_progress"}),
 }
+OPEN_STATUSES = ("new", "in_progress", "contained", "resolved")
+CLOSE_REASONS = ("resolved", "false_positive", "duplicate", "risk_accepted", "merged")
 MAX_REASON = 2000
 
 
@@ -173,10 +174,15 @@ def alert_ids(*, db: Session, incident_id: int) -> list[str]:
     return list(rows)
 
 
+def incident_of_alert(*, db: Session, alert_id: str) -> int | None:
+    """The incident an alert was grouped into, if any (the alert page links to it)."""
+    return db.scalar(select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == alert_id))
+
+
 def change_status(
     *, db: Session, clock: Clock, incident_id: int, status: str, reason: str, actor: str
 ) -> Incident:
-    """Move the incident along the workflow; the reason is kept on the timeline. Commits.
+    """Move the incident along the workflow; the reason is kept on the timeline.
 
     Raises:
         ValidationError: unknown status or empty reason.
@@ -184,20 +190,73 @@ def change_status(
     """
     if status not in STATUSES:
         raise ValidationError("status", f"unknown status {status!r}; allowed: {STATUSES}")
+    if status == "closed":  # the reason becomes the summary; `close` takes a closing reason
+        return close(
+            db=db,
+            clock=clock,
+            incident_id=incident_id,
+            reason="resolved",
+            summary=reason,
+            actor=actor,
+        )
     clean_reason = _text("reason", reason, limit=MAX_REASON)
     incident = get_incident(db=db, incident_id=incident_id)
     current = incident.status
-    if status not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current]))
-        raise ConflictError(
-            f"status: cannot go from {current!r} to {status!r} (allowed from {current}: {allowed})"
-        )
+    _check_transition(incident, status)
     now = clock.now()
     incident.status = status
     incident.updated_at = now
     _milestones(incident, status, now)
     return _changed(
         db, clock, incident, actor, "incident.status_changed", current, status, reason=clean_reason
+    )
+
+
+def _check_transition(incident: Incident, status: str) -> None:
+    current = incident.status
+    if incident.merged_into is not None:
+        raise ConflictError(
+            f"status: incident {incident.id} was merged into #{incident.merged_into}; work there"
+        )
+    if status not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current]))
+        raise ConflictError(
+            f"status: cannot go from {current!r} to {status!r} (allowed from {current}: {allowed})"
+        )
+
+
+def close(
+    *,
+    db: Session,
+    clock: Clock,
+    incident_id: int,
+    reason: str,
+    summary: str,
+    actor: str,
+) -> Incident:
+    """Close with a closing reason (CLOSE_REASONS) and a summary of what was found and done."""
+    if reason not in CLOSE_REASONS:
+        raise ValidationError("close_reason", f"must be one of {', '.join(CLOSE_REASONS)}")
+    clean_summary = _text("summary", summary, limit=MAX_REASON)
+    incident = get_incident(db=db, incident_id=incident_id)
+    current = incident.status
+    _check_transition(incident, "closed")
+    now = clock.now()
+    incident.status = "closed"
+    incident.close_reason = reason
+    incident.close_summary = clean_summary
+    incident.updated_at = now
+    _milestones(incident, "closed", now)
+    return _changed(
+        db,
+        clock,
+        incident,
+        actor,
+        "incident.closed",
+        current,
+        "closed",
+        close_reason=reason,
+        summary=clean_summary,
     )
 
 
@@ -228,7 +287,7 @@ def _milestones(incident: Incident, status: str, now: datetime) -> None:
     # First time past each milestone; a reopened incident keeps its first times but is open.
     if incident.acknowledged_at is None and status != "new":
         incident.acknowledged_at = now
-    if incident.contained_at is None and status in ("eradication", "recovery", "closed"):
+    if incident.contained_at is None and status in ("contained", "resolved", "closed"):
         incident.contained_at = now
     if status == "closed":
         incident.closed_at = now
@@ -236,13 +295,26 @@ def _milestones(incident: Incident, status: str, now: datetime) -> None:
         incident.closed_at = None
 
 
+def check_assignee(*, db: Session, username: str) -> str:
+    """The username when it names an existing, enabled account; else a ValidationError."""
+    from core.accounts.models import User
+
+    clean = _text("assignee", username, limit=64)
+    account = db.scalar(select(User).where(User.username == clean))
+    if account is None:
+        raise ValidationError("assignee", f"no account named {clean!r}")
+    if not account.active:
+        raise ValidationError("assignee", f"account {clean!r} is disabled")
+    return clean
+
+
 def assign(
     *, db: Session, clock: Clock, incident_id: int, assignee: str | None, actor: str
 ) -> Incident:
-    """Set or clear the assignee."""
+    """Set or clear the assignee; only existing, enabled accounts can be assigned."""
     incident = get_incident(db=db, incident_id=incident_id)
     previous = incident.assignee
-    incident.assignee = _text("assignee", assignee, limit=64) if assignee is not None else None
+    incident.assignee = check_assignee(db=db, username=assignee) if assignee is not None else None
     incident.updated_at = clock.now()
     return _changed(db, clock, incident, actor, "incident.assigned", previous, incident.assignee)
 
@@ -296,9 +368,16 @@ def comments(*, db: Session, incident_id: int) -> list[Comment]:
 
 
 def timeline(*, db: Session, incident_id: int) -> list[TimelineEntry]:
-    """Everything that happened to the incident, from the audit log, oldest first."""
+    """Everything that happened to the incident (and to incidents merged into it), oldest first.
+
+    The audit log is append-only, so a merge does not move entries; they are read here.
+    """
+    from playbooks.casework import merged_ids
+
     get_incident(db=db, incident_id=incident_id)
-    return [
+    entries = [
         TimelineEntry(entry.seq, entry.at, entry.actor, entry.action, dict(entry.details))
-        for entry in audit.entries(db=db, object_type=OBJECT_TYPE, object_id=str(incident_id))
+        for one in (incident_id, *merged_ids(db=db, incident_id=incident_id))
+        for entry in audit.entries(db=db, object_type=OBJECT_TYPE, object_id=str(one))
     ]
+    return sorted(entries, key=lambda entry: entry.seq)

@@ -1,6 +1,6 @@
 """Response metrics: time to acknowledge, contain and close, per incident and per month.
 
-Acknowledged is the first move out of `new`, contained the first move past `containment`,
+Acknowledged is the first move out of `new`, contained the first move to `contained` or later,
 closed the (last) close. Monthly means (MTTA/MTTC/MTTR) take the incidents created in that
 month that reached the milestone; exercise incidents are left out, they are drills.
 """

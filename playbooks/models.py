@@ -44,6 +44,11 @@ class Incident(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     contained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when closed (migration cases01): why (CLOSE_REASONS) and what was found.
+    close_reason: Mapped[str | None] = mapped_column(String(32))
+    close_summary: Mapped[str | None] = mapped_column(Text)
+    # A merged incident points to the survivor; its alerts, observables and tasks moved there.
+    merged_into: Mapped[int | None] = mapped_column(Integer)
 
 
 class IncidentAlert(Base):

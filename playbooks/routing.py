@@ -110,7 +110,13 @@ def route_alert(
     """
     existing = db.scalar(select(IncidentAlert).where(IncidentAlert.alert_id == alert.id))
     if existing is not None:
-        return RouteResult(alert.id, existing.incident_id, created=False), []
+        return RouteResult(
+            alert.id,
+            existing.incident_id,
+            created=False,
+            reason=f"already in incident #{existing.incident_id} "
+            f"since {existing.added_at:%Y-%m-%d %H:%M} UTC",
+        ), []
     loaded = select_playbook(alert, playbooks)
     trigger = loaded.playbook.trigger if loaded else DEFAULT_TRIGGER
     key = routing_key(trigger, alert, loaded.playbook.id if loaded else None)
@@ -163,6 +169,7 @@ def route_alert(
             added_at=clock.now(),
         )
     )
+    reason = _why(trigger, key, loaded.playbook.id if loaded else None, created, incident.id)
     log(
         db=db,
         clock=clock,
@@ -172,6 +179,7 @@ def route_alert(
         alert_id=alert.id,
         rule_id=alert.rule_id,
         level=alert.level,
+        reason=reason,
     )
     observables.link(
         db=db,
@@ -188,7 +196,19 @@ def route_alert(
         run_id = run.id
         work = _advance(db, clock, run)
     db.flush()
-    return RouteResult(alert.id, incident.id, created, run_id, tuple(work)), work
+    return RouteResult(alert.id, incident.id, created, run_id, tuple(work), reason), work
+
+
+def _why(trigger: Trigger, key: str, playbook: str | None, created: bool, incident_id: int) -> str:
+    """Where routing put an alert and why, in words."""
+    same = ", ".join(part for part in key.split("|") if not part.startswith("playbook="))
+    chosen = f"playbook {playbook}" if playbook else "no playbook matched"
+    if created:
+        return f"new incident #{incident_id} ({chosen}; grouped by {same})"
+    return (
+        f"added to open incident #{incident_id}: same {same} within "
+        f"{trigger.window_minutes} minutes ({chosen})"
+    )
 
 
 def pending_alerts(

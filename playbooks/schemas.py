@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.accounts.models import Role
 
@@ -62,6 +62,10 @@ class Trigger(_Strict):
         return value
 
 
+# Parameters whose value comes from alert content a sender controls.
+SPOOFABLE_PARAMS = frozenset(f"$observable.{kind}" for kind in ("host", "ip", "domain", "user"))
+
+
 class Approval(_Strict):
     """Four-eyes rule: a second person with `role` must approve before the action runs."""
 
@@ -90,6 +94,18 @@ class ActionStep(_Step):
     action: str = Field(pattern=_ID)
     params: dict[str, str] = Field(default_factory=dict)
     approval: Approval | None = None
+
+    @model_validator(mode="after")
+    def _spoofable_needs_approval(self) -> ActionStep:
+        """A target read from log content (host names, addresses) can be spoofed over UDP
+        syslog: such an action runs only after a person checked and approved it."""
+        spoofable = [name for name, value in self.params.items() if value in SPOOFABLE_PARAMS]
+        if spoofable and self.approval is None:
+            raise ValueError(
+                f"approval: params {', '.join(spoofable)} come from log content that can be "
+                "spoofed; add `approval: {role: incident_manager}`"
+            )
+        return self
 
 
 class DecisionOption(_Strict):
@@ -231,3 +247,5 @@ class RouteResult:
     created: bool
     run_id: int | None = None
     to_enqueue: tuple[tuple[str, tuple[Any, ...]], ...] = field(default=())
+    # Why it landed there, in words (shown after triage and on the alert page).
+    reason: str = ""

@@ -10,19 +10,25 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from playbooks.approvals import approve_action, request_action
+from playbooks.casework import merge, merged_ids, param_origins, render_markdown
 from playbooks.evidence import add_evidence, list_evidence, read_evidence
 from playbooks.executor import execute_action, give_up, resume_runs
 from playbooks.export import AuthorityPackage, export_incident, render_report_html
 from playbooks.incidents import (
+    CLOSE_REASONS,
+    OPEN_STATUSES,
     STATUSES,
     TRANSITIONS,
     add_comment,
     alert_ids,
     assign,
     change_status,
+    check_assignee,
+    close,
     comments,
     create_incident,
     get_incident,
+    incident_of_alert,
     list_incidents,
     set_severity,
     timeline,
@@ -31,6 +37,7 @@ from playbooks.library import PlaybookError, check_directory, load_file, load_li
 from playbooks.metrics import incident_metrics, monthly_metrics
 from playbooks.notify import deliveries_of, verify_signature
 from playbooks.observables import add_observable, observables_of
+from playbooks.police import PolicePackage, export_police_package, verify_police_package
 from playbooks.routing import route_alert, route_new_alerts
 from playbooks.runs import (
     accept_handoff,
@@ -39,6 +46,7 @@ from playbooks.runs import (
     decide,
     find_step,
     get_run,
+    get_step,
     handoffs_pending,
     overdue_steps,
     runs_of,
@@ -47,10 +55,13 @@ from playbooks.runs import (
 )
 
 __all__ = [
+    "CLOSE_REASONS",
+    "OPEN_STATUSES",
     "STATUSES",
     "TRANSITIONS",
     "AuthorityPackage",
     "PlaybookError",
+    "PolicePackage",
     "accept_handoff",
     "add_comment",
     "add_evidence",
@@ -60,7 +71,9 @@ __all__ = [
     "approve_action",
     "assign",
     "change_status",
+    "check_assignee",
     "check_directory",
+    "close",
     "comments",
     "complete_task",
     "create_incident",
@@ -70,20 +83,27 @@ __all__ = [
     "execute_action",
     "exercise_artefacts",
     "export_incident",
+    "export_police_package",
     "find_step",
     "get_incident",
     "get_run",
+    "get_step",
     "give_up",
     "handoffs_pending",
     "incident_metrics",
+    "incident_of_alert",
     "list_evidence",
     "list_incidents",
     "load_file",
     "load_library",
+    "merge",
+    "merged_ids",
     "monthly_metrics",
     "observables_of",
     "overdue_steps",
+    "param_origins",
     "read_evidence",
+    "render_markdown",
     "render_report_html",
     "request_action",
     "resume_runs",
@@ -94,6 +114,7 @@ __all__ = [
     "start_run",
     "steps_of",
     "timeline",
+    "verify_police_package",
     "verify_signature",
 ]
 

@@ -154,8 +154,10 @@ def route_alerts(self: Any) -> int:
                     # unique row won); our unit rolled back whole, nothing to undo.
                     log.info("alert %s was routed by another worker", alert.id)
                     continue
+                if result is not None:  # after the commit: the alert says where it went
+                    store.update_status([result.alert_id], status="in_incident")
+                    routed += 1
                 send(self.app, work)
-                routed += result is not None
     finally:
         store.close()
     return routed

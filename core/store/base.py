@@ -14,11 +14,12 @@ from typing import Any, Literal, Protocol
 from core.errors import ValidationError
 from core.events import Event
 
-AlertStatus = Literal["new", "acknowledged", "assigned", "suppressed", "closed"]
+AlertStatus = Literal["new", "acknowledged", "assigned", "in_incident", "suppressed", "closed"]
 ALERT_STATUSES: tuple[AlertStatus, ...] = (
     "new",
     "acknowledged",
     "assigned",
+    "in_incident",  # grouped into an incident (playbooks routing or triage); worked there
     "suppressed",
     "closed",
 )

@@ -143,6 +143,9 @@ def bulk_update(
             raise ValidationError("assignee", "required to assign")
         if len(clean_assignee) > 200:
             raise ValidationError("assignee", "at most 200 characters")
+        from playbooks.service import check_assignee
+
+        check_assignee(db=db, username=clean_assignee)  # an existing, enabled account only
     else:
         clean_assignee = None
     changed = store.update_status(unique, status=_TARGET[action], assignee=clean_assignee)

@@ -37,6 +37,7 @@ from dashboard.services.alerts import (
 )
 from dashboard.services.rules import explain_events
 from dijkwacht.detection_runtime import rule_paths
+from playbooks.service import incident_of_alert
 
 router = APIRouter(tags=["alerts"])
 TRIAGE_ROLES = (Role.ANALYST, Role.INCIDENT_MANAGER)
@@ -292,6 +293,7 @@ def detail(
         "attack": attack_context(body),
         "body_json": json.dumps(body, indent=2, ensure_ascii=False, default=str),
         "subjects": pseudonyms_in(body),
+        "incident_id": incident_of_alert(db=db, alert_id=alert.id),  # issue 17: triage link
     }
     return templates.TemplateResponse(request, "alert_detail.html", context)
 

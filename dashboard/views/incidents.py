@@ -8,13 +8,14 @@ the requester and approvers without the playbook's role (409).
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from core.accounts.models import Role, User
-from core.errors import NotFoundError
+from core.errors import ConflictError, NotFoundError, ValidationError
 from dashboard.audit_reads import audit_personal_read, pseudonyms_in
 from dashboard.deps import (
     AlertStoreDep,
@@ -25,9 +26,25 @@ from dashboard.deps import (
     RequireRole,
     Templates,
 )
-from dashboard.services.incidents import IncidentView, dispatch, incident_view, triage_alert
+from dashboard.services.incidents import (
+    FILTERS,
+    IncidentView,
+    dispatch,
+    incident_rows,
+    incident_view,
+    mark_in_incident,
+    triage_alert,
+)
 from dashboard.views.writes import begin_write
-from playbooks.service import approve_action, list_incidents, request_action
+from playbooks.approvals import SYSTEM_ACTORS
+from playbooks.schemas import OBSERVABLE_KINDS, SEVERITIES
+from playbooks.service import (
+    CLOSE_REASONS,
+    STATUSES,
+    TRANSITIONS,
+    approve_action,
+    request_action,
+)
 
 router = APIRouter(tags=["incidents"])
 READ_ROLES = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM)
@@ -49,23 +66,31 @@ class IncidentOut(BaseModel):
     assignee: str | None
     created_at: str
     exercise: bool
+    close_reason: str | None = None
+    close_summary: str | None = None
+    merged_into: int | None = None
 
 
 class IncidentDetailOut(BaseModel):
-    """An incident with its timeline, observables and playbook runs with their steps."""
+    """An incident with its timeline, observables, comments, evidence and playbook runs."""
 
     incident: IncidentOut
     alert_ids: list[str]
     timeline: list[dict[str, Any]]
     observables: list[dict[str, Any]]
     runs: list[dict[str, Any]]
+    comments: list[dict[str, Any]] = []
+    evidence: list[dict[str, Any]] = []
+    # Per alert id: why routing or triage grouped it into this incident.
+    alert_reasons: dict[str, str] = {}
 
 
 class TriageOut(BaseModel):
-    """Where triage put the alert."""
+    """Where triage put the alert, and why (new incident, or grouped with an open one)."""
 
     incident_id: int
     created: bool
+    reason: str = ""
 
 
 def _out(incident: Any) -> IncidentOut:
@@ -77,6 +102,9 @@ def _out(incident: Any) -> IncidentOut:
         assignee=incident.assignee,
         created_at=incident.created_at.isoformat(),
         exercise=incident.exercise_id is not None,
+        close_reason=incident.close_reason,
+        close_summary=incident.close_summary,
+        merged_into=incident.merged_into,
     )
 
 
@@ -133,28 +161,154 @@ def _detail(
                         "requested_by": s.requested_by,
                         "approved_by": s.approved_by,
                         "approval_role": (s.spec.get("approval") or {}).get("role"),
+                        "owner_role": s.owner_role,
+                        "error": s.error if s.status == "manual" else None,
+                        "result": s.result or {},
+                        "options": s.spec.get("options") or [],
+                        "checklist": s.spec.get("checklist") or [],
+                        "origins": view.origins.get(s.id, []),
                     }
                     for s in steps
                 ],
             }
             for run, steps in view.runs
         ],
+        alert_reasons={
+            str(t.details.get("alert_id")): str(t.details.get("reason") or "")
+            for t in view.timeline
+            if t.action == "incident.alert_added"
+        },
+        comments=[
+            {"author": c.author, "at": c.created_at.isoformat(), "html": str(c.html)}
+            for c in view.comments
+        ],
+        evidence=[
+            {
+                "id": e.id,
+                "filename": e.filename,
+                "sha256": e.sha256,
+                "size": e.size,
+                "added_by": e.added_by,
+                "at": e.added_at.isoformat(),
+            }
+            for e in view.evidence
+        ],
     )
     return view, out
 
 
+def render_detail(
+    request: Request,
+    db: Any,
+    clock: ClockDep,
+    templates: Templates,
+    user: Principal,
+    incident_id: str,
+    *,
+    purpose: str | None = None,
+    error: Exception | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The incident page; after a refused change it shows the error next to its form."""
+    _, out = _detail(db, clock, user, incident_id, purpose)
+    problem = None
+    if error is not None:
+        field = getattr(error, "field", None) or str(error).split(":", 1)[0]
+        problem = {"field": field, "message": str(error)}
+    context = {
+        "d": out,
+        "error": problem,
+        "form": form or {},
+        "statuses": STATUSES,
+        "transitions": sorted(TRANSITIONS.get(out.incident.status, ())),
+        "close_reasons": CLOSE_REASONS,
+        "severities": SEVERITIES,
+        "kinds": OBSERVABLE_KINDS,
+        "act_roles": [r.value for r in ACT_ROLES],
+        "system_actors": sorted(SYSTEM_ACTORS),
+    }
+    return templates.TemplateResponse(
+        request, "incident_detail.html", context, status_code=status_code
+    )
+
+
+class IncidentRowOut(IncidentOut):
+    """An incident as listed, with age, times to acknowledge and contain (seconds) and SLA."""
+
+    age_seconds: float
+    acknowledge_seconds: float | None
+    contain_seconds: float | None
+    due_at: str
+    overdue: bool
+
+
+def _rows(
+    db: DbSession,
+    clock: ClockDep,
+    settings: AppSettings,
+    user: Principal,
+    show: str,
+    severity: str | None,
+) -> list[IncidentRowOut]:
+    rows = incident_rows(
+        db=db,
+        clock=clock,
+        settings=settings,
+        username=user.username,
+        show=show,
+        severity=severity or None,
+    )
+    return [
+        IncidentRowOut(
+            **_out(r.incident).model_dump(),
+            age_seconds=r.age.total_seconds(),
+            acknowledge_seconds=r.to_acknowledge.total_seconds() if r.to_acknowledge else None,
+            contain_seconds=r.to_contain.total_seconds() if r.to_contain else None,
+            due_at=r.due_at.isoformat(),
+            overdue=r.overdue,
+        )
+        for r in rows
+    ]
+
+
 @router.get("/incidents", response_class=HTMLResponse, summary="Incidents (page)")
 def incidents_page(
-    request: Request, db: DbSession, templates: Templates, user: Reader
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    settings: AppSettings,
+    templates: Templates,
+    user: Reader,
+    show: str = "open",
+    severity: str = "",
 ) -> HTMLResponse:
-    items = [_out(i) for i in list_incidents(db=db)]
-    return templates.TemplateResponse(request, "incidents.html", {"incidents": items})
+    items = _rows(db, clock, settings, user, show, severity)
+    context = {
+        "incidents": items,
+        "show": show,
+        "severity": severity,
+        "filters": FILTERS,
+        "severities": SEVERITIES,
+        "sla": settings.incident_sla_hours,
+    }
+    return templates.TemplateResponse(request, "incidents.html", context)
 
 
-@router.get("/api/incidents", response_model=list[IncidentOut], summary="Incidents")
-def incidents_api(db: DbSession, user: Reader) -> list[IncidentOut]:
-    """The latest 100 incidents; titles and states only."""
-    return [_out(i) for i in list_incidents(db=db)]
+@router.get("/api/incidents", response_model=list[IncidentRowOut], summary="Incidents")
+def incidents_api(
+    db: DbSession,
+    clock: ClockDep,
+    settings: AppSettings,
+    user: Reader,
+    show: str = "all",
+    severity: str = "",
+) -> list[IncidentRowOut]:
+    """Incidents newest first with age, times to acknowledge/contain and SLA state.
+
+    `show`: all, open, mine or overdue; `severity`: one severity.
+    """
+    return _rows(db, clock, settings, user, show, severity)
 
 
 @router.get(
@@ -169,8 +323,7 @@ def incident_page(
     user: Reader,
     purpose: str | None = None,
 ) -> HTMLResponse:
-    _, out = _detail(db, clock, user, incident_id, purpose)
-    return templates.TemplateResponse(request, "incident_detail.html", {"d": out})
+    return render_detail(request, db, clock, templates, user, incident_id, purpose=purpose)
 
 
 @router.get(
@@ -189,8 +342,9 @@ def _triage(
     begin_write(db)
     result = triage_alert(db=db, clock=clock, store=store, alert_id=alert_id)
     db.commit()
+    mark_in_incident(store=store, alert_id=alert_id)
     dispatch(settings=settings, work=result.to_enqueue)
-    return TriageOut(incident_id=result.incident_id, created=result.created)
+    return TriageOut(incident_id=result.incident_id, created=result.created, reason=result.reason)
 
 
 @router.post("/alerts/{alert_id}/incident", summary="Triage an alert into an incident (form)")
@@ -203,7 +357,9 @@ def triage_form(
     user: Actor,
 ) -> Response:
     out = _triage(alert_id, store, db, clock, settings)
-    return RedirectResponse(f"/incidents/{out.incident_id}", status_code=303)
+    return RedirectResponse(
+        f"/incidents/{out.incident_id}?triaged={quote(alert_id)}#alerts", status_code=303
+    )
 
 
 @router.post("/api/alerts/{alert_id}/incident", response_model=TriageOut, summary="Triage")
@@ -219,27 +375,58 @@ def triage_api(
     return _triage(alert_id, store, db, clock, settings)
 
 
+def _step_of(db: DbSession, step_id: str) -> tuple[int, int]:
+    """(step number, incident id) of a playbook step; NotFoundError for an unknown step."""
+    from playbooks.service import get_run, get_step
+
+    number = _number(step_id, "step")
+    return number, get_run(db=db, run_id=get_step(db=db, run_step_id=number).run_id).incident_id
+
+
 @router.post("/steps/{step_id}/request", summary="Request approval of an action (form)")
-def request_form(step_id: str, db: DbSession, clock: ClockDep, user: Actor) -> Response:
+def request_form(
+    step_id: str,
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+) -> Response:
     begin_write(db)
-    step = request_action(
-        db=db, clock=clock, run_step_id=_number(step_id, "step"), user=_account(db, user)
-    )
+    number, incident_id = _step_of(db, step_id)
+    try:
+        request_action(db=db, clock=clock, run_step_id=number, user=_account(db, user))
+    except (ValidationError, ConflictError) as exc:
+        db.rollback()
+        return render_detail(
+            request, db, clock, templates, user, str(incident_id), error=exc, status_code=409
+        )
     db.commit()
-    return RedirectResponse(f"/runs/{step.run_id}", status_code=303)
+    return RedirectResponse(f"/incidents/{incident_id}#playbooks", status_code=303)
 
 
 @router.post("/steps/{step_id}/approve", summary="Approve an action (form, four eyes)")
 def approve_form(
-    step_id: str, db: DbSession, clock: ClockDep, settings: AppSettings, user: Approver
+    step_id: str,
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    templates: Templates,
+    settings: AppSettings,
+    user: Approver,
 ) -> Response:
     begin_write(db)
-    step, work = approve_action(
-        db=db, clock=clock, run_step_id=_number(step_id, "step"), user=_account(db, user)
-    )
+    number, incident_id = _step_of(db, step_id)
+    try:
+        _, work = approve_action(db=db, clock=clock, run_step_id=number, user=_account(db, user))
+    except (ValidationError, ConflictError) as exc:
+        db.rollback()
+        return render_detail(
+            request, db, clock, templates, user, str(incident_id), error=exc, status_code=409
+        )
     db.commit()
     dispatch(settings=settings, work=work)
-    return RedirectResponse(f"/runs/{step.run_id}", status_code=303)
+    return RedirectResponse(f"/incidents/{incident_id}#playbooks", status_code=303)
 
 
 @router.get("/runs/{run_id}", summary="The incident a playbook run belongs to (redirect)")

@@ -54,6 +54,10 @@ def register_commands(app: typer.Typer) -> None:
     app.add_typer(playbooks.incidents_app, name="incidents")
     app.add_typer(playbooks.playbooks_app, name="playbooks")
 
+    from dijkwacht.commands import exceptions
+
+    app.add_typer(exceptions.app, name="exceptions")
+
     from dijkwacht.commands import awareness
 
     app.add_typer(awareness.app, name="awareness")

@@ -1,4 +1,8 @@
-"""`dijkwacht incidents list/show` and `dijkwacht playbooks check DIR`."""
+"""`dijkwacht incidents list|show|assign|status|comment|close|merge` and `playbooks check DIR`.
+
+The write commands act as `cli:<OS user>` in the timeline and audit log, in one unit of work
+each; a refused change prints the field and the problem and exits 2 (not found: 1).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from core.clock import utc_iso
 from dijkwacht.commands.common import console
 from dijkwacht.commands.units import command_unit
 
-incidents_app = typer.Typer(help="Read incidents.", no_args_is_help=True)
+incidents_app = typer.Typer(help="Read and work incidents.", no_args_is_help=True)
 playbooks_app = typer.Typer(help="Check playbook files.", no_args_is_help=True)
 
 
@@ -95,6 +99,166 @@ def show_command(incident_id: Annotated[int, typer.Argument(help="Incident id.")
         echo("Timeline:")
         for entry in service.timeline(db=db, incident_id=incident.id):
             echo(f"  {utc_iso(entry.at)} {entry.actor} {entry.action}")
+
+
+@contextmanager
+def _change() -> Iterator[tuple[Session, str]]:
+    """A write unit and the actor; service errors become a message and an exit code."""
+    import getpass
+
+    from core.errors import ConflictError, NotFoundError, ValidationError
+
+    try:
+        with command_unit(write=True) as (_settings, db):
+            yield db, f"cli:{getpass.getuser()}"
+    except NotFoundError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=1) from None
+    except (ValidationError, ConflictError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from None
+
+
+IncidentId = Annotated[int, typer.Argument(help="Incident id.")]
+
+
+@incidents_app.command("assign")
+def assign_command(
+    incident_id: IncidentId,
+    username: Annotated[str, typer.Argument(help="An existing, enabled account; '-' clears.")],
+) -> None:
+    """Assign the incident to an account (refused for unknown or disabled accounts)."""
+    from core.clock import SystemClock
+    from playbooks.service import assign
+
+    with _change() as (db, actor):
+        incident = assign(
+            db=db,
+            clock=SystemClock(),
+            incident_id=incident_id,
+            assignee=None if username == "-" else username,
+            actor=actor,
+        )
+        typer.echo(f"incident {incident.id} assigned to {incident.assignee or 'nobody'}")
+
+
+@incidents_app.command("status")
+def status_command(
+    incident_id: IncidentId,
+    status: Annotated[str, typer.Argument(help="in_progress, contained, resolved (or closed).")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept on the timeline).")],
+) -> None:
+    """Move the incident along new → in_progress → contained → resolved → closed."""
+    from core.clock import SystemClock
+    from playbooks.service import change_status
+
+    with _change() as (db, actor):
+        incident = change_status(
+            db=db,
+            clock=SystemClock(),
+            incident_id=incident_id,
+            status=status,
+            reason=reason,
+            actor=actor,
+        )
+        typer.echo(f"incident {incident.id} is {incident.status}")
+
+
+@incidents_app.command("comment")
+def comment_command(
+    incident_id: IncidentId,
+    body: Annotated[str, typer.Argument(help="The comment (markdown); '-' reads stdin.")],
+) -> None:
+    """Add a comment to the incident."""
+    import sys
+
+    from core.clock import SystemClock
+    from playbooks.service import add_comment
+
+    text = sys.stdin.read() if body == "-" else body
+    with _change() as (db, actor):
+        comment = add_comment(
+            db=db, clock=SystemClock(), incident_id=incident_id, body=text, actor=actor
+        )
+        typer.echo(f"comment {comment.id} added to incident {incident_id}")
+
+
+@incidents_app.command("close")
+def close_command(
+    incident_id: IncidentId,
+    reason: Annotated[
+        str,
+        typer.Option("--reason", help="resolved, false_positive, duplicate or risk_accepted."),
+    ],
+    summary: Annotated[str, typer.Option("--summary", help="What was found and done.")],
+) -> None:
+    """Close the incident with a closing reason and a summary."""
+    from core.clock import SystemClock
+    from playbooks.service import close
+
+    with _change() as (db, actor):
+        incident = close(
+            db=db,
+            clock=SystemClock(),
+            incident_id=incident_id,
+            reason=reason,
+            summary=summary,
+            actor=actor,
+        )
+        typer.echo(f"incident {incident.id} closed ({incident.close_reason})")
+
+
+@incidents_app.command("merge")
+def merge_command(
+    incident_id: IncidentId,
+    into: Annotated[int, typer.Option("--into", help="The incident that survives.")],
+) -> None:
+    """Merge the incident into another: alerts, observables, comments, evidence, tasks move."""
+    from core.clock import SystemClock
+    from playbooks.service import merge
+
+    with _change() as (db, actor):
+        survivor = merge(
+            db=db, clock=SystemClock(), source_id=incident_id, target_id=into, actor=actor
+        )
+        typer.echo(f"incident {incident_id} merged into {survivor.id}")
+
+
+@incidents_app.command("export")
+def export_command(
+    incident_id: IncidentId,
+    police: Annotated[
+        bool, typer.Option("--police", help="The signed police report (aangifte) package.")
+    ] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the ZIP.")] = Path("."),
+) -> None:
+    """Export the incident; with --police the aangifte ZIP (PDF, evidence, custody, signature)."""
+    from core.clock import SystemClock
+    from playbooks.service import export_police_package
+
+    if not police:
+        console.print("[red]--police: only the police package is exported here[/red]")
+        raise typer.Exit(code=2)
+    import getpass
+
+    from core.errors import ConflictError, NotFoundError
+
+    try:
+        with command_unit(write=True) as (settings, db):
+            package = export_police_package(
+                db=db,
+                clock=SystemClock(),
+                settings=settings,
+                incident_id=incident_id,
+                actor=f"cli:{getpass.getuser()}",
+            )
+    except (ConflictError, NotFoundError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2 if isinstance(exc, ConflictError) else 1) from None
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"aangifte-incident-{incident_id}.zip"
+    target.write_bytes(package.zip)
+    typer.echo(f"{target} ({len(package.manifest)} files; public key {package.public_key})")
 
 
 @playbooks_app.command("check")

@@ -49,10 +49,10 @@ def test_incidents_list_and_show(data_dir: Path) -> None:
                 db=db, clock=clock, incident_id=incident.id, kind="ip", value="192.0.2.9", actor="a"
             )
         change_status(
-            db=db, clock=clock, incident_id=second.id, status="triage", reason="r", actor="a"
+            db=db, clock=clock, incident_id=second.id, status="in_progress", reason="r", actor="a"
         )
     engine.dispose()
-    listed = CliRunner().invoke(app, ["incidents", "list", "--status", "triage"])
+    listed = CliRunner().invoke(app, ["incidents", "list", "--status", "in_progress"])
     assert listed.exit_code == 0, listed.output
     assert "DDoS" in listed.output and "Phishing" not in listed.output
     shown = CliRunner().invoke(app, ["incidents", "show", str(first.id)])
@@ -61,3 +61,104 @@ def test_incidents_list_and_show(data_dir: Path) -> None:
     assert "incident.observable_added" in shown.output
     missing = CliRunner().invoke(app, ["incidents", "show", "99"])
     assert missing.exit_code == 1
+
+
+def test_incidents_assign_status_comment_merge_close(data_dir: Path) -> None:
+    from core.accounts import Role, create_user
+    from playbooks.service import get_incident, timeline
+
+    settings = get_settings()
+    migrate(settings)
+    engine = create_db_engine(settings)
+    clock = SystemClock()
+    with unit_of_work(create_session_factory(engine)) as db:
+        create_user(
+            db=db, username="ana", password="correct horse battery", role=Role.ANALYST, clock=clock
+        )
+        first = create_incident(db=db, clock=clock, title="Phishing", severity="low", actor="a")
+        second = create_incident(db=db, clock=clock, title="Phish 2", severity="low", actor="a")
+    run = CliRunner().invoke
+    nobody = run(app, ["incidents", "assign", str(first.id), "nobody_xyz"])
+    assert nobody.exit_code == 2 and "assignee: no account named 'nobody_xyz'" in nobody.output
+    assert run(app, ["incidents", "assign", str(first.id), "ana"]).exit_code == 0
+    illegal = run(app, ["incidents", "status", str(first.id), "resolved", "-r", "skip"])
+    assert illegal.exit_code == 2 and "cannot go from 'new' to 'resolved'" in illegal.output
+    assert (
+        run(app, ["incidents", "status", str(first.id), "in_progress", "-r", "go"]).exit_code == 0
+    )
+    assert run(app, ["incidents", "comment", str(first.id), "Mail **purged**"]).exit_code == 0
+    merged = run(app, ["incidents", "merge", str(second.id), "--into", str(first.id)])
+    assert merged.exit_code == 0, merged.output
+    closed = run(
+        app, ["incidents", "close", str(first.id), "--reason", "resolved", "--summary", "Done"]
+    )
+    assert closed.exit_code == 0, closed.output
+    with unit_of_work(create_session_factory(engine), write=False) as db:
+        incident = get_incident(db=db, incident_id=first.id)
+        assert (incident.status, incident.assignee, incident.close_reason) == (
+            "closed",
+            "ana",
+            "resolved",
+        )
+        assert get_incident(db=db, incident_id=second.id).merged_into == first.id
+        actions = [entry.action for entry in timeline(db=db, incident_id=first.id)]
+        assert {"incident.assigned", "incident.commented", "incident.merged_in"} <= set(actions)
+        assert all(e.actor.startswith("cli:") for e in timeline(db=db, incident_id=first.id)[2:])
+    engine.dispose()
+
+
+def test_exceptions_add_list_expire_and_window(data_dir: Path) -> None:
+    migrate(get_settings())
+    run = CliRunner().invoke
+    naive = run(
+        app,
+        [
+            "exceptions",
+            "add",
+            "rule-x",
+            "--when",
+            "host.name=pc-7",
+            "--reason",
+            "Test",
+            "--expires",
+            "2099-01-01T00:00",
+        ],
+    )
+    assert naive.exit_code == 2 and "expires: give a time zone" in naive.output
+    added = run(
+        app,
+        [
+            "exceptions",
+            "add",
+            "rule-x",
+            "--when",
+            "host.name=pc-7",
+            "--reason",
+            "Test",
+            "--expires",
+            "2099-01-01T00:00+00:00",
+        ],
+    )
+    assert added.exit_code == 0 and "exception #1 added" in added.output
+    window = run(
+        app,
+        [
+            "exceptions",
+            "window",
+            "--from",
+            "2099-01-01T00:00+00:00",
+            "--until",
+            "2099-01-01T02:00+00:00",
+            "--reason",
+            "Patches",
+            "--host",
+            "srv-1",
+        ],
+    )
+    assert window.exit_code == 0, window.output
+    listed = run(app, ["exceptions", "list"])
+    assert "#1 rule-x when host.name=pc-7" in listed.output and "suppressed 0" in listed.output
+    assert "window #1 srv-1" in listed.output
+    expired = run(app, ["exceptions", "expire", "1", "--reason", "Done"])
+    assert expired.exit_code == 0 and "suppressing 0 alerts" in expired.output
+    assert "#1 rule-x" not in run(app, ["exceptions", "list"]).output

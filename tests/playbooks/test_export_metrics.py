@@ -82,14 +82,11 @@ def test_mtta_mttc_mttr_per_incident_and_month(db: Session, clock: FrozenClock) 
         ids.append(incident.id)
         clock.advance(timedelta(minutes=ack))
         change_status(
-            db=db, clock=clock, incident_id=incident.id, status="triage", reason="r", actor="a"
-        )
-        change_status(
-            db=db, clock=clock, incident_id=incident.id, status="containment", reason="r", actor="a"
+            db=db, clock=clock, incident_id=incident.id, status="in_progress", reason="r", actor="a"
         )
         clock.advance(timedelta(minutes=contain - ack))
         change_status(
-            db=db, clock=clock, incident_id=incident.id, status="eradication", reason="r", actor="a"
+            db=db, clock=clock, incident_id=incident.id, status="contained", reason="r", actor="a"
         )
     change_status(db=db, clock=clock, incident_id=ids[1], status="closed", reason="done", actor="a")
     first = incident_metrics(db=db, incident_id=ids[0])

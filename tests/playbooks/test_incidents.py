@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
+from core.accounts import Role, User
 from core.clock import FrozenClock
 from core.errors import ConflictError, ValidationError
 from playbooks.incidents import STATUSES, TRANSITIONS
@@ -25,10 +27,9 @@ ILLEGAL = [(a, b) for a in STATUSES for b in STATUSES if b not in TRANSITIONS[a]
 # The shortest legal path from `new` to each status.
 PATH = {
     "new": [],
-    "triage": ["triage"],
-    "containment": ["triage", "containment"],
-    "eradication": ["triage", "containment", "eradication"],
-    "recovery": ["triage", "containment", "eradication", "recovery"],
+    "in_progress": ["in_progress"],
+    "contained": ["in_progress", "contained"],
+    "resolved": ["in_progress", "contained", "resolved"],
     "closed": ["closed"],
 }
 
@@ -50,6 +51,15 @@ def test_every_legal_transition(db: Session, clock: FrozenClock, start: str, end
     )
     assert changed.status == end
     last = timeline(db=db, incident_id=incident_id)[-1]
+    if end == "closed":  # closing keeps a closing reason and the summary
+        assert last.action == "incident.closed" and last.actor == "bob"
+        assert last.details == {
+            "from": start,
+            "to": end,
+            "close_reason": "resolved",
+            "summary": "why",
+        }
+        return
     assert last.action == "incident.status_changed" and last.actor == "bob"
     assert last.details == {"from": start, "to": end, "reason": "why"}
 
@@ -69,7 +79,7 @@ def test_a_reason_is_required_and_status_must_be_known(db: Session, clock: Froze
     incident_id = _at(db, clock, "new")
     with pytest.raises(ValidationError, match="reason"):
         change_status(
-            db=db, clock=clock, incident_id=incident_id, status="triage", reason=" ", actor="a"
+            db=db, clock=clock, incident_id=incident_id, status="in_progress", reason=" ", actor="a"
         )
     with pytest.raises(ValidationError, match="status"):
         change_status(
@@ -77,14 +87,22 @@ def test_a_reason_is_required_and_status_must_be_known(db: Session, clock: Froze
         )
 
 
-def test_milestones_timeline_comments_and_assignee(db: Session, clock: FrozenClock) -> None:
+def test_milestones_timeline_comments_and_assignee(
+    db: Session, clock: FrozenClock, make_user: Callable[[str, Role], User]
+) -> None:
+    make_user("bob", Role.ANALYST)
     incident = create_incident(db=db, clock=clock, title="Phish", severity="medium", actor="ana")
     clock.advance(timedelta(minutes=5))
     change_status(
-        db=db, clock=clock, incident_id=incident.id, status="triage", reason="look", actor="ana"
+        db=db,
+        clock=clock,
+        incident_id=incident.id,
+        status="in_progress",
+        reason="look",
+        actor="ana",
     )
     clock.advance(timedelta(minutes=30))
-    for status in ("containment", "eradication"):
+    for status in ("contained",):
         change_status(
             db=db, clock=clock, incident_id=incident.id, status=status, reason="go", actor="ana"
         )
@@ -92,10 +110,13 @@ def test_milestones_timeline_comments_and_assignee(db: Session, clock: FrozenClo
     add_comment(db=db, clock=clock, incident_id=incident.id, body="Mail purged", actor="bob")
     assert incident.acknowledged_at is not None and incident.contained_at is not None
     assert (incident.contained_at - incident.created_at) == timedelta(minutes=35)
-    actions = [entry.action for entry in timeline(db=db, incident_id=incident.id)]
+    actions = [
+        entry.action
+        for entry in timeline(db=db, incident_id=incident.id)
+        if entry.action.startswith("incident.")
+    ]
     assert actions == [
         "incident.created",
-        "incident.status_changed",
         "incident.status_changed",
         "incident.status_changed",
         "incident.assigned",

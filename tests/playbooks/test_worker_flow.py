@@ -116,6 +116,41 @@ def _step_status(settings: Settings, step_id: str) -> str | None:
     )
 
 
+def _four_eyes(settings: Settings, step_id: str, log: Path) -> None:
+    """An analyst requests the waiting action, an incident manager approves it (as the page)."""
+    from core.accounts import Role, User, create_user
+    from core.clock import SystemClock
+    from core.store.unit_of_work import unit_of_work
+    from playbooks.service import approve_action, request_action
+
+    wait_until(
+        lambda: _step_status(settings, step_id) == "awaiting_approval", 60, f"{step_id} waits", log
+    )
+    engine = create_db_engine(settings)
+    try:
+        with unit_of_work(create_session_factory(engine)) as db:
+            people = {}
+            for name, role in (("ana", Role.ANALYST), ("ivo", Role.INCIDENT_MANAGER)):
+                people[name] = db.scalar(select(User).where(User.username == name)) or create_user(
+                    db=db,
+                    username=name,
+                    password="correct horse battery",
+                    role=role,
+                    clock=SystemClock(),
+                )
+            step = db.scalar(select(RunStep).where(RunStep.step_id == step_id))
+            assert step is not None
+            request_action(db=db, clock=SystemClock(), run_step_id=step.id, user=people["ana"])
+            _, work = approve_action(
+                db=db, clock=SystemClock(), run_step_id=step.id, user=people["ivo"]
+            )
+    finally:
+        engine.dispose()
+    celery_app = create_celery(settings)
+    for name, args in work:
+        celery_app.send_task(name, args)
+
+
 @dataclass
 class Env:
     settings: Settings
@@ -149,6 +184,7 @@ def test_alert_to_blocked_ip_email_and_signed_webhook(environment: Env, tmp_path
     with _worker(env, log):
         wait_until(lambda: worker_alive(settings), 30, "the worker", log)
         create_celery(settings).send_task("playbooks.route_alerts")
+        _four_eyes(settings, "block-source", log)
         wait_until(lambda: rules.exists(), 40, "the firewall rules file", log)
         wait_until(lambda: len(mailbox.messages) >= 1 and len(hooks) >= 1, 30, "notifications", log)
         wait_until(lambda: _step_status(settings, "check-accounts") == "open", 20, "next step", log)
@@ -192,6 +228,7 @@ def test_failing_action_retries_then_becomes_a_manual_task(
     with _worker(env, log):
         wait_until(lambda: worker_alive(settings), 30, "the worker", log)
         create_celery(settings).send_task("playbooks.route_alerts")
+        _four_eyes(settings, "disable-account", log)
         wait_until(
             lambda: _step_status(settings, "disable-account") == "manual", 60, "give-up", log
         )
@@ -227,6 +264,8 @@ def test_worker_killed_mid_play_resumes_without_running_an_action_twice(
     with _worker(env, log) as first:
         wait_until(lambda: worker_alive(settings), 30, "the worker", log)
         create_celery(settings).send_task("playbooks.route_alerts")
+        _four_eyes(settings, "isolate", log)
+        _four_eyes(settings, "triage", log)
         wait_until(lambda: _step_status(settings, "triage") == "running", 60, "triage play", log)
         first.send_signal(signal.SIGKILL)
         first.wait()

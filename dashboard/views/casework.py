@@ -1,0 +1,419 @@
+"""Working a case: status, close, assignee, severity, comments, observables, evidence, merge,
+tasks and decisions, as forms on the incident page (the JSON API: casework_api.py).
+
+Views stay thin: parse, call one playbooks service, then redirect (forms) or answer (API). A
+refused form re-renders the incident page with the problem next to the form and the text the
+user typed kept. Every change lands in the incident timeline and the audit log (the services
+write both in the same unit). Views that send Celery tasks (tasks and decisions can start
+actions or notifications) commit first with `begin_write`, then dispatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from core.accounts.models import User
+from core.errors import ConflictError, NotFoundError, ValidationError
+from dashboard.deps import (
+    AppSettings,
+    ClockDep,
+    DbSession,
+    Principal,
+    RequireRole,
+    Templates,
+    WriteDb,
+)
+from dashboard.services.incidents import dispatch
+from dashboard.views.incidents import ACT_ROLES, render_detail
+from dashboard.views.writes import begin_write
+from playbooks import service
+
+router = APIRouter(tags=["incidents"])
+Actor = Annotated[Principal, Depends(RequireRole(*ACT_ROLES, scope="write:alerts"))]
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+def _number(value: str, what: str) -> int:
+    if not value.isdigit() or len(value) > 12:
+        raise NotFoundError(f"{what} {value!r} does not exist")
+    return int(value)
+
+
+def _account(db: Any, user: Principal) -> User:
+    account = db.get(User, user.user_id)
+    if account is None:
+        raise NotFoundError("your account no longer exists")
+    return account
+
+
+def _form_change(
+    request: Request,
+    db: Any,
+    clock: ClockDep,
+    templates: Templates,
+    user: Principal,
+    incident_id: str,
+    form: dict[str, str],
+    change: Callable[[int], object],
+    anchor: str,
+) -> Response:
+    """Run one change; redirect to the page, or show it again with the error and the input."""
+    number = _number(incident_id, "incident")
+    try:
+        change(number)
+    except (ValidationError, ConflictError) as exc:
+        status = 400 if isinstance(exc, ValidationError) else 409
+        return render_detail(
+            request,
+            db,
+            clock,
+            templates,
+            user,
+            incident_id,
+            error=exc,
+            form=form,
+            status_code=status,
+        )
+    return RedirectResponse(f"/incidents/{number}#{anchor}", status_code=303)
+
+
+Text = Annotated[str, Form(max_length=20_000)]
+
+
+@router.post("/incidents/{incident_id}/status", summary="Change the status (form)")
+def status_form(
+    incident_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+    status: Annotated[str, Form(max_length=32)],
+    reason: Text = "",
+) -> Response:
+    return _form_change(
+        request,
+        db,
+        clock,
+        templates,
+        user,
+        incident_id,
+        {"status": status, "reason": reason},
+        lambda n: service.change_status(
+            db=db, clock=clock, incident_id=n, status=status, reason=reason, actor=user.username
+        ),
+        "status",
+    )
+
+
+@router.post("/incidents/{incident_id}/close", summary="Close with a reason (form)")
+def close_form(
+    incident_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+    close_reason: Annotated[str, Form(max_length=32)],
+    summary: Text = "",
+) -> Response:
+    return _form_change(
+        request,
+        db,
+        clock,
+        templates,
+        user,
+        incident_id,
+        {"close_reason": close_reason, "summary": summary},
+        lambda n: service.close(
+            db=db,
+            clock=clock,
+            incident_id=n,
+            reason=close_reason,
+            summary=summary,
+            actor=user.username,
+        ),
+        "status",
+    )
+
+
+@router.post("/incidents/{incident_id}/assign", summary="Assign (form)")
+def assign_form(
+    incident_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+    assignee: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    return _form_change(
+        request,
+        db,
+        clock,
+        templates,
+        user,
+        incident_id,
+        {"assignee": assignee},
+        lambda n: service.assign(
+            db=db,
+            clock=clock,
+            incident_id=n,
+            assignee=assignee.strip() or None,
+            actor=user.username,
+        ),
+        "assign",
+    )
+
+
+@router.post("/incidents/{incident_id}/severity", summary="Change the severity (form)")
+def severity_form(
+    incident_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+    severity: Annotated[str, Form(max_length=16)],
+    reason: Text = "",
+) -> Response:
+    return _form_change(
+        request,
+        db,
+        clock,
+        templates,
+        user,
+        incident_id,
+        {"severity": severity, "severity_reason": reason},
+        lambda n: service.set_severity(
+            db=db,
+            clock=clock,
+            incident_id=n,
+            severity=severity,
+            reason=reason,
+            actor=user.username,
+        ),
+        "assign",
+    )
+
+
+@router.post("/incidents/{incident_id}/comments", summary="Add a comment (form)")
+def comment_form(
+    incident_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+    body: Text = "",
+) -> Response:
+    return _form_change(
+        request,
+        db,
+        clock,
+        templates,
+        user,
+        incident_id,
+        {"body": body},
+        lambda n: service.add_comment(
+            db=db, clock=clock, incident_id=n, body=body, actor=user.username
+        ),
+        "comments",
+    )
+
+
+@router.post("/incidents/{incident_id}/observables", summary="Add an observable (form)")
+def observable_form(
+    incident_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+    kind: Annotated[str, Form(max_length=16)],
+    value: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    return _form_change(
+        request,
+        db,
+        clock,
+        templates,
+        user,
+        incident_id,
+        {"kind": kind, "value": value},
+        lambda n: service.add_observable(
+            db=db, clock=clock, incident_id=n, kind=kind, value=value, actor=user.username
+        ),
+        "observables",
+    )
+
+
+@router.post("/incidents/{incident_id}/merge", summary="Merge this incident into another (form)")
+def merge_form(
+    incident_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+    target: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    def change(n: int) -> object:
+        if not target.strip().lstrip("#").isdigit():
+            raise ValidationError("target", "give the number of the incident to merge into")
+        return service.merge(
+            db=db,
+            clock=clock,
+            source_id=n,
+            target_id=int(target.strip().lstrip("#")),
+            actor=user.username,
+        )
+
+    response = _form_change(
+        request, db, clock, templates, user, incident_id, {"target": target}, change, "merge"
+    )
+    if isinstance(response, RedirectResponse):
+        return RedirectResponse(f"/incidents/{target.strip().lstrip('#')}", status_code=303)
+    return response
+
+
+@router.post("/incidents/{incident_id}/evidence", summary="Upload evidence (form)")
+def evidence_form(
+    incident_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    settings: AppSettings,
+    user: Actor,
+    file: UploadFile,
+    description: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Store a file with its SHA-256 (shown on the page and in the police package manifest)."""
+    content = file.file.read(MAX_UPLOAD + 1)
+    return _form_change(
+        request,
+        db,
+        clock,
+        templates,
+        user,
+        incident_id,
+        {"description": description},
+        lambda n: service.add_evidence(
+            db=db,
+            clock=clock,
+            settings=settings,
+            incident_id=n,
+            filename=file.filename or "",
+            content=content,
+            actor=user.username,
+            description=description.strip() or None,
+        ),
+        "evidence",
+    )
+
+
+@router.post("/incidents/{incident_id}/tasks/{step_id}/complete", summary="Complete a task")
+def complete_form(
+    incident_id: str,
+    step_id: str,
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    templates: Templates,
+    settings: AppSettings,
+    user: Actor,
+    note: Text = "",
+) -> Response:
+    number = _number(incident_id, "incident")
+    begin_write(db)
+    try:
+        work = service.complete_task(
+            db=db,
+            clock=clock,
+            run_step_id=_number(step_id, "step"),
+            user=_account(db, user),
+            note=note,
+        )
+    except (ValidationError, ConflictError) as exc:
+        db.rollback()
+        return render_detail(
+            request,
+            db,
+            clock,
+            templates,
+            user,
+            incident_id,
+            error=exc,
+            form={"note": note, "step": step_id},
+            status_code=409,
+        )
+    db.commit()
+    dispatch(settings=settings, work=work)
+    return RedirectResponse(f"/incidents/{number}#playbooks", status_code=303)
+
+
+@router.post("/incidents/{incident_id}/decisions/{step_id}", summary="Take a decision")
+def decide_form(
+    incident_id: str,
+    step_id: str,
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    templates: Templates,
+    settings: AppSettings,
+    user: Actor,
+    option: Annotated[str, Form(max_length=100)],
+) -> Response:
+    number = _number(incident_id, "incident")
+    begin_write(db)
+    try:
+        work = service.decide(
+            db=db,
+            clock=clock,
+            run_step_id=_number(step_id, "step"),
+            option=option,
+            user=_account(db, user),
+        )
+    except (ValidationError, ConflictError) as exc:
+        db.rollback()
+        return render_detail(
+            request, db, clock, templates, user, incident_id, error=exc, status_code=409
+        )
+    db.commit()
+    dispatch(settings=settings, work=work)
+    return RedirectResponse(f"/incidents/{number}#playbooks", status_code=303)
+
+
+@router.post("/incidents/{incident_id}/police-package", summary="Police report package (ZIP)")
+def police_form(
+    incident_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    settings: AppSettings,
+    user: Actor,
+) -> Response:
+    """The signed aangifte package as a download; refused for exercise incidents."""
+    number = _number(incident_id, "incident")
+    try:
+        package = service.export_police_package(
+            db=db, clock=clock, settings=settings, incident_id=number, actor=user.username
+        )
+    except ConflictError as exc:
+        return render_detail(
+            request, db, clock, templates, user, incident_id, error=exc, status_code=409
+        )
+    return Response(
+        package.zip,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="aangifte-incident-{number}.zip"',
+            "X-Dijkwacht-Public-Key": package.public_key,
+        },
+    )

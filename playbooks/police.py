@@ -1,0 +1,166 @@
+"""Police report (aangifte) package: Dutch PDF, evidence, chain of custody, signed manifest.
+
+The ZIP holds `aangifte-incident-N.pdf`, every evidence file, `CHAIN_OF_CUSTODY.txt` (who
+collected each file and when, earlier exports, this export), `MANIFEST.sha256` (the format
+`sha256sum -c` reads) and `MANIFEST.sha256.sig`: an Ed25519 signature of the manifest with the
+platform key (`core.audit_checkpoint.signing_key`, from the `audit_signing_key` secret), whose
+public key is in `PUBLIC_KEY.txt` and is pinned by whoever receives it. A later change to any
+file breaks its hash; a changed manifest breaks the signature. Exercise incidents are refused:
+drill data never reaches a real authority.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session
+
+from core.clock import Clock, utc_iso
+from core.config import Settings
+from core.errors import ConflictError
+from playbooks.evidence import list_evidence, read_evidence
+from playbooks.incidents import alert_ids, comments, get_incident, log, timeline
+from playbooks.notify import TEMPLATE_DIR
+from playbooks.observables import observables_of
+
+MANIFEST = "MANIFEST.sha256"
+SIGNATURE = "MANIFEST.sha256.sig"
+PUBLIC_KEY = "PUBLIC_KEY.txt"
+CUSTODY = "CHAIN_OF_CUSTODY.txt"
+# Observable kinds that can point at a suspect (a resident pseudonym never goes to the police).
+SUSPECT_KINDS = ("ip", "domain", "hash", "user")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicePackage:
+    """The ZIP, its manifest (member → SHA-256) and the hex public key that verifies it."""
+
+    zip: bytes
+    manifest: dict[str, str]
+    public_key: str
+
+
+def _custody(db: Session, incident_id: int, actor: str, now: str) -> str:
+    lines = ["Chain of custody / bewijsketen", f"Incident #{incident_id}", ""]
+    for item in list_evidence(db=db, incident_id=incident_id):
+        lines.append(
+            f"{utc_iso(item.added_at)}  verzameld door / collected by {item.added_by}: "
+            f"{item.filename} sha256={item.sha256} ({item.size} bytes)"
+        )
+    for entry in timeline(db=db, incident_id=incident_id):
+        if entry.action == "incident.police_exported":
+            lines.append(
+                f"{utc_iso(entry.at)}  geëxporteerd door / exported by {entry.actor} "
+                f"(manifest sha256={entry.details.get('manifest_sha256')})"
+            )
+    lines.append(f"{now}  geëxporteerd door / exported by {actor} (dit pakket / this package)")
+    return "\n".join(lines) + "\n"
+
+
+def _report(db: Session, incident_id: int, actor: str, now: str, custody: str) -> bytes:
+    from weasyprint import HTML
+
+    incident = get_incident(db=db, incident_id=incident_id)
+    observables = observables_of(db=db, incident_id=incident_id)
+    environment = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+    )
+    html = environment.get_template("export/aangifte.html.j2").render(
+        incident=incident,
+        alerts=alert_ids(db=db, incident_id=incident_id),
+        systems=[o.value for o in observables if o.kind == "host"],
+        suspects=[o for o in observables if o.kind in SUSPECT_KINDS],
+        notes=[c.body for c in comments(db=db, incident_id=incident_id)],
+        evidence=list_evidence(db=db, incident_id=incident_id),
+        custody=custody.splitlines()[3:],
+        generated=now,
+        actor=actor,
+    )
+    pdf = HTML(string=html).write_pdf()
+    assert pdf is not None
+    return bytes(pdf)
+
+
+def export_police_package(
+    *, db: Session, clock: Clock, settings: Settings, incident_id: int, actor: str
+) -> PolicePackage:
+    """Build the signed package; records `incident.police_exported`. Exercises are refused."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from core.audit_checkpoint import signing_key
+
+    incident = get_incident(db=db, incident_id=incident_id)
+    if incident.exercise_id is not None:
+        raise ConflictError(
+            f"exercise: incident {incident_id} is OEFENING/EXERCISE {incident.exercise_id}; "
+            "exercise data is never exported for the police"
+        )
+    now = utc_iso(clock.now())
+    custody = _custody(db, incident_id, actor, now)
+    members: dict[str, bytes] = {
+        f"aangifte-incident-{incident_id}.pdf": _report(db, incident_id, actor, now, custody),
+        CUSTODY: custody.encode("utf-8"),
+    }
+    for item in list_evidence(db=db, incident_id=incident_id):
+        members[f"evidence/{item.id:04d}-{item.filename}"] = read_evidence(
+            settings=settings, item=item
+        )
+    manifest = {name: hashlib.sha256(data).hexdigest() for name, data in members.items()}
+    manifest_text = "".join(f"{digest}  {name}\n" for name, digest in manifest.items()).encode()
+    key = signing_key(settings)
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        archive.writestr(MANIFEST, manifest_text)
+        archive.writestr(SIGNATURE, key.sign(manifest_text).hex() + "\n")
+        archive.writestr(PUBLIC_KEY, public + "\n")
+    log(
+        db=db,
+        clock=clock,
+        incident_id=incident_id,
+        actor=actor,
+        action="incident.police_exported",
+        files=len(members),
+        manifest_sha256=hashlib.sha256(manifest_text).hexdigest(),
+    )
+    db.flush()
+    return PolicePackage(zip=buffer.getvalue(), manifest=manifest, public_key=public)
+
+
+def verify_police_package(data: bytes, *, public_key: str) -> list[str]:
+    """Problems found in a package (empty: every hash matches and the signature is valid)."""
+    problems: list[str] = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        for needed in (MANIFEST, SIGNATURE):
+            if needed not in names:
+                return [f"{needed} is missing"]
+        manifest_text = archive.read(MANIFEST)
+        try:
+            Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key)).verify(
+                bytes.fromhex(archive.read(SIGNATURE).decode().strip()), manifest_text
+            )
+        except (InvalidSignature, ValueError):
+            problems.append("the manifest's signature does not match the platform key")
+        listed: dict[str, Any] = {}
+        for line in manifest_text.decode("utf-8").splitlines():
+            digest, _, name = line.partition("  ")
+            listed[name] = digest
+            if name not in names:
+                problems.append(f"{name}: listed in the manifest but missing")
+            elif hashlib.sha256(archive.read(name)).hexdigest() != digest:
+                problems.append(f"{name}: changed since the export (SHA-256 differs)")
+        extra = names - set(listed) - {MANIFEST, SIGNATURE, PUBLIC_KEY}
+        problems += [f"{name}: not in the manifest" for name in sorted(extra)]
+    return problems
