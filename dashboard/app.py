@@ -22,6 +22,8 @@ from dashboard.views import (
     alerts,
     auth,
     dpo,
+    dpo_reports,
+    dpo_work,
     events,
     health,
     home,
@@ -102,6 +104,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     for router in (incidents.router, dpo.router, ops.router, rules.router, oidc.router):
         app.include_router(router)
+    # The DPO's breach journey (issue 19): its pages and the report editor.
+    app.include_router(dpo_work.router)
+    app.include_router(dpo_reports.router)
     app.include_router(drills_views.router)  # exercises; /oefeningen is public
     return app
 

@@ -6,6 +6,7 @@ carry names and addresses and need a stated purpose.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,6 +18,7 @@ from core.errors import NotFoundError
 from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
 from dashboard.deps import AppSettings, ClockDep, DbSession, Principal, RequireRole, Templates
 from dashboard.services.dpo import breach_view, jsonable
+from dashboard.services.dpo_words import time_left
 from dashboard.views.writes import begin_write
 from playbooks.breach.clocks import all_deadlines
 from playbooks.breach.letters import approve_letter_batch, get_batch, preview_letters, recipients
@@ -156,19 +158,6 @@ def _breach_id(value: str) -> int:
     return int(value)
 
 
-@router.get("/dpo/breaches/{breach_id}", response_class=HTMLResponse, summary="Breach (page)")
-def breach_page(
-    breach_id: str,
-    request: Request,
-    db: DbSession,
-    clock: ClockDep,
-    templates: Templates,
-    user: Dpo,
-) -> HTMLResponse:
-    detail = _detail(db, clock, user, _breach_id(breach_id))
-    return templates.TemplateResponse(request, "dpo_breach.html", {"d": detail})
-
-
 @router.get("/api/breaches/{breach_id}", response_model=BreachDetailOut, summary="Breach")
 def breach_api(breach_id: str, db: DbSession, clock: ClockDep, user: Dpo) -> BreachDetailOut:
     """A register entry with its history, drafts (missing fields) and letter batches; audited."""
@@ -185,9 +174,15 @@ def clocks_page(
     user: ClockReader,
 ) -> HTMLResponse:
     items = _deadlines(db, clock, settings)
+    # Overdue first (red), then soonest; each with the time left in hours and minutes.
+    items.sort(key=lambda d: (d.status != "overdue", d.due_at))
+    now = clock.now()
+    left = [time_left(datetime.fromisoformat(d.due_at), now) for d in items]
     overdue = sum(1 for d in items if d.status == "overdue")
     return templates.TemplateResponse(
-        request, "dpo_clocks.html", {"deadlines": items, "overdue": overdue}
+        request,
+        "dpo_clocks.html",
+        {"deadlines": list(zip(items, left, strict=True)), "overdue": overdue},
     )
 
 
