@@ -125,15 +125,25 @@ def open_breach(
     request: Request,
     form: Form,
     db: WriteDb,
+    alerts: AlertStoreDep,
     clock: ClockDep,
     settings: AppSettings,
     templates: Templates,
     user: Dpo,
 ) -> Response:
-    """By hand, or linked to an incident number (its alerts then show on the breach page)."""
+    """By hand, for an incident number (its alerts then show) or for one alert."""
     incident = form.get("incident_id", "").strip()
+    alert = form.get("alert_id", "").strip()
 
     def work() -> Any:
+        if alert:
+            try:
+                return breach.open_from_alert(
+                    db=db, clock=clock, settings=settings, actor=user.username, alerts=alerts,
+                    alert_id=alert,
+                )  # fmt: skip
+            except NotFoundError:
+                raise ValidationError("alert_id", f"alert {alert!r} does not exist") from None
         if incident:
             if not incident.isdigit():
                 raise ValidationError("incident_id", f"{incident!r} is not an incident number")

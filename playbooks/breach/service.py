@@ -19,13 +19,12 @@ from playbooks.breach.ap_notification import (
     followups,
     update_notification,
 )
-from playbooks.breach.assessment import decide, evaluate, record_assessment
+from playbooks.breach.assessment import decide, record_assessment
 from playbooks.breach.clocks import Deadline, all_deadlines
 from playbooks.breach.export import (
     content_sha256,
     register_csv,
     register_pdf,
-    report_html,
     report_json,
     report_pdf,
     specs_for,
@@ -50,7 +49,6 @@ from playbooks.breach.nis2 import update_report as update_nis2_report
 from playbooks.breach.register import (
     close_breach,
     get_breach,
-    history,
     list_breaches,
     mark_not_a_breach,
     open_breach,
@@ -58,10 +56,9 @@ from playbooks.breach.register import (
     start_assessment,
     update_breach,
 )
-from playbooks.breach.reports import get_report, list_reports, missing_fields
+from playbooks.breach.reports import get_report, missing_fields
 
 NIS2_KINDS: tuple[str, ...] = tuple(_NIS2_SPECS)
-REPORT_KINDS: tuple[str, ...] = ("ap_initial", "ap_followup", *NIS2_KINDS)
 
 
 def deadlines(*, db: Session, clock: Clock, settings: Settings, breach_id: int) -> list[Deadline]:
@@ -78,7 +75,6 @@ def missing(report_kind: str, content: dict[str, dict[str, object]]) -> list[str
 __all__ = [
     "LETTER_TEXT_KEYS",
     "NIS2_KINDS",
-    "REPORT_KINDS",
     "accept_pending_handoffs",
     "all_deadlines",
     "approve_letter_batch",
@@ -90,16 +86,13 @@ __all__ = [
     "decide",
     "draft_nis2_report",
     "draft_notification",
-    "evaluate",
     "finalise_nis2_report",
     "finalise_notification",
     "followups",
     "get_batch",
     "get_breach",
     "get_report",
-    "history",
     "list_breaches",
-    "list_reports",
     "mark_not_a_breach",
     "missing",
     "open_breach",
@@ -111,7 +104,6 @@ __all__ = [
     "register_csv",
     "register_pdf",
     "release_letter_batch",
-    "report_html",
     "report_json",
     "report_pdf",
     "specs_for",
