@@ -23,6 +23,7 @@ from dashboard.views import (
     auth,
     dpo,
     dpo_reports,
+    dpo_requests,
     dpo_work,
     events,
     health,
@@ -107,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
     # The DPO's breach journey (issue 19): its pages and the report editor.
     app.include_router(dpo_work.router)
     app.include_router(dpo_reports.router)
+    app.include_router(dpo_requests.router)
     app.include_router(drills_views.router)  # exercises; /oefeningen is public
     return app
 

@@ -23,6 +23,7 @@ from dashboard.views.writes import begin_write
 from playbooks.breach.clocks import all_deadlines
 from playbooks.breach.letters import approve_letter_batch, get_batch, preview_letters, recipients
 from playbooks.breach.register import list_breaches
+from playbooks.breach.resident_requests import list_requests
 
 router = APIRouter(tags=["dpo"])
 Dpo = Annotated[Principal, Depends(RequireRole(Role.DPO))]
@@ -178,12 +179,17 @@ def clocks_page(
     items.sort(key=lambda d: (d.status != "overdue", d.due_at))
     now = clock.now()
     left = [time_left(datetime.fromisoformat(d.due_at), now) for d in items]
+    requests = [
+        (r, time_left(r.due_at, now)) for r in list_requests(db=db, open_only=True)
+    ] if user.role == Role.DPO else []  # fmt: skip
     overdue = sum(1 for d in items if d.status == "overdue")
+    overdue += sum(1 for _, t in requests if t.tone == "red")
     return templates.TemplateResponse(
         request,
         "dpo_clocks.html",
-        {"deadlines": list(zip(items, left, strict=True)), "overdue": overdue},
-    )
+        {"deadlines": list(zip(items, left, strict=True)), "overdue": overdue,
+         "requests": requests},
+    )  # fmt: skip
 
 
 @router.get("/api/breach-clocks", response_model=list[DeadlineOut], summary="Breach clocks")

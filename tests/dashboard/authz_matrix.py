@@ -184,6 +184,11 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/dpo/letters/{batch_id}/release"): page(Role.DPO, ok=404),
     ("GET", "/dpo/register.csv"): page(Role.DPO),
     ("GET", "/dpo/register.pdf"): page(Role.DPO),
+    ("GET", "/dpo/requests"): page(Role.DPO),
+    ("POST", "/dpo/requests"): page(Role.DPO, ok=422),
+    ("POST", "/dpo/requests/{request_id}/extend"): page(Role.DPO, ok=404),
+    ("POST", "/dpo/requests/{request_id}/answer"): page(Role.DPO, ok=404),
+    ("GET", "/dpo/requests.csv"): page(Role.DPO),
     # detection rules and ATT&CK coverage (no personal data; pasted test events are not stored)
     ("GET", "/rules"): page(*RULE_READERS),
     ("GET", "/rules/{rule_id}"): page(*RULE_READERS, ok=404),
