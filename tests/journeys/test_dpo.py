@@ -183,3 +183,37 @@ def test_dpo_handles_a_breach_from_start_to_finish(journey: Journey, mailbox: An
     page.wait_for_load_state()
     journey.shot(page, "DPO closes the breach with lessons learned")
     assert "Afgesloten / closed" in page.get_by_test_id("breach-state").inner_text()
+
+
+def test_dpo_answers_a_residents_access_request(journey: Journey) -> None:
+    page = journey.login("dpo")
+    page.goto("/dpo/requests")
+    form = page.get_by_test_id("new-request-form")
+    form.locator("select[name=kind]").select_option("access")
+    form.locator("input[name=requester]").fill("A. Jansen")
+    form.locator("input[name=bsn]").fill("12345")
+    form.locator("button[type=submit]").click()
+    page.get_by_test_id("error-bsn").wait_for()
+    journey.shot(page, "an invalid BSN is an error next to the field, the form kept")
+    assert page.locator("input[name=requester]").input_value() == "A. Jansen"
+
+    page.locator("input[name=bsn]").fill("111222333")
+    page.get_by_test_id("new-request-form").locator("button[type=submit]").click()
+    page.get_by_test_id("request-row").first.wait_for()
+    journey.shot(page, "the request is registered with its one-month clock")
+    assert "nog " in page.get_by_test_id("request-table").inner_text()
+
+    produce = page.get_by_test_id("report-from-request").first
+    produce.locator("input[name=bsn]").fill("111222333")
+    produce.locator("button[type=submit]").click()
+    page.get_by_test_id("report-count").wait_for()
+    journey.shot(page, "the access report for that resident, in Amsterdam time")
+    assert "UTC" not in page.inner_text("main") if page.locator("main").count() else True
+
+    page.goto("/dpo/requests")
+    answer = page.get_by_test_id("answer-form").first
+    answer.locator("textarea[name=answer]").fill("Overzicht per post verstuurd op verzoek.")
+    answer.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    journey.shot(page, "the answer sent is recorded and the request is closed")
+    assert "beantwoord / answered" in page.get_by_test_id("request-table").inner_text()
