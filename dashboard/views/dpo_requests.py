@@ -172,3 +172,15 @@ def requests_csv(db: DbSession, clock: ClockDep, settings: AppSettings, user: Dp
     data = register.requests_csv(db=db, settings=settings)
     headers = {"Content-Disposition": 'attachment; filename="verzoekenregister.csv"'}
     return Response(data, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/dpo/requests.pdf", summary="Residents' requests register as PDF")
+def requests_pdf(db: DbSession, clock: ClockDep, settings: AppSettings, user: Dpo) -> Response:
+    """The register as a PDF table for the DPO's records (no BSN, no pseudonym)."""
+    audit_read(
+        db=db, clock=clock, principal=user, object_type="resident_requests", object_id=None,
+        purpose=None,
+    )  # fmt: skip
+    data = register.requests_pdf(db=db, clock=clock, settings=settings)
+    headers = {"Content-Disposition": 'attachment; filename="verzoekenregister.pdf"'}
+    return Response(data, media_type="application/pdf", headers=headers)

@@ -19,7 +19,7 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import NotFoundError, ValidationError
 from core.store.relational import Base, UTCDateTime
-from playbooks.breach import clocks
+from playbooks.breach import clocks, rendering
 
 KINDS = {
     "access": "Inzage (art. 15) / access (Art. 15)",
@@ -149,19 +149,36 @@ def answer_request(*, db: Session, clock: Clock, request_id: int, answer: str) -
     return request
 
 
+COLUMNS = (
+    "kenmerk", "soort", "verzoeker", "ontvangen", "uiterlijk", "verlengd_omdat",
+    "rapport_gemaakt", "beantwoord", "antwoord",
+)  # fmt: skip
+
+
+def _rows(db: Session, settings: Settings) -> list[list[str]]:
+    return [
+        [r.reference, r.kind, r.requester, clocks.show(r.received_at, settings),
+         clocks.show(r.due_at, settings), r.extension_reason or "",
+         clocks.show(r.report_produced_at, settings),
+         clocks.show(r.answered_at, settings), r.answer or ""]
+        for r in list_requests(db=db)
+    ]  # fmt: skip
+
+
 def requests_csv(*, db: Session, settings: Settings) -> str:
-    """The requests register as CSV for the DPO's records (local times; no BSN)."""
+    """The requests register as CSV for the DPO's records (local times; no BSN, no pseudonym)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        ("kenmerk", "soort", "verzoeker", "ontvangen", "uiterlijk", "verlengd_omdat",
-         "rapport_gemaakt", "beantwoord", "antwoord")
-    )  # fmt: skip
-    for r in list_requests(db=db):
-        writer.writerow(
-            (r.reference, r.kind, r.requester, clocks.show(r.received_at, settings),
-             clocks.show(r.due_at, settings), r.extension_reason or "",
-             clocks.show(r.report_produced_at, settings),
-             clocks.show(r.answered_at, settings), r.answer or "")
-        )  # fmt: skip
+    writer.writerow(COLUMNS)
+    writer.writerows(_rows(db, settings))
     return out.getvalue()
+
+
+def requests_pdf(*, db: Session, clock: Clock, settings: Settings) -> bytes:
+    """The same register as a PDF table."""
+    html = rendering.render(
+        "requests.html.j2", lang="nl", exercise=None, organisation=settings.organisation_name,
+        generated=clocks.show(clock.now(), settings), columns=COLUMNS,
+        rows=_rows(db, settings),
+    )  # fmt: skip
+    return rendering.to_pdf(html)

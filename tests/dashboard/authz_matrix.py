@@ -189,6 +189,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/dpo/requests/{request_id}/extend"): page(Role.DPO, ok=404),
     ("POST", "/dpo/requests/{request_id}/answer"): page(Role.DPO, ok=404),
     ("GET", "/dpo/requests.csv"): page(Role.DPO),
+    ("GET", "/dpo/requests.pdf"): page(Role.DPO),
     # detection rules and ATT&CK coverage (no personal data; pasted test events are not stored)
     ("GET", "/rules"): page(*RULE_READERS),
     ("GET", "/rules/{rule_id}"): page(*RULE_READERS, ok=404),

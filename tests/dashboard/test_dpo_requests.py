@@ -54,3 +54,5 @@ def test_request_register_with_clock_report_and_answer(env: Env) -> None:
     register = client.get("/dpo/requests.csv").text
     assert "AV-2026-0001" in register and "Veel systemen" in register
     assert "Overzicht per post" in register and VALID_BSN not in register
+    pdf = client.get("/dpo/requests.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
