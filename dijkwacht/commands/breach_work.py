@@ -370,3 +370,112 @@ def close_command(
             note=f"Lessen / lessons: {lessons.strip()}",
         )  # fmt: skip
     typer.echo(f"breach {breach_id} closed")
+
+
+requests_app = typer.Typer(
+    help="Residents' requests (access, rectification, erasure) and their one-month clocks.",
+    no_args_is_help=True,
+)
+app.add_typer(requests_app, name="requests")
+
+
+@requests_app.command("add")
+def requests_add_command(
+    user: As,
+    kind: Annotated[Literal["access", "rectification", "erasure"], typer.Option(help="Kind.")],
+    requester: Annotated[str, typer.Option(help="The name the resident signed with.")],
+) -> None:
+    """Record a request; the BSN is read from stdin (never an argument), checked and not stored."""
+    from collectors.errors import ParseError
+    from collectors.pseudonym import Pseudonymiser
+    from core.errors import ValidationError
+    from playbooks.breach import resident_requests
+
+    bsn = typer.get_text_stream("stdin").readline().strip().replace(" ", "")
+    with _write() as (settings, db):
+        pseudonymiser = Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))
+        try:
+            pseudonym = pseudonymiser.pseudonym(bsn, field="bsn")
+        except ParseError:
+            raise ValidationError("bsn", "not a valid BSN (9 digits passing the 11-test)") from None
+        made = resident_requests.record_request(
+            db=db, clock=_clock(), settings=settings, actor=_user(db, user).username, kind=kind,
+            requester=requester, pseudonym=pseudonym,
+        )  # fmt: skip
+        typer.echo(f"request {made.id} {made.reference} due {_show(made.due_at, settings)}")
+
+
+def _show(moment: Any, settings: Settings) -> str:
+    from playbooks.breach import clocks
+
+    return clocks.show(moment, settings)
+
+
+@requests_app.command("list")
+def requests_list_command(
+    open_only: Annotated[bool, typer.Option("--open", help="Only unanswered requests.")] = False,
+) -> None:
+    """Requests, soonest deadline first, with the time left."""
+    from playbooks.breach import clocks, resident_requests
+
+    with command_unit(write=False) as (settings, db):
+        now = _clock().now()
+        for r in resident_requests.list_requests(db=db, open_only=open_only):
+            left = clocks.time_left(r.due_at, now) if r.is_open else "answered"
+            typer.echo(
+                f"{r.id}\t{r.reference}\t{r.kind}\t{r.requester}\t"
+                f"due {clocks.show(r.due_at, settings)}\t{left}"
+            )
+
+
+@requests_app.command("extend")
+def requests_extend_command(
+    request_id: Annotated[int, typer.Argument(help="Request id.")],
+    user: As,
+    reason: Annotated[str, typer.Option(help="Why more time is needed (the resident is told).")],
+) -> None:
+    """Extend the deadline once by two months (Art. 12(3))."""
+    from playbooks.breach import resident_requests
+
+    with _write() as (settings, db):
+        _user(db, user)
+        done = resident_requests.extend_request(
+            db=db, settings=settings, request_id=request_id, reason=reason
+        )
+        typer.echo(f"request {done.reference} now due {_show(done.due_at, settings)}")
+
+
+@requests_app.command("answer")
+def requests_answer_command(
+    request_id: Annotated[int, typer.Argument(help="Request id.")],
+    user: As,
+    answer: Annotated[str, typer.Option(help="The answer sent (what and how).")],
+) -> None:
+    """Record the answer sent; closes the request."""
+    from playbooks.breach import resident_requests
+
+    with _write() as (_settings, db):
+        _user(db, user)
+        done = resident_requests.answer_request(
+            db=db, clock=_clock(), request_id=request_id, answer=answer
+        )
+        typer.echo(f"request {done.reference} answered")
+
+
+@requests_app.command("export")
+def requests_export_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File (.csv or .pdf).")],
+) -> None:
+    """The requests register as CSV or PDF (no BSN, no pseudonym)."""
+    from playbooks.breach import resident_requests
+
+    with command_unit(write=False) as (settings, db):
+        if output.suffix == ".pdf":
+            output.write_bytes(
+                resident_requests.requests_pdf(db=db, clock=_clock(), settings=settings)
+            )
+        else:
+            output.write_text(
+                resident_requests.requests_csv(db=db, settings=settings), encoding="utf-8"
+            )
+    typer.echo(f"written {output}")

@@ -95,3 +95,17 @@ def test_the_breach_journey_through_the_cli(tmp_path: Path) -> None:
         "--remedial", "Toegang ingetrokken")  # fmt: skip
     shown = run("breach", "show", "1")
     assert "state: closed" in shown and "Toegang ingetrokken" in shown
+
+    # A resident's access request: recorded (BSN on stdin, checked), extended, answered, exported.
+    bad = run("breach", "requests", "add", "--as", "fg", "--kind", "access",
+              "--requester", "A. Jansen", stdin="12345\n", code=2)  # fmt: skip
+    assert "bsn" in bad
+    added = run("breach", "requests", "add", "--as", "fg", "--kind", "access",
+                "--requester", "A. Jansen", stdin="111222333\n")  # fmt: skip
+    assert "AV-" in added and "due" in added
+    assert "nog " in run("breach", "requests", "list", "--open")
+    run("breach", "requests", "extend", "1", "--as", "fg", "--reason", "Veel systemen")
+    run("breach", "requests", "answer", "1", "--as", "fg", "--answer", "Overzicht per post")
+    run("breach", "requests", "export", "-o", str(tmp_path / "verzoeken.csv"))
+    exported = (tmp_path / "verzoeken.csv").read_text()
+    assert "Veel systemen" in exported and "111222333" not in exported
