@@ -6,6 +6,7 @@ reads labels and sentences in Amsterdam time instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from playbooks.breach import clocks
 from playbooks.breach.models import BreachChange
 
 AMBER = timedelta(hours=12)
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 # Field of the register -> "Dutch / English" label.
 LABELS: dict[str, str] = {
@@ -84,10 +86,15 @@ def show_time(moment: datetime | None, settings: Settings) -> str:
     return clocks.local(moment, settings).strftime("%d-%m-%Y %H:%M")
 
 
-def show_value(value: Any) -> str:
-    """A stored value in words: lists joined, booleans as ja/nee, nothing as a dash."""
+def show_value(value: Any, settings: Settings | None = None) -> str:
+    """A stored value in words: lists joined, booleans as ja/nee, times in Amsterdam time."""
     if value is None or value == "" or value == []:
         return "–"
+    if settings is not None and isinstance(value, str) and _ISO.match(value):
+        try:
+            return show_time(datetime.fromisoformat(value.replace("Z", "+00:00")), settings)
+        except ValueError:
+            return value
     if isinstance(value, bool):
         return "ja / yes" if value else "nee / no"
     if isinstance(value, list):
@@ -117,9 +124,10 @@ def sentence(change: BreachChange, settings: Settings) -> str:
     if change.action in ("updated", "report_edited", "decided"):
         what = f"wijzigde / changed {label(change.field)}"
         if change.before not in (None, "", []):
-            what += f": {show_value(change.before)} → {show_value(change.after)}"
+            before, after = show_value(change.before, settings), show_value(change.after, settings)
+            what += f": {before} → {after}"
         else:
-            what += f": {show_value(change.after)}"
+            what += f": {show_value(change.after, settings)}"
     elif change.action == "state":
         what = f"{_ACTIONS['state']} “{show_value(change.after)}”"
     elif change.action == "assessed" and isinstance(change.after, dict):
