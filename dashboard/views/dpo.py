@@ -18,7 +18,7 @@ from core.errors import NotFoundError
 from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
 from dashboard.deps import AppSettings, ClockDep, DbSession, Principal, RequireRole, Templates
 from dashboard.services.dpo import breach_view, jsonable
-from dashboard.services.dpo_words import time_left
+from dashboard.services.dpo_words import STATES, time_left
 from dashboard.views.writes import begin_write
 from playbooks.breach.clocks import all_deadlines
 from playbooks.breach.letters import approve_letter_batch, get_batch, preview_letters, recipients
@@ -184,11 +184,12 @@ def clocks_page(
     ] if user.role == Role.DPO else []  # fmt: skip
     overdue = sum(1 for d in items if d.status == "overdue")
     overdue += sum(1 for _, t in requests if t.tone == "red")
+    states = {b.id: STATES.get(b.state, b.state) for b in list_breaches(db=db)}
     return templates.TemplateResponse(
         request,
         "dpo_clocks.html",
         {"deadlines": list(zip(items, left, strict=True)), "overdue": overdue,
-         "requests": requests},
+         "requests": requests, "states": states},
     )  # fmt: skip
 
 
