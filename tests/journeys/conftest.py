@@ -125,7 +125,7 @@ def mailbox() -> Iterator[Any]:
     from tests.playbooks.breach.mail import smtp_server
 
     with smtp_server() as (port, box):
-        box.port = port
+        box.port = port  # type: ignore[attr-defined]
         yield box
 
 
