@@ -25,6 +25,9 @@ from dashboard.views import (
     casework,
     casework_api,
     dpo,
+    dpo_reports,
+    dpo_requests,
+    dpo_work,
     events,
     exceptions,
     health,
@@ -108,6 +111,10 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     for router in (incidents.router, dpo.router, ops.router, rules.router, oidc.router):
         app.include_router(router)
+    # The DPO's breach journey (issue 19): its pages and the report editor.
+    app.include_router(dpo_work.router)
+    app.include_router(dpo_reports.router)
+    app.include_router(dpo_requests.router)
     app.include_router(drills_views.router)  # exercises; /oefeningen is public
     app.include_router(casework.router)  # issue 17: working a case
     app.include_router(casework_api.router)

@@ -47,3 +47,25 @@ LABELS: dict[str, dict[str, str]] = {
         "names_note": "Employee names are included by decision of the data protection officer.",
     },
 }
+
+# What a resident reads instead of internal action names (`data.read`, `view`, ...).
+ACTIONS: dict[str, dict[str, str]] = {
+    "nl": {
+        "data.read": "bekeken in het beveiligingssysteem",
+        "view": "bekeken",
+        "search": "opgezocht",
+        "edit": "gewijzigd",
+        "export": "geëxporteerd",
+        "print": "afgedrukt",
+        "reidentification.verified": "identiteit gecontroleerd",
+    },
+    "en": {
+        "data.read": "viewed in the security system",
+        "view": "viewed",
+        "search": "looked up",
+        "edit": "changed",
+        "export": "exported",
+        "print": "printed",
+        "reidentification.verified": "identity checked",
+    },
+}

@@ -6,6 +6,7 @@ carry names and addresses and need a stated purpose.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,10 +18,12 @@ from core.errors import NotFoundError
 from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
 from dashboard.deps import AppSettings, ClockDep, DbSession, Principal, RequireRole, Templates
 from dashboard.services.dpo import breach_view, jsonable
+from dashboard.services.dpo_words import STATES, time_left
 from dashboard.views.writes import begin_write
 from playbooks.breach.clocks import all_deadlines
 from playbooks.breach.letters import approve_letter_batch, get_batch, preview_letters, recipients
 from playbooks.breach.register import list_breaches
+from playbooks.breach.resident_requests import list_requests
 
 router = APIRouter(tags=["dpo"])
 Dpo = Annotated[Principal, Depends(RequireRole(Role.DPO))]
@@ -156,19 +159,6 @@ def _breach_id(value: str) -> int:
     return int(value)
 
 
-@router.get("/dpo/breaches/{breach_id}", response_class=HTMLResponse, summary="Breach (page)")
-def breach_page(
-    breach_id: str,
-    request: Request,
-    db: DbSession,
-    clock: ClockDep,
-    templates: Templates,
-    user: Dpo,
-) -> HTMLResponse:
-    detail = _detail(db, clock, user, _breach_id(breach_id))
-    return templates.TemplateResponse(request, "dpo_breach.html", {"d": detail})
-
-
 @router.get("/api/breaches/{breach_id}", response_model=BreachDetailOut, summary="Breach")
 def breach_api(breach_id: str, db: DbSession, clock: ClockDep, user: Dpo) -> BreachDetailOut:
     """A register entry with its history, drafts (missing fields) and letter batches; audited."""
@@ -185,10 +175,22 @@ def clocks_page(
     user: ClockReader,
 ) -> HTMLResponse:
     items = _deadlines(db, clock, settings)
+    # Overdue first (red), then soonest; each with the time left in hours and minutes.
+    items.sort(key=lambda d: (d.status != "overdue", d.due_at))
+    now = clock.now()
+    left = [time_left(datetime.fromisoformat(d.due_at), now) for d in items]
+    requests = [
+        (r, time_left(r.due_at, now)) for r in list_requests(db=db, open_only=True)
+    ] if user.role == Role.DPO else []  # fmt: skip
     overdue = sum(1 for d in items if d.status == "overdue")
+    overdue += sum(1 for _, t in requests if t.tone == "red")
+    states = {b.id: STATES.get(b.state, b.state) for b in list_breaches(db=db)}
     return templates.TemplateResponse(
-        request, "dpo_clocks.html", {"deadlines": items, "overdue": overdue}
-    )
+        request,
+        "dpo_clocks.html",
+        {"deadlines": list(zip(items, left, strict=True)), "overdue": overdue,
+         "requests": requests, "states": states},
+    )  # fmt: skip
 
 
 @router.get("/api/breach-clocks", response_model=list[DeadlineOut], summary="Breach clocks")

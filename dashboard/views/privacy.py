@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from collectors.access_report import AccessReport
 from core import reidentification as reid
 from core.accounts.models import Role
+from core.errors import ValidationError
 from dashboard.deps import (
     ClockDep,
     DbSession,
@@ -22,7 +23,7 @@ from dashboard.deps import (
     Templates,
     WriteDb,
 )
-from dashboard.report_labels import LABELS
+from dashboard.report_labels import ACTIONS, LABELS
 from dashboard.services.privacy import resident_report, verify_bsn
 
 router = APIRouter(tags=["privacy"])
@@ -95,7 +96,15 @@ def _pdf(templates: Templates, report: AccessReport, lang: str) -> Response:
     from dashboard.pdf import render_pdf
 
     pdf = render_pdf(
-        templates, "access_report_pdf.html", {"report": report, "lang": lang, "T": LABELS[lang]}
+        templates,
+        "access_report_pdf.html",
+        {
+            "report": report,
+            "lang": lang,
+            "T": LABELS[lang],
+            "ACTIONS": ACTIONS,
+            "for_resident": True,
+        },
     )
     return Response(
         pdf,
@@ -141,7 +150,7 @@ Reports = Annotated[_Reports, Depends()]
 
 @router.get("/dpo/access-report", response_class=HTMLResponse, summary="Who viewed my data")
 def report_form(request: Request, templates: Templates, user: Dpo) -> HTMLResponse:
-    return templates.TemplateResponse(request, "access_report.html", {"report": None})
+    return templates.TemplateResponse(request, "access_report.html", {"report": None, "form": {}})
 
 
 @router.post("/dpo/access-report", summary="Build the resident access report (page or PDF)")
@@ -150,18 +159,50 @@ def report_page(
     reports: Reports,
     templates: Templates,
     user: Dpo,
-    bsn: Annotated[str, Form(max_length=20)],
+    bsn: Annotated[str, Form(max_length=20)] = "",
     include_names: Annotated[bool, Form()] = False,
     names_reason: Annotated[str | None, Form(max_length=500)] = None,
     lang: Annotated[Lang, Form()] = "nl",
     format: Annotated[Literal["html", "pdf"], Form()] = "html",
+    request_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    """POST, so the BSN never appears in a URL, a log line or the browser history."""
-    report = reports.build(user, bsn=bsn, include_names=include_names, names_reason=names_reason)
+    """POST, so the BSN never appears in a URL, a log line or the browser history.
+
+    An invalid BSN comes back next to its field with the form kept (HTTP 422). With a
+    `request_id` from the residents' requests register, the BSN must belong to that request's
+    resident, and the request records that its report was produced.
+    """
+    try:
+        with reports.db.begin_nested():
+            if request_id:
+                _check_request(reports, request_id, bsn)
+            report = reports.build(
+                user, bsn=bsn, include_names=include_names, names_reason=names_reason
+            )
+    except ValidationError as problem:
+        form: dict[str, Any] = {
+            "bsn": bsn, "names_reason": names_reason or "", "include_names": include_names,
+            "lang": lang, "format": format, "request_id": request_id,
+        }  # fmt: skip
+        failed: dict[str, Any] = {"report": None, "error": problem, "form": form}
+        return templates.TemplateResponse(request, "access_report.html", failed, status_code=422)
     if format == "pdf":
         return _pdf(templates, report, lang)
-    context = {"report": report, "lang": lang, "T": LABELS[lang]}
+    context = {"report": report, "lang": lang, "T": LABELS[lang], "ACTIONS": ACTIONS, "form": {}}
     return templates.TemplateResponse(request, "access_report.html", context)
+
+
+def _check_request(reports: _Reports, request_id: str, bsn: str) -> None:
+    """The BSN must be the requesting resident's; then the request notes the report."""
+    from dashboard.services.privacy import pseudonym_of
+    from playbooks.breach import resident_requests
+
+    if not request_id.isdigit():
+        raise ValidationError("request_id", "not a request number")
+    wanted = resident_requests.get_request(db=reports.db, request_id=int(request_id))
+    if pseudonym_of(reports.pseudonymiser, bsn) != wanted.pseudonym:
+        raise ValidationError("bsn", f"this BSN is not the resident of request {wanted.reference}")
+    resident_requests.mark_report_produced(db=reports.db, clock=reports.clock, request_id=wanted.id)
 
 
 @router.post("/api/access-report", summary="Resident access report (JSON)")

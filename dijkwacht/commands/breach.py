@@ -201,3 +201,7 @@ def escape_markup(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+# The journey commands (open … close) register themselves on `app`.
+from dijkwacht.commands import breach_work  # noqa: E402, F401

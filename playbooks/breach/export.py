@@ -9,7 +9,9 @@ each such row.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -153,6 +155,22 @@ def _show(value: Any, kind: str, lang: str, settings: Settings) -> str:
     return str(value)
 
 
+def specs_for(kind: str) -> tuple[FieldSpec, ...]:
+    """Every question of a report kind (AP notification or NIS2/Cbw stage), in form order."""
+    return _specs(kind)
+
+
+def content_sha256(report: BreachReport) -> str:
+    """SHA-256 of the report's answers as canonical JSON: what a finalised report is frozen as.
+
+    Both exports carry it, so a PDF on file can be checked against the JSON and the register.
+    """
+    canonical = json.dumps(
+        report.content, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def report_json(*, db: Session, clock: Clock, settings: Settings, report_id: int) -> dict[str, Any]:
     """A report as a JSON-ready dict; exercises are marked and never `real`."""
     report = get_report(db=db, report_id=report_id)
@@ -169,6 +187,7 @@ def report_json(*, db: Session, clock: Clock, settings: Settings, report_id: int
         "generated_at": clocks.iso(clock.now()),
         "missing": missing_fields(_specs(report.kind), report.content),
         "content": report.content,
+        "sha256": content_sha256(report),
     }
     if breach.is_exercise:
         data = {"exercise": {"exercise_id": breach.exercise_id, "watermark": WATERMARK}, **data}
@@ -223,6 +242,7 @@ def report_html(
         aware=clocks.show(breach.aware_at, settings),
         deadline=clocks.show(due, settings),
         generated=clocks.show(clock.now(), settings),
+        sha256=content_sha256(report),
         missing=sorted(missing, key=[f"{s.path} ({s.label_nl})" for s in specs].index),
         sections=sections,
     )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.config import Settings
-from core.errors import ConflictError
+from core.errors import ConflictError, NotFoundError, ValidationError
 from playbooks import service
 from playbooks.breach.models import Breach
 from playbooks.breach.register import log_change, open_from_incident
@@ -90,3 +90,27 @@ def _open_or_link(*, db: Session, clock: Clock, settings: Settings, item: _Pendi
     )  # fmt: skip
     service.accept_handoff(db=db, clock=clock, handoff_id=item.handoff_id, actor=ACTOR)
     return breach
+
+
+def open_for_incident(
+    *, db: Session, clock: Clock, settings: Settings, actor: str, incident_id: int, title: str = ""
+) -> Breach:
+    """The DPO links a breach to an incident by hand: the incident's breach if it has one.
+
+    Same prefill as a hand-off (title, hosts, Art. 30 register); the incident's exercise id is
+    kept, so a drill incident never yields a real breach.
+    """
+    existing = breach_for_incident(db=db, incident_id=incident_id)
+    if existing is not None:
+        return existing
+    try:
+        incident = service.get_incident(db=db, incident_id=incident_id)
+    except NotFoundError:
+        raise ValidationError("incident_id", f"incident {incident_id} does not exist") from None
+    observables = service.observables_of(db=db, incident_id=incident.id)
+    hosts = [o.value for o in observables if o.kind == "host"]
+    summary = title.strip() or f"Incident #{incident.id}: {incident.title}"
+    return open_from_incident(
+        db=db, clock=clock, settings=settings, actor=actor, incident_id=str(incident.id),
+        summary=summary, systems=[h for h in hosts if h], exercise_id=incident.exercise_id,
+    )  # fmt: skip

@@ -279,11 +279,18 @@ def update_texts(
 
 
 def approve_letter_batch(*, db: Session, clock: Clock, dpo: User, batch_id: int) -> LetterBatch:
-    """The DPO approves the letters as they are now."""
+    """The DPO approves the letters as they are now; never the person who drafted them.
+
+    Four eyes: letters to residents go out only when a second person has read them.
+    """
     require_dpo(dpo)
     batch = get_batch(db=db, batch_id=batch_id)
     if batch.status != "draft":
         raise ValidationError("status", f"batch {batch_id} is {batch.status}, not a draft")
+    if batch.created_by == dpo.username:
+        raise ValidationError(
+            "approved_by", "four eyes: someone other than the drafter must approve the letters"
+        )
     breach = get_breach(db=db, breach_id=batch.breach_id)
     batch.status, batch.approved_by, batch.approved_at = "approved", dpo.username, clock.now()
     log_change(

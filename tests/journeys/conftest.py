@@ -118,8 +118,22 @@ def _ready(base_url: str) -> bool:
     return response.status_code == 200 and {"api", "worker", "beat"} <= running
 
 
+# --- Issue 19 (DPO journey): a local mail receiver the platform's letters are delivered to. ---
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def mailbox() -> Iterator[Any]:
+    """An aiosmtpd receiver on 127.0.0.1, started before the platform (its SMTP settings)."""
+    from tests.playbooks.breach.mail import smtp_server
+
+    with smtp_server() as (port, box):
+        box.port = port  # type: ignore[attr-defined]
+        yield box
+
+
+# --- end of issue 19's part ---
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory, mailbox: Any) -> Iterator[Platform]:
     """`dijkwacht up --demo` with an account per role; stopped with Ctrl-C (SIGINT) at the end."""
     _require_browser()
     root = tmp_path_factory.mktemp("journey-platform")
@@ -137,6 +151,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             "DIJKWACHT_RELP_TLS_PORT": str(free_port()),
             "DIJKWACHT_INGEST_HTTP_PORT": str(free_port()),
             "DIJKWACHT_ENVIRONMENT": "test",
+            "DIJKWACHT_SMTP_HOST": "127.0.0.1",  # issue 19: letters go to the `mailbox` fixture
+            "DIJKWACHT_SMTP_PORT": str(mailbox.port),
         }
     )
     for role, username in ACCOUNTS.items():

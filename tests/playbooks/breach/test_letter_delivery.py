@@ -36,7 +36,7 @@ def _released(
         State.NOTIFICATION_DUE, db=db, clock=clock, settings=settings, dpo=dpo, exercise_id=exercise
     )
     batch = letters.create_letter_batch(
-        db=db, clock=clock, actor="fenna", breach_id=breach.id, recipients_csv=CSV, texts=TEXTS
+        db=db, clock=clock, actor="ali", breach_id=breach.id, recipients_csv=CSV, texts=TEXTS
     )
     letters.approve_letter_batch(db=db, clock=clock, dpo=dpo, batch_id=batch.id)
     if exercise is None:

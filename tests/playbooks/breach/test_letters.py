@@ -42,7 +42,7 @@ CSV = (
 def _batch(db: Session, clock: FrozenClock, settings: Settings, dpo: User, text: str = CSV):
     breach = walk_to(State.NOTIFICATION_DUE, db=db, clock=clock, settings=settings, dpo=dpo)
     return breach, letters.create_letter_batch(
-        db=db, clock=clock, actor="fenna", breach_id=breach.id, recipients_csv=text, texts=TEXTS
+        db=db, clock=clock, actor="ali", breach_id=breach.id, recipients_csv=text, texts=TEXTS
     )
 
 

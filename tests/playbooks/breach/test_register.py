@@ -224,7 +224,7 @@ def test_exercise_breach_is_never_real(
     text = pdf_text(export.report_pdf(db=db, clock=clock, settings=settings, report_id=report.id))
     assert text.count("OEFENING") >= 2 and "EXERCISE" in text
     batch = letters.create_letter_batch(
-        db=db, clock=clock, actor="fenna", breach_id=drill.id, recipients_csv=CSV, texts=TEXTS
+        db=db, clock=clock, actor="ali", breach_id=drill.id, recipients_csv=CSV, texts=TEXTS
     )
     letters.approve_letter_batch(db=db, clock=clock, dpo=dpo, batch_id=batch.id)
     with pytest.raises(reports.ExerciseRefused):

@@ -1,0 +1,114 @@
+"""The breach workflow's public face: what routes, commands and tasks may call.
+
+Every function here is reachable from a dashboard route, a `dijkwacht breach` command or a
+Celery task (tests/playbooks/breach/test_reachable.py checks it); the modules behind it stay
+internal to the package.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.config import Settings
+from playbooks.breach import clocks as _clocks
+from playbooks.breach.ap_notification import (
+    create_followup,
+    draft_notification,
+    finalise_notification,
+    followups,
+    update_notification,
+)
+from playbooks.breach.assessment import decide, record_assessment
+from playbooks.breach.clocks import Deadline, all_deadlines
+from playbooks.breach.export import (
+    content_sha256,
+    register_csv,
+    register_pdf,
+    report_json,
+    report_pdf,
+    specs_for,
+)
+from playbooks.breach.handoffs import accept_pending_handoffs, open_for_incident
+from playbooks.breach.letters import (
+    TEXT_KEYS as LETTER_TEXT_KEYS,
+)
+from playbooks.breach.letters import (
+    approve_letter_batch,
+    create_letter_batch,
+    get_batch,
+    preview_letters,
+    recipients,
+    release_letter_batch,
+)
+from playbooks.breach.models import Breach
+from playbooks.breach.nis2 import SPECS as _NIS2_SPECS
+from playbooks.breach.nis2 import draft_report as draft_nis2_report
+from playbooks.breach.nis2 import finalise_report as finalise_nis2_report
+from playbooks.breach.nis2 import update_report as update_nis2_report
+from playbooks.breach.register import (
+    close_breach,
+    get_breach,
+    list_breaches,
+    mark_not_a_breach,
+    open_breach,
+    open_from_alert,
+    start_assessment,
+    update_breach,
+)
+from playbooks.breach.reports import get_report, missing_fields
+
+NIS2_KINDS: tuple[str, ...] = tuple(_NIS2_SPECS)
+
+
+def deadlines(*, db: Session, clock: Clock, settings: Settings, breach_id: int) -> list[Deadline]:
+    """The legal clocks of one breach with their status now, earliest first."""
+    breach: Breach = get_breach(db=db, breach_id=breach_id)
+    return _clocks.deadlines(db=db, clock=clock, settings=settings, breach=breach)
+
+
+def missing(report_kind: str, content: dict[str, dict[str, object]]) -> list[str]:
+    """What a report of this kind still lacks before it can be finalised."""
+    return missing_fields(specs_for(report_kind), content)
+
+
+__all__ = [
+    "LETTER_TEXT_KEYS",
+    "NIS2_KINDS",
+    "accept_pending_handoffs",
+    "all_deadlines",
+    "approve_letter_batch",
+    "close_breach",
+    "content_sha256",
+    "create_followup",
+    "create_letter_batch",
+    "deadlines",
+    "decide",
+    "draft_nis2_report",
+    "draft_notification",
+    "finalise_nis2_report",
+    "finalise_notification",
+    "followups",
+    "get_batch",
+    "get_breach",
+    "get_report",
+    "list_breaches",
+    "mark_not_a_breach",
+    "missing",
+    "open_breach",
+    "open_for_incident",
+    "open_from_alert",
+    "preview_letters",
+    "recipients",
+    "record_assessment",
+    "register_csv",
+    "register_pdf",
+    "release_letter_batch",
+    "report_json",
+    "report_pdf",
+    "specs_for",
+    "start_assessment",
+    "update_breach",
+    "update_nis2_report",
+    "update_notification",
+]
