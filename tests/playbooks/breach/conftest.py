@@ -43,7 +43,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Session]:
-    migrate(settings, "cases01")  # our ancestry only; other branches may be mid-edit
+    migrate(settings)  # head: breach tables, cases01 and the resident requests register
     engine = create_db_engine(settings)
     with create_session_factory(engine)() as session:
         yield session

@@ -38,7 +38,7 @@ steps:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Session]:
-    migrate(settings, "cases01")  # hand-offs need the playbooks tables (incidents: cases01)
+    migrate(settings)  # hand-offs need the playbooks tables (incidents: cases01) and more
     engine = create_db_engine(settings)
     with create_session_factory(engine)() as session:
         yield session

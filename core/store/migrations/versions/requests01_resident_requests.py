@@ -1,7 +1,7 @@
 """Register of residents' GDPR requests (access, rectification, erasure) with their deadlines.
 
 Revision ID: requests01
-Revises: 0005_audit_mac
+Revises: cases01
 Create Date: 2026-12-07
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "requests01"
-down_revision: str | None = "0005_audit_mac"
+down_revision: str | None = "cases01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
