@@ -89,7 +89,8 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/health"): everyone(),
     ("GET", "/livez"): everyone(),
     ("GET", "/readyz"): everyone(),
-    ("GET", "/"): everyone(),
+    # home: each role's own start page; anonymous visitors go to the public awareness pages
+    ("GET", "/"): page(*ALL),
     ("GET", "/metrics"): everyone(),
     ("GET", "/login"): everyone(),
     ("POST", "/login"): everyone(422),  # CSRF passes in the matrix; the form is empty
