@@ -6,9 +6,8 @@ log, so moving it later changes no behaviour.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -31,7 +30,6 @@ from core.store.base import (
 )
 from dashboard.audit_reads import audit_personal_read, audit_read, pseudonyms_in
 from dashboard.security import Principal
-from dashboard.services.timerange import Histogram, TimeRange, histogram
 
 BulkAction = Literal["acknowledge", "assign", "suppress", "close"]
 _TARGET: dict[str, AlertStatus] = {
@@ -420,63 +418,3 @@ def read_alert(
         details={"event_ids": [e.id for e in matched.events]},
     )
     return alert, matched
-
-
-# --- time range, histogram and rule names ---------------------------------------------------------
-
-_RULE_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", re.IGNORECASE)
-HISTOGRAM_CAP = 100_000
-
-
-def resolve_rules(values: Sequence[str], titles: Callable[[], dict[str, str]]) -> list[str]:
-    """Rule ids for the queue's rule filter, which takes ids and (parts of) rule titles.
-
-    A value shaped like a rule id (UUID) is taken as it is; any other value is looked up in
-    `titles` (id -> title, loaded only then), case-insensitively, as a part of the title. A
-    name no rule has stays as typed, so the queue shows 0 alerts for it rather than all.
-    """
-    ids: list[str] = []
-    known: dict[str, str] | None = None
-    for raw in values:
-        value = raw.strip()
-        if not value:
-            continue
-        if _RULE_ID.match(value):
-            ids.append(value)
-            continue
-        known = titles() if known is None else known
-        if value in known:
-            ids.append(value)
-            continue
-        wanted = value.lower()
-        found = [rule_id for rule_id, title in known.items() if wanted in title.lower()]
-        ids.extend(found or [value])
-    return list(dict.fromkeys(ids))
-
-
-def queue_histogram(
-    *, store: AlertStore, filters: QueueFilter, span: TimeRange, now: datetime
-) -> Histogram | None:
-    """New alerts over the range per level, with the queue's status, rule and host filters."""
-    base = build_query(
-        statuses=filters.statuses,
-        rule_ids=filters.rule_ids,
-        host_name=filters.host_name,
-        user_name=filters.user_name,
-    )
-    levels = [lv for lv in reversed(ALERT_LEVELS) if not filters.levels or lv in filters.levels]
-
-    def count(level: str, start: datetime, end: datetime) -> int:
-        query = AlertQuery(
-            statuses=base.statuses,
-            levels=(level,),  # type: ignore[arg-type]
-            rule_ids=base.rule_ids,
-            host_name=base.host_name,
-            user_name=base.user_name,
-            start=start,
-            end=end,
-            limit=1,
-        )
-        return store.count(query, cap=HISTOGRAM_CAP)
-
-    return histogram(span=span, now=now, series=levels, count=count)

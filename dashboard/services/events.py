@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -50,3 +53,46 @@ def search_events(
         },
     )
     return found, store.count(query)
+
+
+def flatten(event: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """An ECS document as (dotted field name, shown value) rows, sorted by name.
+
+    Lists are joined with ", "; nested objects become dotted names, as ECS documents them.
+    `event.original` is left out: pages show it apart, as the original text it is.
+    """
+    rows: list[tuple[str, str]] = []
+    for key, value in event.items():
+        name = f"{prefix}{key}"
+        if name == "event.original":
+            continue
+        if isinstance(value, Mapping):
+            rows.extend(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            rows.append((name, ", ".join(_shown(v) for v in value)))
+        elif value is not None:
+            rows.append((name, _shown(value)))
+    return sorted(rows)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def original_text(event: Mapping[str, Any]) -> str | None:
+    """`event.original` as its source wrote it (a JSON line is pretty-printed, not escaped)."""
+    nested = event.get("event")
+    raw = nested.get("original") if isinstance(nested, Mapping) else None
+    if raw is None:
+        raw = event.get("event.original")
+    if not isinstance(raw, str):
+        return None
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return raw
+    if isinstance(parsed, dict | list):
+        return json.dumps(parsed, indent=2, ensure_ascii=False)
+    return raw

@@ -27,6 +27,12 @@ from dashboard.deps import (
     Templates,
     WriteDb,
 )
+from dashboard.services.alert_views import (
+    match_rows,
+    queue_histogram,
+    related_alerts,
+    resolve_rules,
+)
 from dashboard.services.alerts import (
     GroupBy,
     Grouping,
@@ -35,12 +41,11 @@ from dashboard.services.alerts import (
     attack_context,
     bulk_update,
     open_count,
-    queue_histogram,
     read_alert,
     read_queue,
-    resolve_rules,
     shows_accounts,
 )
+from dashboard.services.events import flatten, original_text
 from dashboard.services.rules import explain_events
 from dashboard.services.timerange import PRESET_LABELS, Histogram, TimeRange, parse_range
 from dijkwacht.detection_runtime import rule_paths
@@ -352,18 +357,23 @@ def detail(
     context = {
         "alert": alert,
         "matched": matched,
+        "match_rows": match_rows(body, why.values()),
         "event_rows": [
             {
                 "id": e.id,
                 "why": why.get(i),
-                "json": json.dumps(e.event, indent=2, ensure_ascii=False, default=str),
+                "fields": flatten(e.event),
+                "original": original_text(e.event),
+                "time": e.event.get("@timestamp"),
             }
             for i, e in enumerate(matched.events)
         ],
+        "related": related_alerts(store=store, alert=alert),
         "selections": body.get("selections") or [],
         "attack": attack_context(body),
         "body_json": json.dumps(body, indent=2, ensure_ascii=False, default=str),
         "subjects": pseudonyms_in(body),
+        "now": clock.now(),
     }
     return templates.TemplateResponse(request, "alert_detail.html", context)
 

@@ -13,7 +13,7 @@ from core.accounts.models import Role
 from core.errors import ValidationError
 from core.store.base import NewAlert
 from core.store.factory import open_alert_store
-from dashboard.services.alerts import resolve_rules
+from dashboard.services.alert_views import resolve_rules
 from dashboard.services.timerange import parse_range
 from tests.dashboard.conftest import Env, add_user, login
 
