@@ -47,6 +47,8 @@ class EventQuery:
     start: datetime | None = None
     end: datetime | None = None
     filters: Mapping[str, Any] = field(default_factory=dict)
+    # Field values to leave out ("filter out" in event search); an absent field is kept.
+    exclude: Mapping[str, Any] = field(default_factory=dict)
     text: str | None = None
     limit: int = 100
     offset: int = 0

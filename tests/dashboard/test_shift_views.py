@@ -119,3 +119,51 @@ def test_every_role_has_a_home_in_one_clock(env: Env, role: Role) -> None:
         text = client.get(path).text
         assert not ISO.search(text), (path, ISO.search(text))
         assert all(m.group(1) and not m.group(2) for m in TIME.finditer(text)), path
+
+
+def _events(env: Env, count: int) -> None:
+    from core.events import new_event
+    from core.store.factory import open_event_store
+
+    store = open_event_store(env.settings)
+    try:
+        store.add_batch(
+            [
+                new_event(
+                    timestamp=env.clock.now() - timedelta(minutes=i + 1),
+                    dataset="system.auth",
+                    original=f'{{"msg": "Failed password for admin from 10.0.0.{i}"}}',
+                    fields={"host.name": "web01" if i % 2 else "db01", "source.ip": f"10.0.0.{i}"},
+                )
+                for i in range(count)
+            ]
+        )
+    finally:
+        store.close()
+
+
+def test_event_search_filters_on_fields_pages_and_remembers_the_purpose(env: Env) -> None:
+    _events(env, 120)
+    add_user(env, "ana", Role.ANALYST)
+    client = env.client()
+    login(client, "ana")
+    page = client.get("/events", params={"q": "host.name:web01"})
+    assert page.status_code == 200
+    assert page.text.count('class="event-row"') == 50
+    assert "60 events" in page.text and 'rel="next"' in page.text
+    assert 'data-testid="filter-in"' in page.text and "<svg" in page.text
+    assert "<code>source.ip</code>" in page.text  # default columns for system.auth
+    assert "&#34;msg&#34;: &#34;Failed password" in page.text  # event.original, pretty-printed
+    second = client.get("/events", params={"q": "host.name:web01", "page": 2})
+    assert second.text.count('class="event-row"') == 10
+    out = client.get("/events", params={"q": "-host.name:web01 -source.ip:10.0.0.0"})
+    assert "59 events" in out.text
+    in_range = client.get("/events", params={"range": "15m"})
+    assert "15 events" in in_range.text  # 1..15 minutes old; the start is inclusive
+    remembered = client.get("/events", params={"purpose": "onderzoek inbraak web01"})
+    assert remembered.cookies.get("dijkwacht_purpose") or "dijkwacht_purpose" in str(
+        remembered.headers.get("set-cookie")
+    )
+    assert "onderzoek inbraak web01" in client.get("/events").text
+    bad = client.get("/events", params={"q": "bad..field:x"})
+    assert bad.status_code == 400 and "q" in bad.text

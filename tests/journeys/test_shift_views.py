@@ -38,7 +38,7 @@ def test_every_role_lands_on_its_home_and_sees_all_its_pages(journey: Journey) -
         journey.shot(page, f"{role} home")
         links = page.get_by_test_id("nav").locator("a")
         targets = [links.nth(i).get_attribute("href") or "" for i in range(links.count())]
-        assert len(targets) >= 3, f"{role} navigation is nearly empty: {targets}"
+        assert len(targets) >= 2, f"{role} navigation is nearly empty: {targets}"
         for target in targets:
             if target in ("/", "/docs"):
                 continue

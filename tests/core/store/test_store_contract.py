@@ -144,6 +144,21 @@ def test_search_by_field(filled: EventStore, filters: dict[str, Any], expected: 
     assert filled.count(EventQuery(filters=filters)) == len(expected)
 
 
+def test_exclude_leaves_values_out_and_keeps_events_without_the_field(
+    filled: EventStore,
+) -> None:
+    everything = pids(filled.search(EventQuery()))
+    without_web01 = [p for p in everything if p not in (3, 0)]
+    query = EventQuery(exclude={"host.name": "web-01"})
+    assert pids(filled.search(query)) == without_web01
+    assert filled.count(query) == len(without_web01)
+    no_path = EventQuery(filters={"host.name": "db-01"}, exclude={"url.path": "/nope"})
+    assert pids(filled.search(no_path)) == [2]  # its url.path is absent: kept
+    assert pids(filled.search(EventQuery(exclude={"process.pid": 1002}))) == [
+        p for p in everything if p != 2
+    ]
+
+
 def test_time_range_is_half_open_and_zone_aware(filled: EventStore) -> None:
     query = EventQuery(start=T0 + timedelta(minutes=1), end=T0 + timedelta(minutes=3))
     assert pids(filled.search(query)) == [2, 1]
