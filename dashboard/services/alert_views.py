@@ -63,6 +63,7 @@ def queue_histogram(
             user_name=base.user_name,
             start=start,
             end=end,
+            time="event",
             limit=1,
         )
         return store.count(query, cap=HISTOGRAM_CAP)

@@ -68,6 +68,7 @@ def build_query(
     user_name: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    time: str = "event",
 ) -> AlertQuery:
     """Validate the queue's filters; ValidationError names the bad parameter."""
     for status in statuses:
@@ -89,6 +90,7 @@ def build_query(
         user_name=user_name or None,
         start=start,
         end=end,
+        time=time,  # type: ignore[arg-type]
         sort=sort,  # type: ignore[arg-type]
         limit=page_size,
         offset=(page - 1) * page_size,
@@ -217,6 +219,7 @@ def group_alerts(
                 user_name=query.user_name,
                 start=query.start,
                 end=query.end,
+                time=query.time,
                 sort="newest",
                 limit=min(size, scan - scanned),
                 offset=offset,
@@ -248,6 +251,7 @@ def _one_more(query: AlertQuery, offset: int) -> AlertQuery:
         user_name=query.user_name,
         start=query.start,
         end=query.end,
+        time=query.time,
         limit=1,
         offset=offset,
     )

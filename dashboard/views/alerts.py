@@ -65,6 +65,8 @@ class AlertOut(BaseModel):
     id: str
     created_at: str
     updated_at: str
+    first_event_at: str | None = Field(default=None, description="first matching event (UTC)")
+    last_event_at: str | None = Field(default=None, description="last matching event (UTC)")
     rule_id: str
     rule_title: str
     level: str
@@ -123,6 +125,8 @@ def _out(alert: StoredAlert, *, with_body: bool) -> AlertOut:
         id=alert.id,
         created_at=alert.created_at.isoformat(),
         updated_at=alert.updated_at.isoformat(),
+        first_event_at=alert.first_event_at.isoformat() if alert.first_event_at else None,
+        last_event_at=alert.last_event_at.isoformat() if alert.last_event_at else None,
         rule_id=alert.rule_id,
         rule_title=alert.rule_title,
         level=alert.level,

@@ -364,3 +364,28 @@ def test_delete_by_exercise_removes_only_that_drills_data(
     for store in (events, alerts):
         with pytest.raises(ValidationError, match="exercise_id"):
             store.delete_by_exercise("")
+
+
+def test_alerts_carry_first_and_last_event_time_and_sort_by_it(alerts: AlertStore) -> None:
+    early = T0 - timedelta(hours=5)
+    ids = alerts.add_batch(
+        [
+            alert(1, body={"n": 1, "event_time": (T0 - timedelta(hours=1)).isoformat()}),
+            alert(2, first_event_at=early, last_event_at=early + timedelta(minutes=3)),
+            alert(3, body={"n": 3}),  # no event time: the storage time
+        ]
+    )
+    by_event = alerts.search(AlertQuery(time="event", sort="newest"))
+    assert [a.body.get("n") for a in by_event] == [3, 1, 2]
+    second = alerts.get(ids[1])
+    assert second.first_event_at == early
+    assert second.last_event_at == early + timedelta(minutes=3)
+    window = AlertQuery(time="event", start=T0 - timedelta(hours=2), end=T0)
+    assert [a.id for a in alerts.search(window)] == [ids[0]]
+    assert alerts.count(window) == 1
+    later = T0 + timedelta(hours=2)
+    alerts.merge_body(ids[0], {"last_seen": later.isoformat(), "count": 2})
+    assert alerts.get(ids[0]).last_event_at == later
+    with pytest.raises(ValidationError) as caught:
+        alerts.search(AlertQuery(time="stored"))  # type: ignore[arg-type]
+    assert caught.value.field == "time"
