@@ -20,6 +20,7 @@ from dashboard.deps import close_store_pools
 from dashboard.views import (
     admin,
     alerts,
+    apidocs,
     auth,
     dpo,
     events,
@@ -125,6 +126,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=_version(),
         description="Security operations and resilience platform of the municipality.",
         lifespan=lifespan,
+        # /docs is our own page on vendored Swagger UI assets (works offline, same CSP).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store_pools = {}
@@ -133,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
     _install_security(app)
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
     app.include_router(health.router)
+    app.include_router(apidocs.router)
     app.include_router(home.router)
     app.include_router(metrics.router)
     app.include_router(ingest.router)

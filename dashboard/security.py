@@ -401,7 +401,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
-        csp = not scope["path"].startswith(("/docs", "/redoc"))
+        csp = True  # /docs too: Swagger UI is vendored (dashboard/views/apidocs.py)
         no_store = SESSION_COOKIE in connection.cookies or "authorization" in connection.headers
 
         async def send_with_headers(message: Message) -> None:

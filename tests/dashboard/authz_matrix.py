@@ -81,9 +81,7 @@ DRILL_PLAYERS = (
 EXPECTED: dict[tuple[str, str], Expected] = {
     # framework and static files: public, no personal data
     ("GET", "/openapi.json"): everyone(),
-    ("GET", "/docs"): everyone(),
-    ("GET", "/docs/oauth2-redirect"): everyone(),
-    ("GET", "/redoc"): everyone(),
+    ("GET", "/docs"): everyone(),  # our Swagger UI page on vendored assets (views/apidocs.py)
     ("MOUNT", "/static"): everyone(),  # the matrix fetches /static/dijkwacht.css
     # public pages
     ("GET", "/health"): everyone(),
@@ -204,4 +202,4 @@ SELF_AUTHENTICATED: dict[tuple[str, str], str] = {
     ("POST", "/api/ingest/{source}"): "collector per-source token (collectors.http_ingest)",
     ("GET", "/metrics"): "Prometheus scrape: counters per source, no personal data",
 }
-FRAMEWORK_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+FRAMEWORK_PATHS = frozenset({"/openapi.json"})

@@ -167,3 +167,15 @@ def test_event_search_filters_on_fields_pages_and_remembers_the_purpose(env: Env
     assert "onderzoek inbraak web01" in client.get("/events").text
     bad = client.get("/events", params={"q": "bad..field:x"})
     assert bad.status_code == 400 and "q" in bad.text
+
+
+def test_api_docs_work_offline_under_the_same_csp(env: Env) -> None:
+    client = env.client()
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert docs.headers["content-security-policy"].startswith("default-src 'self'")
+    assert "script-src 'self';" in docs.headers["content-security-policy"]
+    assert "<script>" not in docs.text and "cdn" not in docs.text.lower()
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', docs.text):
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/redoc").status_code == 404  # gone: it also needed a CDN
