@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.store.factory import open_event_store
+from dashboard import i18n
 from dashboard.deps import close_store_pools
 from dashboard.views import (
     admin,
@@ -28,6 +29,7 @@ from dashboard.views import (
     home,
     incidents,
     ingest,
+    language,
     metrics,
     oidc,
     ops,
@@ -51,6 +53,7 @@ def create_templates(timezone: str = "Europe/Amsterdam") -> Jinja2Templates:
     templates.env.filters["local"] = partial(local_time, zone=zone)
     templates.env.filters["local_offset"] = partial(local_time, zone=zone, offset=True)
     templates.env.filters["age"] = age
+    i18n.install(templates.env)
     return templates
 
 
@@ -138,6 +141,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
     app.include_router(health.router)
     app.include_router(apidocs.router)
+    app.include_router(language.router)
     app.include_router(home.router)
     app.include_router(metrics.router)
     app.include_router(ingest.router)
@@ -157,6 +161,7 @@ def _install_security(app: FastAPI) -> None:
 
     install_security(app)
     install_purpose_handler(app)
+    app.add_middleware(i18n.LanguageMiddleware)
     app.state.templates.env.globals["csrf_token"] = csrf_form_token
 
 

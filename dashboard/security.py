@@ -336,6 +336,9 @@ def _error(request: Request, status: int, message: str, field: str | None = None
         {
             "status": status,
             "message": message,
+            # The field and the problem apart, so error.html can translate the problem.
+            "field": field,
+            "problem": message.removeprefix(f"{field}: ") if field else None,
             "principal": getattr(request.state, "principal", None),
         },
         status_code=status,

@@ -71,7 +71,7 @@ def parse_range(
         begin = now - PRESETS[chosen]
         return TimeRange(chosen, begin, None, _input(begin, zone), _input(now, zone))
     if chosen != "custom":
-        raise ValidationError("range", f"must be one of {', '.join([*PRESETS, 'all', 'custom'])}")
+        raise ValidationError("range", "must be one of 15m, 1h, 24h, 7d, 30d, all, custom")
     begin = _parse_local("from", start, zone)
     finish = _parse_local("to", end, zone) if end else now
     if finish <= begin:
@@ -84,13 +84,13 @@ def parse_range(
 def _parse_local(name: str, value: str | None, zone: ZoneInfo) -> datetime:
     text = (value or "").strip()
     if not text:
-        raise ValidationError(name, "a custom range needs a start time (dd-mm-jjjj uu:mm)")
+        raise ValidationError(name, "a custom range needs a start time (dd-mm-yyyy hh:mm)")
     for pattern in (_INPUT_FORMAT, "%Y-%m-%dT%H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y %H:%M:%S"):
         try:
             return datetime.strptime(text, pattern).replace(tzinfo=zone)
         except ValueError:
             continue
-    raise ValidationError(name, f"{text!r} is no time; use dd-mm-jjjj uu:mm")
+    raise ValidationError(name, "is no valid time; use dd-mm-yyyy hh:mm")
 
 
 def _input(moment: datetime, zone: ZoneInfo) -> str:

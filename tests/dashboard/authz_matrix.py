@@ -81,6 +81,7 @@ DRILL_PLAYERS = (
 EXPECTED: dict[tuple[str, str], Expected] = {
     # framework and static files: public, no personal data
     ("GET", "/openapi.json"): everyone(),
+    ("GET", "/language/{lang}"): everyone(303),  # a preference cookie, then back
     ("GET", "/docs"): everyone(),  # our Swagger UI page on vendored assets (views/apidocs.py)
     ("MOUNT", "/static"): everyone(),  # the matrix fetches /static/dijkwacht.css
     # public pages

@@ -179,3 +179,22 @@ def test_api_docs_work_offline_under_the_same_csp(env: Env) -> None:
     for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', docs.text):
         assert client.get(asset).status_code == 200, asset
     assert client.get("/redoc").status_code == 404  # gone: it also needed a CDN
+
+
+def test_language_switch_turns_pages_and_errors_into_english(env: Env) -> None:
+    add_user(env, "ana", Role.ANALYST)
+    client = env.client()
+    login(client, "ana")
+    dutch = client.get("/alerts", params={"range": "custom", "from": "<b>gisteren</b>"})
+    assert dutch.status_code == 400 and '<html lang="nl">' in dutch.text
+    assert "Ongeldige invoer" in dutch.text and "is geen geldige tijd" in dutch.text
+    assert "<b>gisteren" not in dutch.text  # input is never markup
+    switched = client.get("/language/en", params={"next": "/"}, follow_redirects=False)
+    assert switched.status_code == 303 and switched.headers["location"] == "/"
+    home = client.get("/")
+    assert '<html lang="en">' in home.text and "New alerts by severity" in home.text
+    english = client.get("/alerts", params={"range": "custom", "from": "gisteren"})
+    assert "Invalid input" in english.text and "is no valid time" in english.text
+    assert client.get("/language/de").status_code == 404
+    away = client.get("/language/en", params={"next": "//evil.example"}, follow_redirects=False)
+    assert away.headers["location"] == "/"  # no open redirect
