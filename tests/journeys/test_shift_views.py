@@ -8,9 +8,13 @@ role's navigation are saved under test-output/journeys/<test>/.
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from tests.journeys.conftest import ACCOUNTS, Journey
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 HOME_BLOCKS = {
     "analyst": "home-new-alerts",
@@ -105,3 +109,83 @@ def test_analyst_searches_events_like_discover(journey: Journey) -> None:
     assert "page=2" in page.url
     assert page.get_by_test_id("event-table").locator("tbody tr.event-row").count() > 0
     journey.shot(page, "analyst reads page 2 of the events")
+
+
+def test_language_switch_turns_a_page_and_an_error_into_english(journey: Journey) -> None:
+    page = journey.login("analyst")
+    page.goto("/alerts?range=custom&from=gisteren")
+    error = page.get_by_test_id("error")
+    assert "geen geldige tijd" in error.inner_text()
+    journey.shot(page, "an error message in Dutch")
+    page.get_by_test_id("language-switch").get_by_role("link", name="English").click()
+    page.wait_for_load_state()
+    assert page.locator("html[lang=en]").count() == 1
+    assert "is no valid time" in page.get_by_test_id("error").inner_text()
+    journey.shot(page, "the same error in English")
+    page.goto("/")
+    page.get_by_test_id("home-new-alerts").wait_for()
+    assert "New alerts by severity" in page.locator("main").inner_text()
+    journey.shot(page, "the analyst's home in English")
+
+
+AXE = REPO_ROOT / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+# Not pages: JSON, files, feeds, redirects and the public awareness site (tests/awareness).
+NOT_PAGES = ("/api/", "/awareness/", "/metrics", "/health", "/livez", "/readyz", "/language/")
+
+
+def _page_routes() -> list[str]:
+    """Every GET route of the app without path parameters: a new page is covered by default."""
+    from core.config import get_settings
+    from dashboard.app import create_app
+
+    paths = set()
+    for route in create_app(get_settings()).routes:
+        path = getattr(route, "path", "")
+        methods = getattr(route, "methods", None) or set()
+        if "GET" in methods and "{" not in path and not path.startswith(NOT_PAGES):
+            paths.add(path)
+    return sorted(paths)
+
+
+def _violations(page: Any) -> list[str]:
+    # evaluate runs over the DevTools protocol, so the page's CSP (no inline script) stays on.
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
+        ".violations.map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target).join(' | '))",
+        AXE_TAGS,
+    )
+    return list(found)
+
+
+def test_axe_finds_no_violations_on_any_page_of_any_role(journey: Journey) -> None:
+    assert AXE.exists(), "axe-core missing in .cache/node (scripts/test-browser.sh)"
+    routes = _page_routes()
+    assert "/alerts" in routes and "/events" in routes and "/" in routes
+    failing: dict[str, list[str]] = {}
+    checked = 0
+    visitors = [("anonymous", journey.visitor())]
+    visitors += [(role, journey.login(role)) for role in ACCOUNTS]
+    for who, page in visitors:
+        extra = []
+        if who == "analyst":
+            page.goto("/alerts?range=all")
+            first = page.locator("tr[data-alert] a[href^='/alerts/']").first
+            extra = [first.get_attribute("href") or ""] if first.count() else []
+        for path in [*routes, *extra]:
+            response = page.goto(path)
+            if response is None or response.status != 200:
+                continue  # not this role's page (403), or a redirect to the login form
+            if "text/html" not in (response.headers.get("content-type") or ""):
+                continue
+            if page.get_by_test_id("purpose-form").count():
+                page.fill("input[name=purpose]", "toegankelijkheidstest / accessibility test")
+                page.get_by_test_id("purpose-form").locator("button[type=submit]").click()
+                page.wait_for_load_state()
+            checked += 1
+            problems = _violations(page)
+            if problems:
+                failing[f"{who} {path}"] = problems
+    assert checked >= 30, f"only {checked} pages checked"
+    assert not failing, failing
