@@ -22,14 +22,15 @@ PRESETS: dict[str, timedelta] = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
+# English msgids; the templates translate them (dashboard/locale).
 PRESET_LABELS: dict[str, str] = {
     "15m": "15 min",
-    "1h": "1 uur / hour",
-    "24h": "24 uur / hours",
-    "7d": "7 dagen / days",
-    "30d": "30 dagen / days",
-    "all": "alles / all",
-    "custom": "eigen / custom",
+    "1h": "1 hour",
+    "24h": "24 hours",
+    "7d": "7 days",
+    "30d": "30 days",
+    "all": "all",
+    "custom": "custom",
 }
 MAX_SPAN = timedelta(days=3660)
 BUCKETS = 24

@@ -198,3 +198,22 @@ def test_language_switch_turns_pages_and_errors_into_english(env: Env) -> None:
     assert client.get("/language/de").status_code == 404
     away = client.get("/language/en", params={"next": "//evil.example"}, follow_redirects=False)
     assert away.headers["location"] == "/"  # no open redirect
+
+
+def test_every_template_text_has_a_dutch_translation() -> None:
+    from babel.messages.pofile import read_po
+
+    from dashboard.i18n import LOCALE_DIR
+
+    templates = LOCALE_DIR.parent / "templates"
+    used = {
+        text
+        for path in templates.rglob("*.html")
+        for text in re.findall(r"""_\(\s*"([^"]+)"|_\(\s*'([^']+)'""", path.read_text())
+        for text in text
+        if text
+    }
+    with (LOCALE_DIR / "nl" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        dutch = {m.id: m.string for m in read_po(po) if m.id}
+    missing = sorted(t for t in used if not dutch.get(t))
+    assert not missing, f"add to dashboard/locale/nl/LC_MESSAGES/messages.po: {missing}"
