@@ -23,8 +23,10 @@ _PAGE = """<!doctype html>
   <title>Dijkwacht API</title>
   <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="/static/swagger/swagger-ui.css">
+  <link rel="stylesheet" href="/static/dijkwacht-docs.css">
 </head>
 <body>
+  <h1 class="sr-only">Dijkwacht API</h1>
   <main id="swagger-ui" data-spec="/openapi.json"></main>
   <script src="/static/swagger/swagger-ui-bundle.js"></script>
   <script src="/static/swagger-init.js"></script>
