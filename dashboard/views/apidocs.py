@@ -26,8 +26,8 @@ _PAGE = """<!doctype html>
   <link rel="stylesheet" href="/static/dijkwacht-docs.css">
 </head>
 <body>
-  <h1 class="sr-only">Dijkwacht API</h1>
-  <main id="swagger-ui" data-spec="/openapi.json"></main>
+  <header><h1 class="sr-only">Dijkwacht API</h1></header>
+  <div id="swagger-ui" data-spec="/openapi.json"></div>
   <script src="/static/swagger/swagger-ui-bundle.js"></script>
   <script src="/static/swagger-init.js"></script>
 </body>
