@@ -133,7 +133,11 @@ def _events(env: Env, count: int) -> None:
                     timestamp=env.clock.now() - timedelta(minutes=i + 1),
                     dataset="system.auth",
                     original=f'{{"msg": "Failed password for admin from 10.0.0.{i}"}}',
-                    fields={"host.name": "web01" if i % 2 else "db01", "source.ip": f"10.0.0.{i}"},
+                    fields={
+                        "host.name": "web01" if i % 2 else "db01",
+                        "source.ip": f"10.0.0.{i}",
+                        "event.created": "2026-11-28T08:59:59.123Z",
+                    },
                 )
                 for i in range(count)
             ]
@@ -153,6 +157,7 @@ def test_event_search_filters_on_fields_pages_and_remembers_the_purpose(env: Env
     assert "60 events" in page.text and 'rel="next"' in page.text
     assert 'data-testid="filter-in"' in page.text and "<svg" in page.text
     assert "<code>source.ip</code>" in page.text  # default columns for system.auth
+    assert "28-11-2026 09:59:59" in page.text and not ISO.search(page.text)  # one clock
     assert "&#34;msg&#34;: &#34;Failed password" in page.text  # event.original, pretty-printed
     second = client.get("/events", params={"q": "host.name:web01", "page": 2})
     assert second.text.count('class="event-row"') == 10
