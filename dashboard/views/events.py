@@ -144,6 +144,7 @@ def search_page(
         "rows": rows,
         "total": total,
         "columns": columns,
+        "chosen": chosen,
         "q": search.q or "",
         "dataset": search.dataset or "",
         "page": search.page,

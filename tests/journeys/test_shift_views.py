@@ -132,7 +132,7 @@ def test_analyst_searches_events_like_discover(journey: Journey) -> None:
     table = page.get_by_test_id("event-table")
     # host.name first (the search); the demo's raw fields until every parser sets it.
     tried = []
-    for field in ("host.name", "host.hostname", "winlog.computer_name"):
+    for field in ("host.name", "host.hostname", "winlog.computer_name", "Computer"):
         for host in hosts:
             tried.append(f"{field}:{host}")
             page.fill("input[name=q]", tried[-1])
