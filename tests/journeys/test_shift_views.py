@@ -136,6 +136,7 @@ def test_analyst_searches_events_like_discover(journey: Journey) -> None:
         for host in hosts:
             tried.append(f"{field}:{host}")
             page.fill("input[name=q]", tried[-1])
+            page.fill("input[name=col]", f"{field},event.dataset")  # the analyst picks columns
             page.get_by_test_id("event-search").locator("button[type=submit]").click()
             page.wait_for_load_state()
             assert page.get_by_test_id("purpose-form").count() == 0, "purpose asked again"
