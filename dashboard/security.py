@@ -336,6 +336,9 @@ def _error(request: Request, status: int, message: str, field: str | None = None
         {
             "status": status,
             "message": message,
+            # The field and the problem apart, so error.html can translate the problem.
+            "field": field,
+            "problem": message.removeprefix(f"{field}: ") if field else None,
             "principal": getattr(request.state, "principal", None),
         },
         status_code=status,
@@ -401,7 +404,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
-        csp = not scope["path"].startswith(("/docs", "/redoc"))
+        csp = True  # /docs too: Swagger UI is vendored (dashboard/views/apidocs.py)
         no_store = SESSION_COOKIE in connection.cookies or "authorization" in connection.headers
 
         async def send_with_headers(message: Message) -> None:

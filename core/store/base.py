@@ -48,6 +48,8 @@ class EventQuery:
     start: datetime | None = None
     end: datetime | None = None
     filters: Mapping[str, Any] = field(default_factory=dict)
+    # Field values to leave out ("filter out" in event search); an absent field is kept.
+    exclude: Mapping[str, Any] = field(default_factory=dict)
     text: str | None = None
     limit: int = 100
     offset: int = 0
@@ -139,6 +141,10 @@ class NewAlert:
     assignee: str | None = None
     # Everything else the analyst needs: matched event ids, tags, group-by values, ATT&CK ids.
     body: Mapping[str, Any] = field(default_factory=dict)
+    # When the first and last matching events happened; unset, the store takes the body's
+    # `event_time` / `last_seen` (as detection writes them), else `created_at`.
+    first_event_at: datetime | None = None
+    last_event_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +163,9 @@ class StoredAlert:
     user_name: str | None
     exercise_id: str | None
     body: dict[str, Any]
+    # Event time of the first and last matching event (the queue shows and sorts by these).
+    first_event_at: datetime | None = None
+    last_event_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,6 +181,9 @@ class AlertQuery:
     exercise: bool | None = None
     start: datetime | None = None
     end: datetime | None = None
+    # Which time `start`/`end` and the newest/oldest sort use: when the alert was stored, or
+    # when its first matching event happened (the shift views).
+    time: Literal["created", "event"] = "created"
     sort: Literal["newest", "oldest", "severity"] = "newest"
     limit: int = 50
     offset: int = 0

@@ -408,6 +408,10 @@ def es_query(query: EventQuery, *, time_field: str = "@timestamp") -> dict[str, 
             clauses.append({"terms": {path: values}})
         else:
             clauses.append({"term": {path: value}})
+    for path, value in query.exclude.items():
+        _check_path(path)
+        values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+        absent.append({"terms": {path: values}})
     if query.text is not None:
         # Every word must occur; each word is a phrase, so `10.0.0.5` or `C:\Windows` match as
         # written and no query syntax from the analyst is interpreted.

@@ -37,11 +37,14 @@ from core.store.sqlite_alerts import _check_alert
 
 _LEVEL_RANK = {level: rank for rank, level in enumerate(ALERT_LEVELS)}
 _KEYWORDS = ("id", "rule_id", "rule_title", "level", "status", "assignee", "host_name")
-_SORT: dict[str, list[dict[str, str]]] = {
-    "newest": [{"created_at": "desc"}, {"id": "desc"}],
-    "oldest": [{"created_at": "asc"}, {"id": "asc"}],
-    "severity": [{"level_rank": "desc"}, {"created_at": "desc"}, {"id": "desc"}],
+_TIME_FIELD = {"created": "created_at", "event": "first_event_at"}
+_SORT: dict[str, list[tuple[str, str]]] = {
+    "newest": [("{t}", "desc"), ("id", "desc")],
+    "oldest": [("{t}", "asc"), ("id", "asc")],
+    "severity": [("level_rank", "desc"), ("{t}", "desc"), ("id", "desc")],
 }
+# Added in schema version 3 of the alert stores; put on existing indices when opened.
+_EVENT_TIMES = {"first_event_at": {"type": "date_nanos"}, "last_event_at": {"type": "date_nanos"}}
 
 
 class ElasticsearchAlertStore(es_common.ClientOwner):
@@ -69,6 +72,7 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
             created_at={"type": "date_nanos"},
             updated_at={"type": "date_nanos"},
             body={"type": "object", "enabled": False},
+            **_EVENT_TIMES,
         )
         es_common.ensure_template(
             client,
@@ -85,6 +89,7 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
         es_common.ensure_index(
             client, index=f"{self.alias}-000001", aliases={self.alias: {"is_write_index": True}}
         )
+        client.indices.put_mapping(index=self.alias, properties=_EVENT_TIMES)
 
     @classmethod
     def open(cls, url: str, **kwargs: Any) -> ElasticsearchAlertStore:
@@ -118,6 +123,7 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
                         "user_name": alert.user_name,
                         "exercise_id": alert.exercise_id,
                         "body": dict(alert.body),
+                        **_event_times(index, alert),
                     }
                 )
             except (orjson.JSONEncodeError, TypeError) as exc:
@@ -145,7 +151,7 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
         response = self.client.search(
             index=self.alias,
             query=_query(query),
-            sort=_SORT[query.sort],
+            sort=_sort(query),
             size=query.limit,
             from_=query.offset,
             track_total_hits=False,
@@ -219,6 +225,9 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
             hit = hits[0]
             source = dict(hit["_source"])
             source["body"] = (source.get("body") or {}) | patch
+            last = _body_time(patch.get("last_seen"))
+            if last is not None and _newer(last, source.get("last_event_at")):
+                source["last_event_at"] = _iso(last, field="last_seen")
             source["updated_at"] = _iso(self._clock.now(), field="clock")
             try:
                 self.client.index(
@@ -290,8 +299,44 @@ def _query(query: AlertQuery) -> dict[str, Any]:
     if query.end is not None:
         span["lt"] = _iso(query.end, field="end")
     if span:
-        clauses.append({"range": {"created_at": span}})
+        clauses.append({"range": {_time_field(query): span}})
     return {"bool": {"filter": clauses, "must_not": must_not}}
+
+
+def _time_field(query: AlertQuery) -> str:
+    name = _TIME_FIELD.get(query.time)
+    if name is None:
+        raise ValidationError("time", f"must be 'created' or 'event', got {query.time!r}")
+    return name
+
+
+def _sort(query: AlertQuery) -> list[dict[str, str]]:
+    field = _time_field(query)
+    return [{name.format(t=field): order} for name, order in _SORT[query.sort]]
+
+
+def _body_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _newer(moment: datetime, stored: str | None) -> bool:
+    return stored is None or moment > _time(stored)
+
+
+def _event_times(index: int, alert: NewAlert) -> dict[str, str]:
+    """First and last matching event time, as the SQLite store derives them."""
+    first = alert.first_event_at or _body_time(alert.body.get("event_time")) or alert.created_at
+    last = alert.last_event_at or _body_time(alert.body.get("last_seen")) or first
+    return {
+        "first_event_at": _iso(first, field=f"alerts[{index}].first_event_at"),
+        "last_event_at": _iso(max(first, last), field=f"alerts[{index}].last_event_at"),
+    }
 
 
 def _time(value: str) -> datetime:
@@ -312,4 +357,6 @@ def _stored(source: dict[str, Any]) -> StoredAlert:
         user_name=source.get("user_name"),
         exercise_id=source.get("exercise_id"),
         body=source.get("body") or {},
+        first_event_at=_time(source["first_event_at"]) if source.get("first_event_at") else None,
+        last_event_at=_time(source["last_event_at"]) if source.get("last_event_at") else None,
     )

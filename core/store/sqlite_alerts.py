@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -40,7 +41,20 @@ from core.store.sqlite_common import (
 )
 from core.store.sqlite_events import MAX_LIMIT
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Version 3: event time of the first and last matching event, backfilled from the body
+# (`event_time`, `last_seen`, as detection writes them) or the storage time.
+_EVENT_TIME_COLUMNS = ("first_event_at", "last_event_at")
+_EVENT_TIME_SCHEMA = """
+UPDATE alerts SET first_event_at = coalesce(CAST(round(
+    (julianday(json_extract(body, '$.event_time')) - 2440587.5) * 86400000) AS INTEGER) * 1000,
+    created_at);
+UPDATE alerts SET last_event_at = coalesce(CAST(round(
+    (julianday(json_extract(body, '$.last_seen')) - 2440587.5) * 86400000) AS INTEGER) * 1000,
+    first_event_at);
+CREATE INDEX IF NOT EXISTS alerts_status_event ON alerts (status, first_event_at);
+CREATE INDEX IF NOT EXISTS alerts_event ON alerts (first_event_at);
+"""
 _LEVEL_RANK = {level: rank for rank, level in enumerate(ALERT_LEVELS)}
 
 # Times are epoch microseconds; `level_rank` orders by severity without a CASE expression.
@@ -114,12 +128,13 @@ ALERT_SCHEMA = _ALERT_SCHEMA.format(count_old_out=_COUNT_OLD_OUT, count_new_in=_
 
 _COLUMNS = (
     "id, created_at, updated_at, rule_id, rule_title, level, status, assignee, "
-    "host_name, user_name, exercise_id, body"
+    "host_name, user_name, exercise_id, body, first_event_at, last_event_at"
 )
+_TIME_COLUMN = {"created": "created_at", "event": "first_event_at"}
 _ORDER = {
-    "newest": "created_at DESC, rowid DESC",
-    "oldest": "created_at ASC, rowid ASC",
-    "severity": "level_rank DESC, created_at DESC, rowid DESC",
+    "newest": "{t} DESC, rowid DESC",
+    "oldest": "{t} ASC, rowid ASC",
+    "severity": "level_rank DESC, {t} DESC, rowid DESC",
 }
 
 
@@ -131,10 +146,18 @@ class SqliteAlertStore(SqliteFile):
         self._clock = clock or SystemClock()
         self._conn = connect(path, timeout_s=timeout_s)
         version = schema_version(self._conn, path, newest=SCHEMA_VERSION, name="alert database")
-        if version < SCHEMA_VERSION:
+        if version < 2:
             # Only a new or older file needs the DDL: applying it on every open is a write
             # transaction (and an fsync) per dashboard request.
-            apply_schema(self._conn, ALERT_SCHEMA, version=SCHEMA_VERSION)
+            apply_schema(self._conn, ALERT_SCHEMA, version=2)
+        if version < SCHEMA_VERSION:
+            have = {row[1] for row in self._conn.execute("PRAGMA table_info(alerts)")}
+            adds = "".join(
+                f"ALTER TABLE alerts ADD COLUMN {name} INTEGER;\n"
+                for name in _EVENT_TIME_COLUMNS
+                if name not in have
+            )
+            apply_schema(self._conn, adds + _EVENT_TIME_SCHEMA, version=SCHEMA_VERSION)
 
     def add_batch(self, alerts: Sequence[NewAlert]) -> list[str]:
         """Validate all, then insert all in one transaction; return the new ids in order."""
@@ -150,6 +173,7 @@ class SqliteAlertStore(SqliteFile):
                 body = orjson.dumps(alert.body).decode()
             except orjson.JSONEncodeError as exc:
                 raise ValidationError(f"alerts[{index}].body", f"not JSON: {exc}") from None
+            first, last = _event_times(index, alert, created)
             rows.append(
                 (
                     f"{created:014x}{randomness[start : start + 12]}",
@@ -165,13 +189,16 @@ class SqliteAlertStore(SqliteFile):
                     alert.user_name,
                     alert.exercise_id,
                     body,
+                    first,
+                    last,
                 )
             )
         with write_transaction(self._conn):
             self._conn.executemany(
                 "INSERT INTO alerts (id, created_at, updated_at, rule_id, rule_title, level, "
-                "level_rank, status, assignee, host_name, user_name, exercise_id, body) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "level_rank, status, assignee, host_name, user_name, exercise_id, body, "
+                "first_event_at, last_event_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return [row[0] for row in rows]
@@ -249,6 +276,13 @@ class SqliteAlertStore(SqliteFile):
                 "UPDATE alerts SET body = ?, updated_at = ? WHERE id = ?",
                 (orjson.dumps(body).decode(), now, alert_id),
             )
+            last = _body_time(updates.get("last_seen"))
+            if last is not None:
+                self._conn.execute(
+                    "UPDATE alerts SET last_event_at = max(coalesce(last_event_at, 0), ?) "
+                    "WHERE id = ?",
+                    (last, alert_id),
+                )
 
     def _missing(self, ids: list[str]) -> list[str]:
         found: set[str] = set()
@@ -298,7 +332,8 @@ def _check_alert(index: int, alert: NewAlert) -> int:
 def page_sql(query: AlertQuery) -> tuple[str, list[Any]]:
     """The exact SELECT `search` runs for a page; public so bench/dashboard.py times the same."""
     where, params = _where(query)
-    sql = f"SELECT {_COLUMNS} FROM alerts{where} ORDER BY {_ORDER[query.sort]} LIMIT ? OFFSET ?"
+    order = _ORDER[query.sort].format(t=_time_column(query))
+    sql = f"SELECT {_COLUMNS} FROM alerts{where} ORDER BY {order} LIMIT ? OFFSET ?"
     return sql, [*params, query.limit, query.offset]
 
 
@@ -318,6 +353,8 @@ def _stored(row: tuple[Any, ...]) -> StoredAlert:
         row[9],
         row[10],
         cast(dict[str, Any], orjson.loads(row[11])),
+        None if row[12] is None else from_micros(row[12]),
+        None if row[13] is None else from_micros(row[13]),
     )
 
 
@@ -383,10 +420,47 @@ def _where(query: AlertQuery) -> tuple[str, list[Any]]:
         clauses.append("exercise_id IS NOT NULL")
     elif query.exercise is False:
         clauses.append("exercise_id IS NULL")
+    column = _time_column(query)
     if query.start is not None:
-        clauses.append("created_at >= ?")
+        clauses.append(f"{column} >= ?")
         params.append(to_micros(query.start, field="start"))
     if query.end is not None:
-        clauses.append("created_at < ?")
+        clauses.append(f"{column} < ?")
         params.append(to_micros(query.end, field="end"))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _time_column(query: AlertQuery) -> str:
+    column = _TIME_COLUMN.get(query.time)
+    if column is None:
+        raise ValidationError("time", f"must be 'created' or 'event', got {query.time!r}")
+    return column
+
+
+def _body_time(value: Any) -> int | None:
+    """Epoch microseconds of an ISO time in an alert body; None when absent or no time."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return to_micros(moment, field="body")
+
+
+def _event_times(index: int, alert: NewAlert, created: int) -> tuple[int, int]:
+    prefix = f"alerts[{index}]"
+    if alert.first_event_at is not None:
+        first = to_micros(alert.first_event_at, field=f"{prefix}.first_event_at")
+    else:
+        first = _body_time(alert.body.get("event_time")) or created
+    if alert.last_event_at is not None:
+        last = to_micros(alert.last_event_at, field=f"{prefix}.last_event_at")
+    else:
+        last = _body_time(alert.body.get("last_seen")) or first
+    return first, max(first, last)

@@ -427,6 +427,20 @@ def _where(query: EventQuery) -> tuple[str, list[Any]]:
         clauses.append(f"{target} IN ({marks})" if len(values) > 1 else f"{target} = ?")
         params.extend(target_params)
         params.extend(values)
+    for path, value in query.exclude.items():
+        if not path or any(not part for part in path.split(".")):
+            raise ValidationError("exclude", f"{path!r} is not a dotted ECS path")
+        column = INDEXED_COLUMNS.get(path)
+        target = column or "json_extract(body, ?)"
+        values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+        if column is not None:
+            values = [v if isinstance(v, str) else str(v) for v in values]
+        marks = ", ".join("?" * len(values))
+        # NULL-safe: events without the field stay in (NOT IN alone would drop them).
+        clauses.append(f"({target} IS NULL OR {target} NOT IN ({marks}))")
+        if column is None:
+            params.extend([_json_path(path), _json_path(path)])
+        params.extend(values)
     if query.text is not None:
         match = fts_phrase_query(query.text)
         if match is not None:

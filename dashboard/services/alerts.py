@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
@@ -65,6 +66,9 @@ def build_query(
     page_size: int = PAGE_SIZE,
     host_name: str | None = None,
     user_name: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    time: str = "event",
 ) -> AlertQuery:
     """Validate the queue's filters; ValidationError names the bad parameter."""
     for status in statuses:
@@ -84,6 +88,9 @@ def build_query(
         rule_ids=clean_rules,
         host_name=host_name or None,
         user_name=user_name or None,
+        start=start,
+        end=end,
+        time=time,  # type: ignore[arg-type]
         sort=sort,  # type: ignore[arg-type]
         limit=page_size,
         offset=(page - 1) * page_size,
@@ -213,6 +220,9 @@ def group_alerts(
                 rule_ids=query.rule_ids,
                 host_name=query.host_name,
                 user_name=query.user_name,
+                start=query.start,
+                end=query.end,
+                time=query.time,
                 sort="newest",
                 limit=min(size, scan - scanned),
                 offset=offset,
@@ -242,6 +252,9 @@ def _one_more(query: AlertQuery, offset: int) -> AlertQuery:
         rule_ids=query.rule_ids,
         host_name=query.host_name,
         user_name=query.user_name,
+        start=query.start,
+        end=query.end,
+        time=query.time,
         limit=1,
         offset=offset,
     )
@@ -315,6 +328,8 @@ class QueueFilter:
     group: GroupBy | None = None
     sort: str = "newest"
     page: int = 1
+    start: datetime | None = None
+    end: datetime | None = None
 
 
 def shows_accounts(filters: QueueFilter) -> bool:
@@ -351,6 +366,8 @@ def read_queue(
         page=filters.page,
         host_name=filters.host_name,
         user_name=filters.user_name,
+        start=filters.start,
+        end=filters.end,
     )
     result = queue_page(store=store, query=query)
     grouping = group_alerts(store=store, query=query, by=filters.group) if filters.group else None

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from core.accounts.models import Role
+from core.clock import Clock
+from core.config import Settings
 from core.store.base import StoredAlert
 from dashboard.audit_reads import pseudonyms_in
 from dashboard.deps import (
@@ -23,6 +27,12 @@ from dashboard.deps import (
     Templates,
     WriteDb,
 )
+from dashboard.services.alert_views import (
+    match_rows,
+    queue_histogram,
+    related_alerts,
+    resolve_rules,
+)
 from dashboard.services.alerts import (
     GroupBy,
     Grouping,
@@ -35,7 +45,9 @@ from dashboard.services.alerts import (
     read_queue,
     shows_accounts,
 )
+from dashboard.services.events import flatten, original_text
 from dashboard.services.rules import explain_events
+from dashboard.services.timerange import PRESET_LABELS, Histogram, TimeRange, parse_range
 from dijkwacht.detection_runtime import rule_paths
 from playbooks.service import incident_of_alert
 
@@ -54,6 +66,8 @@ class AlertOut(BaseModel):
     id: str
     created_at: str
     updated_at: str
+    first_event_at: str | None = Field(default=None, description="first matching event (UTC)")
+    last_event_at: str | None = Field(default=None, description="last matching event (UTC)")
     rule_id: str
     rule_title: str
     level: str
@@ -112,6 +126,8 @@ def _out(alert: StoredAlert, *, with_body: bool) -> AlertOut:
         id=alert.id,
         created_at=alert.created_at.isoformat(),
         updated_at=alert.updated_at.isoformat(),
+        first_event_at=alert.first_event_at.isoformat() if alert.first_event_at else None,
+        last_event_at=alert.last_event_at.isoformat() if alert.last_event_at else None,
         rule_id=alert.rule_id,
         rule_title=alert.rule_title,
         level=alert.level,
@@ -141,22 +157,63 @@ class QueueParams(BaseModel):
     )
     sort: Literal["newest", "oldest", "severity"] = "newest"
     page: int = Field(default=1, ge=1, le=100_000)
+    range: str | None = Field(
+        default=None,
+        max_length=10,
+        description="15m, 1h, 24h, 7d, 30d, all or custom (page default 24h, API default all)",
+    )
+    from_: str | None = Field(
+        default=None, alias="from", max_length=30, description="custom start, local time"
+    )
+    to: str | None = Field(default=None, max_length=30, description="custom end, local time")
 
 
-async def _queue_filter(params: Annotated[QueueParams, Query()]) -> QueueFilter:
+def _rule_titles(settings: Settings) -> Callable[[], dict[str, str]]:
+    def titles() -> dict[str, str]:
+        from detection.service import list_rules
+
+        infos, _problems = list_rules(paths=rule_paths(settings))
+        return {info.rule_id: info.title for info in infos}
+
+    return titles
+
+
+def _filters(
+    params: QueueParams, settings: Settings, clock: Clock, default: str
+) -> tuple[QueueFilter, TimeRange]:
+    span = parse_range(
+        key=params.range,
+        start=params.from_,
+        end=params.to,
+        now=clock.now(),
+        zone=ZoneInfo(settings.timezone),
+        default=default,
+    )
+    rules = params.rule
+    if any(value.strip() for value in rules):
+        rules = resolve_rules([v for r in rules for v in r.split(",")], _rule_titles(settings))
     return QueueFilter(
         statuses=params.status,
         levels=params.level,
-        rule_ids=params.rule,
+        rule_ids=rules,
         host_name=params.host,
         user_name=params.user,
         group=params.group,
         sort=params.sort,
         page=params.page,
-    )
+        start=span.start,
+        end=span.end,
+    ), span
 
 
-Filters = Annotated[QueueFilter, Depends(_queue_filter)]
+Params = Annotated[QueueParams, Query()]
+
+
+async def _api_filter(params: Params, settings: AppSettings, clock: ClockDep) -> QueueFilter:
+    return _filters(params, settings, clock, default="all")[0]
+
+
+Filters = Annotated[QueueFilter, Depends(_api_filter)]
 
 
 @router.get("/alerts", response_class=HTMLResponse, summary="Alert queue (page)")
@@ -165,11 +222,15 @@ def queue(
     store: AlertStoreDep,
     db: DbSession,
     clock: ClockDep,
+    settings: AppSettings,
     templates: Templates,
     user: Reader,
-    filters: Filters,
+    params: Params,
 ) -> HTMLResponse:
     """Filter, sort, group by rule/host/user with counts, and bulk-triage the queue.
+
+    The page shows the last 24 hours unless the URL names another range; a histogram of the
+    range per level (SVG plus a table for screen readers) sits above the rows.
 
     Privacy: by default the rows show time, level, rule, host, status and assignee, and no
     account names, so the list is no read of personal data and writes no audit entry. Host
@@ -181,6 +242,7 @@ def queue(
     Sync, so it runs in the thread pool: even the plain list may write an audit entry (a
     pseudonym in a shown field), and a database wait on the event loop stalls every request.
     """
+    filters, span = _filters(params, settings, clock, default="24h")
     accounts = shows_accounts(filters)
     result, grouping = read_queue(
         store=store,
@@ -190,26 +252,45 @@ def queue(
         filters=filters,
         accounts=accounts,
     )
-    context = queue_context(result, grouping, filters, accounts)
+    chart = queue_histogram(store=store, filters=filters, span=span, now=clock.now())
+    context = queue_context(
+        result, grouping, filters, accounts, span=span, chart=chart, rule_text=params.rule
+    )
+    context["now"] = clock.now()
     return templates.TemplateResponse(request, "alerts.html", context)
 
 
 def queue_context(
-    result: QueuePage, grouping: Grouping | None, filters: QueueFilter, accounts: bool
+    result: QueuePage,
+    grouping: Grouping | None,
+    filters: QueueFilter,
+    accounts: bool,
+    *,
+    span: TimeRange | None = None,
+    chart: Histogram | None = None,
+    rule_text: list[str] | None = None,
 ) -> dict[str, Any]:
     """What alerts.html needs besides the request (public: bench/dashboard.py renders it too)."""
-    status, level, rule = filters.statuses, filters.levels, filters.rule_ids
+    status, level = filters.statuses, filters.levels
+    rule = rule_text if rule_text is not None else filters.rule_ids
     host, username, group, sort = filters.host_name, filters.user_name, filters.group, filters.sort
-    base = (
+    span = span or TimeRange("all", None, None)
+    keep = (
         [("status", s) for s in status]
         + [("level", lv) for lv in level]
-        + [("rule", r) for r in rule]
+        + [("rule", r) for r in rule if r]
         + ([("host", host)] if host else [])
         + ([("user", username)] if username else [])
     )
+    base = keep + span.params
     return {
         "result": result,
         "grouping": grouping,
+        "span": span,
+        "chart": chart,
+        "range_labels": PRESET_LABELS,
+        "keep": keep + [("sort", sort)] + ([("group", group)] if group else []),
+        "now": None,
         "filters": {
             "status": status,
             "level": level,
@@ -281,19 +362,24 @@ def detail(
     context = {
         "alert": alert,
         "matched": matched,
+        "match_rows": match_rows(body, why.values()),
         "event_rows": [
             {
                 "id": e.id,
                 "why": why.get(i),
-                "json": json.dumps(e.event, indent=2, ensure_ascii=False, default=str),
+                "fields": flatten(e.event),
+                "original": original_text(e.event),
+                "time": e.event.get("@timestamp"),
             }
             for i, e in enumerate(matched.events)
         ],
+        "related": related_alerts(store=store, alert=alert),
         "selections": body.get("selections") or [],
         "attack": attack_context(body),
         "body_json": json.dumps(body, indent=2, ensure_ascii=False, default=str),
         "subjects": pseudonyms_in(body),
         "incident_id": incident_of_alert(db=db, alert_id=alert.id),  # issue 17: triage link
+        "now": clock.now(),
     }
     return templates.TemplateResponse(request, "alert_detail.html", context)
 

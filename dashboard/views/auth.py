@@ -125,7 +125,7 @@ def login(
             csrf=csrf,
             next_url=_safe_next(next),
             username=username,
-            error=f"{exc}. Na herhaalde mislukte pogingen wordt het account tijdelijk geblokkeerd.",
+            error=str(exc),  # translated in login.html (the catalogue has every message)
             status=401,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)

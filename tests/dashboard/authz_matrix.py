@@ -84,15 +84,15 @@ DRILL_PLAYERS = (
 EXPECTED: dict[tuple[str, str], Expected] = {
     # framework and static files: public, no personal data
     ("GET", "/openapi.json"): everyone(),
-    ("GET", "/docs"): everyone(),
-    ("GET", "/docs/oauth2-redirect"): everyone(),
-    ("GET", "/redoc"): everyone(),
+    ("GET", "/language/{lang}"): everyone(303),  # a preference cookie, then back
+    ("GET", "/docs"): everyone(),  # our Swagger UI page on vendored assets (views/apidocs.py)
     ("MOUNT", "/static"): everyone(),  # the matrix fetches /static/dijkwacht.css
     # public pages
     ("GET", "/health"): everyone(),
     ("GET", "/livez"): everyone(),
     ("GET", "/readyz"): everyone(),
-    ("GET", "/"): everyone(),
+    # home: each role's own start page; anonymous visitors go to the public awareness pages
+    ("GET", "/"): page(*ALL),
     ("GET", "/metrics"): page(Role.ADMIN),
     ("GET", "/login"): everyone(),
     ("POST", "/login"): everyone(422),  # CSRF passes in the matrix; the form is empty
@@ -272,4 +272,4 @@ EXPECTED: dict[tuple[str, str], Expected] = {
 SELF_AUTHENTICATED: dict[tuple[str, str], str] = {
     ("POST", "/api/ingest/{source}"): "collector per-source token (collectors.http_ingest)",
 }
-FRAMEWORK_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+FRAMEWORK_PATHS = frozenset({"/openapi.json"})

@@ -102,9 +102,9 @@ def test_up_demo_serves_health_and_stops_cleanly_on_sigint(tmp_path: Path) -> No
         assert health["components"]["event_store"]["events"] >= 500  # the demo dataset
         alive = httpx.get(f"http://127.0.0.1:{port}/livez", timeout=5)
         assert alive.status_code == 200 and alive.json() == {"status": "alive"}
-        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5, follow_redirects=True)
         assert page.status_code == 200
-        assert 'data-testid="total-events"' in page.text
+        assert str(page.url).endswith("/awareness/index.html")  # anonymous: the public start
         children = _children_of(process.pid)
         assert len(children) >= 3
 

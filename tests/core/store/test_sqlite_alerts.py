@@ -157,3 +157,34 @@ def test_a_row_filter_still_counts_rows(store: SqliteAlertStore) -> None:
     assert store.count(AlertQuery(statuses=("new",), host_name="h1")) == 6
     assert store.count(AlertQuery(rule_ids=("r0",)), cap=3) == 3
     assert store.count(AlertQuery(statuses=("new",), levels=("high",))) == 12
+
+
+def test_event_times_are_backfilled_when_a_version_2_file_is_opened(tmp_path: Path) -> None:
+    """Alerts stored before the event-time columns get them from their body on open."""
+    path = tmp_path / "alerts.sqlite"
+    stored = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    with SqliteAlertStore(path) as store:
+        store.add_batch(
+            [
+                NewAlert(
+                    rule_id="r",
+                    rule_title="R",
+                    level="high",
+                    created_at=stored,
+                    body={"event_time": "2026-12-06T09:30:00.250Z"},
+                ),
+                NewAlert(rule_id="r", rule_title="R", level="low", created_at=stored, body={}),
+            ]
+        )
+        store._conn.executescript(
+            "DROP INDEX alerts_status_event; DROP INDEX alerts_event; "
+            "ALTER TABLE alerts DROP COLUMN first_event_at; "
+            "ALTER TABLE alerts DROP COLUMN last_event_at; PRAGMA user_version=2;"
+        )
+    with SqliteAlertStore(path) as store:
+        found = store.search(AlertQuery(time="event", sort="oldest"))
+        assert [a.first_event_at for a in found] == [
+            datetime(2026, 12, 6, 9, 30, 0, 250_000, tzinfo=UTC),
+            stored,  # no event time in the body: the storage time
+        ]
+        assert [a.last_event_at for a in found] == [a.first_event_at for a in found]

@@ -144,6 +144,21 @@ def test_search_by_field(filled: EventStore, filters: dict[str, Any], expected: 
     assert filled.count(EventQuery(filters=filters)) == len(expected)
 
 
+def test_exclude_leaves_values_out_and_keeps_events_without_the_field(
+    filled: EventStore,
+) -> None:
+    everything = pids(filled.search(EventQuery()))
+    without_web01 = [p for p in everything if p not in (3, 0)]
+    query = EventQuery(exclude={"host.name": "web-01"})
+    assert pids(filled.search(query)) == without_web01
+    assert filled.count(query) == len(without_web01)
+    no_path = EventQuery(filters={"host.name": "db-01"}, exclude={"url.path": "/nope"})
+    assert pids(filled.search(no_path)) == [2]  # its url.path is absent: kept
+    assert pids(filled.search(EventQuery(exclude={"process.pid": 1002}))) == [
+        p for p in everything if p != 2
+    ]
+
+
 def test_time_range_is_half_open_and_zone_aware(filled: EventStore) -> None:
     query = EventQuery(start=T0 + timedelta(minutes=1), end=T0 + timedelta(minutes=3))
     assert pids(filled.search(query)) == [2, 1]
@@ -360,3 +375,28 @@ def test_delete_by_exercise_removes_only_that_drills_data(
     for store in (events, alerts):
         with pytest.raises(ValidationError, match="exercise_id"):
             store.delete_by_exercise("")
+
+
+def test_alerts_carry_first_and_last_event_time_and_sort_by_it(alerts: AlertStore) -> None:
+    early = T0 - timedelta(hours=5)
+    ids = alerts.add_batch(
+        [
+            alert(1, body={"n": 1, "event_time": (T0 - timedelta(hours=1)).isoformat()}),
+            alert(2, first_event_at=early, last_event_at=early + timedelta(minutes=3)),
+            alert(3, body={"n": 3}),  # no event time: the storage time
+        ]
+    )
+    by_event = alerts.search(AlertQuery(time="event", sort="newest"))
+    assert [a.body.get("n") for a in by_event] == [3, 1, 2]
+    second = alerts.get(ids[1])
+    assert second.first_event_at == early
+    assert second.last_event_at == early + timedelta(minutes=3)
+    window = AlertQuery(time="event", start=T0 - timedelta(hours=2), end=T0)
+    assert [a.id for a in alerts.search(window)] == [ids[0]]
+    assert alerts.count(window) == 1
+    later = T0 + timedelta(hours=2)
+    alerts.merge_body(ids[0], {"last_seen": later.isoformat(), "count": 2})
+    assert alerts.get(ids[0]).last_event_at == later
+    with pytest.raises(ValidationError) as caught:
+        alerts.search(AlertQuery(time="stored"))  # type: ignore[arg-type]
+    assert caught.value.field == "time"

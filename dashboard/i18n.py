@@ -1,0 +1,103 @@
+"""Two languages for the dashboard: gettext catalogues (Babel) for Dutch and English.
+
+Templates use `{{ _("English text") }}` (jinja2.ext.i18n, new-style gettext); the msgid is the
+English text, `dashboard/locale/nl/LC_MESSAGES/messages.po` holds the Dutch. The catalogues are
+compiled in memory when the app starts, so the repository holds only the .po sources. The
+language of a request comes from the `dijkwacht_lang` cookie the switch in the header sets
+(Dutch by default, the municipality's language) and is kept in a context variable for the
+request, so no view builds a translated string by hand.
+"""
+
+from __future__ import annotations
+
+import io
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+LANGUAGES = ("nl", "en")
+DEFAULT_LANGUAGE = "nl"
+LANGUAGE_COOKIE = "dijkwacht_lang"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+_current: ContextVar[str] = ContextVar("dashboard_language", default=DEFAULT_LANGUAGE)
+
+
+def load_catalogues(directory: Path = LOCALE_DIR) -> dict[str, NullTranslations]:
+    """Every language's catalogue, compiled from its .po file; English falls back to msgids."""
+    found: dict[str, NullTranslations] = {}
+    for lang in LANGUAGES:
+        po = directory / lang / "LC_MESSAGES" / "messages.po"
+        if not po.exists():
+            found[lang] = NullTranslations()
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=lang)
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)
+        compiled.seek(0)
+        found[lang] = Translations(fp=compiled)
+    return found
+
+
+def current_language() -> str:
+    return _current.get()
+
+
+def language_of(cookie: str | None) -> str:
+    return cookie if cookie in LANGUAGES else DEFAULT_LANGUAGE
+
+
+class Gettext:
+    """The gettext callables Jinja gets: they translate into the current request's language."""
+
+    def __init__(self, catalogues: dict[str, NullTranslations]) -> None:
+        self.catalogues = catalogues
+
+    def gettext(self, message: str) -> str:
+        return self.catalogues[current_language()].gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.catalogues[current_language()].ngettext(singular, plural, n)
+
+
+class LanguageMiddleware:
+    """Sets the request's language from its cookie before any template renders."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _current.set(language_of(_cookie(scope, LANGUAGE_COOKIE)))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _current.reset(token)
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                k, _, v = part.strip().partition("=")
+                if k == name:
+                    return v
+    return None
+
+
+def install(env: Any) -> None:
+    """Add the i18n extension to a Jinja environment with the dashboard's catalogues."""
+    texts = Gettext(load_catalogues())
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(texts.gettext, texts.ngettext, newstyle=True)
+    env.globals["current_language"] = current_language
+    # For texts that are not template literals (error messages): a plain str, so autoescape
+    # still escapes it; `_()` would mark the catalogue's answer as safe markup.
+    env.filters["translate"] = texts.gettext

@@ -1,0 +1,101 @@
+"""The shift views' extras on the alert queue and detail: rule names in the filter, the
+per-level histogram of a time range, the fields that made an alert match, related alerts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from core.store.base import ALERT_LEVELS, AlertQuery, AlertStore, StoredAlert
+from dashboard.services.alerts import QueueFilter, build_query
+from dashboard.services.timerange import Histogram, TimeRange, histogram
+
+_RULE_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", re.IGNORECASE)
+HISTOGRAM_CAP = 100_000
+
+
+def resolve_rules(values: Sequence[str], titles: Callable[[], dict[str, str]]) -> list[str]:
+    """Rule ids for the queue's rule filter, which takes ids and (parts of) rule titles.
+
+    A value shaped like a rule id (UUID) is taken as it is; any other value is looked up in
+    `titles` (id -> title, loaded only then), case-insensitively, as a part of the title. A
+    name no rule has stays as typed, so the queue shows 0 alerts for it rather than all.
+    """
+    ids: list[str] = []
+    known: dict[str, str] | None = None
+    for raw in values:
+        value = raw.strip()
+        if not value:
+            continue
+        if _RULE_ID.match(value):
+            ids.append(value)
+            continue
+        known = titles() if known is None else known
+        if value in known:
+            ids.append(value)
+            continue
+        wanted = value.lower()
+        found = [rule_id for rule_id, title in known.items() if wanted in title.lower()]
+        ids.extend(found or [value])
+    return list(dict.fromkeys(ids))
+
+
+def queue_histogram(
+    *, store: AlertStore, filters: QueueFilter, span: TimeRange, now: datetime
+) -> Histogram | None:
+    """New alerts over the range per level, with the queue's status, rule and host filters."""
+    base = build_query(
+        statuses=filters.statuses,
+        rule_ids=filters.rule_ids,
+        host_name=filters.host_name,
+        user_name=filters.user_name,
+    )
+    levels = [lv for lv in reversed(ALERT_LEVELS) if not filters.levels or lv in filters.levels]
+
+    def count(level: str, start: datetime, end: datetime) -> int:
+        query = AlertQuery(
+            statuses=base.statuses,
+            levels=(level,),  # type: ignore[arg-type]
+            rule_ids=base.rule_ids,
+            host_name=base.host_name,
+            user_name=base.user_name,
+            start=start,
+            end=end,
+            time="event",
+            limit=1,
+        )
+        return store.count(query, cap=HISTOGRAM_CAP)
+
+    return histogram(span=span, now=now, series=levels, count=count)
+
+
+def match_rows(body: dict[str, Any], explanations: Iterable[Any]) -> list[tuple[str, str, str]]:
+    """(selection, field, value) that made the alert match, once each, in first-seen order.
+
+    From the rule's explanation of the matched events; for a correlation (no explanation) the
+    alert's group-by values, which are what its events had in common.
+    """
+    rows: dict[tuple[str, str, str], None] = {}
+    for why in explanations:
+        for selection, fields in (getattr(why, "values", None) or {}).items():
+            for name, value in fields.items():
+                rows.setdefault((str(selection), str(name), str(value)), None)
+    if not rows:
+        for name, value in (body.get("group_by") or {}).items():
+            rows.setdefault(("group_by", str(name), str(value)), None)
+    return list(rows)
+
+
+def related_alerts(*, store: AlertStore, alert: StoredAlert, limit: int = 10) -> list[StoredAlert]:
+    """Other alerts of the same rule or host, newest first (the analyst's first pivot)."""
+    found: dict[str, StoredAlert] = {}
+    queries = [AlertQuery(rule_ids=(alert.rule_id,), limit=limit + 1)]
+    if alert.host_name:
+        queries.append(AlertQuery(host_name=alert.host_name, limit=limit + 1))
+    for query in queries:
+        for other in store.search(query):
+            if other.id != alert.id:
+                found.setdefault(other.id, other)
+    return sorted(found.values(), key=lambda a: a.created_at, reverse=True)[:limit]
