@@ -196,18 +196,26 @@ def platform(tmp_path_factory: pytest.TempPathFactory, mailbox: Any) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def browser(platform: Platform) -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright (no browser download)."""
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (no browser download); one per test session,
+    because Playwright's sync API allows one driver per thread."""
+    _require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
-            yield chromium
+            yield launched
         finally:
-            chromium.close()
+            launched.close()
+
+
+@pytest.fixture(scope="session")
+def browser(platform: Platform, chromium: Any) -> Any:
+    """The session's Chromium, once the shared platform is up."""
+    return chromium
 
 
 @dataclass

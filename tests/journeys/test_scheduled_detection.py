@@ -26,8 +26,6 @@ import pytest
 from core.config import Settings
 from tests.journeys.conftest import (
     ACCOUNTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DIJKWACHT,
     OUT,
     PASSWORD,
@@ -70,10 +68,8 @@ def _api_up(base_url: str) -> bool:
 
 @pytest.mark.slow
 def test_analyst_finds_a_brute_force_seen_by_two_collectors(
-    cluster: Settings, tmp_path: Path
+    cluster: Settings, chromium: Any, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     config = write_config(tmp_path)
     api_env = env_for(cluster, config, tmp_path / "api")
     create_user = ["admin", "create-user", ACCOUNTS["analyst"], "--role", "analyst"]
@@ -104,12 +100,7 @@ def test_analyst_finds_a_brute_force_seen_by_two_collectors(
         wait_until(lambda: _api_up(base_url), 60, "the API", tmp_path)
         (alert,) = wait_until(lambda: brute_alerts(cluster), 60, "the correlation", tmp_path)
 
-        playwright = stack.enter_context(sync_playwright())
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        stack.callback(browser.close)
-        journey = Journey(platform=Site(base_url), browser=browser, out=out)  # type: ignore[arg-type]
+        journey = Journey(platform=Site(base_url), browser=chromium, out=out)  # type: ignore[arg-type]
         stack.callback(journey.close)
         page: Any = journey.login("analyst")
         page.goto("/alerts")

@@ -90,4 +90,4 @@ def test_analyst_sees_a_sigmahq_alert_from_a_winlogbeat_event(
     journey.shot(page, "analyst opens the SigmaHQ alert raised from the Winlogbeat event")
     assert "Windows Backup Deleted Via Wbadmin.EXE" in page.inner_text("body")
     # Raised through the Windows mapping: the rule ran under the SigmaHQ Sysmon stack.
-    assert "sysmon+windows-logsources" in page.get_by_test_id("alert-body").inner_text()
+    assert "sysmon+windows-logsources" in (page.get_by_test_id("alert-body").text_content() or "")
