@@ -139,3 +139,45 @@ def window_command(
             host_name=host,
         )
         typer.echo(f"maintenance window #{row.id} added")
+
+
+@app.command("edit")
+def edit_command(
+    exception_id: Annotated[int, typer.Argument(help="Exception id.")],
+    reason: Annotated[str, typer.Option("--reason", help="The new reason.")],
+    expires: Annotated[str, typer.Option("--expires", help="New expiry, ISO time with zone.")],
+) -> None:
+    """Change an exception's reason and expiry (audited with before and after)."""
+    from core.clock import SystemClock
+    from detection import service
+
+    with _unit(write=True) as db:
+        row = service.edit_exception(
+            db=db,
+            clock=SystemClock(),
+            actor=f"cli:{getpass.getuser()}",
+            exception_id=exception_id,
+            reason=reason,
+            expires_at=_when(expires, "expires"),
+        )
+        typer.echo(f"exception #{row.id} now expires {utc_iso(row.expires_at)}")
+
+
+@app.command("end-window")
+def end_window_command(
+    window_id: Annotated[int, typer.Argument(help="Maintenance window id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it ends now.")],
+) -> None:
+    """End a maintenance window now (audited)."""
+    from core.clock import SystemClock
+    from detection import service
+
+    with _unit(write=True) as db:
+        row = service.end_maintenance_window(
+            db=db,
+            clock=SystemClock(),
+            actor=f"cli:{getpass.getuser()}",
+            window_id=window_id,
+            reason=reason,
+        )
+        typer.echo(f"maintenance window #{row.id} ended")

@@ -159,6 +159,15 @@ def test_exceptions_add_list_expire_and_window(data_dir: Path) -> None:
     listed = run(app, ["exceptions", "list"])
     assert "#1 rule-x when host.name=pc-7" in listed.output and "suppressed 0" in listed.output
     assert "window #1 srv-1" in listed.output
+    edited = run(
+        app,
+        ["exceptions", "edit", "1", "--reason", "Longer", "--expires", "2099-02-01T00:00+00:00"],
+    )
+    assert edited.exit_code == 0 and "2099-02-01" in edited.output, edited.output
+    ended = run(app, ["exceptions", "end-window", "1", "--reason", "Patches done early"])
+    assert ended.exit_code == 0 and "maintenance window #1 ended" in ended.output, ended.output
+    missing = run(app, ["exceptions", "end-window", "9", "--reason", "no such window"])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
     expired = run(app, ["exceptions", "expire", "1", "--reason", "Done"])
     assert expired.exit_code == 0 and "suppressing 0 alerts" in expired.output
     assert "#1 rule-x" not in run(app, ["exceptions", "list"]).output
