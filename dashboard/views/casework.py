@@ -11,12 +11,16 @@ actions or notifications) commit first with `begin_write`, then dispatch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
 from core.accounts.models import User
+from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from dashboard.deps import (
     AppSettings,
@@ -50,61 +54,67 @@ def _account(db: Any, user: Principal) -> User:
     return account
 
 
-def _form_change(
-    request: Request,
-    db: Any,
-    clock: ClockDep,
-    templates: Templates,
-    user: Principal,
-    incident_id: str,
-    form: dict[str, str],
-    change: Callable[[int], object],
-    anchor: str,
-) -> Response:
-    """Run one change; redirect to the page, or show it again with the error and the input."""
-    number = _number(incident_id, "incident")
-    try:
-        change(number)
-    except (ValidationError, ConflictError) as exc:
-        status = 400 if isinstance(exc, ValidationError) else 409
-        return render_detail(
-            request,
-            db,
-            clock,
-            templates,
-            user,
-            incident_id,
-            error=exc,
-            form=form,
-            status_code=status,
-        )
-    return RedirectResponse(f"/incidents/{number}#{anchor}", status_code=303)
+@dataclass(frozen=True)
+class CaseForm:
+    """What every incident form needs: the request, its write unit, the clock, the templates
+    and the acting person; `apply` runs one change and answers the form."""
+
+    request: Request
+    db: Session
+    clock: Clock
+    templates: Jinja2Templates
+    user: Principal
+
+    def apply(
+        self, incident_id: str, form: dict[str, str], change: Callable[[int], object], anchor: str
+    ) -> Response:
+        """Run one change; redirect to the page, or show it again with the error and the input."""
+        number = _number(incident_id, "incident")
+        try:
+            change(number)
+        except (ValidationError, ConflictError) as exc:
+            status = 400 if isinstance(exc, ValidationError) else 409
+            return render_detail(
+                self.request,
+                self.db,
+                self.clock,
+                self.templates,
+                self.user,
+                incident_id,
+                error=exc,
+                form=form,
+                status_code=status,
+            )
+        return RedirectResponse(f"/incidents/{number}#{anchor}", status_code=303)
 
 
+def _case_form(
+    request: Request, db: WriteDb, clock: ClockDep, templates: Templates, user: Actor
+) -> CaseForm:
+    return CaseForm(request, db, clock, templates, user)
+
+
+Case = Annotated[CaseForm, Depends(_case_form)]
 Text = Annotated[str, Form(max_length=20_000)]
 
 
 @router.post("/incidents/{incident_id}/status", summary="Change the status (form)")
 def status_form(
     incident_id: str,
-    request: Request,
-    db: WriteDb,
-    clock: ClockDep,
-    templates: Templates,
-    user: Actor,
+    case: Case,
     status: Annotated[str, Form(max_length=32)],
     reason: Text = "",
 ) -> Response:
-    return _form_change(
-        request,
-        db,
-        clock,
-        templates,
-        user,
+    return case.apply(
         incident_id,
         {"status": status, "reason": reason},
         lambda n: service.change_status(
-            db=db, clock=clock, incident_id=n, status=status, reason=reason, actor=user.username
+            db=case.db,
+            clock=case.clock,
+            incident_id=n,
+            status=status,
+            reason=reason,
+            actor=case.user.username,
         ),
         "status",
     )
@@ -113,29 +123,20 @@ def status_form(
 @router.post("/incidents/{incident_id}/close", summary="Close with a reason (form)")
 def close_form(
     incident_id: str,
-    request: Request,
-    db: WriteDb,
-    clock: ClockDep,
-    templates: Templates,
-    user: Actor,
+    case: Case,
     close_reason: Annotated[str, Form(max_length=32)],
     summary: Text = "",
 ) -> Response:
-    return _form_change(
-        request,
-        db,
-        clock,
-        templates,
-        user,
+    return case.apply(
         incident_id,
         {"close_reason": close_reason, "summary": summary},
         lambda n: service.close(
-            db=db,
-            clock=clock,
+            db=case.db,
+            clock=case.clock,
             incident_id=n,
             reason=close_reason,
             summary=summary,
-            actor=user.username,
+            actor=case.user.username,
         ),
         "status",
     )
@@ -143,28 +144,17 @@ def close_form(
 
 @router.post("/incidents/{incident_id}/assign", summary="Assign (form)")
 def assign_form(
-    incident_id: str,
-    request: Request,
-    db: WriteDb,
-    clock: ClockDep,
-    templates: Templates,
-    user: Actor,
-    assignee: Annotated[str, Form(max_length=64)] = "",
+    incident_id: str, case: Case, assignee: Annotated[str, Form(max_length=64)] = ""
 ) -> Response:
-    return _form_change(
-        request,
-        db,
-        clock,
-        templates,
-        user,
+    return case.apply(
         incident_id,
         {"assignee": assignee},
         lambda n: service.assign(
-            db=db,
-            clock=clock,
+            db=case.db,
+            clock=case.clock,
             incident_id=n,
             assignee=assignee.strip() or None,
-            actor=user.username,
+            actor=case.user.username,
         ),
         "assign",
     )
@@ -173,54 +163,32 @@ def assign_form(
 @router.post("/incidents/{incident_id}/severity", summary="Change the severity (form)")
 def severity_form(
     incident_id: str,
-    request: Request,
-    db: WriteDb,
-    clock: ClockDep,
-    templates: Templates,
-    user: Actor,
+    case: Case,
     severity: Annotated[str, Form(max_length=16)],
     reason: Text = "",
 ) -> Response:
-    return _form_change(
-        request,
-        db,
-        clock,
-        templates,
-        user,
+    return case.apply(
         incident_id,
         {"severity": severity, "severity_reason": reason},
         lambda n: service.set_severity(
-            db=db,
-            clock=clock,
+            db=case.db,
+            clock=case.clock,
             incident_id=n,
             severity=severity,
             reason=reason,
-            actor=user.username,
+            actor=case.user.username,
         ),
         "assign",
     )
 
 
 @router.post("/incidents/{incident_id}/comments", summary="Add a comment (form)")
-def comment_form(
-    incident_id: str,
-    request: Request,
-    db: WriteDb,
-    clock: ClockDep,
-    templates: Templates,
-    user: Actor,
-    body: Text = "",
-) -> Response:
-    return _form_change(
-        request,
-        db,
-        clock,
-        templates,
-        user,
+def comment_form(incident_id: str, case: Case, body: Text = "") -> Response:
+    return case.apply(
         incident_id,
         {"body": body},
         lambda n: service.add_comment(
-            db=db, clock=clock, incident_id=n, body=body, actor=user.username
+            db=case.db, clock=case.clock, incident_id=n, body=body, actor=case.user.username
         ),
         "comments",
     )
@@ -229,24 +197,20 @@ def comment_form(
 @router.post("/incidents/{incident_id}/observables", summary="Add an observable (form)")
 def observable_form(
     incident_id: str,
-    request: Request,
-    db: WriteDb,
-    clock: ClockDep,
-    templates: Templates,
-    user: Actor,
+    case: Case,
     kind: Annotated[str, Form(max_length=16)],
     value: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    return _form_change(
-        request,
-        db,
-        clock,
-        templates,
-        user,
+    return case.apply(
         incident_id,
         {"kind": kind, "value": value},
         lambda n: service.add_observable(
-            db=db, clock=clock, incident_id=n, kind=kind, value=value, actor=user.username
+            db=case.db,
+            clock=case.clock,
+            incident_id=n,
+            kind=kind,
+            value=value,
+            actor=case.user.username,
         ),
         "observables",
     )
@@ -254,28 +218,20 @@ def observable_form(
 
 @router.post("/incidents/{incident_id}/merge", summary="Merge this incident into another (form)")
 def merge_form(
-    incident_id: str,
-    request: Request,
-    db: WriteDb,
-    clock: ClockDep,
-    templates: Templates,
-    user: Actor,
-    target: Annotated[str, Form(max_length=12)] = "",
+    incident_id: str, case: Case, target: Annotated[str, Form(max_length=12)] = ""
 ) -> Response:
     def change(n: int) -> object:
         if not target.strip().lstrip("#").isdigit():
             raise ValidationError("target", "give the number of the incident to merge into")
         return service.merge(
-            db=db,
-            clock=clock,
+            db=case.db,
+            clock=case.clock,
             source_id=n,
             target_id=int(target.strip().lstrip("#")),
-            actor=user.username,
+            actor=case.user.username,
         )
 
-    response = _form_change(
-        request, db, clock, templates, user, incident_id, {"target": target}, change, "merge"
-    )
+    response = case.apply(incident_id, {"target": target}, change, "merge")
     if isinstance(response, RedirectResponse):
         return RedirectResponse(f"/incidents/{target.strip().lstrip('#')}", status_code=303)
     return response
@@ -284,33 +240,24 @@ def merge_form(
 @router.post("/incidents/{incident_id}/evidence", summary="Upload evidence (form)")
 def evidence_form(
     incident_id: str,
-    request: Request,
-    db: WriteDb,
-    clock: ClockDep,
-    templates: Templates,
+    case: Case,
     settings: AppSettings,
-    user: Actor,
     file: UploadFile,
     description: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Store a file with its SHA-256 (shown on the page and in the police package manifest)."""
     content = file.file.read(MAX_UPLOAD + 1)
-    return _form_change(
-        request,
-        db,
-        clock,
-        templates,
-        user,
+    return case.apply(
         incident_id,
         {"description": description},
         lambda n: service.add_evidence(
-            db=db,
-            clock=clock,
+            db=case.db,
+            clock=case.clock,
             settings=settings,
             incident_id=n,
             filename=file.filename or "",
             content=content,
-            actor=user.username,
+            actor=case.user.username,
             description=description.strip() or None,
         ),
         "evidence",
