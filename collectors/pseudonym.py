@@ -14,22 +14,26 @@ import hashlib
 import hmac
 import re
 
+from stdnum.nl import bsn as stdnum_bsn
+
 from collectors.errors import ParseError
 from core.errors import ConfigError
 
 PSEUDONYM_PREFIX = "rp_"
 MIN_KEY_BYTES = 16
-_BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 # Any 9-digit run not touching other digits: a BSN candidate inside free text.
 _BSN_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
 
 
 def is_valid_bsn(value: str) -> bool:
-    """The 11-test ("elfproef"): weights 9..2 and -1, sum divisible by 11, not all zeros."""
+    """Exactly 9 ASCII digits passing the 11-test ("elfproef").
+
+    The format check stays ours because stdnum also accepts separators and short numbers
+    (it pads them), which a BSN field or a 9-digit run in free text must not be.
+    """
     if len(value) != 9 or not value.isascii() or not value.isdigit():
         return False
-    total = sum(int(digit) * weight for digit, weight in zip(value, _BSN_WEIGHTS, strict=True))
-    return total % 11 == 0 and value != "000000000"
+    return bool(stdnum_bsn.is_valid(value))
 
 
 def validate_bsn(value: str, *, field: str = "subject") -> str:
