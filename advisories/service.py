@@ -37,6 +37,7 @@ from advisories.register import (
     refresh,
 )
 from advisories.register import store_advisory as _store_advisory
+from collectors import service as collectors
 from core.clock import Clock
 from core.content import Issue
 
@@ -111,11 +112,14 @@ def import_inventory(
     kind: str = "csv",
     owner: str | None = None,
     exposure: str = "internal",
+    silence_minutes: int = 15,
 ) -> ImportReport:
     """Import a CSV file's or a CycloneDX SBOM's items, then match every stored advisory again.
 
     `kind` is `csv` or `cyclonedx`; a CycloneDX import needs the `owner` (and `exposure`) of the
-    whole SBOM. Rows with problems are reported and skipped; the good ones are stored.
+    whole SBOM. Rows with problems are reported and skipped; the good ones are stored. An
+    item's `log_source` that is not yet expected is added to the expected log sources with
+    `silence_minutes` (a source already on the list keeps its limits).
     """
     if kind == "csv":
         items, issues = read_csv(text, source=source)
@@ -130,6 +134,13 @@ def import_inventory(
         return ImportReport(issues=[Issue(source, None, "kind", "must be csv or cyclonedx")])
     report = store_items(db=db, clock=clock, items=items, origin=source, actor=actor)
     report.issues = issues + report.issues
+    listed = {row.name for row in collectors.list_expected(db=db)}
+    for name in report.log_sources:
+        if name not in listed:
+            collectors.expect_source(
+                db=db, clock=clock, name=name, max_silence_minutes=silence_minutes,
+                actor=actor, origin="inventory", note=f"from inventory {source}",
+            )  # fmt: skip
     for advisory in list_advisories(db=db):
         refresh(db=db, clock=clock, advisory=advisory, actor=actor)
     return report

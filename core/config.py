@@ -273,6 +273,9 @@ class Settings(BaseSettings):
     """A source that sent nothing for this long is reported silent on /metrics and in
     status."""
 
+    expected_source_check_seconds: int = Field(default=60, ge=10, le=24 * 3600)
+    """How often beat checks the expected log sources and alerts on missing or silent ones."""
+
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     """Largest HTTP ingest request body."""
 

@@ -7,6 +7,7 @@ import json
 from sqlalchemy.orm import Session
 
 from advisories.service import import_inventory, list_items
+from collectors.service import list_expected
 from core.clock import FrozenClock
 from tests.advisories.samples import cyclonedx_sbom, inventory_csv, library
 
@@ -43,6 +44,12 @@ def test_csv_rows_with_problems_are_located_and_the_rest_loads(
         "exchange01",
     )
     assert report.log_sources == ["exchange01"]
+    [expected] = list_expected(db=db)
+    assert (expected.name, expected.origin, expected.max_silence_minutes) == (
+        "exchange01",
+        "inventory",
+        15,
+    )
     again = import_inventory(
         db=db, clock=clock, text=inventory_csv([{**good, "owner": "team-nieuw"}]),
         source="inv.csv", actor="t",
