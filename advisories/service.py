@@ -62,6 +62,7 @@ __all__ = [
     "list_advisories",
     "list_items",
     "overview",
+    "parse_upload",
     "read_documents",
 ]
 
@@ -144,3 +145,13 @@ def import_inventory(
     for advisory in list_advisories(db=db):
         refresh(db=db, clock=clock, advisory=advisory, actor=actor)
     return report
+
+
+def parse_upload(text: str, *, source: str) -> tuple[list[Document], list[Issue]]:
+    """One uploaded document (a page's file field) as read_documents would give it."""
+    import json
+
+    try:
+        return [Document(source, json.loads(text))], []
+    except json.JSONDecodeError as exc:
+        return [], [Issue(source, exc.lineno, "(document)", f"not JSON: {exc.msg}")]
