@@ -216,12 +216,3 @@ def list_items(*, db: Session) -> list[InventoryItem]:
     """Every item, by vendor, product and version."""
     order = (InventoryItem.vendor, InventoryItem.product, InventoryItem.version)
     return list(db.scalars(select(InventoryItem).order_by(*order)))
-
-
-def get_item(*, db: Session, item_id: int) -> InventoryItem:
-    from core.errors import NotFoundError
-
-    item = db.get(InventoryItem, item_id)
-    if item is None:
-        raise NotFoundError(f"inventory item {item_id} not found")
-    return item

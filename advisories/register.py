@@ -182,13 +182,6 @@ def list_advisories(*, db: Session) -> list[Advisory]:
     return list(db.scalars(select(Advisory).order_by(Advisory.released_at.desc())))
 
 
-def get_advisory(*, db: Session, advisory_id: int) -> Advisory:
-    row = db.get(Advisory, advisory_id)
-    if row is None:
-        raise NotFoundError(f"advisory {advisory_id} not found")
-    return row
-
-
 @dataclass(frozen=True, slots=True)
 class OpenAdvisory:
     """One row of the overview: an item, an advisory that hits it, and where that stands."""
