@@ -38,6 +38,7 @@ class StoreResult:
     affected: int
     incident_id: int | None = None
     incident_opened: bool = False
+    unchanged: bool = False
     items: list[str] = field(default_factory=list)
 
 
@@ -56,6 +57,11 @@ def store_advisory(
         )
     )
     new = row is None
+    if row is not None and (row.version, row.released_at) == (
+        parsed.version[:50],
+        _aware(parsed.released_at),
+    ):
+        return _unchanged(db, row)  # a scheduled refresh reads the same files again
     if row is None:
         row = Advisory(publisher=parsed.publisher[:300], tracking_id=parsed.tracking_id[:300])
         db.add(row)
@@ -88,6 +94,18 @@ def store_advisory(
         result.incident_id = _incident(db=db, clock=clock, advisory=row, hits=affected, actor=actor)
     else:
         result.incident_id = row.incident_id
+    return result
+
+
+def _unchanged(db: Session, row: Advisory) -> StoreResult:
+    """What a stored advisory's matches are, for an import that brought nothing new."""
+    matches = list(db.scalars(select(AdvisoryMatch).where(AdvisoryMatch.advisory_id == row.id)))
+    affected = [m for m in matches if m.status == "affected"]
+    result = StoreResult(row.id, row.tracking_id, False, len(matches), len(affected))
+    result.incident_id = row.incident_id
+    result.unchanged = True
+    items = [db.get(InventoryItem, m.item_id) for m in affected]
+    result.items = sorted(f"{i.vendor} {i.product} {i.version}" for i in items if i is not None)
     return result
 
 

@@ -39,6 +39,7 @@ TASK_MODULES: tuple[str, ...] = (
     "drills.tasks",
     "collectors.tasks",
     "detection.tasks",
+    "advisories.tasks",
 )
 
 # Beat entries that depend on the settings, as "module:function" names: each function takes the
@@ -47,6 +48,7 @@ TASK_MODULES: tuple[str, ...] = (
 SCHEDULE_HOOKS: tuple[str, ...] = (
     "detection.tasks:beat_entries",
     "collectors.tasks:beat_entries",
+    "advisories.tasks:beat_entries",
 )
 
 # Periodic tasks the domains need, in Celery's `beat_schedule` format, kept in this one place.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -17,8 +19,11 @@ from advisories.service import (
     import_inventory,
     overview,
 )
-from core.clock import FrozenClock
+from core.clock import FrozenClock, SystemClock
+from core.config import Settings
 from core.errors import ValidationError
+from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.unit_of_work import unit_of_work
 from playbooks.models import Incident
 from playbooks.service import comments
 from tests.advisories.samples import csaf_advisory, inventory_csv
@@ -201,3 +206,37 @@ def test_accepted_risk_closes_the_row_until_it_expires(db: Session, clock: Froze
     clock.advance(timedelta(days=31))
     [reopened] = overview(db=db, clock=clock)
     assert not reopened.accepted and reopened.overdue
+
+
+def test_the_scheduled_refresh_imports_a_folder_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from advisories.tasks import beat_entries, refresh
+    from core.config import get_settings
+    from core.queue import beat_schedule
+
+    folder = tmp_path / "csaf"
+    folder.mkdir()
+    (folder / "a.json").write_text(json.dumps(csaf_advisory()), encoding="utf-8")
+    assert beat_entries(settings) == {}
+    monkeypatch.setenv("DIJKWACHT_DATA_DIR", str(settings.resolved_data_dir))
+    monkeypatch.setenv("DIJKWACHT_ENVIRONMENT", "test")
+    monkeypatch.setenv("DIJKWACHT_ADVISORY_SOURCES", json.dumps([str(folder)]))
+    get_settings.cache_clear()
+    configured = get_settings()
+    assert beat_schedule(configured)["advisories-refresh"]["task"] == "advisories.refresh"
+    migrate(configured)
+    engine = create_db_engine(configured)
+    try:
+        with unit_of_work(create_session_factory(engine)) as db:
+            import_inventory(
+                db=db, clock=SystemClock(), text=inventory_csv([GATEWAY]), source="inv.csv",
+                actor="t",
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    first = refresh()
+    assert (first["read"], first["new_or_updated"], first["problems"]) == (1, 1, [])
+    assert len(first["incidents_opened"]) == 1
+    second = refresh()
+    assert (second["new_or_updated"], second["incidents_opened"]) == (0, [])
