@@ -90,7 +90,10 @@ def validate(doc: Any, *, source: str) -> list[Issue]:
     )
     if version != "2.0":
         return [Issue(source, None, "/document/csaf_version", f"must be 2.0, got {version!r}")]
-    report = csaf_validate(doc, path=source, preset="basic")
+    try:
+        report = csaf_validate(doc, path=source, preset="basic")
+    except Exception as exc:  # the validator's own bug must not end the whole import
+        return [Issue(source, None, "/", f"the CSAF validator failed on this document: {exc}")]
     issues: list[Issue] = []
     for result in report.results:
         if result.passed or result.skipped:

@@ -92,7 +92,14 @@ def import_documents(
         if problems:
             report.issues += problems
             continue
-        parsed = csaf.parse(document.doc)
+        try:
+            parsed = csaf.parse(document.doc)
+        except (KeyError, TypeError, ValueError) as exc:  # valid, yet not readable by us
+            where = (
+                "/document/tracking/current_release_date" if isinstance(exc, ValueError) else "/"
+            )
+            report.issues.append(Issue(document.source, None, where, f"cannot read: {exc}"))
+            continue
         report.results.append(
             _store_advisory(db=db, clock=clock, parsed=parsed, source=document.source, actor=actor)
         )
