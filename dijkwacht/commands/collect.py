@@ -80,15 +80,22 @@ def collect(
 
 @collectors_app.command("status")
 def status() -> None:
-    """Per-source counters, last seen, silent flags and spool depth."""
+    """Per-source counters, last seen, silent flags and spool depth; expected sources that
+    never sent are listed as MISSING."""
     from collectors.metrics import source_status
+    from collectors.service import silence_limits
     from collectors.spool import open_spool
+    from dijkwacht.commands.units import command_unit
 
-    settings = settings_or_exit()
+    with command_unit(write=False) as (settings, db):
+        expected = silence_limits(db=db)
     silent_after = timedelta(minutes=settings.source_silent_minutes)
     with open_spool(settings) as spool:
         statuses = source_status(
-            counters=spool.counters(), now=datetime.now(UTC), silent_after=silent_after
+            counters=spool.counters(),
+            now=datetime.now(UTC),
+            silent_after=silent_after,
+            expected=expected,
         )
         pending = spool.pending()
     table = Table(title=f"collectors (spool pending: {pending})")
@@ -98,6 +105,7 @@ def status() -> None:
         c = item.counters
         seen = c.last_seen.isoformat(timespec="seconds") if c.last_seen else "never"
         flag = f"SILENT {int(item.silent_for.total_seconds() // 60)} min" if item.silent_for else ""
+        flag = "MISSING (expected, never seen)" if item.missing else flag
         table.add_row(
             c.source,
             str(c.received),

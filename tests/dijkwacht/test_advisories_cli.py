@@ -91,6 +91,9 @@ def test_inventory_import_reports_counts_and_located_problems(
     assert bad.exit_code == 2 and "max_silence_minutes" in bad.output
     ok = CliRunner().invoke(app, ["inventory", "expect", "exchange01", "--max-silence", "30"])
     assert ok.exit_code == 0
+    status = CliRunner().invoke(app, ["collectors", "status"])
+    assert status.exit_code == 0, status.output
+    assert "MISSING (expected, never seen)" in status.stdout and "exchange01" in status.stdout
     gone = CliRunner().invoke(app, ["inventory", "forget", "exchange01"])
     assert gone.exit_code == 0
     assert "exchange01" not in CliRunner().invoke(app, ["inventory", "sources"]).output
