@@ -6,13 +6,15 @@ expected source adds its own limit (`max_silence_minutes`) and is listed even wh
 never saw it, so "never arrived" is as loud as "stopped". The check raises one alert per
 silence (rule id `dijkwacht.source-silent`, level high) straight into the alert store, marks
 the source (`alerted_at`) and clears the mark when the source sends again, so the next silence
-alerts again. Sources come from inventory items (their `log_source`) or are added by hand.
+alerts again. A source with an expected volume (records per hour) that delivers fewer than
+half of it over an hour raises one `dijkwacht.source-low-volume` alert the same way. Sources
+come from inventory items (their `log_source`) or are added by hand.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -27,6 +29,9 @@ from core.errors import NotFoundError, ValidationError
 from core.store.base import AlertStore, NewAlert
 
 RULE_ID = "dijkwacht.source-silent"
+LOW_VOLUME_RULE_ID = "dijkwacht.source-low-volume"
+VOLUME_WINDOW = timedelta(hours=1)
+LOW_VOLUME_FRACTION = 0.5  # fewer than half the expected records per hour is "low"
 MAX_SILENCE_MINUTES = 7 * 24 * 60
 ORIGINS = ("manual", "inventory")
 
@@ -107,6 +112,7 @@ class CheckReport:
     alerted: list[str]
     still_silent: list[str]
     recovered: list[str]
+    low_volume: list[str] = field(default_factory=list)
 
 
 def check_expected(
@@ -126,10 +132,15 @@ def check_expected(
     still: list[str] = []
     recovered: list[str] = []
     new: list[NewAlert] = []
+    low: list[str] = []
     for status in statuses:
         row = rows.get(status.counters.source)
         if row is None:
             continue
+        volume_alert = _volume(row, status, now)
+        if volume_alert is not None:
+            new.append(volume_alert)
+            low.append(row.name)
         if not status.silent:
             if row.alerted_at is not None:
                 row.alerted_at = None
@@ -144,7 +155,41 @@ def check_expected(
     if new:
         alert_store.add_batch(new)
     db.flush()
-    return CheckReport(alerted, still, recovered)
+    return CheckReport(alerted, still, recovered, low)
+
+
+def _volume(row: ExpectedSource, status: SourceStatus, now: datetime) -> NewAlert | None:
+    """Once an hour, compare what arrived with `expected_per_hour`; one alert per low spell."""
+    if row.expected_per_hour is None or status.missing:
+        return None
+    received = status.counters.received
+    if row.mark_at is None or row.mark_count is None or received < row.mark_count:
+        row.mark_at, row.mark_count = now, received  # first look, or a new spool file
+        return None
+    elapsed = now - row.mark_at
+    if elapsed < VOLUME_WINDOW:
+        return None
+    per_hour = (received - row.mark_count) / (elapsed / VOLUME_WINDOW)
+    row.mark_at, row.mark_count = now, received
+    if per_hour >= row.expected_per_hour * LOW_VOLUME_FRACTION:
+        row.low_alerted_at = None
+        return None
+    if row.low_alerted_at is not None or status.silent:
+        return None  # already said, or the silence alert says more
+    row.low_alerted_at = now
+    title = f"Log source {row.name} sends {per_hour:.0f}/h, expected {row.expected_per_hour}/h"
+    return NewAlert(
+        rule_id=LOW_VOLUME_RULE_ID,
+        rule_title=title,
+        level="medium",
+        created_at=now,
+        body={
+            "kind": "source_low_volume", "tags": ["dijkwacht.collectors"], "event_ids": [],
+            "dijkwacht.personal_data": False, "event_time": utc_iso(now), "count": 1,
+            "source": row.name, "per_hour": round(per_hour, 1),
+            "expected_per_hour": row.expected_per_hour, "origin": row.origin,
+        },
+    )  # fmt: skip
 
 
 def _alert(row: ExpectedSource, status: SourceStatus, now: datetime) -> NewAlert:

@@ -28,7 +28,8 @@ class ExpectedSource(Base):
 
     `max_silence_minutes` overrides `source_silent_minutes` for this source; `alerted_at` is set
     when the check raised its alert and cleared once the source sends again, so one silence
-    gives one alert.
+    gives one alert. With `expected_per_hour`, fewer than half that many records in an hour
+    raise one "low volume" alert in the same way.
     """
 
     __tablename__ = "expected_sources"
@@ -42,3 +43,8 @@ class ExpectedSource(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The volume check's hour: the received counter and when it was read; `low_alerted_at`
+    # marks an alert for too few events, cleared once the volume is back.
+    mark_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mark_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    low_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

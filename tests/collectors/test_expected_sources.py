@@ -164,3 +164,32 @@ def test_the_task_alerts_on_a_source_the_spool_never_saw(
         assert _silent_alerts(store) == ["exchange01"]
     finally:
         store.close()
+
+
+def test_too_few_records_per_hour_raise_one_low_volume_alert(
+    db: Session, alerts: AlertStore
+) -> None:
+    from collectors.expected import LOW_VOLUME_RULE_ID
+
+    clock = FrozenClock(NOW)
+    expect_source(
+        db=db, clock=clock, name="syslog:fw01", max_silence_minutes=30, expected_per_hour=100,
+        actor="t",
+    )  # fmt: skip
+
+    def check(received: int) -> list[str]:
+        counters = [SourceCounters("syslog:fw01", received, received, 0, 0, clock.now())]
+        report = check_expected(
+            db=db, clock=clock, counters=counters, alert_store=alerts, silent_after=SILENT_AFTER
+        )
+        clock.advance(timedelta(minutes=61))
+        return report.low_volume
+
+    assert check(1000) == []  # the first look sets the mark
+    assert check(1120) == []  # 120 in an hour: fine
+    assert check(1150) == ["syslog:fw01"]  # 30 in an hour: fewer than half
+    assert check(1170) == []  # still low, already said
+    assert check(1300) == []  # back to normal
+    assert check(1310) == ["syslog:fw01"]  # a new low spell
+    found = alerts.search(AlertQuery(rule_ids=[LOW_VOLUME_RULE_ID]))
+    assert len(found) == 2 and found[0].body["expected_per_hour"] == 100

@@ -86,6 +86,9 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("alerted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("mark_count", sa.Integer(), nullable=True),
+        sa.Column("mark_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("low_alerted_at", sa.DateTime(timezone=True), nullable=True),
     )
 
 
