@@ -31,7 +31,9 @@ from core.errors import ValidationError
 EXPOSURES = ("internet", "internal")
 CSV_REQUIRED = ("vendor", "product", "version", "owner", "exposure")
 CSV_OPTIONAL = ("cpe", "purl", "log_source")
-MAX_TEXT = 200
+# The column sizes of inventory_items: longer values are refused, naming the field.
+MAX_LENGTH = {"vendor": 200, "product": 200, "version": 100, "owner": 200, "cpe": 500,
+              "purl": 500, "log_source": 64, "exposure": 20}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +74,9 @@ def _text(value: Any, name: str, *, required: bool) -> str | None:
         if required:
             raise ValidationError(name, "is required")
         return None
-    if len(text) > MAX_TEXT and name not in ("cpe", "purl"):
-        raise ValidationError(name, f"longer than {MAX_TEXT} characters")
+    limit = MAX_LENGTH.get(name, 200)
+    if len(text) > limit:
+        raise ValidationError(name, f"longer than {limit} characters")
     return text
 
 
@@ -90,8 +93,6 @@ def check_item(values: Mapping[str, Any], *, default_owner: str | None = None) -
     if purl is not None:
         parse_purl(purl)
     log_source = _text(values.get("log_source"), "log_source", required=False)
-    if log_source is not None and len(log_source) > 64:
-        raise ValidationError("log_source", "longer than 64 characters")
     return ItemIn(
         vendor=_text(values.get("vendor"), "vendor", required=True) or "",
         product=_text(values.get("product"), "product", required=True) or "",

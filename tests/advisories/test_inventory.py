@@ -26,6 +26,7 @@ def test_csv_rows_with_problems_are_located_and_the_rest_loads(
             {**good, "version": "2", "cpe": "cpe:/a:microsoft:exchange"},
             {**good, "version": "3", "owner": ""},
             {**good, "version": "4", "purl": "not a purl", "cpe": ""},
+            {**good, "version": "5" * 101},
         ]
     )
     report = import_inventory(db=db, clock=clock, text=text, source="inv.csv", actor="t")
@@ -35,7 +36,9 @@ def test_csv_rows_with_problems_are_located_and_the_rest_loads(
         (4, "cpe"),
         (5, "owner"),
         (6, "purl"),
+        (7, "version"),
     ]
+    assert report.issues[-1].message == "longer than 100 characters"
     assert str(report.issues[0]).startswith("inv.csv:3: exposure: must be internet or internal")
     [item] = list_items(db=db)
     assert (item.owner, item.exposure, item.log_source) == (
