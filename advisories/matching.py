@@ -9,11 +9,23 @@ Only a product with neither identifier is compared by vendor and product name.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+
+from packageurl import PackageURL
 
 from advisories.csaf import ProductRef
-from advisories.identifiers import ANY, in_range, parse_cpe, parse_purl, parse_range, same_version
+from advisories.identifiers import (
+    ANY,
+    Cpe,
+    in_range,
+    parse_cpe,
+    parse_purl,
+    parse_range,
+    same_version,
+)
 from advisories.models import InventoryItem
 from core.errors import ValidationError
 
@@ -40,12 +52,39 @@ def _version_ok(item_version: str, exact: str | None, ranged: str | None) -> boo
     return True
 
 
+@lru_cache(maxsize=65536)
+def _purl(text: str) -> PackageURL | None:
+    try:
+        return parse_purl(text)
+    except ValidationError:
+        return None
+
+
+@lru_cache(maxsize=65536)
+def _cpe(text: str) -> Cpe | None:
+    try:
+        return parse_cpe(text)
+    except ValidationError:
+        return None
+
+
+def _purl_key(text: str | None) -> tuple[str, str, str] | None:
+    parsed = _purl(text) if text else None
+    if parsed is None:
+        return None
+    return parsed.type, (parsed.namespace or "").lower(), parsed.name.lower()
+
+
+def _cpe_key(text: str | None) -> tuple[str, str] | None:
+    parsed = _cpe(text) if text else None
+    return None if parsed is None else (parsed.vendor, parsed.product)
+
+
 def _by_purl(item: InventoryItem, product: ProductRef) -> bool:
     if not item.purl or not product.purl:
         return False
-    try:
-        mine, theirs = parse_purl(item.purl), parse_purl(product.purl)
-    except ValidationError:
+    mine, theirs = _purl(item.purl), _purl(product.purl)
+    if mine is None or theirs is None:
         return False
     same = (mine.type, (mine.namespace or "").lower(), mine.name.lower()) == (
         theirs.type,
@@ -59,9 +98,8 @@ def _by_purl(item: InventoryItem, product: ProductRef) -> bool:
 def _by_cpe(item: InventoryItem, product: ProductRef) -> bool:
     if not item.cpe or not product.cpe:
         return False
-    try:
-        mine, theirs = parse_cpe(item.cpe), parse_cpe(product.cpe)
-    except ValidationError:
+    mine, theirs = _cpe(item.cpe), _cpe(product.cpe)
+    if mine is None or theirs is None:
         return False
     if (mine.vendor, mine.product) != (theirs.vendor, theirs.product):
         return False
@@ -83,13 +121,45 @@ def _by_name(item: InventoryItem, product: ProductRef) -> bool:
     return _version_ok(item.version, product.version, product.version_range)
 
 
-def match(products: Sequence[ProductRef], items: Sequence[InventoryItem]) -> list[Hit]:
+@dataclass(frozen=True, slots=True)
+class ItemIndex:
+    """Inventory items by purl identity, CPE vendor and product, and name.
+
+    Built once per import, so each advisory's product is compared only with the items that
+    could be it (an inventory import matches every stored advisory again); parsed identifiers
+    are cached across calls.
+    """
+
+    by_purl: dict[object, list[InventoryItem]]
+    by_cpe: dict[object, list[InventoryItem]]
+    by_name: dict[object, list[InventoryItem]]
+
+
+def index_items(items: Sequence[InventoryItem]) -> ItemIndex:
+    index = ItemIndex(defaultdict(list), defaultdict(list), defaultdict(list))
+    for item in items:
+        index.by_purl[_purl_key(item.purl)].append(item)
+        index.by_cpe[_cpe_key(item.cpe)].append(item)
+        index.by_name[(item.vendor.lower(), item.product.lower())].append(item)
+    return index
+
+
+def match(products: Sequence[ProductRef], index: ItemIndex) -> list[Hit]:
     """Every (item, product) pair that is the same software at an affected version."""
     hits: list[Hit] = []
     for product in products:
-        for item in items:
-            for how, test in (("purl", _by_purl), ("cpe", _by_cpe), ("name", _by_name)):
-                if test(item, product):
-                    hits.append(Hit(item, product, how))
-                    break
+        found: dict[int, Hit] = {}
+        purls = index.by_purl.get(_purl_key(product.purl), []) if product.purl else []
+        cpes = index.by_cpe.get(_cpe_key(product.cpe), []) if product.cpe else []
+        vendor, name = (product.vendor or "").lower(), (product.product or "").lower()
+        names = index.by_name.get((vendor, name), [])
+        for how, test, candidates in (
+            ("purl", _by_purl, purls),
+            ("cpe", _by_cpe, cpes),
+            ("name", _by_name, names),
+        ):
+            for item in candidates:
+                if id(item) not in found and test(item, product):
+                    found[id(item)] = Hit(item, product, how)
+        hits += found.values()
     return hits

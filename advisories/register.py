@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from advisories.csaf import SEVERITY_ORDER, ParsedAdvisory
-from advisories.matching import Hit, match
+from advisories.matching import Hit, ItemIndex, index_items, match
 from advisories.models import Advisory, AdvisoryMatch, InventoryItem
 from core import audit
 from core.clock import Clock
@@ -47,7 +47,13 @@ def _aware(moment: datetime) -> datetime:
 
 
 def store_advisory(
-    *, db: Session, clock: Clock, parsed: ParsedAdvisory, source: str, actor: str
+    *,
+    db: Session,
+    clock: Clock,
+    parsed: ParsedAdvisory,
+    source: str,
+    actor: str,
+    index: ItemIndex | None = None,
 ) -> StoreResult:
     """Keep the advisory (or its newer revision), match it and open an incident if it must."""
     now = clock.now()
@@ -75,7 +81,7 @@ def store_advisory(
     row.document = parsed.document
     row.imported_at = now
     db.flush()
-    hits = rematch(db=db, clock=clock, advisory=row, parsed=parsed)
+    hits = rematch(db=db, clock=clock, advisory=row, parsed=parsed, index=index)
     affected = [h for h in hits if h.product.product_id in parsed.affected]
     result = StoreResult(row.id, row.tracking_id, new, len(hits), len(affected))
     result.items = sorted({f"{h.item.vendor} {h.item.product} {h.item.version}" for h in affected})
@@ -109,14 +115,25 @@ def _unchanged(db: Session, row: Advisory) -> StoreResult:
     return result
 
 
-def rematch(*, db: Session, clock: Clock, advisory: Advisory, parsed: ParsedAdvisory) -> list[Hit]:
+def inventory_index(*, db: Session) -> ItemIndex:
+    """The whole inventory, indexed for matching (build once, match many advisories)."""
+    return index_items(list(db.scalars(select(InventoryItem))))
+
+
+def rematch(
+    *,
+    db: Session,
+    clock: Clock,
+    advisory: Advisory,
+    parsed: ParsedAdvisory,
+    index: ItemIndex | None = None,
+) -> list[Hit]:
     """Work out the advisory's matches against the whole inventory again; returns them."""
     now = clock.now()
     products = [
         parsed.products[pid] for pid in {*parsed.affected, *parsed.fixed} if pid in parsed.products
     ]
-    items = list(db.scalars(select(InventoryItem)))
-    hits = match(products, items)
+    hits = match(products, index or inventory_index(db=db))
     existing = {
         m.item_id: m
         for m in db.scalars(select(AdvisoryMatch).where(AdvisoryMatch.advisory_id == advisory.id))
@@ -182,13 +199,15 @@ def _incident(
     return advisory.incident_id
 
 
-def refresh(*, db: Session, clock: Clock, advisory: Advisory, actor: str) -> int | None:
+def refresh(
+    *, db: Session, clock: Clock, advisory: Advisory, actor: str, index: ItemIndex | None = None
+) -> int | None:
     """Match a stored advisory again (after an inventory change); opens its incident if the
     inventory now holds an affected item and none was opened yet. Returns the incident id."""
     from advisories.csaf import parse
 
     parsed = parse(advisory.document)
-    hits = rematch(db=db, clock=clock, advisory=advisory, parsed=parsed)
+    hits = rematch(db=db, clock=clock, advisory=advisory, parsed=parsed, index=index)
     affected = [h for h in hits if h.product.product_id in parsed.affected]
     if affected and advisory.severity in INCIDENT_SEVERITIES and advisory.incident_id is None:
         return _incident(db=db, clock=clock, advisory=advisory, hits=affected, actor=actor)

@@ -30,6 +30,7 @@ from advisories.register import (
     OpenAdvisory,
     StoreResult,
     accept_risk,
+    inventory_index,
     list_advisories,
     overview,
     refresh,
@@ -87,6 +88,7 @@ def import_documents(
     An invalid document is skipped with its problems; the others still load.
     """
     report = AdvisoryImport()
+    index = inventory_index(db=db) if documents else None
     for document in documents:
         problems = csaf.validate(document.doc, source=document.source)
         if problems:
@@ -101,7 +103,9 @@ def import_documents(
             report.issues.append(Issue(document.source, None, where, f"cannot read: {exc}"))
             continue
         report.results.append(
-            _store_advisory(db=db, clock=clock, parsed=parsed, source=document.source, actor=actor)
+            _store_advisory(
+                db=db, clock=clock, parsed=parsed, source=document.source, actor=actor, index=index
+            )
         )
     return report
 
@@ -145,8 +149,9 @@ def import_inventory(
                 db=db, clock=clock, name=name, max_silence_minutes=silence_minutes,
                 actor=actor, origin="inventory", note=f"from inventory {source}",
             )  # fmt: skip
+    index = inventory_index(db=db)
     for advisory in list_advisories(db=db):
-        refresh(db=db, clock=clock, advisory=advisory, actor=actor)
+        refresh(db=db, clock=clock, advisory=advisory, actor=actor, index=index)
     return report
 
 
