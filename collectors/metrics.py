@@ -2,7 +2,9 @@
 
 The counters live in the spool file (`collectors.spool`), updated in the same transaction as
 the data they count, so every collector process contributes and a restart keeps the totals.
-A source is *silent* when its last record is older than `settings.source_silent_minutes`;
+A source is *silent* when its last record is older than `settings.source_silent_minutes`, or
+than its own limit when it is on the list of expected sources (`collectors.expected`); an
+expected source the spool never saw is *missing* and silent too.
 `dijkwacht_collector_source_silent` is 1 then, which an alert rule can watch.
 
 The exposition format is `prometheus_client`'s: `SourceCollector` yields metric families read
@@ -11,7 +13,7 @@ at scrape time, so the numbers are always the spool's, never a copy kept in this
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,25 +36,52 @@ _COUNTERS = (
 
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
-    """Counters of one source plus whether it has gone silent."""
+    """Counters of one source plus whether it has gone silent (or, expected, never came)."""
 
     counters: SourceCounters
     silent: bool
     silent_for: timedelta | None
+    expected: bool = False
+    missing: bool = False
+    silent_after: timedelta | None = None
 
 
 def source_status(
-    *, counters: Sequence[SourceCounters], now: datetime, silent_after: timedelta
+    *,
+    counters: Sequence[SourceCounters],
+    now: datetime,
+    silent_after: timedelta,
+    expected: Mapping[str, timedelta] | None = None,
 ) -> list[SourceStatus]:
-    """Each source with its silent flag; a source never seen is not listed (nothing to miss)."""
+    """Each source with its silent flag, by name.
+
+    `expected` maps the sources that must be sending to their maximum silence: those use it
+    instead of `silent_after`, and one the spool never saw is listed as missing (and silent).
+    Without it, a source never seen is not listed (nothing to miss).
+    """
+    limits = expected or {}
     result = []
     for item in counters:
+        limit = limits.get(item.source, silent_after)
         age = None if item.last_seen is None else now - item.last_seen
-        silent = age is not None and age >= silent_after
+        silent = (age is not None and age >= limit) or (age is None and item.source in limits)
         result.append(
-            SourceStatus(counters=item, silent=silent, silent_for=age if silent else None)
+            SourceStatus(
+                counters=item,
+                silent=silent,
+                silent_for=age if silent else None,
+                expected=item.source in limits,
+                missing=age is None and item.source in limits,
+                silent_after=limit,
+            )
         )
-    return result
+    seen = {item.source for item in counters}
+    for name in sorted(set(limits) - seen):
+        never = SourceCounters(name, 0, 0, 0, 0, None)
+        result.append(
+            SourceStatus(never, True, None, expected=True, missing=True, silent_after=limits[name])
+        )
+    return sorted(result, key=lambda status: status.counters.source)
 
 
 class SourceCollector(Collector):

@@ -10,12 +10,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from collectors.expected import (
+    RULE_ID as SILENT_SOURCE_RULE_ID,
+)
+from collectors.expected import (
+    CheckReport,
+    check_expected,
+    expect_source,
+    forget_source,
+    list_expected,
+    silence_limits,
+)
+from collectors.models import ExpectedSource
 from collectors.spool import open_spool
 from core.config import Settings
 from core.events import Event
 from core.store.base import DeadLetterCount, EventStore
 
-__all__ = ["DeadLetterSummary", "dead_letter_summary", "inject_events", "pending_events"]
+__all__ = [
+    "SILENT_SOURCE_RULE_ID",
+    "CheckReport",
+    "DeadLetterSummary",
+    "ExpectedSource",
+    "check_expected",
+    "dead_letter_summary",
+    "expect_source",
+    "forget_source",
+    "inject_events",
+    "list_expected",
+    "pending_events",
+    "silence_limits",
+]
 
 
 @dataclass(frozen=True, slots=True)

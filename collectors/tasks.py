@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
 from celery import shared_task
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 
 @shared_task(name="collectors.refresh_context")
@@ -23,3 +29,45 @@ def refresh_context() -> str | None:
         target=settings.resolved_data_dir / "context",
         key=settings.secret("pseudonym_key").encode(),
     )
+
+
+def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Collectors' beat entries (registered in `core.queue.SCHEDULE_HOOKS`)."""
+    return {
+        "collectors-check-expected-sources": {
+            "task": "collectors.check_expected_sources",
+            "schedule": timedelta(seconds=settings.expected_source_check_seconds),
+        }
+    }
+
+
+@shared_task(name="collectors.check_expected_sources")
+def check_expected_sources() -> dict[str, list[str]]:
+    """Alert on expected log sources that are missing or silent (one alert per silence)."""
+    from collectors.expected import check_expected
+    from collectors.spool import open_spool
+    from core.clock import SystemClock
+    from core.config import get_settings
+    from core.store.factory import open_alert_store
+    from core.store.relational import create_db_engine, create_session_factory
+    from core.store.unit_of_work import unit_of_work
+
+    settings = get_settings()
+    clock = SystemClock()
+    with open_spool(settings) as spool:
+        counters = spool.counters()
+    engine = create_db_engine(settings)
+    alerts = open_alert_store(settings, clock=clock)
+    try:
+        with unit_of_work(create_session_factory(engine)) as db:
+            report = check_expected(
+                db=db,
+                clock=clock,
+                counters=counters,
+                alert_store=alerts,
+                silent_after=timedelta(minutes=settings.source_silent_minutes),
+            )
+    finally:
+        alerts.close()
+        engine.dispose()
+    return {"alerted": report.alerted, "recovered": report.recovered}

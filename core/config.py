@@ -273,6 +273,17 @@ class Settings(BaseSettings):
     """A source that sent nothing for this long is reported silent on /metrics and in
     status."""
 
+    expected_source_check_seconds: int = Field(default=60, ge=10, le=24 * 3600)
+    """How often beat checks the expected log sources and alerts on missing or silent ones."""
+
+    advisory_sources: list[str] = Field(default_factory=list)
+    """CSAF advisory sources beat imports from: `provider-metadata.json` URLs of CSAF providers
+    (e.g. NCSC-NL), document URLs, files or folders (docs/advisories.md). Empty: import by hand
+    only (`dijkwacht advisories import`)."""
+
+    advisory_refresh_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
+    """Minutes between scheduled imports of `advisory_sources`."""
+
     ingest_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     """Largest HTTP ingest request body."""
 

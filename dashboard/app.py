@@ -43,6 +43,7 @@ from dashboard.views import (
     privacy,
     rules,
 )
+from dashboard.views import advisories as advisories_views
 from dashboard.views import awareness as awareness_views
 from dashboard.views import drills as drills_views
 
@@ -167,6 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(casework.router)  # issue 17: working a case
     app.include_router(casework_api.router)
     app.include_router(exceptions.router)  # issue 17: alert exceptions, maintenance windows
+    app.include_router(advisories_views.router)  # issue 24: inventory, advisories, sources
     return app
 
 

@@ -63,7 +63,7 @@ def role_home(
     if role == Role.CRISIS_TEAM:
         _playbooks(home, db, clock)
     if role == Role.ADMIN:
-        _collectors(home, settings)
+        _collectors(home, settings, db)
     return home
 
 
@@ -119,10 +119,10 @@ def _drills(home: Home, db: Session) -> None:
     home.upcoming = sorted(planned, key=lambda s: s.next_run_at or home.now)[:10]
 
 
-def _collectors(home: Home, settings: Settings) -> None:
+def _collectors(home: Home, settings: Settings, db: Session) -> None:
     from dashboard.services.ops import collector_health
 
-    health = collector_health(settings=settings, now=home.now)
+    health = collector_health(settings=settings, now=home.now, db=db)
     home.sources = health.sources
     home.silent = [s for s in health.sources if s.silent]
     home.spool_pending = health.spool_pending

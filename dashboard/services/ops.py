@@ -31,15 +31,25 @@ class CollectorHealth:
 
 
 def collector_health(
-    *, settings: Settings, now: datetime, events: EventStore | None = None
+    *,
+    settings: Settings,
+    now: datetime,
+    events: EventStore | None = None,
+    db: Session | None = None,
 ) -> CollectorHealth:
     """Read the spool's per-source counters and depth (the same numbers as /metrics), and,
-    given the event store, the dead letters of every path (live, files, HTTP, refusals)."""
+    given the event store, the dead letters of every path (live, files, HTTP, refusals).
+    Given the database, the expected log sources count too: their own silence limits, and
+    the ones never seen listed as missing."""
+    from collectors.service import silence_limits
     from collectors.spool import open_spool
 
     silent_after = timedelta(minutes=settings.source_silent_minutes)
+    expected = silence_limits(db=db) if db is not None else None
     with open_spool(settings) as spool:
-        statuses = source_status(counters=spool.counters(), now=now, silent_after=silent_after)
+        statuses = source_status(
+            counters=spool.counters(), now=now, silent_after=silent_after, expected=expected
+        )
         pending = spool.pending()
     letters = dead_letter_summary(store=events) if events is not None else None
     return CollectorHealth(statuses, pending, silent_after, letters)

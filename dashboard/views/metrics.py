@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from collectors.metrics import SourceCollector, source_status
+from collectors.service import silence_limits
 from collectors.spool import open_spool
 from core.accounts.models import Role
 from dashboard.deps import AlertStoreDep, AppSettings, ClockDep, DbSession, Principal, RequireRole
@@ -42,7 +43,10 @@ def metrics(
     silent_after = timedelta(minutes=settings.source_silent_minutes)
     with open_spool(settings) as spool:
         statuses = source_status(
-            counters=spool.counters(), now=clock.now(), silent_after=silent_after
+            counters=spool.counters(),
+            now=clock.now(),
+            silent_after=silent_after,
+            expected=silence_limits(db=db),
         )
         pending = spool.pending()
     platform = read_platform_or_none(

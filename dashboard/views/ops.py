@@ -45,6 +45,9 @@ class SourceOut(BaseModel):
     last_seen: str | None
     silent: bool
     silent_for_seconds: float | None
+    expected: bool = False
+    missing: bool = False
+    max_silence_minutes: int | None = None
 
 
 class DeadLetterSourceOut(BaseModel):
@@ -81,8 +84,10 @@ class ChartsOut(BaseModel):
     breaches_per_quarter: Series
 
 
-def _collectors(settings: AppSettings, clock: ClockDep, events: EventStoreDep) -> CollectorsOut:
-    health = collector_health(settings=settings, now=clock.now(), events=events)
+def _collectors(
+    settings: AppSettings, clock: ClockDep, events: EventStoreDep, db: DbSession
+) -> CollectorsOut:
+    health = collector_health(settings=settings, now=clock.now(), events=events, db=db)
     letters = health.dead_letters
     return CollectorsOut(
         dead_letters_total=letters.total if letters else 0,
@@ -104,6 +109,11 @@ def _collectors(settings: AppSettings, clock: ClockDep, events: EventStoreDep) -
                 last_seen=s.counters.last_seen.isoformat() if s.counters.last_seen else None,
                 silent=s.silent,
                 silent_for_seconds=s.silent_for.total_seconds() if s.silent_for else None,
+                expected=s.expected,
+                missing=s.missing,
+                max_silence_minutes=int(s.silent_after.total_seconds() // 60)
+                if s.silent_after
+                else None,
             )
             for s in health.sources
         ],
@@ -118,21 +128,22 @@ def collectors_page(
     settings: AppSettings,
     clock: ClockDep,
     events: EventStoreDep,
+    db: DbSession,
     templates: Templates,
     user: Ops,
 ) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, "collectors.html", {"health": _collectors(settings, clock, events)}
+        request, "collectors.html", {"health": _collectors(settings, clock, events, db)}
     )
 
 
 @router.get("/api/collectors", response_model=CollectorsOut, summary="Collector health")
 def collectors_api(
-    settings: AppSettings, clock: ClockDep, events: EventStoreDep, user: Ops
+    settings: AppSettings, clock: ClockDep, events: EventStoreDep, db: DbSession, user: Ops
 ) -> CollectorsOut:
     """Per-source counters, silent flags and spool depth (the numbers behind /metrics), and
     the dead letters of every path per source."""
-    return _collectors(settings, clock, events)
+    return _collectors(settings, clock, events, db)
 
 
 def _charts(store: AlertStoreDep, db: DbSession, clock: ClockDep) -> ChartsOut:

@@ -69,3 +69,8 @@ def register_commands(app: typer.Typer) -> None:
     from dijkwacht.commands import content
 
     app.add_typer(content.app, name="content")
+
+    from dijkwacht.commands import advisories, inventory
+
+    app.add_typer(inventory.app, name="inventory")
+    app.add_typer(advisories.app, name="advisories")

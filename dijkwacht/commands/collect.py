@@ -78,17 +78,41 @@ def collect(
     print("collect: stopped", flush=True)
 
 
+def _expected_sources(settings: Settings) -> dict[str, timedelta]:
+    """The expected sources' limits, read without migrating or waiting on a writer: a status
+    command must answer even when the database is busy or not created yet (then: none)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from collectors.service import silence_limits
+    from core.store.relational import create_db_engine, create_session_factory
+    from core.store.unit_of_work import unit_of_work
+
+    engine = create_db_engine(settings)
+    try:
+        with unit_of_work(create_session_factory(engine), write=False) as db:
+            return silence_limits(db=db)
+    except (OperationalError, ProgrammingError):
+        return {}
+    finally:
+        engine.dispose()
+
+
 @collectors_app.command("status")
 def status() -> None:
-    """Per-source counters, last seen, silent flags and spool depth."""
+    """Per-source counters, last seen, silent flags and spool depth; expected sources that
+    never sent are listed as MISSING."""
     from collectors.metrics import source_status
     from collectors.spool import open_spool
 
     settings = settings_or_exit()
+    expected = _expected_sources(settings)
     silent_after = timedelta(minutes=settings.source_silent_minutes)
     with open_spool(settings) as spool:
         statuses = source_status(
-            counters=spool.counters(), now=datetime.now(UTC), silent_after=silent_after
+            counters=spool.counters(),
+            now=datetime.now(UTC),
+            silent_after=silent_after,
+            expected=expected,
         )
         pending = spool.pending()
     table = Table(title=f"collectors (spool pending: {pending})")
@@ -98,6 +122,7 @@ def status() -> None:
         c = item.counters
         seen = c.last_seen.isoformat(timespec="seconds") if c.last_seen else "never"
         flag = f"SILENT {int(item.silent_for.total_seconds() // 60)} min" if item.silent_for else ""
+        flag = "MISSING (expected, never seen)" if item.missing else flag
         table.add_row(
             c.source,
             str(c.received),

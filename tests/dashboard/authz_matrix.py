@@ -35,6 +35,8 @@ SAMPLE_PATH_VALUES = {
     "exercise_id": "oef-no-such-exercise",
     "expectation_id": "E1",
     "schedule_id": "999999",
+    "advisory_id": "999999",
+    "item_id": "999999",
 }
 
 Expected = dict[str, int]
@@ -266,6 +268,23 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/drills/{exercise_id}/publish"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("GET", "/oefeningen"): everyone(),
     ("GET", "/oefeningen/{exercise_id}"): everyone(404),
+    # inventory, expected log sources and CSAF advisories (issue 24): admins edit
+    ("GET", "/inventory"): page(*OPS),
+    ("POST", "/inventory/import"): page(Role.ADMIN, ok=422),
+    ("POST", "/inventory/sources"): page(Role.ADMIN, ok=400),
+    ("POST", "/inventory/sources/forget"): page(Role.ADMIN, ok=404),
+    ("GET", "/advisories"): page(*OPS),
+    ("POST", "/advisories/import"): page(Role.ADMIN, ok=422),
+    ("POST", "/advisories/{advisory_id}/items/{item_id}/accept"): page(
+        Role.INCIDENT_MANAGER, Role.ADMIN, ok=400
+    ),
+    ("GET", "/api/inventory"): api(*OPS),
+    ("GET", "/api/expected-sources"): api(*OPS),
+    ("POST", "/api/expected-sources"): api(Role.ADMIN, ok=422),
+    ("GET", "/api/advisories"): api(*OPS),
+    ("POST", "/api/advisories/{advisory_id}/items/{item_id}/accept-risk"): api(
+        Role.INCIDENT_MANAGER, Role.ADMIN, ok=422
+    ),
 }
 
 # Routes that authenticate on their own instead of declaring RequireRole/PUBLIC, with why.
