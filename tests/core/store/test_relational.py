@@ -117,6 +117,7 @@ def test_constraints_follow_the_naming_convention(settings: Settings) -> None:
 def _import_every_models_module() -> None:
     """Every domain's tables share the database and its migrations: register them all."""
     import importlib
+    import importlib.util
     import pkgutil
 
     for package in (
@@ -131,7 +132,12 @@ def _import_every_models_module() -> None:
     ):
         root = importlib.import_module(package)
         for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
-            if info.name.rsplit(".", 1)[-1] == "models":
+            if info.ispkg:
+                continue
+            spec = importlib.util.find_spec(info.name)
+            origin = spec.origin if spec else None
+            # a table may live next to its service (e.g. breach/resident_requests.py)
+            if origin and "__tablename__" in Path(origin).read_text(encoding="utf-8"):
                 importlib.import_module(info.name)
 
 
