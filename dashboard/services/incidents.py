@@ -14,7 +14,7 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
 from core.store.base import AlertStore
-from playbooks.models import Evidence, Incident, PlaybookRun, RunStep
+from playbooks.models import AdhocTask, Evidence, Incident, PlaybookRun, RunStep
 from playbooks.schemas import SEVERITIES, ObservableLink, RouteResult, TimelineEntry
 from playbooks.service import (
     OPEN_STATUSES,
@@ -31,6 +31,7 @@ from playbooks.service import (
     route_alert,
     runs_of,
     steps_of,
+    tasks_of,
     timeline,
 )
 
@@ -55,6 +56,7 @@ class IncidentView:
     evidence: list[Evidence]
     # Per action step id: where each parameter's value came from (approvers see this).
     origins: dict[int, list[dict[str, Any]]]
+    tasks: list[AdhocTask]
 
 
 def incident_view(*, db: Session, incident_id: int) -> IncidentView:
@@ -81,6 +83,7 @@ def incident_view(*, db: Session, incident_id: int) -> IncidentView:
         ],
         list_evidence(db=db, incident_id=incident_id),
         origins,
+        tasks_of(db=db, incident_id=incident_id),
     )
 
 

@@ -81,6 +81,8 @@ class IncidentDetailOut(BaseModel):
     runs: list[dict[str, Any]]
     comments: list[dict[str, Any]] = []
     evidence: list[dict[str, Any]] = []
+    # Ad-hoc tasks a person added (title, assignee, who completed it with which note).
+    tasks: list[dict[str, Any]] = []
     # Per alert id: why routing or triage grouped it into this incident.
     alert_reasons: dict[str, str] = {}
 
@@ -176,8 +178,21 @@ def _detail(
         alert_reasons={
             str(t.details.get("alert_id")): str(t.details.get("reason") or "")
             for t in view.timeline
-            if t.action == "incident.alert_added"
+            if t.action in ("incident.alert_added", "incident.alert_linked")
         },
+        tasks=[
+            {
+                "id": t.id,
+                "title": t.title,
+                "assignee": t.assignee,
+                "created_by": t.created_by,
+                "at": t.created_at.isoformat(),
+                "completed_by": t.completed_by,
+                "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+                "note": t.note,
+            }
+            for t in view.tasks
+        ],
         comments=[
             {"author": c.author, "at": c.created_at.isoformat(), "html": str(c.html)}
             for c in view.comments
