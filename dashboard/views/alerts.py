@@ -48,6 +48,7 @@ from dashboard.services.alerts import (
 from dashboard.services.events import flatten, original_text
 from dashboard.services.rules import explain_events
 from dashboard.services.timerange import PRESET_LABELS, Histogram, TimeRange, parse_range
+from detection.service import list_exceptions
 from dijkwacht.detection_runtime import rule_paths
 from playbooks.service import OPEN_STATUSES, incident_of_alert, list_incidents
 
@@ -257,6 +258,8 @@ def queue(
         result, grouping, filters, accounts, span=span, chart=chart, rule_text=params.rule
     )
     context["now"] = clock.now()
+    # Issue 17: the queue says how many alerts each active exception kept out of it.
+    context["exceptions"] = list_exceptions(db=db, clock=clock)
     return templates.TemplateResponse(request, "alerts.html", context)
 
 

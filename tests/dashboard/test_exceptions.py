@@ -72,6 +72,8 @@ def test_edit_an_exception_and_end_a_window_from_the_page_and_api(env: Env) -> N
     (row,) = client.get("/api/exceptions", headers={"Accept": "application/json"}).json()
     page = client.get("/exceptions").text
     assert f'data-testid="edit-form-{row["id"]}"' in page
+    queue = client.get("/alerts").text  # the queue says what each exception kept out of it
+    assert f'data-testid="queue-exception-{row["id"]}"' in queue and "scanner-01" in queue
     past = client.post(
         f"/exceptions/{row['id']}/edit",
         data={"reason": "Pentest verlengd", "expires_at": "2026-01-01T09:00", "csrf_token": csrf},
