@@ -234,7 +234,13 @@ def render_detail(
     problem = None
     if error is not None:
         field = getattr(error, "field", None) or str(error).split(":", 1)[0]
-        problem = {"field": field, "message": str(error)}
+        message = str(error)
+        # The field and the problem apart, so the page can translate the problem.
+        problem = {
+            "field": field,
+            "message": message,
+            "problem": message.removeprefix(f"{field}: "),
+        }
     context = {
         "d": out,
         "error": problem,

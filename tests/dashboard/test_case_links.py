@@ -152,7 +152,14 @@ def test_adhoc_task_added_and_completed_with_a_note(env: Env) -> None:
         f"/incidents/{incident_id}/adhoc/{first['id']}/complete",
         data={"note": "  ", "csrf_token": csrf},
     )
-    assert empty.status_code == 400 and "say what was done" in empty.text
+    assert empty.status_code == 400 and "zeg wat er gedaan is" in empty.text  # nl catalogue
+    client.get("/language/en", params={"next": "/"})
+    english = client.post(
+        f"/incidents/{incident_id}/adhoc/{first['id']}/complete",
+        data={"note": "  ", "csrf_token": csrf},
+    )
+    assert "The field note: say what was done" in english.text
+    client.get("/language/nl", params={"next": "/"})
     done = client.post(
         f"/incidents/{incident_id}/adhoc/{first['id']}/complete",
         data={"note": "12 accounts gereset", "csrf_token": csrf},

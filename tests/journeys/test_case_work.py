@@ -129,10 +129,10 @@ def test_analyst_and_incident_manager_work_a_case_to_the_end(journey: Journey) -
 
     # Four eyes: the analyst requests the block; the target's origin is shown.
     origin = _step(analyst, "origin-block-source").inner_text()
-    assert "alert:" in origin and "can be spoofed" in origin
+    assert "alert:" in origin and "kan vervalst zijn" in origin
     assert _step(analyst, "approve-block-source").count() == 0
     _step(analyst, "request-block-source").click()
-    assert "requested by analist" in _step(analyst, "step-block-source").inner_text()
+    assert "aangevraagd door analist" in _step(analyst, "step-block-source").inner_text()
     assert _step(analyst, "approve-block-source").count() == 0  # not their own request
     journey.shot(analyst, "analyst requested the block; the source IP comes from log content")
 
