@@ -1,5 +1,5 @@
-"""`dijkwacht incidents list|show|assign|status|comment|close|merge|link-alert|add-task|
-complete-task|export` and `playbooks check DIR`.
+"""`dijkwacht incidents list|show|assign|status|severity|comment|observable|evidence|close|
+merge|link-alert|add-task|complete-task|export` and `playbooks check DIR`.
 
 The write commands act as `cli:<OS user>` in the timeline and audit log, in one unit of work
 each; a refused change prints the field and the problem and exits 2 (not found: 1).
@@ -170,6 +170,73 @@ def status_command(
             actor=actor,
         )
         typer.echo(f"incident {incident.id} is {incident.status}")
+
+
+@incidents_app.command("severity")
+def severity_command(
+    incident_id: IncidentId,
+    severity: Annotated[str, typer.Argument(help="low, medium, high or critical.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept on the timeline).")],
+) -> None:
+    """Change the incident's severity with a reason."""
+    from core.clock import SystemClock
+    from playbooks.service import set_severity
+
+    with _change() as (db, actor):
+        incident = set_severity(
+            db=db,
+            clock=SystemClock(),
+            incident_id=incident_id,
+            severity=severity,
+            reason=reason,
+            actor=actor,
+        )
+        typer.echo(f"incident {incident.id} severity {incident.severity}")
+
+
+@incidents_app.command("observable")
+def observable_command(
+    incident_id: IncidentId,
+    kind: Annotated[str, typer.Argument(help="ip, user, host, hash, domain or pseudonym.")],
+    value: Annotated[str, typer.Argument(help="The value (normalised before it is stored).")],
+) -> None:
+    """Add an observable by hand; prints the other incidents it was seen in."""
+    from core.clock import SystemClock
+    from playbooks.service import add_observable
+
+    with _change() as (db, actor):
+        link = add_observable(
+            db=db, clock=SystemClock(), incident_id=incident_id, kind=kind, value=value, actor=actor
+        )
+        also = ", ".join(f"#{n}" for n in link.other_incidents) or "no other incident"
+        typer.echo(f"incident {incident_id}: {link.kind} {link.value} (also in {also})")
+
+
+@incidents_app.command("evidence")
+def evidence_command(
+    incident_id: IncidentId,
+    path: Annotated[Path, typer.Argument(help="The file to keep as evidence.", exists=True)],
+    description: Annotated[
+        str | None, typer.Option("--description", "-d", help="What the file is.")
+    ] = None,
+) -> None:
+    """Keep a file as evidence of the incident; prints its SHA-256."""
+    from core.clock import SystemClock
+    from playbooks.service import add_evidence
+
+    with _change() as (db, actor):
+        settings = settings_or_exit()
+        item = add_evidence(
+            db=db,
+            clock=SystemClock(),
+            settings=settings,
+            incident_id=incident_id,
+            filename=path.name,
+            content=path.read_bytes(),
+            actor=actor,
+            description=description,
+        )
+        typer.echo(f"evidence {item.id}: {item.filename} sha256={item.sha256}")
 
 
 @incidents_app.command("comment")

@@ -205,3 +205,38 @@ def test_tasks_move_with_a_merge(env: Env) -> None:
         merge(db=db, clock=env.clock, source_id=source, target_id=target, actor="a")
     assert [t.title for t in tasks_of(db=env.db, incident_id=target)] == ["Logs veiligstellen"]
     assert tasks_of(db=env.db, incident_id=source) == []
+
+
+def test_severity_and_evidence_through_the_api(env: Env) -> None:
+    import hashlib
+
+    add_user(env, "ana", Role.ANALYST)
+    incident_id = _case(env)
+    client = env.client()
+    csrf = login(client, "ana")
+    headers = {**JSON, "X-CSRF-Token": csrf}
+    bad = client.post(
+        f"/api/incidents/{incident_id}/severity",
+        json={"severity": "huge", "reason": "x"},
+        headers=headers,
+    )
+    assert bad.status_code == 400 and bad.json()["field"] == "severity"
+    raised = client.post(
+        f"/api/incidents/{incident_id}/severity",
+        json={"severity": "critical", "reason": "Beheeraccount geraakt"},
+        headers=headers,
+    )
+    assert raised.status_code == 200 and raised.json()["severity"] == "critical"
+    content = b"Failed password for root from 198.51.100.23\n"
+    uploaded = client.post(
+        f"/api/incidents/{incident_id}/evidence",
+        files={"file": ("auth.log", content)},
+        data={"description": "syslog van web01"},
+        headers=headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["sha256"] == hashlib.sha256(content).hexdigest()
+    actions = [e.action for e in timeline(db=env.db, incident_id=incident_id)]
+    assert "incident.severity_changed" in actions and "incident.evidence_added" in actions
+    refused = client.post("/api/steps/999999/decide", json={"option": "no"}, headers=headers)
+    assert refused.status_code == 404

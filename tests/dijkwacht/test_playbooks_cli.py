@@ -219,3 +219,32 @@ def test_incidents_link_alert_add_task_complete_task(data_dir: Path) -> None:
     engine.dispose()
     assert actions.count("incident.alert_linked") == 2
     assert {"incident.task_added", "incident.task_completed"} <= set(actions)
+
+
+def test_incidents_severity_observable_evidence(data_dir: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    settings = get_settings()
+    migrate(settings)
+    engine = create_db_engine(settings)
+    with unit_of_work(create_session_factory(engine)) as db:
+        incident = create_incident(
+            db=db, clock=SystemClock(), title="Lek", severity="low", actor="a"
+        )
+    engine.dispose()
+    run = CliRunner().invoke
+    bad = run(app, ["incidents", "severity", str(incident.id), "huge", "--reason", "x"])
+    assert bad.exit_code == 2 and "severity: must be one of" in bad.output
+    raised = run(app, ["incidents", "severity", str(incident.id), "high", "--reason", "Meer"])
+    assert raised.exit_code == 0 and "severity high" in raised.output
+    seen = run(app, ["incidents", "observable", str(incident.id), "ip", "198.51.100.23"])
+    assert seen.exit_code == 0 and "ip 198.51.100.23 (also in no other incident)" in seen.output
+    wrong = run(app, ["incidents", "observable", str(incident.id), "ip", "not-an-ip"])
+    assert wrong.exit_code == 2 and "value" in wrong.output
+    evidence = tmp_path / "auth.log"
+    evidence.write_bytes(b"Failed password\n")
+    kept = run(app, ["incidents", "evidence", str(incident.id), str(evidence), "-d", "syslog"])
+    assert kept.exit_code == 0, kept.output
+    assert hashlib.sha256(b"Failed password\n").hexdigest() in kept.output
+    shown = run(app, ["incidents", "show", str(incident.id)])
+    assert "incident.severity_changed" in shown.output and "incident.evidence_added" in shown.output
