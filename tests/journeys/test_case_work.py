@@ -116,16 +116,16 @@ def test_analyst_and_incident_manager_work_a_case_to_the_end(journey: Journey) -
 
     # A related incident (the same rule on another host) is merged into this one.
     related = [i["id"] for i in others]
-    if related:
-        analyst.goto(f"/incidents/{related[0]}")
-        merge = analyst.get_by_test_id("merge-form")
-        merge.locator("input[name=target]").fill(incident_id)
-        journey.shot(analyst, "analyst merges the related brute-force incident into the case")
-        merge.locator("button").click()
-        analyst.get_by_test_id("incident-title").wait_for()
-        assert analyst.url.split("#")[0].endswith(f"/incidents/{incident_id}")
-        assert "incident.merged_in" in analyst.get_by_test_id("timeline").inner_text()
-        journey.shot(analyst, "the survivor has the alerts of both incidents")
+    assert related, "the demo day has a second brute-force incident to merge"
+    analyst.goto(f"/incidents/{related[0]}")
+    merge = analyst.get_by_test_id("merge-form")
+    merge.locator("input[name=target]").fill(incident_id)
+    journey.shot(analyst, "analyst merges the related brute-force incident into the case")
+    merge.locator("button").click()
+    analyst.get_by_test_id("incident-title").wait_for()
+    assert analyst.url.split("#")[0].endswith(f"/incidents/{incident_id}")
+    assert "incident.merged_in" in analyst.get_by_test_id("timeline").inner_text()
+    journey.shot(analyst, "the survivor has the alerts of both incidents")
 
     # Four eyes: the analyst requests the block; the target's origin is shown.
     origin = _step(analyst, "origin-block-source").inner_text()
