@@ -175,6 +175,15 @@ def test_language_switch_turns_a_page_and_an_error_into_english(journey: Journey
     page.get_by_test_id("home-new-alerts").wait_for()
     assert "New alerts by severity" in page.locator("main").inner_text()
     journey.shot(page, "the analyst's home in English")
+    # Remembered per person: another browser (no cookie) opens in English after logging in.
+    elsewhere = journey.login("analyst")
+    try:
+        assert elsewhere.locator("html[lang=en]").count() == 1
+        assert "New alerts by severity" in elsewhere.locator("main").inner_text()
+        journey.shot(elsewhere, "another browser: the analyst's language came along")
+    finally:  # the other journeys read the analyst's pages in Dutch
+        elsewhere.goto("/language/nl?next=/")
+    assert journey.login("analyst").locator("html[lang=nl]").count() == 1
 
 
 AXE = REPO_ROOT / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
