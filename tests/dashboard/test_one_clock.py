@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from core.accounts.models import Role
 from core.store.base import NewAlert
@@ -188,6 +189,31 @@ def test_the_breach_register_and_report_pdfs_show_local_times(env: Env) -> None:
     text = _pdf_text(export.register_pdf(db=env.db, clock=env.clock, settings=env.settings))
     assert "Ransomware op fileserver" in " ".join(text.split())
     assert _problems("breach register PDF", text) == []
+
+
+def test_the_breach_report_pdf_shows_local_times(env: Env) -> None:
+    from core.accounts.models import User
+    from playbooks.breach import ap_notification, export
+    from playbooks.breach.states import State
+    from tests.playbooks.breach.support import walk_to
+
+    add_user(env, "fenna", Role.DPO)
+    dpo = env.db.scalars(select(User).where(User.username == "fenna")).one()
+    breach = walk_to(
+        State.NOTIFICATION_DUE, db=env.db, clock=env.clock, settings=env.settings, dpo=dpo
+    )
+    draft = ap_notification.draft_notification(
+        db=env.db, clock=env.clock, settings=env.settings, actor="fenna", breach_id=breach.id
+    )
+    env.db.commit()  # the test is the boundary of its setup
+    for lang in ("nl", "en"):
+        text = _pdf_text(
+            export.report_pdf(
+                db=env.db, clock=env.clock, settings=env.settings, report_id=draft.id, lang=lang
+            )
+        )
+        assert breach.reference in text
+        assert _problems(f"breach report PDF ({lang})", text) == []
 
 
 def test_the_drill_report_pdf_shows_local_times(env: Env) -> None:
