@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -48,3 +49,15 @@ class FrozenClock:
 def utc_iso(moment: datetime) -> str:
     """ISO 8601 in UTC with millisecond precision and a Z suffix, as ECS `@timestamp` expects."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def local_text(moment: datetime, zone: str, *, offset: bool = True) -> str:
+    """A time as people read it in documents that leave the platform: `28-11-2026 10:00:07
+    +01:00` in `zone` (the settings' `timezone`), to the second; the offset keeps it exact when
+    the reader is elsewhere. The dashboard's own filter (`dashboard.app.local_time`) writes the
+    same format."""
+    local = moment.astimezone(ZoneInfo(zone))
+    text = local.strftime("%d-%m-%Y %H:%M:%S")
+    if offset:
+        text += " " + local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]
+    return text

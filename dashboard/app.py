@@ -24,6 +24,7 @@ from dashboard.views import (
     alerts,
     apidocs,
     auth,
+    case_links,
     casework,
     casework_api,
     dpo,
@@ -167,6 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(drills_views.router)  # exercises; /oefeningen is public
     app.include_router(casework.router)  # issue 17: working a case
     app.include_router(casework_api.router)
+    app.include_router(case_links.router)  # issue 17: linking alerts, ad-hoc tasks
     app.include_router(exceptions.router)  # issue 17: alert exceptions, maintenance windows
     app.include_router(advisories_views.router)  # issue 24: inventory, advisories, sources
     return app

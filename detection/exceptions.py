@@ -205,7 +205,7 @@ def end_maintenance_window(
     if not reason.strip():
         raise ValidationError("reason", "say why the window ends")
     now = clock.now()
-    if row.ends_at <= now:
+    if row.ends_at <= now or row.ends_at <= row.starts_at:  # ended, or ended before it began
         raise ValidationError("window", f"maintenance window {row.id} has already ended")
     row.ends_at = max(now, row.starts_at)
     db.flush()

@@ -1,4 +1,5 @@
-"""Case work beyond the status: merging incidents, safe markdown for comments, action origins.
+"""Case work beyond the status: merging incidents, linking alerts by hand, safe markdown for
+comments, action origins.
 
 Merge moves alerts, observables, comments, evidence and playbook runs (with their tasks) to the
 survivor; the merged incident is closed with reason `merged` and points to the survivor. The
@@ -9,6 +10,7 @@ merged incident's entries as well (`playbooks.incidents.timeline`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -17,8 +19,11 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.errors import ConflictError, ValidationError
+from core.store.base import AlertStore, StoredAlert
+from playbooks import observables
 from playbooks.incidents import _milestones, get_incident, log
 from playbooks.models import (
+    AdhocTask,
     Comment,
     Evidence,
     Incident,
@@ -27,6 +32,7 @@ from playbooks.models import (
     PlaybookRun,
     RunStep,
 )
+from playbooks.schemas import SEVERITIES
 
 
 def merge(*, db: Session, clock: Clock, source_id: int, target_id: int, actor: str) -> Incident:
@@ -47,7 +53,7 @@ def merge(*, db: Session, clock: Clock, source_id: int, target_id: int, actor: s
         raise ConflictError("target: exercise and real incidents are never merged")
     _stop_runs(db, clock, source_id, target_id, actor)
     moved: dict[str, int] = {}
-    for table in (IncidentAlert, Comment, Evidence, PlaybookRun):
+    for table in (IncidentAlert, Comment, Evidence, PlaybookRun, AdhocTask):
         result = db.execute(
             update(table).where(table.incident_id == source_id).values(incident_id=target_id)
         )
@@ -131,6 +137,106 @@ def _stop_runs(db: Session, clock: Clock, source_id: int, target_id: int, actor:
             run_id=run.id,
             reason=f"merged into #{target_id}",
         )
+
+
+def link_alerts(
+    *,
+    db: Session,
+    clock: Clock,
+    store: AlertStore,
+    incident_id: int,
+    alert_ids: Sequence[str],
+    actor: str,
+) -> list[str]:
+    """Link alerts (read from the alert store) to an open incident by hand; returns the ids
+    newly linked. The caller commits, then sets their status to `in_incident` in the store.
+
+    An alert already in this incident is skipped; one in another incident is refused (merge the
+    incidents instead). Each link lands on the timeline with who linked it, and the alert's
+    hosts, users and addresses become observables of the incident, as routing does.
+
+    Raises:
+        ValidationError: no alerts given.
+        NotFoundError: an unknown incident or alert.
+        ConflictError: the incident is closed or merged, an alert is in another incident, or an
+            exercise alert meets a real incident (or the other way round).
+    """
+    wanted = list(dict.fromkeys(a.strip() for a in alert_ids if a.strip()))
+    if not wanted:
+        raise ValidationError("alert_ids", "give at least one alert to link")
+    incident = get_incident(db=db, incident_id=incident_id)
+    alerts = [store.get(alert_id) for alert_id in wanted]
+    if incident.status == "closed" or incident.merged_into is not None:
+        raise ConflictError(f"incident: incident {incident.id} is closed; reopen it first")
+    linked: list[str] = []
+    for alert in alerts:
+        current = db.scalar(
+            select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == alert.id)
+        )
+        if current == incident.id:
+            continue
+        if current is not None:
+            raise ConflictError(
+                f"alert_ids: alert {alert.id} is already in incident #{current}; "
+                "merge the incidents instead"
+            )
+        if alert.exercise_id != incident.exercise_id:
+            raise ConflictError(
+                f"alert_ids: alert {alert.id} and incident {incident.id} are not both exercise "
+                "(or both real); they are never linked"
+            )
+        _attach(db, clock, incident, alert, actor)
+        linked.append(alert.id)
+    incident.updated_at = clock.now()
+    db.flush()
+    return linked
+
+
+def _attach(db: Session, clock: Clock, incident: Incident, alert: StoredAlert, actor: str) -> None:
+    db.add(
+        IncidentAlert(
+            incident_id=incident.id,
+            alert_id=alert.id,
+            rule_id=alert.rule_id,
+            level=alert.level,
+            alert_created_at=alert.created_at,
+            added_at=clock.now(),
+        )
+    )
+    log(
+        db=db,
+        clock=clock,
+        incident_id=incident.id,
+        actor=actor,
+        action="incident.alert_linked",
+        alert_id=alert.id,
+        rule_id=alert.rule_id,
+        level=alert.level,
+        reason=f"linked by hand by {actor}",
+    )
+    level = {"informational": "low"}.get(alert.level, alert.level)
+    if level in SEVERITIES and SEVERITIES.index(level) > SEVERITIES.index(incident.severity):
+        log(
+            db=db,
+            clock=clock,
+            incident_id=incident.id,
+            actor=actor,
+            action="incident.severity_changed",
+            **{"from": incident.severity, "to": level},
+            reason=f"alert {alert.id} has level {alert.level}",
+        )
+        incident.severity = level
+    incident.last_alert_at = max(incident.last_alert_at or alert.created_at, alert.created_at)
+    observables.link(
+        db=db,
+        clock=clock,
+        incident_id=incident.id,
+        observables=observables.from_alert(
+            alert.body, host_name=alert.host_name, user_name=alert.user_name
+        ),
+        actor=actor,
+        source=f"alert:{alert.id}",
+    )
 
 
 def merged_ids(*, db: Session, incident_id: int) -> list[int]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -143,16 +143,14 @@ def get_incident(*, db: Session, incident_id: int) -> Incident:
     return incident
 
 
-def list_incidents(
-    *,
-    db: Session,
-    statuses: Sequence[str] = (),
-    assignee: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[Incident]:
-    """Incidents newest first, filtered by status and assignee."""
-    query = select(Incident)
+def _filtered(
+    query: Any,
+    statuses: Sequence[str],
+    assignee: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    severity: str | None = None,
+) -> Any:
     if statuses:
         unknown = set(statuses) - set(STATUSES)
         if unknown:
@@ -160,8 +158,46 @@ def list_incidents(
         query = query.where(Incident.status.in_(statuses))
     if assignee is not None:
         query = query.where(Incident.assignee == assignee)
+    if start is not None:
+        query = query.where(Incident.created_at >= start)
+    if end is not None:
+        query = query.where(Incident.created_at < end)
+    if severity is not None:
+        severity_rank(severity)
+        query = query.where(Incident.severity == severity)
+    return query
+
+
+def list_incidents(
+    *,
+    db: Session,
+    statuses: Sequence[str] = (),
+    assignee: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Incident]:
+    """Incidents newest first, filtered by status, assignee and creation time [start, end)."""
+    query = _filtered(select(Incident), statuses, assignee, start, end)
     query = query.order_by(Incident.created_at.desc(), Incident.id.desc())
     return list(db.scalars(query.limit(limit).offset(offset)))
+
+
+def count_incidents(
+    *,
+    db: Session,
+    start: datetime,
+    end: datetime,
+    severity: str | None = None,
+    statuses: Sequence[str] = (),
+    assignee: str | None = None,
+) -> int:
+    """How many incidents were created in [start, end), by severity and the list's filters."""
+    query = _filtered(
+        select(func.count(Incident.id)), statuses, assignee, start, end, severity=severity
+    )
+    return int(db.scalar(query) or 0)
 
 
 def alert_ids(*, db: Session, incident_id: int) -> list[str]:

@@ -119,6 +119,25 @@ class Evidence(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class AdhocTask(Base):
+    """A task a person adds to an incident (not from a playbook), completed with a note.
+
+    Created by the migration `cases02`; moves with the incident when it is merged.
+    """
+
+    __tablename__ = "incident_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_by: Mapped[str | None] = mapped_column(String(200))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 class PlaybookRun(Base):
     """One execution of a playbook for an incident; its steps are `RunStep` rows."""
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 
-from core.clock import Clock, utc_iso
+from core.clock import Clock, local_text
 from core.config import Settings
 from core.errors import ConflictError
 from playbooks.evidence import list_evidence, read_evidence
@@ -47,24 +47,25 @@ class PolicePackage:
     public_key: str
 
 
-def _custody(db: Session, incident_id: int, actor: str, now: str) -> str:
+def _custody(db: Session, incident_id: int, actor: str, now: str, zone: str) -> str:
+    """Times in the municipality's zone with their UTC offset (one clock, exact anywhere)."""
     lines = ["Chain of custody / bewijsketen", f"Incident #{incident_id}", ""]
     for item in list_evidence(db=db, incident_id=incident_id):
         lines.append(
-            f"{utc_iso(item.added_at)}  verzameld door / collected by {item.added_by}: "
+            f"{local_text(item.added_at, zone)}  verzameld door / collected by {item.added_by}: "
             f"{item.filename} sha256={item.sha256} ({item.size} bytes)"
         )
     for entry in timeline(db=db, incident_id=incident_id):
         if entry.action == "incident.police_exported":
             lines.append(
-                f"{utc_iso(entry.at)}  geëxporteerd door / exported by {entry.actor} "
+                f"{local_text(entry.at, zone)}  geëxporteerd door / exported by {entry.actor} "
                 f"(manifest sha256={entry.details.get('manifest_sha256')})"
             )
     lines.append(f"{now}  geëxporteerd door / exported by {actor} (dit pakket / this package)")
     return "\n".join(lines) + "\n"
 
 
-def _report(db: Session, incident_id: int, actor: str, now: str, custody: str) -> bytes:
+def _report(db: Session, incident_id: int, actor: str, now: str, custody: str, zone: str) -> bytes:
     from weasyprint import HTML
 
     incident = get_incident(db=db, incident_id=incident_id)
@@ -74,6 +75,7 @@ def _report(db: Session, incident_id: int, actor: str, now: str, custody: str) -
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
     )
+    environment.filters["local"] = lambda moment: local_text(moment, zone) if moment else "-"
     html = environment.get_template("export/aangifte.html.j2").render(
         incident=incident,
         alerts=alert_ids(db=db, incident_id=incident_id),
@@ -104,10 +106,11 @@ def export_police_package(
             f"exercise: incident {incident_id} is OEFENING/EXERCISE {incident.exercise_id}; "
             "exercise data is never exported for the police"
         )
-    now = utc_iso(clock.now())
-    custody = _custody(db, incident_id, actor, now)
+    zone = settings.timezone
+    now = local_text(clock.now(), zone)
+    custody = _custody(db, incident_id, actor, now, zone)
     members: dict[str, bytes] = {
-        f"aangifte-incident-{incident_id}.pdf": _report(db, incident_id, actor, now, custody),
+        f"aangifte-incident-{incident_id}.pdf": _report(db, incident_id, actor, now, custody, zone),
         CUSTODY: custody.encode("utf-8"),
     }
     for item in list_evidence(db=db, incident_id=incident_id):

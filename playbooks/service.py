@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from playbooks.approvals import approve_action, request_action
-from playbooks.casework import merge, merged_ids, param_origins, render_markdown
+from playbooks.case_tasks import add_task, complete_adhoc_task, incident_of_task, tasks_of
+from playbooks.casework import link_alerts, merge, merged_ids, param_origins, render_markdown
 from playbooks.evidence import add_evidence, list_evidence, read_evidence
 from playbooks.executor import execute_action, give_up, resume_runs
 from playbooks.export import AuthorityPackage, export_incident, render_report_html
@@ -26,6 +27,7 @@ from playbooks.incidents import (
     check_assignee,
     close,
     comments,
+    count_incidents,
     create_incident,
     get_incident,
     incident_of_alert,
@@ -66,6 +68,7 @@ __all__ = [
     "add_comment",
     "add_evidence",
     "add_observable",
+    "add_task",
     "advance",
     "alert_ids",
     "approve_action",
@@ -75,7 +78,9 @@ __all__ = [
     "check_directory",
     "close",
     "comments",
+    "complete_adhoc_task",
     "complete_task",
+    "count_incidents",
     "create_incident",
     "decide",
     "delete_exercise_artefacts",
@@ -92,6 +97,8 @@ __all__ = [
     "handoffs_pending",
     "incident_metrics",
     "incident_of_alert",
+    "incident_of_task",
+    "link_alerts",
     "list_evidence",
     "list_incidents",
     "load_file",
@@ -113,6 +120,7 @@ __all__ = [
     "set_severity",
     "start_run",
     "steps_of",
+    "tasks_of",
     "timeline",
     "verify_police_package",
     "verify_signature",
@@ -161,6 +169,7 @@ def delete_exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, int
     from playbooks.breach import models as bm
     from playbooks.models import (
         ActionExecution,
+        AdhocTask,
         Comment,
         Delivery,
         Evidence,
@@ -208,7 +217,7 @@ def delete_exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, int
         gone(linked_to, linked_to.incident_id.in_(incidents))
     gone(RunStep, RunStep.run_id.in_(runs))
     gone(PlaybookRun, PlaybookRun.incident_id.in_(incidents))
-    for of_incident in (IncidentAlert, Comment, IncidentObservable, Evidence):
+    for of_incident in (IncidentAlert, Comment, IncidentObservable, Evidence, AdhocTask):
         gone(of_incident, of_incident.incident_id.in_(incidents))
     gone(Incident, Incident.exercise_id == exercise_id)
     still_used = select(IncidentObservable.observable_id)

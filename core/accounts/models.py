@@ -49,6 +49,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The dashboard language the person chose with the switch (nl/en); None: the default.
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role.value})>"

@@ -239,3 +239,22 @@ def get_user(*, db: Session, username: str) -> User:
 def list_users(*, db: Session) -> list[User]:
     """All users by username."""
     return list(db.scalars(select(User).order_by(User.username)))
+
+
+LANGUAGES = ("nl", "en")
+
+
+def set_language(*, db: Session, user_id: int, language: str) -> User:
+    """Remember the dashboard language a person chose (nl or en) on their account.
+
+    A preference, not a security change, so it is not audited; NotFoundError for an account
+    that no longer exists, ValidationError for another language.
+    """
+    if language not in LANGUAGES:
+        raise ValidationError("language", f"must be one of {', '.join(LANGUAGES)}")
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"account {user_id} does not exist")
+    user.language = language
+    db.flush()
+    return user

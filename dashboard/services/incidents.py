@@ -14,13 +14,15 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
 from core.store.base import AlertStore
-from playbooks.models import Evidence, Incident, PlaybookRun, RunStep
+from dashboard.services.timerange import Histogram, TimeRange, histogram
+from playbooks.models import AdhocTask, Evidence, Incident, PlaybookRun, RunStep
 from playbooks.schemas import SEVERITIES, ObservableLink, RouteResult, TimelineEntry
 from playbooks.service import (
     OPEN_STATUSES,
     STATUSES,
     alert_ids,
     comments,
+    count_incidents,
     get_incident,
     list_evidence,
     list_incidents,
@@ -31,6 +33,7 @@ from playbooks.service import (
     route_alert,
     runs_of,
     steps_of,
+    tasks_of,
     timeline,
 )
 
@@ -55,6 +58,7 @@ class IncidentView:
     evidence: list[Evidence]
     # Per action step id: where each parameter's value came from (approvers see this).
     origins: dict[int, list[dict[str, Any]]]
+    tasks: list[AdhocTask]
 
 
 def incident_view(*, db: Session, incident_id: int) -> IncidentView:
@@ -81,6 +85,7 @@ def incident_view(*, db: Session, incident_id: int) -> IncidentView:
         ],
         list_evidence(db=db, incident_id=incident_id),
         origins,
+        tasks_of(db=db, incident_id=incident_id),
     )
 
 
@@ -145,6 +150,14 @@ def _row(incident: Incident, now: datetime, sla_hours: dict[str, float]) -> Inci
     )
 
 
+def _statuses(show: str) -> Sequence[str]:
+    if show not in FILTERS:
+        raise ValidationError("show", f"must be one of {', '.join(FILTERS)}")
+    statuses: Sequence[str] = OPEN_STATUSES if show in ("open", "mine", "overdue") else ()
+    assert set(statuses) <= set(STATUSES)
+    return statuses
+
+
 def incident_rows(
     *,
     db: Session,
@@ -153,14 +166,17 @@ def incident_rows(
     username: str,
     show: str = "all",
     severity: str | None = None,
+    span: TimeRange | None = None,
 ) -> list[IncidentRow]:
-    """Incidents newest first, filtered by mine / open / overdue and severity."""
-    if show not in FILTERS:
-        raise ValidationError("show", f"must be one of {', '.join(FILTERS)}")
-    statuses: Sequence[str] = OPEN_STATUSES if show in ("open", "mine", "overdue") else ()
-    assert set(statuses) <= set(STATUSES)
+    """Incidents newest first, filtered by mine / open / overdue, severity and the time range
+    they were created in."""
     items = list_incidents(
-        db=db, statuses=statuses, assignee=username if show == "mine" else None, limit=500
+        db=db,
+        statuses=_statuses(show),
+        assignee=username if show == "mine" else None,
+        limit=500,
+        start=span.start if span else None,
+        end=span.end if span else None,
     )
     if severity:
         if severity not in SEVERITIES:
@@ -170,3 +186,18 @@ def incident_rows(
     sla = {str(k): v for k, v in settings.incident_sla_hours.items()}
     rows = [_row(i, now, sla) for i in items]
     return [r for r in rows if r.overdue] if show == "overdue" else rows
+
+
+def incidents_histogram(
+    *, db: Session, span: TimeRange, now: datetime, username: str, show: str = "all"
+) -> Histogram | None:
+    """Incidents created per slice of the range, one series per severity (the list's filters)."""
+    statuses = _statuses(show)
+    assignee = username if show == "mine" else None
+
+    def count(severity: str, start: datetime, end: datetime) -> int:
+        return count_incidents(
+            db=db, start=start, end=end, severity=severity, statuses=statuses, assignee=assignee
+        )
+
+    return histogram(span=span, now=now, series=list(reversed(SEVERITIES)), count=count)

@@ -48,8 +48,9 @@ from dashboard.services.alerts import (
 from dashboard.services.events import flatten, original_text
 from dashboard.services.rules import explain_events
 from dashboard.services.timerange import PRESET_LABELS, Histogram, TimeRange, parse_range
+from detection.service import list_exceptions
 from dijkwacht.detection_runtime import rule_paths
-from playbooks.service import incident_of_alert
+from playbooks.service import OPEN_STATUSES, incident_of_alert, list_incidents
 
 router = APIRouter(tags=["alerts"])
 TRIAGE_ROLES = (Role.ANALYST, Role.INCIDENT_MANAGER)
@@ -257,6 +258,8 @@ def queue(
         result, grouping, filters, accounts, span=span, chart=chart, rule_text=params.rule
     )
     context["now"] = clock.now()
+    # Issue 17: the queue says how many alerts each active exception kept out of it.
+    context["exceptions"] = list_exceptions(db=db, clock=clock)
     return templates.TemplateResponse(request, "alerts.html", context)
 
 
@@ -379,6 +382,12 @@ def detail(
         "body_json": json.dumps(body, indent=2, ensure_ascii=False, default=str),
         "subjects": pseudonyms_in(body),
         "incident_id": incident_of_alert(db=db, alert_id=alert.id),  # issue 17: triage link
+        # ... or link it to an open incident picked from a list (same exercise-ness only)
+        "open_incidents": [
+            i
+            for i in list_incidents(db=db, statuses=OPEN_STATUSES, limit=100)
+            if i.exercise_id == alert.exercise_id and i.merged_into is None
+        ],
         "now": clock.now(),
     }
     return templates.TemplateResponse(request, "alert_detail.html", context)

@@ -26,7 +26,6 @@ _PAGE = """<!doctype html>
   <link rel="stylesheet" href="/static/dijkwacht-docs.css">
 </head>
 <body>
-  <header><h1 class="sr-only">Dijkwacht API</h1></header>
   <div id="swagger-ui" data-spec="/openapi.json"></div>
   <script src="/static/swagger/swagger-ui-bundle.js"></script>
   <script src="/static/swagger-init.js"></script>

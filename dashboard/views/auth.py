@@ -27,6 +27,7 @@ from dashboard.security import (
     set_session_cookie,
     web_session,
 )
+from dashboard.views.language import set_language_cookie
 
 router = APIRouter(tags=["auth"])
 AnyUser = Annotated[Principal, Depends(RequireRole(*ALL_ROLES))]
@@ -116,6 +117,7 @@ def login(
             session = start_session(
                 db=db, user=user, clock=clock, replaces=request.cookies.get(SESSION_COOKIE)
             )
+            language = user.language
     except AuthenticationError as exc:
         current = web_session(request, factory, clock)
         csrf = current.csrf_token if current else ""
@@ -130,6 +132,8 @@ def login(
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, request, session)
+    if language:  # the language this person chose before, on whichever browser
+        set_language_cookie(response, request, language)
     return response
 
 

@@ -246,11 +246,12 @@ def evidence_form(
     description: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Store a file with its SHA-256 (shown on the page and in the police package manifest)."""
-    content = file.file.read(MAX_UPLOAD + 1)
-    return case.apply(
-        incident_id,
-        {"description": description},
-        lambda n: service.add_evidence(
+    content = read_upload(file)
+
+    def change(n: int) -> object:
+        if content is None:
+            raise ValidationError("content", f"larger than {MAX_UPLOAD} bytes")
+        return service.add_evidence(
             db=case.db,
             clock=case.clock,
             settings=settings,
@@ -259,9 +260,16 @@ def evidence_form(
             content=content,
             actor=case.user.username,
             description=description.strip() or None,
-        ),
-        "evidence",
-    )
+        )
+
+    return case.apply(incident_id, {"description": description}, change, "evidence")
+
+
+def read_upload(file: UploadFile) -> bytes | None:
+    """The uploaded file, or None when it is larger than MAX_UPLOAD (never a truncated copy:
+    its hash would not be the file's)."""
+    content = file.file.read(MAX_UPLOAD + 1)
+    return None if len(content) > MAX_UPLOAD else content
 
 
 @router.post("/incidents/{incident_id}/tasks/{step_id}/complete", summary="Complete a task")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Form, UploadFile
 from pydantic import BaseModel, Field
 
 from core.accounts.models import Role
+from core.errors import ValidationError
 from dashboard.deps import (
     AppSettings,
     ClockDep,
@@ -21,7 +22,7 @@ from dashboard.deps import (
     WriteDb,
 )
 from dashboard.services.incidents import dispatch
-from dashboard.views.casework import Actor, _account, _number
+from dashboard.views.casework import MAX_UPLOAD, Actor, _account, _number, read_upload
 from dashboard.views.writes import begin_write
 from playbooks import service
 
@@ -49,6 +50,15 @@ class CommentIn(BaseModel):
 class ObservableIn(BaseModel):
     kind: str = Field(max_length=16)
     value: str = Field(max_length=500)
+
+
+class SeverityIn(BaseModel):
+    severity: str = Field(max_length=16)
+    reason: str = Field(max_length=2000)
+
+
+class DecisionIn(BaseModel):
+    option: str = Field(max_length=100)
 
 
 class MergeIn(BaseModel):
@@ -129,6 +139,50 @@ def assign_api(
     )
 
 
+@router.post("/api/incidents/{incident_id}/severity", response_model=ChangedOut, summary="Severity")
+def severity_api(
+    incident_id: str, body: SeverityIn, db: WriteDb, clock: ClockDep, user: Actor
+) -> ChangedOut:
+    """Change the severity (low, medium, high, critical) with a reason."""
+    return _changed(
+        service.set_severity(
+            db=db,
+            clock=clock,
+            incident_id=_number(incident_id, "incident"),
+            severity=body.severity,
+            reason=body.reason,
+            actor=user.username,
+        )
+    )
+
+
+@router.post("/api/incidents/{incident_id}/evidence", summary="Evidence", status_code=201)
+def evidence_api(
+    incident_id: str,
+    file: UploadFile,
+    db: WriteDb,
+    clock: ClockDep,
+    settings: AppSettings,
+    user: Actor,
+    description: Annotated[str, Form(max_length=1000)] = "",
+) -> dict[str, Any]:
+    """Upload a file (multipart, field `file`); answers its SHA-256 as stored."""
+    content = read_upload(file)
+    if content is None:
+        raise ValidationError("content", f"larger than {MAX_UPLOAD} bytes")
+    item = service.add_evidence(
+        db=db,
+        clock=clock,
+        settings=settings,
+        incident_id=_number(incident_id, "incident"),
+        filename=file.filename or "",
+        content=content,
+        actor=user.username,
+        description=description.strip() or None,
+    )
+    return {"id": item.id, "filename": item.filename, "sha256": item.sha256, "size": item.size}
+
+
 @router.post("/api/incidents/{incident_id}/comments", summary="Comment", status_code=201)
 def comment_api(
     incident_id: str, body: CommentIn, db: WriteDb, clock: ClockDep, user: Actor
@@ -197,6 +251,29 @@ def complete_api(
     db.commit()
     dispatch(settings=settings, work=work)
     return {"status": "done"}
+
+
+@router.post("/api/steps/{step_id}/decide", summary="Take a decision")
+def decide_api(
+    step_id: str,
+    body: DecisionIn,
+    db: DbSession,
+    clock: ClockDep,
+    settings: AppSettings,
+    user: Actor,
+) -> dict[str, str]:
+    """Choose one of a decision step's options; the playbook continues on that branch."""
+    begin_write(db)
+    work = service.decide(
+        db=db,
+        clock=clock,
+        run_step_id=_number(step_id, "step"),
+        option=body.option,
+        user=_account(db, user),
+    )
+    db.commit()
+    dispatch(settings=settings, work=work)
+    return {"status": "done", "option": body.option}
 
 
 @router.post("/api/steps/{step_id}/request", summary="Request an action (four eyes)")

@@ -53,7 +53,10 @@ class ExceptionOut(BaseModel):
 
 
 class WindowOut(BaseModel):
+    """A maintenance window; `active` until it has ended (or was ended before it began)."""
+
     id: int
+    active: bool
     host_name: str | None
     starts_at: str
     ends_at: str
@@ -81,6 +84,11 @@ class ReasonIn(BaseModel):
     reason: str = Field(max_length=500)
 
 
+class EditIn(BaseModel):
+    reason: str = Field(max_length=500)
+    expires_at: datetime
+
+
 def _exception_out(row: Any, now: datetime) -> ExceptionOut:
     return ExceptionOut(
         id=row.id,
@@ -95,9 +103,10 @@ def _exception_out(row: Any, now: datetime) -> ExceptionOut:
     )
 
 
-def _window_out(row: Any) -> WindowOut:
+def _window_out(row: Any, now: datetime) -> WindowOut:
     return WindowOut(
         id=row.id,
+        active=row.ends_at > now and row.ends_at > row.starts_at,
         host_name=row.host_name,
         starts_at=row.starts_at.isoformat(),
         ends_at=row.ends_at.isoformat(),
@@ -116,6 +125,13 @@ def _when(value: str, field: str, zone: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
+def _problem(error: Exception) -> dict[str, str]:
+    """The field and the problem apart, so the page can translate the problem."""
+    field = str(getattr(error, "field", "") or str(error).split(":", 1)[0])
+    message = str(error)
+    return {"field": field, "message": message, "problem": message.removeprefix(f"{field}: ")}
+
+
 def _page(
     request: Request,
     db: Any,
@@ -132,11 +148,9 @@ def _page(
             _exception_out(r, now)
             for r in detection.list_exceptions(db=db, clock=clock, include_expired=True)
         ],
-        "windows": [_window_out(r) for r in detection.list_maintenance_windows(db=db)],
+        "windows": [_window_out(r, now) for r in detection.list_maintenance_windows(db=db)],
         "form": form or {},
-        "error": None
-        if error is None
-        else {"field": getattr(error, "field", "form"), "message": str(error)},
+        "error": None if error is None else _problem(error),
     }
     return templates.TemplateResponse(request, "exceptions.html", context, status_code=status_code)
 
@@ -231,6 +245,52 @@ def expire_form(
     return RedirectResponse("/exceptions", status_code=303)
 
 
+@router.post("/exceptions/{exception_id}/edit", summary="Edit an exception (form)")
+def edit_form(
+    exception_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+    reason: Text = "",
+    expires_at: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """A new reason and expiry (UTC); audited with before and after."""
+    form = {"edit_id": exception_id, "edit_reason": reason, "edit_expires_at": expires_at}
+    try:
+        detection.edit_exception(
+            db=db,
+            clock=clock,
+            actor=user.username,
+            exception_id=_number(exception_id),
+            reason=reason,
+            expires_at=_when(expires_at, "expires_at", UTC),
+        )
+    except ValidationError as exc:
+        return _page(request, db, clock, templates, form=form, error=exc, status_code=400)
+    return RedirectResponse("/exceptions", status_code=303)
+
+
+@router.post("/maintenance/{window_id}/end", summary="End a maintenance window (form)")
+def end_window_form(
+    window_id: str,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+    reason: Text = "",
+) -> Response:
+    try:
+        detection.end_maintenance_window(
+            db=db, clock=clock, actor=user.username, window_id=_number(window_id), reason=reason
+        )
+    except ValidationError as exc:
+        return _page(request, db, clock, templates, error=exc, status_code=400)
+    return RedirectResponse("/exceptions#maintenance", status_code=303)
+
+
 @router.post("/maintenance", summary="Add a maintenance window (form)")
 def window_form(
     request: Request,
@@ -307,9 +367,37 @@ def expire_api(
     return _exception_out(row, clock.now())
 
 
+@router.post("/api/exceptions/{exception_id}/edit", response_model=ExceptionOut, summary="Edit")
+def edit_api(
+    exception_id: str, body: EditIn, db: WriteDb, clock: ClockDep, user: Actor
+) -> ExceptionOut:
+    """Change the reason and the expiry (in the future; use expire to end it now)."""
+    row = detection.edit_exception(
+        db=db,
+        clock=clock,
+        actor=user.username,
+        exception_id=_number(exception_id),
+        reason=body.reason,
+        expires_at=body.expires_at,
+    )
+    return _exception_out(row, clock.now())
+
+
+@router.post("/api/maintenance/{window_id}/end", response_model=WindowOut, summary="End a window")
+def end_window_api(
+    window_id: str, body: ReasonIn, db: WriteDb, clock: ClockDep, user: Actor
+) -> WindowOut:
+    """End the maintenance window now; its suppressed count stays."""
+    row = detection.end_maintenance_window(
+        db=db, clock=clock, actor=user.username, window_id=_number(window_id), reason=body.reason
+    )
+    return _window_out(row, clock.now())
+
+
 @router.get("/api/maintenance", response_model=list[WindowOut], summary="Maintenance windows")
-def windows_api(db: DbSession, user: Reader) -> list[WindowOut]:
-    return [_window_out(r) for r in detection.list_maintenance_windows(db=db)]
+def windows_api(db: DbSession, clock: ClockDep, user: Reader) -> list[WindowOut]:
+    now = clock.now()
+    return [_window_out(r, now) for r in detection.list_maintenance_windows(db=db)]
 
 
 @router.post("/api/maintenance", response_model=WindowOut, status_code=201, summary="Add a window")
@@ -324,4 +412,4 @@ def add_window_api(body: WindowIn, db: WriteDb, clock: ClockDep, user: Actor) ->
         reason=body.reason,
         host_name=body.host_name,
     )
-    return _window_out(row)
+    return _window_out(row, clock.now())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -32,9 +33,12 @@ from dashboard.services.incidents import (
     dispatch,
     incident_rows,
     incident_view,
+    incidents_histogram,
     mark_in_incident,
     triage_alert,
 )
+from dashboard.services.timerange import PRESET_LABELS, TimeRange, parse_range
+from dashboard.views.events import From, Range, To
 from dashboard.views.writes import begin_write
 from playbooks.approvals import SYSTEM_ACTORS
 from playbooks.schemas import OBSERVABLE_KINDS, SEVERITIES
@@ -81,6 +85,8 @@ class IncidentDetailOut(BaseModel):
     runs: list[dict[str, Any]]
     comments: list[dict[str, Any]] = []
     evidence: list[dict[str, Any]] = []
+    # Ad-hoc tasks a person added (title, assignee, who completed it with which note).
+    tasks: list[dict[str, Any]] = []
     # Per alert id: why routing or triage grouped it into this incident.
     alert_reasons: dict[str, str] = {}
 
@@ -176,8 +182,21 @@ def _detail(
         alert_reasons={
             str(t.details.get("alert_id")): str(t.details.get("reason") or "")
             for t in view.timeline
-            if t.action == "incident.alert_added"
+            if t.action in ("incident.alert_added", "incident.alert_linked")
         },
+        tasks=[
+            {
+                "id": t.id,
+                "title": t.title,
+                "assignee": t.assignee,
+                "created_by": t.created_by,
+                "at": t.created_at.isoformat(),
+                "completed_by": t.completed_by,
+                "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+                "note": t.note,
+            }
+            for t in view.tasks
+        ],
         comments=[
             {"author": c.author, "at": c.created_at.isoformat(), "html": str(c.html)}
             for c in view.comments
@@ -215,7 +234,13 @@ def render_detail(
     problem = None
     if error is not None:
         field = getattr(error, "field", None) or str(error).split(":", 1)[0]
-        problem = {"field": field, "message": str(error)}
+        message = str(error)
+        # The field and the problem apart, so the page can translate the problem.
+        problem = {
+            "field": field,
+            "message": message,
+            "problem": message.removeprefix(f"{field}: "),
+        }
     context = {
         "d": out,
         "error": problem,
@@ -243,6 +268,17 @@ class IncidentRowOut(IncidentOut):
     overdue: bool
 
 
+def _span(
+    clock: ClockDep, settings: AppSettings, key: str | None, start: str | None, end: str | None
+) -> TimeRange:
+    """The creation-time range of the list; all incidents unless the URL names one (an open
+    incident never drops out of view because it is old)."""
+    return parse_range(
+        key=key, start=start, end=end, now=clock.now(), zone=ZoneInfo(settings.timezone),
+        default="all",
+    )  # fmt: skip
+
+
 def _rows(
     db: DbSession,
     clock: ClockDep,
@@ -250,6 +286,7 @@ def _rows(
     user: Principal,
     show: str,
     severity: str | None,
+    span: TimeRange | None = None,
 ) -> list[IncidentRowOut]:
     rows = incident_rows(
         db=db,
@@ -258,6 +295,7 @@ def _rows(
         username=user.username,
         show=show,
         severity=severity or None,
+        span=span,
     )
     return [
         IncidentRowOut(
@@ -282,8 +320,15 @@ def incidents_page(
     user: Reader,
     show: str = "open",
     severity: str = "",
+    range: Range = None,
+    from_: From = None,
+    to: To = None,
 ) -> HTMLResponse:
-    items = _rows(db, clock, settings, user, show, severity)
+    """The list with age, times to acknowledge/contain and SLA; a time range (kept in the URL)
+    with a histogram of incidents created per severity (SVG and a table)."""
+    span = _span(clock, settings, range, from_, to)
+    items = _rows(db, clock, settings, user, show, severity, span)
+    keep = [("show", show)] + ([("severity", severity)] if severity else [])
     context = {
         "incidents": items,
         "show": show,
@@ -291,6 +336,12 @@ def incidents_page(
         "filters": FILTERS,
         "severities": SEVERITIES,
         "sla": settings.incident_sla_hours,
+        "span": span,
+        "keep": keep,
+        "range_labels": PRESET_LABELS,
+        "chart": incidents_histogram(
+            db=db, span=span, now=clock.now(), username=user.username, show=show
+        ),
     }
     return templates.TemplateResponse(request, "incidents.html", context)
 
@@ -303,12 +354,18 @@ def incidents_api(
     user: Reader,
     show: str = "all",
     severity: str = "",
+    range: Range = None,
+    from_: From = None,
+    to: To = None,
 ) -> list[IncidentRowOut]:
     """Incidents newest first with age, times to acknowledge/contain and SLA state.
 
-    `show`: all, open, mine or overdue; `severity`: one severity.
+    `show`: all, open, mine or overdue; `severity`: one severity; `range` (15m, 1h, 24h, 7d,
+    30d, all, custom with `from`/`to` in local time): when they were created (default all).
     """
-    return _rows(db, clock, settings, user, show, severity)
+    return _rows(
+        db, clock, settings, user, show, severity, _span(clock, settings, range, from_, to)
+    )
 
 
 @router.get(

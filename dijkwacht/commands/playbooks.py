@@ -1,4 +1,5 @@
-"""`dijkwacht incidents list|show|assign|status|comment|close|merge` and `playbooks check DIR`.
+"""`dijkwacht incidents list|show|assign|status|severity|comment|observable|evidence|close|
+merge|link-alert|add-task|complete-task|export` and `playbooks check DIR`.
 
 The write commands act as `cli:<OS user>` in the timeline and audit log, in one unit of work
 each; a refused change prints the field and the problem and exits 2 (not found: 1).
@@ -15,7 +16,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from core.clock import utc_iso
-from dijkwacht.commands.common import console
+from dijkwacht.commands.common import console, settings_or_exit
 from dijkwacht.commands.units import command_unit
 
 incidents_app = typer.Typer(help="Read and work incidents.", no_args_is_help=True)
@@ -96,6 +97,13 @@ def show_command(incident_id: Annotated[int, typer.Argument(help="Incident id.")
                 due = f" due {utc_iso(step.due_at)}" if step.due_at else ""
                 error = f" — {step.error}" if step.error and step.status == "manual" else ""
                 echo(f"  [{step.status}] {step.step_id}: {step.title}{due}{error}")
+        tasks = service.tasks_of(db=db, incident_id=incident.id)
+        if tasks:
+            echo("Tasks:")
+        for task in tasks:
+            done = f" — done by {task.completed_by}: {task.note}" if task.completed_at else ""
+            who = f" ({task.assignee})" if task.assignee else ""
+            echo(f"  [{task.id}] {task.title}{who}{done}")
         echo("Timeline:")
         for entry in service.timeline(db=db, incident_id=incident.id):
             echo(f"  {utc_iso(entry.at)} {entry.actor} {entry.action}")
@@ -164,6 +172,73 @@ def status_command(
         typer.echo(f"incident {incident.id} is {incident.status}")
 
 
+@incidents_app.command("severity")
+def severity_command(
+    incident_id: IncidentId,
+    severity: Annotated[str, typer.Argument(help="low, medium, high or critical.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept on the timeline).")],
+) -> None:
+    """Change the incident's severity with a reason."""
+    from core.clock import SystemClock
+    from playbooks.service import set_severity
+
+    with _change() as (db, actor):
+        incident = set_severity(
+            db=db,
+            clock=SystemClock(),
+            incident_id=incident_id,
+            severity=severity,
+            reason=reason,
+            actor=actor,
+        )
+        typer.echo(f"incident {incident.id} severity {incident.severity}")
+
+
+@incidents_app.command("observable")
+def observable_command(
+    incident_id: IncidentId,
+    kind: Annotated[str, typer.Argument(help="ip, user, host, hash, domain or pseudonym.")],
+    value: Annotated[str, typer.Argument(help="The value (normalised before it is stored).")],
+) -> None:
+    """Add an observable by hand; prints the other incidents it was seen in."""
+    from core.clock import SystemClock
+    from playbooks.service import add_observable
+
+    with _change() as (db, actor):
+        link = add_observable(
+            db=db, clock=SystemClock(), incident_id=incident_id, kind=kind, value=value, actor=actor
+        )
+        also = ", ".join(f"#{n}" for n in link.other_incidents) or "no other incident"
+        typer.echo(f"incident {incident_id}: {link.kind} {link.value} (also in {also})")
+
+
+@incidents_app.command("evidence")
+def evidence_command(
+    incident_id: IncidentId,
+    path: Annotated[Path, typer.Argument(help="The file to keep as evidence.", exists=True)],
+    description: Annotated[
+        str | None, typer.Option("--description", "-d", help="What the file is.")
+    ] = None,
+) -> None:
+    """Keep a file as evidence of the incident; prints its SHA-256."""
+    from core.clock import SystemClock
+    from playbooks.service import add_evidence
+
+    with _change() as (db, actor):
+        settings = settings_or_exit()
+        item = add_evidence(
+            db=db,
+            clock=SystemClock(),
+            settings=settings,
+            incident_id=incident_id,
+            filename=path.name,
+            content=path.read_bytes(),
+            actor=actor,
+            description=description,
+        )
+        typer.echo(f"evidence {item.id}: {item.filename} sha256={item.sha256}")
+
+
 @incidents_app.command("comment")
 def comment_command(
     incident_id: IncidentId,
@@ -222,6 +297,76 @@ def merge_command(
             db=db, clock=SystemClock(), source_id=incident_id, target_id=into, actor=actor
         )
         typer.echo(f"incident {incident_id} merged into {survivor.id}")
+
+
+@incidents_app.command("link-alert")
+def link_alert_command(
+    incident_id: IncidentId,
+    alert_ids: Annotated[list[str], typer.Argument(help="One or more alert ids.")],
+) -> None:
+    """Link more alerts to the incident by hand (an alert in another incident: merge instead)."""
+    from core.clock import SystemClock
+    from core.store.factory import open_alert_store
+    from playbooks.service import link_alerts
+
+    with _change() as (db, actor):
+        settings = settings_or_exit()
+        store = open_alert_store(settings)
+        linked = link_alerts(
+            db=db,
+            clock=SystemClock(),
+            store=store,
+            incident_id=incident_id,
+            alert_ids=alert_ids,
+            actor=actor,
+        )
+    if linked:  # after the commit: the alert store is another store
+        store.update_status(linked, status="in_incident")
+    skipped = len(set(alert_ids)) - len(linked)
+    typer.echo(
+        f"incident {incident_id}: linked {len(linked)} alert(s)"
+        + (f", {skipped} already in it" if skipped else "")
+    )
+
+
+@incidents_app.command("add-task")
+def add_task_command(
+    incident_id: IncidentId,
+    title: Annotated[str, typer.Argument(help="What has to be done.")],
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", "-a", help="An existing, enabled account.")
+    ] = None,
+) -> None:
+    """Add an ad-hoc task to the incident; prints its number for complete-task."""
+    from core.clock import SystemClock
+    from playbooks.service import add_task
+
+    with _change() as (db, actor):
+        task = add_task(
+            db=db,
+            clock=SystemClock(),
+            incident_id=incident_id,
+            title=title,
+            assignee=assignee,
+            actor=actor,
+        )
+        typer.echo(f"task {task.id} added to incident {incident_id}")
+
+
+@incidents_app.command("complete-task")
+def complete_task_command(
+    task_id: Annotated[int, typer.Argument(help="The task number (from add-task or show).")],
+    note: Annotated[str, typer.Option("--note", "-n", help="What was done.")],
+) -> None:
+    """Complete an ad-hoc task with a note."""
+    from core.clock import SystemClock
+    from playbooks.service import complete_adhoc_task
+
+    with _change() as (db, actor):
+        task = complete_adhoc_task(
+            db=db, clock=SystemClock(), task_id=task_id, note=note, actor=actor
+        )
+        typer.echo(f"task {task.id} of incident {task.incident_id} completed")
 
 
 @incidents_app.command("export")

@@ -105,7 +105,7 @@ def test_an_expected_source_never_seen_is_red_on_the_collectors_page(env: Env) -
     assert (source["source"], source["missing"], source["silent"]) == ("exchange01", True, True)
     page = client.get("/collectors")
     assert '<tr class="alarm" data-testid="source-exchange01">' in page.text
-    assert "NOOIT ONTVANGEN / NEVER SEEN" in page.text
+    assert "NOOIT ONTVANGEN" in page.text
     forget = client.post(
         "/inventory/sources/forget", data={"csrf_token": token, "name": "exchange01"}
     )

@@ -4,6 +4,7 @@ rule detail with YAML and Lucene, and the ATT&CK coverage matrix over enabled ru
 from __future__ import annotations
 
 import json
+import re
 
 from sqlalchemy import select
 
@@ -80,7 +81,7 @@ def test_rule_test_on_pasted_events_explains_the_match(env: Env) -> None:
         f"/rules/{XSS_RULE}/test", data={"events": text, "csrf_token": csrf}
     )
     assert page.status_code == 200
-    assert "1 van / of 2 events" in page.text
+    assert "1 van 2 events" in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text  # escaped, never raw
     assert "<script>alert(1)" not in page.text
     api = analyst.post(  # type: ignore[attr-defined]
@@ -118,4 +119,4 @@ def test_coverage_page_prints_counts_in_text(env: Env) -> None:
     assert page.status_code == 200
     assert 'href="/rules?technique=T1190"' in page.text
     assert "Initial Access" in page.text
-    assert "regel / rule" in page.text  # the count is text, not colour alone
+    assert re.search(r"\d+ regels?<", page.text)  # the count is text, not colour alone

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from core.accounts.models import Role
 from core.errors import ValidationError
@@ -222,3 +223,29 @@ def test_every_template_text_has_a_dutch_translation() -> None:
         dutch = {m.id: m.string for m in read_po(po) if m.id}
     missing = sorted(t for t in used if not dutch.get(t))
     assert not missing, f"add to dashboard/locale/nl/LC_MESSAGES/messages.po: {missing}"
+
+
+def test_the_language_is_remembered_per_user_and_anonymous_visitors_get_a_cookie(
+    env: Env,
+) -> None:
+    from core.accounts.models import User
+
+    add_user(env, "ana", Role.ANALYST)
+    anonymous = env.client()
+    anonymous.get("/language/en", params={"next": "/"})
+    assert anonymous.cookies.get("dijkwacht_lang") == "en"
+    assert env.db.scalar(select(User.language).where(User.username == "ana")) is None
+    laptop = env.client()
+    login(laptop, "ana")
+    assert '<html lang="nl">' in laptop.get("/alerts").text  # nothing chosen yet: Dutch
+    laptop.get("/language/en", params={"next": "/alerts"})
+    env.db.rollback()  # a fresh read, after the request's commit
+    assert env.db.scalar(select(User.language).where(User.username == "ana")) == "en"
+    # Another browser without the cookie: logging in brings the person's language along.
+    desktop = env.client()
+    login(desktop, "ana")
+    page = desktop.get("/alerts")
+    assert '<html lang="en">' in page.text and "Alerts per level" in page.text
+    desktop.get("/language/nl", params={"next": "/"})
+    env.db.rollback()  # a fresh read, after the request's commit
+    assert env.db.scalar(select(User.language).where(User.username == "ana")) == "nl"

@@ -171,3 +171,80 @@ def test_exceptions_add_list_expire_and_window(data_dir: Path) -> None:
     expired = run(app, ["exceptions", "expire", "1", "--reason", "Done"])
     assert expired.exit_code == 0 and "suppressing 0 alerts" in expired.output
     assert "#1 rule-x" not in run(app, ["exceptions", "list"]).output
+
+
+def test_incidents_link_alert_add_task_complete_task(data_dir: Path) -> None:
+    from core.store.base import NewAlert
+    from core.store.factory import open_alert_store
+    from playbooks.service import alert_ids, tasks_of, timeline
+
+    settings = get_settings()
+    migrate(settings)
+    engine = create_db_engine(settings)
+    clock = SystemClock()
+    store = open_alert_store(settings)
+    first, second = store.add_batch(
+        [
+            NewAlert(created_at=clock.now(), rule_id="r", rule_title="R", level="low")
+            for _ in range(2)
+        ]
+    )
+    with unit_of_work(create_session_factory(engine)) as db:
+        incident = create_incident(
+            db=db, clock=clock, title="Brute force", severity="low", actor="a"
+        )
+    run = CliRunner().invoke
+    linked = run(app, ["incidents", "link-alert", str(incident.id), first, second, first])
+    assert linked.exit_code == 0, linked.output
+    assert f"incident {incident.id}: linked 2 alert(s)" in linked.output
+    assert store.get(first).status == "in_incident"
+    unknown = run(app, ["incidents", "link-alert", str(incident.id), "no-such-alert"])
+    assert unknown.exit_code == 1 and "no-such-alert" in unknown.output
+    bad = run(app, ["incidents", "add-task", str(incident.id), "Logs", "--assignee", "nobody_xyz"])
+    assert bad.exit_code == 2 and "assignee: no account named 'nobody_xyz'" in bad.output
+    added = run(app, ["incidents", "add-task", str(incident.id), "Logs veiligstellen"])
+    assert added.exit_code == 0, added.output
+    task_id = added.output.split()[1]
+    empty = run(app, ["incidents", "complete-task", task_id, "--note", " "])
+    assert empty.exit_code == 2 and "note: say what was done" in empty.output
+    done = run(app, ["incidents", "complete-task", task_id, "--note", "op USB gezet"])
+    assert done.exit_code == 0, done.output
+    shown = run(app, ["incidents", "show", str(incident.id)])
+    assert f"[{task_id}] Logs veiligstellen — done by cli:" in shown.output
+    store.close()
+    with unit_of_work(create_session_factory(engine), write=False) as db:
+        assert sorted(alert_ids(db=db, incident_id=incident.id)) == sorted([first, second])
+        assert tasks_of(db=db, incident_id=incident.id)[0].note == "op USB gezet"
+        actions = [e.action for e in timeline(db=db, incident_id=incident.id)]
+    engine.dispose()
+    assert actions.count("incident.alert_linked") == 2
+    assert {"incident.task_added", "incident.task_completed"} <= set(actions)
+
+
+def test_incidents_severity_observable_evidence(data_dir: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    settings = get_settings()
+    migrate(settings)
+    engine = create_db_engine(settings)
+    with unit_of_work(create_session_factory(engine)) as db:
+        incident = create_incident(
+            db=db, clock=SystemClock(), title="Lek", severity="low", actor="a"
+        )
+    engine.dispose()
+    run = CliRunner().invoke
+    bad = run(app, ["incidents", "severity", str(incident.id), "huge", "--reason", "x"])
+    assert bad.exit_code == 2 and "severity: must be one of" in bad.output
+    raised = run(app, ["incidents", "severity", str(incident.id), "high", "--reason", "Meer"])
+    assert raised.exit_code == 0 and "severity high" in raised.output
+    seen = run(app, ["incidents", "observable", str(incident.id), "ip", "198.51.100.23"])
+    assert seen.exit_code == 0 and "ip 198.51.100.23 (also in no other incident)" in seen.output
+    wrong = run(app, ["incidents", "observable", str(incident.id), "ip", "not-an-ip"])
+    assert wrong.exit_code == 2 and "value" in wrong.output
+    evidence = tmp_path / "auth.log"
+    evidence.write_bytes(b"Failed password\n")
+    kept = run(app, ["incidents", "evidence", str(incident.id), str(evidence), "-d", "syslog"])
+    assert kept.exit_code == 0, kept.output
+    assert hashlib.sha256(b"Failed password\n").hexdigest() in kept.output
+    shown = run(app, ["incidents", "show", str(incident.id)])
+    assert "incident.severity_changed" in shown.output and "incident.evidence_added" in shown.output

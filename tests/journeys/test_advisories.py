@@ -92,7 +92,7 @@ def test_admin_reads_advisories_against_the_inventory(journey: Journey, tmp_path
         time.sleep(5)
     admin.goto("/collectors")
     row = admin.get_by_test_id("source-exchange01")
-    assert "NOOIT ONTVANGEN / NEVER SEEN" in row.inner_text()
+    assert "NOOIT ONTVANGEN" in row.inner_text()
     assert "alarm" in (row.get_attribute("class") or "")
     journey.shot(admin, "a source that never arrived is red on the collectors page")
     _axe_clean(admin)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from playbooks.service import verify_police_package
-from tests.journeys.conftest import Journey
+from tests.journeys.conftest import Journey, Platform
 
 
 def _wait_for(page: Any, test_id: str, text: str, seconds: float = 120) -> None:
@@ -106,25 +106,33 @@ def test_analyst_and_incident_manager_work_a_case_to_the_end(journey: Journey) -
     assert "198.51.100.23" in analyst.get_by_test_id("observables").inner_text()
     journey.shot(analyst, "a comment in safe markdown and an observable added by hand")
 
+    # An ad-hoc task beside the playbook's steps, for the analyst themself.
+    task = analyst.get_by_test_id("task-form")
+    task.locator("input[name=title]").fill("Beheerder van het portaal bellen")
+    task.locator("input[name=assignee]").fill("analist")
+    task.locator("button").click()
+    assert "Beheerder van het portaal bellen" in analyst.get_by_test_id("adhoc-tasks").inner_text()
+    journey.shot(analyst, "analyst added an ad-hoc task for themself")
+
     # A related incident (the same rule on another host) is merged into this one.
     related = [i["id"] for i in others]
-    if related:
-        analyst.goto(f"/incidents/{related[0]}")
-        merge = analyst.get_by_test_id("merge-form")
-        merge.locator("input[name=target]").fill(incident_id)
-        journey.shot(analyst, "analyst merges the related brute-force incident into the case")
-        merge.locator("button").click()
-        analyst.get_by_test_id("incident-title").wait_for()
-        assert analyst.url.split("#")[0].endswith(f"/incidents/{incident_id}")
-        assert "incident.merged_in" in analyst.get_by_test_id("timeline").inner_text()
-        journey.shot(analyst, "the survivor has the alerts of both incidents")
+    assert related, "the demo day has a second brute-force incident to merge"
+    analyst.goto(f"/incidents/{related[0]}")
+    merge = analyst.get_by_test_id("merge-form")
+    merge.locator("input[name=target]").fill(incident_id)
+    journey.shot(analyst, "analyst merges the related brute-force incident into the case")
+    merge.locator("button").click()
+    analyst.get_by_test_id("incident-title").wait_for()
+    assert analyst.url.split("#")[0].endswith(f"/incidents/{incident_id}")
+    assert "incident.merged_in" in analyst.get_by_test_id("timeline").inner_text()
+    journey.shot(analyst, "the survivor has the alerts of both incidents")
 
     # Four eyes: the analyst requests the block; the target's origin is shown.
     origin = _step(analyst, "origin-block-source").inner_text()
-    assert "alert:" in origin and "can be spoofed" in origin
+    assert "alert:" in origin and "kan vervalst zijn" in origin
     assert _step(analyst, "approve-block-source").count() == 0
     _step(analyst, "request-block-source").click()
-    assert "requested by analist" in _step(analyst, "step-block-source").inner_text()
+    assert "aangevraagd door analist" in _step(analyst, "step-block-source").inner_text()
     assert _step(analyst, "approve-block-source").count() == 0  # not their own request
     journey.shot(analyst, "analyst requested the block; the source IP comes from log content")
 
@@ -154,6 +162,14 @@ def test_analyst_and_incident_manager_work_a_case_to_the_end(journey: Journey) -
     journey.shot(manager, "every playbook step is done")
 
     analyst.reload()
+    adhoc = analyst.get_by_test_id("adhoc-tasks").locator("tbody tr").first
+    adhoc.locator("input[name=note]").fill("Beheerder gebeld: geen onderhoud gepland")
+    adhoc.locator("button").click()
+    done = analyst.get_by_test_id("adhoc-tasks").inner_text()
+    assert "analist" in done and "Beheerder gebeld: geen onderhoud gepland" in done
+    assert "incident.task_completed" in analyst.get_by_test_id("timeline").inner_text()
+    journey.shot(analyst, "analyst completed the ad-hoc task with a note")
+
     close = analyst.get_by_test_id("close-form")
     close.locator("select[name=close_reason]").select_option("resolved")
     close.locator("textarea[name=summary]").fill("Bron-IP geblokkeerd; geen account overgenomen.")
@@ -163,6 +179,7 @@ def test_analyst_and_incident_manager_work_a_case_to_the_end(journey: Journey) -
     for expected in (
         "incident.assigned",
         "incident.commented",
+        "incident.task_added",
         "approval.requested",
         "approval.granted",
         "incident.closed",
@@ -191,36 +208,166 @@ def test_analyst_and_incident_manager_work_a_case_to_the_end(journey: Journey) -
     journey.shot(analyst, "the incident list shows age, time to acknowledge and contain, SLA")
 
 
-def test_analyst_makes_an_exception_from_an_alert(journey: Journey) -> None:
+def test_an_exception_from_an_alert_suppresses_the_next_matching_alert(
+    platform: Platform, journey: Journey
+) -> None:
+    """Create from an alert, see the next matching event suppressed and counted, edit, expire."""
+    token = _ingest_token(platform, "winlogbeat")
+    _post_event(platform, token, host=EXCEPTION_HOST, record=1701)
     analyst = journey.login("analyst")
-    alert = _alert_with_a_host(analyst)
+    alert = _wait_for_alert(analyst, EXCEPTION_HOST)
     analyst.goto(f"/alerts/{alert['id']}")
+    journey.shot(analyst, "the alert raised on the backup server")
     analyst.get_by_test_id("make-exception").click()
     form = analyst.get_by_test_id("exception-form")
-    assert form.locator("input[name=value]").input_value() == alert["host_name"]
-    form.locator("input[name=reason]").fill("Bekende beheertaak op deze host")
+    assert form.locator("input[name=value]").input_value() == EXCEPTION_HOST
+    assert form.locator("input[name=rule_id]").input_value() == alert["rule_id"]
+    form.locator("input[name=reason]").fill("Geplande opschoning van back-ups")
     journey.shot(analyst, "the exception form is prefilled from the alert")
     form.locator("button").click()
-    table = analyst.get_by_test_id("exception-table")
-    row = table.locator("tbody tr").first
-    assert alert["host_name"] in row.inner_text() and "analist" in row.inner_text()
+    exception = next(
+        e
+        for e in analyst.request.get("/api/exceptions").json()
+        if e["conditions"] == {"host.name": [EXCEPTION_HOST]} and e["active"]
+    )
+    row = analyst.get_by_test_id(f"exception-{exception['id']}")
+    assert "analist" in row.inner_text()
+    assert analyst.get_by_test_id(f"suppressed-{exception['id']}").inner_text() == "0"
     journey.shot(analyst, "the exception is listed with its owner, expiry and suppressed count")
-    row.locator("input[name=reason]").fill("Beheertaak afgerond")
-    row.locator("button").click()
-    assert "verlopen / expired" in analyst.get_by_test_id("exception-table").inner_text()
+
+    # The next matching event comes in through the collector: no alert, the count goes up.
+    _post_event(platform, token, host=EXCEPTION_HOST, record=1702)
+    _wait_for(analyst, f"suppressed-{exception['id']}", "1", seconds=90)
+    journey.shot(analyst, "the next matching event was suppressed and counted")
+    alerts = analyst.request.get(f"/api/alerts?host={EXCEPTION_HOST}&range=30d").json()["alerts"]
+    assert [a["id"] for a in alerts] == [alert["id"]]  # still only the first alert
+    analyst.goto("/alerts")
+    analyst.get_by_test_id("queue-exceptions").locator("summary").click()
+    summary = analyst.get_by_test_id(f"queue-exception-{exception['id']}")
+    assert EXCEPTION_HOST in summary.inner_text() and "1" in summary.inner_text()
+    journey.shot(analyst, "the queue says how many alerts the exception kept out")
+
+    # Edit (a new reason and a later expiry), then end it; both are audited.
+    analyst.goto("/exceptions")
+    row = analyst.get_by_test_id(f"exception-{exception['id']}")
+    row.locator("summary").click()
+    edit = analyst.get_by_test_id(f"edit-form-{exception['id']}")
+    edit.locator("input[name=reason]").fill("Opschoning loopt een week langer")
+    journey.shot(analyst, "the analyst edits the exception's reason")
+    edit.locator("button").click()
+    row = analyst.get_by_test_id(f"exception-{exception['id']}")
+    assert "Opschoning loopt een week langer" in row.inner_text()
+    row.locator("summary").click()
+    expire = analyst.get_by_test_id(f"expire-form-{exception['id']}")
+    expire.locator("input[name=reason]").fill("Opschoning klaar")
+    expire.locator("button").click()
+    assert "verlopen" in analyst.get_by_test_id(f"exception-{exception['id']}").inner_text()
     journey.shot(analyst, "the analyst let the exception expire")
+    assert "audit log intact" in platform.cli("audit", "verify")
 
 
-def _alert_with_a_host(page: Any) -> dict[str, Any]:
-    """The first alert (newest first, page by page) that names a host."""
-    for number in range(1, 40):
-        alerts = page.request.get(f"/api/alerts?page={number}").json()["alerts"]
-        if not alerts:
+def test_analyst_links_an_alert_to_an_open_incident(platform: Platform, journey: Journey) -> None:
+    """An acknowledged alert (the router takes only new ones) is linked from its own page."""
+    token = _ingest_token(platform, "winlogbeat")
+    analyst = journey.login("analyst")
+    alert = None
+    for attempt in range(3):  # the router (every 15 s) may take a new alert before the analyst
+        host = f"{LINK_HOST}-{attempt}"
+        _post_event(platform, token, host=host, record=1800 + attempt)
+        found = _wait_for_alert(analyst, host, poll=0.2)
+        taken = analyst.request.post(
+            "/api/alerts/bulk",
+            data={"ids": [found["id"]], "action": "acknowledge"},
+            headers={"X-CSRF-Token": _csrf_of(analyst)},
+        )
+        assert taken.ok, taken.text()
+        time.sleep(1)
+        detail = analyst.request.get(f"/api/alerts/{found['id']}").json()
+        if detail["status"] == "acknowledged":
+            alert = found
             break
-        found = next((a for a in alerts if a.get("host_name")), None)
-        if found is not None:
-            return dict(found)
-    raise AssertionError("no alert of the demo day names a host")
+    assert alert is not None, "the router took every new alert first"
+    analyst.goto(f"/alerts/{alert['id']}")
+    picker = analyst.get_by_test_id("link-to-incident")
+    choice = picker.locator("select[name=incident] option").first
+    incident_id = choice.get_attribute("value")
+    journey.shot(analyst, "the alert page offers the open incidents to link the alert to")
+    picker.locator("button").click()
+    analyst.get_by_test_id("incident-title").wait_for()
+    assert analyst.url.split("#")[0].endswith(f"/incidents/{incident_id}")
+    alerts = analyst.get_by_test_id("incident-alerts").inner_text()
+    assert alert["id"] in alerts and "linked by hand by analist" in alerts
+    assert "incident.alert_linked" in analyst.get_by_test_id("timeline").inner_text()
+    journey.shot(analyst, "the incident lists the linked alert and the timeline says who did it")
+    analyst.goto(f"/alerts/{alert['id']}")
+    assert analyst.get_by_test_id("incident-link").inner_text() == f"#{incident_id}"
+    journey.shot(analyst, "the alert now links to its incident")
+
+
+EXCEPTION_HOST = "backup-017"
+LINK_HOST = "ws-link-017"
+
+
+def _ingest_token(platform: Platform, name: str) -> str:
+    output = platform.cli("collectors", "token", "create", name)
+    return next(word for word in output.split() if word.startswith("dwi_"))
+
+
+def _post_event(platform: Platform, token: str, *, host: str, record: int) -> None:
+    """A Sysmon `wbadmin delete backup` event as Winlogbeat sends it to the HTTP ingest."""
+    import json
+    from datetime import UTC, datetime
+
+    import httpx
+
+    event = {
+        "@timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "event": {"kind": "event", "code": "1", "provider": "Microsoft-Windows-Sysmon"},
+        "host": {"name": host},
+        "winlog": {
+            "channel": "Microsoft-Windows-Sysmon/Operational",
+            "event_id": 1,
+            "provider_name": "Microsoft-Windows-Sysmon",
+            "computer_name": host,
+            "record_id": record,
+            "event_data": {
+                "Image": "C:\\Windows\\System32\\wbadmin.exe",
+                "CommandLine": "wbadmin delete backup -keepVersions:3 -quiet",
+                "User": "GEMEENTE\\beheer-jan",
+            },
+        },
+    }
+    port = platform.env["DIJKWACHT_INGEST_HTTP_PORT"]
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            response = httpx.post(
+                f"http://127.0.0.1:{port}/api/ingest/winlogbeat",
+                content=json.dumps(event) + "\n",
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/x-ndjson",
+                },
+                timeout=30,
+            )
+            break
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise AssertionError(platform.log.read_text()[-4000:]) from None
+            time.sleep(1)
+    assert response.status_code == 200 and response.json()["accepted"] == 1, response.text
+
+
+def _wait_for_alert(page: Any, host: str, seconds: float = 90, poll: float = 1) -> dict[str, Any]:
+    """The first alert on `host` once detection has raised it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        alerts = page.request.get(f"/api/alerts?host={host}&range=30d").json()["alerts"]
+        if alerts:
+            return dict(alerts[0])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no alert for host {host}")
+        time.sleep(poll)
 
 
 def _platform_key(journey: Journey) -> str:
@@ -229,6 +376,12 @@ def _platform_key(journey: Journey) -> str:
     from core.config import load_settings
 
     return public_key_hex(load_settings(data_dir=journey.platform.data_dir))
+
+
+def _csrf_of(page: Any) -> str:
+    """The CSRF token of the session (from a page that has a form)."""
+    page.goto("/exceptions")
+    return _csrf(page)
 
 
 def _csrf(page: Any) -> str:
