@@ -2,7 +2,7 @@
 with a note (issue 17).
 
 Revision ID: cases02
-Revises: requests01
+Revises: advis01
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "cases02"
-down_revision: str | None = "requests01"
+down_revision: str | None = "advis01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
