@@ -320,6 +320,7 @@ class SqliteEventStore(SqliteFile):
             where=where,
             params=params,
             match=match,
+            span=_span(query),
             order=query.order,
             limit=query.limit,
             offset=query.offset,
@@ -339,7 +340,7 @@ class SqliteEventStore(SqliteFile):
         if match is not None:
             where, params = _where(query, text=False)
             return text_plans.capped_count(
-                self._conn, where=where, params=params, match=match, cap=cap
+                self._conn, where=where, params=params, match=match, span=_span(query), cap=cap
             )
         where, params = _where(query)
         if cap is None:
@@ -452,6 +453,14 @@ class SqliteEventStore(SqliteFile):
 def _json_path(path: str) -> str:
     """SQLite JSON path for a dotted ECS path; keys are quoted so `@timestamp` etc. work."""
     return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in path.split("."))
+
+
+def _span(query: EventQuery) -> tuple[int | None, int | None]:
+    """The query's time range in epoch micros (None where open)."""
+    return (
+        None if query.start is None else to_micros(query.start, field="start"),
+        None if query.end is None else to_micros(query.end, field="end"),
+    )
 
 
 def _match(query: EventQuery) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,29 @@ def test_histogram_reads_the_matches_once(store: SqliteEventStore) -> None:
     histogram = steps(store, lambda: store.count_slices(query, start=T0, step=step, buckets=24))
     assert sum(store.count_slices(query, start=T0, step=step, buckets=24)) == 4_000
     assert histogram < 8 * one_count, (histogram, one_count)
+
+
+def test_a_day_of_a_long_store_costs_a_day_of_matches(
+    store: SqliteEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FTS is cut to the rowids of the range: counting the last of 20 "days" (1,000 s each
+    here) costs a fraction of walking every match, and an event stored late still counts."""
+    fill(store, 20_000)  # a second apart
+    store.add_batch([make(0, text="common") | {"@timestamp": _at(19_999)}])
+    store.add_batch([make(0, text="common") | {"@timestamp": _at(3)}])  # old time, high rowid
+    last_day = EventQuery(text="common", start=T0 + timedelta(seconds=19_000))
+    every_day = EventQuery(text="common", start=T0)
+    assert store.count(last_day) == 1_001
+    assert store.count(every_day) == 20_002
+    assert store.count(replace(every_day, end=T0 + timedelta(seconds=4))) == 5
+    assert [e.event["@timestamp"] for e in store.search(replace(last_day, limit=2))] == [
+        _at(19_999),
+        _at(19_999),
+    ]
+    start = T0 + timedelta(seconds=19_000)
+    by_slice = store.count_slices(last_day, start=start, step=timedelta(seconds=100), buckets=10)
+    assert sum(by_slice) == 1_001 and by_slice[-1] == 101
+    cut = steps(store, lambda: store.count(last_day))
+    monkeypatch.setattr(sqlite_event_text, "FEW_MATCHES", 10**9)  # never common: no cut
+    uncut = steps(store, lambda: store.count(last_day))
+    assert cut * 2 < uncut, (cut, uncut)
