@@ -13,12 +13,14 @@ Load, for `--seconds`, all over real HTTP and TCP from this process (asyncio + h
   page from the mix (alert queue, grouped queue, /api/alerts, alert detail, incident list,
   event search), waits for the answer, thinks `--think` seconds (0.5), and asks the next.
 - HTTP ingest offering `--http-rate` events/s (1,000) as NDJSON batches of `--http-batch`
-  on a fixed schedule, up to 16 requests in flight; a batch whose slot is not free waits
-  (no queue grows in the bench). The 200 answer's `accepted` is the acknowledgement; batches
-  are not retried.
-- One TCP syslog connection offering `--syslog-rate` lines/s (1,000), LF-framed RFC 5424;
-  syslog has no acknowledgement, so a line counts as taken once the socket drained it. A lost
-  connection is reopened; lines due meanwhile are never sent.
+  on a fixed schedule (batch k due at k x batch / rate), up to 16 requests in flight; a batch
+  whose slot is not free waits (no queue grows in the bench; `http_slot_waits` counts these
+  waits). The 200 answer's `accepted` is the acknowledgement; batches are not retried.
+- One TCP syslog connection offering `--syslog-rate` lines/s (1,000), LF-framed RFC 5424,
+  line n due at n / rate; syslog has no acknowledgement, so a line counts as taken once the
+  socket drained it. A lost connection is reopened; lines due meanwhile are never sent.
+- Both ingest senders run in a child process with their own event loop, so the analysts'
+  page parsing cannot make the bench itself fall behind the schedule.
 
 The offer is the schedule, rate x seconds per source: events the platform did not take in time
 (back-pressure, slow answers, a collector restarting) are offered and not acknowledged; the
@@ -279,7 +281,8 @@ def summarise(
     print(
         f"HTTP ingest: offered {http_offered}, sent {tally.http_sent}, acknowledged "
         f"{tally.http_acked}, stored {http_stored}; statuses "
-        f"{dict(sorted(tally.http_statuses.items()))}, no answer {tally.http_failures}",
+        f"{dict(sorted(tally.http_statuses.items()))}, no answer {tally.http_failures}, "
+        f"waited for a free slot {tally.http_slot_waits} times",
         file=out,
     )
     print(
@@ -308,6 +311,7 @@ def summarise(
         "http_sent": tally.http_sent,
         "http_acked": tally.http_acked,
         "http_stored": http_stored,
+        "http_slot_waits": tally.http_slot_waits,
         "syslog_offered": syslog_offered,
         "syslog_sent": tally.syslog_sent,
         "syslog_stored": syslog_stored,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from core.errors import ValidationError
@@ -94,7 +94,16 @@ class EventStore(Protocol):
 
     def search(self, query: EventQuery) -> list[StoredEvent]: ...
 
-    def count(self, query: EventQuery) -> int: ...
+    def count(self, query: EventQuery, *, cap: int | None = None) -> int:
+        """Matching events; with `cap`, stop counting there (a page's "10000+" stays cheap)."""
+        ...
+
+    def count_slices(
+        self, query: EventQuery, *, start: datetime, step: timedelta, buckets: int
+    ) -> list[int]:
+        """Matches in each slice [start + i*step, start + (i+1)*step) (a histogram, one query);
+        the query's own start and end still apply."""
+        ...
 
     def get(self, event_id: str) -> StoredEvent:
         """Raise NotFoundError when absent."""

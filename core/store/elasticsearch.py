@@ -262,12 +262,50 @@ class ElasticsearchEventStore(es_common.ClientOwner):
         )
         return [_stored(hit) for hit in response["hits"]["hits"]]
 
-    def count(self, query: EventQuery) -> int:
-        """Number of matching events; limit and offset are ignored."""
-        response = self.client.count(
-            index=self.alias, query=es_query(query), ignore_unavailable=True, allow_no_indices=True
+    def count(self, query: EventQuery, *, cap: int | None = None) -> int:
+        """Number of matching events, up to `cap` when given; limit and offset are ignored."""
+        if cap is None:
+            response = self.client.count(
+                index=self.alias,
+                query=es_query(query),
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+            return int(response["count"])
+        # Exact up to `cap` (then "gte"), as Kibana's hit count: no shard counts further.
+        found = self.client.search(
+            index=self.alias,
+            query=es_query(query),
+            size=0,
+            track_total_hits=max(cap, 0),
+            ignore_unavailable=True,
+            allow_no_indices=True,
         )
-        return int(response["count"])
+        return min(int(found["hits"]["total"]["value"]), max(cap, 0))
+
+    def count_slices(
+        self, query: EventQuery, *, start: datetime, step: timedelta, buckets: int
+    ) -> list[int]:
+        """Matches per slice in one request: a range aggregation with one range per slice."""
+        if step <= timedelta(0) or buckets <= 0:
+            raise ValidationError("step", "slices must be longer than a microsecond")
+        ranges = [
+            {
+                "from": _iso(start + step * i, field="start"),
+                "to": _iso(start + step * (i + 1), field="start"),
+            }
+            for i in range(buckets)
+        ]
+        response = self.client.search(
+            index=self.alias,
+            query=es_query(query),
+            size=0,
+            aggs={"slices": {"range": {"field": "@timestamp", "ranges": ranges}}},
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        found = response.get("aggregations", {}).get("slices", {}).get("buckets", [])
+        return [int(b["doc_count"]) for b in found] if found else [0] * buckets
 
     def counts_by(
         self, field: str, query: EventQuery | None = None, *, limit: int = 20

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import orjson
 from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, ValidationError
 from core.events import Event, get_field, validate_event
+from core.store import sqlite_event_text as text_plans
 from core.store.base import (
     DeadLetter,
     DeadLetterCount,
@@ -293,25 +294,83 @@ class SqliteEventStore(SqliteFile):
     # -- reading -------------------------------------------------------------------------------
 
     def search(self, query: EventQuery) -> list[StoredEvent]:
-        """Matching events ordered by time (ties by insertion order), one page."""
+        """Matching events ordered by time (ties by insertion order), one page.
+
+        With free text the page's rowids come first (core.store.sqlite_event_text picks the
+        plan), then the bodies of that page only.
+        """
         if not 0 <= query.limit <= MAX_LIMIT:
             raise ValidationError("limit", f"must be between 0 and {MAX_LIMIT}, got {query.limit}")
         if query.offset < 0:
             raise ValidationError("offset", f"must not be negative, got {query.offset}")
-        where, params = _where(query)
         direction = "DESC" if query.order == "desc" else "ASC"
-        sql = (
-            f"SELECT id, body FROM events{where} "
-            f"ORDER BY ts {direction}, rowid {direction} LIMIT ? OFFSET ?"
-        )
         loads = orjson.loads
-        rows = self._conn.execute(sql, [*params, query.limit, query.offset]).fetchall()
-        return [StoredEvent(id=row[0], event=loads(row[1])) for row in rows]
+        match = _match(query)
+        if match is None:
+            where, params = _where(query)
+            sql = (
+                f"SELECT id, body FROM events{where} "
+                f"ORDER BY ts {direction}, rowid {direction} LIMIT ? OFFSET ?"
+            )
+            rows = self._conn.execute(sql, [*params, query.limit, query.offset]).fetchall()
+            return [StoredEvent(id=row[0], event=loads(row[1])) for row in rows]
+        where, params = _where(query, text=False)
+        rowids = text_plans.page_rowids(
+            self._conn,
+            where=where,
+            params=params,
+            match=match,
+            span=_span(query),
+            order=query.order,
+            limit=query.limit,
+            offset=query.offset,
+        )
+        if not rowids:
+            return []
+        marks = ", ".join("?" * len(rowids))
+        sql = f"SELECT rowid, id, body FROM events WHERE rowid IN ({marks})"
+        bodies = {row[0]: (row[1], row[2]) for row in self._conn.execute(sql, rowids)}
+        return [
+            StoredEvent(id=bodies[r][0], event=loads(bodies[r][1])) for r in rowids if r in bodies
+        ]
 
-    def count(self, query: EventQuery) -> int:
-        """Number of matching events; limit and offset are ignored."""
+    def count(self, query: EventQuery, *, cap: int | None = None) -> int:
+        """Number of matching events, up to `cap` when given; limit and offset are ignored."""
+        match = _match(query)
+        if match is not None:
+            where, params = _where(query, text=False)
+            return text_plans.capped_count(
+                self._conn, where=where, params=params, match=match, span=_span(query), cap=cap
+            )
         where, params = _where(query)
-        return int(self._conn.execute(f"SELECT count(*) FROM events{where}", params).fetchone()[0])
+        if cap is None:
+            sql = f"SELECT count(*) FROM events{where}"
+        else:
+            sql = f"SELECT count(*) FROM (SELECT 1 FROM events{where} LIMIT ?)"
+            params.append(max(cap, 0))
+        return int(self._conn.execute(sql, params).fetchone()[0])
+
+    def count_slices(
+        self, query: EventQuery, *, start: datetime, step: timedelta, buckets: int
+    ) -> list[int]:
+        """Matches of `query` in each of `buckets` slices of `step` from `start`, in one pass.
+
+        The query's own start and end still apply; a histogram of 24 slices reads the matches
+        once instead of 24 times.
+        """
+        step_us = step // ONE_MICROSECOND
+        if step_us <= 0 or buckets <= 0:
+            raise ValidationError("step", "slices must be longer than a microsecond")
+        where, params = _where(query, text=False)
+        return text_plans.slice_counts(
+            self._conn,
+            where=where,
+            params=params,
+            match=_match(query),
+            start=to_micros(start, field="start"),
+            step=step_us,
+            buckets=buckets,
+        )
 
     def counts_by(
         self, field: str, query: EventQuery | None = None, *, limit: int = 20
@@ -396,8 +455,24 @@ def _json_path(path: str) -> str:
     return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in path.split("."))
 
 
-def _where(query: EventQuery) -> tuple[str, list[Any]]:
-    """WHERE clause and parameters; values and JSON paths are bound, never spliced into SQL."""
+def _span(query: EventQuery) -> tuple[int | None, int | None]:
+    """The query's time range in epoch micros (None where open)."""
+    return (
+        None if query.start is None else to_micros(query.start, field="start"),
+        None if query.end is None else to_micros(query.end, field="end"),
+    )
+
+
+def _match(query: EventQuery) -> str | None:
+    """The FTS5 query of the search's free text, None without text."""
+    return None if query.text is None else fts_phrase_query(query.text)
+
+
+def _where(query: EventQuery, *, text: bool = True) -> tuple[str, list[Any]]:
+    """WHERE clause and parameters; values and JSON paths are bound, never spliced into SQL.
+
+    `text=False` leaves the free text out, for the plans of core.store.sqlite_event_text.
+    """
     clauses: list[str] = []
     params: list[Any] = []
     if query.start is not None:
@@ -441,7 +516,7 @@ def _where(query: EventQuery) -> tuple[str, list[Any]]:
         if column is None:
             params.extend([_json_path(path), _json_path(path)])
         params.extend(values)
-    if query.text is not None:
+    if text and query.text is not None:
         match = fts_phrase_query(query.text)
         if match is not None:
             clauses.append("rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")

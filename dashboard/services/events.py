@@ -16,9 +16,22 @@ from core.errors import ValidationError
 from core.store.base import EventQuery, EventStore, StoredEvent
 from dashboard.audit_reads import audit_personal_read, pseudonyms_in
 from dashboard.security import Principal
-from dashboard.services.timerange import Histogram, TimeRange, histogram
+from dashboard.services.timerange import Histogram, TimeRange, time_slices
 
 PAGE_SIZE = 50
+# The total is counted up to here (at least to the page after this one), shown as "10000+",
+# as Kibana shows its hit count: exact totals of a broad search over millions of events cost a
+# pass over all of them on every page.
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class EventResults:
+    """One page of a search: the events, the total counted up to `cap` and whether it stopped."""
+
+    events: list[StoredEvent]
+    total: int
+    capped: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +110,12 @@ def event_query(search: EventSearch, *, limit: int = PAGE_SIZE) -> EventQuery:
 
 def search_events(
     *, store: EventStore, db: Session, clock: Clock, principal: Principal, search: EventSearch
-) -> tuple[list[StoredEvent], int]:
-    """Search, ask for a purpose when residents appear, audit what was shown; events and total."""
+) -> EventResults:
+    """Search, ask for a purpose when residents appear, audit what was shown.
+
+    The total is counted up to COUNT_CAP or to the page after this one, whichever is further,
+    so "next" works while events remain and a deep page counts only as far as it needs.
+    """
     query = event_query(search)
     found = store.search(query)
     audit_personal_read(
@@ -120,19 +137,26 @@ def search_events(
             "ids": [stored.id for stored in found],
         },
     )
-    return found, store.count(query)
+    cap = max(COUNT_CAP, query.offset + 2 * PAGE_SIZE)
+    total = store.count(query, cap=cap + 1)
+    return EventResults(found, min(total, cap), total > cap)
 
 
 def events_histogram(
     *, store: EventStore, search: EventSearch, span: TimeRange, now: datetime
 ) -> Histogram | None:
-    """Matching events over the range (counted by the store per slice)."""
-    base = event_query(search)
-
-    def count(_series: str, start: datetime, end: datetime) -> int:
-        return store.count(replace(base, start=start, end=end, limit=0, offset=0))
-
-    return histogram(span=span, now=now, series=["events"], count=count)
+    """Matching events over the range, all slices counted by the store in one query."""
+    slices = time_slices(span=span, now=now)
+    if slices is None:
+        return None
+    starts, step = slices
+    counts = store.count_slices(
+        replace(event_query(search), limit=0, offset=0),
+        start=starts[0],
+        step=step,
+        buckets=len(starts),
+    )
+    return Histogram(starts, step, {"events": counts})
 
 
 # Columns shown when the user picked none, by the kind of events on the page (their dataset).

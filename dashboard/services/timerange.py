@@ -115,6 +115,18 @@ class Histogram:
         return [sum(counts[i] for counts in self.series.values()) for i in range(len(self.starts))]
 
 
+def time_slices(
+    *, span: TimeRange, now: datetime, buckets: int = BUCKETS
+) -> tuple[list[datetime], timedelta] | None:
+    """The starts and the length of a histogram's equal slices ("all": the last 30 days)."""
+    end = span.end or now + timedelta(seconds=1)  # the stores' ends are exclusive
+    start = span.start or end - PRESETS["30d"]
+    step = (end - start) / buckets
+    if step <= timedelta(0):
+        return None
+    return [start + step * i for i in range(buckets)], step
+
+
 def histogram(
     *,
     span: TimeRange,
@@ -124,11 +136,9 @@ def histogram(
     buckets: int = BUCKETS,
 ) -> Histogram | None:
     """Count `series` over `buckets` equal slices of the range ("all": the last 30 days)."""
-    end = span.end or now + timedelta(seconds=1)  # the stores' ends are exclusive
-    start = span.start or end - PRESETS["30d"]
-    step = (end - start) / buckets
-    if step <= timedelta(0):
+    slices = time_slices(span=span, now=now, buckets=buckets)
+    if slices is None:
         return None
-    starts = [start + step * i for i in range(buckets)]
+    starts, step = slices
     counts = {name: [count(name, s, s + step) for s in starts] for name in series}
     return Histogram(starts, step, counts)

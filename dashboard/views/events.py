@@ -70,6 +70,8 @@ class EventOut(BaseModel):
 class EventPage(BaseModel):
     events: list[EventOut]
     total: int
+    # True when counting stopped at `total` (at least 10,000 or the page after this one).
+    capped: bool = False
     page: int
 
 
@@ -124,7 +126,8 @@ def search_page(
     search: Search,
     col: Columns = None,
 ) -> HTMLResponse:
-    found, total = search_events(store=store, db=db, clock=clock, principal=user, search=search)
+    results = search_events(store=store, db=db, clock=clock, principal=user, search=search)
+    found, total = results.events, results.total
     chosen = [c.strip() for raw in col or [] for c in raw.split(",") if c.strip()]
     columns = chosen or default_columns(found, search.dataset)
     span = search.span
@@ -143,6 +146,7 @@ def search_page(
     context = {
         "rows": rows,
         "total": total,
+        "capped": results.capped,
         "columns": columns,
         "chosen": chosen,
         "q": search.q or "",
@@ -179,8 +183,12 @@ def api_search(
     store: EventStoreDep, db: DbSession, clock: ClockDep, user: Searcher, search: Search
 ) -> EventPage:
     """Free text, `field:value` terms and dataset filter; 400 naming `purpose` when results
-    name a resident. Without `range` the API searches all stored events."""
-    found, total = search_events(store=store, db=db, clock=clock, principal=user, search=search)
+    name a resident. Without `range` the API searches all stored events. `total` is counted
+    up to 10,000 (or the page after this one); `capped` says that more exist."""
+    results = search_events(store=store, db=db, clock=clock, principal=user, search=search)
     return EventPage(
-        events=[EventOut(id=s.id, event=s.event) for s in found], total=total, page=search.page
+        events=[EventOut(id=s.id, event=s.event) for s in results.events],
+        total=results.total,
+        capped=results.capped,
+        page=search.page,
     )

@@ -194,6 +194,27 @@ def test_order_paging_and_stable_ties(store: EventStore) -> None:
         store.search(EventQuery(limit=-1))
 
 
+def test_count_stops_at_the_cap(filled: EventStore) -> None:
+    assert filled.count(EventQuery(), cap=3) == 3
+    assert filled.count(EventQuery(text="failed"), cap=1) == 1
+    assert filled.count(EventQuery(text="failed"), cap=10) == 2
+    assert filled.count(EventQuery(filters={"user.name": "jan"}), cap=100) == 3
+
+
+def test_count_slices_is_one_count_per_slice(filled: EventStore) -> None:
+    """Half-open slices of the histogram; the query's own range and text still apply."""
+    slices = filled.count_slices
+    step = timedelta(minutes=2)
+    assert slices(EventQuery(), start=T0, step=step, buckets=3) == [2, 2, 1]
+    assert slices(EventQuery(text="failed"), start=T0, step=step, buckets=3) == [1, 0, 1]
+    later = EventQuery(start=T0 + timedelta(minutes=1), filters={"user.name": "jan"})
+    assert slices(later, start=T0, step=step, buckets=3) == [0, 1, 1]
+    before = T0 - timedelta(minutes=1)
+    assert slices(EventQuery(), start=before, step=timedelta(minutes=1), buckets=2) == [0, 1]
+    with pytest.raises(ValidationError, match="step"):
+        slices(EventQuery(), start=T0, step=timedelta(0), buckets=3)
+
+
 def test_counts_by(filled: EventStore) -> None:
     counts_by = filled.counts_by  # type: ignore[attr-defined]
     assert counts_by("user.name") == [("jan", 3), ("anouk", 1), ("sem", 1)]
