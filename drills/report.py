@@ -82,14 +82,52 @@ def add_lesson(
     return row
 
 
-def close_action(*, db: Session, clock: Clock, action_id: int) -> LessonAction:
+def _owner_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def close_action(
+    *,
+    db: Session,
+    clock: Clock,
+    action_id: int,
+    actor: str,
+    owner_names: tuple[str, ...] | None = None,
+) -> LessonAction:
+    """Mark a follow-up action done; audited.
+
+    `owner_names` are the caller's account name and display name: only the owner may complete
+    their action. None means the caller may complete any action (the exercise controller).
+    """
     row = db.get(LessonAction, action_id)
     if row is None:
         raise NotFoundError(f"action {action_id} not found")
+    if owner_names is not None and _owner_key(row.owner) not in {
+        _owner_key(n) for n in owner_names
+    }:
+        raise ConflictError(f"action {action_id} belongs to {row.owner}, not to you")
+    if row.status == "done":
+        raise ConflictError(f"action {action_id} is already done")
     row.status = "done"
     row.closed_at = clock.now()
+    audit.record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action="drill.action_done",
+        object_type="drill_action",
+        object_id=str(action_id),
+        details={"exercise_id": row.exercise_id},
+    )
     db.flush()
     return row
+
+
+def actions_of_owner(*, db: Session, names: tuple[str, ...]) -> list[LessonAction]:
+    """Open follow-up actions whose owner is one of `names` (account or display name), by due
+    date; the owner is typed free text, so case and spacing do not matter."""
+    wanted = {_owner_key(n) for n in names if n.strip()}
+    return [a for a in open_actions(db=db) if _owner_key(a.owner) in wanted]
 
 
 def lessons_of(*, db: Session, exercise_id: str) -> list[LessonAction]:
@@ -104,6 +142,7 @@ def lessons_of(*, db: Session, exercise_id: str) -> list[LessonAction]:
 
 
 def open_actions(*, db: Session) -> list[LessonAction]:
+    """Every open follow-up action, soonest due first."""
     return list(
         db.scalars(
             select(LessonAction).where(LessonAction.status == "open").order_by(LessonAction.due_on)

@@ -45,6 +45,7 @@ from drills.planning import (
     tick,
 )
 from drills.report import (
+    actions_of_owner,
     add_lesson,
     build_report,
     close_action,
@@ -76,6 +77,7 @@ __all__ = [
     "Exercise",
     "PlanRequest",
     "ScenarioError",
+    "actions_of_owner",
     "add_adhoc_inject",
     "add_lesson",
     "advance",

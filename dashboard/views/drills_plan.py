@@ -31,6 +31,8 @@ PLAYER_ROLES = (
 )
 Player = Annotated[Principal, Depends(RequireRole(*PLAYER_ROLES))]
 Controller = Annotated[Principal, Depends(RequireRole(Role.EXERCISE_CONTROLLER))]
+# Anyone can own a follow-up action from an exercise evaluation (the owner's home lists it).
+Anyone = Annotated[Principal, Depends(RequireRole(*Role))]
 
 
 @router.get("/drills", response_class=HTMLResponse, summary="Drill calendar (page)")
@@ -65,6 +67,24 @@ def _calendar(
     return templates.TemplateResponse(
         request, "drills/calendar.html", context, status_code=status_code
     )
+
+
+@router.post("/drills/actions/{action_id}/done", summary="Complete a follow-up action (form)")
+def action_done(
+    action_id: int,
+    db: WriteDb,
+    clock: ClockDep,
+    user: Anyone,
+    back: Annotated[str, Form(max_length=10)] = "home",
+) -> Response:
+    """The owner completes their action from the home page; the controller may complete any."""
+    controller = user.role == Role.EXERCISE_CONTROLLER
+    row = service.close_action(
+        db=db, clock=clock, action_id=action_id, actor=user.username,
+        owner_names=None if controller else (user.username, user.display_name),
+    )  # fmt: skip
+    target = f"/drills/{row.exercise_id}#lessons" if back == "exercise" else "/"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/drills/schedules/{schedule_id}/cancel", summary="Cancel a plan (form)")

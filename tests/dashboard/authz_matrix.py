@@ -35,6 +35,7 @@ SAMPLE_PATH_VALUES = {
     "exercise_id": "oef-no-such-exercise",
     "expectation_id": "E1",
     "schedule_id": "999999",
+    "action_id": "999999",
 }
 
 Expected = dict[str, int]
@@ -252,6 +253,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/drills/schedules/{schedule_id}/cancel"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("POST", "/drills/schedules/{schedule_id}/move"): page(Role.EXERCISE_CONTROLLER, ok=422),
     ("POST", "/drills/{exercise_id}/lessons"): page(Role.EXERCISE_CONTROLLER, ok=404),
+    ("POST", "/drills/actions/{action_id}/done"): page(*ROLES, ok=404),
     ("POST", "/drills/{exercise_id}/skip"): page(Role.EXERCISE_CONTROLLER, ok=422),
     ("POST", "/drills/{exercise_id}/adhoc"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("POST", "/drills/plan"): page(Role.EXERCISE_CONTROLLER, ok=422),

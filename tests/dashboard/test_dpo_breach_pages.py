@@ -104,3 +104,32 @@ def test_the_breach_journey_through_the_pages(env: Env) -> None:
     assert page.status_code in (303, 422), page.text
     history = client.get(f"/dpo/breaches/{bid}").text
     assert "fg wijzigde / changed" in history and "{" not in history.split('id="history"')[1]
+
+
+def test_breaches_proposed_by_detection_wait_on_the_dpo_home(env: Env) -> None:
+    from playbooks import service as playbooks
+    from playbooks.breach import service as breach
+
+    incident = playbooks.create_incident(
+        db=env.db, clock=env.clock, title="BRP-inzage zonder zaak", severity="high",
+        actor="ali", personal_data=True,
+    )  # fmt: skip
+    proposed = breach.open_for_incident(
+        db=env.db, clock=env.clock, settings=env.settings, actor="system:handoff",
+        incident_id=incident.id,
+    )  # fmt: skip
+    env.db.commit()
+    client, csrf, manual = _open(env)
+    block = client.get("/").text.split('data-testid="home-proposed"')[1].split("</section>")[0]
+    assert f'href="/dpo/breaches/{proposed.id}#assessment"' in block
+    assert "voorgesteld door de detectie" in block and "met de hand geregistreerd" in block
+    # Once assessed, it no longer waits.
+    answers = {"csrf_token": csrf, "dpc_base": "1", "dpc_adjustment": "0",
+               "ease_of_identification": "negligible", "loss_of_confidentiality": "0",
+               "nature_sensitivity_volume": "Weinig", "severity_of_consequences": "Gering",
+               "number_of_individuals": "1"}  # fmt: skip
+    assessed = client.post(f"/dpo/breaches/{proposed.id}/assessment", data=answers)
+    assert assessed.status_code == 303, assessed.text[:2000]
+    block = client.get("/").text.split('data-testid="home-proposed"')[1].split("</section>")[0]
+    assert f"/dpo/breaches/{proposed.id}#" not in block
+    assert f"/dpo/breaches/{manual}#" in block

@@ -234,3 +234,56 @@ def test_the_controller_plans_from_the_library_and_players_get_their_role(env: E
     page = leader.get(f"/drills/{exercise_id}").text
     assert "Belboom maken" in page and "15-01-2027" in page
     assert "Belboom maken" in leader.get("/drills").text  # open follow-up actions
+
+
+def test_follow_up_actions_wait_on_their_owners_home_until_done(env: Env) -> None:
+    add_user(env, "oefenleider", Role.EXERCISE_CONTROLLER)
+    add_user(env, "ciso", Role.CRISIS_TEAM, display_name="C. Iso")
+    add_user(env, "fg", Role.DPO)
+    exercise_id = service.create_exercise(
+        db=env.db,
+        clock=env.clock,
+        loaded=service.get_scenario("insider-datalek"),
+        mode="tabletop",
+        controller="oefenleider",
+        participants=[{"role": "fg", "name": "fg", "email": "fg@gemeente.test"}],
+        actor="test",
+    ).id
+    env.db.commit()
+    leader = env.client()
+    lead_csrf = login(leader, "oefenleider")
+    lesson = {"lesson": "Niemand wist wie te bellen", "action": "Belboom maken",
+              "owner": "c. iso", "due_on": "2027-01-15", "csrf_token": lead_csrf}  # fmt: skip
+    assert leader.post(f"/drills/{exercise_id}/lessons", data=lesson).status_code == 303
+    other = {**lesson, "action": "Draaiboek FG bijwerken", "owner": "fg"}
+    assert leader.post(f"/drills/{exercise_id}/lessons", data=other).status_code == 303
+    owner, dpo = env.client(), env.client()
+    owner_csrf, dpo_csrf = login(owner, "ciso"), login(dpo, "fg")
+    home = owner.get("/").text
+    block = home.split('data-testid="home-followups"')[1].split("</section>")[0]
+    assert "Belboom maken" in block and "15-01-2027" in block
+    assert f'href="/drills/{exercise_id}#lessons"' in block
+    assert "Draaiboek FG bijwerken" not in block  # someone else's
+    assert "Draaiboek FG bijwerken" in dpo.get("/").text
+    env.db.commit()
+    (mine,) = [a for a in service.lessons_of(db=env.db, exercise_id=exercise_id)
+               if a.owner == "c. iso"]  # fmt: skip
+    (theirs,) = [a for a in service.lessons_of(db=env.db, exercise_id=exercise_id)
+                 if a.owner == "fg"]  # fmt: skip
+    # Only the owner completes it: the DPO cannot close the CISO's action.
+    refused = dpo.post(f"/drills/actions/{mine.id}/done", data={"csrf_token": dpo_csrf})
+    assert refused.status_code == 409
+    done = owner.post(f"/drills/actions/{mine.id}/done", data={"csrf_token": owner_csrf})
+    assert done.status_code == 303 and done.headers["location"] == "/"
+    assert 'data-testid="home-followups"' not in owner.get("/").text
+    # The controller may close any action, from the exercise page.
+    closed = leader.post(
+        f"/drills/actions/{theirs.id}/done", data={"csrf_token": lead_csrf, "back": "exercise"}
+    )
+    assert closed.headers["location"] == f"/drills/{exercise_id}#lessons"
+    assert "Draaiboek FG bijwerken" not in dpo.get("/").text
+    from core.audit import entries
+
+    env.db.commit()  # end this session's read snapshot
+    done_entries = [e for e in entries(db=env.db) if e.action == "drill.action_done"]
+    assert [e.actor for e in done_entries] == ["ciso", "oefenleider"]
