@@ -17,6 +17,7 @@ from core.accounts.models import Role, User
 from core.errors import NotFoundError
 from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
 from dashboard.deps import AppSettings, ClockDep, DbSession, Principal, RequireRole, Templates
+from dashboard.security import Forbidden
 from dashboard.services.dpo import breach_view, jsonable
 from dashboard.services.dpo_words import STATES, time_left
 from dashboard.views.writes import begin_write
@@ -24,6 +25,7 @@ from playbooks.breach.clocks import all_deadlines
 from playbooks.breach.letters import approve_letter_batch, get_batch, preview_letters, recipients
 from playbooks.breach.register import list_breaches
 from playbooks.breach.resident_requests import list_requests
+from playbooks.breach.service import breach_for_incident
 
 router = APIRouter(tags=["dpo"])
 Dpo = Annotated[Principal, Depends(RequireRole(Role.DPO))]
@@ -151,6 +153,15 @@ def _detail(db: DbSession, clock: ClockDep, user: Principal, breach_id: int) -> 
             {"id": x.id, "status": x.status, "approved_by": x.approved_by} for x in view.batches
         ],
     )
+
+
+def require_linked_incident(*, db: DbSession, user: Principal, incident_id: str) -> None:
+    """Least privilege: the DPO reads an incident only when a breach is linked to it."""
+    if user.role != Role.DPO:
+        return
+    linked = incident_id.isdigit() and len(incident_id) <= 12
+    if not linked or breach_for_incident(db=db, incident_id=int(incident_id)) is None:
+        raise Forbidden("the DPO reads only incidents linked to a breach")
 
 
 def _breach_id(value: str) -> int:

@@ -29,7 +29,11 @@ from playbooks.breach.export import (
     report_pdf,
     specs_for,
 )
-from playbooks.breach.handoffs import accept_pending_handoffs, open_for_incident
+from playbooks.breach.handoffs import (
+    accept_pending_handoffs,
+    breach_for_incident,
+    open_for_incident,
+)
 from playbooks.breach.letters import (
     TEXT_KEYS as LETTER_TEXT_KEYS,
 )
@@ -78,6 +82,7 @@ __all__ = [
     "accept_pending_handoffs",
     "all_deadlines",
     "approve_letter_batch",
+    "breach_for_incident",
     "close_breach",
     "content_sha256",
     "create_followup",

@@ -158,6 +158,8 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     # incidents, playbook runs and approvals
     ("GET", "/incidents"): page(*INCIDENT_READERS),
     ("GET", "/api/incidents"): api(*INCIDENT_READERS),
+    # The DPO also reads an incident linked to a breach (read only); the sample incident has no
+    # breach, so the DPO gets 403 here (tests/dashboard/test_dpo_breach_pages.py: linked → 200).
     ("GET", "/incidents/{incident_id}"): page(*INCIDENT_READERS, ok=404),
     ("GET", "/api/incidents/{incident_id}"): api(*INCIDENT_READERS, ok=404),
     ("POST", "/alerts/{alert_id}/incident"): page(*TRIAGE, ok=404),

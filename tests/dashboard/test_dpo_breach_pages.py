@@ -133,3 +133,31 @@ def test_breaches_proposed_by_detection_wait_on_the_dpo_home(env: Env) -> None:
     block = client.get("/").text.split('data-testid="home-proposed"')[1].split("</section>")[0]
     assert f"/dpo/breaches/{proposed.id}#" not in block
     assert f"/dpo/breaches/{manual}#" in block
+
+
+def test_the_dpo_reads_only_incidents_linked_to_a_breach(env: Env) -> None:
+    from playbooks import service as playbooks
+    from playbooks.breach import service as breach
+
+    linked, other = (
+        playbooks.create_incident(
+            db=env.db, clock=env.clock, title=title, severity="high", actor="ali"
+        )
+        for title in ("BRP-inzage zonder zaak", "Phishing bij Vergunningen")
+    )
+    opened = breach.open_for_incident(
+        db=env.db, clock=env.clock, settings=env.settings, actor="fg", incident_id=linked.id
+    )
+    env.db.commit()
+    add_user(env, "fg", Role.DPO)
+    client = env.client()
+    login(client, "fg")
+    page = client.get(f"/dpo/breaches/{opened.id}")
+    assert f'href="/incidents/{linked.id}"' in page.text
+    incident = client.get(f"/incidents/{linked.id}")
+    assert incident.status_code == 200 and "BRP-inzage zonder zaak" in incident.text
+    assert 'action="/incidents/' not in incident.text  # read only: no forms to change it
+    assert client.get(f"/api/incidents/{linked.id}").status_code == 200
+    assert client.get(f"/incidents/{other.id}").status_code == 403
+    assert client.get(f"/api/incidents/{other.id}").status_code == 403
+    assert client.get("/incidents").status_code == 403  # no list of every incident
