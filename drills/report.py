@@ -21,6 +21,7 @@ from core import audit
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from drills import criteria as criteria_mod
+from drills import report_text
 from drills.control import PLANNED, get_exercise
 from drills.models import Entry, Exercise, Expectation, LessonAction, ReleasedInject, Report
 
@@ -29,12 +30,6 @@ METRICS = ("detect", "escalate", "decide", "communicate")
 
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-STATUS_LABELS = {
-    "met": "gehaald / met",
-    "missed": "niet gehaald / missed",
-    "unscored": "niet beoordeeld / not evaluated",
-    "pending": "open / pending",
-}
 
 
 def amsterdam(value: datetime | None) -> str:
@@ -46,10 +41,12 @@ def amsterdam(value: datetime | None) -> str:
     return value.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
 
 
-def _environment() -> Environment:
+def _environment(lang: str) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    words = report_text.TEXT[lang]
     env.filters["amsterdam"] = amsterdam
-    env.filters["status"] = lambda status: STATUS_LABELS.get(status, status)
+    env.filters["status"] = lambda status: words.get(f"m_{status}", status)
+    env.filters["role"] = lambda code: report_text.role(code, lang)
     return env
 
 
@@ -163,7 +160,8 @@ def metrics(rows: list[Expectation]) -> dict[str, float | None]:
     return out
 
 
-def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]:
+def _context(db: Session, exercise: Exercise, *, public: bool, lang: str) -> dict[str, Any]:
+    words = report_text.TEXT[lang]
     rows = list(
         db.scalars(
             select(Expectation)
@@ -189,27 +187,24 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
     for inject in db.scalars(
         select(ReleasedInject).where(ReleasedInject.exercise_id == exercise.id)
     ):
-        timeline.append(
-            {
-                "at": inject.released_at,
-                "what": f"inject {inject.inject_id} ({inject.kind}) naar {', '.join(inject.roles)}",
-            }
-        )
+        roles = ", ".join(report_text.role(r, lang) for r in inject.roles)
+        kind = words.get(inject.kind, inject.kind)
+        what = words["inject_to"].format(id=inject.inject_id, kind=kind, roles=roles)
+        timeline.append({"at": inject.released_at, "what": what})
     for e in rows:
         if e.met_at is not None:
-            timeline.append(
-                {
-                    "at": e.met_at,
-                    "what": f"verwachting {e.expectation_id}: {e.status} "
-                    f"({e.evidence or e.marked_by})",
-                }
-            )
+            status = words.get(f"m_{e.status}", e.status)
+            how = e.evidence or e.marked_by
+            what = words["expectation_line"].format(id=e.expectation_id, status=status, how=how)
+            timeline.append({"at": e.met_at, "what": what})
     notes = list(
         db.scalars(select(Entry).where(Entry.exercise_id == exercise.id).order_by(Entry.at))
     )
     for note in notes:
         if note.kind in ("decision", "action"):
-            timeline.append({"at": note.at, "what": f"{note.kind} {note.role or ''}: {note.text}"})
+            kind = words[f"k_{note.kind}"]
+            who = report_text.role(note.role, lang)
+            timeline.append({"at": note.at, "what": f"{kind} {who}: {note.text}"})
     timeline.sort(key=lambda item: item["at"])
     actions = list(
         db.scalars(
@@ -219,6 +214,9 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
         )
     )
     return {
+        "lang": lang,
+        "T": words,
+        "notes": {e.id: report_text.note(e.note, lang) for e in rows},
         "public": public,
         "title": exercise.title,
         "scenario_id": exercise.scenario_id,
@@ -240,20 +238,30 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
     }
 
 
-def build_report(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Report:
-    """Render and store the report (HTML, PDF, public summary); a new version each call."""
+def _render(db: Session, exercise: Exercise, lang: str) -> tuple[str, bytes, str, dict[str, Any]]:
+    """One language's full version: the page (with a link to the other), the PDF, the summary."""
     from weasyprint import HTML
 
+    template = _environment(lang).get_template("report.html")
+    other = "en" if lang == "nl" else "nl"
+    link = {"other_link": f"?lang={other}", "other_lang": other}
+    context = _context(db, exercise, public=False, lang=lang)
+    html = template.render(**context, **link)
+    pdf = HTML(string=template.render(**context, other_link=None)).write_pdf() or b""
+    public_html = template.render(**_context(db, exercise, public=True, lang=lang), **link)
+    return html, pdf, public_html, context
+
+
+def build_report(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Report:
+    """Render and store the report in Dutch and in English (HTML, PDF, public summary each);
+    a new version each call."""
     exercise = get_exercise(db=db, exercise_id=exercise_id)
     if exercise.status == PLANNED:
         raise ConflictError(
             f"status: exercise {exercise_id} has not started, there is nothing to report"
         )
-    template = _environment().get_template("report.html")
-    context = _context(db, exercise, public=False)
-    html = template.render(**context)
-    public_html = template.render(**_context(db, exercise, public=True))
-    pdf = HTML(string=html).write_pdf() or b""
+    html, pdf, public_html, context = _render(db, exercise, "nl")
+    html_en, pdf_en, public_html_en, _ = _render(db, exercise, "en")
     summary = {
         "criteria": [
             {k: c[k] for k in ("id", "metric", "limit_minutes", "result", "passed")}
@@ -269,6 +277,9 @@ def build_report(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> 
         pdf=pdf,
         summary=summary,
         public_html=public_html,
+        html_en=html_en,
+        pdf_en=pdf_en,
+        public_html_en=public_html_en,
     )
     db.add(report)
     audit.record(
@@ -284,6 +295,12 @@ def build_report(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> 
     return report
 
 
+def has_report(*, db: Session, exercise_id: str) -> bool:
+    """Whether a report was built for the exercise (without loading its HTML and PDFs)."""
+    found = db.scalar(select(Report.id).where(Report.exercise_id == exercise_id).limit(1))
+    return found is not None
+
+
 def latest_report(*, db: Session, exercise_id: str) -> Report:
     report = db.scalar(
         select(Report).where(Report.exercise_id == exercise_id).order_by(Report.id.desc()).limit(1)
@@ -291,6 +308,30 @@ def latest_report(*, db: Session, exercise_id: str) -> Report:
     if report is None:
         raise NotFoundError(f"no report for exercise {exercise_id}; build one first")
     return report
+
+
+def _version(report: Report, lang: str, part: str) -> Any:
+    if lang not in report_text.LANGUAGES:
+        raise ValidationError("lang", f"{lang!r} is not one of: nl, en")
+    value = getattr(report, part if lang == "nl" else f"{part}_en")
+    if value is None:
+        raise NotFoundError(
+            f"report {report.id} has no {lang} version; build the report again to get one"
+        )
+    return value
+
+
+def report_html(report: Report, lang: str, *, public: bool = False) -> str:
+    """The report page (or its public summary) in `lang`, nl or en.
+
+    NotFoundError for the English version of a report built before reports had one.
+    """
+    return str(_version(report, lang, "public_html" if public else "html"))
+
+
+def report_pdf(report: Report, lang: str) -> bytes:
+    """The report's PDF in `lang`, nl or en (NotFoundError as for `report_html`)."""
+    return bytes(_version(report, lang, "pdf"))
 
 
 def publish_summary(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Report:

@@ -49,12 +49,15 @@ from drills.report import (
     add_lesson,
     build_report,
     close_action,
+    has_report,
     latest_report,
     lessons_of,
     open_actions,
     publish_summary,
     published_summaries,
     published_summary,
+    report_html,
+    report_pdf,
 )
 from drills.rollback import rollback
 from drills.scenarios import ScenarioError, check_directory, get_scenario, load_file, load_library
@@ -100,6 +103,7 @@ __all__ = [
     "form_defaults",
     "get_exercise",
     "get_scenario",
+    "has_report",
     "latest_report",
     "lessons_of",
     "list_exercises",
@@ -121,6 +125,8 @@ __all__ = [
     "published_summary",
     "record_entry",
     "release_due",
+    "report_html",
+    "report_pdf",
     "resume",
     "rollback",
     "run_schedules",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -251,9 +252,20 @@ def status(exercise_id: str) -> None:
             typer.echo(f"  {row.expectation_id}\t{row.role}\t{row.status}\t{row.text}")
 
 
+class ReportLang(StrEnum):
+    nl = "nl"
+    en = "en"
+
+
 @app.command("report")
-def report(exercise_id: str, out: Annotated[Path, typer.Option()] = Path(".")) -> None:
-    """Build the after-action report; writes HTML and PDF."""
+def report(
+    exercise_id: str,
+    out: Annotated[Path, typer.Option()] = Path("."),
+    lang: Annotated[
+        ReportLang, typer.Option(help="nl: the Dutch version; en: the English version")
+    ] = ReportLang.nl,
+) -> None:
+    """Build the after-action report (both languages are stored); writes HTML and PDF in one."""
     from core.clock import SystemClock
     from drills import service
 
@@ -262,9 +274,11 @@ def report(exercise_id: str, out: Annotated[Path, typer.Option()] = Path(".")) -
             db=db, clock=SystemClock(), exercise_id=exercise_id, actor="cli"
         )
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"{exercise_id}-oefening.html").write_text(built.html, encoding="utf-8")
-        (out / f"{exercise_id}-oefening.pdf").write_bytes(built.pdf)
-        typer.echo(f"report {built.id} written to {out}")
+        stem = f"{exercise_id}-{'oefening' if lang is ReportLang.nl else 'exercise'}"
+        html = service.report_html(built, lang.value)
+        (out / f"{stem}.html").write_text(html, encoding="utf-8")
+        (out / f"{stem}.pdf").write_bytes(service.report_pdf(built, lang.value))
+        typer.echo(f"report {built.id} ({lang.value}) written to {out / stem}.html and .pdf")
 
 
 @app.command("rollback")

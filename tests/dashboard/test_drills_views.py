@@ -105,12 +105,26 @@ def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
     assert "<style>" in report.text
     assert "style-src 'self' 'sha256-" in report.headers["content-security-policy"]
     assert player.get(f"/drills/{exercise_id}/report.pdf").content.startswith(b"%PDF")
+    # Both full versions from the page: Dutch and English, HTML and PDF.
+    links = leader.get(f"/drills/{exercise_id}").text.split('data-testid="report-links"')[1]
+    assert f"/drills/{exercise_id}/report?lang=en" in links.split("</p>")[0]
+    english = player.get(f"/drills/{exercise_id}/report", params={"lang": "en"})
+    assert english.status_code == 200 and "After-action report" in english.text
+    assert "Evaluatieverslag" not in english.text and "Evaluatieverslag" in report.text
+    pdf_en = player.get(f"/drills/{exercise_id}/report.pdf", params={"lang": "en"})
+    assert (
+        pdf_en.content.startswith(b"%PDF")
+        and "exercise.pdf" in pdf_en.headers["content-disposition"]
+    )
+    assert player.get(f"/drills/{exercise_id}/report", params={"lang": "de"}).status_code == 422
     public = env.client()
     assert public.get(f"/oefeningen/{exercise_id}").status_code == 404
     published = leader.post(f"/drills/{exercise_id}/publish", data={"csrf_token": lead_csrf})
     assert published.status_code == 303
     summary = public.get(f"/oefeningen/{exercise_id}")
     assert summary.status_code == 200 and BANNER in summary.text
+    summary_en = public.get(f"/oefeningen/{exercise_id}", params={"lang": "en"})
+    assert summary_en.status_code == 200 and "public summary" in summary_en.text
     assert PHONE_SCRIPT not in summary.text and "fg@gemeente.test" not in summary.text
     listing = public.get("/oefeningen")
     assert listing.status_code == 200 and f"/oefeningen/{exercise_id}" in listing.text

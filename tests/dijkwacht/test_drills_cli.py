@@ -98,6 +98,14 @@ def test_controller_commands_report_and_rollback(data_dir: Path, tmp_path: Path)
     html = (reports / f"{exercise_id}-oefening.html").read_text(encoding="utf-8")
     assert "OEFENING / EXERCISE" in html
     assert (reports / f"{exercise_id}-oefening.pdf").read_bytes().startswith(b"%PDF")
+    assert "Evaluatieverslag" in html and "After-action report" not in html
+    code, out = _run("report", exercise_id, "--out", str(reports), "--lang", "en")
+    assert code == 0, out
+    english = (reports / f"{exercise_id}-exercise.html").read_text(encoding="utf-8")
+    assert "After-action report" in english and "Evaluatieverslag" not in english
+    assert (reports / f"{exercise_id}-exercise.pdf").read_bytes().startswith(b"%PDF")
+    code, out = _run("report", exercise_id, "--lang", "de")
+    assert code != 0 and "de" in out
     code, out = _run("rollback", exercise_id)
     assert code == 0 and "events\t0" in out
     code, out = _run("status", "oef-bestaat-niet")
