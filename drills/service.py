@@ -28,13 +28,16 @@ from drills.plan_form import (
     REPEATS,
     ROLE_HELP,
     PlanRequest,
+    edit_plan,
     form_defaults,
     parse_plan,
     parse_when,
     participant_role,
+    plan_values,
 )
 from drills.plan_form import plan as plan_exercise
 from drills.planning import (
+    KEEP,
     QUARTER,
     annual_cycle,
     cancel_schedule,
@@ -43,6 +46,7 @@ from drills.planning import (
     move_schedule,
     run_schedules,
     tick,
+    update_schedule,
 )
 from drills.report import (
     actions_of_owner,
@@ -72,6 +76,7 @@ from drills.tabletop import (
 from drills.technical import EventSink, build_events, check_expectations, spool_sink
 
 __all__ = [
+    "KEEP",
     "QUARTER",
     "REPEATS",
     "ROLE_HELP",
@@ -98,6 +103,7 @@ __all__ = [
     "criteria_intact",
     "current_injects",
     "declare_criteria",
+    "edit_plan",
     "entries",
     "expectations",
     "form_defaults",
@@ -120,6 +126,7 @@ __all__ = [
     "participant_role",
     "pause",
     "plan_exercise",
+    "plan_values",
     "publish_summary",
     "published_summaries",
     "published_summary",
@@ -138,4 +145,5 @@ __all__ = [
     "start",
     "stop",
     "tick",
+    "update_schedule",
 ]

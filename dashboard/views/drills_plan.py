@@ -8,7 +8,7 @@ cancels plans. Every page is marked OEFENING / EXERCISE.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts.models import Role
 from core.clock import Clock
-from core.errors import ValidationError
+from core.errors import NotFoundError, ValidationError
 from dashboard.deps import ClockDep, DbSession, Principal, RequireRole, Templates, WriteDb
 from drills import service
 from drills.schemas import ROLES
@@ -162,6 +162,54 @@ def plan_submit(
     return RedirectResponse("/drills", status_code=303)
 
 
+@router.get(
+    "/drills/schedules/{schedule_id}/edit",
+    response_class=HTMLResponse,
+    summary="Change a planned exercise (page)",
+)
+def edit_page(
+    schedule_id: int, request: Request, db: DbSession, templates: Templates, user: Controller
+) -> HTMLResponse:
+    schedule = _planned(db, schedule_id)
+    values = service.plan_values(schedule)
+    return _plan_form(request, templates, values, {}, status_code=200, schedule_id=schedule.id)
+
+
+@router.post(
+    "/drills/schedules/{schedule_id}/edit",
+    response_class=HTMLResponse,
+    summary="Change a planned exercise (form)",
+)
+def edit_submit(
+    schedule_id: int,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Controller,
+    form: Annotated[dict[str, str], Depends(_form_fields)],
+) -> Response:
+    """Mode, start, repeat, tempo and participants before the start; errors next to fields."""
+    schedule = _planned(db, schedule_id)
+    changed, errors = service.edit_plan(
+        db=db, clock=clock, schedule_id=schedule.id, form=form, actor=user.username
+    )
+    if changed is None:
+        values = {**form, "scenario": schedule.scenario_id}
+        return _plan_form(
+            request, templates, values, errors, status_code=422, schedule_id=schedule.id
+        )
+    return RedirectResponse("/drills", status_code=303)
+
+
+def _planned(db: Session, schedule_id: int) -> Any:
+    """A schedule that has not started and is not cancelled, or NotFoundError."""
+    for schedule in service.list_schedules(db=db):
+        if schedule.id == schedule_id and schedule.active and schedule.next_run_at is not None:
+            return schedule
+    raise NotFoundError(f"schedule {schedule_id} not found, cancelled or already started")
+
+
 def _plan_form(
     request: Request,
     templates: Templates,
@@ -169,9 +217,11 @@ def _plan_form(
     errors: dict[str, str],
     *,
     status_code: int,
+    schedule_id: int | None = None,
 ) -> HTMLResponse:
     library = service.load_library()
     context = {
+        "schedule_id": schedule_id,
         "library": sorted(library.items()),
         "loaded": library.get(values.get("scenario", "")),
         "values": values,

@@ -254,6 +254,8 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/drills/plan"): page(Role.EXERCISE_CONTROLLER),
     ("POST", "/drills/schedules/{schedule_id}/cancel"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("POST", "/drills/schedules/{schedule_id}/move"): page(Role.EXERCISE_CONTROLLER, ok=422),
+    ("GET", "/drills/schedules/{schedule_id}/edit"): page(Role.EXERCISE_CONTROLLER, ok=404),
+    ("POST", "/drills/schedules/{schedule_id}/edit"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("POST", "/drills/{exercise_id}/lessons"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("POST", "/drills/actions/{action_id}/done"): page(*ROLES, ok=404),
     ("POST", "/drills/{exercise_id}/skip"): page(Role.EXERCISE_CONTROLLER, ok=422),

@@ -301,3 +301,54 @@ def test_follow_up_actions_wait_on_their_owners_home_until_done(env: Env) -> Non
     env.db.commit()  # end this session's read snapshot
     done_entries = [e for e in entries(db=env.db) if e.action == "drill.action_done"]
     assert [e.actor for e in done_entries] == ["ciso", "oefenleider"]
+
+
+def test_the_controller_changes_a_plan_before_it_starts(env: Env) -> None:
+    from core.audit import entries
+
+    add_user(env, "oefenleider", Role.EXERCISE_CONTROLLER)
+    env.db.commit()
+    leader = env.client()
+    csrf = login(leader, "oefenleider")
+    plan = {"csrf_token": csrf, "scenario": "ransomware-fileservers", "mode": "tabletop",
+            "date": "2027-03-01", "time": "09:30", "repeat": "none", "time_scale": "1",
+            "name_ciso": "crisisteam", "email_ciso": "ciso@gemeente.test"}  # fmt: skip
+    assert leader.post("/drills/plan", data=plan).status_code == 303
+    env.db.commit()
+    (schedule,) = service.list_schedules(db=env.db)
+    calendar = leader.get("/drills").text
+    assert f'href="/drills/schedules/{schedule.id}/edit"' in calendar
+    page = leader.get(f"/drills/schedules/{schedule.id}/edit")
+    assert page.status_code == 200 and "Plan wijzigen" in page.text
+    assert 'value="2027-03-01"' in page.text and 'value="09:30"' in page.text
+    assert 'value="crisisteam"' in page.text and 'name="start_now"' not in page.text
+    # A bad e-mail and a past date: errors next to the fields, what was typed kept, no change.
+    change = {**plan, "mode": "technical", "date": "2020-01-01", "name_it": "analist",
+              "email_it": "geen adres"}  # fmt: skip
+    del change["scenario"]
+    refused = leader.post(f"/drills/schedules/{schedule.id}/edit", data=change)
+    assert refused.status_code == 422
+    assert "email_it: geen geldig e-mailadres" in refused.text
+    assert "date: dit moment is al voorbij" in refused.text
+    assert 'value="analist"' in refused.text and 'value="technical" checked' in refused.text
+    env.db.expire_all()
+    assert service.list_schedules(db=env.db)[0].mode == "tabletop"
+    change.update(date="2027-03-02", email_it="it@gemeente.test", repeat="quarter")
+    saved = leader.post(f"/drills/schedules/{schedule.id}/edit", data=change)
+    assert saved.status_code == 303, saved.text[:3000]
+    env.db.commit()
+    env.db.expire_all()
+    (schedule,) = service.list_schedules(db=env.db)
+    assert schedule.mode == "technical" and schedule.every_seconds == 91 * 86400
+    assert {p["role"]: p["name"] for p in schedule.participants} == {
+        "ciso": "crisisteam",
+        "it": "analist",
+    }
+    assert schedule.invited_for is None  # the new participant is invited for the new moment
+    (edited,) = [e for e in entries(db=env.db) if e.action == "drill.schedule_edited"]
+    assert edited.actor == "oefenleider"
+    assert set(edited.details["changed"]) == {"mode", "next_run_at", "every_seconds",
+                                              "participants"}  # fmt: skip
+    # Once cancelled (or started) there is nothing to change.
+    leader.post(f"/drills/schedules/{schedule.id}/cancel", data={"csrf_token": csrf})
+    assert leader.get(f"/drills/schedules/{schedule.id}/edit").status_code == 404

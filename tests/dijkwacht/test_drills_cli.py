@@ -75,6 +75,33 @@ def test_list_and_schedule(data_dir: Path) -> None:
     assert row.every_seconds == 91 * 86400 and row.participants[0]["role"] == "ciso"
     code, out = _run("schedule", "bestaat-niet")
     assert code == 1 and "bestaat-niet" in out and "Traceback" not in out
+    # The plan changes before it starts: start, repeat, participants (replaced); audited.
+    code, out = _run(
+        "edit-plan", "1", "--at", "2030-01-02 10:15", "--once",
+        "--participant", "it:analist:it@gemeente.test",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "participants it:analist" in out and "every 0 s" in out
+    engine = create_db_engine(get_settings())
+    try:
+        with create_session_factory(engine)() as db:
+            (row,) = service.list_schedules(db=db)
+    finally:
+        engine.dispose()
+    assert row.every_seconds is None and row.participants == [
+        {"role": "it", "name": "analist", "email": "it@gemeente.test"}
+    ]
+    assert row.next_run_at is not None and row.next_run_at.isoformat().startswith(
+        "2030-01-02T09:15"
+    )
+    code, out = _run("edit-plan", "1", "--mode", "vliegen")
+    assert code == 1 and "mode" in out and "tabletop" in out
+    code, out = _run("edit-plan", "1", "--at", "morgen")
+    assert code == 1 and "--at 'morgen'" in out and "YYYY-MM-DD" in out
+    code, out = _run("edit-plan", "1", "--participant", "piloot:x:x@gemeente.test")
+    assert code == 1 and "burgemeester" in " ".join(out.split())
+    code, out = _run("edit-plan", "99", "--once")
+    assert code == 1 and "schedule 99 not found" in out
 
 
 def test_controller_commands_report_and_rollback(data_dir: Path, tmp_path: Path) -> None:
