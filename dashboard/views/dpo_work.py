@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 from core.accounts.models import User
 from core.errors import NotFoundError, ValidationError
 from dashboard.audit_reads import audit_read
-from dashboard.deps import AlertStoreDep, AppSettings, ClockDep, DbSession, Templates, WriteDb
+from dashboard.deps import (
+    AlertStoreDep,
+    AppSettings,
+    ClockDep,
+    DbSession,
+    EventStoreDep,
+    Templates,
+    WriteDb,
+)
 from dashboard.security import Principal
 from dashboard.services import dpo as svc
 from dashboard.services import dpo_words as words
@@ -58,6 +66,7 @@ def render_breach(
     *,
     db: Session,
     alerts: Any,
+    events: Any,
     clock: Any,
     settings: Any,
     templates: Any,
@@ -71,9 +80,10 @@ def render_breach(
     view = svc.breach_view(db=db, breach_id=breach_id)
     b = view.breach
     incident = svc.linked_incident(db=db, alerts=alerts, breach=b)
+    subjects = breach.affected_subjects(db=db, alerts=alerts, events=events, breach_id=b.id)
     audit_read(
         db=db, clock=clock, principal=user, object_type="breach", object_id=str(b.id),
-        purpose=None, subjects=incident.pseudonyms if incident else [],
+        purpose=None, subjects=sorted({*subjects, *(incident.pseudonyms if incident else [])}),
     )  # fmt: skip
     now = clock.now()
     deadlines = [
@@ -95,6 +105,7 @@ def render_breach(
         "form": form or {},
         "section": section,
         "nis2_kinds": breach.NIS2_KINDS,
+        "subjects": subjects,
         "delivery": {
             x.id: _counts(r.delivery_status for r in breach.recipients(db=db, batch_id=x.id))
             for x in view.batches
@@ -126,6 +137,7 @@ def open_breach(
     form: Form,
     db: WriteDb,
     alerts: AlertStoreDep,
+    events: EventStoreDep,
     clock: ClockDep,
     settings: AppSettings,
     templates: Templates,
@@ -172,14 +184,15 @@ def breach_page(
     request: Request,
     db: DbSession,
     alerts: AlertStoreDep,
+    events: EventStoreDep,
     clock: ClockDep,
     settings: AppSettings,
     templates: Templates,
     user: Dpo,
 ) -> HTMLResponse:
     return render_breach(
-        request, db=db, alerts=alerts, clock=clock, settings=settings, templates=templates,
-        user=user, breach_id=_breach_id(breach_id),
+        request, db=db, alerts=alerts, events=events, clock=clock, settings=settings,
+        templates=templates, user=user, breach_id=_breach_id(breach_id),
     )  # fmt: skip
 
 
@@ -195,6 +208,7 @@ def _step(
         form: Form,
         db: WriteDb,
         alerts: AlertStoreDep,
+        events: EventStoreDep,
         clock: ClockDep,
         settings: AppSettings,
         templates: Templates,
@@ -204,7 +218,7 @@ def _step(
         result = _try(db, lambda: action(db, clock, settings, user, number, form))
         if isinstance(result, ValidationError):
             return render_breach(
-                request, db=db, alerts=alerts, clock=clock, settings=settings,
+                request, db=db, alerts=alerts, events=events, clock=clock, settings=settings,
                 templates=templates, user=user, breach_id=number, error=result, form=form,
                 section=section,
             )  # fmt: skip
@@ -261,10 +275,18 @@ def _draft(db: Session, clock: Any, settings: Any, user: Principal, bid: int, fo
 
 
 def _letters(db: Session, clock: Any, settings: Any, user: Principal, bid: int, form: dict) -> str:
+    """From the affected residents (identified through re-identification) or a CSV list."""
     texts = {
         lang: {key: form.get(f"{lang}_{key}", "") for key in breach.LETTER_TEXT_KEYS}
         for lang in ("nl", "en")
     }
+    if form.get("source", "csv") == "subjects":
+        chosen = [k.removeprefix("subject_") for k in form if k.startswith("subject_")]
+        batch = breach.create_batch_for_subjects(
+            db=db, clock=clock, actor=user.username, actor_role=user.role, breach_id=bid,
+            subjects=chosen, texts=texts,
+        )  # fmt: skip
+        return f"/dpo/letters/{batch.id}?purpose=Brieven+controleren+%2F+review+letters#waiting"
     batch = breach.create_letter_batch(
         db=db, clock=clock, actor=user.username, breach_id=bid,
         recipients_csv=form.get("recipients", ""), texts=texts,

@@ -61,6 +61,13 @@ from playbooks.breach.register import (
     update_breach,
 )
 from playbooks.breach.reports import get_report, missing_fields
+from playbooks.breach.subjects import (
+    affected_subjects,
+    awaiting,
+    create_batch_for_subjects,
+    identification_status,
+    identify_recipient,
+)
 
 NIS2_KINDS: tuple[str, ...] = tuple(_NIS2_SPECS)
 
@@ -80,11 +87,14 @@ __all__ = [
     "LETTER_TEXT_KEYS",
     "NIS2_KINDS",
     "accept_pending_handoffs",
+    "affected_subjects",
     "all_deadlines",
     "approve_letter_batch",
+    "awaiting",
     "breach_for_incident",
     "close_breach",
     "content_sha256",
+    "create_batch_for_subjects",
     "create_followup",
     "create_letter_batch",
     "deadlines",
@@ -97,6 +107,8 @@ __all__ = [
     "get_batch",
     "get_breach",
     "get_report",
+    "identification_status",
+    "identify_recipient",
     "list_breaches",
     "mark_not_a_breach",
     "missing",

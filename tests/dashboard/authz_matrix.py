@@ -36,6 +36,7 @@ SAMPLE_PATH_VALUES = {
     "expectation_id": "E1",
     "schedule_id": "999999",
     "action_id": "999999",
+    "recipient_id": "999999",
 }
 
 Expected = dict[str, int]
@@ -208,6 +209,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/breach-clocks"): api(*CLOCK_READERS),
     ("GET", "/dpo/letters/{batch_id}"): page(Role.DPO, ok=404),
     ("POST", "/dpo/letters/{batch_id}/approve"): page(Role.DPO, ok=404),
+    ("POST", "/dpo/letters/{batch_id}/recipients/{recipient_id}/identify"): page(Role.DPO, ok=404),
     # DPO breach journey (issue 19): open, facts, assess, decide, reports, letters, close
     ("GET", "/dpo/breaches/new"): page(Role.DPO),
     ("POST", "/dpo/breaches"): page(Role.DPO, ok=422),
