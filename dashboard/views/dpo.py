@@ -6,12 +6,13 @@ carry names and addresses and need a stated purpose.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -174,6 +175,34 @@ def _detail(db: DbSession, clock: ClockDep, user: Principal, breach_id: int) -> 
             {"id": x.id, "status": x.status, "approved_by": x.approved_by} for x in view.batches
         ],
     )
+
+
+_MEDIA = {".csv": "text/csv; charset=utf-8", ".pdf": "application/pdf"}
+
+
+def audited_download(
+    *,
+    db: Session,
+    clock: Clock,
+    user: Principal,
+    object_type: str,
+    object_id: str | None,
+    filename: str,
+    build: Callable[[], Any],
+) -> Response:
+    """The DPO's exports, one way: audit the read, build the file, send it as an attachment.
+
+    The media type follows the file name: `.csv`, `.pdf`, or `.json` (then `build` returns a
+    JSON-able value).
+    """
+    audit_read(
+        db=db, clock=clock, principal=user, object_type=object_type, object_id=object_id,
+        purpose=None,
+    )  # fmt: skip
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if filename.endswith(".json"):
+        return JSONResponse(build(), headers=headers)
+    return Response(build(), media_type=_MEDIA[filename[filename.rindex(".") :]], headers=headers)
 
 
 def require_linked_incident(*, db: DbSession, user: Principal, incident_id: str) -> None:

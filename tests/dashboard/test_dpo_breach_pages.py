@@ -161,3 +161,18 @@ def test_the_dpo_reads_only_incidents_linked_to_a_breach(env: Env) -> None:
     assert client.get(f"/incidents/{other.id}").status_code == 403
     assert client.get(f"/api/incidents/{other.id}").status_code == 403
     assert client.get("/incidents").status_code == 403  # no list of every incident
+
+
+def test_the_dpo_exports_the_register_as_csv_and_pdf_audited(env: Env) -> None:
+    from core.audit import entries
+
+    client, _csrf, _bid = _open(env)
+    listed = client.get("/dpo/register.csv")
+    assert listed.headers["content-type"].startswith("text/csv")
+    assert 'filename="datalekregister.csv"' in listed.headers["content-disposition"]
+    assert "Inzage zonder zaak" in listed.text
+    pdf = client.get("/dpo/register.pdf")
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    env.db.commit()
+    reads = [e for e in entries(db=env.db, actor="fg") if e.object_type == "breach_register"]
+    assert len(reads) == 2
