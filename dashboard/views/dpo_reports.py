@@ -59,6 +59,9 @@ def _render(
         "missing": breach.missing(report.kind, report.content),
         "sha256": breach.content_sha256(report) if report.status != "draft" else None,
         "followups": breach.followups(db=db, report_id=report.id),
+        "deadline": svc.report_deadline(
+            db=db, clock=clock, settings=settings, report=report, breach=b
+        ),
         "show": lambda m: words.show_time(m, settings),
         "error": error,
     }

@@ -176,3 +176,33 @@ def test_the_dpo_exports_the_register_as_csv_and_pdf_audited(env: Env) -> None:
     env.db.commit()
     reads = [e for e in entries(db=env.db, actor="fg") if e.object_type == "breach_register"]
     assert len(reads) == 2
+
+
+def test_nis2_reports_show_their_deadline_and_finalise(env: Env) -> None:
+    client, csrf, bid = _open(env)
+    drafted = client.post(
+        f"/dpo/breaches/{bid}/reports", data={"csrf_token": csrf, "kind": "nis2_early_warning"}
+    )
+    assert drafted.status_code == 303, drafted.text[:2000]
+    url = drafted.headers["location"]
+    page = client.get(url).text
+    deadline = page.split('data-testid="report-deadline"')[1].split("</p>")[0]
+    assert "vroegtijdige waarschuwing (24 uur)" in deadline and "nog 2" in deadline
+    answers = {"csrf_token": csrf, "action": "finalise",
+               "entiteit.verantwoordelijke_naam": "J. de Vries",
+               "entiteit.verantwoordelijke_email": "fg@gemeente.example",
+               "entiteit.verantwoordelijke_telefoon": "0201234567",
+               "incident.samenvatting": "Medewerker keek mee",
+               "incident.kwaadwillig_vermoed": "ja",
+               "incident.grensoverschrijdend_mogelijk": "nee"}  # fmt: skip
+    final = client.post(url, data=answers)
+    assert final.status_code in (200, 303), final.text[:3000]
+    page = client.get(url).text
+    assert 'data-testid="report-hash"' in page, page[:3000]
+    assert "op tijd ingediend / filed in time" in page
+    # The next stage carries the answers over and has its own clock (72 hours).
+    nxt = client.post(
+        f"/dpo/breaches/{bid}/reports", data={"csrf_token": csrf, "kind": "nis2_notification"}
+    )
+    page = client.get(nxt.headers["location"]).text
+    assert "incidentmelding (72 uur)" in page and "J. de Vries" in page
