@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tests.journeys.conftest import PASSWORD, Journey
+from tests.journeys.test_shift_views import _violations
 
 LETTER_TEXTS = {
     "what_happened": ("Een medewerker heeft uw gegevens zonder reden ingezien.",
@@ -73,6 +74,7 @@ def _walk_nis2(journey: Journey, page: Any, breach_url: str) -> None:
         deadline = page.get_by_test_id("report-deadline").inner_text()
         assert due in deadline and "uiterlijk / due" in deadline, deadline
         journey.shot(page, f"NIS2/Cbw {kind}: the form with its deadline ({due})")
+        assert not _violations(page), _violations(page)
         for _ in range(3):
             _fill_report(page)
             page.get_by_role("button", name="Opslaan / save").click()
@@ -114,6 +116,7 @@ def test_dpo_handles_a_breach_from_start_to_finish(journey: Journey, mailbox: An
     page = journey.login("dpo")
     _wait_for_proposal(journey, page)
     journey.shot(page, "DPO sees the breach proposed by detection on the home page")
+    assert not _violations(page), _violations(page)
     assert "voorgesteld door de detectie" in page.get_by_test_id("home-proposed").inner_text()
     page.goto("/dpo/clocks")
     journey.shot(page, "the clock page shows its deadlines with time left")
@@ -211,12 +214,14 @@ def test_dpo_handles_a_breach_from_start_to_finish(journey: Journey, mailbox: An
         for i in range(min(2, offered.count()))
     ]
     journey.shot(page, "DPO writes to the affected residents the incident names")
+    assert not _violations(page), _violations(page)
     for key, (nl, en) in LETTER_TEXTS.items():
         letters.locator(f"textarea[name=nl_{key}]").fill(nl)
         letters.locator(f"textarea[name=en_{key}]").fill(en)
     letters.locator("button[type=submit]").click()
     page.get_by_test_id("waiting-recipients").wait_for()
     journey.shot(page, "the residents await identification; re-identification requested")
+    assert not _violations(page), _violations(page)
     letters_url = page.url.split("#")[0]
 
     journey.platform.cli(

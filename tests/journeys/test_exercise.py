@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from tests.journeys.conftest import Journey
+from tests.journeys.test_shift_views import _violations
 
 RULE = "b19c5e86-81df-56a4-91cb-80ce24589421"  # ransomware_rename_burst
 MAILBOX = "oefening@gemeente.test"
@@ -133,6 +134,7 @@ def test_controller_plans_the_ransomware_drill_and_the_team_plays_it(journey: Jo
     assert "gehaald" in detection_row and "binnen 15" in detection_row
     assert "Evaluatieverslag" in report and "After-action report" not in report
     journey.shot(lead, "the report shows the detection expectation met in time")
+    assert not _violations(lead), _violations(lead)
     # The English version is a full translation, not Dutch with English labels.
     lead.get_by_role("link", name="English version").click()
     lead.wait_for_load_state()
@@ -143,6 +145,7 @@ def test_controller_plans_the_ransomware_drill_and_the_team_plays_it(journey: Jo
     detection_row = lead.locator("tr", has_text="E1").first.inner_text()
     assert "met" in detection_row and "within 15" in detection_row
     journey.shot(lead, "the English version of the report")
+    assert not _violations(lead), _violations(lead)
 
     # A lesson with a follow-up action for the crisis-team member, done from their home page.
     lead.goto(f"/drills/{exercise_id}")
@@ -160,6 +163,7 @@ def test_controller_plans_the_ransomware_drill_and_the_team_plays_it(journey: Jo
     assert "Belboom voor ransomware opstellen" in followup.inner_text()
     assert "01-06-2030" in followup.inner_text()
     journey.shot(crisis, "the follow-up action waits on its owner's home page")
+    assert not _violations(crisis), _violations(crisis)
     followup.get_by_role("button", name="Klaar").click()
     crisis.wait_for_load_state()
     assert crisis.get_by_test_id("home-followups").count() == 0
@@ -191,6 +195,7 @@ def test_controller_changes_a_planned_exercise_before_it_starts(journey: Journey
     assert "email_fg" in lead.locator("body").inner_text()
     assert lead.locator('input[name="name_fg"]').input_value() == "fg"
     journey.shot(lead, "a bad e-mail address is shown next to its field, the input kept")
+    assert not _violations(lead), _violations(lead)
     form = lead.get_by_test_id("plan-form")
     form.locator('input[name="email_fg"]').fill(MAILBOX)
     form.locator('select[name="repeat"]').select_option("year")
