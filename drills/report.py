@@ -8,6 +8,7 @@ public pages; it is still marked OEFENING / EXERCISE.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from core import audit
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from drills import criteria as criteria_mod
-from drills import report_text
+from drills import report_text, scenarios
 from drills.control import PLANNED, get_exercise
 from drills.models import Entry, Exercise, Expectation, LessonAction, ReleasedInject, Report
 
@@ -213,12 +214,18 @@ def _context(db: Session, exercise: Exercise, *, public: bool, lang: str) -> dic
             .order_by(LessonAction.id)
         )
     )
+    english = _english(exercise) if lang == "en" else None
+    if english is not None:
+        # The scenario's own English wording where it has one (title, criteria, expectations).
+        scored = [{**c, "text": english.criteria.get(c["id"]) or c.get("text_en") or c["text"]}
+                  for c in scored]  # fmt: skip
     return {
+        "english_texts": english.expectations if english is not None else {},
         "lang": lang,
         "T": words,
         "notes": {e.id: report_text.note(e.note, lang) for e in rows},
         "public": public,
-        "title": exercise.title,
+        "title": (english.title if english is not None else None) or exercise.title,
         "scenario_id": exercise.scenario_id,
         "mode": exercise.mode,
         "exercise_id": exercise.id,
@@ -236,6 +243,26 @@ def _context(db: Session, exercise: Exercise, *, public: bool, lang: str) -> dic
         "decisions": [n for n in notes if n.kind in ("decision", "action")],
         "actions": actions,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _English:
+    title: str | None
+    criteria: dict[str, str]
+    expectations: dict[str, str]
+
+
+def _english(exercise: Exercise) -> _English | None:
+    """The scenario's English texts, from the library (None when the scenario is gone)."""
+    try:
+        scenario = scenarios.get_scenario(exercise.scenario_id).scenario
+    except (NotFoundError, scenarios.ScenarioError):
+        return None
+    return _English(
+        scenario.title_en,
+        {c.id: c.text_en for c in scenario.criteria if c.text_en},
+        {e.id: e.text_en for e in scenario.expectations if e.text_en},
+    )
 
 
 def _render(db: Session, exercise: Exercise, lang: str) -> tuple[str, bytes, str, dict[str, Any]]:

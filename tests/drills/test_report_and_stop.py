@@ -71,6 +71,11 @@ def test_stop_scores_only_closed_windows_and_the_report_is_bilingual(db: Session
     assert re.search(r"1440\.0</td>\s*<td>not measured</td>\s*<td class=\"unscored\">", en)
     assert re.search(r"Belscript maken</td><td>FG</td><td>01-06-2026", nl)
     assert "besluit FG" in nl and "decision DPO" in en  # the timeline in each language
+    # The scenario's own texts read in English too: title, criteria and expectations.
+    assert "An employee leaks residents&#39; data" in en and "Medewerker lekt gegevens" in nl
+    assert "Decision on notifying the AP within 24 hours of becoming aware." in en
+    assert "The DPO decides whether the breach is notified to the AP" in en
+    assert "Medewerker lekt" not in en and "Besluit over melding" not in en
     # The notes the platform wrote read in each version's language.
     assert "not met before the end of the exercise" in en
     assert "niet gehaald voor het einde van de oefening" in nl
