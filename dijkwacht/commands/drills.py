@@ -102,7 +102,10 @@ def _participants(items: list[str]) -> list[dict[str, str]]:
 
 
 def _fail(message: str) -> NoReturn:
-    console.print(f"[red]{message}[/red]")
+    from rich.markup import escape
+
+    # The bad value exactly as typed: no markup, no emoji codes (`role:x:...` is not an emoji).
+    console.print(f"[red]{escape(message)}[/red]", emoji=False)
     raise typer.Exit(code=1)
 
 

@@ -100,6 +100,7 @@ def test_list_and_schedule(data_dir: Path) -> None:
     assert code == 1 and "--at 'morgen'" in out and "YYYY-MM-DD" in out
     code, out = _run("edit-plan", "1", "--participant", "piloot:x:x@gemeente.test")
     assert code == 1 and "burgemeester" in " ".join(out.split())
+    assert "'piloot:x:x@gemeente.test'" in out  # the bad value as typed, no emoji
     code, out = _run("edit-plan", "99", "--once")
     assert code == 1 and "schedule 99 not found" in out
 
