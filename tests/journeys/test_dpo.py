@@ -63,6 +63,18 @@ def _brp(journey: Journey) -> dict[str, tuple[str, str, str]]:
     return found
 
 
+def _resident_with_reads(journey: Journey, page: Any) -> str:
+    """A demo resident whose data municipal staff viewed (the BRP look-up of the DPO)."""
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    for bsn, _surname, _address in list(_brp(journey).values())[:40]:
+        found = page.request.post(
+            "/api/access-report", data={"bsn": bsn}, headers={"X-CSRF-Token": token}
+        )
+        if found.ok and any(r["source"] != "dijkwacht" for r in found.json()["records"]):
+            return bsn
+    raise AssertionError("no demo resident with application reads among the first 40")
+
+
 def _walk_nis2(journey: Journey, page: Any, breach_url: str) -> None:
     """Early warning (24 h), notification (72 h), final report (1 month): open, fill, finalise."""
     for kind, due in (("nis2_early_warning", "24 uur"), ("nis2_notification", "72 uur"),
@@ -309,18 +321,24 @@ def test_dpo_answers_a_residents_access_request(journey: Journey) -> None:
     journey.shot(page, "an invalid BSN is an error next to the field, the form kept")
     assert page.locator("input[name=requester]").input_value() == "A. Jansen"
 
-    page.locator("input[name=bsn]").fill("111222333")
+    bsn = _resident_with_reads(journey, page)
+    page.locator("input[name=bsn]").fill(bsn)
     page.get_by_test_id("new-request-form").locator("button[type=submit]").click()
     page.get_by_test_id("request-row").first.wait_for()
     journey.shot(page, "the request is registered with its one-month clock")
     assert "nog " in page.get_by_test_id("request-table").inner_text()
 
     produce = page.get_by_test_id("report-from-request").first
-    produce.locator("input[name=bsn]").fill("111222333")
+    produce.locator("input[name=bsn]").fill(bsn)
     produce.locator("button[type=submit]").click()
     page.get_by_test_id("report-count").wait_for()
-    journey.shot(page, "the access report for that resident, in Amsterdam time")
+    journey.shot(page, "the access report for that resident, in Amsterdam time and plain words")
     assert "UTC" not in page.inner_text("main") if page.locator("main").count() else True
+    table = page.get_by_test_id("report-table").inner_text()
+    for code in ("medewerker-", "consulent-", "incident_manager", "app_audit", "data.read"):
+        assert code not in table, code
+    words = ("medewerker burgerzaken", "consulent Wmo", "medewerker vergunningen")
+    assert any(word in table for word in words), table[:1000]
 
     page.goto("/dpo/requests")
     answer = page.get_by_test_id("answer-form").first
