@@ -3,6 +3,8 @@
 Views parse the form, call one breach service and redirect back to the breach page; a
 refused input re-renders the page with the error next to its field and the typed text kept.
 Each write runs in a savepoint of the view's write unit, so a refusal leaves nothing behind.
+The same steps answer JSON under `/api/breaches` (same fields; a refusal is HTTP 400 naming
+the field, and the unit rolls back).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Body as Body_
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -131,46 +134,48 @@ def new_breach_page(request: Request, templates: Templates, user: Dpo) -> HTMLRe
     return templates.TemplateResponse(request, "dpo_breach_new.html", {"form": {}, "error": None})
 
 
+def _open(
+    db: Session, alerts: Any, clock: Any, settings: Any, user: Principal, form: dict[str, str]
+) -> Any:
+    """Open by hand, for an incident number (its alerts then show) or for one alert."""
+    incident = form.get("incident_id", "").strip()
+    alert = form.get("alert_id", "").strip()
+    if alert:
+        try:
+            return breach.open_from_alert(
+                db=db, clock=clock, settings=settings, actor=user.username, alerts=alerts,
+                alert_id=alert,
+            )  # fmt: skip
+        except NotFoundError:
+            raise ValidationError("alert_id", f"alert {alert!r} does not exist") from None
+    if incident:
+        if not incident.isdigit():
+            raise ValidationError("incident_id", f"{incident!r} is not an incident number")
+        return breach.open_for_incident(
+            db=db, clock=clock, settings=settings, actor=user.username,
+            incident_id=int(incident), title=form.get("title", ""),
+        )  # fmt: skip
+    return breach.open_breach(
+        db=db, clock=clock, settings=settings, actor=user.username,
+        title=form.get("title", "").strip(), fields=svc.breach_changes(
+            {k: v for k, v in form.items() if k in ("facts",)}
+        ),
+    )  # fmt: skip
+
+
 @router.post("/dpo/breaches", summary="Open a breach (form)")
 def open_breach(
     request: Request,
     form: Form,
     db: WriteDb,
     alerts: AlertStoreDep,
-    events: EventStoreDep,
     clock: ClockDep,
     settings: AppSettings,
     templates: Templates,
     user: Dpo,
 ) -> Response:
     """By hand, for an incident number (its alerts then show) or for one alert."""
-    incident = form.get("incident_id", "").strip()
-    alert = form.get("alert_id", "").strip()
-
-    def work() -> Any:
-        if alert:
-            try:
-                return breach.open_from_alert(
-                    db=db, clock=clock, settings=settings, actor=user.username, alerts=alerts,
-                    alert_id=alert,
-                )  # fmt: skip
-            except NotFoundError:
-                raise ValidationError("alert_id", f"alert {alert!r} does not exist") from None
-        if incident:
-            if not incident.isdigit():
-                raise ValidationError("incident_id", f"{incident!r} is not an incident number")
-            return breach.open_for_incident(
-                db=db, clock=clock, settings=settings, actor=user.username,
-                incident_id=int(incident), title=form.get("title", ""),
-            )  # fmt: skip
-        return breach.open_breach(
-            db=db, clock=clock, settings=settings, actor=user.username,
-            title=form.get("title", "").strip(), fields=svc.breach_changes(
-                {k: v for k, v in form.items() if k in ("facts",)}
-            ),
-        )  # fmt: skip
-
-    result = _try(db, work)
+    result = _try(db, lambda: _open(db, alerts, clock, settings, user, form))
     if isinstance(result, ValidationError):
         return templates.TemplateResponse(
             request, "dpo_breach_new.html", {"form": form, "error": result}, status_code=422
@@ -323,4 +328,75 @@ for _path, _section, _action, _summary in (
         methods=["POST"],
         summary=_summary,
         name=f"breach_{_path}",
+    )
+
+
+# --- the same steps as a JSON API ----------------------------------------------------------
+
+
+def _as_text(value: object) -> str:
+    """A JSON value as the page's form would carry it (lists comma-separated, booleans 1/'')."""
+    if isinstance(value, bool):
+        return "1" if value else ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _api_out(db: Session, breach_id: int, follow: object) -> dict[str, Any]:
+    b = breach.get_breach(db=db, breach_id=breach_id)
+    return {
+        "breach": {"id": b.id, "reference": b.reference, "title": b.title, "state": b.state,
+                   "decision": b.decision, "exercise": b.exercise_id is not None},
+        "next": follow if isinstance(follow, str) else None,
+    }  # fmt: skip
+
+
+Body = Annotated[dict[str, Any], Body_(default_factory=dict)]
+
+
+@router.post("/api/breaches", summary="Open a breach (JSON)")
+def open_breach_api(
+    body: Body,
+    db: WriteDb,
+    alerts: AlertStoreDep,
+    clock: ClockDep,
+    settings: AppSettings,
+    user: Dpo,
+) -> dict[str, Any]:
+    """By hand (`title`, `facts`), for an incident (`incident_id`) or an alert (`alert_id`).
+
+    Fields are those of the page's form; a refusal is HTTP 400 naming the field.
+    """
+    form = {key: _as_text(value) for key, value in body.items()}
+    opened = _open(db, alerts, clock, settings, user, form)
+    return _api_out(db, opened.id, None)
+
+
+def _api_step(action: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+    def view(
+        breach_id: str, body: Body, db: WriteDb, clock: ClockDep, settings: AppSettings, user: Dpo
+    ) -> dict[str, Any]:
+        number = _breach_id(breach_id)
+        form = {key: _as_text(value) for key, value in body.items()}
+        follow = action(db, clock, settings, user, number, form)
+        return _api_out(db, number, follow)
+
+    return view
+
+
+for _path, _action, _summary in (
+    ("facts", _facts, "Change the facts of a breach (JSON)"),
+    ("assessment", _assess, "Record the risk assessment (JSON)"),
+    ("decision", _decide, "Decide on notification (JSON)"),
+    ("reports", _draft, "Draft an AP or NIS2/Cbw report (JSON; `next` is its page)"),
+    ("letters", _letters, "Create a letter batch (JSON; `next` is its page)"),
+    ("close", _close, "Close a breach with lessons learned (JSON)"),
+):
+    router.add_api_route(
+        f"/api/breaches/{{breach_id}}/{_path}",
+        _api_step(_action),
+        methods=["POST"],
+        summary=_summary,
+        name=f"breach_api_{_path}",
     )

@@ -203,6 +203,13 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     # DPO area: breach register, clocks, letters
     ("GET", "/dpo/breaches"): page(Role.DPO),
     ("GET", "/api/breaches"): api(Role.DPO),
+    ("POST", "/api/breaches"): api(Role.DPO, ok=400),
+    ("POST", "/api/breaches/{breach_id}/facts"): api(Role.DPO, ok=404),
+    ("POST", "/api/breaches/{breach_id}/assessment"): api(Role.DPO, ok=404),
+    ("POST", "/api/breaches/{breach_id}/decision"): api(Role.DPO, ok=400),
+    ("POST", "/api/breaches/{breach_id}/reports"): api(Role.DPO, ok=404),
+    ("POST", "/api/breaches/{breach_id}/letters"): api(Role.DPO, ok=400),
+    ("POST", "/api/breaches/{breach_id}/close"): api(Role.DPO, ok=400),
     ("GET", "/dpo/breaches/{breach_id}"): page(Role.DPO, ok=404),
     ("GET", "/api/breaches/{breach_id}"): api(Role.DPO, ok=404),
     ("GET", "/dpo/clocks"): page(*CLOCK_READERS),

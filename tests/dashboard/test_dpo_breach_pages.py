@@ -206,3 +206,35 @@ def test_nis2_reports_show_their_deadline_and_finalise(env: Env) -> None:
     )
     page = client.get(nxt.headers["location"]).text
     assert "incidentmelding (72 uur)" in page and "J. de Vries" in page
+
+
+def test_the_breach_steps_as_a_json_api(env: Env) -> None:
+    add_user(env, "fg", Role.DPO)
+    client = env.client()
+    headers = {"X-CSRF-Token": login(client, "fg")}
+    refused = client.post("/api/breaches", json={"title": ""}, headers=headers)
+    assert refused.status_code == 400 and refused.json()["field"] == "title"
+    opened = client.post(
+        "/api/breaches", json={"title": "Inzage zonder zaak", "facts": "Keek mee"}, headers=headers
+    )
+    assert opened.status_code == 200, opened.text
+    bid = opened.json()["breach"]["id"]
+    facts = {"subjects_max": 140, "data_categories": ["naam", "adres"]}
+    changed = client.post(f"/api/breaches/{bid}/facts", json=facts, headers=headers)
+    assert changed.status_code == 200, changed.text
+    bad = client.post(f"/api/breaches/{bid}/facts", json={"subjects_max": "veel"}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["field"] == "subjects_max"
+    answers = {"dpc_base": 4, "ease_of_identification": "maximum", "loss_of_confidentiality": 2,
+               "malicious_intent": True, "nature_sensitivity_volume": "BRP",
+               "severity_of_consequences": "Ernstig", "number_of_individuals": 140}  # fmt: skip
+    assessed = client.post(f"/api/breaches/{bid}/assessment", json=answers, headers=headers)
+    assert assessed.json()["breach"]["state"] == "assessing"
+    decision = {"decision": "notify_ap_and_subjects", "reason": "Hoog risico"}
+    decided = client.post(f"/api/breaches/{bid}/decision", json=decision, headers=headers)
+    assert decided.json()["breach"]["state"] == "notification_due"
+    drafted = client.post(f"/api/breaches/{bid}/reports", json={}, headers=headers).json()
+    assert drafted["next"].startswith("/dpo/reports/")
+    early = client.post(f"/api/breaches/{bid}/close", json={"lessons": "x"}, headers=headers)
+    assert early.status_code in (400, 409)  # not notified yet: nothing closed
+    detail = client.get(f"/api/breaches/{bid}").json()
+    assert detail["fields"]["subjects_max"] == 140 and detail["breach"]["state"] != "closed"
