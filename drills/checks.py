@@ -80,9 +80,12 @@ class _Locator:
     file: str
     document: Document | None
 
-    def __call__(self, where: DataPath, message: str) -> None:
+    def __call__(self, where: DataPath, message: str, *, warning: bool = False) -> None:
         line = self.document.line_of(where) if self.document is not None else None
-        self.report.issues.append(Issue(self.file, line, _name(where), message))
+        found = Issue(self.file, line, _name(where), message)
+        if warning:
+            found = Issue(self.file, line, _name(where), message, "warning")
+        self.report.issues.append(found)
 
 
 def _name(path: DataPath) -> str:
@@ -90,6 +93,28 @@ def _name(path: DataPath) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
+
+
+def _check_english(scenario: Any, report: CheckReport, issue: _Locator) -> None:
+    """The report is written in Dutch and in English: a text without English is a warning."""
+    missing = 0
+    if not scenario.title_en:
+        issue(("title",), "no title_en: the English report shows the Dutch title", warning=True)
+        missing += 1
+    for section, items in (
+        ("criteria", scenario.criteria),
+        ("expectations", scenario.expectations),
+    ):
+        for index, item in enumerate(items):
+            if not item.text_en:
+                issue(
+                    (section, index, "text"),
+                    f"{item.id} has no text_en: the English report shows the Dutch text",
+                    warning=True,
+                )
+                missing += 1
+    if not missing:
+        report.checked.append(f"{scenario.id}: title, criteria and expectations in English too")
 
 
 def _check_one(
@@ -113,6 +138,7 @@ def _check_one(
         f"{scenario.id}: {len(scenario.msel)} injects inside minute 0-{horizon:g}, "
         f"roles {', '.join(scenario.roles)}"
     )
+    _check_english(scenario, report, issue)
     for index, expectation in enumerate(scenario.expectations):
         if expectation.kind == "playbook_step":
             if expectation.step not in steps:

@@ -182,4 +182,8 @@ class Report(Base):
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     summary: Mapped[dict[str, Any]] = mapped_column(_JSON, default=dict)
     public_html: Mapped[str] = mapped_column(Text)
+    # The English version beside the Dutch one above (None for reports built before dpoex01).
+    html_en: Mapped[str | None] = mapped_column(Text)
+    pdf_en: Mapped[bytes | None] = mapped_column(LargeBinary)
+    public_html_en: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
-from core.errors import ValidationError
+from core.errors import NotFoundError, ValidationError
 from drills import control, planning, scenarios
 from drills.models import DrillSchedule, Exercise
 from drills.schemas import ROLES
@@ -171,6 +171,52 @@ def plan(
         time_scale=request.time_scale,
     )
     return None, schedule
+
+
+def plan_values(schedule: DrillSchedule) -> dict[str, str]:
+    """The plan form filled in from a planned schedule (Amsterdam time), for editing it."""
+    when = (schedule.next_run_at or datetime.now(AMSTERDAM)).astimezone(AMSTERDAM)
+    repeat = "none"
+    for key, (_, step) in REPEATS.items():
+        if step is not None and schedule.every_seconds == step.total_seconds():
+            repeat = key
+    values = {
+        "scenario": schedule.scenario_id,
+        "mode": schedule.mode,
+        "date": when.date().isoformat(),
+        "time": when.strftime("%H:%M"),
+        "repeat": repeat,
+        "time_scale": f"{schedule.time_scale:g}",
+    }
+    for person in schedule.participants:
+        values[f"name_{person['role']}"] = str(person.get("name", ""))
+        values[f"email_{person['role']}"] = str(person.get("email", ""))
+    return values
+
+
+def edit_plan(
+    *, db: Session, clock: Clock, schedule_id: int, form: Mapping[str, str], actor: str
+) -> tuple[DrillSchedule | None, dict[str, str]]:
+    """Change a plan from the edit form: the schedule, or the problems per field (no change).
+
+    The scenario stays; start-now is not offered (use "start" for that).
+    """
+    schedule = db.get(DrillSchedule, schedule_id)
+    if schedule is None:
+        raise NotFoundError(f"schedule {schedule_id} not found")
+    fields = {**form, "scenario": schedule.scenario_id, "start_now": ""}
+    request, errors = parse_plan(fields, now=clock.now())
+    if request is None:
+        return None, errors
+    try:
+        changed = planning.update_schedule(
+            db=db, clock=clock, schedule_id=schedule_id, actor=actor, mode=request.mode,
+            first_at=request.first_at, every=REPEATS[request.repeat][1],
+            time_scale=request.time_scale, participants=request.participants,
+        )  # fmt: skip
+    except ValidationError as exc:
+        return None, {exc.field: exc.problem}
+    return changed, {}
 
 
 def participant_role(exercise: Exercise, username: str) -> str | None:

@@ -285,3 +285,102 @@ def move_schedule(
     )
     db.flush()
     return schedule
+
+
+KEEP: Any = object()  # "leave as planned" for update_schedule's `every`
+
+
+def update_schedule(
+    *,
+    db: Session,
+    clock: Clock,
+    schedule_id: int,
+    actor: str,
+    mode: str | None = None,
+    first_at: datetime | None = None,
+    every: timedelta | None = KEEP,
+    time_scale: float | None = None,
+    participants: Sequence[dict[str, Any]] | None = None,
+) -> DrillSchedule:
+    """Change a plan before it starts: mode, start, repeat, tempo, participants; audited.
+
+    Only what is given changes (`every` None makes it one-off). New participants or a new
+    start mean new invitations. ValidationError names the field; no commit.
+    """
+    from core import audit
+
+    schedule = db.get(DrillSchedule, schedule_id)
+    if schedule is None or not schedule.active or schedule.next_run_at is None:
+        raise NotFoundError(f"schedule {schedule_id} not found, cancelled or already started")
+    loaded = scenarios.get_scenario(schedule.scenario_id)
+    before = _plan_fields(schedule)
+    if mode is not None:
+        if mode not in loaded.scenario.modes:
+            raise ValidationError(
+                "mode",
+                f"scenario {schedule.scenario_id!r} supports {', '.join(loaded.scenario.modes)}",
+            )
+        schedule.mode = mode
+    if first_at is not None:
+        if first_at < clock.now():
+            raise ValidationError("date", "dit moment is al voorbij / this moment has passed")
+        schedule.next_run_at = first_at
+    if every is not KEEP:
+        if every is not None and every.total_seconds() <= 0:
+            raise ValidationError("every", "must be positive")
+        schedule.every_seconds = every.total_seconds() if every else None
+    if time_scale is not None:
+        if not 0 < time_scale <= 3600:
+            raise ValidationError("time_scale", "a number from 0.1 to 3600")
+        schedule.time_scale = time_scale
+    if participants is not None:
+        schedule.participants = _valid_participants(participants, loaded.scenario.roles)
+    after = _plan_fields(schedule)
+    changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
+    if "participants" in changed or "next_run_at" in changed:
+        schedule.invited_for = schedule.reminded_for = None  # invite (again) for the new plan
+    audit.record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action="drill.schedule_edited",
+        object_type="drill_schedule",
+        object_id=str(schedule_id),
+        details={"changed": changed},
+    )
+    db.flush()
+    return schedule
+
+
+def _plan_fields(schedule: DrillSchedule) -> dict[str, Any]:
+    return {
+        "mode": schedule.mode,
+        "next_run_at": schedule.next_run_at.isoformat() if schedule.next_run_at else None,
+        "every_seconds": schedule.every_seconds,
+        "time_scale": schedule.time_scale,
+        "participants": [dict(p) for p in schedule.participants],
+    }
+
+
+def _valid_participants(
+    people: Sequence[dict[str, Any]], roles: Sequence[str]
+) -> list[dict[str, Any]]:
+    from pydantic import ValidationError as PydanticError
+
+    if not people:
+        raise ValidationError("participants", "add at least one participant")
+    clean = []
+    for index, person in enumerate(people):
+        try:
+            row = Participant.model_validate(person).model_dump()
+        except PydanticError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValidationError(f"participants[{index}].{where}", first["msg"]) from None
+        if row["role"] not in roles:
+            raise ValidationError(
+                f"participants[{index}].role",
+                f"{row['role']!r} plays no part in this scenario; roles: {', '.join(roles)}",
+            )
+        clean.append(row)
+    return clean

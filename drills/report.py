@@ -8,6 +8,7 @@ public pages; it is still marked OEFENING / EXERCISE.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from core import audit
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from drills import criteria as criteria_mod
+from drills import report_text, scenarios
 from drills.control import PLANNED, get_exercise
 from drills.models import Entry, Exercise, Expectation, LessonAction, ReleasedInject, Report
 
@@ -29,12 +31,6 @@ METRICS = ("detect", "escalate", "decide", "communicate")
 
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-STATUS_LABELS = {
-    "met": "gehaald / met",
-    "missed": "niet gehaald / missed",
-    "unscored": "niet beoordeeld / not evaluated",
-    "pending": "open / pending",
-}
 
 
 def amsterdam(value: datetime | None) -> str:
@@ -46,10 +42,12 @@ def amsterdam(value: datetime | None) -> str:
     return value.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
 
 
-def _environment() -> Environment:
+def _environment(lang: str) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    words = report_text.TEXT[lang]
     env.filters["amsterdam"] = amsterdam
-    env.filters["status"] = lambda status: STATUS_LABELS.get(status, status)
+    env.filters["status"] = lambda status: words.get(f"m_{status}", status)
+    env.filters["role"] = lambda code: report_text.role(code, lang)
     return env
 
 
@@ -82,14 +80,52 @@ def add_lesson(
     return row
 
 
-def close_action(*, db: Session, clock: Clock, action_id: int) -> LessonAction:
+def _owner_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def close_action(
+    *,
+    db: Session,
+    clock: Clock,
+    action_id: int,
+    actor: str,
+    owner_names: tuple[str, ...] | None = None,
+) -> LessonAction:
+    """Mark a follow-up action done; audited.
+
+    `owner_names` are the caller's account name and display name: only the owner may complete
+    their action. None means the caller may complete any action (the exercise controller).
+    """
     row = db.get(LessonAction, action_id)
     if row is None:
         raise NotFoundError(f"action {action_id} not found")
+    if owner_names is not None and _owner_key(row.owner) not in {
+        _owner_key(n) for n in owner_names
+    }:
+        raise ConflictError(f"action {action_id} belongs to {row.owner}, not to you")
+    if row.status == "done":
+        raise ConflictError(f"action {action_id} is already done")
     row.status = "done"
     row.closed_at = clock.now()
+    audit.record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action="drill.action_done",
+        object_type="drill_action",
+        object_id=str(action_id),
+        details={"exercise_id": row.exercise_id},
+    )
     db.flush()
     return row
+
+
+def actions_of_owner(*, db: Session, names: tuple[str, ...]) -> list[LessonAction]:
+    """Open follow-up actions whose owner is one of `names` (account or display name), by due
+    date; the owner is typed free text, so case and spacing do not matter."""
+    wanted = {_owner_key(n) for n in names if n.strip()}
+    return [a for a in open_actions(db=db) if _owner_key(a.owner) in wanted]
 
 
 def lessons_of(*, db: Session, exercise_id: str) -> list[LessonAction]:
@@ -104,6 +140,7 @@ def lessons_of(*, db: Session, exercise_id: str) -> list[LessonAction]:
 
 
 def open_actions(*, db: Session) -> list[LessonAction]:
+    """Every open follow-up action, soonest due first."""
     return list(
         db.scalars(
             select(LessonAction).where(LessonAction.status == "open").order_by(LessonAction.due_on)
@@ -124,7 +161,8 @@ def metrics(rows: list[Expectation]) -> dict[str, float | None]:
     return out
 
 
-def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]:
+def _context(db: Session, exercise: Exercise, *, public: bool, lang: str) -> dict[str, Any]:
+    words = report_text.TEXT[lang]
     rows = list(
         db.scalars(
             select(Expectation)
@@ -150,27 +188,24 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
     for inject in db.scalars(
         select(ReleasedInject).where(ReleasedInject.exercise_id == exercise.id)
     ):
-        timeline.append(
-            {
-                "at": inject.released_at,
-                "what": f"inject {inject.inject_id} ({inject.kind}) naar {', '.join(inject.roles)}",
-            }
-        )
+        roles = ", ".join(report_text.role(r, lang) for r in inject.roles)
+        kind = words.get(inject.kind, inject.kind)
+        what = words["inject_to"].format(id=inject.inject_id, kind=kind, roles=roles)
+        timeline.append({"at": inject.released_at, "what": what})
     for e in rows:
         if e.met_at is not None:
-            timeline.append(
-                {
-                    "at": e.met_at,
-                    "what": f"verwachting {e.expectation_id}: {e.status} "
-                    f"({e.evidence or e.marked_by})",
-                }
-            )
+            status = words.get(f"m_{e.status}", e.status)
+            how = e.evidence or e.marked_by
+            what = words["expectation_line"].format(id=e.expectation_id, status=status, how=how)
+            timeline.append({"at": e.met_at, "what": what})
     notes = list(
         db.scalars(select(Entry).where(Entry.exercise_id == exercise.id).order_by(Entry.at))
     )
     for note in notes:
         if note.kind in ("decision", "action"):
-            timeline.append({"at": note.at, "what": f"{note.kind} {note.role or ''}: {note.text}"})
+            kind = words[f"k_{note.kind}"]
+            who = report_text.role(note.role, lang)
+            timeline.append({"at": note.at, "what": f"{kind} {who}: {note.text}"})
     timeline.sort(key=lambda item: item["at"])
     actions = list(
         db.scalars(
@@ -179,9 +214,18 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
             .order_by(LessonAction.id)
         )
     )
+    english = _english(exercise) if lang == "en" else None
+    if english is not None:
+        # The scenario's own English wording where it has one (title, criteria, expectations).
+        scored = [{**c, "text": english.criteria.get(c["id"]) or c.get("text_en") or c["text"]}
+                  for c in scored]  # fmt: skip
     return {
+        "english_texts": english.expectations if english is not None else {},
+        "lang": lang,
+        "T": words,
+        "notes": {e.id: report_text.note(e.note, lang) for e in rows},
         "public": public,
-        "title": exercise.title,
+        "title": (english.title if english is not None else None) or exercise.title,
         "scenario_id": exercise.scenario_id,
         "mode": exercise.mode,
         "exercise_id": exercise.id,
@@ -201,20 +245,50 @@ def _context(db: Session, exercise: Exercise, *, public: bool) -> dict[str, Any]
     }
 
 
-def build_report(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Report:
-    """Render and store the report (HTML, PDF, public summary); a new version each call."""
+@dataclass(frozen=True, slots=True)
+class _English:
+    title: str | None
+    criteria: dict[str, str]
+    expectations: dict[str, str]
+
+
+def _english(exercise: Exercise) -> _English | None:
+    """The scenario's English texts, from the library (None when the scenario is gone)."""
+    try:
+        scenario = scenarios.get_scenario(exercise.scenario_id).scenario
+    except (NotFoundError, scenarios.ScenarioError):
+        return None
+    return _English(
+        scenario.title_en,
+        {c.id: c.text_en for c in scenario.criteria if c.text_en},
+        {e.id: e.text_en for e in scenario.expectations if e.text_en},
+    )
+
+
+def _render(db: Session, exercise: Exercise, lang: str) -> tuple[str, bytes, str, dict[str, Any]]:
+    """One language's full version: the page (with a link to the other), the PDF, the summary."""
     from weasyprint import HTML
 
+    template = _environment(lang).get_template("report.html")
+    other = "en" if lang == "nl" else "nl"
+    link = {"other_link": f"?lang={other}", "other_lang": other}
+    context = _context(db, exercise, public=False, lang=lang)
+    html = template.render(**context, **link)
+    pdf = HTML(string=template.render(**context, other_link=None)).write_pdf() or b""
+    public_html = template.render(**_context(db, exercise, public=True, lang=lang), **link)
+    return html, pdf, public_html, context
+
+
+def build_report(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Report:
+    """Render and store the report in Dutch and in English (HTML, PDF, public summary each);
+    a new version each call."""
     exercise = get_exercise(db=db, exercise_id=exercise_id)
     if exercise.status == PLANNED:
         raise ConflictError(
             f"status: exercise {exercise_id} has not started, there is nothing to report"
         )
-    template = _environment().get_template("report.html")
-    context = _context(db, exercise, public=False)
-    html = template.render(**context)
-    public_html = template.render(**_context(db, exercise, public=True))
-    pdf = HTML(string=html).write_pdf() or b""
+    html, pdf, public_html, context = _render(db, exercise, "nl")
+    html_en, pdf_en, public_html_en, _ = _render(db, exercise, "en")
     summary = {
         "criteria": [
             {k: c[k] for k in ("id", "metric", "limit_minutes", "result", "passed")}
@@ -230,6 +304,9 @@ def build_report(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> 
         pdf=pdf,
         summary=summary,
         public_html=public_html,
+        html_en=html_en,
+        pdf_en=pdf_en,
+        public_html_en=public_html_en,
     )
     db.add(report)
     audit.record(
@@ -245,6 +322,12 @@ def build_report(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> 
     return report
 
 
+def has_report(*, db: Session, exercise_id: str) -> bool:
+    """Whether a report was built for the exercise (without loading its HTML and PDFs)."""
+    found = db.scalar(select(Report.id).where(Report.exercise_id == exercise_id).limit(1))
+    return found is not None
+
+
 def latest_report(*, db: Session, exercise_id: str) -> Report:
     report = db.scalar(
         select(Report).where(Report.exercise_id == exercise_id).order_by(Report.id.desc()).limit(1)
@@ -252,6 +335,30 @@ def latest_report(*, db: Session, exercise_id: str) -> Report:
     if report is None:
         raise NotFoundError(f"no report for exercise {exercise_id}; build one first")
     return report
+
+
+def _version(report: Report, lang: str, part: str) -> Any:
+    if lang not in report_text.LANGUAGES:
+        raise ValidationError("lang", f"{lang!r} is not one of: nl, en")
+    value = getattr(report, part if lang == "nl" else f"{part}_en")
+    if value is None:
+        raise NotFoundError(
+            f"report {report.id} has no {lang} version; build the report again to get one"
+        )
+    return value
+
+
+def report_html(report: Report, lang: str, *, public: bool = False) -> str:
+    """The report page (or its public summary) in `lang`, nl or en.
+
+    NotFoundError for the English version of a report built before reports had one.
+    """
+    return str(_version(report, lang, "public_html" if public else "html"))
+
+
+def report_pdf(report: Report, lang: str) -> bytes:
+    """The report's PDF in `lang`, nl or en (NotFoundError as for `report_html`)."""
+    return bytes(_version(report, lang, "pdf"))
 
 
 def publish_summary(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Report:

@@ -78,6 +78,7 @@ class ExpectationSpec(_Strict):
     role: Role
     within_minutes: float = Field(gt=0, le=7 * 24 * 60)
     text: str = Field(min_length=3)
+    text_en: str | None = Field(default=None, min_length=3)  # the English report's wording
     metric: Literal["detect", "escalate", "decide", "communicate"] | None = None
     rule_id: str | None = None
     step: str | None = None
@@ -91,11 +92,13 @@ class Criterion(_Strict):
     metric: Literal["detect", "escalate", "decide", "communicate"]
     limit_minutes: float = Field(gt=0, le=30 * 24 * 60)
     text: str = Field(min_length=3)
+    text_en: str | None = Field(default=None, min_length=3)  # the English report's wording
 
 
 class Scenario(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,99}$")
     title: str = Field(min_length=3, max_length=300)
+    title_en: str | None = Field(default=None, min_length=3, max_length=300)
     modes: tuple[Literal["tabletop", "technical"], ...] = Field(min_length=1)
     summary: str = Field(min_length=10)
     objectives: tuple[Objective, ...] = Field(min_length=1)

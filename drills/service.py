@@ -28,13 +28,16 @@ from drills.plan_form import (
     REPEATS,
     ROLE_HELP,
     PlanRequest,
+    edit_plan,
     form_defaults,
     parse_plan,
     parse_when,
     participant_role,
+    plan_values,
 )
 from drills.plan_form import plan as plan_exercise
 from drills.planning import (
+    KEEP,
     QUARTER,
     annual_cycle,
     cancel_schedule,
@@ -43,17 +46,22 @@ from drills.planning import (
     move_schedule,
     run_schedules,
     tick,
+    update_schedule,
 )
 from drills.report import (
+    actions_of_owner,
     add_lesson,
     build_report,
     close_action,
+    has_report,
     latest_report,
     lessons_of,
     open_actions,
     publish_summary,
     published_summaries,
     published_summary,
+    report_html,
+    report_pdf,
 )
 from drills.rollback import rollback
 from drills.scenarios import ScenarioError, check_directory, get_scenario, load_file, load_library
@@ -68,6 +76,7 @@ from drills.tabletop import (
 from drills.technical import EventSink, build_events, check_expectations, spool_sink
 
 __all__ = [
+    "KEEP",
     "QUARTER",
     "REPEATS",
     "ROLE_HELP",
@@ -76,6 +85,7 @@ __all__ = [
     "Exercise",
     "PlanRequest",
     "ScenarioError",
+    "actions_of_owner",
     "add_adhoc_inject",
     "add_lesson",
     "advance",
@@ -93,11 +103,13 @@ __all__ = [
     "criteria_intact",
     "current_injects",
     "declare_criteria",
+    "edit_plan",
     "entries",
     "expectations",
     "form_defaults",
     "get_exercise",
     "get_scenario",
+    "has_report",
     "latest_report",
     "lessons_of",
     "list_exercises",
@@ -114,11 +126,14 @@ __all__ = [
     "participant_role",
     "pause",
     "plan_exercise",
+    "plan_values",
     "publish_summary",
     "published_summaries",
     "published_summary",
     "record_entry",
     "release_due",
+    "report_html",
+    "report_pdf",
     "resume",
     "rollback",
     "run_schedules",
@@ -130,4 +145,5 @@ __all__ = [
     "start",
     "stop",
     "tick",
+    "update_schedule",
 ]

@@ -201,3 +201,13 @@ def list_requests(*, db: Session, limit: int = 200) -> list[ReidentificationRequ
     """Requests, newest first."""
     query = select(ReidentificationRequest).order_by(ReidentificationRequest.id.desc())
     return list(db.scalars(query.limit(limit)))
+
+
+def latest_request_for(
+    *, db: Session, pseudonym: str, requested_by: str | None = None
+) -> ReidentificationRequest | None:
+    """The newest request for one pseudonym (optionally by one requester), or None."""
+    query = select(ReidentificationRequest).where(ReidentificationRequest.pseudonym == pseudonym)
+    if requested_by is not None:
+        query = query.where(ReidentificationRequest.requested_by == requested_by)
+    return db.scalar(query.order_by(ReidentificationRequest.id.desc()).limit(1))

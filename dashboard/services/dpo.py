@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from core.clock import Clock
 from core.config import Settings
 from core.errors import NotFoundError, ValidationError
 from core.store.base import AlertStore
@@ -98,6 +99,20 @@ def _whole(name: str, text: str) -> int:
         return int(text.strip())
     except ValueError:
         raise ValidationError(name, f"{text!r} is not a whole number") from None
+
+
+def report_deadline(
+    *, db: Session, clock: Clock, settings: Settings, report: Any, breach: Breach
+) -> tuple[Any, Any] | None:
+    """The legal deadline this report meets (AP 72 h, NIS2 24 h / 72 h / 1 month) with the time
+    left; None for a follow-up notification, which has no clock of its own."""
+    from dashboard.services.dpo_words import time_left
+    from playbooks.breach.clocks import CLOCK_REPORT, deadlines
+
+    for item in deadlines(db=db, clock=clock, settings=settings, breach=breach):
+        if CLOCK_REPORT.get(item.clock) == report.kind:
+            return item, time_left(item.due_at, clock.now())
+    return None
 
 
 def breach_changes(form: Mapping[str, str]) -> dict[str, Any]:

@@ -39,6 +39,8 @@ class Home:
     sources: list[Any] = field(default_factory=list)
     silent: list[Any] = field(default_factory=list)
     spool_pending: int = 0
+    proposed: list[Any] = field(default_factory=list)
+    followups: list[Any] = field(default_factory=list)
 
 
 def role_home(
@@ -46,6 +48,7 @@ def role_home(
     role: Role,
     username: str,
     db: Session,
+    display_name: str = "",
     alerts: AlertStore,
     clock: Clock,
     settings: Settings,
@@ -64,6 +67,7 @@ def role_home(
         _playbooks(home, db, clock)
     if role == Role.ADMIN:
         _collectors(home, settings, db)
+    _followups(home, db, (username, display_name))
     return home
 
 
@@ -104,8 +108,11 @@ def _playbooks(home: Home, db: Session, clock: Clock) -> None:
 def _dpo(home: Home, db: Session, clock: Clock, settings: Settings) -> None:
     from core.reidentification.service import list_requests
     from playbooks.breach.clocks import all_deadlines
+    from playbooks.breach.service import list_breaches
 
     home.deadlines = all_deadlines(db=db, clock=clock, settings=settings)[:10]
+    # Proposed by detection (or registered by hand) and not yet assessed: the DPO's next step.
+    home.proposed = list_breaches(db=db, states=("registered",))[:20]
     home.reidentification = [
         r for r in list_requests(db=db) if r.current_status(home.now) == "pending"
     ]
@@ -117,6 +124,13 @@ def _drills(home: Home, db: Session) -> None:
     home.running = [e for e in list_exercises(db=db) if e.status in ("running", "paused")]
     planned = [s for s in list_schedules(db=db) if s.active and s.next_run_at is not None]
     home.upcoming = sorted(planned, key=lambda s: s.next_run_at or home.now)[:10]
+
+
+def _followups(home: Home, db: Session, names: tuple[str, ...]) -> None:
+    """Follow-up actions from exercise evaluations owned by this account, until done."""
+    from drills.service import actions_of_owner
+
+    home.followups = actions_of_owner(db=db, names=names)[:20]
 
 
 def _collectors(home: Home, settings: Settings, db: Session) -> None:

@@ -6,24 +6,48 @@ carry names and addresses and need a stated purpose.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from core.accounts.models import Role, User
-from core.errors import NotFoundError
+from core.clock import Clock
+from core.config import Settings
+from core.errors import NotFoundError, ValidationError
 from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
-from dashboard.deps import AppSettings, ClockDep, DbSession, Principal, RequireRole, Templates
+from dashboard.deps import (
+    AppSettings,
+    ClockDep,
+    DbSession,
+    Principal,
+    PseudonymiserDep,
+    RequireRole,
+    Templates,
+    WriteDb,
+)
+from dashboard.security import Forbidden
 from dashboard.services.dpo import breach_view, jsonable
 from dashboard.services.dpo_words import STATES, time_left
 from dashboard.views.writes import begin_write
 from playbooks.breach.clocks import all_deadlines
-from playbooks.breach.letters import approve_letter_batch, get_batch, preview_letters, recipients
 from playbooks.breach.register import list_breaches
 from playbooks.breach.resident_requests import list_requests
+from playbooks.breach.service import (
+    approve_letter_batch,
+    awaiting,
+    breach_for_incident,
+    get_batch,
+    identification_status,
+    identify_recipient,
+    preview_letters,
+    recipients,
+)
 
 router = APIRouter(tags=["dpo"])
 Dpo = Annotated[Principal, Depends(RequireRole(Role.DPO))]
@@ -153,6 +177,43 @@ def _detail(db: DbSession, clock: ClockDep, user: Principal, breach_id: int) -> 
     )
 
 
+_MEDIA = {".csv": "text/csv; charset=utf-8", ".pdf": "application/pdf"}
+
+
+def audited_download(
+    *,
+    db: Session,
+    clock: Clock,
+    user: Principal,
+    object_type: str,
+    object_id: str | None,
+    filename: str,
+    build: Callable[[], Any],
+) -> Response:
+    """The DPO's exports, one way: audit the read, build the file, send it as an attachment.
+
+    The media type follows the file name: `.csv`, `.pdf`, or `.json` (then `build` returns a
+    JSON-able value).
+    """
+    audit_read(
+        db=db, clock=clock, principal=user, object_type=object_type, object_id=object_id,
+        purpose=None,
+    )  # fmt: skip
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if filename.endswith(".json"):
+        return JSONResponse(build(), headers=headers)
+    return Response(build(), media_type=_MEDIA[filename[filename.rindex(".") :]], headers=headers)
+
+
+def require_linked_incident(*, db: DbSession, user: Principal, incident_id: str) -> None:
+    """Least privilege: the DPO reads an incident only when a breach is linked to it."""
+    if user.role != Role.DPO:
+        return
+    linked = incident_id.isdigit() and len(incident_id) <= 12
+    if not linked or breach_for_incident(db=db, incident_id=int(incident_id)) is None:
+        raise Forbidden("the DPO reads only incidents linked to a breach")
+
+
 def _breach_id(value: str) -> int:
     if not value.isdigit() or len(value) > 12:
         raise NotFoundError(f"breach {value!r} does not exist")
@@ -201,6 +262,11 @@ def clocks_api(
     return _deadlines(db, clock, settings)
 
 
+async def _text_form(request: Request) -> dict[str, str]:
+    data = await request.form()
+    return {k: v for k, v in data.items() if isinstance(v, str) and k != "csrf_token"}
+
+
 @router.get(
     "/dpo/letters/{batch_id}", response_class=HTMLResponse, summary="Letters preview (page)"
 )
@@ -214,23 +280,98 @@ def letters_page(
     user: Dpo,
     purpose: str | None = None,
 ) -> HTMLResponse:
-    number = _breach_id(batch_id)
-    batch = get_batch(db=db, batch_id=number)
-    people = recipients(db=db, batch_id=number)
+    return render_letters(
+        request, db=db, clock=clock, settings=settings, templates=templates, user=user,
+        batch_id=_breach_id(batch_id), purpose=purpose,
+    )  # fmt: skip
+
+
+def render_letters(
+    request: Request,
+    *,
+    db: Session,
+    clock: Clock,
+    settings: Settings,
+    templates: Any,
+    user: Principal,
+    batch_id: int,
+    purpose: str | None,
+    error: ValidationError | None = None,
+    form: dict[str, str] | None = None,
+    recipient_id: int | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The letters of a batch, and the residents still to identify with their forms."""
+    batch = get_batch(db=db, batch_id=batch_id)
+    people = recipients(db=db, batch_id=batch_id)
     # Names and addresses: always ask why, whether or not the letters carry pseudonyms.
     clean = require_purpose(purpose, [r.identifier for r in people])
-    letters = preview_letters(db=db, clock=clock, settings=settings, batch_id=number)
+    letters = preview_letters(db=db, clock=clock, settings=settings, batch_id=batch_id)
     audit_read(
         db=db,
         clock=clock,
         principal=user,
         object_type="breach_letters",
-        object_id=str(number),
+        object_id=str(batch_id),
         purpose=clean,
         subjects=[r.pseudonym for r in people if r.pseudonym],
     )
-    return templates.TemplateResponse(
-        request, "dpo_letters.html", {"batch": batch, "letters": letters}
+    context = {
+        "batch": batch,
+        "letters": letters,
+        "purpose": clean,
+        "waiting": awaiting(people),
+        "status": identification_status(db=db, clock=clock, batch_id=batch_id),
+        "error": error,
+        "form": form or {},
+        "recipient_id": recipient_id,
+    }
+    return templates.TemplateResponse(request, "dpo_letters.html", context, status_code=status_code)
+
+
+@router.post(
+    "/dpo/letters/{batch_id}/recipients/{recipient_id}/identify",
+    summary="Identify an affected resident for a letter (form)",
+)
+def letters_identify(
+    batch_id: str,
+    recipient_id: str,
+    request: Request,
+    form: Annotated[dict[str, str], Depends(_text_form)],
+    db: WriteDb,
+    clock: ClockDep,
+    settings: AppSettings,
+    pseudonymiser: PseudonymiserDep,
+    templates: Templates,
+    user: Dpo,
+) -> Response:
+    """Verify the BSN looked up in the BRP against the pseudonym; keep name and address.
+
+    A wrong BSN is shown next to the field and still counts as an attempt (committed, since
+    attempts are capped); the BSN is never echoed back, stored or logged.
+    """
+    number, person = _breach_id(batch_id), _breach_id(recipient_id)
+    purpose = form.get("purpose") or "Brieven controleren / review letters"
+    try:
+        outcome = identify_recipient(
+            db=db, clock=clock, actor=user.username, batch_id=number, recipient_id=person,
+            candidate_bsn=form.get("bsn", ""), pseudonymise=pseudonymiser.pseudonym,
+            details=form,
+        )  # fmt: skip
+        problem = None if outcome.matched else ValidationError(
+            "bsn", "this BSN is not the resident behind the pseudonym; check the BRP"
+        )  # fmt: skip
+    except ValidationError as exc:
+        problem = exc
+    if problem is not None:
+        kept = {k: v for k, v in form.items() if k != "bsn"}
+        return render_letters(
+            request, db=db, clock=clock, settings=settings, templates=templates, user=user,
+            batch_id=number, purpose=purpose, error=problem, form=kept, recipient_id=person,
+            status_code=422,
+        )  # fmt: skip
+    return RedirectResponse(
+        f"/dpo/letters/{number}?purpose={quote(purpose)}#waiting", status_code=303
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
@@ -16,7 +16,7 @@ from dashboard.deps import AppSettings, ClockDep, DbSession, Templates, WriteDb
 from dashboard.security import Principal
 from dashboard.services import dpo as svc
 from dashboard.services import dpo_words as words
-from dashboard.views.dpo import Dpo, _breach_id
+from dashboard.views.dpo import Dpo, _breach_id, audited_download
 from dashboard.views.dpo_work import Form, _account, _try
 from playbooks.breach import service as breach
 
@@ -59,6 +59,9 @@ def _render(
         "missing": breach.missing(report.kind, report.content),
         "sha256": breach.content_sha256(report) if report.status != "draft" else None,
         "followups": breach.followups(db=db, report_id=report.id),
+        "deadline": svc.report_deadline(
+            db=db, clock=clock, settings=settings, report=report, breach=b
+        ),
         "show": lambda m: words.show_time(m, settings),
         "error": error,
     }
@@ -143,29 +146,26 @@ def report_pdf(
 ) -> Response:
     """The report with every section, what is missing, and its SHA-256 (exercises watermarked)."""
     number = _breach_id(report_id)
-    audit_read(
-        db=db, clock=clock, principal=user, object_type="breach_report", object_id=str(number),
-        purpose=None,
+    return audited_download(
+        db=db, clock=clock, user=user, object_type="breach_report", object_id=str(number),
+        filename=f"melding-{number}.pdf",
+        build=lambda: breach.report_pdf(
+            db=db, clock=clock, settings=settings, report_id=number, lang="nl"
+        ),
     )  # fmt: skip
-    lang = "nl"
-    data = breach.report_pdf(db=db, clock=clock, settings=settings, report_id=number, lang=lang)
-    headers = {"Content-Disposition": f'attachment; filename="melding-{number}.pdf"'}
-    return Response(data, media_type="application/pdf", headers=headers)
 
 
 @router.get("/dpo/reports/{report_id}.json", summary="Report as JSON")
 def report_json(
     report_id: str, db: DbSession, clock: ClockDep, settings: AppSettings, user: Dpo
-) -> JSONResponse:
+) -> Response:
     """The report's answers with its SHA-256; exercises are marked and never `real`."""
     number = _breach_id(report_id)
-    audit_read(
-        db=db, clock=clock, principal=user, object_type="breach_report", object_id=str(number),
-        purpose=None,
+    return audited_download(
+        db=db, clock=clock, user=user, object_type="breach_report", object_id=str(number),
+        filename=f"melding-{number}.json",
+        build=lambda: breach.report_json(db=db, clock=clock, settings=settings, report_id=number),
     )  # fmt: skip
-    data = breach.report_json(db=db, clock=clock, settings=settings, report_id=number)
-    headers = {"Content-Disposition": f'attachment; filename="melding-{number}.json"'}
-    return JSONResponse(data, headers=headers)
 
 
 @router.post("/dpo/letters/{batch_id}/release", summary="Release approved letters (form)")
@@ -184,25 +184,21 @@ def letters_release(
 @router.get("/dpo/register.csv", summary="Art. 33(5) register as CSV")
 def register_csv(db: DbSession, clock: ClockDep, settings: AppSettings, user: Dpo) -> Response:
     """Every breach, reported or not, with the decision and its reason (Art. 33(5))."""
-    audit_read(
-        db=db, clock=clock, principal=user, object_type="breach_register", object_id=None,
-        purpose=None,
+    return audited_download(
+        db=db, clock=clock, user=user, object_type="breach_register", object_id=None,
+        filename="datalekregister.csv",
+        build=lambda: breach.register_csv(db=db, settings=settings),
     )  # fmt: skip
-    data = breach.register_csv(db=db, settings=settings)
-    headers = {"Content-Disposition": 'attachment; filename="datalekregister.csv"'}
-    return Response(data, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.get("/dpo/register.pdf", summary="Art. 33(5) register as PDF")
 def register_pdf(db: DbSession, clock: ClockDep, settings: AppSettings, user: Dpo) -> Response:
     """The register's key columns as a PDF for the DPO's records."""
-    audit_read(
-        db=db, clock=clock, principal=user, object_type="breach_register", object_id=None,
-        purpose=None,
+    return audited_download(
+        db=db, clock=clock, user=user, object_type="breach_register", object_id=None,
+        filename="datalekregister.pdf",
+        build=lambda: breach.register_pdf(db=db, clock=clock, settings=settings),
     )  # fmt: skip
-    data = breach.register_pdf(db=db, clock=clock, settings=settings)
-    headers = {"Content-Disposition": 'attachment; filename="datalekregister.pdf"'}
-    return Response(data, media_type="application/pdf", headers=headers)
 
 
 # Last: `{report_id}` would otherwise swallow the `.pdf` and `.json` exports above.

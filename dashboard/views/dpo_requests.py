@@ -25,7 +25,7 @@ from dashboard.deps import (
 from dashboard.security import Principal
 from dashboard.services import dpo_words as words
 from dashboard.services.privacy import pseudonym_of
-from dashboard.views.dpo import Dpo, _breach_id
+from dashboard.views.dpo import Dpo, _breach_id, audited_download
 from dashboard.views.dpo_work import Form, _try
 from playbooks.breach import resident_requests as register
 
@@ -165,22 +165,18 @@ def answer_request(
 @router.get("/dpo/requests.csv", summary="Residents' requests register as CSV")
 def requests_csv(db: DbSession, clock: ClockDep, settings: AppSettings, user: Dpo) -> Response:
     """Every request with its deadline, extension and answer (no BSN, no pseudonym)."""
-    audit_read(
-        db=db, clock=clock, principal=user, object_type="resident_requests", object_id=None,
-        purpose=None,
+    return audited_download(
+        db=db, clock=clock, user=user, object_type="resident_requests", object_id=None,
+        filename="verzoekenregister.csv",
+        build=lambda: register.requests_csv(db=db, settings=settings),
     )  # fmt: skip
-    data = register.requests_csv(db=db, settings=settings)
-    headers = {"Content-Disposition": 'attachment; filename="verzoekenregister.csv"'}
-    return Response(data, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.get("/dpo/requests.pdf", summary="Residents' requests register as PDF")
 def requests_pdf(db: DbSession, clock: ClockDep, settings: AppSettings, user: Dpo) -> Response:
     """The register as a PDF table for the DPO's records (no BSN, no pseudonym)."""
-    audit_read(
-        db=db, clock=clock, principal=user, object_type="resident_requests", object_id=None,
-        purpose=None,
+    return audited_download(
+        db=db, clock=clock, user=user, object_type="resident_requests", object_id=None,
+        filename="verzoekenregister.pdf",
+        build=lambda: register.requests_pdf(db=db, clock=clock, settings=settings),
     )  # fmt: skip
-    data = register.requests_pdf(db=db, clock=clock, settings=settings)
-    headers = {"Content-Disposition": 'attachment; filename="verzoekenregister.pdf"'}
-    return Response(data, media_type="application/pdf", headers=headers)

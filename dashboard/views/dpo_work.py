@@ -3,6 +3,8 @@
 Views parse the form, call one breach service and redirect back to the breach page; a
 refused input re-renders the page with the error next to its field and the typed text kept.
 Each write runs in a savepoint of the view's write unit, so a refusal leaves nothing behind.
+The same steps answer JSON under `/api/breaches` (same fields; a refusal is HTTP 400 naming
+the field, and the unit rolls back).
 """
 
 from __future__ import annotations
@@ -11,13 +13,22 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Body as Body_
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core.accounts.models import User
 from core.errors import NotFoundError, ValidationError
 from dashboard.audit_reads import audit_read
-from dashboard.deps import AlertStoreDep, AppSettings, ClockDep, DbSession, Templates, WriteDb
+from dashboard.deps import (
+    AlertStoreDep,
+    AppSettings,
+    ClockDep,
+    DbSession,
+    EventStoreDep,
+    Templates,
+    WriteDb,
+)
 from dashboard.security import Principal
 from dashboard.services import dpo as svc
 from dashboard.services import dpo_words as words
@@ -58,6 +69,7 @@ def render_breach(
     *,
     db: Session,
     alerts: Any,
+    events: Any,
     clock: Any,
     settings: Any,
     templates: Any,
@@ -71,9 +83,10 @@ def render_breach(
     view = svc.breach_view(db=db, breach_id=breach_id)
     b = view.breach
     incident = svc.linked_incident(db=db, alerts=alerts, breach=b)
+    subjects = breach.affected_subjects(db=db, alerts=alerts, events=events, breach_id=b.id)
     audit_read(
         db=db, clock=clock, principal=user, object_type="breach", object_id=str(b.id),
-        purpose=None, subjects=incident.pseudonyms if incident else [],
+        purpose=None, subjects=sorted({*subjects, *(incident.pseudonyms if incident else [])}),
     )  # fmt: skip
     now = clock.now()
     deadlines = [
@@ -95,6 +108,7 @@ def render_breach(
         "form": form or {},
         "section": section,
         "nis2_kinds": breach.NIS2_KINDS,
+        "subjects": subjects,
         "delivery": {
             x.id: _counts(r.delivery_status for r in breach.recipients(db=db, batch_id=x.id))
             for x in view.batches
@@ -120,6 +134,35 @@ def new_breach_page(request: Request, templates: Templates, user: Dpo) -> HTMLRe
     return templates.TemplateResponse(request, "dpo_breach_new.html", {"form": {}, "error": None})
 
 
+def _open(
+    db: Session, alerts: Any, clock: Any, settings: Any, user: Principal, form: dict[str, str]
+) -> Any:
+    """Open by hand, for an incident number (its alerts then show) or for one alert."""
+    incident = form.get("incident_id", "").strip()
+    alert = form.get("alert_id", "").strip()
+    if alert:
+        try:
+            return breach.open_from_alert(
+                db=db, clock=clock, settings=settings, actor=user.username, alerts=alerts,
+                alert_id=alert,
+            )  # fmt: skip
+        except NotFoundError:
+            raise ValidationError("alert_id", f"alert {alert!r} does not exist") from None
+    if incident:
+        if not incident.isdigit():
+            raise ValidationError("incident_id", f"{incident!r} is not an incident number")
+        return breach.open_for_incident(
+            db=db, clock=clock, settings=settings, actor=user.username,
+            incident_id=int(incident), title=form.get("title", ""),
+        )  # fmt: skip
+    return breach.open_breach(
+        db=db, clock=clock, settings=settings, actor=user.username,
+        title=form.get("title", "").strip(), fields=svc.breach_changes(
+            {k: v for k, v in form.items() if k in ("facts",)}
+        ),
+    )  # fmt: skip
+
+
 @router.post("/dpo/breaches", summary="Open a breach (form)")
 def open_breach(
     request: Request,
@@ -132,33 +175,7 @@ def open_breach(
     user: Dpo,
 ) -> Response:
     """By hand, for an incident number (its alerts then show) or for one alert."""
-    incident = form.get("incident_id", "").strip()
-    alert = form.get("alert_id", "").strip()
-
-    def work() -> Any:
-        if alert:
-            try:
-                return breach.open_from_alert(
-                    db=db, clock=clock, settings=settings, actor=user.username, alerts=alerts,
-                    alert_id=alert,
-                )  # fmt: skip
-            except NotFoundError:
-                raise ValidationError("alert_id", f"alert {alert!r} does not exist") from None
-        if incident:
-            if not incident.isdigit():
-                raise ValidationError("incident_id", f"{incident!r} is not an incident number")
-            return breach.open_for_incident(
-                db=db, clock=clock, settings=settings, actor=user.username,
-                incident_id=int(incident), title=form.get("title", ""),
-            )  # fmt: skip
-        return breach.open_breach(
-            db=db, clock=clock, settings=settings, actor=user.username,
-            title=form.get("title", "").strip(), fields=svc.breach_changes(
-                {k: v for k, v in form.items() if k in ("facts",)}
-            ),
-        )  # fmt: skip
-
-    result = _try(db, work)
+    result = _try(db, lambda: _open(db, alerts, clock, settings, user, form))
     if isinstance(result, ValidationError):
         return templates.TemplateResponse(
             request, "dpo_breach_new.html", {"form": form, "error": result}, status_code=422
@@ -172,14 +189,15 @@ def breach_page(
     request: Request,
     db: DbSession,
     alerts: AlertStoreDep,
+    events: EventStoreDep,
     clock: ClockDep,
     settings: AppSettings,
     templates: Templates,
     user: Dpo,
 ) -> HTMLResponse:
     return render_breach(
-        request, db=db, alerts=alerts, clock=clock, settings=settings, templates=templates,
-        user=user, breach_id=_breach_id(breach_id),
+        request, db=db, alerts=alerts, events=events, clock=clock, settings=settings,
+        templates=templates, user=user, breach_id=_breach_id(breach_id),
     )  # fmt: skip
 
 
@@ -195,6 +213,7 @@ def _step(
         form: Form,
         db: WriteDb,
         alerts: AlertStoreDep,
+        events: EventStoreDep,
         clock: ClockDep,
         settings: AppSettings,
         templates: Templates,
@@ -204,7 +223,7 @@ def _step(
         result = _try(db, lambda: action(db, clock, settings, user, number, form))
         if isinstance(result, ValidationError):
             return render_breach(
-                request, db=db, alerts=alerts, clock=clock, settings=settings,
+                request, db=db, alerts=alerts, events=events, clock=clock, settings=settings,
                 templates=templates, user=user, breach_id=number, error=result, form=form,
                 section=section,
             )  # fmt: skip
@@ -261,10 +280,18 @@ def _draft(db: Session, clock: Any, settings: Any, user: Principal, bid: int, fo
 
 
 def _letters(db: Session, clock: Any, settings: Any, user: Principal, bid: int, form: dict) -> str:
+    """From the affected residents (identified through re-identification) or a CSV list."""
     texts = {
         lang: {key: form.get(f"{lang}_{key}", "") for key in breach.LETTER_TEXT_KEYS}
         for lang in ("nl", "en")
     }
+    if form.get("source", "csv") == "subjects":
+        chosen = [k.removeprefix("subject_") for k in form if k.startswith("subject_")]
+        batch = breach.create_batch_for_subjects(
+            db=db, clock=clock, actor=user.username, actor_role=user.role, breach_id=bid,
+            subjects=chosen, texts=texts,
+        )  # fmt: skip
+        return f"/dpo/letters/{batch.id}?purpose=Brieven+controleren+%2F+review+letters#waiting"
     batch = breach.create_letter_batch(
         db=db, clock=clock, actor=user.username, breach_id=bid,
         recipients_csv=form.get("recipients", ""), texts=texts,
@@ -301,4 +328,75 @@ for _path, _section, _action, _summary in (
         methods=["POST"],
         summary=_summary,
         name=f"breach_{_path}",
+    )
+
+
+# --- the same steps as a JSON API ----------------------------------------------------------
+
+
+def _as_text(value: object) -> str:
+    """A JSON value as the page's form would carry it (lists comma-separated, booleans 1/'')."""
+    if isinstance(value, bool):
+        return "1" if value else ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _api_out(db: Session, breach_id: int, follow: object) -> dict[str, Any]:
+    b = breach.get_breach(db=db, breach_id=breach_id)
+    return {
+        "breach": {"id": b.id, "reference": b.reference, "title": b.title, "state": b.state,
+                   "decision": b.decision, "exercise": b.exercise_id is not None},
+        "next": follow if isinstance(follow, str) else None,
+    }  # fmt: skip
+
+
+Body = Annotated[dict[str, Any], Body_(default_factory=dict)]
+
+
+@router.post("/api/breaches", summary="Open a breach (JSON)")
+def open_breach_api(
+    body: Body,
+    db: WriteDb,
+    alerts: AlertStoreDep,
+    clock: ClockDep,
+    settings: AppSettings,
+    user: Dpo,
+) -> dict[str, Any]:
+    """By hand (`title`, `facts`), for an incident (`incident_id`) or an alert (`alert_id`).
+
+    Fields are those of the page's form; a refusal is HTTP 400 naming the field.
+    """
+    form = {key: _as_text(value) for key, value in body.items()}
+    opened = _open(db, alerts, clock, settings, user, form)
+    return _api_out(db, opened.id, None)
+
+
+def _api_step(action: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+    def view(
+        breach_id: str, body: Body, db: WriteDb, clock: ClockDep, settings: AppSettings, user: Dpo
+    ) -> dict[str, Any]:
+        number = _breach_id(breach_id)
+        form = {key: _as_text(value) for key, value in body.items()}
+        follow = action(db, clock, settings, user, number, form)
+        return _api_out(db, number, follow)
+
+    return view
+
+
+for _path, _action, _summary in (
+    ("facts", _facts, "Change the facts of a breach (JSON)"),
+    ("assessment", _assess, "Record the risk assessment (JSON)"),
+    ("decision", _decide, "Decide on notification (JSON)"),
+    ("reports", _draft, "Draft an AP or NIS2/Cbw report (JSON; `next` is its page)"),
+    ("letters", _letters, "Create a letter batch (JSON; `next` is its page)"),
+    ("close", _close, "Close a breach with lessons learned (JSON)"),
+):
+    router.add_api_route(
+        f"/api/breaches/{{breach_id}}/{_path}",
+        _api_step(_action),
+        methods=["POST"],
+        summary=_summary,
+        name=f"breach_api_{_path}",
     )

@@ -122,6 +122,7 @@ def _exercise_context(
         "values": values or {},
         "role_labels": ROLES,
         "lessons": service.lessons_of(db=db, exercise_id=exercise_id),
+        "has_report": service.has_report(db=db, exercise_id=exercise_id),
     }
 
 
@@ -335,17 +336,24 @@ def build_report(exercise_id: str, db: DbSession, clock: ClockDep, user: Control
     return RedirectResponse(f"/drills/{exercise_id}/report", status_code=303)
 
 
+ReportLang = Literal["nl", "en"]
+
+
 @router.get("/drills/{exercise_id}/report", response_class=HTMLResponse, summary="Report (page)")
-def report_page(exercise_id: str, db: DbSession, user: Player) -> HTMLResponse:
-    return _self_contained(service.latest_report(db=db, exercise_id=exercise_id).html)
+def report_page(
+    exercise_id: str, db: DbSession, user: Player, lang: ReportLang = "nl"
+) -> HTMLResponse:
+    """The latest report in Dutch or English (two full versions; each links the other)."""
+    report = service.latest_report(db=db, exercise_id=exercise_id)
+    return _self_contained(service.report_html(report, lang))
 
 
 @router.get("/drills/{exercise_id}/report.pdf", summary="Report (PDF)")
-def report_pdf(exercise_id: str, db: DbSession, user: Player) -> Response:
+def report_pdf(exercise_id: str, db: DbSession, user: Player, lang: ReportLang = "nl") -> Response:
     report = service.latest_report(db=db, exercise_id=exercise_id)
-    name = f"{exercise_id}-oefening.pdf"
+    name = f"{exercise_id}-{'oefening' if lang == 'nl' else 'exercise'}.pdf"
     return Response(
-        report.pdf,
+        service.report_pdf(report, lang),
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -376,8 +384,9 @@ def public_summaries(request: Request, db: DbSession, templates: Templates) -> H
     dependencies=[PUBLIC],
     summary="One published exercise summary (public page)",
 )
-def public_summary(exercise_id: str, db: DbSession) -> HTMLResponse:
-    return _self_contained(service.published_summary(db=db, exercise_id=exercise_id).public_html)
+def public_summary(exercise_id: str, db: DbSession, lang: ReportLang = "nl") -> HTMLResponse:
+    report = service.published_summary(db=db, exercise_id=exercise_id)
+    return _self_contained(service.report_html(report, lang, public=True))
 
 
 def _self_contained(html: str) -> HTMLResponse:

@@ -8,7 +8,7 @@ cancels plans. Every page is marked OEFENING / EXERCISE.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts.models import Role
 from core.clock import Clock
-from core.errors import ValidationError
+from core.errors import NotFoundError, ValidationError
 from dashboard.deps import ClockDep, DbSession, Principal, RequireRole, Templates, WriteDb
 from drills import service
 from drills.schemas import ROLES
@@ -31,6 +31,8 @@ PLAYER_ROLES = (
 )
 Player = Annotated[Principal, Depends(RequireRole(*PLAYER_ROLES))]
 Controller = Annotated[Principal, Depends(RequireRole(Role.EXERCISE_CONTROLLER))]
+# Anyone can own a follow-up action from an exercise evaluation (the owner's home lists it).
+Anyone = Annotated[Principal, Depends(RequireRole(*Role))]
 
 
 @router.get("/drills", response_class=HTMLResponse, summary="Drill calendar (page)")
@@ -65,6 +67,24 @@ def _calendar(
     return templates.TemplateResponse(
         request, "drills/calendar.html", context, status_code=status_code
     )
+
+
+@router.post("/drills/actions/{action_id}/done", summary="Complete a follow-up action (form)")
+def action_done(
+    action_id: int,
+    db: WriteDb,
+    clock: ClockDep,
+    user: Anyone,
+    back: Annotated[str, Form(max_length=10)] = "home",
+) -> Response:
+    """The owner completes their action from the home page; the controller may complete any."""
+    controller = user.role == Role.EXERCISE_CONTROLLER
+    row = service.close_action(
+        db=db, clock=clock, action_id=action_id, actor=user.username,
+        owner_names=None if controller else (user.username, user.display_name),
+    )  # fmt: skip
+    target = f"/drills/{row.exercise_id}#lessons" if back == "exercise" else "/"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/drills/schedules/{schedule_id}/cancel", summary="Cancel a plan (form)")
@@ -142,6 +162,54 @@ def plan_submit(
     return RedirectResponse("/drills", status_code=303)
 
 
+@router.get(
+    "/drills/schedules/{schedule_id}/edit",
+    response_class=HTMLResponse,
+    summary="Change a planned exercise (page)",
+)
+def edit_page(
+    schedule_id: int, request: Request, db: DbSession, templates: Templates, user: Controller
+) -> HTMLResponse:
+    schedule = _planned(db, schedule_id)
+    values = service.plan_values(schedule)
+    return _plan_form(request, templates, values, {}, status_code=200, schedule_id=schedule.id)
+
+
+@router.post(
+    "/drills/schedules/{schedule_id}/edit",
+    response_class=HTMLResponse,
+    summary="Change a planned exercise (form)",
+)
+def edit_submit(
+    schedule_id: int,
+    request: Request,
+    db: WriteDb,
+    clock: ClockDep,
+    templates: Templates,
+    user: Controller,
+    form: Annotated[dict[str, str], Depends(_form_fields)],
+) -> Response:
+    """Mode, start, repeat, tempo and participants before the start; errors next to fields."""
+    schedule = _planned(db, schedule_id)
+    changed, errors = service.edit_plan(
+        db=db, clock=clock, schedule_id=schedule.id, form=form, actor=user.username
+    )
+    if changed is None:
+        values = {**form, "scenario": schedule.scenario_id}
+        return _plan_form(
+            request, templates, values, errors, status_code=422, schedule_id=schedule.id
+        )
+    return RedirectResponse("/drills", status_code=303)
+
+
+def _planned(db: Session, schedule_id: int) -> Any:
+    """A schedule that has not started and is not cancelled, or NotFoundError."""
+    for schedule in service.list_schedules(db=db):
+        if schedule.id == schedule_id and schedule.active and schedule.next_run_at is not None:
+            return schedule
+    raise NotFoundError(f"schedule {schedule_id} not found, cancelled or already started")
+
+
 def _plan_form(
     request: Request,
     templates: Templates,
@@ -149,9 +217,11 @@ def _plan_form(
     errors: dict[str, str],
     *,
     status_code: int,
+    schedule_id: int | None = None,
 ) -> HTMLResponse:
     library = service.load_library()
     context = {
+        "schedule_id": schedule_id,
         "library": sorted(library.items()),
         "loaded": library.get(values.get("scenario", "")),
         "values": values,

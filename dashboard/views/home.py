@@ -40,6 +40,7 @@ def home(
     data = role_home(
         role=user.role,
         username=user.username,
+        display_name=user.display_name,
         db=db,
         alerts=alerts,
         clock=clock,

@@ -57,6 +57,20 @@ APPROVE_ROLES = (Role.INCIDENT_MANAGER, Role.DPO, Role.CRISIS_TEAM)
 Reader = Annotated[Principal, Depends(RequireRole(*READ_ROLES, scope="read:alerts"))]
 Actor = Annotated[Principal, Depends(RequireRole(*ACT_ROLES, scope="write:alerts"))]
 Approver = Annotated[Principal, Depends(RequireRole(*APPROVE_ROLES))]
+_DetailCaller = Annotated[
+    Principal, Depends(RequireRole(*READ_ROLES, Role.DPO, scope="read:alerts"))
+]
+
+
+def _detail_reader(incident_id: str, db: DbSession, user: _DetailCaller) -> Principal:
+    """Incident readers, and the DPO for an incident linked to a breach (read only)."""
+    from dashboard.views.dpo import require_linked_incident
+
+    require_linked_incident(db=db, user=user, incident_id=incident_id)
+    return user
+
+
+DetailReader = Annotated[Principal, Depends(_detail_reader)]
 Purpose = Annotated[str | None, "why you read it; required when residents appear"]
 
 
@@ -377,7 +391,7 @@ def incident_page(
     db: DbSession,
     clock: ClockDep,
     templates: Templates,
-    user: Reader,
+    user: DetailReader,
     purpose: str | None = None,
 ) -> HTMLResponse:
     return render_detail(request, db, clock, templates, user, incident_id, purpose=purpose)
@@ -387,7 +401,7 @@ def incident_page(
     "/api/incidents/{incident_id}", response_model=IncidentDetailOut, summary="Incident detail"
 )
 def incident_api(
-    incident_id: str, db: DbSession, clock: ClockDep, user: Reader, purpose: str | None = None
+    incident_id: str, db: DbSession, clock: ClockDep, user: DetailReader, purpose: str | None = None
 ) -> IncidentDetailOut:
     """Timeline, observables and runs; audited; `purpose` required when residents appear."""
     return _detail(db, clock, user, incident_id, purpose)[1]

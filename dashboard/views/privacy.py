@@ -23,7 +23,7 @@ from dashboard.deps import (
     Templates,
     WriteDb,
 )
-from dashboard.report_labels import ACTIONS, LABELS
+from dashboard.report_labels import ACTIONS, LABELS, record_name, role_name
 from dashboard.services.privacy import resident_report, verify_bsn
 
 router = APIRouter(tags=["privacy"])
@@ -103,6 +103,8 @@ def _pdf(templates: Templates, report: AccessReport, lang: str) -> Response:
             "lang": lang,
             "T": LABELS[lang],
             "ACTIONS": ACTIONS,
+            "role_name": role_name,
+            "record_name": record_name,
             "for_resident": True,
         },
     )
@@ -188,7 +190,10 @@ def report_page(
         return templates.TemplateResponse(request, "access_report.html", failed, status_code=422)
     if format == "pdf":
         return _pdf(templates, report, lang)
-    context = {"report": report, "lang": lang, "T": LABELS[lang], "ACTIONS": ACTIONS, "form": {}}
+    context = {
+        "report": report, "lang": lang, "T": LABELS[lang], "ACTIONS": ACTIONS, "form": {},
+        "role_name": role_name, "record_name": record_name,
+    }  # fmt: skip
     return templates.TemplateResponse(request, "access_report.html", context)
 
 

@@ -1,5 +1,5 @@
 """`dijkwacht breach open|facts|assess|decide|draft|answer|finalise|follow-up|report|letters|
-letters-approve|letters-send|close`: the whole breach journey from the command line.
+identify|letters-approve|letters-send|close`: the whole breach journey from the command line.
 
 Every command acts as a named account (`--as`), so the register's history says who did it;
 deciding, finalising and approving need an active DPO account, as in the dashboard.
@@ -30,6 +30,11 @@ LIST_FIELDS = (
     "systems", "breach_types", "data_categories", "special_categories", "subject_categories",
 )  # fmt: skip
 As = Annotated[str, typer.Option("--as", help="Your account (username); it goes in the history.")]
+# The ids every command takes, declared once.
+BreachId = Annotated[int, typer.Argument(help="Breach id.")]
+ReportId = Annotated[int, typer.Argument(help="Report id.")]
+BatchId = Annotated[int, typer.Argument(help="Letter batch id.")]
+RequestId = Annotated[int, typer.Argument(help="Request id.")]
 
 
 @contextmanager
@@ -43,6 +48,25 @@ def _write() -> Iterator[tuple[Settings, Session]]:
     except DijkwachtError as problem:
         console.print(f"[red]{escape(str(problem))}[/red]")
         raise typer.Exit(code=2) from None
+
+
+@contextmanager
+def _acting(username: str) -> Iterator[tuple[Settings, Session, User]]:
+    """One write unit as the account `--as` names (active, or the command is refused)."""
+    with _write() as (settings, db):
+        yield settings, db, _user(db, username)
+
+
+def _json_file(path: Path, option: str) -> Any:
+    """A JSON file given on the command line; unreadable or bad JSON names the option."""
+    from core.errors import ValidationError
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValidationError(option, f"cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ValidationError(option, f"{path} line {exc.lineno}: {exc.msg}") from None
 
 
 def escape(text: str) -> str:
@@ -90,8 +114,8 @@ def open_command(
     """Register a suspected breach (by hand or for an incident); the clocks start now."""
     from playbooks.breach import service as breach
 
-    with _write() as (settings, db):
-        actor = _user(db, user).username
+    with _acting(user) as (settings, db, account):
+        actor = account.username
         if incident is not None:
             opened = breach.open_for_incident(
                 db=db, clock=_clock(), settings=settings, actor=actor, incident_id=incident,
@@ -107,7 +131,7 @@ def open_command(
 
 @app.command("facts")
 def facts_command(
-    breach_id: Annotated[int, typer.Argument(help="Breach id.")],
+    breach_id: BreachId,
     user: As,
     set_: Annotated[
         list[str], typer.Option("--set", help="name=value, e.g. subjects_max=140 (repeat).")
@@ -116,7 +140,7 @@ def facts_command(
     """Change facts of a breach (lists comma-separated); each change goes in the history."""
     from playbooks.breach import service as breach
 
-    with _write() as (settings, db):
+    with _acting(user) as (settings, db, account):
         changes: dict[str, Any] = {}
         for name, value in _pairs(set_, "--set").items():
             if name in ("subjects_min", "subjects_max", "records_estimate"):
@@ -126,7 +150,7 @@ def facts_command(
             else:
                 changes[name] = value
         breach.update_breach(
-            db=db, clock=_clock(), settings=settings, actor=_user(db, user).username,
+            db=db, clock=_clock(), settings=settings, actor=account.username,
             breach_id=breach_id, changes=changes,
         )  # fmt: skip
         typer.echo(f"breach {breach_id}: {len(set_)} fact(s) recorded")
@@ -134,7 +158,7 @@ def facts_command(
 
 @app.command("assess")
 def assess_command(
-    breach_id: Annotated[int, typer.Argument(help="Breach id.")],
+    breach_id: BreachId,
     user: As,
     answers: Annotated[Path, typer.Option(help="JSON file with the assessment answers.")],
     reason: Annotated[str, typer.Option(help="Why reassess (when already decided).")] = "",
@@ -142,9 +166,9 @@ def assess_command(
     """Record the ENISA/EDPB assessment; prints the severity, recommendation and why."""
     from playbooks.breach import service as breach
 
-    given = json.loads(answers.read_text(encoding="utf-8"))
-    with _write() as (_settings, db):
-        actor = _user(db, user).username
+    with _acting(user) as (_settings, db, account):
+        given = _json_file(answers, "--answers")
+        actor = account.username
         if breach.get_breach(db=db, breach_id=breach_id).state != "assessing":
             breach.start_assessment(
                 db=db, clock=_clock(), actor=actor, breach_id=breach_id, note=reason
@@ -160,7 +184,7 @@ def assess_command(
 
 @app.command("decide")
 def decide_command(
-    breach_id: Annotated[int, typer.Argument(help="Breach id.")],
+    breach_id: BreachId,
     decision: Annotated[
         Literal["no_notification", "notify_ap", "notify_ap_and_subjects", "not_a_breach"],
         typer.Argument(help="The decision."),
@@ -171,8 +195,7 @@ def decide_command(
     """The DPO's decision with its reason; also 'not notified' and 'not a breach'."""
     from playbooks.breach import service as breach
 
-    with _write() as (_settings, db):
-        account = _user(db, user)
+    with _acting(user) as (_settings, db, account):
         if decision == "not_a_breach":
             breach.mark_not_a_breach(
                 db=db, clock=_clock(), actor=account.username, breach_id=breach_id, reason=reason
@@ -187,7 +210,7 @@ def decide_command(
 
 @app.command("draft")
 def draft_command(
-    breach_id: Annotated[int, typer.Argument(help="Breach id.")],
+    breach_id: BreachId,
     user: As,
     kind: Annotated[
         str, typer.Option(help="ap_initial, nis2_early_warning, nis2_notification or nis2_final.")
@@ -196,8 +219,8 @@ def draft_command(
     """Draft the AP notification (or a NIS2/Cbw report); prints what is still missing."""
     from playbooks.breach import service as breach
 
-    with _write() as (settings, db):
-        actor = _user(db, user).username
+    with _acting(user) as (settings, db, account):
+        actor = account.username
         if kind == "ap_initial":
             report = breach.draft_notification(
                 db=db, clock=_clock(), settings=settings, actor=actor, breach_id=breach_id
@@ -215,7 +238,7 @@ def draft_command(
 
 @app.command("answer")
 def answer_command(
-    report_id: Annotated[int, typer.Argument(help="Report id.")],
+    report_id: ReportId,
     user: As,
     answers: Annotated[
         Path, typer.Option(help='JSON file {"section.key": value}; dates ISO 8601 with zone.')
@@ -224,9 +247,9 @@ def answer_command(
     """Answer questions of a draft report; prints what is still missing."""
     from playbooks.breach import service as breach
 
-    given = json.loads(answers.read_text(encoding="utf-8"))
-    with _write() as (_settings, db):
-        actor = _user(db, user).username
+    with _acting(user) as (_settings, db, account):
+        given = _json_file(answers, "--answers")
+        actor = account.username
         report = breach.get_report(db=db, report_id=report_id)
         update = (
             breach.update_notification
@@ -242,14 +265,13 @@ def answer_command(
 
 @app.command("finalise")
 def finalise_command(
-    report_id: Annotated[int, typer.Argument(help="Report id.")],
+    report_id: ReportId,
     user: As,
 ) -> None:
     """Mark the report as sent (frozen); prints its SHA-256. Refused while anything is missing."""
     from playbooks.breach import service as breach
 
-    with _write() as (settings, db):
-        account = _user(db, user)
+    with _acting(user) as (settings, db, account):
         report = breach.get_report(db=db, report_id=report_id)
         finalise = (
             breach.finalise_notification
@@ -272,9 +294,9 @@ def followup_command(
     """Draft a follow-up notification (supplement, change, withdrawal) to the AP."""
     from playbooks.breach import service as breach
 
-    with _write() as (_settings, db):
+    with _acting(user) as (_settings, db, account):
         report = breach.create_followup(
-            db=db, clock=_clock(), actor=_user(db, user).username, report_id=report_id,
+            db=db, clock=_clock(), actor=account.username, report_id=report_id,
             purpose=purpose,
         )  # fmt: skip
     typer.echo(f"report {report.id} (follow-up) drafted")
@@ -282,7 +304,7 @@ def followup_command(
 
 @app.command("report")
 def report_command(
-    report_id: Annotated[int, typer.Argument(help="Report id.")],
+    report_id: ReportId,
     output: Annotated[Path, typer.Option("--output", "-o", help="File (.pdf or .json).")],
 ) -> None:
     """Export a report as PDF or JSON; both carry the SHA-256 of its content."""
@@ -301,45 +323,109 @@ def report_command(
 
 @app.command("letters")
 def letters_command(
-    breach_id: Annotated[int, typer.Argument(help="Breach id.")],
+    breach_id: BreachId,
     user: As,
-    recipients: Annotated[Path, typer.Option(help="CSV of the people affected.")],
     texts: Annotated[Path, typer.Option(help='JSON {"nl": {...}, "en": {...}} letter texts.')],
+    recipients: Annotated[
+        Path | None, typer.Option(help="CSV of the people affected (instead of --subjects).")
+    ] = None,
+    subjects: Annotated[
+        list[str],
+        typer.Option(
+            help="Affected residents from the incident: 'all' or a pseudonym (repeat). Each "
+            "gets a re-identification request; identify them with 'breach identify'."
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Draft a batch of letters to the people affected; another DPO approves it."""
+    from core.errors import ValidationError
     from playbooks.breach import service as breach
 
-    with _write() as (_settings, db):
-        batch = breach.create_letter_batch(
-            db=db, clock=_clock(), actor=_user(db, user).username, breach_id=breach_id,
-            recipients_csv=recipients.read_text(encoding="utf-8"),
-            texts=json.loads(texts.read_text(encoding="utf-8")),
-        )  # fmt: skip
+    with _acting(user) as (settings, db, account):
+        if bool(recipients) == bool(subjects):
+            raise ValidationError("--recipients", "give either --recipients CSV or --subjects")
+        if recipients is not None:
+            batch = breach.create_letter_batch(
+                db=db, clock=_clock(), actor=account.username, breach_id=breach_id,
+                recipients_csv=recipients.read_text(encoding="utf-8"),
+                texts=_json_file(texts, "--texts"),
+            )  # fmt: skip
+        else:
+            chosen = _affected(settings, db, breach_id) if subjects == ["all"] else subjects
+            batch = breach.create_batch_for_subjects(
+                db=db, clock=_clock(), actor=account.username, actor_role=account.role,
+                breach_id=breach_id, subjects=chosen, texts=_json_file(texts, "--texts"),
+            )  # fmt: skip
+        for person in breach.awaiting(breach.recipients(db=db, batch_id=batch.id)):
+            typer.echo(f"  recipient {person.id}\t{person.identifier}\t{person.pseudonym}")
     typer.echo(f"letter batch {batch.id} drafted; a second DPO approves it")
 
 
-@app.command("letters-approve")
-def letters_approve_command(
-    batch_id: Annotated[int, typer.Argument(help="Letter batch id.")], user: As
+def _affected(settings: Settings, db: Session, breach_id: int) -> list[str]:
+    from core.store.factory import open_alert_store, open_event_store
+    from playbooks.breach import service as breach
+
+    alerts, events = open_alert_store(settings, clock=_clock()), open_event_store(settings)
+    try:
+        return breach.affected_subjects(db=db, alerts=alerts, events=events, breach_id=breach_id)
+    finally:
+        alerts.close()
+        events.close()
+
+
+@app.command("identify")
+def identify_command(
+    batch_id: BatchId,
+    recipient_id: Annotated[int, typer.Argument(help="Recipient id ('breach letters' lists it).")],
+    user: As,
+    name: Annotated[str, typer.Option(help="The resident's name as in the BRP.")],
+    address: Annotated[str, typer.Option(help="Street and number.")] = "",
+    postcode: Annotated[str, typer.Option()] = "",
+    city: Annotated[str, typer.Option()] = "",
+    email: Annotated[str, typer.Option(help="E-mail address, for a letter by e-mail.")] = "",
+    language: Annotated[Literal["nl", "en"], typer.Option()] = "nl",
 ) -> None:
+    """Verify the BSN you looked up in the BRP (read from stdin, never stored) against the
+    recipient's pseudonym; on a match the name and address go on the letter."""
+    from collectors.pseudonym import Pseudonymiser
+    from playbooks.breach import service as breach
+
+    bsn = typer.get_text_stream("stdin").readline().strip().replace(" ", "")
+    details = {"name": name, "address": address, "postcode": postcode, "city": city,
+               "email": email, "language": language}  # fmt: skip
+    with _acting(user) as (settings, db, account):
+        pseudonymiser = Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))
+        outcome = breach.identify_recipient(
+            db=db, clock=_clock(), actor=account.username, batch_id=batch_id,
+            recipient_id=recipient_id, candidate_bsn=bsn, pseudonymise=pseudonymiser.pseudonym,
+            details=details,
+        )  # fmt: skip
+        if not outcome.matched:
+            # The attempt counts (it is committed): attempts per approval are capped.
+            console.print("[red]bsn: this BSN is not the resident behind the pseudonym[/red]")
+    if not outcome.matched:
+        raise typer.Exit(code=2)
+    typer.echo(f"recipient {recipient_id} identified ({outcome.recipient.identifier})")
+
+
+@app.command("letters-approve")
+def letters_approve_command(batch_id: BatchId, user: As) -> None:
     """Approve a letter batch (four eyes: not its drafter)."""
     from playbooks.breach import service as breach
 
-    with _write() as (_settings, db):
-        breach.approve_letter_batch(db=db, clock=_clock(), dpo=_user(db, user), batch_id=batch_id)
+    with _acting(user) as (_settings, db, account):
+        breach.approve_letter_batch(db=db, clock=_clock(), dpo=account, batch_id=batch_id)
     typer.echo(f"letter batch {batch_id} approved")
 
 
 @app.command("letters-send")
-def letters_send_command(
-    batch_id: Annotated[int, typer.Argument(help="Letter batch id.")], user: As
-) -> None:
+def letters_send_command(batch_id: BatchId, user: As) -> None:
     """Release approved letters; the worker e-mails them (or keeps PDFs for the post)."""
     from playbooks.breach import service as breach
 
-    with _write() as (settings, db):
+    with _acting(user) as (settings, db, account):
         sent = breach.release_letter_batch(
-            db=db, clock=_clock(), settings=settings, actor=_user(db, user).username,
+            db=db, clock=_clock(), settings=settings, actor=account.username,
             batch_id=batch_id,
         )  # fmt: skip
     typer.echo(f"letter batch {batch_id}: {len(sent)} letter(s) queued")
@@ -347,7 +433,7 @@ def letters_send_command(
 
 @app.command("close")
 def close_command(
-    breach_id: Annotated[int, typer.Argument(help="Breach id.")],
+    breach_id: BreachId,
     user: As,
     lessons: Annotated[str, typer.Option(help="Lessons learned.")],
     remedial: Annotated[str, typer.Option(help="Remedial actions, if not yet recorded.")] = "",
@@ -356,8 +442,8 @@ def close_command(
     from core.errors import ValidationError
     from playbooks.breach import service as breach
 
-    with _write() as (settings, db):
-        actor = _user(db, user).username
+    with _acting(user) as (settings, db, account):
+        actor = account.username
         if remedial.strip():
             breach.update_breach(
                 db=db, clock=_clock(), settings=settings, actor=actor, breach_id=breach_id,
@@ -392,14 +478,14 @@ def requests_add_command(
     from playbooks.breach import resident_requests
 
     bsn = typer.get_text_stream("stdin").readline().strip().replace(" ", "")
-    with _write() as (settings, db):
+    with _acting(user) as (settings, db, account):
         pseudonymiser = Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))
         try:
             pseudonym = pseudonymiser.pseudonym(bsn, field="bsn")
         except ParseError:
             raise ValidationError("bsn", "not a valid BSN (9 digits passing the 11-test)") from None
         made = resident_requests.record_request(
-            db=db, clock=_clock(), settings=settings, actor=_user(db, user).username, kind=kind,
+            db=db, clock=_clock(), settings=settings, actor=account.username, kind=kind,
             requester=requester, pseudonym=pseudonym,
         )  # fmt: skip
         typer.echo(f"request {made.id} {made.reference} due {_show(made.due_at, settings)}")
@@ -430,15 +516,14 @@ def requests_list_command(
 
 @requests_app.command("extend")
 def requests_extend_command(
-    request_id: Annotated[int, typer.Argument(help="Request id.")],
+    request_id: RequestId,
     user: As,
     reason: Annotated[str, typer.Option(help="Why more time is needed (the resident is told).")],
 ) -> None:
     """Extend the deadline once by two months (Art. 12(3))."""
     from playbooks.breach import resident_requests
 
-    with _write() as (settings, db):
-        _user(db, user)
+    with _acting(user) as (settings, db, _account):
         done = resident_requests.extend_request(
             db=db, settings=settings, request_id=request_id, reason=reason
         )
@@ -447,15 +532,14 @@ def requests_extend_command(
 
 @requests_app.command("answer")
 def requests_answer_command(
-    request_id: Annotated[int, typer.Argument(help="Request id.")],
+    request_id: RequestId,
     user: As,
     answer: Annotated[str, typer.Option(help="The answer sent (what and how).")],
 ) -> None:
     """Record the answer sent; closes the request."""
     from playbooks.breach import resident_requests
 
-    with _write() as (_settings, db):
-        _user(db, user)
+    with _acting(user) as (_settings, db, _account):
         done = resident_requests.answer_request(
             db=db, clock=_clock(), request_id=request_id, answer=answer
         )

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -101,7 +102,10 @@ def _participants(items: list[str]) -> list[dict[str, str]]:
 
 
 def _fail(message: str) -> NoReturn:
-    console.print(f"[red]{message}[/red]")
+    from rich.markup import escape
+
+    # The bad value exactly as typed: no markup, no emoji codes (`role:x:...` is not an emoji).
+    console.print(f"[red]{escape(message)}[/red]", emoji=False)
     raise typer.Exit(code=1)
 
 
@@ -143,6 +147,53 @@ def schedule(
             every=timedelta(days=every_days) if every_days else None,
         )
         typer.echo(f"schedule {row.id}: {row.title}, first at {row.next_run_at}")
+
+
+@app.command("edit-plan")
+def edit_plan(
+    schedule_id: Annotated[
+        int, typer.Argument(help="The plan's number (drills schedule prints it)")
+    ],
+    mode: Annotated[str | None, typer.Option(help="tabletop or technical")] = None,
+    at: Annotated[
+        str | None, typer.Option(help="New start, Amsterdam time: 'YYYY-MM-DD HH:MM'")
+    ] = None,
+    every_days: Annotated[float | None, typer.Option(help="Repeat every N days")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Stop repeating")] = False,
+    time_scale: Annotated[float | None, typer.Option(help="Scenario minutes per minute")] = None,
+    participant: Annotated[
+        list[str], typer.Option(help=ROLE_HELP + "; replaces all participants")
+    ] = [],  # noqa: B006
+) -> None:
+    """Change a plan before it starts (mode, start, repeat, tempo, participants); audited."""
+    from core.clock import SystemClock
+    from drills import service
+
+    if once and every_days is not None:
+        _fail("--once and --every-days: choose one")
+    first_at = None
+    if at is not None:
+        errors: dict[str, str] = {}
+        day, _, moment = at.strip().partition(" ")
+        first_at = service.parse_when(day, moment, errors)
+        if first_at is None:
+            _fail(f"--at {at!r}: {'; '.join(errors.values())}")
+    every: Any = service.KEEP
+    if once:
+        every = None
+    elif every_days is not None:
+        every = timedelta(days=every_days)
+    people = _participants(participant) if participant else None
+    with _unit() as (_, db), _friendly():
+        row = service.update_schedule(
+            db=db, clock=SystemClock(), schedule_id=schedule_id, actor="cli", mode=mode,
+            first_at=first_at, every=every, time_scale=time_scale, participants=people,
+        )  # fmt: skip
+        roles = ", ".join(f"{p['role']}:{p['name']}" for p in row.participants)
+        typer.echo(
+            f"schedule {row.id}: {row.title}, {row.mode}, next at {row.next_run_at}, "
+            f"every {row.every_seconds or 0:g} s, participants {roles}"
+        )
 
 
 @app.command("start")
@@ -251,9 +302,20 @@ def status(exercise_id: str) -> None:
             typer.echo(f"  {row.expectation_id}\t{row.role}\t{row.status}\t{row.text}")
 
 
+class ReportLang(StrEnum):
+    nl = "nl"
+    en = "en"
+
+
 @app.command("report")
-def report(exercise_id: str, out: Annotated[Path, typer.Option()] = Path(".")) -> None:
-    """Build the after-action report; writes HTML and PDF."""
+def report(
+    exercise_id: str,
+    out: Annotated[Path, typer.Option()] = Path("."),
+    lang: Annotated[
+        ReportLang, typer.Option(help="nl: the Dutch version; en: the English version")
+    ] = ReportLang.nl,
+) -> None:
+    """Build the after-action report (both languages are stored); writes HTML and PDF in one."""
     from core.clock import SystemClock
     from drills import service
 
@@ -262,9 +324,11 @@ def report(exercise_id: str, out: Annotated[Path, typer.Option()] = Path(".")) -
             db=db, clock=SystemClock(), exercise_id=exercise_id, actor="cli"
         )
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"{exercise_id}-oefening.html").write_text(built.html, encoding="utf-8")
-        (out / f"{exercise_id}-oefening.pdf").write_bytes(built.pdf)
-        typer.echo(f"report {built.id} written to {out}")
+        stem = f"{exercise_id}-{'oefening' if lang is ReportLang.nl else 'exercise'}"
+        html = service.report_html(built, lang.value)
+        (out / f"{stem}.html").write_text(html, encoding="utf-8")
+        (out / f"{stem}.pdf").write_bytes(service.report_pdf(built, lang.value))
+        typer.echo(f"report {built.id} ({lang.value}) written to {out / stem}.html and .pdf")
 
 
 @app.command("rollback")

@@ -1,4 +1,7 @@
-"""Letters to data subjects (Art. 34): one per person from a CSV list, in Dutch (B1) or English.
+"""Letters to data subjects (Art. 34): one per person, in Dutch (B1) or English.
+
+The people come from the breach's affected residents (`subjects`: pseudonyms identified
+through re-identification) or from a CSV list the DPO provides.
 
 Each letter is rendered with *only* its own recipient in the template context, so no letter
 can mention another resident. The DPO approves a batch before release; changing the texts
@@ -255,6 +258,7 @@ def preview_letters(
     return [
         render_letter(breach=breach, batch=batch, recipient=r, settings=settings, clock=clock)
         for r in recipients(db=db, batch_id=batch_id)
+        if r.name  # residents still awaiting identification have no letter yet
     ]
 
 
@@ -290,6 +294,13 @@ def approve_letter_batch(*, db: Session, clock: Clock, dpo: User, batch_id: int)
     if batch.created_by == dpo.username:
         raise ValidationError(
             "approved_by", "four eyes: someone other than the drafter must approve the letters"
+        )
+    waiting = [r.identifier for r in recipients(db=db, batch_id=batch_id) if not r.name]
+    if waiting:
+        raise ValidationError(
+            "recipients",
+            f"{len(waiting)} resident(s) not identified yet ({', '.join(waiting[:5])}); "
+            "identify them or make a batch without them",
         )
     breach = get_breach(db=db, breach_id=batch.breach_id)
     batch.status, batch.approved_by, batch.approved_at = "approved", dpo.username, clock.now()

@@ -29,7 +29,11 @@ from playbooks.breach.export import (
     report_pdf,
     specs_for,
 )
-from playbooks.breach.handoffs import accept_pending_handoffs, open_for_incident
+from playbooks.breach.handoffs import (
+    accept_pending_handoffs,
+    breach_for_incident,
+    open_for_incident,
+)
 from playbooks.breach.letters import (
     TEXT_KEYS as LETTER_TEXT_KEYS,
 )
@@ -57,6 +61,13 @@ from playbooks.breach.register import (
     update_breach,
 )
 from playbooks.breach.reports import get_report, missing_fields
+from playbooks.breach.subjects import (
+    affected_subjects,
+    awaiting,
+    create_batch_for_subjects,
+    identification_status,
+    identify_recipient,
+)
 
 NIS2_KINDS: tuple[str, ...] = tuple(_NIS2_SPECS)
 
@@ -76,10 +87,14 @@ __all__ = [
     "LETTER_TEXT_KEYS",
     "NIS2_KINDS",
     "accept_pending_handoffs",
+    "affected_subjects",
     "all_deadlines",
     "approve_letter_batch",
+    "awaiting",
+    "breach_for_incident",
     "close_breach",
     "content_sha256",
+    "create_batch_for_subjects",
     "create_followup",
     "create_letter_batch",
     "deadlines",
@@ -92,6 +107,8 @@ __all__ = [
     "get_batch",
     "get_breach",
     "get_report",
+    "identification_status",
+    "identify_recipient",
     "list_breaches",
     "mark_not_a_breach",
     "missing",

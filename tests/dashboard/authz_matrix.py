@@ -39,6 +39,8 @@ SAMPLE_PATH_VALUES = {
     "schedule_id": "999999",
     "advisory_id": "999999",
     "item_id": "999999",
+    "action_id": "999999",
+    "recipient_id": "999999",
 }
 
 Expected = dict[str, int]
@@ -161,6 +163,8 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     # incidents, playbook runs and approvals
     ("GET", "/incidents"): page(*INCIDENT_READERS),
     ("GET", "/api/incidents"): api(*INCIDENT_READERS),
+    # The DPO also reads an incident linked to a breach (read only); the sample incident has no
+    # breach, so the DPO gets 403 here (tests/dashboard/test_dpo_breach_pages.py: linked → 200).
     ("GET", "/incidents/{incident_id}"): page(*INCIDENT_READERS, ok=404),
     ("GET", "/api/incidents/{incident_id}"): api(*INCIDENT_READERS, ok=404),
     ("POST", "/alerts/{alert_id}/incident"): page(*TRIAGE, ok=404),
@@ -218,12 +222,20 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     # DPO area: breach register, clocks, letters
     ("GET", "/dpo/breaches"): page(Role.DPO),
     ("GET", "/api/breaches"): api(Role.DPO),
+    ("POST", "/api/breaches"): api(Role.DPO, ok=400),
+    ("POST", "/api/breaches/{breach_id}/facts"): api(Role.DPO, ok=404),
+    ("POST", "/api/breaches/{breach_id}/assessment"): api(Role.DPO, ok=404),
+    ("POST", "/api/breaches/{breach_id}/decision"): api(Role.DPO, ok=400),
+    ("POST", "/api/breaches/{breach_id}/reports"): api(Role.DPO, ok=404),
+    ("POST", "/api/breaches/{breach_id}/letters"): api(Role.DPO, ok=400),
+    ("POST", "/api/breaches/{breach_id}/close"): api(Role.DPO, ok=400),
     ("GET", "/dpo/breaches/{breach_id}"): page(Role.DPO, ok=404),
     ("GET", "/api/breaches/{breach_id}"): api(Role.DPO, ok=404),
     ("GET", "/dpo/clocks"): page(*CLOCK_READERS),
     ("GET", "/api/breach-clocks"): api(*CLOCK_READERS),
     ("GET", "/dpo/letters/{batch_id}"): page(Role.DPO, ok=404),
     ("POST", "/dpo/letters/{batch_id}/approve"): page(Role.DPO, ok=404),
+    ("POST", "/dpo/letters/{batch_id}/recipients/{recipient_id}/identify"): page(Role.DPO, ok=404),
     # DPO breach journey (issue 19): open, facts, assess, decide, reports, letters, close
     ("GET", "/dpo/breaches/new"): page(Role.DPO),
     ("POST", "/dpo/breaches"): page(Role.DPO, ok=422),
@@ -270,7 +282,10 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/drills/plan"): page(Role.EXERCISE_CONTROLLER),
     ("POST", "/drills/schedules/{schedule_id}/cancel"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("POST", "/drills/schedules/{schedule_id}/move"): page(Role.EXERCISE_CONTROLLER, ok=422),
+    ("GET", "/drills/schedules/{schedule_id}/edit"): page(Role.EXERCISE_CONTROLLER, ok=404),
+    ("POST", "/drills/schedules/{schedule_id}/edit"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("POST", "/drills/{exercise_id}/lessons"): page(Role.EXERCISE_CONTROLLER, ok=404),
+    ("POST", "/drills/actions/{action_id}/done"): page(*ROLES, ok=404),
     ("POST", "/drills/{exercise_id}/skip"): page(Role.EXERCISE_CONTROLLER, ok=422),
     ("POST", "/drills/{exercise_id}/adhoc"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("POST", "/drills/plan"): page(Role.EXERCISE_CONTROLLER, ok=422),

@@ -105,12 +105,26 @@ def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
     assert "<style>" in report.text
     assert "style-src 'self' 'sha256-" in report.headers["content-security-policy"]
     assert player.get(f"/drills/{exercise_id}/report.pdf").content.startswith(b"%PDF")
+    # Both full versions from the page: Dutch and English, HTML and PDF.
+    links = leader.get(f"/drills/{exercise_id}").text.split('data-testid="report-links"')[1]
+    assert f"/drills/{exercise_id}/report?lang=en" in links.split("</p>")[0]
+    english = player.get(f"/drills/{exercise_id}/report", params={"lang": "en"})
+    assert english.status_code == 200 and "After-action report" in english.text
+    assert "Evaluatieverslag" not in english.text and "Evaluatieverslag" in report.text
+    pdf_en = player.get(f"/drills/{exercise_id}/report.pdf", params={"lang": "en"})
+    assert (
+        pdf_en.content.startswith(b"%PDF")
+        and "exercise.pdf" in pdf_en.headers["content-disposition"]
+    )
+    assert player.get(f"/drills/{exercise_id}/report", params={"lang": "de"}).status_code == 422
     public = env.client()
     assert public.get(f"/oefeningen/{exercise_id}").status_code == 404
     published = leader.post(f"/drills/{exercise_id}/publish", data={"csrf_token": lead_csrf})
     assert published.status_code == 303
     summary = public.get(f"/oefeningen/{exercise_id}")
     assert summary.status_code == 200 and BANNER in summary.text
+    summary_en = public.get(f"/oefeningen/{exercise_id}", params={"lang": "en"})
+    assert summary_en.status_code == 200 and "public summary" in summary_en.text
     assert PHONE_SCRIPT not in summary.text and "fg@gemeente.test" not in summary.text
     listing = public.get("/oefeningen")
     assert listing.status_code == 200 and f"/oefeningen/{exercise_id}" in listing.text
@@ -234,3 +248,107 @@ def test_the_controller_plans_from_the_library_and_players_get_their_role(env: E
     page = leader.get(f"/drills/{exercise_id}").text
     assert "Belboom maken" in page and "15-01-2027" in page
     assert "Belboom maken" in leader.get("/drills").text  # open follow-up actions
+
+
+def test_follow_up_actions_wait_on_their_owners_home_until_done(env: Env) -> None:
+    add_user(env, "oefenleider", Role.EXERCISE_CONTROLLER)
+    add_user(env, "ciso", Role.CRISIS_TEAM, display_name="C. Iso")
+    add_user(env, "fg", Role.DPO)
+    exercise_id = service.create_exercise(
+        db=env.db,
+        clock=env.clock,
+        loaded=service.get_scenario("insider-datalek"),
+        mode="tabletop",
+        controller="oefenleider",
+        participants=[{"role": "fg", "name": "fg", "email": "fg@gemeente.test"}],
+        actor="test",
+    ).id
+    env.db.commit()
+    leader = env.client()
+    lead_csrf = login(leader, "oefenleider")
+    lesson = {"lesson": "Niemand wist wie te bellen", "action": "Belboom maken",
+              "owner": "c. iso", "due_on": "2027-01-15", "csrf_token": lead_csrf}  # fmt: skip
+    assert leader.post(f"/drills/{exercise_id}/lessons", data=lesson).status_code == 303
+    other = {**lesson, "action": "Draaiboek FG bijwerken", "owner": "fg"}
+    assert leader.post(f"/drills/{exercise_id}/lessons", data=other).status_code == 303
+    owner, dpo = env.client(), env.client()
+    owner_csrf, dpo_csrf = login(owner, "ciso"), login(dpo, "fg")
+    home = owner.get("/").text
+    block = home.split('data-testid="home-followups"')[1].split("</section>")[0]
+    assert "Belboom maken" in block and "15-01-2027" in block
+    assert f'href="/drills/{exercise_id}#lessons"' in block
+    assert "Draaiboek FG bijwerken" not in block  # someone else's
+    assert "Draaiboek FG bijwerken" in dpo.get("/").text
+    env.db.commit()
+    (mine,) = [a for a in service.lessons_of(db=env.db, exercise_id=exercise_id)
+               if a.owner == "c. iso"]  # fmt: skip
+    (theirs,) = [a for a in service.lessons_of(db=env.db, exercise_id=exercise_id)
+                 if a.owner == "fg"]  # fmt: skip
+    # Only the owner completes it: the DPO cannot close the CISO's action.
+    refused = dpo.post(f"/drills/actions/{mine.id}/done", data={"csrf_token": dpo_csrf})
+    assert refused.status_code == 409
+    done = owner.post(f"/drills/actions/{mine.id}/done", data={"csrf_token": owner_csrf})
+    assert done.status_code == 303 and done.headers["location"] == "/"
+    assert 'data-testid="home-followups"' not in owner.get("/").text
+    # The controller may close any action, from the exercise page.
+    closed = leader.post(
+        f"/drills/actions/{theirs.id}/done", data={"csrf_token": lead_csrf, "back": "exercise"}
+    )
+    assert closed.headers["location"] == f"/drills/{exercise_id}#lessons"
+    assert "Draaiboek FG bijwerken" not in dpo.get("/").text
+    from core.audit import entries
+
+    env.db.commit()  # end this session's read snapshot
+    done_entries = [e for e in entries(db=env.db) if e.action == "drill.action_done"]
+    assert [e.actor for e in done_entries] == ["ciso", "oefenleider"]
+
+
+def test_the_controller_changes_a_plan_before_it_starts(env: Env) -> None:
+    from core.audit import entries
+
+    add_user(env, "oefenleider", Role.EXERCISE_CONTROLLER)
+    env.db.commit()
+    leader = env.client()
+    csrf = login(leader, "oefenleider")
+    plan = {"csrf_token": csrf, "scenario": "ransomware-fileservers", "mode": "tabletop",
+            "date": "2027-03-01", "time": "09:30", "repeat": "none", "time_scale": "1",
+            "name_ciso": "crisisteam", "email_ciso": "ciso@gemeente.test"}  # fmt: skip
+    assert leader.post("/drills/plan", data=plan).status_code == 303
+    env.db.commit()
+    (schedule,) = service.list_schedules(db=env.db)
+    calendar = leader.get("/drills").text
+    assert f'href="/drills/schedules/{schedule.id}/edit"' in calendar
+    page = leader.get(f"/drills/schedules/{schedule.id}/edit")
+    assert page.status_code == 200 and "Plan wijzigen" in page.text
+    assert 'value="2027-03-01"' in page.text and 'value="09:30"' in page.text
+    assert 'value="crisisteam"' in page.text and 'name="start_now"' not in page.text
+    # A bad e-mail and a past date: errors next to the fields, what was typed kept, no change.
+    change = {**plan, "mode": "technical", "date": "2020-01-01", "name_it": "analist",
+              "email_it": "geen adres"}  # fmt: skip
+    del change["scenario"]
+    refused = leader.post(f"/drills/schedules/{schedule.id}/edit", data=change)
+    assert refused.status_code == 422
+    assert "email_it: geen geldig e-mailadres" in refused.text
+    assert "date: dit moment is al voorbij" in refused.text
+    assert 'value="analist"' in refused.text and 'value="technical" checked' in refused.text
+    env.db.expire_all()
+    assert service.list_schedules(db=env.db)[0].mode == "tabletop"
+    change.update(date="2027-03-02", email_it="it@gemeente.test", repeat="quarter")
+    saved = leader.post(f"/drills/schedules/{schedule.id}/edit", data=change)
+    assert saved.status_code == 303, saved.text[:3000]
+    env.db.commit()
+    env.db.expire_all()
+    (schedule,) = service.list_schedules(db=env.db)
+    assert schedule.mode == "technical" and schedule.every_seconds == 91 * 86400
+    assert {p["role"]: p["name"] for p in schedule.participants} == {
+        "ciso": "crisisteam",
+        "it": "analist",
+    }
+    assert schedule.invited_for is None  # the new participant is invited for the new moment
+    (edited,) = [e for e in entries(db=env.db) if e.action == "drill.schedule_edited"]
+    assert edited.actor == "oefenleider"
+    assert set(edited.details["changed"]) == {"mode", "next_run_at", "every_seconds",
+                                              "participants"}  # fmt: skip
+    # Once cancelled (or started) there is nothing to change.
+    leader.post(f"/drills/schedules/{schedule.id}/cancel", data={"csrf_token": csrf})
+    assert leader.get(f"/drills/schedules/{schedule.id}/edit").status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -301,3 +302,48 @@ def test_reidentification_needs_two_different_approvers_and_expires(env: Env) ->
     assert call(analyst, "ana", verify, {"bsn": BSN_A}).status_code == 401  # session expired too
     tokens["ana"] = login(analyst, "ana")
     assert call(analyst, "ana", verify, {"bsn": BSN_A}).status_code == 409  # expired
+
+
+def test_access_report_names_roles_and_record_types_in_words(env: Env) -> None:
+    """A resident reads 'security analyst' and 'security alert', not `analyst`/`alert`."""
+    from pypdf import PdfReader
+
+    p = _pseudonymiser(env)
+    mine = p.pseudonym(BSN_A)
+    events = open_event_store(env.settings)
+    try:
+        event = _app_audit_event(mine, "E1", env.clock.now() - timedelta(days=2))
+        event["dijkwacht"]["subject"]["record_type"] = "persoonslijst"
+        events.add_batch([event])
+    finally:
+        events.close()
+    alert_id = _alert_naming(env, mine)
+    add_user(env, "ana", Role.ANALYST)
+    add_user(env, "fg", Role.DPO)
+    analyst = env.client()
+    login(analyst, "ana")
+    analyst.get(f"/api/alerts/{alert_id}", params={"purpose": "onderzoek incident 42"})
+    dpo = env.client()
+    csrf = login(dpo, "fg")
+    expected = {
+        "nl": ("beveiligingsanalist", "beveiligingsmelding", "medewerker burgerzaken",
+               "persoonslijst (BRP)"),
+        "en": ("security analyst", "security alert", "civil affairs officer",
+               "personal record (population register)"),
+    }  # fmt: skip
+    for lang, words in expected.items():
+        form = {"bsn": BSN_A, "lang": lang, "csrf_token": csrf}
+        page = dpo.post("/dpo/access-report", data=form)
+        assert page.status_code == 200, page.text[:500]
+        table = page.text.split('data-testid="report-table"', 1)[1].split("</table>", 1)[0]
+        for word in words:
+            assert word in table, (lang, word)
+        for code in ("<td>analyst</td>", "<td>alert</td>", "medewerker-burgerzaken"):
+            assert code not in table, (lang, code)
+        pdf = dpo.post("/dpo/access-report", data={**form, "format": "pdf"})
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        text = " ".join(
+            " ".join(page.extract_text().split())
+            for page in PdfReader(io.BytesIO(pdf.content)).pages
+        )
+        assert words[0] in text and words[1] in text, (lang, text[:800])

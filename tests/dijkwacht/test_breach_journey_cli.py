@@ -60,6 +60,9 @@ def test_the_breach_journey_through_the_cli(tmp_path: Path) -> None:
     refused = run("breach", "facts", "1", "--as", "fg", "--set", "subjects_max=veel", code=2)
     assert "subjects_max" in refused
     answers = tmp_path / "assessment.json"
+    answers.write_text("{not json")
+    refused = run("breach", "assess", "1", "--as", "fg", "--answers", str(answers), code=2)
+    assert "--answers" in refused and "line 1" in refused and "Traceback" not in refused
     answers.write_text(json.dumps(ASSESSMENT))
     assessed = run("breach", "assess", "1", "--as", "fg", "--answers", str(answers))
     assert "very_high" in assessed and "ENISA" in assessed

@@ -75,6 +75,34 @@ def test_list_and_schedule(data_dir: Path) -> None:
     assert row.every_seconds == 91 * 86400 and row.participants[0]["role"] == "ciso"
     code, out = _run("schedule", "bestaat-niet")
     assert code == 1 and "bestaat-niet" in out and "Traceback" not in out
+    # The plan changes before it starts: start, repeat, participants (replaced); audited.
+    code, out = _run(
+        "edit-plan", "1", "--at", "2030-01-02 10:15", "--once",
+        "--participant", "it:analist:it@gemeente.test",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "participants it:analist" in out and "every 0 s" in out
+    engine = create_db_engine(get_settings())
+    try:
+        with create_session_factory(engine)() as db:
+            (row,) = service.list_schedules(db=db)
+    finally:
+        engine.dispose()
+    assert row.every_seconds is None and row.participants == [
+        {"role": "it", "name": "analist", "email": "it@gemeente.test"}
+    ]
+    assert row.next_run_at is not None and row.next_run_at.isoformat().startswith(
+        "2030-01-02T09:15"
+    )
+    code, out = _run("edit-plan", "1", "--mode", "vliegen")
+    assert code == 1 and "mode" in out and "tabletop" in out
+    code, out = _run("edit-plan", "1", "--at", "morgen")
+    assert code == 1 and "--at 'morgen'" in out and "YYYY-MM-DD" in out
+    code, out = _run("edit-plan", "1", "--participant", "piloot:x:x@gemeente.test")
+    assert code == 1 and "burgemeester" in " ".join(out.split())
+    assert "'piloot:x:x@gemeente.test'" in out  # the bad value as typed, no emoji
+    code, out = _run("edit-plan", "99", "--once")
+    assert code == 1 and "schedule 99 not found" in out
 
 
 def test_controller_commands_report_and_rollback(data_dir: Path, tmp_path: Path) -> None:
@@ -98,6 +126,14 @@ def test_controller_commands_report_and_rollback(data_dir: Path, tmp_path: Path)
     html = (reports / f"{exercise_id}-oefening.html").read_text(encoding="utf-8")
     assert "OEFENING / EXERCISE" in html
     assert (reports / f"{exercise_id}-oefening.pdf").read_bytes().startswith(b"%PDF")
+    assert "Evaluatieverslag" in html and "After-action report" not in html
+    code, out = _run("report", exercise_id, "--out", str(reports), "--lang", "en")
+    assert code == 0, out
+    english = (reports / f"{exercise_id}-exercise.html").read_text(encoding="utf-8")
+    assert "After-action report" in english and "Evaluatieverslag" not in english
+    assert (reports / f"{exercise_id}-exercise.pdf").read_bytes().startswith(b"%PDF")
+    code, out = _run("report", exercise_id, "--lang", "de")
+    assert code != 0 and "de" in out
     code, out = _run("rollback", exercise_id)
     assert code == 0 and "events\t0" in out
     code, out = _run("status", "oef-bestaat-niet")

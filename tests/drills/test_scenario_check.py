@@ -139,3 +139,15 @@ def test_every_shipped_technical_scenario_passes_through_the_real_pipeline(
             assert expectation.status == "met", (expectation.expectation_id, expectation.note)
             assert expectation.minutes_taken is not None
             assert expectation.minutes_taken <= expectation.within_minutes
+
+
+def test_a_text_without_english_is_a_located_warning(tmp_path: Path) -> None:
+    folder = _copy_with(tmp_path, '    text_en: "Encryption is detected within 15 minutes."\n', "")
+    report = service.check_scenarios(folder)
+    assert report.ok  # a warning: the English report then shows the Dutch text
+    (issue,) = report.issues
+    assert issue.severity == "warning" and issue.field == "criteria[0].text"
+    assert "detect has no text_en" in issue.message and issue.line
+    shipped = service.check_scenarios(SCENARIO_DIR)
+    assert not shipped.issues  # every shipped scenario reads in English too
+    assert sum("in English too" in line for line in shipped.checked) == 8

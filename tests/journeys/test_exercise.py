@@ -5,7 +5,9 @@ renames go through the real collector spool and detection; the analyst (playing 
 inject live, finds the exercise alert marked OEFENING and triages it; the crisis-team member
 (playing CISO) sees the next inject arrive without reloading and records a decision against it
 (a missing role is asked for, the typed text kept); the controller stops and the report shows
-the detection expectation met in time.
+the detection expectation met in time, in Dutch and in a full English version; a lesson's
+follow-up action waits on its owner's home page until done. A second journey changes a
+planned exercise before it starts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from typing import Any
 
 from tests.journeys.conftest import Journey
+from tests.journeys.test_shift_views import _violations
 
 RULE = "b19c5e86-81df-56a4-91cb-80ce24589421"  # ransomware_rename_burst
 MAILBOX = "oefening@gemeente.test"
@@ -128,5 +131,76 @@ def test_controller_plans_the_ransomware_drill_and_the_team_plays_it(journey: Jo
     report = lead.locator("body").inner_text()
     assert "OEFENING / EXERCISE" in report and decision in report
     detection_row = lead.locator("tr", has_text="E1").first.inner_text()
-    assert "gehaald / met" in detection_row and "within 15" in detection_row
+    assert "gehaald" in detection_row and "binnen 15" in detection_row
+    assert "Evaluatieverslag" in report and "After-action report" not in report
     journey.shot(lead, "the report shows the detection expectation met in time")
+    assert not _violations(lead), _violations(lead)
+    # The English version is a full translation, not Dutch with English labels.
+    lead.get_by_role("link", name="English version").click()
+    lead.wait_for_load_state()
+    english = lead.locator("body").inner_text()
+    assert "After-action report" in english and "Criteria and results" in english
+    for dutch in ("Evaluatieverslag", "Criteria en resultaten", "Verwachtingen", "gehaald"):
+        assert dutch not in english, dutch
+    detection_row = lead.locator("tr", has_text="E1").first.inner_text()
+    assert "met" in detection_row and "within 15" in detection_row
+    journey.shot(lead, "the English version of the report")
+    assert not _violations(lead), _violations(lead)
+
+    # A lesson with a follow-up action for the crisis-team member, done from their home page.
+    lead.goto(f"/drills/{exercise_id}")
+    lesson = lead.get_by_test_id("lesson-form")
+    lesson.locator('textarea[name="lesson"]').fill("De servicedesk wist niet wie te bellen.")
+    lesson.locator('input[name="action"]').fill("Belboom voor ransomware opstellen")
+    lesson.locator('input[name="owner"]').fill("crisisteam")
+    lesson.locator('input[name="due_on"]').fill("2030-06-01")
+    lesson.get_by_role("button", name="Les toevoegen / add lesson").click()
+    lead.wait_for_load_state()
+    journey.shot(lead, "controller records a lesson with an owner and a due date")
+    crisis.goto("/")
+    followup = crisis.get_by_test_id("home-followups")
+    followup.wait_for()
+    assert "Belboom voor ransomware opstellen" in followup.inner_text()
+    assert "01-06-2030" in followup.inner_text()
+    journey.shot(crisis, "the follow-up action waits on its owner's home page")
+    assert not _violations(crisis), _violations(crisis)
+    followup.get_by_role("button", name="Klaar").click()
+    crisis.wait_for_load_state()
+    assert crisis.get_by_test_id("home-followups").count() == 0
+    journey.shot(crisis, "the owner marks the action done; it leaves the home page")
+
+
+def test_controller_changes_a_planned_exercise_before_it_starts(journey: Journey) -> None:
+    lead = journey.login("exercise_controller")
+    lead.goto("/drills/plan?scenario=digid-storing")
+    form = lead.get_by_test_id("plan-form")
+    form.locator('input[name="date"]').fill("2030-03-04")
+    form.locator('input[name="time"]').fill("09:30")
+    form.locator('input[name="name_ciso"]').fill("crisisteam")
+    form.locator('input[name="email_ciso"]').fill(MAILBOX)
+    form.get_by_role("button", name="Plannen / plan").click()
+    lead.get_by_test_id("drill-schedules").wait_for()
+    row = lead.get_by_test_id("drill-schedules").locator("tr", has_text="DigiD")
+    journey.shot(lead, "a tabletop exercise is planned for later")
+    row.get_by_test_id("edit-plan").click()
+    form = lead.get_by_test_id("plan-form")
+    form.wait_for()
+    assert form.locator('input[name="name_ciso"]').input_value() == "crisisteam"
+    journey.shot(lead, "controller opens the plan to change it, filled in")
+    form.locator('input[name="name_fg"]').fill("fg")
+    form.locator('input[name="email_fg"]').fill("geen adres")
+    form.locator('input[name="time"]').fill("10:00")
+    form.get_by_role("button", name="Wijziging opslaan / save the change").click()
+    lead.get_by_test_id("plan-errors").wait_for()
+    assert "email_fg" in lead.locator("body").inner_text()
+    assert lead.locator('input[name="name_fg"]').input_value() == "fg"
+    journey.shot(lead, "a bad e-mail address is shown next to its field, the input kept")
+    assert not _violations(lead), _violations(lead)
+    form = lead.get_by_test_id("plan-form")
+    form.locator('input[name="email_fg"]').fill(MAILBOX)
+    form.locator('select[name="repeat"]').select_option("year")
+    form.get_by_role("button", name="Wijziging opslaan / save the change").click()
+    lead.get_by_test_id("drill-schedules").wait_for()
+    row = lead.get_by_test_id("drill-schedules").locator("tr", has_text="DigiD")
+    assert "10:00" in row.inner_text() and "elke 365" in row.inner_text()
+    journey.shot(lead, "the changed plan: new time, yearly, DPO added")
