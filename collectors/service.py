@@ -10,12 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from collectors.pseudonym import PSEUDONYM_PREFIX, valid_bsns_in
 from collectors.spool import open_spool
 from core.config import Settings
 from core.events import Event
 from core.store.base import DeadLetterCount, EventStore
 
-__all__ = ["DeadLetterSummary", "dead_letter_summary", "inject_events", "pending_events"]
+__all__ = [
+    "DeadLetterSummary",
+    "dead_letter_summary",
+    "holds_resident_identifier",
+    "inject_events",
+    "pending_events",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +56,13 @@ def pending_events(*, settings: Settings) -> int:
     """Events spooled but not yet moved into the event store (for status and tests)."""
     with open_spool(settings) as spool:
         return spool.pending()
+
+
+def holds_resident_identifier(text: str) -> bool:
+    """Whether `text` holds a resident identifier: a 9-digit run passing the BSN 11-test, or a
+    resident pseudonym (`rp_...`, which re-identifies with the key). For code that lets data
+    leave the platform (sharing indicators with a CERT) and must leave these out."""
+    lowered = text.lower()
+    if PSEUDONYM_PREFIX in lowered:
+        return True
+    return bool(valid_bsns_in(text))
