@@ -38,10 +38,13 @@ def fetch_url(url: str, *, timeout: float) -> bytes:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body: bytes = response.read(MAX_BYTES + 1)
-    except urllib.error.URLError as exc:
-        raise OSError(f"{url}: {exc.reason}") from None
+    except urllib.error.HTTPError as exc:
+        raise OSError(f"HTTP {exc.code} {exc.reason} from {url}") from None
+    except (urllib.error.URLError, TimeoutError) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else "timed out"
+        raise OSError(f"{reason} ({url})") from None
     if len(body) > MAX_BYTES:
-        raise OSError(f"{url}: larger than {MAX_BYTES} bytes")
+        raise OSError(f"larger than {MAX_BYTES} bytes ({url})")
     return body
 
 

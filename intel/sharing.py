@@ -137,10 +137,16 @@ def stix_bundle(
     """A STIX 2.1 bundle: our identity, one indicator per observable, a report tying them."""
     now = clock.now()
     marking = TLP_MARKINGS[tlp]
-    identity = stix2.Identity(name=organisation, identity_class="organization", created=now)
+    identity = stix2.Identity(
+        name=organisation,
+        description="Municipality sharing through Dijkwacht.",
+        identity_class="organization",
+        created=now,
+    )
     indicators = [
         stix2.Indicator(
             name=f"{kind} {value}",
+            description=f"Observed during a security incident handled by {organisation}.",
             pattern=_pattern(kind, value),
             pattern_type="stix",
             valid_from=now,
@@ -153,6 +159,7 @@ def stix_bundle(
     ]
     report = stix2.Report(
         name=name,
+        description=f"Observables {organisation} shares from one of its security incidents.",
         published=now,
         created=now,
         created_by_ref=identity.id,
