@@ -12,7 +12,8 @@ by their text, then canonicalised. bench/intel.py measures the cost against an e
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+import socket
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -65,6 +66,9 @@ class IndicatorContext:
         return f"{self.type}:{self.value}"
 
 
+Probe = Callable[[str, int, str, list["Hit"]], None]
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """One event field value that matched indicators of one value."""
@@ -76,23 +80,21 @@ class Hit:
     contexts: tuple[IndicatorContext, ...]
 
 
-def _split(path: str) -> tuple[str, tuple[str, ...]]:
-    return path, tuple(path.split("."))
-
-
-def _get(event: Mapping[str, Any], flat: str, parts: tuple[str, ...]) -> Any:
-    """`core.events.get_field` inlined for the hot path (flat key, then nested)."""
-    value = event.get(flat)
-    if value is not None:
-        return value
-    node: Any = event
-    for part in parts:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-        if node is None:
-            return None
-    return node
+def _url_host(text: str) -> str:
+    """The host of a URL text, cheaply (the prefilter before canonicalising): lower case, no
+    user info or port; "" when there is none."""
+    start = text.find("//")
+    if start < 0:
+        return ""
+    rest = text[start + 2 :]
+    for stop in "/?#":
+        cut = rest.find(stop)
+        if cut >= 0:
+            rest = rest[:cut]
+    rest = rest.rpartition("@")[2]
+    if rest.startswith("["):
+        return rest[1 : rest.find("]")].lower() if "]" in rest else ""
+    return rest.partition(":")[0].lower().rstrip(".")
 
 
 class Matcher:
@@ -110,7 +112,16 @@ class Matcher:
         self.earliest_end: datetime | None = None  # first expiry or decay among these
         for ctx in contexts:
             self._add(ctx)
-        self._range_keys = sorted(self.ranges, key=lambda k: -k[1])
+        by_length = sorted(self.ranges, key=lambda k: -k[1])  # most specific range first
+        self._v4_ranges = [key for key in by_length if key[0] == 4]
+        # Prefilter for IPv4 ranges of /16 or longer: the /16 blocks they touch. An address
+        # outside them (nearly all) costs one set probe instead of one per prefix length.
+        self._v4_short = [key for key in self._v4_ranges if key[1] < 16]
+        self._v4_long = [key for key in self._v4_ranges if key[1] >= 16]
+        self._v4_blocks = {
+            prefix >> (key[1] - 16) for key in self._v4_long for prefix in self.ranges[key]
+        }
+        self._v6_ranges = [key for key in by_length if key[0] == 6]
         families = []
         if self.ips or self.ranges:
             families.append("ip")
@@ -123,7 +134,22 @@ class Matcher:
         ):
             if table:
                 families.append(name)
-        self.fields = [(family, *_split(path)) for family in families for path in FIELDS_OF[family]]
+        self.fields = [(family, path) for family in families for path in FIELDS_OF[family]]
+        # The event walk: fields grouped by their first key, so an event without `dns` costs
+        # one dict probe for every DNS field together; flat dotted keys are checked as a set.
+        probes: dict[str, Probe] = {
+            "ip": self._probe_ip, "domain": self._probe_domain, "url": self._probe_url,
+            "hash": self._probe_hash, "email": self._probe_email, "ua": self._probe_agent,
+        }  # fmt: skip
+        groups: dict[str, list[tuple[str, str | None, Probe, str]]] = {}
+        for family, path in self.fields:
+            top, second, *third = path.split(".")  # every field path has two or three parts
+            groups.setdefault(top, []).append(
+                (second, third[0] if third else None, probes[family], path)
+            )
+        self._groups = list(groups.items())
+        self._flat = {path: probes[family] for family, path in self.fields}
+        self._url_hosts = {_url_host(url) for url in self.urls}
 
     def _add(self, ctx: IndicatorContext) -> None:
         self.size += 1
@@ -153,72 +179,102 @@ class Matcher:
         if not self.fields:
             return []
         hits: list[Hit] = []
+        groups, flat = self._groups, self._flat
         for index, event in enumerate(events):
-            for family, flat, parts in self.fields:
-                value = _get(event, flat, parts)
-                if value is None:
+            for top, entries in groups:
+                node = event.get(top)
+                if type(node) is not dict:
                     continue
-                for item in value if isinstance(value, list) else (value,):
-                    if isinstance(item, str) and item:
-                        self._probe(family, item, index, flat, hits)
+                for second, third, probe, path in entries:
+                    value = node.get(second)
+                    if value is None:
+                        continue
+                    if third is not None:
+                        if type(value) is not dict:
+                            continue
+                        value = value.get(third)
+                    if type(value) is str:
+                        if value:
+                            probe(value, index, path, hits)
+                    elif type(value) is list:
+                        for item in value:
+                            if type(item) is str and item:
+                                probe(item, index, path, hits)
+            if not flat.keys().isdisjoint(event.keys()):  # flat dotted keys, as some sources send
+                for path in flat.keys() & event.keys():
+                    value = event[path]
+                    for item in value if type(value) is list else (value,):
+                        if type(item) is str and item:
+                            flat[path](item, index, path, hits)
         return hits
 
-    def _probe(self, family: str, text: str, index: int, field: str, hits: list[Hit]) -> None:
-        if family == "ip":
-            self._probe_ip(text, index, field, hits)
-        elif family == "domain":
-            name = text.lower().rstrip(".")
-            while True:
-                found = self.domains.get(name)
-                if found:
-                    hits.append(Hit(index, field, text, f"{found[0].type}:{name}", tuple(found)))
-                dot = name.find(".")
-                if dot < 0:
-                    break
-                name = name[dot + 1 :]
-        elif family == "url":
-            found = self.urls.get(text)
-            key = text
-            if found is None:
-                key = canon_url(text) or ""
-                found = self.urls.get(key)
+    def _probe_domain(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        name = text.lower().rstrip(".")
+        domains = self.domains
+        while True:
+            found = domains.get(name)
             if found:
-                hits.append(Hit(index, field, text, f"url:{key}", tuple(found)))
-        elif family == "hash":
-            key = text.lower()
-            found = self.hashes.get(key)
-            if found:
-                hits.append(Hit(index, field, text, f"{found[0].type}:{key}", tuple(found)))
-        elif family == "email":
-            key = text.lower()
-            found = self.emails.get(key) or self.emails.get(canon_email(text) or "")
-            if found:
-                hits.append(Hit(index, field, text, f"email:{found[0].value}", tuple(found)))
-        else:
-            found = self.agents.get(text) or self.agents.get(text.strip())
-            if found:
-                hits.append(Hit(index, field, text, f"user_agent:{found[0].value}", tuple(found)))
+                hits.append(Hit(index, field, text, f"domain:{name}", tuple(found)))
+            dot = name.find(".")
+            if dot < 0:
+                return
+            name = name[dot + 1 :]
+
+    def _probe_url(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        found = self.urls.get(text)
+        key = text
+        if found is None and _url_host(text) in self._url_hosts:
+            key = canon_url(text) or ""
+            found = self.urls.get(key)
+        if found:
+            hits.append(Hit(index, field, text, f"url:{key}", tuple(found)))
+
+    def _probe_hash(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        key = text.lower()
+        found = self.hashes.get(key)
+        if found:
+            hits.append(Hit(index, field, text, f"{found[0].type}:{key}", tuple(found)))
+
+    def _probe_email(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        key = text.lower()
+        found = self.emails.get(key)
+        if found is None and not key.isascii():
+            found = self.emails.get(canon_email(text) or "")
+        if found:
+            hits.append(Hit(index, field, text, f"email:{found[0].value}", tuple(found)))
+
+    def _probe_agent(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        found = self.agents.get(text) or self.agents.get(text.strip())
+        if found:
+            hits.append(Hit(index, field, text, f"user_agent:{found[0].value}", tuple(found)))
 
     def _probe_ip(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
         found = self.ips.get(text)
         if found:
             hits.append(Hit(index, field, text, f"{found[0].type}:{text}", tuple(found)))
             return
-        if not self.ranges and ":" not in text:
+        if ":" in text:  # IPv6: canonical text first (the store may keep another spelling)
+            canonical = canon_ip(text)
+            if canonical is None:
+                return
+            if canonical != text and (found := self.ips.get(canonical)):
+                hits.append(Hit(index, field, text, f"ipv6:{canonical}", tuple(found)))
+                return
+            keys, number, bits = self._v6_ranges, int(ipaddress.IPv6Address(canonical)), 128
+        elif self._v4_ranges:
+            try:  # strict dotted quad, in C
+                number = int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+            except OSError:
+                return
+            keys = self._v4_short
+            if number >> 16 in self._v4_blocks:
+                keys = self._v4_long + keys
+            bits = 32
+        else:
             return
-        canonical = canon_ip(text)
-        if canonical is None:
-            return
-        if canonical != text and (found := self.ips.get(canonical)):
-            hits.append(Hit(index, field, text, f"{found[0].type}:{canonical}", tuple(found)))
-            return
-        address = ipaddress.ip_address(canonical)
-        number, version, bits = int(address), address.version, address.max_prefixlen
-        for key in self._range_keys:
-            if key[0] != version:
-                continue
-            table = self.ranges[key]
-            found = table.get(number >> (bits - key[1]))
+        ranges = self.ranges
+        for key in keys:
+            found = ranges[key].get(number >> (bits - key[1]))
             if found:
                 hits.append(Hit(index, field, text, f"cidr:{found[0].value}", tuple(found)))
                 return
