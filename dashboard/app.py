@@ -36,6 +36,7 @@ from dashboard.views import (
     home,
     incidents,
     ingest,
+    intel,
     language,
     metrics,
     oidc,
@@ -167,6 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(casework.router)  # issue 17: working a case
     app.include_router(casework_api.router)
     app.include_router(exceptions.router)  # issue 17: alert exceptions, maintenance windows
+    app.include_router(intel.router)  # issue 24: threat-intel indicators and feeds
     return app
 
 

@@ -36,10 +36,16 @@ def import_and_hunt(
     confidence: int | None = None,
     tlp: str | None = None,
     hunt: bool = True,
+    actor: str = "system:intel.refresh",
+    data: bytes | None = None,
 ) -> ImportOutcome:
-    """Read a feed, store it, then retro-hunt the indicators it added (when `hunt`)."""
+    """Read a feed (or parse `data`, an uploaded file named `location`), store it, then
+    retro-hunt the indicators it added (when `hunt`)."""
     feed = service.feed_defaults(settings, source)
-    parsed = service.read_feed(location, fmt, settings=settings)
+    if data is not None:
+        parsed = service.parse_upload(data, fmt, name=location)
+    else:
+        parsed = service.read_feed(location, fmt, settings=settings)
     with unit_of_work(sessions) as db:
         report = service.apply_import(
             db=db,
@@ -48,6 +54,7 @@ def import_and_hunt(
             source=source,
             location=location,
             fmt=fmt,
+            actor=actor,
             confidence=confidence if confidence is not None else (feed.confidence if feed else 50),
             tlp=tlp or (feed.tlp if feed else "amber"),
         )

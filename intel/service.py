@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from core.audit import record as audit_record
 from core.clock import Clock
 from core.config import IntelFeed, Settings
 from core.errors import ValidationError
@@ -51,6 +52,7 @@ __all__ = [
     "hunt",
     "list_indicators",
     "overview",
+    "parse_upload",
     "read_feed",
 ]
 
@@ -60,6 +62,17 @@ SOURCE_NAME_MAX = 100
 def read_feed(location: str, fmt: str, *, settings: Settings) -> Parsed:
     """Parse a feed from a path or URL (no database): records, warninglists, located issues."""
     return read_location(location, fmt, timeout=settings.intel_fetch_timeout_seconds)
+
+
+def parse_upload(data: bytes, fmt: str, *, name: str) -> Parsed:
+    """Parse an uploaded file (the import page); a MISP feed is a folder, not one file."""
+    from intel.feeds import READERS
+
+    if fmt not in READERS:
+        parsed = Parsed()
+        parsed.reject(name, "format", f"upload one file of: {', '.join(READERS)}")
+        return parsed
+    return READERS[fmt](data, name)
 
 
 def feed_defaults(settings: Settings, source: str) -> IntelFeed | None:
@@ -92,6 +105,7 @@ def apply_import(
     source: str,
     location: str,
     fmt: str,
+    actor: str,
     confidence: int = 50,
     tlp: str = "amber",
 ) -> ImportReport:
@@ -134,6 +148,15 @@ def apply_import(
     previous.last_counts = report.counts()
     previous.last_problems = [str(issue) for issue in report.problems[:50]]
     _bump(db)
+    audit_record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action="intel.import",
+        object_type="intel_source",
+        object_id=source,
+        details={"format": fmt, **report.counts(), "problems": len(report.problems)},
+    )
     db.flush()
     return report
 

@@ -87,6 +87,7 @@ def import_command(
                 confidence=confidence,
                 tlp=tlp,
                 hunt=hunt,
+                actor=f"cli:{getpass.getuser()}",
             )
         except ValidationError as exc:
             _fail(exc)
