@@ -67,7 +67,11 @@ def import_and_hunt(
 def hunt_keys(
     *, settings: Settings, clock: Clock, sessions: Any, keys: list[str] | None
 ) -> tuple[service.HuntReport, list[str]]:
-    """Retro-hunt `keys` (None: every active indicator); deliver the alerts it queued."""
+    """Retro-hunt `keys` (None: every active indicator); deliver the alerts it queued.
+
+    `report.alerts` counts the alerts queued; the ids returned are those this call delivered,
+    which can be fewer: a running collector delivers pending outbox alerts with its next batch.
+    """
     event_store = open_event_store(settings, clock=clock)
     try:
         with unit_of_work(sessions, write=False) as db:

@@ -118,7 +118,7 @@ def _import_out(outcome: flows.ImportOutcome) -> ImportOut:
         counts=outcome.report.counts(),
         problems=[str(issue) for issue in outcome.report.problems],
         hunt_events=outcome.hunt.events if outcome.hunt else None,
-        hunt_alerts=len(outcome.alert_ids),
+        hunt_alerts=outcome.hunt.alerts if outcome.hunt else 0,
     )
 
 

@@ -101,7 +101,7 @@ def import_command(
     if outcome.hunt is not None:
         typer.echo(
             f"retro-hunt: {outcome.hunt.events} events, {outcome.hunt.matches} matches, "
-            f"{len(outcome.alert_ids)} new alerts"
+            f"{outcome.hunt.alerts} new alerts"
             + (" (window truncated)" if outcome.hunt.truncated else "")
         )
 
@@ -164,12 +164,10 @@ def hunt_command() -> None:
     from intel.flows import hunt_keys
 
     with _sessions() as (settings, sessions):
-        report, ids = hunt_keys(
-            settings=settings, clock=SystemClock(), sessions=sessions, keys=None
-        )
+        report, _ = hunt_keys(settings=settings, clock=SystemClock(), sessions=sessions, keys=None)
     typer.echo(
         f"{report.indicators} indicators over {report.events} events: {report.matches} matches,"
-        f" {len(ids)} new alerts" + (" (window truncated)" if report.truncated else "")
+        f" {report.alerts} new alerts" + (" (window truncated)" if report.truncated else "")
     )
 
 

@@ -245,3 +245,12 @@ def test_hunt_window_is_bounded(tmp_path: Path, clock: FrozenClock) -> None:
         assert world.alerts() == []
     finally:
         world.close()
+
+
+def test_a_drill_event_raises_an_exercise_alert(platform: Platform, tmp_path: Path) -> None:
+    csv_file = tmp_path / "d.csv"
+    csv_file.write_text("type,value\nsha256," + "c" * 64 + "\n")
+    platform.load(csv_file, "csv", "sector")
+    platform.ingest(event(**{"file.hash.sha256": "C" * 64, "dijkwacht.exercise.id": "oef-2026-12"}))
+    [alert] = platform.alerts()
+    assert alert.exercise_id == "oef-2026-12"
