@@ -331,7 +331,7 @@ def list_indicators(
     if source:
         query = query.where(Indicator.source == source)
     if value:
-        query = query.where(Indicator.value.contains(value.strip().lower(), autoescape=True))
+        query = query.where(Indicator.value.icontains(value.strip(), autoescape=True))
     if active is not None:
         query = query.where(
             Indicator.expired_at.is_(None) if active else Indicator.expired_at.is_not(None)

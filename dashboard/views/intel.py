@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from core.accounts.models import Role
@@ -21,12 +21,15 @@ from dashboard.deps import (
     RequireRole,
     SessionFactory,
     Templates,
+    WriteDb,
 )
 from intel import feeds, flows, service
 
 router = APIRouter(tags=["intel"])
 Reader = Annotated[Principal, Depends(RequireRole(Role.ANALYST, Role.ADMIN, scope="read:intel"))]
 Admin = Annotated[Principal, Depends(RequireRole(Role.ADMIN))]
+# Sharing an incident's observables with the sector CERT: the people who work cases.
+Sharer = Annotated[Principal, Depends(RequireRole(Role.ANALYST, Role.INCIDENT_MANAGER))]
 MAX_UPLOAD = 50 * 1024 * 1024
 PAGE = 100
 
@@ -287,3 +290,37 @@ def import_api(
         actor=user.username,
     )
     return _import_out(outcome)
+
+
+@router.post("/api/intel/export/{incident_id}", summary="Share an incident's observables")
+def export_api(
+    incident_id: str,
+    db: WriteDb,
+    clock: ClockDep,
+    settings: AppSettings,
+    user: Sharer,
+    format: Annotated[str, Query(max_length=10)] = "stix",
+    tlp: Annotated[str, Query(max_length=20)] = "amber",
+) -> Response:
+    """The incident's shareable observables as a STIX 2.1 bundle or a MISP event: 400 for an
+    exercise incident; residents' data never included (what was withheld is in the headers)."""
+    if not incident_id.isdigit() or len(incident_id) > 12:
+        raise ValidationError("incident_id", "must be an incident number")
+    export = service.export_incident(
+        db=db,
+        clock=clock,
+        incident_id=int(incident_id),
+        fmt=format,
+        tlp=tlp,
+        organisation=settings.organisation_name,
+        actor=user.username,
+    )
+    return Response(
+        export.content,
+        media_type=export.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            "X-Dijkwacht-Shared": str(export.shared),
+            "X-Dijkwacht-Withheld": str(sum(export.withheld.values())),
+        },
+    )

@@ -201,6 +201,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/api/intel/indicators"): api(Role.ANALYST, Role.ADMIN),
     ("GET", "/api/intel/sources"): api(Role.ANALYST, Role.ADMIN),
     ("POST", "/api/intel/import"): api(Role.ADMIN, ok=422),
+    ("POST", "/api/intel/export/{incident_id}"): api(*TRIAGE, ok=404),
     ("GET", "/runs/{run_id}"): page(*INCIDENT_READERS, ok=404),
     # DPO area: breach register, clocks, letters
     ("GET", "/dpo/breaches"): page(Role.DPO),

@@ -45,3 +45,36 @@ def test_admin_imports_a_bundle_and_analyst_filters_indicators(env: Env) -> None
     bad = analyst.get("/intel", params={"type": "ip"})
     assert bad.status_code == 400 and "unknown &#39;ip&#39;" in bad.text
     assert analyst.post("/intel/import", data={"csrf_token": token}).status_code == 403
+
+
+def test_incident_observables_are_shared_as_stix_by_case_workers(env: Env) -> None:
+    from playbooks import service as playbooks
+
+    add_user(env, "manager", Role.INCIDENT_MANAGER)
+    with env.write() as db:
+        incident = playbooks.create_incident(
+            db=db, clock=env.clock, title="Phishing", severity="high", actor="manager"
+        )
+        for kind, value in (("domain", "phish.example"), ("user", "jjansen")):
+            playbooks.add_observable(
+                db=db, clock=env.clock, incident_id=incident.id, kind=kind, value=value,
+                actor="manager",
+            )  # fmt: skip
+        drill = playbooks.create_incident(
+            db=db, clock=env.clock, title="OEF", severity="low", actor="m", exercise_id="oef-1"
+        )
+        ids = incident.id, drill.id
+    client = env.client()
+    token = login(client, "manager")
+    shared = client.post(
+        f"/api/intel/export/{ids[0]}?format=stix&tlp=green", headers={"X-CSRF-Token": token}
+    )
+    assert shared.status_code == 200, shared.text
+    assert shared.headers["content-type"].startswith("application/stix+json")
+    assert (shared.headers["x-dijkwacht-shared"], shared.headers["x-dijkwacht-withheld"]) == (
+        "1",
+        "1",
+    )
+    assert "phish.example" in shared.text and "jjansen" not in shared.text
+    refused = client.post(f"/api/intel/export/{ids[1]}", headers={"X-CSRF-Token": token})
+    assert refused.status_code == 400 and "exercise" in refused.text
