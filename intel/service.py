@@ -228,7 +228,9 @@ def score(confidence: int, last_seen: datetime, now: datetime, half_life_days: f
     return confidence * 0.5 ** (age / half_life_days)
 
 
-def decays_at(confidence: int, last_seen: datetime, half_life_days: float, floor: float) -> Any:
+def decays_at(
+    confidence: int, last_seen: datetime, half_life_days: float, floor: float
+) -> datetime | None:
     """When the score falls under `floor`; None if it never does (floor 0)."""
     if floor <= 0:
         return None

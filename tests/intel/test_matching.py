@@ -254,3 +254,26 @@ def test_a_drill_event_raises_an_exercise_alert(platform: Platform, tmp_path: Pa
     platform.ingest(event(**{"file.hash.sha256": "C" * 64, "dijkwacht.exercise.id": "oef-2026-12"}))
     [alert] = platform.alerts()
     assert alert.exercise_id == "oef-2026-12"
+
+
+def test_a_loaded_indicator_stops_alerting_when_it_decays(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """Confidence 40, floor 20, half-life 30 days: the score crosses the floor at day 30; the
+    streaming matcher, built before, drops it then without any import moving the version."""
+    world = Platform(tmp_path, clock, intel_half_life_days=30, intel_min_score=20)
+    try:
+        csv_file = tmp_path / "d.csv"
+        csv_file.write_text(
+            f"type,value,confidence,last_seen\nipv4,192.0.2.44,40,{NOW.isoformat()}\n"
+        )
+        world.load(csv_file, "csv", "sector")
+        clock.advance(timedelta(days=29))
+        world.ingest(event(**{"source.ip": "192.0.2.44"}))
+        [alert] = world.alerts()
+        assert alert.body["dijkwacht.intel"]["score"] == pytest.approx(20.5, abs=0.1)
+        clock.advance(timedelta(days=2))
+        world.ingest(event(**{"source.ip": "192.0.2.44"}))
+        assert len(world.alerts()) == 1
+    finally:
+        world.close()
