@@ -282,42 +282,55 @@ def _compile_walk(
         "    flat_keys = flat.keys()",
         "    for index, event in enumerate(events):",
     ]
+
+    def handle(indent: str, probe: Probe, path: str) -> list[str]:
+        """Lines that probe `value` (a text, or a list of texts) for one field."""
+        name = names[id(probe)]
+        call = f"{name}(value, index, {path!r}, hits)"
+        tail = [
+            f"{indent}elif value is not None:",
+            f"{indent}    list_values(value, {name}, index, {path!r}, hits)",
+        ]
+        if probe is probes["ip"]:  # the commonest probe, inline: a miss costs no call
+            return [
+                f"{indent}if value.__class__ is str:",
+                f"{indent}    if value in ips:",
+                f"{indent}        {call}",
+                f"{indent}    elif ranges_v4:",
+                f"{indent}        try:",
+                f"{indent}            block = from_bytes(inet_pton(AF_INET, value), BIG) >> 16",
+                f"{indent}        except OSError:",
+                f"{indent}            block = None",
+                f"{indent}        if block is None or block in blocks_v4 or short_v4:",
+                f"{indent}            {call}",
+                f"{indent}    elif ':' in value:",
+                f"{indent}        {call}",
+                *tail,
+            ]
+        return [
+            f"{indent}if value.__class__ is str:",
+            f"{indent}    if value:",
+            f"{indent}        {call}",
+            *tail,
+        ]
+
     for top, entries in groups:
         lines += [f"        node = event.get({top!r})", "        if node.__class__ is dict:"]
+        nested: dict[str, list[tuple[str, Probe, str]]] = {}
         for second, third, probe, path in entries:
-            call = f"{names[id(probe)]}(value, index, {path!r}, hits)"
-            lines.append(f"            value = node.get({second!r})")
-            indent = "            "
-            if third is not None:
-                lines += [
-                    f"{indent}if value.__class__ is dict:",
-                    f"{indent}    value = value.get({third!r})",
-                ]
-            if probe is probes["ip"]:  # the commonest probe, inline: a miss costs no call
-                lines += [
-                    f"{indent}if value.__class__ is str:",
-                    f"{indent}    if value in ips:",
-                    f"{indent}        {call}",
-                    f"{indent}    elif ranges_v4:",
-                    f"{indent}        try:",
-                    f"{indent}            block = from_bytes(inet_pton(AF_INET, value), BIG) >> 16",
-                    f"{indent}        except OSError:",
-                    f"{indent}            block = None",
-                    f"{indent}        if block is None or block in blocks_v4 or short_v4:",
-                    f"{indent}            {call}",
-                    f"{indent}    elif ':' in value:",
-                    f"{indent}        {call}",
-                    f"{indent}elif value is not None:",
-                    f"{indent}    list_values(value, {names[id(probe)]}, index, {path!r}, hits)",
-                ]
-                continue
+            if third is None:
+                lines.append(f"            value = node.get({second!r})")
+                lines += handle("            ", probe, path)
+            else:
+                nested.setdefault(second, []).append((third, probe, path))
+        for second, leaves in nested.items():  # `file.hash`: read once for md5, sha1, sha256
             lines += [
-                f"{indent}if value.__class__ is str:",
-                f"{indent}    if value:",
-                f"{indent}        {call}",
-                f"{indent}elif value is not None:",
-                f"{indent}    list_values(value, {names[id(probe)]}, index, {path!r}, hits)",
+                f"            mid = node.get({second!r})",
+                "            if mid.__class__ is dict:",
             ]
+            for third, probe, path in leaves:
+                lines.append(f"                value = mid.get({third!r})")
+                lines += handle("                ", probe, path)
     lines += [
         "        if not flat_keys.isdisjoint(event.keys()):",
         "            for path in flat_keys & event.keys():",
