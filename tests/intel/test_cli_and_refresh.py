@@ -125,7 +125,13 @@ def test_scheduled_refresh_reads_feeds_over_http(
             "benign": {"location": f"{base}/wl.json", "format": "warninglist"},
         },
     )
-    assert "intel-refresh" in beat_schedule(settings)
+    assert beat_schedule(settings)["intel-refresh"]["task"] == "intel.refresh"
+    import intel.tasks
+    from core.queue import TASK_MODULES, create_celery
+
+    assert "intel.tasks" in TASK_MODULES
+    assert "intel.refresh" in create_celery(settings).tasks
+    assert intel.tasks.refresh.name == "intel.refresh"
     assert "intel-refresh" not in beat_schedule(load_settings(environment="test"))
     migrate(settings)
     results = refresh_feeds(settings=settings, clock=FrozenClock(NOW))
