@@ -3,6 +3,8 @@ the demo day's Tor-exit login, the analyst opens the alert and sees the indicato
 
 from __future__ import annotations
 
+import re
+
 from tests.journeys.conftest import Journey
 
 # The demo world's Tor exit range (dijkwacht/demo_world/population.py), as a sector feed.
@@ -28,7 +30,7 @@ def test_admin_imports_a_feed_and_the_analyst_sees_the_hunted_alert(journey: Jou
     journey.shot(admin, "admin sees the import counts and the retro-hunt")
     # Hunting again finds the same past event and raises nothing twice.
     again = journey.platform.cli("intel", "hunt")
-    assert " 0 new alerts" in again and "0 matches" not in again, again
+    assert re.search(r": [1-9][0-9]* matches, 0 new alerts", again), again
 
     analyst = journey.login("analyst")
     analyst.goto("/alerts?range=all&rule=intel-indicator-match")
