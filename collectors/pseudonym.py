@@ -36,6 +36,11 @@ def is_valid_bsn(value: str) -> bool:
     return bool(stdnum_bsn.is_valid(value))
 
 
+def valid_bsns_in(text: str) -> list[str]:
+    """The 9-digit runs in `text` that pass the 11-test (BSNs, or numbers that could be one)."""
+    return [match for match in _BSN_CANDIDATE.findall(text) if is_valid_bsn(match)]
+
+
 def validate_bsn(value: str, *, field: str = "subject") -> str:
     """Return the BSN or raise ParseError naming `field`; the value itself is never echoed."""
     if not isinstance(value, str):

@@ -22,6 +22,7 @@ from collectors.expected import (
     silence_limits,
 )
 from collectors.models import ExpectedSource
+from collectors.pseudonym import PSEUDONYM_PREFIX, valid_bsns_in
 from collectors.spool import open_spool
 from core.config import Settings
 from core.events import Event
@@ -36,6 +37,7 @@ __all__ = [
     "dead_letter_summary",
     "expect_source",
     "forget_source",
+    "holds_resident_identifier",
     "inject_events",
     "list_expected",
     "pending_events",
@@ -74,3 +76,13 @@ def pending_events(*, settings: Settings) -> int:
     """Events spooled but not yet moved into the event store (for status and tests)."""
     with open_spool(settings) as spool:
         return spool.pending()
+
+
+def holds_resident_identifier(text: str) -> bool:
+    """Whether `text` holds a resident identifier: a 9-digit run passing the BSN 11-test, or a
+    resident pseudonym (`rp_...`, which re-identifies with the key). For code that lets data
+    leave the platform (sharing indicators with a CERT) and must leave these out."""
+    lowered = text.lower()
+    if PSEUDONYM_PREFIX in lowered:
+        return True
+    return bool(valid_bsns_in(text))

@@ -85,6 +85,18 @@ class TailFile(pydantic.BaseModel):
     format: str = Field(pattern=r"^[a-z0-9-]{1,32}$")
 
 
+class IntelFeed(pydantic.BaseModel):
+    """A threat-intelligence feed refreshed on a schedule: a local path or an HTTP(S) URL."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    location: str = Field(min_length=1, max_length=2000)
+    format: Literal["misp-feed", "misp", "stix", "csv", "warninglist"]
+    confidence: int = Field(default=50, ge=0, le=100)
+    tlp: Literal["clear", "green", "amber", "amber+strict", "red"] = "amber"
+    half_life_days: float | None = Field(default=None, gt=0, le=3650)
+
+
 class Settings(BaseSettings):
     """Every setting of the platform; see docs/configuration.md for the full list."""
 
@@ -408,6 +420,35 @@ class Settings(BaseSettings):
     """Hours an open incident of each severity may stay unresolved before the incident list
     marks it overdue (from its creation to `resolved` or `closed`). Keys: low, medium, high,
     critical; a severity left out uses 48 hours."""
+
+    # -- threat intelligence ----------------------------------------------------------------
+    intel_feeds: dict[str, IntelFeed] = Field(default_factory=dict)
+    """Feeds refreshed by the beat task `intel.refresh`, by source name: `location` (a folder,
+    file or `http(s)://` URL), `format` (`misp-feed`, `misp`, `stix`, `csv`, `warninglist`),
+    and the defaults `confidence`, `tlp` and `half_life_days` for indicators that carry none."""
+
+    intel_refresh_every_seconds: float = Field(default=3600, gt=0, le=7 * 24 * 3600)
+    """Seconds between scheduled refreshes of `intel_feeds` (only when feeds are configured)."""
+
+    intel_fetch_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    """Timeout of one HTTP(S) request of a feed refresh."""
+
+    intel_half_life_days: float = Field(default=30, gt=0, le=3650)
+    """Decay: an indicator's score (its confidence) halves every this many days after it was
+    last seen, unless its feed sets `half_life_days`."""
+
+    intel_min_score: float = Field(default=20, ge=0, le=100)
+    """Indicators whose decayed score is below this stop alerting (they stay listed)."""
+
+    intel_hunt_window_hours: float = Field(default=72, gt=0, le=24 * 365)
+    """Retro-hunt: how far back new indicators are searched for in stored events."""
+
+    intel_hunt_max_events: int = Field(default=200_000, ge=1, le=50_000_000)
+    """Retro-hunt: at most this many stored events are read per hunt (the report says when
+    the window held more)."""
+
+    intel_matcher_check_seconds: float = Field(default=5, gt=0, le=3600)
+    """How often the streaming matcher checks the indicator version to rebuild itself."""
 
     @field_validator("timezone")
     @classmethod

@@ -40,6 +40,7 @@ TASK_MODULES: tuple[str, ...] = (
     "collectors.tasks",
     "detection.tasks",
     "advisories.tasks",
+    "intel.tasks",
 )
 
 # Beat entries that depend on the settings, as "module:function" names: each function takes the
@@ -49,6 +50,7 @@ SCHEDULE_HOOKS: tuple[str, ...] = (
     "detection.tasks:beat_entries",
     "collectors.tasks:beat_entries",
     "advisories.tasks:beat_entries",
+    "intel.tasks:beat_entries",
 )
 
 # Periodic tasks the domains need, in Celery's `beat_schedule` format, kept in this one place.

@@ -37,6 +37,7 @@ from dashboard.views import (
     home,
     incidents,
     ingest,
+    intel,
     language,
     metrics,
     oidc,
@@ -171,6 +172,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(case_links.router)  # issue 17: linking alerts, ad-hoc tasks
     app.include_router(exceptions.router)  # issue 17: alert exceptions, maintenance windows
     app.include_router(advisories_views.router)  # issue 24: inventory, advisories, sources
+    app.include_router(intel.router)  # issue 24: threat-intel indicators and feeds
     return app
 
 

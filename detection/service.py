@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaDetection, SigmaRule, SigmaRuleBase
@@ -35,6 +35,12 @@ from detection.loader import LastGood, parse_sources, read_sources
 from detection.modifiers import Placeholders
 from detection.pipelines import NO_PIPELINE, apply_stack, resolve_stack, split_stack
 from detection.winlog import WINDOWS_STACKS, is_windows, raw_fields
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from core.clock import Clock
+    from detection.alerts import AttackResolver, Candidate
 
 # The field a pipeline's log-source mapping tests: ``Channel`` for raw Windows field names,
 # ``winlog.channel`` once an ECS pipeline (``ecs_windows``) has renamed it.
@@ -496,3 +502,48 @@ from detection.exceptions import (  # noqa: E402, F401 - the facade other packag
     list_exceptions,
     list_maintenance_windows,
 )
+
+# -- alerts raised outside the Sigma matcher (threat-intel matches) ---------------------------
+
+
+def raise_alerts(
+    *,
+    db: Session,
+    clock: Clock,
+    candidates: Sequence[Candidate],
+    attack: AttackResolver | None = None,
+) -> int:
+    """Queue `detection.alerts.Candidate`s built by another domain (threat-intel indicator
+    matches) through the same exceptions, maintenance windows and outbox dedup as rule alerts;
+    in the caller's unit, never commits. Returns how many new alerts were queued; deliver them
+    with `deliver_alerts` in a later unit."""
+    from detection.alerts import AttackResolver, decide
+
+    decisions = decide(
+        db=db,
+        clock=clock,
+        candidates=candidates,
+        policies={},
+        attack=attack or AttackResolver(),
+    )
+    return decisions.new
+
+
+def deliver_alerts(*, db: Session, alert_store: AlertStore, clock: Clock) -> list[str]:
+    """Store the queued alerts in the alert store (``detection.alerts.deliver_outbox``)."""
+    from detection.alerts import deliver_outbox
+
+    return deliver_outbox(db=db, alert_store=alert_store, clock=clock)
+
+
+def alert_candidate(**fields: Any) -> Candidate:
+    """A `detection.alerts.Candidate` (for `raise_alerts`), and its fingerprint helper."""
+    from detection.alerts import Candidate
+
+    return Candidate(**fields)
+
+
+def alert_fingerprint(*parts: Any) -> str:
+    from detection.alerts import fingerprint
+
+    return fingerprint(*parts)

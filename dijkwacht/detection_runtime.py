@@ -71,6 +71,9 @@ class DetectionHook:
             self._state = self._load_state(db, self._detector)
         self._windows_stale = False
         self._local = threading.local()  # SQLite connections belong to the thread that opened them
+        from intel.stream import IntelStream  # threat-intel indicators, matched after the rules
+
+        self._intel = IntelStream(settings=settings, sessions=self._sessions, clock=self._clock)
         self._report(self._detector)
         count = len(self._detector.ruleset.rules)
         log.info("detection: %d rules loaded from %s", count, self._paths)
@@ -138,9 +141,10 @@ class DetectionHook:
                 self._state = self._load_state(db, reloaded)
             self._detector = reloaded
             self._report(reloaded)
+        pairs = ids_of(events)
         try:
-            return process_batch(
-                events_with_ids=ids_of(events),
+            ids = process_batch(
+                events_with_ids=pairs,
                 detector=self._detector,
                 alert_store=self._alert_store(),
                 correlation_state=self._state,
@@ -152,6 +156,7 @@ class DetectionHook:
             # before the next batch (which may be this one again), never count it twice.
             self._windows_stale = True
             raise
+        return ids + self._intel.process(pairs, self._alert_store())
 
     def _reload_windows(self) -> None:
         """The correlation windows as last committed; raises (batch stays spooled) on error."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = ("collectors", "detection", "playbooks", "drills", "awareness", "advisories")
+DOMAINS = ("collectors", "detection", "intel", "playbooks", "drills", "awareness", "advisories")
 ROOTS = ("dashboard", "dijkwacht")
 FIRST_PARTY = ("core", *DOMAINS, *ROOTS)
 
@@ -17,6 +17,7 @@ FIRST_PARTY = ("core", *DOMAINS, *ROOTS)
 ALLOWED_DOMAIN_CALLS: dict[str, frozenset[str]] = {
     "collectors": frozenset(),
     "detection": frozenset(),
+    "intel": frozenset({"detection", "collectors", "playbooks"}),
     "playbooks": frozenset({"detection"}),
     "drills": frozenset({"detection", "playbooks", "collectors"}),
     "awareness": frozenset({"detection", "playbooks", "drills"}),

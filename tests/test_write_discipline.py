@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Where the rule holds: the kernel, every domain, and the dashboard's non-view modules.
 CHECKED = (
-    "core", "collectors", "detection", "playbooks", "drills", "awareness", "advisories",
+    "core", "collectors", "detection", "intel", "playbooks", "drills", "awareness", "advisories",
     "dashboard",
 )  # fmt: skip
 

@@ -74,3 +74,6 @@ def register_commands(app: typer.Typer) -> None:
 
     app.add_typer(inventory.app, name="inventory")
     app.add_typer(advisories.app, name="advisories")
+    from dijkwacht.commands import intel
+
+    app.add_typer(intel.app, name="intel")

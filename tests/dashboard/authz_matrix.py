@@ -218,6 +218,13 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/exceptions/{exception_id}/expire"): api(*TRIAGE, ok=422),
     ("GET", "/api/maintenance"): api(*OPS),
     ("POST", "/api/maintenance"): api(*TRIAGE, ok=422),
+    # threat intel (issue 24): analysts and admins read; only admins import
+    ("GET", "/intel"): page(Role.ANALYST, Role.ADMIN),
+    ("POST", "/intel/import"): page(Role.ADMIN, ok=400),
+    ("GET", "/api/intel/indicators"): api(Role.ANALYST, Role.ADMIN),
+    ("GET", "/api/intel/sources"): api(Role.ANALYST, Role.ADMIN),
+    ("POST", "/api/intel/import"): api(Role.ADMIN, ok=422),
+    ("POST", "/api/intel/export/{incident_id}"): api(*TRIAGE, ok=404),
     ("GET", "/runs/{run_id}"): page(*INCIDENT_READERS, ok=404),
     # DPO area: breach register, clocks, letters
     ("GET", "/dpo/breaches"): page(Role.DPO),

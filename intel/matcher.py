@@ -1,0 +1,355 @@
+"""The streaming indicator matcher: hash sets per value family and a prefix table for ranges.
+
+Built once from the active indicators (`service.build_matcher`) and rebuilt only when the
+intel version counter moves, never per event. Per event it reads only the fields of families
+that have indicators (no hash indicators: no hash fields are read), the same prefiltering idea
+as the Sigma engine's field index, through one generated function with the field names as
+constants (like detection/codegen.py). Each lookup is a dict probe: addresses by their text
+first (ECS addresses are canonical already); with ranges, IPv4 addresses as an integer against
+the /16 blocks the ranges touch and then one dict per prefix length; domains with their parent
+domains; URLs by their text, then canonicalised when the host is one an indicator names.
+
+Measured (bench/intel.py, CPU time, shared 2-core machine): the matcher alone takes ~4 us per
+event with 100,000 indicators (about 240k events/s); the shipped Sigma pack ~11 us, so the
+streaming path runs at ~0.7 of its speed without indicators. Most of the 4 us is memory:
+the same event repeated costs 2 us, fresh events miss the cache on the large tables.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from intel.values import HASH_LENGTHS, canon_email, canon_ip, canon_url
+
+IP_FIELDS = ("source.ip", "destination.ip", "client.ip", "server.ip")
+DOMAIN_FIELDS = (
+    "dns.question.name", "url.domain", "destination.domain", "server.domain", "source.domain",
+    "client.domain",
+)  # fmt: skip
+URL_FIELDS = ("url.full", "url.original")
+HASH_FIELDS = tuple(
+    f"{owner}.hash.{name}" for owner in ("file", "process") for name in HASH_LENGTHS
+)
+EMAIL_FIELDS = (
+    "email.from.address", "email.sender.address", "email.reply_to.address", "email.to.address",
+)  # fmt: skip
+UA_FIELDS = ("user_agent.original",)
+FAMILY_OF = {
+    "ipv4": "ip", "ipv6": "ip", "cidr": "ip", "domain": "domain", "url": "url", "md5": "hash",
+    "sha1": "hash", "sha256": "hash", "email": "email", "user_agent": "ua",
+}  # fmt: skip
+FIELDS_OF = {
+    "ip": IP_FIELDS, "domain": DOMAIN_FIELDS, "url": URL_FIELDS, "hash": HASH_FIELDS,
+    "email": EMAIL_FIELDS, "ua": UA_FIELDS,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorContext:
+    """What an alert says about the indicator that matched; `active_until` covers expiry and
+    the moment decay takes the score under the threshold (None: neither)."""
+
+    id: int
+    type: str
+    value: str
+    source: str
+    confidence: int
+    score: float
+    tlp: str
+    techniques: tuple[str, ...]
+    group_key: str | None
+    first_seen: datetime
+    last_seen: datetime
+    active_until: datetime | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}:{self.value}"
+
+
+Probe = Callable[[str, int, str, list["Hit"]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One event field value that matched indicators of one value."""
+
+    event_index: int
+    field: str
+    atomic: str  # the event's value as found
+    key: str  # "<type>:<value>" of the indicator value that matched
+    contexts: tuple[IndicatorContext, ...]
+
+
+def _url_host(text: str) -> str:
+    """The host of a URL text, cheaply (the prefilter before canonicalising): lower case, no
+    user info or port; "" when there is none."""
+    start = text.find("//")
+    if start < 0:
+        return ""
+    rest = text[start + 2 :]
+    for stop in "/?#":
+        cut = rest.find(stop)
+        if cut >= 0:
+            rest = rest[:cut]
+    rest = rest.rpartition("@")[2]
+    if rest.startswith("["):
+        return rest[1 : rest.find("]")].lower() if "]" in rest else ""
+    return rest.partition(":")[0].lower().rstrip(".")
+
+
+class Matcher:
+    """Indicators compiled for lookup; `match` returns the hits of a batch of events."""
+
+    def __init__(self, contexts: Iterable[IndicatorContext]) -> None:
+        self.ips: dict[str, list[IndicatorContext]] = {}
+        self.ranges: dict[tuple[int, int], dict[int, list[IndicatorContext]]] = {}
+        self.domains: dict[str, list[IndicatorContext]] = {}
+        self.urls: dict[str, list[IndicatorContext]] = {}
+        self.hashes: dict[str, list[IndicatorContext]] = {}
+        self.emails: dict[str, list[IndicatorContext]] = {}
+        self.agents: dict[str, list[IndicatorContext]] = {}
+        self.size = 0
+        self.earliest_end: datetime | None = None  # first expiry or decay among these
+        for ctx in contexts:
+            self._add(ctx)
+        by_length = sorted(self.ranges, key=lambda k: -k[1])  # most specific range first
+        self._v4_ranges = [key for key in by_length if key[0] == 4]
+        # Prefilter for IPv4 ranges of /16 or longer: the /16 blocks they touch. An address
+        # outside them (nearly all) costs one set probe instead of one per prefix length.
+        self._v4_short = [key for key in self._v4_ranges if key[1] < 16]
+        self._v4_long = [key for key in self._v4_ranges if key[1] >= 16]
+        self._v4_blocks = {
+            prefix >> (key[1] - 16) for key in self._v4_long for prefix in self.ranges[key]
+        }
+        self._v6_ranges = [key for key in by_length if key[0] == 6]
+        families = []
+        if self.ips or self.ranges:
+            families.append("ip")
+        for name, table in (
+            ("domain", self.domains),
+            ("url", self.urls),
+            ("hash", self.hashes),
+            ("email", self.emails),
+            ("ua", self.agents),
+        ):
+            if table:
+                families.append(name)
+        self.fields = [(family, path) for family in families for path in FIELDS_OF[family]]
+        # The event walk: fields grouped by their first key, so an event without `dns` costs
+        # one dict probe for every DNS field together; flat dotted keys are checked as a set.
+        probes: dict[str, Probe] = {
+            "ip": self._probe_ip, "domain": self._probe_domain, "url": self._probe_url,
+            "hash": self._probe_hash, "email": self._probe_email, "ua": self._probe_agent,
+        }  # fmt: skip
+        groups: dict[str, list[tuple[str, str | None, Probe, str]]] = {}
+        for family, path in self.fields:
+            top, second, *third = path.split(".")  # every field path has two or three parts
+            groups.setdefault(top, []).append(
+                (second, third[0] if third else None, probes[family], path)
+            )
+        self._groups = list(groups.items())
+        self._flat = {path: probes[family] for family, path in self.fields}
+        self._walk = _compile_walk(self, self._groups, probes)
+        self._url_hosts = {_url_host(url) for url in self.urls}
+
+    def _add(self, ctx: IndicatorContext) -> None:
+        self.size += 1
+        if ctx.active_until is not None and (
+            self.earliest_end is None or ctx.active_until < self.earliest_end
+        ):
+            self.earliest_end = ctx.active_until
+        if ctx.type == "cidr":
+            network = ipaddress.ip_network(ctx.value)
+            bits = network.max_prefixlen
+            prefix = int(network.network_address) >> (bits - network.prefixlen)
+            ranges = self.ranges.setdefault((network.version, network.prefixlen), {})
+            ranges.setdefault(prefix, []).append(ctx)
+            return
+        table = {
+            "ipv4": self.ips, "ipv6": self.ips, "domain": self.domains, "url": self.urls,
+            "md5": self.hashes, "sha1": self.hashes, "sha256": self.hashes, "email": self.emails,
+            "user_agent": self.agents,
+        }[ctx.type]  # fmt: skip
+        table.setdefault(ctx.value, []).append(ctx)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def match(self, events: Sequence[Mapping[str, Any]]) -> list[Hit]:
+        """Hits of the batch; an event with none of the fields costs a few dict probes."""
+        if not self.fields:
+            return []
+        hits: list[Hit] = []
+        self._walk(events, hits, self._flat)
+        return hits
+
+    def _probe_domain(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        name = text.lower().rstrip(".")
+        domains = self.domains
+        while True:
+            found = domains.get(name)
+            if found:
+                hits.append(Hit(index, field, text, f"domain:{name}", tuple(found)))
+            dot = name.find(".")
+            if dot < 0:
+                return
+            name = name[dot + 1 :]
+
+    def _probe_url(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        found = self.urls.get(text)
+        key = text
+        if found is None and _url_host(text) in self._url_hosts:
+            key = canon_url(text) or ""
+            found = self.urls.get(key)
+        if found:
+            hits.append(Hit(index, field, text, f"url:{key}", tuple(found)))
+
+    def _probe_hash(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        key = text.lower()
+        found = self.hashes.get(key)
+        if found:
+            hits.append(Hit(index, field, text, f"{found[0].type}:{key}", tuple(found)))
+
+    def _probe_email(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        key = text.lower()
+        found = self.emails.get(key)
+        if found is None and not key.isascii():
+            found = self.emails.get(canon_email(text) or "")
+        if found:
+            hits.append(Hit(index, field, text, f"email:{found[0].value}", tuple(found)))
+
+    def _probe_agent(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        found = self.agents.get(text) or self.agents.get(text.strip())
+        if found:
+            hits.append(Hit(index, field, text, f"user_agent:{found[0].value}", tuple(found)))
+
+    def _probe_ip(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
+        found = self.ips.get(text)
+        if found:
+            hits.append(Hit(index, field, text, f"{found[0].type}:{text}", tuple(found)))
+            return
+        if ":" in text:  # IPv6: canonical text first (the store may keep another spelling)
+            canonical = canon_ip(text)
+            if canonical is None:
+                return
+            if canonical != text and (found := self.ips.get(canonical)):
+                hits.append(Hit(index, field, text, f"ipv6:{canonical}", tuple(found)))
+                return
+            keys, number, bits = self._v6_ranges, int(ipaddress.IPv6Address(canonical)), 128
+        elif self._v4_ranges:
+            try:  # strict dotted quad, in C
+                number = int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+            except OSError:
+                return
+            keys = self._v4_short
+            if number >> 16 in self._v4_blocks:
+                keys = self._v4_long + keys
+            bits = 32
+        else:
+            return
+        ranges = self.ranges
+        for key in keys:
+            found = ranges[key].get(number >> (bits - key[1]))
+            if found:
+                hits.append(Hit(index, field, text, f"cidr:{found[0].value}", tuple(found)))
+                return
+
+
+def _list_values(value: Any, probe: Probe, index: int, path: str, hits: list[Hit]) -> None:
+    if type(value) is list:
+        for item in value:
+            if type(item) is str and item:
+                probe(item, index, path, hits)
+
+
+def _compile_walk(
+    matcher: Matcher,
+    groups: list[tuple[str, list[tuple[str, str | None, Probe, str]]]],
+    probes: Mapping[str, Probe],
+) -> Callable[[Sequence[Mapping[str, Any]], list[Hit], dict[str, Probe]], None]:
+    """The event walk as one generated function with the field names as constants, the way
+    the Sigma engine compiles rules (detection/codegen.py): no loop over field tables per
+    event. Only our own constant field names go into the source (no feed data)."""
+    names = {id(probe): f"probe_{family}" for family, probe in probes.items()}
+    lines = [
+        "def walk(events, hits, flat):",
+        "    flat_keys = flat.keys()",
+        "    for index, event in enumerate(events):",
+    ]
+
+    def handle(indent: str, probe: Probe, path: str) -> list[str]:
+        """Lines that probe `value` (a text, or a list of texts) for one field."""
+        name = names[id(probe)]
+        call = f"{name}(value, index, {path!r}, hits)"
+        tail = [
+            f"{indent}elif value is not None:",
+            f"{indent}    list_values(value, {name}, index, {path!r}, hits)",
+        ]
+        if probe is probes["ip"]:  # the commonest probe, inline: a miss costs no call
+            return [
+                f"{indent}if value.__class__ is str:",
+                f"{indent}    if value in ips:",
+                f"{indent}        {call}",
+                f"{indent}    elif ranges_v4:",
+                f"{indent}        try:",
+                f"{indent}            block = from_bytes(inet_pton(AF_INET, value), BIG) >> 16",
+                f"{indent}        except OSError:",
+                f"{indent}            block = None",
+                f"{indent}        if block is None or block in blocks_v4 or short_v4:",
+                f"{indent}            {call}",
+                f"{indent}    elif ':' in value:",
+                f"{indent}        {call}",
+                *tail,
+            ]
+        return [
+            f"{indent}if value.__class__ is str:",
+            f"{indent}    if value:",
+            f"{indent}        {call}",
+            *tail,
+        ]
+
+    for top, entries in groups:
+        lines += [f"        node = event.get({top!r})", "        if node.__class__ is dict:"]
+        nested: dict[str, list[tuple[str, Probe, str]]] = {}
+        for second, third, probe, path in entries:
+            if third is None:
+                lines.append(f"            value = node.get({second!r})")
+                lines += handle("            ", probe, path)
+            else:
+                nested.setdefault(second, []).append((third, probe, path))
+        for second, leaves in nested.items():  # `file.hash`: read once for md5, sha1, sha256
+            lines += [
+                f"            mid = node.get({second!r})",
+                "            if mid.__class__ is dict:",
+            ]
+            for third, probe, path in leaves:
+                lines.append(f"                value = mid.get({third!r})")
+                lines += handle("                ", probe, path)
+    lines += [
+        "        if not flat_keys.isdisjoint(event.keys()):",
+        "            for path in flat_keys & event.keys():",
+        "                list_values(event[path] if event[path].__class__ is list"
+        " else [event[path]], flat[path], index, path, hits)",
+    ]
+    scope: dict[str, Any] = {f"probe_{family}": probe for family, probe in probes.items()}
+    scope["list_values"] = _list_values
+    scope.update(
+        ips=matcher.ips,
+        ranges_v4=bool(matcher._v4_ranges),
+        blocks_v4=matcher._v4_blocks,
+        short_v4=bool(matcher._v4_short),
+        from_bytes=int.from_bytes,
+        inet_pton=socket.inet_pton,
+        AF_INET=socket.AF_INET,
+        BIG="big",
+    )
+    exec(compile("\n".join(lines), "<intel-walk>", "exec"), scope)
+    walk: Callable[[Sequence[Mapping[str, Any]], list[Hit], dict[str, Probe]], None]
+    walk = scope["walk"]
+    return walk
