@@ -10,6 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from playbooks.approvals import approve_action, request_action
+from playbooks.breach.clocks import DeadlineRecord, deadlines_since
+from playbooks.breach.processing_register import systems as processing_register
 from playbooks.casework import merge, merged_ids, param_origins, render_markdown
 from playbooks.evidence import add_evidence, list_evidence, read_evidence
 from playbooks.executor import execute_action, give_up, resume_runs
@@ -60,6 +62,7 @@ __all__ = [
     "STATUSES",
     "TRANSITIONS",
     "AuthorityPackage",
+    "DeadlineRecord",
     "PlaybookError",
     "PolicePackage",
     "accept_handoff",
@@ -77,6 +80,7 @@ __all__ = [
     "comments",
     "complete_task",
     "create_incident",
+    "deadlines_since",
     "decide",
     "delete_exercise_artefacts",
     "deliveries_of",
@@ -102,6 +106,7 @@ __all__ = [
     "observables_of",
     "overdue_steps",
     "param_origins",
+    "processing_register",
     "read_evidence",
     "render_markdown",
     "render_report_html",
