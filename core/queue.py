@@ -39,12 +39,16 @@ TASK_MODULES: tuple[str, ...] = (
     "drills.tasks",
     "collectors.tasks",
     "detection.tasks",
+    "compliance.tasks",
 )
 
 # Beat entries that depend on the settings, as "module:function" names: each function takes the
 # Settings and returns entries in `beat_schedule` format. Imported by name when the schedule is
 # built, so core never imports a domain; a domain registers its own entries by adding one here.
-SCHEDULE_HOOKS: tuple[str, ...] = ("detection.tasks:beat_entries",)
+SCHEDULE_HOOKS: tuple[str, ...] = (
+    "detection.tasks:beat_entries",
+    "compliance.tasks:beat_entries",
+)
 
 # Periodic tasks the domains need, in Celery's `beat_schedule` format, kept in this one place.
 # Operators add more through the `scheduled_tasks` setting.

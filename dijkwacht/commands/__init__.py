@@ -69,3 +69,7 @@ def register_commands(app: typer.Typer) -> None:
     from dijkwacht.commands import content
 
     app.add_typer(content.app, name="content")
+
+    from dijkwacht.commands import compliance
+
+    app.add_typer(compliance.app, name="compliance")

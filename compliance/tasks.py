@@ -1,0 +1,88 @@
+"""Celery entry points of compliance: the scheduled check (registered in SCHEDULE_HOOKS)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from celery import shared_task
+
+from core.clock import Clock
+from core.config import Settings
+from core.store.base import EventStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from compliance.service import CheckRun
+
+FRAMEWORK = "bio2"
+
+
+def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The compliance check's beat entry for `settings` (see `core.queue.SCHEDULE_HOOKS`)."""
+    return {
+        "compliance-check": {
+            "task": "compliance.check",
+            "schedule": timedelta(seconds=settings.compliance_check_every_seconds),
+        }
+    }
+
+
+@shared_task(name="compliance.check")
+def check() -> dict[str, Any]:
+    """Verify the audit chain, recompute every measure, deliver the alerts of red measures.
+
+    One unit of work for the verification record, the statuses, the evidence and the alert
+    outbox; the alerts are stored after it commits (the outbox makes that once-only).
+    """
+    from core.clock import SystemClock
+    from core.config import get_settings
+    from core.store.factory import open_alert_store, open_event_store
+    from core.store.relational import create_db_engine, create_session_factory
+    from core.store.unit_of_work import unit_of_work
+
+    settings = get_settings()
+    engine = create_db_engine(settings)
+    clock = SystemClock()
+    events = open_event_store(settings)
+    try:
+        with unit_of_work(create_session_factory(engine)) as db:
+            run = run_scheduled_check(db=db, clock=clock, settings=settings, event_store=events)
+        alerts = open_alert_store(settings)
+        try:
+            with unit_of_work(create_session_factory(engine)) as db:
+                from detection.service import deliver_outbox
+
+                delivered = deliver_outbox(db=db, alert_store=alerts, clock=clock)
+        finally:
+            alerts.close()
+    finally:
+        events.close()
+        engine.dispose()
+    return {
+        "checked": len(run.results),
+        "alerted": run.alerted,
+        "delivered": len(delivered),
+        "statuses": {r.measure_id: r.status for r in run.results},
+    }
+
+
+def run_scheduled_check(
+    *, db: Session, clock: Clock, settings: Settings, event_store: EventStore | None
+) -> CheckRun:
+    """What the beat task does in its unit of work: verify the chain as `scheduler`, then check."""
+    from compliance.service import SCHEDULER, run_checks
+    from core.audit import record_verification, verify
+    from detection.service import configured_rule_paths
+
+    record_verification(db=db, clock=clock, actor=SCHEDULER, result=verify(db=db))
+    return run_checks(
+        db=db,
+        clock=clock,
+        settings=settings,
+        actor=SCHEDULER,
+        framework=FRAMEWORK,
+        event_store=event_store,
+        rule_paths=configured_rule_paths(settings),
+    )
