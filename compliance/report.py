@@ -214,7 +214,8 @@ def build_report(
 def evidence_package(
     *, db: Session, clock: Clock, settings: Settings, framework: str, year: int, actor: str
 ) -> SignedZip:
-    """The signed ZIP for the auditor; the export is written to the audit log."""
+    """The signed ZIP for the auditor. Only reads: the boundary records who took it (the page's
+    audited read, or `record_package_export` in the command)."""
     catalogue, views = _views(db, framework, year)
     now = clock.now()
     stem = f"{catalogue.framework}-{catalogue.edition}-{year}"
@@ -231,17 +232,22 @@ def evidence_package(
         for item in view.evidence:
             name = f"evidence/{view.measure.id}/{item.id:06d}-{item.kind}.json"
             members[name] = canonical_json(evidence_document(item))
-    package = build_signed_zip(settings=settings, members=members)
+    return build_signed_zip(settings=settings, members=members)
+
+
+def record_package_export(
+    *, db: Session, clock: Clock, actor: str, framework: str, year: int, package: SignedZip
+) -> None:
+    """Put an export of the evidence package on the record (in the caller's write unit)."""
     audit.record(
         db=db,
         clock=clock,
         actor=actor,
         action="compliance.package_exported",
         object_type="compliance_package",
-        object_id=f"{catalogue.framework}:{year}",
-        details={"files": len(members), "manifest_sha256": package.manifest_sha256},
+        object_id=f"{framework}:{year}",
+        details={"files": len(package.manifest), "manifest_sha256": package.manifest_sha256},
     )
-    return package
 
 
 def verify_package(data: bytes, *, public_key: str) -> list[str]:

@@ -11,6 +11,7 @@ from compliance.report import (
     Report,
     build_report,
     evidence_package,
+    record_package_export,
     verify_package,
 )
 from compliance.schemas import STATUSES, Catalogue
@@ -47,6 +48,7 @@ __all__ = [
     "measure_view",
     "measure_views",
     "public_key_hex",
+    "record_package_export",
     "run_checks",
     "verify_package",
 ]

@@ -150,6 +150,10 @@ def package_command(
             db=db, clock=SystemClock(), settings=settings, framework=framework, year=year,
             actor=actor,
         )  # fmt: skip
+        service.record_package_export(
+            db=db, clock=SystemClock(), actor=actor, framework=framework, year=year,
+            package=package,
+        )  # fmt: skip
     target = output or Path(f"{framework}-{year}-bewijspakket.zip")
     target.write_bytes(package.zip)
     typer.echo(f"package written to {target}: {len(package.manifest)} files")

@@ -57,6 +57,9 @@ def test_the_package_manifest_verifies_and_detects_a_changed_file(
     package = service.evidence_package(
         db=db, clock=clock, settings=settings, framework="bio2", year=YEAR, actor="jan"
     )
+    service.record_package_export(
+        db=db, clock=clock, actor="jan", framework="bio2", year=YEAR, package=package
+    )
     db.commit()
     key = service.public_key_hex(settings)
     assert package.public_key == key
