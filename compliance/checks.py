@@ -370,6 +370,8 @@ def detection_coverage(ctx: CheckContext, measure: Measure) -> Outcome:
     from core.audit import entries
     from detection.service import coverage_summary
 
+    if not ctx.rule_paths:
+        return Outcome("not_evidenced", "no rule folders were given to this check")
     summary = coverage_summary(db=ctx.db, paths=list(ctx.rule_paths))
     changes = entries(db=ctx.db, object_type="detection_rule", since=_since(ctx, measure))
     evidence = [

@@ -56,3 +56,36 @@ def test_the_task_verifies_the_chain_checks_and_delivers_one_alert_per_red_measu
     continuity = next(a for a in found if a.body["dijkwacht.compliance"]["measure"] == "5.30.01")
     assert continuity.body["dijkwacht.compliance"]["owner"] == "crisis_team"
     assert continuity.rule_title.startswith("BIO2 5.30.01 niet voldaan")
+
+
+def test_checks_and_the_auditor_role_on_both_backends(db_settings: object) -> None:
+    """Migration bio2_01 widens the role check and adds the tables on SQLite and PostgreSQL."""
+    from compliance import service
+    from core.accounts.service import create_user
+    from core.clock import SystemClock
+    from core.config import Settings
+    from core.store.relational import create_db_engine, create_session_factory, migrate
+    from core.store.unit_of_work import unit_of_work
+
+    assert isinstance(db_settings, Settings)
+    migrate(db_settings)
+    engine = create_db_engine(db_settings)
+    sessions = create_session_factory(engine)
+    try:
+        with unit_of_work(sessions) as db:
+            user = create_user(
+                db=db, username="jan", password="een lang wachtwoord 123", role="auditor",
+                clock=SystemClock(),
+            )  # fmt: skip
+            assert user.role.value == "auditor"
+        for _ in range(2):
+            with unit_of_work(sessions) as db:
+                run = service.run_checks(
+                    db=db, clock=SystemClock(), settings=db_settings, actor="t"
+                )
+        assert run.alerted == []  # the second run: still red, no new alert
+        with unit_of_work(sessions, write=False) as db:
+            _, views = service.measure_views(db=db, evidence=True)
+        assert {v.measure.id: v.status for v in views}["5.30.01"] == "not_met"
+    finally:
+        engine.dispose()

@@ -67,3 +67,28 @@ def test_the_page_speaks_english_with_the_switch(env: Env) -> None:
     client.cookies.set("dijkwacht_lang", "en")
     page = client.get("/compliance/bio2")
     assert "Continuity plans are tested every year" in page.text and "not met" in page.text
+
+
+def test_a_red_measure_alert_opens_in_the_analysts_queue(env: Env) -> None:
+    from core.store.base import AlertQuery
+    from core.store.factory import open_alert_store
+    from detection.service import deliver_outbox
+
+    add_user(env, "analist", Role.ANALYST)
+    _checked(env)
+    store = open_alert_store(env.settings)
+    try:
+        with env.write() as db:
+            deliver_outbox(db=db, alert_store=store, clock=env.clock)
+        [alert] = [
+            a
+            for a in store.search(AlertQuery(rule_ids=[service.ALERT_RULE_ID], limit=50))
+            if a.body["dijkwacht.compliance"]["measure"] == "5.30.01"
+        ]
+    finally:
+        store.close()
+    client = env.client()
+    login(client, "analist")
+    page = client.get(f"/alerts/{alert.id}")
+    assert page.status_code == 200, page.text[-500:]
+    assert "BIO2 5.30.01 niet voldaan" in page.text
