@@ -95,6 +95,7 @@ def audit_integrity(ctx: CheckContext, measure: Measure) -> Outcome:
             "not_met",
             f"no verification of the audit chain in the last {measure.every_days} days",
             evidence,
+            nl=f"de auditketen is in de laatste {measure.every_days} dagen niet gecontroleerd",
         )
     last = runs[-1]
     if not last.ok:
@@ -103,14 +104,19 @@ def audit_integrity(ctx: CheckContext, measure: Measure) -> Outcome:
             f"the last verification ({utc_iso(last.at)}, by {last.actor}) found the audit chain "
             f"broken at seq {last.bad_seq}: {last.reason}",
             evidence,
+            nl=f"bij de laatste controle ({utc_iso(last.at)}, door {last.actor}) bleek de "
+            f"auditketen gebroken bij regel {last.bad_seq}: {last.reason}",
         )
     people = sorted({run.actor for run in runs if run.actor != SCHEDULER})
     who = f"; checked by {', '.join(people)}" if people else "; only scheduled checks"
+    wie = f"; gecontroleerd door {', '.join(people)}" if people else "; alleen geplande controles"
     return Outcome(
         "met",
         f"{len(runs)} verifications in the last {measure.every_days} days, the last "
         f"({utc_iso(last.at)}) found the chain intact{who}",
         evidence,
+        nl=f"{len(runs)} controles in de laatste {measure.every_days} dagen; bij de laatste "
+        f"({utc_iso(last.at)}) was de keten intact{wie}",
     )
 
 
@@ -125,13 +131,21 @@ def _field(event: dict[str, Any], path: str) -> Any:
 
 def log_fields(ctx: CheckContext, measure: Measure) -> Outcome:
     if ctx.event_store is None:
-        return Outcome("not_evidenced", "the event store was not available to this check")
+        return Outcome(
+            "not_evidenced",
+            "the event store was not available to this check",
+            nl="de opslag van gebeurtenissen was niet beschikbaar voor deze controle",
+        )
     sample = int(measure.params.get("sample", 500))
     minimum = float(measure.params.get("min_share", 0.9))
     query = EventQuery(start=_since(ctx, measure), limit=sample, order="desc")
     events = [stored.event for stored in ctx.event_store.search(query)]
     if not events:
-        return Outcome("not_evidenced", f"no events stored in the last {measure.every_days} days")
+        return Outcome(
+            "not_evidenced",
+            f"no events stored in the last {measure.every_days} days",
+            nl=f"geen gebeurtenissen opgeslagen in de laatste {measure.every_days} dagen",
+        )
     per_source: dict[str, Counter[str]] = {}
     totals: Counter[str] = Counter()
     for event in events:
@@ -166,11 +180,13 @@ def log_fields(ctx: CheckContext, measure: Measure) -> Outcome:
             "at_risk",
             f"not every log source delivers what 8.15 asks: {'; '.join(short[:5])}",
             tuple(evidence),
+            nl=f"niet elke logbron levert wat 8.15 vraagt: {'; '.join(short[:5])}",
         )
     return Outcome(
         "met",
         f"{len(totals)} log sources deliver action, object, result, origin, actor and time",
         tuple(evidence),
+        nl=f"{len(totals)} logbronnen leveren actie, object, resultaat, herkomst, actor en tijd",
     )
 
 
@@ -218,26 +234,33 @@ def incident_handling(ctx: CheckContext, measure: Measure) -> Outcome:
             )
         )
     if not incidents:
-        return Outcome("not_evidenced", f"no incidents in the last {measure.every_days} days")
+        return Outcome(
+            "not_evidenced",
+            f"no incidents in the last {measure.every_days} days",
+            nl=f"geen incidenten in de laatste {measure.every_days} dagen",
+        )
     if stale:
         ids = ", ".join(f"#{i}" for i in stale[:10])
         return Outcome(
             "at_risk",
             f"{len(stale)} incidents open longer than {max_open.days} days: {ids}",
             tuple(evidence),
+            nl=f"{len(stale)} incidenten staan langer dan {max_open.days} dagen open: {ids}",
         )
     return Outcome(
         "met",
         f"{len(incidents)} incidents in the last {measure.every_days} days, none open longer "
         f"than {max_open.days} days",
         tuple(evidence),
+        nl=f"{len(incidents)} incidenten in de laatste {measure.every_days} dagen, geen langer "
+        f"dan {max_open.days} dagen open",
     )
 
 
 def incident_records(ctx: CheckContext, measure: Measure) -> Outcome:
     incidents = _incidents(ctx)
     if not incidents:
-        return Outcome("not_evidenced", "no incident records yet")
+        return Outcome("not_evidenced", "no incident records yet", nl="nog geen incidentdossiers")
     per_year = Counter(str(i.created_at.year) for i in incidents)
     oldest = min(i.created_at for i in incidents)
     keep = int(measure.params.get("keep_years", 3))
@@ -256,6 +279,8 @@ def incident_records(ctx: CheckContext, measure: Measure) -> Outcome:
         f"{len(incidents)} incident records kept (oldest {oldest:%Y-%m-%d}); none is deleted "
         f"before {keep} years",
         evidence,
+        nl=f"{len(incidents)} incidentdossiers bewaard (oudste {oldest:%d-%m-%Y}); geen wordt "
+        f"eerder dan na {keep} jaar verwijderd",
     )
 
 
@@ -272,6 +297,8 @@ def breach_deadlines(ctx: CheckContext, measure: Measure) -> Outcome:
     evidence = []
     late: list[str] = []
     overdue: list[str] = []
+    laat: list[str] = []
+    verlopen: list[str] = []
     for record in real:
         item = record.deadline
         if item.status == "not_required":
@@ -283,8 +310,15 @@ def breach_deadlines(ctx: CheckContext, measure: Measure) -> Outcome:
             hours = _hours(item.met_at - item.due_at)
             reason = record.delay_reason.strip() or "no reason for the delay recorded"
             late.append(f"{item.reference} {item.label} filed {hours} h late (reason: {reason})")
+            reden = record.delay_reason.strip() or "geen reden voor de vertraging vastgelegd"
+            laat.append(
+                f"{item.reference} {item.label} {hours} uur te laat gemeld (reden: {reden})"
+            )
         if item.status == "overdue":
             overdue.append(f"{item.reference} {item.label} is overdue since {utc_iso(item.due_at)}")
+            verlopen.append(
+                f"{item.reference} {item.label}: termijn verlopen op {utc_iso(item.due_at)}"
+            )
         evidence.append(
             Evidence(
                 kind="notification_deadline",
@@ -302,18 +336,23 @@ def breach_deadlines(ctx: CheckContext, measure: Measure) -> Outcome:
             )
         )
     if overdue:
-        return Outcome("not_met", "; ".join(overdue[:5]), tuple(evidence))
+        return Outcome(
+            "not_met", "; ".join(overdue[:5]), tuple(evidence), nl="; ".join(verlopen[:5])
+        )
     if late:
-        return Outcome("at_risk", "; ".join(late[:5]), tuple(evidence))
+        return Outcome("at_risk", "; ".join(late[:5]), tuple(evidence), nl="; ".join(laat[:5]))
     if not evidence:
         return Outcome(
             "not_evidenced",
             f"no notifications due in the last {measure.every_days} days (drills left out)",
+            nl=f"geen meldingen nodig in de laatste {measure.every_days} dagen (oefeningen niet "
+            "meegeteld)",
         )
     return Outcome(
         "met",
         f"all {len(evidence)} notifications were filed within their deadline",
         tuple(evidence),
+        nl=f"alle {len(evidence)} meldingen zijn binnen de termijn gedaan",
     )
 
 
@@ -346,10 +385,17 @@ def continuity_exercise(ctx: CheckContext, measure: Measure) -> Outcome:
     )
     if not played:
         return Outcome(
-            "not_met", f"no continuity exercise played in the last {measure.every_days} days"
+            "not_met",
+            f"no continuity exercise played in the last {measure.every_days} days",
+            nl=f"geen continuïteitsoefening gehouden in de laatste {measure.every_days} dagen",
         )
     modes = Counter(record.mode for record in played)
     summary = ", ".join(f"{count} {mode}" for mode, count in sorted(modes.items()))
+    soort = {"tabletop": "tabletop", "technical": "technische"}
+    samenvatting = ", ".join(
+        f"{count} {soort.get(mode, mode)} oefening{'en' if count > 1 else ''}"
+        for mode, count in sorted(modes.items())
+    )
     newest = played[0].started_at
     lapses = newest + timedelta(days=measure.every_days)
     warn = timedelta(days=float(measure.params.get("warn_days", 30)))
@@ -359,8 +405,15 @@ def continuity_exercise(ctx: CheckContext, measure: Measure) -> Outcome:
             f"{summary} in the last {measure.every_days} days; the newest lapses on "
             f"{lapses:%Y-%m-%d}: plan the next exercise",
             evidence,
+            nl=f"{samenvatting} in de laatste {measure.every_days} dagen; de laatste verloopt op "
+            f"{lapses:%d-%m-%Y}: plan de volgende oefening",
         )
-    return Outcome("met", f"{summary} exercises in the last {measure.every_days} days", evidence)
+    return Outcome(
+        "met",
+        f"{summary} exercises in the last {measure.every_days} days",
+        evidence,
+        nl=f"{samenvatting} in de laatste {measure.every_days} dagen",
+    )
 
 
 # -- 8.16 detection and threat sharing -------------------------------------------------------
@@ -371,7 +424,11 @@ def detection_coverage(ctx: CheckContext, measure: Measure) -> Outcome:
     from detection.service import coverage_summary
 
     if not ctx.rule_paths:
-        return Outcome("not_evidenced", "no rule folders were given to this check")
+        return Outcome(
+            "not_evidenced",
+            "no rule folders were given to this check",
+            nl="deze controle kreeg geen mappen met detectieregels",
+        )
     summary = coverage_summary(db=ctx.db, paths=list(ctx.rule_paths))
     changes = entries(db=ctx.db, object_type="detection_rule", since=_since(ctx, measure))
     evidence = [
@@ -401,19 +458,28 @@ def detection_coverage(ctx: CheckContext, measure: Measure) -> Outcome:
     ]
     minimum = int(measure.params.get("min_techniques", 1))
     if summary.enabled == 0:
-        return Outcome("not_met", "no detection rule is enabled", tuple(evidence))
+        return Outcome(
+            "not_met",
+            "no detection rule is enabled",
+            tuple(evidence),
+            nl="er staat geen enkele detectieregel aan",
+        )
     if len(summary.techniques) < minimum:
         return Outcome(
             "at_risk",
             f"enabled rules cover {len(summary.techniques)} ATT&CK techniques, fewer than "
             f"{minimum}",
             tuple(evidence),
+            nl=f"de actieve regels dekken {len(summary.techniques)} ATT&CK-technieken, minder "
+            f"dan {minimum}",
         )
     return Outcome(
         "met",
         f"{summary.enabled} rules enabled covering {len(summary.techniques)} ATT&CK techniques; "
         f"{len(changes)} rule changes in the last {measure.every_days} days",
         tuple(evidence),
+        nl=f"{summary.enabled} regels actief voor {len(summary.techniques)} ATT&CK-technieken; "
+        f"{len(changes)} wijzigingen aan regels in de laatste {measure.every_days} dagen",
     )
 
 
@@ -422,6 +488,7 @@ def threat_sharing(ctx: CheckContext, measure: Measure) -> Outcome:
         "not_evidenced",
         "the platform makes no threat-sharing exports to the CERT yet; evidence this measure "
         "by hand",
+        nl="het platform deelt nog geen dreigingsinformatie met de CERT; lever dit bewijs zelf",
     )
 
 
@@ -443,19 +510,27 @@ def awareness_published(ctx: CheckContext, measure: Measure) -> Outcome:
         for t in topics
     )
     if not topics:
-        return Outcome("not_met", "no awareness topic is published")
+        return Outcome(
+            "not_met",
+            "no awareness topic is published",
+            nl="er is geen onderwerp over weerbaarheid gepubliceerd",
+        )
     recent = [t for t in topics if t.updated >= _since(ctx, measure).date()]
     if not recent:
         return Outcome(
             "at_risk",
             f"{len(topics)} topics published, none updated in the last {measure.every_days} days",
             evidence,
+            nl=f"{len(topics)} onderwerpen gepubliceerd, geen bijgewerkt in de laatste "
+            f"{measure.every_days} dagen",
         )
     return Outcome(
         "met",
         f"{len(topics)} topics published, {len(recent)} updated in the last "
         f"{measure.every_days} days",
         evidence,
+        nl=f"{len(topics)} onderwerpen gepubliceerd, {len(recent)} bijgewerkt in de laatste "
+        f"{measure.every_days} dagen",
     )
 
 
@@ -474,10 +549,17 @@ def processing_register(ctx: CheckContext, measure: Measure) -> Outcome:
         for system, activities in rows
     )
     if not rows:
-        return Outcome("not_met", "the register of processing activities is empty")
+        return Outcome(
+            "not_met",
+            "the register of processing activities is empty",
+            nl="het verwerkingsregister is leeg",
+        )
     count = sum(len(activities) for _, activities in rows)
     return Outcome(
-        "met", f"{len(rows)} systems with {count} processing activities registered", evidence
+        "met",
+        f"{len(rows)} systems with {count} processing activities registered",
+        evidence,
+        nl=f"{len(rows)} systemen met {count} verwerkingen geregistreerd",
     )
 
 

@@ -30,7 +30,8 @@ class MeasureStatus(Base):
     edition: Mapped[str] = mapped_column(String(40))
     measure_id: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20))  # met | at_risk | not_met | not_evidenced
-    reason: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # English
+    reason_nl: Mapped[str] = mapped_column(Text, default="")  # the same in Dutch
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
     checked_by: Mapped[str] = mapped_column(String(200))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())

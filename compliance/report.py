@@ -173,7 +173,7 @@ def report_csv(*, catalogue: Catalogue, views: list[MeasureView], lang: str) -> 
         measure = view.measure
         writer.writerow([
             catalogue.framework, catalogue.edition, measure.id, measure.control,
-            getattr(measure.title, language), measure.owner, view.status, view.reason,
+            getattr(measure.title, language), measure.owner, view.status, view.reason_in(language),
             "" if view.checked_at is None else utc_iso(view.checked_at), view.checked_by or "",
             measure.check, "; ".join(measure.ensia), len(view.evidence),
             " ".join(item.sha256 for item in view.evidence),

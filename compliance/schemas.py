@@ -90,5 +90,6 @@ class Outcome:
     """What a check concluded for one measure, with the evidence it read."""
 
     status: Status
-    reason: str
+    reason: str  # English
     evidence: tuple[Evidence, ...] = ()
+    nl: str = ""  # the same reason in Dutch

@@ -87,10 +87,15 @@ class MeasureView:
     control: Control | None
     status: str
     reason: str
+    reason_nl: str
     checked_at: datetime | None
     checked_by: str | None
     red_since: datetime | None
     evidence: list[EvidenceItem] = field(default_factory=list)
+
+    def reason_in(self, lang: str) -> str:
+        """The explanation in Dutch (`nl`) or English (anything else)."""
+        return self.reason_nl if lang == "nl" and self.reason_nl else self.reason
 
 
 def check_catalogue(path: Path | None = None, framework: str = "bio2") -> list[Issue]:
@@ -123,6 +128,7 @@ def _alert(
                 "measure": measure.id,
                 "owner": measure.owner,
                 "reason": row.reason[:1000],
+                "reason_nl": row.reason_nl[:1000],
             }
         },
     )
@@ -180,6 +186,7 @@ def run_checks(
             db.add(row)
         row.status = outcome.status
         row.reason = outcome.reason
+        row.reason_nl = outcome.nl or outcome.reason
         row.checked_at = now
         row.checked_by = actor
         if previous != outcome.status:
@@ -255,6 +262,7 @@ def _views(
             control=catalogue.control(measure.control),
             status="not_evidenced" if row is None else row.status,
             reason="not checked yet" if row is None else row.reason,
+            reason_nl="nog niet gecontroleerd" if row is None else row.reason_nl,
             checked_at=None if row is None else row.checked_at,
             checked_by=None if row is None else row.checked_by,
             red_since=None if row is None else row.red_since,

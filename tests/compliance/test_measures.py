@@ -67,6 +67,7 @@ def test_no_exercise_is_red_alerts_once_and_a_technical_exercise_turns_it_green(
     continuity = _status(db, CONTINUITY)
     assert continuity.status == "not_met"
     assert "no continuity exercise" in continuity.reason
+    assert "geen continuïteitsoefening" in continuity.reason_in("nl")
     assert CONTINUITY in first.alerted
     clock.advance(timedelta(hours=1))
     second = _check(db, clock, settings)
@@ -159,6 +160,7 @@ def test_a_breach_notified_after_72_hours_puts_reporting_at_risk_with_the_reason
     assert view.status == "at_risk", view.reason
     assert breach.reference in view.reason and "8.0 h late" in view.reason
     assert "De leverancier meldde het lek pas na drie dagen." in view.reason
+    assert "8.0 uur te laat gemeld (reden: De leverancier" in view.reason_in("nl")
     late = [e for e in view.evidence if e.data["status"] == "met_late"]
     assert late and late[0].data["clock"] == "gdpr_ap"
 

@@ -35,7 +35,7 @@ def test_the_auditor_reads_measures_evidence_report_and_package_every_read_audit
 
     measure = client.get("/compliance/bio2/measures/8.15.06")
     assert measure.status_code == 200
-    assert "no verification of the audit chain" in measure.text
+    assert "de auditketen is in de laatste 31 dagen niet gecontroleerd" in measure.text
     assert client.get("/compliance/bio2/measures/9.99.99").status_code == 404
 
     csv = client.get("/compliance/bio2/report", params={"format": "csv", "lang": "en"})
@@ -67,6 +67,7 @@ def test_the_page_speaks_english_with_the_switch(env: Env) -> None:
     client.cookies.set("dijkwacht_lang", "en")
     page = client.get("/compliance/bio2")
     assert "Continuity plans are tested every year" in page.text and "not met" in page.text
+    assert "no continuity exercise played in the last 365 days" in page.text
 
 
 def test_a_red_measure_alert_opens_in_the_analysts_queue(env: Env) -> None:

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("measure_id", sa.String(40), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("reason_nl", sa.Text(), nullable=False, server_default=""),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("checked_by", sa.String(200), nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
