@@ -54,8 +54,9 @@ def test_the_auditor_reads_measures_evidence_report_and_package_every_read_audit
     reads = [e for e in entries(db=env.db, actor="auditor") if e.action == "data.read"]
     kinds = [e.object_type for e in reads]
     assert kinds == [
-        "compliance", "compliance_measure", "compliance_report", "compliance_package"
+        "compliance", "compliance", "compliance_measure", "compliance_report", "compliance_package"
     ]  # fmt: skip
+    assert reads[0].object_id == "home"
     assert reads[-1].details["manifest_sha256"]
 
 
