@@ -295,3 +295,12 @@ def measure_view(
     if catalogue.measure(measure_id) is None:
         raise NotFoundError(f"measure {measure_id!r} is not in {framework} {catalogue.edition}")
     return catalogue, _views(db, catalogue, with_evidence=True, only=measure_id)[0]
+
+
+def last_checked(*, db: Session, framework: str = "bio2") -> datetime | None:
+    """When any measure of `framework` was last checked, or None when never."""
+    from sqlalchemy import func
+
+    return db.scalar(
+        select(func.max(MeasureStatus.checked_at)).where(MeasureStatus.framework == framework)
+    )
