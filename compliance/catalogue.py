@@ -74,8 +74,13 @@ def check_file(path: Path) -> tuple[Catalogue | None, list[Issue]]:
     return catalogue, issues
 
 
+_FRAMEWORK = re.compile(r"^[a-z0-9]{2,40}$")
+
+
 def editions(framework: str, directory: Path = CATALOGUE_DIR) -> list[str]:
     """The editions shipped for `framework`, oldest first (by file name)."""
+    if not _FRAMEWORK.match(framework):
+        return []  # not a name a catalogue file can have (and never a path)
     found = []
     for path in sorted(directory.glob(f"{framework}-*.yml")):
         match = _NAME.match(path.name)

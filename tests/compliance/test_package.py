@@ -15,7 +15,7 @@ from compliance import service
 from core.audit import entries
 from core.clock import FrozenClock
 from core.config import Settings
-from core.errors import ValidationError
+from core.errors import NotFoundError, ValidationError
 
 YEAR = 2026
 
@@ -48,6 +48,15 @@ def test_report_says_per_measure_what_when_by_what_result_and_ensia(
             db=db, clock=clock, framework="bio2", year=YEAR, fmt="docx", lang="nl", actor="jan"
         )
     assert error.value.field == "format"
+    with pytest.raises(NotFoundError):  # a framework name is never a path
+        service.build_report(
+            db=db, clock=clock, framework="../bio2", year=YEAR, fmt="csv", lang="nl", actor="j"
+        )
+    with pytest.raises(ValidationError) as error:
+        service.build_report(
+            db=db, clock=clock, framework="bio2", year=99999, fmt="csv", lang="nl", actor="j"
+        )
+    assert error.value.field == "year"
 
 
 def test_the_package_manifest_verifies_and_detects_a_changed_file(
