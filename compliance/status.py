@@ -142,6 +142,36 @@ def _outcome(ctx: CheckContext, measure: Measure) -> Outcome:
         return Outcome("not_evidenced", f"the evidence could not be read: {exc}")
 
 
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """What the checks concluded, before it is stored: one outcome per measure."""
+
+    catalogue: Catalogue
+    outcomes: dict[str, Outcome]
+
+
+def evaluate_measures(
+    *,
+    db: Session,
+    clock: Clock,
+    settings: Settings,
+    framework: str = "bio2",
+    edition: str | None = None,
+    event_store: EventStore | None = None,
+    rule_paths: Sequence[Path] = (),
+) -> Evaluation:
+    """Run every check of the catalogue; reads only, so a boundary runs it in a read unit.
+
+    Checks can take seconds (loading the rule pack, sampling events); doing them outside the
+    write unit keeps the database's one write lock (SQLite) free for the platform meanwhile.
+    """
+    catalogue = load_catalogue(framework, edition)
+    ctx = CheckContext(
+        db=db, settings=settings, clock=clock, event_store=event_store, rule_paths=rule_paths
+    )
+    return Evaluation(catalogue, {m.id: _outcome(ctx, m) for m in catalogue.measures})
+
+
 def run_checks(
     *,
     db: Session,
@@ -153,21 +183,28 @@ def run_checks(
     event_store: EventStore | None = None,
     rule_paths: Sequence[Path] = (),
 ) -> CheckRun:
-    """Check every measure of the catalogue, store status and evidence, alert on red.
+    """`evaluate_measures` then `record_outcomes` in one (write) unit: for callers that hold
+    one already; the command and the task use the two steps in units of their own."""
+    evaluation = evaluate_measures(
+        db=db, clock=clock, settings=settings, framework=framework, edition=edition,
+        event_store=event_store, rule_paths=rule_paths,
+    )  # fmt: skip
+    return record_outcomes(db=db, clock=clock, actor=actor, evaluation=evaluation)
+
+
+def record_outcomes(*, db: Session, clock: Clock, actor: str, evaluation: Evaluation) -> CheckRun:
+    """Store each measure's status and evidence, alert on red; in the caller's write unit.
 
     A measure that turns `not_met` raises one alert to its owner (through detection's
     outbox; deliver it after the commit with `deliver_outbox`); while it stays red no new
     alert is raised, and once it leaves red the next red spell alerts again. Status changes
     are written to the audit log.
     """
-    catalogue = load_catalogue(framework, edition)
+    catalogue = evaluation.catalogue
     now = clock.now()
-    ctx = CheckContext(
-        db=db, settings=settings, clock=clock, event_store=event_store, rule_paths=rule_paths
-    )
     results = []
     for measure in catalogue.measures:
-        outcome = _outcome(ctx, measure)
+        outcome = evaluation.outcomes[measure.id]
         row = db.scalar(
             select(MeasureStatus).where(
                 MeasureStatus.framework == catalogue.framework,

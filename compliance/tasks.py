@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +42,9 @@ def check(force: bool = False) -> dict[str, Any]:
     """Verify the audit chain, recompute every measure, deliver the alerts of red measures.
 
     Skipped while the last check is younger than `compliance_check_every_seconds` (unless
-    `force`). One unit of work for the verification record, the statuses, the evidence and
-    the alert outbox; the alerts are stored after it commits (the outbox makes that once-only).
+    `force`). Reads run in read units, the records in short write units (see
+    `run_scheduled_check`); the alerts are stored after the statuses and the outbox commit
+    (the outbox makes that once-only).
     """
     from core.clock import SystemClock
     from core.config import get_settings
@@ -61,13 +64,18 @@ def check(force: bool = False) -> dict[str, Any]:
         if last is not None and clock.now() - last < every:
             engine.dispose()
             return {"skipped": f"last check at {last.isoformat()} is not yet due again"}
+    sessions = create_session_factory(engine)
     events = open_event_store(settings)
     try:
-        with unit_of_work(create_session_factory(engine)) as db:
-            run = run_scheduled_check(db=db, clock=clock, settings=settings, event_store=events)
+        run = run_scheduled_check(
+            units=lambda write: unit_of_work(sessions, write=write),
+            clock=clock,
+            settings=settings,
+            event_store=events,
+        )
         alerts = open_alert_store(settings)
         try:
-            with unit_of_work(create_session_factory(engine)) as db:
+            with unit_of_work(sessions) as db:
                 from detection.service import deliver_outbox
 
                 delivered = deliver_outbox(db=db, alert_store=alerts, clock=clock)
@@ -85,20 +93,34 @@ def check(force: bool = False) -> dict[str, Any]:
 
 
 def run_scheduled_check(
-    *, db: Session, clock: Clock, settings: Settings, event_store: EventStore | None
+    *,
+    units: Callable[[bool], AbstractContextManager[Session]],
+    clock: Clock,
+    settings: Settings,
+    event_store: EventStore | None,
 ) -> CheckRun:
-    """What the beat task does in its unit of work: verify the chain as `scheduler`, then check."""
-    from compliance.service import SCHEDULER, run_checks
+    """Verify the chain and check every measure; the slow reads run in read units and only
+    the records (the verification, the statuses) in short write units of their own.
+
+    `units(write)` opens a unit of work. The verification is recorded as run by `scheduler`
+    before the checks, so the log-integrity measure sees it.
+    """
+    from compliance.service import SCHEDULER, evaluate_measures, record_outcomes
     from core.audit import record_verification, verify
     from detection.service import configured_rule_paths
 
-    record_verification(db=db, clock=clock, actor=SCHEDULER, result=verify(db=db))
-    return run_checks(
-        db=db,
-        clock=clock,
-        settings=settings,
-        actor=SCHEDULER,
-        framework=FRAMEWORK,
-        event_store=event_store,
-        rule_paths=configured_rule_paths(settings),
-    )
+    with units(False) as db:
+        result = verify(db=db)
+    with units(True) as db:
+        record_verification(db=db, clock=clock, actor=SCHEDULER, result=result)
+    with units(False) as db:
+        evaluation = evaluate_measures(
+            db=db,
+            clock=clock,
+            settings=settings,
+            framework=FRAMEWORK,
+            event_store=event_store,
+            rule_paths=configured_rule_paths(settings),
+        )
+    with units(True) as db:
+        return record_outcomes(db=db, clock=clock, actor=SCHEDULER, evaluation=evaluation)

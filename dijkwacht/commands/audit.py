@@ -38,9 +38,12 @@ def verify_command(
     settings = settings_or_exit()
     migrate(settings)
     engine = create_db_engine(settings)
+    sessions = create_session_factory(engine)
     try:
-        with unit_of_work(create_session_factory(engine)) as db:
+        # Walk the chain in a read unit (it can take a while); record the run in a short write.
+        with unit_of_work(sessions, write=False) as db:
             result = verify(db=db)
+        with unit_of_work(sessions) as db:
             record_verification(db=db, clock=SystemClock(), actor=actor, result=result)
     finally:
         engine.dispose()

@@ -71,20 +71,22 @@ def check_command(
     from detection.service import configured_rule_paths, deliver_outbox
 
     clock = SystemClock()
-    with command_unit(write=True) as (settings, db), _friendly():
+    # The checks only read (and may take seconds); the results are stored in a short write unit.
+    with command_unit(write=False) as (settings, db), _friendly():
         events = open_event_store(settings)
         try:
-            run = service.run_checks(
+            evaluation = service.evaluate_measures(
                 db=db,
                 clock=clock,
                 settings=settings,
-                actor=actor,
                 framework=framework,
                 event_store=events,
                 rule_paths=configured_rule_paths(settings),
             )
         finally:
             events.close()
+    with command_unit(write=True) as (settings, db):
+        run = service.record_outcomes(db=db, clock=clock, actor=actor, evaluation=evaluation)
     with command_unit(write=True) as (settings, db):
         alerts = open_alert_store(settings)
         try:
