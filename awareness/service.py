@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from awareness.adapt import topic_view
@@ -232,3 +232,21 @@ def write_job(job: BuildJob, *, output: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(job.make())
     return target
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedTopic:
+    """A topic on the public pages and when its content was last updated."""
+
+    topic_id: str
+    title: str
+    updated: date
+
+
+def published_topics(*, library: Library | None = None) -> list[PublishedTopic]:
+    """The topics the public pages publish (the shipped library by default), newest first."""
+    from awareness.loader import load_library
+
+    library = library if library is not None else load_library()
+    topics = [PublishedTopic(t.id, t.title.nl, t.updated) for t in library.topics]
+    return sorted(topics, key=lambda topic: (topic.updated, topic.topic_id), reverse=True)

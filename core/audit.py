@@ -331,6 +331,67 @@ def entries(
     return list(db.scalars(query))
 
 
+VERIFIED_ACTION = "audit.verified"
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """One recorded run of `verify`: when, by whom, and what it found."""
+
+    seq: int
+    at: datetime
+    actor: str
+    ok: bool
+    entries: int
+    bad_seq: int | None
+    reason: str | None
+
+
+def record_verification(
+    *, db: Session, clock: Clock, actor: str, result: VerifyResult
+) -> AuditEntry:
+    """Put a verification run on the record (in the caller's write unit), pass or fail.
+
+    BIO2 8.15.06 asks that an official independent of operations checks the logs' integrity
+    periodically; the record shows that it happened, who ran it and what it found. It is
+    appended after the chain's head, so even a broken chain gets the failed run on record.
+    """
+    return record(
+        db=db,
+        clock=clock,
+        actor=actor,
+        action=VERIFIED_ACTION,
+        object_type="audit_log",
+        object_id=str(result.entries),
+        details={
+            "ok": result.ok,
+            "entries": result.entries,
+            "head_hash": result.head_hash,
+            "bad_seq": result.bad_seq,
+            "reason": result.reason,
+        },
+    )
+
+
+def verifications(*, db: Session, since: datetime | None = None) -> list[Verification]:
+    """Recorded verification runs since `since`, oldest first."""
+    query = select(AuditEntry).where(AuditEntry.action == VERIFIED_ACTION)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    return [
+        Verification(
+            seq=entry.seq,
+            at=entry.at,
+            actor=entry.actor,
+            ok=bool(entry.details.get("ok")),
+            entries=int(entry.details.get("entries") or 0),
+            bad_seq=entry.details.get("bad_seq"),
+            reason=entry.details.get("reason"),
+        )
+        for entry in db.scalars(query.order_by(AuditEntry.seq))
+    ]
+
+
 def count(*, db: Session) -> int:
     """Number of entries in the log."""
     return db.scalar(select(func.count()).select_from(AuditEntry)) or 0

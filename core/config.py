@@ -189,6 +189,12 @@ class Settings(BaseSettings):
     scheduled_search_max_alerts: int = Field(default=100, ge=1, le=10_000)
     """At most this many alerts per scheduled search run and rule."""
 
+    compliance_check_every_seconds: float = Field(default=3600, gt=0, le=7 * 24 * 3600)
+    """Seconds between runs of the scheduled compliance check (beat task `compliance.check`,
+    which beat calls every five minutes and which runs once the last check is this old): it
+    verifies the audit chain (recorded as run by `scheduler`), then recomputes the status and
+    evidence of every BIO2 measure and alerts the owner of a measure that turned red."""
+
     # -- task queue -------------------------------------------------------------------------
     broker_url: str | None = None
     """Celery broker (`sqla+sqlite:///…` or `redis://…`). Unset: kombu's SQLAlchemy transport

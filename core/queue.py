@@ -41,6 +41,7 @@ TASK_MODULES: tuple[str, ...] = (
     "detection.tasks",
     "advisories.tasks",
     "intel.tasks",
+    "compliance.tasks",
 )
 
 # Beat entries that depend on the settings, as "module:function" names: each function takes the
@@ -51,6 +52,7 @@ SCHEDULE_HOOKS: tuple[str, ...] = (
     "collectors.tasks:beat_entries",
     "advisories.tasks:beat_entries",
     "intel.tasks:beat_entries",
+    "compliance.tasks:beat_entries",
 )
 
 # Periodic tasks the domains need, in Celery's `beat_schedule` format, kept in this one place.

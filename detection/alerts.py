@@ -312,6 +312,51 @@ def _new_alert(payload: Mapping[str, Any]) -> NewAlert:
     )
 
 
+def queue_platform_alert(
+    *,
+    db: Session,
+    clock: Clock,
+    rule_id: str,
+    title: str,
+    level: str,
+    fingerprint: str,
+    body: Mapping[str, Any],
+) -> bool:
+    """Put an alert the platform raises about itself (not from events) in the outbox.
+
+    Used by checks such as compliance (a measure turned red). The fingerprint makes it once:
+    a second call with the same fingerprint adds nothing and returns False. The caller's unit
+    commits; `deliver_outbox` stores it in the AlertStore like every other alert.
+    """
+    if level not in ALERT_LEVELS:
+        raise ValidationError("level", f"must be one of {', '.join(ALERT_LEVELS)}")
+    if db.scalar(select(AlertOutbox.id).where(AlertOutbox.fingerprint == fingerprint)):
+        return False
+    now = clock.now()
+    payload = {
+        "rule_id": rule_id,
+        "rule_title": title,
+        "level": level,
+        "created_at": utc_iso(now),
+        "host_name": None,
+        "user_name": None,
+        "exercise_id": None,
+        "body": {
+            "kind": "platform",
+            "tags": [],
+            "event_ids": [],
+            "dijkwacht.personal_data": False,
+            "event_time": utc_iso(now),
+            "count": 1,
+            "fingerprint": fingerprint,
+            **body,
+        },
+    }
+    db.add(AlertOutbox(fingerprint=fingerprint, payload=payload, created_at=now))
+    db.flush()
+    return True
+
+
 def outbox_pending(*, db: Session) -> bool:
     """Whether any outbox alert waits for delivery: a read, so the usual answer (no) costs
     the batch no write lock."""

@@ -10,6 +10,7 @@ skips most rules for most events; it is what to look at when ranking rules by ex
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import record
 from core.clock import Clock
+from core.config import Settings
 from core.errors import ValidationError
 from detection.models import RuleState, RuntimeValue
 
@@ -331,3 +333,40 @@ def store_lucene(*, db: Session, clock: Clock, results: Iterable[LuceneResult]) 
         row.lucene = result.query
         row.lucene_error = result.reason
         row.updated_at = now
+
+
+def configured_rule_paths(settings: Settings) -> list[Path]:
+    """The configured rule folders, or the rule pack that ships with Dijkwacht."""
+    if settings.detection_rules:
+        return [path.expanduser().resolve() for path in settings.detection_rules]
+    return [Path(__file__).resolve().parent / "rules"]
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageSummary:
+    """Enabled rules and the ATT&CK techniques they tag (for compliance evidence)."""
+
+    rules: int
+    enabled: int
+    techniques: tuple[str, ...]
+    problems: int
+
+
+def coverage_summary(*, db: Session, paths: Sequence[Path]) -> CoverageSummary:
+    """How many rules load and run, and which techniques (attack.tNNNN tags) the enabled tag."""
+    from detection.service import list_rules
+
+    infos, problems = list_rules(paths=paths)
+    disabled = disabled_rules(db=db)
+    enabled = [info for info in infos if info.rule_id not in disabled]
+    techniques = sorted(
+        {
+            tag.lower().removeprefix("attack.").upper()
+            for info in enabled
+            for tag in info.tags
+            if re.fullmatch(r"attack\.t\d{4}(\.\d{3})?", tag.lower())
+        }
+    )
+    return CoverageSummary(
+        rules=len(infos), enabled=len(enabled), techniques=tuple(techniques), problems=len(problems)
+    )

@@ -28,10 +28,19 @@ from sigma.rule import SigmaDetection, SigmaRule, SigmaRuleBase
 
 from core.content import Issue
 from core.store.base import AlertQuery, AlertStore
+
+# Re-exported for other domains (compliance): alerts the platform raises about itself, and
+# rule coverage.
+from detection.alerts import deliver_outbox, queue_platform_alert  # noqa: F401
 from detection.compiler import CompiledRule, compile_rule
 from detection.engine import Engine, Hit
 from detection.errors import CompileError
 from detection.loader import LastGood, parse_sources, read_sources
+from detection.management import (  # noqa: F401
+    CoverageSummary,
+    configured_rule_paths,
+    coverage_summary,
+)
 from detection.modifiers import Placeholders
 from detection.pipelines import NO_PIPELINE, apply_stack, resolve_stack, split_stack
 from detection.winlog import WINDOWS_STACKS, is_windows, raw_fields
@@ -531,7 +540,6 @@ def raise_alerts(
 
 def deliver_alerts(*, db: Session, alert_store: AlertStore, clock: Clock) -> list[str]:
     """Store the queued alerts in the alert store (``detection.alerts.deliver_outbox``)."""
-    from detection.alerts import deliver_outbox
 
     return deliver_outbox(db=db, alert_store=alert_store, clock=clock)
 

@@ -32,11 +32,9 @@ RELOAD_CHECK_SECONDS = 2.0
 
 def rule_paths(settings: Settings) -> list[Path]:
     """The configured rule folders, or the rule pack that ships with Dijkwacht."""
-    if settings.detection_rules:
-        return [path.expanduser().resolve() for path in settings.detection_rules]
-    import detection
+    from detection.management import configured_rule_paths
 
-    return [Path(detection.__file__).resolve().parent / "rules"]
+    return configured_rule_paths(settings)
 
 
 class DetectionHook:

@@ -8,6 +8,7 @@ public pages; it is still marked OEFENING / EXERCISE.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -398,3 +399,53 @@ def published_summary(*, db: Session, exercise_id: str) -> Report:
     if report is None:
         raise NotFoundError(f"no published summary for exercise {exercise_id}")
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class ExerciseRecord:
+    """An exercise that was played, for evidence that continuity is tested (BIO2 5.30)."""
+
+    exercise_id: str
+    scenario_id: str
+    title: str
+    mode: str
+    status: str
+    started_at: datetime
+    stopped_at: datetime | None
+    report_id: int | None
+    report_sha256: str | None
+
+
+def played_exercises(*, db: Session, since: datetime) -> list[ExerciseRecord]:
+    """Exercises started since `since` that were played to the end (stopped, or stopped and
+    rolled back: a rollback removes the artefacts, not the fact that it was played), newest
+    first, each with its latest report."""
+    rows = db.scalars(
+        select(Exercise)
+        .where(Exercise.started_at.is_not(None), Exercise.started_at >= since)
+        .where(Exercise.status.in_(("stopped", "rolled_back")))
+        .order_by(Exercise.started_at.desc())
+    )
+    records = []
+    for exercise in rows:
+        report = db.scalar(
+            select(Report)
+            .where(Report.exercise_id == exercise.id)
+            .order_by(Report.id.desc())
+            .limit(1)
+        )
+        assert exercise.started_at is not None
+        records.append(
+            ExerciseRecord(
+                exercise_id=exercise.id,
+                scenario_id=exercise.scenario_id,
+                title=exercise.title,
+                mode=exercise.mode,
+                status=exercise.status,
+                started_at=exercise.started_at,
+                stopped_at=exercise.stopped_at,
+                report_id=None if report is None else report.id,
+                report_sha256=None if report is None else hashlib.sha256(report.pdf).hexdigest(),
+            )
+        )
+    return records

@@ -49,6 +49,7 @@ from drills.planning import (
     update_schedule,
 )
 from drills.report import (
+    ExerciseRecord,
     actions_of_owner,
     add_lesson,
     build_report,
@@ -57,6 +58,7 @@ from drills.report import (
     latest_report,
     lessons_of,
     open_actions,
+    played_exercises,
     publish_summary,
     published_summaries,
     published_summary,
@@ -83,6 +85,7 @@ __all__ = [
     "CheckReport",
     "EventSink",
     "Exercise",
+    "ExerciseRecord",
     "PlanRequest",
     "ScenarioError",
     "actions_of_owner",
@@ -127,6 +130,7 @@ __all__ = [
     "pause",
     "plan_exercise",
     "plan_values",
+    "played_exercises",
     "publish_summary",
     "published_summaries",
     "published_summary",

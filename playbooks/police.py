@@ -3,7 +3,7 @@
 The ZIP holds `aangifte-incident-N.pdf`, every evidence file, `CHAIN_OF_CUSTODY.txt` (who
 collected each file and when, earlier exports, this export), `MANIFEST.sha256` (the format
 `sha256sum -c` reads) and `MANIFEST.sha256.sig`: an Ed25519 signature of the manifest with the
-platform key (`core.audit_checkpoint.signing_key`, from the `audit_signing_key` secret), whose
+platform key (`core.signed_zip`, the `audit_signing_key` secret), whose
 public key is in `PUBLIC_KEY.txt` and is pinned by whoever receives it. A later change to any
 file breaks its hash; a changed manifest breaks the signature. Exercise incidents are refused:
 drill data never reaches a real authority.
@@ -11,28 +11,20 @@ drill data never reaches a real authority.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import zipfile
 from dataclasses import dataclass
-from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 
 from core.clock import Clock, local_text
 from core.config import Settings
 from core.errors import ConflictError
+from core.signed_zip import build_signed_zip, verify_signed_zip
 from playbooks.evidence import list_evidence, read_evidence
 from playbooks.incidents import alert_ids, comments, get_incident, log, timeline
 from playbooks.notify import TEMPLATE_DIR
 from playbooks.observables import observables_of
 
-MANIFEST = "MANIFEST.sha256"
-SIGNATURE = "MANIFEST.sha256.sig"
-PUBLIC_KEY = "PUBLIC_KEY.txt"
 CUSTODY = "CHAIN_OF_CUSTODY.txt"
 # Observable kinds that can point at a suspect (a resident pseudonym never goes to the police).
 SUSPECT_KINDS = ("ip", "domain", "hash", "user")
@@ -96,10 +88,6 @@ def export_police_package(
     *, db: Session, clock: Clock, settings: Settings, incident_id: int, actor: str
 ) -> PolicePackage:
     """Build the signed package; records `incident.police_exported`. Exercises are refused."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    from core.audit_checkpoint import signing_key
-
     incident = get_incident(db=db, incident_id=incident_id)
     if incident.exercise_id is not None:
         raise ConflictError(
@@ -117,17 +105,7 @@ def export_police_package(
         members[f"evidence/{item.id:04d}-{item.filename}"] = read_evidence(
             settings=settings, item=item
         )
-    manifest = {name: hashlib.sha256(data).hexdigest() for name, data in members.items()}
-    manifest_text = "".join(f"{digest}  {name}\n" for name, digest in manifest.items()).encode()
-    key = signing_key(settings)
-    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-        archive.writestr(MANIFEST, manifest_text)
-        archive.writestr(SIGNATURE, key.sign(manifest_text).hex() + "\n")
-        archive.writestr(PUBLIC_KEY, public + "\n")
+    package = build_signed_zip(settings=settings, members=members)
     log(
         db=db,
         clock=clock,
@@ -135,35 +113,12 @@ def export_police_package(
         actor=actor,
         action="incident.police_exported",
         files=len(members),
-        manifest_sha256=hashlib.sha256(manifest_text).hexdigest(),
+        manifest_sha256=package.manifest_sha256,
     )
     db.flush()
-    return PolicePackage(zip=buffer.getvalue(), manifest=manifest, public_key=public)
+    return PolicePackage(zip=package.zip, manifest=package.manifest, public_key=package.public_key)
 
 
 def verify_police_package(data: bytes, *, public_key: str) -> list[str]:
     """Problems found in a package (empty: every hash matches and the signature is valid)."""
-    problems: list[str] = []
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = set(archive.namelist())
-        for needed in (MANIFEST, SIGNATURE):
-            if needed not in names:
-                return [f"{needed} is missing"]
-        manifest_text = archive.read(MANIFEST)
-        try:
-            Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key)).verify(
-                bytes.fromhex(archive.read(SIGNATURE).decode().strip()), manifest_text
-            )
-        except (InvalidSignature, ValueError):
-            problems.append("the manifest's signature does not match the platform key")
-        listed: dict[str, Any] = {}
-        for line in manifest_text.decode("utf-8").splitlines():
-            digest, _, name = line.partition("  ")
-            listed[name] = digest
-            if name not in names:
-                problems.append(f"{name}: listed in the manifest but missing")
-            elif hashlib.sha256(archive.read(name)).hexdigest() != digest:
-                problems.append(f"{name}: changed since the export (SHA-256 differs)")
-        extra = names - set(listed) - {MANIFEST, SIGNATURE, PUBLIC_KEY}
-        problems += [f"{name}: not in the manifest" for name in sorted(extra)]
-    return problems
+    return verify_signed_zip(data, public_key=public_key)

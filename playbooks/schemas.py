@@ -31,7 +31,8 @@ PARAM_REFERENCE = re.compile(r"^\$observable\.([a-z]+)$")
 _ID = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 _TECHNIQUE = r"^T\d{4}(\.\d{3})?$"
 
-assert set(RoleName.__args__) == {role.value for role in Role}  # type: ignore[attr-defined]
+# Every role that can act in a playbook; the auditor only reads (compliance), never approves.
+assert set(RoleName.__args__) == {role.value for role in Role} - {Role.AUDITOR.value}  # type: ignore[attr-defined]
 
 
 class _Strict(BaseModel):

@@ -10,6 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from playbooks.approvals import approve_action, request_action
+from playbooks.breach.clocks import DeadlineRecord, deadlines_since
+from playbooks.breach.processing_register import systems as processing_register
 from playbooks.case_tasks import add_task, complete_adhoc_task, incident_of_task, tasks_of
 from playbooks.casework import link_alerts, merge, merged_ids, param_origins, render_markdown
 from playbooks.evidence import add_evidence, list_evidence, read_evidence
@@ -62,6 +64,7 @@ __all__ = [
     "STATUSES",
     "TRANSITIONS",
     "AuthorityPackage",
+    "DeadlineRecord",
     "PlaybookError",
     "PolicePackage",
     "accept_handoff",
@@ -82,6 +85,7 @@ __all__ = [
     "complete_task",
     "count_incidents",
     "create_incident",
+    "deadlines_since",
     "decide",
     "delete_exercise_artefacts",
     "deliveries_of",
@@ -109,6 +113,7 @@ __all__ = [
     "observables_of",
     "overdue_steps",
     "param_origins",
+    "processing_register",
     "read_evidence",
     "render_markdown",
     "render_report_html",

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = ("collectors", "detection", "intel", "playbooks", "drills", "awareness", "advisories")
+DOMAINS = (
+    "collectors", "detection", "intel", "playbooks", "drills", "awareness", "advisories",
+    "compliance",
+)  # fmt: skip
 ROOTS = ("dashboard", "dijkwacht")
 FIRST_PARTY = ("core", *DOMAINS, *ROOTS)
 
@@ -22,6 +25,7 @@ ALLOWED_DOMAIN_CALLS: dict[str, frozenset[str]] = {
     "drills": frozenset({"detection", "playbooks", "collectors"}),
     "awareness": frozenset({"detection", "playbooks", "drills"}),
     "advisories": frozenset({"playbooks", "collectors"}),
+    "compliance": frozenset({"collectors", "detection", "playbooks", "drills", "awareness"}),
 }
 
 

@@ -20,6 +20,8 @@ class Role(StrEnum):
     DPO = "dpo"
     EXERCISE_CONTROLLER = "exercise_controller"
     ADMIN = "admin"
+    # Read-only: the compliance pages and the evidence package, every read audited (BIO2).
+    AUDITOR = "auditor"
 
 
 class User(Base):

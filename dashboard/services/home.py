@@ -38,6 +38,7 @@ class Home:
     upcoming: list[Any] = field(default_factory=list)
     sources: list[Any] = field(default_factory=list)
     silent: list[Any] = field(default_factory=list)
+    compliance: list[Any] = field(default_factory=list)
     spool_pending: int = 0
     proposed: list[Any] = field(default_factory=list)
     followups: list[Any] = field(default_factory=list)
@@ -67,8 +68,19 @@ def role_home(
         _playbooks(home, db, clock)
     if role == Role.ADMIN:
         _collectors(home, settings, db)
+    if role == Role.AUDITOR:
+        _compliance(home, db)
     _followups(home, db, (username, display_name))
     return home
+
+
+def _compliance(home: Home, db: Session) -> None:
+    """The auditor's start: the BIO2 measures that are red or at risk, red first."""
+    from compliance.service import measure_views
+
+    _, views = measure_views(db=db, framework="bio2")
+    order = {"not_met": 0, "at_risk": 1, "not_evidenced": 2, "met": 3}
+    home.compliance = sorted(views, key=lambda v: (order.get(v.status, 9), v.measure.id))
 
 
 def _alerts(home: Home, store: AlertStore, username: str) -> None:

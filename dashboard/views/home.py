@@ -9,6 +9,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from core.accounts.models import Role
+from dashboard.audit_reads import audit_read
 from dashboard.deps import (
     PUBLIC,
     AlertStoreDep,
@@ -37,6 +39,12 @@ def home(
     """The role's own list of what waits; without a session, the public start page."""
     if user is None:
         return RedirectResponse(PUBLIC_START, status_code=303)
+    if user.role == Role.AUDITOR:
+        # The auditor's home shows compliance statuses: each of the auditor's reads is audited.
+        audit_read(
+            db=db, clock=clock, principal=user, object_type="compliance", object_id="home",
+            purpose=None,
+        )  # fmt: skip
     data = role_home(
         role=user.role,
         username=user.username,

@@ -77,3 +77,6 @@ def register_commands(app: typer.Typer) -> None:
     from dijkwacht.commands import intel
 
     app.add_typer(intel.app, name="intel")
+    from dijkwacht.commands import compliance
+
+    app.add_typer(compliance.app, name="compliance")

@@ -19,17 +19,32 @@ app.add_typer(checkpoint_app, name="checkpoint")
 
 
 @app.command("verify")
-def verify_command() -> None:
-    """Walk the keyed chain; exit 1 and name the first tampered entry if it is broken."""
-    from core.audit import verify
+def verify_command(
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            help="Who runs the check (on the record; BIO2 8.15.06 wants an "
+            "official independent of operations).",
+        ),
+    ] = "cli",
+) -> None:
+    """Walk the keyed chain and record the run; exit 1 and name the first tampered entry."""
+    from core.audit import record_verification, verify
+    from core.clock import SystemClock
     from core.store.relational import create_db_engine, create_session_factory, migrate
+    from core.store.unit_of_work import unit_of_work
 
     settings = settings_or_exit()
     migrate(settings)
     engine = create_db_engine(settings)
+    sessions = create_session_factory(engine)
     try:
-        with create_session_factory(engine)() as db:
+        # Walk the chain in a read unit (it can take a while); record the run in a short write.
+        with unit_of_work(sessions, write=False) as db:
             result = verify(db=db)
+        with unit_of_work(sessions) as db:
+            record_verification(db=db, clock=SystemClock(), actor=actor, result=result)
     finally:
         engine.dispose()
     if result.ok:

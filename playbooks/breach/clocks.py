@@ -165,6 +165,27 @@ def all_deadlines(
     return sorted(found, key=lambda d: (d.due_at, d.reference))
 
 
+@dataclass(frozen=True, slots=True)
+class DeadlineRecord:
+    """A deadline of a breach aware since a moment, with the breach's stated delay reason."""
+
+    deadline: Deadline
+    delay_reason: str
+
+
+def deadlines_since(
+    *, db: Session, clock: Clock, settings: Settings, since: datetime
+) -> list[DeadlineRecord]:
+    """Every deadline of every breach (closed ones too) the municipality became aware of
+    since `since`: what was due, when it was met and the reason given for a delay."""
+    found = []
+    query = select(Breach).where(Breach.aware_at >= since).order_by(Breach.aware_at)
+    for breach in db.scalars(query):
+        for item in deadlines(db=db, clock=clock, settings=settings, breach=breach):
+            found.append(DeadlineRecord(deadline=item, delay_reason=breach.delay_reason))
+    return found
+
+
 def is_late(
     *, db: Session, clock: Clock, settings: Settings, breach: Breach, clock_name: str
 ) -> bool:

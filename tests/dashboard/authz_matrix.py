@@ -41,6 +41,8 @@ SAMPLE_PATH_VALUES = {
     "item_id": "999999",
     "action_id": "999999",
     "recipient_id": "999999",
+    "framework": "bio2",
+    "measure_id": "0.00.00",
 }
 
 Expected = dict[str, int]
@@ -79,6 +81,7 @@ OPS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.ADMIN)
 CHARTS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM, Role.DPO, Role.ADMIN)
 RULE_READERS = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.ADMIN)  # read, coverage, test a rule
 RULE_SWITCHERS = (Role.INCIDENT_MANAGER, Role.ADMIN)  # enable/disable changes all detection
+COMPLIANCE_READERS = (Role.AUDITOR, Role.DPO, Role.ADMIN)
 DRILL_PLAYERS = (
     Role.EXERCISE_CONTROLLER,
     Role.CRISIS_TEAM,
@@ -324,6 +327,11 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/api/advisories/{advisory_id}/items/{item_id}/accept-risk"): api(
         Role.INCIDENT_MANAGER, Role.ADMIN, ok=422
     ),
+    # compliance (issue 25): read-only for the auditor, the DPO and admin; every read audited
+    ("GET", "/compliance/{framework}"): page(*COMPLIANCE_READERS),
+    ("GET", "/compliance/{framework}/measures/{measure_id}"): page(*COMPLIANCE_READERS, ok=404),
+    ("GET", "/compliance/{framework}/report"): page(*COMPLIANCE_READERS),
+    ("GET", "/compliance/{framework}/package"): page(*COMPLIANCE_READERS),
 }
 
 # Routes that authenticate on their own instead of declaring RequireRole/PUBLIC, with why.

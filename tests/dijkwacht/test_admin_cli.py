@@ -81,9 +81,11 @@ def test_audit_verify_passes_then_names_the_tampered_entry(data_dir: Path) -> No
     assert ok.exit_code == 0, ok.output
     assert "audit log intact: 3 entries" in ok.output
 
-    listed = _run("audit", "list", "--limit", "2")
+    # The newest three: two accounts and the verification run itself (on the record, BIO2 8.15.06).
+    listed = _run("audit", "list", "--limit", "3")
     assert listed.exit_code == 0
     assert "kim" in listed.output and "sanne" in listed.output and "pieter" not in listed.output
+    assert "audit.verified" in listed.output
 
     with sqlite3.connect(data_dir / "dijkwacht.sqlite") as connection:
         connection.execute("DROP TRIGGER audit_log_no_update")

@@ -89,10 +89,22 @@ def test_checkpoint_export_then_verify_then_truncation(data_dir: Path) -> None:
     with sqlite3.connect(data_dir / "dijkwacht.sqlite") as connection:
         connection.execute("DROP TRIGGER audit_log_no_delete")
         connection.execute("DELETE FROM audit_log WHERE seq >= 3")
-    assert _run("audit", "verify").exit_code == 0  # a shorter chain is valid on its own
     truncated = _run("audit", "checkpoint", "verify", str(kept))
     assert truncated.exit_code == 1
     assert "FAILED" in truncated.output and "log truncated: it ends at seq 2" in truncated.output
+    assert _run("audit", "verify").exit_code == 0  # a shorter chain is valid on its own
+    # ... and the verification run is on the record as the new seq 3 (BIO2 8.15.06), which is
+    # not the entry the checkpoint saw: the truncation stays visible.
+    regrown = _run("audit", "checkpoint", "verify", str(kept))
+    assert regrown.exit_code == 1
+    assert "entry seq 3 differs from the checkpoint's head hash" in regrown.output
+
+
+def test_verify_runs_are_on_the_record_with_who_ran_them(data_dir: Path) -> None:
+    _users("pieter")
+    assert _run("audit", "verify", "--as", "auditor-jan").exit_code == 0
+    listed = _run("audit", "list").output
+    assert "auditor-jan" in listed and "audit.verified" in listed
 
 
 def test_a_bad_checkpoint_file_is_named(data_dir: Path) -> None:

@@ -44,6 +44,7 @@ ACCOUNTS = {
     "dpo": "fg",
     "exercise_controller": "oefenleider",
     "admin": "beheerder",
+    "auditor": "auditor",
 }
 # Flags for a root, offline, headless Chromium (machine notes: without the background-networking
 # flags Chromium keeps trying hosts this machine cannot reach).
