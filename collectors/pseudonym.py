@@ -22,6 +22,7 @@ MIN_KEY_BYTES = 16
 _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 # Any 9-digit run not touching other digits: a BSN candidate inside free text.
 _BSN_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
+_PSEUDONYM = re.compile(r"rp_[a-z2-7]{32}")
 
 
 def is_valid_bsn(value: str) -> bool:
@@ -58,6 +59,26 @@ class Pseudonymiser:
         """The pseudonym of a valid BSN; ParseError (naming `field`) for an invalid one."""
         validate_bsn(bsn, field=field)
         return self._digest(bsn)
+
+    def identifier(self, value: str, *, id_type: str | None, field: str = "subject") -> str:
+        """The pseudonym of a data subject id of any kind (Logboek Dataverwerkingen).
+
+        A BSN (`id_type` "BSN", or no type and 9 digits) gets exactly the BSN pseudonym, so LDV
+        records and app-audit lines of one resident correlate. Another kind (personnel number,
+        V-number) is keyed by its type too, so equal numbers of different kinds never collide.
+        A value that already is a pseudonym under this scheme (`rp_...`) is kept.
+        """
+        if not isinstance(value, str) or not value.strip() or len(value) > 256:
+            raise ParseError("must be a non-empty text of at most 256 characters", field=field)
+        kind = (id_type or "").strip().lower()
+        if _PSEUDONYM.fullmatch(value):
+            return value
+        if kind == "bsn" or (not kind and value.isascii() and value.isdigit() and len(value) == 9):
+            return self.pseudonym(value, field=field)
+        if not kind:
+            raise ParseError("needs dpl.core.data_subject_id_type unless it is a BSN", field=field)
+        mac = hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
+        return PSEUDONYM_PREFIX + base64.b32encode(mac[:20]).decode("ascii").lower()
 
     def scrub(self, text: str) -> str:
         """Replace every valid-BSN-looking 9-digit run in `text` by its pseudonym.
