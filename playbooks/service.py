@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from playbooks.approvals import approve_action, request_action
+from playbooks.breach.processing_register import RegisteredActivity, activities_by_uri
 from playbooks.casework import merge, merged_ids, param_origins, render_markdown
 from playbooks.evidence import add_evidence, list_evidence, read_evidence
 from playbooks.executor import execute_action, give_up, resume_runs
@@ -62,7 +63,9 @@ __all__ = [
     "AuthorityPackage",
     "PlaybookError",
     "PolicePackage",
+    "RegisteredActivity",
     "accept_handoff",
+    "activities_by_uri",
     "add_comment",
     "add_evidence",
     "add_observable",

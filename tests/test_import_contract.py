@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = ("collectors", "detection", "playbooks", "drills", "awareness")
+DOMAINS = ("collectors", "detection", "playbooks", "drills", "awareness", "ldv")
 ROOTS = ("dashboard", "dijkwacht")
 FIRST_PARTY = ("core", *DOMAINS, *ROOTS)
 
@@ -20,6 +20,7 @@ ALLOWED_DOMAIN_CALLS: dict[str, frozenset[str]] = {
     "playbooks": frozenset({"detection"}),
     "drills": frozenset({"detection", "playbooks", "collectors"}),
     "awareness": frozenset({"detection", "playbooks", "drills"}),
+    "ldv": frozenset({"collectors", "playbooks"}),
 }
 
 

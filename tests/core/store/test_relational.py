@@ -126,6 +126,7 @@ def _import_every_models_module() -> None:
         "playbooks",
         "drills",
         "awareness",
+        "ldv",
         "dashboard",
     ):
         root = importlib.import_module(package)
