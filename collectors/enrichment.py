@@ -34,6 +34,7 @@ IMPOSSIBLE_KMH = 900.0  # faster than an airliner
 MAX_TRACKED = 200_000  # accounts / sessions remembered by the stateful checks
 AUDIT_PREFIX = "app_audit."
 LDV_PREFIX = "ldv."
+LDV_CHECK_DATASET = "ldv.stream_check"  # the stream check's own results, not processing records
 LOGIN_DATASET = "portal.auth"
 SESSION_DATASETS = frozenset({"portal.auth", "portal.forms"})
 MAIL_DATASET = "mail.audit"
@@ -47,7 +48,7 @@ def enrich(event: Event, context: ContextTables) -> Event:
         _source(event, source_ip, context)
     if dataset.startswith(AUDIT_PREFIX):
         _audit(event, context)
-    elif dataset.startswith(LDV_PREFIX):
+    elif dataset.startswith(LDV_PREFIX) and dataset != LDV_CHECK_DATASET:
         _audit(event, context)  # who looked at whom: the same questions as app audit
         _ldv(event, context)
     if dataset == MAIL_DATASET:

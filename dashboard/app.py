@@ -45,6 +45,7 @@ from dashboard.views import (
 )
 from dashboard.views import awareness as awareness_views
 from dashboard.views import drills as drills_views
+from dashboard.views import ldv as ldv_views
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -167,6 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(casework.router)  # issue 17: working a case
     app.include_router(casework_api.router)
     app.include_router(exceptions.router)  # issue 17: alert exceptions, maintenance windows
+    app.include_router(ldv_views.router)  # issue 23: Logboek Dataverwerkingen
     return app
 
 

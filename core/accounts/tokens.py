@@ -32,6 +32,7 @@ SCOPES: dict[str, str] = {
     "read:events": "search stored events",
     "read:rules": "list detection rules, their state and ATT&CK coverage; test a rule",
     "write:rules": "enable and disable detection rules",
+    "read:ldv": "query Logboek Dataverwerkingen records (the LDV read API)",
     "read:metrics": "scrape /metrics (Prometheus; admin users only)",
     "admin": "administer users and tokens (admin users only)",
 }

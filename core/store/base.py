@@ -96,6 +96,12 @@ class EventStore(Protocol):
 
     def count(self, query: EventQuery) -> int: ...
 
+    def counts_by(
+        self, field: str, query: EventQuery | None = None, *, limit: int = 20
+    ) -> list[tuple[Any, int]]:
+        """(value, count) of a field over matching events, most frequent first."""
+        ...
+
     def get(self, event_id: str) -> StoredEvent:
         """Raise NotFoundError when absent."""
         ...

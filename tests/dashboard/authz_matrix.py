@@ -35,6 +35,7 @@ SAMPLE_PATH_VALUES = {
     "exercise_id": "oef-no-such-exercise",
     "expectation_id": "E1",
     "schedule_id": "999999",
+    "partner_id": "999999",
 }
 
 Expected = dict[str, int]
@@ -266,6 +267,16 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("POST", "/drills/{exercise_id}/publish"): page(Role.EXERCISE_CONTROLLER, ok=404),
     ("GET", "/oefeningen"): everyone(),
     ("GET", "/oefeningen/{exercise_id}"): everyone(404),
+    # Logboek Dataverwerkingen (issue 23): the read API (400 without a filter) and DPO pages
+    ("POST", "/api/ldv/lezen/v1/processing-activities"): api(*TRIAGE, Role.DPO, ok=400),
+    ("GET", "/dpo/ldv"): page(Role.DPO),
+    ("POST", "/dpo/ldv/streams"): page(Role.DPO, ok=422),
+    ("GET", "/dpo/ldv/partners"): page(Role.DPO),
+    ("POST", "/dpo/ldv/partners"): page(Role.DPO, ok=422),
+    ("GET", "/dpo/ldv/partners/{partner_id}"): page(Role.DPO, ok=404),
+    ("POST", "/dpo/ldv/partners/{partner_id}"): page(Role.DPO, ok=404),
+    ("GET", "/dpo/ldv/partners/{partner_id}/evidence.csv"): page(Role.DPO, ok=404),
+    ("GET", "/dpo/ldv/partners/{partner_id}/evidence.pdf"): page(Role.DPO, ok=404),
 }
 
 # Routes that authenticate on their own instead of declaring RequireRole/PUBLIC, with why.

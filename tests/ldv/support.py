@@ -12,7 +12,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
 from collectors.http_ingest import create_token
 from collectors.models import CollectorToken
@@ -46,10 +46,13 @@ def emit(
     provider = TracerProvider(resource=Resource.create({"service.name": system}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("dijkwacht.tests")
-    stack = []
+    stack: list[Any] = []
     try:
         for attributes in records:
-            span = tracer.start_span(str(attributes.get("name", "raadpleeg persoonslijst")))
+            parent = set_span_in_context(stack[-1]) if nested and stack else None
+            span = tracer.start_span(
+                str(attributes.get("name", "raadpleeg persoonslijst")), context=parent
+            )
             for key, value in attributes.items():
                 if key != "name":
                     span.set_attribute(key, value)
