@@ -95,3 +95,48 @@ def subject(bsn: str, activity: str = ACTIVITY, **extra: Any) -> dict[str, Any]:
         "dpl.core.data_subject_id_type": "BSN",
         **extra,
     }
+
+
+def ldv_event(
+    *,
+    key: bytes,
+    span: str,
+    trace: str = "4bf92f3577b34da6a3ce929d0e0e4736",
+    parent: str | None = None,
+    bsn: str | None = BSN_A,
+    activity: str = ACTIVITY,
+    system: str = "brp-bevraging",
+    start_ms: int = 1_764_068_470_669,
+    entity: str | None = None,
+    context: Any = None,
+    purpose: str | None = None,
+) -> dict[str, Any]:
+    """One parsed (and, with `context`, enriched) LDV event, as the collector would store it."""
+    import orjson
+
+    from collectors.enrichment import enrich
+    from collectors.parsers import get_parser
+    from collectors.pseudonym import Pseudonymiser
+
+    attributes: dict[str, Any] = {"dpl.core.processing_activity_id": activity}
+    if bsn is not None:
+        attributes["dpl.core.data_subject_id"] = bsn
+    if purpose is not None:
+        attributes["dpl.nen7513.users"] = [{"userID": "E17", "purposeOfUse": purpose}]
+    record: dict[str, Any] = {
+        "trace_id": trace,
+        "span_id": span,
+        "name": "raadpleeg",
+        "start_time": start_ms,
+        "end_time": start_ms + 5,
+        "status_code": 1,
+        "resource": {"attributes": {"service.name": system}},
+        "attributes": attributes,
+    }
+    if parent:
+        record["parent_span_id"] = parent
+    if entity:
+        record["foreign_operation"] = {"trace_id": "a" * 32, "span_id": "b" * 16, "entity": entity}
+    parser = get_parser("ldv", pseudonymiser=Pseudonymiser(key))
+    event = parser.parse(orjson.dumps(record), received_at=datetime.now(UTC), source="test")
+    return enrich(event, context) if context is not None else event
