@@ -49,7 +49,10 @@ def enrich(event: Event, context: ContextTables) -> Event:
     if dataset.startswith(AUDIT_PREFIX):
         _audit(event, context)
     elif dataset.startswith(LDV_PREFIX) and dataset != LDV_CHECK_DATASET:
-        _audit(event, context)  # who looked at whom: the same questions as app audit
+        if get_field(event, "user.id") is not None:
+            # A NEN 7513 user: who looked at whom, the app-audit questions. Core LDV records
+            # name no user (by design), and the questions are about the actor: skipped.
+            _audit(event, context)
         _ldv(event, context)
     if dataset == MAIL_DATASET:
         _mail(event, context)

@@ -16,7 +16,6 @@ OTLP prescribes, and dead-lettered (subject ids scrubbed), so nothing posted is 
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import hashlib
 from collections.abc import Iterator
@@ -167,6 +166,8 @@ def decode_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
 
 def any_value(value: AnyValue) -> Any:
     """An OTLP attribute value as plain JSON-like Python."""
+    if value.HasField("string_value"):  # nearly every LDV attribute: skip WhichOneof
+        return value.string_value
     kind = value.WhichOneof("value")
     if kind == "array_value":
         return [any_value(v) for v in value.array_value.values]
@@ -184,7 +185,7 @@ def attributes(items: Iterator[KeyValue] | Any) -> dict[str, Any]:
 
 
 def _hex(data: bytes) -> str | None:
-    return binascii.hexlify(data).decode("ascii") if data else None
+    return data.hex() if data else None
 
 
 def span_record(span: Span, resource: dict[str, Any]) -> dict[str, Any]:

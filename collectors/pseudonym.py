@@ -9,8 +9,6 @@ without the key a pseudonym cannot be reversed by trying all 10^9 numbers. The k
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import re
 
@@ -20,8 +18,13 @@ from core.errors import ConfigError
 PSEUDONYM_PREFIX = "rp_"
 MIN_KEY_BYTES = 16
 _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
-# Any 9-digit run not touching other digits: a BSN candidate inside free text.
-_BSN_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
+_WEIGHT_SUM = sum(_BSN_WEIGHTS)
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lower case
+_B32_SHIFTS = tuple(range(155, -1, -5))  # 160 bits -> 32 characters, most significant first
+# Every maximal run of 9 or more digits; `_replace` keeps all but the 9-digit ones, so a BSN
+# candidate is a 9-digit run not touching other digits. Without look-arounds the scan is ~50x
+# faster on text full of long numbers (epoch milliseconds in LDV records: 18 us -> 0.4 us).
+_BSN_CANDIDATE = re.compile(r"[0-9]{9,}")
 _PSEUDONYM = re.compile(r"rp_[a-z2-7]{32}")
 
 
@@ -29,7 +32,11 @@ def is_valid_bsn(value: str) -> bool:
     """The 11-test ("elfproef"): weights 9..2 and -1, sum divisible by 11, not all zeros."""
     if len(value) != 9 or not value.isascii() or not value.isdigit():
         return False
-    total = sum(int(digit) * weight for digit, weight in zip(value, _BSN_WEIGHTS, strict=True))
+    # Spelled out over the bytes: a generator over zip() cost several times as much, and this
+    # runs for every BSN on the ingest path (bench/ldv.py). The ASCII offsets cancel mod 11.
+    d = value.encode("ascii")
+    total = 9 * d[0] + 8 * d[1] + 7 * d[2] + 6 * d[3] + 5 * d[4] + 4 * d[5] + 3 * d[6]
+    total += 2 * d[7] - d[8] - 48 * _WEIGHT_SUM
     return total % 11 == 0 and value != "000000000"
 
 
@@ -42,6 +49,13 @@ def validate_bsn(value: str, *, field: str = "subject") -> str:
     if not is_valid_bsn(value):
         raise ParseError("not a valid BSN (fails the 11-test)", field=field)
     return value
+
+
+def _base32(twenty: bytes) -> str:
+    """`base64.b32encode(twenty).decode().lower()` for exactly 20 bytes (no padding), without
+    the pure-Python encoder's per-call set-up: about a fifth of its cost."""
+    number = int.from_bytes(twenty, "big")
+    return "".join([_B32[(number >> shift) & 31] for shift in _B32_SHIFTS])
 
 
 class Pseudonymiser:
@@ -77,8 +91,8 @@ class Pseudonymiser:
             return self.pseudonym(value, field=field)
         if not kind:
             raise ParseError("needs dpl.core.data_subject_id_type unless it is a BSN", field=field)
-        mac = hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
-        return PSEUDONYM_PREFIX + base64.b32encode(mac[:20]).decode("ascii").lower()
+        mac = hmac.digest(self._key, f"{kind}:{value}".encode(), "sha256")
+        return PSEUDONYM_PREFIX + _base32(mac[:20])
 
     def scrub(self, text: str) -> str:
         """Replace every valid-BSN-looking 9-digit run in `text` by its pseudonym.
@@ -91,8 +105,10 @@ class Pseudonymiser:
 
     def _replace(self, match: re.Match[str]) -> str:
         value = match.group()
-        return self._digest(value) if is_valid_bsn(value) else value
+        return self._digest(value) if len(value) == 9 and is_valid_bsn(value) else value
 
     def _digest(self, bsn: str) -> str:
-        mac = hmac.new(self._key, b"bsn:" + bsn.encode("ascii"), hashlib.sha256).digest()
-        return PSEUDONYM_PREFIX + base64.b32encode(mac[:20]).decode("ascii").lower()
+        # hmac.digest: the one-shot C path, same bytes as hmac.new(...).digest() at a fraction
+        # of the cost of building an HMAC object per BSN.
+        mac = hmac.digest(self._key, b"bsn:" + bsn.encode("ascii"), "sha256")
+        return PSEUDONYM_PREFIX + _base32(mac[:20])
