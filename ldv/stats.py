@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.errors import NotFoundError
+from core.events import get_field
 from core.store.base import AlertQuery, AlertStore, EventQuery, EventStore
 from ldv.models import Partner
 from playbooks.service import RegisteredActivity
@@ -130,7 +132,7 @@ def partner_view(
             view.agreed += count if inside else 0
     found = alerts.search(AlertQuery(rule_ids=LDV_RULE_IDS, start=start, limit=500))
     for alert in found:
-        if partner.entity_uri in str(alert.body):  # the partner's entity is a dedup value
+        if _names_partner(store, alert.body.get("event_ids"), partner.entity_uri):
             view.hits.append(
                 {
                     "id": alert.id,
@@ -141,6 +143,20 @@ def partner_view(
                 }
             )
     return view
+
+
+def _names_partner(store: EventStore, event_ids: Any, entity: str) -> bool:
+    """Whether one of the alert's first events was a call by this partner."""
+    if not isinstance(event_ids, list):
+        return False
+    for event_id in event_ids[:5]:
+        try:
+            event = store.get(str(event_id)).event
+        except NotFoundError:
+            continue
+        if get_field(event, ENTITY_FIELD) == entity:
+            return True
+    return False
 
 
 def evidence_csv(view: PartnerView) -> str:
