@@ -126,3 +126,77 @@ def test_protobuf_reply_is_an_export_response(ldv_settings: Settings) -> None:
     assert not parsed.HasField("partial_success")
     assert again.headers["Idempotent-Replayed"] == "true"
     assert len(_stored(ldv_settings)) == 1
+
+
+def _ca_signed_pair(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate that is its own CA (urllib3, under the OpenTelemetry exporter,
+    verifies strictly: a trust anchor needs CA basic constraints)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_with_the_collectors_tls_pair_otlp_is_tls_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's own `verify`
+    # (the exporter's certificate_file): drop them so the exporter trusts exactly our CA.
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    cert, key = _ca_signed_pair(tmp_path)
+    settings = load_settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        syslog_enabled=False,
+        relp_enabled=False,
+        ingest_http_port=free_port(),
+        syslog_tls_port=free_port(),
+        syslog_tls_cert=cert,
+        syslog_tls_key=key,
+    )
+    token = make_token(settings)
+    with running(settings) as ports:
+        exporter = OTLPSpanExporter(
+            endpoint=f"https://localhost:{ports['http']}/v1/traces",
+            headers={"Authorization": f"Bearer {token}"},
+            certificate_file=str(cert),
+        )
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        assert exporter.export(sdk_spans([subject(BSN_A)])) == SpanExportResult.SUCCESS
+        with pytest.raises(httpx.HTTPError):  # plain HTTP is not answered
+            httpx.post(f"http://127.0.0.1:{ports['http']}/v1/traces", content=b"", timeout=3)
+    assert len(_stored(settings)) == 1
