@@ -101,3 +101,22 @@ def test_answers_for_one_subject_never_hold_another(
     )  # fmt: skip
     assert len(report.records) == subjects.count(asked)
     assert all(r.partner == "WIJ Groningen" for r in report.records)
+
+
+def test_the_hourly_task_sends_its_findings_through_the_collectors(tmp_path: Path) -> None:
+    from collectors.service import pending_events
+    from core.clock import SystemClock
+    from core.config import load_settings
+    from core.store.relational import create_db_engine, create_session_factory, migrate
+    from core.store.unit_of_work import unit_of_work
+    from ldv.service import set_stream
+    from ldv.tasks import run_stream_check
+
+    settings = load_settings(environment="test", data_dir=tmp_path / "data")
+    migrate(settings)
+    factory = create_session_factory(create_db_engine(settings))
+    with unit_of_work(factory) as db:
+        set_stream(db=db, clock=SystemClock(), actor="fg", system="belastingen", per_hour=50)
+    result = run_stream_check(settings, factory)
+    assert result == {"systems": 1, "gaps": ["belastingen"]}  # nothing arrived at all
+    assert pending_events(settings=settings) == 1
