@@ -42,7 +42,7 @@ from collectors.http_ingest import (
     check_idempotency_key,
     check_source,
 )
-from collectors.parsers.ldv import FOREIGN_PREFIX, LdvRecordMapper, check_record
+from collectors.parsers.ldv import FOREIGN_PREFIX, MAX_TIME_MS, LdvRecordMapper, check_body
 from collectors.spool import OnceKey, Spool
 from core.errors import ValidationError
 from core.store.base import DeadLetter
@@ -188,32 +188,50 @@ def _hex(data: bytes) -> str | None:
     return data.hex() if data else None
 
 
+def _binary_id(data: bytes, field: str, size: int) -> str:
+    if len(data) != size:
+        raise ParseError(f"must be {size} bytes as {size * 2} hex digits", field=field)
+    if not data.strip(b"\0"):
+        raise ParseError("must not be all zeros (an invalid id in W3C Trace Context)", field=field)
+    return data.hex()
+
+
 def span_record(span: Span, resource: dict[str, Any]) -> dict[str, Any]:
-    """One span as an LDV record mapping (see collectors.parsers.ldv); not yet checked."""
-    values = attributes(span.attributes)
+    """One span as a checked LDV record (as `check_record` gives for a JSON line).
+
+    The ids arrive as bytes and the times as integers, so they are checked here directly
+    rather than as text; everything else goes through the same `check_body`.
+    """
     record: dict[str, Any] = {
-        "trace_id": _hex(span.trace_id),
-        "span_id": _hex(span.span_id),
-        "name": span.name,
-        "start_time": span.start_time_unix_nano // 1_000_000 or None,
-        "end_time": span.end_time_unix_nano // 1_000_000 or None,
-        "status_code": int(span.status.code),
-        "resource": {"attributes": resource},
-        "attributes": values,
+        "trace_id": _binary_id(span.trace_id, "trace_id", 16),
+        "span_id": _binary_id(span.span_id, "span_id", 8),
     }
-    parent = _hex(span.parent_span_id)
-    if parent:
-        record["parent_span_id"] = parent
+    if span.parent_span_id:
+        record["parent_span_id"] = _binary_id(span.parent_span_id, "parent_span_id", 8)
+    start, end = span.start_time_unix_nano // 1_000_000, span.end_time_unix_nano // 1_000_000
+    if not 0 < start <= MAX_TIME_MS:
+        raise ParseError("is required (milliseconds since the epoch)", field="start_time")
+    if not 0 < end <= MAX_TIME_MS:
+        raise ParseError("is required (milliseconds since the epoch)", field="end_time")
+    if end < start:
+        raise ParseError("must not be before start_time", field="end_time")
+    record["start_time"], record["end_time"] = start, end
+    status = int(span.status.code)
+    if status not in (0, 1, 2):
+        raise ParseError("must be 0 (unset), 1 (ok) or 2 (error)", field="status_code")
+    record["status_code"] = status
     for link in span.links:  # a link naming the calling party is the foreign operation
         entity = attributes(link.attributes).get(FOREIGN_PREFIX + "entity")
         if entity is not None:
             record["foreign_operation"] = {
-                "trace_id": _hex(link.trace_id),
-                "span_id": _hex(link.span_id),
+                "trace_id": _binary_id(link.trace_id, "foreign_operation.trace_id", 16),
+                "span_id": _binary_id(link.span_id, "foreign_operation.span_id", 8),
                 "entity": entity,
             }
             break
-    return record
+    return check_body(
+        record, name=span.name, resource=resource, attributes=attributes(span.attributes)
+    )
 
 
 def iter_spans(request: ExportTraceServiceRequest) -> Iterator[tuple[Span, dict[str, Any]]]:
@@ -275,7 +293,7 @@ def ingest_otlp(
     dead: list[DeadLetter] = []
     for index, (span, resource) in enumerate(iter_spans(request)):
         try:
-            record = check_record(span_record(span, resource))
+            record = span_record(span, resource)
             event = mapper.to_event(record, received_at=received_at, source=peer)
         except ParseError as exc:
             problem = RejectedSpan(index, exc.field or "span", exc.reason)

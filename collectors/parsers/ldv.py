@@ -138,10 +138,6 @@ def check_record(record: dict[str, Any]) -> dict[str, Any]:
     }
     if record.get("parent_span_id"):
         out["parent_span_id"] = _hex_id(record["parent_span_id"], "parent_span_id", _HEX16, 8)
-    name = record["name"]
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        raise ParseError(f"must be a non-empty text of at most {MAX_NAME} characters", "name")
-    out["name"] = name
     out["start_time"] = _time_ms(record["start_time"], "start_time")
     out["end_time"] = _time_ms(record["end_time"], "end_time")
     if out["end_time"] < out["start_time"]:
@@ -154,17 +150,35 @@ def check_record(record: dict[str, Any]) -> dict[str, Any]:
         out["foreign_operation"] = {
             "trace_id": _hex_id(foreign.get("trace_id"), "foreign_operation.trace_id", _HEX32, 16),
             "span_id": _hex_id(foreign.get("span_id"), "foreign_operation.span_id", _HEX16, 8),
-            "entity": _uri(foreign.get("entity"), "foreign_operation.entity"),
+            "entity": foreign.get("entity"),
         }
     resource = record.get("resource") or {}
     if not isinstance(resource, dict):
         raise ParseError("must be an object", field="resource")
-    out["resource"] = {"attributes": _attributes(resource.get("attributes"), "resource.attributes")}
-    attributes = _attributes(record.get("attributes"), "attributes")
+    return check_body(
+        out,
+        name=record["name"],
+        resource=_attributes(resource.get("attributes"), "resource.attributes"),
+        attributes=_attributes(record.get("attributes"), "attributes"),
+    )
+
+
+def check_body(
+    out: dict[str, Any], *, name: Any, resource: dict[str, Any], attributes: dict[str, Any]
+) -> dict[str, Any]:
+    """The checks after ids and times (which a caller with binary ids, OTLP, makes itself):
+    name, processing activity, foreign operation; completes and returns `out`."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise ParseError(f"must be a non-empty text of at most {MAX_NAME} characters", "name")
+    out["name"] = name
+    foreign = out.get("foreign_operation")
+    if foreign is not None:
+        foreign["entity"] = _uri(foreign.get("entity"), "foreign_operation.entity")
+    out["resource"] = {"attributes": resource}
     if attributes.get(ACTIVITY) is None:
         raise ParseError("is required (a URI into the processing register)", field=ACTIVITY)
     _uri(attributes[ACTIVITY], ACTIVITY)
-    if "foreign_operation" not in out and attributes.get(FOREIGN_PREFIX + "entity"):
+    if foreign is None and attributes.get(FOREIGN_PREFIX + "entity"):
         out["foreign_operation"] = {
             "trace_id": _hex_id(attributes.get(FOREIGN_PREFIX + "trace_id"),
                                 FOREIGN_PREFIX + "trace_id", _HEX32, 16),
