@@ -34,6 +34,7 @@ READ_ACTIONS = frozenset({"data.read", "reidentification.verified"})
 SUBJECTS_KEY = "subject_pseudonyms"
 PSEUDONYM_RE = re.compile(r"\brp_[a-z2-7]{32}\b")
 APP_AUDIT_PREFIX = "app_audit."
+LDV_PREFIX = "ldv."
 DIJKWACHT_SOURCE = "dijkwacht"
 DIJKWACHT_DEPARTMENT = "Informatiebeveiliging (SOC)"
 _PAGE = 500
@@ -60,6 +61,9 @@ class AccessRecord:
     record_type: str | None = None
     case_reference: str | None = None
     employee: str | None = None
+    # LDV: the chain partner (organisation) that made the call, by name when registered.
+    partner: str | None = None
+    activity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +131,24 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def records_from_events(
-    events: Iterable[Mapping[str, Any]], pseudonym: str, *, include_names: bool
+    events: Iterable[Mapping[str, Any]],
+    pseudonym: str,
+    *,
+    include_names: bool,
+    partner_names: Mapping[str, str] | None = None,
 ) -> Iterator[AccessRecord]:
-    """Successful accesses in the municipal application logs (`app_audit.*`) to this resident."""
+    """Successful accesses to this resident in the municipal application logs (`app_audit.*`)
+    and in Logboek Dataverwerkingen records (`ldv.*`, with the calling partner's name)."""
     for event in events:
         dataset = get_field(event, "event.dataset")
-        if not isinstance(dataset, str) or not dataset.startswith(APP_AUDIT_PREFIX):
+        if not isinstance(dataset, str):
+            continue
+        if dataset.startswith(LDV_PREFIX):
+            found = _ldv_record(event, pseudonym, include_names, partner_names or {})
+            if found is not None:
+                yield found
+            continue
+        if not dataset.startswith(APP_AUDIT_PREFIX):
             continue
         if get_field(event, "dijkwacht.subject.pseudonym") != pseudonym:
             continue
@@ -157,6 +173,42 @@ def records_from_events(
         )
 
 
+def _ldv_record(
+    event: Mapping[str, Any],
+    pseudonym: str,
+    include_names: bool,
+    partner_names: Mapping[str, str],
+) -> AccessRecord | None:
+    if get_field(event, "dijkwacht.ldv.data_subject.pseudonym") != pseudonym:
+        return None
+    if get_field(event, "event.outcome") == "failure":
+        return None  # a failed processing disclosed nothing
+    at = _parse_time(get_field(event, "@timestamp"))
+    if at is None:
+        return None
+    entity = _text(get_field(event, "dijkwacht.ldv.foreign_operation.entity"))
+    partner = None
+    if entity is not None:
+        partner = (
+            partner_names.get(entity)
+            or _text(get_field(event, "dijkwacht.ldv.partner.name"))
+            or entity
+        )
+    roles = get_field(event, "user.roles")
+    role = ", ".join(str(r) for r in roles) if isinstance(roles, list) and roles else None
+    return AccessRecord(
+        at=at,
+        source=_text(get_field(event, "dijkwacht.ldv.resource.system")) or "ldv",
+        action=_text(get_field(event, "event.action")) or "access",
+        department=None,
+        role=role,
+        purpose=_text(get_field(event, "dijkwacht.case.purpose")),
+        employee=_text(get_field(event, "user.id")) if include_names else None,
+        partner=partner,
+        activity=_text(get_field(event, "dijkwacht.ldv.processing_activity_id")),
+    )
+
+
 def build_report(
     *,
     pseudonym: str,
@@ -164,11 +216,14 @@ def build_report(
     events: Iterable[Mapping[str, Any]],
     include_names: bool,
     generated_at: datetime,
+    partner_names: Mapping[str, str] | None = None,
 ) -> AccessReport:
-    """Combine both sources into one report, oldest first; pure, so it is property-tested."""
+    """Combine the sources into one report, oldest first; pure, so it is property-tested."""
     records = [
         *records_from_audit(audit_entries, pseudonym, include_names=include_names),
-        *records_from_events(events, pseudonym, include_names=include_names),
+        *records_from_events(
+            events, pseudonym, include_names=include_names, partner_names=partner_names
+        ),
     ]
     records.sort(key=lambda r: (r.at, r.source, r.action))
     return AccessReport(pseudonym, generated_at, include_names, records)
@@ -187,13 +242,15 @@ def audit_reads_of(*, db: Session, pseudonym: str) -> list[AuditEntry]:
     return list(db.scalars(query))
 
 
-def app_audit_events_of(*, store: EventStore, pseudonym: str) -> Iterator[Mapping[str, Any]]:
+def app_audit_events_of(
+    *, store: EventStore, pseudonym: str, field: str = "dijkwacht.subject.pseudonym"
+) -> Iterator[Mapping[str, Any]]:
     """Every stored event whose subject is this pseudonym, paged so memory stays flat."""
     offset = 0
     while True:
         page = store.search(
             EventQuery(
-                filters={"dijkwacht.subject.pseudonym": pseudonym},
+                filters={field: pseudonym},
                 limit=_PAGE,
                 offset=offset,
                 order="asc",
@@ -213,12 +270,15 @@ def access_report(
     pseudonym: str,
     include_names: bool,
     generated_at: datetime,
+    partner_names: Mapping[str, str] | None = None,
 ) -> AccessReport:
-    """The report for one resident pseudonym from the audit log and the event store."""
+    """The report for one resident pseudonym from the audit log and the event store (app
+    audit lines and LDV records both carry `dijkwacht.subject.pseudonym`)."""
     return build_report(
         pseudonym=pseudonym,
         audit_entries=audit_reads_of(db=db, pseudonym=pseudonym),
         events=app_audit_events_of(store=store, pseudonym=pseudonym),
         include_names=include_names,
         generated_at=generated_at,
+        partner_names=partner_names,
     )

@@ -15,6 +15,9 @@ Files (all optional; a missing file is an empty table; see docs/detection-conten
 - ``networks.csv``   cidr,kind,label                           (kind: anonymising)
 - ``geo.csv``        cidr,country,city,lat,lon                 (local geo table)
 - ``office.json``    {"timezone", "weekdays": [1-7], "start", "end", "holidays", "mail_domains"}
+- ``ldv_activities.csv`` uri,retired,requires_subject             (processing register, LDV)
+- ``ldv_partners.csv``   entity,name,activity                     (chain partners, one row per
+  agreed activity; written by ``dijkwacht ldv export-context``, see docs/ldv.md)
 
 Privacy: BSN columns (a BSN, or an ``rp_`` pseudonym already) are pseudonymised at load with the
 ``pseudonym_key``; surnames and addresses are kept only as keyed hashes, enough to compare
@@ -142,6 +145,10 @@ class ContextTables:
     geo: RangeTable = field(default_factory=lambda: RangeTable([]))
     office_hours: OfficeHours = field(default_factory=OfficeHours)
     mail_domains: frozenset[str] = frozenset()
+    # LDV: activity URI -> (retired, requires a data subject); partner entity URI -> (name,
+    # agreed activity URIs).
+    ldv_activities: Mapping[str, tuple[bool, bool]] = field(default_factory=dict)
+    ldv_partners: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
 
 
 def load_context(*, directory: Path, key: bytes) -> ContextTables:
@@ -214,6 +221,18 @@ class _Loader:
                 raise ContextError(f"{where}: lat/lon: must be decimal degrees") from None
             geo.append((_network(row.get("cidr"), where), place))
         office, mail_domains = self._office()
+        activities: dict[str, tuple[bool, bool]] = {}
+        for where, row in self._rows("ldv_activities.csv", ("uri", "retired", "requires_subject")):
+            activities[self._required(row, "uri", where)] = (
+                _flag(row, "retired", where),
+                _flag(row, "requires_subject", where),
+            )
+        partners: dict[str, tuple[str, set[str]]] = {}
+        for where, row in self._rows("ldv_partners.csv", ("entity", "name", "activity")):
+            entity = self._required(row, "entity", where)
+            _, agreed = partners.setdefault(entity, (self._required(row, "name", where), set()))
+            if (row.get("activity") or "").strip():
+                agreed.add(row["activity"].strip())
         return ContextTables(
             version=self.digest.hexdigest()[:16],
             employees=employees,
@@ -226,6 +245,8 @@ class _Loader:
             geo=RangeTable(geo),
             office_hours=office,
             mail_domains=mail_domains,
+            ldv_activities=activities,
+            ldv_partners={e: (n, frozenset(a)) for e, (n, a) in partners.items()},
         )
 
     def _rows(self, name: str, columns: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
@@ -288,6 +309,13 @@ class _Loader:
         except (ValueError, TypeError, AttributeError, ZoneInfoNotFoundError) as exc:
             raise ContextError(f"office.json: {exc}") from None
         return hours, domains
+
+
+def _flag(row: Mapping[str, str | None], column: str, where: str) -> bool:
+    value = (row.get(column) or "").strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", ""):
+        raise ContextError(f"{where}: {column}: must be true or false")
+    return value in ("true", "1", "yes")
 
 
 def _network(value: str | None, where: str) -> IPNetwork:

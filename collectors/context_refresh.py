@@ -26,6 +26,8 @@ CONTEXT_FILES = (
     "networks.csv",
     "geo.csv",
     "office.json",
+    "ldv_activities.csv",
+    "ldv_partners.csv",
 )
 VERSION_FILE = "VERSION"
 

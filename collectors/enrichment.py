@@ -33,6 +33,8 @@ IMPOSSIBLE_KM = 500.0  # below this, geo tables are too coarse to judge
 IMPOSSIBLE_KMH = 900.0  # faster than an airliner
 MAX_TRACKED = 200_000  # accounts / sessions remembered by the stateful checks
 AUDIT_PREFIX = "app_audit."
+LDV_PREFIX = "ldv."
+LDV_CHECK_DATASET = "ldv.stream_check"  # the stream check's own results, not processing records
 LOGIN_DATASET = "portal.auth"
 SESSION_DATASETS = frozenset({"portal.auth", "portal.forms"})
 MAIL_DATASET = "mail.audit"
@@ -46,6 +48,12 @@ def enrich(event: Event, context: ContextTables) -> Event:
         _source(event, source_ip, context)
     if dataset.startswith(AUDIT_PREFIX):
         _audit(event, context)
+    elif dataset.startswith(LDV_PREFIX) and dataset != LDV_CHECK_DATASET:
+        if get_field(event, "user.id") is not None:
+            # A NEN 7513 user: who looked at whom, the app-audit questions. Core LDV records
+            # name no user (by design), and the questions are about the actor: skipped.
+            _audit(event, context)
+        _ldv(event, context)
     if dataset == MAIL_DATASET:
         _mail(event, context)
     name = get_field(event, "dns.question.name")
@@ -177,6 +185,29 @@ def _audit(event: Event, context: ContextTables) -> None:
         set_field(event, "dijkwacht.subject.same_address_as_actor", address == employee.address_key)
     if surname is not None and employee.surname_key is not None:
         set_field(event, "dijkwacht.subject.same_surname_as_actor", surname == employee.surname_key)
+
+
+def _ldv(event: Event, context: ContextTables) -> None:
+    """Logboek Dataverwerkingen checks: the activity against the processing register, the
+    calling partner against the activities agreed with it."""
+    activity = get_field(event, "dijkwacht.ldv.processing_activity_id")
+    if context.ldv_activities and isinstance(activity, str):
+        known = context.ldv_activities.get(activity)
+        set_field(event, "dijkwacht.ldv.activity.registered", known is not None)
+        if known is not None:
+            retired, requires_subject = known
+            set_field(event, "dijkwacht.ldv.activity.retired", retired)
+            set_field(event, "dijkwacht.ldv.activity.requires_subject", requires_subject)
+            count = get_field(event, "dijkwacht.ldv.subject_count") or 0
+            set_field(event, "dijkwacht.ldv.subject_missing", requires_subject and count == 0)
+    entity = get_field(event, "dijkwacht.ldv.foreign_operation.entity")
+    if context.ldv_partners and isinstance(entity, str):
+        partner = context.ldv_partners.get(entity)
+        if partner is not None:
+            set_field(event, "dijkwacht.ldv.partner.name", partner[0])
+        set_field(
+            event, "dijkwacht.ldv.partner.agreed", partner is not None and activity in partner[1]
+        )
 
 
 def _mail(event: Event, context: ContextTables) -> None:

@@ -50,6 +50,9 @@ ENRICHMENT_ONLY_FIELDS: tuple[tuple[str, str], ...] = (
     ("auth", "impossible_travel"),
     ("session", "client_changed"),
     ("mail", "forward_external"),
+    ("ldv", "activity"),
+    ("ldv", "subject_missing"),
+    ("ldv", "partner"),
 )
 
 

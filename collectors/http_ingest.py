@@ -153,6 +153,19 @@ def authenticate(*, db: Session, source: str, authorization: str | None) -> None
         raise UnauthorizedError("Authorization: token unknown, revoked or not for this source")
 
 
+def token_source(*, db: Session, authorization: str | None) -> str:
+    """The source a live `Bearer` token belongs to (OTLP exporters name no source in the path)."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise UnauthorizedError("Authorization: expected 'Bearer <token>'")
+    token = authorization.removeprefix("Bearer ").strip()
+    row = db.scalars(
+        select(CollectorToken).where(CollectorToken.token_sha256 == _digest(token))
+    ).first()
+    if row is None or row.revoked_at is not None:
+        raise UnauthorizedError("Authorization: token unknown or revoked")
+    return row.source
+
+
 def ingest_ndjson(
     *,
     spool: Spool,

@@ -11,6 +11,12 @@ reason}]}` only after the spool commit (400 when every line was refused), 401 ba
 body over `ingest_max_body_bytes`, 400 bad source or `Idempotency-Key`, 422 a key reused for
 another body, 503 + `Retry-After` when the spool is full or the collector is paused. A replayed
 reply carries `Idempotent-Replayed: true`.
+
+`POST /v1/traces` is OTLP/HTTP for Logboek Dataverwerkingen records (`collectors.otlp`): the
+token alone names the source, the reply is an `ExportTraceServiceResponse` in the request's
+encoding (partial success for rejected spans), sent after the spool commit. With
+`syslog_tls_cert` and `syslog_tls_key` set, this server speaks TLS only (the standard requires
+TLS towards the logbook).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import TYPE_CHECKING, TypeVar
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from collectors.http_ingest import (
@@ -39,7 +45,11 @@ from collectors.http_ingest import (
     UnauthorizedError,
     authenticate,
     ingest_ndjson,
+    token_source,
 )
+from collectors.otlp import OtlpResult, encode_response, ingest_otlp, media_type
+from collectors.parsers.ldv import LdvRecordMapper
+from collectors.pseudonym import Pseudonymiser
 from collectors.spool import Spool, open_spool
 from core.clock import Clock, SystemClock
 from core.config import Settings
@@ -52,6 +62,7 @@ if TYPE_CHECKING:
     from collectors.hooks import EnrichFn
 
 INGEST_PATH = "/api/ingest/{source}"
+OTLP_TRACES_PATH = "/v1/traces"
 GRACEFUL_SHUTDOWN_SECONDS = 5
 T = TypeVar("T")
 
@@ -81,6 +92,7 @@ class IngestWorker:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="http-ingest")
         self._spool: Spool | None = None
         self._engine: Engine | None = None
+        self._mapper: LdvRecordMapper | None = None
 
     async def authenticate(self, source: str, authorization: str | None) -> None:
         await self._run(lambda: self._authenticate(source, authorization))
@@ -102,6 +114,42 @@ class IngestWorker:
             )
 
         return await self._run(work)
+
+    async def token_source(self, authorization: str | None) -> str:
+        return await self._run(lambda: self._token_source(authorization))
+
+    async def ingest_otlp(
+        self, *, source: str, body: bytes, content_type: str, peer: str, key: str | None
+    ) -> OtlpResult:
+        settings = self.settings
+
+        def work() -> OtlpResult:
+            return ingest_otlp(
+                spool=self._open_spool(),
+                source=source,
+                body=body,
+                content_type=content_type,
+                mapper=self._ldv_mapper(),
+                received_at=self.clock.now(),
+                peer=peer,
+                enrich=self.enrich,
+                idempotency_key=key,
+                key_ttl=timedelta(hours=settings.ingest_idempotency_hours),
+            )
+
+        return await self._run(work)
+
+    def _ldv_mapper(self) -> LdvRecordMapper:
+        if self._mapper is None:
+            key = self.settings.secret("pseudonym_key").encode("utf-8")
+            self._mapper = LdvRecordMapper(pseudonymiser=Pseudonymiser(key))
+        return self._mapper
+
+    def _token_source(self, authorization: str | None) -> str:
+        if self._engine is None:
+            self._engine = create_db_engine(self.settings)
+        with create_session_factory(self._engine)() as db:
+            return token_source(db=db, authorization=authorization)
 
     def close(self) -> None:
         """Finish queued work, then close the spool and the token database in their thread."""
@@ -167,12 +215,44 @@ def create_ingest_app(
         headers = {"Idempotent-Replayed": "true"} if result.replayed else None
         return JSONResponse(result.as_dict(), status, headers=headers)
 
+    async def traces(request: Request) -> Response:
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        try:
+            kind = media_type(request.headers.get("content-type"))
+            source = await worker.token_source(request.headers.get("authorization"))
+            if paused():
+                return JSONResponse(
+                    {"detail": "the collector is paused after a fault; retry later"},
+                    503,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+            body = await read_limited(request, limit)
+            peer = request.client.host if request.client else "unknown"
+            result = await worker.ingest_otlp(
+                source=source, body=body, content_type=kind, peer=f"otlp://{peer}", key=key
+            )
+        except UnauthorizedError as exc:
+            return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+        except PayloadTooLargeError as exc:
+            return JSONResponse({"detail": str(exc)}, 413)
+        except KeyReusedError as exc:
+            return JSONResponse({"detail": str(exc), "field": exc.field}, 422)
+        except ValidationError as exc:
+            return JSONResponse({"detail": str(exc), "field": exc.field}, 400)
+        except SpoolFullError as exc:
+            return JSONResponse(
+                {"detail": str(exc)}, 503, headers={"Retry-After": str(exc.retry_after)}
+            )
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+        return Response(encode_response(result, kind), 200, media_type=kind, headers=headers)
+
     async def livez(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "paused": paused()})
 
     return Starlette(
         routes=[
             Route(INGEST_PATH, ingest, methods=["POST"]),
+            Route(OTLP_TRACES_PATH, traces, methods=["POST"]),
             Route("/livez", livez, methods=["GET"]),
         ]
     )
@@ -230,6 +310,9 @@ class HttpIngestServer:
             log_config=None,  # the collector's logging stays as `dijkwacht collect` set it
             log_level="warning",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            # The collector's TLS pair (as for syslog and RELP): LDV requires TLS to the logbook.
+            ssl_certfile=str(settings.syslog_tls_cert) if settings.syslog_tls_cert else None,
+            ssl_keyfile=str(settings.syslog_tls_key) if settings.syslog_tls_key else None,
         )
         self._server = _LoopServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))

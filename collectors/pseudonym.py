@@ -9,31 +9,41 @@ without the key a pseudonym cannot be reversed by trying all 10^9 numbers. The k
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import re
-
-from stdnum.nl import bsn as stdnum_bsn
 
 from collectors.errors import ParseError
 from core.errors import ConfigError
 
 PSEUDONYM_PREFIX = "rp_"
 MIN_KEY_BYTES = 16
-# Any 9-digit run not touching other digits: a BSN candidate inside free text.
-_BSN_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
+_BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+_WEIGHT_SUM = sum(_BSN_WEIGHTS)
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lower case
+_B32_SHIFTS = tuple(range(155, -1, -5))  # 160 bits -> 32 characters, most significant first
+# Every maximal run of 9 or more digits; `_replace` keeps all but the 9-digit ones, so a BSN
+# candidate is a 9-digit run not touching other digits. Without look-arounds the scan is ~50x
+# faster on text full of long numbers (epoch milliseconds in LDV records: 18 us -> 0.4 us).
+_BSN_CANDIDATE = re.compile(r"[0-9]{9,}")
+_PSEUDONYM = re.compile(r"rp_[a-z2-7]{32}")
 
 
 def is_valid_bsn(value: str) -> bool:
     """Exactly 9 ASCII digits passing the 11-test ("elfproef").
 
-    The format check stays ours because stdnum also accepts separators and short numbers
-    (it pads them), which a BSN field or a 9-digit run in free text must not be.
+    Hand-written because it runs for every BSN on the ingest path: python-stdnum's
+    `stdnum.nl.bsn.is_valid` took 7 us against 0.9 us here; the tests check this function
+    against stdnum on generated numbers. stdnum also accepts separators and pads short
+    numbers, which a BSN field or a 9-digit run in free text must not be.
     """
     if len(value) != 9 or not value.isascii() or not value.isdigit():
         return False
-    return bool(stdnum_bsn.is_valid(value))
+    # Spelled out over the bytes: a generator over zip() cost several times as much, and this
+    # runs for every BSN on the ingest path (bench/ldv.py). The ASCII offsets cancel mod 11.
+    d = value.encode("ascii")
+    total = 9 * d[0] + 8 * d[1] + 7 * d[2] + 6 * d[3] + 5 * d[4] + 4 * d[5] + 3 * d[6]
+    total += 2 * d[7] - d[8] - 48 * _WEIGHT_SUM
+    return total % 11 == 0 and value != "000000000"
 
 
 def valid_bsns_in(text: str) -> list[str]:
@@ -52,6 +62,13 @@ def validate_bsn(value: str, *, field: str = "subject") -> str:
     return value
 
 
+def _base32(twenty: bytes) -> str:
+    """`base64.b32encode(twenty).decode().lower()` for exactly 20 bytes (no padding), without
+    the pure-Python encoder's per-call set-up: about a fifth of its cost."""
+    number = int.from_bytes(twenty, "big")
+    return "".join([_B32[(number >> shift) & 31] for shift in _B32_SHIFTS])
+
+
 class Pseudonymiser:
     """Keyed, deterministic pseudonyms for BSNs."""
 
@@ -68,6 +85,26 @@ class Pseudonymiser:
         validate_bsn(bsn, field=field)
         return self._digest(bsn)
 
+    def identifier(self, value: str, *, id_type: str | None, field: str = "subject") -> str:
+        """The pseudonym of a data subject id of any kind (Logboek Dataverwerkingen).
+
+        A BSN (`id_type` "BSN", or no type and 9 digits) gets exactly the BSN pseudonym, so LDV
+        records and app-audit lines of one resident correlate. Another kind (personnel number,
+        V-number) is keyed by its type too, so equal numbers of different kinds never collide.
+        A value that already is a pseudonym under this scheme (`rp_...`) is kept.
+        """
+        if not isinstance(value, str) or not value.strip() or len(value) > 256:
+            raise ParseError("must be a non-empty text of at most 256 characters", field=field)
+        kind = (id_type or "").strip().lower()
+        if _PSEUDONYM.fullmatch(value):
+            return value
+        if kind == "bsn" or (not kind and value.isascii() and value.isdigit() and len(value) == 9):
+            return self.pseudonym(value, field=field)
+        if not kind:
+            raise ParseError("needs dpl.core.data_subject_id_type unless it is a BSN", field=field)
+        mac = hmac.digest(self._key, f"{kind}:{value}".encode(), "sha256")
+        return PSEUDONYM_PREFIX + _base32(mac[:20])
+
     def scrub(self, text: str) -> str:
         """Replace every valid-BSN-looking 9-digit run in `text` by its pseudonym.
 
@@ -79,8 +116,10 @@ class Pseudonymiser:
 
     def _replace(self, match: re.Match[str]) -> str:
         value = match.group()
-        return self._digest(value) if is_valid_bsn(value) else value
+        return self._digest(value) if len(value) == 9 and is_valid_bsn(value) else value
 
     def _digest(self, bsn: str) -> str:
-        mac = hmac.new(self._key, b"bsn:" + bsn.encode("ascii"), hashlib.sha256).digest()
-        return PSEUDONYM_PREFIX + base64.b32encode(mac[:20]).decode("ascii").lower()
+        # hmac.digest: the one-shot C path, same bytes as hmac.new(...).digest() at a fraction
+        # of the cost of building an HMAC object per BSN.
+        mac = hmac.digest(self._key, b"bsn:" + bsn.encode("ascii"), "sha256")
+        return PSEUDONYM_PREFIX + _base32(mac[:20])

@@ -310,7 +310,7 @@ def build_tailers(
     tailers = []
     for index, entry in enumerate(entries):
         options: dict[str, Any] = zone_options(settings)
-        if entry.format.startswith("app-audit-"):
+        if entry.format.startswith("app-audit-") or entry.format == "ldv":
             options["pseudonymiser"] = Pseudonymiser(
                 settings.secret("pseudonym_key").encode("utf-8")
             )

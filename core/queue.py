@@ -42,6 +42,7 @@ TASK_MODULES: tuple[str, ...] = (
     "advisories.tasks",
     "intel.tasks",
     "compliance.tasks",
+    "ldv.tasks",
 )
 
 # Beat entries that depend on the settings, as "module:function" names: each function takes the
@@ -77,6 +78,9 @@ DOMAIN_SCHEDULES: Mapping[str, Mapping[str, Any]] = {
         "task": "collectors.refresh_context",
         "schedule": timedelta(minutes=5),
     },
+    # Logboek Dataverwerkingen: register and partner tables for enrichment; stream gaps.
+    "ldv-export-context": {"task": "ldv.export_context", "schedule": timedelta(minutes=5)},
+    "ldv-check-streams": {"task": "ldv.check_streams", "schedule": timedelta(hours=1)},
 }
 
 HEARTBEAT_INTERVAL = 2.0

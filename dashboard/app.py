@@ -49,6 +49,7 @@ from dashboard.views import advisories as advisories_views
 from dashboard.views import awareness as awareness_views
 from dashboard.views import compliance as compliance_views
 from dashboard.views import drills as drills_views
+from dashboard.views import ldv as ldv_views
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -175,6 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(advisories_views.router)  # issue 24: inventory, advisories, sources
     app.include_router(intel.router)  # issue 24: threat-intel indicators and feeds
     app.include_router(compliance_views.router)  # issue 25: BIO2 measures for the auditor
+    app.include_router(ldv_views.router)  # issue 23: Logboek Dataverwerkingen
     return app
 
 

@@ -20,6 +20,7 @@ LABELS: dict[str, dict[str, str]] = {
         "record": "Soort gegeven",
         "case": "Zaak",
         "employee": "Medewerker",
+        "partner": "Op verzoek van (ketenpartner)",
         "none": "Er zijn geen raadplegingen gevonden.",
         "count": "Aantal raadplegingen",
         "intro": "Dit overzicht laat zien wanneer uw gegevens zijn geraadpleegd, door welke "
@@ -40,6 +41,7 @@ LABELS: dict[str, dict[str, str]] = {
         "record": "Record type",
         "case": "Case",
         "employee": "Employee",
+        "partner": "At the request of (chain partner)",
         "none": "No consultations were found.",
         "count": "Number of consultations",
         "intro": "This overview shows when your data were consulted, by which department and "

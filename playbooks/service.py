@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from playbooks.approvals import approve_action, request_action
 from playbooks.breach.clocks import DeadlineRecord, deadlines_since
+from playbooks.breach.processing_register import RegisteredActivity, activities_by_uri
 from playbooks.breach.processing_register import systems as processing_register
 from playbooks.case_tasks import add_task, complete_adhoc_task, incident_of_task, tasks_of
 from playbooks.casework import link_alerts, merge, merged_ids, param_origins, render_markdown
@@ -67,7 +68,9 @@ __all__ = [
     "DeadlineRecord",
     "PlaybookError",
     "PolicePackage",
+    "RegisteredActivity",
     "accept_handoff",
+    "activities_by_uri",
     "add_comment",
     "add_evidence",
     "add_observable",

@@ -11,7 +11,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOMAINS = (
     "collectors", "detection", "intel", "playbooks", "drills", "awareness", "advisories",
-    "compliance",
+    "compliance", "ldv",
 )  # fmt: skip
 ROOTS = ("dashboard", "dijkwacht")
 FIRST_PARTY = ("core", *DOMAINS, *ROOTS)
@@ -26,6 +26,7 @@ ALLOWED_DOMAIN_CALLS: dict[str, frozenset[str]] = {
     "awareness": frozenset({"detection", "playbooks", "drills"}),
     "advisories": frozenset({"playbooks", "collectors"}),
     "compliance": frozenset({"collectors", "detection", "playbooks", "drills", "awareness"}),
+    "ldv": frozenset({"collectors", "playbooks"}),
 }
 
 

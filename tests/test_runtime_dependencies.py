@@ -15,7 +15,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PACKAGES = (
     "core", "collectors", "detection", "intel", "playbooks", "drills", "awareness", "advisories",
-    "compliance", "dashboard", "dijkwacht",
+    "compliance", "ldv", "dashboard", "dijkwacht",
 )  # fmt: skip
 # Installed by ./dev with --no-deps on purpose (docs/dependencies.md).
 INSTALLED_SEPARATELY = {"pyattck", "pyattck-data"}

@@ -17,6 +17,7 @@ from collectors.parsers.authlog import AuthLogParser
 from collectors.parsers.base import ParseError, Parser
 from collectors.parsers.framing import Frame, Framing, SyslogFramer
 from collectors.parsers.jsonlines import JsonLinesParser
+from collectors.parsers.ldv import LdvParser
 from collectors.parsers.syslog import Rfc3164Parser, Rfc5424Parser, SyslogParser
 from collectors.pseudonym import Pseudonymiser
 from core.errors import ConfigError
@@ -33,6 +34,7 @@ __all__ = [
     "Framing",
     "HeaderRow",
     "JsonLinesParser",
+    "LdvParser",
     "ParseError",
     "Parser",
     "Rfc3164Parser",
@@ -51,6 +53,12 @@ def _audit(fmt: str) -> Callable[..., Parser]:
         return AppAuditParser(pseudonymiser=pseudonymiser, fmt=fmt)
 
     return build
+
+
+def _ldv(*, pseudonymiser: Pseudonymiser | None = None, **_: Any) -> Parser:
+    if pseudonymiser is None:
+        raise ConfigError("parser ldv needs a pseudonymiser (pseudonym_key)")
+    return LdvParser(pseudonymiser=pseudonymiser)
 
 
 def _zoned(factory: Callable[..., Parser]) -> Callable[..., Parser]:
@@ -82,6 +90,7 @@ _FACTORIES: dict[str, Callable[..., Parser]] = {
     "json": _json,
     "app-audit-json": _audit("json"),
     "app-audit-csv": _audit("csv"),
+    "ldv": _ldv,
 }
 PARSER_NAMES = tuple(_FACTORIES)
 
@@ -95,7 +104,7 @@ def zone_options(settings: Settings) -> dict[str, Any]:
 
 def get_parser(name: str, **options: Any) -> Parser:
     """A parser by format name; options: tz, zones, future_tolerance, dataset, timestamp_field,
-    pseudonymiser (required for app-audit-*). Options a format does not use are ignored, so
+    pseudonymiser (required for app-audit-* and ldv). Options a format does not use are ignored, so
     one collector config can build any parser."""
     factory = _FACTORIES.get(name)
     if factory is None:

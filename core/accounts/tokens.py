@@ -33,6 +33,7 @@ SCOPES: dict[str, str] = {
     "read:rules": "list detection rules, their state and ATT&CK coverage; test a rule",
     "write:rules": "enable and disable detection rules",
     "read:intel": "list threat-intel indicators and their feeds",
+    "read:ldv": "query Logboek Dataverwerkingen records (the LDV read API)",
     "read:metrics": "scrape /metrics (Prometheus; admin users only)",
     "admin": "administer users and tokens (admin users only)",
 }

@@ -105,6 +105,12 @@ class EventStore(Protocol):
         the query's own start and end still apply."""
         ...
 
+    def counts_by(
+        self, field: str, query: EventQuery | None = None, *, limit: int = 20
+    ) -> list[tuple[Any, int]]:
+        """(value, count) of a field over matching events, most frequent first."""
+        ...
+
     def get(self, event_id: str) -> StoredEvent:
         """Raise NotFoundError when absent."""
         ...

@@ -45,12 +45,15 @@ def resident_report(
         raise ValidationError("names_reason", "state why employee names are included")
     if reason is not None and len(reason) > 500:
         raise ValidationError("names_reason", "at most 500 characters")
+    from ldv.service import partner_names
+
     report = access_report(
         db=db,
         store=store,
         pseudonym=pseudonym,
         include_names=include_names,
         generated_at=clock.now(),
+        partner_names=partner_names(db=db),
     )
     record(
         db=db,

@@ -44,6 +44,7 @@ FORMAT_HELP = {
     "apache": "Apache access log (combined or common format)",
     "app-audit-json": "municipal application audit log, JSON lines",
     "app-audit-csv": "municipal application audit log, CSV with a header row",
+    "ldv": "Logboek Dataverwerkingen records, JSON lines (docs/ldv.md)",
     "evtx": "Windows event log file (.evtx)",
     "pcap": "packet capture (pcap or pcapng)",
 }
@@ -173,6 +174,8 @@ def _json_kind(line: str) -> str | None:
         return "ecs-json" if event.get("original") and event.get("dataset") else "json"
     if {"time", "system", "actor", "action", "result"} <= obj.keys():
         return "app-audit-json"
+    if {"trace_id", "span_id", "start_time", "attributes"} <= obj.keys():
+        return "ldv"
     if "timestamp" in obj:
         return "json"
     return None
@@ -201,7 +204,7 @@ def reader_for(fmt: str, *, settings: Settings) -> Reader | None:
     if fmt not in PARSER_NAMES:
         return None
     options: dict[str, Any] = zone_options(settings)
-    if fmt.startswith("app-audit-"):
+    if fmt.startswith("app-audit-") or fmt == "ldv":
         from collectors.pseudonym import Pseudonymiser
 
         options["pseudonymiser"] = Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))

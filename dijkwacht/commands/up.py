@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -90,10 +91,34 @@ def load_demo(settings: Settings) -> int:
     events = [event for _, event in ingested.events]
     for event in events:
         event["tags"] = [*event.get("tags", []), "demo"]
+    _demo_ldv_register(settings, world)
     _through_pipeline(settings, events)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(f"{len(events)}\n", encoding="utf-8")
     return len(events)
+
+
+def _demo_ldv_register(settings: Settings, world: Path) -> None:
+    """The demo's processing register (with LDV URIs), chain partner and stream expectations,
+    unless a register was loaded already (`processing_register_file` wins)."""
+    from dijkwacht.demo_world import ldv as demo_ldv
+    from ldv.service import PartnerInput, list_partners, save_partner, set_stream
+    from playbooks.service import activities_by_uri
+
+    clock = SystemClock()
+    with write_unit(settings, migrate_first=False) as db:
+        if not activities_by_uri(db=db):
+            from playbooks.breach.processing_register import load_file
+
+            load_file(
+                db=db, clock=clock, actor="system:demo", path=world / "processing_register.yaml"
+            )
+        if not list_partners(db=db):
+            for name, entity, contact, agreed in demo_ldv.PARTNERS:
+                spec = PartnerInput(name, entity, contact, list(agreed))
+                save_partner(db=db, clock=clock, actor="system:demo", spec=spec)
+        for system, per_hour in demo_ldv.EXPECTED_PER_HOUR.items():
+            set_stream(db=db, clock=clock, actor="system:demo", system=system, per_hour=per_hour)
 
 
 def _through_pipeline(settings: Settings, events: list[Event]) -> None:

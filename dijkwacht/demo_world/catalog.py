@@ -6,6 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dijkwacht.demo_world.scenarios.context import Ctx, rule_id
+from dijkwacht.demo_world.scenarios.ldv import (
+    bulk_record,
+    partner_outside_agreement,
+    unregistered_activity,
+)
 from dijkwacht.demo_world.scenarios.portal import (
     account_many_sources,
     anonymising_login,
@@ -205,6 +210,27 @@ SCENARIOS: tuple[Scenario, ...] = (
         21.1,
         dns_tunnel,
         "120 long random names under one domain in 4 minutes",
+    ),
+    Scenario(
+        "S33",
+        "ldv_partner_outside_agreement",
+        11.4,
+        partner_outside_agreement,
+        "chain partner WIJ reads a tax assessment, outside its agreement (LDV)",
+    ),
+    Scenario(
+        "S34",
+        "ldv_bulk_record",
+        14.3,
+        bulk_record,
+        "a tax batch over 1,800 residents as one LDV record",
+    ),
+    Scenario(
+        "S35",
+        "ldv_activity_not_registered",
+        10.6,
+        unregistered_activity,
+        "the case system logs an activity version the register does not hold (LDV)",
     ),
 )
 

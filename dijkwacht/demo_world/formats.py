@@ -21,6 +21,7 @@ AUTHLOG = "auth.log"
 WINDOWS = "windows.jsonl"
 MAIL = "mail_audit.jsonl"
 NETWORK = "network.jsonl"
+LDV = "ldv.jsonl"
 
 # File -> (parser name, parser options) the ingest uses; the README of the output says the same.
 FILES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -32,6 +33,7 @@ FILES: dict[str, tuple[str, dict[str, Any]]] = {
     WINDOWS: ("json", {"dataset": "windows"}),
     MAIL: ("json", {"dataset": "mail.audit"}),
     NETWORK: ("json", {"dataset": "network"}),
+    LDV: ("ldv", {}),
 }
 
 
@@ -315,6 +317,45 @@ def dns_query(moment: datetime, *, src: str, resolver: str, name: str, qtype: st
 
 
 # Builder -> the file its lines go to (``Writer.write`` looks the file up here).
+def ldv_record(
+    moment: datetime,
+    *,
+    trace: str,
+    span: str,
+    name: str,
+    system: str,
+    activity: str,
+    subject: str | list[str] | None,
+    duration_ms: int,
+    parent: str | None = None,
+    foreign: tuple[str, str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """One Logboek Dataverwerkingen record as a JSON line (the `ldv` format, docs/ldv.md)."""
+    start = int(moment.timestamp() * 1000)
+    attributes: dict[str, Any] = {"dpl.core.processing_activity_id": activity}
+    if subject is not None:
+        attributes["dpl.core.data_subject_id"] = subject
+        attributes["dpl.core.data_subject_id_type"] = "BSN"
+    attributes.update(extra or {})
+    record: dict[str, Any] = {
+        "trace_id": trace,
+        "span_id": span,
+        "name": name,
+        "start_time": start,
+        "end_time": start + duration_ms,
+        "status_code": 1,
+        "resource": {"attributes": {"service.name": system}},
+        "attributes": attributes,
+    }
+    if parent is not None:
+        record["parent_span_id"] = parent
+    if foreign is not None:
+        trace_id, span_id, entity = foreign
+        record["foreign_operation"] = {"trace_id": trace_id, "span_id": span_id, "entity": entity}
+    return _dump(record)
+
+
 FILE_OF: dict[Callable[..., str], str] = {
     portal_auth: PORTAL_AUTH,
     portal_form: PORTAL_FORMS,
@@ -325,4 +366,5 @@ FILE_OF: dict[Callable[..., str], str] = {
     mail_rule: MAIL,
     flow: NETWORK,
     dns_query: NETWORK,
+    ldv_record: LDV,
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dijkwacht.demo_world import ldv
 from dijkwacht.demo_world.catalog import SCENARIOS, scenario_rule_id
 from dijkwacht.demo_world.formats import FILES, Record
 from dijkwacht.demo_world.normal import Day
@@ -56,6 +57,7 @@ def generate_world(
     for offset in range(days):
         day = start + timedelta(days=offset)
         records.extend(Day(rng, population, day, ZONE).run(last_login))
+        records.extend(ldv.ldv_day(seed, population, day, ZONE))
     seeded: list[dict[str, Any]] = []
     if scenarios:
         for index, scenario in enumerate(SCENARIOS):
@@ -73,6 +75,8 @@ def generate_world(
             seeded.append({"scenario": scenario, "records": ctx.records})
     output.mkdir(parents=True, exist_ok=True)
     write_context(population, output / "context")
+    ldv.write_context(output / "context")
+    (output / "processing_register.yaml").write_text(ldv.register_yaml(), encoding="utf-8")
     where = _write(records, output)
     manifest = {
         "seed": seed,

@@ -213,3 +213,10 @@ class ProcessingActivity(Base):
     subject_categories: Mapped[list[str]] = mapped_column(_JSON, default=list)
     typical_subjects: Mapped[int] = mapped_column(Integer, default=0)
     typical_records: Mapped[int] = mapped_column(Integer, default=0)
+    # Logboek Dataverwerkingen: the URI records carry as `dpl.core.processing_activity_id`.
+    # The register keeps each relevant version under its own URI; old versions are `retired`.
+    uri: Mapped[str | None] = mapped_column(String(500), nullable=True, index=True)
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    retention: Mapped[str] = mapped_column(String(200), default="")
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    requires_subject: Mapped[bool] = mapped_column(Boolean, default=True)

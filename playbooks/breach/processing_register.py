@@ -17,16 +17,23 @@ YAML shape::
             subject_categories: [inwoners]
             typical_subjects: 12000
             typical_records: 40000
+            uri: https://register.groningen.nl/verwerkingen/wmo-aanvragen/v3   # LDV, optional
+            legal_basis: Wmo 2015, art. 2.3.2
+            retention: 15 jaar
+            retired: false            # an older version of an activity keeps its URI, retired
+            requires_subject: true    # LDV records of this activity must name a data subject
 
 CSV: one row per activity with the columns system, sources, activity, purpose,
-data_categories, special_categories, subject_categories, typical_subjects, typical_records;
-lists are separated by `;`.
+data_categories, special_categories, subject_categories, typical_subjects, typical_records
+(and optionally uri, legal_basis, retention, retired, requires_subject); lists are separated
+by `;`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +50,12 @@ from playbooks.breach.models import ProcessingActivity, ProcessingSystem
 
 _LIST_FIELDS = ("data_categories", "special_categories", "subject_categories")
 _INT_FIELDS = ("typical_subjects", "typical_records")
-_ACTIVITY_FIELDS = {"name", "purpose", *_LIST_FIELDS, *_INT_FIELDS}
+_TEXT_FIELDS = ("legal_basis", "retention")
+_BOOL_FIELDS = {"retired": False, "requires_subject": True}
+_ACTIVITY_FIELDS = {
+    "name", "purpose", "uri", *_TEXT_FIELDS, *_BOOL_FIELDS, *_LIST_FIELDS, *_INT_FIELDS,
+}  # fmt: skip
+_URI_RE = re.compile(r"(?:[a-z][a-z0-9+.-]*://[^\s/?#]+\S*|urn:[a-z0-9][a-z0-9-]{0,31}:\S+)", re.I)
 
 
 class RegisterFileError(ValidationError):
@@ -68,6 +80,11 @@ class ActivitySpec:
     subject_categories: list[str] = field(default_factory=list)
     typical_subjects: int = 0
     typical_records: int = 0
+    uri: str | None = None
+    legal_basis: str = ""
+    retention: str = ""
+    retired: bool = False
+    requires_subject: bool = True
 
 
 @dataclass
@@ -117,6 +134,24 @@ def _activity(
         if number < 0:
             raise RegisterFileError(path, at(key), f"{where}.{key}", "must not be negative")
         setattr(spec, key, number)
+    uri = raw.get("uri")
+    if uri not in (None, ""):
+        if not isinstance(uri, str) or len(uri) > 500 or not _URI_RE.fullmatch(uri.strip()):
+            raise RegisterFileError(
+                path, at("uri"), f"{where}.uri", "must be an absolute URI (https://... or urn:...)"
+            )
+        spec.uri = uri.strip()
+    for key in _TEXT_FIELDS:
+        setattr(spec, key, str(raw.get(key) or ""))
+    for key, default in _BOOL_FIELDS.items():
+        value = raw.get(key)
+        if value in (None, ""):
+            value = default
+        elif isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            value = value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            raise RegisterFileError(path, at(key), f"{where}.{key}", "must be true or false")
+        setattr(spec, key, value)
     return spec
 
 
@@ -271,6 +306,11 @@ def _activity_row(system_id: int, spec: ActivitySpec) -> ProcessingActivity:
         subject_categories=spec.subject_categories,
         typical_subjects=spec.typical_subjects,
         typical_records=spec.typical_records,
+        uri=spec.uri,
+        legal_basis=spec.legal_basis,
+        retention=spec.retention,
+        retired=spec.retired,
+        requires_subject=spec.requires_subject,
     )
 
 
@@ -375,4 +415,45 @@ def prefill(*, db: Session, sources: Iterable[str]) -> dict[str, Any]:
         "subject_categories": subjects,
         "subjects_max": people,
         "records_estimate": records,
+    }
+
+
+@dataclass(frozen=True)
+class RegisteredActivity:
+    """A register entry as LDV records reach it: by the URI they carry."""
+
+    uri: str
+    system: str
+    name: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    data_categories: list[str]
+    special_categories: list[str]
+    retired: bool
+    requires_subject: bool
+
+
+def activities_by_uri(*, db: Session) -> dict[str, RegisteredActivity]:
+    """Every register activity that has an LDV URI, keyed by it (retired versions included)."""
+    rows = db.execute(
+        select(ProcessingActivity, ProcessingSystem.name)
+        .join(ProcessingSystem, ProcessingSystem.id == ProcessingActivity.system_id)
+        .where(ProcessingActivity.uri.is_not(None))
+    )
+    return {
+        act.uri: RegisteredActivity(
+            uri=act.uri,
+            system=system,
+            name=act.name,
+            purpose=act.purpose,
+            legal_basis=act.legal_basis,
+            retention=act.retention,
+            data_categories=list(act.data_categories),
+            special_categories=list(act.special_categories),
+            retired=act.retired,
+            requires_subject=act.requires_subject,
+        )
+        for act, system in rows
+        if act.uri
     }

@@ -63,3 +63,10 @@ def test_short_key_refused_and_key_hidden() -> None:
     with pytest.raises(ConfigError):
         Pseudonymiser(b"short")
     assert "k" * 32 not in repr(Pseudonymiser(KEY))
+
+
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9))
+def test_the_hand_written_11_test_agrees_with_python_stdnum(number: str) -> None:
+    from stdnum.nl import bsn
+
+    assert is_valid_bsn(number) == bsn.is_valid(number)

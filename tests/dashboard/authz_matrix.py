@@ -43,6 +43,7 @@ SAMPLE_PATH_VALUES = {
     "recipient_id": "999999",
     "framework": "bio2",
     "measure_id": "0.00.00",
+    "partner_id": "999999",
 }
 
 Expected = dict[str, int]
@@ -332,6 +333,16 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/compliance/{framework}/measures/{measure_id}"): page(*COMPLIANCE_READERS, ok=404),
     ("GET", "/compliance/{framework}/report"): page(*COMPLIANCE_READERS),
     ("GET", "/compliance/{framework}/package"): page(*COMPLIANCE_READERS),
+    # Logboek Dataverwerkingen (issue 23): the read API (400 without a filter) and DPO pages
+    ("POST", "/api/ldv/lezen/v1/processing-activities"): api(*TRIAGE, Role.DPO, ok=400),
+    ("GET", "/dpo/ldv"): page(Role.DPO),
+    ("POST", "/dpo/ldv/streams"): page(Role.DPO, ok=422),
+    ("GET", "/dpo/ldv/partners"): page(Role.DPO),
+    ("POST", "/dpo/ldv/partners"): page(Role.DPO, ok=422),
+    ("GET", "/dpo/ldv/partners/{partner_id}"): page(Role.DPO, ok=404),
+    ("POST", "/dpo/ldv/partners/{partner_id}"): page(Role.DPO, ok=404),
+    ("GET", "/dpo/ldv/partners/{partner_id}/evidence.csv"): page(Role.DPO, ok=404),
+    ("GET", "/dpo/ldv/partners/{partner_id}/evidence.pdf"): page(Role.DPO, ok=404),
 }
 
 # Routes that authenticate on their own instead of declaring RequireRole/PUBLIC, with why.

@@ -124,10 +124,13 @@ def _import_every_models_module() -> None:
         "core",
         "collectors",
         "detection",
+        "intel",
         "playbooks",
         "drills",
         "awareness",
         "advisories",
+        "compliance",
+        "ldv",
         "dashboard",
     ):
         root = importlib.import_module(package)
