@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import CodeType, FunctionType
 from typing import Any
@@ -47,13 +47,15 @@ class NotStorable(ValueError):
 class RuleImage:
     """A rule's generated functions as stored on disk: ``marshal``-able throughout.
 
-    ``code`` defines ``rule`` and one function ``s<n>`` per named detection (in ``selections``
-    order); ``constants`` are (global name, packed value) pairs (see ``pack``).
+    ``code`` defines ``rule``; ``selection_source`` one function ``s<n>`` per named detection
+    (in ``selections`` order), kept as text: it is needed only to explain a match, and as code
+    it made entries 40 % larger. ``constants`` are (global name, packed value) pairs (``pack``).
     """
 
     code: CodeType
     constants: tuple[tuple[str, Any], ...]
     selections: tuple[str, ...]
+    selection_source: str
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Generated:
     """The functions generated for one rule, and their image when every constant is storable."""
 
     predicate: Predicate
-    selections: dict[str, Predicate]
+    selections: Mapping[str, Predicate]
     image: RuleImage | None
 
 
@@ -85,34 +87,73 @@ def generate(node: Node, selections: Mapping[str, Node]) -> Generated:
     order = tuple(selections)
     try:
         text = f"def rule(low, raw):\n    return bool({source(node, name)})\n"
+        code = compile(text, "<sigma rule>", "exec")
+        named = ""
         for number, selection in enumerate(order):
             body = source(selections[selection], name)
-            text += f"def s{number}(low, raw):\n    return bool({body})\n"
-        code = compile(text, "<sigma rule>", "exec")
+            named += f"def s{number}(low, raw):\n    return bool({body})\n"
+        named_code = compile(named, "<sigma rule>", "exec")
     except (SyntaxError, RecursionError, MemoryError):  # pragma: no cover - absurd nesting
         return Generated(node.pred, {n: selections[n].pred for n in order}, None)
-    image = _image(code, namespace, order)
+    image = _image(code, namespace, order, named)
     exec(code, namespace)  # generated from the tree above; constants only by name
+    exec(named_code, namespace)
     found = {n: namespace[f"s{number}"] for number, n in enumerate(order)}
     return Generated(namespace["rule"], found, image)
 
 
 def restore(image: RuleImage) -> Generated:
-    """The functions of a stored image (``NotStorable`` when it names what it may not)."""
-    namespace = {name: unpack(packed) for name, packed in image.constants}
+    """The functions of a stored image (``NotStorable`` when it names what it may not).
+
+    Regexes and factory-made closures are built when the rule first uses them (``_Deferred``):
+    compiling the regexes of the 2,407 SigmaHQ Windows rules was most of a restart (Python's
+    regex compiler is written in Python), and most rules wait long before their first
+    candidate event, if one ever comes. What an image names is checked here, not on first use.
+    """
+    namespace: dict[str, Any] = {}
+    for name, packed in image.constants:
+        check(packed)
+        if packed[0] in ("re", "call"):
+            namespace[name] = _Deferred(namespace, name, packed)
+        else:
+            namespace[name] = unpack(packed)
     exec(image.code, namespace)  # our own generated code, read from a private cache directory
-    found = {n: namespace[f"s{number}"] for number, n in enumerate(image.selections)}
+    found = _Selections(namespace, image.selections, image.selection_source)
     return Generated(namespace["rule"], found, image)
 
 
+class _Selections(Mapping[str, Predicate]):
+    """The named detections' functions of a restored rule, compiled when first asked for."""
+
+    def __init__(self, namespace: dict[str, Any], order: tuple[str, ...], text: str) -> None:
+        self._namespace, self._order, self._text = namespace, order, text
+        self._found: dict[str, Predicate] | None = None
+
+    def _functions(self) -> dict[str, Predicate]:
+        if self._found is None:
+            exec(compile(self._text, "<sigma rule>", "exec"), self._namespace)  # as ``rule``
+            names = enumerate(self._order)
+            self._found = {n: self._namespace[f"s{number}"] for number, n in names}
+        return self._found
+
+    def __getitem__(self, name: str) -> Predicate:
+        return self._functions()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+
 def _image(
-    code: CodeType, namespace: Mapping[str, Any], order: tuple[str, ...]
+    code: CodeType, namespace: Mapping[str, Any], order: tuple[str, ...], named: str
 ) -> RuleImage | None:
     try:
         constants = tuple((name, pack(value)) for name, value in namespace.items())
     except NotStorable:
         return None
-    return RuleImage(code, constants, order)
+    return RuleImage(code, constants, order, named)
 
 
 def pack(value: Any) -> tuple[Any, ...]:
@@ -151,6 +192,55 @@ def unpack(packed: Any) -> Any:
             raise NotStorable(f"{packed[1]}.{packed[2]} is not a rebuildable factory")
         return factory(*(unpack(arg) for arg in packed[3]))
     raise NotStorable(f"unknown constant kind {tag!r}")
+
+
+def check(packed: Any) -> None:
+    """Raise ``NotStorable`` unless ``packed`` is well formed and names only allowed functions."""
+    if not isinstance(packed, tuple) or not packed:
+        raise NotStorable("malformed constant")
+    tag = packed[0]
+    if tag == "v" and len(packed) == 2:
+        return
+    if tag == "re" and len(packed) == 3:
+        if isinstance(packed[1], str | bytes) and type(packed[2]) is int:
+            return
+        raise NotStorable("malformed pattern")
+    if tag == "fn" and len(packed) == 3:
+        if not isinstance(_named(packed[1], packed[2]), FunctionType):
+            raise NotStorable(f"{packed[1]}.{packed[2]} is not a function")
+        return
+    if tag == "call" and len(packed) == 4 and isinstance(packed[3], tuple):
+        if not getattr(_named(packed[1], packed[2]), "__rebuildable__", False):
+            raise NotStorable(f"{packed[1]}.{packed[2]} is not a rebuildable factory")
+        for argument in packed[3]:
+            check(argument)
+        return
+    raise NotStorable(f"unknown constant kind {tag!r}")
+
+
+class _Deferred:
+    """A regex or closure of a restored rule, built on first use and then put in its place.
+
+    The generated code reads its constants as globals; the first attribute access or call
+    builds the real object and stores it under the same global name, so later evaluations
+    use the object itself, with no indirection left.
+    """
+
+    __slots__ = ("_name", "_namespace", "_packed")
+
+    def __init__(self, namespace: dict[str, Any], name: str, packed: tuple[Any, ...]) -> None:
+        self._namespace, self._name, self._packed = namespace, name, packed
+
+    def _built(self) -> Any:
+        built = unpack(self._packed)
+        self._namespace[self._name] = built
+        return built
+
+    def __getattr__(self, attribute: str) -> Any:  # ``pattern.search`` / ``.fullmatch``
+        return getattr(self._built(), attribute)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._built()(*args)
 
 
 def _named(module: str, qualname: str) -> Any:

@@ -37,7 +37,10 @@ from detection.pipelines import resolve_stack, split_stack
 # Lucene refuses terms over 32,766 bytes: longer values stay in _source, unindexed (a longer
 # multi-byte value makes Elasticsearch reject the document: a dead letter, never silent).
 IGNORE_ABOVE = 32766
-SCOPE_FIELD = "channel"
+# The field a stack's log-source mapping tests: ``Channel`` for raw Windows field names,
+# ``winlog.channel`` under the ECS stacks (``ecs_windows``: Winlogbeat-shaped events). The
+# streaming matcher scopes rules by the same fields (``detection.service.SCOPE_FIELDS``).
+SCOPE_FIELDS = frozenset({"channel", "winlog.channel"})
 
 
 def index_template(*, pattern: str, fields: Iterable[str] = ()) -> dict[str, Any]:
@@ -183,19 +186,19 @@ def convert_raw(
             except (SigmaError, NotImplementedError, TypeError, ValueError) as exc:
                 failed.append(NotConverted(rule_id, stack, f"{type(exc).__name__}: {exc}"))
                 continue
-            if scoped and not _has_field(rule, SCOPE_FIELD):
+            if scoped and not _has_field(rule, SCOPE_FIELDS):
                 continue  # log source not mapped to a Channel: not run there (as streaming)
             queries.extend(RawQuery(rule_id, stack, str(q)) for q in converted)
     return queries, failed
 
 
-def _has_field(rule: SigmaRule, name: str) -> bool:
-    """Whether a detection item of the processed rule tests ``name`` (pipelines add Channel)."""
+def _has_field(rule: SigmaRule, names: frozenset[str]) -> bool:
+    """Whether a detection item of the processed rule tests one of ``names`` (pipelines add it)."""
     pending: list[SigmaDetection] = list(rule.detection.detections.values())
     while pending:
         for item in pending.pop().detection_items:
             if isinstance(item, SigmaDetection):
                 pending.append(item)
-            elif item.field is not None and item.field.lower() == name:
+            elif item.field is not None and item.field.lower() in names:
                 return True
     return False
