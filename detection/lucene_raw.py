@@ -70,8 +70,10 @@ def index_template(*, pattern: str, fields: Iterable[str] = ()) -> dict[str, Any
                 },
             },
             "mappings": {
+                # Every scalar, not objects: ECS events (``winlog.channel``) keep their nesting.
                 "dynamic_templates": [
-                    {"everything_keyword": {"match_mapping_type": "*", "mapping": keyword}}
+                    {f"{kind}_keyword": {"match_mapping_type": kind, "mapping": keyword}}
+                    for kind in ("string", "long", "double", "boolean", "date")
                 ],
                 "properties": {name.lower(): keyword for name in fields},
             },
@@ -80,9 +82,14 @@ def index_template(*, pattern: str, fields: Iterable[str] = ()) -> dict[str, Any
 
 
 def normalise_event(event: Mapping[str, Any]) -> dict[str, Any]:
-    """Keys lower-cased; keys equal but for case merge into one list (as the matcher sees them)."""
+    """Keys lower-cased; keys equal but for case merge into one list (as the matcher sees them).
+
+    Nested objects (ECS: ``winlog.event_data.Data``) are normalised alike, at every level.
+    """
     out: dict[str, Any] = {}
     for key, value in event.items():
+        if isinstance(value, Mapping):
+            value = normalise_event(value)
         name = key.lower()
         if name in out:
             before = out[name]
