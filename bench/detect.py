@@ -16,7 +16,8 @@ cache: compile everything and write the cache), a reload with nothing changed, a
 editing one rule, a restart (new ``LastGood`` and ``CompileCache`` objects on the same
 directory: nothing in memory) and a restart in a fresh Python process (the load timed inside
 it, imports excluded). Target: restart <= 0.1 x cold. ``--compile-only`` prints just those,
-its last line a JSON object with the restart as ``value`` and the cold load as ``baseline``.
+its last line a JSON object with the fresh-process restart as ``value`` and the cold load as
+``baseline``.
 """
 
 from __future__ import annotations
@@ -137,26 +138,32 @@ def compile_figures() -> dict[str, float | int | str | None]:
         shutil.copytree(WINDOWS_RULES, rules)
         last_good, cache = LastGood(), CompileCache(folder)
         cold_set, cold = hook_load(rules, last_good, cache)
+        count, compiled = len(cold_set.rules), len(cold_set.engine.compiled)
         _, unchanged = hook_load(rules, last_good, cache)
-        edited = sorted(rules.rglob("*.yml"))[len(cold_set.rules) // 2]
+        edited = sorted(rules.rglob("*.yml"))[count // 2]
         edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", "utf-8")
         one_set, one_rule = hook_load(rules, last_good, cache)
+        assert len(one_set.engine.compiled) == compiled
+        # A restart has nothing of the old process: drop the loaded sets (their millions of
+        # objects would make every garbage collection during the restart walk them too).
+        del cold_set, one_set, last_good, cache
+        gc.collect()
         restarted = CompileCache(folder)
         restart_set, restart = hook_load(rules, LastGood(), restarted)
+        assert len(restart_set.engine.compiled) == compiled
+        assert restarted.stats["compiled"] == 0, restarted.stats  # all from disk
+        del restart_set
         process = fresh_process_load(rules, folder)
         size = sum(entry.stat().st_size for entry in folder.iterdir())
-    assert len(one_set.engine.compiled) == len(cold_set.engine.compiled)
-    assert len(restart_set.engine.compiled) == len(cold_set.engine.compiled)
-    assert restarted.stats["compiled"] == 0, restarted.stats  # all from disk
     print(
-        f"compile {len(cold_set.rules)} SigmaHQ Windows rules x {len(WINDOWS_STACKS)} stacks "
-        f"-> {len(cold_set.engine.compiled)}: cold {cold:.2f} s, reload unchanged "
+        f"compile {count} SigmaHQ Windows rules x {len(WINDOWS_STACKS)} stacks "
+        f"-> {compiled}: cold {cold:.2f} s, reload unchanged "
         f"{unchanged:.3f} s, reload one edited rule {one_rule:.3f} s, restart from disk "
         f"{restart:.3f} s (fresh process {process:.3f} s), cache {size / 1e6:.1f} MB"
     )
     return {
-        "compile_rules": len(cold_set.rules),
-        "compile_compiled": len(cold_set.engine.compiled),
+        "compile_rules": count,
+        "compile_compiled": compiled,
         "compile_cold_s": round(cold, 3),
         "compile_reload_unchanged_s": round(unchanged, 3),
         "compile_reload_one_rule_s": round(one_rule, 3),
@@ -166,7 +173,7 @@ def compile_figures() -> dict[str, float | int | str | None]:
         "compile_restart_ratio": round(restart / cold, 4),
         "compile_restart_fresh_process_ratio": round(process / cold, 4),
         "compile_target_ratio": 0.1,
-        "compile_target": "restart <= 0.1 x cold",
+        "compile_target": "restart (fresh process) <= 0.1 x cold",
         "compile_cache_mb": round(size / 1e6, 1),
     }
 
@@ -197,7 +204,7 @@ def main() -> None:
     if "--compile-only" in sys.argv[1:]:
         figures = compile_figures()
         if figures:
-            restart, cold = figures["compile_restart_s"], figures["compile_cold_s"]
+            restart, cold = figures["compile_restart_fresh_process_s"], figures["compile_cold_s"]
             assert isinstance(restart, float) and isinstance(cold, float)
             summary = {
                 "metric": "compile_restart_s_vs_cold",
