@@ -179,6 +179,15 @@ class Settings(BaseSettings):
     detection_modes: dict[str, Literal["streaming", "scheduled"]] = Field(default_factory=dict)
     """Per-rule mode by rule id, overriding `detection_default_mode`."""
 
+    detection_compile_cache: bool = True
+    """Keep compiled rules on disk (`detection_cache_dir`), so a collector that restarts with
+    unchanged rule files loads them instead of compiling them again (docs/detection-engine.md);
+    off: every start compiles every rule."""
+
+    detection_cache_dir: Path | None = None
+    """Folder of the on-disk compile cache; created with mode 0700 and used only while no other
+    user can write to it. Unset: `data_dir/cache/rules`."""
+
     scheduled_search_every_seconds: float = Field(default=60, gt=0, le=24 * 3600)
     """Seconds between runs of the scheduled searches."""
 
@@ -570,6 +579,14 @@ class Settings(BaseSettings):
     @property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def rule_cache_dir(self) -> Path | None:
+        """Where compiled rules are kept on disk; None when `detection_compile_cache` is off."""
+        if not self.detection_compile_cache:
+            return None
+        folder = self.detection_cache_dir or self.resolved_data_dir / "cache" / "rules"
+        return folder.expanduser().resolve()
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -8,7 +8,7 @@ reference engine's SQLite columns do; see ``detection.view``. Predicates read ``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +22,9 @@ from sigma.types import (
     SpecialChars,
 )
 
-from detection.codegen import compile_predicate, field_source
+from detection.codegen import RuleImage, field_source, generate
 from detection.conditions import (
+    Emit,
     Literal,
     Node,
     Predicate,
@@ -33,8 +34,9 @@ from detection.conditions import (
     negate,
 )
 from detection.errors import CompileError
-from detection.modifiers import Placeholders, ValueTest, compile_value
+from detection.modifiers import Placeholders, ValueTest, compile_value, value_source
 from detection.modifiers import any_of as any_value
+from detection.recipes import rebuildable
 from detection.view import complete
 
 # Fields whose exact values the index groups rules by; their literals are useless as filters.
@@ -51,12 +53,13 @@ class CompiledRule:
     tags: tuple[str, ...]
     stack: str
     node: Node
-    selections: Mapping[str, Node]  # named detections (without pipeline-added `_` ones)
+    selections: Mapping[str, Predicate]  # named detections (without pipeline-added `_` ones)
     predicate: Predicate  # ``node.pred`` compiled to one function (``detection.codegen``)
+    image: RuleImage | None = None  # the generated code as the compile cache stores it
 
     def matched_selections(self, low: dict[str, Any], raw: dict[str, Any]) -> list[str]:
         """Names of the detections that are true for this event (the "why did it match")."""
-        return [name for name, node in self.selections.items() if node.pred(low, raw)]
+        return [name for name, test in self.selections.items() if test(low, raw)]
 
 
 def compile_rule(
@@ -75,6 +78,8 @@ def compile_rule(
     if not conditions:
         raise CompileError("rule has no condition")
     node = any_of(conditions)
+    named = {name: n for name, n in compiled.items() if not name.startswith("_")}
+    generated = generate(node, named)
     return CompiledRule(
         rule_id=str(rule.id) if rule.id else rule.title,
         title=rule.title,
@@ -82,8 +87,9 @@ def compile_rule(
         tags=tuple(str(tag) for tag in rule.tags),
         stack=stack,
         node=node,
-        selections={name: n for name, n in compiled.items() if not name.startswith("_")},
-        predicate=compile_predicate(node),
+        selections=generated.selections,
+        predicate=generated.predicate,
+        image=generated.image,
     )
 
 
@@ -120,12 +126,15 @@ def compile_item(item: SigmaDetectionItem, *, placeholders: Placeholders | None 
 
 def _field_value(key: str, value: Any, placeholders: Placeholders | None) -> ValueTest | Node:
     # Absent and null read alike: the views hold no None values and read absent fields as None.
+    absent = Node(lambda low, raw: low[key] is None, emit=lambda name: f"low[{key!r}] is None")
     if isinstance(value, SigmaNull):
-        return Node(lambda low, raw: low[key] is None)
+        return absent
     if isinstance(value, SigmaExists):
         if value.exists:
-            return Node(lambda low, raw: low[key] is not None)
-        return Node(lambda low, raw: low[key] is None)
+            return Node(
+                lambda low, raw: low[key] is not None, emit=lambda name: f"low[{key!r}] is not None"
+            )
+        return absent
     if isinstance(value, SigmaFieldReference):
         return _field_reference(key, value)
     return compile_value(value, placeholders=placeholders)
@@ -155,8 +164,12 @@ def _field_node(key: str, parts: list[ValueTest | Node]) -> Node:
 
 
 def _field_reference(key: str, value: SigmaFieldReference) -> Node:
-    other = value.field.lower()
-    starts, ends = value.starts_with, value.ends_with
+    return Node(_reference_test(key, value.field.lower(), value.starts_with, value.ends_with))
+
+
+@rebuildable
+def _reference_test(key: str, other: str, starts: bool, ends: bool) -> Predicate:
+    """``key|fieldref: other``: compare two fields of the event (lower-cased)."""
 
     def pred(low: dict[str, Any], raw: dict[str, Any]) -> bool:
         mine, theirs = low[key], low[other]
@@ -170,7 +183,7 @@ def _field_reference(key: str, value: SigmaFieldReference) -> Node:
             return mine.endswith(theirs)
         return bool(mine == theirs)
 
-    return Node(pred)
+    return pred
 
 
 def _keywords(item: SigmaDetectionItem, placeholders: Placeholders | None) -> Node:
@@ -197,7 +210,30 @@ def _keywords(item: SigmaDetectionItem, placeholders: Placeholders | None) -> No
     if item.value_linking is ConditionAND and len(tests) > 1:
         nodes = [_keywords_one(t) for t in tests]
         return all_of(nodes)
-    return Node(pred, scoped("", combined.literals))
+    return Node(pred, scoped("", combined.literals), emit=_keywords_source(combined))
+
+
+def _keywords_source(combined: ValueTest) -> Emit:
+    """A keyword test as source: ``keyword_in(low, raw, lambda x, r: <value test>)``."""
+
+    def emit(name: Callable[[Any], str]) -> str:
+        test = value_source(combined, name, "x", "r")
+        return f"{name(keyword_in)}(low, raw, lambda x, r: ({test}))"
+
+    return emit
+
+
+def keyword_in(low: Any, raw: dict[str, Any], test: Callable[[Any, Any], bool]) -> bool:
+    """Whether ``test`` holds for any value of the event (list values: any element)."""
+    complete(low)  # every field, also in ``raw`` (an EventView fills it as read)
+    for key, original in raw.items():
+        value = low[key]
+        if type(value) is tuple:
+            if any(test(v, r) for v, r in zip(value, original, strict=True)):
+                return True
+        elif test(value, original):
+            return True
+    return False
 
 
 def _keywords_one(combined: ValueTest) -> Node:
@@ -214,7 +250,7 @@ def _keywords_one(combined: ValueTest) -> Node:
                 return True
         return False
 
-    return Node(pred, scoped("", combined.literals))
+    return Node(pred, scoped("", combined.literals), emit=_keywords_source(combined))
 
 
 def scoped(key: str, literals: frozenset[str] | None) -> frozenset[Literal] | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -344,6 +344,21 @@ class LastGood:
         # The last reading of each file by a digest of its bytes: an unchanged file is not
         # YAML-parsed again (2,407 SigmaHQ files take seconds to parse, milliseconds to hash).
         self._read: dict[Path, tuple[bytes, RuleSource | None, list[Issue]]] = {}
+        # Files the compile cache served from disk: known good, parsed only should they turn bad.
+        self._good_bytes: dict[Path, bytes] = {}
+
+    def remember(self, path: Path, data: bytes) -> None:
+        """``data`` is a version of ``path`` that loaded cleanly (not parsed unless needed)."""
+        if path not in self._good or self._good[path].text.encode("utf-8") != data:
+            self._good_bytes[path] = data
+
+    def _last_good(self, path: Path) -> RuleSource | None:
+        data = self._good_bytes.pop(path, None)
+        if data is not None:
+            source, issues = read_source(path, text=data.decode("utf-8"))
+            if source is not None and not issues:
+                self._good[path] = source
+        return self._good.get(path)
 
     def _read_source(self, path: Path) -> tuple[RuleSource | None, list[Issue]]:
         try:
@@ -362,20 +377,29 @@ class LastGood:
         self._read[path] = (digest, source, list(issues))
         return source, issues
 
-    def read(self, paths: Iterable[Path]) -> tuple[list[RuleSource], list[Issue]]:
-        """Like ``read_sources``, with bad files swapped for their last good version."""
+    def read(
+        self, paths: Iterable[Path], *, only: Collection[Path] | None = None
+    ) -> tuple[list[RuleSource], list[Issue]]:
+        """Like ``read_sources``, with bad files swapped for their last good version.
+
+        ``only``: read just these of the files found (the others came from the compile cache);
+        files that are gone are still forgotten.
+        """
         sources: list[RuleSource] = []
         problems: list[Issue] = []
         files = rule_files(paths)
         for path in files:
+            if only is not None and path not in only:
+                continue
             source, issues = self._read_source(path)
             if source is not None and not issues:
                 issues = self._check(source)
                 if not issues:
                     self._good[path] = source
+                    self._good_bytes.pop(path, None)
                     sources.append(source)
                     continue
-            good = self._good.get(path)
+            good = self._last_good(path)
             if good is None:
                 problems += issues if source is None else []
                 if source is not None:
@@ -388,6 +412,8 @@ class LastGood:
         for gone in set(self._good) - set(files):
             del self._good[gone]
             self._checked.pop(gone, None)
+        for gone in set(self._good_bytes) - set(files):
+            del self._good_bytes[gone]
         for gone in set(self._read) - set(files):
             del self._read[gone]
         return sources, problems

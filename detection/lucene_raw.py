@@ -37,7 +37,10 @@ from detection.pipelines import resolve_stack, split_stack
 # Lucene refuses terms over 32,766 bytes: longer values stay in _source, unindexed (a longer
 # multi-byte value makes Elasticsearch reject the document: a dead letter, never silent).
 IGNORE_ABOVE = 32766
-SCOPE_FIELD = "channel"
+# The field a stack's log-source mapping tests: ``Channel`` for raw Windows field names,
+# ``winlog.channel`` under the ECS stacks (``ecs_windows``: Winlogbeat-shaped events). The
+# streaming matcher scopes rules by the same fields (``detection.service.SCOPE_FIELDS``).
+SCOPE_FIELDS = frozenset({"channel", "winlog.channel"})
 
 
 def index_template(*, pattern: str, fields: Iterable[str] = ()) -> dict[str, Any]:
@@ -67,8 +70,10 @@ def index_template(*, pattern: str, fields: Iterable[str] = ()) -> dict[str, Any
                 },
             },
             "mappings": {
+                # Every scalar, not objects: ECS events (``winlog.channel``) keep their nesting.
                 "dynamic_templates": [
-                    {"everything_keyword": {"match_mapping_type": "*", "mapping": keyword}}
+                    {f"{kind}_keyword": {"match_mapping_type": kind, "mapping": keyword}}
+                    for kind in ("string", "long", "double", "boolean", "date")
                 ],
                 "properties": {name.lower(): keyword for name in fields},
             },
@@ -77,9 +82,14 @@ def index_template(*, pattern: str, fields: Iterable[str] = ()) -> dict[str, Any
 
 
 def normalise_event(event: Mapping[str, Any]) -> dict[str, Any]:
-    """Keys lower-cased; keys equal but for case merge into one list (as the matcher sees them)."""
+    """Keys lower-cased; keys equal but for case merge into one list (as the matcher sees them).
+
+    Nested objects (ECS: ``winlog.event_data.Data``) are normalised alike, at every level.
+    """
     out: dict[str, Any] = {}
     for key, value in event.items():
+        if isinstance(value, Mapping):
+            value = normalise_event(value)
         name = key.lower()
         if name in out:
             before = out[name]
@@ -183,19 +193,19 @@ def convert_raw(
             except (SigmaError, NotImplementedError, TypeError, ValueError) as exc:
                 failed.append(NotConverted(rule_id, stack, f"{type(exc).__name__}: {exc}"))
                 continue
-            if scoped and not _has_field(rule, SCOPE_FIELD):
+            if scoped and not _has_field(rule, SCOPE_FIELDS):
                 continue  # log source not mapped to a Channel: not run there (as streaming)
             queries.extend(RawQuery(rule_id, stack, str(q)) for q in converted)
     return queries, failed
 
 
-def _has_field(rule: SigmaRule, name: str) -> bool:
-    """Whether a detection item of the processed rule tests ``name`` (pipelines add Channel)."""
+def _has_field(rule: SigmaRule, names: frozenset[str]) -> bool:
+    """Whether a detection item of the processed rule tests one of ``names`` (pipelines add it)."""
     pending: list[SigmaDetection] = list(rule.detection.detections.values())
     while pending:
         for item in pending.pop().detection_items:
             if isinstance(item, SigmaDetection):
                 pending.append(item)
-            elif item.field is not None and item.field.lower() == name:
+            elif item.field is not None and item.field.lower() in names:
                 return True
     return False

@@ -38,10 +38,12 @@ from sigma.types import (
     SigmaString,
     SigmaTimestampPart,
     SpecialChars,
+    TimestampPart,
 )
 
 from detection.errors import CompileError
 from detection.literals import END, MARKS, START, LiteralSet
+from detection.recipes import rebuildable
 from detection.regex_facts import (
     ordered_runs,
     regex_literals,
@@ -91,11 +93,11 @@ def compile_value(value: Any, *, placeholders: Placeholders | None = None) -> Va
     if isinstance(value, SigmaBool):
         text = "true" if value.boolean else "false"
         literal = frozenset({f"{START}{text}{END}"})
-        return ValueTest(lambda low, raw: low == text, literal, frozenset({text}))
+        return ValueTest(lambda low, raw: low == text, literal, frozenset({text}), "equals")
     if isinstance(value, SigmaCompareExpression):
         return _compare(value)
     if isinstance(value, SigmaTimestampPart):
-        return ValueTest(part_test(value.timestamp_part, int(value.number)), None)
+        return ValueTest(_time_part(value.timestamp_part.name, int(value.number), ""), None)
     if isinstance(value, SigmaNumber):
         return _number(value.number)
     if isinstance(value, SigmaRegularExpression):
@@ -143,7 +145,7 @@ def _merged(tests: list[ValueTest]) -> list[tuple[ValuePredicate, Expr]]:
     by_kind: dict[str, list[str]] = {"contains": [], "startswith": [], "endswith": []}
     exact: set[str] = set()
     networks: list[str] = []
-    rest: list[ValuePredicate] = []
+    rest: list[ValueTest] = []
     for t in tests:
         if t.kind == "cidr":
             networks.append(t.text)
@@ -152,7 +154,7 @@ def _merged(tests: list[ValueTest]) -> list[tuple[ValuePredicate, Expr]]:
         elif t.equals is not None and len(t.equals) == 1 and t.kind == "equals":
             exact.update(t.equals)
         else:
-            rest.append(t.test)
+            rest.append(t)
     preds: list[tuple[ValuePredicate, Expr]] = []
     if exact:
         values = frozenset(exact)
@@ -182,20 +184,42 @@ def _merged(tests: list[ValueTest]) -> list[tuple[ValuePredicate, Expr]]:
             (lambda low, raw: needle in low, lambda name, low, raw: f"{name(needle)} in {low}")
         )
     elif len(needles) >= SCAN_NEEDLES:
-        preds.append(_called(_contains_any(needles)))
+        preds.append(_called(_contains_any(tuple(needles))))
     elif needles:
-        search = re.compile("|".join(re.escape(n) for n in needles), re.DOTALL).search
+        alternation = re.compile("|".join(re.escape(n) for n in needles), re.DOTALL)
+        search = alternation.search
         preds.append(
             (
                 lambda low, raw: search(low) is not None,
-                lambda name, low, raw: f"{name(search)}({low}) is not None",
+                lambda name, low, raw: f"{name(alternation)}.search({low}) is not None",
             )
         )
     if len(networks) > 1:
-        preds.append(_called(_networks(networks)))
+        preds.append(_called(_networks(tuple(networks))))
     elif networks:
-        rest.extend(t.test for t in tests if t.kind == "cidr")
-    return [*preds, *(_called(predicate) for predicate in rest)]
+        rest.extend(t for t in tests if t.kind == "cidr")
+    return [*preds, *((t.test, _source_of(t)) for t in rest)]
+
+
+def _source_of(test: ValueTest) -> Expr:
+    return lambda name, low, raw: value_source(test, name, low, raw)
+
+
+def value_source(test: ValueTest, name: Callable[[Any], str], low: str, raw: str) -> str:
+    """One value test as an expression over the lower-cased value ``low`` and ``raw``."""
+    if test.expr is not None:
+        return test.expr(name, low, raw)
+    if test.kind == "contains":
+        return f"{name(test.text)} in {low}"
+    if test.kind == "startswith":
+        return f"{low}.startswith({name(test.text)})"
+    if test.kind == "endswith":
+        return f"{low}.endswith({name(test.text)})"
+    if test.kind == "equals" and test.equals is not None and len(test.equals) == 1:
+        return f"{low} == {name(next(iter(test.equals)))}"
+    if test.kind == "in" and test.equals is not None:
+        return f"{low} in {name(test.equals)}"
+    return f"{name(test.test)}({low}, {raw})"
 
 
 def _called(predicate: ValuePredicate) -> tuple[ValuePredicate, Expr]:
@@ -208,17 +232,21 @@ def _called(predicate: ValuePredicate) -> tuple[ValuePredicate, Expr]:
 SCAN_NEEDLES = 8
 
 
-def _contains_any(needles: list[str]) -> ValuePredicate:
+@rebuildable
+def _contains_any(needles: tuple[str, ...], database: bytes = b"") -> ValuePredicate:
     """``contains`` one of several needles: one multi-literal scan that stops at the first hit.
 
     A regex alternation costs time per needle at every position of (often long: script blocks,
-    command lines) values; the multi-literal matcher does not.
+    command lines) values; the multi-literal matcher does not. The compiled scanner is part of
+    the recipe (``database``), so a stored rule loads it instead of compiling it again.
     """
-    any_in = LiteralSet(needles).any_in
+    scanner = LiteralSet(needles, database=database)
+    any_in = scanner.any_in
 
     def test(low: str, raw: Any) -> bool:
         return any_in(low)
 
+    test.__recipe__ = (__name__, "_contains_any", (needles, database or scanner.dump()))  # type: ignore[attr-defined]
     return test
 
 
@@ -273,18 +301,26 @@ def _string(value: SigmaString) -> ValueTest:
             text = "".join(parts)
             whole = _anchored(literals, f"{START}{text.lower()}{END}")
             if cased:
-                return ValueTest(lambda low, raw: _text(raw) == text, whole)
+                return ValueTest(
+                    lambda low, raw: _text(raw) == text, whole, expr=_cased("==", text)
+                )
             return ValueTest(lambda low, raw: low == text, whole, frozenset({text}), "equals")
         shape = tuple(p is multi for p in parts)
         if shape == (True, False, True):
             needle = parts[1]
             if cased:
-                return ValueTest(lambda low, raw: needle in _text(raw), literals)
+                return ValueTest(
+                    lambda low, raw: needle in _text(raw), literals, expr=_cased("in", needle)
+                )
             return ValueTest(lambda low, raw: needle in low, literals, None, "contains", needle)
         if shape == (False, True):
             prefix = parts[0]
             if cased:
-                return ValueTest(lambda low, raw: _text(raw).startswith(prefix), literals)
+                return ValueTest(
+                    lambda low, raw: _text(raw).startswith(prefix),
+                    literals,
+                    expr=_cased("startswith", prefix),
+                )
             return ValueTest(
                 lambda low, raw: low.startswith(prefix),
                 _anchored(literals, f"{START}{prefix}"),
@@ -295,7 +331,11 @@ def _string(value: SigmaString) -> ValueTest:
         if shape == (True, False):
             suffix = parts[1]
             if cased:
-                return ValueTest(lambda low, raw: _text(raw).endswith(suffix), literals)
+                return ValueTest(
+                    lambda low, raw: _text(raw).endswith(suffix),
+                    literals,
+                    expr=_cased("endswith", suffix),
+                )
             return ValueTest(
                 lambda low, raw: low.endswith(suffix),
                 _anchored(literals, f"{suffix}{END}"),
@@ -304,12 +344,37 @@ def _string(value: SigmaString) -> ValueTest:
                 suffix,
             )
         if all(p is multi for p in parts):  # "*": any value
-            return ValueTest(lambda low, raw: True, None)
+            return ValueTest(lambda low, raw: True, None, expr=lambda name, low, raw: "True")
     pattern = "".join(".*" if p is multi else "." if p is single else re.escape(p) for p in parts)
-    matcher = re.compile(pattern, re.DOTALL).fullmatch
+    compiled = re.compile(pattern, re.DOTALL)
+    matcher = compiled.fullmatch
     if cased:
-        return ValueTest(lambda low, raw: matcher(_text(raw)) is not None, literals)
-    return ValueTest(lambda low, raw: matcher(low) is not None, literals)
+        return ValueTest(
+            lambda low, raw: matcher(_text(raw)) is not None,
+            literals,
+            expr=lambda name, low, raw: (
+                f"{name(compiled)}.fullmatch({name(_text)}({raw})) is not None"
+            ),
+        )
+    return ValueTest(
+        lambda low, raw: matcher(low) is not None,
+        literals,
+        expr=lambda name, low, raw: f"{name(compiled)}.fullmatch({low}) is not None",
+    )
+
+
+def _cased(operation: str, text: str) -> Expr:
+    """Source of a ``cased`` test: the original value's text, never the lower-cased one."""
+
+    def expr(name: Callable[[Any], str], low: str, raw: str) -> str:
+        value = f"{name(_text)}({raw})"
+        if operation == "==":
+            return f"{value} == {name(text)}"
+        if operation == "in":
+            return f"{name(text)} in {value}"
+        return f"{value}.{operation}({name(text)})"
+
+    return expr
 
 
 def _anchored(literals: frozenset[str] | None, literal: str) -> frozenset[str] | None:
@@ -336,17 +401,35 @@ def _number(number: int | float) -> ValueTest:
 def _compare(value: SigmaCompareExpression) -> ValueTest:
     if isinstance(value.number, SigmaTimestampPart):  # ``|hour|gte: 8``: compare the part
         part = value.number
-        return ValueTest(part_test(part.timestamp_part, int(part.number), value.op), None)
-    limit = value.number.number
-    op = value.op
+        return ValueTest(
+            _time_part(part.timestamp_part.name, int(part.number), value.op.name), None
+        )
+    if value.op not in (
+        CompareOperators.LT,
+        CompareOperators.LTE,
+        CompareOperators.GT,
+        CompareOperators.GTE,
+    ):
+        raise CompileError(f"comparison {value.op.name} is not supported")
+    return ValueTest(_comparison(value.op.name, value.number.number), None)
+
+
+@rebuildable
+def _time_part(part: str, number: int, op: str) -> ValuePredicate:
+    """``part_test`` from names (``HOUR``, ``GTE``; "" for equality), so images can hold it."""
+    return part_test(TimestampPart[part], number, CompareOperators[op] if op else None)
+
+
+@rebuildable
+def _comparison(op_name: str, limit: int | float) -> ValuePredicate:
+    """``value|lt: limit`` and friends on numbers (text holding a number counts)."""
+    op = CompareOperators[op_name]
     checks: dict[CompareOperators, Callable[[float], bool]] = {
         CompareOperators.LT: lambda n: n < limit,
         CompareOperators.LTE: lambda n: n <= limit,
         CompareOperators.GT: lambda n: n > limit,
         CompareOperators.GTE: lambda n: n >= limit,
     }
-    if op not in checks:
-        raise CompileError(f"comparison {op.name} is not supported")
     check = checks[op]
 
     def test(low: str, raw: Any) -> bool:
@@ -359,25 +442,31 @@ def _compare(value: SigmaCompareExpression) -> ValueTest:
         except ValueError:
             return False  # a non-numeric value is neither smaller nor larger
 
-    return ValueTest(test, None)
+    return test
 
 
 def _regex(value: SigmaRegularExpression) -> ValueTest:
     pattern = getattr(value.regexp, "original", None) or str(value.regexp)
     flags = 0
     for flag in value.flags:
-        flags |= _RE_FLAGS.get(flag, 0)
+        flags |= int(_RE_FLAGS.get(flag, 0))
     try:
-        search = re.compile(pattern, flags).search
+        re.compile(pattern, flags)
     except re.error as exc:
         raise CompileError(f"invalid regular expression {pattern!r}: {exc}") from None
-    literals = regex_literals(pattern)
+    return ValueTest(_regex_test(pattern, flags), regex_literals(pattern))
+
+
+@rebuildable
+def _regex_test(pattern: str, flags: int) -> ValuePredicate:
+    """Sigma's ``re``: a search in the original text, with cheap necessary checks first."""
+    search = re.compile(pattern, flags).search
     runs = ordered_runs(pattern) if flags == 0 else None
     if runs is not None:
-        return ValueTest(lambda low, raw: runs_in_line(_text(raw), runs), literals)
+        return lambda low, raw: runs_in_line(_text(raw), runs)
     needs = required_counts(pattern) if flags == 0 else ()
     if not needs:
-        return ValueTest(lambda low, raw: search(_text(raw)) is not None, literals)
+        return lambda low, raw: search(_text(raw)) is not None
 
     def test(low: str, raw: Any) -> bool:
         text = _text(raw)
@@ -386,17 +475,23 @@ def _regex(value: SigmaRegularExpression) -> ValueTest:
                 return False
         return search(text) is not None
 
-    return ValueTest(test, literals)
+    return test
 
 
 def _cidr(value: SigmaCIDRExpression) -> ValueTest:
-    network = value.network
+    return ValueTest(_cidr_test(str(value.network)), None, None, "cidr", str(value.network))
+
+
+@rebuildable
+def _cidr_test(text: str) -> ValuePredicate:
+    """Whether the value is an address inside the network ``text``."""
+    network = ipaddress.ip_network(text)
 
     def inside(low: str) -> bool:
         address = _address(low)
         return address is not None and address.version == network.version and address in network
 
-    return ValueTest(_remembered(inside), None, None, "cidr", str(network))
+    return _remembered(inside)
 
 
 # Addresses whose cidr answer a test remembers (least recently used dropped first). Parsing an
@@ -422,7 +517,8 @@ def _address(low: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def _networks(texts: list[str]) -> ValuePredicate:
+@rebuildable
+def _networks(texts: tuple[str, ...]) -> ValuePredicate:
     """``cidr`` value lists (private ranges, often eight of them): parse the address once."""
     networks = [ipaddress.ip_network(text) for text in texts]
 

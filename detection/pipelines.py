@@ -24,6 +24,7 @@ from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import (
     AddConditionTransformation,
     ChangeLogsourceTransformation,
+    FieldFunctionTransformation,
 )
 from sigma.rule import SigmaRule
 
@@ -96,6 +97,65 @@ def known_pipelines() -> dict[str, Callable[[], ProcessingPipeline]]:
     }
 
 
+# ECS stacks map field names only; a rule with a log-source category and no service (most of
+# SigmaHQ's Windows rules: ``category: process_creation``) got no ``winlog.channel`` condition
+# from them and could not run. ``_ecs_windows_categories`` adds the channel and event id the
+# category comes from: the Sysmon event ids of pySigma's Sysmon mapping, and for process
+# creation also Security 4688 (pySigma's Windows audit mapping), whose ECS fields Winlogbeat
+# fills alike (``process.executable``, ``process.command_line``...).
+ECS_WINDOWS = frozenset({"ecs_windows", "ecs_windows_old"})
+CATEGORY_PIPELINES = frozenset({"sysmon", "windows-audit"})
+SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
+SECURITY_CATEGORIES = {"process_creation": 4688}
+
+
+def _ecs_windows_categories() -> ProcessingPipeline:
+    """Category-only Windows rules -> (Sysmon channel and event id) or (Security and 4688)."""
+    from sigma.pipelines.sysmon.sysmon import sysmon_generic_logsource_eventid_mapping
+
+    items: list[ProcessingItem] = []
+    for category, event_id in sysmon_generic_logsource_eventid_mapping.items():
+        sources: list[dict[str, Any]] = [{"Channel": SYSMON_CHANNEL, "EventID": event_id}]
+        if category in SECURITY_CATEGORIES:
+            sources.append({"Channel": "Security", "EventID": SECURITY_CATEGORIES[category]})
+        items.append(
+            ProcessingItem(
+                identifier=f"ecs_windows_{category}_channel",
+                # A list of maps is Sigma's OR of ANDs (``SigmaDetection.from_definition``).
+                transformation=AddConditionTransformation(cast(Any, sources)),
+                rule_conditions=[LogsourceCondition(category=category, product="windows")],
+            )
+        )
+    return ProcessingPipeline(
+        name="Channel and event id for category-only Windows rules (ECS)", priority=10, items=items
+    )
+
+
+def _no_caseless() -> ProcessingPipeline:
+    """``process.executable.caseless`` -> ``process.executable``: matching is caseless anyway.
+
+    ``ecs_windows`` names Elastic's case-insensitive sub-fields, which neither our events nor
+    our Elasticsearch indices have.
+    """
+    return ProcessingPipeline(
+        name="Drop .caseless from ECS field names",
+        priority=1000,
+        items=[
+            ProcessingItem(
+                identifier="ecs_windows_no_caseless",
+                transformation=FieldFunctionTransformation(
+                    mapping={}, transform_func=_without_caseless
+                ),
+            )
+        ],
+    )
+
+
+def _without_caseless(name: str | None) -> str:
+    name = name or ""
+    return name[: -len(".caseless")] if name.endswith(".caseless") else name
+
+
 def split_stack(stack: str) -> list[str]:
     """Pipeline names of a stack string; ``none`` (or empty) gives no pipelines."""
     names = [part.strip() for part in stack.split("+") if part.strip()]
@@ -118,6 +178,10 @@ def resolve_stack(stack: str) -> ProcessingPipeline | None:
         if factory is None:
             factory = _discovered(name)
         pipelines.append(factory())
+    if ECS_WINDOWS.intersection(names):
+        if not CATEGORY_PIPELINES.intersection(names):
+            pipelines.append(_ecs_windows_categories())
+        pipelines.append(_no_caseless())
     ordered = sorted(pipelines, key=lambda p: p.priority)
     combined = ordered[0]
     for pipeline in ordered[1:]:

@@ -6,16 +6,12 @@ The rest of the platform calls only this module::
     for match in rules.match_batch(events):
         ...
 
-Each rule is parsed afresh per stack (pySigma pipelines mutate rules in place), processed by the
-stack's pipelines, and compiled. Under a stack with pipelines, a rule that ends up without any
-``Channel`` condition is not run there: its log source is not one the stack knows, and running
-it against every event of every channel would only produce noise. This mirrors how the
-reference (Zircolite) builds its rulesets; the stack ``none`` keeps every rule.
+How rule files become compiled rules (per stack, cached per file) is ``detection.parts``;
+this module assembles them into engines and answers matches.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,18 +19,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sigma.exceptions import SigmaError
-from sigma.rule import SigmaDetection, SigmaRule, SigmaRuleBase
-
 from core.content import Issue
 from core.store.base import AlertQuery, AlertStore
 
 # Re-exported for other domains (compliance): alerts the platform raises about itself, and
 # rule coverage.
 from detection.alerts import deliver_outbox, queue_platform_alert  # noqa: F401
-from detection.compiler import CompiledRule, compile_rule
+from detection.compile_cache import CompileCache
+from detection.compiler import CompiledRule
 from detection.engine import Engine, Hit
-from detection.errors import CompileError
+from detection.loaded import LoadedPart, RuleInfo, Skipped
 from detection.loader import LastGood, parse_sources, read_sources
 from detection.management import (  # noqa: F401
     CoverageSummary,
@@ -42,7 +36,8 @@ from detection.management import (  # noqa: F401
     coverage_summary,
 )
 from detection.modifiers import Placeholders
-from detection.pipelines import NO_PIPELINE, apply_stack, resolve_stack, split_stack
+from detection.parts import SCOPE_FIELDS, cached_load, has_links, one_load, rule_info
+from detection.pipelines import NO_PIPELINE, resolve_stack
 from detection.winlog import WINDOWS_STACKS, is_windows, raw_fields
 
 if TYPE_CHECKING:
@@ -51,34 +46,11 @@ if TYPE_CHECKING:
     from core.clock import Clock
     from detection.alerts import AttackResolver, Candidate
 
-# The field a pipeline's log-source mapping tests: ``Channel`` for raw Windows field names,
-# ``winlog.channel`` once an ECS pipeline (``ecs_windows``) has renamed it.
-SCOPE_FIELDS = frozenset({"channel", "winlog.channel"})
+__all__ = ["SCOPE_FIELDS", "CompileCache", "RuleInfo", "RuleSet", "Skipped", "has_links"]
 
 # The Windows mapping, for callers outside detection (`dijkwacht detect`).
 is_windows_event = is_windows
 windows_raw_fields = raw_fields
-
-
-@dataclass(frozen=True)
-class RuleInfo:
-    """What an alert needs to say about a rule."""
-
-    rule_id: str
-    title: str
-    level: str | None
-    tags: tuple[str, ...]
-    path: str | None
-    kind: str = "rule"  # or "correlation"
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A rule that loaded but does not run under one stack, and why."""
-
-    rule_id: str
-    stack: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -106,6 +78,22 @@ class RuleSet:
     # The Windows mapping (``detection.winlog``): events with ``winlog.*`` are matched in their
     # raw-field form by this engine (rules under ``WINDOWS_STACKS``), and only by it.
     windows: Engine | None = None
+    # Each rule's own ``dijkwacht.*`` attributes by rule id, when loaded file by file through a
+    # compile cache (no file links rules); None otherwise (parse the files to learn them).
+    attributes: list[tuple[str, dict[str, Any]]] | None = None
+    parts: list[LoadedPart] = field(default_factory=list, repr=False, compare=False)
+    read_problems: list[Issue] = field(default_factory=list, repr=False, compare=False)
+
+    def skipping(self, skip: Mapping[str, str]) -> RuleSet:
+        """The same compiled rules, those in ``skip`` (rule id -> why) not matched (no compile)."""
+        return assemble(
+            self.parts,
+            self.read_problems,
+            stacks=self.stacks,
+            windows=self.windows is not None,
+            skip=skip,
+            attributes=self.attributes is not None,
+        )
 
     @property
     def runnable(self) -> bool:
@@ -194,12 +182,32 @@ def load_rules(
     own = stacks if plain or not windows else ()
     every = own + extra
     pipelines = {stack: resolve_stack(stack) for stack in every}  # unknown names raise here
-    sources, problems = last_good.read(paths) if last_good else read_sources(paths)
     labels = [*own, *(f"windows:{stack}" for stack in extra)]
-    if cache is not None and not any(has_links(source) for source in sources):
-        parts = _by_file(sources, every, labels, pipelines, placeholders, cache)
+    setting = (tuple(every), tuple(labels), repr(sorted((placeholders or {}).items())))
+    cached = None
+    if cache is not None:
+        cached = cached_load(list(paths), setting, last_good, cache, pipelines, placeholders)
+    if cached is not None:
+        parts, problems = cached
     else:
-        parts = [_one_load(sources, every, labels, pipelines, placeholders)]
+        sources, problems = last_good.read(paths) if last_good else read_sources(paths)
+        parts = [one_load(sources, every, labels, pipelines, placeholders)]
+    return assemble(
+        parts, problems, stacks=stacks, windows=windows, skip=skip, attributes=cached is not None
+    )
+
+
+def assemble(
+    parts: Sequence[LoadedPart],
+    read_problems: Sequence[Issue],
+    *,
+    stacks: tuple[str, ...],
+    windows: bool,
+    skip: Mapping[str, str],
+    attributes: bool,
+) -> RuleSet:
+    """One rule set (engines, load report) from loaded parts; ``skip``: rule id -> why."""
+    problems = list(read_problems)
     rules: list[RuleInfo] = []
     compiled: list[CompiledRule] = []
     numbers: list[int] = []
@@ -227,119 +235,16 @@ def load_rules(
         problems=problems,
         skipped=skipped,
         windows=Engine(windows_compiled, windows_numbers) if windows else None,
+        attributes=[
+            (info.rule_id, own)
+            for part in parts
+            for info, own in zip(part.infos, part.attributes, strict=True)
+        ]
+        if attributes
+        else None,
+        parts=list(parts),
+        read_problems=list(read_problems),
     )
-
-
-# Part of every compile-cache key: compiled rules of another engine version are never reused.
-ENGINE_VERSION = "detection-compiler-1"
-
-
-@dataclass(frozen=True)
-class _Part:
-    """Rules of some files compiled under every stack; numbers count within the part."""
-
-    infos: list[RuleInfo]
-    problems: list[Issue]
-    skipped: list[Skipped]
-    compiled: list[tuple[str, int, CompiledRule]]  # (stack label, rule number, compiled)
-
-
-class CompileCache:
-    """Compiled rules per rule file content, stack, placeholders and engine version.
-
-    Kept by a long-lived loader (the collector's detection hook): a reload after editing one
-    rule file parses and compiles that file only. pySigma pipelines mutate rules in place, so
-    each file is parsed afresh per stack, as in the uncached path. Files with Sigma filters or
-    correlations link rules across files and take the uncached path.
-    """
-
-    def __init__(self) -> None:
-        self._parts: dict[tuple[Any, ...], _Part] = {}
-
-    def __len__(self) -> int:
-        return len(self._parts)
-
-
-def has_links(source: Any) -> bool:
-    """Whether a file holds a filter or a correlation (rules that reach into other files)."""
-    return any(
-        isinstance(doc, dict) and ("filter" in doc or "correlation" in doc)
-        for doc in source.documents
-    )
-
-
-def _by_file(
-    sources: Sequence[Any],
-    stacks: Sequence[str],
-    labels: Sequence[str],
-    pipelines: Mapping[str, Any],
-    placeholders: Placeholders | None,
-    cache: CompileCache,
-) -> list[_Part]:
-    setting = (tuple(stacks), tuple(labels), repr(sorted((placeholders or {}).items())))
-    kept: dict[tuple[Any, ...], _Part] = {}
-    parts = []
-    for source in sources:
-        digest = hashlib.blake2b(source.text.encode("utf-8"), digest_size=16).digest()
-        key = (str(source.path), digest, setting, ENGINE_VERSION)
-        part = cache._parts.get(key)
-        if part is None:
-            part = _one_load([source], stacks, labels, pipelines, placeholders)
-        kept[key] = part
-        parts.append(part)
-    cache._parts = kept  # files that changed or went away leave the cache
-    return parts
-
-
-def _one_load(
-    sources: Sequence[Any],
-    stacks: Sequence[str],
-    labels: Sequence[str],
-    pipelines: Mapping[str, Any],
-    placeholders: Placeholders | None,
-) -> _Part:
-    """Parse (afresh per stack) and compile ``sources`` under every stack."""
-    infos: list[RuleInfo] = []
-    problems: list[Issue] = []
-    skipped: list[Skipped] = []
-    compiled: list[tuple[str, int, CompiledRule]] = []
-    for stack_number, (stack, label) in enumerate(zip(stacks, labels, strict=True)):
-        parsed = parse_sources(sources)  # fresh objects: the pipeline mutates them
-        if stack_number == 0:
-            problems += parsed.problems
-            infos = [_info(rule) for rule in parsed.rules]
-            skipped += _correlation_notes(parsed.correlations)
-        for number, rule in enumerate(parsed.rules):
-            outcome = _compile_one(rule, stack, label, pipelines[stack], placeholders)
-            if isinstance(outcome, str):
-                skipped.append(Skipped(infos[number].rule_id, label, outcome))
-            else:
-                compiled.append((label, number, outcome))
-    return _Part(infos, problems, skipped, compiled)
-
-
-def _compile_one(
-    rule: SigmaRule,
-    stack: str,
-    label: str,
-    pipeline: Any,
-    placeholders: Placeholders | None,
-) -> CompiledRule | str:
-    """The rule compiled under one stack, or why it does not run there."""
-    try:
-        outcome = apply_stack(pipeline, rule)
-    except Exception as exc:  # a pipeline crashing on one rule skips only that rule
-        return f"pipeline failed: {exc!r}"
-    if outcome.rule is None:
-        return outcome.reason or "not supported"
-    if split_stack(stack) and not _has_field(outcome.rule, SCOPE_FIELDS):
-        return "log source not mapped to a Channel"
-    try:
-        return compile_rule(rule, stack=stack, placeholders=placeholders)
-    except (CompileError, SigmaError) as exc:
-        return str(exc)
-    except Exception as exc:  # a compiler bug on one rule skips only that rule
-        return f"cannot compile: {exc!r}"
 
 
 def not_run(ruleset: RuleSet, *, windows: bool, plain: bool) -> dict[str, list[str]]:
@@ -398,46 +303,9 @@ def _listing(
 ) -> tuple[tuple[RuleInfo, ...], tuple[Issue, ...]]:
     sources, problems = read_sources(paths)
     parsed = parse_sources(sources)
-    infos = [_info(rule) for rule in parsed.rules]
-    infos += [_info(rule, kind="correlation") for rule in parsed.correlations]
+    infos = [rule_info(rule) for rule in parsed.rules]
+    infos += [rule_info(rule, kind="correlation") for rule in parsed.correlations]
     return tuple(infos), tuple(problems + parsed.problems)
-
-
-def _info(rule: SigmaRuleBase, kind: str = "rule") -> RuleInfo:
-    source = getattr(rule, "source", None)
-    return RuleInfo(
-        rule_id=str(rule.id) if rule.id else rule.title,
-        title=rule.title,
-        level=rule.level.name.lower() if rule.level else None,
-        tags=tuple(str(tag) for tag in rule.tags),
-        path=str(source.path) if source is not None else None,
-        kind=kind,
-    )
-
-
-def _correlation_notes(correlations: Sequence[Any]) -> list[Skipped]:
-    """Correlation rules parse, but the streaming matcher does not evaluate them (yet)."""
-    return [
-        Skipped(
-            str(rule.id) if rule.id else str(rule.title),
-            "*",
-            "correlation rule: loaded but not evaluated by the streaming matcher",
-        )
-        for rule in correlations
-    ]
-
-
-def _has_field(rule: SigmaRule, names: frozenset[str]) -> bool:
-    """Whether any detection item (pipeline-added ones included) tests one of ``names``."""
-    pending: list[SigmaDetection] = list(rule.detection.detections.values())
-    while pending:
-        detection = pending.pop()
-        for item in detection.detection_items:
-            if isinstance(item, SigmaDetection):
-                pending.append(item)
-            elif item.field is not None and item.field.lower() in names:
-                return True
-    return False
 
 
 def alert_tag_counts(

@@ -61,7 +61,7 @@ from detection.correlation_store import save_engine
 from detection.loader import LastGood
 from detection.management import disabled_rules, profile_costs, record_activity
 from detection.models import DedupGroup
-from detection.service import CompileCache, RuleSet, has_links, load_rules
+from detection.service import CompileCache, RuleSet, load_rules
 
 log = logging.getLogger(__name__)
 
@@ -108,24 +108,32 @@ def load_detector(
     Rules and correlations whose ``mode_of`` is "scheduled" run as Elasticsearch searches
     (``detection.scheduled_run``), so this matcher skips them: they are listed in the load report
     and raise nothing here. A scheduled rule that a streaming correlation needs is still matched,
-    for that correlation only. The files are parsed a second time for correlations and
-    attributes: ``load_rules`` keeps neither, and the cost is paid at load, not per event. With
-    a ``cache`` and no correlation or filter in the files, the attributes are read from the YAML
-    documents instead, so a reload does not parse every file again.
+    for that correlation only. With a ``cache`` the rules are loaded file by file first; when no
+    file holds a correlation or filter, each rule's ``dijkwacht.*`` attributes come with the
+    loaded parts, so neither a reload nor a restart (disk cache) parses unchanged files. Else
+    the files are parsed again for correlations and attributes (paid at load, not per event).
     """
     from detection.loader import parse_sources, read_sources
 
-    sources, _ = last_good.read(paths) if last_good else read_sources(paths)
     specs: list[CorrelationSpec] = []
     attributes_of: list[tuple[str, Mapping[str, Any]]] = []
     problems: list[str] = []
-    if cache is not None and not any(has_links(source) for source in sources):
-        for source in sources:
-            for doc in source.documents:
-                if isinstance(doc, dict) and "detection" in doc:
-                    key = str(doc["id"]) if doc.get("id") else str(doc.get("title"))
-                    attributes_of.append((key, doc))
+    loaded: RuleSet | None = None
+    if cache is not None:
+        # File by file through the cache: a restart parses no unchanged file. The attributes
+        # come with the parts; no file links rules, so there are no correlations.
+        loaded = load_rules(
+            paths=paths,
+            stacks=stacks,
+            placeholders=placeholders,
+            last_good=last_good,
+            windows=windows,
+            cache=cache,
+        )
+    if loaded is not None and loaded.attributes is not None:
+        attributes_of = list(loaded.attributes)
     else:
+        sources, _ = last_good.read(paths) if last_good else read_sources(paths)
         parsed = parse_sources(sources)
         specs, correlation_problems = compile_correlations(parsed.correlations)
         problems = [str(p) for p in correlation_problems]
@@ -138,15 +146,17 @@ def load_detector(
         specs = [spec for spec in specs if spec.rule_id not in scheduled]
     needed = {rule_id for spec in specs for rule_id in spec.rules}
     skip = {rule_id: SCHEDULED_SKIP for rule_id in scheduled - needed}
-    ruleset = load_rules(
-        paths=paths,
-        stacks=stacks,
-        placeholders=placeholders,
-        last_good=last_good,
-        windows=windows,  # Windows events through the raw-field mapping (detection.winlog)
-        cache=cache,
-        skip=skip,
-    )
+    if loaded is not None:
+        ruleset = loaded.skipping(skip) if skip else loaded
+    else:
+        ruleset = load_rules(
+            paths=paths,
+            stacks=stacks,
+            placeholders=placeholders,
+            last_good=last_good,
+            windows=windows,  # Windows events through the raw-field mapping (detection.winlog)
+            skip=skip,
+        )
     meta, meta_problems = meta_of(attributes_of)
     return Detector(ruleset, specs, meta, silenced, problems + meta_problems, frozenset(scheduled))
 

@@ -53,7 +53,8 @@ class DetectionHook:
         from detection.service import CompileCache
 
         self._last_good = LastGood()  # a file that turns bad keeps its last good version
-        self._cache = CompileCache()  # a reload compiles only the files that changed
+        # A reload compiles only the files that changed; a restart loads unchanged ones from disk.
+        self._cache = CompileCache(settings.rule_cache_dir)
         check_modes(settings)  # "scheduled" needs Elasticsearch: refuse to start otherwise
         self._settings = settings
         self._clock = clock or SystemClock()

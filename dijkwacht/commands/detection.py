@@ -67,11 +67,19 @@ def detect(
         bool,
         typer.Option("--list-skipped", help="Print every rule that did not run, with why."),
     ] = False,
+    rule_cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--rule-cache",
+            help="Keep compiled rules in this folder (created private, mode 0700): the next "
+            "run with unchanged rule files loads them instead of compiling them.",
+        ),
+    ] = None,
 ) -> None:
     """Run every rule under RULES_DIR over the INPUTS and print one JSON line per match."""
     from core.errors import ValidationError
     from core.gc_tuning import prepare_gc
-    from detection.service import load_rules
+    from detection.service import CompileCache, load_rules
 
     if not rules_dir.exists():
         console.print(f"[red]rules folder not found: {rules_dir}[/red]")
@@ -88,7 +96,11 @@ def detect(
         # Only EVTX files: every event takes the Windows mapping; `none` is not compiled.
         only_evtx = all(item.evtx for item in files)
         ruleset = load_rules(
-            paths=[rules_dir], stacks=stacks, windows=windows, plain=not (windows and only_evtx)
+            paths=[rules_dir],
+            stacks=stacks,
+            windows=windows,
+            plain=not (windows and only_evtx),
+            cache=CompileCache(rule_cache) if rule_cache is not None else None,
         )
     except ValidationError as exc:
         console.print(f"[red]{exc}[/red]")

@@ -135,3 +135,20 @@ def test_rules_check_lists_problems(files: tuple[Path, Path]) -> None:
     (rules / "sub" / "broken.yml").unlink()
     result = CliRunner().invoke(app, ["rules", "check", str(rules)])
     assert result.exit_code == 0
+
+
+def test_rule_cache_makes_a_second_run_load_instead_of_compile(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    rules, events = files
+    cache = tmp_path / "compiled"
+    args = ["detect", str(rules), str(events), "-p", "sysmon+windows-logsources"]
+    first = run(*args, "--rule-cache", str(cache))
+    entries = sorted(cache.iterdir())
+    assert len(entries) == 3  # one per file; the broken file's entry holds its problem
+    modified = [entry.stat().st_mtime_ns for entry in entries]
+    second = run(*args, "--rule-cache", str(cache))
+    assert second[0] == first[0] == 0
+    assert second[1] == first[1] == run(*args)[1]
+    assert "nosuchmodifier" in second[2]  # the broken rule is still reported
+    assert [entry.stat().st_mtime_ns for entry in sorted(cache.iterdir())] == modified
