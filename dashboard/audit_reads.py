@@ -15,7 +15,6 @@ A read names its residents in `details["subject_pseudonyms"]`, which is how the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -25,7 +24,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from collectors.access_report import SUBJECTS_KEY, pseudonyms_in
-from core.audit import record
+from core.audit import append, audit_key, prepare
 from core.clock import Clock
 from core.store.unit_of_work import is_write_unit, unit_of_work
 from dashboard.security import Principal, wants_json
@@ -98,9 +97,10 @@ def audit_read(
         SUBJECTS_KEY: sorted(set(subjects)),
         **(details or {}),
     }
-    entry = partial(
-        record,
-        clock=clock,
+    # Checks, JSON of the details and the key are done before the write unit: the unit holds
+    # the database's one write lock for the chain step alone (logins and ingest wait on it).
+    pending = prepare(
+        key=audit_key(db),
         actor=principal.username,
         action="data.read",
         object_type=object_type,
@@ -109,10 +109,10 @@ def audit_read(
         details=payload,
     )
     if is_write_unit(db):
-        entry(db=db)
+        append(db=db, clock=clock, pending=pending)
         return
     with unit_of_work(_factory_of(db)) as audit_db:
-        entry(db=audit_db)
+        append(db=audit_db, clock=clock, pending=pending)
 
 
 def _factory_of(db: Session) -> sessionmaker[Session]:
