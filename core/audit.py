@@ -175,6 +175,82 @@ def _lock_chain(db: Session) -> None:
         db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CHAIN_LOCK_KEY})
 
 
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    """An audit entry checked and normalised, waiting for its place in the chain (`append`)."""
+
+    actor: str
+    action: str
+    object_type: str
+    object_id: str | None
+    purpose: str | None
+    details: dict[str, Any]
+    key: bytes
+
+
+def prepare(
+    *,
+    key: bytes,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | None = None,
+    purpose: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> PendingEntry:
+    """Validate the fields and normalise the details: everything that needs no write lock.
+
+    A boundary that opens a write unit only for the entry (`dashboard.audit_reads`) calls this
+    before the unit, so the lock is held for the chain step alone. ValidationError names the
+    bad field.
+    """
+    _check_fields(
+        {
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "purpose": purpose,
+        }
+    )
+    return PendingEntry(
+        actor, action, object_type, object_id, purpose, _normalised_details(details), key
+    )
+
+
+def append(*, db: Session, clock: Clock, pending: PendingEntry) -> AuditEntry:
+    """Chain a prepared entry after the last one, in the caller's write unit (see `record`).
+
+    The time is read here, under the chain's lock, so `at` never goes backwards along `seq`.
+    """
+    at = clock.now()
+    if at.tzinfo is None:
+        raise ValidationError("at", "clock returned a naive datetime; expected UTC")
+    at = at.astimezone(UTC)
+
+    _lock_chain(db)
+    last = db.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (last.seq + 1, last.hash) if last is not None else (1, GENESIS_HASH)
+    entry = AuditEntry(
+        seq=seq,
+        at=at,
+        actor=pending.actor,
+        action=pending.action,
+        object_type=pending.object_type,
+        object_id=pending.object_id,
+        purpose=pending.purpose,
+        details=pending.details,
+        prev_hash=prev_hash,
+    )
+    entry.hash = _hash_of(entry)
+    entry.mac = entry_mac(pending.key, entry.hash)
+    db.add(entry)
+    db.flush()
+    return entry
+
+
 def record(
     *,
     db: Session,
@@ -193,45 +269,20 @@ def record(
     BEGIN IMMEDIATE, so the chain's last entry is read under the write lock. A deferred (read)
     transaction would have to upgrade to write here, which SQLite refuses at once with
     "database is locked"; an audited read therefore writes its entry in a write unit of its
-    own (`dashboard.audit_reads`). Should a stale reader race anyway, the primary key on
-    `seq` refuses the second entry: the chain can fail a write but never fork.
+    own (`dashboard.audit_reads`, which calls `prepare` before that unit and `append` in it).
+    Should a stale reader race anyway, the primary key on `seq` refuses the second entry: the
+    chain can fail a write but never fork.
     """
-    _check_fields(
-        {
-            "actor": actor,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "purpose": purpose,
-        }
-    )
-    clean_details = _normalised_details(details)
-    at = clock.now()
-    if at.tzinfo is None:
-        raise ValidationError("at", "clock returned a naive datetime; expected UTC")
-    at = at.astimezone(UTC)
-
-    _lock_chain(db)
-    last = db.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last is not None else (1, GENESIS_HASH)
-    entry = AuditEntry(
-        seq=seq,
-        at=at,
+    pending = prepare(
+        key=audit_key(db),
         actor=actor,
         action=action,
         object_type=object_type,
         object_id=object_id,
         purpose=purpose,
-        details=clean_details,
-        prev_hash=prev_hash,
+        details=details,
     )
-    entry.hash = _hash_of(entry)
-    entry.mac = entry_mac(audit_key(db), entry.hash)
-    db.add(entry)
-    db.flush()
-    return entry
+    return append(db=db, clock=clock, pending=pending)
 
 
 def _reordered_from(db: Session, entry: AuditEntry) -> int | None:

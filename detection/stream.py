@@ -1,6 +1,7 @@
 """The detection pipeline the spool consumer calls after storing a batch: match, correlate, alert.
 
-Per batch, in order: deliver alerts a crash left in the outbox; match the batch; count hits;
+Per batch, in order: deliver alerts a crash left in the outbox; match the batch (outside any
+transaction: it is pure CPU work); count hits;
 feed correlation windows (event time); decide alerts (exceptions, maintenance, dedup) into the
 outbox; commit windows, counters and outbox in ONE relational transaction; then store the
 alerts in the AlertStore and write repeat counts. A crash before that commit replays the batch
@@ -61,7 +62,7 @@ from detection.correlation_store import save_engine
 from detection.loader import LastGood
 from detection.management import disabled_rules, profile_costs, record_activity
 from detection.models import DedupGroup
-from detection.service import CompileCache, RuleSet, load_rules
+from detection.service import CompileCache, Match, RuleSet, load_rules
 
 log = logging.getLogger(__name__)
 
@@ -259,17 +260,20 @@ def run_batch(
     if leftover:  # only after a crash or a deferred delivery: no write lock otherwise
         with unit_of_work(sessions) as db:
             report.alert_ids += deliver_outbox(db=db, alert_store=alert_store, clock=clock)
+    # Matching is pure CPU work on the batch: done before the write unit, not under its lock.
+    matched = match_stored(
+        events_with_ids=events_with_ids, detector=detector, clock=clock, profile=profile
+    )
     with unit_of_work(sessions) as db:
         repeats = detect_batch(
             db=db,
             report=report,
-            events_with_ids=events_with_ids,
+            matched=matched,
             detector=detector,
             correlation_state=correlation_state,
             clock=clock,
             attack=attack,
             default_dedup=default_dedup,
-            profile=profile,
         )
     try:
         with unit_of_work(sessions) as db:
@@ -286,33 +290,62 @@ def run_batch(
     return report
 
 
+@dataclass(frozen=True)
+class MatchedBatch:
+    """A batch run through the compiled rules, before any transaction is opened.
+
+    Matching reads only the events and the compiled rules, so it runs outside the write unit:
+    under load it was the longest part of the batch's transaction, and every other writer of
+    the main database (logins, audited reads) waited on it (bench/load.py).
+    """
+
+    events: list[Mapping[str, Any]]
+    ids: list[str]
+    times: list[datetime]
+    now: datetime
+    matches: list[Match]
+    batch_ns: int
+    costs: dict[str, int] | None
+
+
+def match_stored(
+    *,
+    events_with_ids: Sequence[tuple[str, Mapping[str, Any]]],
+    detector: Detector,
+    clock: Clock,
+    profile: bool = False,
+) -> MatchedBatch:
+    """Match one stored batch against the rule set; touches no database."""
+    events = [event for _, event in events_with_ids]
+    ids = [event_id for event_id, _ in events_with_ids]
+    now = clock.now()
+    times = [_time_of(event, now) for event in events]
+    started = time.perf_counter_ns()
+    matches = detector.ruleset.match_batch(events)
+    batch_ns = time.perf_counter_ns() - started
+    costs = profile_costs(detector.ruleset, events) if profile else None
+    return MatchedBatch(events, ids, times, now, list(matches), batch_ns, costs)
+
+
 def detect_batch(
     *,
     db: Session,
     report: BatchReport,
-    events_with_ids: Sequence[tuple[str, Mapping[str, Any]]],
+    matched: MatchedBatch,
     detector: Detector,
     correlation_state: CorrelationEngine,
     clock: Clock,
     attack: AttackResolver | None = None,
     default_dedup: DedupPolicy | None = None,
-    profile: bool = False,
 ) -> list[tuple[str, str]]:
-    """Match, correlate and decide one batch in the caller's write unit; never commits.
+    """Correlate and decide one matched batch in the caller's write unit; never commits.
 
     Fills `report`; returns the keys of the dedup groups whose alerts need their repeat count
     written once the unit has committed and the outbox is delivered.
     """
     attack = attack or AttackResolver()
-    events = [event for _, event in events_with_ids]
-    ids = [event_id for event_id, _ in events_with_ids]
-    now = clock.now()
-    times = [_time_of(event, now) for event in events]
-
-    started = time.perf_counter_ns()
-    matches = detector.ruleset.match_batch(events)
-    batch_ns = time.perf_counter_ns() - started
-    costs = profile_costs(detector.ruleset, events) if profile else None
+    events, ids, times, now = matched.events, matched.ids, matched.times, matched.now
+    matches, batch_ns, costs = matched.matches, matched.batch_ns, matched.costs
     report.matches = len(matches)
 
     disabled = disabled_rules(db=db)

@@ -6,7 +6,9 @@ from core.accounts.models import Role, User
 from core.accounts.service import (
     AuthenticationError,
     LoginPolicy,
+    PasswordCheck,
     authenticate,
+    check_password,
     create_user,
     get_user,
     list_users,
@@ -15,9 +17,11 @@ from core.accounts.service import (
 __all__ = [
     "AuthenticationError",
     "LoginPolicy",
+    "PasswordCheck",
     "Role",
     "User",
     "authenticate",
+    "check_password",
     "create_user",
     "get_user",
     "list_users",

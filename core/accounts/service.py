@@ -160,6 +160,41 @@ def _refuse(
     return AuthenticationError()
 
 
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    """A password verified before the login's write unit (`check_password`).
+
+    argon2 costs a few hundred milliseconds of CPU, more on a busy machine; done inside the
+    write unit it held the database's one write lock that long, and thirty analysts logging in
+    together left the last waiting past the busy timeout (503s in bench/load.py). `hash` is
+    the stored hash the password was checked against: `authenticate` uses the result only
+    while the account still has that hash.
+    """
+
+    username: str
+    hash: str | None
+    matches: bool
+    new_hash: str | None = None
+
+
+def check_password(
+    *, db: Session, username: str, password: str, hasher: PasswordHasher = DEFAULT_HASHER
+) -> PasswordCheck:
+    """Verify the password against the stored hash without writing (a read unit will do).
+
+    Unknown users cost one verification too, so timing does not reveal which names exist. A
+    correct password under an outdated hash also gets its new hash here (argon2 again).
+    """
+    name = username.strip().lower()[:64]
+    stored = db.scalar(select(User.password_hash).where(User.username == name)) if name else None
+    if stored is None:
+        _password_matches(hasher, _dummy_hash(hasher), password)
+        return PasswordCheck(name, None, False)
+    matches = _password_matches(hasher, stored, password)
+    rehash = matches and hasher.check_needs_rehash(stored)
+    return PasswordCheck(name, stored, matches, hasher.hash(password) if rehash else None)
+
+
 def authenticate(
     *,
     db: Session,
@@ -168,13 +203,16 @@ def authenticate(
     clock: Clock,
     policy: LoginPolicy = LoginPolicy(),
     hasher: PasswordHasher = DEFAULT_HASHER,
+    checked: PasswordCheck | None = None,
 ) -> User:
     """Check a login and return the user; every outcome is audited in the caller's unit
     (which must commit on `AuthenticationError` too).
 
     Unknown users cost one hash verification too, so timing does not reveal which names
     exist. A hash made with older parameters is replaced on success. Consecutive failures
-    lock the account (`policy`), with the lock doubling on each further failure.
+    lock the account (`policy`), with the lock doubling on each further failure. `checked`
+    (from `check_password`, before the unit) saves the verification inside the unit while
+    the account's hash is unchanged; otherwise the password is verified here.
 
     Raises:
         AuthenticationError: wrong password, unknown, locked or disabled account.
@@ -182,9 +220,13 @@ def authenticate(
     name = username.strip().lower()[:64]
     user = db.scalar(select(User).where(User.username == name)) if name else None
     now = clock.now()
+    usable = checked if checked is not None and checked.username == name else None
+    if usable is not None and usable.hash != (None if user is None else user.password_hash):
+        usable = None  # the account changed since the check: verify again, under the lock
 
     if user is None:
-        _password_matches(hasher, _dummy_hash(hasher), password)
+        if usable is None:
+            _password_matches(hasher, _dummy_hash(hasher), password)
         raise _refuse(
             db,
             clock,
@@ -193,7 +235,8 @@ def authenticate(
             details={"username": name, "reason": "unknown user"},
         )
     if user.locked_until is not None and user.locked_until > now:
-        _password_matches(hasher, _dummy_hash(hasher), password)
+        if usable is None:
+            _password_matches(hasher, _dummy_hash(hasher), password)
         raise _refuse(
             db,
             clock,
@@ -202,7 +245,10 @@ def authenticate(
             details={"reason": "locked", "locked_until": user.locked_until.isoformat()},
         )
 
-    matches = _password_matches(hasher, user.password_hash, password)
+    if usable is not None:
+        matches = usable.matches
+    else:
+        matches = _password_matches(hasher, user.password_hash, password)
     if matches and not user.active:
         raise _refuse(db, clock, actor=name, object_id=name, details={"reason": "disabled"})
     if not matches:
@@ -213,7 +259,9 @@ def authenticate(
             details["locked_until"] = user.locked_until.isoformat()
         raise _refuse(db, clock, actor=name, object_id=name, details=details)
 
-    if hasher.check_needs_rehash(user.password_hash):
+    if usable is not None and usable.new_hash is not None:
+        user.password_hash = usable.new_hash
+    elif usable is None and hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     user.failed_logins = 0
     user.locked_until = None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from core.accounts import AuthenticationError, LoginPolicy, authenticate
+from core.accounts import AuthenticationError, LoginPolicy, authenticate, check_password
 from core.accounts.sessions import end_session, start_session
 from core.store.unit_of_work import unit_of_work
 from dashboard.deps import (
@@ -106,13 +106,21 @@ def login(
 ) -> Response:
     """On success a NEW session id replaces the pre-login one (no session fixation).
 
-    One write unit for the check and the new session; a refused login still commits its
-    failure count and audit entry (`commit_on`).
+    The password is verified in a read unit first (argon2 is slow; never under the write
+    lock), then one write unit for the outcome and the new session; a refused login still
+    commits its failure count and audit entry (`commit_on`).
     """
+    with unit_of_work(factory, write=False) as db:
+        checked = check_password(db=db, username=username, password=password)
     try:
         with unit_of_work(factory, commit_on=(AuthenticationError,)) as db:
             user = authenticate(
-                db=db, username=username, password=password, clock=clock, policy=POLICY
+                db=db,
+                username=username,
+                password=password,
+                clock=clock,
+                policy=POLICY,
+                checked=checked,
             )
             session = start_session(
                 db=db, user=user, clock=clock, replaces=request.cookies.get(SESSION_COOKIE)

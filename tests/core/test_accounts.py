@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import pytest
 from argon2 import PasswordHasher
@@ -196,6 +198,99 @@ def test_hash_with_old_parameters_is_replaced_on_login(db: Session, clock: Froze
         db=db, username="anna.devries", password=PASSWORD, clock=clock, hasher=stronger
     )
     assert again.password_hash == user.password_hash
+
+
+class CountingHasher(PasswordHasher):
+    """FAST's parameters, counting the argon2 verifications (`runs`) and hashes it makes."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.runs = 0
+        self.hashes = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        self.runs += 1
+        return super().verify(hash, password)
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        self.hashes += 1
+        return super().hash(password, salt=salt)
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "outcome"),
+    [
+        ("anna.devries", PASSWORD, "user.logged_in"),
+        ("anna.devries", "verkeerd-wachtwoord", "user.login_failed"),
+        ("nobody", PASSWORD, "user.login_failed"),
+    ],
+)
+def test_a_checked_password_costs_no_argon2_inside_the_write_unit(
+    db: Session, clock: FrozenClock, username: str, password: str, outcome: str
+) -> None:
+    """The login view verifies before its write unit; the unit then does no argon2 at all."""
+    from core.accounts import check_password
+
+    _create(db, clock)
+    db.commit()
+    hasher = CountingHasher()
+    checked = check_password(db=db, username=username, password=password, hasher=hasher)
+    assert hasher.runs == 1  # unknown users cost one verification too (timing)
+    hasher.runs = hasher.hashes = 0
+    with contextlib.suppress(AuthenticationError):
+        authenticate(
+            db=db, username=username, password=password, clock=clock, hasher=hasher, checked=checked
+        )
+    assert (hasher.runs, hasher.hashes) == (0, 0)
+    assert entries(db=db)[-1].action == outcome
+    assert verify(db=db).ok
+
+
+def test_a_check_made_before_the_hash_changed_is_not_trusted(
+    db: Session, clock: FrozenClock
+) -> None:
+    """A password reset between the check and the unit: the unit verifies against the new hash."""
+    _create(db, clock)
+    db.commit()
+    from core.accounts import check_password
+
+    hasher = CountingHasher()
+    checked = check_password(db=db, username="anna.devries", password=PASSWORD, hasher=hasher)
+    assert checked.matches
+    get_user(db=db, username="anna.devries").password_hash = FAST.hash("nieuw-wachtwoord-2026")
+    hasher.runs = 0
+    with pytest.raises(AuthenticationError):
+        authenticate(
+            db=db,
+            username="anna.devries",
+            password=PASSWORD,
+            clock=clock,
+            hasher=hasher,
+            checked=checked,
+        )
+    assert hasher.runs == 1
+    assert get_user(db=db, username="anna.devries").failed_logins == 1
+
+
+def test_a_checked_login_under_old_parameters_gets_the_new_hash(
+    db: Session, clock: FrozenClock
+) -> None:
+    from core.accounts import check_password
+
+    old_hash = _create(db, clock).password_hash
+    stronger = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
+    checked = check_password(db=db, username="anna.devries", password=PASSWORD, hasher=stronger)
+    assert checked.new_hash is not None
+    user = authenticate(
+        db=db,
+        username="anna.devries",
+        password=PASSWORD,
+        clock=clock,
+        hasher=stronger,
+        checked=checked,
+    )
+    assert user.password_hash == checked.new_hash != old_hash
+    assert stronger.verify(user.password_hash, PASSWORD)
 
 
 def test_get_user_raises_not_found(db: Session) -> None:

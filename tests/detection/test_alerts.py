@@ -15,7 +15,12 @@ from core.clock import FrozenClock
 from core.config import Settings
 from core.errors import ValidationError
 from core.store.base import AlertQuery
-from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.relational import (
+    SQLITE_WRITE_LOCK,
+    create_db_engine,
+    create_session_factory,
+    migrate,
+)
 from core.store.sqlite_alerts import SqliteAlertStore
 from detection.alerts import AttackResolver, add_exception, add_maintenance_window
 from detection.attack import get_attack_catalog
@@ -255,3 +260,37 @@ def test_maintenance_window_suppresses_and_counts(harness: Harness) -> None:
     with harness.sessions() as db:
         stored = db.get(MaintenanceWindow, window_id)
         assert stored is not None and stored.suppressed == 1
+
+
+def test_a_batch_is_matched_before_its_write_unit_takes_the_lock(harness: Harness) -> None:
+    """Matching is CPU work on the batch alone; under the write lock it made logins wait."""
+    from sqlalchemy import event as sa_event
+
+    holding: list[bool] = []
+    in_unit = [False]
+
+    def begin(connection: Any) -> None:
+        in_unit[0] = connection.get_execution_options().get(SQLITE_WRITE_LOCK, False)
+
+    def end(_connection: Any) -> None:
+        in_unit[0] = False
+
+    ruleset = harness.detector.ruleset
+    match_batch = ruleset.match_batch
+
+    def watched(events: Any, **kw: Any) -> Any:
+        holding.append(in_unit[0])
+        return match_batch(events, **kw)
+
+    ruleset.match_batch = watched  # type: ignore[method-assign]
+    sa_event.listen(harness.engine, "begin", begin)
+    sa_event.listen(harness.engine, "commit", end)
+    sa_event.listen(harness.engine, "rollback", end)
+    try:
+        report = harness.run([whoami(0, 1)])
+    finally:
+        sa_event.remove(harness.engine, "begin", begin)
+        sa_event.remove(harness.engine, "commit", end)
+        sa_event.remove(harness.engine, "rollback", end)
+    assert holding == [False]
+    assert report.matches == 1 and len(report.alert_ids) == 1
