@@ -14,8 +14,9 @@ text, then canonicalised when the host is one an indicator names.
 Measured (bench/intel.py and an A/B of old and new matcher in one process, CPU time, shared
 2-core machine): the matcher alone went from ~4.1-4.6 us to ~3.7-3.9 us per event with 100,000
 indicators (domain-only 1.9 -> 1.4 us); the shipped Sigma pack takes ~11 us, so the streaming
-path still runs at ~0.7-0.75 of its speed without indicators (target 0.8, not reached). Most
-of what is left is memory: fresh events miss the cache on the large tables.
+path runs at 0.70-0.81 of its speed without indicators over four runs (target 0.8: reached
+in two, so not reliably). Most of what is left is memory: fresh events miss the cache on the
+large tables.
 """
 
 from __future__ import annotations
