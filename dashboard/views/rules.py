@@ -37,6 +37,7 @@ from dashboard.services.rules import (
     test_rule,
 )
 from dijkwacht.detection_runtime import rule_paths
+from intel.alerting import RULE_ID as INTEL_RULE_ID
 
 router = APIRouter(tags=["rules"])
 READ_ROLES = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.ADMIN)
@@ -189,7 +190,10 @@ def rule_page(
     templates: Templates,
     user: Reader,
 ) -> HTMLResponse:
-    """The rule's YAML, its Lucene query and a form to test it on pasted events."""
+    """The rule's YAML, its Lucene query and a form to test it on pasted events; the intel
+    matcher's built-in pseudo-rule (the rule of every intel alert) gets a page explaining it."""
+    if rule_id == INTEL_RULE_ID:
+        return templates.TemplateResponse(request, "rule_intel.html", {"rule_id": rule_id})
     detail = rule_detail(db=db, paths=rule_paths(settings), rule_id=rule_id)
     context = {"detail": detail, "can_switch": user.role in SWITCH_ROLES, "outcome": None}
     return templates.TemplateResponse(request, "rule_detail.html", context)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intel.matcher import IndicatorContext, Matcher
-from intel.values import normalise
+from intel.values import normalise, parent_domains
 from tests.intel.conftest import NOW
 
 
@@ -105,3 +105,31 @@ def test_ranges_agree_with_ipaddress(
     for index, address in enumerate(probes):
         inside = any(address in network for network in networks)
         assert (index in hit) == inside, (address, networks)
+
+
+_label = st.sampled_from(["a", "b", "evil", "xn--bcher-kva", "com", "nl"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    indicators=st.lists(st.lists(_label, min_size=2, max_size=4), min_size=1, max_size=5),
+    names=st.lists(st.lists(_label, min_size=1, max_size=5), max_size=6),
+    spelling=st.sampled_from(["", ".", "UPPER"]),
+)
+def test_domains_agree_with_the_parent_walk(
+    indicators: list[list[str]], names: list[list[str]], spelling: str
+) -> None:
+    """The last-two-labels prefilter never drops a hit: every parent domain of a name (upper
+    case, trailing dot) that is an indicator matches, most specific first, and nothing else."""
+    wanted = {".".join(labels) for labels in indicators}
+    matcher = Matcher([ctx("domain", name, i) for i, name in enumerate(sorted(wanted))])
+    texts = [".".join(labels) for labels in names] + sorted(wanted)
+    texts = [t.upper() if spelling == "UPPER" else t + spelling for t in texts]
+    found = keys(matcher, *({"dns": {"question": {"name": text}}} for text in texts))
+    expected = [
+        (index, "dns.question.name", f"domain:{parent}")
+        for index, text in enumerate(texts)
+        for parent in parent_domains(text.lower().rstrip("."))
+        if parent in wanted
+    ]
+    assert found == expected

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.journeys.conftest import Journey
+from tests.journeys.test_shift_views import AXE, _violations
 
 # The demo world's Tor exit range (dijkwacht/demo_world/population.py), as a sector feed.
 FEED = b"type,value,confidence,tlp,techniques\ncidr,100.100.0.0/24,90,amber,T1090.003\n"
@@ -47,6 +48,14 @@ def test_admin_imports_a_feed_and_the_analyst_sees_the_hunted_alert(journey: Jou
     text = context.inner_text()
     assert "ibd-journey" in text and "AMBER" in text and "100.100.0.0/24" in text
     journey.shot(analyst, "analyst reads the indicator context of the alert")
+    # The alert's rule is the built-in intel matcher: its page explains it and leads to /intel.
+    analyst.locator("a[href='/rules/intel-indicator-match']").first.click()
+    analyst.get_by_test_id("intel-rule-text").wait_for()
+    journey.shot(analyst, "analyst reads what the intel pseudo-rule is")
+    assert AXE.exists(), "axe-core missing in .cache/node (scripts/test-browser.sh)"
+    assert _violations(analyst) == []
+    analyst.get_by_test_id("intel-link").click()
+    analyst.get_by_test_id("indicator-table").wait_for()
 
     analyst.goto("/intel?source=ibd-journey&state=all")
     assert "100.100.0.0/24" in analyst.get_by_test_id("indicator-table").inner_text()
