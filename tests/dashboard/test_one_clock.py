@@ -169,7 +169,8 @@ def test_the_access_report_pdf_shows_local_times(env: Env) -> None:
             headers={"X-CSRF-Token": csrf},
         )
         text = _pdf_text(pdf.content)
-        assert "onderzoek incident 42" in text
+        # table cells wrap (the report has a partner column since LDV): compare words
+        assert "onderzoek incident 42" in " ".join(text.split())
         assert _problems(f"access report PDF ({lang})", text) == []
 
 
