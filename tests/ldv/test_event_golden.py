@@ -7,12 +7,15 @@ output so a faster path cannot change a single field. Regenerate only for an int
 
 from __future__ import annotations
 
+import base64
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
@@ -21,7 +24,7 @@ from collectors.errors import ParseError
 from collectors.otlp import PROTOBUF, decode_request, iter_spans, span_record
 from collectors.parsers import get_parser
 from collectors.parsers.ldv import LdvRecordMapper
-from collectors.pseudonym import Pseudonymiser
+from collectors.pseudonym import Pseudonymiser, _base32
 from tests.ldv.support import ACTIVITY, BSN_A, BSN_B
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -139,3 +142,8 @@ def test_otlp_spans_give_the_golden_events() -> None:
 
 def test_json_lines_give_the_golden_events() -> None:
     _check("ldv_line_events.json", _line_events())
+
+
+@given(st.binary(min_size=20, max_size=20))
+def test_the_pseudonym_encoding_is_rfc4648_base32(twenty: bytes) -> None:
+    assert _base32(twenty) == base64.b32encode(twenty).decode("ascii").lower()
