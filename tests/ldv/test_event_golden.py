@@ -8,12 +8,14 @@ output so a faster path cannot change a single field. Regenerate only for an int
 from __future__ import annotations
 
 import base64
+import gc
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -21,10 +23,12 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from collectors.errors import ParseError
-from collectors.otlp import PROTOBUF, decode_request, iter_spans, span_record
+from collectors.otlp import PROTOBUF, decode_request, ingest_otlp, iter_spans, span_record
 from collectors.parsers import get_parser
 from collectors.parsers.ldv import LdvRecordMapper
 from collectors.pseudonym import Pseudonymiser, _base32
+from collectors.spool import Spool
+from core.errors import ValidationError
 from tests.ldv.support import ACTIVITY, BSN_A, BSN_B
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -147,3 +151,32 @@ def test_json_lines_give_the_golden_events() -> None:
 @given(st.binary(min_size=20, max_size=20))
 def test_the_pseudonym_encoding_is_rfc4648_base32(twenty: bytes) -> None:
     assert _base32(twenty) == base64.b32encode(twenty).decode("ascii").lower()
+
+
+def test_ingest_spools_the_golden_events_and_leaves_the_collector_collecting(
+    tmp_path: Path,
+) -> None:
+    """Through `ingest_otlp` (which pauses the cyclic collector per request): the same events
+    reach the spool, and the collector is on again afterwards, also after a refused body."""
+    spool = Spool(tmp_path / "spool.sqlite")
+    mapper = LdvRecordMapper(pseudonymiser=Pseudonymiser(KEY))
+    try:
+        result = ingest_otlp(
+            spool=spool, source="brp", body=_request(), content_type=PROTOBUF, mapper=mapper,
+            received_at=NOW, peer="otlp://127.0.0.1",
+        )  # fmt: skip
+        assert gc.isenabled()
+        assert (result.accepted, [r.field for r in result.rejected]) == (10, ["end_time"])
+        spooled = [event for _, event in spool.take(100)]
+        for event in spooled:
+            del event["event"]["id"]  # given by the spool
+        golden = orjson.loads((GOLDEN / "otlp_events.json").read_bytes())[:11]
+        assert spooled == [event for event in golden if "error" not in event]
+        with pytest.raises(ValidationError):
+            ingest_otlp(
+                spool=spool, source="brp", body=b"\xff", content_type=PROTOBUF, mapper=mapper,
+                received_at=NOW, peer="otlp://127.0.0.1",
+            )  # fmt: skip
+        assert gc.isenabled()
+    finally:
+        spool.close()
