@@ -20,7 +20,9 @@ MIN_KEY_BYTES = 16
 _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 _WEIGHT_SUM = sum(_BSN_WEIGHTS)
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lower case
-_B32_SHIFTS = tuple(range(155, -1, -5))  # 160 bits -> 32 characters, most significant first
+# Two base32 characters per look-up: 160 bits are 16 ten-bit groups, most significant first.
+_B32_PAIRS = tuple(a + b for a in _B32 for b in _B32)  # index: the ten-bit group
+_B32_PAIR_SHIFTS = tuple(range(150, -1, -10))
 # Every maximal run of 9 or more digits; `_replace` keeps all but the 9-digit ones, so a BSN
 # candidate is a 9-digit run not touching other digits. Without look-arounds the scan is ~50x
 # faster on text full of long numbers (epoch milliseconds in LDV records: 18 us -> 0.4 us).
@@ -63,10 +65,12 @@ def validate_bsn(value: str, *, field: str = "subject") -> str:
 
 
 def _base32(twenty: bytes) -> str:
-    """`base64.b32encode(twenty).decode().lower()` for exactly 20 bytes (no padding), without
-    the pure-Python encoder's per-call set-up: about a fifth of its cost."""
+    """`base64.b32encode(twenty).decode().lower()` for exactly 20 bytes (no padding).
+
+    Sixteen look-ups of character pairs: 2.9 us against 3.2 us for the stdlib encoder and
+    6.5 us for a look-up per character; it runs once per new resident (bench/ldv.py)."""
     number = int.from_bytes(twenty, "big")
-    return "".join([_B32[(number >> shift) & 31] for shift in _B32_SHIFTS])
+    return "".join([_B32_PAIRS[(number >> shift) & 1023] for shift in _B32_PAIR_SHIFTS])
 
 
 class Pseudonymiser:
