@@ -30,6 +30,17 @@ from awareness.trends import RankedTopic, rank_topics
 from core.store.base import AlertStore
 from detection import service as detection_service
 
+__all__ = [
+    "Rendered",
+    "atom_feed",
+    "build_jobs",
+    "index_page",
+    "monthly_bulletin",
+    "published_topics",
+    "render_output",
+    "write_job",
+]
+
 # kind -> (file name suffix, media type)
 OUTPUTS: dict[str, tuple[str, str]] = {
     "html": (".html", "text/html; charset=utf-8"),
