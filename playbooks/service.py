@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from playbooks.approvals import approve_action, request_action
+from playbooks.approvals import SYSTEM_ACTORS, approve_action, request_action
 from playbooks.breach.clocks import deadlines_since
 from playbooks.breach.processing_register import RegisteredActivity, activities_by_uri
 from playbooks.breach.processing_register import systems as processing_register
@@ -63,6 +63,7 @@ __all__ = [
     "CLOSE_REASONS",
     "OPEN_STATUSES",
     "STATUSES",
+    "SYSTEM_ACTORS",
     "TRANSITIONS",
     "PlaybookError",
     "RegisteredActivity",
