@@ -39,6 +39,7 @@ from playbooks.breach.letters import (
 )
 from playbooks.breach.letters import (
     approve_letter_batch,
+    batches_of,
     create_letter_batch,
     get_batch,
     preview_letters,
@@ -53,6 +54,7 @@ from playbooks.breach.nis2 import update_report as update_nis2_report
 from playbooks.breach.register import (
     close_breach,
     get_breach,
+    history,
     list_breaches,
     mark_not_a_breach,
     open_breach,
@@ -60,7 +62,7 @@ from playbooks.breach.register import (
     start_assessment,
     update_breach,
 )
-from playbooks.breach.reports import get_report, missing_fields
+from playbooks.breach.reports import FieldSpec, get_report, list_reports, missing_fields
 from playbooks.breach.subjects import (
     affected_subjects,
     awaiting,
@@ -86,11 +88,13 @@ def missing(report_kind: str, content: dict[str, dict[str, object]]) -> list[str
 __all__ = [
     "LETTER_TEXT_KEYS",
     "NIS2_KINDS",
+    "FieldSpec",
     "accept_pending_handoffs",
     "affected_subjects",
     "all_deadlines",
     "approve_letter_batch",
     "awaiting",
+    "batches_of",
     "breach_for_incident",
     "close_breach",
     "content_sha256",
@@ -107,9 +111,11 @@ __all__ = [
     "get_batch",
     "get_breach",
     "get_report",
+    "history",
     "identification_status",
     "identify_recipient",
     "list_breaches",
+    "list_reports",
     "mark_not_a_breach",
     "missing",
     "open_breach",
