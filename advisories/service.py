@@ -15,8 +15,6 @@ from sqlalchemy.orm import Session
 from advisories import csaf
 from advisories.feed import Document, read_documents
 from advisories.inventory import (
-    CSV_OPTIONAL,
-    CSV_REQUIRED,
     EXPOSURES,
     ImportReport,
     list_items,
@@ -24,10 +22,7 @@ from advisories.inventory import (
     read_cyclonedx,
     store_items,
 )
-from advisories.models import Advisory, AdvisoryMatch, InventoryItem
 from advisories.register import (
-    DUE_DAYS,
-    OpenAdvisory,
     StoreResult,
     accept_risk,
     inventory_index,
@@ -41,18 +36,6 @@ from core.clock import Clock
 from core.content import Issue
 
 __all__ = [
-    "CSV_OPTIONAL",
-    "CSV_REQUIRED",
-    "DUE_DAYS",
-    "EXPOSURES",
-    "Advisory",
-    "AdvisoryImport",
-    "AdvisoryMatch",
-    "Document",
-    "ImportReport",
-    "InventoryItem",
-    "OpenAdvisory",
-    "StoreResult",
     "accept_risk",
     "import_documents",
     "import_inventory",

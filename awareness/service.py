@@ -14,7 +14,8 @@ from pathlib import Path
 
 from awareness.adapt import topic_view
 from awareness.errors import UnknownContentError
-from awareness.loader import Library
+from awareness.lint import lint_library
+from awareness.loader import Library, check_audiences, check_file, default_library, load_library
 from awareness.render import (
     BulletinEntry,
     render_audience,
@@ -29,6 +30,22 @@ from awareness.schemas import AUDIENCES, LANGS, Lang
 from awareness.trends import RankedTopic, rank_topics
 from core.store.base import AlertStore
 from detection import service as detection_service
+
+__all__ = [
+    "Rendered",
+    "atom_feed",
+    "build_jobs",
+    "check_audiences",
+    "check_file",
+    "default_library",
+    "index_page",
+    "lint_library",
+    "load_library",
+    "monthly_bulletin",
+    "published_topics",
+    "render_output",
+    "write_job",
+]
 
 # kind -> (file name suffix, media type)
 OUTPUTS: dict[str, tuple[str, str]] = {

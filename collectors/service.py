@@ -11,17 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from collectors.expected import (
-    RULE_ID as SILENT_SOURCE_RULE_ID,
-)
-from collectors.expected import (
-    CheckReport,
     check_expected,
     expect_source,
     forget_source,
     list_expected,
     silence_limits,
 )
-from collectors.models import ExpectedSource
 from collectors.pseudonym import PSEUDONYM_PREFIX, valid_bsns_in
 from collectors.spool import open_spool
 from core.config import Settings
@@ -29,10 +24,7 @@ from core.events import Event
 from core.store.base import DeadLetterCount, EventStore
 
 __all__ = [
-    "SILENT_SOURCE_RULE_ID",
-    "CheckReport",
     "DeadLetterSummary",
-    "ExpectedSource",
     "check_expected",
     "dead_letter_summary",
     "expect_source",
@@ -40,7 +32,6 @@ __all__ = [
     "holds_resident_identifier",
     "inject_events",
     "list_expected",
-    "pending_events",
     "silence_limits",
 ]
 
@@ -70,12 +61,6 @@ def dead_letter_summary(*, store: EventStore) -> DeadLetterSummary:
     """Dead letters per source (most first) and in all, for status pages and the CLI."""
     sources = store.dead_letter_counts()
     return DeadLetterSummary(sum(item.count for item in sources), sources)
-
-
-def pending_events(*, settings: Settings) -> int:
-    """Events spooled but not yet moved into the event store (for status and tests)."""
-    with open_spool(settings) as spool:
-        return spool.pending()
 
 
 def holds_resident_identifier(text: str) -> bool:

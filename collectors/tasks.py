@@ -44,7 +44,7 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
 @shared_task(name="collectors.check_expected_sources")
 def check_expected_sources() -> dict[str, list[str]]:
     """Alert on expected log sources that are missing or silent (one alert per silence)."""
-    from collectors.expected import check_expected
+    from collectors.service import check_expected
     from collectors.spool import open_spool
     from core.clock import SystemClock
     from core.config import get_settings

@@ -32,10 +32,9 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import DijkwachtError
 from core.store.base import ALERT_STATUSES, AlertQuery, AlertStore
-from detection.management import ENGINE_COST, rule_states, snapshot
 from detection.models import RuntimeValue
-from detection.service import list_rules
-from playbooks.breach.clocks import all_deadlines
+from detection.service import ENGINE_COST, list_rules, rule_states, snapshot
+from playbooks.breach.service import all_deadlines
 from playbooks.models import Incident
 
 log = logging.getLogger(__name__)

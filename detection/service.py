@@ -22,21 +22,28 @@ from typing import TYPE_CHECKING, Any
 from core.content import Issue
 from core.store.base import AlertQuery, AlertStore
 
-# Re-exported for other domains (compliance): alerts the platform raises about itself, and
-# rule coverage.
-from detection.alerts import deliver_outbox, queue_platform_alert  # noqa: F401
+# Re-exported for other domains (compliance) and the roots: alerts the platform raises about
+# itself, rule coverage, and rule management (enable/disable, explain, Lucene conversion).
+from detection.alerts import deliver_outbox, queue_platform_alert
 from detection.compile_cache import CompileCache
 from detection.compiler import CompiledRule
 from detection.engine import Engine, Hit
 from detection.loaded import LoadedPart, RuleInfo, Skipped
 from detection.loader import LastGood, parse_sources, read_sources
-from detection.management import (  # noqa: F401
-    CoverageSummary,
+from detection.management import (
+    ENGINE_COST,
+    Explanation,
     configured_rule_paths,
+    convert_to_lucene,
     coverage_summary,
+    explain,
+    rule_states,
+    set_enabled,
+    snapshot,
+    store_lucene,
 )
 from detection.modifiers import Placeholders
-from detection.parts import SCOPE_FIELDS, cached_load, has_links, one_load, rule_info
+from detection.parts import cached_load, one_load, rule_info
 from detection.pipelines import NO_PIPELINE, resolve_stack
 from detection.winlog import WINDOWS_STACKS, is_windows, raw_fields
 
@@ -46,7 +53,44 @@ if TYPE_CHECKING:
     from core.clock import Clock
     from detection.alerts import AttackResolver, Candidate
 
-__all__ = ["SCOPE_FIELDS", "CompileCache", "RuleInfo", "RuleSet", "Skipped", "has_links"]
+# What pages, commands, tasks and other domains call (tests/test_reachable_services.py).
+__all__ = [
+    "ENGINE_COST",
+    "SHIPPED_RULES",
+    "CompileCache",
+    "Explanation",
+    "RuleInfo",
+    "RuleSet",
+    "add_exception",
+    "add_maintenance_window",
+    "alert_candidate",
+    "alert_fingerprint",
+    "alert_tag_counts",
+    "check_rules",
+    "configured_rule_paths",
+    "convert_to_lucene",
+    "coverage_summary",
+    "deliver_alerts",
+    "deliver_outbox",
+    "dry_run",
+    "edit_exception",
+    "end_maintenance_window",
+    "expire_exception",
+    "explain",
+    "is_windows_event",
+    "list_exceptions",
+    "list_maintenance_windows",
+    "list_rules",
+    "load_rules",
+    "not_run",
+    "queue_platform_alert",
+    "raise_alerts",
+    "rule_states",
+    "set_enabled",
+    "snapshot",
+    "store_lucene",
+    "windows_raw_fields",
+]
 
 # The Windows mapping, for callers outside detection (`dijkwacht detect`).
 is_windows_event = is_windows
@@ -369,13 +413,12 @@ def dry_run(
 
 
 # -- alert exceptions and maintenance windows (detection/exceptions.py) ------------------------
-from detection.exceptions import (  # noqa: E402, F401 - the facade other packages call
+from detection.exceptions import (  # noqa: E402 - the facade other packages call
     add_exception,
     add_maintenance_window,
     edit_exception,
     end_maintenance_window,
     expire_exception,
-    get_exception,
     list_exceptions,
     list_maintenance_windows,
 )

@@ -79,9 +79,9 @@ def scheduled_search() -> dict[str, Any]:
 def _runtime(settings: Settings) -> tuple[Any, Any, Any]:
     from core.store import es_common
     from core.store.relational import create_db_engine, create_session_factory
-    from detection.management import snapshot
     from detection.scheduled import ScheduledSearch, mode_of
     from detection.scheduled_run import plan_scheduled
+    from detection.service import snapshot
 
     if _RUNTIME.get("settings") is not settings:
         _RUNTIME.clear()

@@ -267,15 +267,3 @@ def stop(*, db: Session, clock: Clock, exercise_id: str, actor: str) -> Exercise
     _log(db, clock, exercise, actor, "stopped")
     db.flush()
     return exercise
-
-
-def set_grip(*, db: Session, clock: Clock, exercise_id: str, level: int, actor: str) -> Exercise:
-    """Record the GRIP level the players scaled up to (escalation is a measured moment)."""
-    if not 0 <= level <= 5:
-        raise ValidationError("level", "GRIP levels are 0 to 5")
-    exercise = get_exercise(db=db, exercise_id=exercise_id)
-    _require(db, exercise, RUNNING, PAUSED)
-    exercise.grip_level = level
-    _log(db, clock, exercise, actor, "grip", level=level)
-    db.flush()
-    return exercise

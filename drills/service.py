@@ -5,24 +5,20 @@ beat tick), control (controller), tabletop (injects, notes, scoring), technical 
 events, automatic checks), criteria (frozen measures), report (after action), rollback.
 """
 
-from drills.checks import CheckReport, check_scenarios, scenario_events
+from drills.checks import check_scenarios
 from drills.control import (
     advance,
-    create_exercise,
     get_exercise,
     list_exercises,
     next_inject_minute,
     pause,
     resume,
     scenario_minutes,
-    set_grip,
     start,
     stop,
 )
 from drills.criteria import declare as declare_criteria
-from drills.criteria import verify as criteria_intact
 from drills.live import add_adhoc_inject, open_injects, skip_inject
-from drills.mailer import allowed_recipients
 from drills.models import Exercise
 from drills.plan_form import (
     REPEATS,
@@ -38,18 +34,15 @@ from drills.plan_form import (
 from drills.plan_form import plan as plan_exercise
 from drills.planning import (
     KEEP,
-    QUARTER,
     annual_cycle,
     cancel_schedule,
     create_schedule,
     list_schedules,
     move_schedule,
-    run_schedules,
     tick,
     update_schedule,
 )
 from drills.report import (
-    ExerciseRecord,
     actions_of_owner,
     add_lesson,
     build_report,
@@ -66,44 +59,33 @@ from drills.report import (
     report_pdf,
 )
 from drills.rollback import rollback
-from drills.scenarios import ScenarioError, check_directory, get_scenario, load_file, load_library
+from drills.scenarios import ScenarioError, get_scenario, load_file, load_library
 from drills.tabletop import (
     current_injects,
     entries,
     expectations,
     mark_expectation,
     record_entry,
-    release_due,
 )
-from drills.technical import EventSink, build_events, check_expectations, spool_sink
+from drills.technical import spool_sink
 
 __all__ = [
     "KEEP",
-    "QUARTER",
     "REPEATS",
     "ROLE_HELP",
-    "CheckReport",
-    "EventSink",
     "Exercise",
-    "ExerciseRecord",
     "PlanRequest",
     "ScenarioError",
     "actions_of_owner",
     "add_adhoc_inject",
     "add_lesson",
     "advance",
-    "allowed_recipients",
     "annual_cycle",
-    "build_events",
     "build_report",
     "cancel_schedule",
-    "check_directory",
-    "check_expectations",
     "check_scenarios",
     "close_action",
-    "create_exercise",
     "create_schedule",
-    "criteria_intact",
     "current_injects",
     "declare_criteria",
     "edit_plan",
@@ -135,15 +117,11 @@ __all__ = [
     "published_summaries",
     "published_summary",
     "record_entry",
-    "release_due",
     "report_html",
     "report_pdf",
     "resume",
     "rollback",
-    "run_schedules",
-    "scenario_events",
     "scenario_minutes",
-    "set_grip",
     "skip_inject",
     "spool_sink",
     "start",

@@ -42,8 +42,8 @@ def _unit(settings: Settings) -> Iterator[Session]:
 def tick() -> dict[str, Any]:
     """Start due schedules, release due injects, check automatic expectations."""
     from core.store.factory import open_alert_store
-    from drills.planning import tick as run_tick
-    from drills.technical import spool_sink
+    from drills.service import spool_sink
+    from drills.service import tick as run_tick
 
     settings = get_settings()
     clock = SystemClock()
@@ -63,7 +63,7 @@ def tick() -> dict[str, Any]:
 @shared_task(name="drills.control")
 def control(exercise_id: str, action: str, actor: str = "controller") -> str:
     """start / pause / resume / stop one exercise."""
-    from drills import control as service
+    from drills import service
 
     functions = {
         "start": service.start,
@@ -82,7 +82,7 @@ def control(exercise_id: str, action: str, actor: str = "controller") -> str:
 @shared_task(name="drills.report")
 def report(exercise_id: str, actor: str = "controller") -> int:
     """Build the after-action report (HTML + PDF) of one exercise."""
-    from drills.report import build_report
+    from drills.service import build_report
 
     settings = get_settings()
     with _unit(settings) as db:

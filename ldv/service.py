@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ldv.checks import check_streams
-from ldv.models import Partner, Stream
 from ldv.partners import (
     PartnerInput,
     export_context,
@@ -14,9 +13,8 @@ from ldv.partners import (
     set_stream,
     streams,
 )
-from ldv.read_api import ReadAnswer, ReadRequest, check_request, read
+from ldv.read_api import check_request, read
 from ldv.stats import (
-    ActivityVolume,
     PartnerView,
     activity_volumes,
     evidence_csv,
@@ -24,13 +22,8 @@ from ldv.stats import (
 )
 
 __all__ = [
-    "ActivityVolume",
-    "Partner",
     "PartnerInput",
     "PartnerView",
-    "ReadAnswer",
-    "ReadRequest",
-    "Stream",
     "activity_volumes",
     "check_request",
     "check_streams",

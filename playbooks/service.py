@@ -9,15 +9,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from playbooks.approvals import approve_action, request_action
-from playbooks.breach.clocks import DeadlineRecord, deadlines_since
+from playbooks.approvals import SYSTEM_ACTORS, approve_action, request_action
+from playbooks.breach.clocks import deadlines_since
 from playbooks.breach.processing_register import RegisteredActivity, activities_by_uri
 from playbooks.breach.processing_register import systems as processing_register
 from playbooks.case_tasks import add_task, complete_adhoc_task, incident_of_task, tasks_of
-from playbooks.casework import link_alerts, merge, merged_ids, param_origins, render_markdown
-from playbooks.evidence import add_evidence, list_evidence, read_evidence
+from playbooks.casework import link_alerts, merge, param_origins, render_markdown
+from playbooks.evidence import add_evidence, list_evidence
 from playbooks.executor import execute_action, give_up, resume_runs
-from playbooks.export import AuthorityPackage, export_incident, render_report_html
+from playbooks.export import export_incident
 from playbooks.incidents import (
     CLOSE_REASONS,
     OPEN_STATUSES,
@@ -40,9 +40,9 @@ from playbooks.incidents import (
 )
 from playbooks.library import PlaybookError, check_directory, load_file, load_library
 from playbooks.metrics import incident_metrics, monthly_metrics
-from playbooks.notify import deliveries_of, verify_signature
+from playbooks.notify import deliveries_of
 from playbooks.observables import add_observable, observables_of
-from playbooks.police import PolicePackage, export_police_package, verify_police_package
+from playbooks.police import export_police_package, verify_police_package
 from playbooks.routing import route_alert, route_new_alerts
 from playbooks.runs import (
     accept_handoff,
@@ -63,11 +63,9 @@ __all__ = [
     "CLOSE_REASONS",
     "OPEN_STATUSES",
     "STATUSES",
+    "SYSTEM_ACTORS",
     "TRANSITIONS",
-    "AuthorityPackage",
-    "DeadlineRecord",
     "PlaybookError",
-    "PolicePackage",
     "RegisteredActivity",
     "accept_handoff",
     "activities_by_uri",
@@ -111,15 +109,12 @@ __all__ = [
     "load_file",
     "load_library",
     "merge",
-    "merged_ids",
     "monthly_metrics",
     "observables_of",
     "overdue_steps",
     "param_origins",
     "processing_register",
-    "read_evidence",
     "render_markdown",
-    "render_report_html",
     "request_action",
     "resume_runs",
     "route_alert",
@@ -131,7 +126,6 @@ __all__ = [
     "tasks_of",
     "timeline",
     "verify_police_package",
-    "verify_signature",
 ]
 
 

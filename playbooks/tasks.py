@@ -61,7 +61,8 @@ def retry_when_busy(task: Any, settings: Settings) -> Iterator[None]:
 def run_action(self: Any, run_step_id: int) -> dict[str, Any]:
     """Run one automated action step; retry with back-off, then hand it to a person."""
     from playbooks.actions import ActionFailed
-    from playbooks.executor import InFlight, execute_action, give_up
+    from playbooks.executor import InFlight
+    from playbooks.service import execute_action, give_up
 
     settings = get_settings()
     clock = SystemClock()
@@ -110,7 +111,7 @@ def deliver(self: Any, delivery_id: int) -> str:
 @shared_task(name="playbooks.advance_run", bind=True)
 def advance_run(self: Any, run_id: int) -> int:
     """Start the steps of a run that can start now."""
-    from playbooks.runs import advance
+    from playbooks.service import advance
 
     settings = get_settings()
     with (
@@ -131,8 +132,8 @@ def route_alerts(self: Any) -> int:
     alerts after an outage) must not hold the database's write lock while pages wait on it.
     """
     from core.store.factory import open_alert_store
-    from playbooks.library import load_library
     from playbooks.routing import pending_alerts, route_pending_alert
+    from playbooks.service import load_library
 
     settings = get_settings()
     clock = SystemClock()
@@ -166,7 +167,7 @@ def route_alerts(self: Any) -> int:
 @shared_task(name="playbooks.resume_runs", bind=True)
 def resume_runs(self: Any) -> int:
     """Re-send lost work of running playbook runs, e.g. after a worker died (beat)."""
-    from playbooks.executor import resume_runs as resume
+    from playbooks.service import resume_runs as resume
 
     settings = get_settings()
     with (

@@ -18,10 +18,8 @@ from core.store.base import AlertStore
 from dashboard.audit_reads import pseudonyms_in
 from playbooks import service as playbook_service
 from playbooks.breach import ap_notification, nis2
-from playbooks.breach.letters import batches_of
 from playbooks.breach.models import Breach, BreachChange, BreachReport, LetterBatch
-from playbooks.breach.register import get_breach, history
-from playbooks.breach.reports import FieldSpec, list_reports
+from playbooks.breach.service import FieldSpec, batches_of, get_breach, history, list_reports
 
 
 @dataclass(frozen=True, slots=True)

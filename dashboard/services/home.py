@@ -119,8 +119,7 @@ def _playbooks(home: Home, db: Session, clock: Clock) -> None:
 
 def _dpo(home: Home, db: Session, clock: Clock, settings: Settings) -> None:
     from core.reidentification.service import list_requests
-    from playbooks.breach.clocks import all_deadlines
-    from playbooks.breach.service import list_breaches
+    from playbooks.breach.service import all_deadlines, list_breaches
 
     home.deadlines = all_deadlines(db=db, clock=clock, settings=settings)[:10]
     # Proposed by detection (or registered by hand) and not yet assessed: the DPO's next step.

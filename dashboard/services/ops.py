@@ -85,7 +85,7 @@ def response_times(*, db: Session) -> tuple[list[str], dict[str, list[float]]]:
 
 def breaches_per_quarter(*, db: Session) -> tuple[list[str], dict[str, list[int]]]:
     """Breaches in the register per quarter of awareness; exercises in their own series."""
-    from playbooks.breach.register import list_breaches
+    from playbooks.breach.service import list_breaches
 
     counts: dict[str, dict[str, int]] = {}
     for breach in list_breaches(db=db):

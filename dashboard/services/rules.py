@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.errors import NotFoundError, ValidationError
-from detection.management import Explanation, explain, rule_states, set_enabled
-from detection.service import RuleInfo, list_rules
+from detection.service import Explanation, RuleInfo, explain, list_rules, rule_states, set_enabled
 
 MAX_TEST_LINES = 500
 MAX_TEST_CHARS = 500_000

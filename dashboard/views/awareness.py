@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from awareness import service
 from awareness.errors import UnknownContentError
-from awareness.loader import default_library
+from awareness.service import default_library
 from dashboard.deps import PUBLIC, AlertStoreDep, ClockDep
 from dashboard.security import csp_for_inline_styles
 

@@ -35,16 +35,16 @@ from dashboard.security import Forbidden
 from dashboard.services.dpo import breach_view, jsonable
 from dashboard.services.dpo_words import STATES, time_left
 from dashboard.views.writes import begin_write
-from playbooks.breach.clocks import all_deadlines
-from playbooks.breach.register import list_breaches
-from playbooks.breach.resident_requests import list_requests
 from playbooks.breach.service import (
+    all_deadlines,
     approve_letter_batch,
     awaiting,
     breach_for_incident,
     get_batch,
     identification_status,
     identify_recipient,
+    list_breaches,
+    list_requests,
     preview_letters,
     recipients,
 )

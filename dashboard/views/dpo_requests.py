@@ -27,7 +27,7 @@ from dashboard.services import dpo_words as words
 from dashboard.services.privacy import pseudonym_of
 from dashboard.views.dpo import Dpo, _breach_id, audited_download
 from dashboard.views.dpo_work import Form, _try
-from playbooks.breach import resident_requests as register
+from playbooks.breach import service as register
 
 router = APIRouter(tags=["dpo"])
 
@@ -52,7 +52,7 @@ def _render(
     now = clock.now()
     context = {
         "rows": [(r, words.time_left(r.due_at, now) if r.is_open else None) for r in rows],
-        "kinds": register.KINDS,
+        "kinds": register.REQUEST_KINDS,
         "show": lambda m: words.show_time(m, settings),
         "error": error,
         "form": form or {},

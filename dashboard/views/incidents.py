@@ -40,11 +40,11 @@ from dashboard.services.incidents import (
 from dashboard.services.timerange import PRESET_LABELS, TimeRange, parse_range
 from dashboard.views.events import From, Range, To
 from dashboard.views.writes import begin_write
-from playbooks.approvals import SYSTEM_ACTORS
 from playbooks.schemas import OBSERVABLE_KINDS, SEVERITIES
 from playbooks.service import (
     CLOSE_REASONS,
     STATUSES,
+    SYSTEM_ACTORS,
     TRANSITIONS,
     approve_action,
     request_action,

@@ -200,14 +200,14 @@ def report_page(
 def _check_request(reports: _Reports, request_id: str, bsn: str) -> None:
     """The BSN must be the requesting resident's; then the request notes the report."""
     from dashboard.services.privacy import pseudonym_of
-    from playbooks.breach import resident_requests
+    from playbooks.breach import service as breach_service
 
     if not request_id.isdigit():
         raise ValidationError("request_id", "not a request number")
-    wanted = resident_requests.get_request(db=reports.db, request_id=int(request_id))
+    wanted = breach_service.get_request(db=reports.db, request_id=int(request_id))
     if pseudonym_of(reports.pseudonymiser, bsn) != wanted.pseudonym:
         raise ValidationError("bsn", f"this BSN is not the resident of request {wanted.reference}")
-    resident_requests.mark_report_produced(db=reports.db, clock=reports.clock, request_id=wanted.id)
+    breach_service.mark_report_produced(db=reports.db, clock=reports.clock, request_id=wanted.id)
 
 
 @router.post("/api/access-report", summary="Resident access report (JSON)")

@@ -35,8 +35,7 @@ def build(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from awareness.errors import ContentError, UnknownContentError
-    from awareness.loader import default_library
-    from awareness.service import build_jobs, write_job
+    from awareness.service import build_jobs, default_library, write_job
 
     target = (output or output_dir(settings_or_exit(), "awareness")).resolve()
     try:
@@ -59,8 +58,7 @@ def build(
 def lint() -> None:
     """Check the shipped topics: translations, sources, lengths, B1 readability."""
     from awareness.errors import ContentError
-    from awareness.lint import lint_library
-    from awareness.loader import load_library
+    from awareness.service import lint_library, load_library
 
     try:
         issues = lint_library(load_library())

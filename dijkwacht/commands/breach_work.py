@@ -475,7 +475,7 @@ def requests_add_command(
     from collectors.errors import ParseError
     from collectors.pseudonym import Pseudonymiser
     from core.errors import ValidationError
-    from playbooks.breach import resident_requests
+    from playbooks.breach import service as breach_service
 
     bsn = typer.get_text_stream("stdin").readline().strip().replace(" ", "")
     with _acting(user) as (settings, db, account):
@@ -484,7 +484,7 @@ def requests_add_command(
             pseudonym = pseudonymiser.pseudonym(bsn, field="bsn")
         except ParseError:
             raise ValidationError("bsn", "not a valid BSN (9 digits passing the 11-test)") from None
-        made = resident_requests.record_request(
+        made = breach_service.record_request(
             db=db, clock=_clock(), settings=settings, actor=account.username, kind=kind,
             requester=requester, pseudonym=pseudonym,
         )  # fmt: skip
@@ -502,11 +502,12 @@ def requests_list_command(
     open_only: Annotated[bool, typer.Option("--open", help="Only unanswered requests.")] = False,
 ) -> None:
     """Requests, soonest deadline first, with the time left."""
-    from playbooks.breach import clocks, resident_requests
+    from playbooks.breach import clocks
+    from playbooks.breach import service as breach_service
 
     with command_unit(write=False) as (settings, db):
         now = _clock().now()
-        for r in resident_requests.list_requests(db=db, open_only=open_only):
+        for r in breach_service.list_requests(db=db, open_only=open_only):
             left = clocks.time_left(r.due_at, now) if r.is_open else "answered"
             typer.echo(
                 f"{r.id}\t{r.reference}\t{r.kind}\t{r.requester}\t"
@@ -521,10 +522,10 @@ def requests_extend_command(
     reason: Annotated[str, typer.Option(help="Why more time is needed (the resident is told).")],
 ) -> None:
     """Extend the deadline once by two months (Art. 12(3))."""
-    from playbooks.breach import resident_requests
+    from playbooks.breach import service as breach_service
 
     with _acting(user) as (settings, db, _account):
-        done = resident_requests.extend_request(
+        done = breach_service.extend_request(
             db=db, settings=settings, request_id=request_id, reason=reason
         )
         typer.echo(f"request {done.reference} now due {_show(done.due_at, settings)}")
@@ -537,10 +538,10 @@ def requests_answer_command(
     answer: Annotated[str, typer.Option(help="The answer sent (what and how).")],
 ) -> None:
     """Record the answer sent; closes the request."""
-    from playbooks.breach import resident_requests
+    from playbooks.breach import service as breach_service
 
     with _acting(user) as (_settings, db, _account):
-        done = resident_requests.answer_request(
+        done = breach_service.answer_request(
             db=db, clock=_clock(), request_id=request_id, answer=answer
         )
         typer.echo(f"request {done.reference} answered")
@@ -551,15 +552,15 @@ def requests_export_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="File (.csv or .pdf).")],
 ) -> None:
     """The requests register as CSV or PDF (no BSN, no pseudonym)."""
-    from playbooks.breach import resident_requests
+    from playbooks.breach import service as breach_service
 
     with command_unit(write=False) as (settings, db):
         if output.suffix == ".pdf":
             output.write_bytes(
-                resident_requests.requests_pdf(db=db, clock=_clock(), settings=settings)
+                breach_service.requests_pdf(db=db, clock=_clock(), settings=settings)
             )
         else:
             output.write_text(
-                resident_requests.requests_csv(db=db, settings=settings), encoding="utf-8"
+                breach_service.requests_csv(db=db, settings=settings), encoding="utf-8"
             )
     typer.echo(f"written {output}")

@@ -120,8 +120,8 @@ def _check_one(kind: Kind, path: Path) -> list[Issue]:
         except ScenarioError as exc:
             return exc.issues
         return []
-    from awareness.loader import check_audiences, check_file
     from awareness.schemas import Labels, Topic
+    from awareness.service import check_audiences, check_file
 
     if kind is Kind.AUDIENCES:
         return check_audiences(path)[1]

@@ -411,7 +411,7 @@ def check_command(
     directory: Annotated[Path, typer.Argument(help="Folder of playbook YAML files.")],
 ) -> None:
     """Validate every playbook file; print `file:line: field: problem` per issue, exit 1 if any."""
-    from playbooks.library import check_directory
+    from playbooks.service import check_directory
 
     if not directory.is_dir():
         console.print(f"[red]{directory}: not a directory[/red]")

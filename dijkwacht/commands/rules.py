@@ -54,7 +54,7 @@ def test(
     ] = None,
 ) -> None:
     """Show which events RULE matches and why: the selections that were true, their values."""
-    from detection.management import explain
+    from detection.service import explain
 
     for path, what in ((rule, "rule"), (events_file, "events file")):
         if not path.exists():
@@ -80,7 +80,7 @@ def list_rules(
     ] = None,
 ) -> None:
     """List rules: id, title, level, enabled, hits, profiled cost."""
-    from detection.management import rule_states
+    from detection.service import rule_states
 
     with _session() as db:
         states = rule_states(db=db)
@@ -109,7 +109,7 @@ def list_rules(
 def _switch(rule_id: str, enabled: bool) -> None:
     from core.clock import SystemClock
     from core.errors import ValidationError
-    from detection.management import set_enabled
+    from detection.service import set_enabled
 
     try:
         with write_unit(settings_or_exit()) as db:
@@ -146,7 +146,7 @@ def lucene(
     """Print each rule's Lucene query (pySigma Elasticsearch backend), or why it has none."""
     from core.clock import SystemClock
     from core.errors import ValidationError
-    from detection.management import convert_to_lucene, store_lucene
+    from detection.service import convert_to_lucene, store_lucene
 
     try:
         results = convert_to_lucene(rule, pipeline=pipeline)

@@ -51,7 +51,7 @@ def fire_reminders() -> list[str]:
 @shared_task(name="breach.accept_handoffs")
 def accept_handoffs() -> list[str]:
     """Open one breach per pending playbook hand-off (exactly once); returns references."""
-    from playbooks.breach.handoffs import accept_pending_handoffs
+    from playbooks.breach.service import accept_pending_handoffs
 
     with _sessions() as (settings, factory), unit_of_work(factory) as db:
         taken = accept_pending_handoffs(db=db, clock=SystemClock(), settings=settings)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from collectors.expected import RULE_ID as SILENT_SOURCE_RULE_ID
 from collectors.metrics import source_status
 from collectors.service import (
-    SILENT_SOURCE_RULE_ID,
     check_expected,
     expect_source,
     forget_source,

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from compliance import service
+from compliance import service, status
 from core.accounts.models import User
 from core.audit import record, record_verification, verify
 from core.clock import FrozenClock
@@ -24,7 +24,8 @@ from core.config import Settings
 from core.store.base import AlertQuery
 from core.store.factory import open_alert_store
 from detection.service import deliver_outbox
-from drills.service import create_exercise, get_scenario, start, stop
+from drills import control
+from drills.service import get_scenario, start, stop
 from tests.playbooks.breach.conftest import START
 from tests.playbooks.breach.support import complete_ap_draft, walk_to
 
@@ -32,7 +33,7 @@ CONTINUITY, INTEGRITY, REPORTING = "5.30.01", "8.15.06", "5.24.07"
 PLAYERS = [{"role": "it", "name": "IT (oefening)", "email": "oefening@gemeente.test"}]
 
 
-def _status(db: Session, measure_id: str) -> service.MeasureView:
+def _status(db: Session, measure_id: str) -> status.MeasureView:
     return service.measure_view(db=db, framework="bio2", measure_id=measure_id)[1]
 
 
@@ -55,7 +56,7 @@ def _compliance_alerts(db: Session, clock: FrozenClock, store: object, measure: 
     deliver_outbox(db=db, alert_store=store, clock=clock)  # type: ignore[arg-type]
     db.commit()
     found = store.search(  # type: ignore[attr-defined]
-        AlertQuery(rule_ids=[service.ALERT_RULE_ID], limit=100)
+        AlertQuery(rule_ids=[status.ALERT_RULE_ID], limit=100)
     )
     return sum(1 for a in found if a.body["dijkwacht.compliance"]["measure"] == measure)
 
@@ -75,7 +76,7 @@ def test_no_exercise_is_red_alerts_once_and_a_technical_exercise_turns_it_green(
     assert _compliance_alerts(db, clock, alerts, CONTINUITY) == 1
 
     loaded = get_scenario("phishinggolf")
-    exercise = create_exercise(
+    exercise = control.create_exercise(
         db=db, clock=clock, loaded=loaded, mode="technical", controller="oefenleider",
         participants=PLAYERS, actor="oefenleider",
     )  # fmt: skip
@@ -89,7 +90,7 @@ def test_no_exercise_is_red_alerts_once_and_a_technical_exercise_turns_it_green(
     assert "1 technical" in continuity.reason
     [item] = continuity.evidence
     assert item.data["exercise_id"] == exercise.id and item.data["mode"] == "technical"
-    assert item.sha256 == service.canonical_sha256(service.evidence_document(item))
+    assert item.sha256 == status.canonical_sha256(status.evidence_document(item))
 
     # Eleven months on it is at risk; a year on it lapses, turns red and alerts once more.
     clock.advance(timedelta(days=340))

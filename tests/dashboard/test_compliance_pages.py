@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from compliance import service
+from compliance import service, status
 from core.accounts.models import Role
 from core.audit import entries
 from tests.dashboard.conftest import Env, add_user, login
@@ -84,7 +84,7 @@ def test_a_red_measure_alert_opens_in_the_analysts_queue(env: Env) -> None:
             deliver_outbox(db=db, alert_store=store, clock=env.clock)
         [alert] = [
             a
-            for a in store.search(AlertQuery(rule_ids=[service.ALERT_RULE_ID], limit=50))
+            for a in store.search(AlertQuery(rule_ids=[status.ALERT_RULE_ID], limit=50))
             if a.body["dijkwacht.compliance"]["measure"] == "5.30.01"
         ]
     finally:

@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 from core.accounts.models import Role
 from core.store.relational import create_session_factory
 from core.store.unit_of_work import unit_of_work
+from drills import control as drill_control
 from drills import service
 from tests.dashboard.conftest import Env, add_user, login
 
@@ -31,7 +32,7 @@ def _tick(env: Env) -> None:
 def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
     add_user(env, "oefenleider", Role.EXERCISE_CONTROLLER)
     add_user(env, "fg", Role.DPO)
-    exercise_id = service.create_exercise(
+    exercise_id = drill_control.create_exercise(
         db=env.db,
         clock=env.clock,
         loaded=service.get_scenario("insider-datalek"),
@@ -254,7 +255,7 @@ def test_follow_up_actions_wait_on_their_owners_home_until_done(env: Env) -> Non
     add_user(env, "oefenleider", Role.EXERCISE_CONTROLLER)
     add_user(env, "ciso", Role.CRISIS_TEAM, display_name="C. Iso")
     add_user(env, "fg", Role.DPO)
-    exercise_id = service.create_exercise(
+    exercise_id = drill_control.create_exercise(
         db=env.db,
         clock=env.clock,
         loaded=service.get_scenario("insider-datalek"),

@@ -23,6 +23,7 @@ from core.accounts.models import Role
 from core.store.base import NewAlert
 from core.store.factory import open_alert_store
 from dashboard.app import create_app
+from drills import control
 from playbooks.service import (
     add_comment,
     add_evidence,
@@ -221,7 +222,7 @@ def test_the_drill_report_pdf_shows_local_times(env: Env) -> None:
     from drills import service
 
     add_user(env, "oefenleider", Role.EXERCISE_CONTROLLER)
-    exercise_id = service.create_exercise(
+    exercise_id = control.create_exercise(
         db=env.db,
         clock=env.clock,
         loaded=service.get_scenario("insider-datalek"),

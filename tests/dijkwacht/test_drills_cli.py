@@ -15,7 +15,7 @@ from core.store import relational
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.unit_of_work import unit_of_work
 from dijkwacht.cli import app
-from drills import service
+from drills import control, service
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def _planned_exercise() -> str:
     engine = create_db_engine(settings)
     try:
         with unit_of_work(create_session_factory(engine)) as db:
-            return service.create_exercise(
+            return control.create_exercise(
                 db=db,
                 clock=SystemClock(),
                 loaded=service.get_scenario("insider-datalek"),

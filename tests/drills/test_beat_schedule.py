@@ -25,7 +25,7 @@ from core.store.relational import (
     migrate,
 )
 from core.store.unit_of_work import unit_of_work
-from drills import service
+from drills import control, service
 from drills.models import DrillSchedule, Exercise
 from tests.drills.processes import (
     celery_processes,
@@ -173,7 +173,7 @@ def test_beat_starts_a_recurring_drill_on_time_and_never_twice_at_once(
                     service.stop(db=db, clock=clock, exercise_id=second_id, actor="oefenleider")
                     loaded = service.get_scenario("insider-datalek")
                     planned = [
-                        service.create_exercise(
+                        control.create_exercise(
                             db=db,
                             clock=clock,
                             loaded=loaded,

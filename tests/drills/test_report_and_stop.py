@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
 from core.clock import FrozenClock
-from drills import service
+from drills import control, service
 from drills.report_text import DUTCH_ONLY, ENGLISH_ONLY
 
 START = datetime(2026, 3, 2, 9, 0, 7, 123456, tzinfo=UTC)
@@ -20,7 +20,7 @@ START = datetime(2026, 3, 2, 9, 0, 7, 123456, tzinfo=UTC)
 
 def test_stop_scores_only_closed_windows_and_the_report_is_bilingual(db: Session) -> None:
     clock = FrozenClock(START)
-    exercise_id = service.create_exercise(
+    exercise_id = control.create_exercise(
         db=db,
         clock=clock,
         loaded=service.get_scenario("insider-datalek"),

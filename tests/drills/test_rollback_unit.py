@@ -15,7 +15,7 @@ from core.config import Settings
 from core.store.factory import open_alert_store, open_event_store
 from core.store.relational import create_session_factory
 from core.store.unit_of_work import unit_of_work
-from drills import service
+from drills import control, service
 from playbooks import service as playbooks
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ class Fault(Exception):
 
 
 def _stopped_exercise_with_an_incident(db: Session, clock: FrozenClock) -> tuple[str, int]:
-    exercise = service.create_exercise(
+    exercise = control.create_exercise(
         db=db,
         clock=clock,
         loaded=service.get_scenario("insider-datalek"),

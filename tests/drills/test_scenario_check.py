@@ -25,7 +25,7 @@ from core.store.relational import create_db_engine, create_session_factory, migr
 from core.store.unit_of_work import unit_of_work
 from dijkwacht.cli import app as cli_app
 from dijkwacht.detection_runtime import DetectionHook
-from drills import service
+from drills import control, service
 from drills.scenarios import SCENARIO_DIR
 from playbooks.library import load_library
 from playbooks.service import route_new_alerts
@@ -109,7 +109,7 @@ def test_every_shipped_technical_scenario_passes_through_the_real_pipeline(
         return unit_of_work(factory)
 
     with units() as db:
-        exercise = service.create_exercise(
+        exercise = control.create_exercise(
             db=db,
             clock=clock,
             loaded=service.get_scenario(scenario_id),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import FrozenClock
 from core.errors import ConflictError
-from drills import service
+from drills import control, criteria, scenarios, service
 from drills.models import Exercise
 from drills.scenarios import SCENARIO_DIR, parse
 from tests.drills.conftest import PARTICIPANTS
@@ -54,7 +54,7 @@ def test_errors_name_file_line_and_field(tmp_path: Path) -> None:
     broken = broken.replace("within_minutes: 90", "within_minutes: -5", 1)
     path = tmp_path / "kapot.yml"
     path.write_text(broken, encoding="utf-8")
-    issues = service.check_directory(tmp_path)
+    issues = scenarios.check_directory(tmp_path)
     lines = broken.splitlines()
     by_field = {issue.field: issue for issue in issues}
     assert "msel[1].to[0]" in by_field and "expectations[1].within_minutes" in by_field
@@ -83,7 +83,7 @@ def test_cross_field_check_reports_unknown_role_at_its_line() -> None:
 
 
 def _exercise(db: Session, clock: FrozenClock, scenario: str = "digid-storing") -> Exercise:
-    return service.create_exercise(
+    return control.create_exercise(
         db=db,
         clock=clock,
         loaded=service.get_scenario(scenario),
@@ -114,7 +114,7 @@ def test_criteria_are_frozen_at_start_and_changes_are_refused(db: Session) -> No
         service.declare_criteria(
             db=db, clock=clock, exercise_id=exercise.id, criteria=new * 1, actor="x"
         )
-    assert service.criteria_intact(service.get_exercise(db=db, exercise_id=exercise.id))
+    assert criteria.verify(service.get_exercise(db=db, exercise_id=exercise.id))
     # A change made behind the service's back is caught by the hash.
     db.execute(
         update(Exercise)
@@ -123,7 +123,7 @@ def test_criteria_are_frozen_at_start_and_changes_are_refused(db: Session) -> No
     )
     db.commit()
     db.expire_all()
-    assert not service.criteria_intact(service.get_exercise(db=db, exercise_id=exercise.id))
+    assert not criteria.verify(service.get_exercise(db=db, exercise_id=exercise.id))
 
 
 def test_the_same_exercise_cannot_run_twice_and_the_clock_pauses(db: Session) -> None:

@@ -104,7 +104,7 @@ def test_answers_for_one_subject_never_hold_another(
 
 
 def test_the_hourly_task_sends_its_findings_through_the_collectors(tmp_path: Path) -> None:
-    from collectors.service import pending_events
+    from collectors.spool import open_spool
     from core.clock import SystemClock
     from core.config import load_settings
     from core.store.relational import create_db_engine, create_session_factory, migrate
@@ -119,4 +119,5 @@ def test_the_hourly_task_sends_its_findings_through_the_collectors(tmp_path: Pat
         set_stream(db=db, clock=SystemClock(), actor="fg", system="belastingen", per_hour=50)
     result = run_stream_check(settings, factory)
     assert result == {"systems": 1, "gaps": ["belastingen"]}  # nothing arrived at all
-    assert pending_events(settings=settings) == 1
+    with open_spool(settings) as spool:
+        assert spool.pending() == 1

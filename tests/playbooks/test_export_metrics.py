@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.clock import FrozenClock
 from core.config import Settings
 from core.errors import ValidationError
-from playbooks.evidence import stored_path
+from playbooks.evidence import read_evidence, stored_path
 from playbooks.export import export_incident
 from playbooks.metrics import incident_metrics, monthly_metrics
 from playbooks.service import (
@@ -22,7 +22,6 @@ from playbooks.service import (
     change_status,
     create_incident,
     list_evidence,
-    read_evidence,
     timeline,
 )
 
