@@ -24,7 +24,7 @@ from core.audit import record as audit_record
 from core.clock import Clock
 from core.config import IntelFeed, Settings
 from core.errors import ValidationError
-from intel.alerting import alert_hits, deliver
+from intel.alerting import RULE_ID, alert_hits, deliver
 from intel.feeds import read_location
 from intel.hunt import HuntReport, hunt
 from intel.matcher import IndicatorContext, Matcher
@@ -36,6 +36,7 @@ from intel.warninglists import Warninglists
 
 __all__ = [
     "FORMATS",
+    "RULE_ID",
     "TYPES",
     "HuntReport",
     "ImportReport",

@@ -37,7 +37,7 @@ from dashboard.services.rules import (
     test_rule,
 )
 from dijkwacht.detection_runtime import rule_paths
-from intel.alerting import RULE_ID as INTEL_RULE_ID
+from intel.service import RULE_ID as INTEL_RULE_ID
 
 router = APIRouter(tags=["rules"])
 READ_ROLES = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.ADMIN)
