@@ -213,8 +213,8 @@ def test_the_controller_plans_from_the_library_and_players_get_their_role(env: E
     cycle = calendar.split('data-testid="annual-cycle"')[1].split("</table>")[0]
     fire = cycle.split("brand-datacentrum")[1].split("</tr>")[0]
     ransomware = cycle.split("ransomware-fileservers")[1].split("</tr>")[0]
-    assert "nooit / never" in fire and "over 12 months ago" in fire
-    assert "within 12 months" in ransomware
+    assert "nooit" in fire and "langer dan 12 maanden geleden" in fire
+    assert "binnen 12 maanden" in ransomware
     # Before the start the plan can be moved (a bad date keeps what was typed) or cancelled.
     env.db.commit()
     (schedule,) = service.list_schedules(db=env.db)
