@@ -81,3 +81,32 @@ def test_english_pages_show_no_dutch_words_and_dutch_pages_no_english_ones(
     }
     assert dutch_in_english == {}
     assert english_in_dutch == {}
+
+
+def test_service_problems_with_values_go_through_the_catalogue() -> None:
+    from babel.messages.pofile import read_po
+
+    from dashboard.i18n import LOCALE_DIR, PROBLEMS, Gettext, _current, load_catalogues
+
+    with (LOCALE_DIR / "nl" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        dutch = {m.id: m.string for m in read_po(po) if m.id}
+    assert [msgid for _, msgid in PROBLEMS if not dutch.get(msgid)] == []
+    texts = Gettext(load_catalogues())
+    refused = "cannot go from closed to assessing: " + (
+        "a closed breach is final; register a new breach for new facts"
+    )
+    token = _current.set("nl")
+    try:
+        assert texts.problem(refused) == (
+            "van closed naar assessing kan niet: een afgesloten datalek verandert niet meer; "
+            "registreer een nieuw datalek voor nieuwe feiten"
+        )
+        assert texts.problem("no account named 'x'") == "er is geen account met de naam 'x'"
+        assert texts.problem("something nobody wrote down") == "something nobody wrote down"
+    finally:
+        _current.reset(token)
+    token = _current.set("en")
+    try:
+        assert texts.problem(refused) == refused  # English is the service's own text
+    finally:
+        _current.reset(token)
