@@ -133,6 +133,8 @@ class Gettext:
         """A service's problem text in the current language: the catalogue's entry for the whole
         text, else the entry for its shape (PROBLEMS) with the values put back, the reason of a
         refused step translated too; else the text as it is."""
+        if not isinstance(message, str) or not message:
+            return message
         translated = self.gettext(message)
         if translated != message:
             return translated
