@@ -48,6 +48,22 @@ PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"^incident (?P<id>\d+) was merged into #(?P<into>\d+); work there$",
             "incident %(id)s was merged into #%(into)s; work there",
         ),
+        # exercises (drills/plan_form.py, dashboard/views/drills.py)
+        (r"^choose a scenario \((?P<known>.*)\)$", "choose a scenario (%(known)s)"),
+        (r"^this scenario supports (?P<modes>.+)$", "this scenario supports %(modes)s"),
+        (r"^choose one of: (?P<options>.+)$", "choose one of: %(options)s"),
+        (
+            r"^a number from 0\.1 to 3600, not (?P<value>.+)$",
+            "a number from 0.1 to 3600, not %(value)s",
+        ),
+        (
+            r"^not a valid e-mail address: (?P<value>.+)$",
+            "not a valid e-mail address: %(value)s",
+        ),
+        (
+            r"^choose the role you record this for: (?P<roles>.+)$",
+            "choose the role you record this for: %(roles)s",
+        ),
         # breach (playbooks/breach/)
         (
             r"^cannot go from (?P<current>\w+) to (?P<target>\w+): (?P<reason>.+)$",

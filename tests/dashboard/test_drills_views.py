@@ -78,7 +78,7 @@ def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
     lost = {"kind": "decision", "text": "Aangifte doen bij de politie", "csrf_token": play_csrf}
     answer = player.post(f"/drills/{exercise_id}/entries", data=lost)
     assert answer.status_code == 422
-    assert "choose the role you record this for" in answer.text
+    assert "kies voor welke rol u dit vastlegt" in answer.text
     assert "Aangifte doen bij de politie</textarea>" in answer.text
     forbidden = player.post(
         f"/drills/{exercise_id}/control", data={"action": "stop", "csrf_token": play_csrf}
