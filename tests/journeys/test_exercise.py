@@ -164,7 +164,7 @@ def test_controller_plans_the_ransomware_drill_and_the_team_plays_it(journey: Jo
     assert "01-06-2030" in followup.inner_text()
     journey.shot(crisis, "the follow-up action waits on its owner's home page")
     assert not _violations(crisis), _violations(crisis)
-    followup.get_by_role("button", name="Klaar").click()
+    followup.get_by_role("button", name="Afgerond").click()
     crisis.wait_for_load_state()
     assert crisis.get_by_test_id("home-followups").count() == 0
     journey.shot(crisis, "the owner marks the action done; it leaves the home page")
