@@ -62,20 +62,17 @@ def parse_plan(
     loaded = library.get(scenario_id)
     if loaded is None:
         known = ", ".join(sorted(library))
-        errors["scenario"] = f"kies een scenario / choose a scenario ({known})"
+        errors["scenario"] = f"choose a scenario ({known})"
     mode = form.get("mode", "")
     if loaded is not None and mode not in loaded.scenario.modes:
-        errors["mode"] = (
-            f"dit scenario kent {' of '.join(loaded.scenario.modes)} / "
-            f"this scenario supports {' or '.join(loaded.scenario.modes)}"
-        )
+        errors["mode"] = f"this scenario supports {', '.join(loaded.scenario.modes)}"
     start_now = form.get("start_now") == "1"
     first_at = None
     if not start_now:
         first_at = _when(form, errors, now=now)
     repeat = form.get("repeat", "none")
     if repeat not in REPEATS:
-        errors["repeat"] = f"kies een van / choose one of: {', '.join(REPEATS)}"
+        errors["repeat"] = f"choose one of: {', '.join(REPEATS)}"
     time_scale = _number(form.get("time_scale", "1"), "time_scale", errors)
     people = _participants(form, errors, roles=loaded.scenario.roles if loaded else ())
     if errors or loaded is None:
@@ -91,12 +88,12 @@ def parse_when(day_text: str, time_text: str, errors: dict[str, str]) -> datetim
     try:
         day = date.fromisoformat(day_text)
     except ValueError:
-        errors["date"] = "datum als JJJJ-MM-DD / date as YYYY-MM-DD"
+        errors["date"] = "date as YYYY-MM-DD"
         return None
     try:
         moment = time.fromisoformat(time_text)
     except ValueError:
-        errors["time"] = "tijd als UU:MM / time as HH:MM"
+        errors["time"] = "time as HH:MM"
         return None
     return datetime.combine(day, moment, tzinfo=AMSTERDAM)
 
@@ -106,7 +103,7 @@ def _when(form: Mapping[str, str], errors: dict[str, str], *, now: datetime) -> 
     if at is None:
         return None
     if at < now - timedelta(minutes=1):
-        errors["date"] = "dit moment is al voorbij / this moment has passed"
+        errors["date"] = "this moment has passed"
         return None
     return at
 
@@ -117,7 +114,7 @@ def _number(raw: str, name: str, errors: dict[str, str]) -> float:
     except ValueError:
         value = 0.0
     if not 0 < value <= 3600:
-        errors[name] = f"een getal van 0,1 tot 3600, niet {raw!r} / a number from 0.1 to 3600"
+        errors[name] = f"a number from 0.1 to 3600, not {raw!r}"
         return 1.0
     return value
 
@@ -132,12 +129,12 @@ def _participants(
         if not name and not email:
             continue
         if not name:
-            errors[f"name_{role}"] = "naam of account ontbreekt / name or account missing"
+            errors[f"name_{role}"] = "name or account missing"
         if "@" not in email or " " in email or len(email) > 320:
-            errors[f"email_{role}"] = f"geen geldig e-mailadres: {email!r} / not a valid e-mail"
+            errors[f"email_{role}"] = f"not a valid e-mail address: {email!r}"
         people.append({"role": role, "name": name, "email": email})
     if not people and not errors:
-        errors["participants"] = "voeg minstens één deelnemer toe / add at least one participant"
+        errors["participants"] = "add at least one participant"
     return people
 
 

@@ -234,6 +234,7 @@ def annual_cycle(*, db: Session, now: datetime) -> list[dict[str, Any]]:
             {
                 "scenario_id": scenario_id,
                 "title": loaded.scenario.title,
+                "title_en": loaded.scenario.title_en,
                 "last": when,
                 "overdue": overdue,
             }

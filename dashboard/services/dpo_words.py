@@ -7,6 +7,7 @@ reads labels and sentences in Amsterdam time instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,64 +19,64 @@ from playbooks.breach.models import BreachChange
 AMBER = timedelta(hours=12)
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
-# Field of the register -> "Dutch / English" label.
+# Field of the register -> its label. Labels, states, decisions, bands and origins are English
+# msgids of the dashboard catalogue: pages show them through `| translate` (nl in locale/nl).
 LABELS: dict[str, str] = {
-    "title": "Titel / title",
-    "facts": "Wat er gebeurde / what happened",
-    "cause": "Oorzaak / cause",
-    "effects": "Gevolgen / effects",
-    "remedial_actions": "Genomen maatregelen / remedial actions",
-    "systems": "Systemen / systems",
-    "breach_types": "Soort inbreuk / type of breach",
-    "data_categories": "Soorten gegevens / types of data",
-    "special_categories": "Bijzondere gegevens / special categories",
-    "subject_categories": "Groepen betrokkenen / groups of people",
-    "subjects_min": "Aantal betrokkenen, minimaal / number of people affected, at least",
-    "subjects_max": "Aantal betrokkenen, maximaal / number of people affected, at most",
-    "decision": "Besluit / decision",
-    "decision_reason": "Reden van het besluit / reason for the decision",
-    "nis2_applies": "Valt onder NIS2/Cbw / NIS2/Cbw applies",
-    "origin": "Herkomst / origin",
-    "origin_ref": "Gekoppeld aan / linked to",
-    "state": "Status / state",
-    "assessment": "Risicobeoordeling / risk assessment",
-    "letters": "Brieven / letters",
-    "delay_reason": "Reden van late melding / reason for filing late",
+    "title": "Title",
+    "facts": "What happened",
+    "cause": "Cause",
+    "effects": "Effects",
+    "remedial_actions": "Remedial actions",
+    "systems": "Systems",
+    "breach_types": "Type of breach",
+    "data_categories": "Types of data",
+    "special_categories": "Special categories",
+    "subject_categories": "Groups of people",
+    "subjects_min": "Number of people affected, at least",
+    "subjects_max": "Number of people affected, at most",
+    "decision": "Decision",
+    "decision_reason": "Reason for the decision",
+    "nis2_applies": "NIS2/Cbw applies",
+    "origin": "Origin",
+    "origin_ref": "Linked to",
+    "state": "State",
+    "assessment": "Risk assessment",
+    "letters": "Letters",
+    "delay_reason": "Reason for filing late",
 }
 
 STATES: dict[str, str] = {
-    "registered": "Geregistreerd, nog te beoordelen / registered, to be assessed",
-    "assessing": "Wordt beoordeeld / being assessed",
-    "no_notification": "Niet gemeld (vastgelegd) / not notified (recorded)",
-    "notification_due": "Melding aan de AP nodig / AP notification due",
-    "notified": "Gemeld aan de AP / notified to the AP",
-    "not_a_breach": "Geen datalek / not a breach",
-    "closed": "Afgesloten / closed",
+    "registered": "Registered, to be assessed",
+    "assessing": "Being assessed",
+    "no_notification": "Not notified (recorded)",
+    "notification_due": "AP notification due",
+    "notified": "Notified to the AP",
+    "not_a_breach": "Not a breach",
+    "closed": "Closed",
 }
 
 DECISIONS: dict[str, str] = {
-    "no_notification": "Niet melden (wel registreren) / do not notify (register only)",
-    "notify_ap": "Melden aan de AP / notify the AP",
-    "notify_ap_and_subjects": "Melden aan de AP en betrokkenen informeren / "
-    "notify the AP and inform the people affected",
+    "no_notification": "Do not notify (register only)",
+    "notify_ap": "Notify the AP",
+    "notify_ap_and_subjects": "Notify the AP and inform the people affected",
 }
 
-BANDS = {"low": "laag / low", "medium": "middel / medium", "high": "hoog / high",
-         "very_high": "zeer hoog / very high"}  # fmt: skip
+BANDS = {"low": "low", "medium": "medium", "high": "high",
+         "very_high": "very high"}  # fmt: skip
 
-ORIGINS = {"manual": "met de hand / by hand", "incident": "incident", "alert": "melding / alert"}
+ORIGINS = {"manual": "by hand", "incident": "incident", "alert": "alert"}
 
 _ACTIONS = {
-    "opened": "registreerde het datalek / registered the breach",
-    "state": "zette de status op / set the state to",
-    "assessed": "legde de risicobeoordeling vast / recorded the risk assessment",
-    "handoff_accepted": "nam de overdracht van het incident aan / took the incident hand-off",
-    "letters_drafted": "maakte brieven aan / drafted letters",
-    "letters_approved": "keurde de brieven goed / approved the letters",
-    "letters_released": "gaf de brieven vrij / released the letters",
-    "letters_delivered": "verstuurde de brieven / delivered the letters",
-    "report_finalised": "stelde de melding definitief vast / finalised the report",
-    "report_drafted": "maakte een concept-melding / drafted a report",
+    "opened": "registered the breach",
+    "state": "set the state to",
+    "assessed": "recorded the risk assessment",
+    "handoff_accepted": "took the incident hand-off",
+    "letters_drafted": "drafted letters",
+    "letters_approved": "approved the letters",
+    "letters_released": "released the letters",
+    "letters_delivered": "delivered the letters",
+    "report_finalised": "finalised the report",
+    "report_drafted": "drafted a report",
 }
 
 
@@ -87,7 +88,8 @@ def show_time(moment: datetime | None, settings: Settings) -> str:
 
 
 def show_value(value: Any, settings: Settings | None = None) -> str:
-    """A stored value in words: lists joined, booleans as ja/nee, times in Amsterdam time."""
+    """A stored value in words: lists joined, times in Amsterdam time; booleans, states and
+    decisions as msgids of the dashboard catalogue (`sentence` translates them)."""
     if value is None or value == "" or value == []:
         return "–"
     if settings is not None and isinstance(value, str) and _ISO.match(value):
@@ -96,7 +98,7 @@ def show_value(value: Any, settings: Settings | None = None) -> str:
         except ValueError:
             return value
     if isinstance(value, bool):
-        return "ja / yes" if value else "nee / no"
+        return "yes" if value else "no"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, str) and value in STATES:
@@ -117,25 +119,37 @@ def label(field: str | None) -> str:
     return LABELS.get(field, field.replace("_", " "))
 
 
-def sentence(change: BreachChange, settings: Settings) -> str:
-    """One history row as a sentence: '17-03-2026 14:02 — fg changed … from 120 to 140'."""
+def _same(text: str) -> str:
+    return text
+
+
+def sentence(
+    change: BreachChange, settings: Settings, translate: Callable[[str], str] = _same
+) -> str:
+    """One history row as a sentence: '17-03-2026 14:02 — fg changed … from 120 to 140'.
+
+    `translate` is the page's catalogue (the `translate` filter of the dashboard's Jinja
+    environment); without it the sentence stays in the English of the msgids.
+    """
+    t = translate
     when = show_time(change.at, settings)
     who = change.actor
     if change.action in ("updated", "report_edited", "decided"):
-        what = f"wijzigde / changed {label(change.field)}"
+        what = f"{t('changed')} {t(label(change.field))}"
         if change.before not in (None, "", []):
-            before, after = show_value(change.before, settings), show_value(change.after, settings)
+            before = t(show_value(change.before, settings))
+            after = t(show_value(change.after, settings))
             what += f": {before} → {after}"
         else:
-            what += f": {show_value(change.after, settings)}"
+            what += f": {t(show_value(change.after, settings))}"
     elif change.action == "state":
-        what = f"{_ACTIONS['state']} “{show_value(change.after)}”"
+        what = f"{t(_ACTIONS['state'])} “{t(show_value(change.after))}”"
     elif change.action == "assessed" and isinstance(change.after, dict):
         outcome = change.after.get("outcome", {})
-        band = BANDS.get(str(outcome.get("band")), str(outcome.get("band")))
-        what = f"{_ACTIONS['assessed']} ({band}, score {outcome.get('score')})"
+        band = t(BANDS.get(str(outcome.get("band")), str(outcome.get("band"))))
+        what = f"{t(_ACTIONS['assessed'])} ({band}, score {outcome.get('score')})"
     else:
-        what = _ACTIONS.get(change.action, change.action.replace("_", " "))
+        what = t(_ACTIONS.get(change.action, change.action.replace("_", " ")))
     note = f" — {change.note}" if change.note and change.action != "opened" else ""
     return f"{when} — {who} {what}{note}"
 

@@ -167,7 +167,7 @@ def _error(exc: Exception | None) -> dict[str, str] | None:
 
 def _inventory_page(
     request: Request, db: Session, clock: Clock, templates: Any, *,
-    issues: list[str] | None = None, summary: str | None = None,
+    issues: list[str] | None = None, summary: dict[str, Any] | None = None,
     error: Exception | None = None, status_code: int = 200,
 ) -> HTMLResponse:  # fmt: skip
     context = {
@@ -182,7 +182,7 @@ def _inventory_page(
 
 def _advisories_page(
     request: Request, db: Session, clock: Clock, templates: Any, *,
-    issues: list[str] | None = None, summary: str | None = None,
+    issues: list[str] | None = None, summary: dict[str, Any] | None = None,
     error: Exception | None = None, status_code: int = 200,
 ) -> HTMLResponse:  # fmt: skip
     context = {
@@ -235,8 +235,8 @@ def inventory_import(
         kind=kind, owner=owner.strip() or None, exposure=exposure,
         silence_minutes=settings.source_silent_minutes,
     )  # fmt: skip
-    summary = f"{report.added} toegevoegd / added, {report.updated} bijgewerkt / updated, "
-    summary += f"{report.errors} geweigerd / refused"
+    # The page words the numbers through the catalogue (inventory.html).
+    summary = {"added": report.added, "updated": report.updated, "refused": report.errors}
     return _inventory_page(
         request, db, clock, templates, issues=[str(i) for i in report.issues], summary=summary,
         status_code=400 if report.errors else 200,
@@ -310,9 +310,8 @@ def advisories_import(
     )
     issues += report.issues
     opened = report.incidents_opened
-    summary = f"{report.imported} ingelezen / imported"
-    if opened:
-        summary += f", incident #{', #'.join(str(i) for i in opened)} geopend / opened"
+    # The page words the numbers through the catalogue (advisories.html).
+    summary = {"imported": report.imported, "opened": ", ".join(f"#{i}" for i in opened)}
     return _advisories_page(
         request, db, clock, templates, issues=[str(i) for i in issues], summary=summary,
         status_code=400 if issues else 200,

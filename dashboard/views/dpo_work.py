@@ -98,7 +98,9 @@ def render_breach(
         "b": b,
         "view": view,
         "incident": incident,
-        "history": [words.sentence(c, settings) for c in view.changes],
+        "history": [
+            words.sentence(c, settings, templates.env.filters["translate"]) for c in view.changes
+        ],
         "outcome": (b.assessment or {}).get("outcome"),
         "answers": (b.assessment or {}).get("answers", {}),
         "deadlines": deadlines,

@@ -142,14 +142,11 @@ def record_entry(
     errors: dict[str, str] = {}
     controller = user.role == Role.EXERCISE_CONTROLLER
     if kind == "hotwash" and not controller:
-        errors["kind"] = "hot-wash notities houdt de oefenleider bij / kept by the controller"
+        errors["kind"] = "hot-wash notes are kept by the exercise lead"
     if not role and not controller:
-        errors["role"] = (
-            "kies voor welke rol u dit vastlegt / choose the role you record this for: "
-            + ", ".join(ROLES)
-        )
+        errors["role"] = "choose the role you record this for: " + ", ".join(ROLES)
     if not text.strip():
-        errors["text"] = "beschrijf het besluit of de actie / describe the decision or action"
+        errors["text"] = "describe the decision or action"
     if not errors:
         try:
             prefix = f"[{inject}] " if inject else ""
@@ -300,7 +297,7 @@ def add_lesson(
     try:
         due = dt.date.fromisoformat(due_on)
     except ValueError:
-        errors["lesson_due_on"] = "datum als JJJJ-MM-DD / date as YYYY-MM-DD"
+        errors["lesson_due_on"] = "date as YYYY-MM-DD"
     if not errors:
         try:
             service.add_lesson(

@@ -29,7 +29,7 @@ def test_admin_imports_inventory_and_advisory_and_a_manager_accepts_the_risk(env
     )
     assert upload.status_code == 400  # one row refused; the other is stored
     assert "inv.csv:3: exposure: must be internet or internal" in upload.text
-    assert "1 toegevoegd / added" in upload.text and "Example" in upload.text
+    assert "1 toegevoegd" in upload.text and "Example" in upload.text
     sbom = cyclonedx_sbom([library("requests", "2.31.0", group="psf")])
     upload = admin.post(
         "/inventory/import",
@@ -47,7 +47,7 @@ def test_admin_imports_inventory_and_advisory_and_a_manager_accepts_the_risk(env
         files={"file": ("ncsc.json", json.dumps(doc), "application/json")},
     )
     assert advisory.status_code == 200, advisory.text
-    assert "incident #1 geopend / opened" in advisory.text
+    assert "incident #1 geopend" in advisory.text
     bad = dict(doc, document={**doc["document"], "csaf_version": "1.2"})
     refused = admin.post(
         "/advisories/import",

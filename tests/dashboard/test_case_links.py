@@ -128,7 +128,7 @@ def test_adhoc_task_added_and_completed_with_a_note(env: Env) -> None:
         f"/incidents/{incident_id}/tasks",
         data={"title": "Wachtwoorden resetten", "assignee": "nobody_xyz", "csrf_token": csrf},
     )
-    assert refused.status_code == 400 and "no account named" in refused.text
+    assert refused.status_code == 400 and "geen account met de naam" in refused.text
     assert 'value="Wachtwoorden resetten"' in refused.text
     added = client.post(
         f"/incidents/{incident_id}/tasks",

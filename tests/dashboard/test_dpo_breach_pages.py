@@ -76,7 +76,7 @@ def test_the_breach_journey_through_the_pages(env: Env) -> None:
                "severity_of_consequences": "Ernstig", "number_of_individuals": "140"}  # fmt: skip
     assert client.post(f"/dpo/breaches/{bid}/assessment", data=answers).status_code == 303
     page = client.get(f"/dpo/breaches/{bid}")
-    assert "zeer hoog / very high" in page.text and "ENISA: SE" in page.text
+    assert "zeer hoog" in page.text and "ENISA: SE" in page.text
 
     no_reason = client.post(
         f"/dpo/breaches/{bid}/decision",
@@ -103,7 +103,7 @@ def test_the_breach_journey_through_the_pages(env: Env) -> None:
     page = client.post(report_url, data=data)
     assert page.status_code in (303, 422), page.text
     history = client.get(f"/dpo/breaches/{bid}").text
-    assert "fg wijzigde / changed" in history and "{" not in history.split('id="history"')[1]
+    assert "fg wijzigde" in history and "{" not in history.split('id="history"')[1]
 
 
 def test_breaches_proposed_by_detection_wait_on_the_dpo_home(env: Env) -> None:
@@ -199,7 +199,7 @@ def test_nis2_reports_show_their_deadline_and_finalise(env: Env) -> None:
     assert final.status_code in (200, 303), final.text[:3000]
     page = client.get(url).text
     assert 'data-testid="report-hash"' in page, page[:3000]
-    assert "op tijd ingediend / filed in time" in page
+    assert "op tijd ingediend" in page
     # The next stage carries the answers over and has its own clock (72 hours).
     nxt = client.post(
         f"/dpo/breaches/{bid}/reports", data={"csrf_token": csrf, "kind": "nis2_notification"}

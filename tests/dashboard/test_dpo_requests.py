@@ -39,7 +39,7 @@ def test_request_register_with_clock_report_and_answer(env: Env) -> None:
     )
     assert report.status_code == 200 and "report-count" in report.text
     assert "UTC" not in report.text
-    assert "report produced" in client.get("/dpo/requests").text
+    assert "Overzicht gemaakt" in client.get("/dpo/requests").text
 
     no_answer = client.post("/dpo/requests/1/answer", data={"csrf_token": csrf, "answer": ""})
     assert no_answer.status_code == 422 and 'data-testid="error-answer"' in no_answer.text

@@ -18,8 +18,11 @@ def test_history_is_a_sentence_with_labels_and_local_time() -> None:
     )  # fmt: skip
     line = sentence(change, Settings())
     assert line.startswith("17-03-2026 14:02 — J. de Vries")
-    assert "number of people affected, at least: 120 → 140" in line
+    assert "changed Number of people affected, at least: 120 → 140" in line
     assert "subjects_min" not in line
+    dutch = {"changed": "wijzigde", "Number of people affected, at least": "Minimaal getroffen"}
+    line = sentence(change, Settings(), lambda text: dutch.get(text, text))
+    assert "J. de Vries wijzigde Minimaal getroffen: 120 → 140" in line
 
 
 def test_clock_tones_ok_amber_and_red() -> None:

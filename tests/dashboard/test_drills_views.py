@@ -79,7 +79,7 @@ def test_a_tabletop_exercise_through_the_dashboard(env: Env) -> None:
     lost = {"kind": "decision", "text": "Aangifte doen bij de politie", "csrf_token": play_csrf}
     answer = player.post(f"/drills/{exercise_id}/entries", data=lost)
     assert answer.status_code == 422
-    assert "choose the role you record this for" in answer.text
+    assert "kies voor welke rol u dit vastlegt" in answer.text
     assert "Aangifte doen bij de politie</textarea>" in answer.text
     forbidden = player.post(
         f"/drills/{exercise_id}/control", data={"action": "stop", "csrf_token": play_csrf}
@@ -214,8 +214,8 @@ def test_the_controller_plans_from_the_library_and_players_get_their_role(env: E
     cycle = calendar.split('data-testid="annual-cycle"')[1].split("</table>")[0]
     fire = cycle.split("brand-datacentrum")[1].split("</tr>")[0]
     ransomware = cycle.split("ransomware-fileservers")[1].split("</tr>")[0]
-    assert "nooit / never" in fire and "over 12 months ago" in fire
-    assert "within 12 months" in ransomware
+    assert "nooit" in fire and "langer dan 12 maanden geleden" in fire
+    assert "binnen 12 maanden" in ransomware
     # Before the start the plan can be moved (a bad date keeps what was typed) or cancelled.
     env.db.commit()
     (schedule,) = service.list_schedules(db=env.db)

@@ -20,19 +20,12 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from core.accounts.models import Role
-from core.store.base import NewAlert
-from core.store.factory import open_alert_store
-from dashboard.app import create_app
 from drills import control
 from playbooks.service import (
-    add_comment,
-    add_evidence,
-    add_task,
-    create_incident,
     export_police_package,
 )
 from tests.dashboard.conftest import Env, add_user, login
-from tests.dashboard.test_authz_matrix import app_routes
+from tests.dashboard.pages import a_world, page_paths, visible_text
 
 # Local time is dd-mm-yyyy hh:mm:ss (+01:00 where the offset matters); these are what must not be.
 PATTERNS = {
@@ -40,18 +33,6 @@ PATTERNS = {
     "microseconds": re.compile(r"\d{2}:\d{2}:\d{2}[.,]\d{1,6}\b"),
     "another zone": re.compile(r"\d{2}:\d{2}(:\d{2})?\s*(UTC|GMT|Z\b|\+00:?00)"),
 }
-NOT_PAGES = ("/api/", "/awareness/", "/metrics", "/health", "/livez", "/readyz", "/language/")
-NOT_PAGE_ENDINGS = (".csv", ".json", ".pdf", ".zip", ".xml", ".txt")
-
-
-def _visible(html: str) -> str:
-    """The text a person reads: no scripts, styles or attribute values (datetime-local inputs
-    and <time datetime> attributes carry machine times on purpose), and no raw records (`<pre
-    class="json">`: an alert's stored body, `event.original` as the source wrote it, rule
-    YAML), which are shown as they are, whatever zone their sender used."""
-    html = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html)
-    html = re.sub(r'(?is)<pre class="json[^"]*"[^>]*>.*?</pre>', " ", html)
-    return re.sub(r"<[^>]+>", " ", html)
 
 
 def _problems(where: str, text: str) -> list[str]:
@@ -67,77 +48,25 @@ def _pdf_text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
 
-def _world(env: Env) -> tuple[str, int]:
-    """An alert and an incident whose times carry microseconds; the incident has a comment,
-    evidence and a task (every list on its page shows a time)."""
-    now = env.clock.now().replace(microsecond=123456)
-    store = open_alert_store(env.settings)
-    try:
-        (alert_id,) = store.add_batch(
-            [
-                NewAlert(
-                    created_at=now - timedelta(minutes=3),
-                    rule_id="dijkwacht-portal-bruteforce",
-                    rule_title="Brute force",
-                    level="high",
-                    host_name="web01",
-                    body={"event_time": (now - timedelta(minutes=5)).isoformat()},
-                )
-            ]
-        )
-    finally:
-        store.close()
-    with env.write() as db:
-        incident = create_incident(
-            db=db, clock=env.clock, title="Brute force op web01", severity="high", actor="ana"
-        )
-        add_comment(db=db, clock=env.clock, incident_id=incident.id, body="Gezien", actor="ana")
-        add_task(db=db, clock=env.clock, incident_id=incident.id, title="Logs", actor="ana")
-        add_evidence(
-            db=db,
-            clock=env.clock,
-            settings=env.settings,
-            incident_id=incident.id,
-            filename="auth.log",
-            content=b"Failed password for root\n",
-            actor="ana",
-        )
-    return alert_id, incident.id
-
-
-def _pages(env: Env) -> list[str]:
-    return sorted(
-        {
-            path
-            for method, path, _ in app_routes(create_app(env.settings))
-            if method == "GET"
-            and "{" not in path
-            and not path.startswith(NOT_PAGES)
-            and not path.endswith(NOT_PAGE_ENDINGS)
-        }
-        - {"/openapi.json", "/docs"}
-    )
-
-
 @pytest.mark.parametrize("role", list(Role))
 def test_no_page_shows_a_time_in_another_zone_or_with_microseconds(env: Env, role: Role) -> None:
-    alert_id, incident_id = _world(env)
+    alert_id, incident_id = a_world(env)
     add_user(env, "someone", role)
     client = env.client()
     login(client, "someone")
     checked, problems = 0, []
-    for path in [*_pages(env), f"/alerts/{alert_id}", f"/incidents/{incident_id}"]:
+    for path in [*page_paths(env), f"/alerts/{alert_id}", f"/incidents/{incident_id}"]:
         response = client.get(path, params={"purpose": "controle klok"})
         if response.status_code != 200 or "text/html" not in response.headers["content-type"]:
             continue  # not this role's page
         checked += 1
-        problems += _problems(f"{role.value} {path}", _visible(response.text))
+        problems += _problems(f"{role.value} {path}", visible_text(response.text))
     assert checked >= 3, f"{role.value}: only {checked} pages rendered"
     assert problems == []
 
 
 def test_the_police_package_pdf_shows_local_times(env: Env) -> None:
-    _, incident_id = _world(env)
+    _, incident_id = a_world(env)
     with env.write() as db:
         package = export_police_package(
             db=db, clock=env.clock, settings=env.settings, incident_id=incident_id, actor="ana"
@@ -245,7 +174,7 @@ def test_the_drill_report_pdf_shows_local_times(env: Env) -> None:
     built = leader.post(f"/drills/{exercise_id}/report", data={"csrf_token": csrf})
     assert built.status_code in (200, 303), built.text
     page = leader.get(f"/drills/{exercise_id}")
-    assert _problems("drill page", _visible(page.text)) == []
+    assert _problems("drill page", visible_text(page.text)) == []
     text = _pdf_text(leader.get(f"/drills/{exercise_id}/report.pdf").content)
     assert exercise_id in text or "OEFENING" in text
     assert _problems("drill report PDF", text) == []

@@ -81,25 +81,22 @@ def _walk_nis2(journey: Journey, page: Any, breach_url: str) -> None:
                       ("nis2_final", "1 maand")):  # fmt: skip
         page.goto(breach_url + "#reports")
         page.locator("select[name=kind]").select_option(kind)
-        page.get_by_role("button", name="NIS2/Cbw-rapport maken / draft NIS2/Cbw report").click()
+        page.get_by_role("button", name="NIS2/Cbw-rapport maken").click()
         page.get_by_test_id("report-form").wait_for()
         deadline = page.get_by_test_id("report-deadline").inner_text()
-        assert due in deadline and "uiterlijk / due" in deadline, deadline
+        assert due in deadline and "uiterlijk" in deadline, deadline
         journey.shot(page, f"NIS2/Cbw {kind}: the form with its deadline ({due})")
         assert not _violations(page), _violations(page)
         for _ in range(3):
             _fill_report(page)
-            page.get_by_role("button", name="Opslaan / save").click()
+            page.get_by_role("button", name="Opslaan").click()
             page.wait_for_load_state()
             if page.get_by_test_id("nothing-missing").count():
                 break
         assert page.get_by_test_id("nothing-missing").count() == 1, page.inner_text("body")[:3000]
         page.get_by_test_id("finalise").click()
         page.get_by_test_id("report-hash").wait_for()
-        assert (
-            "op tijd ingediend / filed in time"
-            in page.get_by_test_id("report-deadline").inner_text()
-        )
+        assert "op tijd ingediend" in page.get_by_test_id("report-deadline").inner_text()
         journey.shot(page, f"NIS2/Cbw {kind} final, filed in time")
 
 
@@ -190,7 +187,7 @@ def test_dpo_handles_a_breach_from_start_to_finish(journey: Journey, mailbox: An
     assert page.get_by_test_id("missing").locator("li").count() > 0
     for _ in range(3):
         _fill_report(page)
-        page.get_by_role("button", name="Opslaan / save").click()
+        page.get_by_role("button", name="Opslaan").click()
         page.wait_for_load_state()
         if page.get_by_test_id("nothing-missing").count():
             break
@@ -276,7 +273,7 @@ def test_dpo_handles_a_breach_from_start_to_finish(journey: Journey, mailbox: An
         form.locator("input[name=address]").fill(address)
         form.locator("input[name=email]").fill(f"inwoner{number + 1}@example.org")
         form.locator("select[name=language]").select_option("en" if number else "nl")
-        form.get_by_role("button", name="Controleren en opnemen / verify and add").click()
+        form.get_by_role("button", name="Controleren en opnemen").click()
         page.wait_for_load_state()
         assert bsn not in page.content()
     journey.shot(page, "DPO reviews a sample of the letters in Dutch and English")
@@ -284,10 +281,10 @@ def test_dpo_handles_a_breach_from_start_to_finish(journey: Journey, mailbox: An
     assert "Bewoner" in page.inner_text("body")
 
     second.goto(letters_url.replace(journey.platform.base_url, ""))
-    second.get_by_role("button", name="Goedkeuren / approve").click()
+    second.get_by_role("button", name="Goedkeuren").click()
     second.wait_for_load_state()
     journey.shot(second, "a second DPO approves the letters (four eyes)")
-    second.get_by_role("button", name="Versturen / send").click()
+    second.get_by_role("button", name="Versturen").click()
     second.wait_for_load_state()
 
     deadline = time.monotonic() + 120
@@ -306,7 +303,7 @@ def test_dpo_handles_a_breach_from_start_to_finish(journey: Journey, mailbox: An
     close.locator("button[type=submit]").click()
     page.wait_for_load_state()
     journey.shot(page, "DPO closes the breach with lessons learned")
-    assert "Afgesloten / closed" in page.get_by_test_id("breach-state").inner_text()
+    assert "Afgesloten" in page.get_by_test_id("breach-state").inner_text()
 
 
 def test_dpo_answers_a_residents_access_request(journey: Journey) -> None:
@@ -346,4 +343,4 @@ def test_dpo_answers_a_residents_access_request(journey: Journey) -> None:
     answer.locator("button[type=submit]").click()
     page.wait_for_load_state()
     journey.shot(page, "the answer sent is recorded and the request is closed")
-    assert "beantwoord / answered" in page.get_by_test_id("request-table").inner_text()
+    assert "beantwoord" in page.get_by_test_id("request-table").inner_text()
