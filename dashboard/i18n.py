@@ -48,6 +48,12 @@ PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"^incident (?P<id>\d+) was merged into #(?P<into>\d+); work there$",
             "incident %(id)s was merged into #%(into)s; work there",
         ),
+        # clocks (dashboard/services/dpo_words.time_left)
+        (
+            r"^overdue by (?P<hours>\d+) h (?P<minutes>\d+) min$",
+            "overdue by %(hours)s h %(minutes)s min",
+        ),
+        (r"^(?P<hours>\d+) h (?P<minutes>\d+) min left$", "%(hours)s h %(minutes)s min left"),
         # exercises (drills/plan_form.py, dashboard/views/drills.py)
         (r"^choose a scenario \((?P<known>.*)\)$", "choose a scenario (%(known)s)"),
         (r"^this scenario supports (?P<modes>.+)$", "this scenario supports %(modes)s"),

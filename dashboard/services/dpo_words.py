@@ -167,11 +167,11 @@ def time_left(due: datetime, now: datetime) -> TimeLeft:
     delta = due - now
     minutes = int(abs(delta).total_seconds() // 60)
     hours, mins = divmod(minutes, 60)
-    span = f"{hours} u {mins:02d} min"
+    # English here; pages show it through the catalogue (`| translate`, dashboard/i18n.py).
     if delta < timedelta(0):
-        return TimeLeft(f"{span} te laat / overdue by {hours} h {mins:02d} min", "red")
+        return TimeLeft(f"overdue by {hours} h {mins:02d} min", "red")
     tone = "amber" if delta <= AMBER else "ok"
-    return TimeLeft(f"nog {span} / {hours} h {mins:02d} min left", tone)
+    return TimeLeft(f"{hours} h {mins:02d} min left", tone)
 
 
 __all__ = [

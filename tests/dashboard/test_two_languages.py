@@ -103,6 +103,9 @@ def test_service_problems_with_values_go_through_the_catalogue() -> None:
         )
         assert texts.problem("no account named 'x'") == "er is geen account met de naam 'x'"
         assert texts.problem("something nobody wrote down") == "something nobody wrote down"
+        # the clocks' time left (dashboard/services/dpo_words.time_left)
+        assert texts.problem("3 h 05 min left") == "nog 3 u 05 min"
+        assert texts.problem("overdue by 2 h 00 min") == "2 u 00 min te laat"
     finally:
         _current.reset(token)
     token = _current.set("en")
