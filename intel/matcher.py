@@ -288,6 +288,9 @@ class Matcher:
                 return
 
 
+V4_SEEN_MAX = 65_536
+
+
 def _list_values(value: Any, probe: Probe, index: int, path: str, hits: list[Hit]) -> None:
     if type(value) is list:
         for item in value:
@@ -324,11 +327,18 @@ def _compile_walk(
                 f"{indent}    if value in ips:",
                 f"{indent}        {call}",
                 f"{indent}    elif ranges_v4:",
-                f"{indent}        try:",
-                f"{indent}            number = from_bytes(inet_pton(AF_INET, value), BIG)",
-                f"{indent}        except OSError:",
-                f"{indent}            number = -1",
-                f"{indent}        if number < 0 or owners_v4[bisect(starts_v4, number) - 1]:",
+                f"{indent}        inside = v4_seen.get(value)",
+                f"{indent}        if inside is None:",
+                f"{indent}            try:",
+                f"{indent}                number = from_bytes(inet_pton(AF_INET, value), BIG)",
+                f"{indent}                owner = owners_v4[bisect(starts_v4, number) - 1]",
+                f"{indent}                inside = owner is not None",
+                f"{indent}            except OSError:",
+                f"{indent}                inside = True  # not a dotted quad: the probe decides",
+                f"{indent}            if len(v4_seen) >= V4_SEEN_MAX:",
+                f"{indent}                v4_seen.clear()",
+                f"{indent}            v4_seen[value] = inside",
+                f"{indent}        if inside:",
                 f"{indent}            {call}",
                 f"{indent}    elif ':' in value:",
                 f"{indent}        {call}",
@@ -390,6 +400,10 @@ def _compile_walk(
         agents=matcher.agents,
         ips=matcher.ips,
         ranges_v4=bool(matcher._v4_ranges),
+        # Addresses repeat (a workstation, a resolver): whether one lies in a range is kept
+        # per matcher, bounded, so a repeat costs one dict probe instead of a parse + bisect.
+        v4_seen={},
+        V4_SEEN_MAX=V4_SEEN_MAX,
         starts_v4=matcher._v4_starts,
         owners_v4=matcher._v4_owners,
         bisect=bisect_right,

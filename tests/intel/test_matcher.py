@@ -105,6 +105,8 @@ def test_ranges_agree_with_ipaddress(
     for index, address in enumerate(probes):
         inside = any(address in network for network in networks)
         assert (index in hit) == inside, (address, networks)
+    # a second pass answers from the matcher's memory of seen addresses: the same hits
+    assert {h.event_index for h in matcher.match(events)} == hit
 
 
 _label = st.sampled_from(["a", "b", "evil", "xn--bcher-kva", "com", "nl"])
