@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -633,14 +634,22 @@ def _generated_secret(data_dir: Path, name: str) -> str:
         return path.read_text(encoding="utf-8").strip()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = secrets.token_urlsafe(48)
-    # O_EXCL: two processes starting together must not each write a different key.
+    # Written whole to a private file, then linked into place: link() fails when the name
+    # exists, so two processes (or threads) starting together agree on one key, and no reader
+    # ever sees the file created but still empty (an empty audit key signed entries that way).
+    fd, scratch = tempfile.mkstemp(prefix=f".{name}.", dir=path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value)
-    return value
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(scratch, path)
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
+        return value
+    finally:
+        os.unlink(scratch)
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -132,3 +132,26 @@ def test_configured_secret_wins(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path, pseudonym_key=value)
     assert settings.secret("pseudonym_key") == value
     assert value not in repr(settings)  # SecretStr keeps it out of logs
+
+
+def test_a_generated_secret_is_one_whole_value_for_every_concurrent_caller(tmp_path: Path) -> None:
+    """Twelve threads asking at once all get the same, complete key (never an empty file)."""
+    import threading
+
+    from core.config import _generated_secret
+
+    barrier = threading.Barrier(12)
+    seen: list[str] = []
+
+    def ask() -> None:
+        barrier.wait()
+        seen.append(_generated_secret(tmp_path, "audit_key"))
+
+    threads = [threading.Thread(target=ask) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(seen) == 12 and len(set(seen)) == 1 and len(seen[0]) >= 40
+    assert (tmp_path / "secrets" / "audit_key").read_text(encoding="utf-8") == seen[0]
+    assert [p.name for p in (tmp_path / "secrets").iterdir()] == ["audit_key"]  # no scratch
