@@ -8,7 +8,7 @@ from typing import Any
 
 from compliance.context import SCHEDULER, CheckContext, since
 from compliance.schemas import Evidence, Measure, Outcome
-from core.clock import utc_iso
+from core.clock import local_text
 from core.store.base import EventQuery
 
 LOG_ELEMENTS: dict[str, tuple[str, ...]] = {
@@ -57,13 +57,14 @@ def audit_integrity(ctx: CheckContext, measure: Measure) -> Outcome:
             nl=f"de auditketen is in de laatste {measure.every_days} dagen niet gecontroleerd",
         )
     last = runs[-1]
+    when = local_text(last.at, ctx.settings.timezone)  # people read it: local, to the second
     if not last.ok:
         return Outcome(
             "not_met",
-            f"the last verification ({utc_iso(last.at)}, by {last.actor}) found the audit chain "
+            f"the last verification ({when}, by {last.actor}) found the audit chain "
             f"broken at seq {last.bad_seq}: {last.reason}",
             evidence,
-            nl=f"bij de laatste controle ({utc_iso(last.at)}, door {last.actor}) bleek de "
+            nl=f"bij de laatste controle ({when}, door {last.actor}) bleek de "
             f"auditketen gebroken bij regel {last.bad_seq}: {last.reason}",
         )
     people = sorted({run.actor for run in runs if run.actor != SCHEDULER})
@@ -72,10 +73,10 @@ def audit_integrity(ctx: CheckContext, measure: Measure) -> Outcome:
     return Outcome(
         "met",
         f"{len(runs)} verifications in the last {measure.every_days} days, the last "
-        f"({utc_iso(last.at)}) found the chain intact{who}",
+        f"({when}) found the chain intact{who}",
         evidence,
         nl=f"{len(runs)} controles in de laatste {measure.every_days} dagen; bij de laatste "
-        f"({utc_iso(last.at)}) was de keten intact{wie}",
+        f"({when}) was de keten intact{wie}",
     )
 
 
