@@ -8,10 +8,10 @@ the boundary (view, task, command) commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -184,20 +184,36 @@ def list_incidents(
     return list(db.scalars(query.limit(limit).offset(offset)))
 
 
-def count_incidents(
+def created_per_slice(
     *,
     db: Session,
-    start: datetime,
-    end: datetime,
-    severity: str | None = None,
+    starts: Sequence[datetime],
+    step: timedelta,
     statuses: Sequence[str] = (),
     assignee: str | None = None,
-) -> int:
-    """How many incidents were created in [start, end), by severity and the list's filters."""
+) -> dict[str, list[int]]:
+    """Incidents created per slice [start, start + step) and severity, in one query.
+
+    The list's histogram counted once per slice and severity before (96 queries,
+    a third of the incidents page under bench/load.py); the range's creation times are few
+    (incidents, not events), so they are read once and counted here.
+    """
+    counts = {severity: [0] * len(starts) for severity in SEVERITIES}
+    if not starts or step <= timedelta(0):
+        return counts
+    first, end = starts[0], starts[0] + step * len(starts)
     query = _filtered(
-        select(func.count(Incident.id)), statuses, assignee, start, end, severity=severity
+        select(Incident.severity, Incident.created_at), statuses, assignee, first, end
     )
-    return int(db.scalar(query) or 0)
+    for severity, created in db.execute(query):
+        if severity not in counts:
+            continue
+        if created.tzinfo is None:  # SQLite hands back naive UTC
+            created = created.replace(tzinfo=UTC)
+        index = int((created - first) / step)
+        if 0 <= index < len(starts):
+            counts[severity][index] += 1
+    return counts
 
 
 def alert_ids(*, db: Session, incident_id: int) -> list[str]:

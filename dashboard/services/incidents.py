@@ -14,7 +14,7 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
 from core.store.base import AlertStore
-from dashboard.services.timerange import Histogram, TimeRange, histogram
+from dashboard.services.timerange import Histogram, TimeRange, time_slices
 from playbooks.models import AdhocTask, Evidence, Incident, PlaybookRun, RunStep
 from playbooks.schemas import SEVERITIES, ObservableLink, RouteResult, TimelineEntry
 from playbooks.service import (
@@ -22,7 +22,7 @@ from playbooks.service import (
     STATUSES,
     alert_ids,
     comments,
-    count_incidents,
+    created_per_slice,
     get_incident,
     list_evidence,
     list_incidents,
@@ -192,12 +192,17 @@ def incidents_histogram(
     *, db: Session, span: TimeRange, now: datetime, username: str, show: str = "all"
 ) -> Histogram | None:
     """Incidents created per slice of the range, one series per severity (the list's filters)."""
-    statuses = _statuses(show)
-    assignee = username if show == "mine" else None
-
-    def count(severity: str, start: datetime, end: datetime) -> int:
-        return count_incidents(
-            db=db, start=start, end=end, severity=severity, statuses=statuses, assignee=assignee
-        )
-
-    return histogram(span=span, now=now, series=list(reversed(SEVERITIES)), count=count)
+    slices = time_slices(span=span, now=now)
+    if slices is None:
+        return None
+    starts, step = slices
+    counts = created_per_slice(
+        db=db,
+        starts=starts,
+        step=step,
+        statuses=_statuses(show),
+        assignee=username if show == "mine" else None,
+    )
+    return Histogram(
+        starts, step, {severity: counts[severity] for severity in reversed(SEVERITIES)}
+    )

@@ -18,6 +18,7 @@ from playbooks.service import (
     assign,
     change_status,
     create_incident,
+    created_per_slice,
     observables_of,
     timeline,
 )
@@ -143,3 +144,28 @@ def test_observables_are_linked_across_incidents(db: Session, clock: FrozenClock
         add_observable(
             db=db, clock=clock, incident_id=ids[0], kind="ip", value="999.1.1.1", actor="a"
         )
+
+
+def test_created_per_slice_counts_each_incident_in_its_slice_and_severity(
+    db: Session, clock: FrozenClock
+) -> None:
+    start = clock.now()
+    step = timedelta(hours=1)
+    placed = [(0, "low"), (0, "high"), (59, "low"), (60, "critical"), (179, "low"), (180, "low")]
+    for minutes, severity in placed:  # 180 min lies past the last of three slices
+        clock.set(start + timedelta(minutes=minutes))
+        create_incident(db=db, clock=clock, title="t", severity=severity, actor="ana")
+    clock.set(start - timedelta(minutes=1))  # before the first slice: not counted
+    closed = create_incident(db=db, clock=clock, title="t", severity="low", actor="ana")
+    change_status(
+        db=db, clock=clock, incident_id=closed.id, status="closed", reason="r", actor="ana"
+    )
+    starts = [start + step * i for i in range(3)]
+    counts = created_per_slice(db=db, starts=starts, step=step)
+    assert counts["low"] == [2, 0, 1]
+    assert counts["high"] == [1, 0, 0]
+    assert counts["critical"] == [0, 1, 0]
+    only_new = created_per_slice(db=db, starts=starts, step=step, statuses=["closed"])
+    assert sum(sum(series) for series in only_new.values()) == 0
+    with pytest.raises(ValidationError):
+        created_per_slice(db=db, starts=starts, step=step, statuses=["gone"])
