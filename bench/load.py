@@ -190,6 +190,41 @@ def crashes(data_dir: Path) -> int:
     return sum(int(c.get("restarts", 0)) + (c.get("state") == "failed") for c in children)
 
 
+def process_cpu(root: int) -> dict[str, float]:
+    """CPU seconds so far of `root`'s child processes and their own children, by the child's
+    command (Linux /proc; a Celery worker's pool processes count as the worker's).
+
+    Printed for the load window so a slow run shows where the machine's two cores went.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        pid = int(stat.parent.name)
+        parent[pid] = int(fields[1])
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / tick
+    found: dict[str, float] = {}
+    for pid, spent in seconds.items():
+        top = pid
+        while parent.get(top, 0) not in (root, 0, 1):
+            top = parent[top]
+        if parent.get(top) != root:
+            continue
+        try:
+            words = (Path("/proc") / str(top) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        names = [w.decode() for w in words]
+        name = next((w for w in ("uvicorn", "collect", "worker", "beat") if w in names), "other")
+        found[name] = found.get(name, 0.0) + spent
+    return found
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -227,7 +262,14 @@ def main() -> None:
     try:
         wait_healthy(base, platform)
         print(f"platform up (pid {platform.pid}); load for {args.seconds:.0f} s", file=sys.stderr)
+        cpu_before, own_before = process_cpu(platform.pid), os.times()
         tally = asyncio.run(run_load(args, base, token, ids))
+        cpu_after, own_after = process_cpu(platform.pid), os.times()
+        spent = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_after.items()}
+        spent["bench"] = round(
+            sum(own_after[:4]) - sum(own_before[:4]), 1
+        )  # this process and its ingest child (children's times count once they are reaped)
+        print(f"CPU seconds during the load, by process: {spent}", file=sys.stderr)
         expected = tally.http_acked + tally.syslog_sent
         found = wait_drained(data_dir / "events.sqlite", args.marker, expected, args.drain_timeout)
         process_crashes = crashes(data_dir) + (platform.poll() is not None)

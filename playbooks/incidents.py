@@ -198,7 +198,7 @@ def created_per_slice(
     a third of the incidents page under bench/load.py); the range's creation times are few
     (incidents, not events), so they are read once and counted here.
     """
-    counts = {severity: [0] * len(starts) for severity in SEVERITIES}
+    counts: dict[str, list[int]] = {severity: [0] * len(starts) for severity in SEVERITIES}
     if not starts or step <= timedelta(0):
         return counts
     first, end = starts[0], starts[0] + step * len(starts)
