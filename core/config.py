@@ -227,6 +227,13 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8000, ge=1, le=65535)
     """Port the API and dashboard listen on."""
 
+    http_workers: int = Field(default=2, ge=1, le=32)
+    """Web processes `dijkwacht up` starts for the API and dashboard (uvicorn `--workers`).
+    One process runs Python on one core at a time; with 30 analysts on the pages it was the
+    bottleneck of a 2-core machine (bench/load.py). Sessions, lockouts and the audit chain live
+    in the database, so any number of processes share them; the HTTP latency histogram of
+    `/metrics` is per process."""
+
     oidc_enabled: bool = False
     """Optional OIDC login (authorization code + PKCE); off by default. See
     docs/dashboard.md."""

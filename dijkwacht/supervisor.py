@@ -12,6 +12,7 @@ child's state, restart count and last exit code; the health page and `/readyz` s
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -68,6 +69,7 @@ def plan_children(settings: Settings) -> list[ChildSpec]:
                 python, "-m", "uvicorn", "--factory", "dashboard.app:create_app_from_environment",
                 "--host", settings.http_host, "--port", str(settings.http_port),
                 "--log-level", settings.log_level.lower(), "--no-server-header",
+                *(["--workers", str(settings.http_workers)] if settings.http_workers > 1 else []),
             ],
         ),
         ChildSpec(
@@ -98,6 +100,16 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass
+
+
+def _kill_leftovers(child: Child) -> None:
+    """Kill what a dead child left running in its process group (it was started as the
+    group's leader): the web server's worker processes kept serving on the port after their
+    parent was killed, so the restarted API could not bind it and crashed again and again."""
+    if child.process is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # nothing left in the group
+        os.killpg(child.process.pid, signal.SIGKILL)
 
 
 class Supervisor:
@@ -177,6 +189,7 @@ class Supervisor:
         """Schedule a restart; the rest of the platform keeps running (never stop on crashes)."""
         child.last_exit = code
         child.last_exit_at = datetime.now(UTC).isoformat()
+        _kill_leftovers(child)
         if now - child.started >= STABLE_SECONDS:
             child.backoff = MIN_BACKOFF_SECONDS
         delay = child.backoff

@@ -154,6 +154,42 @@ def test_crashed_child_is_reported_and_restarted(tmp_path: Path) -> None:
             process.wait()
 
 
+def test_killed_web_server_leaves_no_workers_behind_and_comes_back_once(tmp_path: Path) -> None:
+    """The API runs several worker processes (`http_workers`); killing their parent must not
+    leave them holding the port, or the restarted API cannot bind it and crashes forever."""
+    port = free_port()
+    process = _start(tmp_path, port)
+    try:
+        health = _wait_healthy(f"http://127.0.0.1:{port}/health", process)
+        api_pid = health["components"]["processes"]["api"]["pid"]
+        os.kill(api_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        api: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+            except httpx.HTTPError:
+                continue
+            api = answer.json()["components"]["processes"]["api"]
+            if api["state"] == "running" and api["pid"] != api_pid:
+                break
+        assert api.get("restarts") == 1 and api.get("pid") != api_pid, api
+        with pytest.raises(ProcessLookupError):  # the old workers are gone with their parent
+            os.killpg(api_pid, 0)
+        time.sleep(5)  # a new API that could not bind would have exited again by now
+        api = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["components"][
+            "processes"
+        ]["api"]
+        assert api["restarts"] == 1 and api["state"] == "running"
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=45)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_bad_setting_stops_up_with_a_clear_message(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "dijkwacht", "up"],
