@@ -2,4 +2,5 @@
 
 ``generate.generate_world`` writes the raw files and context tables; ``ingest.read_world``
 reads them through the real collectors; ``evaluate.evaluate_world`` scores the rule pack.
+Callers outside the package go through ``demo_world.service``.
 """
