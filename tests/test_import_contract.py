@@ -22,13 +22,13 @@ ALLOWED_DOMAIN_CALLS: dict[str, frozenset[str]] = {
     "detection": frozenset(),
     "intel": frozenset({"detection", "collectors", "playbooks"}),
     "playbooks": frozenset({"detection"}),
-    "drills": frozenset({"detection", "playbooks", "collectors"}),
+    "drills": frozenset({"detection", "playbooks", "collectors", "demo_world"}),
     "awareness": frozenset({"detection", "playbooks", "drills"}),
     "advisories": frozenset({"playbooks", "collectors"}),
     "compliance": frozenset({"collectors", "detection", "playbooks", "drills", "awareness"}),
     "ldv": frozenset({"collectors", "playbooks"}),
     # The simulated municipality reads its files through the real collectors and scores the
-    # rule pack.
+    # rule pack; drills build their synthetic events with it.
     "demo_world": frozenset({"collectors", "detection"}),
 }
 
