@@ -5,9 +5,14 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY core core
 COPY collectors collectors
 COPY detection detection
+COPY intel intel
 COPY playbooks playbooks
+COPY demo_world demo_world
 COPY drills drills
 COPY awareness awareness
+COPY advisories advisories
+COPY compliance compliance
+COPY ldv ldv
 COPY dashboard dashboard
 COPY dijkwacht dijkwacht
 RUN pip install --no-cache-dir -c constraints.txt . \

@@ -3,6 +3,9 @@
 Other domains put events into the pipeline only through here, never by opening the spool
 themselves: events appended go the same way as syslog or HTTP ingest (spool → consumer →
 event store → detection), so a drill tests the real path and nothing is lost on a crash.
+
+The parsers, the pseudonymiser, the context tables and the enricher are public too: the demo
+world (`demo_world/`) reads the files it generates exactly as a collector would.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from collectors.context import load_context
+from collectors.enrichment import Enricher
 from collectors.expected import (
     check_expected,
     expect_source,
@@ -17,7 +22,8 @@ from collectors.expected import (
     list_expected,
     silence_limits,
 )
-from collectors.pseudonym import PSEUDONYM_PREFIX, valid_bsns_in
+from collectors.parsers import ParseError, get_parser
+from collectors.pseudonym import PSEUDONYM_PREFIX, Pseudonymiser, valid_bsns_in
 from collectors.spool import open_spool
 from core.config import Settings
 from core.events import Event
@@ -25,13 +31,18 @@ from core.store.base import DeadLetterCount, EventStore
 
 __all__ = [
     "DeadLetterSummary",
+    "Enricher",
+    "ParseError",
+    "Pseudonymiser",
     "check_expected",
     "dead_letter_summary",
     "expect_source",
     "forget_source",
+    "get_parser",
     "holds_resident_identifier",
     "inject_events",
     "list_expected",
+    "load_context",
     "silence_limits",
 ]
 

@@ -24,7 +24,7 @@ from core.store.base import AlertQuery, AlertStore
 
 # Re-exported for other domains (compliance) and the roots: alerts the platform raises about
 # itself, rule coverage, and rule management (enable/disable, explain, Lucene conversion).
-from detection.alerts import deliver_outbox, queue_platform_alert
+from detection.alerts import DedupPolicy, deliver_outbox, queue_platform_alert
 from detection.compile_cache import CompileCache
 from detection.compiler import CompiledRule
 from detection.engine import Engine, Hit
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from core.clock import Clock
     from detection.alerts import AttackResolver, Candidate
+    from detection.rulepack import Detection
 
 # What pages, commands, tasks and other domains call (tests/test_reachable_services.py).
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "CompileCache",
     "Explanation",
     "RuleInfo",
+    "RulePackRun",
     "RuleSet",
     "add_exception",
     "add_maintenance_window",
@@ -86,6 +88,7 @@ __all__ = [
     "queue_platform_alert",
     "raise_alerts",
     "rule_states",
+    "run_rule_pack",
     "set_enabled",
     "snapshot",
     "store_lucene",
@@ -410,6 +413,33 @@ def dry_run(
     fired = {d.rule_id for d in evaluate(detector=detector, events_with_ids=pairs)}
     problems = (*detector.problems, *(str(p) for p in detector.ruleset.problems))
     return RuleDryRun(known=known, fired=frozenset(fired), problems=problems)
+
+
+@dataclass(frozen=True)
+class RulePackRun:
+    """The rule pack over a finite list of identified events: every would-be alert, before dedup,
+    with each rule's dedup policy (None: every match alerts) and the title of every rule."""
+
+    detections: list[Detection]
+    policies: dict[str, DedupPolicy | None]
+    titles: dict[str, str]
+
+
+def run_rule_pack(
+    *,
+    events_with_ids: Sequence[tuple[str, Mapping[str, Any]]],
+    paths: Sequence[Path] = (SHIPPED_RULES,),
+) -> RulePackRun:
+    """Run the rule pack over `(id, event)` pairs in memory, as the stream would, naming the
+    events of each detection (for the demo world's scoring of seeded scenarios)."""
+    from detection.rulepack import evaluate
+    from detection.stream import load_detector
+
+    detector = load_detector(paths=list(paths))
+    titles = {r.rule_id: r.title for r in detector.ruleset.rules}
+    titles.update({c.rule_id: c.title for c in detector.correlations})
+    detections = evaluate(detector=detector, events_with_ids=events_with_ids)
+    return RulePackRun(detections, detector.policies(), titles)
 
 
 # -- alert exceptions and maintenance windows (detection/exceptions.py) ------------------------

@@ -1,26 +1,27 @@
 """Technical mode: synthetic events into the real collector pipeline, expectations checked.
 
-Events are built from the scenario's templates (a small generator of our own: the demo world
-generator lives in the composition root, which a domain may not import), tagged with
-`dijkwacht.exercise.id`, `tags: [exercise]` and `labels.oefening`, and handed to an
-`EventSink`. The real sink is `spool_sink`: `collectors.service.inject_events`, the durable
-spool every collector writes to, so injected events take the same path as syslog or HTTP.
+Events are built from the scenario's templates by the demo world's series generator
+(`demo_world.service.event_series`), marked here as exercise data (`dijkwacht.exercise.id`,
+`tags: [exercise]`, `labels.oefening`, and an `event.original` naming exercise and inject) and
+handed to an `EventSink`. The real sink is `spool_sink`: `collectors.service.inject_events`, the
+durable spool every collector writes to, so injected events take the same path as syslog or HTTP.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors import service as collectors
-from core.clock import Clock, utc_iso
+from core.clock import Clock
 from core.config import Settings
 from core.events import Event
 from core.store.base import AlertQuery, AlertStore
+from demo_world import service as demo_world
 from drills.models import Exercise, Expectation
 from drills.schemas import Inject
 from playbooks import service as playbooks
@@ -44,36 +45,27 @@ def spool_sink(settings: Settings) -> EventSink:
     return sink
 
 
-def _fill(value: Any, n: int) -> Any:
-    if isinstance(value, str):
-        return value.replace("{n}", str(n))
-    if isinstance(value, dict):
-        return {key: _fill(item, n) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_fill(item, n) for item in value]
-    return value
-
-
 def build_events(*, inject: Inject, exercise_id: str, start: datetime) -> list[Event]:
     """The inject's events, numbered from 1, stamped from `start`, marked as exercise."""
     spec = inject.events
     if spec is None:
         return []
-    events: list[Event] = []
-    for n in range(1, spec.count + 1):
-        event: dict[str, Any] = _fill(spec.template, n)
-        meta = dict(event.get("event") or {})
-        meta.setdefault("kind", "event")
-        meta.setdefault("dataset", "drills.synthetic")
-        meta["original"] = f"OEFENING {exercise_id} {inject.id} #{n}: {event.get('message', '')}"
-        event["event"] = meta
-        event["@timestamp"] = utc_iso(start + timedelta(seconds=spec.every_seconds * (n - 1)))
+    events = demo_world.event_series(
+        template=spec.template,
+        count=spec.count,
+        every_seconds=spec.every_seconds,
+        start=start,
+        dataset="drills.synthetic",
+    )
+    for n, event in enumerate(events, start=1):
+        event["event"]["original"] = (
+            f"OEFENING {exercise_id} {inject.id} #{n}: {event.get('message', '')}"
+        )
         marker = dict(event.get("dijkwacht") or {})
         marker["exercise"] = {"id": exercise_id}
         event["dijkwacht"] = marker
         event["tags"] = sorted({*event.get("tags", []), "exercise"})
         event["labels"] = {**event.get("labels", {}), "oefening": "OEFENING / EXERCISE"}
-        events.append(event)
     return events
 
 

@@ -86,3 +86,19 @@ def test_no_secret_values_in_the_file() -> None:
     env = raw["x-dijkwacht"]["environment"]
     for name in ("DIJKWACHT_SECRET_KEY", "DIJKWACHT_PSEUDONYM_KEY"):
         assert env[name].startswith("${") and ":?" in env[name]
+
+
+def test_the_image_copies_every_package() -> None:
+    """`pip install .` in the Dockerfile installs only what was copied: a package left out (a new
+    domain) is missing from the image and every process that imports it fails at start."""
+    copied = {
+        line.split()[1]
+        for line in (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        if line.startswith("COPY ")
+    }
+    packages = {
+        path.name
+        for path in REPO_ROOT.iterdir()
+        if (path / "__init__.py").is_file() and path.name not in {"tests", "bench"}
+    }
+    assert packages - copied == set()

@@ -15,7 +15,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PACKAGES = (
     "core", "collectors", "detection", "intel", "playbooks", "drills", "awareness", "advisories",
-    "compliance", "ldv", "dashboard", "dijkwacht",
+    "compliance", "ldv", "demo_world", "dashboard", "dijkwacht",
 )  # fmt: skip
 # Installed by ./dev with --no-deps on purpose (docs/dependencies.md).
 INSTALLED_SEPARATELY = {"pyattck", "pyattck-data"}

@@ -30,7 +30,7 @@ def generate(
     employees: Annotated[int, typer.Option(min=10, help="Employees.")] = 30,
 ) -> None:
     """Write raw logs, context tables and a manifest of the seeded misuse scenarios."""
-    from dijkwacht.demo_world.generate import generate_world
+    from demo_world.service import generate_world
 
     try:
         first = date.fromisoformat(start)
@@ -55,13 +55,13 @@ def evaluate(
     ] = None,
 ) -> None:
     """Run the shipped rule pack over a generated world; print rule → scenario → result."""
-    from dijkwacht.demo_world.evaluate import evaluate_world, table
+    from demo_world.service import evaluate_world, evaluation_table
 
     if not (world / "manifest.json").is_file():
         console.print(f"[red]no manifest.json in {world}: run `dijkwacht demo generate`[/red]")
         raise typer.Exit(code=2)
     result = evaluate_world(directory=world)
-    text = table(result)
+    text = evaluation_table(result)
     if output is None:
         typer.echo(text)
     else:

@@ -74,8 +74,7 @@ def load_demo(settings: Settings) -> int:
     """
     from datetime import timedelta
 
-    from dijkwacht.demo_world.generate import generate_world
-    from dijkwacht.demo_world.ingest import read_world
+    from demo_world.service import generate_world, read_world
 
     marker = settings.resolved_data_dir / "run" / "demo-loaded"
     if marker.exists():
@@ -101,7 +100,7 @@ def load_demo(settings: Settings) -> int:
 def _demo_ldv_register(settings: Settings, world: Path) -> None:
     """The demo's processing register (with LDV URIs), chain partner and stream expectations,
     unless a register was loaded already (`processing_register_file` wins)."""
-    from dijkwacht.demo_world import ldv as demo_ldv
+    from demo_world.service import LDV_EXPECTED_PER_HOUR, LDV_PARTNERS
     from ldv.service import PartnerInput, list_partners, save_partner, set_stream
     from playbooks.service import activities_by_uri
 
@@ -114,10 +113,10 @@ def _demo_ldv_register(settings: Settings, world: Path) -> None:
                 db=db, clock=clock, actor="system:demo", path=world / "processing_register.yaml"
             )
         if not list_partners(db=db):
-            for name, entity, contact, agreed in demo_ldv.PARTNERS:
+            for name, entity, contact, agreed in LDV_PARTNERS:
                 spec = PartnerInput(name, entity, contact, list(agreed))
                 save_partner(db=db, clock=clock, actor="system:demo", spec=spec)
-        for system, per_hour in demo_ldv.EXPECTED_PER_HOUR.items():
+        for system, per_hour in LDV_EXPECTED_PER_HOUR.items():
             set_stream(db=db, clock=clock, actor="system:demo", system=system, per_hour=per_hour)
 
 

@@ -2,9 +2,9 @@
 positive and negative test events (detection/rule_tests/<rule name or id>.yml), and they pass.
 
 Test events list dotted ECS fields (the enriched fields included: these test the rules, the
-enricher is exercised by the generated week in test_demo_world.py). ``repeat: N`` copies the
-events N times ``every`` seconds apart, formatting ``{i}`` in the ``vary`` fields. The whole
-pack runs on each case, so a correlation sees its base rule exactly as in production.
+enricher is exercised by the generated week in tests/demo_world/test_world.py). ``repeat: N``
+copies the events N times ``every`` seconds apart, formatting ``{i}`` in the ``vary`` fields.
+The whole pack runs on each case, so a correlation sees its base rule exactly as in production.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import re
 from tests.journeys.conftest import Journey
 from tests.journeys.test_shift_views import AXE, _violations
 
-# The demo world's Tor exit range (dijkwacht/demo_world/population.py), as a sector feed.
+# The demo world's Tor exit range (demo_world/population.py), as a sector feed.
 FEED = b"type,value,confidence,tlp,techniques\ncidr,100.100.0.0/24,90,amber,T1090.003\n"
 
 

@@ -3,9 +3,9 @@ agreement, one record for a batch of residents, an activity the register does no
 
 from __future__ import annotations
 
-from dijkwacht.demo_world import formats as fmt
-from dijkwacht.demo_world import ldv
-from dijkwacht.demo_world.scenarios.context import Ctx
+from demo_world import formats as fmt
+from demo_world import ldv
+from demo_world.scenarios.context import Ctx
 
 
 def partner_outside_agreement(ctx: Ctx) -> None:

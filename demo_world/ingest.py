@@ -13,12 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collectors.context import load_context
-from collectors.enrichment import Enricher
-from collectors.parsers import ParseError, get_parser
-from collectors.pseudonym import Pseudonymiser
+from collectors.service import Enricher, ParseError, Pseudonymiser, get_parser, load_context
 from core.events import Event, get_field
-from dijkwacht.demo_world.formats import FILES
+from demo_world.formats import FILES
 
 # The demo's own pseudonym key: demo output never meets real BSNs, and tests must be stable.
 DEMO_KEY = b"dijkwacht-demo-pseudonym-key-not-for-production"

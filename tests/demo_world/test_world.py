@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from dijkwacht.demo_world.evaluate import Evaluation, evaluate_world, table
-from dijkwacht.demo_world.generate import generate_world
-from dijkwacht.demo_world.ingest import read_world
-from dijkwacht.demo_world.scenarios import rule_id
+from demo_world.evaluate import Evaluation, evaluate_world, table
+from demo_world.generate import generate_world
+from demo_world.ingest import read_world
+from demo_world.scenarios import rule_id
 from tests.collectors.support import undocumented_fields
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "detection-content.md"

@@ -6,6 +6,6 @@ gives the same misuse at the same moments. One module a kind of source: ``portal
 forms), ``records`` (the municipal applications' audit), ``systems`` (network, mail, Windows, web).
 """
 
-from dijkwacht.demo_world.scenarios.context import Ctx, rule_id
+from demo_world.scenarios.context import Ctx, rule_id
 
 __all__ = ["Ctx", "rule_id"]

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dijkwacht.demo_world import ldv
-from dijkwacht.demo_world.catalog import SCENARIOS, scenario_rule_id
-from dijkwacht.demo_world.formats import FILES, Record
-from dijkwacht.demo_world.normal import Day
-from dijkwacht.demo_world.population import build_population, write_context
-from dijkwacht.demo_world.scenarios import Ctx
+from demo_world import ldv
+from demo_world.catalog import SCENARIOS, scenario_rule_id
+from demo_world.formats import FILES, Record
+from demo_world.normal import Day
+from demo_world.population import build_population, write_context
+from demo_world.scenarios import Ctx
 
 DEFAULT_START = date(2026, 5, 4)  # a Monday
 ZONE = ZoneInfo("Europe/Amsterdam")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dijkwacht.demo_world import formats as fmt
-from dijkwacht.demo_world.population import MAIL_DOMAIN, city_ip
-from dijkwacht.demo_world.scenarios.context import Ctx
+from demo_world import formats as fmt
+from demo_world.population import MAIL_DOMAIN, city_ip
+from demo_world.scenarios.context import Ctx
 
 FILE_SERVER = f"fs01.{MAIL_DOMAIN}"
 

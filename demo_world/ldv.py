@@ -16,9 +16,9 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dijkwacht.demo_world import formats as fmt
-from dijkwacht.demo_world.formats import Record
-from dijkwacht.demo_world.population import Population
+from demo_world import formats as fmt
+from demo_world.formats import Record
+from demo_world.population import Population
 
 BASE = "https://register.groningen.nl/verwerkingen"
 ACT_CASE = f"{BASE}/wmo-aanvraag-behandelen/v3"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dijkwacht.demo_world.scenarios.context import Ctx
+from demo_world.scenarios.context import Ctx
 
 
 def many_residents(ctx: Ctx) -> None:

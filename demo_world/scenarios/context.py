@@ -7,10 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dijkwacht.demo_world import formats as fmt
-from dijkwacht.demo_world.formats import Client, Record
-from dijkwacht.demo_world.population import SYSTEM_OF, Employee, Population, Resident
-from dijkwacht.demo_world.writer import Writer, session_id
+from demo_world import formats as fmt
+from demo_world.formats import Client, Record
+from demo_world.population import SYSTEM_OF, Employee, Population, Resident
+from demo_world.writer import Writer, session_id
 
 BOT_AGENT = "python-requests/2.32.3"
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Concatenate, ParamSpec
 
-from dijkwacht.demo_world import formats as fmt
-from dijkwacht.demo_world.formats import Record
+from demo_world import formats as fmt
+from demo_world.formats import Record
 
 P = ParamSpec("P")
 

@@ -14,9 +14,9 @@ import random
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dijkwacht.demo_world import formats as fmt
-from dijkwacht.demo_world.formats import Client, Record
-from dijkwacht.demo_world.population import (
+from demo_world import formats as fmt
+from demo_world.formats import Client, Record
+from demo_world.population import (
     MAIL_DOMAIN,
     ROLES,
     SYSTEM_OF,
@@ -25,7 +25,7 @@ from dijkwacht.demo_world.population import (
     Resident,
     city_ip,
 )
-from dijkwacht.demo_world.writer import Writer, session_id
+from demo_world.writer import Writer, session_id
 
 FORMS = ("parkeervergunning", "subsidie-energie", "bijzondere-bijstand", "melding", "verhuizing")
 PAGES = ("/", "/afval/kalender", "/nieuws", "/contact", "/paspoort-aanvragen", "/openingstijden")

@@ -13,14 +13,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.events import get_field
-from detection.rulepack import Detection, evaluate
-from detection.stream import Detector, load_detector
-from dijkwacht.demo_world.ingest import read_world
+from demo_world.ingest import read_world
+from detection import service as detection
 
-RULES_DIR = Path(__file__).resolve().parents[2] / "detection" / "rules"
+if TYPE_CHECKING:
+    from detection.service import Detection, RulePackRun
+
+RULES_DIR = detection.SHIPPED_RULES
 
 
 @dataclass
@@ -46,10 +48,9 @@ def evaluate_world(*, directory: Path, rules: Path = RULES_DIR) -> Evaluation:
     """Ingest ``directory`` through the collectors and run the rule pack over it."""
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     ingested = read_world(directory=directory)
-    detector = load_detector(paths=[rules])
-    found = evaluate(detector=detector, events_with_ids=ingested.events)
+    run = detection.run_rule_pack(events_with_ids=ingested.events, paths=[rules])
     events = dict(ingested.events)
-    alerts = _dedup(found, detector, events)
+    alerts = _dedup(run, events)
     seeded = {event_id for entry in manifest["scenarios"] for event_id in entry["events"]}
     results = []
     for entry in manifest["scenarios"]:
@@ -65,29 +66,26 @@ def evaluate_world(*, directory: Path, rules: Path = RULES_DIR) -> Evaluation:
     false_alarms: Counter[str] = Counter(
         alert.rule_id for alert in alerts if not seeded.intersection(alert.event_ids)
     )
-    titles = {r.rule_id: r.title for r in detector.ruleset.rules}
-    titles.update({c.rule_id: c.title for c in detector.correlations})
-    return Evaluation(results, false_alarms, titles, len(events), len(ingested.refused), alerts)
+    return Evaluation(results, false_alarms, run.titles, len(events), len(ingested.refused), alerts)
 
 
-def _dedup(found: list[Detection], detector: Detector, events: dict[str, Any]) -> list[Detection]:
+def _dedup(run: RulePackRun, events: dict[str, Any]) -> list[Detection]:
     """Fold single-event matches by each rule's dedup policy (same field values within N min)."""
-    policies = detector.policies()
     first_seen: dict[tuple[str, tuple[str, ...]], datetime] = {}
     kept: list[Detection] = []
-    for detection in found:
-        policy = policies.get(detection.rule_id)
-        if detection.kind != "match" or policy is None:
-            kept.append(detection)
+    for found in run.detections:
+        policy = run.policies.get(found.rule_id)
+        if found.kind != "match" or policy is None:
+            kept.append(found)
             continue
-        event = events[detection.event_ids[0]]
-        key = (detection.rule_id, tuple(str(get_field(event, f)) for f in policy.fields))
+        event = events[found.event_ids[0]]
+        key = (found.rule_id, tuple(str(get_field(event, f)) for f in policy.fields))
         moment = datetime.fromisoformat(event["@timestamp"])
         start = first_seen.get(key)
         if start is not None and moment - start < policy.window:
             continue
         first_seen[key] = moment
-        kept.append(detection)
+        kept.append(found)
     return kept
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from dijkwacht.demo_world import formats as fmt
-from dijkwacht.demo_world.population import TOR_RANGE, city_ip, keyed
-from dijkwacht.demo_world.scenarios.context import BOT_AGENT, Ctx
+from demo_world import formats as fmt
+from demo_world.population import TOR_RANGE, city_ip, keyed
+from demo_world.scenarios.context import BOT_AGENT, Ctx
 
 TOR_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dijkwacht.demo_world.scenarios.context import Ctx, rule_id
-from dijkwacht.demo_world.scenarios.ldv import (
+from demo_world.scenarios.context import Ctx, rule_id
+from demo_world.scenarios.ldv import (
     bulk_record,
     partner_outside_agreement,
     unregistered_activity,
 )
-from dijkwacht.demo_world.scenarios.portal import (
+from demo_world.scenarios.portal import (
     account_many_sources,
     anonymising_login,
     changed_identities,
@@ -24,7 +24,7 @@ from dijkwacht.demo_world.scenarios.portal import (
     shared_bank,
     shared_phone,
 )
-from dijkwacht.demo_world.scenarios.records import (
+from demo_world.scenarios.records import (
     bulk_export,
     colleague_viewed,
     deactivated_account,
@@ -38,7 +38,7 @@ from dijkwacht.demo_world.scenarios.records import (
     repeated_print,
     shared_account,
 )
-from dijkwacht.demo_world.scenarios.systems import (
+from demo_world.scenarios.systems import (
     backup_deleted,
     dns_tunnel,
     large_transfer,

@@ -1,5 +1,0 @@
-"""A simulated municipality: raw logs of residents, employees and systems, with seeded misuse.
-
-``generate.generate_world`` writes the raw files and context tables; ``ingest.read_world``
-reads them through the real collectors; ``evaluate.evaluate_world`` scores the rule pack.
-"""
