@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The refresh entry, only when sources are configured (`core.queue.SCHEDULE_HOOKS`)."""
+    """The refresh entry, only when sources are configured."""
     if not settings.advisory_sources:
         return {}
     return {

@@ -32,12 +32,17 @@ def refresh_context() -> str | None:
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Collectors' beat entries (registered in `core.queue.SCHEDULE_HOOKS`)."""
+    """Re-publish the enrichment context (open cases, roles, protected persons...) every
+    5 minutes; look for missing or silent expected sources."""
     return {
+        "collectors-refresh-context": {
+            "task": "collectors.refresh_context",
+            "schedule": timedelta(minutes=5),
+        },
         "collectors-check-expected-sources": {
             "task": "collectors.check_expected_sources",
             "schedule": timedelta(seconds=settings.expected_source_check_seconds),
-        }
+        },
     }
 
 

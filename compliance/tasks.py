@@ -1,4 +1,4 @@
-"""Celery entry points of compliance: the scheduled check (registered in SCHEDULE_HOOKS)."""
+"""Celery entry points of compliance: the scheduled check and its beat entry."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ POLL_SECONDS = 300.0
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The compliance check's beat entry for `settings` (see `core.queue.SCHEDULE_HOOKS`)."""
+    """The compliance check's beat entry for `settings`."""
     return {
         "compliance-check": {
             "task": "compliance.check",

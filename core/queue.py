@@ -1,9 +1,11 @@
-"""The Celery app factory, the list of task modules and schedules, and the worker heartbeat.
+"""The Celery app factory, the beat schedule assembled from task modules, the worker heartbeat.
 
 Embedded default: kombu's SQLAlchemy transport on a SQLite file for the broker and Celery's
 database backend on another SQLite file for results; Redis when the settings' URLs say so.
 Celery beat is the one scheduler. Tasks are named `<domain>.<action>` and are defined with
-`@shared_task(name=...)` so they bind to whichever app the process builds.
+`@shared_task(name=...)` so they bind to whichever app the process builds. Each task module
+declares its own periodic tasks in `beat_entries(settings)`; this module is generic machinery
+and names no domain: the composition root lists the domains' task modules and passes them in.
 
 Worker health: `celery inspect ping` gets no answer on the SQLAlchemy transport (it has no
 broadcast), so each worker touches `data_dir/heartbeat/worker-<hostname>` while it consumes,
@@ -17,7 +19,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,74 +32,42 @@ from sqlalchemy.engine import Engine
 from core.clock import Clock, SystemClock
 from core.config import Settings
 
-# Every module with Celery tasks, by name: the worker imports them at start, so core never
-# imports a domain. Domains add their `<domain>.tasks` module here.
-TASK_MODULES: tuple[str, ...] = (
-    "core.tasks",
-    "playbooks.breach.tasks",
-    "playbooks.tasks",
-    "drills.tasks",
-    "collectors.tasks",
-    "detection.tasks",
-    "advisories.tasks",
-    "intel.tasks",
-    "compliance.tasks",
-    "ldv.tasks",
-)
-
-# Beat entries that depend on the settings, as "module:function" names: each function takes the
-# Settings and returns entries in `beat_schedule` format. Imported by name when the schedule is
-# built, so core never imports a domain; a domain registers its own entries by adding one here.
-SCHEDULE_HOOKS: tuple[str, ...] = (
-    "detection.tasks:beat_entries",
-    "collectors.tasks:beat_entries",
-    "advisories.tasks:beat_entries",
-    "intel.tasks:beat_entries",
-    "compliance.tasks:beat_entries",
-)
-
-# Periodic tasks the domains need, in Celery's `beat_schedule` format, kept in this one place.
-# Operators add more through the `scheduled_tasks` setting.
-DOMAIN_SCHEDULES: Mapping[str, Mapping[str, Any]] = {
-    # Breach deadlines (GDPR 72 h, NIS2/Cbw): due reminders fire once each; see playbooks/breach.
-    "breach-reminders": {"task": "breach.fire_reminders", "schedule": timedelta(seconds=60)},
-    # Breach: open a breach per playbook hand-off, send released letters, purge old lists.
-    "breach-accept-handoffs": {"task": "breach.accept_handoffs", "schedule": timedelta(seconds=30)},
-    "breach-send-letters": {"task": "breach.send_letters", "schedule": timedelta(seconds=30)},
-    "breach-purge-letter-recipients": {
-        "task": "breach.purge_letter_recipients",
-        "schedule": timedelta(hours=1),
-    },
-    # Incidents: route new alerts, and re-send playbook work a dead worker lost.
-    "playbooks-route-alerts": {"task": "playbooks.route_alerts", "schedule": timedelta(seconds=15)},
-    "playbooks-resume-runs": {"task": "playbooks.resume_runs", "schedule": timedelta(seconds=60)},
-    # Drills: start due schedules, release due injects, check technical expectations.
-    "drills-tick": {"task": "drills.tick", "schedule": timedelta(seconds=10)},
-    # Enrichment context (open cases, roles, protected persons...): re-publish the exports.
-    "collectors-refresh-context": {
-        "task": "collectors.refresh_context",
-        "schedule": timedelta(minutes=5),
-    },
-    # Logboek Dataverwerkingen: register and partner tables for enrichment; stream gaps.
-    "ldv-export-context": {"task": "ldv.export_context", "schedule": timedelta(minutes=5)},
-    "ldv-check-streams": {"task": "ldv.check_streams", "schedule": timedelta(hours=1)},
-}
+# The kernel's own task module; the composition root adds the domains' modules.
+CORE_TASKS: tuple[str, ...] = ("core.tasks",)
 
 HEARTBEAT_INTERVAL = 2.0
 HEARTBEAT_DIR = "heartbeat"
 
 
-def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Celery's `beat_schedule`: the domains' entries plus the ones in `settings`."""
-    schedule = {name: dict(entry) for name, entry in DOMAIN_SCHEDULES.items()}
-    for hook in SCHEDULE_HOOKS:
-        module, _, function = hook.partition(":")
-        schedule.update(getattr(importlib.import_module(module), function)(settings))
-    for name, entry in settings.scheduled_tasks.items():
+def beat_schedule(
+    settings: Settings, modules: Iterable[str] = CORE_TASKS
+) -> dict[str, dict[str, Any]]:
+    """Celery's `beat_schedule`: each task module's `beat_entries(settings)`, then the operator's
+    `scheduled_tasks` (which may replace an entry of the same name).
+
+    Every task module declares its periodic tasks itself, so whoever lists the modules gets
+    their schedules with them. A module without `beat_entries`, or two modules claiming one
+    entry name, is a programming error and raises at start-up rather than dropping an entry.
+    """
+    schedule: dict[str, dict[str, Any]] = {}
+    owner: dict[str, str] = {}
+    for name in modules:
+        module = importlib.import_module(name)
+        entries = getattr(module, "beat_entries", None)
+        if not callable(entries):
+            raise TypeError(f"{name}: a task module must define beat_entries(settings)")
+        for entry_name, entry in entries(settings).items():
+            if entry_name in owner:
+                raise ValueError(
+                    f"{name}: beat entry {entry_name!r} is already declared by {owner[entry_name]}"
+                )
+            owner[entry_name] = name
+            schedule[entry_name] = dict(entry)
+    for name, task in settings.scheduled_tasks.items():
         schedule[name] = {
-            "task": entry.task,
-            "schedule": timedelta(seconds=entry.every_seconds),
-            "args": list(entry.args),
+            "task": task.task,
+            "schedule": timedelta(seconds=task.every_seconds),
+            "args": list(task.args),
         }
     return schedule
 
@@ -146,8 +116,14 @@ def _broker(url: str) -> tuple[str, str | None]:
     return url, None
 
 
-def create_celery(settings: Settings, *, include: Iterable[str] = TASK_MODULES) -> Celery:
-    """A Celery app for `settings`; build one per process, pass it to whatever needs it."""
+def create_celery(settings: Settings, *, include: Iterable[str] = CORE_TASKS) -> Celery:
+    """A Celery app for `settings` with the tasks and beat entries of the modules in `include`.
+
+    Build one per process and pass it to whatever needs it. The platform's app, with every
+    domain's tasks, comes from the composition root; an app that only sends tasks by name
+    needs no modules beyond the default.
+    """
+    include = tuple(include)
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     broker_url, broker_transport = _broker(settings.celery_broker_url)
     app = Celery(
@@ -175,7 +151,7 @@ def create_celery(settings: Settings, *, include: Iterable[str] = TASK_MODULES) 
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         beat_schedule_filename=str(settings.beat_schedule_path),
-        beat_schedule=beat_schedule(settings),
+        beat_schedule=beat_schedule(settings, include),
         # Read by our tasks and the heartbeat step; a plain string so `conf` stays serialisable.
         dijkwacht_data_dir=str(settings.resolved_data_dir),
     )

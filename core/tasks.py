@@ -8,6 +8,12 @@ from typing import Any
 from celery import shared_task
 
 from core.clock import SystemClock, utc_iso
+from core.config import Settings
+
+
+def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    """None: core's tasks run on demand (operators schedule `core.tick` via `scheduled_tasks`)."""
+    return {}
 
 
 @shared_task(name="core.ping")

@@ -24,7 +24,7 @@ _RUNTIME: dict[str, Any] = {}
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Detection's beat entries for `settings` (registered in `core.queue.SCHEDULE_HOOKS`)."""
+    """Detection's beat entries for `settings`."""
     if settings.event_store != "elasticsearch":
         return {}
     return {

@@ -61,7 +61,7 @@ class Child:
 def plan_children(settings: Settings) -> list[ChildSpec]:
     """The processes of the embedded platform, in start order."""
     python = sys.executable
-    app = "core.celery_entry"
+    app = "dijkwacht.celery_entry"
     children = [
         ChildSpec(
             "api",

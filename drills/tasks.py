@@ -1,6 +1,6 @@
 """Celery entry points of the drills domain (`drills.<action>`): thin, ids in, one service call.
 
-`drills.tick` runs from beat (see core.queue.DOMAIN_SCHEDULES); the others let the dashboard
+`drills.tick` runs from beat (`beat_entries`); the others let the dashboard
 and the CLI act through a worker. Technical injects go into the collectors' spool through
 `collectors.service` (`drills.technical.spool_sink`).
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
@@ -17,6 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.store.unit_of_work import unit_of_work
+
+
+def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Every 10 s: start due schedules, release due injects, check technical expectations."""
+    return {"drills-tick": {"task": "drills.tick", "schedule": timedelta(seconds=10)}}
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from core.config import Settings
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The refresh entry, only when feeds are configured (`core.queue.SCHEDULE_HOOKS`)."""
+    """The refresh entry, only when feeds are configured."""
     if not settings.intel_feeds:
         return {}
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
@@ -18,6 +19,14 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from core.config import Settings
+
+
+def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The register and partner tables for enrichment every 5 minutes; stream gaps hourly."""
+    return {
+        "ldv-export-context": {"task": "ldv.export_context", "schedule": timedelta(minutes=5)},
+        "ldv-check-streams": {"task": "ldv.check_streams", "schedule": timedelta(hours=1)},
+    }
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
@@ -21,6 +22,20 @@ from core.config import Settings, get_settings
 from core.store.unit_of_work import is_locked_error, unit_of_work
 
 log = logging.getLogger(__name__)
+
+
+def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Route new alerts into incidents, and re-send playbook work a dead worker lost."""
+    return {
+        "playbooks-route-alerts": {
+            "task": "playbooks.route_alerts",
+            "schedule": timedelta(seconds=15),
+        },
+        "playbooks-resume-runs": {
+            "task": "playbooks.resume_runs",
+            "schedule": timedelta(seconds=60),
+        },
+    }
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CELERY = ("-m", "celery", "-A", "core.celery_entry")
+CELERY = ("-m", "celery", "-A", "dijkwacht.celery_entry")
 BEAT_ARGS = ("beat", "--loglevel=INFO")
 T = TypeVar("T")
 
@@ -68,7 +68,7 @@ def child(
 def celery(
     *args: str, env: dict[str, str], log: Path, append: bool = False
 ) -> AbstractContextManager[subprocess.Popen[bytes]]:
-    """Run `celery -A core.celery_entry ARGS` as a `child`."""
+    """Run `celery -A dijkwacht.celery_entry ARGS` as a `child`."""
     return child([*CELERY, *args], env=env, log=log, append=append)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,6 +153,99 @@ def test_the_check_catches_a_violation(tmp_path: Path, monkeypatch: pytest.Monke
     assert any("detection.models" in v and "through detection.service" in v for v in found)
     assert any("composition roots" in v for v in found)
     assert not any("imports detection.service" in v for v in found)
+
+
+# "module", "module.attr" or "module:attr": the forms Celery `include`, hooks and
+# importlib take.
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?::[A-Za-z_]\w*)?")
+
+
+def _task_names(root: Path) -> set[str]:
+    """Every Celery task name a domain or root declares (`shared_task(name="...")`)."""
+    names = set()
+    for package in (*DOMAINS, *ROOTS):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "shared_task":
+                    for keyword in node.keywords:
+                        if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
+                            names.add(str(keyword.value.value))
+    return names
+
+
+def _names_a_module(root: Path, dotted: str) -> bool:
+    """True when `dotted` (before any `:attr`) is a module or package of the repository."""
+    parts = dotted.partition(":")[0].split(".")
+    return any(
+        (root.joinpath(*parts[:n]).with_suffix(".py")).is_file()
+        or (root.joinpath(*parts[:n]) / "__init__.py").is_file()
+        for n in range(2, len(parts) + 1)
+    )
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """ids of the string statements that document (module, class, function, attribute)."""
+    return {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+
+
+def core_domain_strings() -> list[str]:
+    """Strings in `core/` code that name a domain's module (`"detection.tasks"`,
+    `"intel.tasks:beat_entries"`) or a domain's Celery task (`"drills.tick"`): the kernel
+    reaching a domain by name instead of by import. Documentation strings are prose and not
+    read; a bare package name (`"dijkwacht"` is the product and the ECS extension's field
+    prefix, `"advisories"` a table) and names of no module (`"dijkwacht.exercise"`, the
+    column `"advisories.id"`) pass."""
+    tasks = _task_names(REPO_ROOT)
+    found = []
+    for path in sorted((REPO_ROOT / "core").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        prose = _docstrings(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            text = node.value.strip()
+            if id(node) in prose or not _DOTTED.fullmatch(text):
+                continue
+            if text.split(".")[0].split(":")[0] not in (*DOMAINS, *ROOTS):
+                continue
+            if text in tasks or _names_a_module(REPO_ROOT, text):
+                found.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno} names {text!r}")
+    return sorted(found)
+
+
+def test_core_names_no_domain_in_strings() -> None:
+    """The composition root (`dijkwacht.celery_app`) lists the domains' task modules; core
+    builds whatever it is given (#22 point 9)."""
+    assert core_domain_strings() == []
+
+
+def test_the_string_check_catches_a_domain_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "core").mkdir()
+    (tmp_path / "drills").mkdir()
+    (tmp_path / "drills" / "__init__.py").write_text("")
+    (tmp_path / "drills" / "tasks.py").write_text(
+        'from celery import shared_task\n\n@shared_task(name="drills.tick")\ndef t(): ...\n'
+    )
+    (tmp_path / "core" / "q.py").write_text(
+        '"""Docstrings may say drills.tasks."""\n'
+        'MODULES = ("drills.tasks", "drills.tasks:beat_entries", "drills")\n'
+        'TASK = "drills.tick"\n'
+        'FIELD, TABLE, FILE = "dijkwacht.exercise", "drills.id", "dijkwacht.toml"\n'
+    )
+    for package in (*DOMAINS, *ROOTS):
+        (tmp_path / package).mkdir(exist_ok=True)
+    monkeypatch.setattr(f"{__name__}.REPO_ROOT", tmp_path)
+    assert core_domain_strings() == [
+        "core/q.py:2 names 'drills.tasks'",
+        "core/q.py:2 names 'drills.tasks:beat_entries'",
+        "core/q.py:3 names 'drills.tick'",
+    ]
 
 
 def _root_imports(path: Path) -> Iterator[tuple[int, str]]:

@@ -2,13 +2,18 @@
 
 Domains depend on these protocols only, so the embedded and the scale-out deployment run the same
 code. Backends are opened by factories that take the settings (`open_event_store(settings)`).
+
+The checks of the shared types live here too (`check_event_query`, `check_alert_page`,
+`check_new_alert`, ...), with one set of limits: a backend calls them and only translates, so
+bad input gets the same error naming the field on every backend. The contract suite
+(tests/core/store/test_store_contract.py) runs every protocol method against every backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from core.errors import ValidationError
@@ -247,3 +252,150 @@ def status_change_ids(ids: Sequence[str], *, status: str, assignee: str | None) 
     if status == "assigned" and not (assignee and assignee.strip()):
         raise ValidationError("assignee", "is required when the status is 'assigned'")
     return list(dict.fromkeys(ids))
+
+
+# -- the checks of the shared types: every backend calls these, then only translates -----------
+
+MAX_LIMIT = 10_000
+"""Most events or alerts one search returns, on every backend."""
+MAX_RESULT_WINDOW = 10_000
+"""Deepest row (offset + limit) a backend with a result window serves: Elasticsearch refuses
+`from + size` beyond its `index.max_result_window`. SQLite has no window and pages as deep as
+asked (a retro-hunt reads up to `intel_hunt_max_events`)."""
+MAX_DEAD_LETTER_BYTES = 64 * 1024
+"""Raw input kept per dead letter; the rest is cut (its length is kept in `raw_length`)."""
+MAX_REASON_CHARS = 4096
+"""Characters of a dead letter's reason kept."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EVENT_ORDERS = ("asc", "desc")
+ALERT_SORTS = ("newest", "oldest", "severity")
+ALERT_TIMES = ("created", "event")
+
+
+def require_timezone(moment: datetime, *, field: str) -> datetime:
+    """`moment` unchanged when it is aware; a naive time is ambiguous and refused."""
+    if moment.tzinfo is None:
+        raise ValidationError(field, "must carry a time zone")
+    return moment
+
+
+def check_page(*, limit: int, offset: int, window: int | None = None) -> None:
+    """A page of at most MAX_LIMIT rows from a non-negative offset, within `window` if the
+    backend has one (pass MAX_RESULT_WINDOW)."""
+    if not 0 <= limit <= MAX_LIMIT:
+        raise ValidationError("limit", f"must be between 0 and {MAX_LIMIT}, got {limit}")
+    if offset < 0:
+        raise ValidationError("offset", f"must not be negative, got {offset}")
+    if window is not None and offset + limit > window:
+        raise ValidationError(
+            "offset", f"offset + limit must not exceed {window}; narrow the time range"
+        )
+
+
+def check_field_path(path: str, *, field: str) -> None:
+    """`path` is a dotted ECS path (`user.name`); `field` names the argument in the error."""
+    if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+        raise ValidationError(field, f"{path!r} is not a dotted ECS path")
+
+
+def check_event_query(query: EventQuery) -> None:
+    """What every event read checks first: aware times, dotted paths, no empty "any of" list.
+
+    Limit and offset are a page's business (`check_event_page`); counts ignore them.
+    """
+    if query.start is not None:
+        require_timezone(query.start, field="start")
+    if query.end is not None:
+        require_timezone(query.end, field="end")
+    for path, value in query.filters.items():
+        check_field_path(path, field="filters")
+        if isinstance(value, list | tuple | set | frozenset) and not value:
+            raise ValidationError(f"filters.{path}", "an empty list matches nothing")
+    for path in query.exclude:
+        check_field_path(path, field="exclude")
+
+
+def check_event_page(query: EventQuery, *, window: int | None = None) -> None:
+    """`check_event_query` plus the page (limit, offset, order) of an event search."""
+    check_event_query(query)
+    check_page(limit=query.limit, offset=query.offset, window=window)
+    if query.order not in EVENT_ORDERS:
+        raise ValidationError("order", f"must be one of {list(EVENT_ORDERS)}, got {query.order!r}")
+
+
+def check_slices(*, start: datetime, step: timedelta, buckets: int) -> None:
+    """A histogram's slices: an aware start, at least one slice, each longer than 1 µs."""
+    require_timezone(start, field="start")
+    if step < timedelta(microseconds=1) or buckets <= 0:
+        raise ValidationError("step", "slices must be longer than a microsecond")
+
+
+def check_counts_by(field: str, *, limit: int) -> None:
+    """The field of a `counts_by` is a dotted ECS path; between 1 and MAX_LIMIT values."""
+    check_field_path(field, field="field")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError("limit", f"must be between 1 and {MAX_LIMIT}, got {limit}")
+
+
+def check_dead_letter_listing(*, limit: int) -> None:
+    """Dead letters are listed a page at a time: between 0 and MAX_LIMIT."""
+    if not 0 <= limit <= MAX_LIMIT:
+        raise ValidationError("limit", f"must be between 0 and {MAX_LIMIT}, got {limit}")
+
+
+def check_exercise_id(exercise_id: str) -> None:
+    """A drill rollback names its exercise: an empty id would match every real record."""
+    if not exercise_id:
+        raise ValidationError("exercise_id", "must not be empty")
+
+
+def check_alert_query(query: AlertQuery) -> None:
+    """What every alert read checks first: known statuses, levels and time, aware bounds."""
+    for status in query.statuses:
+        if status not in ALERT_STATUSES:
+            raise ValidationError("statuses", f"{status!r} is not one of {list(ALERT_STATUSES)}")
+    for level in query.levels:
+        if level not in ALERT_LEVELS:
+            raise ValidationError("levels", f"{level!r} is not one of {list(ALERT_LEVELS)}")
+    if query.time not in ALERT_TIMES:
+        raise ValidationError("time", f"must be 'created' or 'event', got {query.time!r}")
+    if query.start is not None:
+        require_timezone(query.start, field="start")
+    if query.end is not None:
+        require_timezone(query.end, field="end")
+
+
+def check_alert_page(query: AlertQuery, *, window: int | None = None) -> None:
+    """`check_alert_query` plus the page (limit, offset, sort) of an alert search."""
+    check_alert_query(query)
+    check_page(limit=query.limit, offset=query.offset, window=window)
+    if query.sort not in ALERT_SORTS:
+        raise ValidationError("sort", f"must be one of {list(ALERT_SORTS)}, got {query.sort!r}")
+
+
+def check_new_alert(index: int, alert: NewAlert) -> None:
+    """The fields the queue relies on, named `alerts[index].<field>` in the error."""
+    prefix = f"alerts[{index}]"
+    for name in ("rule_id", "rule_title"):
+        value = getattr(alert, name)
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(f"{prefix}.{name}", "must be a non-empty string")
+    if alert.level not in ALERT_LEVELS:
+        raise ValidationError(
+            f"{prefix}.level", f"must be one of {list(ALERT_LEVELS)}, got {alert.level!r}"
+        )
+    if alert.status not in ALERT_STATUSES:
+        raise ValidationError(
+            f"{prefix}.status", f"must be one of {list(ALERT_STATUSES)}, got {alert.status!r}"
+        )
+    if alert.status == "assigned" and not alert.assignee:
+        raise ValidationError(f"{prefix}.assignee", "is required when the status is 'assigned'")
+    if not isinstance(alert.body, Mapping):
+        raise ValidationError(f"{prefix}.body", "must be a mapping")
+    for name in ("created_at", "first_event_at", "last_event_at"):
+        moment = getattr(alert, name)
+        if moment is None:
+            continue
+        require_timezone(moment, field=f"{prefix}.{name}")
+        if moment < EPOCH:
+            raise ValidationError(f"{prefix}.{name}", "must not be before 1970-01-01")

@@ -36,29 +36,26 @@ from core.errors import NotFoundError, ValidationError
 from core.events import Event, get_field, validate_event
 from core.store import es_common
 from core.store.base import (
+    EPOCH,
+    MAX_DEAD_LETTER_BYTES,
+    MAX_REASON_CHARS,
+    MAX_RESULT_WINDOW,
     DeadLetter,
     DeadLetterCount,
     EventQuery,
     InvalidEventError,
     StoredEvent,
+    check_counts_by,
+    check_dead_letter_listing,
+    check_event_page,
+    check_event_query,
+    check_slices,
 )
 
-DEFAULT_PREFIX = "dijkwacht"
-MAX_DEAD_LETTER_BYTES = 64 * 1024
-MAX_REASON_CHARS = 4096
-# Elasticsearch's index.max_result_window: from + size beyond it is refused by the server.
-MAX_WINDOW = 10_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 _OWN_ID = re.compile(r"[0-9a-f]{26}")
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}")
 _DEAD_LETTER_SEQ = itertools.count()
-
-
-def _iso(moment: datetime, *, field: str) -> str:
-    if moment.tzinfo is None:
-        raise ValidationError(field, "must carry a time zone")
-    return moment.astimezone(UTC).isoformat()
 
 
 class ElasticsearchEventStore(es_common.ClientOwner):
@@ -68,7 +65,7 @@ class ElasticsearchEventStore(es_common.ClientOwner):
         self,
         client: Any,
         *,
-        prefix: str = DEFAULT_PREFIX,
+        prefix: str = es_common.DEFAULT_PREFIX,
         clock: Clock | None = None,
         refresh: bool | str = False,
         retry: es_common.RetryPolicy | None = None,
@@ -171,7 +168,7 @@ class ElasticsearchEventStore(es_common.ClientOwner):
     def _actions(self, events: Sequence[Event]) -> tuple[list[str], list[tuple[bytes, bytes]]]:
         """Ids and bulk lines; the hot path of ingest, kept flat like the SQLite store's."""
         randomness = os.urandom(6 * len(events)).hex()
-        ingested = _iso(self._clock.now(), field="clock")
+        ingested = es_common.iso(self._clock.now(), field="clock")
         dumps = orjson.dumps
         fromiso = datetime.fromisoformat
         ids: list[str] = []
@@ -209,7 +206,7 @@ class ElasticsearchEventStore(es_common.ClientOwner):
 
     def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
         """Keep unparseable or refused input with its reason; raw bytes cut at 64 KiB."""
-        now = _iso(self._clock.now(), field="clock")
+        now = es_common.iso(self._clock.now(), field="clock")
         base = time.time_ns() // 1000 * 1000
         actions: list[tuple[bytes, bytes | None]] = []
         for letter in letters:
@@ -223,7 +220,7 @@ class ElasticsearchEventStore(es_common.ClientOwner):
                 "raw_length": letter.raw_length if letter.raw_length is not None else len(raw),
                 "received_at": now
                 if letter.received_at is None
-                else _iso(letter.received_at, field="received_at"),
+                else es_common.iso(letter.received_at, field="received_at"),
             }
             meta = orjson.dumps({"index": {"_index": self.dead_letter_index}})
             actions.append((meta, orjson.dumps(doc)))
@@ -242,14 +239,7 @@ class ElasticsearchEventStore(es_common.ClientOwner):
 
     def search(self, query: EventQuery) -> list[StoredEvent]:
         """Matching events by time (ties by id), one page; from + size stays under 10,000."""
-        if not 0 <= query.limit <= MAX_WINDOW:
-            raise ValidationError("limit", f"must be between 0 and {MAX_WINDOW}, got {query.limit}")
-        if query.offset < 0:
-            raise ValidationError("offset", f"must not be negative, got {query.offset}")
-        if query.offset + query.limit > MAX_WINDOW:
-            raise ValidationError(
-                "offset", f"offset + limit must not exceed {MAX_WINDOW}; narrow the time range"
-            )
+        check_event_page(query, window=MAX_RESULT_WINDOW)
         response = self.client.search(
             index=self.alias,
             query=es_query(query),
@@ -287,12 +277,11 @@ class ElasticsearchEventStore(es_common.ClientOwner):
         self, query: EventQuery, *, start: datetime, step: timedelta, buckets: int
     ) -> list[int]:
         """Matches per slice in one request: a range aggregation with one range per slice."""
-        if step <= timedelta(0) or buckets <= 0:
-            raise ValidationError("step", "slices must be longer than a microsecond")
+        check_slices(start=start, step=step, buckets=buckets)
         ranges = [
             {
-                "from": _iso(start + step * i, field="start"),
-                "to": _iso(start + step * (i + 1), field="start"),
+                "from": es_common.iso(start + step * i, field="start"),
+                "to": es_common.iso(start + step * (i + 1), field="start"),
             }
             for i in range(buckets)
         ]
@@ -311,7 +300,7 @@ class ElasticsearchEventStore(es_common.ClientOwner):
         self, field: str, query: EventQuery | None = None, *, limit: int = 20
     ) -> list[tuple[Any, int]]:
         """(value, count) of a field over matching events, most frequent first (dashboards)."""
-        _check_path(field)
+        check_counts_by(field, limit=limit)
         response = self.client.search(
             index=self.alias,
             query=es_query(query or EventQuery()),
@@ -338,6 +327,7 @@ class ElasticsearchEventStore(es_common.ClientOwner):
 
     def list_dead_letters(self, *, source: str | None = None, limit: int = 100) -> list[DeadLetter]:
         """Dead letters oldest first, so reprocessing sees them in arrival order."""
+        check_dead_letter_listing(limit=limit)
         query: dict[str, Any] = (
             {"term": {"source": source}} if source is not None else {"match_all": {}}
         )
@@ -418,36 +408,27 @@ class ElasticsearchEventStore(es_common.ClientOwner):
         )
 
 
-def _check_path(path: str) -> None:
-    if not path or any(not part for part in path.split(".")):
-        raise ValidationError("filters", f"{path!r} is not a dotted ECS path")
-
-
 def es_query(query: EventQuery, *, time_field: str = "@timestamp") -> dict[str, Any]:
     """The bool query for an `EventQuery`: filters are exact terms, text is all-words phrases."""
+    check_event_query(query)
     clauses: list[dict[str, Any]] = []
     absent: list[dict[str, Any]] = []
     span: dict[str, str] = {}
     if query.start is not None:
-        span["gte"] = _iso(query.start, field="start")
+        span["gte"] = es_common.iso(query.start, field="start")
     if query.end is not None:
-        span["lt"] = _iso(query.end, field="end")
+        span["lt"] = es_common.iso(query.end, field="end")
     if span:
         clauses.append({"range": {time_field: span}})
     for path, value in query.filters.items():
-        _check_path(path)
         if value is None:
             absent.append({"exists": {"field": path}})
             continue
         if isinstance(value, list | tuple | set | frozenset):
-            values = list(value)
-            if not values:
-                raise ValidationError(f"filters.{path}", "an empty list matches nothing")
-            clauses.append({"terms": {path: values}})
+            clauses.append({"terms": {path: list(value)}})
         else:
             clauses.append({"term": {path: value}})
     for path, value in query.exclude.items():
-        _check_path(path)
         values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
         absent.append({"terms": {path: values}})
     if query.text is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -25,15 +25,17 @@ from core.errors import NotFoundError, ValidationError
 from core.store import es_common
 from core.store.base import (
     ALERT_LEVELS,
-    ALERT_STATUSES,
+    EPOCH,
+    MAX_RESULT_WINDOW,
     AlertQuery,
     AlertStatus,
     NewAlert,
     StoredAlert,
+    check_alert_page,
+    check_alert_query,
+    check_new_alert,
     status_change_ids,
 )
-from core.store.elasticsearch import DEFAULT_PREFIX, MAX_WINDOW, _iso
-from core.store.sqlite_alerts import _check_alert
 
 _LEVEL_RANK = {level: rank for rank, level in enumerate(ALERT_LEVELS)}
 _KEYWORDS = ("id", "rule_id", "rule_title", "level", "status", "assignee", "host_name")
@@ -54,7 +56,7 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
         self,
         client: Any,
         *,
-        prefix: str = DEFAULT_PREFIX,
+        prefix: str = es_common.DEFAULT_PREFIX,
         clock: Clock | None = None,
         refresh: bool | str = "wait_for",
         retry: es_common.RetryPolicy | None = None,
@@ -100,18 +102,19 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
         """Validate all, then index all; return the new ids in order."""
         if not alerts:
             return []
-        now = _iso(self._clock.now(), field="clock")
+        now = es_common.iso(self._clock.now(), field="clock")
         randomness = os.urandom(6 * len(alerts)).hex()
         ids: list[str] = []
         actions: list[tuple[bytes, bytes | None]] = []
         for index, alert in enumerate(alerts):
-            created = _check_alert(index, alert)
+            check_new_alert(index, alert)
+            created = (alert.created_at - EPOCH) // timedelta(microseconds=1)
             alert_id = f"{created:014x}{randomness[12 * index : 12 * index + 12]}"
             try:
                 body = orjson.dumps(
                     {
                         "id": alert_id,
-                        "created_at": _iso(alert.created_at, field="created_at"),
+                        "created_at": es_common.iso(alert.created_at, field="created_at"),
                         "updated_at": now,
                         "rule_id": alert.rule_id,
                         "rule_title": alert.rule_title,
@@ -142,12 +145,7 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
 
     def search(self, query: AlertQuery) -> list[StoredAlert]:
         """One page of matching alerts in the requested order (ties by id)."""
-        if not 0 <= query.limit <= MAX_WINDOW:
-            raise ValidationError("limit", f"must be between 0 and {MAX_WINDOW}, got {query.limit}")
-        if query.offset < 0:
-            raise ValidationError("offset", f"must not be negative, got {query.offset}")
-        if query.sort not in _SORT:
-            raise ValidationError("sort", f"must be one of {sorted(_SORT)}, got {query.sort!r}")
+        check_alert_page(query, window=MAX_RESULT_WINDOW)
         response = self.client.search(
             index=self.alias,
             query=_query(query),
@@ -188,7 +186,7 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
             raise NotFoundError(f"{len(missing)} alert(s) not found: {shown}")
         change: dict[str, Any] = {
             "status": status,
-            "updated_at": _iso(self._clock.now(), field="clock"),
+            "updated_at": es_common.iso(self._clock.now(), field="clock"),
         }
         if assignee is not None:
             change["assignee"] = assignee
@@ -227,8 +225,8 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
             source["body"] = (source.get("body") or {}) | patch
             last = _body_time(patch.get("last_seen"))
             if last is not None and _newer(last, source.get("last_event_at")):
-                source["last_event_at"] = _iso(last, field="last_seen")
-            source["updated_at"] = _iso(self._clock.now(), field="clock")
+                source["last_event_at"] = es_common.iso(last, field="last_seen")
+            source["updated_at"] = es_common.iso(self._clock.now(), field="clock")
             try:
                 self.client.index(
                     index=hit["_index"],
@@ -270,12 +268,7 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
 
 def _query(query: AlertQuery) -> dict[str, Any]:
     """Bool filter for an `AlertQuery`; values are terms, never query syntax."""
-    for status in query.statuses:
-        if status not in ALERT_STATUSES:
-            raise ValidationError("statuses", f"{status!r} is not one of {list(ALERT_STATUSES)}")
-    for level in query.levels:
-        if level not in _LEVEL_RANK:
-            raise ValidationError("levels", f"{level!r} is not one of {list(ALERT_LEVELS)}")
+    check_alert_query(query)
     clauses: list[dict[str, Any]] = []
     must_not: list[dict[str, Any]] = []
     for name, values in (
@@ -295,19 +288,16 @@ def _query(query: AlertQuery) -> dict[str, Any]:
         must_not.append({"exists": {"field": "exercise_id"}})
     span: dict[str, str] = {}
     if query.start is not None:
-        span["gte"] = _iso(query.start, field="start")
+        span["gte"] = es_common.iso(query.start, field="start")
     if query.end is not None:
-        span["lt"] = _iso(query.end, field="end")
+        span["lt"] = es_common.iso(query.end, field="end")
     if span:
         clauses.append({"range": {_time_field(query): span}})
     return {"bool": {"filter": clauses, "must_not": must_not}}
 
 
 def _time_field(query: AlertQuery) -> str:
-    name = _TIME_FIELD.get(query.time)
-    if name is None:
-        raise ValidationError("time", f"must be 'created' or 'event', got {query.time!r}")
-    return name
+    return _TIME_FIELD[query.time]  # checked by check_alert_query
 
 
 def _sort(query: AlertQuery) -> list[dict[str, str]]:
@@ -334,8 +324,8 @@ def _event_times(index: int, alert: NewAlert) -> dict[str, str]:
     first = alert.first_event_at or _body_time(alert.body.get("event_time")) or alert.created_at
     last = alert.last_event_at or _body_time(alert.body.get("last_seen")) or first
     return {
-        "first_event_at": _iso(first, field=f"alerts[{index}].first_event_at"),
-        "last_event_at": _iso(max(first, last), field=f"alerts[{index}].last_event_at"),
+        "first_event_at": es_common.iso(first, field=f"alerts[{index}].first_event_at"),
+        "last_event_at": es_common.iso(max(first, last), field=f"alerts[{index}].last_event_at"),
     }
 
 

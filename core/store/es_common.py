@@ -16,13 +16,24 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
 
 import orjson
 
-from core.errors import ConfigError, DijkwachtError, ValidationError
+from core.errors import ConfigError, DijkwachtError
+from core.store.base import check_exercise_id, require_timezone
+
+# The index prefix of both stores unless the settings name another.
+DEFAULT_PREFIX = "dijkwacht"
+
+
+def iso(moment: datetime, *, field: str) -> str:
+    """A time as Elasticsearch stores it: ISO 8601 in UTC; a naive time is refused."""
+    return require_timezone(moment, field=field).astimezone(UTC).isoformat()
+
 
 ECS_FIELDS_CSV = Path(__file__).resolve().parent / "ecs_fields.csv"
 # Field sets we emit or search; the rest of ECS is left to the dynamic template.
@@ -307,8 +318,7 @@ def delete_exercise(
     client: Any, *, index: str, field: str, exercise_id: str, policy: RetryPolicy
 ) -> int:
     """Remove a drill's documents (those whose `field` is `exercise_id`); how many went."""
-    if not exercise_id:
-        raise ValidationError("exercise_id", "must not be empty")
+    check_exercise_id(exercise_id)
     return delete_matching(
         client,
         index=index,

@@ -23,11 +23,14 @@ from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, ValidationError
 from core.store.base import (
     ALERT_LEVELS,
-    ALERT_STATUSES,
     AlertQuery,
     AlertStatus,
     NewAlert,
     StoredAlert,
+    check_alert_page,
+    check_alert_query,
+    check_exercise_id,
+    check_new_alert,
     status_change_ids,
 )
 from core.store.sqlite_common import (
@@ -39,7 +42,6 @@ from core.store.sqlite_common import (
     to_micros,
     write_transaction,
 )
-from core.store.sqlite_events import MAX_LIMIT
 
 SCHEMA_VERSION = 3
 # Version 3: event time of the first and last matching event, backfilled from the body
@@ -167,7 +169,8 @@ class SqliteAlertStore(SqliteFile):
         randomness = os.urandom(6 * len(alerts)).hex()
         rows = []
         for index, alert in enumerate(alerts):
-            created = _check_alert(index, alert)
+            check_new_alert(index, alert)
+            created = to_micros(alert.created_at, field=f"alerts[{index}].created_at")
             start = 12 * index
             try:
                 body = orjson.dumps(alert.body).decode()
@@ -205,12 +208,7 @@ class SqliteAlertStore(SqliteFile):
 
     def search(self, query: AlertQuery) -> list[StoredAlert]:
         """One page of matching alerts in the requested order (ties by insertion order)."""
-        if not 0 <= query.limit <= MAX_LIMIT:
-            raise ValidationError("limit", f"must be between 0 and {MAX_LIMIT}, got {query.limit}")
-        if query.offset < 0:
-            raise ValidationError("offset", f"must not be negative, got {query.offset}")
-        if query.sort not in _ORDER:
-            raise ValidationError("sort", f"must be one of {sorted(_ORDER)}, got {query.sort!r}")
+        check_alert_page(query)  # no result window: SQLite pages as deep as asked
         sql, params = page_sql(query)
         rows = self._conn.execute(sql, params).fetchall()
         return [_stored(row) for row in rows]
@@ -297,36 +295,10 @@ class SqliteAlertStore(SqliteFile):
 
     def delete_by_exercise(self, exercise_id: str) -> int:
         """Remove a drill's alerts; return how many (real alerts have no exercise id)."""
-        if not exercise_id:
-            raise ValidationError("exercise_id", "must not be empty")
+        check_exercise_id(exercise_id)
         with write_transaction(self._conn):
             cursor = self._conn.execute("DELETE FROM alerts WHERE exercise_id = ?", (exercise_id,))
         return int(cursor.rowcount)
-
-
-def _check_alert(index: int, alert: NewAlert) -> int:
-    """Created-at in epoch microseconds after checking the fields the queue relies on."""
-    prefix = f"alerts[{index}]"
-    for name in ("rule_id", "rule_title"):
-        value = getattr(alert, name)
-        if not isinstance(value, str) or not value.strip():
-            raise ValidationError(f"{prefix}.{name}", "must be a non-empty string")
-    if alert.level not in _LEVEL_RANK:
-        raise ValidationError(
-            f"{prefix}.level", f"must be one of {list(ALERT_LEVELS)}, got {alert.level!r}"
-        )
-    if alert.status not in ALERT_STATUSES:
-        raise ValidationError(
-            f"{prefix}.status", f"must be one of {list(ALERT_STATUSES)}, got {alert.status!r}"
-        )
-    if alert.status == "assigned" and not alert.assignee:
-        raise ValidationError(f"{prefix}.assignee", "is required when the status is 'assigned'")
-    if not isinstance(alert.body, Mapping):
-        raise ValidationError(f"{prefix}.body", "must be a mapping")
-    created = to_micros(alert.created_at, field=f"{prefix}.created_at")
-    if created < 0:
-        raise ValidationError(f"{prefix}.created_at", "must not be before 1970-01-01")
-    return created
 
 
 def page_sql(query: AlertQuery) -> tuple[str, list[Any]]:
@@ -379,7 +351,7 @@ def _totals_sql(query: AlertQuery) -> tuple[str, list[Any]] | None:
         or any(getattr(query, column) is not None for column in _ROW_FILTERS)
     ):
         return None
-    _check_values(query)
+    check_alert_query(query)
     clauses: list[str] = []
     params: list[Any] = []
     _any_of("status", query.statuses, clauses, params)
@@ -394,18 +366,9 @@ def _totals_sql(query: AlertQuery) -> tuple[str, list[Any]] | None:
 _ROW_FILTERS = ("host_name", "user_name", "assignee")
 
 
-def _check_values(query: AlertQuery) -> None:
-    for status in query.statuses:
-        if status not in ALERT_STATUSES:
-            raise ValidationError("statuses", f"{status!r} is not one of {list(ALERT_STATUSES)}")
-    for level in query.levels:
-        if level not in _LEVEL_RANK:
-            raise ValidationError("levels", f"{level!r} is not one of {list(ALERT_LEVELS)}")
-
-
 def _where(query: AlertQuery) -> tuple[str, list[Any]]:
     """WHERE clause and bound parameters; column names come from this code, never the caller."""
-    _check_values(query)
+    check_alert_query(query)
     clauses: list[str] = []
     params: list[Any] = []
     _any_of("status", query.statuses, clauses, params)
@@ -431,10 +394,7 @@ def _where(query: AlertQuery) -> tuple[str, list[Any]]:
 
 
 def _time_column(query: AlertQuery) -> str:
-    column = _TIME_COLUMN.get(query.time)
-    if column is None:
-        raise ValidationError("time", f"must be 'created' or 'event', got {query.time!r}")
-    return column
+    return _TIME_COLUMN[query.time]  # checked by check_alert_query
 
 
 def _body_time(value: Any) -> int | None:

@@ -10,14 +10,15 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from core.errors import ConfigError, ValidationError
+from core.errors import ConfigError
+from core.store.base import EPOCH as EPOCH
+from core.store.base import require_timezone
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 # The stores' pragmas: FULL fsyncs every commit (see core.store.sqlite_events on durability).
@@ -131,9 +132,7 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def to_micros(moment: datetime, *, field: str) -> int:
     """Epoch microseconds of an aware datetime; naive times are ambiguous and refused."""
-    if moment.tzinfo is None:
-        raise ValidationError(field, "must carry a time zone")
-    return (moment - EPOCH) // ONE_MICROSECOND
+    return (require_timezone(moment, field=field) - EPOCH) // ONE_MICROSECOND
 
 
 def from_micros(value: int) -> datetime:

@@ -33,11 +33,19 @@ from core.errors import NotFoundError, ValidationError
 from core.events import Event, get_field, validate_event
 from core.store import sqlite_event_text as text_plans
 from core.store.base import (
+    MAX_DEAD_LETTER_BYTES,
+    MAX_REASON_CHARS,
     DeadLetter,
     DeadLetterCount,
     EventQuery,
     InvalidEventError,
     StoredEvent,
+    check_counts_by,
+    check_dead_letter_listing,
+    check_event_page,
+    check_event_query,
+    check_exercise_id,
+    check_slices,
 )
 from core.store.sqlite_common import EPOCH as EPOCH
 from core.store.sqlite_common import ONE_MICROSECOND as ONE_MICROSECOND
@@ -56,11 +64,9 @@ from core.store.sqlite_common import (
 # 3: the indexes on nullable columns (host, user, source ip) are partial: rows without the
 #    field are not indexed (see EVENT_SCHEMA).
 SCHEMA_VERSION = 3
-# Raw dead-letter input beyond this is cut off (the full length is kept in `raw_length`): one
-# runaway line must not fill the disk, and 64 KiB is enough to see what went wrong.
-MAX_DEAD_LETTER_BYTES = 64 * 1024
-MAX_REASON_CHARS = 4096
-MAX_LIMIT = 10_000
+# Raw dead-letter input beyond MAX_DEAD_LETTER_BYTES (core.store.base) is cut off (the full
+# length is kept in `raw_length`): one runaway line must not fill the disk, and 64 KiB is
+# enough to see what went wrong.
 
 # An `event.id` in the store's own id format is used as the row id (idempotent redelivery from
 # the collectors' spool); upstream ids of other shapes are not unique enough to key the store.
@@ -299,10 +305,7 @@ class SqliteEventStore(SqliteFile):
         With free text the page's rowids come first (core.store.sqlite_event_text picks the
         plan), then the bodies of that page only.
         """
-        if not 0 <= query.limit <= MAX_LIMIT:
-            raise ValidationError("limit", f"must be between 0 and {MAX_LIMIT}, got {query.limit}")
-        if query.offset < 0:
-            raise ValidationError("offset", f"must not be negative, got {query.offset}")
+        check_event_page(query)  # no result window: SQLite pages as deep as asked
         direction = "DESC" if query.order == "desc" else "ASC"
         loads = orjson.loads
         match = _match(query)
@@ -358,9 +361,8 @@ class SqliteEventStore(SqliteFile):
         The query's own start and end still apply; a histogram of 24 slices reads the matches
         once instead of 24 times.
         """
+        check_slices(start=start, step=step, buckets=buckets)
         step_us = step // ONE_MICROSECOND
-        if step_us <= 0 or buckets <= 0:
-            raise ValidationError("step", "slices must be longer than a microsecond")
         where, params = _where(query, text=False)
         return text_plans.slice_counts(
             self._conn,
@@ -376,6 +378,7 @@ class SqliteEventStore(SqliteFile):
         self, field: str, query: EventQuery | None = None, *, limit: int = 20
     ) -> list[tuple[Any, int]]:
         """(value, count) of an ECS field over matching events, most frequent first (dashboards)."""
+        check_counts_by(field, limit=limit)
         where, params = _where(query or EventQuery())
         column = INDEXED_COLUMNS.get(field)
         if column is not None:
@@ -397,6 +400,7 @@ class SqliteEventStore(SqliteFile):
 
     def list_dead_letters(self, *, source: str | None = None, limit: int = 100) -> list[DeadLetter]:
         """Dead letters oldest first, so reprocessing sees them in arrival order."""
+        check_dead_letter_listing(limit=limit)
         sql = 'SELECT id, source, reason, "offset", raw, raw_length, received_at FROM dead_letters'
         params: list[Any] = []
         if source is not None:
@@ -440,8 +444,7 @@ class SqliteEventStore(SqliteFile):
 
     def delete_by_exercise(self, exercise_id: str) -> int:
         """Remove a drill's events (the FTS trigger removes their text); return how many."""
-        if not exercise_id:
-            raise ValidationError("exercise_id", "must not be empty")
+        check_exercise_id(exercise_id)
         with write_transaction(self._conn):
             cursor = self._conn.execute(
                 "DELETE FROM events WHERE json_extract(body, '$.dijkwacht.exercise.id') = ?",
@@ -473,6 +476,7 @@ def _where(query: EventQuery, *, text: bool = True) -> tuple[str, list[Any]]:
 
     `text=False` leaves the free text out, for the plans of core.store.sqlite_event_text.
     """
+    check_event_query(query)
     clauses: list[str] = []
     params: list[Any] = []
     if query.start is not None:
@@ -482,8 +486,6 @@ def _where(query: EventQuery, *, text: bool = True) -> tuple[str, list[Any]]:
         clauses.append("ts < ?")
         params.append(to_micros(query.end, field="end"))
     for path, value in query.filters.items():
-        if not path or any(not part for part in path.split(".")):
-            raise ValidationError("filters", f"{path!r} is not a dotted ECS path")
         column = INDEXED_COLUMNS.get(path)
         if column is not None:
             target, target_params = column, []
@@ -494,8 +496,6 @@ def _where(query: EventQuery, *, text: bool = True) -> tuple[str, list[Any]]:
             params.extend(target_params)
             continue
         values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
-        if not values:
-            raise ValidationError(f"filters.{path}", "an empty list matches nothing")
         if column is not None:
             values = [v if isinstance(v, str) else str(v) for v in values]
         marks = ", ".join("?" * len(values))
@@ -503,8 +503,6 @@ def _where(query: EventQuery, *, text: bool = True) -> tuple[str, list[Any]]:
         params.extend(target_params)
         params.extend(values)
     for path, value in query.exclude.items():
-        if not path or any(not part for part in path.split(".")):
-            raise ValidationError("exclude", f"{path!r} is not a dotted ECS path")
         column = INDEXED_COLUMNS.get(path)
         target = column or "json_extract(body, ?)"
         values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]

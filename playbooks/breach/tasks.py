@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 
@@ -19,6 +20,23 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from core.config import Settings
+
+
+def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Deadline reminders (GDPR 72 h, NIS2/Cbw) fire once each; hand-offs open breaches;
+    released letters are sent; recipient lists past their retention are purged."""
+    return {
+        "breach-reminders": {"task": "breach.fire_reminders", "schedule": timedelta(seconds=60)},
+        "breach-accept-handoffs": {
+            "task": "breach.accept_handoffs",
+            "schedule": timedelta(seconds=30),
+        },
+        "breach-send-letters": {"task": "breach.send_letters", "schedule": timedelta(seconds=30)},
+        "breach-purge-letter-recipients": {
+            "task": "breach.purge_letter_recipients",
+            "schedule": timedelta(hours=1),
+        },
+    }
 
 
 @contextmanager

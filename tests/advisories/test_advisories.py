@@ -213,7 +213,7 @@ def test_the_scheduled_refresh_imports_a_folder_once(
 ) -> None:
     from advisories.tasks import beat_entries, refresh
     from core.config import get_settings
-    from core.queue import beat_schedule
+    from dijkwacht.celery_app import beat_schedule
 
     folder = tmp_path / "csaf"
     folder.mkdir()

@@ -126,7 +126,7 @@ def test_bad_input_names_the_field_and_forgetting_stops_alerts(
 
 
 def test_the_beat_schedule_checks_expected_sources(settings: Settings) -> None:
-    from core.queue import beat_schedule
+    from dijkwacht.celery_app import beat_schedule
 
     entry = beat_schedule(settings)["collectors-check-expected-sources"]
     assert entry["task"] == "collectors.check_expected_sources"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.config import get_settings, load_settings
-from core.queue import beat_schedule
+from dijkwacht.celery_app import beat_schedule
 
 
 def test_beat_runs_the_compliance_check_at_the_configured_interval(tmp_path: Path) -> None:

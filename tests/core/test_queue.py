@@ -64,6 +64,67 @@ def test_scheduled_tasks_from_settings_join_the_beat_schedule(tmp_path: Path) ->
     assert create_celery(settings).conf.beat_schedule == schedule
 
 
+def _task_module(folder: Path, name: str, body: str) -> str:
+    (folder / f"{name}.py").write_text(f"from datetime import timedelta\n\n{body}\n")
+    return name
+
+
+def test_the_schedule_comes_from_each_modules_beat_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    a = _task_module(
+        tmp_path,
+        "queue_test_a",
+        "def beat_entries(settings):\n"
+        "    return {'a-every': {'task': 'a.run', 'schedule': timedelta(seconds=5)}}",
+    )
+    b = _task_module(
+        tmp_path,
+        "queue_test_b",
+        "def beat_entries(settings):\n"
+        "    return {'b-every': {'task': 'b.run', 'schedule': timedelta(hours=1)}}",
+    )
+    settings = load_settings(
+        data_dir=tmp_path / "data",
+        scheduled_tasks={"b-every": {"task": "b.run", "every_seconds": 2}},
+    )
+    schedule = beat_schedule(settings, ["core.tasks", a, b])
+    assert schedule["a-every"] == {"task": "a.run", "schedule": timedelta(seconds=5)}
+    # The operator's entry of the same name replaces the module's.
+    assert schedule["b-every"]["schedule"] == timedelta(seconds=2)
+    assert set(schedule) == {"a-every", "b-every"}
+    assert create_celery(settings, include=[a]).conf.beat_schedule == {
+        "a-every": schedule["a-every"],
+        "b-every": schedule["b-every"],
+    }
+    assert set(create_celery(settings).conf.beat_schedule) == {"b-every"}  # core: none own
+
+
+def test_a_module_without_beat_entries_or_a_claimed_name_fails_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    bare = _task_module(tmp_path, "queue_test_bare", "TASKS = ()")
+    twin = _task_module(
+        tmp_path,
+        "queue_test_twin",
+        "def beat_entries(settings):\n"
+        "    return {'x': {'task': 'twin.run', 'schedule': timedelta(seconds=1)}}",
+    )
+    other = _task_module(
+        tmp_path,
+        "queue_test_other",
+        "def beat_entries(settings):\n"
+        "    return {'x': {'task': 'other.run', 'schedule': timedelta(seconds=1)}}",
+    )
+    settings = load_settings(data_dir=tmp_path / "data")
+    with pytest.raises(TypeError, match="queue_test_bare: a task module must define beat_entries"):
+        beat_schedule(settings, [bare])
+    with pytest.raises(ValueError, match="queue_test_other: beat entry 'x' is already declared"):
+        beat_schedule(settings, [twin, other])
+
+
 def test_core_tasks_run_in_process(settings: Settings, tmp_path: Path) -> None:
     app = create_celery(settings)
     app.finalize(auto=True)

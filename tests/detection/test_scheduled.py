@@ -320,7 +320,7 @@ def test_scheduled_mode_needs_elasticsearch(tmp_path: Path) -> None:
 
 
 def test_beat_runs_the_search_only_with_elasticsearch(tmp_path: Path) -> None:
-    from core.queue import beat_schedule
+    from dijkwacht.celery_app import beat_schedule
 
     plain = beat_schedule(load_settings(environment="test", data_dir=tmp_path))
     assert "detection-scheduled-search" not in plain

@@ -14,9 +14,9 @@ from typer.testing import CliRunner, Result
 
 from core.clock import FrozenClock
 from core.config import load_settings
-from core.queue import beat_schedule
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.unit_of_work import unit_of_work
+from dijkwacht.celery_app import beat_schedule
 from dijkwacht.cli import app
 from intel import service
 from intel.flows import refresh_feeds
@@ -127,10 +127,10 @@ def test_scheduled_refresh_reads_feeds_over_http(
     )
     assert beat_schedule(settings)["intel-refresh"]["task"] == "intel.refresh"
     import intel.tasks
-    from core.queue import TASK_MODULES, create_celery
+    from dijkwacht.celery_app import TASK_MODULES, create_app
 
     assert "intel.tasks" in TASK_MODULES
-    assert "intel.refresh" in create_celery(settings).tasks
+    assert "intel.refresh" in create_app(settings).tasks
     assert intel.tasks.refresh.name == "intel.refresh"
     assert "intel-refresh" not in beat_schedule(load_settings(environment="test"))
     migrate(settings)

@@ -2,13 +2,17 @@
 
 The same tests run against each backend (parametrised fixtures). Backend-specific behaviour
 (SQLite pragmas and query plans, Elasticsearch index layout) is tested next to each backend.
+`test_every_protocol_method_has_a_contract_test` fails when a method of `EventStore` or
+`AlertStore` is called by no test here.
 Elasticsearch stores here write with `refresh="wait_for"` so a write is visible to the next
 read, as in SQLite; Elasticsearch adds `event.ingested`, which `_plain` removes for comparison.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import ast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,8 @@ import pytest
 from core.clock import FrozenClock
 from core.errors import NotFoundError, ValidationError
 from core.store.base import (
+    MAX_LIMIT,
+    MAX_RESULT_WINDOW,
     AlertQuery,
     AlertStore,
     DeadLetter,
@@ -43,34 +49,69 @@ def clock() -> FrozenClock:
     return FrozenClock(T0 + timedelta(days=1))
 
 
+@dataclass
+class Backend:
+    """Opens event and alert stores of one backend on the same storage, as often as asked."""
+
+    name: str
+    open: Callable[[], tuple[EventStore, AlertStore]]
+    opened: list[tuple[EventStore, AlertStore]] = field(default_factory=list)
+
+    def pair(self) -> tuple[EventStore, AlertStore]:
+        pair = self.open()
+        self.opened.append(pair)
+        return pair
+
+
 @pytest.fixture(params=BACKENDS)
-def stores(
+def backend(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
-) -> Iterator[tuple[EventStore, AlertStore]]:
+) -> Iterator[Backend]:
     if request.param == "sqlite":
         from core.store.sqlite_alerts import SqliteAlertStore
         from core.store.sqlite_events import SqliteEventStore
 
-        events = SqliteEventStore(tmp_path / "events.sqlite", clock=clock)
-        alerts = SqliteAlertStore(tmp_path / "alerts.sqlite", clock=clock)
-        yield events, alerts
-        events.close()
-        alerts.close()
+        def open_sqlite() -> tuple[EventStore, AlertStore]:
+            return (
+                SqliteEventStore(tmp_path / "events.sqlite", clock=clock),
+                SqliteAlertStore(tmp_path / "alerts.sqlite", clock=clock),
+            )
+
+        sqlite = Backend("sqlite", open_sqlite)
+        yield sqlite
+        for events, alerts in sqlite.opened:
+            events.close()
+            alerts.close()
         return
     from core.store import es_common
     from core.store.elasticsearch import ElasticsearchEventStore
     from core.store.elasticsearch_alerts import ElasticsearchAlertStore
 
-    client = es_common.connect(request.getfixturevalue("es_url"))
+    url = request.getfixturevalue("es_url")
     prefix = unique_name("contract-")
-    es_events = ElasticsearchEventStore(client, prefix=prefix, clock=clock, refresh="wait_for")
-    es_alerts = ElasticsearchAlertStore(client, prefix=prefix, clock=clock)
+
+    def open_es() -> tuple[EventStore, AlertStore]:
+        client = es_common.connect(url)  # each pair owns its client (closing one closes it)
+        return (
+            ElasticsearchEventStore(client, prefix=prefix, clock=clock, refresh="wait_for"),
+            ElasticsearchAlertStore(client, prefix=prefix, clock=clock),
+        )
+
+    es = Backend("elasticsearch", open_es)
     try:
-        yield es_events, es_alerts
+        yield es
     finally:
+        for events, _ in es.opened:
+            events.close()  # the pair's one client
+        client = es_common.connect(url)
         client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
         client.indices.delete_index_template(name=f"{prefix}-*")
         client.close()
+
+
+@pytest.fixture
+def stores(backend: Backend) -> tuple[EventStore, AlertStore]:
+    return backend.pair()
 
 
 @pytest.fixture
@@ -216,7 +257,7 @@ def test_count_slices_is_one_count_per_slice(filled: EventStore) -> None:
 
 
 def test_counts_by(filled: EventStore) -> None:
-    counts_by = filled.counts_by  # type: ignore[attr-defined]
+    counts_by = filled.counts_by
     assert counts_by("user.name") == [("jan", 3), ("anouk", 1), ("sem", 1)]
     assert counts_by("event.outcome") == [("success", 4), ("failure", 1)]
     assert counts_by("host.name", EventQuery(filters={"user.name": "jan"}), limit=1) == [
@@ -421,3 +462,168 @@ def test_alerts_carry_first_and_last_event_time_and_sort_by_it(alerts: AlertStor
     with pytest.raises(ValidationError) as caught:
         alerts.search(AlertQuery(time="stored"))  # type: ignore[arg-type]
     assert caught.value.field == "time"
+
+
+# -- the shared checks: the same error, naming the same field, on every backend ----------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        (EventQuery(limit=-1), "limit"),
+        (EventQuery(limit=MAX_LIMIT + 1), "limit"),
+        (EventQuery(offset=-1), "offset"),
+        (EventQuery(order="sideways"), "order"),  # type: ignore[arg-type]
+        (EventQuery(filters={"host..name": "x"}), "filters"),
+        (EventQuery(filters={"host.name": []}), "filters.host.name"),
+        (EventQuery(exclude={"": "x"}), "exclude"),
+        (EventQuery(end=datetime(2024, 9, 1)), "end"),
+    ],
+)
+def test_bad_event_queries_name_the_field(store: EventStore, query: EventQuery, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        store.search(query)
+    assert caught.value.field == field
+
+
+def test_bad_event_reads_name_the_field(store: EventStore) -> None:
+    reads: list[tuple[Callable[[], object], str]] = [
+        (lambda: store.count(EventQuery(filters={"host.name": []})), "filters.host.name"),
+        (lambda: store.counts_by("user..name"), "field"),
+        (lambda: store.counts_by("user.name", limit=0), "limit"),
+        (lambda: store.count_slices(EventQuery(), start=T0, step=timedelta(0), buckets=1), "step"),
+        (
+            lambda: store.count_slices(
+                EventQuery(), start=datetime(2024, 9, 1), step=timedelta(hours=1), buckets=1
+            ),
+            "start",
+        ),
+        (lambda: store.list_dead_letters(limit=-1), "limit"),
+        (lambda: store.delete_by_exercise(""), "exercise_id"),
+    ]
+    for read, named in reads:
+        with pytest.raises(ValidationError) as caught:
+            read()
+        assert caught.value.field == named
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        (AlertQuery(limit=-1), "limit"),
+        (AlertQuery(limit=MAX_LIMIT + 1), "limit"),
+        (AlertQuery(offset=-1), "offset"),
+        (AlertQuery(sort="loudest"), "sort"),  # type: ignore[arg-type]
+        (AlertQuery(statuses=("open",)), "statuses"),  # type: ignore[arg-type]
+        (AlertQuery(levels=("urgent",)), "levels"),  # type: ignore[arg-type]
+        (AlertQuery(start=datetime(2024, 9, 1)), "start"),
+    ],
+)
+def test_bad_alert_queries_name_the_field(
+    alerts: AlertStore, query: AlertQuery, field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        alerts.search(query)
+    assert caught.value.field == field
+    if field not in ("limit", "offset", "sort"):  # a count has no page
+        with pytest.raises(ValidationError) as counted:
+            alerts.count(query)
+        assert counted.value.field == field
+
+
+def test_bad_new_alerts_name_index_and_field(alerts: AlertStore) -> None:
+    cases = [
+        (alert(0, rule_id=" "), "alerts[0].rule_id"),
+        (alert(0, status="assigned"), "alerts[0].assignee"),
+        (alert(0, status="open"), "alerts[0].status"),
+        (alert(0, created_at=datetime(1969, 12, 31, tzinfo=T0.tzinfo)), "alerts[0].created_at"),
+        (alert(0, first_event_at=datetime(2024, 9, 1)), "alerts[0].first_event_at"),
+    ]
+    for bad, named in cases:
+        with pytest.raises(ValidationError) as caught:
+            alerts.add_batch([bad])
+        assert caught.value.field == named
+    assert alerts.count(AlertQuery()) == 0
+
+
+def test_deep_pages_stop_at_the_result_window_only_where_there_is_one(
+    backend: Backend, stores: tuple[EventStore, AlertStore]
+) -> None:
+    """Elasticsearch serves no row past its result window; SQLite pages as deep as asked (a
+    retro-hunt reads far past it)."""
+    events, alerts = stores
+    deep_events = EventQuery(offset=MAX_RESULT_WINDOW - 5, limit=10)
+    deep_alerts = AlertQuery(offset=MAX_RESULT_WINDOW - 5, limit=10)
+    if backend.name == "elasticsearch":
+        for search, query in ((events.search, deep_events), (alerts.search, deep_alerts)):
+            with pytest.raises(ValidationError) as caught:
+                search(query)  # type: ignore[operator]
+            assert caught.value.field == "offset"
+    else:
+        assert events.search(deep_events) == [] and alerts.search(deep_alerts) == []
+    assert events.search(EventQuery(offset=MAX_RESULT_WINDOW - 10, limit=10)) == []
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+
+def test_open_stores_are_reusable_and_close_keeps_what_was_written(
+    backend: Backend, stores: tuple[EventStore, AlertStore]
+) -> None:
+    events, alerts = stores
+    assert events.reusable() and alerts.reusable()
+    event_ids = events.add_batch([make(0)])
+    alert_ids = alerts.add_batch([alert(0)])
+    events.close()
+    alerts.close()
+    again_events, again_alerts = backend.pair()
+    assert again_events.get(event_ids[0]).id == event_ids[0]
+    assert again_alerts.get(alert_ids[0]).rule_id == "r-brute"
+
+
+# -- coverage of the protocols -----------------------------------------------------------------
+
+
+def _protocol_methods(protocol: type) -> set[str]:
+    return {name for name, value in vars(protocol).items() if callable(value) and name[0] != "_"}
+
+
+def contract_coverage(source: str) -> dict[str, set[str]]:
+    """Methods each protocol's tests call: a test covers `.name` of a protocol its fixture
+    parameters are annotated with (`store: EventStore`, `stores: tuple[EventStore, ...]`)."""
+    covered: dict[str, set[str]] = {"EventStore": set(), "AlertStore": set()}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+            continue
+        protocols = {
+            name.id
+            for arg in node.args.args
+            if arg.annotation is not None
+            for name in ast.walk(arg.annotation)
+            if isinstance(name, ast.Name) and name.id in covered
+        }
+        used = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+        for protocol in protocols:
+            covered[protocol] |= used
+    return covered
+
+
+def test_every_protocol_method_has_a_contract_test() -> None:
+    covered = contract_coverage(Path(__file__).read_text(encoding="utf-8"))
+    missing = {
+        protocol.__name__: sorted(_protocol_methods(protocol) - covered[protocol.__name__])
+        for protocol in (EventStore, AlertStore)
+    }
+    assert missing == {"EventStore": [], "AlertStore": []}
+
+
+def test_the_coverage_check_sees_a_missing_method() -> None:
+    source = (
+        "def test_a(store: EventStore) -> None:\n    store.search(q)\n"
+        "def test_b(stores: tuple[EventStore, AlertStore]) -> None:\n    e, a = stores\n"
+        "    a.merge_body('x', {})\n"
+        "def helper(alerts: AlertStore) -> None:\n    alerts.get('x')\n"
+    )
+    covered = contract_coverage(source)
+    assert covered == {"EventStore": {"search", "merge_body"}, "AlertStore": {"merge_body"}}
+    assert "get" in _protocol_methods(AlertStore) - covered["AlertStore"]
