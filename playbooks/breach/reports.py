@@ -58,7 +58,7 @@ class FieldSpec:
     label_nl: str
     label_en: str
     kind: str = "text"  # text | bool | list | int | datetime | choice
-    required: bool | Callable[[Content], bool] = True
+    required: bool = True
     choices: tuple[str, ...] = ()
     required_when: tuple[str, str | bool] | None = None
 
@@ -71,7 +71,7 @@ class FieldSpec:
             path, expected = self.required_when
             value = answer(content, path)
             return value is expected if isinstance(expected, bool) else value == expected
-        return self.required(content) if callable(self.required) else self.required
+        return self.required
 
 
 def answer(content: Content, path: str) -> Any:

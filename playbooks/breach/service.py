@@ -29,6 +29,8 @@ from playbooks.breach.export import (
     report_pdf,
     specs_for,
 )
+from playbooks.breach.form_specs import NIS2_FORMS as NIS2_KINDS
+from playbooks.breach.form_specs import check_form_file
 from playbooks.breach.handoffs import (
     accept_pending_handoffs,
     breach_for_incident,
@@ -47,7 +49,6 @@ from playbooks.breach.letters import (
     release_letter_batch,
 )
 from playbooks.breach.models import Breach
-from playbooks.breach.nis2 import SPECS as _NIS2_SPECS
 from playbooks.breach.nis2 import draft_report as draft_nis2_report
 from playbooks.breach.nis2 import finalise_report as finalise_nis2_report
 from playbooks.breach.nis2 import update_report as update_nis2_report
@@ -82,8 +83,6 @@ from playbooks.breach.subjects import (
     identify_recipient,
 )
 
-NIS2_KINDS: tuple[str, ...] = tuple(_NIS2_SPECS)
-
 
 def deadlines(*, db: Session, clock: Clock, settings: Settings, breach_id: int) -> list[Deadline]:
     """The legal clocks of one breach with their status now, earliest first."""
@@ -109,6 +108,7 @@ __all__ = [
     "awaiting",
     "batches_of",
     "breach_for_incident",
+    "check_form_file",
     "close_breach",
     "content_sha256",
     "create_batch_for_subjects",
