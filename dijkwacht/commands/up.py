@@ -55,14 +55,13 @@ def load_processing_register(settings: Settings) -> int | None:
         return None
     from rich.markup import escape
 
-    from playbooks.breach.service import RegisterFileError, load_processing_register
+    from playbooks.breach.service import RegisterFileError
+    from playbooks.breach.service import load_processing_register as load_register
 
     path = settings.processing_register_file
     try:
         with write_unit(settings, migrate_first=False) as db:
-            return load_processing_register(
-                db=db, clock=SystemClock(), actor="system:up", path=path
-            )
+            return load_register(db=db, clock=SystemClock(), actor="system:up", path=path)
     except RegisterFileError as exc:
         console.print(f"[red]processing_register_file: {escape(exc.location)}[/red]")
         raise typer.Exit(code=1) from None
@@ -105,14 +104,13 @@ def _demo_ldv_register(settings: Settings, world: Path) -> None:
     unless a register was loaded already (`processing_register_file` wins)."""
     from dijkwacht.demo_world import ldv as demo_ldv
     from ldv.service import PartnerInput, list_partners, save_partner, set_stream
-    from playbooks.service import activities_by_uri
+    from playbooks.breach.service import activities_by_uri
+    from playbooks.breach.service import load_processing_register as load_register
 
     clock = SystemClock()
     with write_unit(settings, migrate_first=False) as db:
         if not activities_by_uri(db=db):
-            from playbooks.breach.service import load_processing_register
-
-            load_processing_register(
+            load_register(
                 db=db, clock=clock, actor="system:demo", path=world / "processing_register.yaml"
             )
         if not list_partners(db=db):

@@ -23,9 +23,16 @@ from playbooks.breach.ap_notification import (
     update_notification,
 )
 from playbooks.breach.assessment import decide, record_assessment
-from playbooks.breach.clocks import CLOCK_REPORT, Deadline, all_deadlines, time_left
+from playbooks.breach.clocks import (
+    CLOCK_REPORT,
+    Deadline,
+    all_deadlines,
+    deadlines_since,
+    time_left,
+)
 from playbooks.breach.clocks import local as local_time
 from playbooks.breach.clocks import show as show_time
+from playbooks.breach.exercises import delete_exercise_artefacts, exercise_artefacts
 from playbooks.breach.export import (
     content_sha256,
     register_csv,
@@ -57,7 +64,11 @@ from playbooks.breach.models import Breach
 from playbooks.breach.nis2 import draft_report as draft_nis2_report
 from playbooks.breach.nis2 import finalise_report as finalise_nis2_report
 from playbooks.breach.nis2 import update_report as update_nis2_report
-from playbooks.breach.processing_register import RegisterFileError
+from playbooks.breach.processing_register import (
+    RegisteredActivity,
+    RegisterFileError,
+    activities_by_uri,
+)
 from playbooks.breach.processing_register import load_file as load_processing_register
 from playbooks.breach.processing_register import systems as processing_register
 from playbooks.breach.register import (
@@ -110,7 +121,9 @@ __all__ = [
     "REQUEST_KINDS",
     "FieldSpec",
     "RegisterFileError",
+    "RegisteredActivity",
     "accept_pending_handoffs",
+    "activities_by_uri",
     "affected_subjects",
     "all_deadlines",
     "answer_request",
@@ -125,9 +138,12 @@ __all__ = [
     "create_followup",
     "create_letter_batch",
     "deadlines",
+    "deadlines_since",
     "decide",
+    "delete_exercise_artefacts",
     "draft_nis2_report",
     "draft_notification",
+    "exercise_artefacts",
     "extend_request",
     "finalise_nis2_report",
     "finalise_notification",
