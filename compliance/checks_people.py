@@ -51,7 +51,7 @@ def awareness_published(ctx: CheckContext, measure: Measure) -> Outcome:
 
 
 def processing_register(ctx: CheckContext, measure: Measure) -> Outcome:
-    from playbooks.service import processing_register as register
+    from playbooks.breach.service import processing_register as register
 
     rows = register(db=ctx.db)
     evidence = tuple(

@@ -110,7 +110,7 @@ def incident_records(ctx: CheckContext, measure: Measure) -> Outcome:
 
 
 def breach_deadlines(ctx: CheckContext, measure: Measure) -> Outcome:
-    from playbooks.service import deadlines_since
+    from playbooks.breach.service import deadlines_since
 
     records = deadlines_since(
         db=ctx.db, clock=ctx.clock, settings=ctx.settings, since=since(ctx, measure)

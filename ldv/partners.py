@@ -24,7 +24,7 @@ from core import audit
 from core.clock import Clock
 from core.errors import NotFoundError, ValidationError
 from ldv.models import Partner, Stream
-from playbooks.service import activities_by_uri
+from playbooks.breach.service import activities_by_uri
 
 _URI = re.compile(r"(?:[a-z][a-z0-9+.-]*://[^\s/?#]+\S*|urn:[a-z0-9][a-z0-9-]{0,31}:\S+)", re.I)
 _SYSTEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

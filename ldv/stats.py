@@ -18,7 +18,7 @@ from core.errors import NotFoundError
 from core.events import get_field
 from core.store.base import AlertQuery, AlertStore, EventQuery, EventStore
 from ldv.models import Partner
-from playbooks.service import RegisteredActivity
+from playbooks.breach.service import RegisteredActivity
 
 ACTIVITY_FIELD = "dijkwacht.ldv.processing_activity_id"
 ENTITY_FIELD = "dijkwacht.ldv.foreign_operation.entity"

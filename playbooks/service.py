@@ -6,13 +6,10 @@ the sub-capability modules named beside each group below.
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from playbooks.approvals import SYSTEM_ACTORS, approve_action, request_action
-from playbooks.breach.clocks import deadlines_since
-from playbooks.breach.processing_register import RegisteredActivity, activities_by_uri
-from playbooks.breach.processing_register import systems as processing_register
 from playbooks.case_tasks import add_task, complete_adhoc_task, incident_of_task, tasks_of
 from playbooks.casework import link_alerts, merge, param_origins, render_markdown
 from playbooks.evidence import add_evidence, list_evidence
@@ -40,11 +37,13 @@ from playbooks.incidents import (
 )
 from playbooks.library import PlaybookError, check_directory, load_file, load_library
 from playbooks.metrics import incident_metrics, monthly_metrics
-from playbooks.notify import deliveries_of
+from playbooks.notify import DeliveryFailed, deliveries_of, send_mail
+from playbooks.notify import render as render_notification
 from playbooks.observables import add_observable, observables_of
 from playbooks.police import export_police_package, verify_police_package
 from playbooks.routing import route_alert, route_new_alerts
 from playbooks.runs import (
+    Units,
     accept_handoff,
     advance,
     complete_task,
@@ -65,10 +64,10 @@ __all__ = [
     "STATUSES",
     "SYSTEM_ACTORS",
     "TRANSITIONS",
+    "DeliveryFailed",
     "PlaybookError",
-    "RegisteredActivity",
+    "Units",
     "accept_handoff",
-    "activities_by_uri",
     "add_comment",
     "add_evidence",
     "add_observable",
@@ -86,7 +85,6 @@ __all__ = [
     "complete_task",
     "create_incident",
     "created_per_slice",
-    "deadlines_since",
     "decide",
     "delete_exercise_artefacts",
     "deliveries_of",
@@ -113,13 +111,14 @@ __all__ = [
     "observables_of",
     "overdue_steps",
     "param_origins",
-    "processing_register",
     "render_markdown",
+    "render_notification",
     "request_action",
     "resume_runs",
     "route_alert",
     "route_new_alerts",
     "runs_of",
+    "send_mail",
     "set_severity",
     "start_run",
     "steps_of",
@@ -133,8 +132,12 @@ __all__ = [
 
 
 def exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Incidents, started playbook steps, hand-offs and breaches of one exercise, with times."""
-    from playbooks.breach.models import Breach
+    """Incidents, started playbook steps, hand-offs and breaches of one exercise, with times.
+
+    The breaches come from the breach context's own facade (`playbooks.breach.service`).
+    """
+    # Imported here: the breach context imports this facade, so it cannot import breach first.
+    from playbooks.breach import service as breach
     from playbooks.models import Handoff, Incident, PlaybookRun, RunStep
 
     incidents = list(db.scalars(select(Incident).where(Incident.exercise_id == exercise_id)))
@@ -145,7 +148,6 @@ def exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, list[dict[
         .where(PlaybookRun.incident_id.in_(ids), RunStep.started_at.is_not(None))
     ).all()
     handoffs = list(db.scalars(select(Handoff).where(Handoff.incident_id.in_(ids))))
-    breaches = list(db.scalars(select(Breach).where(Breach.exercise_id == exercise_id)))
     return {
         "incidents": [
             {"id": i.id, "created_at": i.created_at, "escalated": i.escalated, "title": i.title}
@@ -153,22 +155,20 @@ def exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, list[dict[
         ],
         "steps": [{"step": s, "started_at": at, "incident_id": inc} for s, at, inc in steps],
         "handoffs": [{"id": h.id, "target": h.target, "at": h.requested_at} for h in handoffs],
-        "breaches": [
-            {"id": b.id, "reference": b.reference, "created_at": b.created_at, "state": b.state}
-            for b in breaches
-        ],
+        **breach.exercise_artefacts(db=db, exercise_id=exercise_id),
     }
 
 
 def delete_exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, int]:
     """Delete every playbook and breach row of one exercise (children first); no commit.
 
-    Observables are shared across incidents: only those left without any incident go.
-    The audit log is append-only and keeps the exercise's timeline entries.
+    The breach rows go first, through the breach context's own facade. Observables are shared
+    across incidents: only those left without any incident go. The audit log is append-only and
+    keeps the exercise's timeline entries.
     """
     from sqlalchemy import delete
 
-    from playbooks.breach import models as bm
+    from playbooks.breach import service as breach
     from playbooks.models import (
         ActionExecution,
         AdhocTask,
@@ -184,7 +184,7 @@ def delete_exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, int
         RunStep,
     )
 
-    removed: dict[str, int] = {}
+    removed = breach.delete_exercise_artefacts(db=db, exercise_id=exercise_id)
 
     def gone(table: Any, where: Any) -> None:
         result = db.execute(delete(table).where(where))
@@ -192,18 +192,6 @@ def delete_exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, int
             result.rowcount or 0  # type: ignore[attr-defined]
         )
 
-    breaches = select(bm.Breach.id).where(bm.Breach.exercise_id == exercise_id)
-    batches = select(bm.LetterBatch.id).where(bm.LetterBatch.breach_id.in_(breaches))
-    gone(bm.LetterRecipient, bm.LetterRecipient.batch_id.in_(batches))
-    gone(bm.LetterBatch, bm.LetterBatch.breach_id.in_(breaches))
-    db.execute(
-        update(bm.BreachReport)
-        .where(bm.BreachReport.breach_id.in_(breaches))
-        .values(parent_id=None)
-    )
-    for child in (bm.BreachReport, bm.BreachReminder, bm.BreachChange):
-        gone(child, child.breach_id.in_(breaches))
-    gone(bm.Breach, bm.Breach.exercise_id == exercise_id)
     incidents = select(Incident.id).where(Incident.exercise_id == exercise_id)
     runs = select(PlaybookRun.id).where(PlaybookRun.incident_id.in_(incidents))
     steps = select(RunStep.id).where(RunStep.run_id.in_(runs))

@@ -33,6 +33,22 @@ ALLOWED_DOMAIN_CALLS: dict[str, frozenset[str]] = {
     "demo_world": frozenset({"collectors", "detection"}),
 }
 
+# Bounded contexts inside a domain, each with its own service facade. Other domains and the
+# roots may call `playbooks.breach.service` as well as `playbooks.service`; inside `playbooks/`
+# the rest of the domain and the context meet only at each other's facades.
+CONTEXTS: dict[str, tuple[str, ...]] = {"playbooks": ("playbooks.breach",)}
+
+
+def _at_the_door(module: str, door: str) -> bool:
+    """Whether `module` is the package `door` itself or its service facade (or a name in it)."""
+    return module in (door, f"{door}.service") or module.startswith(f"{door}.service.")
+
+
+def through_a_service(module: str) -> bool:
+    """Whether an import of another domain's `module` goes through a service facade."""
+    top = module.split(".")[0]
+    return any(_at_the_door(module, door) for door in (top, *CONTEXTS.get(top, ())))
+
 
 # What the composition roots (`dashboard/`, `dijkwacht/`) may import from a domain: its service
 # facade, its public types (models, errors, schemas) and its Celery entry points (tasks).
@@ -49,10 +65,6 @@ ROOT_INTERNAL_IMPORTS: frozenset[tuple[str, str]] = frozenset({
     ("dashboard/services/alerts.py", "detection.attack_data"),
     ("dashboard/services/coverage.py", "detection.attack"),
     ("dashboard/services/coverage.py", "detection.attack_data"),
-    ("dashboard/services/dpo.py", "playbooks.breach.ap_notification"),
-    ("dashboard/services/dpo.py", "playbooks.breach.clocks"),
-    ("dashboard/services/dpo.py", "playbooks.breach.nis2"),
-    ("dashboard/services/dpo_words.py", "playbooks.breach.clocks"),
     ("dashboard/services/ops.py", "collectors.metrics"),
     ("dashboard/services/ops.py", "collectors.spool"),
     ("dashboard/services/privacy.py", "collectors.access_report"),
@@ -67,12 +79,7 @@ ROOT_INTERNAL_IMPORTS: frozenset[tuple[str, str]] = frozenset({
     ("dijkwacht/cli.py", "collectors.health"),
     ("dijkwacht/commands/attack.py", "detection.attack"),
     ("dijkwacht/commands/attack.py", "detection.attack_data"),
-    ("dijkwacht/commands/breach.py", "playbooks.breach.clocks"),
-    ("dijkwacht/commands/breach.py", "playbooks.breach.export"),
-    ("dijkwacht/commands/breach.py", "playbooks.breach.processing_register"),
-    ("dijkwacht/commands/breach.py", "playbooks.breach.register"),
     ("dijkwacht/commands/breach_work.py", "collectors.pseudonym"),
-    ("dijkwacht/commands/breach_work.py", "playbooks.breach.clocks"),
     ("dijkwacht/commands/collect.py", "collectors.deadletters"),
     ("dijkwacht/commands/collect.py", "collectors.health"),
     ("dijkwacht/commands/collect.py", "collectors.http_ingest"),
@@ -91,7 +98,6 @@ ROOT_INTERNAL_IMPORTS: frozenset[tuple[str, str]] = frozenset({
     ("dijkwacht/commands/intel.py", "intel.flows"),
     ("dijkwacht/commands/up.py", "collectors.consumer"),
     ("dijkwacht/commands/up.py", "collectors.spool"),
-    ("dijkwacht/commands/up.py", "playbooks.breach.processing_register"),
     ("dijkwacht/detection_runtime.py", "detection.correlation_store"),
     ("dijkwacht/detection_runtime.py", "detection.loader"),
     ("dijkwacht/detection_runtime.py", "detection.management"),
@@ -126,17 +132,73 @@ def violations(package: str) -> list[str]:
             elif top in ROOTS:
                 found.append(f"{where}: a domain never imports the composition roots")
             elif top in DOMAINS:
-                parts = module.split(".")
                 if top not in ALLOWED_DOMAIN_CALLS[package]:
                     found.append(f"{where}: {package} may not depend on {top}")
-                elif len(parts) > 1 and parts[1] not in ("service",):
-                    found.append(f"{where}: other domains are reached through {top}.service")
+                elif not through_a_service(module):
+                    doors = ", ".join(f"{door}.service" for door in (top, *CONTEXTS.get(top, ())))
+                    found.append(f"{where}: other domains are reached through {doors}")
     return found
 
 
 @pytest.mark.parametrize("package", ["core", *DOMAINS])
 def test_dependency_direction(package: str) -> None:
     assert violations(package) == []
+
+
+def context_violations(domain: str, context: str) -> list[str]:
+    """Imports across a bounded context's edge inside its domain: the rest of the domain reaches
+    the context only through `<context>.service`, the context the rest only through
+    `<domain>.service` (its models and internals stay its own)."""
+    found = []
+    folder = REPO_ROOT / context.replace(".", "/")
+    for path in sorted((REPO_ROOT / domain).rglob("*.py")):
+        inside = folder in path.parents
+        for line, module in _imports(path):
+            if module.split(".")[0] != domain:
+                continue
+            to_context = module == context or module.startswith(f"{context}.")
+            where = f"{path.relative_to(REPO_ROOT)}:{line} imports {module}"
+            if inside and not to_context and not _at_the_door(module, domain):
+                found.append(
+                    f"{where}: {context} reaches the rest of {domain} via {domain}.service"
+                )
+            elif not inside and to_context and not _at_the_door(module, context):
+                found.append(f"{where}: the rest of {domain} reaches {context} via its service")
+    return found
+
+
+@pytest.mark.parametrize(("domain", "context"), [(d, c) for d, cs in CONTEXTS.items() for c in cs])
+def test_a_context_meets_the_rest_of_its_domain_at_the_facades(domain: str, context: str) -> None:
+    assert context_violations(domain, context) == []
+
+
+def test_the_context_check_catches_a_crossing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "playbooks" / "breach").mkdir(parents=True)
+    (tmp_path / "playbooks" / "service.py").write_text(
+        "from playbooks.breach import service\nfrom playbooks.breach.models import Breach\n"
+    )
+    (tmp_path / "playbooks" / "breach" / "letters.py").write_text(
+        "from playbooks import service\nfrom playbooks.notify import send_mail\n"
+        "from playbooks.breach.models import Breach\n"
+    )
+    (tmp_path / "drills").mkdir()
+    (tmp_path / "drills" / "rollback.py").write_text(
+        "from playbooks.breach import service\nfrom playbooks.breach.service import x\n"
+        "from playbooks.breach import clocks\n"
+    )
+    monkeypatch.setattr(f"{__name__}.REPO_ROOT", tmp_path)
+    found = context_violations("playbooks", "playbooks.breach")
+    assert [v.split(": ")[0] for v in found] == [
+        "playbooks/breach/letters.py:2 imports playbooks.notify",
+        "playbooks/breach/letters.py:2 imports playbooks.notify.send_mail",
+        "playbooks/service.py:2 imports playbooks.breach.models",
+        "playbooks/service.py:2 imports playbooks.breach.models.Breach",
+    ]
+    assert [v.split(": ")[0] for v in violations("drills")] == [
+        "drills/rollback.py:3 imports playbooks.breach.clocks"
+    ]
 
 
 def test_the_check_catches_a_violation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,9 +17,15 @@ from core.errors import NotFoundError, ValidationError
 from core.store.base import AlertStore
 from dashboard.audit_reads import pseudonyms_in
 from playbooks import service as playbook_service
-from playbooks.breach import ap_notification, nis2
 from playbooks.breach.models import Breach, BreachChange, BreachReport, LetterBatch
-from playbooks.breach.service import FieldSpec, batches_of, get_breach, history, list_reports
+from playbooks.breach.service import (
+    FieldSpec,
+    batches_of,
+    get_breach,
+    history,
+    list_reports,
+    missing,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +48,8 @@ class BreachView:
 
 def report_missing(report: BreachReport) -> list[str]:
     """Missing fields by the report's own kind (AP notification or NIS2/Cbw report)."""
-    if report.kind.startswith("ap_"):
-        return ap_notification.missing(report)
-    if report.kind.startswith("nis2_"):
-        return nis2.missing(report)
+    if report.kind.startswith(("ap_", "nis2_")):
+        return missing(report.kind, report.content)
     return []
 
 
@@ -105,9 +109,9 @@ def report_deadline(
     """The legal deadline this report meets (AP 72 h, NIS2 24 h / 72 h / 1 month) with the time
     left; None for a follow-up notification, which has no clock of its own."""
     from dashboard.services.dpo_words import time_left
-    from playbooks.breach.clocks import CLOCK_REPORT, deadlines
+    from playbooks.breach.service import CLOCK_REPORT, deadlines
 
-    for item in deadlines(db=db, clock=clock, settings=settings, breach=breach):
+    for item in deadlines(db=db, clock=clock, settings=settings, breach_id=breach.id):
         if CLOCK_REPORT.get(item.clock) == report.kind:
             return item, time_left(item.due_at, clock.now())
     return None

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.config import Settings
-from playbooks.breach import clocks
 from playbooks.breach.models import BreachChange
+from playbooks.breach.service import local_time
 
 AMBER = timedelta(hours=12)
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -84,7 +84,7 @@ def show_time(moment: datetime | None, settings: Settings) -> str:
     """`17-03-2026 14:02` in Amsterdam time (the configured zone)."""
     if moment is None:
         return "–"
-    return clocks.local(moment, settings).strftime("%d-%m-%Y %H:%M")
+    return local_time(moment, settings).strftime("%d-%m-%Y %H:%M")
 
 
 def show_value(value: Any, settings: Settings | None = None) -> str:

@@ -25,7 +25,7 @@ from dashboard.deps import (
     WriteDb,
 )
 from ldv import service as ldv
-from playbooks.service import activities_by_uri
+from playbooks.breach.service import activities_by_uri
 
 router = APIRouter(tags=["ldv"])
 API_VERSION = "1.1.0"  # the read extension's OpenAPI version this answers

@@ -35,10 +35,10 @@ def list_command(
     from rich.console import Console
     from rich.table import Table
 
-    from playbooks.breach import clocks, register
+    from playbooks.breach import service as breach_service
 
     with _unit() as (settings, db):
-        rows = register.list_breaches(db=db, include_exercises=exercises)
+        rows = breach_service.list_breaches(db=db, include_exercises=exercises)
         table = Table("id", "reference", "state", "aware since", "title")
         for breach in rows:
             mark = " [bold red]OEFENING[/bold red]" if breach.is_exercise else ""
@@ -46,7 +46,7 @@ def list_command(
                 str(breach.id),
                 breach.reference + mark,
                 breach.state,
-                clocks.show(breach.aware_at, settings),
+                breach_service.show_time(breach.aware_at, settings),
                 breach.title,
             )
         Console(highlight=False).print(table)
@@ -57,18 +57,19 @@ def show_command(breach_id: Annotated[int, typer.Argument(help="Breach id.")]) -
     """One breach: facts, decision, deadlines and its change history."""
     from core.clock import SystemClock
     from core.errors import NotFoundError
-    from playbooks.breach import clocks, register
+    from playbooks.breach import service as breach_service
 
     with _unit() as (settings, db):
         try:
-            breach = register.get_breach(db=db, breach_id=breach_id)
+            breach = breach_service.get_breach(db=db, breach_id=breach_id)
         except NotFoundError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(code=1) from None
         if breach.is_exercise:
             typer.echo(f"*** OEFENING / EXERCISE ({breach.exercise_id}) ***")
         typer.echo(f"{breach.reference}: {breach.title}")
-        typer.echo(f"state: {breach.state}   aware since: {clocks.show(breach.aware_at, settings)}")
+        aware = breach_service.show_time(breach.aware_at, settings)
+        typer.echo(f"state: {breach.state}   aware since: {aware}")
         typer.echo(f"facts: {breach.facts}")
         typer.echo(f"data: {', '.join(breach.data_categories) or '-'}")
         typer.echo(f"people: {breach.subjects_min}-{breach.subjects_max}")
@@ -78,15 +79,18 @@ def show_command(breach_id: Annotated[int, typer.Argument(help="Breach id.")]) -
             )
         typer.echo("deadlines:")
         now = SystemClock()
-        for item in clocks.deadlines(db=db, clock=now, settings=settings, breach=breach):
+        for item in breach_service.deadlines(
+            db=db, clock=now, settings=settings, breach_id=breach.id
+        ):
             flag = "  <-- " + item.status.upper() if item.loud else ""
-            due = clocks.show(item.due_at, settings)
+            due = breach_service.show_time(item.due_at, settings)
             typer.echo(f"  {item.label}: {due} [{item.status}]{flag}")
         typer.echo("history:")
-        for change in register.history(db=db, breach_id=breach.id):
+        for change in breach_service.history(db=db, breach_id=breach.id):
             what = change.field or ""
+            at = breach_service.show_time(change.at, settings)
             typer.echo(
-                f"  {clocks.show(change.at, settings)} {change.actor} {change.action} {what}"
+                f"  {at} {change.actor} {change.action} {what}"
                 f" {change.before!r} -> {change.after!r}"
             )
 
@@ -97,17 +101,17 @@ def clocks_command(
 ) -> None:
     """Open legal deadlines of all breaches, soonest first; overdue ones in red."""
     from core.clock import SystemClock
-    from playbooks.breach import clocks
+    from playbooks.breach import service as breach_service
 
     with _unit() as (settings, db):
-        items = clocks.all_deadlines(
+        items = breach_service.all_deadlines(
             db=db, clock=SystemClock(), settings=settings, include_met=all_
         )
         if not items:
             typer.echo("no open deadlines")
         for item in items:
             line = (
-                f"{clocks.show(item.due_at, settings)}  {item.reference}"
+                f"{breach_service.show_time(item.due_at, settings)}  {item.reference}"
                 f"{' (OEFENING)' if item.exercise else ''}  {item.label}  [{item.status}]"
             )
             from rich.markup import escape
@@ -129,11 +133,13 @@ def export_command(
 ) -> None:
     """Export the Art. 33(5) register."""
     from core.clock import SystemClock
-    from playbooks.breach import export
+    from playbooks.breach import service as breach_service
 
     with _unit() as (settings, db):
         if format_ == "csv":
-            text = export.register_csv(db=db, settings=settings, include_exercises=exercises)
+            text = breach_service.register_csv(
+                db=db, settings=settings, include_exercises=exercises
+            )
             if output is None:
                 typer.echo(text, nl=False)
             else:
@@ -143,7 +149,7 @@ def export_command(
             console.print("[red]--output: a PDF needs a file name[/red]")
             raise typer.Exit(code=2)
         output.write_bytes(
-            export.register_pdf(
+            breach_service.register_pdf(
                 db=db, clock=SystemClock(), settings=settings, include_exercises=exercises
             )
         )
@@ -163,11 +169,11 @@ def register_load_command(
 ) -> None:
     """Replace the stored processing register with FILE; errors print file:line: field."""
     from core.clock import SystemClock
-    from playbooks.breach.processing_register import RegisterFileError, load_file
+    from playbooks.breach.service import RegisterFileError, load_processing_register
 
     with _unit(write=True) as (_settings, db):
         try:
-            count = load_file(db=db, clock=SystemClock(), actor="cli", path=file)
+            count = load_processing_register(db=db, clock=SystemClock(), actor="cli", path=file)
         except RegisterFileError as exc:
             console.print(f"[red]{escape_markup(exc.location)}[/red]", highlight=False)
             raise typer.Exit(code=1) from None
@@ -177,10 +183,10 @@ def register_load_command(
 @register_app.command("show")
 def register_show_command() -> None:
     """Every system with its sources and activities, data categories and typical volumes."""
-    from playbooks.breach.processing_register import systems
+    from playbooks.breach.service import processing_register
 
     with _unit() as (_settings, db):
-        found = systems(db=db)
+        found = processing_register(db=db)
         if not found:
             typer.echo("the processing register is empty")
         for system, activities in found:

@@ -492,9 +492,9 @@ def requests_add_command(
 
 
 def _show(moment: Any, settings: Settings) -> str:
-    from playbooks.breach import clocks
+    from playbooks.breach.service import show_time
 
-    return clocks.show(moment, settings)
+    return show_time(moment, settings)
 
 
 @requests_app.command("list")
@@ -502,16 +502,15 @@ def requests_list_command(
     open_only: Annotated[bool, typer.Option("--open", help="Only unanswered requests.")] = False,
 ) -> None:
     """Requests, soonest deadline first, with the time left."""
-    from playbooks.breach import clocks
     from playbooks.breach import service as breach_service
 
     with command_unit(write=False) as (settings, db):
         now = _clock().now()
         for r in breach_service.list_requests(db=db, open_only=open_only):
-            left = clocks.time_left(r.due_at, now) if r.is_open else "answered"
+            left = breach_service.time_left(r.due_at, now) if r.is_open else "answered"
             typer.echo(
                 f"{r.id}\t{r.reference}\t{r.kind}\t{r.requester}\t"
-                f"due {clocks.show(r.due_at, settings)}\t{left}"
+                f"due {breach_service.show_time(r.due_at, settings)}\t{left}"
             )
 
 

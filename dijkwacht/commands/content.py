@@ -1,8 +1,9 @@
 """`dijkwacht content check PATH...`: check any authored content file, whatever its kind.
 
-Each file's kind (Sigma rule, playbook, drill scenario, awareness topic, audiences, labels) is
-told by its folder (``rules/``, ``playbooks/library/``, ``drills/scenarios/``,
-``awareness/topics/``) or else by its top-level keys, then it is checked by its own domain's
+Each file's kind (Sigma rule, playbook, drill scenario, awareness topic, audiences, labels,
+breach report form) is told by its folder (``rules/``, ``playbooks/library/``,
+``drills/scenarios/``, ``awareness/topics/``, ``playbooks/breach/forms/``) or else by its
+top-level keys, then it is checked by its own domain's
 loader; every problem is printed as ``file:line: field: message``. The exit code is 1 when any
 error was found, 0 otherwise (warnings alone do not fail), 2 when a path does not exist.
 """
@@ -20,7 +21,8 @@ from core.content import Issue, load_yaml
 from dijkwacht.commands.common import console
 
 app = typer.Typer(
-    help="Authored content: rules, playbooks, scenarios, topics.", no_args_is_help=True
+    help="Authored content: rules, playbooks, scenarios, topics, report forms.",
+    no_args_is_help=True,
 )
 
 SUFFIXES = (".yml", ".yaml")
@@ -33,6 +35,7 @@ class Kind(StrEnum):
     TOPIC = "topic"
     AUDIENCES = "audiences"
     LABELS = "labels"
+    FORM = "form"
 
 
 # Top-level keys that only one kind of content has; checked in this order.
@@ -42,6 +45,7 @@ _KEYS: tuple[tuple[Kind, frozenset[str]], ...] = (
     (Kind.PLAYBOOK, frozenset({"steps", "trigger"})),
     (Kind.TOPIC, frozenset({"tips", "quiz", "facts", "if_wrong"})),
     (Kind.LABELS, frozenset({"labels"})),
+    (Kind.FORM, frozenset({"form"})),
 )
 
 
@@ -52,6 +56,8 @@ def kind_of(path: Path) -> Kind | None:
         return Kind.AUDIENCES
     if path.name == "labels.yml" and "awareness" in parts:
         return Kind.LABELS
+    if parts[-2:] == ["breach", "forms"]:
+        return Kind.FORM
     for folder, kind in (
         ("rules", Kind.RULE),
         ("scenarios", Kind.SCENARIO),
@@ -89,7 +95,7 @@ def check_files(files: Sequence[Path], *, kind: Kind | None = None) -> list[Issu
     for path in files:
         found = kind or kind_of(path)
         if found is None:
-            message = "unknown kind of content (not a rule, playbook, scenario or topic)"
+            message = "unknown kind of content (not a rule, playbook, scenario, topic or form)"
             issues.append(Issue(str(path), None, "(file)", message))
         elif found is Kind.RULE:
             rules.append(path)
@@ -111,6 +117,10 @@ def _check_one(kind: Kind, path: Path) -> list[Issue]:
         except PlaybookError as exc:
             return exc.issues
         return []
+    if kind is Kind.FORM:
+        from playbooks.breach.service import check_form_file
+
+        return check_form_file(path)
     if kind is Kind.SCENARIO:
         from drills.service import ScenarioError
         from drills.service import load_file as load_scenario

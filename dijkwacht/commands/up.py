@@ -55,12 +55,13 @@ def load_processing_register(settings: Settings) -> int | None:
         return None
     from rich.markup import escape
 
-    from playbooks.breach.processing_register import RegisterFileError, load_file
+    from playbooks.breach.service import RegisterFileError
+    from playbooks.breach.service import load_processing_register as load_register
 
     path = settings.processing_register_file
     try:
         with write_unit(settings, migrate_first=False) as db:
-            return load_file(db=db, clock=SystemClock(), actor="system:up", path=path)
+            return load_register(db=db, clock=SystemClock(), actor="system:up", path=path)
     except RegisterFileError as exc:
         console.print(f"[red]processing_register_file: {escape(exc.location)}[/red]")
         raise typer.Exit(code=1) from None
@@ -102,14 +103,13 @@ def _demo_ldv_register(settings: Settings, world: Path) -> None:
     unless a register was loaded already (`processing_register_file` wins)."""
     from demo_world.service import LDV_EXPECTED_PER_HOUR, LDV_PARTNERS
     from ldv.service import PartnerInput, list_partners, save_partner, set_stream
-    from playbooks.service import activities_by_uri
+    from playbooks.breach.service import activities_by_uri
+    from playbooks.breach.service import load_processing_register as load_register
 
     clock = SystemClock()
     with write_unit(settings, migrate_first=False) as db:
         if not activities_by_uri(db=db):
-            from playbooks.breach.processing_register import load_file
-
-            load_file(
+            load_register(
                 db=db, clock=clock, actor="system:demo", path=world / "processing_register.yaml"
             )
         if not list_partners(db=db):

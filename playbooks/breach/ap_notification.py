@@ -1,11 +1,9 @@
-"""The AP notification (Meldformulier datalekken): every section of the form, in Dutch.
+"""The AP notification (Meldformulier datalekken): drafts, edits, finalising, follow-ups.
 
-Sections follow the AP form as copied by public organisation forms (reference §2.2):
-0 over deze melding, 1 contact, 2 tijdlijn, 3 het datalek, 4 persoonsgegevens, 5 betrokkenen,
-6 maatregelen vooraf (versleuteling), 7 gevolgen, 8 vervolgacties (betrokkenen informeren,
-maatregelen, internationaal), 9 overig. Verify the field list against the AP's current
-"Vragenlijst meldformulier datalekken" before relying on it. The AP only accepts reports through
-its online form: this module drafts the answers, it does not submit them.
+The questions are data: `forms/ap_notification.yml` (sections, labels nl/en, kinds, required
+rules), loaded by form_specs.py. This module fills them from the register and keeps the
+notification's lifecycle. The AP only accepts reports through its online form: this module
+drafts the answers, it does not submit them.
 """
 
 from __future__ import annotations
@@ -19,11 +17,10 @@ from core.accounts.models import User
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
+from playbooks.breach.form_specs import AP_FORM, form
 from playbooks.breach.models import Breach, BreachReport
 from playbooks.breach.register import get_breach, transition
 from playbooks.breach.reports import (
-    Content,
-    FieldSpec,
     answer,
     create_report,
     finalise_draft,
@@ -37,200 +34,6 @@ from playbooks.breach.states import State
 NATURES = ("lezen", "kopiëren", "veranderen", "verwijderen of vernietigen", "diefstal", "onbekend")
 
 
-def _is_followup(content: Content) -> bool:
-    return answer(content, "melding.soort") == "vervolgmelding"
-
-
-def _not_ongoing(content: Content) -> bool:
-    return answer(content, "tijdlijn.duurt_voort") is False
-
-
-def _protected(content: Content) -> bool:
-    return answer(content, "maatregelen_vooraf.onleesbaar") is True
-
-
-def _not_informed(content: Content) -> bool:
-    return answer(content, "vervolg.betrokkenen_geinformeerd") == "nee"
-
-
-def _cross_border(content: Content) -> bool:
-    return answer(content, "vervolg.grensoverschrijdend") is True
-
-
-F = FieldSpec
-SPECS: tuple[FieldSpec, ...] = (
-    F(
-        "melding",
-        "wet",
-        "Op grond van welke wet meldt u",
-        "Law",
-        "choice",
-        True,
-        ("AVG", "Telecommunicatiewet"),
-    ),
-    F(
-        "melding",
-        "soort",
-        "Nieuwe melding of vervolgmelding",
-        "New or follow-up",
-        "choice",
-        True,
-        ("nieuwe melding", "vervolgmelding"),
-    ),
-    F(
-        "melding",
-        "eerdere_melding",
-        "Meldingsnummer van de eerdere melding",
-        "Earlier reference",
-        "text",
-        _is_followup,
-    ),
-    F("contact", "organisatie", "Organisatie", "Organisation"),
-    F("contact", "melder_naam", "Naam melder", "Reporter name"),
-    F("contact", "melder_functie", "Functie melder", "Reporter job title"),
-    F("contact", "melder_telefoon", "Telefoon melder", "Reporter phone"),
-    F("contact", "melder_email", "E-mail melder", "Reporter e-mail"),
-    F(
-        "contact",
-        "contactpersoon",
-        "Contactpersoon voor de AP (bijv. FG)",
-        "Contact for the AP (e.g. DPO)",
-    ),
-    F("contact", "contact_email", "E-mail contactpersoon", "Contact e-mail"),
-    F("contact", "contact_telefoon", "Telefoon contactpersoon", "Contact phone"),
-    F(
-        "contact",
-        "andere_organisatie",
-        "Andere organisatie betrokken (bijv. verwerker)",
-        "Other organisation involved (e.g. processor)",
-    ),
-    F("tijdlijn", "begin", "Wanneer begon het datalek", "When it started", "datetime"),
-    F("tijdlijn", "ontdekt", "Wanneer ontdekt", "When discovered", "datetime"),
-    F("tijdlijn", "duurt_voort", "Duurt de inbreuk nog voort", "Still ongoing", "bool"),
-    F(
-        "tijdlijn",
-        "einde",
-        "Wanneer eindigde het datalek",
-        "When it ended",
-        "datetime",
-        _not_ongoing,
-    ),
-    F("datalek", "samenvatting", "Samenvatting van wat er gebeurde", "Summary of what happened"),
-    F("datalek", "aard", "Aard van de inbreuk", "Nature of the breach", "list"),
-    F("datalek", "oorzaak", "Oorzaak", "Cause"),
-    F("persoonsgegevens", "soorten", "Soorten persoonsgegevens", "Types of personal data", "list"),
-    F(
-        "persoonsgegevens",
-        "bijzondere",
-        "Bijzondere of strafrechtelijke gegevens",
-        "Special categories / criminal data",
-        "list",
-    ),
-    F(
-        "persoonsgegevens",
-        "aantal_records",
-        "Aantal gegevensrecords (schatting)",
-        "Number of records (estimate)",
-        "int",
-    ),
-    F("betrokkenen", "groepen", "Groepen betrokkenen", "Categories of data subjects", "list"),
-    F(
-        "betrokkenen",
-        "aantal_min",
-        "Aantal betrokkenen, minimaal",
-        "Number of people, minimum",
-        "int",
-    ),
-    F(
-        "betrokkenen",
-        "aantal_max",
-        "Aantal betrokkenen, maximaal",
-        "Number of people, maximum",
-        "int",
-    ),
-    F(
-        "betrokkenen",
-        "kwetsbare_groepen",
-        "Kwetsbare groepen (bijv. kinderen)",
-        "Vulnerable groups",
-        "text",
-    ),
-    F(
-        "maatregelen_vooraf",
-        "onleesbaar",
-        "Versleuteld, gehasht of anders onleesbaar",
-        "Encrypted, hashed or unintelligible",
-        "bool",
-    ),
-    F(
-        "maatregelen_vooraf",
-        "toelichting",
-        "Hoe waren de gegevens beschermd",
-        "How the data were protected",
-        "text",
-        _protected,
-    ),
-    F(
-        "gevolgen",
-        "vertrouwelijkheid_integriteit_beschikbaarheid",
-        "Gevolgen voor vertrouwelijkheid, integriteit, beschikbaarheid",
-        "Effect on confidentiality, integrity, availability",
-    ),
-    F(
-        "gevolgen",
-        "schade",
-        "Mogelijke schade voor betrokkenen",
-        "Possible damage to data subjects",
-    ),
-    F("gevolgen", "ernst", "Inschatting van de ernst", "Estimated severity"),
-    F(
-        "vervolg",
-        "betrokkenen_geinformeerd",
-        "Betrokkenen geïnformeerd",
-        "Data subjects informed",
-        "choice",
-        True,
-        ("ja", "gepland", "nee"),
-    ),
-    F(
-        "vervolg",
-        "waarom_niet",
-        "Waarom niet (of welke openbare mededeling)",
-        "Why not (or which public communication)",
-        "text",
-        _not_informed,
-    ),
-    F(
-        "vervolg",
-        "maatregelen",
-        "Maatregelen om het lek te dichten en herhaling te voorkomen",
-        "Measures to stop the breach and prevent recurrence",
-    ),
-    F(
-        "vervolg",
-        "grensoverschrijdend",
-        "Grensoverschrijdende verwerking",
-        "Cross-border processing",
-        "bool",
-    ),
-    F(
-        "vervolg",
-        "andere_toezichthouders",
-        "Andere toezichthouders in de EU ingelicht",
-        "Other EU authorities notified",
-        "text",
-        _cross_border,
-    ),
-    F("overig", "overig", "Overige informatie", "Other information", "text", False),
-    F(
-        "overig",
-        "reden_vertraging",
-        "Reden van de vertraging (na 72 uur)",
-        "Reason for the delay (after 72 h)",
-        "text",
-        False,
-    ),
-)
 DELAY_REASON = "overig.reden_vertraging"
 
 
@@ -303,7 +106,7 @@ def draft_notification(
         return existing
     report = create_report(
         db=db, clock=clock, actor=actor, breach=breach, kind="ap_initial",
-        specs=SPECS, prefill=_prefill(breach, settings),
+        specs=form(AP_FORM), prefill=_prefill(breach, settings),
     )  # fmt: skip
     db.flush()
     return report
@@ -314,13 +117,13 @@ def update_notification(
 ) -> BreachReport:
     """Answer fields of a draft AP notification (`{"section.key": value}`)."""
     return update_content(
-        db=db, clock=clock, actor=actor, report_id=report_id, specs=SPECS, changes=changes
+        db=db, clock=clock, actor=actor, report_id=report_id, specs=form(AP_FORM), changes=changes
     )
 
 
 def missing(report: BreachReport) -> list[str]:
     """What a draft still lacks, as `section.key (label)`."""
-    return missing_fields(SPECS, report.content)
+    return missing_fields(form(AP_FORM), report.content)
 
 
 def finalise_notification(
@@ -336,8 +139,8 @@ def finalise_notification(
 
     late = finalise_draft(
         db=db, clock=clock, settings=settings, dpo=dpo, report=report, breach=breach,
-        specs=SPECS, clock_name="gdpr_ap" if initial else None, delay_reason_path=DELAY_REASON,
-        then=notified if initial else None,
+        specs=form(AP_FORM), clock_name="gdpr_ap" if initial else None,
+        delay_reason_path=DELAY_REASON, then=notified if initial else None,
     )  # fmt: skip
     if late:
         breach.delay_reason = answer(report.content, DELAY_REASON)
@@ -372,7 +175,7 @@ def create_followup(
     prefill.pop(DELAY_REASON, None)
     report = create_report(
         db=db, clock=clock, actor=actor, breach=breach, kind="ap_followup",
-        specs=SPECS, prefill=prefill, parent_id=parent.id,
+        specs=form(AP_FORM), prefill=prefill, parent_id=parent.id,
     )  # fmt: skip
     db.flush()
     return report

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.config import Settings
-from playbooks.breach import ap_notification, clocks, nis2, rendering
+from playbooks.breach import clocks, rendering
+from playbooks.breach.form_specs import form, form_of
 from playbooks.breach.models import Breach, BreachReport
 from playbooks.breach.register import get_breach, list_breaches
 from playbooks.breach.reports import FieldSpec, get_report, missing_fields
@@ -61,7 +62,7 @@ REGISTER_COLUMNS = (
 
 
 def _specs(kind: str) -> tuple[FieldSpec, ...]:
-    return ap_notification.SPECS if kind.startswith("ap_") else nis2.SPECS[kind]
+    return form(form_of(kind))
 
 
 def _cell(value: Any) -> str:

@@ -21,8 +21,7 @@ from playbooks.breach import delivery
 from playbooks.breach.letters import Letter, render_letter
 from playbooks.breach.models import Breach, LetterBatch, LetterRecipient
 from playbooks.breach.register import log_change
-from playbooks.notify import DeliveryFailed, send_mail
-from playbooks.runs import Units
+from playbooks.service import DeliveryFailed, Units, send_mail
 
 log = logging.getLogger(__name__)
 SUBJECT_PREFIXES = ("Onderwerp:", "Subject:")

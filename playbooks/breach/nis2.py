@@ -8,7 +8,8 @@
   type of threat or root cause, applied and ongoing mitigation, cross-border impact.
 
 Recipients: the CSIRT (for municipalities: through the IBD / NCSC) and the competent authority
-(RDI). These are drafts; submission goes through the authority's own portal.
+(RDI). These are drafts; submission goes through the authority's own portal. The questions of
+each stage are data: `forms/nis2_*.yml`, loaded by form_specs.py.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
 from playbooks.breach import clocks
+from playbooks.breach.form_specs import NIS2_FORMS, form
 from playbooks.breach.models import Breach, BreachReport
 from playbooks.breach.register import get_breach
 from playbooks.breach.reports import (
-    FieldSpec,
     create_report,
     finalise_draft,
     get_report,
@@ -34,76 +35,7 @@ from playbooks.breach.reports import (
     update_content,
 )
 
-F = FieldSpec
-_COMMON: tuple[FieldSpec, ...] = (
-    F("entiteit", "organisatie", "Organisatie", "Entity"),
-    F(
-        "entiteit",
-        "verantwoordelijke_naam",
-        "Verantwoordelijke functionaris",
-        "Responsible official",
-    ),
-    F("entiteit", "verantwoordelijke_email", "E-mail functionaris", "Official's e-mail"),
-    F("entiteit", "verantwoordelijke_telefoon", "Telefoon functionaris", "Official's phone"),
-    F("incident", "samenvatting", "Korte beschrijving", "Short description"),
-    F(
-        "incident",
-        "kwaadwillig_vermoed",
-        "Vermoeden van onrechtmatig of kwaadwillig handelen",
-        "Unlawful or malicious act suspected",
-        "bool",
-    ),
-    F(
-        "incident",
-        "grensoverschrijdend_mogelijk",
-        "Mogelijk grensoverschrijdend effect",
-        "Possible cross-border impact",
-        "bool",
-    ),
-)
-SPECS: dict[str, tuple[FieldSpec, ...]] = {
-    "nis2_early_warning": _COMMON,
-    "nis2_notification": (
-        *_COMMON,
-        F("beoordeling", "ernst", "Eerste inschatting van de ernst", "Initial severity"),
-        F("beoordeling", "impact", "Impact", "Impact"),
-        F(
-            "beoordeling",
-            "indicatoren",
-            "Indicators of compromise (of: nog niet bekend)",
-            "Indicators of compromise (or: not known yet)",
-        ),
-        F(
-            "beoordeling",
-            "update",
-            "Wat is nieuw sinds de vroegtijdige waarschuwing",
-            "Update of the early warning",
-        ),
-    ),
-    "nis2_final": (
-        *_COMMON[:4],
-        F("eindrapport", "beschrijving", "Uitgebreide beschrijving", "Detailed description"),
-        F("eindrapport", "ernst_impact", "Ernst en impact", "Severity and impact"),
-        F(
-            "eindrapport",
-            "dreiging_oorzaak",
-            "Soort dreiging of grondoorzaak",
-            "Type of threat or root cause",
-        ),
-        F("eindrapport", "maatregelen_genomen", "Genomen maatregelen", "Mitigation applied"),
-        F("eindrapport", "maatregelen_lopend", "Lopende maatregelen", "Ongoing mitigation"),
-        F(
-            "eindrapport",
-            "grensoverschrijdend",
-            "Grensoverschrijdend effect",
-            "Cross-border impact",
-        ),
-    ),
-}
-_DELAY = F(
-    "overig", "reden_vertraging", "Reden van de vertraging", "Reason for delay", "text", False
-)
-SPECS = {kind: (*specs, _DELAY) for kind, specs in SPECS.items()}
+DELAY_REASON = "overig.reden_vertraging"
 CLOCK_OF = {
     "nis2_early_warning": "nis2_early_warning",
     "nis2_notification": "nis2_notification",
@@ -130,7 +62,7 @@ def _prefill(
             }
         )
     values.update({k: v for k, v in earlier.items() if k.split(".")[0] in ("entiteit", "incident")})
-    paths = {spec.path for spec in SPECS[kind]}
+    paths = {spec.path for spec in form(kind)}
     return {k: v for k, v in values.items() if v is not None and k in paths}
 
 
@@ -138,21 +70,21 @@ def draft_report(
     *, db: Session, clock: Clock, settings: Settings, actor: str, breach_id: int, kind: str
 ) -> BreachReport:
     """Draft a NIS2/Cbw report, carrying over answers from the previous stage."""
-    if kind not in SPECS:
-        raise ValidationError("kind", f"must be one of {', '.join(SPECS)}")
+    if kind not in NIS2_FORMS:
+        raise ValidationError("kind", f"must be one of {', '.join(NIS2_FORMS)}")
     breach = get_breach(db=db, breach_id=breach_id)
     if not breach.nis2_applies:
         raise ValidationError("nis2_applies", "the NIS2/Cbw regime does not apply to this breach")
     earlier: dict[str, Any] = {}
     for report in db.scalars(
         select(BreachReport)
-        .where(BreachReport.breach_id == breach.id, BreachReport.kind.in_(list(SPECS)))
+        .where(BreachReport.breach_id == breach.id, BreachReport.kind.in_(NIS2_FORMS))
         .order_by(BreachReport.id)
     ):
         for section, values in report.content.items():
             earlier.update({f"{section}.{k}": v for k, v in values.items() if v is not None})
     report = create_report(
-        db=db, clock=clock, actor=actor, breach=breach, kind=kind, specs=SPECS[kind],
+        db=db, clock=clock, actor=actor, breach=breach, kind=kind, specs=form(kind),
         prefill=_prefill(kind, breach, settings, earlier),
     )  # fmt: skip
     db.flush()
@@ -165,13 +97,13 @@ def update_report(
     """Answer fields of a NIS2/Cbw draft."""
     kind = get_report(db=db, report_id=report_id).kind
     return update_content(
-        db=db, clock=clock, actor=actor, report_id=report_id, specs=SPECS[kind], changes=changes
+        db=db, clock=clock, actor=actor, report_id=report_id, specs=form(kind), changes=changes
     )
 
 
 def missing(report: BreachReport) -> list[str]:
     """What a NIS2/Cbw draft still lacks."""
-    return missing_fields(SPECS[report.kind], report.content)
+    return missing_fields(form(report.kind), report.content)
 
 
 def finalise_report(
@@ -179,13 +111,13 @@ def finalise_report(
 ) -> BreachReport:
     """Mark a NIS2/Cbw report as sent; same refusals as the AP notification."""
     report = get_report(db=db, report_id=report_id)
-    if report.kind not in SPECS:
+    if report.kind not in NIS2_FORMS:
         raise ValidationError("report_id", f"report {report_id} is not a NIS2/Cbw report")
     breach = get_breach(db=db, breach_id=report.breach_id)
     finalise_draft(
         db=db, clock=clock, settings=settings, dpo=dpo, report=report, breach=breach,
-        specs=SPECS[report.kind], clock_name=CLOCK_OF[report.kind],
-        delay_reason_path=_DELAY.path,
+        specs=form(report.kind), clock_name=CLOCK_OF[report.kind],
+        delay_reason_path=DELAY_REASON,
     )  # fmt: skip
     if report.kind == "nis2_notification" and report.finalised_at is not None:
         clocks.move_final_report_reminders(

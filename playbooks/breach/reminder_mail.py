@@ -18,8 +18,8 @@ from core.config import Settings
 from playbooks.breach import clocks, delivery
 from playbooks.breach.models import Breach, BreachReminder
 from playbooks.breach.register import log_change
-from playbooks.notify import DeliveryFailed, render, send_mail
-from playbooks.runs import Units
+from playbooks.service import DeliveryFailed, Units, send_mail
+from playbooks.service import render_notification as render
 
 log = logging.getLogger(__name__)
 TEMPLATE = "breach_reminder"

@@ -46,22 +46,32 @@ def refuse_exercise(breach: Breach, what: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """One question of a form; `required` may depend on other answers."""
+    """One question of a form (loaded from `forms/*.yml` by form_specs.py).
+
+    `required_when` (`("section.key", value)`) makes the field required only while that
+    earlier answer equals `value` (a bool compares by identity: 0 is not False); it overrides
+    `required`.
+    """
 
     section: str
     key: str
     label_nl: str
     label_en: str
     kind: str = "text"  # text | bool | list | int | datetime | choice
-    required: bool | Callable[[Content], bool] = True
+    required: bool = True
     choices: tuple[str, ...] = ()
+    required_when: tuple[str, str | bool] | None = None
 
     @property
     def path(self) -> str:
         return f"{self.section}.{self.key}"
 
     def is_required(self, content: Content) -> bool:
-        return self.required(content) if callable(self.required) else self.required
+        if self.required_when is not None:
+            path, expected = self.required_when
+            value = answer(content, path)
+            return value is expected if isinstance(expected, bool) else value == expected
+        return self.required
 
 
 def answer(content: Content, path: str) -> Any:

@@ -94,3 +94,58 @@ def parse(model: type[_Model], data: dict[str, Any]) -> _Model:
             problems.append((where, str(err["msg"]).removeprefix("Value error, ")))
         field = problems[0][0]
         raise ValidationError(field, "; ".join(f"{w}: {m}" for w, m in problems)) from None
+
+
+# -- report forms as data (forms/*.yml; loaded by form_specs.py) -------------------------------
+
+FieldKind = Literal["text", "bool", "list", "int", "datetime", "choice"]
+_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class FormLabel(pydantic.BaseModel):
+    """A question's label in both languages of the dashboard and the PDF."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    nl: pydantic.StrictStr = Field(min_length=1)
+    en: pydantic.StrictStr = Field(min_length=1)
+
+
+class RequiredWhen(pydantic.BaseModel):
+    """A field that is required only when an earlier answer equals `equals`."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    field: pydantic.StrictStr = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    equals: pydantic.StrictBool | pydantic.StrictStr
+
+
+class FormField(pydantic.BaseModel):
+    """One question: `key` within its section, answer `kind`, and whether it is required."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    key: pydantic.StrictStr = Field(pattern=_NAME)
+    label: FormLabel
+    kind: FieldKind = "text"
+    required: pydantic.StrictBool = True
+    required_when: RequiredWhen | None = None
+    choices: list[pydantic.StrictStr] = Field(default_factory=list)
+
+
+class FormSection(pydantic.BaseModel):
+    """A section of the form; answers are stored as `{section: {key: value}}`."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    name: pydantic.StrictStr = Field(pattern=_NAME)
+    fields: list[FormField] = Field(min_length=1)
+
+
+class FormFile(pydantic.BaseModel):
+    """A report form file: its name (the file's stem) and its sections in form order."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    form: pydantic.StrictStr = Field(pattern=_NAME)
+    sections: list[FormSection] = Field(min_length=1)

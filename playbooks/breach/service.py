@@ -1,8 +1,11 @@
-"""The breach workflow's public face: what routes, commands and tasks may call.
+"""The breach context's service facade: everything routes, commands, tasks and other domains
+may call on breach reporting.
 
-Every function here is reachable from a dashboard route, a `dijkwacht breach` command or a
-Celery task (tests/playbooks/breach/test_reachable.py checks it); the modules behind it stay
-internal to the package.
+`playbooks/breach/` is a bounded context inside `playbooks/`: the dashboard and the CLI import
+it only through this module and its models and schemas (tests/test_import_contract.py), and
+every name in `__all__` is used by a page, a command, a task or another domain
+(tests/test_reachable_services.py). The modules behind it (register, reports, clocks, forms,
+letters, export, ...) stay internal and may change without notice.
 """
 
 from __future__ import annotations
@@ -20,7 +23,16 @@ from playbooks.breach.ap_notification import (
     update_notification,
 )
 from playbooks.breach.assessment import decide, record_assessment
-from playbooks.breach.clocks import Deadline, all_deadlines
+from playbooks.breach.clocks import (
+    CLOCK_REPORT,
+    Deadline,
+    all_deadlines,
+    deadlines_since,
+    time_left,
+)
+from playbooks.breach.clocks import local as local_time
+from playbooks.breach.clocks import show as show_time
+from playbooks.breach.exercises import delete_exercise_artefacts, exercise_artefacts
 from playbooks.breach.export import (
     content_sha256,
     register_csv,
@@ -29,6 +41,8 @@ from playbooks.breach.export import (
     report_pdf,
     specs_for,
 )
+from playbooks.breach.form_specs import NIS2_FORMS as NIS2_KINDS
+from playbooks.breach.form_specs import check_form_file
 from playbooks.breach.handoffs import (
     accept_pending_handoffs,
     breach_for_incident,
@@ -47,10 +61,16 @@ from playbooks.breach.letters import (
     release_letter_batch,
 )
 from playbooks.breach.models import Breach
-from playbooks.breach.nis2 import SPECS as _NIS2_SPECS
 from playbooks.breach.nis2 import draft_report as draft_nis2_report
 from playbooks.breach.nis2 import finalise_report as finalise_nis2_report
 from playbooks.breach.nis2 import update_report as update_nis2_report
+from playbooks.breach.processing_register import (
+    RegisteredActivity,
+    RegisterFileError,
+    activities_by_uri,
+)
+from playbooks.breach.processing_register import load_file as load_processing_register
+from playbooks.breach.processing_register import systems as processing_register
 from playbooks.breach.register import (
     close_breach,
     get_breach,
@@ -82,8 +102,6 @@ from playbooks.breach.subjects import (
     identify_recipient,
 )
 
-NIS2_KINDS: tuple[str, ...] = tuple(_NIS2_SPECS)
-
 
 def deadlines(*, db: Session, clock: Clock, settings: Settings, breach_id: int) -> list[Deadline]:
     """The legal clocks of one breach with their status now, earliest first."""
@@ -97,11 +115,15 @@ def missing(report_kind: str, content: dict[str, dict[str, object]]) -> list[str
 
 
 __all__ = [
+    "CLOCK_REPORT",
     "LETTER_TEXT_KEYS",
     "NIS2_KINDS",
     "REQUEST_KINDS",
     "FieldSpec",
+    "RegisterFileError",
+    "RegisteredActivity",
     "accept_pending_handoffs",
+    "activities_by_uri",
     "affected_subjects",
     "all_deadlines",
     "answer_request",
@@ -109,15 +131,19 @@ __all__ = [
     "awaiting",
     "batches_of",
     "breach_for_incident",
+    "check_form_file",
     "close_breach",
     "content_sha256",
     "create_batch_for_subjects",
     "create_followup",
     "create_letter_batch",
     "deadlines",
+    "deadlines_since",
     "decide",
+    "delete_exercise_artefacts",
     "draft_nis2_report",
     "draft_notification",
+    "exercise_artefacts",
     "extend_request",
     "finalise_nis2_report",
     "finalise_notification",
@@ -132,6 +158,8 @@ __all__ = [
     "list_breaches",
     "list_reports",
     "list_requests",
+    "load_processing_register",
+    "local_time",
     "mark_not_a_breach",
     "mark_report_produced",
     "missing",
@@ -139,6 +167,7 @@ __all__ = [
     "open_for_incident",
     "open_from_alert",
     "preview_letters",
+    "processing_register",
     "recipients",
     "record_assessment",
     "record_request",
@@ -149,8 +178,10 @@ __all__ = [
     "report_pdf",
     "requests_csv",
     "requests_pdf",
+    "show_time",
     "specs_for",
     "start_assessment",
+    "time_left",
     "update_breach",
     "update_nis2_report",
     "update_notification",

@@ -18,6 +18,7 @@ SHIPPED = [
     REPO / "awareness" / "topics",
     REPO / "awareness" / "audiences.yml",
     REPO / "awareness" / "labels.yml",
+    REPO / "playbooks" / "breach" / "forms",
 ]
 
 
@@ -49,6 +50,9 @@ def test_kind_comes_from_the_folder_or_else_from_the_keys(tmp_path: Path) -> Non
         Kind.SCENARIO,
         Kind.PLAYBOOK,
     ]
+    assert kind_of(REPO / "playbooks" / "breach" / "forms" / "nis2_final.yml") is Kind.FORM
+    shutil.copy(REPO / "playbooks" / "breach" / "forms" / "nis2_final.yml", loose / "form.yml")
+    assert kind_of(loose / "form.yml") is Kind.FORM
     (loose / "other.yml").write_text("colour: red\n", encoding="utf-8")
     assert kind_of(loose / "other.yml") is None
 
@@ -68,6 +72,7 @@ def test_every_problem_of_every_kind_is_listed_with_its_line(tmp_path: Path) -> 
             f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n"
             for p, c in zip("abcdef", "bcdefg", strict=True)
         ),
+        "form.yml": "form: form\nsections:\n- name: a\n  fields:\n  - key: b\n    label: {nl: B}\n",
         "other.yml": "colour: red\n",
     }
     for name, text in files.items():
@@ -81,13 +86,14 @@ def test_every_problem_of_every_kind_is_listed_with_its_line(tmp_path: Path) -> 
         ("topic.yml", ": order: "),
         ("rule.yml", ":2: id: must be text"),
         ("laughs.yml", ": (yaml): "),
+        ("form.yml", ":6: sections[0].fields[0].label.en: required field is missing"),
         ("other.yml", ": (file): unknown kind"),
     ):
         assert any(line.startswith(str(tmp_path / name)) and field in line for line in lines), (
             name,
             shown,
         )
-    assert lines[-1] == "6 file(s) checked: 6 error(s), 0 warning(s)"
+    assert lines[-1] == "7 file(s) checked: 7 error(s), 0 warning(s)"
 
 
 def test_a_missing_path_exits_2(tmp_path: Path) -> None:
