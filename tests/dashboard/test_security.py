@@ -248,12 +248,12 @@ def test_create_token_command(env: Env, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("DIJKWACHT_DATA_DIR", str(env.settings.data_dir))
     monkeypatch.setenv("DIJKWACHT_ENVIRONMENT", "test")
     result = CliRunner().invoke(
-        cli, ["admin", "create-token", "collector", "--scope", "read:alerts"]
+        cli, ["tokens", "create", "--user", "collector", "--scope", "read:alerts"]
     )
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[0]
     assert token.startswith("dkw_")
     ok = env.client().get("/api/alerts", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
-    bad = CliRunner().invoke(cli, ["admin", "create-token", "collector", "--scope", "root"])
+    bad = CliRunner().invoke(cli, ["tokens", "create", "--user", "collector", "--scope", "root"])
     assert bad.exit_code == 1
