@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,7 +30,12 @@ from core.audit import AuditEntry, verify
 from core.clock import FrozenClock
 from core.config import Settings
 from core.errors import NotFoundError, ValidationError
-from core.store.relational import create_db_engine, create_session_factory, migrate
+from core.store.relational import (
+    alembic_config,
+    create_db_engine,
+    create_session_factory,
+    migrate,
+)
 from core.store.unit_of_work import unit_of_work
 
 
@@ -220,5 +226,33 @@ def test_tokens01_keeps_old_collector_tokens_working(settings: Settings) -> None
                 else text("SELECT count(*) FROM sqlite_master WHERE name = 'collector_tokens'")
             ).scalar_one()  # fmt: skip
             assert tables == 0
+    finally:
+        engine.dispose()
+
+
+def test_tokens01_downgrade_gives_collector_tokens_back(settings: Settings) -> None:
+    migrate(settings)
+    engine = create_db_engine(settings)
+    clock = FrozenClock(datetime(2026, 12, 1, tzinfo=UTC))
+    try:
+        with unit_of_work(create_session_factory(engine)) as db:
+            secret = create_token(
+                db=db, username=None, name="zs", scopes=["ingest"], source="zaaksysteem",
+                clock=clock, actor="t",
+            ).token  # fmt: skip
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(settings, connection), "ldv01")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT source, token_sha256 FROM collector_tokens")
+            ).all()
+            assert [tuple(row) for row in rows] == [
+                ("zaaksysteem", hashlib.sha256(secret.encode()).hexdigest())
+            ]
+            assert connection.execute(text("SELECT count(*) FROM api_tokens")).scalar_one() == 0
+        migrate(settings)
+        with unit_of_work(create_session_factory(engine)) as db:
+            identity = verify_token(db=db, token=secret, clock=clock)
+            assert identity.source == "zaaksysteem" and identity.user is None
     finally:
         engine.dispose()
