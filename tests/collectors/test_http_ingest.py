@@ -255,6 +255,7 @@ def test_dashboard_route_redirects_to_the_collector(ingest_settings: Settings, t
         assert response.status_code == 308
         assert response.headers["Location"] == "http://testserver:8123/api/ingest/zaaksysteem"
         assert post(dashboard, orjson.dumps(ECS), "dwi_wrong").status_code == 401
+        assert post(dashboard, orjson.dumps(ECS), token, source="brp").status_code == 403
     assert drained(ingest_settings) == (0, 0)  # the dashboard stored nothing
 
 
