@@ -118,20 +118,14 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000, help="events/s offered")
     args = parser.parse_args()
 
-    from collectors.http_ingest import create_token
     from core.config import load_settings
-    from core.store.relational import create_db_engine, create_session_factory, migrate
-    from core.store.unit_of_work import unit_of_work
+    from tests.tokens import make_ingest_token
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="dijkwacht-httpload-") as tmp:
         data_dir = Path(tmp)
         settings = load_settings(environment="test", data_dir=data_dir)
-        migrate(settings)
-        engine = create_db_engine(settings)
-        with unit_of_work(create_session_factory(engine)) as db:
-            token = create_token(db=db, source="load", now=datetime.now(UTC))
-        engine.dispose()
+        token = make_ingest_token(settings, "load")
         ports = Ports(free_port(), free_port(), free_port())
         collector = Collector(data_dir, ports)
         collector.start()

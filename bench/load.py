@@ -68,9 +68,9 @@ STALL_SECONDS = 30.0
 
 def prepare(data_dir: Path, alerts: int) -> tuple[str, list[str]]:
     """Alerts, analyst and ingest token; returns the token and some alert ids for details."""
-    from collectors.http_ingest import create_token
     from core.accounts import create_user
     from core.accounts.models import Role
+    from core.accounts.tokens import create_token
     from core.clock import SystemClock
     from core.config import load_settings
     from core.store.relational import create_db_engine, create_session_factory, migrate
@@ -90,7 +90,15 @@ def prepare(data_dir: Path, alerts: int) -> tuple[str, list[str]]:
             create_user(
                 db=db, username=USERNAME, password=PASSWORD, role=Role.ANALYST, clock=SystemClock()
             )
-            token = create_token(db=db, source=INGEST_SOURCE, now=SystemClock().now())
+            token = create_token(
+                db=db,
+                username=None,
+                name=f"collector {INGEST_SOURCE}",
+                scopes=["ingest"],
+                source=INGEST_SOURCE,
+                clock=SystemClock(),
+                actor="bench",
+            ).token
     finally:
         engine.dispose()
     return token, ids

@@ -1,8 +1,10 @@
 """HTTP batch ingest: NDJSON bodies from a source holding an API token, into the spool.
 
-Tokens: `create_token` returns `dwi_<random>` once; only its SHA-256 is stored, so a database
+Tokens are the platform's API tokens (`core.accounts.tokens`, `dijkwacht tokens create`) with
+the `ingest` scope, optionally bound to one source; only their SHA-256 is stored, so a database
 leak does not leak tokens, and a lookup by hash needs no constant-time comparison. Tokens never
-appear in logs or errors.
+appear in logs or errors. No or a dead token: 401 (the reply says unknown, revoked or expired);
+a live token without `ingest` or bound to another source: 403.
 
 Each line is either an ECS event (`@timestamp` + `event` object, validated as is) or any other
 JSON object (wrapped by the `json` parser, `@timestamp` from its `timestamp` field). Good lines
@@ -20,18 +22,23 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collectors.models import CollectorToken
 from collectors.parsers import ParseError, get_parser
 from collectors.spool import OnceKey, Remembered, Spool
+from core.accounts.tokens import (
+    SOURCE_RE,
+    TokenForbiddenError,
+    TokenIdentity,
+    TokenRefusedError,
+    authorize_ingest,
+)
+from core.clock import Clock
 from core.errors import DijkwachtError, ValidationError
 from core.events import Event, validate_event
 from core.store.base import DeadLetter
@@ -39,8 +46,6 @@ from core.store.base import DeadLetter
 if TYPE_CHECKING:
     from collectors.hooks import EnrichFn
 
-TOKEN_PREFIX = "dwi_"
-SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 # Seconds a client should wait when the spool is full; the consumer drains ~thousands/s.
 RETRY_AFTER_SECONDS = 5
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -50,7 +55,11 @@ DEFAULT_KEY_TTL = timedelta(hours=24)
 
 
 class UnauthorizedError(DijkwachtError):
-    """No token, an unknown or revoked token, or a token for another source."""
+    """No token, or an unknown, revoked or expired one (HTTP 401)."""
+
+
+class ForbiddenError(DijkwachtError):
+    """A live token without the `ingest` scope, or bound to another source (HTTP 403)."""
 
 
 class PayloadTooLargeError(DijkwachtError):
@@ -109,10 +118,6 @@ class IngestResult:
         }
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def check_source(source: str) -> str:
     """Source names are slugs: they become metric labels and dead-letter sources."""
     if not SOURCE_RE.fullmatch(source):
@@ -132,38 +137,31 @@ def _replay(earlier: Remembered, fingerprint: str) -> IngestResult:
     return IngestResult.from_json(earlier.response)
 
 
-def create_token(*, db: Session, source: str, now: datetime) -> str:
-    """Create a token for `source`; the caller shows it once, it cannot be recovered."""
-    check_source(source)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.add(CollectorToken(source=source, token_sha256=_digest(token), created_at=now))
-    db.flush()  # the caller's unit of work commits
-    return token
+def authenticate(
+    *, db: Session, source: str, authorization: str | None, clock: Clock
+) -> TokenIdentity:
+    """The identity of `Bearer <token>` when it may send events for `source`.
+
+    Raises UnauthorizedError (no, unknown, revoked or expired token) or ForbiddenError (no
+    `ingest` scope, or bound to another source); the message says which.
+    """
+    try:
+        return authorize_ingest(db=db, authorization=authorization, clock=clock, source=source)
+    except TokenRefusedError as exc:
+        raise UnauthorizedError(str(exc)) from None
+    except TokenForbiddenError as exc:
+        raise ForbiddenError(str(exc)) from None
 
 
-def authenticate(*, db: Session, source: str, authorization: str | None) -> None:
-    """Raise UnauthorizedError unless `authorization` is `Bearer <live token for source>`."""
-    if not authorization or not authorization.startswith("Bearer "):
-        raise UnauthorizedError("Authorization: expected 'Bearer <token>'")
-    token = authorization.removeprefix("Bearer ").strip()
-    row = db.scalars(
-        select(CollectorToken).where(CollectorToken.token_sha256 == _digest(token))
-    ).first()
-    if row is None or row.revoked_at is not None or row.source != source:
-        raise UnauthorizedError("Authorization: token unknown, revoked or not for this source")
-
-
-def token_source(*, db: Session, authorization: str | None) -> str:
-    """The source a live `Bearer` token belongs to (OTLP exporters name no source in the path)."""
-    if not authorization or not authorization.startswith("Bearer "):
-        raise UnauthorizedError("Authorization: expected 'Bearer <token>'")
-    token = authorization.removeprefix("Bearer ").strip()
-    row = db.scalars(
-        select(CollectorToken).where(CollectorToken.token_sha256 == _digest(token))
-    ).first()
-    if row is None or row.revoked_at is not None:
-        raise UnauthorizedError("Authorization: token unknown or revoked")
-    return row.source
+def token_source(*, db: Session, authorization: str | None, clock: Clock) -> TokenIdentity:
+    """The identity of a live `ingest` token bound to a source (OTLP exporters name no source
+    in the path: its `source` is where the records go). Raises as `authenticate`."""
+    try:
+        return authorize_ingest(db=db, authorization=authorization, clock=clock, source=None)
+    except TokenRefusedError as exc:
+        raise UnauthorizedError(str(exc)) from None
+    except TokenForbiddenError as exc:
+        raise ForbiddenError(str(exc)) from None
 
 
 def ingest_ndjson(

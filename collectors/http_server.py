@@ -7,7 +7,8 @@ commits run on one worker thread that owns its own spool connection, so neither 
 also serves syslog and RELP) nor the dashboard is blocked or can block it.
 
 Contract (same shape as the old route): 200 `{"accepted", "rejected": [{line, field,
-reason}]}` only after the spool commit (400 when every line was refused), 401 bad token, 413
+reason}]}` only after the spool commit (400 when every line was refused), 401 no, unknown,
+revoked or expired token, 403 a token without the `ingest` scope or bound to another source, 413
 body over `ingest_max_body_bytes`, 400 bad source or `Idempotency-Key`, 422 a key reused for
 another body, 503 + `Retry-After` when the spool is full or the collector is paused. A replayed
 reply carries `Idempotent-Replayed: true`.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +32,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 import uvicorn
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,6 +41,7 @@ from starlette.routing import Route
 from collectors.http_ingest import (
     IDEMPOTENCY_HEADER,
     RETRY_AFTER_SECONDS,
+    ForbiddenError,
     IngestResult,
     KeyReusedError,
     PayloadTooLargeError,
@@ -51,13 +55,16 @@ from collectors.otlp import OtlpResult, encode_response, ingest_otlp, media_type
 from collectors.parsers.ldv import LdvRecordMapper
 from collectors.pseudonym import Pseudonymiser
 from collectors.spool import Spool, open_spool
+from core.accounts.tokens import TokenIdentity, touch_token
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.errors import ConfigError, ValidationError
 from core.store.relational import create_db_engine, create_session_factory
+from core.store.unit_of_work import is_locked_error, unit_of_work
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
     from collectors.hooks import EnrichFn
 
@@ -65,6 +72,7 @@ INGEST_PATH = "/api/ingest/{source}"
 OTLP_TRACES_PATH = "/v1/traces"
 GRACEFUL_SHUTDOWN_SECONDS = 5
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -146,10 +154,29 @@ class IngestWorker:
         return self._mapper
 
     def _token_source(self, authorization: str | None) -> str:
+        factory = self._factory()
+        with unit_of_work(factory, write=False) as db:
+            identity = token_source(db=db, authorization=authorization, clock=self.clock)
+        self._touch(identity)
+        assert identity.source is not None  # token_source refuses an unbound token
+        return identity.source
+
+    def _factory(self) -> sessionmaker[Session]:
         if self._engine is None:
             self._engine = create_db_engine(self.settings)
-        with create_session_factory(self._engine)() as db:
-            return token_source(db=db, authorization=authorization)
+        return create_session_factory(self._engine)
+
+    def _touch(self, identity: TokenIdentity) -> None:
+        """`last_used_at`, at most once a minute per token; a busy database skips it."""
+        if not identity.touch_due:
+            return
+        try:
+            with unit_of_work(self._factory()) as db:
+                touch_token(db=db, token_id=identity.token_id, clock=self.clock)
+        except OperationalError as exc:
+            if not is_locked_error(exc):
+                raise
+            _log.warning("token last-used update skipped: database busy")
 
     def close(self) -> None:
         """Finish queued work, then close the spool and the token database in their thread."""
@@ -165,10 +192,11 @@ class IngestWorker:
         return self._spool
 
     def _authenticate(self, source: str, authorization: str | None) -> None:
-        if self._engine is None:
-            self._engine = create_db_engine(self.settings)
-        with create_session_factory(self._engine)() as db:
-            authenticate(db=db, source=source, authorization=authorization)
+        with unit_of_work(self._factory(), write=False) as db:
+            identity = authenticate(
+                db=db, source=source, authorization=authorization, clock=self.clock
+            )
+        self._touch(identity)
 
     def _close_resources(self) -> None:
         if self._spool is not None:
@@ -201,6 +229,8 @@ def create_ingest_app(
             result = await worker.ingest(source=source, body=body, peer=f"http://{peer}", key=key)
         except UnauthorizedError as exc:
             return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+        except ForbiddenError as exc:
+            return JSONResponse({"detail": str(exc)}, 403)
         except PayloadTooLargeError as exc:
             return JSONResponse({"detail": str(exc)}, 413)
         except KeyReusedError as exc:
@@ -233,6 +263,8 @@ def create_ingest_app(
             )
         except UnauthorizedError as exc:
             return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+        except ForbiddenError as exc:
+            return JSONResponse({"detail": str(exc)}, 403)
         except PayloadTooLargeError as exc:
             return JSONResponse({"detail": str(exc)}, 413)
         except KeyReusedError as exc:

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.accounts.models import Role
 from core.accounts.sessions import ActiveSession, csrf_matches, load_session, look_up_session
-from core.accounts.tokens import identify_token, touch_token
+from core.accounts.tokens import TokenRefusedError, touch_token, verify_token
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.store.unit_of_work import is_locked_error, unit_of_work
@@ -99,7 +99,12 @@ class Principal:
 
 
 class LoginRequired(Exception):
-    """No valid session or token: pages redirect to /login, the API answers 401."""
+    """No valid session or token: pages redirect to /login, the API answers 401 with `reason`
+    (why a token was refused: unknown, revoked, expired)."""
+
+    def __init__(self, reason: str = "authentication required") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Forbidden(Exception):
@@ -189,12 +194,18 @@ def _bearer(request: Request) -> str | None:
 
 
 def _token_principal(factory: sessionmaker[Session], token: str, clock: Clock) -> Principal:
-    """The principal of a valid API token; records its use (at most once a minute)."""
+    """The principal of a valid API token; records its use (at most once a minute).
+
+    A collector's token (no user) is valid but reaches no dashboard route: Forbidden.
+    """
     with unit_of_work(factory, write=False) as db:
-        identity = identify_token(db=db, token=token, clock=clock) if token else None
-        if identity is None:
-            raise LoginRequired()
+        try:
+            identity = verify_token(db=db, token=token, clock=clock)
+        except TokenRefusedError as exc:
+            raise LoginRequired(str(exc)) from None
         user = identity.user
+        if user is None:
+            raise Forbidden("this collector token only sends events (scope 'ingest')")
         principal = Principal(
             user.id, user.username, user.display_name, user.role, "token", identity.scopes, None
         )
@@ -234,10 +245,13 @@ def current_principal(
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The resolved caller; `bad_token` when a bearer header was given but is not valid."""
+    """The resolved caller; `bad_token` when a bearer header was given but is not valid,
+    `refusal` why, and `forbidden` when it is valid but may reach no route here."""
 
     principal: Principal | None
     bad_token: bool
+    refusal: str | None = None
+    forbidden: bool = False
 
 
 def _caller(
@@ -249,8 +263,10 @@ def _caller(
     never block the event loop (an async dependency doing them stalled even /livez)."""
     try:
         return Caller(current_principal(request, factory, clock), bad_token=False)
-    except LoginRequired:
-        return Caller(None, bad_token=True)
+    except LoginRequired as exc:
+        return Caller(None, bad_token=True, refusal=exc.reason)
+    except Forbidden as exc:
+        return Caller(None, bad_token=True, refusal=exc.reason, forbidden=True)
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
@@ -293,7 +309,9 @@ class RequireRole:
     async def __call__(self, request: Request, caller: CallerDep) -> Principal:
         principal = caller.principal
         if principal is None:
-            raise LoginRequired()
+            if caller.forbidden and caller.refusal:
+                raise Forbidden(caller.refusal)
+            raise LoginRequired(caller.refusal or "authentication required")
         if principal.role not in self.roles:
             raise Forbidden("your role does not give access to this page")
         if principal.via == "token" and (
@@ -350,9 +368,8 @@ def install_security(app: FastAPI) -> None:
 
     async def login_required(request: Request, exc: Exception) -> Response:
         if wants_json(request):
-            return JSONResponse(
-                {"detail": "authentication required"}, 401, headers={"WWW-Authenticate": "Bearer"}
-            )
+            reason = exc.reason if isinstance(exc, LoginRequired) else "authentication required"
+            return JSONResponse({"detail": reason}, 401, headers={"WWW-Authenticate": "Bearer"})
         return _login_redirect(request)
 
     async def forbidden(request: Request, exc: Exception) -> Response:

@@ -152,17 +152,10 @@ def start_beat(stack: ExitStack, settings: Settings, config: Path, logs: Path) -
 
 
 def ingest_token(settings: Settings) -> str:
-    """An HTTP ingest token for source "sshgw", made the way `dijkwacht collectors token` does."""
-    from collectors.http_ingest import create_token
-    from core.store.relational import create_db_engine, create_session_factory
-    from core.store.unit_of_work import unit_of_work
+    """An HTTP ingest token for source "sshgw", made the way `dijkwacht tokens create` does."""
+    from tests.tokens import make_ingest_token
 
-    engine = create_db_engine(settings)
-    try:
-        with unit_of_work(create_session_factory(engine)) as db:
-            return create_token(db=db, source="sshgw", now=datetime.now(UTC))
-    finally:
-        engine.dispose()
+    return make_ingest_token(settings, "sshgw")
 
 
 def send_brute_force(ports: Ports, token: str) -> None:

@@ -82,7 +82,6 @@ ROOT_INTERNAL_IMPORTS: frozenset[tuple[str, str]] = frozenset({
     ("dijkwacht/commands/breach_work.py", "collectors.pseudonym"),
     ("dijkwacht/commands/collect.py", "collectors.deadletters"),
     ("dijkwacht/commands/collect.py", "collectors.health"),
-    ("dijkwacht/commands/collect.py", "collectors.http_ingest"),
     ("dijkwacht/commands/collect.py", "collectors.metrics"),
     ("dijkwacht/commands/collect.py", "collectors.parsers"),
     ("dijkwacht/commands/collect.py", "collectors.runtime"),

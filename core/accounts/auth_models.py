@@ -1,4 +1,5 @@
-"""Tables of web sessions and API tokens (migration 0003); secrets are stored only as hashes."""
+"""Tables of web sessions and API tokens (migrations dashboard01, tokens01); secrets are
+stored only as hashes."""
 
 from __future__ import annotations
 
@@ -31,15 +32,21 @@ class WebSession(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for collectors and scripts; `scopes` bound what it may do."""
+    """A bearer token for collectors and scripts; `scopes` bound what it may do.
+
+    `source` binds an `ingest` token to one collector source. A token without a user (a
+    collector's, migration tokens01) may hold only `ingest`; `prefix` "dwi_" marks a collector
+    token migrated from before the tokens were one model.
+    """
 
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
+    user_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(String(64), index=True)
     prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[Any]] = mapped_column(JSON())

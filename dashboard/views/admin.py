@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from core.accounts import create_user, list_users
 from core.accounts.administration import reset_password, set_active, set_role, unlock_user
 from core.accounts.models import Role, User
-from core.accounts.tokens import SCOPES, create_token, list_tokens, revoke_token
+from core.accounts.tokens import SCOPES, create_token, list_tokens, revoke_token, shown_prefix
 from core.errors import ConflictError, NotFoundError, ValidationError
 from dashboard.deps import ClockDep, DbSession, Principal, RequireRole, Templates, WriteDb
 
@@ -55,8 +55,9 @@ class UserIn(BaseModel):
 class TokenOut(BaseModel):
     id: int
     name: str
-    user: str
-    prefix: str
+    user: str | None = Field(description="None: a collector's token (only 'ingest')")
+    source: str | None = Field(description="the collector source an 'ingest' token is bound to")
+    prefix: str = Field(description="how the token starts, e.g. 'dkw_1a2b3c4d_…'")
     scopes: list[str]
     created_at: str
     expires_at: str | None
@@ -65,8 +66,9 @@ class TokenOut(BaseModel):
 
 
 class TokenIn(BaseModel):
-    username: str = Field(max_length=64)
+    username: str | None = Field(default=None, max_length=64)
     name: str = Field(max_length=100)
+    source: str | None = Field(default=None, max_length=64)
     scopes: list[str] = Field(min_length=1, max_length=10)
     expires_days: int | None = Field(default=None, ge=1, le=3650)
 
@@ -75,6 +77,7 @@ class TokenCreated(BaseModel):
     id: int
     token: str = Field(description="shown once; only its hash is stored")
     scopes: list[str]
+    source: str | None = None
 
 
 def _user_out(user: User) -> UserOut:
@@ -94,7 +97,8 @@ def _tokens(db: DbSession) -> list[TokenOut]:
             id=t.id,
             name=t.name,
             user=username,
-            prefix=t.prefix,
+            source=t.source,
+            prefix=shown_prefix(t),
             scopes=[str(s) for s in t.scopes],
             created_at=t.created_at.isoformat(),
             expires_at=t.expires_at.isoformat() if t.expires_at else None,
@@ -239,17 +243,20 @@ def tokens_create_form(
     clock: ClockDep,
     templates: Templates,
     user: Admin,
-    username: Annotated[str, Form(max_length=64)],
     name: Annotated[str, Form(max_length=100)],
     scopes: Annotated[list[str], Form(max_length=10)],
+    username: Annotated[str, Form(max_length=64)] = "",
+    source: Annotated[str, Form(max_length=64)] = "",
     expires_days: Annotated[int | None, Form(ge=1, le=3650)] = None,
 ) -> HTMLResponse:
-    """Shows the new token once, on this response only."""
+    """Shows the new token once, on this response only. An empty user makes a collector's
+    token (only 'ingest'); an empty source leaves it unbound."""
     issued = create_token(
         db=db,
-        username=username,
+        username=username.strip() or None,
         name=name,
         scopes=scopes,
+        source=source.strip() or None,
         clock=clock,
         actor=user.username,
         expires_in=timedelta(days=expires_days) if expires_days else None,
@@ -332,11 +339,14 @@ def api_tokens_create(body: TokenIn, db: WriteDb, clock: ClockDep, user: Admin) 
         username=body.username,
         name=body.name,
         scopes=body.scopes,
+        source=body.source,
         clock=clock,
         actor=user.username,
         expires_in=timedelta(days=body.expires_days) if body.expires_days else None,
     )
-    return TokenCreated(id=issued.id, token=issued.token, scopes=list(issued.scopes))
+    return TokenCreated(
+        id=issued.id, token=issued.token, scopes=list(issued.scopes), source=issued.source
+    )
 
 
 @router.post("/api/admin/tokens/{token_id}/revoke", summary="Revoke token")

@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from collectors.http_ingest import UnauthorizedError, authenticate
-from dashboard.deps import AppSettings, DbSession
+from collectors.http_ingest import ForbiddenError, UnauthorizedError, authenticate
+from dashboard.deps import AppSettings, ClockDep, DbSession
 
 router = APIRouter(tags=["ingest"])
 
@@ -26,13 +26,17 @@ def ingest(
     request: Request,
     settings: AppSettings,
     db: DbSession,
+    clock: ClockDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    """401 without a valid token; 308 to the collector's port; 503 when it serves no HTTP."""
+    """401 without a live token, 403 without the `ingest` scope or for another source; 308 to
+    the collector's port; 503 when it serves no HTTP."""
     try:
-        authenticate(db=db, source=source, authorization=authorization)
+        authenticate(db=db, source=source, authorization=authorization, clock=clock)
     except UnauthorizedError as exc:
         return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+    except ForbiddenError as exc:
+        return JSONResponse({"detail": str(exc)}, 403)
     if not settings.ingest_http_enabled or settings.ingest_http_port == 0:
         return JSONResponse(
             {"detail": "HTTP ingest is served by the collector, and it is disabled there"}, 503

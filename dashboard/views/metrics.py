@@ -1,7 +1,7 @@
 """`/metrics`: Prometheus exposition for the operators' scraper (counts only, no personal data).
 
 Admins only: a session, or an API token with the `read:metrics` scope for the scraper
-(`dijkwacht admin create-token ADMIN --scope read:metrics --name prometheus`).
+(`dijkwacht tokens create --user ADMIN --scope read:metrics --name prometheus`).
 
 Collector counters from the spool, platform counts read from the stores on each scrape, and
 this web process's request-latency histogram, in one response.

@@ -12,9 +12,10 @@ def register_commands(app: typer.Typer) -> None:
     app.command("up")(up.up)
     app.command("serve")(up.serve)
 
-    from dijkwacht.commands import admin, audit, db
+    from dijkwacht.commands import admin, audit, db, tokens
 
     app.add_typer(admin.app, name="admin")
+    app.add_typer(tokens.app, name="tokens")
     app.add_typer(audit.app, name="audit")
     app.add_typer(db.app, name="db")
 

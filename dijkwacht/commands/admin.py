@@ -68,44 +68,6 @@ def create_user_command(
     typer.echo(f"created user {user.username} ({user.role.value})")
 
 
-@app.command("create-token")
-def create_token_command(
-    username: Annotated[str, typer.Argument(help="The user the token acts as.")],
-    scope: Annotated[
-        list[str],
-        typer.Option("--scope", "-s", help="Repeat for each scope: ingest, read:alerts, ..."),
-    ],
-    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "cli",
-    expires_days: Annotated[
-        int | None, typer.Option("--expires-days", min=1, max=3650, help="Lifetime in days.")
-    ] = None,
-) -> None:
-    """Issue an API token; it is printed once and stored only as a hash."""
-    from datetime import timedelta
-
-    from core.accounts.tokens import create_token
-    from core.clock import SystemClock
-    from core.errors import NotFoundError
-
-    settings = settings_or_exit()
-    try:
-        with write_unit(settings) as db:
-            issued = create_token(
-                db=db,
-                username=username,
-                name=name,
-                scopes=scope,
-                clock=SystemClock(),
-                actor=f"cli:{getpass.getuser()}",
-                expires_in=timedelta(days=expires_days) if expires_days else None,
-            )
-    except (NotFoundError, ValidationError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
-    typer.echo(issued.token)
-    typer.echo(f"token {issued.id} for {username}: {', '.join(issued.scopes)}", err=True)
-
-
 # -- the first account: what `dijkwacht up` says (and offers) when nobody can log in yet ------
 
 FIRST_ADMIN_HINT = (

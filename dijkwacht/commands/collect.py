@@ -22,12 +22,11 @@ from dijkwacht.commands.common import (
     console,
     detection_modes_or_exit,
     settings_or_exit,
-    write_unit,
 )
 
-collectors_app = typer.Typer(help="Collector status and API tokens.", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens for HTTP batch ingest.", no_args_is_help=True)
-collectors_app.add_typer(token_app, name="token")
+collectors_app = typer.Typer(
+    help="Collector status (ingest tokens: `dijkwacht tokens`).", no_args_is_help=True
+)
 deadletters_app = typer.Typer(help="Input that could not be parsed.", no_args_is_help=True)
 
 SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source.")]
@@ -177,25 +176,6 @@ def _collector_state(settings: Settings) -> str:
     for component, fault in sorted(state.get("paused", {}).items()):
         line += f"; {component} paused: {fault.get('reason')}"
     return line
-
-
-@token_app.command("create")
-def token_create(
-    source: Annotated[str, typer.Argument(help="Source name, e.g. 'zaaksysteem'.")],
-) -> None:
-    """Create an API token for SOURCE; it is printed once and stored only as a SHA-256."""
-    from collectors.http_ingest import create_token
-    from core.errors import ValidationError
-
-    settings = settings_or_exit()
-    try:
-        with write_unit(settings) as db:
-            token = create_token(db=db, source=source, now=datetime.now(UTC))
-    except ValidationError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(code=2) from None
-    console.print(f"token for source {source!r} (shown once, store it safely):")
-    print(token)
 
 
 @deadletters_app.command("list")

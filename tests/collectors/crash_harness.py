@@ -35,16 +35,13 @@ from typing import Any
 import httpx
 import orjson
 
-from collectors.http_ingest import create_token
-from collectors.models import CollectorToken
 from collectors.relp import RelpFramer, frame
 from collectors.spool import Spool
 from core.config import load_settings
 from core.store.base import EventQuery
-from core.store.relational import create_db_engine, create_session_factory
 from core.store.sqlite_events import SqliteEventStore
-from core.store.unit_of_work import unit_of_work
 from tests.processes import free_port
+from tests.tokens import make_ingest_token
 
 REPO = Path(__file__).resolve().parents[2]
 HTTP_BATCH = 50
@@ -278,13 +275,7 @@ def _line(kind: str, seq: int, session: int = 0) -> bytes:
 
 
 def create_ingest_token(data_dir: Path) -> str:
-    settings = load_settings(environment="test", data_dir=data_dir)
-    engine = create_db_engine(settings)
-    CollectorToken.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
-    with unit_of_work(create_session_factory(engine)) as db:
-        token = create_token(db=db, source="crash", now=datetime.now(UTC))
-    engine.dispose()
-    return token
+    return make_ingest_token(load_settings(environment="test", data_dir=data_dir), "crash")
 
 
 def _wait(check: Any, timeout: float, what: str) -> None:

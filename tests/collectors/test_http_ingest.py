@@ -17,20 +17,17 @@ from fastapi.testclient import TestClient
 from starlette.testclient import TestClient as StarletteClient
 
 from collectors.consumer import SpoolConsumer
-from collectors.http_ingest import create_token
 from collectors.http_server import HttpIngestServer, IngestWorker, create_ingest_app
-from collectors.models import CollectorToken
 from collectors.spool import OnceKey, Spool, open_spool
 from core.clock import FrozenClock, SystemClock
 from core.config import Settings, load_settings
 from core.errors import ConfigError
 from core.store.base import EventQuery
-from core.store.relational import create_db_engine, create_session_factory
 from core.store.sqlite_events import SqliteEventStore
-from core.store.unit_of_work import unit_of_work
 from dashboard.app import create_app
 from tests.collectors.test_syslog_server import running
 from tests.processes import free_port
+from tests.tokens import make_ingest_token
 
 
 @pytest.fixture
@@ -47,13 +44,8 @@ def ingest_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def token(ingest_settings: Settings) -> str:
-    engine = create_db_engine(ingest_settings)
-    # Only this test's table: other domains' migrations are not this suite's subject.
-    CollectorToken.__table__.create(engine)  # type: ignore[attr-defined]
-    with unit_of_work(create_session_factory(engine)) as db:
-        value = create_token(db=db, source="zaaksysteem", now=datetime.now(UTC))
-        create_token(db=db, source="brp", now=datetime.now(UTC))
-    engine.dispose()
+    value = make_ingest_token(ingest_settings, "zaaksysteem")
+    make_ingest_token(ingest_settings, "brp")
     return value
 
 
@@ -131,10 +123,14 @@ def test_good_lines_accepted_bad_lines_reported(
     assert (counter.source, counter.parsed, counter.dead_lettered) == ("http/zaaksysteem", 2, 5)
 
 
-def test_wrong_token_and_wrong_source_are_401(client: StarletteClient, token: str) -> None:
+def test_wrong_token_is_401_and_wrong_source_403(client: StarletteClient, token: str) -> None:
     body = orjson.dumps(ECS)
-    assert post(client, body, "dwi_wrong").status_code == 401
-    assert post(client, body, token, source="brp").status_code == 401
+    unknown = post(client, body, "dwi_wrong")
+    assert unknown.status_code == 401
+    assert unknown.json()["detail"] == "Authorization: unknown token"
+    other = post(client, body, token, source="brp")
+    assert other.status_code == 403
+    assert other.json()["detail"] == "this token is bound to source 'zaaksysteem', not 'brp'"
     no_header = client.post("/api/ingest/zaaksysteem", content=body)
     assert no_header.status_code == 401
     assert token not in no_header.text
@@ -259,6 +255,7 @@ def test_dashboard_route_redirects_to_the_collector(ingest_settings: Settings, t
         assert response.status_code == 308
         assert response.headers["Location"] == "http://testserver:8123/api/ingest/zaaksysteem"
         assert post(dashboard, orjson.dumps(ECS), "dwi_wrong").status_code == 401
+        assert post(dashboard, orjson.dumps(ECS), token, source="brp").status_code == 403
     assert drained(ingest_settings) == (0, 0)  # the dashboard stored nothing
 
 

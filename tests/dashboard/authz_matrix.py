@@ -114,7 +114,7 @@ EXPECTED: dict[tuple[str, str], Expected] = {
     ("GET", "/awareness/{lang}/feed.atom"): everyone(),
     ("GET", "/awareness/{lang}/{audience}/bulletin.html"): everyone(),
     ("GET", "/awareness/{lang}/{audience}/{name}"): everyone(),
-    # collectors' own per-source token, not a session: everyone without it gets 401
+    # an ingest-scoped API token, not a session: everyone without one gets 401
     ("POST", "/api/ingest/{source}"): everyone(401),
     # session
     ("POST", "/logout"): page(*ALL, ok=303),
@@ -347,6 +347,6 @@ EXPECTED: dict[tuple[str, str], Expected] = {
 
 # Routes that authenticate on their own instead of declaring RequireRole/PUBLIC, with why.
 SELF_AUTHENTICATED: dict[tuple[str, str], str] = {
-    ("POST", "/api/ingest/{source}"): "collector per-source token (collectors.http_ingest)",
+    ("POST", "/api/ingest/{source}"): "an API token with the ingest scope (collectors.http_ingest)",
 }
 FRAMEWORK_PATHS = frozenset({"/openapi.json"})

@@ -248,12 +248,72 @@ def test_create_token_command(env: Env, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("DIJKWACHT_DATA_DIR", str(env.settings.data_dir))
     monkeypatch.setenv("DIJKWACHT_ENVIRONMENT", "test")
     result = CliRunner().invoke(
-        cli, ["admin", "create-token", "collector", "--scope", "read:alerts"]
+        cli, ["tokens", "create", "--user", "collector", "--scope", "read:alerts"]
     )
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[0]
     assert token.startswith("dkw_")
     ok = env.client().get("/api/alerts", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
-    bad = CliRunner().invoke(cli, ["admin", "create-token", "collector", "--scope", "root"])
+    bad = CliRunner().invoke(cli, ["tokens", "create", "--user", "collector", "--scope", "root"])
     assert bad.exit_code == 1
+
+
+def test_dead_and_collector_tokens_on_the_api(env: Env) -> None:
+    """A revoked or expired token is refused with the reason; a collector's token (no user,
+    only `ingest`) reaches no dashboard route."""
+    add_user(env, "ana", Role.ANALYST)
+    with env.write() as db:
+        reader = create_token(
+            db=db, username="ana", name="r", scopes=["read:alerts"], clock=env.clock, actor="t",
+            expires_in=timedelta(days=1),
+        )  # fmt: skip
+        collector = create_token(
+            db=db, username=None, name="zs", scopes=["ingest"], source="zaaksysteem",
+            clock=env.clock, actor="t",
+        )  # fmt: skip
+    client = env.client()
+
+    def get(token: str) -> tuple[int, str]:
+        reply = client.get("/api/alerts", headers={"Authorization": f"Bearer {token}"})
+        return reply.status_code, reply.json()["detail"] if reply.status_code != 200 else ""
+
+    assert get(reader.token) == (200, "")
+    assert get(collector.token) == (403, "this collector token only sends events (scope 'ingest')")
+    env.clock.advance(timedelta(days=1))
+    assert get(reader.token) == (
+        401,
+        f"Authorization: token {reader.id} expired at 2026-11-29T09:00:00+00:00",
+    )
+    admin = env.client()
+    add_user(env, "root", Role.ADMIN)
+    csrf = login(admin, "root")
+    revoked = admin.post(f"/admin/tokens/{collector.id}/revoke", data={"csrf_token": csrf})
+    assert revoked.status_code == 303
+    status, detail = get(collector.token)
+    assert status == 401 and f"token {collector.id} was revoked at" in detail
+
+
+def test_admin_page_makes_and_lists_collector_tokens(env: Env) -> None:
+    add_user(env, "root", Role.ADMIN)
+    admin = env.client()
+    csrf = login(admin, "root")
+    made = admin.post(
+        "/admin/tokens",
+        data={"username": "", "name": "zaaksysteem", "source": "zaaksysteem",
+              "scopes": "ingest", "csrf_token": csrf},
+    )  # fmt: skip
+    assert made.status_code == 200
+    assert 'data-testid="new-token">dkw_' in made.text
+    listed = {t["name"]: t for t in admin.get("/api/admin/tokens").json()}
+    assert listed["zaaksysteem"]["user"] is None
+    assert listed["zaaksysteem"]["source"] == "zaaksysteem"
+    assert listed["zaaksysteem"]["scopes"] == ["ingest"]
+    refused = admin.post(
+        "/api/admin/tokens",
+        json={"name": "x", "scopes": ["read:alerts"]},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert refused.status_code == 400 and refused.json()["field"] == "scope"
+    nl = admin.get("/admin/tokens", headers={"Accept-Language": "nl"})
+    assert "Leeg laten voor een collector" in nl.text

@@ -309,8 +309,8 @@ LINK_HOST = "ws-link-017"
 
 
 def _ingest_token(platform: Platform, name: str) -> str:
-    output = platform.cli("collectors", "token", "create", name)
-    return next(word for word in output.split() if word.startswith("dwi_"))
+    output = platform.cli("tokens", "create", "--scope", "ingest", "--source", name)
+    return next(word for word in output.split() if word.startswith("dkw_"))
 
 
 def _post_event(platform: Platform, token: str, *, host: str, record: int) -> None:

@@ -23,7 +23,14 @@ def test_operator_scrapes_platform_metrics(journey: Journey) -> None:
     assert httpx.get(url, timeout=30).status_code in (303, 401)  # anonymous: refused
     token = (
         journey.platform.cli(
-            "admin", "create-token", "beheerder", "--scope", "read:metrics", "--name", "prometheus"
+            "tokens",
+            "create",
+            "--user",
+            "beheerder",
+            "--scope",
+            "read:metrics",
+            "--name",
+            "prometheus",
         )
         .splitlines()[0]
         .strip()

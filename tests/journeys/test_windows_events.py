@@ -67,8 +67,8 @@ def _post(platform: Platform, token: str) -> None:
 def test_analyst_sees_a_sigmahq_alert_from_a_winlogbeat_event(
     platform: Platform, journey: Journey
 ) -> None:
-    output = platform.cli("collectors", "token", "create", "winlogbeat")
-    token = next(line for line in output.split() if line.startswith("dwi_"))
+    output = platform.cli("tokens", "create", "--scope", "ingest", "--source", "winlogbeat")
+    token = next(line for line in output.split() if line.startswith("dkw_"))
     _post(platform, token)
 
     page = journey.login("analyst")

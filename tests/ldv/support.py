@@ -1,4 +1,4 @@
-"""Shared pieces of the LDV tests: spans made by the OpenTelemetry SDK, a collector token."""
+"""Shared pieces of the LDV tests: spans made by the OpenTelemetry SDK, an ingest token."""
 
 from __future__ import annotations
 
@@ -14,11 +14,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
-from collectors.http_ingest import create_token
-from collectors.models import CollectorToken
 from core.config import Settings
-from core.store.relational import create_db_engine, create_session_factory
-from core.store.unit_of_work import unit_of_work
+from tests.tokens import make_ingest_token
 
 BSN_A = "999993653"
 BSN_B = "999990019"
@@ -26,12 +23,7 @@ ACTIVITY = "https://register.groningen.nl/verwerkingen/brp-inzage/v2"
 
 
 def make_token(settings: Settings, source: str = "brp") -> str:
-    engine = create_db_engine(settings)
-    CollectorToken.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
-    with unit_of_work(create_session_factory(engine)) as db:
-        value = create_token(db=db, source=source, now=datetime.now(UTC))
-    engine.dispose()
-    return value
+    return make_ingest_token(settings, source)
 
 
 def emit(
