@@ -12,6 +12,7 @@ only, the table row is fetched just for the rows on the page.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -159,7 +160,16 @@ class SqliteAlertStore(SqliteFile):
                 for name in _EVENT_TIME_COLUMNS
                 if name not in have
             )
-            apply_schema(self._conn, adds + _EVENT_TIME_SCHEMA, version=SCHEMA_VERSION)
+            try:
+                apply_schema(self._conn, adds + _EVENT_TIME_SCHEMA, version=SCHEMA_VERSION)
+            except sqlite3.OperationalError as exc:
+                # Another process (a second web worker) upgraded the file between our look
+                # and our write lock: its columns are there, so ours are not needed.
+                upgraded = schema_version(
+                    self._conn, path, newest=SCHEMA_VERSION, name="alert database"
+                )
+                if "duplicate column" not in str(exc) or upgraded < SCHEMA_VERSION:
+                    raise
 
     def add_batch(self, alerts: Sequence[NewAlert]) -> list[str]:
         """Validate all, then insert all in one transaction; return the new ids in order."""

@@ -188,3 +188,35 @@ def test_event_times_are_backfilled_when_a_version_2_file_is_opened(tmp_path: Pa
             stored,  # no event time in the body: the storage time
         ]
         assert [a.last_event_at for a in found] == [a.first_event_at for a in found]
+
+
+def test_an_upgrade_another_process_finished_first_is_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two web workers open an old file at once: both see the old version, one upgrades it,
+    and the other's ALTER then finds the columns there ("duplicate column name")."""
+    import core.store.sqlite_alerts as sqlite_alerts
+
+    path = tmp_path / "alerts.sqlite"
+    with SqliteAlertStore(path) as store:  # a file from before the event-time columns
+        store._conn.executescript(
+            "DROP INDEX alerts_status_event; DROP INDEX alerts_event; "
+            "ALTER TABLE alerts DROP COLUMN first_event_at; "
+            "ALTER TABLE alerts DROP COLUMN last_event_at; PRAGMA user_version=2;"
+        )
+    real = sqlite_alerts.apply_schema
+    raced: list[bool] = []
+
+    def other_process_wins(conn: Any, schema: str, *, version: int) -> None:
+        if version == sqlite_alerts.SCHEMA_VERSION and not raced:
+            raced.append(True)
+            SqliteAlertStore(path).close()  # the other worker upgrades first
+        real(conn, schema, version=version)
+
+    monkeypatch.setattr(sqlite_alerts, "apply_schema", other_process_wins)
+    with SqliteAlertStore(path) as store:
+        assert store.count(AlertQuery()) == 0
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == (
+            sqlite_alerts.SCHEMA_VERSION
+        )
+    assert raced == [True]
