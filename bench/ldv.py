@@ -19,8 +19,8 @@ Two measures per leg, both over the same span (first send to the last record sto
 records per second of wall time (`value`, `baseline`, `ratio`: the issue's measure), and records
 per CPU second of the collector process (`cpu_value`, `cpu_baseline`, `cpu_ratio`, from
 `/proc/<pid>/stat`). On the shared 2-core machine the wall time of a round depends on what the
-neighbours run (one leg took 1.6 s or 6 s with the same code); the collector's CPU time counts
-the receiver, spool and store work of that leg only, so its ratio moves much less.
+neighbours run (an NDJSON leg took 1.4 s or 6.4 s with the same code); the collector's CPU
+time counts the receiver, spool and store work of that leg only, so its ratio moves much less.
 Target: OTLP at least 0.8 times the NDJSON rate. The last line is one JSON object.
 """
 
