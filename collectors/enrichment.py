@@ -190,6 +190,8 @@ def _audit(event: Event, context: ContextTables) -> None:
 def _ldv(event: Event, context: ContextTables) -> None:
     """Logboek Dataverwerkingen checks: the activity against the processing register, the
     calling partner against the activities agreed with it."""
+    if not context.ldv_activities and not context.ldv_partners:
+        return  # nothing to check against (no register or partner list published)
     activity = get_field(event, "dijkwacht.ldv.processing_activity_id")
     if context.ldv_activities and isinstance(activity, str):
         known = context.ldv_activities.get(activity)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import gc
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -300,32 +299,10 @@ def ingest_otlp(
         )
         spool.append_dead([letter])
         raise
-    # The spans' events are alive only until they are spooled; see `_collection_paused`.
-    with _collection_paused():
-        return _spool_spans(
-            request, spool=spool, mapper=mapper, letter_source=letter_source,
-            received_at=received_at, peer=peer, enrich=enrich, once=once,
-        )  # fmt: skip
-
-
-@contextlib.contextmanager
-def _collection_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while one request's spans become spooled events.
-
-    Those events (a dozen containers each, no cycles) live just long enough to be promoted,
-    so at the spool's batch sizes they set off full collections of the collector's whole heap:
-    a third of the span-to-event time (bench/ldv.py). They are freed by reference counting
-    when the request is done, so pausing loses nothing; a collector already paused (by another
-    thread, say) is left as it was.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    return _spool_spans(
+        request, spool=spool, mapper=mapper, letter_source=letter_source,
+        received_at=received_at, peer=peer, enrich=enrich, once=once,
+    )  # fmt: skip
 
 
 def _spool_spans(

@@ -217,6 +217,17 @@ def _count(attributes: dict[str, Any]) -> int:
     return most
 
 
+class _Resource:
+    """A record's resource as events carry it: scrubbed attributes, system name, dataset, and
+    the `dijkwacht.ldv.resource` object."""
+
+    __slots__ = ("attributes", "dataset", "ldv", "system")
+
+    def __init__(self, attributes: dict[str, Any], system: str, dataset: str) -> None:
+        self.attributes, self.system, self.dataset = attributes, system, dataset
+        self.ldv = {"system": system, "attributes": attributes}
+
+
 class LdvRecordMapper:
     """Checked LDV records (`check_record`) to ECS events; shared by OTLP and JSON lines."""
 
@@ -224,6 +235,7 @@ class LdvRecordMapper:
         self._pseudonymiser = pseudonymiser
         self._subjects: dict[tuple[str, str | None], str] = {}
         self._created: tuple[datetime | None, str] = (None, "")
+        self._resource: tuple[dict[str, Any] | None, _Resource] = (None, _Resource({}, "", ""))
 
     def _subject(self, value: Any, id_type: str | None) -> str:
         key = (value, id_type) if isinstance(value, str) else None
@@ -255,6 +267,26 @@ class LdvRecordMapper:
             self._created = (received_at, text)
         return text
 
+    def _mapped_resource(self, attributes: dict[str, Any]) -> _Resource:
+        """The resource part of an event, mapped once per resource: every span of an OTLP
+        `ResourceSpans` passes the same attributes dict, and its events share the result
+        (nothing changes it after `to_event`). A JSON line has its own dict: mapped each time.
+        The cache holds the dict it was made from, so `is` cannot match a new dict that got
+        the address of a freed one."""
+        seen, mapped = self._resource
+        if seen is attributes:
+            return mapped
+        search, scrub = _NINE_DIGITS.search, self._scrub
+        scrubbed = {
+            key: value if type(value) is str and search(value) is None else scrub(value)
+            for key, value in attributes.items()
+        }
+        system = scrubbed.get("service.name")
+        system = system if isinstance(system, str) and system.strip() else "unknown"
+        mapped = _Resource(scrubbed, system, f"ldv.{_slug(system)}")
+        self._resource = (attributes, mapped)
+        return mapped
+
     def redact(self, raw: bytes) -> bytes:
         """A dead-letter-safe copy of a rejected record: BSN-like numbers pseudonymised."""
         return self._pseudonymiser.scrub(raw.decode("utf-8", errors="replace")).encode("utf-8")
@@ -281,14 +313,11 @@ class LdvRecordMapper:
         }
         if subjects:
             attributes[SUBJECT] = subjects[0] if len(subjects) == 1 else subjects
-        resource = record["resource"]["attributes"] = {
-            key: value if type(value) is str and search(value) is None else scrub(value)
-            for key, value in record["resource"]["attributes"].items()
-        }
+        mapped = self._mapped_resource(record["resource"]["attributes"])
+        record["resource"]["attributes"] = mapped.attributes
         if "foreign_operation" in record:
             record["foreign_operation"]["entity"] = scrub(record["foreign_operation"]["entity"])
-        system = resource.get("service.name")
-        system = system if isinstance(system, str) and system.strip() else "unknown"
+        system = mapped.system
         original = orjson.dumps(record).decode("utf-8")
         count = max(len(subjects), _count(attributes))
         status = record["status_code"]
@@ -305,7 +334,7 @@ class LdvRecordMapper:
             "processing_activity_id": attributes[ACTIVITY],
             "subject_count": count,
             "bulk": count > 1,
-            "resource": {"system": system, "attributes": resource},
+            "resource": mapped.ldv,
         }
         if "parent_span_id" in record:
             ldv["parent_span_id"] = record["parent_span_id"]
@@ -329,7 +358,7 @@ class LdvRecordMapper:
                 "action": record["name"][:MAX_NAME],
                 "outcome": STATUS_NAMES[status],
                 "provider": system,
-                "dataset": f"ldv.{_slug(system)}",
+                "dataset": mapped.dataset,
                 "start": started,
                 "end": ms_iso(end),
                 "duration": (end - start) * 1_000_000,
