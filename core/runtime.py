@@ -30,6 +30,17 @@ def supervisor_status_path(settings: Settings) -> Path:
     return settings.resolved_data_dir / "run" / "supervisor.json"
 
 
+# prometheus_client reads this variable when it is imported: set, every metric of the process
+# lives in a memory-mapped file in that folder (its multiprocess mode).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def http_metrics_dir(settings: Settings) -> Path:
+    """Where the web workers of one `dijkwacht up` share their HTTP metrics (prometheus_client's
+    multiprocess mode: one memory-mapped file per worker, summed at scrape time)."""
+    return settings.resolved_data_dir / "run" / "http-metrics"
+
+
 def collector_status_path(settings: Settings) -> Path:
     return settings.resolved_data_dir / "run" / "collector.json"
 

@@ -10,6 +10,7 @@ that serves `/metrics` reports the same numbers. The HTTP latency histogram is p
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from collections import Counter
@@ -22,6 +23,7 @@ from typing import Any
 import redis
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from core.clock import Clock
 from core.config import Settings
 from core.errors import DijkwachtError
+from core.runtime import MULTIPROC_ENV
 from core.store.base import ALERT_STATUSES, AlertQuery, AlertStore
 from detection.models import RuntimeValue
 from detection.service import ENGINE_COST, list_rules, rule_states, snapshot
@@ -48,6 +51,18 @@ REQUEST_SECONDS = Histogram(
     ["method", "route"],
     registry=HTTP_REGISTRY,
 )
+
+
+def http_registry() -> CollectorRegistry:
+    """The HTTP histogram to expose: this process's own, or, when `dijkwacht up` runs several
+    web workers (`MULTIPROC_ENV` set), every worker's summed from their files, so a scrape
+    answered by any one worker reports the requests all of them served."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    if not folder:
+        return HTTP_REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)
+    return registry
 
 
 class RequestTimer:

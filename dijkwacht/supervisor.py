@@ -15,18 +15,20 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from core.config import Settings
-from core.runtime import write_supervisor_status
+from core.runtime import MULTIPROC_ENV, http_metrics_dir, write_supervisor_status
 
 PR_SET_PDEATHSIG = 1
 GRACE_SECONDS = 15.0
@@ -41,6 +43,8 @@ class ChildSpec:
 
     name: str
     argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)  # added to the supervisor's own
+    fresh_dir: Path | None = None  # emptied before each start (per-run scratch files)
 
 
 @dataclass
@@ -61,11 +65,15 @@ class Child:
 def plan_children(settings: Settings) -> list[ChildSpec]:
     """The processes of the embedded platform, in start order."""
     python = sys.executable
+    # Several web workers share their HTTP metrics through files (see core.runtime).
+    metrics = http_metrics_dir(settings) if settings.http_workers > 1 else None
     app = "dijkwacht.celery_entry"
     children = [
         ChildSpec(
             "api",
-            [
+            env={MULTIPROC_ENV: str(metrics)} if metrics else {},
+            fresh_dir=metrics,
+            argv=[
                 python, "-m", "uvicorn", "--factory", "dashboard.app:create_app_from_environment",
                 "--host", settings.http_host, "--port", str(settings.http_port),
                 "--log-level", settings.log_level.lower(), "--no-server-header",
@@ -147,8 +155,12 @@ class Supervisor:
         return 0
 
     def _start(self, child: Child) -> None:
+        if child.spec.fresh_dir is not None:
+            shutil.rmtree(child.spec.fresh_dir, ignore_errors=True)
+            child.spec.fresh_dir.mkdir(parents=True, exist_ok=True)
         child.process = subprocess.Popen(
             list(child.spec.argv),
+            env={**os.environ, **child.spec.env} if child.spec.env else None,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -22,7 +22,7 @@ from collectors.service import silence_limits
 from collectors.spool import open_spool
 from core.accounts.models import Role
 from dashboard.deps import AlertStoreDep, AppSettings, ClockDep, DbSession, Principal, RequireRole
-from dashboard.platform_metrics import HTTP_REGISTRY, PlatformCollector, read_platform_or_none
+from dashboard.platform_metrics import PlatformCollector, http_registry, read_platform_or_none
 from dijkwacht.detection_runtime import rule_paths
 
 router = APIRouter(tags=["metrics"])
@@ -57,5 +57,5 @@ def metrics(
         SourceCollector(statuses=statuses, spool_pending=pending, silent_after=silent_after)
     )
     registry.register(PlatformCollector(platform))
-    body = generate_latest(registry) + generate_latest(HTTP_REGISTRY)
+    body = generate_latest(registry) + generate_latest(http_registry())
     return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -5,18 +5,23 @@ Everything is parsed with prometheus_client's own text parser, as a scraper woul
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.accounts.models import Role
 from core.config import load_settings
 from core.queue import create_celery
+from core.runtime import MULTIPROC_ENV
 from core.store.base import NewAlert
 from core.store.factory import open_alert_store
-from dashboard.platform_metrics import queue_depth
+from dashboard.platform_metrics import http_registry, queue_depth
 from detection.management import record_activity
 from playbooks.breach.register import open_breach
 from playbooks.incidents import create_incident
@@ -163,3 +168,25 @@ def test_platform_part_reads_0_when_the_database_cannot(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert got is None
+
+
+def test_http_histogram_sums_every_web_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With several web workers a scrape lands on one of them; it must report the requests all
+    of them served (prometheus_client's multiprocess files, one per worker)."""
+    observe = (
+        "from dashboard.platform_metrics import REQUEST_SECONDS\n"
+        "for _ in range({n}): REQUEST_SECONDS.labels('GET', '/alerts').observe(0.01)\n"
+    )
+    env = {**os.environ, MULTIPROC_ENV: str(tmp_path)}
+    for n in (3, 4):  # two workers, one after the other (each its own process and file)
+        subprocess.run([sys.executable, "-c", observe.format(n=n)], env=env, check=True)
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
+    families = {f.name: f for f in http_registry().collect()}
+    counts = [
+        s.value
+        for s in families["dijkwacht_http_request_duration_seconds"].samples
+        if s.name.endswith("_count") and s.labels.get("route") == "/alerts"
+    ]
+    assert counts == [7.0]
