@@ -17,10 +17,10 @@ from collectors.expected import (
     list_expected,
     silence_limits,
 )
-from collectors.pseudonym import PSEUDONYM_PREFIX, valid_bsns_in
 from collectors.spool import open_spool
 from core.config import Settings
 from core.events import Event
+from core.privacy.service import PSEUDONYM_PREFIX, valid_bsns_in
 from core.store.base import DeadLetterCount, EventStore
 
 __all__ = [

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from collectors.context import load_context
 from collectors.enrichment import Enricher
 from collectors.parsers import ParseError, get_parser
-from collectors.pseudonym import Pseudonymiser
 from core.events import Event, get_field
+from core.privacy.service import Pseudonymiser
 from dijkwacht.demo_world.formats import FILES
 
 # The demo's own pseudonym key: demo output never meets real BSNs, and tests must be stable.

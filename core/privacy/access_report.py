@@ -1,9 +1,9 @@
-"""The resident access report ("who viewed my data", CJEU C-579/21): logic, not presentation.
+"""The access report ("who viewed my data", CJEU C-579/21) of one data subject: logic only.
 
-Why here: the report is about the resident pseudonym and the municipal application access
-logs, both defined by `collectors` (`collectors.pseudonym`, the `app_audit.*` datasets). It
-reads only core parts (the audit log and the event store), which collectors may depend on, so
-no new domain is needed and the dashboard stays a thin presenter.
+Its sources are the read audit (`core.privacy.read_audit`: reads in Dijkwacht itself), the
+municipal application access logs (`app_audit.*` events) and Logboek Dataverwerkingen records
+(`ldv.*` events), all naming the data subject by pseudonym. It reads only the audit log and the
+event store, passed in; the names of LDV partners come in as a mapping (`ldv.service`).
 
 Following C-579/21, a resident learns when their data were consulted, by which department and
 role, and for which purpose; the names of employees are not part of the right of access by
@@ -14,8 +14,6 @@ report can never contain another resident's reads.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,26 +24,19 @@ from sqlalchemy.orm import Session
 
 from core.audit import AuditEntry
 from core.events import get_field
+from core.privacy.pseudonyms import PSEUDONYM_RE
+from core.privacy.read_audit import READ_ACTION, SUBJECTS_KEY
+from core.privacy.reidentification import VERIFIED_ACTION
 from core.store.base import EventQuery, EventStore
 
-# Audit actions that are reads of a resident's data; reads name their residents in
-# `details["subject_pseudonyms"]` (see dashboard.audit_reads).
-READ_ACTIONS = frozenset({"data.read", "reidentification.verified"})
-SUBJECTS_KEY = "subject_pseudonyms"
-PSEUDONYM_RE = re.compile(r"\brp_[a-z2-7]{32}\b")
+# Audit actions that are reads of a data subject's data; each names its data subjects in
+# `details["subject_pseudonyms"]` (see core.privacy.read_audit).
+READ_ACTIONS = frozenset({READ_ACTION, VERIFIED_ACTION})
 APP_AUDIT_PREFIX = "app_audit."
 LDV_PREFIX = "ldv."
 DIJKWACHT_SOURCE = "dijkwacht"
 DIJKWACHT_DEPARTMENT = "Informatiebeveiliging (SOC)"
 _PAGE = 500
-
-
-def pseudonyms_in(value: Any) -> list[str]:
-    """Every resident pseudonym anywhere inside a JSON-like value, sorted, without repeats."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    if "rp_" not in text:  # a substring test is ten times cheaper than the regex scan
-        return []
-    return sorted(set(PSEUDONYM_RE.findall(text)))
 
 
 @dataclass(frozen=True, slots=True)
