@@ -48,7 +48,7 @@ CONTEXTS = tuple(
     Context(name)
     for name in (
         "collectors", "detection", "intel", "playbooks", "playbooks.breach", "drills",
-        "awareness", "advisories", "compliance", "ldv",
+        "awareness", "advisories", "compliance", "ldv", "core.privacy",
     )
 )  # fmt: skip
 

@@ -9,7 +9,7 @@ Following C-579/21, a resident learns when their data were consulted, by which d
 role, and for which purpose; the names of employees are not part of the right of access by
 default and appear only when the DPO decides so (the decision and its reason are audited by
 the caller). A record belongs to the report only when it names exactly this pseudonym, so the
-report can never contain another resident's reads.
+report can never contain another data subject's reads.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ _PAGE = 500
 
 @dataclass(frozen=True, slots=True)
 class AccessRecord:
-    """One consultation of the resident's data, in the terms the resident is told."""
+    """One consultation of the data subject's data, in the terms they are told."""
 
     at: datetime
     source: str
@@ -59,7 +59,7 @@ class AccessRecord:
 
 @dataclass(frozen=True, slots=True)
 class AccessReport:
-    """Every read of one resident, oldest first."""
+    """Every read of one data subject (by pseudonym), oldest first."""
 
     pseudonym: str
     generated_at: datetime
@@ -128,7 +128,7 @@ def records_from_events(
     include_names: bool,
     partner_names: Mapping[str, str] | None = None,
 ) -> Iterator[AccessRecord]:
-    """Successful accesses to this resident in the municipal application logs (`app_audit.*`)
+    """Successful accesses to this data subject in the municipal application logs (`app_audit.*`)
     and in Logboek Dataverwerkingen records (`ldv.*`, with the calling partner's name)."""
     for event in events:
         dataset = get_field(event, "event.dataset")
@@ -263,7 +263,7 @@ def access_report(
     generated_at: datetime,
     partner_names: Mapping[str, str] | None = None,
 ) -> AccessReport:
-    """The report for one resident pseudonym from the audit log and the event store (app
+    """The report for one data subject's pseudonym from the audit log and the event store (app
     audit lines and LDV records both carry `dijkwacht.subject.pseudonym`)."""
     return build_report(
         pseudonym=pseudonym,

@@ -200,7 +200,7 @@ def audit_personal_read(
     subjects: Iterable[str],
     details: dict[str, Any] | None = None,
 ) -> str | None:
-    """Demand a purpose when `subjects` names residents, then audit the read; the clean purpose.
+    """Demand a purpose when `subjects` names data subjects, then audit the read; the clean purpose.
 
     The one way a read of personal data is checked and recorded, so no page can do only half.
     """

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from core.accounts.models import Role
 from core.audit import record
 from core.clock import Clock
-from core.errors import ConflictError, NotFoundError, ValidationError
+from core.errors import ConflictError, NotFoundError
+from core.privacy.errors import PrivacyError
 from core.privacy.models import ReidentificationRequest
 from core.privacy.pseudonyms import PSEUDONYM_PREFIX, Pseudonymiser
 from core.privacy.read_audit import SUBJECTS_KEY
@@ -39,9 +40,9 @@ APPROVER_ROLES = frozenset({Role.DPO, Role.INCIDENT_MANAGER})
 def _text(value: str, field: str, limit: int) -> str:
     cleaned = " ".join(value.split())
     if len(cleaned) < 5:
-        raise ValidationError(field, "state it in at least 5 characters")
+        raise PrivacyError(field, "state it in at least 5 characters")
     if len(cleaned) > limit:
-        raise ValidationError(field, f"must be at most {limit} characters")
+        raise PrivacyError(field, f"must be at most {limit} characters")
     return cleaned
 
 
@@ -59,7 +60,7 @@ def request_reidentification(
     if actor_role not in REQUESTER_ROLES:
         raise ConflictError("your role cannot request re-identification")
     if not pseudonym.startswith(PSEUDONYM_PREFIX) or not 4 <= len(pseudonym) <= 64:
-        raise ValidationError("pseudonym", "expected a resident pseudonym (rp_...)")
+        raise PrivacyError("pseudonym", "expected a pseudonym (rp_...)")
     clean_purpose = _text(purpose, "purpose", 500)
     now = clock.now()
     row = ReidentificationRequest(
@@ -190,11 +191,6 @@ def verify_candidate(
         },
     )
     return match
-
-
-def get_request(*, db: Session, request_id: int) -> ReidentificationRequest:
-    """One request; raises NotFoundError."""
-    return _get(db, request_id)
 
 
 def list_requests(*, db: Session, limit: int = 200) -> list[ReidentificationRequest]:

@@ -4,7 +4,7 @@ package docstring and docs/privacy.md."""
 
 from __future__ import annotations
 
-from core.privacy.access_report import AccessRecord, AccessReport, build_report
+from core.privacy.access_report import AccessReport
 from core.privacy.bsn import pseudonym_of, resident_report, verify_bsn
 from core.privacy.errors import PrivacyError
 from core.privacy.models import ReidentificationRequest
@@ -12,24 +12,18 @@ from core.privacy.pseudonyms import (
     PSEUDONYM_PREFIX,
     PSEUDONYM_RE,
     Pseudonymiser,
-    is_valid_bsn,
     pseudonyms_in,
     valid_bsns_in,
 )
 from core.privacy.read_audit import (
     PurposeRequired,
-    Reader,
     audit_personal_read,
     audit_read,
     clean_purpose,
     require_purpose,
 )
 from core.privacy.reidentification import (
-    APPROVAL_WINDOW,
-    MAX_ATTEMPTS,
-    VALIDITY,
     approve,
-    get_request,
     latest_request_for,
     list_requests,
     reject,
@@ -38,25 +32,17 @@ from core.privacy.reidentification import (
 )
 
 __all__ = [
-    "APPROVAL_WINDOW",
-    "MAX_ATTEMPTS",
     "PSEUDONYM_PREFIX",
     "PSEUDONYM_RE",
-    "VALIDITY",
-    "AccessRecord",
     "AccessReport",
     "PrivacyError",
     "Pseudonymiser",
     "PurposeRequired",
-    "Reader",
     "ReidentificationRequest",
     "approve",
     "audit_personal_read",
     "audit_read",
-    "build_report",
     "clean_purpose",
-    "get_request",
-    "is_valid_bsn",
     "latest_request_for",
     "list_requests",
     "pseudonym_of",

@@ -9,7 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.privacy.service import Pseudonymiser, build_report
+from core.privacy.access_report import build_report
+from core.privacy.service import Pseudonymiser
 from core.store.sqlite_events import SqliteEventStore
 from ldv.service import check_request, check_streams, read
 from tests.ldv.support import ldv_event

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.events import new_event
-from core.privacy.service import build_report
+from core.privacy.access_report import build_report
 
 
 def _app_audit_event(pseudonym: str, actor: str, when: datetime) -> dict[str, Any]:

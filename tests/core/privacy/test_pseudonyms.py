@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
-from core.privacy.service import PrivacyError, Pseudonymiser, is_valid_bsn
+from core.privacy.pseudonyms import is_valid_bsn
+from core.privacy.service import PrivacyError, Pseudonymiser
 
 KEY = b"k" * 32
 VALID = "111222333"  # 9*1+8*1+7*1+6*2+5*2+4*2+3*3+2*3-1*3 = 66 = 6*11

@@ -15,9 +15,9 @@ from core.accounts.models import Role
 from core.audit import entries, verify
 from core.clock import FrozenClock
 from core.config import Settings
-from core.privacy.access_report import audit_reads_of
+from core.privacy.access_report import audit_reads_of, build_report
 from core.privacy.read_audit import GroupCommit, _writer_of, audit_read
-from core.privacy.service import PrivacyError, PurposeRequired, audit_personal_read, build_report
+from core.privacy.service import PrivacyError, PurposeRequired, audit_personal_read
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.unit_of_work import unit_of_work
 
