@@ -250,7 +250,7 @@ def targets() -> list[Target]:
     from collectors.packets import PacketSummariser, read_capture
     from collectors.parsers import HeaderRow, SyslogFramer, get_parser
     from collectors.parsers.timestamps import parse_iso_loose, parse_rfc3339
-    from collectors.pseudonym import Pseudonymiser
+    from core.privacy.service import Pseudonymiser
 
     frames = _frames()
     payloads = [packet.payload for packet in filter(None, (nd.decode_frame(*f) for f in frames))]

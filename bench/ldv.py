@@ -60,7 +60,7 @@ ACTIVITY = "https://register.groningen.nl/verwerkingen/brp-raadplegen-voor-zaak/
 
 def _bsns(count: int) -> tuple[str, ...]:
     """`count` distinct numbers that pass the 11-test (residents; each recurs a few times)."""
-    from collectors.pseudonym import is_valid_bsn
+    from core.privacy.pseudonyms import is_valid_bsn
 
     found: list[str] = []
     number = 100_000_000

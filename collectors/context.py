@@ -40,9 +40,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from collectors.parsers.base import ParseError
-from collectors.pseudonym import PSEUDONYM_PREFIX, Pseudonymiser
 from core.errors import ConfigError
+from core.privacy.service import PSEUDONYM_PREFIX, PrivacyError, Pseudonymiser
 
 ACCOUNT_STATES = frozenset({"active", "deactivated", "shared"})
 NETWORK_KINDS = frozenset({"anonymising"})
@@ -280,7 +279,7 @@ class _Loader:
             return text
         try:
             return self.pseudonymiser.pseudonym(text, field="bsn")
-        except ParseError as exc:  # the message never holds the number itself
+        except PrivacyError as exc:  # the message never holds the number itself
             raise ContextError(f"{where}: {exc}") from None
 
     def _keyed(self, kind: str, value: str | None) -> str | None:

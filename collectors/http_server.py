@@ -53,12 +53,12 @@ from collectors.http_ingest import (
 )
 from collectors.otlp import OtlpResult, encode_response, ingest_otlp, media_type
 from collectors.parsers.ldv import LdvRecordMapper
-from collectors.pseudonym import Pseudonymiser
 from collectors.spool import Spool, open_spool
 from core.accounts.tokens import TokenIdentity, touch_token
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.errors import ConfigError, ValidationError
+from core.privacy.service import Pseudonymiser
 from core.store.relational import create_db_engine, create_session_factory
 from core.store.unit_of_work import is_locked_error, unit_of_work
 

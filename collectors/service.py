@@ -23,17 +23,16 @@ from collectors.expected import (
     silence_limits,
 )
 from collectors.parsers import ParseError, get_parser
-from collectors.pseudonym import PSEUDONYM_PREFIX, Pseudonymiser, valid_bsns_in
 from collectors.spool import open_spool
 from core.config import Settings
 from core.events import Event
+from core.privacy.service import PSEUDONYM_PREFIX, valid_bsns_in
 from core.store.base import DeadLetterCount, EventStore
 
 __all__ = [
     "DeadLetterSummary",
     "Enricher",
     "ParseError",
-    "Pseudonymiser",
     "check_expected",
     "dead_letter_summary",
     "expect_source",

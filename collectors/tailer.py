@@ -304,7 +304,7 @@ def build_tailers(
 ) -> list[FileTailer]:
     """One tailer per `settings.tail_files` entry (path + format), parsers built with settings."""
 
-    from collectors.pseudonym import Pseudonymiser
+    from core.privacy.service import Pseudonymiser
 
     entries = settings.tail_files if files is None else files
     tailers = []

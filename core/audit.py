@@ -200,7 +200,7 @@ def prepare(
 ) -> PendingEntry:
     """Validate the fields and normalise the details: everything that needs no write lock.
 
-    A boundary that opens a write unit only for the entry (`dashboard.audit_reads`) calls this
+    A boundary that opens a write unit only for the entry (`core.privacy.read_audit`) calls this
     before the unit, so the lock is held for the chain step alone. ValidationError names the
     bad field.
     """
@@ -269,7 +269,7 @@ def record(
     BEGIN IMMEDIATE, so the chain's last entry is read under the write lock. A deferred (read)
     transaction would have to upgrade to write here, which SQLite refuses at once with
     "database is locked"; an audited read therefore writes its entry in a write unit of its
-    own (`dashboard.audit_reads`, which calls `prepare` before that unit and `append` in it).
+    own (`core.privacy.read_audit`, which calls `prepare` before that unit and `append` in it).
     Should a stale reader race anyway, the primary key on `seq` refuses the second entry: the
     chain can fail a write but never fork.
     """

@@ -182,11 +182,9 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _install_security(app: FastAPI) -> None:
     """Access errors, security headers, the purpose form and the CSRF token in templates."""
-    from dashboard.audit_reads import install_purpose_handler
     from dashboard.security import csrf_form_token, install_security
 
     install_security(app)
-    install_purpose_handler(app)
     app.add_middleware(i18n.LanguageMiddleware)
     app.state.templates.env.globals["csrf_token"] = csrf_form_token
 

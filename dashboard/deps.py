@@ -10,9 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
-from collectors.pseudonym import Pseudonymiser
 from core.clock import Clock
 from core.config import Settings
+from core.privacy.service import Pseudonymiser
 from core.store.base import AlertStore, EventStore
 from core.store.factory import open_alert_store, open_event_store
 from core.store.pool import DEFAULT_MAX_IDLE, StorePool
@@ -102,7 +102,7 @@ def _write_db(request: Request) -> Iterator[Session]:
 
 def _pseudonymiser(request: Request) -> Pseudonymiser:
     """The resident pseudonymiser with the platform's `pseudonym_key` (same as the collectors)."""
-    from collectors.pseudonym import Pseudonymiser
+    from core.privacy.service import Pseudonymiser
 
     settings: Settings = request.app.state.settings
     return Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))

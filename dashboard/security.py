@@ -35,6 +35,7 @@ from core.accounts.sessions import ActiveSession, csrf_matches, load_session, lo
 from core.accounts.tokens import TokenRefusedError, touch_token, verify_token
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
+from core.privacy.service import PurposeRequired
 from core.store.unit_of_work import is_locked_error, unit_of_work
 from dashboard.state import app_clock, session_factory
 
@@ -382,6 +383,19 @@ def install_security(app: FastAPI) -> None:
         field = exc.field if isinstance(exc, ValidationError) else None
         return _error(request, 400, str(exc), field)
 
+    async def purpose_required(request: Request, exc: Exception) -> Response:
+        # Pages get a purpose form (same URL, `?purpose=`); the API a 400 naming the field.
+        problem = exc.problem if isinstance(exc, PurposeRequired) else str(exc)
+        if wants_json(request):
+            return JSONResponse({"detail": f"purpose: {problem}", "field": "purpose"}, 400)
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "purpose"]
+        return request.app.state.templates.TemplateResponse(
+            request,
+            "purpose.html",
+            {"problem": problem, "action": request.url.path, "params": params},
+            status_code=200,
+        )
+
     async def conflict(request: Request, exc: Exception) -> Response:
         return _error(request, 409, str(exc))
 
@@ -399,6 +413,7 @@ def install_security(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(ValidationError, invalid)
+    app.add_exception_handler(PurposeRequired, purpose_required)  # the most specific class wins
     app.add_exception_handler(ConflictError, conflict)
     app.add_exception_handler(OperationalError, database_busy)
     app.add_exception_handler(sqlite3.OperationalError, database_busy)

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collectors.service import Enricher, ParseError, Pseudonymiser, get_parser, load_context
+from collectors.service import Enricher, ParseError, get_parser, load_context
 from core.events import Event, get_field
+from core.privacy.service import Pseudonymiser
 from demo_world.formats import FILES
 
 # The demo's own pseudonym key: demo output never meets real BSNs, and tests must be stable.

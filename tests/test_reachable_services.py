@@ -48,7 +48,7 @@ CONTEXTS = tuple(
     Context(name)
     for name in (
         "collectors", "detection", "intel", "playbooks", "playbooks.breach", "drills",
-        "awareness", "advisories", "compliance", "ldv", "demo_world",
+        "awareness", "advisories", "compliance", "ldv", "demo_world", "core.privacy",
     )
 )  # fmt: skip
 

@@ -27,11 +27,11 @@ from core.accounts.sessions import ActiveSession, look_up_session, start_session
 from core.audit import AuditEntry, verify
 from core.clock import FrozenClock
 from core.config import Settings
+from core.privacy.service import audit_read
 from core.store.base import AlertQuery
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.sqlite_alerts import SqliteAlertStore
 from core.store.unit_of_work import unit_of_work
-from dashboard.audit_reads import audit_read
 from dashboard.security import SESSION_COOKIE, Principal, web_session
 from detection.correlation_store import load_engine
 from detection.stream import load_detector, run_batch

@@ -19,8 +19,8 @@ from collectors.parsers.framing import Frame, Framing, SyslogFramer
 from collectors.parsers.jsonlines import JsonLinesParser
 from collectors.parsers.ldv import LdvParser
 from collectors.parsers.syslog import Rfc3164Parser, Rfc5424Parser, SyslogParser
-from collectors.pseudonym import Pseudonymiser
 from core.errors import ConfigError
+from core.privacy.service import Pseudonymiser
 
 if TYPE_CHECKING:
     from core.config import Settings

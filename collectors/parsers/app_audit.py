@@ -23,8 +23,8 @@ from collectors.parsers.base import (
     strip_line_end,
 )
 from collectors.parsers.jsonlines import load_object
-from collectors.pseudonym import Pseudonymiser
 from core.events import Event
+from core.privacy.service import PrivacyError, Pseudonymiser
 
 FIELDS = (
     "time", "system", "actor", "actor_role", "department", "action", "subject",
@@ -112,7 +112,10 @@ class AppAuditParser:
         values = self._validate(record)
 
         subject = values.get("subject")
-        pseudonym = self._pseudonymiser.pseudonym(subject) if subject is not None else None
+        try:
+            pseudonym = self._pseudonymiser.pseudonym(subject) if subject is not None else None
+        except PrivacyError as exc:  # never quotes the BSN, so safe next to the dead letter
+            raise ParseError(exc.problem, field=exc.field) from None
         original = decoded.text
         if subject is not None and pseudonym is not None:
             original = original.replace(subject, pseudonym)

@@ -32,8 +32,8 @@ import orjson
 
 from collectors.parsers.base import ParseError, check_received_at, strip_line_end
 from collectors.parsers.jsonlines import load_object
-from collectors.pseudonym import Pseudonymiser
 from core.events import Event
+from core.privacy.service import PrivacyError, Pseudonymiser
 
 ACTIVITY = "dpl.core.processing_activity_id"
 SUBJECT = "dpl.core.data_subject_id"
@@ -243,7 +243,10 @@ class LdvRecordMapper:
             known = self._subjects.get(key)
             if known is not None:
                 return known
-        pseudonym = self._pseudonymiser.identifier(value, id_type=id_type, field=SUBJECT)
+        try:
+            pseudonym = self._pseudonymiser.identifier(value, id_type=id_type, field=SUBJECT)
+        except PrivacyError as exc:  # never quotes the id, so safe next to the dead letter
+            raise ParseError(exc.problem, field=exc.field) from None
         if key is not None:
             if len(self._subjects) >= SUBJECT_CACHE:
                 self._subjects.clear()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from core.audit import record
 from core.clock import Clock
 from core.errors import ValidationError
+from core.privacy.service import audit_personal_read, audit_read, pseudonyms_in
 from core.store.base import (
     ALERT_LEVELS,
     ALERT_STATUSES,
@@ -28,7 +29,6 @@ from core.store.base import (
     StoredAlert,
     StoredEvent,
 )
-from dashboard.audit_reads import audit_personal_read, audit_read, pseudonyms_in
 from dashboard.security import Principal
 
 BulkAction = Literal["acknowledge", "assign", "suppress", "close"]

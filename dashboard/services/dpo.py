@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.config import Settings
 from core.errors import NotFoundError, ValidationError
+from core.privacy.service import pseudonyms_in
 from core.store.base import AlertStore
-from dashboard.audit_reads import pseudonyms_in
 from playbooks import service as playbook_service
 from playbooks.breach.models import Breach, BreachChange, BreachReport, LetterBatch
 from playbooks.breach.service import (

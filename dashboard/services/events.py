@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.errors import ValidationError
+from core.privacy.service import audit_personal_read, pseudonyms_in
 from core.store.base import EventQuery, EventStore, StoredEvent
-from dashboard.audit_reads import audit_personal_read, pseudonyms_in
 from dashboard.security import Principal
 from dashboard.services.timerange import Histogram, TimeRange, time_slices
 

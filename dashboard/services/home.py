@@ -118,7 +118,7 @@ def _playbooks(home: Home, db: Session, clock: Clock) -> None:
 
 
 def _dpo(home: Home, db: Session, clock: Clock, settings: Settings) -> None:
-    from core.reidentification.service import list_requests
+    from core.privacy.service import list_requests
     from playbooks.breach.service import all_deadlines, list_breaches
 
     home.deadlines = all_deadlines(db=db, clock=clock, settings=settings)[:10]

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from core.accounts.models import Role
 from core.clock import Clock
 from core.config import Settings
+from core.privacy.service import pseudonyms_in
 from core.store.base import StoredAlert
-from dashboard.audit_reads import pseudonyms_in
 from dashboard.deps import (
     AlertStoreDep,
     AppSettings,

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from compliance import service
 from core.accounts.models import Role
-from dashboard.audit_reads import audit_read
+from core.privacy.service import audit_read
 from dashboard.deps import AppSettings, ClockDep, DbSession, Principal, RequireRole, Templates
 from dashboard.i18n import current_language
 

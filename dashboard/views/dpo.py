@@ -20,7 +20,7 @@ from core.accounts.models import Role, User
 from core.clock import Clock
 from core.config import Settings
 from core.errors import NotFoundError, ValidationError
-from dashboard.audit_reads import audit_read, pseudonyms_in, require_purpose
+from core.privacy.service import audit_read, pseudonyms_in, require_purpose
 from dashboard.deps import (
     AppSettings,
     ClockDep,
@@ -355,7 +355,7 @@ def letters_identify(
     try:
         outcome = identify_recipient(
             db=db, clock=clock, actor=user.username, batch_id=number, recipient_id=person,
-            candidate_bsn=form.get("bsn", ""), pseudonymise=pseudonymiser.pseudonym,
+            candidate_bsn=form.get("bsn", ""), pseudonymiser=pseudonymiser,
             details=form,
         )  # fmt: skip
         problem = None if outcome.matched else ValidationError(

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
-from dashboard.audit_reads import audit_read
+from core.privacy.service import audit_read
 from dashboard.deps import AppSettings, ClockDep, DbSession, Templates, WriteDb
 from dashboard.security import Principal
 from dashboard.services import dpo as svc

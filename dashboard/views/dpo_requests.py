@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
-from dashboard.audit_reads import audit_read
+from core.privacy.service import audit_read, pseudonym_of
 from dashboard.deps import (
     AppSettings,
     ClockDep,
@@ -24,7 +24,6 @@ from dashboard.deps import (
 )
 from dashboard.security import Principal
 from dashboard.services import dpo_words as words
-from dashboard.services.privacy import pseudonym_of
 from dashboard.views.dpo import Dpo, _breach_id, audited_download
 from dashboard.views.dpo_work import Form, _try
 from playbooks.breach import service as register

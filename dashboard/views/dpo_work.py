@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts.models import User
 from core.errors import NotFoundError, ValidationError
-from dashboard.audit_reads import audit_read
+from core.privacy.service import audit_read
 from dashboard.deps import (
     AlertStoreDep,
     AppSettings,

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from core.accounts.models import Role
-from dashboard.audit_reads import clean_purpose
+from core.privacy.service import clean_purpose
 from dashboard.deps import (
     AppSettings,
     ClockDep,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core.accounts.models import Role
-from dashboard.audit_reads import audit_read
+from core.privacy.service import audit_read
 from dashboard.deps import (
     PUBLIC,
     AlertStoreDep,

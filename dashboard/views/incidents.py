@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from core.accounts.models import Role, User
 from core.errors import ConflictError, NotFoundError, ValidationError
-from dashboard.audit_reads import audit_personal_read, pseudonyms_in
+from core.privacy.service import audit_personal_read, pseudonyms_in
 from dashboard.deps import (
     AlertStoreDep,
     AppSettings,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts.models import Role
 from core.errors import ValidationError
-from dashboard.audit_reads import audit_personal_read
+from core.privacy.service import audit_personal_read
 from dashboard.deps import (
     AlertStoreDep,
     ClockDep,

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from collectors.access_report import AccessReport
-from core import reidentification as reid
 from core.accounts.models import Role
 from core.errors import ValidationError
+from core.privacy import service as privacy
+from core.privacy.service import AccessReport, pseudonym_of, resident_report, verify_bsn
 from dashboard.deps import (
     ClockDep,
     DbSession,
@@ -24,7 +24,7 @@ from dashboard.deps import (
     WriteDb,
 )
 from dashboard.report_labels import ACTIONS, LABELS, record_name, role_name
-from dashboard.services.privacy import resident_report, verify_bsn
+from ldv import service as ldv
 
 router = APIRouter(tags=["privacy"])
 Dpo = Annotated[Principal, Depends(RequireRole(Role.DPO))]
@@ -77,7 +77,7 @@ def _report_json(report: AccessReport) -> dict[str, Any]:
     return data
 
 
-def _reid_out(row: reid.ReidentificationRequest, clock: ClockDep) -> ReidOut:
+def _reid_out(row: privacy.ReidentificationRequest, clock: ClockDep) -> ReidOut:
     return ReidOut(
         id=row.id,
         pseudonym=row.pseudonym,
@@ -139,6 +139,7 @@ class _Reports:
             bsn=bsn,
             include_names=include_names,
             names_reason=names_reason,
+            partner_names=ldv.partner_names(db=self.db),
         )
 
     def from_body(self, user: Principal, body: ReportRequest) -> AccessReport:
@@ -199,7 +200,6 @@ def report_page(
 
 def _check_request(reports: _Reports, request_id: str, bsn: str) -> None:
     """The BSN must be the requesting resident's; then the request notes the report."""
-    from dashboard.services.privacy import pseudonym_of
     from playbooks.breach import service as breach_service
 
     if not request_id.isdigit():
@@ -245,7 +245,7 @@ def api_report_pdf(
 def reid_list(
     request: Request, db: DbSession, clock: ClockDep, templates: Templates, user: ReidUser
 ) -> HTMLResponse:
-    rows = [_reid_out(row, clock) for row in reid.list_requests(db=db)]
+    rows = [_reid_out(row, clock) for row in privacy.list_requests(db=db)]
     return templates.TemplateResponse(request, "reidentification.html", {"rows": rows})
 
 
@@ -257,7 +257,7 @@ def reid_request_form(
     pseudonym: Annotated[str, Form(max_length=64)],
     purpose: Annotated[str, Form(max_length=500)],
 ) -> Response:
-    reid.request_reidentification(
+    privacy.request_reidentification(
         db=db,
         pseudonym=pseudonym.strip(),
         purpose=purpose,
@@ -270,7 +270,7 @@ def reid_request_form(
 
 @router.post("/reidentification/{request_id}/approve", summary="Approve (form)")
 def reid_approve_form(request_id: int, db: WriteDb, clock: ClockDep, user: Approver) -> Response:
-    reid.approve(
+    privacy.approve(
         db=db, request_id=request_id, actor=user.username, actor_role=user.role, clock=clock
     )
     return RedirectResponse("/reidentification", status_code=303)
@@ -284,7 +284,7 @@ def reid_reject_form(
     user: Approver,
     reason: Annotated[str, Form(max_length=500)],
 ) -> Response:
-    reid.reject(
+    privacy.reject(
         db=db,
         request_id=request_id,
         reason=reason,
@@ -316,20 +316,20 @@ def reid_verify_form(
         request_id=request_id,
         bsn=bsn,
     )
-    rows = [_reid_out(row, clock) for row in reid.list_requests(db=db)]
+    rows = [_reid_out(row, clock) for row in privacy.list_requests(db=db)]
     context = {"rows": rows, "verified": {"id": request_id, "match": match}}
     return templates.TemplateResponse(request, "reidentification.html", context)
 
 
 @router.get("/api/reidentification", response_model=list[ReidOut], summary="Requests")
 def api_reid_list(db: DbSession, clock: ClockDep, user: ReidUser) -> list[ReidOut]:
-    return [_reid_out(row, clock) for row in reid.list_requests(db=db)]
+    return [_reid_out(row, clock) for row in privacy.list_requests(db=db)]
 
 
 @router.post("/api/reidentification", response_model=ReidOut, summary="Request re-identification")
 def api_reid_request(body: ReidRequestIn, db: WriteDb, clock: ClockDep, user: ReidUser) -> ReidOut:
     """Needs a purpose; becomes usable after the DPO and an incident manager both approve."""
-    row = reid.request_reidentification(
+    row = privacy.request_reidentification(
         db=db,
         pseudonym=body.pseudonym,
         purpose=body.purpose,
@@ -344,7 +344,7 @@ def api_reid_request(body: ReidRequestIn, db: WriteDb, clock: ClockDep, user: Re
     "/api/reidentification/{request_id}/approve", response_model=ReidOut, summary="Approve"
 )
 def api_reid_approve(request_id: int, db: WriteDb, clock: ClockDep, user: Approver) -> ReidOut:
-    row = reid.approve(
+    row = privacy.approve(
         db=db, request_id=request_id, actor=user.username, actor_role=user.role, clock=clock
     )
     return _reid_out(row, clock)
@@ -354,7 +354,7 @@ def api_reid_approve(request_id: int, db: WriteDb, clock: ClockDep, user: Approv
 def api_reid_reject(
     request_id: int, body: RejectIn, db: WriteDb, clock: ClockDep, user: Approver
 ) -> ReidOut:
-    row = reid.reject(
+    row = privacy.reject(
         db=db,
         request_id=request_id,
         reason=body.reason,

@@ -387,7 +387,7 @@ def identify_command(
 ) -> None:
     """Verify the BSN you looked up in the BRP (read from stdin, never stored) against the
     recipient's pseudonym; on a match the name and address go on the letter."""
-    from collectors.pseudonym import Pseudonymiser
+    from core.privacy.service import Pseudonymiser
     from playbooks.breach import service as breach
 
     bsn = typer.get_text_stream("stdin").readline().strip().replace(" ", "")
@@ -397,7 +397,7 @@ def identify_command(
         pseudonymiser = Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))
         outcome = breach.identify_recipient(
             db=db, clock=_clock(), actor=account.username, batch_id=batch_id,
-            recipient_id=recipient_id, candidate_bsn=bsn, pseudonymise=pseudonymiser.pseudonym,
+            recipient_id=recipient_id, candidate_bsn=bsn, pseudonymiser=pseudonymiser,
             details=details,
         )  # fmt: skip
         if not outcome.matched:
@@ -472,18 +472,13 @@ def requests_add_command(
     requester: Annotated[str, typer.Option(help="The name the resident signed with.")],
 ) -> None:
     """Record a request; the BSN is read from stdin (never an argument), checked and not stored."""
-    from collectors.errors import ParseError
-    from collectors.pseudonym import Pseudonymiser
-    from core.errors import ValidationError
+    from core.privacy.service import Pseudonymiser, pseudonym_of
     from playbooks.breach import service as breach_service
 
     bsn = typer.get_text_stream("stdin").readline().strip().replace(" ", "")
     with _acting(user) as (settings, db, account):
         pseudonymiser = Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))
-        try:
-            pseudonym = pseudonymiser.pseudonym(bsn, field="bsn")
-        except ParseError:
-            raise ValidationError("bsn", "not a valid BSN (9 digits passing the 11-test)") from None
+        pseudonym = pseudonym_of(pseudonymiser, bsn)  # PrivacyError naming `bsn` if invalid
         made = breach_service.record_request(
             db=db, clock=_clock(), settings=settings, actor=account.username, kind=kind,
             requester=requester, pseudonym=pseudonym,

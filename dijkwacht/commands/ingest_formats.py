@@ -205,7 +205,7 @@ def reader_for(fmt: str, *, settings: Settings) -> Reader | None:
         return None
     options: dict[str, Any] = zone_options(settings)
     if fmt.startswith("app-audit-") or fmt == "ldv":
-        from collectors.pseudonym import Pseudonymiser
+        from core.privacy.service import Pseudonymiser
 
         options["pseudonymiser"] = Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))
     parser = get_parser(fmt, **options)

@@ -5,7 +5,7 @@ linked incident's observables, its alerts and the events behind them), and store
 name or address. So a batch "from the affected subjects" starts as one recipient per
 pseudonym, each awaiting identification, and opens a re-identification request for each
 (purpose stated, approved by the DPO and an incident manager, neither the requester: the
-four-eyes rule of `core.reidentification`). Once approved, the requesting DPO looks the
+four-eyes rule of `core.privacy`). Once approved, the requesting DPO looks the
 resident up in the BRP, and the platform *verifies* that BSN against the pseudonym (attempts
 capped, audited, counted as a read in the resident's access report) before it accepts the
 name and address for the letter. The BSN itself is never stored. A batch can only be approved
@@ -14,18 +14,18 @@ when every recipient is identified (letters.approve_letter_batch).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core import reidentification as reid
 from core.accounts.models import Role
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.events import get_field
+from core.privacy import service as privacy
+from core.privacy.service import PSEUDONYM_RE, Pseudonymiser, pseudonyms_in
 from core.store.base import AlertStore, EventStore
 from playbooks import service as playbooks
 from playbooks.breach import rendering
@@ -33,8 +33,6 @@ from playbooks.breach.letters import TEXT_KEYS, get_batch, recipients
 from playbooks.breach.models import Breach, LetterBatch, LetterRecipient
 from playbooks.breach.register import get_breach, log_change
 
-# Same form as collectors.pseudonym writes (playbooks may not import collectors).
-PSEUDONYM_RE = re.compile(r"\brp_[a-z2-7]{32}\b")
 SUBJECT_FIELD = "dijkwacht.subject.pseudonym"
 MAX_ALERTS = 50
 MAX_EVENTS = 1000
@@ -51,8 +49,7 @@ class Identification:
 
 
 def _pseudonyms(value: Any) -> set[str]:
-    text = value if isinstance(value, str) else repr(value)
-    return set(PSEUDONYM_RE.findall(text)) if "rp_" in text else set()
+    return set(pseudonyms_in(value))
 
 
 def _alert_ids(db: Session, breach: Breach) -> list[str]:
@@ -152,9 +149,9 @@ def create_batch_for_subjects(
                 pseudonym=subject, language="nl", data_items=[],
             )
         )  # fmt: skip
-        current = reid.latest_request_for(db=db, pseudonym=subject, requested_by=actor)
+        current = privacy.latest_request_for(db=db, pseudonym=subject, requested_by=actor)
         if current is None or current.current_status(now) not in ("pending", "approved"):
-            reid.request_reidentification(
+            privacy.request_reidentification(
                 db=db, pseudonym=subject, purpose=purpose, actor=actor, actor_role=actor_role,
                 clock=clock,
             )  # fmt: skip
@@ -178,7 +175,7 @@ def identification_status(*, db: Session, clock: Clock, batch_id: int) -> dict[i
     now = clock.now()
     out: dict[int, str] = {}
     for person in awaiting(recipients(db=db, batch_id=batch.id)):
-        request = reid.latest_request_for(
+        request = privacy.latest_request_for(
             db=db, pseudonym=person.pseudonym, requested_by=batch.created_by
         )
         if request is None:
@@ -215,7 +212,7 @@ def identify_recipient(
     batch_id: int,
     recipient_id: int,
     candidate_bsn: str,
-    pseudonymise: Callable[[str], str],
+    pseudonymiser: Pseudonymiser,
     details: Mapping[str, str],
 ) -> Identification:
     """Verify the BSN the DPO looked up against the recipient's pseudonym; on a match, keep the
@@ -237,7 +234,7 @@ def identify_recipient(
     if not (bsn.isdigit() and len(bsn) == 9):
         raise ValidationError("bsn", "a BSN has 9 digits")
     clean = _details(details)
-    request = reid.latest_request_for(db=db, pseudonym=person.pseudonym)
+    request = privacy.latest_request_for(db=db, pseudonym=person.pseudonym)
     now = clock.now()
     if request is None or request.current_status(now) != "approved":
         state = request.current_status(now) if request is not None else "not requested"
@@ -247,8 +244,8 @@ def identify_recipient(
             "manager must approve it first (Heridentificatie / re-identification page)",
         )
     try:
-        matched = reid.verify_candidate(
-            db=db, request_id=request.id, candidate=bsn, pseudonymise=pseudonymise,
+        matched = privacy.verify_candidate(
+            db=db, request_id=request.id, candidate=bsn, pseudonymiser=pseudonymiser,
             actor=actor, clock=clock,
         )  # fmt: skip
     except ConflictError as exc:

@@ -19,11 +19,11 @@ from collectors.enrichment import Enricher, enrich
 from collectors.hooks import FAILED_TAG, EnrichHook, SafeEnrich
 from collectors.http_ingest import ingest_ndjson
 from collectors.parsers import get_parser
-from collectors.pseudonym import Pseudonymiser
 from collectors.sources import SupervisedSource
 from collectors.spool import Spool
 from collectors.tailer import FileTailer
 from core.events import Event, get_field
+from core.privacy.service import Pseudonymiser
 
 KEY = b"test-key-for-pseudonyms-0123456789"
 RECEIVED = datetime(2025, 2, 1, tzinfo=UTC)

@@ -3,10 +3,10 @@ purpose when they name a resident), why each matched, and ATT&CK names from the 
 
 from __future__ import annotations
 
-from collectors.pseudonym import Pseudonymiser
 from core.accounts.models import Role
 from core.audit import entries
 from core.events import new_event
+from core.privacy.service import Pseudonymiser
 from core.store.base import NewAlert
 from core.store.factory import open_alert_store, open_event_store
 from tests.dashboard.conftest import Env, add_user, login

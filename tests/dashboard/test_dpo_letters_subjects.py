@@ -7,10 +7,10 @@ import re
 
 from sqlalchemy import select
 
-from collectors.pseudonym import Pseudonymiser
 from core.accounts.models import Role
 from core.audit import AuditEntry
 from core.events import new_event
+from core.privacy.service import Pseudonymiser
 from core.store.base import NewAlert
 from core.store.factory import open_alert_store, open_event_store
 from dashboard.services.incidents import triage_alert

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from collectors.access_report import build_report
-from collectors.pseudonym import Pseudonymiser
 from core.accounts.models import Role
 from core.audit import entries
 from core.events import new_event
+from core.privacy.service import Pseudonymiser
 from core.store.base import NewAlert
 from core.store.factory import open_alert_store, open_event_store
 from tests.dashboard.conftest import Env, add_user, login
@@ -194,77 +189,6 @@ def test_access_report_lists_both_sources_and_only_that_resident(env: Env) -> No
             headers={"X-CSRF-Token": csrf},
         )
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-
-
-@dataclass
-class FakeEntry:
-    at: datetime
-    actor: str
-    action: str
-    object_type: str
-    purpose: str | None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-PSEUDONYMS = [f"rp_{c * 32}" for c in "abcd"]
-BASE = datetime(2026, 1, 1, tzinfo=UTC)
-reads = st.builds(
-    lambda subjects, action, minutes: FakeEntry(
-        at=BASE + timedelta(minutes=minutes),
-        actor="x",
-        action=action,
-        object_type="alert",
-        purpose="p",
-        details={"subject_pseudonyms": subjects, "role": "analyst"},
-    ),
-    st.lists(st.sampled_from(PSEUDONYMS), max_size=3, unique=True),
-    st.sampled_from(["data.read", "reidentification.verified", "user.logged_in"]),
-    st.integers(0, 10_000),
-)
-app_events = st.builds(
-    lambda subject, outcome, minutes: (
-        _app_audit_event(subject, "E9", BASE + timedelta(minutes=minutes))
-        | {
-            "event": {
-                "kind": "event",
-                "dataset": "app_audit.brp",
-                "original": "{}",
-                "action": "view",
-                "outcome": outcome,
-            }
-        }
-    ),
-    st.sampled_from(PSEUDONYMS),
-    st.sampled_from(["success", "failure"]),
-    st.integers(0, 10_000),
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(reads, max_size=20), st.lists(app_events, max_size=20), st.sampled_from(PSEUDONYMS))
-def test_report_holds_exactly_that_residents_reads(
-    audit: list[FakeEntry], events: list[dict[str, Any]], target: str
-) -> None:
-    report = build_report(
-        pseudonym=target, audit_entries=audit, events=events, include_names=False, generated_at=BASE
-    )
-    expected_audit = [
-        e
-        for e in audit
-        if e.action in ("data.read", "reidentification.verified")
-        and target in e.details["subject_pseudonyms"]
-    ]
-    expected_events = [
-        e
-        for e in events
-        if e["dijkwacht"]["subject"]["pseudonym"] == target and e["event"]["outcome"] == "success"
-    ]
-    assert len(report.records) == len(expected_audit) + len(expected_events)
-    assert sorted(r.at for r in report.records if r.source == "dijkwacht") == sorted(
-        e.at for e in expected_audit
-    )
-    assert all(r.employee is None for r in report.records)
-    assert [r.at for r in report.records] == sorted(r.at for r in report.records)
 
 
 def test_reidentification_needs_two_different_approvers_and_expires(env: Env) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from collectors.pseudonym import Pseudonymiser
-from core import reidentification as reid
 from core.accounts.models import Role
 from core.accounts.service import create_user
 from core.clock import SystemClock
 from core.config import get_settings
+from core.privacy import service as privacy
+from core.privacy.service import Pseudonymiser
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.unit_of_work import unit_of_work
 from dijkwacht.cli import app
@@ -88,10 +88,12 @@ def test_letters_to_the_affected_residents_from_the_command_line(
         code, out = _run(*identify, stdin=BSN + "\n")
         assert code == 2 and "must approve it first" in out
         with unit_of_work(create_session_factory(engine)) as db:
-            request = reid.latest_request_for(db=db, pseudonym=pseudonym)
+            request = privacy.latest_request_for(db=db, pseudonym=pseudonym)
             assert request is not None
             for name, role in (("fg2", Role.DPO), ("im", Role.INCIDENT_MANAGER)):
-                reid.approve(db=db, request_id=request.id, actor=name, actor_role=role, clock=clock)
+                privacy.approve(
+                    db=db, request_id=request.id, actor=name, actor_role=role, clock=clock
+                )
         code, out = _run(*identify, stdin="123456782\n")
         assert code == 2 and "not the resident behind the pseudonym" in out
         assert "123456782" not in out
@@ -100,7 +102,7 @@ def test_letters_to_the_affected_residents_from_the_command_line(
         code, out = _run("letters-approve", str(batch_id), "--as", "fg2")
         assert code == 0, out
         with unit_of_work(create_session_factory(engine), write=False) as db:
-            request = reid.latest_request_for(db=db, pseudonym=pseudonym)
+            request = privacy.latest_request_for(db=db, pseudonym=pseudonym)
             assert request is not None and request.attempts == 2  # the wrong BSN counted
     finally:
         engine.dispose()

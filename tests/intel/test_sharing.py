@@ -15,9 +15,10 @@ from pymisp import MISPEvent
 from sqlalchemy.orm import Session, sessionmaker
 from stix2validator import ValidationOptions, validate_string
 
-from collectors.pseudonym import Pseudonymiser, is_valid_bsn
 from core.clock import FrozenClock
 from core.errors import ValidationError
+from core.privacy.pseudonyms import is_valid_bsn
+from core.privacy.service import Pseudonymiser
 from core.store.unit_of_work import unit_of_work
 from intel import service
 from intel.sharing import stix_bundle, withheld_reason

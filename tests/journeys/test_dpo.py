@@ -47,7 +47,7 @@ def _brp(journey: Journey) -> dict[str, tuple[str, str, str]]:
     The demo world's BRP export stands in for the population register the DPO consults; the
     platform itself never holds it.
     """
-    from collectors.pseudonym import Pseudonymiser
+    from core.privacy.service import Pseudonymiser
 
     data = journey.platform.data_dir
     key = (data / "secrets" / "pseudonym_key").read_text(encoding="utf-8").strip()

@@ -108,7 +108,7 @@ def ldv_event(
 
     from collectors.enrichment import enrich
     from collectors.parsers import get_parser
-    from collectors.pseudonym import Pseudonymiser
+    from core.privacy.service import Pseudonymiser
 
     attributes: dict[str, Any] = {"dpl.core.processing_activity_id": activity}
     if bsn is not None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.access_report import build_report
-from collectors.pseudonym import Pseudonymiser
+from core.privacy.access_report import build_report
+from core.privacy.service import Pseudonymiser
 from core.store.sqlite_events import SqliteEventStore
 from ldv.service import check_request, check_streams, read
 from tests.ldv.support import ldv_event

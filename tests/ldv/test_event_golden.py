@@ -26,9 +26,10 @@ from collectors.errors import ParseError
 from collectors.otlp import PROTOBUF, decode_request, ingest_otlp, iter_spans, span_record
 from collectors.parsers import get_parser
 from collectors.parsers.ldv import LdvRecordMapper
-from collectors.pseudonym import Pseudonymiser, _base32
 from collectors.spool import Spool
 from core.errors import ValidationError
+from core.privacy.pseudonyms import _base32
+from core.privacy.service import Pseudonymiser
 from tests.ldv.support import ACTIVITY, BSN_A, BSN_B
 
 GOLDEN = Path(__file__).parent / "golden"

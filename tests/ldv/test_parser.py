@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from collectors.context import load_context
 from collectors.enrichment import enrich
 from collectors.parsers import ParseError, get_parser
-from collectors.pseudonym import Pseudonymiser
+from core.privacy.service import PrivacyError, Pseudonymiser
 from tests.collectors.support import assert_ecs
 from tests.ldv.support import ACTIVITY, BSN_A, BSN_B
 
@@ -120,7 +120,7 @@ def test_other_id_types_get_their_own_pseudonyms() -> None:
     assert staff != pseudonymiser.identifier("123456789", id_type="vnummer")
     assert staff.startswith("rp_") and len(staff) == 35
     assert pseudonymiser.identifier(BSN_A, id_type=None) == pseudonymiser.pseudonym(BSN_A)
-    with pytest.raises(ParseError, match="data_subject_id_type"):
+    with pytest.raises(PrivacyError, match="data_subject_id_type"):
         pseudonymiser.identifier("E-123", id_type=None)
 
 

@@ -11,8 +11,10 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
+# Imported to register the core tables on Base.metadata.
 import core.accounts.models
-import core.audit  # noqa: F401  (registers the core tables on Base.metadata)
+import core.audit
+import core.privacy.models  # noqa: F401
 from core.store.relational import Base
 
 config = context.config

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from collectors.parsers import AppAuditParser, HeaderRow, ParseError, get_parser
 from collectors.parsers.app_audit import FIELDS
-from collectors.pseudonym import Pseudonymiser
 from core.errors import ConfigError
+from core.privacy.service import Pseudonymiser
 from tests.collectors.support import assert_ecs
-from tests.collectors.test_pseudonym import valid_bsns
+from tests.core.privacy.test_pseudonyms import valid_bsns
 
 RECEIVED = datetime(2025, 2, 1, tzinfo=UTC)
 PSEUDONYMISER = Pseudonymiser(b"test-key-for-pseudonyms-0123456789")

@@ -1,21 +1,19 @@
-"""The resident access report ("who viewed my data", CJEU C-579/21): logic, not presentation.
+"""The access report ("who viewed my data", CJEU C-579/21) of one data subject: logic only.
 
-Why here: the report is about the resident pseudonym and the municipal application access
-logs, both defined by `collectors` (`collectors.pseudonym`, the `app_audit.*` datasets). It
-reads only core parts (the audit log and the event store), which collectors may depend on, so
-no new domain is needed and the dashboard stays a thin presenter.
+Its sources are the read audit (`core.privacy.read_audit`: reads in Dijkwacht itself), the
+municipal application access logs (`app_audit.*` events) and Logboek Dataverwerkingen records
+(`ldv.*` events), all naming the data subject by pseudonym. It reads only the audit log and the
+event store, passed in; the names of LDV partners come in as a mapping (`ldv.service`).
 
 Following C-579/21, a resident learns when their data were consulted, by which department and
 role, and for which purpose; the names of employees are not part of the right of access by
 default and appear only when the DPO decides so (the decision and its reason are audited by
 the caller). A record belongs to the report only when it names exactly this pseudonym, so the
-report can never contain another resident's reads.
+report can never contain another data subject's reads.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,13 +24,14 @@ from sqlalchemy.orm import Session
 
 from core.audit import AuditEntry
 from core.events import get_field
+from core.privacy.pseudonyms import PSEUDONYM_RE
+from core.privacy.read_audit import READ_ACTION, SUBJECTS_KEY
+from core.privacy.reidentification import VERIFIED_ACTION
 from core.store.base import EventQuery, EventStore
 
-# Audit actions that are reads of a resident's data; reads name their residents in
-# `details["subject_pseudonyms"]` (see dashboard.audit_reads).
-READ_ACTIONS = frozenset({"data.read", "reidentification.verified"})
-SUBJECTS_KEY = "subject_pseudonyms"
-PSEUDONYM_RE = re.compile(r"\brp_[a-z2-7]{32}\b")
+# Audit actions that are reads of a data subject's data; each names its data subjects in
+# `details["subject_pseudonyms"]` (see core.privacy.read_audit).
+READ_ACTIONS = frozenset({READ_ACTION, VERIFIED_ACTION})
 APP_AUDIT_PREFIX = "app_audit."
 LDV_PREFIX = "ldv."
 DIJKWACHT_SOURCE = "dijkwacht"
@@ -40,17 +39,9 @@ DIJKWACHT_DEPARTMENT = "Informatiebeveiliging (SOC)"
 _PAGE = 500
 
 
-def pseudonyms_in(value: Any) -> list[str]:
-    """Every resident pseudonym anywhere inside a JSON-like value, sorted, without repeats."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    if "rp_" not in text:  # a substring test is ten times cheaper than the regex scan
-        return []
-    return sorted(set(PSEUDONYM_RE.findall(text)))
-
-
 @dataclass(frozen=True, slots=True)
 class AccessRecord:
-    """One consultation of the resident's data, in the terms the resident is told."""
+    """One consultation of the data subject's data, in the terms they are told."""
 
     at: datetime
     source: str
@@ -68,7 +59,7 @@ class AccessRecord:
 
 @dataclass(frozen=True, slots=True)
 class AccessReport:
-    """Every read of one resident, oldest first."""
+    """Every read of one data subject (by pseudonym), oldest first."""
 
     pseudonym: str
     generated_at: datetime
@@ -137,7 +128,7 @@ def records_from_events(
     include_names: bool,
     partner_names: Mapping[str, str] | None = None,
 ) -> Iterator[AccessRecord]:
-    """Successful accesses to this resident in the municipal application logs (`app_audit.*`)
+    """Successful accesses to this data subject in the municipal application logs (`app_audit.*`)
     and in Logboek Dataverwerkingen records (`ldv.*`, with the calling partner's name)."""
     for event in events:
         dataset = get_field(event, "event.dataset")
@@ -272,7 +263,7 @@ def access_report(
     generated_at: datetime,
     partner_names: Mapping[str, str] | None = None,
 ) -> AccessReport:
-    """The report for one resident pseudonym from the audit log and the event store (app
+    """The report for one data subject's pseudonym from the audit log and the event store (app
     audit lines and LDV records both carry `dijkwacht.subject.pseudonym`)."""
     return build_report(
         pseudonym=pseudonym,

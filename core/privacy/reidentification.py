@@ -1,4 +1,4 @@
-"""Re-identification of a resident pseudonym: purpose, two approvals, a time limit, an audit.
+"""Re-identification of a pseudonym: purpose, two approvals, a time limit, an audit.
 
 Why verification and not a vault: pseudonyms are one-way HMACs of the BSN, and the platform
 stores no BSN anywhere. A pseudonym→BSN vault would turn the SOC into a second population
@@ -9,14 +9,10 @@ an authorised person looks the candidate BSN up in a source the municipality alr
 The BSN is pseudonymised in memory and never stored or logged; attempts per request are capped
 so an approval cannot become a brute-force oracle. Every step is written to the audit log, and
 each verification counts as a read of that resident's data in the "who viewed my data" report.
-
-`core` imports no domain, so the pseudonym function comes in as an argument (the dashboard
-passes `collectors.pseudonym.Pseudonymiser.pseudonym`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -25,13 +21,17 @@ from sqlalchemy.orm import Session
 from core.accounts.models import Role
 from core.audit import record
 from core.clock import Clock
-from core.errors import ConflictError, NotFoundError, ValidationError
-from core.reidentification.models import ReidentificationRequest
+from core.errors import ConflictError, NotFoundError
+from core.privacy.errors import PrivacyError
+from core.privacy.models import ReidentificationRequest
+from core.privacy.pseudonyms import PSEUDONYM_PREFIX, Pseudonymiser
+from core.privacy.read_audit import SUBJECTS_KEY
 
 APPROVAL_WINDOW = timedelta(days=3)
 VALIDITY = timedelta(hours=24)
 MAX_ATTEMPTS = 5
-PSEUDONYM_PATTERN_PREFIX = "rp_"
+# A verification is a read of the data subject's data: the access report lists it.
+VERIFIED_ACTION = "reidentification.verified"
 # Who may ask; analysts work with pseudonyms and are the usual requesters.
 REQUESTER_ROLES = frozenset({Role.ANALYST, Role.INCIDENT_MANAGER, Role.DPO})
 APPROVER_ROLES = frozenset({Role.DPO, Role.INCIDENT_MANAGER})
@@ -40,9 +40,9 @@ APPROVER_ROLES = frozenset({Role.DPO, Role.INCIDENT_MANAGER})
 def _text(value: str, field: str, limit: int) -> str:
     cleaned = " ".join(value.split())
     if len(cleaned) < 5:
-        raise ValidationError(field, "state it in at least 5 characters")
+        raise PrivacyError(field, "state it in at least 5 characters")
     if len(cleaned) > limit:
-        raise ValidationError(field, f"must be at most {limit} characters")
+        raise PrivacyError(field, f"must be at most {limit} characters")
     return cleaned
 
 
@@ -59,8 +59,8 @@ def request_reidentification(
     """Open a request for one pseudonym with a stated purpose; audited, in the caller's unit."""
     if actor_role not in REQUESTER_ROLES:
         raise ConflictError("your role cannot request re-identification")
-    if not pseudonym.startswith(PSEUDONYM_PATTERN_PREFIX) or not 4 <= len(pseudonym) <= 64:
-        raise ValidationError("pseudonym", "expected a resident pseudonym (rp_...)")
+    if not pseudonym.startswith(PSEUDONYM_PREFIX) or not 4 <= len(pseudonym) <= 64:
+        raise PrivacyError("pseudonym", "expected a pseudonym (rp_...)")
     clean_purpose = _text(purpose, "purpose", 500)
     now = clock.now()
     row = ReidentificationRequest(
@@ -154,12 +154,13 @@ def verify_candidate(
     db: Session,
     request_id: int,
     candidate: str,
-    pseudonymise: Callable[[str], str],
+    pseudonymiser: Pseudonymiser,
     actor: str,
     clock: Clock,
 ) -> bool:
-    """Whether `candidate` (a BSN, validated by the caller) is the resident behind the pseudonym.
+    """Whether `candidate` (a BSN) is the data subject behind the request's pseudonym.
 
+    A candidate that is no valid BSN raises PrivacyError naming `bsn` and costs no attempt.
     Only the requester or the approving DPO may verify, only while the approval is valid, and
     at most MAX_ATTEMPTS times. The candidate is never stored or logged.
     """
@@ -171,7 +172,7 @@ def verify_candidate(
         raise ConflictError("only the requester or the approving DPO may verify")
     if row.attempts >= MAX_ATTEMPTS:
         raise ConflictError(f"the {MAX_ATTEMPTS} verification attempts are used up")
-    match = pseudonymise(candidate) == row.pseudonym
+    match = pseudonymiser.pseudonym(candidate, field="bsn") == row.pseudonym
     row.attempts += 1
     if match:
         row.matched = True
@@ -179,22 +180,17 @@ def verify_candidate(
         db=db,
         clock=clock,
         actor=actor,
-        action="reidentification.verified",
+        action=VERIFIED_ACTION,
         object_type="reidentification_request",
         object_id=str(row.id),
         purpose=row.purpose,
         details={
             "match": match,
             "attempt": row.attempts,
-            "subject_pseudonyms": [row.pseudonym],
+            SUBJECTS_KEY: [row.pseudonym],
         },
     )
     return match
-
-
-def get_request(*, db: Session, request_id: int) -> ReidentificationRequest:
-    """One request; raises NotFoundError."""
-    return _get(db, request_id)
 
 
 def list_requests(*, db: Session, limit: int = 200) -> list[ReidentificationRequest]:

@@ -1,4 +1,4 @@
-"""The `reidentification_requests` table (migration dashboard01)."""
+"""The tables of `core.privacy`: `reidentification_requests` (migration dashboard01)."""
 
 from __future__ import annotations
 

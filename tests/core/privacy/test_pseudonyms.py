@@ -1,4 +1,4 @@
-"""BSN 11-test and keyed pseudonyms."""
+"""Pseudonyms: the BSN 11-test and keyed pseudonyms of data subject ids."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.parsers import ParseError
-from collectors.pseudonym import Pseudonymiser, is_valid_bsn
 from core.errors import ConfigError
+from core.privacy.pseudonyms import is_valid_bsn
+from core.privacy.service import PrivacyError, Pseudonymiser
 
 KEY = b"k" * 32
 VALID = "111222333"  # 9*1+8*1+7*1+6*2+5*2+4*2+3*3+2*3-1*3 = 66 = 6*11
@@ -47,7 +47,7 @@ def test_same_key_same_pseudonym_other_key_other_pseudonym(bsn: str) -> None:
 
 @pytest.mark.parametrize("value", ["12345678", "1234567890", "abcdefghi", "123456789", ""])
 def test_invalid_bsn_names_the_field_not_the_value(value: str) -> None:
-    with pytest.raises(ParseError) as error:
+    with pytest.raises(PrivacyError) as error:
         Pseudonymiser(KEY).pseudonym(value)
     assert error.value.field == "subject"
     assert not value or value not in str(error.value)

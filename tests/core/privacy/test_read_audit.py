@@ -1,8 +1,10 @@
-"""Audited reads that arrive together share one write unit; each still waits for its commit."""
+"""The read audit: a personal read needs a purpose and reaches the data subject's access report;
+audited reads that arrive together share one write unit, each still waiting for its commit."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -13,12 +15,24 @@ from core.accounts.models import Role
 from core.audit import entries, verify
 from core.clock import FrozenClock
 from core.config import Settings
+from core.privacy.access_report import audit_reads_of, build_report
+from core.privacy.read_audit import GroupCommit, _writer_of, audit_read
+from core.privacy.service import PrivacyError, PurposeRequired, audit_personal_read
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.unit_of_work import unit_of_work
-from dashboard.audit_reads import GroupCommit, _writer_of, audit_read
-from dashboard.security import Principal
 
-PRINCIPAL = Principal(1, "ana", "Ana", Role.ANALYST, "session", None, None)
+
+@dataclass(frozen=True)
+class Reader:
+    """What the read audit needs of the reader (the dashboard passes its Principal)."""
+
+    username: str
+    role: Role
+    via: str
+
+
+PRINCIPAL = Reader("ana", Role.ANALYST, "session")
+SUBJECT, OTHER = "rp_" + "a" * 32, "rp_" + "b" * 32
 CLOCK = FrozenClock(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
 READERS = 12
 
@@ -36,6 +50,46 @@ def _read(sessions: sessionmaker[Session], n: int, errors: list[BaseException]) 
             )
     except BaseException as exc:  # kept and asserted on below
         errors.append(exc)
+
+
+def test_a_personal_read_needs_a_purpose_and_reaches_the_access_report(
+    settings: Settings,
+) -> None:
+    migrate(settings)
+    engine = create_db_engine(settings)
+    sessions = create_session_factory(engine)
+    try:
+        with unit_of_work(sessions, write=False) as db:
+
+            def read(object_id: str, purpose: str | None, subjects: list[str]) -> str | None:
+                return audit_personal_read(
+                    db=db, clock=CLOCK, principal=PRINCIPAL, object_type="alert",
+                    object_id=object_id, purpose=purpose, subjects=subjects,
+                )  # fmt: skip
+
+            with pytest.raises(PurposeRequired) as refused:
+                read("a-1", " kort ", [SUBJECT])
+            assert isinstance(refused.value, PrivacyError) and refused.value.field == "purpose"
+            clean = read("a-1", " melding  nagaan ", [SUBJECT, SUBJECT])
+            read("a-2", "andere inwoner", [OTHER])
+            read("a-3", None, [])  # no data subject: no purpose needed, still audited
+        assert clean == "melding nagaan"
+        with sessions() as db:
+            (entry,) = audit_reads_of(db=db, pseudonym=SUBJECT)
+            assert entry.details["subject_pseudonyms"] == [SUBJECT]
+            assert (entry.details["role"], entry.details["via"]) == ("analyst", "session")
+            report = build_report(
+                pseudonym=SUBJECT,
+                audit_entries=[entry],
+                events=[],
+                include_names=False,
+                generated_at=CLOCK.now(),
+            )
+        assert [(r.record_type, r.purpose, r.employee) for r in report.records] == [
+            ("alert", "melding nagaan", None)
+        ]
+    finally:
+        engine.dispose()
 
 
 def _wait_queued(writer: GroupCommit, count: int) -> None:

@@ -1,15 +1,15 @@
-"""Audit of reads: every view of personal data writes who, when, what and why.
+"""The read audit: every read of personal data writes who, when, what, why and whose.
 
-Later pages use two calls:
+A page or command that shows personal data makes one call:
 
-    subjects = pseudonyms_in(alert.body)          # residents the object names
-    purpose = require_purpose(purpose, subjects)  # PurposeRequired when sensitive and missing
-    audit_read(db=db, clock=clock, principal=user, object_type="alert", object_id=alert.id,
-               purpose=purpose, subjects=subjects)
+    subjects = pseudonyms_in(alert.body)  # the data subjects the object names
+    audit_personal_read(db=db, clock=clock, principal=user, object_type="alert",
+                        object_id=alert.id, purpose=purpose, subjects=subjects)
 
-A read names its residents in `details["subject_pseudonyms"]`, which is how the DPO's
-"who viewed my data" report finds it. `PurposeRequired` makes pages ask for the purpose
-(a small form) and makes the API answer 400 naming the `purpose` parameter.
+which demands a purpose when there are data subjects (`PurposeRequired`) and writes one
+`data.read` audit entry naming their pseudonyms in `details["subject_pseudonyms"]`: that is how
+the access report ("who viewed my data") finds the read. The dashboard maps `PurposeRequired`
+to a purpose form on pages and a 400 naming `purpose` in the API (`dashboard.security`).
 """
 
 from __future__ import annotations
@@ -17,40 +17,44 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from collectors.access_report import SUBJECTS_KEY, pseudonyms_in
+from core.accounts.models import Role
 from core.audit import PendingEntry, append, audit_key, prepare
 from core.clock import Clock
+from core.privacy.errors import PrivacyError
 from core.store.unit_of_work import is_write_unit, unit_of_work
-from dashboard.security import Principal, wants_json
+
+# The audit action of a read of personal data, and the details key naming its data subjects.
+READ_ACTION = "data.read"
+SUBJECTS_KEY = "subject_pseudonyms"
 
 MIN_PURPOSE = 5
 MAX_PURPOSE = 500
 # One group commit per engine for the audit's own write units (weak: engines of tests go).
 _WRITERS: WeakKeyDictionary[Engine | Connection, GroupCommit] = WeakKeyDictionary()
 
-__all__ = [
-    "PurposeRequired",
-    "audit_personal_read",
-    "audit_read",
-    "install_purpose_handler",
-    "pseudonyms_in",
-]
+
+class Reader(Protocol):
+    """Who reads: the dashboard's `Principal` fits (a browser session or an API token)."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> Role: ...
+    @property
+    def via(self) -> str: ...
 
 
-class PurposeRequired(Exception):
-    """A sensitive read was asked for without a (long enough) purpose."""
+class PurposeRequired(PrivacyError):
+    """A read of personal data was asked for without a (long enough) purpose."""
 
     def __init__(self, problem: str = "state why you need to see this personal data") -> None:
-        super().__init__(f"purpose: {problem}")
-        self.problem = problem
+        super().__init__("purpose", problem)
 
 
 def clean_purpose(purpose: str | None) -> str | None:
@@ -77,7 +81,7 @@ def audit_read(
     *,
     db: Session,
     clock: Clock,
-    principal: Principal,
+    principal: Reader,
     object_type: str,
     object_id: str | None,
     purpose: str | None,
@@ -104,7 +108,7 @@ def audit_read(
     pending = prepare(
         key=audit_key(db),
         actor=principal.username,
-        action="data.read",
+        action=READ_ACTION,
         object_type=object_type,
         object_id=object_id,
         purpose=purpose,
@@ -189,14 +193,14 @@ def audit_personal_read(
     *,
     db: Session,
     clock: Clock,
-    principal: Principal,
+    principal: Reader,
     object_type: str,
     object_id: str | None,
     purpose: str | None,
     subjects: Iterable[str],
     details: dict[str, Any] | None = None,
 ) -> str | None:
-    """Demand a purpose when `subjects` names residents, then audit the read; the clean purpose.
+    """Demand a purpose when `subjects` names data subjects, then audit the read; the clean purpose.
 
     The one way a read of personal data is checked and recorded, so no page can do only half.
     """
@@ -213,22 +217,3 @@ def audit_personal_read(
         details=details,
     )
     return clean
-
-
-def install_purpose_handler(app: FastAPI) -> None:
-    """Pages get a purpose form (same URL, `?purpose=`); the API gets 400 naming the field."""
-
-    async def handler(request: Request, exc: Exception) -> Response:
-        problem = exc.problem if isinstance(exc, PurposeRequired) else str(exc)
-        if wants_json(request):
-            return JSONResponse({"detail": f"purpose: {problem}", "field": "purpose"}, 400)
-        params = [(k, v) for k, v in request.query_params.multi_items() if k != "purpose"]
-        templates = request.app.state.templates
-        return templates.TemplateResponse(
-            request,
-            "purpose.html",
-            {"problem": problem, "action": request.url.path, "params": params},
-            status_code=200,
-        )
-
-    app.add_exception_handler(PurposeRequired, handler)

@@ -1,30 +1,35 @@
-"""Orchestration of the DPO's tools: BSN → pseudonym, audited report, BSN verification.
+"""The DPO's entry points that take a BSN: its pseudonym, the access report, re-identification.
 
-The BSN never leaves this call: it is checked, pseudonymised in memory, and only the
+The BSN never leaves these calls: it is checked, pseudonymised in memory, and only the
 pseudonym is passed on, stored or logged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.orm import Session
 
-from collectors.access_report import AccessReport, access_report
-from collectors.parsers.base import ParseError
-from collectors.pseudonym import Pseudonymiser
 from core.audit import record
 from core.clock import Clock
-from core.errors import ValidationError
-from core.reidentification.service import verify_candidate
+from core.privacy.access_report import AccessReport, access_report
+from core.privacy.errors import PrivacyError
+from core.privacy.pseudonyms import Pseudonymiser
+from core.privacy.reidentification import verify_candidate
 from core.store.base import EventStore
 
 
+def _cleaned(bsn: str) -> str:
+    """A BSN as people type it (spaces, dots) reduced to its digits' text."""
+    return bsn.strip().replace(" ", "").replace(".", "")
+
+
 def pseudonym_of(pseudonymiser: Pseudonymiser, bsn: str, *, field: str = "bsn") -> str:
-    """The pseudonym of a valid BSN; ValidationError naming `field` (never echoing the BSN)."""
-    cleaned = bsn.strip().replace(" ", "").replace(".", "")
+    """The pseudonym of a valid BSN; PrivacyError naming `field` (never echoing the BSN)."""
     try:
-        return pseudonymiser.pseudonym(cleaned, field=field)
-    except ParseError as exc:
-        raise ValidationError(field, "not a valid BSN (9 digits passing the 11-test)") from exc
+        return pseudonymiser.pseudonym(_cleaned(bsn), field=field)
+    except PrivacyError as exc:
+        raise PrivacyError(field, "not a valid BSN (9 digits passing the 11-test)") from exc
 
 
 def resident_report(
@@ -37,23 +42,24 @@ def resident_report(
     bsn: str,
     include_names: bool,
     names_reason: str | None,
+    partner_names: Mapping[str, str],
 ) -> AccessReport:
-    """Build the report and audit that it was made (with the names decision and its reason)."""
+    """Build the report and audit that it was made (with the names decision and its reason).
+
+    `partner_names` names the LDV chain partners by id (`ldv.service.partner_names`)."""
     pseudonym = pseudonym_of(pseudonymiser, bsn)
     reason = " ".join((names_reason or "").split()) or None
     if include_names and (reason is None or len(reason) < 5):
-        raise ValidationError("names_reason", "state why employee names are included")
+        raise PrivacyError("names_reason", "state why employee names are included")
     if reason is not None and len(reason) > 500:
-        raise ValidationError("names_reason", "at most 500 characters")
-    from ldv.service import partner_names
-
+        raise PrivacyError("names_reason", "at most 500 characters")
     report = access_report(
         db=db,
         store=store,
         pseudonym=pseudonym,
         include_names=include_names,
         generated_at=clock.now(),
-        partner_names=partner_names(db=db),
+        partner_names=partner_names,
     )
     record(
         db=db,
@@ -82,13 +88,13 @@ def verify_bsn(
     bsn: str,
 ) -> bool:
     """Check a candidate BSN against an approved re-identification request."""
-    cleaned = bsn.strip().replace(" ", "").replace(".", "")
+    cleaned = _cleaned(bsn)
     pseudonym_of(pseudonymiser, cleaned)  # validates first: a typo costs no attempt
     return verify_candidate(
         db=db,
         request_id=request_id,
         candidate=cleaned,
-        pseudonymise=pseudonymiser.pseudonym,
+        pseudonymiser=pseudonymiser,
         actor=actor,
         clock=clock,
     )
