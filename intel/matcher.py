@@ -124,6 +124,7 @@ class Matcher:
         by_length = sorted(self.ranges, key=lambda k: -k[1])  # most specific range first
         self._v4_ranges = [key for key in by_length if key[0] == 4]
         self._v4_starts, self._v4_owners = self._v4_intervals()
+        self._v4_blocks = self._v4_block_flags()
         self._v6_ranges = [key for key in by_length if key[0] == 6]
         # Prefilter for domains: the last two labels of every indicator domain. A name whose
         # last two labels are not among them (nearly all) has no indicator among its parents,
@@ -168,6 +169,20 @@ class Matcher:
             first, stop = position[start], position[end]
             owners[first:stop] = [found] * (stop - first)
         return starts, owners
+
+    def _v4_block_flags(self) -> bytes:
+        """One byte per /16 block of IPv4, 1 where a range covers part of it: an address in
+        an unflagged block (nearly all) is outside every range after one index, no `bisect`
+        over intervals scattered in memory."""
+        flags = bytearray(1 << 16)
+        for (version, length), table in self.ranges.items():
+            if version != 4:
+                continue
+            for prefix in table:
+                first = (prefix << (32 - length)) >> 16
+                last = (((prefix + 1) << (32 - length)) - 1) >> 16
+                flags[first : last + 1] = b"\x01" * (last + 1 - first)
+        return bytes(flags)
 
     def _add(self, ctx: IndicatorContext) -> None:
         self.size += 1

@@ -85,6 +85,7 @@ class Walker:
             # per matcher, bounded, so a repeat costs one dict probe instead of parse + bisect.
             v4_seen={},
             V4_SEEN_MAX=V4_SEEN_MAX,
+            blocks_v4=matcher._v4_blocks,
             starts_v4=matcher._v4_starts,
             owners_v4=matcher._v4_owners,
             bisect=bisect_right,
@@ -183,7 +184,9 @@ class Walker:
                     "    if inside is None:",
                     "        try:",
                     f"            number = from_bytes(inet_pton(AF_INET, {text}), BIG)",
-                    "            inside = owners_v4[bisect(starts_v4, number) - 1] is not None",
+                    "            inside = blocks_v4[number >> 16] and (",
+                    "                owners_v4[bisect(starts_v4, number) - 1] is not None",
+                    "            )",
                     "        except OSError:",
                     "            inside = True  # not a dotted quad: the probe decides",
                     "        if len(v4_seen) >= V4_SEEN_MAX:",
