@@ -129,23 +129,29 @@ class Walker:
         None, the general walk: every group if present, and any flat key."""
         lines = ["def walk(event, index, hits):"]
         for top in self._groups if tops is None else tops:
-            read = f"event.get({top!r})" if tops is None else f"event[{top!r}]"
-            lines += [f"    node = {read}", "    if node.__class__ is dict:"]
+            # A key is tested with `in` before it is read: most fields are absent, and a
+            # containment test costs less than a `get` call.
+            if tops is None:
+                lines += [f"    if {top!r} in event:", f"        node = event[{top!r}]"]
+            else:
+                lines += ["    if True:", f"        node = event[{top!r}]"]
+            lines.append("        if node.__class__ is dict:")
             nested: dict[str, list[tuple[str, str, str]]] = {}
             for second, third, family, path in self._groups[top]:
                 if third is None:
-                    lines += self._field("        ", f"node.get({second!r})", family, path)
+                    lines += self._field("            ", "node", second, family, path)
                 else:
                     nested.setdefault(second, []).append((third, family, path))
             for second, leaves in nested.items():
                 lines += [
-                    f"        mid = node.get({second!r})",
-                    "        if mid.__class__ is dict:",
+                    f"            if {second!r} in node:",
+                    f"                mid = node[{second!r}]",
+                    "                if mid.__class__ is dict:",
                 ]
                 for third, family, path in leaves:
-                    lines += self._field("            ", f"mid.get({third!r})", family, path)
+                    lines += self._field("                    ", "mid", third, family, path)
         for path in flats:
-            lines += self._field("    ", f"event[{path!r}]", self._flat[path], path)
+            lines += self._field("    ", "event", path, self._flat[path], path, present=True)
         if tops is None:
             lines += [
                 "    if not flat.keys().isdisjoint(event.keys()):",
@@ -157,17 +163,22 @@ class Walker:
         walk: Walk = self._scope.pop("walk")
         return walk
 
-    def _field(self, indent: str, read: str, family: str, path: str) -> list[str]:
-        """Lines that read one field: a text, or each text of a list, through the family's
-        inline condition."""
+    def _field(
+        self, indent: str, node: str, key: str, family: str, path: str, *, present: bool = False
+    ) -> list[str]:
+        """Lines that read one field, `node[key]`: a text, or each text of a list, through
+        the family's inline condition."""
+        lines = [] if present else [f"{indent}if {key!r} in {node}:"]
+        inner = indent if present else indent + "    "
         return [
-            f"{indent}value = {read}",
-            f"{indent}if value.__class__ is str:",
-            *(f"{indent}    {line}" for line in self._condition(family, "value", path)),
-            f"{indent}elif value.__class__ is list:",
-            f"{indent}    for item in value:",
-            f"{indent}        if item.__class__ is str:",
-            *(f"{indent}            {line}" for line in self._condition(family, "item", path)),
+            *lines,
+            f"{inner}value = {node}[{key!r}]",
+            f"{inner}if value.__class__ is str:",
+            *(f"{inner}    {line}" for line in self._condition(family, "value", path)),
+            f"{inner}elif value.__class__ is list:",
+            f"{inner}    for item in value:",
+            f"{inner}        if item.__class__ is str:",
+            *(f"{inner}            {line}" for line in self._condition(family, "item", path)),
         ]
 
     def _condition(self, family: str, text: str, path: str) -> list[str]:
@@ -199,15 +210,15 @@ class Walker:
                 lines += [f"elif ':' in {text}:", f"    {call}"]
             return lines
         if family == "domain" and matcher._domain_tails is not None:
-            # The last two labels, lowered only when not lower case already (lowering maps
-            # no character to a dot, so the tail of the lowered name is the lowered tail).
+            # The last two labels, lowered (lowering maps no character to a dot, so the tail
+            # of the lowered name is the lowered tail).
             return [
                 f"dot = {text}.rfind('.')",
-                "if dot > 0:",
-                f"    tail = {text}[{text}.rfind('.', 0, dot) + 1 :]",
-                f"    if (tail in domain_tails or dot == len({text}) - 1"
-                " or (not (tail.isascii() and tail.islower()) and tail.lower() in domain_tails)):",
-                f"        {call}",
+                "if dot > 0 and (",
+                f"    {text}[{text}.rfind('.', 0, dot) + 1 :].lower() in domain_tails",
+                f"    or dot == len({text}) - 1",
+                "):",
+                f"    {call}",
             ]
         if family == "url" and "" not in matcher._url_hosts:
             # The text between `//` and the next `/`: when it is plain (lower case, no port,
@@ -221,7 +232,7 @@ class Walker:
                 f"        {call}",
             ]
         guard = {
-            "hash": f"{text} in hashes or (not {text}.islower() and {text}.lower() in hashes)",
+            "hash": f"{text}.lower() in hashes",
             "email": f"(key := {text}.lower()) in emails or not key.isascii()",
             "ua": f"{text} in agents or {text}.strip() in agents",
         }.get(family, text)
