@@ -187,28 +187,29 @@ class Walker:
         call = f"probe_{family}({text}, index, {path!r}, hits)"
         matcher = self._matcher
         if family == "ip":
-            lines = [f"if {text} in ips:", f"    {call}"]
-            if matcher._v4_ranges:
-                lines += [
-                    "else:",
-                    f"    inside = v4_seen.get({text})",
-                    "    if inside is None:",
-                    "        try:",
-                    f"            number = from_bytes(inet_pton(AF_INET, {text}), BIG)",
-                    "            inside = blocks_v4[number >> 16] and (",
-                    "                owners_v4[bisect(starts_v4, number) - 1] is not None",
-                    "            )",
-                    "        except OSError:",
-                    "            inside = True  # not a dotted quad: the probe decides",
-                    "        if len(v4_seen) >= V4_SEEN_MAX:",
-                    "            v4_seen.clear()",
-                    f"        v4_seen[{text}] = inside",
-                    "    if inside:",
-                    f"        {call}",
-                ]
-            else:
-                lines += [f"elif ':' in {text}:", f"    {call}"]
-            return lines
+            if not matcher._v4_ranges:
+                return [f"if {text} in ips or ':' in {text}:", f"    {call}"]
+            # Whether the probe may find anything is remembered per address text (a repeat
+            # costs one dict probe): an exact address, or a range's /16 block and interval.
+            return [
+                f"inside = v4_seen.get({text})",
+                "if inside is None:",
+                f"    if {text} in ips:",
+                "        inside = True",
+                "    else:",
+                "        try:",
+                f"            number = from_bytes(inet_pton(AF_INET, {text}), BIG)",
+                "            inside = blocks_v4[number >> 16] and (",
+                "                owners_v4[bisect(starts_v4, number) - 1] is not None",
+                "            )",
+                "        except OSError:",
+                "            inside = True  # not a dotted quad: the probe decides",
+                "    if len(v4_seen) >= V4_SEEN_MAX:",
+                "        v4_seen.clear()",
+                f"    v4_seen[{text}] = inside",
+                "if inside:",
+                f"    {call}",
+            ]
         if family == "domain" and matcher._domain_tails is not None:
             # The last two labels, lowered (lowering maps no character to a dot, so the tail
             # of the lowered name is the lowered tail).
@@ -234,6 +235,7 @@ class Walker:
         guard = {
             "hash": f"{text}.lower() in hashes",
             "email": f"(key := {text}.lower()) in emails or not key.isascii()",
-            "ua": f"{text} in agents or {text}.strip() in agents",
+            "ua": f"{text} in agents or ((bare := {text}.strip()) is not {text}"
+            " and bare in agents)",
         }.get(family, text)
         return [f"if {guard}:", f"    {call}"]
