@@ -25,7 +25,7 @@ Walk = Callable[[Mapping[str, Any], int, list["Hit"]], None]
 
 MAX_LAYOUTS = 1024  # key layouts remembered per matcher
 MAX_WALKS = 256  # generated walks per matcher (layouts with the same indicator fields share one)
-V4_SEEN_MAX = 65_536
+V4_SEEN_MAX = 4_096  # small enough to stay in cache between batches of the Sigma rules
 # The characters of a host that `_url_host` returns unchanged: a URL host made of these alone,
 # without a trailing dot, is its own canonical host, so a miss needs no parsing.
 PLAIN_HOST = "abcdefghijklmnopqrstuvwxyz0123456789.-_"
@@ -51,6 +51,7 @@ class Walker:
         *,
         max_layouts: int = MAX_LAYOUTS,
         max_walks: int = MAX_WALKS,
+        max_seen: int = V4_SEEN_MAX,
     ) -> None:
         probes: dict[str, Probe] = {
             "ip": matcher._probe_ip, "domain": matcher._probe_domain, "url": matcher._probe_url,
@@ -84,7 +85,7 @@ class Walker:
             # Addresses repeat (a workstation, a resolver): whether one lies in a range is kept
             # per matcher, bounded, so a repeat costs one dict probe instead of parse + bisect.
             v4_seen={},
-            V4_SEEN_MAX=V4_SEEN_MAX,
+            V4_SEEN_MAX=max_seen,
             blocks_v4=matcher._v4_blocks,
             starts_v4=matcher._v4_starts,
             owners_v4=matcher._v4_owners,
