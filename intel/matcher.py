@@ -2,21 +2,21 @@
 
 Built once from the active indicators (`service.build_matcher`) and rebuilt only when the
 intel version counter moves, never per event. Per event it reads only the fields of families
-that have indicators (no hash indicators: no hash fields are read), the same prefiltering idea
-as the Sigma engine's field index, through one generated function with the field names as
-constants (like detection/codegen.py). A miss is decided inline by a cheap necessary condition
-and calls nothing: addresses by their text (ECS addresses are canonical already), then with
-IPv4 ranges the address as an integer, one `bisect` over the ranges flattened into intervals;
-a domain by its last two labels against those of every indicator domain (the parent walk runs
-only when they match); hashes, e-mail addresses and user agents by one probe. URLs by their
-text, then canonicalised when the host is one an indicator names.
+that have indicators (no hash indicators: no hash fields are read), through generated walks,
+one per key layout of the events (intel/walk.py), that read only the groups an event has. A
+miss is decided inline by a cheap necessary condition and calls nothing: an IPv4 text by one
+remembered verdict (exact address, else its /16 block flag, then one `bisect` over the ranges
+flattened into intervals); a domain by its last two labels against those of every indicator
+domain (the parent walk runs only when they match); a URL by its host; hashes, e-mail
+addresses and user agents by one probe. The `_probe_*` methods below decide every hit.
 
-Measured (bench/intel.py and an A/B of old and new matcher in one process, CPU time, shared
-2-core machine): the matcher alone went from ~4.1-4.6 us to ~3.7-3.9 us per event with 100,000
-indicators (domain-only 1.9 -> 1.4 us); the shipped Sigma pack takes ~11 us, so the streaming
-path runs at 0.70-0.81 of its speed without indicators over four runs (target 0.8: reached
-in two, so not reliably). Most of what is left is memory: fresh events miss the cache on the
-large tables.
+Measured 2026-12-07, session 3 (bench/RESULTS.md; CPU time, shared 2-core machine at load
+3-11): 103M instructions per 10,000 bench events under callgrind with 100,000 indicators
+(155M before the per-layout walks); the shipped Sigma pack takes ~11-16 us per event, and the
+streaming path with indicators runs at 0.795-0.805 of its speed without in the bench's paired
+figure (old matcher: 0.757), while the headline ratio of whole legs spans 0.63-0.94 with the
+load (target 0.8: not reliably). Inside that path the matcher costs ~30% more than alone
+(its tables are cold after the rules' batch): what is left is memory more than instructions.
 """
 
 from __future__ import annotations
