@@ -2,21 +2,21 @@
 
 Built once from the active indicators (`service.build_matcher`) and rebuilt only when the
 intel version counter moves, never per event. Per event it reads only the fields of families
-that have indicators (no hash indicators: no hash fields are read), the same prefiltering idea
-as the Sigma engine's field index, through one generated function with the field names as
-constants (like detection/codegen.py). A miss is decided inline by a cheap necessary condition
-and calls nothing: addresses by their text (ECS addresses are canonical already), then with
-IPv4 ranges the address as an integer, one `bisect` over the ranges flattened into intervals;
-a domain by its last two labels against those of every indicator domain (the parent walk runs
-only when they match); hashes, e-mail addresses and user agents by one probe. URLs by their
-text, then canonicalised when the host is one an indicator names.
+that have indicators (no hash indicators: no hash fields are read), through generated walks,
+one per key layout of the events (intel/walk.py), that read only the groups an event has. A
+miss is decided inline by a cheap necessary condition and calls nothing: an IPv4 text by one
+remembered verdict (exact address, else its /16 block flag, then one `bisect` over the ranges
+flattened into intervals); a domain by its last two labels against those of every indicator
+domain (the parent walk runs only when they match); a URL by its host; hashes, e-mail
+addresses and user agents by one probe. The `_probe_*` methods below decide every hit.
 
-Measured (bench/intel.py and an A/B of old and new matcher in one process, CPU time, shared
-2-core machine): the matcher alone went from ~4.1-4.6 us to ~3.7-3.9 us per event with 100,000
-indicators (domain-only 1.9 -> 1.4 us); the shipped Sigma pack takes ~11 us, so the streaming
-path runs at 0.70-0.81 of its speed without indicators over four runs (target 0.8: reached
-in two, so not reliably). Most of what is left is memory: fresh events miss the cache on the
-large tables.
+Measured 2026-12-07, session 3 (bench/RESULTS.md; CPU time, shared 2-core machine at load
+3-11): 103M instructions per 10,000 bench events under callgrind with 100,000 indicators
+(155M before the per-layout walks); the shipped Sigma pack takes ~11-16 us per event, and the
+streaming path with indicators runs at 0.795-0.805 of its speed without in the bench's paired
+figure (old matcher: 0.757), while the headline ratio of whole legs spans 0.63-0.94 with the
+load (target 0.8: not reliably). Inside that path the matcher costs ~30% more than alone
+(its tables are cold after the rules' batch): what is left is memory more than instructions.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from __future__ import annotations
 import ipaddress
 import socket
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from intel.values import HASH_LENGTHS, canon_email, canon_ip, canon_url
+from intel.walk import Walker
 
 IP_FIELDS = ("source.ip", "destination.ip", "client.ip", "server.ip")
 DOMAIN_FIELDS = (
@@ -75,9 +76,6 @@ class IndicatorContext:
     @property
     def key(self) -> str:
         return f"{self.type}:{self.value}"
-
-
-Probe = Callable[[str, int, str, list["Hit"]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +124,7 @@ class Matcher:
         by_length = sorted(self.ranges, key=lambda k: -k[1])  # most specific range first
         self._v4_ranges = [key for key in by_length if key[0] == 4]
         self._v4_starts, self._v4_owners = self._v4_intervals()
+        self._v4_blocks = self._v4_block_flags()
         self._v6_ranges = [key for key in by_length if key[0] == 6]
         # Prefilter for domains: the last two labels of every indicator domain. A name whose
         # last two labels are not among them (nearly all) has no indicator among its parents,
@@ -149,22 +148,8 @@ class Matcher:
             if table:
                 families.append(name)
         self.fields = [(family, path) for family in families for path in FIELDS_OF[family]]
-        # The event walk: fields grouped by their first key, so an event without `dns` costs
-        # one dict probe for every DNS field together; flat dotted keys are checked as a set.
-        probes: dict[str, Probe] = {
-            "ip": self._probe_ip, "domain": self._probe_domain, "url": self._probe_url,
-            "hash": self._probe_hash, "email": self._probe_email, "ua": self._probe_agent,
-        }  # fmt: skip
-        groups: dict[str, list[tuple[str, str | None, Probe, str]]] = {}
-        for family, path in self.fields:
-            top, second, *third = path.split(".")  # every field path has two or three parts
-            groups.setdefault(top, []).append(
-                (second, third[0] if third else None, probes[family], path)
-            )
-        self._groups = list(groups.items())
-        self._flat = {path: probes[family] for family, path in self.fields}
-        self._walk = _compile_walk(self, self._groups, probes)
         self._url_hosts = {_url_host(url) for url in self.urls}
+        self._walker = Walker(self, self.fields)
 
     def _v4_intervals(self) -> tuple[list[int], list[list[IndicatorContext] | None]]:
         """IPv4 ranges flattened into sorted interval starts, each with the contexts of the
@@ -184,6 +169,20 @@ class Matcher:
             first, stop = position[start], position[end]
             owners[first:stop] = [found] * (stop - first)
         return starts, owners
+
+    def _v4_block_flags(self) -> bytes:
+        """One byte per /16 block of IPv4, 1 where a range covers part of it: an address in
+        an unflagged block (nearly all) is outside every range after one index, no `bisect`
+        over intervals scattered in memory."""
+        flags = bytearray(1 << 16)
+        for (version, length), table in self.ranges.items():
+            if version != 4:
+                continue
+            for prefix in table:
+                first = (prefix << (32 - length)) >> 16
+                last = (((prefix + 1) << (32 - length)) - 1) >> 16
+                flags[first : last + 1] = b"\x01" * (last + 1 - first)
+        return bytes(flags)
 
     def _add(self, ctx: IndicatorContext) -> None:
         self.size += 1
@@ -213,7 +212,7 @@ class Matcher:
         if not self.fields:
             return []
         hits: list[Hit] = []
-        self._walk(events, hits, self._flat)
+        self._walker.match(events, hits)
         return hits
 
     def _probe_domain(self, text: str, index: int, field: str, hits: list[Hit]) -> None:
@@ -286,133 +285,3 @@ class Matcher:
             if found:
                 hits.append(Hit(index, field, text, f"cidr:{found[0].value}", tuple(found)))
                 return
-
-
-V4_SEEN_MAX = 65_536
-
-
-def _list_values(value: Any, probe: Probe, index: int, path: str, hits: list[Hit]) -> None:
-    if type(value) is list:
-        for item in value:
-            if type(item) is str and item:
-                probe(item, index, path, hits)
-
-
-def _compile_walk(
-    matcher: Matcher,
-    groups: list[tuple[str, list[tuple[str, str | None, Probe, str]]]],
-    probes: Mapping[str, Probe],
-) -> Callable[[Sequence[Mapping[str, Any]], list[Hit], dict[str, Probe]], None]:
-    """The event walk as one generated function with the field names as constants, the way
-    the Sigma engine compiles rules (detection/codegen.py): no loop over field tables per
-    event. Only our own constant field names go into the source (no feed data)."""
-    names = {id(probe): f"probe_{family}" for family, probe in probes.items()}
-    lines = [
-        "def walk(events, hits, flat):",
-        "    flat_keys = flat.keys()",
-        "    for index, event in enumerate(events):",
-    ]
-
-    def handle(indent: str, probe: Probe, path: str) -> list[str]:
-        """Lines that probe `value` (a text, or a list of texts) for one field."""
-        name = names[id(probe)]
-        call = f"{name}(value, index, {path!r}, hits)"
-        tail = [
-            f"{indent}elif value is not None:",
-            f"{indent}    list_values(value, {name}, index, {path!r}, hits)",
-        ]
-        if probe is probes["ip"]:  # the commonest probe, inline: a miss costs no call
-            return [
-                f"{indent}if value.__class__ is str:",
-                f"{indent}    if value in ips:",
-                f"{indent}        {call}",
-                f"{indent}    elif ranges_v4:",
-                f"{indent}        inside = v4_seen.get(value)",
-                f"{indent}        if inside is None:",
-                f"{indent}            try:",
-                f"{indent}                number = from_bytes(inet_pton(AF_INET, value), BIG)",
-                f"{indent}                owner = owners_v4[bisect(starts_v4, number) - 1]",
-                f"{indent}                inside = owner is not None",
-                f"{indent}            except OSError:",
-                f"{indent}                inside = True  # not a dotted quad: the probe decides",
-                f"{indent}            if len(v4_seen) >= V4_SEEN_MAX:",
-                f"{indent}                v4_seen.clear()",
-                f"{indent}            v4_seen[value] = inside",
-                f"{indent}        if inside:",
-                f"{indent}            {call}",
-                f"{indent}    elif ':' in value:",
-                f"{indent}        {call}",
-                *tail,
-            ]
-        # The other families: a cheap necessary condition inline, the probe only when it
-        # holds, so a miss allocates at most one lowered copy and calls nothing.
-        if probe is probes["domain"] and matcher._domain_tails is not None:
-            return [
-                f"{indent}if value.__class__ is str:",
-                f"{indent}    name = value.lower()",
-                f"{indent}    dot = name.rfind('.')",
-                f"{indent}    if dot > 0 and (name[name.rfind('.', 0, dot) + 1 :] in domain_tails"
-                " or dot == len(name) - 1):",
-                f"{indent}        {call}",
-                *tail,
-            ]
-        guard = {
-            id(probes["hash"]): "value.lower() in hashes",
-            id(probes["email"]): "(key := value.lower()) in emails or not key.isascii()",
-            id(probes["ua"]): "value in agents or value.strip() in agents",
-        }.get(id(probe), "value")
-        return [
-            f"{indent}if value.__class__ is str:",
-            f"{indent}    if {guard}:",
-            f"{indent}        {call}",
-            *tail,
-        ]
-
-    for top, entries in groups:
-        lines += [f"        node = event.get({top!r})", "        if node.__class__ is dict:"]
-        nested: dict[str, list[tuple[str, Probe, str]]] = {}
-        for second, third, probe, path in entries:
-            if third is None:
-                lines.append(f"            value = node.get({second!r})")
-                lines += handle("            ", probe, path)
-            else:
-                nested.setdefault(second, []).append((third, probe, path))
-        for second, leaves in nested.items():  # `file.hash`: read once for md5, sha1, sha256
-            lines += [
-                f"            mid = node.get({second!r})",
-                "            if mid.__class__ is dict:",
-            ]
-            for third, probe, path in leaves:
-                lines.append(f"                value = mid.get({third!r})")
-                lines += handle("                ", probe, path)
-    lines += [
-        "        if not flat_keys.isdisjoint(event.keys()):",
-        "            for path in flat_keys & event.keys():",
-        "                list_values(event[path] if event[path].__class__ is list"
-        " else [event[path]], flat[path], index, path, hits)",
-    ]
-    scope: dict[str, Any] = {f"probe_{family}": probe for family, probe in probes.items()}
-    scope["list_values"] = _list_values
-    scope.update(
-        domain_tails=matcher._domain_tails,
-        hashes=matcher.hashes,
-        emails=matcher.emails,
-        agents=matcher.agents,
-        ips=matcher.ips,
-        ranges_v4=bool(matcher._v4_ranges),
-        # Addresses repeat (a workstation, a resolver): whether one lies in a range is kept
-        # per matcher, bounded, so a repeat costs one dict probe instead of a parse + bisect.
-        v4_seen={},
-        V4_SEEN_MAX=V4_SEEN_MAX,
-        starts_v4=matcher._v4_starts,
-        owners_v4=matcher._v4_owners,
-        bisect=bisect_right,
-        from_bytes=int.from_bytes,
-        inet_pton=socket.inet_pton,
-        AF_INET=socket.AF_INET,
-        BIG="big",
-    )
-    exec(compile("\n".join(lines), "<intel-walk>", "exec"), scope)
-    walk: Callable[[Sequence[Mapping[str, Any]], list[Hit], dict[str, Probe]], None]
-    walk = scope["walk"]
-    return walk
