@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from advisories.csaf import SEVERITY_ORDER, ParsedAdvisory
+from advisories.csaf import SEVERITY_ORDER, ParsedAdvisory, parse
 from advisories.matching import Hit, ItemIndex, index_items, match
 from advisories.models import Advisory, AdvisoryMatch, InventoryItem
 from core import audit
 from core.clock import Clock
 from core.errors import NotFoundError, ValidationError
+from playbooks import service as playbooks
 
 DUE_DAYS = {"critical": 7, "high": 14, "medium": 30, "low": 90, "none": 90}
 INCIDENT_SEVERITIES = ("high", "critical")
@@ -170,8 +171,6 @@ def rematch(
 def _incident(
     *, db: Session, clock: Clock, advisory: Advisory, hits: Sequence[Hit], actor: str
 ) -> int:
-    from playbooks import service as playbooks
-
     items = sorted(
         {(h.item.id, h.item.vendor, h.item.product, h.item.version, h.item.owner,
           h.item.exposure) for h in hits}
@@ -204,8 +203,6 @@ def refresh(
 ) -> int | None:
     """Match a stored advisory again (after an inventory change); opens its incident if the
     inventory now holds an affected item and none was opened yet. Returns the incident id."""
-    from advisories.csaf import parse
-
     parsed = parse(advisory.document)
     hits = rematch(db=db, clock=clock, advisory=advisory, parsed=parsed, index=index)
     affected = [h for h in hits if h.product.product_id in parsed.affected]

@@ -7,6 +7,7 @@ network (`read_documents`) happens before the caller opens its write unit; stori
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -140,8 +141,6 @@ def import_inventory(
 
 def parse_upload(text: str, *, source: str) -> tuple[list[Document], list[Issue]]:
     """One uploaded document (a page's file field) as read_documents would give it."""
-    import json
-
     try:
         return [Document(source, json.loads(text))], []
     except json.JSONDecodeError as exc:

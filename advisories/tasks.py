@@ -12,6 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 
+from advisories import service
+from core.clock import SystemClock
+from core.config import get_settings
+from core.store.relational import create_db_engine, create_session_factory
+from core.store.unit_of_work import unit_of_work
+
 if TYPE_CHECKING:
     from core.config import Settings
 
@@ -31,12 +37,6 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
 @shared_task(name="advisories.refresh")
 def refresh() -> dict[str, Any]:
     """Import the configured advisory sources; returns counts and the problems as text."""
-    from advisories import service
-    from core.clock import SystemClock
-    from core.config import get_settings
-    from core.store.relational import create_db_engine, create_session_factory
-    from core.store.unit_of_work import unit_of_work
-
     settings = get_settings()
     documents, issues = service.read_documents(settings.advisory_sources)
     engine = create_db_engine(settings)

@@ -16,6 +16,7 @@ from awareness.adapt import topic_view
 from awareness.errors import UnknownContentError
 from awareness.lint import lint_library
 from awareness.loader import Library, check_audiences, check_file, default_library, load_library
+from awareness.pdf import render_pdf
 from awareness.render import (
     BulletinEntry,
     render_audience,
@@ -120,7 +121,6 @@ def _render_kind(
         return Rendered(render_lesson(library, view, downloads=downloads).encode("utf-8"), media)
     if kind == "newsletter":
         return Rendered(render_newsletter(library, view).encode("utf-8"), media)
-    from awareness.pdf import render_pdf
 
     return Rendered(render_pdf(library, view, kind), media)
 
@@ -262,8 +262,6 @@ class PublishedTopic:
 
 def published_topics(*, library: Library | None = None) -> list[PublishedTopic]:
     """The topics the public pages publish (the shipped library by default), newest first."""
-    from awareness.loader import load_library
-
     library = library if library is not None else load_library()
     topics = [PublishedTopic(t.id, t.title.nl, t.updated) for t in library.topics]
     return sorted(topics, key=lambda topic: (topic.updated, topic.topic_id), reverse=True)

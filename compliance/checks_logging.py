@@ -8,8 +8,11 @@ from typing import Any
 
 from compliance.context import SCHEDULER, CheckContext, since
 from compliance.schemas import Evidence, Measure, Outcome
+from core.audit import entries, verifications
 from core.clock import local_text
+from core.events import get_field
 from core.store.base import EventQuery
+from detection.service import coverage_summary
 
 LOG_ELEMENTS: dict[str, tuple[str, ...]] = {
     "action": ("event.action", "event.code", "event.category"),
@@ -25,8 +28,6 @@ SOURCE_FIELDS = ("event.dataset", "event.module", "observer.type")
 
 
 def audit_integrity(ctx: CheckContext, measure: Measure) -> Outcome:
-    from core.audit import verifications
-
     runs = verifications(db=ctx.db, since=since(ctx, measure))
     evidence = tuple(
         Evidence(
@@ -84,8 +85,6 @@ def audit_integrity(ctx: CheckContext, measure: Measure) -> Outcome:
 
 
 def _field(event: dict[str, Any], path: str) -> Any:
-    from core.events import get_field
-
     return get_field(event, path)
 
 
@@ -154,9 +153,6 @@ def log_fields(ctx: CheckContext, measure: Measure) -> Outcome:
 
 
 def detection_coverage(ctx: CheckContext, measure: Measure) -> Outcome:
-    from core.audit import entries
-    from detection.service import coverage_summary
-
     if not ctx.rule_paths:
         return Outcome(
             "not_evidenced",

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from awareness.service import published_topics
 from compliance.context import CheckContext, since
 from compliance.schemas import Evidence, Measure, Outcome
+from playbooks.breach.service import processing_register as register
 
 # -- 6.3 awareness and 5.34 privacy --------------------------------------------------------
 
 
 def awareness_published(ctx: CheckContext, measure: Measure) -> Outcome:
-    from awareness.service import published_topics
-
     topics = published_topics()
     evidence = tuple(
         Evidence(
@@ -51,8 +51,6 @@ def awareness_published(ctx: CheckContext, measure: Measure) -> Outcome:
 
 
 def processing_register(ctx: CheckContext, measure: Measure) -> Outcome:
-    from playbooks.breach.service import processing_register as register
-
     rows = register(db=ctx.db)
     evidence = tuple(
         Evidence(

@@ -11,13 +11,14 @@ from typing import Any
 from compliance.context import CheckContext, hours, iso, since
 from compliance.schemas import Evidence, Measure, Outcome
 from core.clock import utc_iso
+from drills.service import played_exercises
+from playbooks.breach.service import deadlines_since
+from playbooks.service import list_incidents
 
 # -- 5.26 / 5.28 incidents ------------------------------------------------------------------
 
 
 def _incidents(ctx: CheckContext) -> list[Any]:
-    from playbooks.service import list_incidents
-
     found = list_incidents(db=ctx.db, limit=100_000)
     return [incident for incident in found if incident.exercise_id is None]
 
@@ -110,8 +111,6 @@ def incident_records(ctx: CheckContext, measure: Measure) -> Outcome:
 
 
 def breach_deadlines(ctx: CheckContext, measure: Measure) -> Outcome:
-    from playbooks.breach.service import deadlines_since
-
     records = deadlines_since(
         db=ctx.db, clock=ctx.clock, settings=ctx.settings, since=since(ctx, measure)
     )
@@ -182,8 +181,6 @@ def breach_deadlines(ctx: CheckContext, measure: Measure) -> Outcome:
 
 
 def continuity_exercise(ctx: CheckContext, measure: Measure) -> Outcome:
-    from drills.service import played_exercises
-
     played = played_exercises(db=ctx.db, since=since(ctx, measure))
     evidence = tuple(
         Evidence(

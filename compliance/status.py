@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from compliance.catalogue import CATALOGUE_DIR, check_file, load_catalogue
@@ -26,6 +26,7 @@ from core.config import Settings
 from core.content import Issue
 from core.errors import NotFoundError
 from core.store.base import EventStore
+from detection.service import queue_platform_alert
 
 ALERT_RULE_ID = "dijkwacht.compliance"
 RED = "not_met"
@@ -110,8 +111,6 @@ def check_catalogue(path: Path | None = None, framework: str = "bio2") -> list[I
 def _alert(
     db: Session, clock: Clock, catalogue: Catalogue, measure: Measure, row: MeasureStatus
 ) -> bool:
-    from detection.service import queue_platform_alert
-
     assert row.red_since is not None
     key = f"{catalogue.framework}|{catalogue.edition}|{measure.id}|{utc_iso(row.red_since)}"
     return queue_platform_alert(
@@ -336,8 +335,6 @@ def measure_view(
 
 def last_checked(*, db: Session, framework: str = "bio2") -> datetime | None:
     """When any measure of `framework` was last checked, or None when never."""
-    from sqlalchemy import func
-
     return db.scalar(
         select(func.max(MeasureStatus.checked_at)).where(MeasureStatus.framework == framework)
     )

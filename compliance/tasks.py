@@ -9,9 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 
-from core.clock import Clock
-from core.config import Settings
+from compliance.service import SCHEDULER, evaluate_measures, last_checked, record_outcomes
+from core.audit import record_verification, verify
+from core.clock import Clock, SystemClock
+from core.config import Settings, get_settings
 from core.store.base import EventStore
+from core.store.factory import open_alert_store, open_event_store
+from core.store.relational import create_db_engine, create_session_factory
+from core.store.unit_of_work import unit_of_work
+from detection.service import configured_rule_paths, deliver_outbox
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -46,18 +52,10 @@ def check(force: bool = False) -> dict[str, Any]:
     `run_scheduled_check`); the alerts are stored after the statuses and the outbox commit
     (the outbox makes that once-only).
     """
-    from core.clock import SystemClock
-    from core.config import get_settings
-    from core.store.factory import open_alert_store, open_event_store
-    from core.store.relational import create_db_engine, create_session_factory
-    from core.store.unit_of_work import unit_of_work
-
     settings = get_settings()
     engine = create_db_engine(settings)
     clock = SystemClock()
     if not force:
-        from compliance.service import last_checked
-
         with unit_of_work(create_session_factory(engine), write=False) as db:
             last = last_checked(db=db, framework=FRAMEWORK)
         every = timedelta(seconds=settings.compliance_check_every_seconds)
@@ -76,8 +74,6 @@ def check(force: bool = False) -> dict[str, Any]:
         alerts = open_alert_store(settings)
         try:
             with unit_of_work(sessions) as db:
-                from detection.service import deliver_outbox
-
                 delivered = deliver_outbox(db=db, alert_store=alerts, clock=clock)
         finally:
             alerts.close()
@@ -105,10 +101,6 @@ def run_scheduled_check(
     `units(write)` opens a unit of work. The verification is recorded as run by `scheduler`
     before the checks, so the log-integrity measure sees it.
     """
-    from compliance.service import SCHEDULER, evaluate_measures, record_outcomes
-    from core.audit import record_verification, verify
-    from detection.service import configured_rule_paths
-
     with units(False) as db:
         result = verify(db=db)
     with units(True) as db:

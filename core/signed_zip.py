@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from core.audit_checkpoint import signing_key
 from core.config import Settings
 
 MANIFEST = "MANIFEST.sha256"
@@ -43,16 +44,12 @@ class SignedZip:
 
 def public_key_hex(settings: Settings) -> str:
     """The platform's Ed25519 public key (raw, hex): what a receiver pins."""
-    from core.audit_checkpoint import signing_key
-
     public = signing_key(settings).public_key()
     return public.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
 def build_signed_zip(*, settings: Settings, members: Mapping[str, bytes]) -> SignedZip:
     """Zip `members` (name -> bytes) with a manifest signed by the platform key."""
-    from core.audit_checkpoint import signing_key
-
     clash = RESERVED & set(members)
     if clash:
         raise ValueError(f"members: {sorted(clash)[0]} is a reserved name")

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from core.clock import Clock, utc_iso
 from core.errors import ValidationError
 from core.store.base import ALERT_LEVELS, AlertQuery, AlertStore, NewAlert
+from detection.attack import get_attack_catalog
+from detection.attack_data import AttackDataError
 from detection.correlation import field_text
 from detection.exceptions import (  # noqa: F401 - re-exported, callers import them from here
     add_exception,
@@ -128,8 +130,6 @@ class AttackResolver:
     def _resolve(self, tags: tuple[str, ...]) -> dict[str, Any]:
         if not any(tag.lower().startswith("attack.") for tag in tags):
             return {"tactics": [], "techniques": [], "unknown": []}
-        from detection.attack import get_attack_catalog
-        from detection.attack_data import AttackDataError
 
         try:
             catalog = self._catalog() if self._catalog is not None else get_attack_catalog()

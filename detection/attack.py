@@ -351,9 +351,9 @@ def _load_with_pyattck(files: AttackFiles) -> AttackCatalog:
     if "pyattck.enterprise" in sys.modules:
         raise AttackDataError("pyattck's Enterprise data was loaded elsewhere in this process")
     with _pyattck_logging_guard(files):
-        from pyattck import Attck
-        from pyattck.utils.utils import is_url
-        from pyattck_data import base as pyattck_store
+        from pyattck import Attck  # noqa: PLC0415 - only inside the logging guard
+        from pyattck.utils.utils import is_url  # noqa: PLC0415 - only inside the logging guard
+        from pyattck_data import base as pyattck_store  # noqa: PLC0415 - only inside the logging guard
 
         if pyattck_store.BASE_OBJECTS:
             raise AttackDataError("pyattck already holds ATT&CK objects in this process")

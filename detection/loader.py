@@ -142,6 +142,21 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return sorted(set(found))
 
 
+Snapshot = dict[str, tuple[int, int]]
+
+
+def snapshot(paths: Iterable[Path]) -> Snapshot:
+    """(mtime_ns, size) of every rule file: what decides that a reload is due."""
+    found: Snapshot = {}
+    for path in rule_files(paths):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # deleted between listing and stat: the next poll sees it gone
+        found[str(path)] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
 def read_source(path: Path, *, text: str | None = None) -> tuple[RuleSource | None, list[Issue]]:
     """Read (or take ``text``) and YAML-parse one rule file safely; bad YAML becomes issues."""
     given = path if text is None else text

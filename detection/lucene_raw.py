@@ -26,11 +26,13 @@ from sigma.backends.elasticsearch import LuceneBackend
 from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
+from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import FieldFunctionTransformation
 from sigma.rule import SigmaDetection, SigmaRule
 from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag
 
+from detection.loader import parse_sources, read_sources
 from detection.lucene_regex import lucene_regex
 from detection.pipelines import resolve_stack, split_stack
 
@@ -174,10 +176,6 @@ def convert_raw(
     *, paths: Iterable[Path], stacks: Sequence[str]
 ) -> tuple[list[RawQuery], list[NotConverted]]:
     """Queries per rule and stack, skipping what the streaming matcher skips (no Channel)."""
-    from sigma.exceptions import SigmaError
-
-    from detection.loader import parse_sources, read_sources
-
     sources, _problems = read_sources(list(paths))
     queries: list[RawQuery] = []
     failed: list[NotConverted] = []

@@ -19,6 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sigma.backends.elasticsearch import LuceneBackend
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError
+from sigma.plugins import InstalledSigmaPlugins
+from sigma.rule import SigmaDetection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,7 +31,12 @@ from core.audit import record
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
+from detection.correlation import rule_key
+from detection.loader import Snapshot, parse_sources, read_sources, snapshot
 from detection.models import RuleState, RuntimeValue
+from detection.pipelines import apply_stack, resolve_stack
+from detection.rulesets import list_rules, load_rules
+from detection.view import low_view, raw_view
 
 ENGINE_COST = "engine.cost"
 log = logging.getLogger(__name__)
@@ -105,8 +115,6 @@ def record_activity(
 
 def profile_costs(ruleset: Any, events: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """Nanoseconds each compiled rule's predicate takes over ``events`` (index bypassed)."""
-    from detection.view import low_view, raw_view
-
     views = [(low_view(raw), raw) for raw in (raw_view(e) for e in events)]
     costs: Counter[str] = Counter()
     for compiled in ruleset.engine.compiled:
@@ -119,23 +127,6 @@ def profile_costs(ruleset: Any, events: Sequence[Mapping[str, Any]]) -> dict[str
 
 
 # --- hot reload ----------------------------------------------------------------------------------
-
-
-Snapshot = dict[str, tuple[int, int]]
-
-
-def snapshot(paths: Iterable[Path]) -> Snapshot:
-    """(mtime_ns, size) of every rule file: what decides that a reload is due."""
-    from detection.loader import rule_files
-
-    found: Snapshot = {}
-    for path in rule_files(paths):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue  # deleted between listing and stat: the next poll sees it gone
-        found[str(path)] = (stat.st_mtime_ns, stat.st_size)
-    return found
 
 
 @dataclass
@@ -205,12 +196,6 @@ class Explanation:
 
 def selection_fields(rule_path: Path, stack: str) -> dict[str, dict[str, list[str]]]:
     """Per rule id, per named detection: the field names it tests (after the stack's mapping)."""
-    from sigma.rule import SigmaDetection
-
-    from detection.correlation import rule_key
-    from detection.loader import parse_sources, read_sources
-    from detection.pipelines import apply_stack, resolve_stack
-
     sources, _ = read_sources([rule_path])
     out: dict[str, dict[str, list[str]]] = {}
     for rule in parse_sources(sources).rules:
@@ -239,9 +224,6 @@ def explain(
     *, rule_path: Path, events: Sequence[tuple[int, Mapping[str, Any]]], stacks: Sequence[str]
 ) -> tuple[list[Explanation], list[str]]:
     """Match one rule file over numbered events; return explanations and load problems."""
-    from detection.service import load_rules
-    from detection.view import raw_view
-
     ruleset = load_rules(paths=[rule_path], stacks=stacks)
     problems = [str(p) for p in ruleset.problems] + [
         f"{s.rule_id} [{s.stack}]: {s.reason}" for s in ruleset.skipped
@@ -280,14 +262,6 @@ def convert_to_lucene(rule_path: Path, *, pipeline: str = "ecs_windows") -> list
     The file is parsed afresh here: pipelines mutate rules, so a rule already processed for
     the streaming matcher must not be reused.
     """
-    from sigma.backends.elasticsearch import LuceneBackend
-    from sigma.collection import SigmaCollection
-    from sigma.exceptions import SigmaError
-    from sigma.plugins import InstalledSigmaPlugins
-
-    from detection.correlation import rule_key
-    from detection.loader import parse_sources, read_sources
-
     pipelines = InstalledSigmaPlugins.autodiscover().pipelines
     if pipeline not in pipelines:
         raise ValidationError(
@@ -354,8 +328,6 @@ class CoverageSummary:
 
 def coverage_summary(*, db: Session, paths: Sequence[Path]) -> CoverageSummary:
     """How many rules load and run, and which techniques (attack.tNNNN tags) the enabled tag."""
-    from detection.service import list_rules
-
     infos, problems = list_rules(paths=paths)
     disabled = disabled_rules(db=db)
     enabled = [info for info in infos if info.rule_id not in disabled]

@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sigma.exceptions import SigmaError
+from sigma.pipelines import elasticsearch
+from sigma.pipelines.sysmon.sysmon import sysmon_generic_logsource_eventid_mapping
+from sigma.pipelines.windows import windows_audit_pipeline, windows_logsource_pipeline
+from sigma.plugins import InstalledSigmaPlugins
 from sigma.processing.conditions import LogsourceCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import (
@@ -35,8 +39,6 @@ NO_PIPELINE = "none"
 
 def _sysmon() -> ProcessingPipeline:
     """Generic log sources → Sysmon EventIDs (same items as pysigma-pipeline-sysmon 2.0)."""
-    from sigma.pipelines.sysmon.sysmon import sysmon_generic_logsource_eventid_mapping
-
     items: list[ProcessingItem] = []
     for category, event_id in sysmon_generic_logsource_eventid_mapping.items():
         items.append(
@@ -61,21 +63,15 @@ def _sysmon() -> ProcessingPipeline:
 
 
 def _windows_logsources() -> ProcessingPipeline:
-    from sigma.pipelines.windows import windows_logsource_pipeline
-
     return windows_logsource_pipeline()
 
 
 def _windows_audit() -> ProcessingPipeline:
-    from sigma.pipelines.windows import windows_audit_pipeline
-
     return windows_audit_pipeline()
 
 
 def _ecs(name: str) -> Callable[[], ProcessingPipeline]:
     def build() -> ProcessingPipeline:
-        from sigma.pipelines import elasticsearch
-
         factory: Callable[[], ProcessingPipeline] = getattr(elasticsearch, name)
         return factory()
 
@@ -111,8 +107,6 @@ SECURITY_CATEGORIES = {"process_creation": 4688}
 
 def _ecs_windows_categories() -> ProcessingPipeline:
     """Category-only Windows rules -> (Sysmon channel and event id) or (Security and 4688)."""
-    from sigma.pipelines.sysmon.sysmon import sysmon_generic_logsource_eventid_mapping
-
     items: list[ProcessingItem] = []
     for category, event_id in sysmon_generic_logsource_eventid_mapping.items():
         sources: list[dict[str, Any]] = [{"Channel": SYSMON_CHANNEL, "EventID": event_id}]
@@ -191,8 +185,6 @@ def resolve_stack(stack: str) -> ProcessingPipeline | None:
 
 def _discovered(name: str) -> Callable[[], ProcessingPipeline]:
     """A pipeline from an installed pySigma plugin (anything beyond the names we know)."""
-    from sigma.plugins import InstalledSigmaPlugins
-
     plugins = InstalledSigmaPlugins.autodiscover(include_backends=False, include_validators=False)
     found = plugins.pipelines.get(name)
     if found is None:

@@ -9,6 +9,8 @@ reads CPython's own regex parser, so it agrees with ``re`` on what a pattern mea
 from __future__ import annotations
 
 import re
+from re import _constants as sre_constants  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 from detection.literals import MARKS
@@ -22,9 +24,6 @@ def ordered_runs(pattern: str) -> tuple[str, ...] | None:
     takes time exponential in the number of ``.*`` on long lines that fail late (SigmaHQ's
     ``\\+.*\\+.*...`` obfuscation checks: milliseconds per command line).
     """
-    from re import _constants as sre_constants  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-
     try:
         parsed = sre_parse.parse(pattern)
     except (re.error, RecursionError):
@@ -74,9 +73,6 @@ def required_counts(pattern: str) -> tuple[tuple[str, int], ...]:
     non-overlapping occurrences of a run than the pattern has cannot match. Such checks spare
     rules like SigmaHQ's ``\\+.*\\+.*...`` (14 ``+``) Python's backtracking on long command lines.
     """
-    from re import _constants as sre_constants  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-
     try:
         parsed = sre_parse.parse(pattern)
     except (re.error, RecursionError):
@@ -98,9 +94,6 @@ def required_counts(pattern: str) -> tuple[tuple[str, int], ...]:
 
 def regex_literals(pattern: str) -> frozenset[str] | None:
     """Lower-cased substrings one of which any match of ``pattern`` must contain, if any."""
-    from re import _constants as sre_constants  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-
     try:
         parsed = sre_parse.parse(pattern)
     except (re.error, RecursionError):

@@ -24,8 +24,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sigma.backends.elasticsearch import LuceneBackend
+from sigma.exceptions import SigmaError
+
 from core.config import Settings
 from core.errors import ConfigError
+from detection.loader import parse_sources, read_sources
+from detection.pipelines import resolve_stack
 
 DEFAULT_LEVEL = "medium"
 SETTLE = timedelta(seconds=2)  # Elasticsearch's refresh interval is 1 s
@@ -69,12 +74,6 @@ def convert_rules(
 ) -> tuple[list[ScheduledRule], list[Unconvertible]]:
     """Lucene queries for every rule (or the ids in `only`) under each stack; what cannot
     convert is listed, not lost."""
-    from sigma.backends.elasticsearch import LuceneBackend
-    from sigma.exceptions import SigmaError
-
-    from detection.loader import parse_sources, read_sources
-    from detection.pipelines import resolve_stack
-
     sources, _problems = read_sources(list(paths))
     rules: list[ScheduledRule] = []
     failed: list[Unconvertible] = []

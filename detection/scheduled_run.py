@@ -35,6 +35,7 @@ from detection.correlation import (
     silenced_rules,
 )
 from detection.correlation_store import load_engine, save_engine
+from detection.loader import parse_sources, read_sources
 from detection.management import disabled_rules, record_activity
 from detection.models import AlertOutbox, RuntimeValue
 from detection.scheduled import ScheduledRule, ScheduledSearch, Unconvertible, convert_rules
@@ -93,8 +94,6 @@ def plan_scheduled(
 ) -> ScheduledPlan:
     """The scheduled part of the rule base: rules and correlations whose mode is "scheduled",
     plus (as queries only) the rules those correlations count."""
-    from detection.loader import parse_sources, read_sources
-
     sources, _ = read_sources(list(paths))
     parsed = parse_sources(sources)
     specs, correlation_problems = compile_correlations(parsed.correlations)

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.clock import Clock
+from core.clock import Clock, utc_iso
 from core.errors import ValidationError
 from core.events import Event, get_field
 from core.store.base import AlertStore
@@ -48,6 +48,7 @@ from detection.alerts import (
     outbox_pending,
     parse_dedup,
 )
+from detection.compile_cache import CompileCache
 from detection.correlation import (
     CorrelationEngine,
     CorrelationSpec,
@@ -59,10 +60,10 @@ from detection.correlation import (
     silenced_rules,
 )
 from detection.correlation_store import save_engine
-from detection.loader import LastGood
+from detection.loader import LastGood, parse_sources, read_sources
 from detection.management import disabled_rules, profile_costs, record_activity
 from detection.models import DedupGroup
-from detection.service import CompileCache, Match, RuleSet, load_rules
+from detection.rulesets import Match, RuleSet, load_rules
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,6 @@ def load_detector(
     loaded parts, so neither a reload nor a restart (disk cache) parses unchanged files. Else
     the files are parsed again for correlations and attributes (paid at load, not per event).
     """
-    from detection.loader import parse_sources, read_sources
-
     specs: list[CorrelationSpec] = []
     attributes_of: list[tuple[str, Mapping[str, Any]]] = []
     problems: list[str] = []
@@ -458,6 +457,4 @@ def from_firing(
 
 
 def _iso(seconds: float) -> str:
-    from core.clock import utc_iso
-
     return utc_iso(datetime.fromtimestamp(seconds, UTC))

@@ -13,8 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from celery import shared_task
+from sqlalchemy.exc import IntegrityError
 
-from core.config import Settings
+from core.clock import SystemClock
+from core.config import Settings, get_settings
+from core.store import es_common
+from core.store.factory import open_alert_store
+from core.store.relational import create_db_engine, create_session_factory
+from core.store.unit_of_work import unit_of_work
+from detection.alerts import deliver_outbox
+from detection.scheduled import ScheduledSearch, mode_of
+from detection.scheduled_run import plan_scheduled, run_scheduled
+from detection.service import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +48,6 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
 @shared_task(name="detection.scheduled_search")
 def scheduled_search() -> dict[str, Any]:
     """One scheduled-search run: settings in, one service call in one unit of work, deliver."""
-    from sqlalchemy.exc import IntegrityError
-
-    from core.clock import SystemClock
-    from core.config import get_settings
-    from core.store.factory import open_alert_store
-    from core.store.unit_of_work import unit_of_work
-    from detection.alerts import deliver_outbox
-    from detection.scheduled_run import run_scheduled
-
     settings = get_settings()
     if settings.event_store != "elasticsearch":
         return {"skipped": "event_store is not elasticsearch"}
@@ -77,12 +78,6 @@ def scheduled_search() -> dict[str, Any]:
 
 
 def _runtime(settings: Settings) -> tuple[Any, Any, Any]:
-    from core.store import es_common
-    from core.store.relational import create_db_engine, create_session_factory
-    from detection.scheduled import ScheduledSearch, mode_of
-    from detection.scheduled_run import plan_scheduled
-    from detection.service import snapshot
-
     if _RUNTIME.get("settings") is not settings:
         _RUNTIME.clear()
         _RUNTIME["settings"] = settings

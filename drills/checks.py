@@ -18,7 +18,7 @@ from typing import Any
 from core.content import DataPath, Issue, load_yaml
 from core.content.safe_yaml import Document
 from detection import service as detection
-from drills.scenarios import check_directory
+from drills.scenarios import check_directory, load_file
 from drills.schemas import LoadedScenario
 from drills.technical import build_events
 from playbooks import service as playbooks
@@ -56,8 +56,6 @@ def check_scenarios(
     playbook_dir: Path | None = None,
 ) -> CheckReport:
     """Validate the files, then resolve and prove every reference of every valid scenario."""
-    from drills.scenarios import load_file
-
     report = CheckReport(issues=check_directory(directory))
     if not report.ok:
         return report

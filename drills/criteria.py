@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock
-from core.errors import ConflictError, ValidationError
+from core.errors import ConflictError, NotFoundError, ValidationError
 from drills.models import Exercise
 from drills.schemas import Criterion
 
@@ -49,8 +49,6 @@ def declare(
     """Set the criteria of a planned exercise; refused once they are frozen."""
     exercise = db.get(Exercise, exercise_id)
     if exercise is None:
-        from core.errors import NotFoundError
-
         raise NotFoundError(f"exercise {exercise_id!r} not found")
     if exercise.criteria_sha256 is not None:
         raise ConflictError(

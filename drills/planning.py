@@ -12,15 +12,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError as PydanticError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.store.base import AlertStore
 from drills import control, mailer, scenarios, tabletop, technical
 from drills.models import DrillSchedule, Exercise
+from drills.rollback import discard_planned
 from drills.schemas import Participant
 from drills.tabletop import Units
 
@@ -118,7 +121,6 @@ def _start_due(db: Session, clock: Clock, schedule: DrillSchedule) -> str:
         control.start(db=db, clock=clock, exercise_id=exercise.id, actor="beat")
     except ConflictError as exc:
         # Not started: remove the planned shell again so only real runs remain.
-        from drills.rollback import discard_planned
 
         discard_planned(db=db, exercise_id=exercise.id)
         return f"overgeslagen: {exc}"
@@ -244,8 +246,6 @@ def annual_cycle(*, db: Session, now: datetime) -> list[dict[str, Any]]:
 
 def cancel_schedule(*, db: Session, clock: Clock, schedule_id: int, actor: str) -> DrillSchedule:
     """Cancel a plan before it starts (a recurring one stops recurring); no commit."""
-    from core import audit
-
     schedule = db.get(DrillSchedule, schedule_id)
     if schedule is None:
         raise NotFoundError(f"schedule {schedule_id} not found")
@@ -267,8 +267,6 @@ def move_schedule(
     *, db: Session, clock: Clock, schedule_id: int, first_at: datetime, actor: str
 ) -> DrillSchedule:
     """Move a plan's next start (before it starts); ValidationError for a moment in the past."""
-    from core import audit
-
     schedule = db.get(DrillSchedule, schedule_id)
     if schedule is None or not schedule.active:
         raise NotFoundError(f"schedule {schedule_id} not found or cancelled")
@@ -308,8 +306,6 @@ def update_schedule(
     Only what is given changes (`every` None makes it one-off). New participants or a new
     start mean new invitations. ValidationError names the field; no commit.
     """
-    from core import audit
-
     schedule = db.get(DrillSchedule, schedule_id)
     if schedule is None or not schedule.active or schedule.next_run_at is None:
         raise NotFoundError(f"schedule {schedule_id} not found, cancelled or already started")
@@ -366,8 +362,6 @@ def _plan_fields(schedule: DrillSchedule) -> dict[str, Any]:
 def _valid_participants(
     people: Sequence[dict[str, Any]], roles: Sequence[str]
 ) -> list[dict[str, Any]]:
-    from pydantic import ValidationError as PydanticError
-
     if not people:
         raise ValidationError("participants", "add at least one participant")
     clean = []

@@ -22,7 +22,7 @@ from core.content import (
     load_yaml,
     validate_model,
 )
-from core.errors import DijkwachtError
+from core.errors import DijkwachtError, NotFoundError
 from drills.schemas import LoadedScenario, Scenario
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -215,8 +215,6 @@ def _load_library(
 
 def get_scenario(scenario_id: str, *, directory: Path = SCENARIO_DIR) -> LoadedScenario:
     """One scenario of the library by id; NotFoundError names the ids that exist."""
-    from core.errors import NotFoundError
-
     library = load_library(directory)
     if scenario_id not in library:
         raise NotFoundError(

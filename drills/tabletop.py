@@ -22,6 +22,7 @@ from core.config import Settings
 from core.errors import ConflictError, NotFoundError, ValidationError
 from drills import mailer
 from drills.control import RUNNING, get_exercise, scenario_minutes
+from drills.live import adhoc_texts
 from drills.models import Entry, Exercise, Expectation, ReleasedInject
 from drills.schemas import ROLES, Inject, LoadedScenario
 from drills.technical import SOURCE, EventSink, build_events
@@ -156,7 +157,6 @@ def current_injects(
         .where(ReleasedInject.exercise_id == exercise_id)
         .order_by(ReleasedInject.released_at.desc(), ReleasedInject.id.desc())
     )
-    from drills.live import adhoc_texts
 
     adhoc = adhoc_texts(db, exercise_id)
     views = []

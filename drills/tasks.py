@@ -17,7 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SystemClock
 from core.config import Settings, get_settings
+from core.store.factory import open_alert_store
+from core.store.relational import create_db_engine, create_session_factory
 from core.store.unit_of_work import unit_of_work
+from drills import service
+from drills.service import build_report, spool_sink
+from drills.service import tick as run_tick
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -28,8 +33,6 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
 @contextmanager
 def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
     """A session factory on a fresh engine, disposed when the task ends."""
-    from core.store.relational import create_db_engine, create_session_factory
-
     engine = create_db_engine(settings)
     try:
         yield create_session_factory(engine)
@@ -47,10 +50,6 @@ def _unit(settings: Settings) -> Iterator[Session]:
 @shared_task(name="drills.tick")
 def tick() -> dict[str, Any]:
     """Start due schedules, release due injects, check automatic expectations."""
-    from core.store.factory import open_alert_store
-    from drills.service import spool_sink
-    from drills.service import tick as run_tick
-
     settings = get_settings()
     clock = SystemClock()
     with ExitStack() as stack:
@@ -69,8 +68,6 @@ def tick() -> dict[str, Any]:
 @shared_task(name="drills.control")
 def control(exercise_id: str, action: str, actor: str = "controller") -> str:
     """start / pause / resume / stop one exercise."""
-    from drills import service
-
     functions = {
         "start": service.start,
         "pause": service.pause,
@@ -88,8 +85,6 @@ def control(exercise_id: str, action: str, actor: str = "controller") -> str:
 @shared_task(name="drills.report")
 def report(exercise_id: str, actor: str = "controller") -> int:
     """Build the after-action report (HTML + PDF) of one exercise."""
-    from drills.service import build_report
-
     settings = get_settings()
     with _unit(settings) as db:
         return build_report(db=db, clock=SystemClock(), exercise_id=exercise_id, actor=actor).id

@@ -22,6 +22,7 @@ from core.config import Settings
 from core.events import Event
 from core.store.base import AlertQuery, AlertStore
 from demo_world import service as demo_world
+from drills.control import scenario_minutes
 from drills.models import Exercise, Expectation
 from drills.schemas import Inject
 from playbooks import service as playbooks
@@ -106,8 +107,6 @@ def _observed(
 
 def check_expectations(*, db: Session, clock: Clock, exercise: Exercise, alerts: AlertStore) -> int:
     """Mark automatic expectations met (with the observed time) or missed; no commit."""
-    from drills.control import scenario_minutes
-
     if exercise.started_at is None:
         return 0
     changed = 0

@@ -29,6 +29,7 @@ from playbooks.models import (
     Incident,
     IncidentAlert,
     IncidentObservable,
+    Observable,
     PlaybookRun,
     RunStep,
 )
@@ -239,17 +240,6 @@ def _attach(db: Session, clock: Clock, incident: Incident, alert: StoredAlert, a
     )
 
 
-def merged_ids(*, db: Session, incident_id: int) -> list[int]:
-    """Incidents merged into this one (directly or through another merge)."""
-    found: list[int] = []
-    frontier = [incident_id]
-    while frontier:
-        rows = list(db.scalars(select(Incident.id).where(Incident.merged_into.in_(frontier))))
-        found.extend(rows)
-        frontier = rows
-    return found
-
-
 _INLINE = (
     (re.compile(r"`([^`\n]+)`"), r"<code>\1</code>"),
     (re.compile(r"\*\*([^*\n]+)\*\*"), r"<strong>\1</strong>"),
@@ -307,8 +297,6 @@ def param_origins(*, db: Session, step: RunStep, incident_id: int) -> list[dict[
     The source of the observable link ("alert:<id>" or "manual") tells an approver whether the
     target was typed by a person or read from log content that could be spoofed.
     """
-    from playbooks.models import Observable
-
     origins: list[dict[str, Any]] = []
     for name, value in (step.spec.get("params") or {}).items():
         match = re.fullmatch(r"\$observable\.(\w+)", str(value))

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.accounts.models import User
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from playbooks.models import Comment, Incident, IncidentAlert
@@ -349,8 +350,6 @@ def _milestones(incident: Incident, status: str, now: datetime) -> None:
 
 def check_assignee(*, db: Session, username: str) -> str:
     """The username when it names an existing, enabled account; else a ValidationError."""
-    from core.accounts.models import User
-
     clean = _text("assignee", username, limit=64)
     account = db.scalar(select(User).where(User.username == clean))
     if account is None:
@@ -424,8 +423,6 @@ def timeline(*, db: Session, incident_id: int) -> list[TimelineEntry]:
 
     The audit log is append-only, so a merge does not move entries; they are read here.
     """
-    from playbooks.casework import merged_ids
-
     get_incident(db=db, incident_id=incident_id)
     entries = [
         TimelineEntry(entry.seq, entry.at, entry.actor, entry.action, dict(entry.details))
@@ -433,3 +430,14 @@ def timeline(*, db: Session, incident_id: int) -> list[TimelineEntry]:
         for entry in audit.entries(db=db, object_type=OBJECT_TYPE, object_id=str(one))
     ]
     return sorted(entries, key=lambda entry: entry.seq)
+
+
+def merged_ids(*, db: Session, incident_id: int) -> list[int]:
+    """Incidents merged into this one (directly or through another merge)."""
+    found: list[int] = []
+    frontier = [incident_id]
+    while frontier:
+        rows = list(db.scalars(select(Incident.id).where(Incident.merged_into.in_(frontier))))
+        found.extend(rows)
+        frontier = rows
+    return found

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
@@ -306,8 +307,6 @@ def deliver(
 
 def deliveries_of(*, db: Session, incident_id: int) -> list[Delivery]:
     """The incident's notifications and their state (failed ones are shown to the analyst)."""
-    from sqlalchemy import select
-
     return list(
         db.scalars(
             select(Delivery).where(Delivery.incident_id == incident_id).order_by(Delivery.id)

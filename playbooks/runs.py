@@ -21,6 +21,7 @@ from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from playbooks.incidents import get_incident, log
 from playbooks.models import Handoff, Incident, PlaybookRun, RunStep
+from playbooks.notify import queue_step_deliveries
 from playbooks.schemas import LoadedPlaybook, OverdueStep
 
 Enqueue = tuple[str, tuple[Any, ...]]
@@ -153,8 +154,6 @@ def _advance(db: Session, clock: Clock, run: PlaybookRun) -> list[Enqueue]:
         if step.kind == "action" and step.status == "queued":
             return [*work, ("playbooks.run_action", (step.id,))]
         if step.kind in ("notify", "escalate"):
-            from playbooks.notify import queue_step_deliveries
-
             ids = queue_step_deliveries(db=db, clock=clock, incident=incident, step=step)
             work.extend(("playbooks.deliver", (delivery_id,)) for delivery_id in ids)
             _finish(db, clock, run, step, actor="system", result={"deliveries": ids})

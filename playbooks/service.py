@@ -6,7 +6,7 @@ the sub-capability modules named beside each group below.
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from playbooks.approvals import SYSTEM_ACTORS, approve_action, request_action
@@ -37,6 +37,20 @@ from playbooks.incidents import (
 )
 from playbooks.library import PlaybookError, check_directory, load_file, load_library
 from playbooks.metrics import incident_metrics, monthly_metrics
+from playbooks.models import (
+    ActionExecution,
+    AdhocTask,
+    Comment,
+    Delivery,
+    Evidence,
+    Handoff,
+    Incident,
+    IncidentAlert,
+    IncidentObservable,
+    Observable,
+    PlaybookRun,
+    RunStep,
+)
 from playbooks.notify import DeliveryFailed, deliveries_of, send_mail
 from playbooks.notify import render as render_notification
 from playbooks.observables import add_observable, observables_of
@@ -137,8 +151,7 @@ def exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, list[dict[
     The breaches come from the breach context's own facade (`playbooks.breach.service`).
     """
     # Imported here: the breach context imports this facade, so it cannot import breach first.
-    from playbooks.breach import service as breach
-    from playbooks.models import Handoff, Incident, PlaybookRun, RunStep
+    from playbooks.breach import service as breach  # noqa: PLC0415 - cycle with breach.service
 
     incidents = list(db.scalars(select(Incident).where(Incident.exercise_id == exercise_id)))
     ids = [incident.id for incident in incidents]
@@ -166,23 +179,7 @@ def delete_exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, int
     across incidents: only those left without any incident go. The audit log is append-only and
     keeps the exercise's timeline entries.
     """
-    from sqlalchemy import delete
-
-    from playbooks.breach import service as breach
-    from playbooks.models import (
-        ActionExecution,
-        AdhocTask,
-        Comment,
-        Delivery,
-        Evidence,
-        Handoff,
-        Incident,
-        IncidentAlert,
-        IncidentObservable,
-        Observable,
-        PlaybookRun,
-        RunStep,
-    )
+    from playbooks.breach import service as breach  # noqa: PLC0415 - cycle with breach.service
 
     removed = breach.delete_exercise_artefacts(db=db, exercise_id=exercise_id)
 

@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SystemClock
 from core.config import Settings, get_settings
+from core.store.factory import open_alert_store
+from core.store.relational import create_db_engine, create_session_factory
 from core.store.unit_of_work import is_locked_error, unit_of_work
+from playbooks.actions import ActionFailed
+from playbooks.executor import InFlight
+from playbooks.notify import DeliveryFailed
+from playbooks.notify import deliver as deliver_one
+from playbooks.routing import pending_alerts, route_pending_alert
+from playbooks.service import advance, execute_action, give_up, load_library
+from playbooks.service import resume_runs as resume
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +50,6 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
 @contextmanager
 def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
     """A session factory on a fresh engine, disposed when the task ends."""
-    from core.store.relational import create_db_engine, create_session_factory
-
     engine = create_db_engine(settings)
     try:
         yield create_session_factory(engine)
@@ -75,10 +82,6 @@ def retry_when_busy(task: Any, settings: Settings) -> Iterator[None]:
 @shared_task(name="playbooks.run_action", bind=True, max_retries=None, acks_late=True)
 def run_action(self: Any, run_step_id: int) -> dict[str, Any]:
     """Run one automated action step; retry with back-off, then hand it to a person."""
-    from playbooks.actions import ActionFailed
-    from playbooks.executor import InFlight
-    from playbooks.service import execute_action, give_up
-
     settings = get_settings()
     clock = SystemClock()
     with retry_when_busy(self, settings), sessions(settings) as factory:
@@ -104,9 +107,6 @@ def run_action(self: Any, run_step_id: int) -> dict[str, Any]:
 @shared_task(name="playbooks.deliver", bind=True, max_retries=None, acks_late=True)
 def deliver(self: Any, delivery_id: int) -> str:
     """Send one notification; retry with back-off, then leave it failed on the timeline."""
-    from playbooks.notify import DeliveryFailed
-    from playbooks.notify import deliver as deliver_one
-
     settings = get_settings()
     final = self.request.retries >= settings.notify_max_retries
     with retry_when_busy(self, settings), sessions(settings) as factory:
@@ -126,8 +126,6 @@ def deliver(self: Any, delivery_id: int) -> str:
 @shared_task(name="playbooks.advance_run", bind=True)
 def advance_run(self: Any, run_id: int) -> int:
     """Start the steps of a run that can start now."""
-    from playbooks.service import advance
-
     settings = get_settings()
     with (
         retry_when_busy(self, settings),
@@ -146,10 +144,6 @@ def route_alerts(self: Any) -> int:
     One short unit per alert, each committed before its work is sent: a backlog (thousands of
     alerts after an outage) must not hold the database's write lock while pages wait on it.
     """
-    from core.store.factory import open_alert_store
-    from playbooks.routing import pending_alerts, route_pending_alert
-    from playbooks.service import load_library
-
     settings = get_settings()
     clock = SystemClock()
     store = open_alert_store(settings, clock=clock)
@@ -182,8 +176,6 @@ def route_alerts(self: Any) -> int:
 @shared_task(name="playbooks.resume_runs", bind=True)
 def resume_runs(self: Any) -> int:
     """Re-send lost work of running playbook runs, e.g. after a worker died (beat)."""
-    from playbooks.service import resume_runs as resume
-
     settings = get_settings()
     with (
         retry_when_busy(self, settings),

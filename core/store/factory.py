@@ -5,17 +5,18 @@ from __future__ import annotations
 from core.clock import Clock
 from core.config import Settings
 from core.store.base import AlertStore, EventStore
+from core.store.elasticsearch import ElasticsearchEventStore
+from core.store.elasticsearch_alerts import ElasticsearchAlertStore
+from core.store.sqlite_alerts import SqliteAlertStore
+from core.store.sqlite_events import SqliteEventStore
 
 
 def open_event_store(settings: Settings, *, clock: Clock | None = None) -> EventStore:
     """The event store for these settings; the caller closes it."""
     if settings.event_store == "elasticsearch":
-        from core.store.elasticsearch import ElasticsearchEventStore
-
         return ElasticsearchEventStore.open(
             settings.elasticsearch_url, prefix=settings.elasticsearch_prefix, clock=clock
         )
-    from core.store.sqlite_events import SqliteEventStore
 
     return SqliteEventStore(settings.event_db_path, clock=clock)
 
@@ -23,11 +24,8 @@ def open_event_store(settings: Settings, *, clock: Clock | None = None) -> Event
 def open_alert_store(settings: Settings, *, clock: Clock | None = None) -> AlertStore:
     """The alert store for these settings; the caller closes it."""
     if settings.event_store == "elasticsearch":
-        from core.store.elasticsearch_alerts import ElasticsearchAlertStore
-
         return ElasticsearchAlertStore.open(
             settings.elasticsearch_url, prefix=settings.elasticsearch_prefix, clock=clock
         )
-    from core.store.sqlite_alerts import SqliteAlertStore
 
     return SqliteAlertStore(settings.alert_db_path, clock=clock)

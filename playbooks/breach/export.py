@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -150,8 +151,6 @@ def _show(value: Any, kind: str, lang: str, settings: Settings) -> str:
     if kind == "list":
         return ", ".join(value) if value else words["none"]
     if kind == "datetime":
-        from datetime import datetime
-
         return clocks.show(datetime.fromisoformat(str(value).replace("Z", "+00:00")), settings)
     return str(value)
 

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import Clock
+from core.content import load_yaml
 from core.errors import NotFoundError, ValidationError
 from playbooks.breach.models import ProcessingActivity, ProcessingSystem
 
@@ -157,8 +158,6 @@ def _activity(
 
 def parse_yaml(text: str, path: str = "<yaml>") -> list[SystemSpec]:
     """Read the YAML form; errors name the file, the line and the field."""
-    from core.content import load_yaml
-
     content = load_yaml(text, source=path)  # size, depth and alias limits; located problems
     problem = next((issue for issue in content.issues if issue.is_error), None)
     if problem is not None:

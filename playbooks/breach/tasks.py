@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 from celery import shared_task
 
 from core.clock import SystemClock
+from core.config import get_settings
+from core.store.relational import create_db_engine, create_session_factory
 from core.store.unit_of_work import unit_of_work
+from playbooks.breach.clocks import fire_due_reminders
+from playbooks.breach.letter_delivery import send_released_letters
+from playbooks.breach.reminder_mail import deliver_reminders
+from playbooks.breach.retention import purge_letter_recipients as purge
+from playbooks.breach.retention import remove_purged_pdfs
+from playbooks.breach.service import accept_pending_handoffs
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -41,9 +49,6 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
 
 @contextmanager
 def _sessions() -> Iterator[tuple[Settings, sessionmaker[Session]]]:
-    from core.config import get_settings
-    from core.store.relational import create_db_engine, create_session_factory
-
     settings = get_settings()
     engine = create_db_engine(settings)
     try:
@@ -55,9 +60,6 @@ def _sessions() -> Iterator[tuple[Settings, sessionmaker[Session]]]:
 @shared_task(name="breach.fire_reminders")
 def fire_reminders() -> list[str]:
     """Fire every due breach reminder and e-mail it to the DPO; repeats are harmless."""
-    from playbooks.breach.clocks import fire_due_reminders
-    from playbooks.breach.reminder_mail import deliver_reminders
-
     clock = SystemClock()
     with _sessions() as (settings, factory):
         with unit_of_work(factory) as db:
@@ -69,8 +71,6 @@ def fire_reminders() -> list[str]:
 @shared_task(name="breach.accept_handoffs")
 def accept_handoffs() -> list[str]:
     """Open one breach per pending playbook hand-off (exactly once); returns references."""
-    from playbooks.breach.service import accept_pending_handoffs
-
     with _sessions() as (settings, factory), unit_of_work(factory) as db:
         taken = accept_pending_handoffs(db=db, clock=SystemClock(), settings=settings)
         return [breach.reference for breach in taken]
@@ -79,8 +79,6 @@ def accept_handoffs() -> list[str]:
 @shared_task(name="breach.send_letters")
 def send_letters() -> dict[str, dict[str, int]]:
     """E-mail released letters (or keep their PDFs for the post), each once."""
-    from playbooks.breach.letter_delivery import send_released_letters
-
     with _sessions() as (settings, factory):
         counts = send_released_letters(
             units=lambda: unit_of_work(factory), clock=SystemClock(), settings=settings
@@ -91,9 +89,6 @@ def send_letters() -> dict[str, dict[str, int]]:
 @shared_task(name="breach.purge_letter_recipients")
 def purge_letter_recipients() -> list[int]:
     """Purge recipient lists past their retention; returns the batch ids purged."""
-    from playbooks.breach.retention import purge_letter_recipients as purge
-    from playbooks.breach.retention import remove_purged_pdfs
-
     with _sessions() as (settings, factory):
         with unit_of_work(factory) as db:
             purged = purge(db=db, clock=SystemClock(), settings=settings)

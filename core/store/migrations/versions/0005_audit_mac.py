@@ -18,6 +18,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from core.audit import entry_mac
+from core.store.relational import engine_settings
+
 revision: str = "0005_audit_mac"
 down_revision: str | None = "breach02"
 branch_labels: str | Sequence[str] | None = None
@@ -38,9 +41,6 @@ _BATCH = 1000
 
 
 def _mac_existing_entries() -> None:
-    from core.audit import entry_mac
-    from core.store.relational import engine_settings
-
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT seq, hash FROM audit_log ORDER BY seq")).all()
     if not rows:
