@@ -25,7 +25,7 @@ from core.clock import Clock
 from core.config import IntelFeed, Settings
 from core.errors import ValidationError
 from intel.alerting import RULE_ID, alert_hits, deliver
-from intel.feeds import read_location
+from intel.feeds import READERS, read_location
 from intel.hunt import HuntReport, hunt
 from intel.matcher import IndicatorContext, Matcher
 from intel.models import Indicator, IntelSource, IntelState, WarninglistEntry
@@ -67,7 +67,6 @@ def read_feed(location: str, fmt: str, *, settings: Settings) -> Parsed:
 
 def parse_upload(data: bytes, fmt: str, *, name: str) -> Parsed:
     """Parse an uploaded file (the import page); a MISP feed is a folder, not one file."""
-    from intel.feeds import READERS
 
     if fmt not in READERS:
         parsed = Parsed()

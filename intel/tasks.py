@@ -12,7 +12,9 @@ from typing import Any
 
 from celery import shared_task
 
-from core.config import Settings
+from core.clock import SystemClock
+from core.config import Settings, get_settings
+from intel.flows import refresh_feeds
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -29,8 +31,5 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
 
 @shared_task(name="intel.refresh")
 def refresh() -> dict[str, Any]:
-    from core.clock import SystemClock
-    from core.config import get_settings
-    from intel.flows import refresh_feeds
 
     return refresh_feeds(settings=get_settings(), clock=SystemClock())

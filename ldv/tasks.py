@@ -15,6 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 
+from collectors.service import inject_events
+from core.clock import SystemClock
+from core.config import get_settings
+from core.store.factory import open_event_store
+from core.store.relational import create_db_engine, create_session_factory
+from core.store.unit_of_work import unit_of_work
+from ldv.service import check_streams, export_context, streams
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,8 +39,6 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
 
 @contextmanager
 def _sessions() -> Iterator[tuple[Settings, sessionmaker[Session]]]:
-    from core.config import get_settings
-    from core.store.relational import create_db_engine, create_session_factory
 
     settings = get_settings()
     engine = create_db_engine(settings)
@@ -44,11 +50,6 @@ def _sessions() -> Iterator[tuple[Settings, sessionmaker[Session]]]:
 
 def run_stream_check(settings: Settings, factory: sessionmaker[Session]) -> dict[str, Any]:
     """The check for the hour that just settled; its events go into the spool."""
-    from collectors.service import inject_events
-    from core.clock import SystemClock
-    from core.store.factory import open_event_store
-    from core.store.unit_of_work import unit_of_work
-    from ldv.service import check_streams, streams
 
     clock = SystemClock()
     with unit_of_work(factory, write=False) as db:
@@ -76,8 +77,6 @@ def check_streams_task() -> dict[str, Any]:
 @shared_task(name="ldv.export_context")
 def export_context_task() -> dict[str, int] | None:
     """None when no `context_dir` is configured (enrichment then has no LDV tables)."""
-    from core.store.unit_of_work import unit_of_work
-    from ldv.service import export_context
 
     with _sessions() as (settings, factory):
         if settings.context_dir is None:

@@ -28,6 +28,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.accounts import create_user
 from core.accounts.models import User
 from core.clock import Clock
 from core.config import Settings
@@ -206,7 +207,6 @@ def verify_id_token(
 
 def local_user(*, db: Session, clock: Clock, settings: Settings, claims: dict[str, Any]) -> User:
     """The active local account the claim names; created only when provisioning is on."""
-    from core.accounts import create_user
 
     value = claims.get(settings.oidc_username_claim)
     if not isinstance(value, str) or not value.strip():
