@@ -8,6 +8,9 @@ from typing import Annotated
 
 import typer
 
+from collectors.health import describe_fault
+from core.config import get_settings
+from core.errors import ConfigError
 from core.runtime import private_umask
 from dijkwacht import __version__
 from dijkwacht.commands import register_commands
@@ -64,9 +67,6 @@ def _exit_on_fault(exc: Exception) -> None:
     Names `data_dir` (where the embedded databases live) so the operator knows where to look.
     Bugs are left to propagate with their traceback.
     """
-    from collectors.health import describe_fault
-    from core.config import get_settings
-    from core.errors import ConfigError
 
     cause = describe_fault(exc)
     if cause is None:

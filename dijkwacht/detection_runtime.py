@@ -23,6 +23,13 @@ from core.store.base import AlertStore
 from core.store.factory import open_alert_store
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.unit_of_work import unit_of_work
+from detection.correlation_store import load_engine
+from detection.loader import LastGood
+from detection.management import RuleWatcher, configured_rule_paths
+from detection.scheduled import check_modes, mode_of
+from detection.service import CompileCache
+from detection.stream import ids_of, load_detector, process_batch
+from intel.stream import IntelStream  # threat-intel indicators, matched after the rules
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +39,6 @@ RELOAD_CHECK_SECONDS = 2.0
 
 def rule_paths(settings: Settings) -> list[Path]:
     """The configured rule folders, or the rule pack that ships with Dijkwacht."""
-    from detection.management import configured_rule_paths
 
     return configured_rule_paths(settings)
 
@@ -47,10 +53,6 @@ class DetectionHook:
         clock: Clock | None = None,
         reload_check_seconds: float = RELOAD_CHECK_SECONDS,
     ) -> None:
-        from detection.loader import LastGood
-        from detection.management import RuleWatcher
-        from detection.scheduled import check_modes
-        from detection.service import CompileCache
 
         self._last_good = LastGood()  # a file that turns bad keeps its last good version
         # A reload compiles only the files that changed; a restart loads unchanged ones from disk.
@@ -70,7 +72,6 @@ class DetectionHook:
             self._state = self._load_state(db, self._detector)
         self._windows_stale = False
         self._local = threading.local()  # SQLite connections belong to the thread that opened them
-        from intel.stream import IntelStream  # threat-intel indicators, matched after the rules
 
         self._intel = IntelStream(settings=settings, sessions=self._sessions, clock=self._clock)
         self._report(self._detector)
@@ -85,8 +86,6 @@ class DetectionHook:
             )
 
     def _load(self) -> Any:
-        from detection.scheduled import mode_of
-        from detection.stream import load_detector
 
         return load_detector(
             paths=self._paths,
@@ -106,7 +105,6 @@ class DetectionHook:
     @staticmethod
     def _load_state(db: Any, detector: Any) -> Any:
         """Streaming correlation windows; the scheduled path's windows are not ours to drop."""
-        from detection.correlation_store import load_engine
 
         return load_engine(
             db=db, specs=detector.correlations, owned=lambda cid: cid not in detector.scheduled
@@ -130,7 +128,6 @@ class DetectionHook:
         whose in-memory state had taken the batch in, are reloaded from the database before
         the next batch. The consumer keeps the batch spooled and offers it again.
         """
-        from detection.stream import ids_of, process_batch
 
         if self._windows_stale:
             self._reload_windows()
