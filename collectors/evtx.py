@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import evtx
 import orjson
 
 from collectors import evtx_chunks
@@ -67,7 +68,6 @@ def read_evtx(
 
 
 def _read(handle: BinaryIO, *, source: str, created: str) -> Iterator[Event | DeadLetter]:
-    import evtx
 
     size = handle.seek(0, 2)
     handle.seek(0)

@@ -279,7 +279,7 @@ def scapy_dns_fields(payload: bytes) -> dict[str, Any]:
     (AttributeError), not when it is built; the whole reading is the boundary. Raises
     ParseError (field `dns`) for a message scapy cannot read either.
     """
-    from scapy.error import Scapy_Exception
+    from scapy.error import Scapy_Exception  # noqa: PLC0415 - scapy costs 0.3-0.75 s to import; only packet decoding needs it
 
     unreadable: tuple[type[Exception], ...] = (Scapy_Exception, *MALFORMED_INPUT)
     try:
@@ -289,7 +289,7 @@ def scapy_dns_fields(payload: bytes) -> dict[str, Any]:
 
 
 def _scapy_dns_fields(payload: bytes) -> dict[str, Any]:
-    from scapy.layers.dns import DNS, dnsclasses, dnsqtypes
+    from scapy.layers.dns import DNS, dnsclasses, dnsqtypes  # noqa: PLC0415 - scapy costs 0.3-0.75 s to import; only packet decoding needs it
 
     message = DNS(payload)
     if message.qdcount and not message.qd:

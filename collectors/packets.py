@@ -113,7 +113,7 @@ class PacketSummariser:
         self._iso = _Timestamps()
         # scapy's DNS layer reads the odd DNS messages; importing it takes ~1 s, which must not
         # fall on the first odd packet of a live capture (bench/fuzz.py saw it as the slowest).
-        import scapy.layers.dns  # noqa: F401
+        import scapy.layers.dns  # noqa: F401, PLC0415 - scapy costs 0.3-0.75 s to import; only packet decoding needs it
 
     def drain(self) -> list[Event]:
         """The events summarised so far, oldest first; the queue is emptied."""
@@ -367,8 +367,8 @@ def read_capture(
 
     What precedes damage is always summarised; open flows are flushed at the end of the file.
     """
-    from scapy.error import Scapy_Exception
-    from scapy.utils import RawPcapNgReader, RawPcapReader
+    from scapy.error import Scapy_Exception  # noqa: PLC0415 - scapy costs 0.3-0.75 s to import; only packet decoding needs it
+    from scapy.utils import RawPcapNgReader, RawPcapReader  # noqa: PLC0415 - scapy costs 0.3-0.75 s to import; only packet decoding needs it
 
     unreadable: tuple[type[Exception], ...] = (Scapy_Exception, OSError, *MALFORMED_INPUT)
     summariser = PacketSummariser(source=source, flow_timeout=flow_timeout, received_at=received_at)
@@ -468,10 +468,10 @@ def capture_live(
     flushed when capture stops. `lfilter` sees raw frames (BPF needs libpcap, see
     docs/dependencies.md). Needs CAP_NET_RAW.
     """
-    import time
+    import time  # noqa: PLC0415 - scapy costs 0.3-0.75 s to import; only packet decoding needs it
 
-    from scapy.config import conf
-    from scapy.sendrecv import sniff
+    from scapy.config import conf  # noqa: PLC0415 - scapy costs 0.3-0.75 s to import; only packet decoding needs it
+    from scapy.sendrecv import sniff  # noqa: PLC0415 - scapy costs 0.3-0.75 s to import; only packet decoding needs it
 
     summariser = PacketSummariser(source=f"iface:{iface}", flow_timeout=flow_timeout)
     sock: Any = conf.L2listen(iface=iface)

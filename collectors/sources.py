@@ -20,7 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from collectors.health import describe_fault
+from collectors.health import Pauser, data_dir_setting, describe_fault
+from collectors.packets import capture_live
+from collectors.spool import open_spool
+from collectors.tailer import run_tailers
 
 if TYPE_CHECKING:
     from collectors.health import IngestHealth
@@ -104,8 +107,6 @@ def tail_source(
     *, settings: Settings, enrich: EnrichFn | None, health: IngestHealth | None = None
 ) -> SourceFn:
     """The file tailers as one source (one thread, one spool connection)."""
-    from collectors.health import Pauser, data_dir_setting
-    from collectors.tailer import run_tailers
 
     def run(stop: threading.Event) -> None:
         pauser = None
@@ -131,9 +132,6 @@ def capture_source(
     On a recoverable spool fault the sink waits and retries (packets that arrive meanwhile
     queue in, and may overflow, the kernel's capture buffer: live traffic cannot be held back).
     """
-    from collectors.health import Pauser, data_dir_setting
-    from collectors.packets import capture_live
-    from collectors.spool import open_spool
 
     def run(stop: threading.Event) -> None:
         spool = open_spool(settings)

@@ -21,7 +21,9 @@ tailers stop advancing while paused and resume exactly where the spool says they
 
 from __future__ import annotations
 
+import argparse
 import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -31,8 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from collectors.parsers import HeaderRow, ParseError, Parser, get_parser, zone_options
+from collectors.spool import Spool, open_spool
 from core.errors import ConfigError
 from core.events import Event
+from core.privacy.service import Pseudonymiser
 from core.store.base import DeadLetter
 
 if TYPE_CHECKING:
@@ -304,8 +308,6 @@ def build_tailers(
 ) -> list[FileTailer]:
     """One tailer per `settings.tail_files` entry (path + format), parsers built with settings."""
 
-    from core.privacy.service import Pseudonymiser
-
     entries = settings.tail_files if files is None else files
     tailers = []
     for index, entry in enumerate(entries):
@@ -336,7 +338,6 @@ def run_tailers(
     `enrich` runs on each parsed line before it is spooled (see `collectors.hooks`). With a
     `pauser`, recoverable spool faults pause the tailers (see the module docstring).
     """
-    from collectors.spool import open_spool
 
     interval = settings.tail_poll_interval if poll_interval is None else poll_interval
     spool = open_spool(settings)
@@ -371,10 +372,6 @@ def run_tailers(
 
 def _main(argv: Sequence[str] | None = None) -> None:
     """`python -m collectors.tailer SPOOL PATH:FORMAT...`: tail without settings (tests)."""
-    import argparse
-    import signal
-
-    from collectors.spool import Spool
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("spool", type=Path)

@@ -7,6 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 
+from collectors.context_refresh import publish_context
+from collectors.service import check_expected
+from collectors.spool import open_spool
+from core.clock import SystemClock
+from core.config import get_settings
+from core.store.factory import open_alert_store
+from core.store.relational import create_db_engine, create_session_factory
+from core.store.unit_of_work import unit_of_work
+
 if TYPE_CHECKING:
     from core.config import Settings
 
@@ -18,8 +27,6 @@ def refresh_context() -> str | None:
     Returns the published version, or None when no context directory is configured. A broken
     export raises ContextError (visible as a failed task) and the last good tables stay.
     """
-    from collectors.context_refresh import publish_context
-    from core.config import get_settings
 
     settings = get_settings()
     if settings.context_dir is None:
@@ -49,13 +56,6 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
 @shared_task(name="collectors.check_expected_sources")
 def check_expected_sources() -> dict[str, list[str]]:
     """Alert on expected log sources that are missing or silent (one alert per silence)."""
-    from collectors.service import check_expected
-    from collectors.spool import open_spool
-    from core.clock import SystemClock
-    from core.config import get_settings
-    from core.store.factory import open_alert_store
-    from core.store.relational import create_db_engine, create_session_factory
-    from core.store.unit_of_work import unit_of_work
 
     settings = get_settings()
     clock = SystemClock()

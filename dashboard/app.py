@@ -15,10 +15,12 @@ from fastapi.templating import Jinja2Templates
 
 from core.clock import SystemClock
 from core.config import Settings, get_settings
+from core.gc_tuning import prepare_gc
 from core.store.factory import open_event_store
 from dashboard import i18n
 from dashboard.deps import close_store_pools
 from dashboard.platform_metrics import RequestTimer
+from dashboard.security import csrf_form_token, install_security
 from dashboard.views import (
     admin,
     alerts,
@@ -50,6 +52,7 @@ from dashboard.views import awareness as awareness_views
 from dashboard.views import compliance as compliance_views
 from dashboard.views import drills as drills_views
 from dashboard.views import ldv as ldv_views
+from dijkwacht import __version__
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -182,7 +185,6 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _install_security(app: FastAPI) -> None:
     """Access errors, security headers, the purpose form and the CSRF token in templates."""
-    from dashboard.security import csrf_form_token, install_security
 
     install_security(app)
     app.add_middleware(i18n.LanguageMiddleware)
@@ -196,7 +198,6 @@ def create_app_from_environment() -> FastAPI:
     collector prepares it (`core.gc_tuning`): the app, FastAPI, pydantic and SQLAlchemy are
     frozen out of later full collections, which otherwise walk them every few dozen requests.
     """
-    from core.gc_tuning import prepare_gc
 
     app = create_app(get_settings())
     prepare_gc()
@@ -204,6 +205,5 @@ def create_app_from_environment() -> FastAPI:
 
 
 def _version() -> str:
-    from dijkwacht import __version__
 
     return __version__

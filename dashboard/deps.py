@@ -102,7 +102,6 @@ def _write_db(request: Request) -> Iterator[Session]:
 
 def _pseudonymiser(request: Request) -> Pseudonymiser:
     """The resident pseudonymiser with the platform's `pseudonym_key` (same as the collectors)."""
-    from core.privacy.service import Pseudonymiser
 
     settings: Settings = request.app.state.settings
     return Pseudonymiser(settings.secret("pseudonym_key").encode("utf-8"))

@@ -12,6 +12,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
+from core.store.relational import create_db_engine, create_session_factory
 
 # Sync dependencies run in the thread pool: two first requests must not build two engines.
 _BUILD_LOCK = threading.Lock()
@@ -29,8 +30,6 @@ def session_factory(request: Request) -> sessionmaker[Session]:
     with _BUILD_LOCK:
         factory = getattr(state, "session_factory", None)
         if factory is None:
-            from core.store.relational import create_db_engine, create_session_factory
-
             engine = create_db_engine(state.settings)
             factory = state.session_factory = create_session_factory(engine)
     return factory

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import record
 from core.clock import Clock
-from core.errors import ValidationError
+from core.errors import NotFoundError, ValidationError
 from core.privacy.service import audit_personal_read, audit_read, pseudonyms_in
 from core.store.base import (
     ALERT_LEVELS,
@@ -30,6 +30,9 @@ from core.store.base import (
     StoredEvent,
 )
 from dashboard.security import Principal
+from detection.attack import get_attack_catalog
+from detection.attack_data import AttackDataError
+from playbooks.service import check_assignee
 
 BulkAction = Literal["acknowledge", "assign", "suppress", "close"]
 _TARGET: dict[str, AlertStatus] = {
@@ -150,7 +153,6 @@ def bulk_update(
             raise ValidationError("assignee", "required to assign")
         if len(clean_assignee) > 200:
             raise ValidationError("assignee", "at most 200 characters")
-        from playbooks.service import check_assignee
 
         check_assignee(db=db, username=clean_assignee)  # an existing, enabled account only
     else:
@@ -273,7 +275,6 @@ def matched_events(
     *, store: EventStore, alert: StoredAlert, limit: int = MAX_DETAIL_EVENTS
 ) -> MatchedEvents:
     """Load the alert's events (the first `limit`); ids the store no longer has are listed."""
-    from core.errors import NotFoundError
 
     ids = [str(i) for i in alert.body.get("event_ids") or [] if i]
     found = MatchedEvents(more=max(0, len(ids) - limit))
@@ -290,8 +291,6 @@ def attack_context(body: dict[str, Any]) -> dict[str, Any]:
 
     Falls back to the context stored on the alert when the catalog cannot load here.
     """
-    from detection.attack import get_attack_catalog
-    from detection.attack_data import AttackDataError
 
     tags = [str(tag) for tag in body.get("tags") or [] if isinstance(tag, str)]
     if not any(tag.lower().startswith("attack.") for tag in tags):

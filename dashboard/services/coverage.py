@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from detection.attack import AttackCatalog
+from detection.attack import AttackCatalog, get_attack_catalog
 from detection.attack_data import AttackDataError
 from detection.service import RuleInfo
 
@@ -74,7 +74,6 @@ class Coverage:
 
 def load_catalog() -> AttackCatalog | str:
     """The ATT&CK catalog, or the reason it cannot load (the page says so instead of failing)."""
-    from detection.attack import get_attack_catalog
 
     try:
         return get_attack_catalog()

@@ -16,11 +16,14 @@ from core.config import Settings
 from core.errors import NotFoundError, ValidationError
 from core.privacy.service import pseudonyms_in
 from core.store.base import AlertStore
+from dashboard.services.dpo_words import time_left
 from playbooks import service as playbook_service
 from playbooks.breach.models import Breach, BreachChange, BreachReport, LetterBatch
 from playbooks.breach.service import (
+    CLOCK_REPORT,
     FieldSpec,
     batches_of,
+    deadlines,
     get_breach,
     history,
     list_reports,
@@ -108,8 +111,6 @@ def report_deadline(
 ) -> tuple[Any, Any] | None:
     """The legal deadline this report meets (AP 72 h, NIS2 24 h / 72 h / 1 month) with the time
     left; None for a follow-up notification, which has no clock of its own."""
-    from dashboard.services.dpo_words import time_left
-    from playbooks.breach.service import CLOCK_REPORT, deadlines
 
     for item in deadlines(db=db, clock=clock, settings=settings, breach_id=breach.id):
         if CLOCK_REPORT.get(item.clock) == report.kind:

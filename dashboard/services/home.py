@@ -13,10 +13,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from compliance.service import measure_views
 from core.accounts.models import Role
 from core.clock import Clock
 from core.config import Settings
+from core.privacy.service import list_requests
 from core.store.base import ALERT_LEVELS, AlertQuery, AlertStatus, AlertStore, StoredAlert
+from dashboard.services.ops import collector_health
+from drills.service import actions_of_owner, list_exercises, list_schedules
+from playbooks.breach.service import all_deadlines, list_breaches
+from playbooks.models import PlaybookRun, RunStep
+from playbooks.service import overdue_steps
 
 COUNT_CAP = 10_000
 OPEN_STATUSES: tuple[AlertStatus, ...] = ("new", "acknowledged", "assigned")
@@ -76,7 +83,6 @@ def role_home(
 
 def _compliance(home: Home, db: Session) -> None:
     """The auditor's start: the BIO2 measures that are red or at risk, red first."""
-    from compliance.service import measure_views
 
     _, views = measure_views(db=db, framework="bio2")
     order = {"not_met": 0, "at_risk": 1, "not_evidenced": 2, "met": 3}
@@ -92,8 +98,6 @@ def _alerts(home: Home, store: AlertStore, username: str) -> None:
 
 
 def _playbooks(home: Home, db: Session, clock: Clock) -> None:
-    from playbooks.models import PlaybookRun, RunStep
-    from playbooks.service import overdue_steps
 
     waiting = db.execute(
         select(RunStep, PlaybookRun.incident_id)
@@ -118,8 +122,6 @@ def _playbooks(home: Home, db: Session, clock: Clock) -> None:
 
 
 def _dpo(home: Home, db: Session, clock: Clock, settings: Settings) -> None:
-    from core.privacy.service import list_requests
-    from playbooks.breach.service import all_deadlines, list_breaches
 
     home.deadlines = all_deadlines(db=db, clock=clock, settings=settings)[:10]
     # Proposed by detection (or registered by hand) and not yet assessed: the DPO's next step.
@@ -130,7 +132,6 @@ def _dpo(home: Home, db: Session, clock: Clock, settings: Settings) -> None:
 
 
 def _drills(home: Home, db: Session) -> None:
-    from drills.service import list_exercises, list_schedules
 
     home.running = [e for e in list_exercises(db=db) if e.status in ("running", "paused")]
     planned = [s for s in list_schedules(db=db) if s.active and s.next_run_at is not None]
@@ -139,13 +140,11 @@ def _drills(home: Home, db: Session) -> None:
 
 def _followups(home: Home, db: Session, names: tuple[str, ...]) -> None:
     """Follow-up actions from exercise evaluations owned by this account, until done."""
-    from drills.service import actions_of_owner
 
     home.followups = actions_of_owner(db=db, names=names)[:20]
 
 
 def _collectors(home: Home, settings: Settings, db: Session) -> None:
-    from dashboard.services.ops import collector_health
 
     health = collector_health(settings=settings, now=home.now, db=db)
     home.sources = health.sources

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.config import Settings
 from core.errors import ValidationError
+from core.queue import create_celery
 from core.store.base import AlertStore
 from dashboard.services.timerange import Histogram, TimeRange, time_slices
 from playbooks.models import AdhocTask, Evidence, Incident, PlaybookRun, RunStep
@@ -36,6 +37,7 @@ from playbooks.service import (
     tasks_of,
     timeline,
 )
+from playbooks.tasks import send
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +116,6 @@ def dispatch(*, settings: Settings, work: Sequence[tuple[str, tuple[Any, ...]]])
     """Send the tasks a committed service call asked for to the Celery broker."""
     if not work:
         return
-    from core.queue import create_celery
-    from playbooks.tasks import send
 
     send(create_celery(settings), work)
 

@@ -13,9 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from collectors.metrics import SourceStatus, source_status
-from collectors.service import DeadLetterSummary, dead_letter_summary
+from collectors.service import DeadLetterSummary, dead_letter_summary, silence_limits
+from collectors.spool import open_spool
 from core.config import Settings
 from core.store.base import ALERT_LEVELS, AlertQuery, AlertStore, EventStore
+from playbooks.breach.service import list_breaches
+from playbooks.service import monthly_metrics
 
 DAY_CAP = 100_000  # a day with more alerts than this shows as the cap ("100000+")
 
@@ -41,8 +44,6 @@ def collector_health(
     given the event store, the dead letters of every path (live, files, HTTP, refusals).
     Given the database, the expected log sources count too: their own silence limits, and
     the ones never seen listed as missing."""
-    from collectors.service import silence_limits
-    from collectors.spool import open_spool
 
     silent_after = timedelta(minutes=settings.source_silent_minutes)
     expected = silence_limits(db=db) if db is not None else None
@@ -73,7 +74,6 @@ def alerts_per_day(
 
 def response_times(*, db: Session) -> tuple[list[str], dict[str, list[float]]]:
     """MTTA and MTTR per month in hours, from playbooks' metrics (exercises left out there)."""
-    from playbooks.service import monthly_metrics
 
     months = monthly_metrics(db=db)
     hours = 3600.0
@@ -85,7 +85,6 @@ def response_times(*, db: Session) -> tuple[list[str], dict[str, list[float]]]:
 
 def breaches_per_quarter(*, db: Session) -> tuple[list[str], dict[str, list[int]]]:
     """Breaches in the register per quarter of awareness; exercises in their own series."""
-    from playbooks.breach.service import list_breaches
 
     counts: dict[str, dict[str, int]] = {}
     for breach in list_breaches(db=db):

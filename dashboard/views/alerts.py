@@ -48,7 +48,7 @@ from dashboard.services.alerts import (
 from dashboard.services.events import flatten, original_text
 from dashboard.services.rules import explain_events
 from dashboard.services.timerange import PRESET_LABELS, Histogram, TimeRange, parse_range
-from detection.service import list_exceptions
+from detection.service import list_exceptions, list_rules
 from dijkwacht.detection_runtime import rule_paths
 from playbooks.service import OPEN_STATUSES, incident_of_alert, list_incidents
 
@@ -171,7 +171,6 @@ class QueueParams(BaseModel):
 
 def _rule_titles(settings: Settings) -> Callable[[], dict[str, str]]:
     def titles() -> dict[str, str]:
-        from detection.service import list_rules
 
         infos, _problems = list_rules(paths=rule_paths(settings))
         return {info.rule_id: info.title for info in infos}

@@ -38,6 +38,7 @@ from dashboard.services.incidents import (
     triage_alert,
 )
 from dashboard.services.timerange import PRESET_LABELS, TimeRange, parse_range
+from dashboard.views.dpo import require_linked_incident
 from dashboard.views.events import From, Range, To
 from dashboard.views.writes import begin_write
 from playbooks.schemas import OBSERVABLE_KINDS, SEVERITIES
@@ -47,6 +48,8 @@ from playbooks.service import (
     SYSTEM_ACTORS,
     TRANSITIONS,
     approve_action,
+    get_run,
+    get_step,
     request_action,
 )
 
@@ -64,7 +67,6 @@ _DetailCaller = Annotated[
 
 def _detail_reader(incident_id: str, db: DbSession, user: _DetailCaller) -> Principal:
     """Incident readers, and the DPO for an incident linked to a breach (read only)."""
-    from dashboard.views.dpo import require_linked_incident
 
     require_linked_incident(db=db, user=user, incident_id=incident_id)
     return user
@@ -448,7 +450,6 @@ def triage_api(
 
 def _step_of(db: DbSession, step_id: str) -> tuple[int, int]:
     """(step number, incident id) of a playbook step; NotFoundError for an unknown step."""
-    from playbooks.service import get_run, get_step
 
     number = _number(step_id, "step")
     return number, get_run(db=db, run_id=get_step(db=db, run_step_id=number).run_id).incident_id
@@ -502,7 +503,6 @@ def approve_form(
 
 @router.get("/runs/{run_id}", summary="The incident a playbook run belongs to (redirect)")
 def run_page(run_id: str, db: DbSession, user: Reader) -> Response:
-    from playbooks.service import get_run
 
     run = get_run(db=db, run_id=_number(run_id, "run"))
     return RedirectResponse(f"/incidents/{run.incident_id}", status_code=303)

@@ -24,6 +24,7 @@ from dashboard.deps import (
     Templates,
     WriteDb,
 )
+from dashboard.pdf import render_pdf
 from ldv import service as ldv
 from playbooks.breach.service import activities_by_uri
 
@@ -268,7 +269,6 @@ def _evidence(
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "csv":
         return Response(ldv.evidence_csv(view), media_type="text/csv", headers=disposition)
-    from dashboard.pdf import render_pdf
 
     peak = max((count for _, count in view.days), default=0)
     pdf = render_pdf(

@@ -23,8 +23,10 @@ from dashboard.deps import (
     Templates,
     WriteDb,
 )
+from dashboard.pdf import render_pdf
 from dashboard.report_labels import ACTIONS, LABELS, record_name, role_name
 from ldv import service as ldv
+from playbooks.breach import service as breach_service
 
 router = APIRouter(tags=["privacy"])
 Dpo = Annotated[Principal, Depends(RequireRole(Role.DPO))]
@@ -93,7 +95,6 @@ def _reid_out(row: privacy.ReidentificationRequest, clock: ClockDep) -> ReidOut:
 
 
 def _pdf(templates: Templates, report: AccessReport, lang: str) -> Response:
-    from dashboard.pdf import render_pdf
 
     pdf = render_pdf(
         templates,
@@ -200,7 +201,6 @@ def report_page(
 
 def _check_request(reports: _Reports, request_id: str, bsn: str) -> None:
     """The BSN must be the requesting resident's; then the request notes the report."""
-    from playbooks.breach import service as breach_service
 
     if not request_id.isdigit():
         raise ValidationError("request_id", "not a request number")

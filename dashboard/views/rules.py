@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from core.accounts.models import Role
+from core.errors import ConflictError
 from dashboard.deps import (
     AppSettings,
     ClockDep,
@@ -271,8 +272,6 @@ def api_coverage(db: DbSession, settings: AppSettings, user: Reader) -> Coverage
     """Per tactic, every technique with the enabled rules covering it (count 0 = a gap)."""
     found = _coverage(db, settings)
     if isinstance(found, str):
-        from core.errors import ConflictError
-
         raise ConflictError(f"ATT&CK data unavailable: {found}")
     return CoverageOut(
         attack_version=found.version,
