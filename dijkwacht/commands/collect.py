@@ -229,7 +229,7 @@ def deadletters_replay(
     fmt: Annotated[
         str | None, typer.Option("--format", help="Parser to use (default: by source).")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 10_000,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 10_000,
 ) -> None:
     """Re-parse dead letters with the current parsers; successes are spooled and removed."""
     from collectors.deadletters import replay_dead_letters

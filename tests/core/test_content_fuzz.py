@@ -28,6 +28,8 @@ from playbooks.library import validate_text
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 16
+# CPU seconds of this thread per input: wall time on the shared 2-core machine mostly measured
+# the neighbours (1.2-1.5 s wall for inputs that take a fraction of that in CPU).
 MAX_SECONDS = 1.0
 MAX_GROWTH_KB = 200 * 1024
 
@@ -186,12 +188,12 @@ def test_mutated_content_gives_issues_not_exceptions(kind: str) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     slowest = 0.0
     for number, text in enumerate([*REGRESSIONS, *_inputs(corpus, count, SEED)]):
-        started = time.perf_counter()
+        started = time.thread_time()
         try:
             issues = load(text)
         except Exception as exc:  # the point of the test: name the input
             pytest.fail(f"{kind} input {number} raised {exc!r}:\n{text!r}")
-        elapsed = time.perf_counter() - started
+        elapsed = time.thread_time() - started
         slowest = max(slowest, elapsed)
         assert elapsed < MAX_SECONDS, f"{kind} input {number} took {elapsed:.2f} s:\n{text!r}"
         assert all(isinstance(issue, Issue) for issue in issues)

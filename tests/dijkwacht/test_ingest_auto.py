@@ -29,7 +29,7 @@ LOGS = CORPUS_DIR / "logs"
 
 def _stored(data_dir: Path) -> tuple[int, int]:
     with SqliteEventStore(data_dir / "events.sqlite") as store:
-        return store.count(EventQuery()), len(store.list_dead_letters(limit=100_000))
+        return store.count(EventQuery()), len(store.list_dead_letters(limit=10_000))
 
 
 @pytest.mark.parametrize(
