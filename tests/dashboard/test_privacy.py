@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from core.accounts.models import Role
 from core.audit import entries
-from core.events import new_event
 from core.privacy.service import Pseudonymiser
 from core.store.base import NewAlert
 from core.store.factory import open_alert_store, open_event_store
+from tests.core.privacy.support import app_audit_event
 from tests.dashboard.conftest import Env, add_user, login
 
 BSN_A, BSN_B = "111222333", "123456782"
@@ -38,23 +38,6 @@ def _alert_naming(env: Env, pseudonym: str) -> str:
     finally:
         store.close()
     return alert_id
-
-
-def _app_audit_event(pseudonym: str, actor: str, when: datetime) -> dict[str, Any]:
-    return new_event(
-        timestamp=when,
-        dataset="app_audit.brp",
-        original="{}",
-        fields={
-            "event.action": "view",
-            "event.outcome": "success",
-            "user.id": actor,
-            "user.roles": ["medewerker-burgerzaken"],
-            "dijkwacht.actor.department": "Burgerzaken",
-            "dijkwacht.subject.pseudonym": pseudonym,
-            "dijkwacht.case.purpose": "aanvraag paspoort",
-        },
-    )
 
 
 def test_alert_with_a_resident_needs_a_purpose_and_is_audited(env: Env) -> None:
@@ -146,8 +129,8 @@ def test_access_report_lists_both_sources_and_only_that_resident(env: Env) -> No
     try:
         events.add_batch(
             [
-                _app_audit_event(mine, "E1", env.clock.now() - timedelta(days=2)),
-                _app_audit_event(other, "E2", env.clock.now() - timedelta(days=1)),
+                app_audit_event(mine, "E1", env.clock.now() - timedelta(days=2)),
+                app_audit_event(other, "E2", env.clock.now() - timedelta(days=1)),
             ]
         )
     finally:
@@ -236,7 +219,7 @@ def test_access_report_names_roles_and_record_types_in_words(env: Env) -> None:
     mine = p.pseudonym(BSN_A)
     events = open_event_store(env.settings)
     try:
-        event = _app_audit_event(mine, "E1", env.clock.now() - timedelta(days=2))
+        event = app_audit_event(mine, "E1", env.clock.now() - timedelta(days=2))
         event["dijkwacht"]["subject"]["record_type"] = "persoonslijst"
         events.add_batch([event])
     finally:

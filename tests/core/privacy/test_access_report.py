@@ -9,25 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.events import new_event
 from core.privacy.access_report import build_report
-
-
-def _app_audit_event(pseudonym: str, actor: str, when: datetime) -> dict[str, Any]:
-    return new_event(
-        timestamp=when,
-        dataset="app_audit.brp",
-        original="{}",
-        fields={
-            "event.action": "view",
-            "event.outcome": "success",
-            "user.id": actor,
-            "user.roles": ["medewerker-burgerzaken"],
-            "dijkwacht.actor.department": "Burgerzaken",
-            "dijkwacht.subject.pseudonym": pseudonym,
-            "dijkwacht.case.purpose": "aanvraag paspoort",
-        },
-    )
+from tests.core.privacy.support import app_audit_event
 
 
 @dataclass
@@ -57,7 +40,7 @@ reads = st.builds(
 )
 app_events = st.builds(
     lambda subject, outcome, minutes: (
-        _app_audit_event(subject, "E9", BASE + timedelta(minutes=minutes))
+        app_audit_event(subject, "E9", BASE + timedelta(minutes=minutes))
         | {
             "event": {
                 "kind": "event",
