@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from collectors.context import load_context
+from collectors.deadletters import replay_dead_letters
 from collectors.enrichment import Enricher
 from collectors.expected import (
     check_expected,
@@ -22,7 +23,19 @@ from collectors.expected import (
     list_expected,
     silence_limits,
 )
-from collectors.parsers import ParseError, get_parser
+from collectors.health import data_dir_setting, describe_fault
+from collectors.http_ingest import ForbiddenError, UnauthorizedError, authenticate
+from collectors.metrics import SourceCollector, SourceStatus, source_status
+from collectors.parsers import (
+    PARSER_NAMES,
+    HeaderRow,
+    ParseError,
+    Parser,
+    get_parser,
+    zone_options,
+)
+from collectors.parsers.app_audit import FIELDS as APP_AUDIT_FIELDS
+from collectors.parsers.auth_messages import AUTH_PROGRAMS
 from collectors.spool import open_spool
 from core.config import Settings
 from core.events import Event
@@ -30,11 +43,23 @@ from core.privacy.service import PSEUDONYM_PREFIX, valid_bsns_in
 from core.store.base import DeadLetterCount, EventStore
 
 __all__ = [
+    "APP_AUDIT_FIELDS",
+    "AUTH_PROGRAMS",
+    "PARSER_NAMES",
     "DeadLetterSummary",
     "Enricher",
+    "ForbiddenError",
+    "HeaderRow",
     "ParseError",
+    "Parser",
+    "SourceCollector",
+    "SourceStatus",
+    "UnauthorizedError",
+    "authenticate",
     "check_expected",
+    "data_dir_setting",
     "dead_letter_summary",
+    "describe_fault",
     "expect_source",
     "forget_source",
     "get_parser",
@@ -42,7 +67,11 @@ __all__ = [
     "inject_events",
     "list_expected",
     "load_context",
+    "open_spool",
+    "replay_dead_letters",
     "silence_limits",
+    "source_status",
+    "zone_options",
 ]
 
 

@@ -31,12 +31,21 @@ from detection.alerts import (
     fingerprint,
     queue_platform_alert,
 )
+from detection.attack import AttackCatalog, get_attack_catalog
+from detection.attack_data import (
+    AttackDataError,
+    build_attack_bundle,
+    default_attack_dir,
+    read_manifest,
+)
 from detection.compile_cache import CompileCache
+from detection.correlation_store import load_engine
 from detection.loaded import RuleInfo
-from detection.loader import snapshot
+from detection.loader import LastGood, snapshot
 from detection.management import (
     ENGINE_COST,
     Explanation,
+    RuleWatcher,
     configured_rule_paths,
     convert_to_lucene,
     coverage_summary,
@@ -53,7 +62,8 @@ from detection.rulesets import (
     load_rules,
     not_run,
 )
-from detection.stream import load_detector
+from detection.scheduled import check_modes, mode_of
+from detection.stream import ids_of, load_detector, process_batch
 from detection.winlog import is_windows, raw_fields
 
 if TYPE_CHECKING:
@@ -66,20 +76,27 @@ if TYPE_CHECKING:
 __all__ = [
     "ENGINE_COST",
     "SHIPPED_RULES",
+    "AttackCatalog",
+    "AttackDataError",
     "CompileCache",
     "Explanation",
+    "LastGood",
     "RuleInfo",
     "RulePackRun",
     "RuleSet",
+    "RuleWatcher",
     "add_exception",
     "add_maintenance_window",
     "alert_candidate",
     "alert_fingerprint",
     "alert_tag_counts",
+    "build_attack_bundle",
+    "check_modes",
     "check_rules",
     "configured_rule_paths",
     "convert_to_lucene",
     "coverage_summary",
+    "default_attack_dir",
     "deliver_alerts",
     "deliver_outbox",
     "dry_run",
@@ -87,14 +104,20 @@ __all__ = [
     "end_maintenance_window",
     "expire_exception",
     "explain",
+    "get_attack_catalog",
+    "ids_of",
     "is_windows_event",
     "list_exceptions",
     "list_maintenance_windows",
     "list_rules",
+    "load_engine",
     "load_rules",
+    "mode_of",
     "not_run",
+    "process_batch",
     "queue_platform_alert",
     "raise_alerts",
+    "read_manifest",
     "rule_states",
     "run_rule_pack",
     "set_enabled",

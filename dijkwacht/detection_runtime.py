@@ -23,12 +23,18 @@ from core.store.base import AlertStore
 from core.store.factory import open_alert_store
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.unit_of_work import unit_of_work
-from detection.correlation_store import load_engine
-from detection.loader import LastGood
-from detection.management import RuleWatcher, configured_rule_paths
-from detection.scheduled import check_modes, mode_of
-from detection.service import CompileCache
-from detection.stream import ids_of, load_detector, process_batch
+from detection.service import (
+    CompileCache,
+    LastGood,
+    RuleWatcher,
+    check_modes,
+    configured_rule_paths,
+    ids_of,
+    load_detector,
+    load_engine,
+    mode_of,
+    process_batch,
+)
 from intel.stream import IntelStream  # threat-intel indicators, matched after the rules
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,7 @@ from core.store.base import (
     StoredEvent,
 )
 from dashboard.security import Principal
-from detection.attack import get_attack_catalog
-from detection.attack_data import AttackDataError
+from detection.service import AttackDataError, get_attack_catalog
 from playbooks.service import check_assignee
 
 BulkAction = Literal["acknowledge", "assign", "suppress", "close"]

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from detection.attack import AttackCatalog, get_attack_catalog
-from detection.attack_data import AttackDataError
-from detection.service import RuleInfo
+from detection.service import AttackCatalog, AttackDataError, RuleInfo, get_attack_catalog
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from collectors.metrics import SourceStatus, source_status
-from collectors.service import DeadLetterSummary, dead_letter_summary, silence_limits
-from collectors.spool import open_spool
+from collectors.service import (
+    DeadLetterSummary,
+    SourceStatus,
+    dead_letter_summary,
+    open_spool,
+    silence_limits,
+    source_status,
+)
 from core.config import Settings
 from core.store.base import ALERT_LEVELS, AlertQuery, AlertStore, EventStore
 from playbooks.breach.service import list_breaches

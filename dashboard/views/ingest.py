@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from collectors.http_ingest import ForbiddenError, UnauthorizedError, authenticate
+from collectors.service import ForbiddenError, UnauthorizedError, authenticate
 from dashboard.deps import AppSettings, ClockDep, DbSession
 
 router = APIRouter(tags=["ingest"])

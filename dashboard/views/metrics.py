@@ -17,9 +17,7 @@ from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from collectors.metrics import SourceCollector, source_status
-from collectors.service import silence_limits
-from collectors.spool import open_spool
+from collectors.service import SourceCollector, open_spool, silence_limits, source_status
 from core.accounts.models import Role
 from dashboard.deps import AlertStoreDep, AppSettings, ClockDep, DbSession, Principal, RequireRole
 from dashboard.platform_metrics import PlatformCollector, http_registry, read_platform_or_none

@@ -30,7 +30,7 @@ def build(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when up to date.")] = False,
 ) -> None:
     """Build or refresh the ATT&CK files for pyattck and pySigma; print what they hold."""
-    from detection.attack_data import (
+    from detection.service import (
         AttackDataError,
         build_attack_bundle,
         default_attack_dir,
@@ -58,8 +58,7 @@ def show(
 ) -> None:
     """Show a technique: name, tactics and mitigations."""
     from core.errors import NotFoundError
-    from detection.attack import get_attack_catalog
-    from detection.attack_data import AttackDataError
+    from detection.service import AttackDataError, get_attack_catalog
 
     try:
         catalog = get_attack_catalog(attack_dir=attack_dir)

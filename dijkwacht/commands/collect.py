@@ -47,8 +47,8 @@ def collect(
     """Run the syslog, RELP and HTTP ingest listeners and the spool consumer until a signal."""
     from rich.markup import escape
 
-    from collectors.health import data_dir_setting, describe_fault
     from collectors.runtime import run_collect
+    from collectors.service import data_dir_setting, describe_fault
     from dijkwacht.commands.up import data_dir_or_exit
 
     settings = settings_or_exit()
@@ -100,8 +100,7 @@ def _expected_sources(settings: Settings) -> dict[str, timedelta]:
 def status() -> None:
     """Per-source counters, last seen, silent flags and spool depth; expected sources that
     never sent are listed as MISSING."""
-    from collectors.metrics import source_status
-    from collectors.spool import open_spool
+    from collectors.service import open_spool, source_status
 
     settings = settings_or_exit()
     expected = _expected_sources(settings)
@@ -202,7 +201,7 @@ def deadletters_list(
 
 
 def _parser_for(settings: Settings, fmt: str | None) -> Any:
-    from collectors.parsers import Parser, get_parser
+    from collectors.service import Parser, get_parser
 
     tz = ZoneInfo(settings.timezone)
     cache: dict[str, Parser] = {}
@@ -232,8 +231,7 @@ def deadletters_replay(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 10_000,
 ) -> None:
     """Re-parse dead letters with the current parsers; successes are spooled and removed."""
-    from collectors.deadletters import replay_dead_letters
-    from collectors.spool import open_spool
+    from collectors.service import open_spool, replay_dead_letters
     from core.store.factory import open_event_store
 
     settings = settings_or_exit()

@@ -75,7 +75,7 @@ def detection_modes_or_exit(settings: Settings) -> None:
     """Refuse "scheduled" detection without Elasticsearch before any process starts."""
     from rich.markup import escape
 
-    from detection.scheduled import check_modes
+    from detection.service import check_modes
 
     try:
         check_modes(settings)

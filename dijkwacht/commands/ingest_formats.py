@@ -19,9 +19,15 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from collectors.parsers import PARSER_NAMES, HeaderRow, ParseError, get_parser, zone_options
-from collectors.parsers.app_audit import FIELDS as APP_AUDIT_FIELDS
-from collectors.parsers.auth_messages import AUTH_PROGRAMS
+from collectors.service import (
+    APP_AUDIT_FIELDS,
+    AUTH_PROGRAMS,
+    PARSER_NAMES,
+    HeaderRow,
+    ParseError,
+    get_parser,
+    zone_options,
+)
 from core.store.base import DeadLetter
 
 if TYPE_CHECKING:
