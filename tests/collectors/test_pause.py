@@ -183,9 +183,9 @@ def test_tailers_pause_and_resume_from_their_checkpoint(
     spool_path = data_dir / SPOOL_FILE
     settings = Settings(data_dir=data_dir, environment="test")  # type: ignore[call-arg]
     Spool(spool_path).close()
-    # The tailer opens its spool through open_spool; give it a short busy timeout.
+    # The tailer opens its spool through its open_spool; give it a short busy timeout.
     monkeypatch.setattr(
-        "collectors.spool.open_spool",
+        "collectors.tailer.open_spool",
         lambda s: Spool(s.resolved_data_dir / SPOOL_FILE, busy_timeout_s=0.1),
     )
     health = IngestHealth()
