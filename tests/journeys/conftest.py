@@ -249,12 +249,14 @@ class Journey:
         assert "/login" not in page.url, f"{role} could not log in: {page.content()[:2000]}"
         return page
 
-    def shot(self, page: Any, what: str) -> Path:
-        """Save a full-page screenshot named after the step (the journey's visual record)."""
+    def shot(self, page: Any, what: str, *, full_page: bool = True) -> Path:
+        """Save a screenshot named after the step (the journey's visual record): the whole page,
+        or only the window for very long pages (raw text such as /metrics took over 15 s to
+        paint in full on a loaded machine). The screenshot gets a minute, not the default 15 s."""
         self.steps += 1
         slug = re.sub(r"[^a-z0-9]+", "-", what.lower()).strip("-")[:60]
         path = self.out / f"{self.steps:02d}-{slug}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page, timeout=60_000)
         return path
 
     def close(self) -> None:

@@ -62,4 +62,6 @@ def test_operator_scrapes_platform_metrics(journey: Journey) -> None:
     page = journey.login("admin")
     page.goto("/metrics")
     page.get_by_text("dijkwacht_alerts").first.wait_for()
-    journey.shot(page, "operator opens /metrics: Prometheus text with platform counts")
+    journey.shot(
+        page, "operator opens /metrics: Prometheus text with platform counts", full_page=False
+    )
