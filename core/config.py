@@ -232,8 +232,8 @@ class Settings(BaseSettings):
     """Web processes `dijkwacht up` starts for the API and dashboard (uvicorn `--workers`).
     One process runs Python on one core at a time; with 30 analysts on the pages it was the
     bottleneck of a 2-core machine (bench/load.py). Sessions, lockouts and the audit chain live
-    in the database, so any number of processes share them; the HTTP latency histogram of
-    `/metrics` is per process."""
+    in the database, so any number of processes share them; `/metrics` sums the workers' HTTP
+    latency histograms (prometheus_client's multiprocess files under `run/http-metrics`)."""
 
     oidc_enabled: bool = False
     """Optional OIDC login (authorization code + PKCE); off by default. See

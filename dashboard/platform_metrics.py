@@ -2,8 +2,9 @@
 
 Everything but the HTTP histogram is read from the stores at scrape time (`read_platform`,
 a handful of COUNT/GROUP BY queries) and exposed by `PlatformCollector`, so every process
-that serves `/metrics` reports the same numbers. The HTTP latency histogram is per process
-(each web process keeps its own); `RequestTimer` fills it, labelled by route *template*
+that serves `/metrics` reports the same numbers. Each web process fills its own HTTP latency
+histogram, summed over the workers of `dijkwacht up` at scrape time (`http_registry`);
+`RequestTimer` fills it, labelled by route *template*
 (`/alerts/{alert_id}`), never by raw path, so the number of series stays bounded.
 """
 
