@@ -17,6 +17,7 @@ from core.clock import SystemClock
 from core.config import Settings, get_settings
 from core.gc_tuning import prepare_gc
 from core.store.factory import open_event_store
+from core.store.sqlite_event_text import SliceCounts
 from dashboard import i18n
 from dashboard.deps import close_store_pools
 from dashboard.platform_metrics import RequestTimer
@@ -150,6 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store_pools = {}
+    app.state.event_slice_counts = SliceCounts()
     app.state.clock = SystemClock()
     app.state.templates = create_templates(settings.timezone)
     _install_security(app)
@@ -200,8 +202,20 @@ def create_app_from_environment() -> FastAPI:
     """
 
     app = create_app(get_settings())
+    warm_templates(app.state.templates)
     prepare_gc()
     return app
+
+
+def warm_templates(templates: Jinja2Templates) -> None:
+    """Compile every template before the first request (1–2 s of CPU per worker process).
+
+    Otherwise each web worker compiles a page's template on its first request for it: under
+    load that is the first seconds of every worker, when 30 analysts open their pages at once.
+    Only the server's factory does this; tests build apps by the hundred and compile lazily.
+    """
+    for name in templates.env.list_templates(extensions=["html", "txt", "xml", "svg"]):
+        templates.env.get_template(name)
 
 
 def _version() -> str:

@@ -34,9 +34,7 @@ class _Pooled(Protocol):
 S = TypeVar("S", bound=_Pooled)
 
 
-def _pooled(
-    name: str, open_store: Callable[[Settings], S]
-) -> Callable[[Request], AsyncIterator[S]]:
+def _pooled(name: str, open_store: Callable[[Any], S]) -> Callable[[Request], AsyncIterator[S]]:
     """A store borrowed from the app's pool for one request and given back after it.
 
     Async, so borrowing an idle store costs no thread hop (a stat of its file). Opening a store
@@ -50,9 +48,8 @@ def _pooled(
         pools: dict[str, StorePool[Any]] = state.store_pools
         pool = pools.get(name)
         if pool is None:
-            settings = state.settings
             pool = pools[name] = StorePool(
-                lambda: open_store(settings), reusable=lambda store: store.reusable()
+                lambda: open_store(state), reusable=lambda store: store.reusable()
             )
         store: S = pool.acquire() if pool.idle else await run_in_threadpool(pool.acquire)
         try:
@@ -66,8 +63,12 @@ def _pooled(
     return dependency
 
 
-_event_store = _pooled("events", open_event_store)
-_alert_store = _pooled("alerts", open_alert_store)
+# One histogram cache per process, shared by its pooled event stores (see SliceCounts).
+_event_store = _pooled(
+    "events",
+    lambda state: open_event_store(state.settings, slice_cache=state.event_slice_counts),
+)
+_alert_store = _pooled("alerts", lambda state: open_alert_store(state.settings))
 
 
 def close_store_pools(state: Any) -> None:

@@ -32,6 +32,10 @@ events `e`; the clause's bare column names resolve to `e` (FTS has no such colum
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 # The text is "common" when FTS holds at least this many matches (counted up to here, 1 ms):
@@ -60,7 +64,13 @@ Span = tuple[int | None, int | None]
 
 
 def _fts_source(
-    conn: sqlite3.Connection, *, where: str, params: list[Any], match: str, span: Span
+    conn: sqlite3.Connection,
+    *,
+    where: str,
+    params: list[Any],
+    match: str,
+    span: Span,
+    rowids: Span = (None, None),
 ) -> tuple[str, list[Any]]:
     """FROM ... WHERE of the FTS-driven join, and its parameters.
 
@@ -68,18 +78,27 @@ def _fts_source(
     of its rows, from the time index): FTS5 then skips the matches of other days instead of
     looking up each one's `ts`, so the last 24 hours of a 30-day store cost a day's matches.
     Exact whatever the arrival order; an event stored long before its time (a sender's clock
-    far ahead) only widens the cut.
+    far ahead) only widens the cut. `rowids` (after, up to and including) narrows it further:
+    the histogram cache counts only the rows stored since it last counted.
     """
     sql = f"{_FTS_JOIN} WHERE events_fts MATCH ?"
     args: list[Any] = [match]
+    low = None if rowids[0] is None else rowids[0] + 1
+    high = rowids[1]
     if _cuts(conn, span) and matches_at_least(conn, match, FEW_MATCHES):
         clauses = [c for c, v in zip(("ts >= ?", "ts < ?"), span, strict=True) if v is not None]
-        bounds = conn.execute(
+        first, last = conn.execute(
             f"SELECT min(rowid), max(rowid) FROM events WHERE {' AND '.join(clauses)}",
             [v for v in span if v is not None],
         ).fetchone()
+        if first is None:
+            first, last = -1, -1
+        low = first if low is None else max(low, first)
+        high = last if high is None else min(high, last)
+    if low is not None or high is not None:
+        # One BETWEEN: FTS5 seeks to its ends (two separate bounds may leave one as a filter).
         sql += " AND f.rowid BETWEEN ? AND ?"
-        args += [-1, -1] if bounds[0] is None else [bounds[0], bounds[1]]
+        args += [-(2**63) if low is None else low, 2**63 - 1 if high is None else high]
     return sql + _and(where), args + params
 
 
@@ -179,7 +198,103 @@ def capped_count(
     return int(conn.execute(sql, [*args, max(cap, 0)]).fetchone()[0])
 
 
+# The newest rowid and the deletion counter in one snapshot (schema 4 keeps the counter).
+_WATERMARK = "SELECT coalesce((SELECT max(rowid) FROM events), 0), (SELECT n FROM event_deletions)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    upto: int  # the highest rowid counted
+    deletions: int  # the store's deletion counter when counted
+    counts: tuple[int, ...]
+
+
+class SliceCounts:
+    """Histograms already counted, so asking again counts only the events stored since.
+
+    A histogram of a common word reads every match of the range (about 0.4 us each: the join to
+    `ts` and SQLite's GROUP BY sorter), 50 ms for 120,000 matches, on every page of the search
+    and every reload. Events are only appended and rowids only grow, so the counts of the rows
+    up to a rowid never change until a row is deleted: an entry keeps the counts up to the
+    rowid it saw, and the next ask of the same search and slices adds the counts of the newer
+    rows (the rowid range cut by FTS5 and the rowid B-tree). Any delete bumps a counter
+    (`event_deletions`, by the delete trigger) and drops every entry counted before it. The
+    dashboard keeps one per process (`dashboard.deps`); pages align their slices to whole
+    minutes, hours or days, so the same search keeps its key while time moves on.
+    """
+
+    def __init__(self, entries: int = 256) -> None:
+        self._entries: OrderedDict[Hashable, _Counted] = OrderedDict()
+        self._size = entries
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> _Counted | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, counted: _Counted) -> None:
+        with self._lock:
+            self._entries[key] = counted
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
 def slice_counts(
+    conn: sqlite3.Connection,
+    *,
+    where: str,
+    params: list[Any],
+    match: str | None,
+    span: Span,
+    start: int,
+    step: int,
+    buckets: int,
+    cache: SliceCounts | None = None,
+) -> list[int]:
+    """Matches per time slice [start + i*step, start + (i+1)*step), in one pass (micros).
+
+    `where` holds the other filters but not the query's own range, `span`: slices wholly in
+    the span come from one grouped count (cached when `cache` is given), a slice the span cuts
+    is counted by itself with the cut, slices outside it are 0.
+    """
+    edges = [start + step * i for i in range(buckets + 1)]
+    low, high = span
+    counts = [0] * buckets
+    inside = [
+        i
+        for i in range(buckets)
+        if (low is None or edges[i] >= low) and (high is None or edges[i + 1] <= high)
+    ]
+    for i in range(buckets):
+        if i in inside:
+            continue
+        begin = edges[i] if low is None else max(edges[i], low)
+        end = edges[i + 1] if high is None else min(edges[i + 1], high)
+        if begin < end:
+            counts[i] = _grouped(
+                conn, where=where, params=params, match=match, start=begin, step=end - begin,
+                buckets=1,
+            )[0]  # fmt: skip
+    if inside:
+        first, last = inside[0], inside[-1]  # the span is one interval: so are its slices
+        counts[first : last + 1] = _whole_slices(
+            conn,
+            where=where,
+            params=params,
+            match=match,
+            start=edges[first],
+            step=step,
+            buckets=last - first + 1,
+            cache=cache,
+        )
+    return counts
+
+
+def _whole_slices(
     conn: sqlite3.Connection,
     *,
     where: str,
@@ -188,16 +303,67 @@ def slice_counts(
     start: int,
     step: int,
     buckets: int,
+    cache: SliceCounts | None,
 ) -> list[int]:
-    """Matches per time slice [start + i*step, start + (i+1)*step), in one pass (micros)."""
+    """Grouped counts of whole slices; with `cache`, only the rows stored since the last ask."""
+    if cache is None:
+        return _grouped(
+            conn, where=where, params=params, match=match, start=start, step=step, buckets=buckets
+        )
+    upto, deletions = conn.execute(_WATERMARK).fetchone()
+    key = (where, tuple(params), match, start, step, buckets)
+    seen = cache.get(key)
+    if seen is not None and seen.deletions == deletions and seen.upto <= upto:
+        since = seen.upto
+        counts = list(seen.counts)
+    else:
+        since, counts = None, [0] * buckets
+    if since != upto:
+        newer = _grouped(
+            conn,
+            where=where,
+            params=params,
+            match=match,
+            start=start,
+            step=step,
+            buckets=buckets,
+            rowids=(since, upto),
+        )
+        counts = [a + b for a, b in zip(counts, newer, strict=True)]
+    cache.put(key, _Counted(upto, deletions, tuple(counts)))
+    return counts
+
+
+def _grouped(
+    conn: sqlite3.Connection,
+    *,
+    where: str,
+    params: list[Any],
+    match: str | None,
+    start: int,
+    step: int,
+    buckets: int,
+    rowids: Span = (None, None),
+) -> list[int]:
+    """One grouped count over the slices, of the rows in `rowids` (after, up to) if given."""
     within = "ts >= ? AND ts < ?"
     bounds = [start, start + step * buckets]
     if match is None:
-        clause = f"{where} AND {within}" if where else f" WHERE {within}"
-        source, args = f"events{clause}", [*params, *bounds]
+        clauses = [within] + [
+            c for c, v in zip(("rowid > ?", "rowid <= ?"), rowids, strict=True) if v is not None
+        ]
+        tail = " AND ".join(clauses)
+        clause = f"{where} AND {tail}" if where else f" WHERE {tail}"
+        source = f"events{clause}"
+        args = [*params, *bounds, *(v for v in rowids if v is not None)]
     else:
         joined, args = _fts_source(
-            conn, where=where, params=params, match=match, span=(bounds[0], bounds[1])
+            conn,
+            where=where,
+            params=params,
+            match=match,
+            span=(bounds[0], bounds[1]),
+            rowids=rowids,
         )
         source, args = f"{joined} AND {within}", [*args, *bounds]
     sql = f"SELECT (ts - ?) / ? AS slice, count(*) FROM {source} GROUP BY slice"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,9 @@ from core.store.sqlite_common import (
 # 2: the FTS index is fed by `add_batch` (one statement per batch), not a per-row trigger.
 # 3: the indexes on nullable columns (host, user, source ip) are partial: rows without the
 #    field are not indexed (see EVENT_SCHEMA).
-SCHEMA_VERSION = 3
+# 4: `event_deletions` counts deleted rows (the delete trigger), so cached histograms
+#    (core.store.sqlite_event_text.SliceCounts) know when rows they counted are gone.
+SCHEMA_VERSION = 4
 # Raw dead-letter input beyond MAX_DEAD_LETTER_BYTES (core.store.base) is cut off (the full
 # length is kept in `raw_length`): one runaway line must not fill the disk, and 64 KiB is
 # enough to see what went wrong.
@@ -123,9 +126,13 @@ CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (
     original, content='', tokenize='unicode61'
 );
 DROP TRIGGER IF EXISTS events_fts_insert;
-CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
+CREATE TABLE IF NOT EXISTS event_deletions (n INTEGER NOT NULL);
+INSERT INTO event_deletions (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM event_deletions);
+DROP TRIGGER IF EXISTS events_fts_delete;
+CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
     INSERT INTO events_fts (events_fts, rowid, original)
     VALUES ('delete', old.rowid, json_extract(old.body, '$.event.original'));
+    UPDATE event_deletions SET n = n + 1;
 END;
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
@@ -198,9 +205,19 @@ def _originals(events: Sequence[Event]) -> Iterator[Any]:
 class SqliteEventStore(SqliteFile):
     """`EventStore` on one SQLite file; see the module docstring for durability and threads."""
 
-    def __init__(self, path: Path, *, clock: Clock | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock | None = None,
+        timeout_s: float = 10.0,
+        slice_cache: text_plans.SliceCounts | None = None,
+    ) -> None:
+        """`slice_cache`: histograms counted before (shared by a process's stores; see
+        `SliceCounts`); without one every histogram is counted in full."""
         self.path = path
         self._clock = clock or SystemClock()
+        self._slice_cache = slice_cache
         self._conn = connect(path, timeout_s=timeout_s)
         version = schema_version(self._conn, path, newest=SCHEMA_VERSION, name="event database")
         if version < SCHEMA_VERSION:
@@ -363,15 +380,17 @@ class SqliteEventStore(SqliteFile):
         """
         check_slices(start=start, step=step, buckets=buckets)
         step_us = step // ONE_MICROSECOND
-        where, params = _where(query, text=False)
+        where, params = _where(replace(query, start=None, end=None), text=False)
         return text_plans.slice_counts(
             self._conn,
             where=where,
             params=params,
             match=_match(query),
+            span=_span(query),
             start=to_micros(start, field="start"),
             step=step_us,
             buckets=buckets,
+            cache=self._slice_cache,
         )
 
     def counts_by(

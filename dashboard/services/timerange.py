@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.errors import ValidationError
@@ -115,16 +115,42 @@ class Histogram:
         return [sum(counts[i] for counts in self.series.values()) for i in range(len(self.starts))]
 
 
+# Slice lengths of an aligned histogram, as Kibana's automatic interval picks them.
+STEPS = tuple(
+    timedelta(seconds=n)
+    for n in (
+        *(1, 2, 5, 10, 15, 30),
+        *(60 * m for m in (1, 2, 3, 5, 10, 15, 30)),
+        *(3600 * h for h in (1, 2, 3, 6, 12)),
+        *(86_400 * d for d in (1, 2, 7, 14, 30, 91, 182, 365)),
+    )
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def time_slices(
-    *, span: TimeRange, now: datetime, buckets: int = BUCKETS
+    *, span: TimeRange, now: datetime, buckets: int = BUCKETS, aligned: bool = False
 ) -> tuple[list[datetime], timedelta] | None:
-    """The starts and the length of a histogram's equal slices ("all": the last 30 days)."""
+    """The starts and the length of a histogram's equal slices ("all": the last 30 days).
+
+    `aligned`: slices of a whole length from STEPS (the shortest giving at most `buckets`),
+    starting on multiples of it since the epoch (UTC), so "the last 24 hours" has hourly
+    slices from a whole hour and keeps them while time moves on: the event store then counts
+    a search's histogram again only for the events stored since (its SliceCounts cache). The
+    first slice may start before the range; the stores clip it to the query's own start.
+    """
     end = span.end or now + timedelta(seconds=1)  # the stores' ends are exclusive
     start = span.start or end - PRESETS["30d"]
     step = (end - start) / buckets
     if step <= timedelta(0):
         return None
-    return [start + step * i for i in range(buckets)], step
+    if not aligned:
+        return [start + step * i for i in range(buckets)], step
+    # 1 % slack: "24 hours" ends a second after now and still gets hourly slices (25 of them)
+    step = next((s for s in STEPS if s * 1.01 >= step), STEPS[-1])
+    first = _EPOCH + step * ((start - _EPOCH) // step)
+    count = -((first - end) // step)  # ceil((end - first) / step)
+    return [first + step * i for i in range(count)], step
 
 
 def histogram(

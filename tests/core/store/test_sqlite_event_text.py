@@ -155,3 +155,51 @@ def test_a_day_of_a_long_store_costs_a_day_of_matches(
     monkeypatch.setattr(sqlite_event_text, "FEW_MATCHES", 10**9)  # never common: no cut
     uncut = steps(store, lambda: store.count(last_day))
     assert cut * 2 < uncut, (cut, uncut)
+
+
+@pytest.fixture
+def cached(tmp_path: Path) -> Iterator[SqliteEventStore]:
+    counts = sqlite_event_text.SliceCounts()
+    with SqliteEventStore(tmp_path / "events.sqlite", slice_cache=counts) as opened:
+        yield opened
+
+
+@pytest.mark.parametrize("text", ["common", None])
+def test_a_cached_histogram_counts_only_newer_rows_and_stays_exact(
+    cached: SqliteEventStore, tmp_path: Path, text: str | None
+) -> None:
+    """Asked again, the histogram reads the rows stored since (few steps) and equals a fresh
+    count by a store without cache: also with an event stored late for an old slice, an
+    event beyond the slices, and after a delete (which drops what was cached)."""
+    fill(cached, 12_000, every=3)
+    whole = EventQuery(text=text, start=T0)
+    query = replace(whole, start=T0 + timedelta(seconds=250))  # the first slice is clipped
+    step, plain = timedelta(seconds=500), SqliteEventStore(tmp_path / "events.sqlite")
+    args = {"start": T0, "step": step, "buckets": 24}
+
+    def both() -> tuple[list[int], list[int]]:
+        return cached.count_slices(query, **args), plain.count_slices(query, **args)
+
+    first = steps(cached, lambda: cached.count_slices(whole, **args))
+    again = steps(cached, lambda: cached.count_slices(whole, **args))
+    assert again * 20 < first, (again, first)
+    mine, fresh = both()
+    assert mine == fresh and mine[0] == len(range(252, 500, 3) if text else range(250, 500))
+    late = [make(0, text="common") | {"@timestamp": _at(s)} for s in (10, 600, 11_999, 30_000)]
+    cached.add_batch(late)
+    mine, fresh = both()
+    assert mine == fresh and mine[1] == fresh[1] and sum(mine) == sum(fresh)
+    cached._conn.execute("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events LIMIT 900)")
+    cached._conn.commit()
+    mine, fresh = both()
+    assert mine == fresh, (mine, fresh)
+    plain.close()
+
+
+def test_slices_outside_the_query_range_are_zero(cached: SqliteEventStore) -> None:
+    fill(cached, 3_000)
+    query = EventQuery(
+        text="common", start=T0 + timedelta(seconds=1_100), end=T0 + timedelta(seconds=1_750)
+    )
+    counts = cached.count_slices(query, start=T0, step=timedelta(seconds=500), buckets=6)
+    assert counts == [0, 0, 400, 250, 0, 0]

@@ -110,6 +110,28 @@ def test_version_2_file_gets_partial_indexes(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_version_3_file_counts_deletions_after_upgrade(tmp_path: Path) -> None:
+    """Schema 4 adds the deletion counter that cached histograms check; a schema 3 file gets
+    it (and the trigger that bumps it) on open, its events kept."""
+    path = tmp_path / "events.sqlite"
+    with SqliteEventStore(path) as store:
+        store.add_batch(sample_events())
+        store._conn.executescript(
+            "DROP TRIGGER events_fts_delete; DROP TABLE event_deletions;"
+            "CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN "
+            "INSERT INTO events_fts (events_fts, rowid, original) VALUES "
+            "('delete', old.rowid, json_extract(old.body, '$.event.original')); END;"
+            "PRAGMA user_version=3;"
+        )
+    with SqliteEventStore(path) as store:
+        conn = store._conn
+        assert conn.execute("SELECT n FROM event_deletions").fetchall() == [(0,)]
+        conn.execute("DELETE FROM events WHERE user_name = 'jan'")
+        conn.commit()
+        assert conn.execute("SELECT n FROM event_deletions").fetchone()[0] > 0
+        assert store.count(EventQuery(filters={"user.name": "jan"})) == 0
+
+
 def test_schema_is_wal_and_full_sync(store: SqliteEventStore) -> None:
     assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
