@@ -235,6 +235,12 @@ class Settings(BaseSettings):
     in the database, so any number of processes share them; `/metrics` sums the workers' HTTP
     latency histograms (prometheus_client's multiprocess files under `run/http-metrics`)."""
 
+    collector_nice: int = Field(default=5, ge=0, le=19)
+    """CPU niceness `dijkwacht up` gives the collector (0: the same priority as the pages).
+    The collector's input is buffered (the durable spool, TCP windows, HTTP 503 + Retry-After),
+    the analysts' pages are not: on a busy 2-core machine the pages get the CPU first and the
+    collector catches up in the gaps (bench/load.py, docs/collectors.md)."""
+
     oidc_enabled: bool = False
     """Optional OIDC login (authorization code + PKCE); off by default. See
     docs/dashboard.md."""

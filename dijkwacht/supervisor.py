@@ -45,6 +45,7 @@ class ChildSpec:
     argv: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)  # added to the supervisor's own
     fresh_dir: Path | None = None  # emptied before each start (per-run scratch files)
+    nice: int = 0  # added to the supervisor's CPU niceness (Linux: higher is less CPU)
 
 
 @dataclass
@@ -97,7 +98,12 @@ def plan_children(settings: Settings) -> list[ChildSpec]:
     ]  # fmt: skip
     if settings.syslog_enabled:
         # After the API, so a stop (reverse order) ends it before the API and after the workers.
-        children.insert(1, ChildSpec("collector", [python, "-m", "dijkwacht", "collect"]))
+        children.insert(
+            1,
+            ChildSpec(
+                "collector", [python, "-m", "dijkwacht", "collect"], nice=settings.collector_nice
+            ),
+        )
     return children
 
 
@@ -108,6 +114,19 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass
+
+
+def _child_setup(nice: int) -> Callable[[], None]:
+    """What runs in the child between fork and exec: die with the parent, then lower its
+    CPU priority by `nice` (syscalls only, safe before exec)."""
+
+    def setup() -> None:
+        _die_with_parent()
+        if nice:
+            with contextlib.suppress(OSError):
+                os.nice(nice)
+
+    return setup
 
 
 def _kill_leftovers(child: Child) -> None:
@@ -165,7 +184,7 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # prctl only; safe before exec
+            preexec_fn=_child_setup(child.spec.nice),  # syscalls only; safe before exec
         )
         child.state = "running"
         child.started = time.monotonic()

@@ -243,3 +243,30 @@ def test_supervisor_restarts_a_crashing_child_forever_and_keeps_the_rest_up(
     assert lines[-1] == "exit 0"  # stopped by the request, not by the crashes
     final = read_supervisor_status(settings)
     assert final is not None and final["status"] == "stopped"
+
+
+def test_the_collector_runs_at_a_lower_cpu_priority_than_the_pages(tmp_path: Path) -> None:
+    """`collector_nice` is added to the collector's niceness only (the pages keep theirs)."""
+    settings = Settings(data_dir=tmp_path, environment="test", collector_nice=7)  # type: ignore[call-arg]
+    planned = {spec.name: spec for spec in supervisor_module.plan_children(settings)}
+    assert planned["collector"].nice == 7 and planned["api"].nice == 0
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    specs = [ChildSpec("api", sleeper), ChildSpec("collector", sleeper, nice=7)]
+    with open(os.devnull, "w") as devnull:
+        supervisor = Supervisor(settings=settings, children=specs, report=print, output=devnull)
+        runner = threading.Thread(target=supervisor.run)
+        runner.start()
+        try:
+            deadline = time.monotonic() + 20
+            while any(c.process is None for c in supervisor._children):
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            niceness = {
+                c.spec.name: os.getpriority(os.PRIO_PROCESS, c.process.pid)  # type: ignore[union-attr]
+                for c in supervisor._children
+            }
+        finally:
+            supervisor.request_stop()
+            runner.join(30)
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert niceness == {"api": own, "collector": min(own + 7, 19)}
