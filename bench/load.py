@@ -49,6 +49,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +106,17 @@ def prepare(data_dir: Path, alerts: int) -> tuple[str, list[str]]:
 
 
 def start_platform(
-    data_dir: Path, http_port: int, syslog_port: int, ingest_port: int
+    data_dir: Path,
+    http_port: int,
+    syslog_port: int,
+    ingest_port: int,
+    overrides: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
-    """`dijkwacht up` as an operator runs it, with this run's data dir and ports."""
+    """`dijkwacht up` as an operator runs it, with this run's data dir and ports.
+
+    `overrides` are `name=value` settings (`--set`), passed as `DIJKWACHT_NAME` variables, so
+    an A/B of a setting runs the same command twice.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIJKWACHT_")}
     env |= {
         "DIJKWACHT_ENVIRONMENT": "test",
@@ -120,6 +129,9 @@ def start_platform(
         "DIJKWACHT_RELP_TLS_PORT": str(free_port()),
         "DIJKWACHT_LOG_LEVEL": "WARNING",
     }
+    for override in overrides:
+        name, _, value = override.partition("=")
+        env[f"DIJKWACHT_{name.strip().upper()}"] = value.strip()
     log = (data_dir / "up.log").open("wb")
     return subprocess.Popen(
         [sys.executable, "-m", "dijkwacht", "up"],
@@ -254,6 +266,13 @@ def main() -> None:
     )
     parser.add_argument("--drain-timeout", type=float, default=180)
     parser.add_argument("--keep", action="store_true", help="Keep the data directory.")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A setting for the platform, e.g. --set collector_nice=0 (repeatable).",
+    )
     args = parser.parse_args()
     args.marker = "lb" + uuid.uuid4().hex[:10]
 
@@ -266,7 +285,7 @@ def main() -> None:
         args.ingest_url or f"http://127.0.0.1:{ingest_port}/api/ingest/{INGEST_SOURCE}"
     )
     token, ids = prepare(data_dir, args.alerts)
-    platform = start_platform(data_dir, http_port, args.syslog_port, ingest_port)
+    platform = start_platform(data_dir, http_port, args.syslog_port, ingest_port, args.set)
     try:
         wait_healthy(base, platform)
         print(f"platform up (pid {platform.pid}); load for {args.seconds:.0f} s", file=sys.stderr)

@@ -34,6 +34,7 @@ from core.store.base import (
     check_alert_page,
     check_alert_query,
     check_new_alert,
+    check_slices,
     status_change_ids,
 )
 
@@ -162,6 +163,38 @@ class ElasticsearchAlertStore(es_common.ClientOwner):
         # terminate_after is per shard, so the sum can pass the cap: clamp it.
         found = self.client.count(index=self.alias, query=_query(query), terminate_after=cap)
         return min(int(found["count"]), cap)
+
+    def count_slices(
+        self, query: AlertQuery, *, start: datetime, step: timedelta, buckets: int
+    ) -> dict[str, list[int]]:
+        """One search: a range bucket per slice (exact at any step), levels inside each."""
+        check_slices(start=start, step=step, buckets=buckets)
+        field = _time_field(query)
+        ranges = [
+            {
+                "key": str(i),
+                "from": es_common.iso(start + step * i, field="start"),
+                "to": es_common.iso(start + step * (i + 1), field="start"),
+            }
+            for i in range(buckets)
+        ]
+        response = self.client.search(
+            index=self.alias,
+            query=_query(query),
+            size=0,
+            aggs={
+                "slices": {
+                    "range": {"field": field, "ranges": ranges, "keyed": True},
+                    "aggs": {"levels": {"terms": {"field": "level", "size": len(ALERT_LEVELS)}}},
+                }
+            },
+        )
+        counts: dict[str, list[int]] = {level: [0] * buckets for level in ALERT_LEVELS}
+        for key, bucket in response["aggregations"]["slices"]["buckets"].items():
+            for level in bucket["levels"]["buckets"]:
+                if level["key"] in counts:
+                    counts[level["key"]][int(key)] = int(level["doc_count"])
+        return counts
 
     def get(self, alert_id: str) -> StoredAlert:
         response = self.client.search(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -32,6 +32,7 @@ from core.store.base import (
     check_alert_query,
     check_exercise_id,
     check_new_alert,
+    check_slices,
     status_change_ids,
 )
 from core.store.sqlite_common import (
@@ -238,6 +239,27 @@ class SqliteAlertStore(SqliteFile):
             sql = f"SELECT count(*) FROM (SELECT 1 FROM alerts{where} LIMIT ?)"
             params.append(max(cap, 0))
         return int(self._conn.execute(sql, params).fetchone()[0])
+
+    def count_slices(
+        self, query: AlertQuery, *, start: datetime, step: timedelta, buckets: int
+    ) -> dict[str, list[int]]:
+        """Per level and slice in one grouped pass over the range's rows (see AlertStore)."""
+        check_slices(start=start, step=step, buckets=buckets)
+        where, params = _where(query)
+        column = _time_column(query)
+        first, size = to_micros(start, field="start"), step // timedelta(microseconds=1)
+        bounds = f"{column} >= ? AND {column} < ?"
+        where = f"{where} AND {bounds}" if where else f" WHERE {bounds}"
+        sql = (
+            f"SELECT level, ({column} - ?) / ? AS slice, count(*) FROM alerts{where} "
+            "GROUP BY level, slice"
+        )
+        counts: dict[str, list[int]] = {level: [0] * buckets for level in ALERT_LEVELS}
+        rows = self._conn.execute(sql, [first, size, *params, first, first + size * buckets])
+        for level, index, n in rows:
+            if level in counts:
+                counts[level][int(index)] = int(n)
+        return counts
 
     def get(self, alert_id: str) -> StoredAlert:
         row = self._conn.execute(

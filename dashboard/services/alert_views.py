@@ -10,10 +10,9 @@ from typing import Any
 
 from core.store.base import ALERT_LEVELS, AlertQuery, AlertStore, StoredAlert
 from dashboard.services.alerts import QueueFilter, build_query
-from dashboard.services.timerange import Histogram, TimeRange, histogram
+from dashboard.services.timerange import Histogram, TimeRange, time_slices
 
 _RULE_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", re.IGNORECASE)
-HISTOGRAM_CAP = 100_000
 
 
 def resolve_rules(values: Sequence[str], titles: Callable[[], dict[str, str]]) -> list[str]:
@@ -45,30 +44,29 @@ def resolve_rules(values: Sequence[str], titles: Callable[[], dict[str, str]]) -
 def queue_histogram(
     *, store: AlertStore, filters: QueueFilter, span: TimeRange, now: datetime
 ) -> Histogram | None:
-    """New alerts over the range per level, with the queue's status, rule and host filters."""
+    """New alerts over the range per level, with the queue's status, rule and host filters,
+    counted by the store in one pass (it was 24 slices x 4 levels = 96 counts a render)."""
+    slices = time_slices(span=span, now=now)
+    if slices is None:
+        return None
+    starts, step = slices
     base = build_query(
         statuses=filters.statuses,
         rule_ids=filters.rule_ids,
         host_name=filters.host_name,
         user_name=filters.user_name,
     )
+    query = AlertQuery(
+        statuses=base.statuses,
+        rule_ids=base.rule_ids,
+        host_name=base.host_name,
+        user_name=base.user_name,
+        time="event",
+        limit=1,
+    )
+    counts = store.count_slices(query, start=starts[0], step=step, buckets=len(starts))
     levels = [lv for lv in reversed(ALERT_LEVELS) if not filters.levels or lv in filters.levels]
-
-    def count(level: str, start: datetime, end: datetime) -> int:
-        query = AlertQuery(
-            statuses=base.statuses,
-            levels=(level,),  # type: ignore[arg-type]
-            rule_ids=base.rule_ids,
-            host_name=base.host_name,
-            user_name=base.user_name,
-            start=start,
-            end=end,
-            time="event",
-            limit=1,
-        )
-        return store.count(query, cap=HISTOGRAM_CAP)
-
-    return histogram(span=span, now=now, series=levels, count=count)
+    return Histogram(starts, step, {level: counts[level] for level in levels})
 
 
 def match_rows(body: dict[str, Any], explanations: Iterable[Any]) -> list[tuple[str, str, str]]:

@@ -8,7 +8,6 @@ server-side SVG with the same numbers as a table for screen readers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -151,20 +150,3 @@ def time_slices(
     first = _EPOCH + step * ((start - _EPOCH) // step)
     count = -((first - end) // step)  # ceil((end - first) / step)
     return [first + step * i for i in range(count)], step
-
-
-def histogram(
-    *,
-    span: TimeRange,
-    now: datetime,
-    series: Sequence[str],
-    count: Callable[[str, datetime, datetime], int],
-    buckets: int = BUCKETS,
-) -> Histogram | None:
-    """Count `series` over `buckets` equal slices of the range ("all": the last 30 days)."""
-    slices = time_slices(span=span, now=now, buckets=buckets)
-    if slices is None:
-        return None
-    starts, step = slices
-    counts = {name: [count(name, s, s + step) for s in starts] for name in series}
-    return Histogram(starts, step, counts)

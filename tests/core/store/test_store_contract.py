@@ -22,6 +22,7 @@ import pytest
 from core.clock import FrozenClock
 from core.errors import NotFoundError, ValidationError
 from core.store.base import (
+    ALERT_LEVELS,
     MAX_LIMIT,
     MAX_RESULT_WINDOW,
     AlertQuery,
@@ -376,6 +377,33 @@ def test_alert_search_filters_sort_and_page(alerts: AlertStore) -> None:
     assert minutes(alerts.search(window)) == [2, 1]
     assert alerts.count(window) == 2
     assert alerts.count(AlertQuery(levels=["critical"], exercise=False)) == 2
+
+
+def test_alert_count_slices_is_one_count_per_slice_and_level(alerts: AlertStore) -> None:
+    """The queue's histogram: per level and slice, the same as a count of each, in one pass."""
+    alerts.add_batch(
+        [
+            alert(0, level="low"),
+            alert(1, level="critical"),
+            alert(2, level="critical", host_name="db-01"),
+            alert(4, level="high"),
+            alert(9, level="low"),  # after the last slice
+        ]
+    )
+    step = timedelta(minutes=2)
+    by_level = alerts.count_slices(AlertQuery(), start=T0, step=step, buckets=3)
+    assert set(by_level) == set(ALERT_LEVELS)
+    for level, counts in by_level.items():
+        expected = [
+            alerts.count(
+                AlertQuery(levels=[level], start=T0 + step * i, end=T0 + step * (i + 1))  # type: ignore[list-item]
+            )
+            for i in range(3)
+        ]
+        assert counts == expected, level
+    assert by_level["critical"] == [1, 1, 0] and by_level["low"] == [1, 0, 0]
+    narrowed = AlertQuery(host_name="db-01", start=T0 + timedelta(minutes=1))
+    assert alerts.count_slices(narrowed, start=T0, step=step, buckets=3)["critical"] == [0, 1, 0]
 
 
 def test_update_status_and_queue(alerts: AlertStore, clock: FrozenClock) -> None:
