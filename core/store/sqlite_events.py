@@ -360,7 +360,13 @@ class SqliteEventStore(SqliteFile):
         if match is not None:
             where, params = _where(query, text=False)
             return text_plans.capped_count(
-                self._conn, where=where, params=params, match=match, span=_span(query), cap=cap
+                self._conn,
+                where=where,
+                params=params,
+                match=match,
+                span=_span(query),
+                cap=cap,
+                filtered=bool(query.filters or query.exclude),
             )
         where, params = _where(query)
         if cap is None:
