@@ -171,7 +171,6 @@ def _find(*, db: Session, paths: Sequence[Path], rule_id: str) -> RuleRow:
 
 def explain_events(
     *,
-    db: Session,
     paths: Sequence[Path],
     rule_id: str,
     events: Sequence[dict[str, Any]],
@@ -182,14 +181,15 @@ def explain_events(
     Empty when the rule is gone from the pack or is a correlation (its events matched base
     rules): the alert's own `selections` remain the record then.
     """
-    try:
-        row = _find(db=db, paths=paths, rule_id=rule_id)
-    except NotFoundError:
+    if not events:
         return {}
-    if row.info.kind != "rule" or not row.info.path or not events:
+    # A listing up to 2 s old will do (no folder walk per alert page), and no rule states.
+    infos, _ = list_rules(paths=paths, max_age=2.0)
+    info = next((i for i in infos if i.rule_id == rule_id), None)
+    if info is None or info.kind != "rule" or not info.path:
         return {}
     numbered = list(enumerate(events))
-    found, _ = explain(rule_path=Path(row.info.path), events=numbered, stacks=stacks)
+    found, _ = explain(rule_path=Path(info.path), events=numbered, stacks=stacks)
     out: dict[int, Explanation] = {}
     for match in found:
         if match.rule_id == rule_id:

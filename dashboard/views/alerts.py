@@ -355,7 +355,6 @@ def detail(
     )
     body = alert.body
     why = explain_events(
-        db=db,
         paths=rule_paths(settings),
         rule_id=alert.rule_id,
         events=[e.event for e in matched.events],
