@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,10 +216,18 @@ class Plan:
 class RuleIndex:
     """Groups compiled rules by required key values and literal anchors."""
 
-    def __init__(self, rules: Sequence[CompiledRule], *, fields: Sequence[str] = INDEX_FIELDS):
+    def __init__(
+        self,
+        rules: Sequence[CompiledRule],
+        *,
+        fields: Sequence[str] = INDEX_FIELDS,
+        positions: Iterable[int] | None = None,
+    ):
+        """Index ``rules`` at ``positions`` (default: all); the others are never selected."""
         self.fields = tuple(fields)
         self._buckets: dict[Key, list[int]] = defaultdict(list)
-        for position, rule in enumerate(rules):
+        for position in range(len(rules)) if positions is None else positions:
+            rule = rules[position]
             options = [
                 sorted(rule.node.equals[name]) if name in rule.node.equals else [None]
                 for name in self.fields

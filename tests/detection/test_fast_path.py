@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detection.engine import Engine
+from detection.engine import Engine, distinct
 from detection.literals import (
     CASED_BELOW,
     END,
@@ -225,6 +225,29 @@ def test_repeated_prefilter_text_in_a_batch_still_evaluates_each_event(
     logon = {"Channel": "Security", "EventID": 4624, "LogonType": 3, "IpAddress": "10.0.0.1"}
     names: list[Any] = [1, 1.0, True, "1", "true", "True", 1, True]
     assert_same(small_rules.engine, [{**logon, "TargetUserName": name} for name in names])
+
+
+def test_identical_stack_variants_are_indexed_once(small_rules: RuleSet) -> None:
+    """A variant with the image of an earlier one of its rule is left out; the others stay."""
+    engine = small_rules.engine
+    kept = set(distinct(engine.compiled, engine.rule_numbers))
+    dropped = [p for p in range(len(engine.compiled)) if p not in kept]
+    assert dropped, "three stacks that agree on the security rules must repeat some variants"
+    for position in dropped:
+        rule = engine.compiled[position]
+        assert any(
+            engine.rule_numbers[earlier] == engine.rule_numbers[position]
+            and engine.compiled[earlier].image == rule.image
+            for earlier in kept
+            if earlier < position
+        )
+    # Image|endswith under sysmon and under windows-audit (NewProcessName) differ: both stay.
+    ends = [
+        p for p, rule in enumerate(engine.compiled) if rule.title == "Ends" and rule.stack != "none"
+    ]
+    assert len(ends) == 2 and set(ends) <= kept
+    indexed = {p for plan_positions in engine.index._buckets.values() for p in plan_positions}
+    assert indexed == kept
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
