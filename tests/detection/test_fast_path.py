@@ -430,6 +430,11 @@ def test_plan_stops_scanning_for_literals_in_nearly_every_event(
         {**common, "CommandLine": "nothing"},
     ]
     assert_same(engine, events)
+    # Tuned, the plan remembers its answer per literals found; repeats give the same hits.
+    assert plan.answers
+    assert_same(engine, events + events)
+    for found, answer in plan.answers.items():
+        assert answer == plan._answer(list(found))
 
 
 def test_event_view_reads_fields_like_the_full_view_and_fills_raw_as_it_goes() -> None:
