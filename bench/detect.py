@@ -26,6 +26,7 @@ import functools
 import gc
 import importlib.util
 import io
+import os
 import shutil
 import statistics
 import subprocess
@@ -48,8 +49,10 @@ from detection.service import CompileCache, RuleSet, load_rules  # noqa: E402
 from detection.winlog import WINDOWS_STACKS  # noqa: E402
 from dijkwacht.commands.detection import BATCH_SIZE  # noqa: E402 - the command's batch size
 
-CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "sigma-dev"
-WINDOWS_RULES = REPO_ROOT.parent / "shared" / "corpus" / "sigma-windows-rules"
+# Beside the repository, as in CI; DIJKWACHT_SHARED_DIR points elsewhere (as for the tests).
+SHARED = Path(os.environ.get("DIJKWACHT_SHARED_DIR") or REPO_ROOT.parent / "shared")
+CORPUS = SHARED / "corpus" / "sigma-dev"
+WINDOWS_RULES = SHARED / "corpus" / "sigma-windows-rules"
 STACKS = ("sysmon+windows-logsources", "windows-audit+windows-logsources")
 RUNS = 7
 REPEAT = 4

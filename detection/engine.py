@@ -15,10 +15,13 @@ is the slow, obviously complete path the tests compare the fast one with.
 
 from __future__ import annotations
 
+import marshal
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from detection.codegen import RuleImage
 from detection.compiler import CompiledRule
 from detection.conditions import Predicate
 from detection.index import Plan, RuleIndex
@@ -60,7 +63,7 @@ class Engine:
     def __init__(self, compiled: Sequence[CompiledRule], rule_numbers: Sequence[int]):
         self.compiled = tuple(compiled)
         self.rule_numbers = tuple(rule_numbers)  # compiled position -> rule number (for union)
-        self.index = RuleIndex(self.compiled)
+        self.index = RuleIndex(self.compiled, positions=distinct(self.compiled, self.rule_numbers))
         self._preds = tuple(rule.predicate for rule in self.compiled)
         self._closures = tuple(rule.node.pred for rule in self.compiled)
         self._shapes: dict[tuple[Any, ...], Shape | None] = {}
@@ -192,6 +195,39 @@ class Engine:
         if set(map(type, values)) <= _KEY_TYPES and len(shape.plans) < MAX_SHAPES:
             shape.plans[values] = route
         return route
+
+
+def distinct(compiled: Sequence[CompiledRule], numbers: Sequence[int]) -> list[int]:
+    """Positions of ``compiled`` less the stack variants that repeat an earlier one exactly.
+
+    A rule often compiles to the same code under both stacks (the pipelines differ only for
+    log sources it does not use). The later copy can match only where the earlier one does,
+    and is then never reported (a rule is reported once, first variant first), so the index
+    leaves it out: half the candidate evaluations and literal bits in such plans. "Same" is
+    the same rule number and byte-identical ``marshal`` of the stored image (code, constants by
+    type and value, selections); a variant without an image is always kept.
+    """
+    kept: list[int] = []
+    images: dict[tuple[int, bytes], int] = {}
+    counts = Counter(numbers)
+    for position, (rule, number) in enumerate(zip(compiled, numbers, strict=True)):
+        if counts[number] > 1 and rule.image is not None:
+            image = rule.image
+            try:
+                key = (number, marshal.dumps(astuple_image(image)))
+            except ValueError:  # pragma: no cover - images are marshal-able by construction
+                kept.append(position)
+                continue
+            if key in images:
+                continue
+            images[key] = position
+        kept.append(position)
+    return kept
+
+
+def astuple_image(image: RuleImage) -> tuple[Any, ...]:
+    """A rule image's fields as one marshal-able tuple."""
+    return (image.code, image.constants, image.selections, image.selection_source)
 
 
 @dataclass(frozen=True, slots=True)

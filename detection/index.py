@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,11 @@ Key = tuple[str | None, ...]
 # leaves the automaton. That only weakens a necessary condition: the plan may let more rules
 # through, never fewer.
 TUNE_AFTER = 1024
+# Once tuned, a plan remembers its answer per set of literals found: events of one kind find
+# the same few literals again and again, and turning finds into rule positions (the bit sum
+# and a Python loop over the carried guard bits) cost as much as the scan itself. Bounded
+# per plan; beyond it, answers are computed as before.
+MAX_ANSWERS = 4096
 CONSIDERED = 0.05  # literals found in fewer scans than this share are kept without replay
 EVALUATION_COST = 10  # one more candidate evaluation costs about ten match callbacks
 
@@ -75,6 +80,8 @@ class Plan:
     base: int = 0  # clause bits taken as satisfied (their literals are in nearly every event)
     counts: list[int] | None = None  # finds per literal while learning; None once tuned
     samples: list[int] = field(default_factory=list)  # satisfied clause bits per learning scan
+    # Once tuned: literal numbers found (in the order found) -> positions to evaluate.
+    answers: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -89,9 +96,10 @@ class Plan:
 
     def select_text(self, text: str | None) -> Sequence[int]:
         """``select`` given the event's sectioned text (not yet lower-cased)."""
-        if text is None or self.automaton is None:  # a value holds a section mark: no pruning
+        automaton = self.automaton
+        if text is None or automaton is None:  # a value holds a section mark: no pruning
             return self.everything
-        return self._with_always(self.candidates(self.automaton.scan_text(text)))
+        return self._select_found(automaton.found(automaton.scan_text(text)))
 
     def select_template_text(self, text: str) -> Sequence[int]:
         """``select_text`` for a text filled in from a template: the engine's hot path.
@@ -106,15 +114,34 @@ class Plan:
         automaton = self.automaton
         if automaton is None:
             return self.everything
+        return self._select_found(automaton.found(automaton.scan_text(text)))
+
+    def _select_found(self, numbers: list[int]) -> Sequence[int]:
+        """The positions to evaluate given the numbers of the literals a scan found."""
+        if self.counts is None:  # tuned: literals, masks and base no longer change
+            key = tuple(numbers)
+            answer = self.answers.get(key)
+            if answer is None:
+                answer = self._answer(numbers)
+                if len(self.answers) < MAX_ANSWERS:
+                    self.answers[key] = answer
+            return answer
         satisfied = self.base
         masks = self.masks
-        numbers = automaton.found(automaton.scan_text(text))
         for number in numbers:
             satisfied |= masks[number]
-        if self.counts is not None:
-            self._learn(numbers, satisfied)
+        self._learn(numbers, satisfied)
         found = self._positions(satisfied) if satisfied else []
         return self._with_always(found) if self.always else found
+
+    def _answer(self, numbers: list[int]) -> tuple[int, ...]:
+        """The positions to evaluate when the literals ``numbers`` were found, ascending."""
+        satisfied = self.base
+        masks = self.masks
+        for number in numbers:
+            satisfied |= masks[number]
+        found = self._positions(satisfied) if satisfied else []
+        return tuple(self._with_always(found) if self.always else found)
 
     def _with_always(self, found: list[int]) -> Sequence[int]:
         return sorted({*found, *self.always}) if self.always else found
@@ -211,15 +238,24 @@ class Plan:
         self.automaton = LiteralSet([literal for literal, _ in kept], caseless=automaton.caseless)
         self.masks = tuple(mask for _, mask in kept)
         self.base = base
+        self.answers.clear()  # literal numbers changed meaning (none are kept before tuning)
 
 
 class RuleIndex:
     """Groups compiled rules by required key values and literal anchors."""
 
-    def __init__(self, rules: Sequence[CompiledRule], *, fields: Sequence[str] = INDEX_FIELDS):
+    def __init__(
+        self,
+        rules: Sequence[CompiledRule],
+        *,
+        fields: Sequence[str] = INDEX_FIELDS,
+        positions: Iterable[int] | None = None,
+    ):
+        """Index ``rules`` at ``positions`` (default: all); the others are never selected."""
         self.fields = tuple(fields)
         self._buckets: dict[Key, list[int]] = defaultdict(list)
-        for position, rule in enumerate(rules):
+        for position in range(len(rules)) if positions is None else positions:
+            rule = rules[position]
             options = [
                 sorted(rule.node.equals[name]) if name in rule.node.equals else [None]
                 for name in self.fields

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detection.engine import Engine
+from detection.engine import Engine, distinct
 from detection.literals import (
     CASED_BELOW,
     END,
@@ -227,6 +227,29 @@ def test_repeated_prefilter_text_in_a_batch_still_evaluates_each_event(
     assert_same(small_rules.engine, [{**logon, "TargetUserName": name} for name in names])
 
 
+def test_identical_stack_variants_are_indexed_once(small_rules: RuleSet) -> None:
+    """A variant with the image of an earlier one of its rule is left out; the others stay."""
+    engine = small_rules.engine
+    kept = set(distinct(engine.compiled, engine.rule_numbers))
+    dropped = [p for p in range(len(engine.compiled)) if p not in kept]
+    assert dropped, "three stacks that agree on the security rules must repeat some variants"
+    for position in dropped:
+        rule = engine.compiled[position]
+        assert any(
+            engine.rule_numbers[earlier] == engine.rule_numbers[position]
+            and engine.compiled[earlier].image == rule.image
+            for earlier in kept
+            if earlier < position
+        )
+    # Image|endswith under sysmon and under windows-audit (NewProcessName) differ: both stay.
+    ends = [
+        p for p, rule in enumerate(engine.compiled) if rule.title == "Ends" and rule.stack != "none"
+    ]
+    assert len(ends) == 2 and set(ends) <= kept
+    indexed = {p for plan_positions in engine.index._buckets.values() for p in plan_positions}
+    assert indexed == kept
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_small_rules_fast_path_equals_brute_force(
@@ -407,6 +430,11 @@ def test_plan_stops_scanning_for_literals_in_nearly_every_event(
         {**common, "CommandLine": "nothing"},
     ]
     assert_same(engine, events)
+    # Tuned, the plan remembers its answer per literals found; repeats give the same hits.
+    assert plan.answers
+    assert_same(engine, events + events)
+    for found, answer in plan.answers.items():
+        assert answer == plan._answer(list(found))
 
 
 def test_event_view_reads_fields_like_the_full_view_and_fills_raw_as_it_goes() -> None:
