@@ -213,23 +213,28 @@ class Walker:
             ]
         if family == "domain" and matcher._domain_tails is not None:
             # The last two labels, lowered (lowering maps no character to a dot, so the tail
-            # of the lowered name is the lowered tail).
+            # of the lowered name is the lowered tail); a trailing dot goes to the probe. One
+            # `rsplit` finds them: `str.rfind` with a range is a METH_VARARGS call in 3.11
+            # (an argument tuple, then PyArg_ParseTuple), and two of them cost 6.6% more
+            # instructions on the bench's DNS events (callgrind, session 4).
             return [
-                f"dot = {text}.rfind('.')",
-                "if dot > 0 and (",
-                f"    {text}[{text}.rfind('.', 0, dot) + 1 :].lower() in domain_tails",
-                f"    or dot == len({text}) - 1",
-                "):",
-                f"    {call}",
+                f"labels = {text}.rsplit('.', 2)",
+                "if len(labels) == 3:",
+                f"    if {text}[len(labels[0]) + 1 :].lower() in domain_tails or not labels[2]:",
+                f"        {call}",
+                "elif len(labels) == 2 and labels[0]:",
+                f"    if {text}.lower() in domain_tails or not labels[1]:",
+                f"        {call}",
             ]
         if family == "url" and "" not in matcher._url_hosts:
-            # The text between `//` and the next `/`: when it is plain (lower case, no port,
-            # user info, query or trailing dot) it is the host `_url_host` would return.
+            # The text between the first `//` and the next `/`: when it is plain (lower case,
+            # no port, user info, query or trailing dot) it is the host `_url_host` would
+            # return. Found by `partition` (METH_O) rather than two `str.find` (METH_VARARGS,
+            # as above): 5% fewer instructions on the bench's web events.
             return [
-                f"start = {text}.find('//')",
-                "if start >= 0:",
-                f"    stop = {text}.find('/', start + 2)",
-                f"    host = {text}[start + 2 : stop] if stop >= 0 else {text}[start + 2 :]",
+                f"_, slashes, rest = {text}.partition('//')",
+                "if slashes:",
+                "    host = rest.partition('/')[0]",
                 "    if host in url_hosts or host.strip(PLAIN_HOST) or host[-1:] == '.':",
                 f"        {call}",
             ]
