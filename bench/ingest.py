@@ -52,7 +52,7 @@ from collectors.parsers import SyslogFramer, get_parser
 from collectors.runtime import serve_collectors
 from collectors.spool import Spool
 from core.config import Settings, load_settings
-from core.gc_tuning import prepare_gc
+from core.gc_tuning import COLLECTOR_YOUNG_THRESHOLD, prepare_gc
 from core.store.sqlite_events import SqliteEventStore
 
 
@@ -391,7 +391,8 @@ def detection_leg(data: bytes, events: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = bench_settings(Path(tmp))
         hook = DetectionHook(settings=settings)
-        prepare_gc()  # the compiled rules live as long as the process, as in `run_collect`
+        # The compiled rules live as long as the process, as in `run_collect`.
+        prepare_gc(young_threshold=COLLECTOR_YOUNG_THRESHOLD)
         try:
             return {"events_per_s": round(tcp_leg(settings, data, events, hook))}
         finally:
@@ -406,7 +407,8 @@ def main() -> None:
     parser.add_argument("--stage-sample", type=int, default=STAGE_SAMPLE)
     args = parser.parse_args()
     data = payload(args.events)
-    prepare_gc()  # as `run_collect` does before serving (the bare reader gains nothing from it)
+    # As `run_collect` does before serving (the bare reader gains nothing from it).
+    prepare_gc(young_threshold=COLLECTOR_YOUNG_THRESHOLD)
     baseline = args.events / bare_reader(data, args.events, _LineCounter)
     chunk_count = args.events / bare_reader(data, args.events, _ChunkCounter)
     print(f"bare asyncio line reader: {baseline:,.0f} lines/s")

@@ -40,7 +40,7 @@ from collectors.spool import open_spool
 from collectors.spool_writer import SpoolWriter
 from collectors.syslog_server import SyslogListen, SyslogServer, tls_context
 from core.config import Settings
-from core.gc_tuning import prepare_gc
+from core.gc_tuning import COLLECTOR_YOUNG_THRESHOLD, prepare_gc
 from core.store.factory import open_event_store
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def run_collect(
 ) -> None:
     """Blocking entry point: serve until SIGINT or SIGTERM, every source enriched."""
     enrich = build_enrich_hook(settings=settings)
-    prepare_gc()
+    prepare_gc(young_threshold=COLLECTOR_YOUNG_THRESHOLD)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.gc_tuning import GC_YOUNG_THRESHOLD, prepare_gc
+from core.gc_tuning import COLLECTOR_YOUNG_THRESHOLD, GC_YOUNG_THRESHOLD, prepare_gc
 
 
 @pytest.fixture
@@ -46,3 +46,11 @@ def test_cycles_made_after_start_up_are_still_collected() -> None:
     del node
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_the_collector_asks_for_a_young_generation_that_holds_a_batch() -> None:
+    _, middle, old = gc.get_threshold()
+    prepare_gc(young_threshold=COLLECTOR_YOUNG_THRESHOLD)
+    assert gc.get_threshold() == (COLLECTOR_YOUNG_THRESHOLD, middle, old)
+    assert COLLECTOR_YOUNG_THRESHOLD > GC_YOUNG_THRESHOLD
