@@ -191,8 +191,8 @@ class PageStages:
         """Milliseconds of each step, once."""
         from core.accounts.sessions import look_up_session
         from dashboard.security import Principal
-        from dashboard.services.alerts import QueueFilter, read_queue
         from dashboard.views.alerts import queue_context
+        from detection.service import QueueFilter, read_queue
 
         times = {}
         with self.sessions() as db:
@@ -206,7 +206,7 @@ class PageStages:
             filters = QueueFilter()
             began = time.perf_counter()
             result, grouping = read_queue(
-                store=self.store, db=db, clock=self.clock, principal=principal,
+                store=self.store, db=db, clock=self.clock, reader=principal,
                 filters=filters, accounts=False,
             )  # fmt: skip
             times["queue_read"] = (time.perf_counter() - began) * 1000

@@ -8,7 +8,7 @@ crash, never lost.
 
 Collectors must not import detection (see tests/test_import_contract.py); the composition root
 passes detection in as `on_batch`. A fault that passes by itself (a locked database, a full or
-read-only disk: `collectors.health.describe_fault`) pauses the consumer: the batch stays in the
+read-only disk: `core.store.faults.describe_fault`) pauses the consumer: the batch stays in the
 spool, one message names the cause, and the batch is retried with capped back-off until it goes
 through. Any other exception (a bug) propagates: the batch stays spooled, the process exits and
 the supervisor restarts it loudly.

@@ -16,7 +16,6 @@ on the event loop may see a value one write late, which only delays back-pressur
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
 import os
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.runtime import write_collector_status
-from core.store.unit_of_work import is_locked_error
+from core.store.faults import describe_fault
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -37,52 +36,6 @@ FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
 # The status file is rewritten at least this often, so readers can tell a dead collector.
 REFRESH_SECONDS = 10.0
-
-_OS_FAULTS = {
-    errno.ENOSPC: "disk full (ENOSPC)",
-    errno.EDQUOT: "disk quota exceeded (EDQUOT)",
-    errno.EROFS: "read-only file system (EROFS)",
-    errno.EACCES: "permission denied (EACCES)",
-    errno.EPERM: "operation not permitted (EPERM)",
-    errno.EIO: "disk I/O error (EIO)",
-}
-# SQLite reports file-system faults as OperationalError text, not errno; PostgreSQL reports
-# write conflicts that a retry resolves (SQLSTATE 40001, 40P01, 55P03) the same way.
-_DB_FAULTS = (
-    ("database or disk is full", "disk full (SQLITE_FULL)"),
-    ("disk i/o error", "disk I/O error (SQLITE_IOERR)"),
-    ("attempt to write a readonly database", "read-only database (SQLITE_READONLY)"),
-    ("unable to open database file", "cannot open the database file (SQLITE_CANTOPEN)"),
-    ("could not serialize access", "write conflict with another transaction (40001)"),
-    ("deadlock detected", "write conflict: deadlock with another transaction (40P01)"),
-    ("lock timeout", "database lock held by another transaction (55P03)"),
-)
-
-
-def describe_fault(exc: BaseException) -> str | None:
-    """A short cause for a fault that passes by itself, or None for a bug (which must crash).
-
-    Looks through SQLAlchemy's wrapper (`orig`) and the exception chain, so a fault raised
-    inside a store or a detection hook is recognised as well as one from the spool.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if is_locked_error(current):
-            return "database is locked by another process (busy timeout ran out)"
-        if isinstance(current, OSError) and current.errno in _OS_FAULTS:
-            return _OS_FAULTS[current.errno]
-        driver = type(current).__module__.startswith(("sqlite3", "psycopg"))
-        if driver or hasattr(current, "orig"):
-            text = str(getattr(current, "orig", None) or current).lower()
-            for needle, cause in _DB_FAULTS:
-                if needle in text:
-                    return cause
-        orig = getattr(current, "orig", None)
-        nxt = orig if isinstance(orig, BaseException) else None
-        current = nxt or current.__cause__ or current.__context__
-    return None
 
 
 @dataclass(frozen=True, slots=True)

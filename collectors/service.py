@@ -23,7 +23,7 @@ from collectors.expected import (
     list_expected,
     silence_limits,
 )
-from collectors.health import data_dir_setting, describe_fault
+from collectors.health import data_dir_setting
 from collectors.http_ingest import ForbiddenError, UnauthorizedError, authenticate
 from collectors.metrics import SourceCollector, SourceStatus, source_status
 from collectors.parsers import (
@@ -41,6 +41,7 @@ from core.config import Settings
 from core.events import Event
 from core.privacy.service import PSEUDONYM_PREFIX, valid_bsns_in
 from core.store.base import DeadLetterCount, EventStore
+from core.store.faults import describe_fault
 
 __all__ = [
     "APP_AUDIT_FIELDS",

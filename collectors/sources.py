@@ -20,10 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from collectors.health import Pauser, data_dir_setting, describe_fault
+from collectors.health import Pauser, data_dir_setting
 from collectors.packets import capture_live
 from collectors.spool import open_spool
 from collectors.tailer import run_tailers
+from core.store.faults import describe_fault
 
 if TYPE_CHECKING:
     from collectors.health import IngestHealth

@@ -5,7 +5,7 @@ every network collector hands its batches to a `SpoolWriter`. The writer thread 
 is queued, writes it in one transaction per source and then resolves each caller's future: a
 TCP connection resumes reading only after its data is durable.
 
-A recoverable fault (`collectors.health.describe_fault`: disk full, read-only, locked) pauses
+A recoverable fault (`core.store.faults.describe_fault`: disk full, read-only, locked) pauses
 the writer instead of failing the senders: the batch is kept, retried with capped back-off, and
 `full` stays true meanwhile, so TCP connections stop reading (their senders block once the
 kernel buffers fill) and UDP input is dropped and counted. Only a bug, or a fault still present
@@ -22,10 +22,11 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from collectors.health import IngestHealth, Pauser, describe_fault
+from collectors.health import IngestHealth, Pauser
 from collectors.spool import Spool
 from core.events import Event
 from core.store.base import DeadLetter
+from core.store.faults import describe_fault
 
 # Writes queued but not yet committed, beyond which UDP input is dropped (bounded memory).
 MAX_QUEUED_WRITES = 1024

@@ -1,6 +1,7 @@
 """Detection service: load Sigma rules under pipeline stacks and match batches of events.
 
-The rest of the platform calls only this module::
+The rest of the platform calls only this module (alert triage, the queue and bulk status
+changes, is ``detection.triage``, exposed here too)::
 
     rules = load_rules(paths=[Path("rules")], stacks=["sysmon+windows-logsources"])
     for match in rules.match_batch(events):
@@ -64,6 +65,19 @@ from detection.rulesets import (
 )
 from detection.scheduled import check_modes, mode_of
 from detection.stream import ids_of, load_detector, process_batch
+from detection.triage import (
+    AssigneeCheck,
+    GroupBy,
+    Grouping,
+    QueueFilter,
+    QueuePage,
+    attack_context,
+    build_query,
+    bulk_update,
+    open_count,
+    read_alert,
+    read_queue,
+)
 from detection.winlog import is_windows, raw_fields
 
 if TYPE_CHECKING:
@@ -76,11 +90,16 @@ if TYPE_CHECKING:
 __all__ = [
     "ENGINE_COST",
     "SHIPPED_RULES",
+    "AssigneeCheck",
     "AttackCatalog",
     "AttackDataError",
     "CompileCache",
     "Explanation",
+    "GroupBy",
+    "Grouping",
     "LastGood",
+    "QueueFilter",
+    "QueuePage",
     "RuleInfo",
     "RulePackRun",
     "RuleSet",
@@ -90,7 +109,10 @@ __all__ = [
     "alert_candidate",
     "alert_fingerprint",
     "alert_tag_counts",
+    "attack_context",
     "build_attack_bundle",
+    "build_query",
+    "bulk_update",
     "check_modes",
     "check_rules",
     "configured_rule_paths",
@@ -114,10 +136,13 @@ __all__ = [
     "load_rules",
     "mode_of",
     "not_run",
+    "open_count",
     "process_batch",
     "queue_platform_alert",
     "raise_alerts",
+    "read_alert",
     "read_manifest",
+    "read_queue",
     "rule_states",
     "run_rule_pack",
     "set_enabled",

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from collectors.health import describe_fault
 from core.config import get_settings
 from core.errors import ConfigError
 from core.runtime import private_umask
+from core.store.faults import describe_fault
 from dijkwacht import __version__
 from dijkwacht.commands import register_commands
 

@@ -35,7 +35,7 @@ from detection.service import (
     mode_of,
     process_batch,
 )
-from intel.stream import IntelStream  # threat-intel indicators, matched after the rules
+from intel.service import IntelStream  # threat-intel indicators, matched after the rules
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from core.store.base import AlertQuery, AlertStore
 from demo_world import service as demo_world
 from drills.control import scenario_minutes
 from drills.models import Exercise, Expectation
+from drills.rollback import exercise_artefacts
 from drills.schemas import Inject
-from playbooks import service as playbooks
 
 EXERCISE_FIELD = "dijkwacht.exercise.id"
 SOURCE = "drills"
@@ -89,7 +89,7 @@ def _observed(
             if a.exercise_id == exercise.id
         ]
         return (found[0].created_at, f"alert {found[0].id}") if found else (None, None)
-    artefacts = playbooks.exercise_artefacts(db=db, exercise_id=exercise.id)
+    artefacts = exercise_artefacts(db=db, exercise_id=exercise.id)
     if kind == "incident" and artefacts["incidents"]:
         first = min(artefacts["incidents"], key=lambda i: i["created_at"])
         return first["created_at"], f"incident {first['id']}"

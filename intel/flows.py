@@ -1,8 +1,8 @@
 """Multi-step intel work that opens its own units: import a feed then retro-hunt what it added.
 
-Used by the scheduled refresh and by `dijkwacht intel import` (and the import page), so the
-three share one order of steps: read (no unit), apply (write unit), hunt (write unit), deliver
-the alerts (write unit).
+Used by the scheduled refresh and, through `intel.service`, by `dijkwacht intel import` and the
+import page, so the three share one order of steps: read (no unit), apply (write unit), hunt
+(write unit), deliver the alerts (write unit).
 """
 
 from __future__ import annotations
@@ -15,13 +15,17 @@ from core.config import Settings
 from core.store.factory import open_alert_store, open_event_store
 from core.store.relational import create_db_engine, create_session_factory
 from core.store.unit_of_work import unit_of_work
-from intel import service
+from intel.alerting import alert_hits, deliver
+from intel.hunt import HuntReport
+from intel.hunt import hunt as retro_hunt  # `hunt` is import_and_hunt's flag
+from intel.indicators import apply_import, build_matcher, feed_defaults, parse_upload, read_feed
+from intel.schemas import ImportReport
 
 
 @dataclass
 class ImportOutcome:
-    report: service.ImportReport
-    hunt: service.HuntReport | None
+    report: ImportReport
+    hunt: HuntReport | None
     alert_ids: list[str]
 
 
@@ -41,13 +45,13 @@ def import_and_hunt(
 ) -> ImportOutcome:
     """Read a feed (or parse `data`, an uploaded file named `location`), store it, then
     retro-hunt the indicators it added (when `hunt`)."""
-    feed = service.feed_defaults(settings, source)
+    feed = feed_defaults(settings, source)
     if data is not None:
-        parsed = service.parse_upload(data, fmt, name=location)
+        parsed = parse_upload(data, fmt, name=location)
     else:
-        parsed = service.read_feed(location, fmt, settings=settings)
+        parsed = read_feed(location, fmt, settings=settings)
     with unit_of_work(sessions) as db:
-        report = service.apply_import(
+        report = apply_import(
             db=db,
             clock=clock,
             parsed=parsed,
@@ -66,7 +70,7 @@ def import_and_hunt(
 
 def hunt_keys(
     *, settings: Settings, clock: Clock, sessions: Any, keys: list[str] | None
-) -> tuple[service.HuntReport, list[str]]:
+) -> tuple[HuntReport, list[str]]:
     """Retro-hunt `keys` (None: every active indicator); deliver the alerts it queued.
 
     `report.alerts` counts the alerts queued; the ids returned are those this call delivered,
@@ -75,15 +79,15 @@ def hunt_keys(
     event_store = open_event_store(settings, clock=clock)
     try:
         with unit_of_work(sessions, write=False) as db:
-            matcher = service.build_matcher(db=db, clock=clock, settings=settings, keys=keys)
-        report = service.hunt(
+            matcher = build_matcher(db=db, clock=clock, settings=settings, keys=keys)
+        report = retro_hunt(
             clock=clock, settings=settings, event_store=event_store, matcher=matcher
         )
     finally:
         event_store.close()
     if report.hits:
         with unit_of_work(sessions) as db:
-            report.alerts = service.alert_hits(
+            report.alerts = alert_hits(
                 db=db,
                 clock=clock,
                 hits=report.hits,
@@ -95,7 +99,7 @@ def hunt_keys(
         alert_store = open_alert_store(settings, clock=clock)
         try:
             with unit_of_work(sessions) as db:
-                ids = service.deliver(db=db, alert_store=alert_store, clock=clock)
+                ids = deliver(db=db, alert_store=alert_store, clock=clock)
         finally:
             alert_store.close()
     return report, ids

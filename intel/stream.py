@@ -19,7 +19,8 @@ from core.clock import Clock
 from core.config import Settings
 from core.store.base import AlertStore
 from core.store.unit_of_work import unit_of_work
-from intel import service
+from intel.alerting import alert_hits, deliver
+from intel.indicators import build_matcher, current_version
 from intel.matcher import Matcher
 
 
@@ -45,11 +46,11 @@ class IntelStream:
             return False
         self._next_check = now + self._settings.intel_matcher_check_seconds
         with unit_of_work(self._sessions, write=False) as db:
-            version = service.current_version(db=db)
+            version = current_version(db=db)
             stale = self._stale_at is not None and self._clock.now() >= self._stale_at
             if version == self._version and not stale and not force:
                 return False
-            self.matcher = service.build_matcher(db=db, clock=self._clock, settings=self._settings)
+            self.matcher = build_matcher(db=db, clock=self._clock, settings=self._settings)
         self._stale_at = self.matcher.earliest_end
         self._version = version
         return True
@@ -63,10 +64,10 @@ class IntelStream:
         if not hits:
             return []
         with unit_of_work(self._sessions) as db:
-            queued = service.alert_hits(
+            queued = alert_hits(
                 db=db, clock=self._clock, hits=hits, events_with_ids=events_with_ids, how="stream"
             )
         if not queued:
             return []
         with unit_of_work(self._sessions) as db:
-            return service.deliver(db=db, alert_store=alert_store, clock=self._clock)
+            return deliver(db=db, alert_store=alert_store, clock=self._clock)

@@ -146,13 +146,11 @@ __all__ = [
 
 
 def exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Incidents, started playbook steps, hand-offs and breaches of one exercise, with times.
+    """Incidents, started playbook steps and hand-offs of one exercise, with times.
 
-    The breaches come from the breach context's own facade (`playbooks.breach.service`).
+    The exercise's breaches are the breach context's (`playbooks.breach.service`): the breach
+    context builds on this facade, so this one never calls it; drills ask both.
     """
-    # Imported here: the breach context imports this facade, so it cannot import breach first.
-    from playbooks.breach import service as breach  # noqa: PLC0415 - cycle with breach.service
-
     incidents = list(db.scalars(select(Incident).where(Incident.exercise_id == exercise_id)))
     ids = [incident.id for incident in incidents]
     steps = db.execute(
@@ -168,20 +166,17 @@ def exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, list[dict[
         ],
         "steps": [{"step": s, "started_at": at, "incident_id": inc} for s, at, inc in steps],
         "handoffs": [{"id": h.id, "target": h.target, "at": h.requested_at} for h in handoffs],
-        **breach.exercise_artefacts(db=db, exercise_id=exercise_id),
     }
 
 
 def delete_exercise_artefacts(*, db: Session, exercise_id: str) -> dict[str, int]:
-    """Delete every playbook and breach row of one exercise (children first); no commit.
+    """Delete every playbook row of one exercise (children first); no commit.
 
-    The breach rows go first, through the breach context's own facade. Observables are shared
-    across incidents: only those left without any incident go. The audit log is append-only and
-    keeps the exercise's timeline entries.
+    The breach context removes its own rows (`playbooks.breach.service`), before this runs.
+    Observables are shared across incidents: only those left without any incident go. The audit
+    log is append-only and keeps the exercise's timeline entries.
     """
-    from playbooks.breach import service as breach  # noqa: PLC0415 - cycle with breach.service
-
-    removed = breach.delete_exercise_artefacts(db=db, exercise_id=exercise_id)
+    removed: dict[str, int] = {}
 
     def gone(table: Any, where: Any) -> None:
         result = db.execute(delete(table).where(where))

@@ -1,9 +1,10 @@
 """Every public service is reachable: a name a domain exports is used outside the domain.
 
 Each domain (and the breach context inside `playbooks/`) exposes its public functions, types and
-constants from one facade, `<domain>/service.py`, listed in `__all__`. A name there that no page,
-command, task or other domain uses is a feature only the tests can reach: wire it to its user or
-delete it. This reads the source (AST, nothing imported) of:
+constants from one facade, `<domain>/service.py`, listed in `__all__` (collectors has a second
+one for its process side, `collectors/processes.py`, checked the same way). A name there that no
+page, command, task or other domain uses is a feature only the tests can reach: wire it to its
+user or delete it. This reads the source (AST, nothing imported) of:
 
 - every module of `dashboard/` and `dijkwacht/` (the composition roots),
 - every Celery entry point (`<domain>/tasks.py`, the domain's own included),
@@ -31,9 +32,11 @@ ROOTS = ("dashboard", "dijkwacht")
 
 @dataclass(frozen=True)
 class Context:
-    """A bounded context: its package folder and its service facade."""
+    """A bounded context: its package folder and one of its facades (`service`, or the process
+    side's `processes` where a domain keeps servers and readers out of its light service)."""
 
     package: str  # dotted: "playbooks.breach"
+    facade: str = "service"
 
     @property
     def folder(self) -> str:
@@ -41,15 +44,18 @@ class Context:
 
     @property
     def service(self) -> str:
-        return f"{self.package}.service"
+        return f"{self.package}.{self.facade}"
 
 
-CONTEXTS = tuple(
-    Context(name)
-    for name in (
-        "collectors", "detection", "intel", "playbooks", "playbooks.breach", "drills",
-        "awareness", "advisories", "compliance", "ldv", "demo_world", "core.privacy",
-    )
+CONTEXTS = (
+    *(
+        Context(name)
+        for name in (
+            "collectors", "detection", "intel", "playbooks", "playbooks.breach", "drills",
+            "awareness", "advisories", "compliance", "ldv", "demo_world", "core.privacy",
+        )
+    ),
+    Context("collectors", "processes"),  # the process side: listeners, consumer, file readers
 )  # fmt: skip
 
 
@@ -64,19 +70,12 @@ KNOWN_UNREACHED: dict[str, frozenset[str]] = {
     }),
     "drills": frozenset({"declare_criteria"}),  # only tests call it
     "compliance": frozenset({"run_checks"}),  # the task calls evaluate_measures; tests this
-    # intel/ is being changed in parallel (intel perf, #22 slice rule: import lines only there);
-    # these are used by intel.flows and intel.stream, so they leave __all__ after that merge.
-    "intel": frozenset({
-        "HuntReport", "ImportReport", "IndicatorRow", "Matcher", "alert_hits", "apply_import",
-        "build_matcher", "current_version", "deliver", "feed_defaults", "hunt", "parse_upload",
-        "read_feed",
-    }),
 }  # fmt: skip
 
 
 def exported(root: Path, context: Context) -> list[str] | None:
     """The names in the facade's `__all__` (a literal list or tuple), or None without one."""
-    path = root / context.folder / "service.py"
+    path = root / context.folder / f"{context.facade}.py"
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in tree.body:
         if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
@@ -89,7 +88,7 @@ def exported(root: Path, context: Context) -> list[str] | None:
 def _owner(relative: Path) -> Context | None:
     """The innermost context a module belongs to (`playbooks/breach/x.py` is breach's)."""
     dotted = ".".join(relative.with_suffix("").parts)
-    found = [c for c in CONTEXTS if dotted.startswith(c.package + ".")]
+    found = [Context(c.package) for c in CONTEXTS if dotted.startswith(c.package + ".")]
     return max(found, key=lambda c: len(c.package), default=None)
 
 
@@ -99,7 +98,7 @@ def searched(root: Path, context: Context) -> Iterator[Path]:
     for top in tops:
         for path in sorted((root / top).rglob("*.py")):
             owner = _owner(path.relative_to(root))
-            if owner is None or path.name == "tasks.py" or owner != context:
+            if owner is None or path.name == "tasks.py" or owner.package != context.package:
                 yield path  # a root, a Celery entry point or another context
 
 
@@ -168,14 +167,14 @@ def unreached(root: Path, context: Context) -> list[str]:
     return sorted(set(exported(root, context) or ()) - found)
 
 
-@pytest.mark.parametrize("context", CONTEXTS, ids=lambda c: c.package)
+@pytest.mark.parametrize("context", CONTEXTS, ids=lambda c: c.service)
 def test_each_domain_has_a_service_facade_with_all(context: Context) -> None:
     names = exported(REPO_ROOT, context)
-    assert names, f"{context.folder}/service.py needs a non-empty __all__"
+    assert names, f"{context.folder}/{context.facade}.py needs a non-empty __all__"
     assert len(names) == len(set(names)), f"{context.service}.__all__ repeats a name"
 
 
-@pytest.mark.parametrize("context", CONTEXTS, ids=lambda c: c.package)
+@pytest.mark.parametrize("context", CONTEXTS, ids=lambda c: c.service)
 def test_every_exported_name_is_reached(context: Context) -> None:
     found = set(unreached(REPO_ROOT, context))
     known = KNOWN_UNREACHED.get(context.package, frozenset())

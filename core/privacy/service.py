@@ -17,6 +17,7 @@ from core.privacy.pseudonyms import (
 )
 from core.privacy.read_audit import (
     PurposeRequired,
+    Reader,
     audit_personal_read,
     audit_read,
     clean_purpose,
@@ -38,6 +39,7 @@ __all__ = [
     "PrivacyError",
     "Pseudonymiser",
     "PurposeRequired",
+    "Reader",
     "ReidentificationRequest",
     "approve",
     "audit_personal_read",

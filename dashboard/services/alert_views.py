@@ -1,5 +1,6 @@
-"""The shift views' extras on the alert queue and detail: rule names in the filter, the
-per-level histogram of a time range, the fields that made an alert match, related alerts."""
+"""The shift views' extras on the alert queue and detail: which columns the queue shows, rule
+names in the filter, the per-level histogram of a time range, the fields that made an alert
+match, related alerts. The queue and triage themselves are `detection.service`'s."""
 
 from __future__ import annotations
 
@@ -9,10 +10,20 @@ from datetime import datetime
 from typing import Any
 
 from core.store.base import ALERT_LEVELS, AlertQuery, AlertStore, StoredAlert
-from dashboard.services.alerts import QueueFilter, build_query
 from dashboard.services.timerange import Histogram, TimeRange, time_slices
+from detection.service import QueueFilter, build_query
 
 _RULE_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+def shows_accounts(filters: QueueFilter) -> bool:
+    """Whether the queue page shows account names: only when filtering or grouping by them.
+
+    Account names (`user_name`: an employee's login, or on a resident-facing system a
+    resident's) are personal data; the page's default list leaves them out (data
+    minimisation), so a shift's worth of queue refreshes is not an audited read each.
+    """
+    return filters.user_name is not None or filters.group == "user"
 
 
 def resolve_rules(values: Sequence[str], titles: Callable[[], dict[str, str]]) -> list[str]:

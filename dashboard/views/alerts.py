@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from core.accounts.models import Role
 from core.clock import Clock
@@ -32,25 +33,27 @@ from dashboard.services.alert_views import (
     queue_histogram,
     related_alerts,
     resolve_rules,
+    shows_accounts,
 )
-from dashboard.services.alerts import (
+from dashboard.services.events import flatten, original_text
+from dashboard.services.rules import explain_events
+from dashboard.services.timerange import PRESET_LABELS, Histogram, TimeRange, parse_range
+from detection.service import (
+    AssigneeCheck,
     GroupBy,
     Grouping,
     QueueFilter,
     QueuePage,
     attack_context,
     bulk_update,
+    list_exceptions,
+    list_rules,
     open_count,
     read_alert,
     read_queue,
-    shows_accounts,
 )
-from dashboard.services.events import flatten, original_text
-from dashboard.services.rules import explain_events
-from dashboard.services.timerange import PRESET_LABELS, Histogram, TimeRange, parse_range
-from detection.service import list_exceptions, list_rules
 from dijkwacht.detection_runtime import rule_paths
-from playbooks.service import OPEN_STATUSES, incident_of_alert, list_incidents
+from playbooks.service import OPEN_STATUSES, check_assignee, incident_of_alert, list_incidents
 
 router = APIRouter(tags=["alerts"])
 TRIAGE_ROLES = (Role.ANALYST, Role.INCIDENT_MANAGER)
@@ -248,7 +251,7 @@ def queue(
         store=store,
         db=db,
         clock=clock,
-        principal=user,
+        reader=user,
         filters=filters,
         accounts=accounts,
     )
@@ -308,6 +311,11 @@ def queue_context(
     }
 
 
+def _assignee_check(db: Session) -> AssigneeCheck:
+    """Alerts go to existing, enabled accounts only: the playbooks domain knows them."""
+    return lambda username: check_assignee(db=db, username=username)
+
+
 @router.post("/alerts/bulk", summary="Bulk triage (form)")
 def bulk_form(
     store: AlertStoreDep,
@@ -325,6 +333,7 @@ def bulk_form(
         actor=user.username,
         ids=ids,
         action=action,
+        check_assignee=_assignee_check(db),
         assignee=assignee,
     )
     return RedirectResponse("/alerts", status_code=303)
@@ -349,7 +358,7 @@ def detail(
         events=events,
         db=db,
         clock=clock,
-        principal=user,
+        reader=user,
         alert_id=alert_id,
         purpose=purpose,
     )
@@ -400,7 +409,7 @@ def api_queue(
     filters: Filters,
 ) -> AlertPage:
     """Filtered, sorted, paged alerts without their bodies (optionally grouped); audited."""
-    result, grouping = read_queue(store=store, db=db, clock=clock, principal=user, filters=filters)
+    result, grouping = read_queue(store=store, db=db, clock=clock, reader=user, filters=filters)
     return AlertPage(
         alerts=[_out(a, with_body=False) for a in result.alerts],
         total=result.total,
@@ -436,6 +445,7 @@ def api_bulk(
         actor=user.username,
         ids=body.ids,
         action=body.action,
+        check_assignee=_assignee_check(db),
         assignee=body.assignee,
     )
     return BulkResult(changed=changed)
@@ -458,7 +468,7 @@ def api_detail(
         events=events,
         db=db,
         clock=clock,
-        principal=user,
+        reader=user,
         alert_id=alert_id,
         purpose=purpose,
     )

@@ -23,7 +23,7 @@ from dashboard.deps import (
     Templates,
     WriteDb,
 )
-from intel import feeds, flows, service
+from intel import service
 
 router = APIRouter(tags=["intel"])
 Reader = Annotated[Principal, Depends(RequireRole(Role.ANALYST, Role.ADMIN, scope="read:intel"))]
@@ -115,7 +115,7 @@ def _source(row: Any) -> SourceOut:
     )
 
 
-def _import_out(outcome: flows.ImportOutcome) -> ImportOut:
+def _import_out(outcome: service.ImportOutcome) -> ImportOut:
     return ImportOut(
         source=outcome.report.source,
         counts=outcome.report.counts(),
@@ -128,7 +128,7 @@ def _import_out(outcome: flows.ImportOutcome) -> ImportOut:
 def _check_url(location: str) -> None:
     """Pages and the API import uploads and URLs only: a path on the server is read by the
     command line and the configured feeds, never named by a web request."""
-    if not feeds.is_url(location):
+    if not service.is_url(location):
         raise ValidationError(
             "location", "choose a file or give an http(s):// URL (server paths: use the CLI)"
         )
@@ -223,7 +223,7 @@ def import_form(
             raise ValidationError("file", f"larger than {MAX_UPLOAD // (1024 * 1024)} MB")
         if data is None:
             _check_url(location.strip())
-        outcome = flows.import_and_hunt(
+        outcome = service.import_and_hunt(
             settings=settings,
             clock=clock,
             sessions=sessions,
@@ -278,7 +278,7 @@ def import_api(
 ) -> ImportOut:
     """Import a feed from an http(s) URL, then retro-hunt what it added."""
     _check_url(body.location)
-    outcome = flows.import_and_hunt(
+    outcome = service.import_and_hunt(
         settings=settings,
         clock=clock,
         sessions=sessions,

@@ -47,7 +47,7 @@ def collect(
     """Run the syslog, RELP and HTTP ingest listeners and the spool consumer until a signal."""
     from rich.markup import escape
 
-    from collectors.runtime import run_collect
+    from collectors.processes import run_collect
     from collectors.service import data_dir_setting, describe_fault
     from dijkwacht.commands.up import data_dir_or_exit
 

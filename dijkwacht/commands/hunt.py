@@ -104,7 +104,7 @@ def events_of(
 def _evtx_events(
     item: InputFile, tally: Tally, *, merged: bool
 ) -> Iterator[tuple[dict[str, Any], Where]]:
-    from collectors.evtx import read_evtx_file
+    from collectors.processes import read_evtx_file
     from detection.service import windows_raw_fields
 
     for found in read_evtx_file(item.path, source=f"file:{item.shown}"):

@@ -290,12 +290,12 @@ def _records(items: Iterator[Any], handle: BinaryIO) -> Iterator[Record]:
 
 
 def _read_pcap(handle: BinaryIO) -> Iterator[Record]:
-    from collectors.packets import read_capture
+    from collectors.processes import read_capture
 
     return _records(read_capture(handle, source=_source(handle)), handle)
 
 
 def _read_evtx(handle: BinaryIO) -> Iterator[Record]:
-    from collectors.evtx import read_evtx
+    from collectors.processes import read_evtx
 
     return _records(read_evtx(handle, source=_source(handle)), handle)

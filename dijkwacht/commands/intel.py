@@ -73,7 +73,7 @@ def import_command(
     """Import a feed; print its counts and every located problem, then retro-hunt."""
     from core.clock import SystemClock
     from core.errors import ValidationError
-    from intel.flows import import_and_hunt
+    from intel.service import import_and_hunt
 
     with _sessions() as (settings, sessions):
         try:
@@ -161,7 +161,7 @@ def expire_command(
 def hunt_command() -> None:
     """Retro-hunt every active indicator over the stored events of `intel_hunt_window_hours`."""
     from core.clock import SystemClock
-    from intel.flows import hunt_keys
+    from intel.service import hunt_keys
 
     with _sessions() as (settings, sessions):
         report, _ = hunt_keys(settings=settings, clock=SystemClock(), sessions=sessions, keys=None)

@@ -122,7 +122,7 @@ def _demo_ldv_register(settings: Settings, world: Path) -> None:
 
 def _through_pipeline(settings: Settings, events: list[Event]) -> None:
     """Spool, store and detect the demo like live input, so alerts are waiting in the queue."""
-    from collectors.consumer import SpoolConsumer
+    from collectors.processes import SpoolConsumer
     from collectors.service import open_spool
     from core.store.factory import open_event_store
     from dijkwacht.detection_runtime import DetectionHook

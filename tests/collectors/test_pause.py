@@ -20,13 +20,14 @@ import pytest
 from sqlalchemy.exc import OperationalError as SAOperationalError
 
 from collectors.consumer import run_consumer_thread
-from collectors.health import IngestHealth, Pauser, describe_fault
+from collectors.health import IngestHealth, Pauser
 from collectors.spool import SPOOL_FILE, Spool
 from collectors.spool_writer import SpoolWriter
 from collectors.tailer import run_tailers
 from core.config import Settings, TailFile
 from core.events import Event, new_event
 from core.store.base import EventQuery
+from core.store.faults import describe_fault
 from core.store.sqlite_events import SqliteEventStore
 from tests.collectors.net import rfc5424, wait_for
 

@@ -21,7 +21,7 @@ from bench.dashboard import fill
 from core.accounts.models import Role
 from core.store.sqlite_alerts import SqliteAlertStore
 from dashboard.services.alert_views import related_alerts
-from dashboard.services.alerts import build_query, queue_page
+from detection.triage import build_query, queue_page
 from tests.dashboard.conftest import Env, add_user, login
 
 SMALL, LARGE = 2_000, 20_000

@@ -35,9 +35,10 @@ from core.store.unit_of_work import unit_of_work
 from dijkwacht.detection_runtime import DetectionHook
 from drills import service
 from drills.models import Outbox
+from drills.rollback import exercise_artefacts
 from playbooks.breach.register import open_from_incident
 from playbooks.library import load_library
-from playbooks.service import deliveries_of, exercise_artefacts, route_new_alerts
+from playbooks.service import deliveries_of, route_new_alerts
 
 EXERCISE_MAILBOX = "oefening@gemeente.test"
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,8 @@ from core.store.relational import create_db_engine, create_session_factory, migr
 from core.store.unit_of_work import unit_of_work
 from dijkwacht.commands.up import prepare
 from drills import service
+from drills.rollback import exercise_artefacts
 from playbooks.breach.register import open_from_incident
-from playbooks.service import exercise_artefacts
 from tests.drills.processes import (
     celery_processes,
     process_env,

@@ -11,7 +11,7 @@ from core.events import new_event
 from core.store.elasticsearch import ElasticsearchEventStore
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.unit_of_work import unit_of_work
-from intel import service
+from intel import indicators
 from intel.flows import hunt_keys
 from intel.schemas import IndicatorRecord, Parsed
 from tests.intel.conftest import NOW
@@ -46,7 +46,7 @@ def test_hunt_reads_elasticsearch_and_alerts_once(es_url: str, tmp_path: Path) -
         sessions = create_session_factory(engine)
         parsed = Parsed(records=[IndicatorRecord(type="domain", value="bad.example")])
         with unit_of_work(sessions) as db:
-            service.apply_import(
+            indicators.apply_import(
                 db=db, clock=clock, parsed=parsed, source="s", location="-", fmt="csv", actor="t"
             )
         report, ids = hunt_keys(settings=settings, clock=clock, sessions=sessions, keys=None)

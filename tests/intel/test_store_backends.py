@@ -9,7 +9,7 @@ from core.clock import FrozenClock
 from core.config import Settings
 from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.unit_of_work import unit_of_work
-from intel import service
+from intel import indicators, service
 from intel.schemas import IndicatorRecord, Parsed, WarninglistRecord
 from tests.intel.conftest import NOW
 
@@ -31,13 +31,13 @@ def test_indicator_life_cycle(db_settings: Settings) -> None:
     )
     try:
         with unit_of_work(sessions) as db:
-            report = service.apply_import(
+            report = indicators.apply_import(
                 db=db, clock=clock, parsed=first, source="s", location="-", fmt="csv", actor="t"
             )
             assert (report.added, report.new_keys) == (2, ["ipv4:192.0.2.1", "domain:a.example"])
         clock.advance(timedelta(hours=1))
         with unit_of_work(sessions) as db:
-            report = service.apply_import(
+            report = indicators.apply_import(
                 db=db, clock=clock, parsed=again, source="s", location="-", fmt="csv", actor="t"
             )
             assert (report.updated, report.warninglisted, report.added) == (1, 1, 0)
@@ -47,10 +47,10 @@ def test_indicator_life_cycle(db_settings: Settings) -> None:
             )
             assert total == 1 and rows[0].techniques == ("T1071", "T1566")
             assert rows[0].last_seen == NOW + timedelta(hours=1)
-            assert service.current_version(db=db) == 2
+            assert indicators.current_version(db=db) == 2
         with unit_of_work(sessions) as db:
             assert service.expire(db=db, clock=clock, settings=db_settings, source="s") == 1
         with unit_of_work(sessions, write=False) as db:
-            assert service.build_matcher(db=db, clock=clock, settings=db_settings).size == 0
+            assert indicators.build_matcher(db=db, clock=clock, settings=db_settings).size == 0
     finally:
         engine.dispose()

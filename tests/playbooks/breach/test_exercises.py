@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 from core.accounts.models import User
 from core.clock import FrozenClock
 from core.config import Settings
-from playbooks import service as playbooks
+from drills.rollback import delete_exercise_artefacts as delete_drill_artefacts
+from drills.rollback import exercise_artefacts as drill_artefacts
 from playbooks.breach import letters
 from playbooks.breach import service as breach_service
 from playbooks.breach.models import (
@@ -78,14 +79,14 @@ def test_the_exercise_breach_and_all_its_rows_go_and_a_real_one_stays(
     assert breach_service.exercise_artefacts(db=db, exercise_id="EX-2026-01") == {"breaches": []}
 
 
-def test_the_playbooks_clean_up_includes_the_breach_rows(
+def test_the_drills_clean_up_includes_the_breach_rows(
     db: Session, clock: FrozenClock, settings: Settings, dpo: User
 ) -> None:
     drill = _exercise_breach_with_everything(db, clock, settings, dpo, "EX-2026-03")
     before = _rows(db, drill.id)
-    artefacts = playbooks.exercise_artefacts(db=db, exercise_id="EX-2026-03")
+    artefacts = drill_artefacts(db=db, exercise_id="EX-2026-03")
     assert list(artefacts) == ["incidents", "steps", "handoffs", "breaches"]
     assert [b["id"] for b in artefacts["breaches"]] == [drill.id]
-    removed = playbooks.delete_exercise_artefacts(db=db, exercise_id="EX-2026-03")
+    removed = delete_drill_artefacts(db=db, exercise_id="EX-2026-03")
     assert {name: removed[name] for name in before} == before
     assert not any(_rows(db, drill.id).values())

@@ -1,13 +1,16 @@
-"""Alert queue queries and bulk triage over the AlertStore protocol, audited.
+"""Alert triage: the queue's queries, the detail read and bulk status changes, audited.
 
-Kept here until `detection.service` offers triage; it only combines the store and the audit
-log, so moving it later changes no behaviour.
+One place for the page, the JSON API and any command: each call combines the AlertStore, the
+audit log and the read audit, so every caller filters, counts, audits and refuses alike. Who
+acts comes in as values (an actor name, or a `core.privacy` reader with name, role and channel),
+never as the dashboard's principal; whether an account may take work is the caller's check
+(`check_assignee`), because accounts belong to other packages than detection.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -17,11 +20,10 @@ from sqlalchemy.orm import Session
 from core.audit import record
 from core.clock import Clock
 from core.errors import NotFoundError, ValidationError
-from core.privacy.service import audit_personal_read, audit_read, pseudonyms_in
+from core.privacy.service import Reader, audit_personal_read, audit_read, pseudonyms_in
 from core.store.base import (
     ALERT_LEVELS,
     ALERT_STATUSES,
-    AlertLevel,
     AlertQuery,
     AlertStatus,
     AlertStore,
@@ -29,9 +31,12 @@ from core.store.base import (
     StoredAlert,
     StoredEvent,
 )
-from dashboard.security import Principal
-from detection.service import AttackDataError, get_attack_catalog
-from playbooks.service import check_assignee
+from detection.attack import get_attack_catalog
+from detection.attack_data import AttackDataError
+
+# Raises a ValidationError naming `assignee` unless the name is an account that may take work;
+# returns the name as stored (`playbooks.service.check_assignee`, bound to the caller's session).
+AssigneeCheck = Callable[[str], str]
 
 BulkAction = Literal["acknowledge", "assign", "suppress", "close"]
 _TARGET: dict[str, AlertStatus] = {
@@ -136,9 +141,13 @@ def bulk_update(
     actor: str,
     ids: Sequence[str],
     action: str,
+    check_assignee: AssigneeCheck,
     assignee: str | None = None,
 ) -> int:
-    """Apply one triage action to many alerts at once, and audit it (`alert.bulk_<action>`)."""
+    """Apply one triage action to many alerts at once, and audit it (`alert.bulk_<action>`).
+
+    `check_assignee` vets the assignee of an `assign` before anything changes.
+    """
     if action not in _TARGET:
         raise ValidationError("action", "must be acknowledge, assign, suppress or close")
     unique = list(dict.fromkeys(i for i in ids if i))
@@ -152,8 +161,7 @@ def bulk_update(
             raise ValidationError("assignee", "required to assign")
         if len(clean_assignee) > 200:
             raise ValidationError("assignee", "at most 200 characters")
-
-        check_assignee(db=db, username=clean_assignee)  # an existing, enabled account only
+        clean_assignee = check_assignee(clean_assignee)  # an existing, enabled account only
     else:
         clean_assignee = None
     changed = store.update_status(unique, status=_TARGET[action], assignee=clean_assignee)
@@ -167,11 +175,6 @@ def bulk_update(
         details={"ids": unique[:MAX_BULK], "assignee": clean_assignee},
     )
     return changed
-
-
-def level_rank(level: AlertLevel) -> int:
-    """Severity rank for display ordering."""
-    return ALERT_LEVELS.index(level)
 
 
 # --- grouping and alert detail extras -------------------------------------------------------------
@@ -330,28 +333,19 @@ class QueueFilter:
     end: datetime | None = None
 
 
-def shows_accounts(filters: QueueFilter) -> bool:
-    """Whether the queue page shows account names: only when filtering or grouping by them.
-
-    Account names (`user_name`: an employee's login, or on a resident-facing system a
-    resident's) are personal data; the page's default list leaves them out (data
-    minimisation), so a shift's worth of queue refreshes is not an audited read each.
-    """
-    return filters.user_name is not None or filters.group == "user"
-
-
 def read_queue(
     *,
     store: AlertStore,
     db: Session,
     clock: Clock,
-    principal: Principal,
+    reader: Reader,
     filters: QueueFilter,
     accounts: bool = True,
 ) -> tuple[QueuePage, Grouping | None]:
     """One page of the filtered queue (and its grouping), audited when it shows personal data.
 
-    `accounts` says whether the caller shows the alerts' account names (the API always does).
+    `accounts` says whether the caller shows the alerts' account names (the API always does;
+    the queue page only when filtering or grouping by them).
     The read is an audited `alert_list` read when it does, or when any field shown (rule, host,
     assignee, group labels) carries a resident pseudonym, which the entry then names for the
     resident's access report. Otherwise the list holds no personal data and writes nothing.
@@ -377,7 +371,7 @@ def read_queue(
         audit_read(
             db=db,
             clock=clock,
-            principal=principal,
+            principal=reader,
             object_type="alert_list",
             object_id=None,
             purpose=None,
@@ -399,7 +393,7 @@ def read_alert(
     events: EventStore,
     db: Session,
     clock: Clock,
-    principal: Principal,
+    reader: Reader,
     alert_id: str,
     purpose: str | None,
 ) -> tuple[StoredAlert, MatchedEvents]:
@@ -415,7 +409,7 @@ def read_alert(
     audit_personal_read(
         db=db,
         clock=clock,
-        principal=principal,
+        principal=reader,
         object_type="alert",
         object_id=alert.id,
         purpose=purpose,
