@@ -10,8 +10,9 @@ pages, a p95 of 16 s (bench/load.py). Measured on the same 100,000 matches:
 
 - `page_rowids`: when the text matches many events (at least FEW_MATCHES), walk the time index
   newest first and ask FTS which rows of each chunk of CHUNK rowids match (one rowid-range
-  query per chunk; it was one probe per row, about 80 us per hit), stopping at the page's end. When that walk finds no full page within DENSE_SCAN rows, or
-  the text is rare, let FTS drive: stream the matches (no temporary B-tree), look up each
+  query per chunk; it was one probe per row, about 80 us per hit), stopping at the page's
+  end. When that walk finds no full page within DENSE_SCAN rows, or the text is rare, let
+  FTS drive: stream the matches (no temporary B-tree), look up each
   one's `ts` and keep only the page's rowids in a top-N sort: 36 ms (was 125 ms), bodies are
   then read for the page only.
 - `capped_count`: FTS drives and the count stops at `cap`: 1.4 ms for "10,000+" (was 28 ms);
