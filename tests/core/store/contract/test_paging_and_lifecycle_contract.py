@@ -27,7 +27,7 @@ def test_deep_pages_stop_at_the_result_window_only_where_there_is_one(
     if backend.name == "elasticsearch":
         for search, query in ((events.search, deep_events), (alerts.search, deep_alerts)):
             with pytest.raises(ValidationError) as caught:
-                search(query)  # type: ignore[operator]
+                search(query)  # type: ignore[operator, arg-type]
             assert caught.value.field == "offset"
     else:
         assert events.search(deep_events) == [] and alerts.search(deep_alerts) == []
