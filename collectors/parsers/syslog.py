@@ -38,10 +38,7 @@ from collectors.parsers.syslog_fields import (
     set_message,
     strip_trailer,
 )
-from collectors.parsers.timestamps import (
-    DEFAULT_FUTURE_TOLERANCE,
-    parse_rfc3339,
-)
+from collectors.parsers.timestamps import DEFAULT_FUTURE_TOLERANCE, parse_rfc3339
 from core.events import Event
 
 _PRI_VERSION = re.compile(r"<(0|[1-9][0-9]{0,2})>([1-9][0-9]{0,2}) ")

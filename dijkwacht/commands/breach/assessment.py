@@ -10,14 +10,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from dijkwacht.commands.breach.common import (
-    As,
-    BreachId,
-    acting,
-    clock,
-    json_file,
-    pairs,
-)
+from dijkwacht.commands.breach.common import As, BreachId, acting, clock, json_file, pairs
 
 LIST_FIELDS = (
     "systems", "breach_types", "data_categories", "special_categories", "subject_categories",

@@ -88,6 +88,7 @@ def _user(db: Session, username: str) -> User:
 
 
 def pairs(items: list[str], option: str) -> dict[str, str]:
+    """Repeated `name=value` options as a dict; a malformed one names the option."""
     from core.errors import ValidationError
 
     found = {}
@@ -100,6 +101,7 @@ def pairs(items: list[str], option: str) -> dict[str, str]:
 
 
 def clock() -> Any:
+    """The wall clock, imported when a command runs (not at `dijkwacht --help`)."""
     from core.clock import SystemClock
 
     return SystemClock()

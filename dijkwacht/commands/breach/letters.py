@@ -9,14 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from dijkwacht.commands.breach.common import (
-    As,
-    BatchId,
-    BreachId,
-    acting,
-    clock,
-    json_file,
-)
+from dijkwacht.commands.breach.common import As, BatchId, BreachId, acting, clock, json_file
 from dijkwacht.commands.common import console
 
 if TYPE_CHECKING:

@@ -7,10 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dijkwacht.commands.breach.common import (
-    escape_markup,
-    unit,
-)
+from dijkwacht.commands.breach.common import escape_markup, unit
 from dijkwacht.commands.common import console
 
 app = typer.Typer(

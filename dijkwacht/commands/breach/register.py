@@ -7,9 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from dijkwacht.commands.breach.common import (
-    unit,
-)
+from dijkwacht.commands.breach.common import unit
 from dijkwacht.commands.common import console
 
 

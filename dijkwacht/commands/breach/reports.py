@@ -10,15 +10,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from dijkwacht.commands.breach.common import (
-    As,
-    BreachId,
-    ReportId,
-    acting,
-    clock,
-    json_file,
-    unit,
-)
+from dijkwacht.commands.breach.common import As, BreachId, ReportId, acting, clock, json_file, unit
 
 
 def draft_command(

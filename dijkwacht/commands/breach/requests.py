@@ -7,13 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from dijkwacht.commands.breach.common import (
-    As,
-    RequestId,
-    acting,
-    clock,
-    unit,
-)
+from dijkwacht.commands.breach.common import As, RequestId, acting, clock, unit
 
 if TYPE_CHECKING:
     from core.config import Settings
