@@ -47,7 +47,7 @@ from core.gc_tuning import prepare_gc  # noqa: E402
 from detection.loader import LastGood  # noqa: E402
 from detection.service import CompileCache, RuleSet, load_rules  # noqa: E402
 from detection.winlog import WINDOWS_STACKS  # noqa: E402
-from dijkwacht.commands.detection import BATCH_SIZE  # noqa: E402 - the command's batch size
+from dijkwacht.commands.detect import BATCH_SIZE  # noqa: E402 - the command's batch size
 
 # Beside the repository, as in CI; DIJKWACHT_SHARED_DIR points elsewhere (as for the tests).
 SHARED = Path(os.environ.get("DIJKWACHT_SHARED_DIR") or REPO_ROOT.parent / "shared")

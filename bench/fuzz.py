@@ -306,7 +306,7 @@ def targets() -> list[Target]:
         return list(read_evtx(io.BytesIO(data), source="fuzz", received_at=NOW))
 
     def ecs_json(data: bytes) -> object:
-        from dijkwacht.commands.events import read_ecs_json
+        from dijkwacht.commands.ingest.readers import read_ecs_json
 
         return list(read_ecs_json(io.BytesIO(data)))
 

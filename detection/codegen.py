@@ -24,7 +24,8 @@ from types import CodeType, FunctionType
 from typing import Any
 
 from detection.conditions import Emit, Node, Predicate, source
-from detection.modifiers import ValueTest, value_source
+from detection.modifiers import value_source
+from detection.typed_values import ValueTest
 
 # Modules whose functions a stored image may name; nothing else is ever imported from one.
 IMAGE_MODULES = frozenset(
@@ -33,6 +34,7 @@ IMAGE_MODULES = frozenset(
         "detection.compiler",
         "detection.modifiers",
         "detection.timeparts",
+        "detection.typed_values",
         "detection.view",
     }
 )

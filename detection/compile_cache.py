@@ -62,6 +62,7 @@ ENGINE_MODULES = (
     "recipes",
     "regex_facts",
     "timeparts",
+    "typed_values",
     "compile_cache",
     "parts",
 )

@@ -34,9 +34,10 @@ from detection.conditions import (
     negate,
 )
 from detection.errors import CompileError
-from detection.modifiers import Placeholders, ValueTest, compile_value, value_source
+from detection.modifiers import Placeholders, compile_value, value_source
 from detection.modifiers import any_of as any_value
 from detection.recipes import rebuildable
+from detection.typed_values import ValueTest
 from detection.view import complete
 
 # Fields whose exact values the index groups rules by; their literals are useless as filters.

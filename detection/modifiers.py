@@ -16,16 +16,12 @@ with it, ``END`` behind means the value ends with it (see ``detection.literals``
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sigma.types import (
-    CompareOperators,
     Placeholder,
     SigmaBool,
     SigmaCasedString,
@@ -34,47 +30,28 @@ from sigma.types import (
     SigmaExpansion,
     SigmaNumber,
     SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
     SigmaString,
     SigmaTimestampPart,
     SpecialChars,
-    TimestampPart,
 )
 
 from detection.errors import CompileError
 from detection.literals import END, MARKS, START, LiteralSet
 from detection.recipes import rebuildable
-from detection.regex_facts import (
-    ordered_runs,
-    regex_literals,
-    required_counts,
-    runs_in_line,
+from detection.typed_values import (
+    Expr,
+    ValuePredicate,
+    ValueTest,
+    cidr_value,
+    compare_value,
+    networks_test,
+    number_value,
+    regex_value,
+    text_of,
+    time_part_value,
 )
-from detection.timeparts import part_test
 
-ValuePredicate = Callable[[str, Any], bool]
 Placeholders = Mapping[str, Sequence[str]]
-# (name for a constant, name of the lower-cased value, expression of the raw value) -> Python
-# expression of a value test, for rules compiled to one function (``detection.codegen``).
-Expr = Callable[[Callable[[Any], str], str, str], str]
-
-_RE_FLAGS = {
-    SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
-    SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
-    SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
-}
-
-
-@dataclass(frozen=True)
-class ValueTest:
-    """A compiled value test plus what the rule index may learn from it."""
-
-    test: ValuePredicate
-    literals: frozenset[str] | None  # one of these must occur (lower-cased) when test passes
-    equals: frozenset[str] | None = None  # exact lower-cased values accepted, if that simple
-    kind: str = ""  # "contains" / "startswith" / "endswith" / "cidr" ...: mergeable in value lists
-    text: str = ""  # the needle, prefix, suffix or network
-    expr: Expr | None = None  # inline form of ``test`` (None: derived from kind, or a call)
 
 
 def compile_value(value: Any, *, placeholders: Placeholders | None = None) -> ValueTest:
@@ -95,15 +72,15 @@ def compile_value(value: Any, *, placeholders: Placeholders | None = None) -> Va
         literal = frozenset({f"{START}{text}{END}"})
         return ValueTest(lambda low, raw: low == text, literal, frozenset({text}), "equals")
     if isinstance(value, SigmaCompareExpression):
-        return _compare(value)
+        return compare_value(value)
     if isinstance(value, SigmaTimestampPart):
-        return ValueTest(_time_part(value.timestamp_part.name, int(value.number), ""), None)
+        return time_part_value(value)
     if isinstance(value, SigmaNumber):
-        return _number(value.number)
+        return number_value(value.number)
     if isinstance(value, SigmaRegularExpression):
-        return _regex(value)
+        return regex_value(value)
     if isinstance(value, SigmaCIDRExpression):
-        return _cidr(value)
+        return cidr_value(value)
     raise CompileError(f"value type {type(value).__name__} is not supported by the matcher")
 
 
@@ -195,7 +172,7 @@ def _merged(tests: list[ValueTest]) -> list[tuple[ValuePredicate, Expr]]:
             )
         )
     if len(networks) > 1:
-        preds.append(_called(_networks(tuple(networks))))
+        preds.append(_called(networks_test(tuple(networks))))
     elif networks:
         rest.extend(t for t in tests if t.kind == "cidr")
     return [*preds, *((t.test, _source_of(t)) for t in rest)]
@@ -302,7 +279,7 @@ def _string(value: SigmaString) -> ValueTest:
             whole = _anchored(literals, f"{START}{text.lower()}{END}")
             if cased:
                 return ValueTest(
-                    lambda low, raw: _text(raw) == text, whole, expr=_cased("==", text)
+                    lambda low, raw: text_of(raw) == text, whole, expr=_cased("==", text)
                 )
             return ValueTest(lambda low, raw: low == text, whole, frozenset({text}), "equals")
         shape = tuple(p is multi for p in parts)
@@ -310,14 +287,14 @@ def _string(value: SigmaString) -> ValueTest:
             needle = parts[1]
             if cased:
                 return ValueTest(
-                    lambda low, raw: needle in _text(raw), literals, expr=_cased("in", needle)
+                    lambda low, raw: needle in text_of(raw), literals, expr=_cased("in", needle)
                 )
             return ValueTest(lambda low, raw: needle in low, literals, None, "contains", needle)
         if shape == (False, True):
             prefix = parts[0]
             if cased:
                 return ValueTest(
-                    lambda low, raw: _text(raw).startswith(prefix),
+                    lambda low, raw: text_of(raw).startswith(prefix),
                     literals,
                     expr=_cased("startswith", prefix),
                 )
@@ -332,7 +309,7 @@ def _string(value: SigmaString) -> ValueTest:
             suffix = parts[1]
             if cased:
                 return ValueTest(
-                    lambda low, raw: _text(raw).endswith(suffix),
+                    lambda low, raw: text_of(raw).endswith(suffix),
                     literals,
                     expr=_cased("endswith", suffix),
                 )
@@ -350,10 +327,10 @@ def _string(value: SigmaString) -> ValueTest:
     matcher = compiled.fullmatch
     if cased:
         return ValueTest(
-            lambda low, raw: matcher(_text(raw)) is not None,
+            lambda low, raw: matcher(text_of(raw)) is not None,
             literals,
             expr=lambda name, low, raw: (
-                f"{name(compiled)}.fullmatch({name(_text)}({raw})) is not None"
+                f"{name(compiled)}.fullmatch({name(text_of)}({raw})) is not None"
             ),
         )
     return ValueTest(
@@ -367,7 +344,7 @@ def _cased(operation: str, text: str) -> Expr:
     """Source of a ``cased`` test: the original value's text, never the lower-cased one."""
 
     def expr(name: Callable[[Any], str], low: str, raw: str) -> str:
-        value = f"{name(_text)}({raw})"
+        value = f"{name(text_of)}({raw})"
         if operation == "==":
             return f"{value} == {name(text)}"
         if operation == "in":
@@ -380,156 +357,3 @@ def _cased(operation: str, text: str) -> Expr:
 def _anchored(literals: frozenset[str] | None, literal: str) -> frozenset[str] | None:
     """The anchored form of a value's literal (None stays None: nothing usable)."""
     return None if literals is None else frozenset({literal})
-
-
-def _text(raw: Any) -> str:
-    """String form of an original scalar, as the lower-cased view would have it (un-lowered)."""
-    if isinstance(raw, str):
-        return raw
-    if isinstance(raw, bool):
-        return "true" if raw else "false"
-    return str(raw)
-
-
-def _number(number: int | float) -> ValueTest:
-    # Events carry EventID both as 4688 and "4688": compare the string forms.
-    text = str(number)
-    literal = frozenset({f"{START}{text}{END}"})
-    return ValueTest(lambda low, raw: low == text, literal, frozenset({text}), "equals")
-
-
-def _compare(value: SigmaCompareExpression) -> ValueTest:
-    if isinstance(value.number, SigmaTimestampPart):  # ``|hour|gte: 8``: compare the part
-        part = value.number
-        return ValueTest(
-            _time_part(part.timestamp_part.name, int(part.number), value.op.name), None
-        )
-    if value.op not in (
-        CompareOperators.LT,
-        CompareOperators.LTE,
-        CompareOperators.GT,
-        CompareOperators.GTE,
-    ):
-        raise CompileError(f"comparison {value.op.name} is not supported")
-    return ValueTest(_comparison(value.op.name, value.number.number), None)
-
-
-@rebuildable
-def _time_part(part: str, number: int, op: str) -> ValuePredicate:
-    """``part_test`` from names (``HOUR``, ``GTE``; "" for equality), so images can hold it."""
-    return part_test(TimestampPart[part], number, CompareOperators[op] if op else None)
-
-
-@rebuildable
-def _comparison(op_name: str, limit: int | float) -> ValuePredicate:
-    """``value|lt: limit`` and friends on numbers (text holding a number counts)."""
-    op = CompareOperators[op_name]
-    checks: dict[CompareOperators, Callable[[float], bool]] = {
-        CompareOperators.LT: lambda n: n < limit,
-        CompareOperators.LTE: lambda n: n <= limit,
-        CompareOperators.GT: lambda n: n > limit,
-        CompareOperators.GTE: lambda n: n >= limit,
-    }
-    check = checks[op]
-
-    def test(low: str, raw: Any) -> bool:
-        if isinstance(raw, bool):
-            return False
-        if isinstance(raw, int | float):
-            return check(raw)
-        try:
-            return check(float(low))
-        except ValueError:
-            return False  # a non-numeric value is neither smaller nor larger
-
-    return test
-
-
-def _regex(value: SigmaRegularExpression) -> ValueTest:
-    pattern = getattr(value.regexp, "original", None) or str(value.regexp)
-    flags = 0
-    for flag in value.flags:
-        flags |= int(_RE_FLAGS.get(flag, 0))
-    try:
-        re.compile(pattern, flags)
-    except re.error as exc:
-        raise CompileError(f"invalid regular expression {pattern!r}: {exc}") from None
-    return ValueTest(_regex_test(pattern, flags), regex_literals(pattern))
-
-
-@rebuildable
-def _regex_test(pattern: str, flags: int) -> ValuePredicate:
-    """Sigma's ``re``: a search in the original text, with cheap necessary checks first."""
-    search = re.compile(pattern, flags).search
-    runs = ordered_runs(pattern) if flags == 0 else None
-    if runs is not None:
-        return lambda low, raw: runs_in_line(_text(raw), runs)
-    needs = required_counts(pattern) if flags == 0 else ()
-    if not needs:
-        return lambda low, raw: search(_text(raw)) is not None
-
-    def test(low: str, raw: Any) -> bool:
-        text = _text(raw)
-        for run, times in needs:  # cheap necessary counts before a backtracking search
-            if text.count(run) < times:
-                return False
-        return search(text) is not None
-
-    return test
-
-
-def _cidr(value: SigmaCIDRExpression) -> ValueTest:
-    return ValueTest(_cidr_test(str(value.network)), None, None, "cidr", str(value.network))
-
-
-@rebuildable
-def _cidr_test(text: str) -> ValuePredicate:
-    """Whether the value is an address inside the network ``text``."""
-    network = ipaddress.ip_network(text)
-
-    def inside(low: str) -> bool:
-        address = _address(low)
-        return address is not None and address.version == network.version and address in network
-
-    return _remembered(inside)
-
-
-# Addresses whose cidr answer a test remembers (least recently used dropped first). Parsing an
-# address and testing it against eight private ranges cost about 7 us per event (4624 logons,
-# "External Remote SMB Logon from Public IP"), and log sources repeat a few addresses.
-CIDR_MEMO = 4096
-
-
-def _remembered(inside: Callable[[str], bool]) -> ValuePredicate:
-    """``inside`` as a value test, its answers remembered by the lower-cased value."""
-    known = functools.lru_cache(maxsize=CIDR_MEMO)(inside)
-
-    def test(low: str, raw: Any) -> bool:
-        return known(low)
-
-    return test
-
-
-def _address(low: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(low.strip("[]"))
-    except ValueError:
-        return None
-
-
-@rebuildable
-def _networks(texts: tuple[str, ...]) -> ValuePredicate:
-    """``cidr`` value lists (private ranges, often eight of them): parse the address once."""
-    networks = [ipaddress.ip_network(text) for text in texts]
-
-    def inside(low: str) -> bool:
-        address = _address(low)
-        if address is None:
-            return False
-        version = address.version
-        for network in networks:  # noqa: SIM110 - faster than any() over a generator
-            if network.version == version and address in network:
-                return True
-        return False
-
-    return _remembered(inside)

@@ -4,7 +4,7 @@ A compiled rule's generated function (``detection.codegen``) refers to value tes
 most are data (needles, sets, patterns), some are closures (a regex test with its required
 counts, a ``cidr`` test with its memo, a multi-literal scanner). Each such closure remembers
 the factory and the arguments that made it, so the compile cache can store "call
-``detection.modifiers._cidr_test('10.0.0.0/8')``" instead of the closure itself.
+``detection.typed_values._cidr_test('10.0.0.0/8')``" instead of the closure itself.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from core.audit import record as audit_record
 from core.clock import Clock
-from core.config import IntelFeed, Settings
+from core.config import Settings
+from core.config_sections import IntelFeed
 from core.errors import ValidationError
 from intel.feeds import READERS, read_location
 from intel.matcher import IndicatorContext, Matcher

@@ -18,7 +18,8 @@ from collectors.parsers.base import ParseError, Parser
 from collectors.parsers.framing import Frame, Framing, SyslogFramer
 from collectors.parsers.jsonlines import JsonLinesParser
 from collectors.parsers.ldv import LdvParser
-from collectors.parsers.syslog import Rfc3164Parser, Rfc5424Parser, SyslogParser
+from collectors.parsers.rfc3164 import Rfc3164Parser
+from collectors.parsers.syslog import Rfc5424Parser, SyslogParser
 from core.errors import ConfigError
 from core.privacy.service import Pseudonymiser
 

@@ -23,12 +23,8 @@ from collectors.parsers.base import (
     peer_host,
     strip_line_end,
 )
-from collectors.parsers.syslog import (
-    Rfc5424Parser,
-    looks_like_rfc5424,
-    split_bsd,
-    split_host_tag,
-)
+from collectors.parsers.rfc3164 import split_bsd, split_host_tag
+from collectors.parsers.syslog import Rfc5424Parser, looks_like_rfc5424
 from collectors.parsers.timestamps import DEFAULT_FUTURE_TOLERANCE
 from core.events import Event
 

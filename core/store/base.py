@@ -6,7 +6,7 @@ code. Backends are opened by factories that take the settings (`open_event_store
 The checks of the shared types live here too (`check_event_query`, `check_alert_page`,
 `check_new_alert`, ...), with one set of limits: a backend calls them and only translates, so
 bad input gets the same error naming the field on every backend. The contract suite
-(tests/core/store/test_store_contract.py) runs every protocol method against every backend.
+(tests/core/store/contract/) runs every protocol method against every backend.
 """
 
 from __future__ import annotations

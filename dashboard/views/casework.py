@@ -1,5 +1,6 @@
 """Working a case: status, close, assignee, severity, comments, observables, evidence, merge,
-tasks and decisions, as forms on the incident page (the JSON API: casework_api.py).
+tasks and decisions, requesting and approving playbook actions (four eyes), as forms on the
+incident page (the JSON API: casework_api.py).
 
 Views stay thin: parse, call one playbooks service, then redirect (forms) or answer (API). A
 refused form re-renders the incident page with the problem next to the form and the text the
@@ -19,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from core.accounts.models import User
+from core.accounts.models import Role, User
 from core.clock import Clock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from dashboard.deps import (
@@ -38,6 +39,8 @@ from playbooks import service
 
 router = APIRouter(tags=["incidents"])
 Actor = Annotated[Principal, Depends(RequireRole(*ACT_ROLES, scope="write:alerts"))]
+APPROVE_ROLES = (Role.INCIDENT_MANAGER, Role.DPO, Role.CRISIS_TEAM)
+Approver = Annotated[Principal, Depends(RequireRole(*APPROVE_ROLES))]
 MAX_UPLOAD = 50 * 1024 * 1024
 
 
@@ -372,3 +375,58 @@ def police_form(
             "X-Dijkwacht-Public-Key": package.public_key,
         },
     )
+
+
+def _step_of(db: DbSession, step_id: str) -> tuple[int, int]:
+    """(step number, incident id) of a playbook step; NotFoundError for an unknown step."""
+    number = _number(step_id, "step")
+    run_id = service.get_step(db=db, run_step_id=number).run_id
+    return number, service.get_run(db=db, run_id=run_id).incident_id
+
+
+@router.post("/steps/{step_id}/request", summary="Request approval of an action (form)")
+def request_form(
+    step_id: str,
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    templates: Templates,
+    user: Actor,
+) -> Response:
+    begin_write(db)
+    number, incident_id = _step_of(db, step_id)
+    try:
+        service.request_action(db=db, clock=clock, run_step_id=number, user=_account(db, user))
+    except (ValidationError, ConflictError) as exc:
+        db.rollback()
+        return render_detail(
+            request, db, clock, templates, user, str(incident_id), error=exc, status_code=409
+        )
+    db.commit()
+    return RedirectResponse(f"/incidents/{incident_id}#playbooks", status_code=303)
+
+
+@router.post("/steps/{step_id}/approve", summary="Approve an action (form, four eyes)")
+def approve_form(
+    step_id: str,
+    request: Request,
+    db: DbSession,
+    clock: ClockDep,
+    templates: Templates,
+    settings: AppSettings,
+    user: Approver,
+) -> Response:
+    begin_write(db)
+    number, incident_id = _step_of(db, step_id)
+    try:
+        _, work = service.approve_action(
+            db=db, clock=clock, run_step_id=number, user=_account(db, user)
+        )
+    except (ValidationError, ConflictError) as exc:
+        db.rollback()
+        return render_detail(
+            request, db, clock, templates, user, str(incident_id), error=exc, status_code=409
+        )
+    db.commit()
+    dispatch(settings=settings, work=work)
+    return RedirectResponse(f"/incidents/{incident_id}#playbooks", status_code=303)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from core.accounts.models import Role, User
-from core.errors import ConflictError, NotFoundError, ValidationError
+from core.errors import NotFoundError
 from core.privacy.service import audit_personal_read, pseudonyms_in
 from dashboard.deps import (
     AlertStoreDep,
@@ -47,19 +47,14 @@ from playbooks.service import (
     STATUSES,
     SYSTEM_ACTORS,
     TRANSITIONS,
-    approve_action,
     get_run,
-    get_step,
-    request_action,
 )
 
 router = APIRouter(tags=["incidents"])
 READ_ROLES = (Role.ANALYST, Role.INCIDENT_MANAGER, Role.CRISIS_TEAM)
 ACT_ROLES = (Role.ANALYST, Role.INCIDENT_MANAGER)
-APPROVE_ROLES = (Role.INCIDENT_MANAGER, Role.DPO, Role.CRISIS_TEAM)
 Reader = Annotated[Principal, Depends(RequireRole(*READ_ROLES, scope="read:alerts"))]
 Actor = Annotated[Principal, Depends(RequireRole(*ACT_ROLES, scope="write:alerts"))]
-Approver = Annotated[Principal, Depends(RequireRole(*APPROVE_ROLES))]
 _DetailCaller = Annotated[
     Principal, Depends(RequireRole(*READ_ROLES, Role.DPO, scope="read:alerts"))
 ]
@@ -446,59 +441,6 @@ def triage_api(
 ) -> TriageOut:
     """Attach the alert to its open incident or open one (starting its playbook)."""
     return _triage(alert_id, store, db, clock, settings)
-
-
-def _step_of(db: DbSession, step_id: str) -> tuple[int, int]:
-    """(step number, incident id) of a playbook step; NotFoundError for an unknown step."""
-
-    number = _number(step_id, "step")
-    return number, get_run(db=db, run_id=get_step(db=db, run_step_id=number).run_id).incident_id
-
-
-@router.post("/steps/{step_id}/request", summary="Request approval of an action (form)")
-def request_form(
-    step_id: str,
-    request: Request,
-    db: DbSession,
-    clock: ClockDep,
-    templates: Templates,
-    user: Actor,
-) -> Response:
-    begin_write(db)
-    number, incident_id = _step_of(db, step_id)
-    try:
-        request_action(db=db, clock=clock, run_step_id=number, user=_account(db, user))
-    except (ValidationError, ConflictError) as exc:
-        db.rollback()
-        return render_detail(
-            request, db, clock, templates, user, str(incident_id), error=exc, status_code=409
-        )
-    db.commit()
-    return RedirectResponse(f"/incidents/{incident_id}#playbooks", status_code=303)
-
-
-@router.post("/steps/{step_id}/approve", summary="Approve an action (form, four eyes)")
-def approve_form(
-    step_id: str,
-    request: Request,
-    db: DbSession,
-    clock: ClockDep,
-    templates: Templates,
-    settings: AppSettings,
-    user: Approver,
-) -> Response:
-    begin_write(db)
-    number, incident_id = _step_of(db, step_id)
-    try:
-        _, work = approve_action(db=db, clock=clock, run_step_id=number, user=_account(db, user))
-    except (ValidationError, ConflictError) as exc:
-        db.rollback()
-        return render_detail(
-            request, db, clock, templates, user, str(incident_id), error=exc, status_code=409
-        )
-    db.commit()
-    dispatch(settings=settings, work=work)
-    return RedirectResponse(f"/incidents/{incident_id}#playbooks", status_code=303)
 
 
 @router.get("/runs/{run_id}", summary="The incident a playbook run belongs to (redirect)")

@@ -1,4 +1,8 @@
-"""Command groups of the CLI; `register_commands` wires them onto the root app."""
+"""Command groups of the CLI; `register_commands` wires them onto the root app.
+
+`dijkwacht X ...` lives in `commands/X.py` (or the package `commands/X/` when one module would
+be too large); `common.py` and `units.py` hold what the commands share.
+"""
 
 from __future__ import annotations
 
@@ -19,28 +23,28 @@ def register_commands(app: typer.Typer) -> None:
     app.add_typer(audit.app, name="audit")
     app.add_typer(db.app, name="db")
 
-    from dijkwacht.commands import events
+    from dijkwacht.commands import search
+    from dijkwacht.commands.ingest import command as ingest
 
-    app.command("ingest")(events.ingest)
-    app.command("search")(events.search)
+    app.command("ingest")(ingest.ingest)
+    app.command("search")(search.search)
 
-    from dijkwacht.commands import detection
+    from dijkwacht.commands import detect
 
-    app.command("detect")(detection.detect)
+    app.command("detect")(detect.detect)
     from dijkwacht.commands import rules
 
-    rules.register(detection.app)
-    app.add_typer(detection.app, name="rules")
+    app.add_typer(rules.app, name="rules")
 
     from dijkwacht.commands import attack
 
     app.add_typer(attack.app, name="attack")
 
-    from dijkwacht.commands import collect
+    from dijkwacht.commands import collect, collectors, deadletters
 
     app.command("collect")(collect.collect)
-    app.add_typer(collect.collectors_app, name="collectors")
-    app.add_typer(collect.deadletters_app, name="deadletters")
+    app.add_typer(collectors.app, name="collectors")
+    app.add_typer(deadletters.app, name="deadletters")
 
     from dijkwacht.commands import demo
 
@@ -50,10 +54,10 @@ def register_commands(app: typer.Typer) -> None:
 
     app.add_typer(breach.app, name="breach")
 
-    from dijkwacht.commands import playbooks
+    from dijkwacht.commands import incidents, playbooks
 
-    app.add_typer(playbooks.incidents_app, name="incidents")
-    app.add_typer(playbooks.playbooks_app, name="playbooks")
+    app.add_typer(incidents.app, name="incidents")
+    app.add_typer(playbooks.app, name="playbooks")
 
     from dijkwacht.commands import exceptions
 

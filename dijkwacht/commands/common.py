@@ -17,6 +17,8 @@ from core.errors import ConfigError
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from core.store.base import EventStore
+
 console = Console(stderr=True)
 OUTPUT_FOLDER = "output"  # data_dir/output/<command>: where generated files go by default
 
@@ -46,6 +48,17 @@ def settings_or_exit() -> Settings:
     """Settings for this command; a bad setting ends the command with its message, not a trace."""
     try:
         return get_settings()
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from None
+
+
+def event_store_or_exit(settings: Settings) -> EventStore:
+    """The configured event store; a store that cannot be configured ends the command (code 2)."""
+    from core.store.factory import open_event_store
+
+    try:
+        return open_event_store(settings)
     except ConfigError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(code=2) from None

@@ -1,8 +1,4 @@
-"""`dijkwacht rules test | list | enable | disable | lucene`: managing rules from the shell.
-
-Registered onto the `rules` group of ``dijkwacht.commands.detection`` (which owns `check`), so
-one `dijkwacht rules --help` lists them all.
-"""
+"""`dijkwacht rules check | test | list | enable | disable | lucene`: Sigma rules from the shell."""
 
 from __future__ import annotations
 
@@ -22,13 +18,7 @@ if TYPE_CHECKING:
 DEFAULT_STACK = "none"
 
 
-def register(app: typer.Typer) -> None:
-    """Add the management commands to the `rules` command group."""
-    app.command("test")(test)
-    app.command("list")(list_rules)
-    app.command("enable")(enable)
-    app.command("disable")(disable)
-    app.command("lucene")(lucene)
+app = typer.Typer(help="Sigma rule tools.", no_args_is_help=True)
 
 
 @contextmanager
@@ -45,6 +35,25 @@ def _session() -> Iterator[Session]:
         engine.dispose()
 
 
+@app.command("check")
+def check(
+    rules_dir: Annotated[Path, typer.Argument(help="Folder (or file) of Sigma rules.")],
+) -> None:
+    """List every rule that fails to load (file, rule id, field, reason); exit 1 if any."""
+    from detection.service import check_rules
+
+    if not rules_dir.exists():
+        console.print(f"[red]not found: {rules_dir}[/red]")
+        raise typer.Exit(code=2)
+    problems = check_rules(paths=[rules_dir])
+    for problem in problems:
+        typer.echo(str(problem))
+    if problems:
+        raise typer.Exit(code=1)
+    typer.echo("all rules load")
+
+
+@app.command("test")
 def test(
     rule: Annotated[Path, typer.Argument(help="A Sigma rule file (or folder).")],
     events_file: Annotated[Path, typer.Argument(help="Events, one JSON object per line.")],
@@ -74,6 +83,7 @@ def test(
     typer.echo(f"{len(found)} match(es)")
 
 
+@app.command("list")
 def list_rules(
     rules_dir: Annotated[
         Path | None, typer.Argument(help="Rules folder; without it, every rule with state.")
@@ -126,16 +136,19 @@ def _switch(rule_id: str, enabled: bool) -> None:
     typer.echo(f"rule {rule_id} {'enabled' if enabled else 'disabled'}")
 
 
+@app.command("enable")
 def enable(rule_id: Annotated[str, typer.Argument(help="Rule (or correlation) id.")]) -> None:
     """Switch a rule on again."""
     _switch(rule_id, True)
 
 
+@app.command("disable")
 def disable(rule_id: Annotated[str, typer.Argument(help="Rule (or correlation) id.")]) -> None:
     """Switch a rule off: it still matches, but raises no alerts and feeds no correlation."""
     _switch(rule_id, False)
 
 
+@app.command("lucene")
 def lucene(
     rule: Annotated[Path, typer.Argument(help="A Sigma rule file (or folder).")],
     pipeline: Annotated[str, typer.Option("--pipeline", "-p")] = "ecs_windows",

@@ -24,7 +24,8 @@ from collectors.health import IngestHealth, Pauser
 from collectors.spool import SPOOL_FILE, Spool
 from collectors.spool_writer import SpoolWriter
 from collectors.tailer import run_tailers
-from core.config import Settings, TailFile
+from core.config import Settings
+from core.config_sections import TailFile
 from core.events import Event, new_event
 from core.store.base import EventQuery
 from core.store.faults import describe_fault

@@ -17,7 +17,8 @@ import pytest
 from collectors.parsers import get_parser
 from collectors.spool import Spool
 from collectors.tailer import FileTailer, Position, build_tailers
-from core.config import TailFile, load_settings
+from core.config import load_settings
+from core.config_sections import TailFile
 from core.errors import ConfigError
 from tests.collectors.support import assert_ecs
 

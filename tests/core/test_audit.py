@@ -1,13 +1,14 @@
-"""The keyed audit chain: a clean chain verifies; tampering is found at the right entry, also
-when the attacker re-chains the plain hashes (they lack the audit key)."""
+"""The audit log as its writers and readers meet it: the key stays secret, the database refuses
+changes, `record` joins the caller's transaction and checks its input, entries filter, writers
+in parallel keep one chain, and the migration keys what was there before. Tampering:
+test_audit_tampering.py."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.audit import (
     GENESIS_HASH,
     AuditEntry,
-    VerifyResult,
     entries,
     entry_hash,
     entry_mac,
@@ -30,9 +30,9 @@ from core.clock import FrozenClock
 from core.config import Settings
 from core.errors import ValidationError
 from core.store.relational import create_db_engine
+from tests.core.audit_chain import START, verify_chain, write_chain
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-START = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -44,271 +44,6 @@ def settings(db_settings: Settings) -> Settings:
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(START)
-
-
-def _db_file(settings: Settings) -> Path:
-    return settings.resolved_data_dir / "dijkwacht.sqlite"
-
-
-def _write_chain(sessions: sessionmaker[Session], clock: FrozenClock, n: int = 6) -> None:
-    with sessions() as db:
-        for i in range(1, n + 1):
-            clock.advance(timedelta(seconds=1))
-            record(
-                db=db,
-                clock=clock,
-                actor=f"analyst{i % 2}",
-                action="personal_data.viewed" if i % 2 else "incident.updated",
-                object_type="resident" if i % 2 else "incident",
-                object_id=str(i),
-                purpose="handling incident 7" if i % 2 else None,
-                details={"i": i, "fields": ["name", "address"], "note": "één"},
-            )
-            db.commit()
-
-
-def _tamper(settings: Settings, *statements: str) -> None:
-    """What an attacker with database owner rights does: drop the guard triggers, then edit."""
-    engine = create_db_engine(settings)
-    try:
-        with engine.begin() as connection:
-            if connection.dialect.name == "sqlite":
-                connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_update")
-                connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_delete")
-            else:
-                connection.exec_driver_sql(
-                    "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log"
-                )
-            for statement in statements:
-                connection.exec_driver_sql(statement)
-    finally:
-        engine.dispose()
-
-
-def _rechain(settings: Settings, sessions: sessionmaker[Session], *, renumber: bool) -> None:
-    """What an attacker without the key does after deleting or inserting rows: recompute every
-    prev_hash and hash with the public `entry_hash` (and close seq gaps when `renumber`)."""
-    with sessions() as db:
-        chain = [
-            {
-                c: getattr(e, c)
-                for c in (
-                    "seq",
-                    "at",
-                    "actor",
-                    "action",
-                    "object_type",
-                    "object_id",
-                    "purpose",
-                    "details",
-                )
-            }
-            for e in entries(db=db)
-        ]
-    prev, updates = GENESIS_HASH, []
-    for position, fields in enumerate(chain, start=1):
-        old_seq = fields["seq"]
-        if renumber:
-            fields["seq"] = position
-        new_hash = entry_hash(**fields, prev_hash=prev)
-        updates.append(
-            f"UPDATE audit_log SET seq = {fields['seq']}, prev_hash = '{prev}', "
-            f"hash = '{new_hash}' WHERE seq = {old_seq}"
-        )
-        prev = new_hash
-    _tamper(settings, *updates)
-
-
-def _verify(sessions: sessionmaker[Session]) -> VerifyResult:
-    with sessions() as db:
-        return verify(db=db)
-
-
-def test_a_clean_chain_verifies(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock)
-    with sessions() as db:
-        chain = entries(db=db)
-    assert [entry.seq for entry in chain] == [1, 2, 3, 4, 5, 6]
-    assert chain[0].prev_hash == GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in pairwise(chain))
-    assert chain[0].at == START + timedelta(seconds=1)
-    result = _verify(sessions)
-    assert result.ok and result.entries == 6 and result.head_hash == chain[-1].hash
-    assert result.bad_seq is None
-
-
-def test_empty_log_is_intact(sessions: sessionmaker[Session]) -> None:
-    result = _verify(sessions)
-    assert result.ok and result.entries == 0 and result.head_hash == GENESIS_HASH
-
-
-def test_modified_details_fail_at_that_entry(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock)
-    _tamper(settings, """UPDATE audit_log SET details = '{"i": 99}' WHERE seq = 4""")
-    result = _verify(sessions)
-    assert not result.ok
-    assert result.bad_seq == 4 and result.entries == 3
-    assert result.reason is not None and "content modified" in result.reason
-    assert result.bad_action == "incident.updated"
-    assert result.bad_at == START + timedelta(seconds=4)
-
-
-def test_deleted_entry_fails_at_the_next_entry(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock)
-    _tamper(settings, "DELETE FROM audit_log WHERE seq = 3")
-    result = _verify(sessions)
-    assert not result.ok and result.bad_seq == 4
-    assert result.reason is not None and "deleted" in result.reason and "seq 3" in result.reason
-
-
-def test_deleting_and_renumbering_still_fails(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock)
-    _tamper(
-        settings,
-        "DELETE FROM audit_log WHERE seq = 3",
-        "UPDATE audit_log SET seq = seq - 1 WHERE seq > 3",
-    )
-    result = _verify(sessions)
-    assert not result.ok and result.bad_seq == 3
-
-
-def test_swapped_entries_fail_at_the_first_of_them(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock)
-    columns = "at, actor, action, object_type, object_id, purpose, details, prev_hash, hash"
-    _tamper(
-        settings,
-        f"CREATE TABLE swap AS SELECT seq, {columns} FROM audit_log WHERE seq IN (2, 5)",
-        "UPDATE audit_log SET (" + columns + ") = (SELECT " + columns + " FROM swap WHERE "
-        "swap.seq = CASE audit_log.seq WHEN 2 THEN 5 ELSE 2 END) WHERE seq IN (2, 5)",
-    )
-    with sessions() as db:
-        assert [e.object_id for e in entries(db=db)] == ["1", "5", "3", "4", "2", "6"]
-    result = _verify(sessions)
-    assert not result.ok and result.bad_seq == 2 and result.entries == 1
-    assert result.reason is not None and "reordered" in result.reason
-    assert "seq 5" in result.reason
-
-
-def test_deleted_entry_rechained_without_the_key_is_named(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    """The issue's attack: delete an entry, renumber and re-chain the rest with entry_hash."""
-    _write_chain(sessions, clock)
-    _tamper(settings, "DELETE FROM audit_log WHERE seq = 3")
-    _rechain(settings, sessions, renumber=True)
-    with sessions() as db:
-        chain = entries(db=db)
-    # The plain chain is perfect again: only the MAC gives the attack away.
-    assert [e.seq for e in chain] == [1, 2, 3, 4, 5]
-    assert all(b.prev_hash == a.hash for a, b in pairwise(chain))
-    result = _verify(sessions)
-    assert not result.ok and result.bad_seq == 3 and result.entries == 2
-    assert result.bad_action == "incident.updated"  # the old seq 4, moved up into the gap
-    assert result.bad_at == START + timedelta(seconds=4)
-    assert result.reason is not None and "MAC does not match" in result.reason
-
-
-def test_deleted_entry_rechained_keeping_seq_is_a_gap(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock)
-    _tamper(settings, "DELETE FROM audit_log WHERE seq = 3")
-    _rechain(settings, sessions, renumber=False)
-    result = _verify(sessions)
-    assert not result.ok and result.bad_seq == 4
-    assert result.reason is not None and "seq 3 missing" in result.reason
-
-
-def test_inserted_entry_is_named(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock)
-    # Make room after seq 3 (highest first, so the primary key never collides), then insert a
-    # forged entry copying seq 3's shape, and re-chain everything with plain hashes.
-    shifts = [f"UPDATE audit_log SET seq = seq + 1 WHERE seq = {n}" for n in (6, 5, 4)]
-    forged = (
-        "INSERT INTO audit_log (seq, at, actor, action, object_type, object_id, purpose, "
-        "details, prev_hash, hash, mac) SELECT 4, at, 'mallory', action, object_type, "
-        "object_id, purpose, details, prev_hash, hash, mac FROM audit_log WHERE seq = 3"
-    )
-    _tamper(settings, *shifts, forged)
-    _rechain(settings, sessions, renumber=False)
-    result = _verify(sessions)
-    assert not result.ok and result.bad_seq == 4 and result.entries == 3
-    assert result.reason is not None and "MAC does not match" in result.reason
-
-
-def test_appended_entry_without_a_mac_is_named(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock, n=3)
-    with sessions() as db:
-        last = entries(db=db)[-1]
-    fields: dict[str, Any] = {
-        "seq": 4,
-        "at": last.at,
-        "actor": "mallory",
-        "action": "x.y",
-        "object_type": "t",
-        "object_id": None,
-        "purpose": None,
-        "details": {},
-    }
-    forged = entry_hash(**fields, prev_hash=last.hash)
-    with sessions() as db:
-        db.add(AuditEntry(**fields, prev_hash=last.hash, hash=forged, mac=None))
-        db.commit()
-    result = _verify(sessions)
-    assert not result.ok and result.bad_seq == 4 and result.bad_action == "x.y"
-    assert result.reason is not None and "MAC missing" in result.reason
-
-
-def test_edited_and_rechained_entry_is_named(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock)
-    _tamper(settings, "UPDATE audit_log SET actor = 'someone_else' WHERE seq = 5")
-    _rechain(settings, sessions, renumber=False)
-    result = _verify(sessions)
-    assert not result.ok and result.bad_seq == 5 and result.entries == 4
-    assert result.reason is not None and "MAC does not match" in result.reason
-
-
-def test_reordered_and_rechained_entries_are_named(
-    settings: Settings, sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock)
-    _tamper(
-        settings,
-        "UPDATE audit_log SET seq = 100 WHERE seq = 2",
-        "UPDATE audit_log SET seq = 2 WHERE seq = 5",
-        "UPDATE audit_log SET seq = 5 WHERE seq = 100",
-    )
-    _rechain(settings, sessions, renumber=False)
-    result = _verify(sessions)
-    assert not result.ok and result.bad_seq == 2 and result.entries == 1
-    assert result.reason is not None and "MAC does not match" in result.reason
-
-
-def test_a_chain_is_only_valid_under_its_own_key(
-    sessions: sessionmaker[Session], clock: FrozenClock
-) -> None:
-    _write_chain(sessions, clock, n=2)
-    with sessions() as db:
-        assert verify(db=db).ok
-        result = verify(db=db, key=b"another deployment's key" * 2)
-    assert not result.ok and result.bad_seq == 1
-    assert result.reason is not None and "MAC does not match" in result.reason
 
 
 def test_the_key_stays_in_the_secrets_store(
@@ -323,8 +58,8 @@ def test_the_key_stays_in_the_secrets_store(
     caplog.set_level(logging.DEBUG)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)  # logs SQL and parameters
     try:
-        _write_chain(sessions, clock, n=3)
-        result = _verify(sessions)
+        write_chain(sessions, clock, n=3)
+        result = verify_chain(sessions)
     finally:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     assert result.ok
@@ -356,7 +91,7 @@ def test_the_database_refuses_update_and_delete(
         with pytest.raises(DBAPIError, match="append-only"):
             db.query(AuditEntry).delete()
         db.rollback()
-    assert _verify(sessions).ok
+    assert verify_chain(sessions).ok
 
 
 def test_record_joins_the_callers_transaction(
@@ -387,7 +122,7 @@ def test_record_refuses_bad_input(sessions: sessionmaker[Session], clock: Frozen
 def test_entries_filter_by_object_actor_and_time(
     sessions: sessionmaker[Session], clock: FrozenClock
 ) -> None:
-    _write_chain(sessions, clock)
+    write_chain(sessions, clock)
     with sessions() as db:
         assert [e.seq for e in entries(db=db, object_type="resident", object_id="3")] == [3]
         assert [e.seq for e in entries(db=db, actor="analyst0")] == [2, 4, 6]
@@ -445,7 +180,7 @@ def test_concurrent_writers_keep_one_valid_chain(
             if writer.poll() is None:
                 writer.kill()
                 writer.wait()
-    result = _verify(sessions)
+    result = verify_chain(sessions)
     assert result.ok and result.entries == 80
     with sessions() as db:
         actors = [entry.actor for entry in entries(db=db)]

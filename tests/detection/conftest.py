@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import FrozenClock
+from core.config import Settings
+from core.store.relational import create_db_engine, create_session_factory, migrate
 from detection.service import RuleSet, load_rules
 
 Matcher = Callable[..., list[int]]
@@ -59,3 +62,12 @@ def matches(ruleset: Callable[..., RuleSet]) -> Matcher:
 def clock() -> FrozenClock:
     """A frozen clock in the test streams' time (2026-05-04 09:00 UTC)."""
     return FrozenClock(datetime(2026, 5, 4, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a migrated database (head: audit entries written with detection changes)."""
+    migrate(settings)
+    engine = create_db_engine(settings)
+    yield create_session_factory(engine)
+    engine.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from typer.testing import CliRunner
 
 from core.clock import FrozenClock
 from core.config import Settings
-from core.store.relational import create_db_engine, create_session_factory, migrate
 from core.store.sqlite_alerts import SqliteAlertStore
 from detection.correlation_store import load_engine
 from detection.management import (
@@ -53,14 +51,6 @@ def write_rule(folder: Path, exe: str = "whoami.exe") -> Path:
     path = folder / "whoami.yml"
     path.write_text(textwrap.dedent(RULE).replace("{exe}", exe), encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    migrate(settings)  # head: audit entries (written with detection changes) need 0005
-    engine = create_db_engine(settings)
-    yield create_session_factory(engine)
-    engine.dispose()
 
 
 def run(

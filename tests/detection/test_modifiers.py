@@ -21,7 +21,7 @@ from sigma.types import (
     TimestampPart,
 )
 
-from detection import modifiers, timeparts
+from detection import timeparts, typed_values
 from detection.modifiers import compile_value
 from detection.regex_facts import ordered_runs
 from tests.detection.conftest import Matcher
@@ -112,7 +112,7 @@ def test_cidr_ipv4_and_ipv6(matches: Matcher) -> None:
 def test_cidr_answers_stay_the_same_when_remembered_and_when_the_memo_starts_over(
     monkeypatch: pytest.MonkeyPatch, matches: Matcher
 ) -> None:
-    monkeypatch.setattr(modifiers, "CIDR_MEMO", 3)
+    monkeypatch.setattr(typed_values, "CIDR_MEMO", 3)
     one = "sel:\n  DestinationIp|cidr: '10.0.0.0/8'\ncondition: sel\n"
     many = "sel:\n  DestinationIp|cidr: ['10.0.0.0/8', 'fe80::/10']\ncondition: sel\n"
     addresses = ["10.1.2.3", "11.1.2.3", "FE80::1", "x", "10.9.9.9", "11.1.2.3", "10.1.2.3"] * 3

@@ -12,7 +12,7 @@ from core.config import get_settings
 from core.store.base import EventQuery
 from core.store.sqlite_events import SqliteEventStore
 from dijkwacht.cli import app
-from dijkwacht.commands.events import MAX_LINE_BYTES
+from dijkwacht.commands.ingest.readers import MAX_LINE_BYTES
 
 
 def event_line(minute: int, *, user: str, text: str, dataset: str = "system.auth") -> bytes:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from core.store.base import EventQuery
 from core.store.sqlite_events import SqliteEventStore
 from dijkwacht.cli import app
-from dijkwacht.commands.ingest_formats import sniff_file
+from dijkwacht.commands.ingest.formats import sniff_file
 from tests.conftest import CORPUS_DIR
 from tests.dijkwacht.test_events_cli import data_dir, run
 from tests.dijkwacht.test_ingest_formats import LINES

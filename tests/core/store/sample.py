@@ -1,4 +1,4 @@
-"""Sample events shared by the store tests: one factory and one small filled data set."""
+"""Sample events and alerts shared by the store tests: factories and one small filled data set."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.events import new_event
+from core.store.base import NewAlert
 
 T0 = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)
 
@@ -58,3 +59,21 @@ def sample_events() -> list[dict[str, Any]]:
             text="POST /login 403 failed",
         ),
     ]
+
+
+def alert(minute: int, **changes: Any) -> NewAlert:
+    values: dict[str, Any] = {
+        "rule_id": "r-brute",
+        "rule_title": "Brute force",
+        "level": "high",
+        "created_at": T0 + timedelta(minutes=minute),
+        "host_name": "web-01",
+        "user_name": "jan",
+        "body": {"events": [f"e{minute}"], "tags": ["attack.t1110"], "n": minute},
+    }
+    values.update(changes)
+    return NewAlert(**values)
+
+
+def pids(found: list[Any]) -> list[int]:
+    return [e.event["process"]["pid"] - 1000 for e in found]

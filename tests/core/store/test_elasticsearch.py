@@ -1,6 +1,6 @@
 """Elasticsearch specifics: index layout, ECS mappings, partial failures, back-off, factory.
 
-The contract every backend shares is in test_store_contract.py. Everything here runs against
+The contract every backend shares is in contract/. Everything here runs against
 the real server from scripts/test-services.sh, except the 429 back-off test: a real cluster
 cannot be made to refuse with 429 on demand, so that one drives `bulk` (with the real client)
 against a scripted HTTP server on 127.0.0.1.

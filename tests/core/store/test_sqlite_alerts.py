@@ -1,7 +1,7 @@
 """SqliteAlertStore specifics: the queue's index and the status/level totals.
 
 What every alert store does (add, search, status updates, merge_body) is in
-test_store_contract.py.
+contract/test_alerts_contract.py.
 """
 
 from __future__ import annotations

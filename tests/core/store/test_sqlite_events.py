@@ -1,6 +1,7 @@
 """SqliteEventStore specifics: query plans, WAL, the FTS index, persistence, threads, the factory.
 
-What every event store does (batches, search, paging, dead letters) is in test_store_contract.py.
+What every event store does (batches, search, paging, dead letters) is in
+contract/test_events_contract.py.
 """
 
 from __future__ import annotations

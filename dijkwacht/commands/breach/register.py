@@ -1,33 +1,16 @@
-"""`dijkwacht breach ...`: the DPO's view of the breach register from the command line."""
+"""`dijkwacht breach list | show | clocks | export`: the DPO's view of the breach register."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import typer
 
+from dijkwacht.commands.breach.common import unit
 from dijkwacht.commands.common import console
-from dijkwacht.commands.units import command_unit
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from core.config import Settings
-
-app = typer.Typer(help="Personal-data breaches: register, deadlines, export.", no_args_is_help=True)
 
 
-@contextmanager
-def _unit(*, write: bool = False) -> Iterator[tuple[Settings, Session]]:
-    """The command's unit of work; only `processing-register load` writes."""
-    with command_unit(write=write) as (settings, db):
-        yield settings, db
-
-
-@app.command("list")
 def list_command(
     exercises: Annotated[bool, typer.Option(help="Include exercise breaches.")] = True,
 ) -> None:
@@ -37,7 +20,7 @@ def list_command(
 
     from playbooks.breach import service as breach_service
 
-    with _unit() as (settings, db):
+    with unit() as (settings, db):
         rows = breach_service.list_breaches(db=db, include_exercises=exercises)
         table = Table("id", "reference", "state", "aware since", "title")
         for breach in rows:
@@ -52,14 +35,13 @@ def list_command(
         Console(highlight=False).print(table)
 
 
-@app.command("show")
 def show_command(breach_id: Annotated[int, typer.Argument(help="Breach id.")]) -> None:
     """One breach: facts, decision, deadlines and its change history."""
     from core.clock import SystemClock
     from core.errors import NotFoundError
     from playbooks.breach import service as breach_service
 
-    with _unit() as (settings, db):
+    with unit() as (settings, db):
         try:
             breach = breach_service.get_breach(db=db, breach_id=breach_id)
         except NotFoundError as exc:
@@ -95,7 +77,6 @@ def show_command(breach_id: Annotated[int, typer.Argument(help="Breach id.")]) -
             )
 
 
-@app.command("clocks")
 def clocks_command(
     all_: Annotated[bool, typer.Option("--all", help="Also met and not-required ones.")] = False,
 ) -> None:
@@ -103,7 +84,7 @@ def clocks_command(
     from core.clock import SystemClock
     from playbooks.breach import service as breach_service
 
-    with _unit() as (settings, db):
+    with unit() as (settings, db):
         items = breach_service.all_deadlines(
             db=db, clock=SystemClock(), settings=settings, include_met=all_
         )
@@ -123,7 +104,6 @@ def clocks_command(
             )
 
 
-@app.command("export")
 def export_command(
     format_: Annotated[Literal["csv", "pdf"], typer.Option("--format", help="csv or pdf.")] = "csv",
     output: Annotated[
@@ -135,7 +115,7 @@ def export_command(
     from core.clock import SystemClock
     from playbooks.breach import service as breach_service
 
-    with _unit() as (settings, db):
+    with unit() as (settings, db):
         if format_ == "csv":
             text = breach_service.register_csv(
                 db=db, settings=settings, include_exercises=exercises
@@ -154,60 +134,3 @@ def export_command(
             )
         )
         typer.echo(f"written {output}")
-
-
-register_app = typer.Typer(
-    help="The Art. 30 processing register (systems, activities, data, people).",
-    no_args_is_help=True,
-)
-app.add_typer(register_app, name="processing-register")
-
-
-@register_app.command("load")
-def register_load_command(
-    file: Annotated[Path, typer.Argument(help="YAML or CSV (.csv) processing register.")],
-) -> None:
-    """Replace the stored processing register with FILE; errors print file:line: field."""
-    from core.clock import SystemClock
-    from playbooks.breach.service import RegisterFileError, load_processing_register
-
-    with _unit(write=True) as (_settings, db):
-        try:
-            count = load_processing_register(db=db, clock=SystemClock(), actor="cli", path=file)
-        except RegisterFileError as exc:
-            console.print(f"[red]{escape_markup(exc.location)}[/red]", highlight=False)
-            raise typer.Exit(code=1) from None
-        typer.echo(f"loaded {count} processing activities from {file}")
-
-
-@register_app.command("show")
-def register_show_command() -> None:
-    """Every system with its sources and activities, data categories and typical volumes."""
-    from playbooks.breach.service import processing_register
-
-    with _unit() as (_settings, db):
-        found = processing_register(db=db)
-        if not found:
-            typer.echo("the processing register is empty")
-        for system, activities in found:
-            typer.echo(f"{system.name}  (sources: {', '.join(system.sources) or '-'})")
-            for act in activities:
-                special = f"; special: {', '.join(act.special_categories)}" * bool(
-                    act.special_categories
-                )
-                typer.echo(
-                    f"  - {act.name}: {', '.join(act.data_categories) or '-'}{special}; "
-                    f"people: {', '.join(act.subject_categories) or '-'} "
-                    f"(~{act.typical_subjects} people, ~{act.typical_records} records)"
-                )
-
-
-def escape_markup(text: str) -> str:
-    """Rich markup escaped (field names like `systems[0]` look like markup tags)."""
-    from rich.markup import escape
-
-    return escape(text)
-
-
-# The journey commands (open … close) register themselves on `app`.
-from dijkwacht.commands import breach_work  # noqa: E402, F401

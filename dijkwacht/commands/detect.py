@@ -1,5 +1,4 @@
-"""`dijkwacht detect` (batch Sigma matching over files, like Zircolite/Hayabusa/Chainsaw) and
-`dijkwacht rules check`.
+"""`dijkwacht detect`: batch Sigma matching over files, like Zircolite/Hayabusa/Chainsaw.
 
 The output of `detect` is a stable interface others script against: one JSON object per
 (rule, event) match, in input order. For JSON lines ``{"rule_id", "title", "line"}`` with the
@@ -13,18 +12,18 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
-from dijkwacht.commands.common import console
-from dijkwacht.commands.hunt import Tally, Where, events_of, input_files, needs_windows_mapping
+from dijkwacht.commands.common import console, json_objects
 
 if TYPE_CHECKING:
     from detection.service import RuleSet
-    from dijkwacht.commands.hunt import InputFile
 
 # Without --pipeline, rules see the events' own field names (right for events already in the
 # rules' vocabulary, and it never drops a rule); Windows events (EVTX, Winlogbeat/Elastic Agent
@@ -36,8 +35,6 @@ DEFAULT_STACK = "none"
 # 0.24-0.26; 256 and 64 fell in between). The per-batch prefilter memo loses little: repeats of
 # the same values are mostly a few events apart (6 % more scans than at 1,024).
 BATCH_SIZE = 128
-
-app = typer.Typer(help="Sigma rule tools.", no_args_is_help=True)
 
 
 def detect(
@@ -251,19 +248,112 @@ def _err(text: str) -> None:
     typer.echo(text, err=True)
 
 
-@app.command("check")
-def check(
-    rules_dir: Annotated[Path, typer.Argument(help="Folder (or file) of Sigma rules.")],
-) -> None:
-    """List every rule that fails to load (file, rule id, field, reason); exit 1 if any."""
-    from detection.service import check_rules
+# -- inputs: EVTX and JSON-lines files, found in folders, read as events -------------------------
+# EVTX is read through ``collectors.evtx`` (the same reader as ingest, damaged records counted
+# and named); the events go to ``detection.service``.
 
-    if not rules_dir.exists():
-        console.print(f"[red]not found: {rules_dir}[/red]")
-        raise typer.Exit(code=2)
-    problems = check_rules(paths=[rules_dir])
-    for problem in problems:
-        typer.echo(str(problem))
-    if problems:
-        raise typer.Exit(code=1)
-    typer.echo("all rules load")
+EVTX_SUFFIX = ".evtx"
+JSON_SUFFIXES = (".jsonl", ".json")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to read; ``shown`` is its path as found under the INPUT given."""
+
+    path: Path
+    shown: str
+
+    @property
+    def evtx(self) -> bool:
+        return self.path.suffix.lower() == EVTX_SUFFIX
+
+
+@dataclass
+class Tally:
+    """What the summary reports about the input."""
+
+    files: int = 0
+    evtx_files: int = 0
+    events: int = 0
+    damaged: int = 0
+    windows_events: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def input_files(inputs: list[Path]) -> list[InputFile]:
+    """Files named, and every *.evtx / *.jsonl / *.json under folders (sorted, recursive)."""
+    found: list[InputFile] = []
+    for given in inputs:
+        if given.is_dir():
+            for path in sorted(given.rglob("*")):
+                if path.is_file() and path.suffix.lower() in (EVTX_SUFFIX, *JSON_SUFFIXES):
+                    found.append(InputFile(path, str(path.relative_to(given))))
+        else:
+            found.append(InputFile(given, str(given)))
+    return found
+
+
+def needs_windows_mapping(files: list[InputFile]) -> bool:
+    """Whether any input holds Windows events: an EVTX file, or JSON that starts with one."""
+    from detection.service import is_windows_event
+
+    if any(item.evtx for item in files):
+        return True
+    return any(is_windows_event(event) for item in files for _, event in _first_object(item.path))
+
+
+def _first_object(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open("rb") as source:
+        for number, line in enumerate(source, start=1):
+            if line.strip():
+                try:
+                    event = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    return
+                if isinstance(event, dict):
+                    yield number, event
+                return
+
+
+Where = dict[str, Any]  # the input-side keys of a match line
+
+
+def events_of(
+    item: InputFile, tally: Tally, *, merged: bool, several: bool
+) -> Iterator[tuple[dict[str, Any], Where]]:
+    """(event, where) for every event of one file; damage is counted and named on stderr.
+
+    EVTX records become the ECS events ingest stores (``collectors.evtx``). With ``merged``
+    (an explicit ``--pipeline``) their raw Windows fields are added at the top level, so stacks
+    for raw names (``sysmon``) and for ECS names (``ecs_windows``) both find their fields.
+    """
+    tally.files += 1
+    if item.evtx:
+        tally.evtx_files += 1
+        yield from _evtx_events(item, tally, merged=merged)
+        return
+    for line, event in json_objects(item.path):
+        tally.events += 1
+        yield event, ({"file": item.shown, "line": line} if several else {"line": line})
+
+
+def _evtx_events(
+    item: InputFile, tally: Tally, *, merged: bool
+) -> Iterator[tuple[dict[str, Any], Where]]:
+    from collectors.processes import read_evtx_file
+    from detection.service import windows_raw_fields
+
+    for found in read_evtx_file(item.path, source=f"file:{item.shown}"):
+        if not isinstance(found, dict):  # a DeadLetter: counted, named, the rest is read
+            tally.damaged += 1
+            typer.echo(f"{item.shown}: {found.reason}", err=True)
+            continue
+        tally.events += 1
+        winlog = found.get("winlog") or {}
+        record = str(winlog.get("record_id"))
+        where: Where = {
+            "file": item.shown,
+            "record_id": int(record) if record.isdigit() else None,
+            "timestamp": found.get("@timestamp"),
+        }
+        yield ({**windows_raw_fields(found), **found} if merged else found), where
