@@ -44,7 +44,6 @@ from core.store.base import (
     check_counts_by,
     check_dead_letter_listing,
     check_event_page,
-    check_event_query,
     check_exercise_id,
     check_slices,
 )
@@ -59,6 +58,13 @@ from core.store.sqlite_common import (
     schema_version,
     to_micros,
     write_transaction,
+)
+from core.store.sqlite_event_sql import (
+    INDEXED_COLUMNS,
+    json_path,
+    match_of,
+    span_of,
+    where_clause,
 )
 
 # 2: the FTS index is fed by `add_batch` (one statement per batch), not a per-row trigger.
@@ -75,14 +81,6 @@ SCHEMA_VERSION = 4
 # the collectors' spool); upstream ids of other shapes are not unique enough to key the store.
 _OWN_ID = re.compile(r"[0-9a-f]{26}")
 
-# ECS path -> column; these filters use an index, every other path uses json_extract on `body`.
-INDEXED_COLUMNS: dict[str, str] = {
-    "event.dataset": "dataset",
-    "event.kind": "kind",
-    "host.name": "host_name",
-    "user.name": "user_name",
-    "source.ip": "source_ip",
-}
 # Indexed columns read from nested dicts on the hot path (dataset and kind are read directly).
 _EXTRACTED = tuple(
     (path, tuple(path.split("."))) for path in ("host.name", "user.name", "source.ip")
@@ -162,18 +160,6 @@ INDEX_NEW_TEXT = (
 # exactly max + 1 .. max + n in batch order (the transaction holds the write lock), so the text
 # is bound from the events instead: json_extract re-parsed every body, about 2 us per event.
 INDEX_TEXT = "INSERT INTO events_fts (rowid, original) VALUES (?, ?)"
-
-
-def fts_phrase_query(text: str) -> str | None:
-    """Turn user words into an FTS5 query: every word must occur, FTS5 syntax is not parsed.
-
-    Each word becomes a quoted phrase, so `10.0.0.5` or `C:\\Windows` match as written and a
-    stray `"` or `-` from an analyst is not an FTS5 syntax error.
-    """
-    words = text.split()
-    if not words:
-        return None
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
 def _indexed_value(event: Mapping[str, Any], path: str, parts: tuple[str, ...]) -> str | None:
@@ -325,22 +311,22 @@ class SqliteEventStore(SqliteFile):
         check_event_page(query)  # no result window: SQLite pages as deep as asked
         direction = "DESC" if query.order == "desc" else "ASC"
         loads = orjson.loads
-        match = _match(query)
+        match = match_of(query)
         if match is None:
-            where, params = _where(query)
+            where, params = where_clause(query)
             sql = (
                 f"SELECT id, body FROM events{where} "
                 f"ORDER BY ts {direction}, rowid {direction} LIMIT ? OFFSET ?"
             )
             rows = self._conn.execute(sql, [*params, query.limit, query.offset]).fetchall()
             return [StoredEvent(id=row[0], event=loads(row[1])) for row in rows]
-        where, params = _where(query, text=False)
+        where, params = where_clause(query, text=False)
         rowids = text_plans.page_rowids(
             self._conn,
             where=where,
             params=params,
             match=match,
-            span=_span(query),
+            span=span_of(query),
             order=query.order,
             limit=query.limit,
             offset=query.offset,
@@ -356,19 +342,19 @@ class SqliteEventStore(SqliteFile):
 
     def count(self, query: EventQuery, *, cap: int | None = None) -> int:
         """Number of matching events, up to `cap` when given; limit and offset are ignored."""
-        match = _match(query)
+        match = match_of(query)
         if match is not None:
-            where, params = _where(query, text=False)
+            where, params = where_clause(query, text=False)
             return text_plans.capped_count(
                 self._conn,
                 where=where,
                 params=params,
                 match=match,
-                span=_span(query),
+                span=span_of(query),
                 cap=cap,
                 filtered=bool(query.filters or query.exclude),
             )
-        where, params = _where(query)
+        where, params = where_clause(query)
         if cap is None:
             sql = f"SELECT count(*) FROM events{where}"
         else:
@@ -386,13 +372,13 @@ class SqliteEventStore(SqliteFile):
         """
         check_slices(start=start, step=step, buckets=buckets)
         step_us = step // ONE_MICROSECOND
-        where, params = _where(replace(query, start=None, end=None), text=False)
+        where, params = where_clause(replace(query, start=None, end=None), text=False)
         return text_plans.slice_counts(
             self._conn,
             where=where,
             params=params,
-            match=_match(query),
-            span=_span(query),
+            match=match_of(query),
+            span=span_of(query),
             start=to_micros(start, field="start"),
             step=step_us,
             buckets=buckets,
@@ -404,12 +390,12 @@ class SqliteEventStore(SqliteFile):
     ) -> list[tuple[Any, int]]:
         """(value, count) of an ECS field over matching events, most frequent first (dashboards)."""
         check_counts_by(field, limit=limit)
-        where, params = _where(query or EventQuery())
+        where, params = where_clause(query or EventQuery())
         column = INDEXED_COLUMNS.get(field)
         if column is not None:
             key, key_params = column, []
         else:
-            key, key_params = "json_extract(body, ?)", [_json_path(field)]
+            key, key_params = "json_extract(body, ?)", [json_path(field)]
         sql = (
             f"SELECT {key} AS value, count(*) AS n FROM events{where} "
             "GROUP BY value ORDER BY n DESC, value LIMIT ?"
@@ -476,72 +462,3 @@ class SqliteEventStore(SqliteFile):
                 (exercise_id,),
             )
         return int(cursor.rowcount)
-
-
-def _json_path(path: str) -> str:
-    """SQLite JSON path for a dotted ECS path; keys are quoted so `@timestamp` etc. work."""
-    return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in path.split("."))
-
-
-def _span(query: EventQuery) -> tuple[int | None, int | None]:
-    """The query's time range in epoch micros (None where open)."""
-    return (
-        None if query.start is None else to_micros(query.start, field="start"),
-        None if query.end is None else to_micros(query.end, field="end"),
-    )
-
-
-def _match(query: EventQuery) -> str | None:
-    """The FTS5 query of the search's free text, None without text."""
-    return None if query.text is None else fts_phrase_query(query.text)
-
-
-def _where(query: EventQuery, *, text: bool = True) -> tuple[str, list[Any]]:
-    """WHERE clause and parameters; values and JSON paths are bound, never spliced into SQL.
-
-    `text=False` leaves the free text out, for the plans of core.store.sqlite_event_text.
-    """
-    check_event_query(query)
-    clauses: list[str] = []
-    params: list[Any] = []
-    if query.start is not None:
-        clauses.append("ts >= ?")
-        params.append(to_micros(query.start, field="start"))
-    if query.end is not None:
-        clauses.append("ts < ?")
-        params.append(to_micros(query.end, field="end"))
-    for path, value in query.filters.items():
-        column = INDEXED_COLUMNS.get(path)
-        if column is not None:
-            target, target_params = column, []
-        else:
-            target, target_params = "json_extract(body, ?)", [_json_path(path)]
-        if value is None:
-            clauses.append(f"{target} IS NULL")
-            params.extend(target_params)
-            continue
-        values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
-        if column is not None:
-            values = [v if isinstance(v, str) else str(v) for v in values]
-        marks = ", ".join("?" * len(values))
-        clauses.append(f"{target} IN ({marks})" if len(values) > 1 else f"{target} = ?")
-        params.extend(target_params)
-        params.extend(values)
-    for path, value in query.exclude.items():
-        column = INDEXED_COLUMNS.get(path)
-        target = column or "json_extract(body, ?)"
-        values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
-        if column is not None:
-            values = [v if isinstance(v, str) else str(v) for v in values]
-        marks = ", ".join("?" * len(values))
-        # NULL-safe: events without the field stay in (NOT IN alone would drop them).
-        clauses.append(f"({target} IS NULL OR {target} NOT IN ({marks}))")
-        if column is None:
-            params.extend([_json_path(path), _json_path(path)])
-        params.extend(values)
-    if text and query.text is not None:
-        match = fts_phrase_query(query.text)
-        if match is not None:
-            clauses.append("rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
-            params.append(match)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -31,7 +31,7 @@ def _parse_time(value: str | None, *, option: str, zone: ZoneInfo) -> datetime |
 
 def _parse_filters(pairs: list[str]) -> dict[str, Any]:
     """PATH=VALUE pairs; a repeated path means any of its values."""
-    from core.store.sqlite_events import INDEXED_COLUMNS
+    from core.store.sqlite_event_sql import INDEXED_COLUMNS
 
     filters: dict[str, list[Any]] = {}
     for pair in pairs:

@@ -60,9 +60,9 @@ def test_partial_indexes_serve_every_value_filter(
     filled: SqliteEventStore, path: str, value: object, index: str
 ) -> None:
     """The nullable columns' indexes skip NULL rows, yet `=` and `IN` filters still use them."""
-    from core.store.sqlite_events import _where
+    from core.store.sqlite_event_sql import where_clause
 
-    where, params = _where(EventQuery(filters={path: value}))
+    where, params = where_clause(EventQuery(filters={path: value}))
     plan = filled._conn.execute(f"EXPLAIN QUERY PLAN SELECT id FROM events{where}", params)
     assert any(index in str(row) for row in plan.fetchall())
 
