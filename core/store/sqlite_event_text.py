@@ -340,30 +340,24 @@ def _whole_slices(
     cache: SliceCounts | None,
 ) -> list[int]:
     """Grouped counts of whole slices; with `cache`, only the rows stored since the last ask."""
-    if cache is None:
+
+    def grouped(rowids: Span) -> list[int]:
         return _grouped(
-            conn, where=where, params=params, match=match, start=start, step=step, buckets=buckets
-        )
+            conn, where=where, params=params, match=match, start=start, step=step,
+            buckets=buckets, rowids=rowids,
+        )  # fmt: skip
+
+    if cache is None:
+        return grouped((None, None))
     upto, deletions = conn.execute(_WATERMARK).fetchone()
     key = (where, tuple(params), match, start, step, buckets)
     seen = cache.get(key)
     if seen is not None and seen.deletions == deletions and seen.upto <= upto:
-        since = seen.upto
-        counts = list(seen.counts)
+        since, counts = seen.upto, list(seen.counts)
     else:
         since, counts = None, [0] * buckets
     if since != upto:
-        newer = _grouped(
-            conn,
-            where=where,
-            params=params,
-            match=match,
-            start=start,
-            step=step,
-            buckets=buckets,
-            rowids=(since, upto),
-        )
-        counts = [a + b for a, b in zip(counts, newer, strict=True)]
+        counts = [a + b for a, b in zip(counts, grouped((since, upto)), strict=True)]
     cache.put(key, _Counted(upto, deletions, tuple(counts)))
     return counts
 

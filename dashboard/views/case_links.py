@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from core.errors import ConflictError, ValidationError
 from dashboard.deps import AlertStoreDep, ClockDep, DbSession, Templates, WriteDb
 from dashboard.services.incidents import mark_in_incident
-from dashboard.views.casework import Actor, Case, Text, _number
-from dashboard.views.incidents import render_detail
+from dashboard.views.casework import Actor, Case, Text
+from dashboard.views.incidents import path_number, render_detail
 from dashboard.views.writes import begin_write
 from playbooks import service
 
@@ -41,7 +41,7 @@ def _link(
     alert_ids: list[str],
     form: dict[str, str],
 ) -> Response:
-    number = _number(incident.strip().lstrip("#"), "incident")
+    number = path_number(incident.strip().lstrip("#"), "incident")
     begin_write(db)
     try:
         linked = service.link_alerts(
@@ -130,7 +130,7 @@ def task_form(
 )
 def task_done_form(incident_id: str, task_id: str, case: Case, note: Text = "") -> Response:
     def change(n: int) -> object:
-        number = _number(task_id, "task")
+        number = path_number(task_id, "task")
         if service.incident_of_task(db=case.db, task_id=number) != n:
             raise ValidationError("task", f"task {number} is not a task of incident {n}")
         return service.complete_adhoc_task(
@@ -181,7 +181,7 @@ def link_api(
         db=db,
         clock=clock,
         store=store,
-        incident_id=_number(incident_id, "incident"),
+        incident_id=path_number(incident_id, "incident"),
         alert_ids=body.alert_ids,
         actor=user.username,
     )
@@ -204,7 +204,7 @@ def task_api(incident_id: str, body: TaskIn, db: WriteDb, clock: ClockDep, user:
         service.add_task(
             db=db,
             clock=clock,
-            incident_id=_number(incident_id, "incident"),
+            incident_id=path_number(incident_id, "incident"),
             title=body.title,
             assignee=body.assignee,
             actor=user.username,
@@ -221,7 +221,7 @@ def task_done_api(
         service.complete_adhoc_task(
             db=db,
             clock=clock,
-            task_id=_number(task_id, "task"),
+            task_id=path_number(task_id, "task"),
             note=body.note,
             actor=user.username,
         )

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from core.accounts.models import Role, User
+from core.accounts.models import Role
 from core.clock import Clock
-from core.errors import ConflictError, NotFoundError, ValidationError
+from core.errors import ConflictError, ValidationError
 from dashboard.deps import (
     AppSettings,
     ClockDep,
@@ -33,7 +33,7 @@ from dashboard.deps import (
     WriteDb,
 )
 from dashboard.services.incidents import dispatch
-from dashboard.views.incidents import ACT_ROLES, render_detail
+from dashboard.views.incidents import ACT_ROLES, own_account, path_number, render_detail
 from dashboard.views.writes import begin_write
 from playbooks import service
 
@@ -42,19 +42,6 @@ Actor = Annotated[Principal, Depends(RequireRole(*ACT_ROLES, scope="write:alerts
 APPROVE_ROLES = (Role.INCIDENT_MANAGER, Role.DPO, Role.CRISIS_TEAM)
 Approver = Annotated[Principal, Depends(RequireRole(*APPROVE_ROLES))]
 MAX_UPLOAD = 50 * 1024 * 1024
-
-
-def _number(value: str, what: str) -> int:
-    if not value.isdigit() or len(value) > 12:
-        raise NotFoundError(f"{what} {value!r} does not exist")
-    return int(value)
-
-
-def _account(db: Any, user: Principal) -> User:
-    account = db.get(User, user.user_id)
-    if account is None:
-        raise NotFoundError("your account no longer exists")
-    return account
 
 
 @dataclass(frozen=True)
@@ -72,7 +59,7 @@ class CaseForm:
         self, incident_id: str, form: dict[str, str], change: Callable[[int], object], anchor: str
     ) -> Response:
         """Run one change; redirect to the page, or show it again with the error and the input."""
-        number = _number(incident_id, "incident")
+        number = path_number(incident_id, "incident")
         try:
             change(number)
         except (ValidationError, ConflictError) as exc:
@@ -287,14 +274,14 @@ def complete_form(
     user: Actor,
     note: Text = "",
 ) -> Response:
-    number = _number(incident_id, "incident")
+    number = path_number(incident_id, "incident")
     begin_write(db)
     try:
         work = service.complete_task(
             db=db,
             clock=clock,
-            run_step_id=_number(step_id, "step"),
-            user=_account(db, user),
+            run_step_id=path_number(step_id, "step"),
+            user=own_account(db, user),
             note=note,
         )
     except (ValidationError, ConflictError) as exc:
@@ -327,15 +314,15 @@ def decide_form(
     user: Actor,
     option: Annotated[str, Form(max_length=100)],
 ) -> Response:
-    number = _number(incident_id, "incident")
+    number = path_number(incident_id, "incident")
     begin_write(db)
     try:
         work = service.decide(
             db=db,
             clock=clock,
-            run_step_id=_number(step_id, "step"),
+            run_step_id=path_number(step_id, "step"),
             option=option,
-            user=_account(db, user),
+            user=own_account(db, user),
         )
     except (ValidationError, ConflictError) as exc:
         db.rollback()
@@ -358,7 +345,7 @@ def police_form(
     user: Actor,
 ) -> Response:
     """The signed aangifte package as a download; refused for exercise incidents."""
-    number = _number(incident_id, "incident")
+    number = path_number(incident_id, "incident")
     try:
         package = service.export_police_package(
             db=db, clock=clock, settings=settings, incident_id=number, actor=user.username
@@ -379,7 +366,7 @@ def police_form(
 
 def _step_of(db: DbSession, step_id: str) -> tuple[int, int]:
     """(step number, incident id) of a playbook step; NotFoundError for an unknown step."""
-    number = _number(step_id, "step")
+    number = path_number(step_id, "step")
     run_id = service.get_step(db=db, run_step_id=number).run_id
     return number, service.get_run(db=db, run_id=run_id).incident_id
 
@@ -396,7 +383,7 @@ def request_form(
     begin_write(db)
     number, incident_id = _step_of(db, step_id)
     try:
-        service.request_action(db=db, clock=clock, run_step_id=number, user=_account(db, user))
+        service.request_action(db=db, clock=clock, run_step_id=number, user=own_account(db, user))
     except (ValidationError, ConflictError) as exc:
         db.rollback()
         return render_detail(
@@ -420,7 +407,7 @@ def approve_form(
     number, incident_id = _step_of(db, step_id)
     try:
         _, work = service.approve_action(
-            db=db, clock=clock, run_step_id=number, user=_account(db, user)
+            db=db, clock=clock, run_step_id=number, user=own_account(db, user)
         )
     except (ValidationError, ConflictError) as exc:
         db.rollback()

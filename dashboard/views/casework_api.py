@@ -22,7 +22,8 @@ from dashboard.deps import (
     WriteDb,
 )
 from dashboard.services.incidents import dispatch
-from dashboard.views.casework import MAX_UPLOAD, Actor, _account, _number, read_upload
+from dashboard.views.casework import MAX_UPLOAD, Actor, read_upload
+from dashboard.views.incidents import own_account, path_number
 from dashboard.views.writes import begin_write
 from playbooks import service
 
@@ -98,7 +99,7 @@ def status_api(
         service.change_status(
             db=db,
             clock=clock,
-            incident_id=_number(incident_id, "incident"),
+            incident_id=path_number(incident_id, "incident"),
             status=body.status,
             reason=body.reason,
             actor=user.username,
@@ -115,7 +116,7 @@ def close_api(
         service.close(
             db=db,
             clock=clock,
-            incident_id=_number(incident_id, "incident"),
+            incident_id=path_number(incident_id, "incident"),
             reason=body.close_reason,
             summary=body.summary,
             actor=user.username,
@@ -132,7 +133,7 @@ def assign_api(
         service.assign(
             db=db,
             clock=clock,
-            incident_id=_number(incident_id, "incident"),
+            incident_id=path_number(incident_id, "incident"),
             assignee=body.assignee,
             actor=user.username,
         )
@@ -148,7 +149,7 @@ def severity_api(
         service.set_severity(
             db=db,
             clock=clock,
-            incident_id=_number(incident_id, "incident"),
+            incident_id=path_number(incident_id, "incident"),
             severity=body.severity,
             reason=body.reason,
             actor=user.username,
@@ -174,7 +175,7 @@ def evidence_api(
         db=db,
         clock=clock,
         settings=settings,
-        incident_id=_number(incident_id, "incident"),
+        incident_id=path_number(incident_id, "incident"),
         filename=file.filename or "",
         content=content,
         actor=user.username,
@@ -191,7 +192,7 @@ def comment_api(
     comment = service.add_comment(
         db=db,
         clock=clock,
-        incident_id=_number(incident_id, "incident"),
+        incident_id=path_number(incident_id, "incident"),
         body=body.body,
         actor=user.username,
     )
@@ -206,7 +207,7 @@ def observable_api(
     link = service.add_observable(
         db=db,
         clock=clock,
-        incident_id=_number(incident_id, "incident"),
+        incident_id=path_number(incident_id, "incident"),
         kind=body.kind,
         value=body.value,
         actor=user.username,
@@ -223,7 +224,7 @@ def merge_api(
         service.merge(
             db=db,
             clock=clock,
-            source_id=_number(incident_id, "incident"),
+            source_id=path_number(incident_id, "incident"),
             target_id=body.target,
             actor=user.username,
         )
@@ -244,8 +245,8 @@ def complete_api(
     work = service.complete_task(
         db=db,
         clock=clock,
-        run_step_id=_number(step_id, "step"),
-        user=_account(db, user),
+        run_step_id=path_number(step_id, "step"),
+        user=own_account(db, user),
         note=body.note,
     )
     db.commit()
@@ -267,9 +268,9 @@ def decide_api(
     work = service.decide(
         db=db,
         clock=clock,
-        run_step_id=_number(step_id, "step"),
+        run_step_id=path_number(step_id, "step"),
         option=body.option,
-        user=_account(db, user),
+        user=own_account(db, user),
     )
     db.commit()
     dispatch(settings=settings, work=work)
@@ -280,7 +281,7 @@ def decide_api(
 def request_api(step_id: str, db: WriteDb, clock: ClockDep, user: Actor) -> dict[str, str]:
     """Ask for an action that waits for approval; a second person approves it."""
     step = service.request_action(
-        db=db, clock=clock, run_step_id=_number(step_id, "step"), user=_account(db, user)
+        db=db, clock=clock, run_step_id=path_number(step_id, "step"), user=own_account(db, user)
     )
     return {"status": step.status, "requested_by": step.requested_by or ""}
 
@@ -298,7 +299,7 @@ def approve_api(
     """Approve a requested action; it then runs on a worker."""
     begin_write(db)
     step, work = service.approve_action(
-        db=db, clock=clock, run_step_id=_number(step_id, "step"), user=_account(db, user)
+        db=db, clock=clock, run_step_id=path_number(step_id, "step"), user=own_account(db, user)
     )
     db.commit()
     dispatch(settings=settings, work=work)

@@ -125,13 +125,15 @@ def _out(incident: Any) -> IncidentOut:
     )
 
 
-def _number(value: str, what: str) -> int:
+def path_number(value: str, what: str) -> int:
+    """The number in a URL path (an incident, a task); NotFoundError for anything else."""
     if not value.isdigit() or len(value) > 12:
         raise NotFoundError(f"{what} {value!r} does not exist")
     return int(value)
 
 
-def _account(db: DbSession, user: Principal) -> User:
+def own_account(db: DbSession, user: Principal) -> User:
+    """The signed-in person's account row; NotFoundError once it is deleted."""
     account = db.get(User, user.user_id)
     if account is None:
         raise NotFoundError("your account no longer exists")
@@ -141,7 +143,7 @@ def _account(db: DbSession, user: Principal) -> User:
 def _detail(
     db: DbSession, clock: ClockDep, user: Principal, incident_id: str, purpose: str | None
 ) -> tuple[IncidentView, IncidentDetailOut]:
-    view = incident_view(db=db, incident_id=_number(incident_id, "incident"))
+    view = incident_view(db=db, incident_id=path_number(incident_id, "incident"))
     observables = [
         {"kind": o.kind, "value": o.value, "other_incidents": list(o.other_incidents)}
         for o in view.observables
@@ -446,5 +448,5 @@ def triage_api(
 @router.get("/runs/{run_id}", summary="The incident a playbook run belongs to (redirect)")
 def run_page(run_id: str, db: DbSession, user: Reader) -> Response:
 
-    run = get_run(db=db, run_id=_number(run_id, "run"))
+    run = get_run(db=db, run_id=path_number(run_id, "run"))
     return RedirectResponse(f"/incidents/{run.incident_id}", status_code=303)
