@@ -9,9 +9,11 @@ and an HTTP ingest token. Then the platform is started exactly as an operator st
 process running.
 
 Load, for `--seconds`, all over real HTTP and TCP from this process (asyncio + httpx):
-- `--clients` analysts (30), closed loop: each logs in once through the form, then asks one
-  page from the mix (alert queue, grouped queue, /api/alerts, alert detail, incident list,
-  event search), waits for the answer, thinks `--think` seconds (0.5), and asks the next.
+- `--clients` analysts (30), closed loop: each logs in once through the form before the load
+  window starts (set-up, not timed: 30 argon2 checks at once fill both cores for seconds),
+  then asks one page from the mix (alert queue, grouped queue, /api/alerts, alert detail,
+  incident list, event search), waits for the answer, thinks `--think` seconds (0.5), and asks
+  the next.
 - HTTP ingest offering `--http-rate` events/s (1,000) as NDJSON batches of `--http-batch`
   on a fixed schedule (batch k due at k x batch / rate), up to 16 requests in flight; a batch
   whose slot is not free waits (no queue grows in the bench; `http_slot_waits` counts these
