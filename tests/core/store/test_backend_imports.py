@@ -8,9 +8,10 @@ from pathlib import Path
 STORE = Path(__file__).resolve().parents[3] / "core" / "store"
 # Backend module -> the store modules it may import.
 MAY_IMPORT = {
-    "sqlite_events": {"base", "sqlite_common", "sqlite_event_text"},
+    "sqlite_events": {"base", "sqlite_common", "sqlite_event_text", "sqlite_event_sql"},
     "sqlite_alerts": {"base", "sqlite_common"},
     "sqlite_event_text": {"base", "sqlite_common"},
+    "sqlite_event_sql": {"base", "sqlite_common"},
     "elasticsearch": {"base", "es_common"},
     "elasticsearch_alerts": {"base", "es_common"},
     "sqlite_common": {"base"},
