@@ -287,6 +287,7 @@ def test_analyst_links_an_alert_to_an_open_incident(platform: Platform, journey:
             alert = found
             break
     assert alert is not None, "the router took every new alert first"
+    _an_open_incident(platform, token, analyst)
     analyst.goto(f"/alerts/{alert['id']}")
     picker = analyst.get_by_test_id("link-to-incident")
     choice = picker.locator("select[name=incident] option").first
@@ -302,6 +303,22 @@ def test_analyst_links_an_alert_to_an_open_incident(platform: Platform, journey:
     analyst.goto(f"/alerts/{alert['id']}")
     assert analyst.get_by_test_id("incident-link").inner_text() == f"#{incident_id}"
     journey.shot(analyst, "the alert now links to its incident")
+
+
+def _an_open_incident(platform: Platform, token: str, analyst: Any) -> None:
+    """Make sure an open incident exists to link to, whatever ran before on the shared
+    platform: the router's (every 15 s) for a new alert, or the one the analyst triages now."""
+    host = f"{LINK_HOST}-open"
+    _post_event(platform, token, host=host, record=1799)
+    other = _wait_for_alert(analyst, host, poll=0.2)
+    analyst.goto(f"/alerts/{other['id']}")
+    triage = analyst.get_by_test_id("triage")
+    if triage.count():
+        triage.click()
+    deadline = time.monotonic() + 30
+    while not analyst.request.get("/api/incidents?show=open").json():
+        assert time.monotonic() < deadline, "no open incident appeared"
+        time.sleep(0.5)
 
 
 EXCEPTION_HOST = "backup-017"
