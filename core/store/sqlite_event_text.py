@@ -295,34 +295,28 @@ def slice_counts(
     the span come from one grouped count (cached when `cache` is given), a slice the span cuts
     is counted by itself with the cut, slices outside it are 0.
     """
-    edges = [start + step * i for i in range(buckets + 1)]
     low, high = span
+    # Slices [first, stop) lie wholly in the span; only the ones just outside it can be cut.
+    first = 0 if low is None else min(buckets, max(0, -((start - low) // step)))
+    stop = buckets if high is None else max(first, min(buckets, (high - start) // step))
     counts = [0] * buckets
-    inside = [
-        i
-        for i in range(buckets)
-        if (low is None or edges[i] >= low) and (high is None or edges[i + 1] <= high)
-    ]
-    for i in range(buckets):
-        if i in inside:
-            continue
-        begin = edges[i] if low is None else max(edges[i], low)
-        end = edges[i + 1] if high is None else min(edges[i + 1], high)
+    for i in {first - 1, stop} & set(range(buckets)):
+        begin = start + step * i if low is None else max(start + step * i, low)
+        end = start + step * (i + 1) if high is None else min(start + step * (i + 1), high)
         if begin < end:
             counts[i] = _grouped(
                 conn, where=where, params=params, match=match, start=begin, step=end - begin,
                 buckets=1,
             )[0]  # fmt: skip
-    if inside:
-        first, last = inside[0], inside[-1]  # the span is one interval: so are its slices
-        counts[first : last + 1] = _whole_slices(
+    if first < stop:
+        counts[first:stop] = _whole_slices(
             conn,
             where=where,
             params=params,
             match=match,
-            start=edges[first],
+            start=start + step * first,
             step=step,
-            buckets=last - first + 1,
+            buckets=stop - first,
             cache=cache,
         )
     return counts
